@@ -1,0 +1,83 @@
+//! JSON lines: one record per line, to any writer (stdout, a file, a pipe).
+
+use std::io::Write;
+
+use crate::{EventMeta, ExportError, ExportStats, Exporter};
+
+/// Writes each record followed by `\n`. The caller chooses buffering (wrap the writer in a
+/// `BufWriter`); `flush` flushes the writer.
+pub struct JsonLinesExporter<W: Write> {
+    out: W,
+    stats: ExportStats,
+}
+
+impl<W: Write> JsonLinesExporter<W> {
+    /// An exporter writing to `out`.
+    pub fn new(out: W) -> Self {
+        JsonLinesExporter { out, stats: ExportStats::default() }
+    }
+
+    /// The writer back, e.g. to inspect it in tests.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Exporter for JsonLinesExporter<W> {
+    fn export(&mut self, _meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError> {
+        debug_assert!(!json.contains(&b'\n'), "a JSON record must be one line");
+        let r = self.out.write_all(json).and_then(|()| self.out.write_all(b"\n"));
+        match r {
+            Ok(()) => {
+                self.stats.records += 1;
+                self.stats.bytes += json.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.failed += 1;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), ExportError> {
+        Ok(self.out.flush()?)
+    }
+
+    fn stats(&self) -> &ExportStats {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_one_line_per_record() {
+        let mut e = JsonLinesExporter::new(Vec::new());
+        let meta = EventMeta { kind: "http", key: None };
+        e.export(meta, br#"{"a":1}"#).unwrap();
+        e.export(meta, br#"{"b":2}"#).unwrap();
+        assert_eq!(e.stats().records, 2);
+        assert_eq!(e.stats().bytes, 14);
+        assert_eq!(e.into_inner(), b"{\"a\":1}\n{\"b\":2}\n");
+    }
+
+    #[test]
+    fn write_failure_is_counted() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut e = JsonLinesExporter::new(Broken);
+        assert!(e.export(EventMeta { kind: "http", key: None }, b"{}").is_err());
+        assert_eq!(e.stats().failed, 1);
+        assert_eq!(e.stats().records, 0);
+    }
+}

@@ -1,0 +1,45 @@
+//! Counters of the reassembler; the sensor turns them into metrics and the run summary.
+
+use serde::Serialize;
+
+/// Monotonic counters; each bound of [`crate::ReassemblyConfig`] has one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReassemblyStats {
+    /// Segments given to `process`.
+    pub segments: u64,
+    /// Payload bytes given to `process`.
+    pub payload_bytes: u64,
+    /// Connections opened.
+    pub flows_opened: u64,
+    /// Connections closed, for any reason.
+    pub flows_closed: u64,
+    /// Connections evicted because `max_flows` was reached.
+    pub flows_evicted: u64,
+    /// Connections closed by the idle timeout.
+    pub flows_idle_closed: u64,
+    /// Connections picked up without a handshake.
+    pub mid_stream_pickups: u64,
+    /// Segments for unknown flows that could not start one (pure ACK, FIN or RST).
+    pub orphan_segments: u64,
+    /// Bytes delivered as Data.
+    pub bytes_delivered: u64,
+    /// Gaps declared.
+    pub gaps: u64,
+    /// Bytes lost in gaps.
+    pub gap_bytes: u64,
+    /// Segments that were entirely old data (retransmissions).
+    pub retransmitted_segments: u64,
+    /// Retransmissions or overlaps whose bytes differed from the accepted ones.
+    pub retransmission_mismatches: u64,
+    /// Segments that arrived out of order and were buffered.
+    pub ooo_segments: u64,
+    /// Times `max_ooo_bytes_per_stream` forced a gap.
+    pub stream_buffer_limit_hits: u64,
+    /// Times `max_ooo_bytes_total` forced a gap.
+    pub global_buffer_limit_hits: u64,
+    /// Segments whose sequence number lay too far ahead of the stream to belong to it
+    /// (beyond the largest possible TCP window); ignored.
+    pub out_of_window_segments: u64,
+    /// Connections closed because a new SYN reused their 4-tuple.
+    pub flows_reused: u64,
+}

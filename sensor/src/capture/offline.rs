@@ -1,0 +1,266 @@
+//! Offline capture: pcap and pcapng files through libpcap, several files merged in timestamp
+//! order.
+
+use std::path::{Path, PathBuf};
+
+use pcap::{Activated, Capture, Offline};
+
+use super::PacketRef;
+use crate::decode::{LinkType, UnsupportedLinkType};
+
+/// Size of a pcap record header on disk; used to estimate progress through a file.
+const PCAP_RECORD_HEADER_LEN: u64 = 16;
+
+/// Why a capture file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file could not be opened or is not a pcap/pcapng file.
+    #[error("cannot open {path}: {reason}; check the path and that it is a pcap or pcapng file")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// libpcap's message.
+        reason: String,
+    },
+    /// The file's link type is not one apitap decodes.
+    #[error("{path}: {source}")]
+    LinkType {
+        /// The file.
+        path: PathBuf,
+        /// Which link type.
+        source: UnsupportedLinkType,
+    },
+    /// The file is damaged after some packets; everything before was processed.
+    #[error(
+        "{path}: read error after packet {packets_read} ({reason}); the packets before it were \
+         processed and their events written"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// Packets read successfully before the damage (the damaged one is number `packets_read + 1`).
+        packets_read: u64,
+        /// libpcap's message.
+        reason: String,
+    },
+}
+
+/// What was read from one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes of the file consumed (estimated from record sizes).
+    pub file_bytes: u64,
+}
+
+/// One open file and its look-ahead packet.
+struct OpenFile {
+    report: FileReport,
+    cap: Capture<Offline>,
+    link: LinkType,
+    /// The next packet of this file, copied, when several files are merged.
+    head: Option<Owned>,
+}
+
+/// A packet copied out of libpcap's buffer.
+struct Owned {
+    ts_us: u64,
+    wire_len: u32,
+    data: Vec<u8>,
+}
+
+/// Several capture files read as one stream in timestamp order.
+pub struct OfflineSource {
+    files: Vec<OpenFile>,
+    done: Vec<FileReport>,
+    errors: Vec<CaptureError>,
+}
+
+/// Packet time in microseconds; times before the epoch clamp to 0.
+#[inline]
+fn ts_us(h: &pcap::PacketHeader) -> u64 {
+    let sec = u64::try_from(h.ts.tv_sec).unwrap_or(0);
+    let usec = u64::try_from(h.ts.tv_usec).unwrap_or(0);
+    sec.saturating_mul(1_000_000).saturating_add(usec)
+}
+
+/// Open `path` and check its link type.
+fn open(path: &Path) -> Result<OpenFile, CaptureError> {
+    let cap = Capture::from_file(path)
+        .map_err(|e| CaptureError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    let dlt = cap.get_datalink();
+    let link = LinkType::from_dlt(dlt.0).ok_or_else(|| CaptureError::LinkType {
+        path: path.to_owned(),
+        source: UnsupportedLinkType { dlt: dlt.0, name: dlt.get_name().ok() },
+    })?;
+    Ok(OpenFile {
+        report: FileReport { path: path.to_owned(), ..FileReport::default() },
+        cap,
+        link,
+        head: None,
+    })
+}
+
+/// Outcome of asking one file for its next packet.
+enum Next<'a> {
+    Packet(pcap::Packet<'a>),
+    End,
+    Damaged(String),
+}
+
+/// Read the next packet of `cap`, folding libpcap's end and error cases.
+fn next<A: Activated + ?Sized>(cap: &mut Capture<A>) -> Next<'_> {
+    match cap.next_packet() {
+        Ok(p) => Next::Packet(p),
+        Err(pcap::Error::NoMorePackets) => Next::End,
+        Err(e) => Next::Damaged(e.to_string()),
+    }
+}
+
+impl OfflineSource {
+    /// Open every file; fails on the first file that cannot be opened, before anything is read.
+    pub fn open(paths: &[PathBuf]) -> Result<OfflineSource, CaptureError> {
+        let files = paths.iter().map(|p| open(p)).collect::<Result<Vec<_>, _>>()?;
+        Ok(OfflineSource { files, done: Vec::new(), errors: Vec::new() })
+    }
+
+    /// Total size of the files on disk, for a progress bar.
+    pub fn total_bytes(&self) -> u64 {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::metadata(&f.report.path).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Read every packet of every file in timestamp order (ties: command-line order) and hand it
+    /// to `on_packet`, which returns `false` to stop early. Damaged files are recorded and
+    /// reading continues with the others.
+    pub fn run(&mut self, mut on_packet: impl FnMut(PacketRef<'_>) -> bool) {
+        // Fill the look-ahead of every file while more than one is open.
+        let mut i = 0;
+        while i < self.files.len() && self.files.len() > 1 {
+            if self.refill(i) {
+                i += 1;
+            }
+        }
+        while self.files.len() > 1 {
+            let Some(i) = self.earliest() else { break };
+            let f = &mut self.files[i];
+            let Some(p) = f.head.take() else { break };
+            let pkt = PacketRef { ts_us: p.ts_us, link: f.link, data: &p.data, wire_len: p.wire_len };
+            if !on_packet(pkt) {
+                return self.stop();
+            }
+            self.refill(i);
+        }
+        // One file left: read straight from libpcap's buffer, no copy.
+        if let Some(mut f) = self.files.pop() {
+            if let Some(p) = f.head.take() {
+                let pkt = PacketRef { ts_us: p.ts_us, link: f.link, data: &p.data, wire_len: p.wire_len };
+                if !on_packet(pkt) {
+                    self.files.push(f);
+                    return self.stop();
+                }
+            }
+            loop {
+                match next(&mut f.cap) {
+                    Next::Packet(p) => {
+                        f.report.packets += 1;
+                        f.report.file_bytes += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
+                        let pkt = PacketRef {
+                            ts_us: ts_us(p.header),
+                            link: f.link,
+                            data: p.data,
+                            wire_len: p.header.len,
+                        };
+                        if !on_packet(pkt) {
+                            break;
+                        }
+                    }
+                    Next::End => break,
+                    Next::Damaged(reason) => {
+                        self.damaged(&f.report, reason);
+                        break;
+                    }
+                }
+            }
+            self.done.push(f.report);
+        }
+    }
+
+    /// Index of the file whose look-ahead packet is earliest.
+    fn earliest(&self) -> Option<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(h) = &f.head {
+                if best.is_none_or(|(_, t)| h.ts_us < t) {
+                    best = Some((i, h.ts_us));
+                }
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    /// Load the next packet of file `i` into its look-ahead; when the file is finished (or
+    /// damaged) it is retired and `false` is returned (index `i` now names another file).
+    fn refill(&mut self, i: usize) -> bool {
+        let f = &mut self.files[i];
+        let outcome = match next(&mut f.cap) {
+            Next::Packet(p) => {
+                let owned = Owned { ts_us: ts_us(p.header), wire_len: p.header.len, data: p.data.to_vec() };
+                f.report.packets += 1;
+                f.report.file_bytes += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
+                f.head = Some(owned);
+                None
+            }
+            Next::End => Some(None),
+            Next::Damaged(reason) => Some(Some(reason)),
+        };
+        match outcome {
+            None => true,
+            Some(damage) => {
+                let f = self.files.remove(i);
+                if let Some(reason) = damage {
+                    self.damaged(&f.report, reason);
+                }
+                self.done.push(f.report);
+                false
+            }
+        }
+    }
+
+    /// Record that a file is damaged after the packets read so far.
+    fn damaged(&mut self, report: &FileReport, reason: String) {
+        self.errors.push(CaptureError::Damaged {
+            path: report.path.clone(),
+            packets_read: report.packets,
+            reason,
+        });
+    }
+
+    /// Stop early: retire every file as it stands.
+    fn stop(&mut self) {
+        for f in self.files.drain(..) {
+            self.done.push(f.report);
+        }
+    }
+
+    /// Per-file reports, once `run` has returned.
+    pub fn reports(&self) -> &[FileReport] {
+        &self.done
+    }
+
+    /// Packets read so far over all files.
+    pub fn packets_read(&self) -> u64 {
+        self.done.iter().chain(self.files.iter().map(|f| &f.report)).map(|r| r.packets).sum()
+    }
+
+    /// Damaged files met during `run`.
+    pub fn take_errors(&mut self) -> Vec<CaptureError> {
+        std::mem::take(&mut self.errors)
+    }
+}

@@ -1,0 +1,121 @@
+//! The config file (TOML). Every section belongs to the stage it configures; this file only
+//! assembles them. `docs/config.md` documents every field.
+
+use std::path::Path;
+
+use apitap_reassembly::ReassemblyConfig;
+use apitap_sessionizer::http::HttpConfig;
+use apitap_sessionizer::record::RecordConfig;
+use serde::Deserialize;
+
+/// The whole pipeline configuration. Defaults work with no file at all.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// TCP reassembly bounds and timeouts.
+    pub reassembly: ReassemblyConfig,
+    /// HTTP parsing bounds.
+    pub http: HttpConfig,
+    /// Shape of the exported records (redaction).
+    pub output: RecordConfig,
+}
+
+/// Why the config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What toml found, with line and column.
+        message: String,
+    },
+    /// Values that parse but cannot work together.
+    #[error("invalid config file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Load and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse { path: shown.clone(), message },
+            ConfigError::Invalid { message, .. } => ConfigError::Invalid { path: shown.clone(), message },
+            other => other,
+        })
+    }
+
+    /// Parse and validate config text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: String::new(), message: e.to_string() })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid { path: String::new(), message })?;
+        Ok(cfg)
+    }
+
+    /// Reject values that cannot work; the message names the fields.
+    fn validate(&self) -> Result<(), String> {
+        let r = &self.reassembly;
+        if r.max_flows == 0 {
+            return Err("reassembly.max_flows must be at least 1".into());
+        }
+        if r.max_ooo_bytes_per_stream > r.max_ooo_bytes_total {
+            return Err(format!(
+                "reassembly.max_ooo_bytes_per_stream ({}) is larger than reassembly.max_ooo_bytes_total ({}); \
+                 lower the first or raise the second",
+                r.max_ooo_bytes_per_stream, r.max_ooo_bytes_total
+            ));
+        }
+        if r.idle_timeout_ms == 0 {
+            return Err("reassembly.idle_timeout_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let e = Config::parse("[reassembly]\nmax_flow = 3\n").unwrap_err().to_string();
+        assert!(e.contains("max_flow"), "{e}");
+    }
+
+    #[test]
+    fn conflicting_bounds_name_both_fields() {
+        let e = Config::parse("[reassembly]\nmax_ooo_bytes_per_stream = 10\nmax_ooo_bytes_total = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"), "{e}");
+    }
+
+    #[test]
+    fn fields_are_read() {
+        let c = Config::parse("[reassembly]\nmax_flows = 7\n").unwrap();
+        assert_eq!(c.reassembly.max_flows, 7);
+    }
+}

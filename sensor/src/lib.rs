@@ -1,0 +1,14 @@
+//! The apitap sensor: the only crate that does I/O.
+//!
+//! Start at [`pipeline`], which wires the stages in order: [`capture`] → [`decode`] →
+//! reassembly (`apitap_reassembly`) → HTTP (`apitap_sessionizer::http`) → records
+//! (`apitap_sessionizer::record`) → exporters (`apitap_exporters`). [`cli`] holds the commands.
+
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod exit;
+pub mod pipeline;
+pub mod replay;
+pub mod summary;

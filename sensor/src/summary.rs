@@ -1,0 +1,84 @@
+//! The run summary printed on stderr at the end of a replay.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::capture::FileReport;
+use crate::pipeline::PipelineStats;
+
+/// What a replay did, for humans.
+pub struct Summary<'a> {
+    /// Per-file reports.
+    pub files: &'a [FileReport],
+    /// Every counter.
+    pub stats: &'a PipelineStats,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+/// Non-zero counters of a serializable stats struct, as `name value` pairs.
+fn nonzero(v: &impl serde::Serialize) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(v) {
+        for (k, v) in m {
+            match v {
+                serde_json::Value::Number(n) if n.as_u64().unwrap_or(0) > 0 => {
+                    out.push((k, n.as_u64().unwrap_or(0)));
+                }
+                serde_json::Value::Object(inner) => {
+                    for (k2, v2) in inner {
+                        if let Some(n) = v2.as_u64().filter(|n| *n > 0) {
+                            out.push((format!("{k}.{k2}"), n));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// `name value, name value` on one line.
+fn join(pairs: &[(String, u64)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.stats;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let d = &s.decode;
+        writeln!(
+            f,
+            "apitap: {} file(s), {} packets, {} bytes in {:.3} s: {:.0} packets/s, {:.3} Gbit/s, {:.0} transactions/s",
+            self.files.len(),
+            d.packets,
+            d.bytes,
+            secs,
+            d.packets as f64 / secs,
+            d.bytes as f64 * 8.0 / secs / 1e9,
+            s.transactions as f64 / secs,
+        )?;
+        writeln!(
+            f,
+            "  flows: {} opened, {} evicted, {} open at end; transactions: {}; records written: {}",
+            s.reassembly.flows_opened, s.reassembly.flows_evicted, s.active_flows, s.transactions, s.export.records
+        )?;
+        for (name, counters) in [
+            ("decode", nonzero(&s.decode)),
+            ("reassembly", nonzero(&s.reassembly)),
+            ("http", nonzero(&s.http)),
+            ("export", nonzero(&s.export)),
+        ] {
+            if !counters.is_empty() {
+                writeln!(f, "  {name}: {}", join(&counters))?;
+            }
+        }
+        if !s.anomalies.is_empty() {
+            let a: Vec<(String, u64)> = s.anomalies.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            writeln!(f, "  anomalies by kind: {}", join(&a))?;
+        }
+        Ok(())
+    }
+}

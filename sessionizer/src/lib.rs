@@ -1,0 +1,8 @@
+//! HTTP/1.x transactions and API sessions, from reassembled TCP streams.
+//!
+//! Pure: bytes and packet timestamps in, transactions and session records out. The
+//! [`http::HttpTracker`] is a [`apitap_reassembly::StreamSink`]: give it every stream event and
+//! drain the finished [`http::Transaction`]s.
+
+pub mod http;
+pub mod record;

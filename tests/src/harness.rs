@@ -1,0 +1,95 @@
+//! Running the real `apitap` binary from integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root (where `fixtures/` lives).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A fixture path, relative to `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    workspace_root().join("fixtures").join(rel)
+}
+
+/// The `apitap` binary built by cargo next to this test executable
+/// (`target/<profile>/apitap`); `APITAP_BIN` overrides it.
+pub fn apitap_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("APITAP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/apitap
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = dir.join("apitap");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (`cargo build -p apitap`, which `scripts/test.sh` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Run `apitap` with `args`; the output is returned whatever the exit code.
+pub fn apitap(args: &[&str]) -> Output {
+    Command::new(apitap_bin()).args(args).output().expect("run apitap")
+}
+
+/// A scratch directory unique to this test process and `name`, emptied first.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("apitap-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create scratch dir");
+    d
+}
+
+/// Result of one replay.
+#[derive(Debug)]
+pub struct Replay {
+    /// The JSON lines written, raw.
+    pub raw: String,
+    /// The parsed records.
+    pub records: Vec<serde_json::Value>,
+    /// The final counters (`--stats-json`).
+    pub stats: serde_json::Value,
+    /// Exit code.
+    pub code: i32,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Replay `pcaps` with extra `args` through the binary and collect everything.
+pub fn replay(pcaps: &[PathBuf], args: &[&str]) -> Replay {
+    let dir = scratch(&format!("replay-{}", unique()));
+    let out = dir.join("events.jsonl");
+    let stats = dir.join("stats.json");
+    let mut cmd = Command::new(apitap_bin());
+    cmd.arg("replay").args(pcaps).arg("--output").arg(&out).arg("--stats-json").arg(&stats);
+    cmd.args(args);
+    let o = cmd.output().expect("run apitap replay");
+    let raw = std::fs::read_to_string(&out).unwrap_or_default();
+    let records = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}")))
+        .collect();
+    let stats = std::fs::read(&stats)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+    Replay {
+        raw,
+        records,
+        stats,
+        code: o.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// A process-unique counter for scratch names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

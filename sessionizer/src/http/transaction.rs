@@ -24,6 +24,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// True when `body` holds fewer bytes than `body_bytes`.
     pub body_truncated: bool,
+    /// Trailer fields of a chunked body (RFC 9112 section 7.1.2), in wire order; kept apart
+    /// from `headers` as RFC 9110 section 6.5.1 asks.
+    pub trailers: Vec<(String, String)>,
     /// Packet time of the first byte of the request line.
     pub ts_us: u64,
     /// Packet time of the last byte of the request (head or body).
@@ -47,6 +50,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// True when `body` holds fewer bytes than `body_bytes`.
     pub body_truncated: bool,
+    /// Trailer fields of a chunked body, in wire order.
+    pub trailers: Vec<(String, String)>,
     /// Interim (1xx) responses seen before this final one, by status code.
     pub interim: Vec<u16>,
     /// Packet time of the first byte of the (final) status line.

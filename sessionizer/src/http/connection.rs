@@ -1,0 +1,1121 @@
+//! Per-connection HTTP/1.x state: two directions (requests from the client, responses from the
+//! server), each a small state machine, and the FIFO of transactions that pairs them.
+//!
+//! Policies (tests in `connection_tests.rs` pin each one):
+//! - **Pairing**: responses pair with requests in order (RFC 9112 section 9.3.2). A final
+//!   response with no waiting request becomes a transaction without request
+//!   (`unmatched_response`). At most `max_pending_requests` requests wait; a new one evicts the
+//!   oldest, emitted without response (`too_many_pending_requests`).
+//! - **Gaps**: inside a body of known length (Content-Length, chunk data, read-until-close) the
+//!   lost bytes are counted into `body_bytes` and the message is marked; framing goes on. In a
+//!   head, a chunk-size line or between messages the direction desynchronises and looks for the
+//!   next start line; the next message on that direction is marked. A read-until-close body
+//!   keeps its framing across a gap (it still ends at close), so it does not desync.
+//! - **Bad heads**: a malformed or too-large head is salvaged when its start line is intact (the
+//!   transaction is kept, without fields, so the peer's message still pairs), then the direction
+//!   desynchronises.
+//! - **HTTP/0.9**: a simple request is recorded (version 1.0, `http09_request`); the response
+//!   has no status line, so parsing stops on the connection (bytes are counted as opaque).
+//! - **CONNECT / Upgrade**: a 2xx to CONNECT or a 101 ends HTTP on the connection. After a
+//!   CONNECT request the client may already send tunnel bytes (RFC 9110 section 9.3.6), so the
+//!   client direction waits, counting bytes, until the final response; if it is not 2xx the
+//!   client direction resynchronises on the next request line.
+//! - **Orientation**: with `OrientationBasis::Ports` only, the first bytes seen decide: a
+//!   status line from the "client" or a request line from the "server" swaps the endpoints for
+//!   the whole connection and marks the first transaction `re_oriented`.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::net::SocketAddr;
+
+use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
+use httparse::Header;
+
+use super::parser::{
+    self, header_storage, BodyFraming, ChunkError, ChunkedDecoder, Line, Parse, Probe, RequestHead,
+    ResponseHead, StartLine,
+};
+use super::transaction::SwitchedProtocol;
+use super::{HttpAnomaly, HttpConfig, HttpStats, Request, Response, Transaction};
+
+/// Where one connection's output goes: the stage's config, counters and finished transactions.
+pub struct Ctx<'a> {
+    /// Limits.
+    pub cfg: &'a HttpConfig,
+    /// Counters.
+    pub stats: &'a mut HttpStats,
+    /// Finished transactions, in completion order.
+    pub out: &'a mut Vec<Transaction>,
+}
+
+/// How a body in progress is delimited.
+#[derive(Debug)]
+enum Framing {
+    /// This many bytes remain.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked(ChunkedDecoder),
+    /// Until the connection closes (responses only).
+    UntilClose,
+}
+
+/// The state of one direction.
+#[derive(Debug)]
+enum State {
+    /// Expecting a start line; `Half::buf` holds a partial head.
+    Head,
+    /// Reading the body of the open message; `capture` is false once a gap broke it.
+    Body { framing: Framing, capture: bool },
+    /// Lost framing: looking for the next start line; `Half::buf` holds an incomplete candidate.
+    Desync { at_line_start: bool },
+    /// Client only: after a CONNECT request, until its final response.
+    AwaitConnect,
+    /// HTTP ended on this connection: bytes are counted, not parsed.
+    Opaque,
+}
+
+/// One direction of the connection.
+///
+/// Invariant: `buf.len() <= max_header_bytes` between events; it is non-empty only in `Head`
+/// (a partial head) or `Desync` (an incomplete candidate line). `pending` and `pending_tcp` hold
+/// each kind at most once, so they stay tiny.
+#[derive(Debug)]
+struct Half {
+    state: State,
+    buf: Vec<u8>,
+    /// Packet time of the first byte of the head being read.
+    head_ts_us: u64,
+    /// HTTP anomalies for the next message of this direction.
+    pending: Vec<HttpAnomaly>,
+    /// TCP anomalies for the next message of this direction.
+    pending_tcp: Vec<TcpAnomaly>,
+}
+
+impl Half {
+    fn new() -> Self {
+        Half {
+            state: State::Head,
+            buf: Vec::new(),
+            head_ts_us: 0,
+            pending: Vec::new(),
+            pending_tcp: Vec::new(),
+        }
+    }
+}
+
+/// Progress of a transaction's response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RespProgress {
+    /// No final response yet (interim ones may have come).
+    Awaiting,
+    /// The final response's body is being read.
+    Open,
+    /// Finished, or will never come (evicted).
+    Done,
+}
+
+/// Request methods whose response framing differs (RFC 9112 section 6.3 items 1-2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Head,
+    Connect,
+    Other,
+}
+
+/// A transaction being built.
+#[derive(Debug)]
+struct Txn {
+    tx: Transaction,
+    /// The request body is still being read.
+    req_open: bool,
+    resp: RespProgress,
+    interim: Vec<u16>,
+    method: Method,
+}
+
+impl Txn {
+    fn finished(&self) -> bool {
+        !self.req_open && self.resp == RespProgress::Done
+    }
+
+    fn awaiting(&self) -> bool {
+        self.tx.request.is_some() && self.resp == RespProgress::Awaiting
+    }
+}
+
+/// Whether the client and server of the Open event were kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Orientation {
+    Undecided,
+    Kept,
+    Swapped,
+}
+
+/// Result of trying to parse a head.
+enum HeadOutcome {
+    /// Parsed and handled; this many bytes were the head.
+    Done(usize),
+    /// Need more bytes.
+    Partial,
+    /// Not a head: handled (salvaged or marked) and the direction is desynchronised.
+    Failed,
+}
+
+/// HTTP state of one TCP connection.
+///
+/// Invariant: `txns` is in depth order; at most one transaction has `req_open` (the client
+/// direction is sequential) and at most one has `resp == Open`; the number of `awaiting`
+/// transactions is at most `max_pending_requests`, so `txns.len() <= max_pending_requests + 2`.
+#[derive(Debug)]
+pub struct HttpConnection {
+    conn: ConnId,
+    zone: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    basis: OrientationBasis,
+    orientation: Orientation,
+    next_depth: u32,
+    txns: VecDeque<Txn>,
+    req: Half,
+    resp: Half,
+    /// Some transaction may be finished: scan `txns` at the end of the event.
+    ready: bool,
+    /// The next transaction created is the first after a re-orientation.
+    mark_reoriented: bool,
+}
+
+impl HttpConnection {
+    /// State for a connection announced by `StreamEvent::Open`.
+    pub fn new(
+        conn: ConnId,
+        zone: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        basis: OrientationBasis,
+    ) -> Self {
+        HttpConnection {
+            conn,
+            zone,
+            client,
+            server,
+            basis,
+            orientation: Orientation::Undecided,
+            next_depth: 1,
+            txns: VecDeque::new(),
+            req: Half::new(),
+            resp: Half::new(),
+            ready: false,
+            mark_reoriented: false,
+        }
+    }
+
+    /// Client endpoint after any re-orientation.
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// Server endpoint after any re-orientation.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// In-order bytes of one direction.
+    pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Ctx<'_>) {
+        if data.is_empty() {
+            return;
+        }
+        let side = self.orient(from, Some(data), cx);
+        self.feed(side, ts_us, data, cx);
+        self.emit_ready(cx);
+    }
+
+    /// `len` bytes of one direction were lost.
+    pub fn on_gap(&mut self, ts_us: u64, from: Side, len: u64, cx: &mut Ctx<'_>) {
+        let side = self.orient(from, None, cx);
+        cx.stats.gaps += 1;
+        cx.stats.gap_bytes += len;
+        if len > 0 {
+            self.gap(side, ts_us, len, cx);
+        }
+        self.emit_ready(cx);
+    }
+
+    /// A TCP anomaly on one direction: attached to the message in progress there, or the next.
+    pub fn on_tcp_anomaly(&mut self, from: Side, kind: TcpAnomaly) {
+        let side = match self.orientation {
+            Orientation::Swapped => from.flip(),
+            _ => from,
+        };
+        let open = match side {
+            Side::Client => self.txns.iter_mut().find(|t| t.req_open),
+            Side::Server => self.txns.iter_mut().find(|t| t.resp == RespProgress::Open),
+        };
+        match open {
+            Some(t) => push_unique(&mut t.tx.tcp_anomalies, kind),
+            None => push_unique(&mut self.half(side).pending_tcp, kind),
+        }
+    }
+
+    /// The connection ended: finish what can be finished and emit every transaction, in order.
+    pub fn close(mut self, ts_us: u64, cx: &mut Ctx<'_>) {
+        for side in [Side::Client, Side::Server] {
+            let state = mem::replace(&mut self.half(side).state, State::Opaque);
+            let buffered = self.half(side).buf.len() as u64;
+            match state {
+                State::Body {
+                    framing: Framing::UntilClose,
+                    ..
+                } => self.finish_message(side, ts_us, Vec::new()),
+                State::Body { .. } => {
+                    let a = match side {
+                        Side::Client => HttpAnomaly::IncompleteRequest,
+                        Side::Server => HttpAnomaly::IncompleteResponse,
+                    };
+                    self.mark_open(side, a, cx);
+                    self.finish_message(side, ts_us, Vec::new());
+                }
+                State::Head if buffered > 0 => cx.stats.heads_cut_by_close += 1,
+                State::Desync { .. } => cx.stats.desync_skipped_bytes += buffered,
+                _ => {}
+            }
+        }
+        for t in self.txns.drain(..) {
+            emit(t, cx);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Orientation.
+
+    fn orient(&mut self, from: Side, first: Option<&[u8]>, cx: &mut Ctx<'_>) -> Side {
+        if self.orientation == Orientation::Undecided {
+            let swap = match (self.basis, first) {
+                (OrientationBasis::Ports, Some(d)) => match from {
+                    Side::Client => parser::looks_like_status_line(d),
+                    Side::Server => {
+                        !parser::looks_like_status_line(d) && parser::looks_like_request_line(d)
+                    }
+                },
+                _ => false,
+            };
+            if swap {
+                mem::swap(&mut self.client, &mut self.server);
+                mem::swap(&mut self.req.pending_tcp, &mut self.resp.pending_tcp);
+                self.orientation = Orientation::Swapped;
+                cx.stats.reoriented_connections += 1;
+                cx.stats.count_anomaly(HttpAnomaly::ReOriented);
+                // Nothing was parsed yet: the first transaction will be created from the
+                // (re-oriented) bytes; it carries the mark.
+                self.mark_reoriented = true;
+            } else {
+                self.orientation = Orientation::Kept;
+            }
+        }
+        match self.orientation {
+            Orientation::Swapped => from.flip(),
+            _ => from,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The byte loop.
+
+    fn half(&mut self, side: Side) -> &mut Half {
+        match side {
+            Side::Client => &mut self.req,
+            Side::Server => &mut self.resp,
+        }
+    }
+
+    fn feed(&mut self, side: Side, ts_us: u64, mut data: &[u8], cx: &mut Ctx<'_>) {
+        while !data.is_empty() {
+            let n = match self.half(side).state {
+                State::Head => self.head(side, ts_us, data, cx),
+                State::Body { .. } => self.body(side, ts_us, data, cx),
+                State::Desync { .. } => self.desync(side, ts_us, data, cx),
+                State::AwaitConnect | State::Opaque => {
+                    cx.stats.opaque_bytes += data.len() as u64;
+                    data.len()
+                }
+            };
+            data = data.get(n..).unwrap_or(&[]);
+        }
+    }
+
+    /// Head state: parse straight from `data` when no partial head is buffered (no copy), else
+    /// append and re-parse (only when a line ended, so tiny segments cost no quadratic work).
+    fn head(&mut self, side: Side, ts_us: u64, data: &[u8], cx: &mut Ctx<'_>) -> usize {
+        let max = cx.cfg.max_header_bytes;
+        if self.half(side).buf.is_empty() {
+            self.half(side).head_ts_us = ts_us;
+            return match self.parse_head(side, ts_us, data, cx) {
+                HeadOutcome::Done(n) => n,
+                HeadOutcome::Partial if data.len() >= max => {
+                    self.head_failed(side, ts_us, data, HttpAnomaly::HeaderTooLarge, cx);
+                    0
+                }
+                HeadOutcome::Partial => {
+                    self.half(side).buf.extend_from_slice(data);
+                    data.len()
+                }
+                // Desync rescans `data` from its start (skipping the bad line).
+                HeadOutcome::Failed => 0,
+            };
+        }
+        let old = self.half(side).buf.len();
+        let take = data.len().min(max.saturating_sub(old)).max(1);
+        let new = data.get(..take).unwrap_or(data);
+        self.half(side).buf.extend_from_slice(new);
+        if memchr::memchr(b'\n', new).is_none() && old + take < max {
+            return take;
+        }
+        let head = mem::take(&mut self.half(side).buf);
+        match self.parse_head(side, ts_us, &head, cx) {
+            HeadOutcome::Done(n) => {
+                if n < old {
+                    // Cannot happen (a head ends with a line end, and every line end was parsed
+                    // when it came), but stay exact if it does: the rest is the next message.
+                    let rest = head.get(n..old).unwrap_or(&[]);
+                    self.feed(side, ts_us, rest, cx);
+                }
+                self.recycle(side, head);
+                n.saturating_sub(old).min(take)
+            }
+            HeadOutcome::Partial if head.len() >= max => {
+                self.head_failed(side, ts_us, &head, HttpAnomaly::HeaderTooLarge, cx);
+                self.feed(side, ts_us, &head, cx);
+                self.recycle(side, head);
+                take
+            }
+            HeadOutcome::Partial => {
+                self.half(side).buf = head;
+                take
+            }
+            HeadOutcome::Failed => {
+                self.feed(side, ts_us, &head, cx);
+                self.recycle(side, head);
+                take
+            }
+        }
+    }
+
+    /// Gives a taken buffer's allocation back when the direction has no bytes buffered.
+    fn recycle(&mut self, side: Side, mut buf: Vec<u8>) {
+        let half = self.half(side);
+        if half.buf.is_empty() {
+            buf.clear();
+            half.buf = buf;
+        }
+    }
+
+    fn parse_head(
+        &mut self,
+        side: Side,
+        ts_us: u64,
+        bytes: &[u8],
+        cx: &mut Ctx<'_>,
+    ) -> HeadOutcome {
+        let max = cx.cfg.max_header_bytes;
+        let mut storage = header_storage();
+        let n_headers = cx.cfg.max_headers.min(storage.len());
+        let storage = storage.get_mut(..n_headers).unwrap_or(&mut []);
+        let failed = |e: parser::HeadError, malformed: HttpAnomaly| match e {
+            parser::HeadError::TooManyHeaders => HttpAnomaly::TooManyHeaders,
+            parser::HeadError::Malformed => malformed,
+        };
+        match side {
+            Side::Client => match parser::parse_request_head(bytes, storage) {
+                Parse::Complete { consumed, head } if consumed <= max => {
+                    self.on_request_head(&head, ts_us, cx);
+                    HeadOutcome::Done(consumed)
+                }
+                Parse::Complete { .. } => {
+                    self.head_failed(side, ts_us, bytes, HttpAnomaly::HeaderTooLarge, cx);
+                    HeadOutcome::Failed
+                }
+                Parse::Partial => HeadOutcome::Partial,
+                Parse::Error(e) => {
+                    self.head_failed(
+                        side,
+                        ts_us,
+                        bytes,
+                        failed(e, HttpAnomaly::MalformedRequest),
+                        cx,
+                    );
+                    HeadOutcome::Failed
+                }
+            },
+            Side::Server => match parser::parse_response_head(bytes, storage) {
+                Parse::Complete { consumed, head } if consumed <= max => {
+                    self.on_response_head(&head, ts_us, cx);
+                    HeadOutcome::Done(consumed)
+                }
+                Parse::Complete { .. } => {
+                    self.head_failed(side, ts_us, bytes, HttpAnomaly::HeaderTooLarge, cx);
+                    HeadOutcome::Failed
+                }
+                Parse::Partial => HeadOutcome::Partial,
+                Parse::Error(e) => {
+                    self.head_failed(
+                        side,
+                        ts_us,
+                        bytes,
+                        failed(e, HttpAnomaly::MalformedResponse),
+                        cx,
+                    );
+                    HeadOutcome::Failed
+                }
+            },
+        }
+    }
+
+    /// A head that cannot be parsed: keep its start line if intact, mark, desynchronise.
+    fn head_failed(
+        &mut self,
+        side: Side,
+        ts_us: u64,
+        bytes: &[u8],
+        a: HttpAnomaly,
+        cx: &mut Ctx<'_>,
+    ) {
+        cx.stats.count_anomaly(a);
+        match side {
+            Side::Client => match parser::request_line(bytes) {
+                Line::Complete(l) => {
+                    cx.stats.requests += 1;
+                    self.enforce_pending_bound(cx);
+                    let request = Request {
+                        method: lossy(l.method),
+                        uri: lossy(l.target),
+                        version_minor: l.version_minor,
+                        ts_us: self.req.head_ts_us,
+                        end_ts_us: ts_us,
+                        ..Request::default()
+                    };
+                    let method = method_of(&request.method);
+                    let t = self.push_txn(Some(request), method, Side::Client);
+                    push_unique(&mut t.tx.anomalies, a);
+                }
+                _ => push_unique(&mut self.req.pending, a),
+            },
+            Side::Server => match parser::status_line(bytes) {
+                Line::Complete(l) => {
+                    let response = Response {
+                        status: l.status,
+                        reason: lossy(l.reason),
+                        version_minor: l.version_minor,
+                        ts_us: self.resp.head_ts_us,
+                        end_ts_us: ts_us,
+                        ..Response::default()
+                    };
+                    cx.stats.responses += 1;
+                    let t = self.attach_response(response, cx);
+                    t.resp = RespProgress::Done;
+                    push_unique(&mut t.tx.anomalies, a);
+                    self.ready = true;
+                }
+                _ => push_unique(&mut self.resp.pending, a),
+            },
+        }
+        self.enter_desync(side, false, cx);
+    }
+
+    fn enter_desync(&mut self, side: Side, at_line_start: bool, cx: &mut Ctx<'_>) {
+        cx.stats.desyncs += 1;
+        let half = self.half(side);
+        cx.stats.desync_skipped_bytes += half.buf.len() as u64;
+        half.buf.clear();
+        half.state = State::Desync { at_line_start };
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Heads.
+
+    fn on_request_head(&mut self, head: &RequestHead<'_, '_>, ts_us: u64, cx: &mut Ctx<'_>) {
+        cx.stats.requests += 1;
+        self.enforce_pending_bound(cx);
+        let request = Request {
+            method: head.method.to_owned(),
+            uri: head.target.to_owned(),
+            version_minor: head.version_minor,
+            headers: own_headers(head.headers),
+            ts_us: self.req.head_ts_us,
+            end_ts_us: ts_us,
+            ..Request::default()
+        };
+        let method = method_of(head.method);
+        let t = self.push_txn(Some(request), method, Side::Client);
+        if head.http09 {
+            note(t, HttpAnomaly::Http09Request, cx.stats);
+            self.ready = true;
+            self.stop_parsing(cx);
+            return;
+        }
+        let (framing, anomaly) = parser::request_framing(head.headers);
+        if let Some(a) = anomaly {
+            note(t, a, cx.stats);
+        }
+        let framing = match framing {
+            BodyFraming::Empty => None,
+            BodyFraming::Length(n) => Some(Framing::Length(n)),
+            BodyFraming::Chunked => Some(Framing::Chunked(ChunkedDecoder::new(
+                cx.cfg.max_header_bytes,
+            ))),
+            BodyFraming::UntilClose | BodyFraming::Invalid => {
+                self.ready = true;
+                self.enter_desync(Side::Client, true, cx);
+                return;
+            }
+        };
+        match framing {
+            Some(framing) => {
+                t.req_open = true;
+                self.req.state = State::Body {
+                    framing,
+                    capture: true,
+                };
+            }
+            None => {
+                self.ready = true;
+                if method == Method::Connect {
+                    self.req.state = State::AwaitConnect;
+                }
+            }
+        }
+    }
+
+    fn on_response_head(&mut self, head: &ResponseHead<'_, '_>, ts_us: u64, cx: &mut Ctx<'_>) {
+        let status = head.status;
+        if (100..200).contains(&status) && status != 101 {
+            cx.stats.interim_responses += 1;
+            let max_interim = cx.cfg.max_interim_responses;
+            match self.txns.iter_mut().find(|t| t.awaiting()) {
+                Some(t) => {
+                    if t.interim.len() < max_interim {
+                        t.interim.push(status);
+                    }
+                    attach_pending(t, &mut self.resp);
+                }
+                None => cx.stats.unmatched_interim_responses += 1,
+            }
+            return;
+        }
+        cx.stats.responses += 1;
+        let response = Response {
+            status,
+            reason: head.reason.to_owned(),
+            version_minor: head.version_minor,
+            headers: own_headers(head.headers),
+            ts_us: self.resp.head_ts_us,
+            end_ts_us: ts_us,
+            ..Response::default()
+        };
+        let t = self.attach_response(response, cx);
+        let method = t.method;
+        let switched = if status == 101 {
+            let upgrade = head
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("upgrade"));
+            Some(SwitchedProtocol::Upgrade(
+                upgrade.map(|h| lossy(h.value)).unwrap_or_default(),
+            ))
+        } else if method == Method::Connect && (200..300).contains(&status) {
+            Some(SwitchedProtocol::Connect)
+        } else {
+            None
+        };
+        if let Some(sw) = switched {
+            t.tx.switched = Some(sw);
+            t.resp = RespProgress::Done;
+            self.ready = true;
+            self.stop_parsing(cx);
+            return;
+        }
+        let (framing, anomaly) =
+            parser::response_framing(status, method == Method::Head, head.headers);
+        if let Some(a) = anomaly {
+            note(t, a, cx.stats);
+        }
+        let framing = match framing {
+            BodyFraming::Empty => None,
+            BodyFraming::Length(n) => Some(Framing::Length(n)),
+            BodyFraming::Chunked => Some(Framing::Chunked(ChunkedDecoder::new(
+                cx.cfg.max_header_bytes,
+            ))),
+            BodyFraming::UntilClose => Some(Framing::UntilClose),
+            BodyFraming::Invalid => {
+                t.resp = RespProgress::Done;
+                self.ready = true;
+                self.enter_desync(Side::Server, true, cx);
+                None
+            }
+        };
+        if method == Method::Connect && matches!(self.req.state, State::AwaitConnect) {
+            // The CONNECT failed: the client speaks HTTP again from its next request line.
+            self.enter_desync(Side::Client, true, cx);
+        }
+        if !matches!(self.resp.state, State::Head) {
+            return;
+        }
+        let Some(t) = self.txns.iter_mut().find(|t| t.resp == RespProgress::Open) else {
+            return;
+        };
+        match framing {
+            Some(framing) => {
+                self.resp.state = State::Body {
+                    framing,
+                    capture: true,
+                }
+            }
+            None => {
+                t.resp = RespProgress::Done;
+                self.ready = true;
+            }
+        }
+    }
+
+    /// Puts a final response on the oldest waiting request, or on a new unmatched transaction.
+    fn attach_response(&mut self, mut response: Response, cx: &mut Ctx<'_>) -> &mut Txn {
+        let idx = match self.txns.iter().position(Txn::awaiting) {
+            Some(i) => i,
+            None => {
+                cx.stats.unmatched_responses += 1;
+                cx.stats.count_anomaly(HttpAnomaly::UnmatchedResponse);
+                let t = self.push_txn(None, Method::Other, Side::Server);
+                push_unique(&mut t.tx.anomalies, HttpAnomaly::UnmatchedResponse);
+                self.txns.len() - 1
+            }
+        };
+        let resp_half = &mut self.resp;
+        // `idx` is a position in `txns` found just above.
+        let t = &mut self.txns[idx];
+        attach_pending(t, resp_half);
+        response.interim = mem::take(&mut t.interim);
+        t.tx.response = Some(response);
+        t.resp = RespProgress::Open;
+        t
+    }
+
+    fn push_txn(&mut self, request: Option<Request>, method: Method, side: Side) -> &mut Txn {
+        let depth = self.next_depth;
+        self.next_depth = self.next_depth.saturating_add(1);
+        let mut t = Txn {
+            tx: Transaction {
+                conn: self.conn,
+                depth,
+                zone: self.zone,
+                client: self.client,
+                server: self.server,
+                request,
+                response: None,
+                anomalies: Vec::new(),
+                tcp_anomalies: Vec::new(),
+                switched: None,
+            },
+            req_open: false,
+            resp: RespProgress::Awaiting,
+            interim: Vec::new(),
+            method,
+        };
+        attach_pending(&mut t, self.half(side));
+        if mem::take(&mut self.mark_reoriented) {
+            push_unique(&mut t.tx.anomalies, HttpAnomaly::ReOriented);
+        }
+        self.txns.push_back(t);
+        debug_assert!(self.txns.iter().filter(|t| t.req_open).count() <= 1);
+        // Just pushed, so the deque is not empty.
+        let last = self.txns.len() - 1;
+        &mut self.txns[last]
+    }
+
+    /// Before a new request waits: at the bound, the oldest waiting request gives up.
+    fn enforce_pending_bound(&mut self, cx: &mut Ctx<'_>) {
+        let waiting = self.txns.iter().filter(|t| t.awaiting()).count();
+        if waiting < cx.cfg.max_pending_requests {
+            return;
+        }
+        if let Some(t) = self.txns.iter_mut().find(|t| t.awaiting()) {
+            note(t, HttpAnomaly::TooManyPendingRequests, cx.stats);
+            t.resp = RespProgress::Done;
+            t.req_open = false;
+            self.ready = true;
+        }
+        debug_assert!(
+            self.txns.iter().filter(|t| t.awaiting()).count() < cx.cfg.max_pending_requests
+        );
+    }
+
+    /// HTTP ends on this connection (tunnel, upgrade, HTTP/0.9): later bytes are only counted.
+    fn stop_parsing(&mut self, cx: &mut Ctx<'_>) {
+        cx.stats.switched_connections += 1;
+        for half in [&mut self.req, &mut self.resp] {
+            cx.stats.opaque_bytes += half.buf.len() as u64;
+            half.buf.clear();
+            half.state = State::Opaque;
+        }
+        for t in self.txns.iter_mut() {
+            t.req_open = false;
+            if t.resp == RespProgress::Open {
+                t.resp = RespProgress::Done;
+            }
+        }
+        self.ready = true;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Bodies.
+
+    fn open_txn(&mut self, side: Side) -> Option<&mut Txn> {
+        match side {
+            Side::Client => self.txns.iter_mut().find(|t| t.req_open),
+            Side::Server => self.txns.iter_mut().find(|t| t.resp == RespProgress::Open),
+        }
+    }
+
+    fn body(&mut self, side: Side, ts_us: u64, data: &[u8], cx: &mut Ctx<'_>) -> usize {
+        /// What to do once the borrows of the open message end.
+        enum Next {
+            Continue,
+            Finish(Vec<(String, String)>),
+            Broken(HttpAnomaly),
+        }
+        let cap = cx.cfg.max_body_capture_bytes;
+        let (half, txns) = match side {
+            Side::Client => (&mut self.req, &mut self.txns),
+            Side::Server => (&mut self.resp, &mut self.txns),
+        };
+        let open = match side {
+            Side::Client => txns.iter_mut().find(|t| t.req_open),
+            Side::Server => txns.iter_mut().find(|t| t.resp == RespProgress::Open),
+        };
+        let body = open.and_then(|t| body_of(t, side));
+        let (Some((body, body_bytes)), State::Body { framing, capture }) = (body, &mut half.state)
+        else {
+            // Unreachable by the invariant (a body state always has its open message); recover.
+            debug_assert!(false, "body state without open message");
+            half.state = State::Head;
+            return 0;
+        };
+        let (consumed, next) = match framing {
+            Framing::Length(remaining) => {
+                let k = usize::try_from(*remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                append_body(
+                    body,
+                    body_bytes,
+                    data.get(..k).unwrap_or(&[]),
+                    *capture,
+                    cap,
+                );
+                *remaining -= k as u64;
+                (
+                    k,
+                    if *remaining == 0 {
+                        Next::Finish(Vec::new())
+                    } else {
+                        Next::Continue
+                    },
+                )
+            }
+            Framing::UntilClose => {
+                append_body(body, body_bytes, data, *capture, cap);
+                (data.len(), Next::Continue)
+            }
+            Framing::Chunked(dec) => match dec.feed(data) {
+                Ok(d) => {
+                    if let Some(r) = d.data {
+                        append_body(body, body_bytes, data.get(r).unwrap_or(&[]), *capture, cap);
+                    }
+                    if dec.is_done() {
+                        (
+                            d.consumed,
+                            Next::Finish(own_trailers(dec.trailers(), cx.cfg.max_headers)),
+                        )
+                    } else {
+                        (d.consumed, Next::Continue)
+                    }
+                }
+                Err(ChunkError::TrailersTooLarge) => (0, Next::Broken(HttpAnomaly::HeaderTooLarge)),
+                Err(_) => (0, Next::Broken(HttpAnomaly::InvalidChunk)),
+            },
+        };
+        match next {
+            Next::Continue => {}
+            Next::Finish(trailers) => self.finish_message(side, ts_us, trailers),
+            Next::Broken(a) => {
+                // Desync rescans `data` from its start; framing bytes before the error in
+                // this segment are counted as skipped.
+                self.mark_open(side, a, cx);
+                self.finish_message(side, ts_us, Vec::new());
+                self.enter_desync(side, false, cx);
+            }
+        }
+        consumed
+    }
+
+    /// The open message of `side` is complete at `ts_us`; the direction expects a head again.
+    fn finish_message(&mut self, side: Side, ts_us: u64, trailers: Vec<(String, String)>) {
+        self.half(side).state = State::Head;
+        self.ready = true;
+        let Some(t) = self.open_txn(side) else {
+            return;
+        };
+        match side {
+            Side::Client => {
+                t.req_open = false;
+                if let Some(r) = t.tx.request.as_mut() {
+                    r.end_ts_us = ts_us;
+                    r.body_truncated = (r.body.len() as u64) < r.body_bytes;
+                    r.trailers = trailers;
+                }
+            }
+            Side::Server => {
+                t.resp = RespProgress::Done;
+                if let Some(r) = t.tx.response.as_mut() {
+                    r.end_ts_us = ts_us;
+                    r.body_truncated = (r.body.len() as u64) < r.body_bytes;
+                    r.trailers = trailers;
+                }
+            }
+        }
+    }
+
+    /// Marks the open message of `side` (counted), if there is one.
+    fn mark_open(&mut self, side: Side, a: HttpAnomaly, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.open_txn(side) {
+            note(t, a, cx.stats);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Gaps and resynchronisation.
+
+    fn gap(&mut self, side: Side, ts_us: u64, mut len: u64, cx: &mut Ctx<'_>) {
+        let a = match side {
+            Side::Client => HttpAnomaly::GapInRequest,
+            Side::Server => HttpAnomaly::GapInResponse,
+        };
+        while len > 0 {
+            let half = self.half(side);
+            match &mut half.state {
+                State::Head => {
+                    // Lost bytes of a head, or whole messages: the next message is marked.
+                    cx.stats.count_anomaly(a);
+                    push_unique(&mut half.pending, a);
+                    self.enter_desync(side, true, cx);
+                    return;
+                }
+                State::Body { framing, capture } => {
+                    *capture = false;
+                    let (in_body, framing_lost, done) = match framing {
+                        Framing::Length(remaining) => {
+                            let k = (*remaining).min(len);
+                            *remaining -= k;
+                            (k, false, *remaining == 0)
+                        }
+                        Framing::UntilClose => (len, false, false),
+                        Framing::Chunked(dec) => {
+                            let k = dec.skip_lost(len);
+                            (k, k < len, false)
+                        }
+                    };
+                    cx.stats.gap_bytes_in_bodies += in_body;
+                    len -= in_body;
+                    let Some(t) = self.open_txn(side) else {
+                        self.half(side).state = State::Head;
+                        continue;
+                    };
+                    note(t, a, cx.stats);
+                    if let Some((_, body_bytes)) = body_of(t, side) {
+                        *body_bytes += in_body;
+                    }
+                    if framing_lost {
+                        self.finish_message(side, ts_us, Vec::new());
+                        self.enter_desync(side, true, cx);
+                        return;
+                    }
+                    if done {
+                        self.finish_message(side, ts_us, Vec::new());
+                    }
+                }
+                State::Desync { at_line_start } => {
+                    *at_line_start = true;
+                    cx.stats.desync_skipped_bytes += half.buf.len() as u64;
+                    half.buf.clear();
+                    return;
+                }
+                State::AwaitConnect | State::Opaque => return,
+            }
+        }
+    }
+
+    fn desync(&mut self, side: Side, ts_us: u64, data: &[u8], cx: &mut Ctx<'_>) -> usize {
+        let kind = match side {
+            Side::Client => StartLine::Request,
+            Side::Server => StartLine::Status,
+        };
+        let max = cx.cfg.max_header_bytes;
+        let half = self.half(side);
+        let State::Desync { at_line_start } = &mut half.state else {
+            return 0;
+        };
+        if half.buf.is_empty() {
+            match parser::probe(data, *at_line_start, kind, max) {
+                Probe::Found(off) => {
+                    cx.stats.desync_skipped_bytes += off as u64;
+                    cx.stats.resyncs += 1;
+                    half.state = State::Head;
+                    off
+                }
+                Probe::Incomplete(off) => {
+                    cx.stats.desync_skipped_bytes += off as u64;
+                    half.buf.extend_from_slice(data.get(off..).unwrap_or(&[]));
+                    half.head_ts_us = ts_us;
+                    data.len()
+                }
+                Probe::NotFound => {
+                    cx.stats.desync_skipped_bytes += data.len() as u64;
+                    *at_line_start = data.last() == Some(&b'\n');
+                    data.len()
+                }
+            }
+        } else {
+            // `buf` starts at a line start with an incomplete candidate.
+            let mut stash = mem::take(&mut half.buf);
+            stash.extend_from_slice(data);
+            match parser::probe(&stash, true, kind, max) {
+                Probe::Found(off) => {
+                    cx.stats.desync_skipped_bytes += off as u64;
+                    cx.stats.resyncs += 1;
+                    half.state = State::Head;
+                    self.feed(side, ts_us, stash.get(off..).unwrap_or(&[]), cx);
+                    self.recycle(side, stash);
+                }
+                Probe::Incomplete(off) => {
+                    cx.stats.desync_skipped_bytes += off as u64;
+                    stash.drain(..off.min(stash.len()));
+                    half.buf = stash;
+                }
+                Probe::NotFound => {
+                    cx.stats.desync_skipped_bytes += stash.len() as u64;
+                    *at_line_start = stash.last() == Some(&b'\n');
+                    stash.clear();
+                    half.buf = stash;
+                }
+            }
+            data.len()
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Output.
+
+    fn emit_ready(&mut self, cx: &mut Ctx<'_>) {
+        if !self.ready {
+            return;
+        }
+        self.ready = false;
+        let mut i = 0;
+        while let Some(t) = self.txns.get(i) {
+            if t.finished() {
+                if let Some(t) = self.txns.remove(i) {
+                    emit(t, cx);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+fn emit(t: Txn, cx: &mut Ctx<'_>) {
+    cx.stats.transactions += 1;
+    if t.tx.request.is_some() && t.tx.response.is_none() {
+        cx.stats.requests_without_response += 1;
+    }
+    cx.out.push(t.tx);
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Adds an anomaly to a transaction and counts it.
+fn note(t: &mut Txn, a: HttpAnomaly, stats: &mut HttpStats) {
+    stats.count_anomaly(a);
+    push_unique(&mut t.tx.anomalies, a);
+}
+
+/// Moves the anomalies waiting on a direction onto the transaction that now uses it.
+fn attach_pending(t: &mut Txn, half: &mut Half) {
+    for a in half.pending.drain(..) {
+        push_unique(&mut t.tx.anomalies, a);
+    }
+    for a in half.pending_tcp.drain(..) {
+        push_unique(&mut t.tx.tcp_anomalies, a);
+    }
+}
+
+fn body_of(t: &mut Txn, side: Side) -> Option<(&mut Vec<u8>, &mut u64)> {
+    match side {
+        Side::Client => {
+            t.tx.request
+                .as_mut()
+                .map(|r| (&mut r.body, &mut r.body_bytes))
+        }
+        Side::Server => {
+            t.tx.response
+                .as_mut()
+                .map(|r| (&mut r.body, &mut r.body_bytes))
+        }
+    }
+}
+
+/// Counts `data` into the body and stores it up to the capture cap.
+fn append_body(body: &mut Vec<u8>, body_bytes: &mut u64, data: &[u8], capture: bool, cap: usize) {
+    *body_bytes += data.len() as u64;
+    if capture {
+        let room = cap.saturating_sub(body.len()).min(data.len());
+        body.extend_from_slice(data.get(..room).unwrap_or(&[]));
+    }
+}
+
+fn method_of(m: &str) -> Method {
+    match m {
+        "HEAD" => Method::Head,
+        "CONNECT" => Method::Connect,
+        _ => Method::Other,
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn own_headers(h: &[Header<'_>]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|h| (h.name.to_owned(), lossy(h.value)))
+        .collect()
+}
+
+/// Parses a chunked trailer section into owned fields (rare: allocates freely).
+fn own_trailers(raw: &[u8], max_headers: usize) -> Vec<(String, String)> {
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    let mut buf = Vec::with_capacity(raw.len() + 2);
+    buf.extend_from_slice(raw);
+    buf.extend_from_slice(b"\r\n");
+    let mut storage = vec![httparse::EMPTY_HEADER; max_headers.max(1)];
+    parser::parse_trailer_fields(&buf, &mut storage)
+        .map(own_headers)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

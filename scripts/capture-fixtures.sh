@@ -79,8 +79,9 @@ start_capture() {
     rm -f "$file"
     # --immediate-mode: without it libpcap's TPACKET_V3 ring hands packets over only when a
     # block retires, and packets still in the ring when SIGINT arrives are lost.
+    # -B 32768: a 32 MiB kernel buffer; the default drops packets when the machine is busy.
     # -Z root: keep the output file owned by root instead of the tcpdump user.
-    "$TCPDUMP_BIN" -i lo -U --immediate-mode -s 0 -n -Z root -w "$file" "tcp port $port" 2>"$errf" &
+    "$TCPDUMP_BIN" -i lo -U --immediate-mode -B 32768 -s 0 -n -Z root -w "$file" "tcp port $port" 2>"$errf" &
     TCPDUMP_PID=$!
     PIDS_TO_STOP+=("$TCPDUMP_PID")
     local i

@@ -7,7 +7,8 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReassemblyConfig {
-    /// Maximum number of tracked connections; the least recently used one is evicted beyond it.
+    /// Maximum number of tracked connections; the least recently used one is evicted beyond it
+    /// (0 is treated as 1).
     pub max_flows: usize,
     /// Maximum out-of-order bytes buffered for one direction of one connection.
     pub max_ooo_bytes_per_stream: usize,

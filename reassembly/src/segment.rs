@@ -66,9 +66,23 @@ impl FlowKey {
     #[inline]
     pub fn of(seg: &Segment<'_>) -> (FlowKey, bool) {
         if seg.src <= seg.dst {
-            (FlowKey { zone: seg.zone, lo: seg.src, hi: seg.dst }, true)
+            (
+                FlowKey {
+                    zone: seg.zone,
+                    lo: seg.src,
+                    hi: seg.dst,
+                },
+                true,
+            )
         } else {
-            (FlowKey { zone: seg.zone, lo: seg.dst, hi: seg.src }, false)
+            (
+                FlowKey {
+                    zone: seg.zone,
+                    lo: seg.dst,
+                    hi: seg.src,
+                },
+                false,
+            )
         }
     }
 }

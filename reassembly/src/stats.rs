@@ -37,8 +37,8 @@ pub struct ReassemblyStats {
     pub stream_buffer_limit_hits: u64,
     /// Times `max_ooo_bytes_total` forced a gap.
     pub global_buffer_limit_hits: u64,
-    /// Segments whose sequence number lay too far ahead of the stream to belong to it
-    /// (beyond the largest possible TCP window); ignored.
+    /// Segments (data beyond the largest possible TCP window ahead, or RSTs that far either way)
+    /// whose sequence number cannot belong to their stream; ignored.
     pub out_of_window_segments: u64,
     /// Connections closed because a new SYN reused their 4-tuple.
     pub flows_reused: u64,

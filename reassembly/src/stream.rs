@@ -1,0 +1,611 @@
+//! One direction of a TCP connection: sequence-number unwrapping, the bounded out-of-order
+//! buffer and in-order delivery.
+//!
+//! Offsets: every byte of a direction has a `u64` stream offset, 0 being the first data byte
+//! (the byte after the SYN when the SYN was seen, else the first byte of the first segment seen).
+//! A 32-bit sequence number is mapped to an offset by unwrapping it relative to the next
+//! expected offset, so streams longer than 4 GiB cross sequence wrap-around transparently.
+//!
+//! Overlap policy: **first data wins**. Bytes already delivered or buffered are never replaced;
+//! when a later copy of buffered bytes differs, the segment is flagged as a retransmission
+//! mismatch. Delivered bytes are not kept, so a retransmission of already delivered bytes is
+//! counted but not compared.
+
+use std::collections::VecDeque;
+
+use crate::event::{ConnId, Side, StreamEvent, StreamSink, TcpAnomaly};
+use crate::stats::ReassemblyStats;
+
+/// Largest forward distance (in sequence space) a segment or acknowledgment may lie beyond the
+/// next expected byte: RFC 7323 section 2.3 caps a scaled window at 2^30 bytes. Anything
+/// further is not part of this stream's current window and is ignored.
+pub(crate) const MAX_WINDOW_BYTES: i64 = 1 << 30;
+
+/// Most separate out-of-order chunks one direction may hold. Bounds the cost of inserting into
+/// the buffer when a peer sends many tiny non-adjacent segments; hitting it forces a gap like
+/// `max_ooo_bytes_per_stream` does (smoltcp's assembler has the same kind of bound).
+pub(crate) const MAX_OOO_CHUNKS_PER_STREAM: usize = 1024;
+
+/// A SYN occupies one sequence number, so data starts at ISN + 1 (RFC 9293 section 3.4).
+pub(crate) const SYN_SEQ_LEN: u32 = 1;
+
+/// State shared by every stream of a reassembler: counters and the global buffer budget.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Counters, exported as [`crate::Reassembler::stats`].
+    pub stats: ReassemblyStats,
+    /// Out-of-order bytes buffered over all streams.
+    pub buffered_total: usize,
+    /// `max_ooo_bytes_per_stream` of the config.
+    pub max_stream_bytes: usize,
+    /// `max_ooo_bytes_total` of the config.
+    pub max_total_bytes: usize,
+}
+
+/// Where the events of one stream operation go, and what they are tagged with.
+pub(crate) struct Ctx<'a, S: StreamSink + ?Sized> {
+    /// Event receiver.
+    pub sink: &'a mut S,
+    /// Counters and the global budget.
+    pub shared: &'a mut Shared,
+    /// Connection of the stream.
+    pub conn: ConnId,
+    /// Sender of the stream's bytes.
+    pub from: Side,
+    /// Packet time of the operation.
+    pub ts_us: u64,
+}
+
+impl<S: StreamSink + ?Sized> Ctx<'_, S> {
+    /// Emits in-order bytes and counts them.
+    fn data(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.shared.stats.bytes_delivered += data.len() as u64;
+        self.sink.on_event(StreamEvent::Data {
+            conn: self.conn,
+            ts_us: self.ts_us,
+            from: self.from,
+            data,
+        });
+    }
+
+    /// Emits a gap of `len` lost bytes and counts it.
+    fn gap(&mut self, len: u64) {
+        self.shared.stats.gaps += 1;
+        self.shared.stats.gap_bytes += len;
+        self.sink.on_event(StreamEvent::Gap {
+            conn: self.conn,
+            ts_us: self.ts_us,
+            from: self.from,
+            len,
+        });
+    }
+
+    /// Emits an anomaly of this stream (the caller counts it).
+    pub(crate) fn anomaly(&mut self, kind: TcpAnomaly) {
+        self.sink.on_event(StreamEvent::Anomaly {
+            conn: self.conn,
+            ts_us: self.ts_us,
+            from: self.from,
+            kind,
+        });
+    }
+}
+
+/// Out-of-order bytes starting at stream offset `start`.
+#[derive(Debug)]
+struct Chunk {
+    /// Stream offset of `data[0]`.
+    start: u64,
+    /// The bytes, never empty.
+    data: Vec<u8>,
+}
+
+impl Chunk {
+    /// Offset one past the last byte.
+    #[inline]
+    fn end(&self) -> u64 {
+        self.start + self.data.len() as u64
+    }
+}
+
+/// What inserting a segment into the buffer would do.
+struct Plan {
+    /// Bytes not yet buffered (to be copied).
+    added: usize,
+    /// True when a new chunk would be created (rather than only extending existing ones).
+    new_chunk: bool,
+    /// True when overlapping bytes differ from the buffered ones.
+    mismatch: bool,
+}
+
+/// One direction of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    /// True once the stream has an anchor (`base_seq` is meaningful).
+    started: bool,
+    /// True when `base_seq` came from this direction's SYN.
+    syn_seen: bool,
+    /// Sequence number of stream offset 0.
+    base_seq: u32,
+    /// Next offset to deliver: everything before it was delivered as Data or declared a Gap.
+    next: u64,
+    /// Offset of the FIN, once a consistent one was seen.
+    fin: Option<u64>,
+    /// Out-of-order bytes, sorted by `start`.
+    chunks: VecDeque<Chunk>,
+    /// Sum of the chunk lengths.
+    buffered: usize,
+    /// Packet time (reassembler clock) at which the current hole was first seen.
+    hole_since_us: Option<u64>,
+    /// `next` when `hole_since_us` was set; progress past it restarts the hole timer.
+    hole_at: u64,
+}
+
+// Invariant: after every public method returns
+// - `chunks` are sorted by `start`, non-empty, non-overlapping (they may touch), and every chunk
+//   starts strictly after `next` (a chunk at `next` is delivered at once);
+// - `buffered` is the sum of the chunk lengths, and `buffered` of every stream sums to
+//   `Shared::buffered_total`;
+// - `fin`, when set, is at or after `next` and at or after the end of every chunk;
+// - the Data and Gap lengths emitted so far sum to `next`.
+impl Stream {
+    /// True once the stream has an anchor.
+    #[inline]
+    pub(crate) fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Anchors the stream: `base_seq` is the sequence number of offset 0.
+    pub(crate) fn start(&mut self, base_seq: u32, from_syn: bool) {
+        debug_assert!(
+            !self.started || self.is_pristine(),
+            "restart of a stream with data"
+        );
+        self.started = true;
+        self.syn_seen = from_syn;
+        self.base_seq = base_seq;
+    }
+
+    /// True when `seq` is the ISN of the SYN that anchored this stream (a SYN retransmission).
+    #[inline]
+    pub(crate) fn syn_matches(&self, seq: u32) -> bool {
+        self.syn_seen && self.base_seq == seq.wrapping_add(SYN_SEQ_LEN)
+    }
+
+    /// True when nothing was delivered, buffered or finished yet.
+    #[inline]
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.next == 0 && self.chunks.is_empty() && self.fin.is_none()
+    }
+
+    /// True when the FIN was seen and every byte before it was delivered or gapped.
+    #[inline]
+    pub(crate) fn is_finished(&self) -> bool {
+        self.fin == Some(self.next)
+    }
+
+    /// True when bytes are known to be missing before data or a FIN we hold.
+    #[inline]
+    pub(crate) fn has_hole(&self) -> bool {
+        !self.chunks.is_empty() || self.fin.is_some_and(|fin| fin > self.next)
+    }
+
+    /// Out-of-order bytes held.
+    #[inline]
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Packet time at which the current hole was first seen, if there is one.
+    #[inline]
+    pub(crate) fn hole_since_us(&self) -> Option<u64> {
+        self.hole_since_us
+    }
+
+    /// Distance from the next expected byte to `seq`, in the signed 32-bit window
+    /// (RFC 9293 section 3.4: sequence comparisons are modulo 2^32).
+    #[inline]
+    fn rel(&self, seq: u32) -> i64 {
+        let next_seq = self.base_seq.wrapping_add(self.next as u32);
+        i64::from(seq.wrapping_sub(next_seq) as i32)
+    }
+
+    /// True when `seq` lies within a window of the next expected byte, either way (used to
+    /// reject RSTs with sequence numbers from nowhere, which cannot belong to this stream).
+    #[inline]
+    pub(crate) fn seq_plausible(&self, seq: u32) -> bool {
+        !self.started || self.rel(seq).abs() <= MAX_WINDOW_BYTES
+    }
+
+    /// Takes one segment of this direction: `seq` is the sequence number of `payload[0]` (or of
+    /// the FIN when `payload` is empty).
+    pub(crate) fn on_segment<S: StreamSink + ?Sized>(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        fin: bool,
+        cx: &mut Ctx<'_, S>,
+    ) {
+        debug_assert!(self.started, "segment on a stream without anchor");
+        let rel_start = self.rel(seq);
+        let rel_end = i64::try_from(payload.len())
+            .ok()
+            .and_then(|len| rel_start.checked_add(len));
+        let Some(rel_end) = rel_end.filter(|_| rel_start <= MAX_WINDOW_BYTES) else {
+            cx.shared.stats.out_of_window_segments += 1;
+            return;
+        };
+        // Offsets: before `next` nothing can be delivered any more, so clamp there.
+        let start = self.next.saturating_add(rel_start.max(0) as u64);
+        let mut end = if rel_end <= 0 {
+            self.next.saturating_sub(rel_end.unsigned_abs())
+        } else {
+            self.next.saturating_add(rel_end as u64)
+        };
+        if fin {
+            self.record_fin(end);
+        }
+        if let Some(fin) = self.fin {
+            // Bytes after the FIN are not part of the stream.
+            end = end.min(fin);
+        }
+        if end <= self.next {
+            if !payload.is_empty() {
+                cx.shared.stats.retransmitted_segments += 1;
+            }
+            self.check();
+            return;
+        }
+        if end <= start {
+            // Entirely after the FIN: not part of the stream.
+            return;
+        }
+        // `end > next` so `rel_end > 0` and the skipped prefix is shorter than the payload.
+        let skip = usize::try_from((-rel_start).max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(end - start).unwrap_or(usize::MAX);
+        let Some(data) = skip
+            .checked_add(take)
+            .and_then(|stop| payload.get(skip..stop))
+        else {
+            debug_assert!(false, "segment range outside its payload");
+            return;
+        };
+        let mut mismatch = false;
+        if start == self.next {
+            self.deliver_in_order(data, &mut mismatch, cx);
+        } else {
+            self.buffer(start, data, &mut mismatch, cx);
+        }
+        if mismatch {
+            cx.shared.stats.retransmission_mismatches += 1;
+            cx.anomaly(TcpAnomaly::RetransmissionMismatch);
+        }
+        self.check();
+    }
+
+    /// Records a FIN at offset `fin` unless one was already recorded or it contradicts data
+    /// already accepted (first data wins).
+    fn record_fin(&mut self, fin: u64) {
+        let buffered_end = self.chunks.back().map_or(self.next, Chunk::end);
+        if self.fin.is_none() && fin >= self.next && fin >= buffered_end {
+            self.fin = Some(fin);
+        }
+    }
+
+    /// Delivers `data`, which starts at `next`, merged with the buffered chunks it overlaps
+    /// (those were accepted first: they win and are compared), then drains what became
+    /// contiguous. The fast path is one Data event borrowing the packet.
+    fn deliver_in_order<S: StreamSink + ?Sized>(
+        &mut self,
+        data: &[u8],
+        mismatch: &mut bool,
+        cx: &mut Ctx<'_, S>,
+    ) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let first = self.chunks.front().map(|c| c.start);
+            match first {
+                Some(start) if start == self.next => {
+                    let Some(chunk) = self.chunks.pop_front() else {
+                        break;
+                    };
+                    let overlap = chunk.data.len().min(rest.len());
+                    if chunk.data.get(..overlap) != rest.get(..overlap) {
+                        *mismatch = true;
+                    }
+                    rest = rest.get(overlap..).unwrap_or_default();
+                    self.deliver_chunk(chunk, cx);
+                }
+                _ => {
+                    let room = first.map_or(u64::MAX, |start| start - self.next);
+                    let n = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
+                    let (now, later) = rest.split_at(n);
+                    cx.data(now);
+                    self.next += now.len() as u64;
+                    rest = later;
+                }
+            }
+        }
+        self.drain(cx);
+    }
+
+    /// Buffers out-of-order `data` at `start > next`; at a buffer limit, declares holes lost
+    /// until the data fits or can be delivered.
+    fn buffer<S: StreamSink + ?Sized>(
+        &mut self,
+        mut start: u64,
+        mut data: &[u8],
+        mismatch: &mut bool,
+        cx: &mut Ctx<'_, S>,
+    ) {
+        let mut stream_hit = false;
+        let mut global_hit = false;
+        loop {
+            debug_assert!(start > self.next && !data.is_empty());
+            let plan = self.plan(start, data);
+            *mismatch |= plan.mismatch;
+            if plan.added == 0 {
+                cx.shared.stats.retransmitted_segments += 1;
+                return;
+            }
+            let over_stream = self.buffered.saturating_add(plan.added) > cx.shared.max_stream_bytes
+                || (plan.new_chunk && self.chunks.len() >= MAX_OOO_CHUNKS_PER_STREAM);
+            let over_global =
+                cx.shared.buffered_total.saturating_add(plan.added) > cx.shared.max_total_bytes;
+            if !over_stream && !over_global {
+                self.insert(start, data, cx.shared);
+                cx.shared.stats.ooo_segments += 1;
+                return;
+            }
+            if over_stream && !stream_hit {
+                stream_hit = true;
+                cx.shared.stats.stream_buffer_limit_hits += 1;
+                cx.anomaly(TcpAnomaly::StreamBufferLimit);
+            }
+            if over_global && !global_hit {
+                global_hit = true;
+                cx.shared.stats.global_buffer_limit_hits += 1;
+                cx.anomaly(TcpAnomaly::GlobalBufferLimit);
+            }
+            // Give up the first hole: skip to the earliest byte we hold (buffered or this one).
+            let earliest = self.chunks.front().map_or(start, |c| c.start.min(start));
+            self.gap_to(earliest, cx);
+            if start == self.next {
+                self.deliver_in_order(data, mismatch, cx);
+                return;
+            }
+            self.drain(cx);
+            let end = start + data.len() as u64;
+            if end <= self.next {
+                // Entirely inside chunks just delivered; the overlap was compared by `plan`.
+                return;
+            }
+            if start < self.next {
+                let skip = usize::try_from(self.next - start).unwrap_or(usize::MAX);
+                data = data.get(skip..).unwrap_or_default();
+                start = self.next;
+            }
+            if start == self.next {
+                self.deliver_in_order(data, mismatch, cx);
+                return;
+            }
+        }
+    }
+
+    /// Index of the first chunk that ends after `start`.
+    #[inline]
+    fn first_ending_after(&self, start: u64) -> usize {
+        self.chunks.partition_point(|c| c.end() <= start)
+    }
+
+    /// Computes what inserting `data` at `start` would add, and compares overlapping bytes.
+    fn plan(&self, start: u64, data: &[u8]) -> Plan {
+        let end = start + data.len() as u64;
+        let mut i = self.first_ending_after(start);
+        // Only the first uncovered piece can need a new chunk: every later piece starts where a
+        // chunk ends and extends it.
+        let joins_previous = i
+            .checked_sub(1)
+            .and_then(|p| self.chunks.get(p))
+            .is_some_and(|c| c.end() == start);
+        let mut plan = Plan {
+            added: 0,
+            new_chunk: false,
+            mismatch: false,
+        };
+        let mut cursor = start;
+        while cursor < end {
+            match self.chunks.get(i) {
+                Some(c) if c.start <= cursor => {
+                    let stop = c.end().min(end);
+                    let ours = slice(data, start, cursor, stop);
+                    let theirs = slice(&c.data, c.start, cursor, stop);
+                    plan.mismatch |= ours != theirs;
+                    cursor = stop;
+                    i += 1;
+                }
+                next => {
+                    let stop = next.map_or(end, |c| c.start.min(end));
+                    if cursor == start && !joins_previous {
+                        plan.new_chunk = true;
+                    }
+                    plan.added += usize::try_from(stop - cursor).unwrap_or(usize::MAX);
+                    cursor = stop;
+                }
+            }
+        }
+        plan
+    }
+
+    /// Copies the bytes of `data` (at `start`) that are not buffered yet into the buffer.
+    fn insert(&mut self, start: u64, data: &[u8], shared: &mut Shared) {
+        debug_assert!(start > self.next);
+        let end = start + data.len() as u64;
+        let mut i = self.first_ending_after(start);
+        let mut cursor = start;
+        while cursor < end {
+            let next = self.chunks.get(i).map(|c| (c.start, c.end()));
+            match next {
+                Some((chunk_start, chunk_end)) if chunk_start <= cursor => {
+                    cursor = chunk_end.min(end);
+                    i += 1;
+                }
+                _ => {
+                    let stop = next.map_or(end, |(chunk_start, _)| chunk_start.min(end));
+                    let piece = slice(data, start, cursor, stop).unwrap_or_default();
+                    let previous = i.checked_sub(1).and_then(|p| self.chunks.get_mut(p));
+                    match previous {
+                        Some(prev) if prev.end() == cursor => prev.data.extend_from_slice(piece),
+                        _ => {
+                            self.chunks.insert(
+                                i,
+                                Chunk {
+                                    start: cursor,
+                                    data: piece.to_vec(),
+                                },
+                            );
+                            i += 1;
+                        }
+                    }
+                    self.buffered += piece.len();
+                    shared.buffered_total += piece.len();
+                    cursor = stop;
+                }
+            }
+        }
+    }
+
+    /// Delivers a chunk that starts at `next` and releases its budget.
+    fn deliver_chunk<S: StreamSink + ?Sized>(&mut self, chunk: Chunk, cx: &mut Ctx<'_, S>) {
+        debug_assert!(chunk.start <= self.next && chunk.end() > self.next);
+        self.buffered -= chunk.data.len();
+        cx.shared.buffered_total -= chunk.data.len();
+        let skip = usize::try_from(self.next - chunk.start).unwrap_or(usize::MAX);
+        cx.data(chunk.data.get(skip..).unwrap_or_default());
+        self.next = chunk.end();
+    }
+
+    /// Delivers every chunk that is contiguous with `next`.
+    fn drain<S: StreamSink + ?Sized>(&mut self, cx: &mut Ctx<'_, S>) {
+        while self.chunks.front().is_some_and(|c| c.start <= self.next) {
+            let Some(chunk) = self.chunks.pop_front() else {
+                break;
+            };
+            if chunk.end() <= self.next {
+                // Cannot happen (chunks start after `next`); release the budget regardless.
+                debug_assert!(false, "stale chunk");
+                self.buffered -= chunk.data.len();
+                cx.shared.buffered_total -= chunk.data.len();
+                continue;
+            }
+            self.deliver_chunk(chunk, cx);
+        }
+    }
+
+    /// Declares the bytes from `next` up to `target` lost.
+    fn gap_to<S: StreamSink + ?Sized>(&mut self, target: u64, cx: &mut Ctx<'_, S>) {
+        debug_assert!(target >= self.next);
+        if target > self.next {
+            cx.gap(target - self.next);
+            self.next = target;
+        }
+    }
+
+    /// The peer acknowledged up to `ack`: bytes of a hole below it were received by the peer
+    /// but never captured, so they become a gap. Without a hole (nothing buffered, no FIN
+    /// beyond `next`) nothing happens: the data may still be on its way in the capture.
+    pub(crate) fn on_ack<S: StreamSink + ?Sized>(&mut self, ack: u32, cx: &mut Ctx<'_, S>) {
+        if !self.started || !self.has_hole() {
+            return;
+        }
+        let rel = self.rel(ack);
+        if rel <= 0 || rel > MAX_WINDOW_BYTES {
+            return;
+        }
+        let acked = self.next.saturating_add(rel as u64);
+        while self.next < acked {
+            let held = self.chunks.front().map(|c| c.start);
+            let Some(earliest) = [held, self.fin.filter(|&fin| fin > self.next)]
+                .into_iter()
+                .flatten()
+                .min()
+            else {
+                break;
+            };
+            self.gap_to(earliest.min(acked), cx);
+            self.drain(cx);
+        }
+        self.check();
+    }
+
+    /// Delivers everything held, declaring every hole (and missing bytes before a FIN) a gap.
+    /// Used when the hole timed out and when the connection ends.
+    pub(crate) fn flush<S: StreamSink + ?Sized>(&mut self, cx: &mut Ctx<'_, S>) {
+        while let Some(chunk) = self.chunks.pop_front() {
+            self.gap_to(chunk.start, cx);
+            self.deliver_chunk(chunk, cx);
+        }
+        if let Some(fin) = self.fin {
+            self.gap_to(fin, cx);
+        }
+        self.hole_since_us = None;
+        self.check();
+    }
+
+    /// Releases the buffer (the connection is gone).
+    pub(crate) fn release(&mut self, shared: &mut Shared) {
+        shared.buffered_total -= self.buffered;
+        *self = Stream::default();
+    }
+
+    /// Updates the hole timer at reassembler time `clock_us`; returns the new hole start time
+    /// when a timer must be armed (a hole appeared, or the stream progressed but is still
+    /// missing bytes).
+    pub(crate) fn sync_hole(&mut self, clock_us: u64) -> Option<u64> {
+        if !self.has_hole() {
+            self.hole_since_us = None;
+            return None;
+        }
+        if self.hole_since_us.is_some() && self.hole_at == self.next {
+            return None;
+        }
+        self.hole_since_us = Some(clock_us);
+        self.hole_at = self.next;
+        Some(clock_us)
+    }
+
+    /// Checks the invariant (debug builds only).
+    #[inline]
+    fn check(&self) {
+        #[cfg(debug_assertions)]
+        {
+            let mut prev_end = self.next;
+            let mut sum = 0;
+            for (i, c) in self.chunks.iter().enumerate() {
+                debug_assert!(!c.data.is_empty(), "empty chunk");
+                if i == 0 {
+                    debug_assert!(c.start > self.next, "chunk at or before next");
+                } else {
+                    debug_assert!(c.start >= prev_end, "overlapping chunks");
+                }
+                prev_end = c.end();
+                sum += c.data.len();
+            }
+            debug_assert_eq!(sum, self.buffered, "buffered bytes out of sync");
+            if let Some(fin) = self.fin {
+                debug_assert!(fin >= prev_end, "data after FIN");
+            }
+        }
+    }
+}
+
+/// The part `[from, to)` of `data`, which starts at stream offset `base`.
+#[inline]
+fn slice(data: &[u8], base: u64, from: u64, to: u64) -> Option<&[u8]> {
+    let lo = usize::try_from(from.checked_sub(base)?).ok()?;
+    let hi = usize::try_from(to.checked_sub(base)?).ok()?;
+    data.get(lo..hi)
+}

@@ -53,20 +53,33 @@ impl Config {
     /// Load and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Config::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse { path: shown.clone(), message },
-            ConfigError::Invalid { message, .. } => ConfigError::Invalid { path: shown.clone(), message },
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: shown.clone(),
+                message,
+            },
+            ConfigError::Invalid { message, .. } => ConfigError::Invalid {
+                path: shown.clone(),
+                message,
+            },
             other => other,
         })
     }
 
     /// Parse and validate config text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: String::new(), message: e.to_string() })?;
-        cfg.validate().map_err(|message| ConfigError::Invalid { path: String::new(), message })?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: String::new(),
+            message,
+        })?;
         Ok(cfg)
     }
 
@@ -101,16 +114,22 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error_naming_it() {
-        let e = Config::parse("[reassembly]\nmax_flow = 3\n").unwrap_err().to_string();
+        let e = Config::parse("[reassembly]\nmax_flow = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_flow"), "{e}");
     }
 
     #[test]
     fn conflicting_bounds_name_both_fields() {
-        let e = Config::parse("[reassembly]\nmax_ooo_bytes_per_stream = 10\nmax_ooo_bytes_total = 5\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"), "{e}");
+        let e =
+            Config::parse("[reassembly]\nmax_ooo_bytes_per_stream = 10\nmax_ooo_bytes_total = 5\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"),
+            "{e}"
+        );
     }
 
     #[test]

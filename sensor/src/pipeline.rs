@@ -109,13 +109,22 @@ impl Pipeline {
                 count_anomalies(&mut self.anomalies, &tx);
             }
             self.buf.clear();
-            let rec = HttpRecord { tx: &tx, redactor: &self.redactor };
+            let rec = HttpRecord {
+                tx: &tx,
+                redactor: &self.redactor,
+            };
             if serde_json::to_writer(&mut self.buf, &rec).is_err() {
                 // Unreachable with the record types of this crate; counted rather than trusted.
                 self.encode_failures += 1;
                 continue;
             }
-            self.exporter.export(EventMeta { kind: "http", key: None }, &self.buf)?;
+            self.exporter.export(
+                EventMeta {
+                    kind: "http",
+                    key: None,
+                },
+                &self.buf,
+            )?;
         }
         Ok(())
     }
@@ -141,7 +150,11 @@ fn count_anomalies(map: &mut BTreeMap<String, u64>, tx: &apitap_sessionizer::htt
         .anomalies
         .iter()
         .map(|a| serde_json::to_value(a).ok())
-        .chain(tx.tcp_anomalies.iter().map(|a| serde_json::to_value(a).ok()));
+        .chain(
+            tx.tcp_anomalies
+                .iter()
+                .map(|a| serde_json::to_value(a).ok()),
+        );
     for v in names.flatten() {
         if let Some(s) = v.as_str() {
             *map.entry(s.to_owned()).or_default() += 1;

@@ -27,7 +27,10 @@ fn open_output(path: &std::path::Path) -> std::io::Result<Box<dyn Exporter>> {
     } else {
         Box::new(File::create(path)?)
     };
-    Ok(Box::new(JsonLinesExporter::new(BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, w))))
+    Ok(Box::new(JsonLinesExporter::new(BufWriter::with_capacity(
+        OUTPUT_BUFFER_BYTES,
+        w,
+    ))))
 }
 
 /// Run `apitap replay`; returns the exit code.
@@ -92,7 +95,11 @@ pub fn run(args: &ReplayArgs) -> i32 {
         }
     }
     if !args.quiet {
-        let summary = Summary { files: source.reports(), stats: &stats, elapsed };
+        let summary = Summary {
+            files: source.reports(),
+            stats: &stats,
+            elapsed,
+        };
         eprint!("{summary}");
     }
     for e in &input_errors {

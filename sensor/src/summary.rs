@@ -41,7 +41,11 @@ fn nonzero(v: &impl serde::Serialize) -> Vec<(String, u64)> {
 
 /// `name value, name value` on one line.
 fn join(pairs: &[(String, u64)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl fmt::Display for Summary<'_> {
@@ -63,7 +67,11 @@ impl fmt::Display for Summary<'_> {
         writeln!(
             f,
             "  flows: {} opened, {} evicted, {} open at end; transactions: {}; records written: {}",
-            s.reassembly.flows_opened, s.reassembly.flows_evicted, s.active_flows, s.transactions, s.export.records
+            s.reassembly.flows_opened,
+            s.reassembly.flows_evicted,
+            s.active_flows,
+            s.transactions,
+            s.export.records
         )?;
         for (name, counters) in [
             ("decode", nonzero(&s.decode)),

@@ -89,15 +89,23 @@ fn ts_us(h: &pcap::PacketHeader) -> u64 {
 
 /// Open `path` and check its link type.
 fn open(path: &Path) -> Result<OpenFile, CaptureError> {
-    let cap = Capture::from_file(path)
-        .map_err(|e| CaptureError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    let cap = Capture::from_file(path).map_err(|e| CaptureError::Open {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     let dlt = cap.get_datalink();
     let link = LinkType::from_dlt(dlt.0).ok_or_else(|| CaptureError::LinkType {
         path: path.to_owned(),
-        source: UnsupportedLinkType { dlt: dlt.0, name: dlt.get_name().ok() },
+        source: UnsupportedLinkType {
+            dlt: dlt.0,
+            name: dlt.get_name().ok(),
+        },
     })?;
     Ok(OpenFile {
-        report: FileReport { path: path.to_owned(), ..FileReport::default() },
+        report: FileReport {
+            path: path.to_owned(),
+            ..FileReport::default()
+        },
         cap,
         link,
         head: None,
@@ -123,8 +131,15 @@ fn next<A: Activated + ?Sized>(cap: &mut Capture<A>) -> Next<'_> {
 impl OfflineSource {
     /// Open every file; fails on the first file that cannot be opened, before anything is read.
     pub fn open(paths: &[PathBuf]) -> Result<OfflineSource, CaptureError> {
-        let files = paths.iter().map(|p| open(p)).collect::<Result<Vec<_>, _>>()?;
-        Ok(OfflineSource { files, done: Vec::new(), errors: Vec::new() })
+        let files = paths
+            .iter()
+            .map(|p| open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OfflineSource {
+            files,
+            done: Vec::new(),
+            errors: Vec::new(),
+        })
     }
 
     /// Total size of the files on disk, for a progress bar.
@@ -151,7 +166,12 @@ impl OfflineSource {
             let Some(i) = self.earliest() else { break };
             let f = &mut self.files[i];
             let Some(p) = f.head.take() else { break };
-            let pkt = PacketRef { ts_us: p.ts_us, link: f.link, data: &p.data, wire_len: p.wire_len };
+            let pkt = PacketRef {
+                ts_us: p.ts_us,
+                link: f.link,
+                data: &p.data,
+                wire_len: p.wire_len,
+            };
             if !on_packet(pkt) {
                 return self.stop();
             }
@@ -160,7 +180,12 @@ impl OfflineSource {
         // One file left: read straight from libpcap's buffer, no copy.
         if let Some(mut f) = self.files.pop() {
             if let Some(p) = f.head.take() {
-                let pkt = PacketRef { ts_us: p.ts_us, link: f.link, data: &p.data, wire_len: p.wire_len };
+                let pkt = PacketRef {
+                    ts_us: p.ts_us,
+                    link: f.link,
+                    data: &p.data,
+                    wire_len: p.wire_len,
+                };
                 if !on_packet(pkt) {
                     self.files.push(f);
                     return self.stop();
@@ -211,7 +236,11 @@ impl OfflineSource {
         let f = &mut self.files[i];
         let outcome = match next(&mut f.cap) {
             Next::Packet(p) => {
-                let owned = Owned { ts_us: ts_us(p.header), wire_len: p.header.len, data: p.data.to_vec() };
+                let owned = Owned {
+                    ts_us: ts_us(p.header),
+                    wire_len: p.header.len,
+                    data: p.data.to_vec(),
+                };
                 f.report.packets += 1;
                 f.report.file_bytes += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
                 f.head = Some(owned);
@@ -256,7 +285,11 @@ impl OfflineSource {
 
     /// Packets read so far over all files.
     pub fn packets_read(&self) -> u64 {
-        self.done.iter().chain(self.files.iter().map(|f| &f.report)).map(|r| r.packets).sum()
+        self.done
+            .iter()
+            .chain(self.files.iter().map(|f| &f.report))
+            .map(|r| r.packets)
+            .sum()
     }
 
     /// Damaged files met during `run`.

@@ -9,6 +9,14 @@ use super::Skip;
 
 /// Ethernet header: destination, source, EtherType (IEEE 802.3).
 const ETHERNET_HEADER_LEN: usize = 14;
+/// EtherType values below this are IEEE 802.3 lengths: an 802.2 LLC header follows.
+const ETHERTYPE_MIN: u16 = 0x0600;
+/// 802.2 LLC header (DSAP, SSAP, control) plus the SNAP header (OUI, EtherType), RFC 1042.
+const LLC_SNAP_LEN: usize = 8;
+/// DSAP and SSAP value announcing a SNAP header (RFC 1042).
+const LLC_SAP_SNAP: u8 = 0xAA;
+/// LLC control field of an unnumbered information frame.
+const LLC_CONTROL_UI: u8 = 0x03;
 /// An 802.1Q / 802.1ad tag: TCI then the inner EtherType.
 const VLAN_TAG_LEN: usize = 4;
 /// One MPLS label stack entry (RFC 3032 section 2.1).
@@ -141,7 +149,11 @@ pub fn strip(link: LinkType, data: &[u8], cut: bool) -> Result<&[u8], Skip> {
     match link {
         LinkType::Ethernet => {
             let ty = be16(data, ETHERNET_HEADER_LEN - 2).ok_or(short)?;
-            after_ethertype(ty, data.get(ETHERNET_HEADER_LEN..).ok_or(short)?, cut)
+            let rest = data.get(ETHERNET_HEADER_LEN..).ok_or(short)?;
+            if ty < ETHERTYPE_MIN {
+                return after_llc(rest, cut);
+            }
+            after_ethertype(ty, rest, cut)
         }
         LinkType::Raw => ip_by_version(data),
         LinkType::Ipv4 | LinkType::Ipv6 => Ok(data),
@@ -196,6 +208,17 @@ fn after_ethertype(mut ty: u16, mut rest: &[u8], cut: bool) -> Result<&[u8], Ski
         }
     }
     Err(Skip::MalformedLink)
+}
+
+/// An IEEE 802.3 frame: only LLC/SNAP (RFC 1042) carries an EtherType, and so IP.
+fn after_llc(rest: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    let short = Skip::length_or(cut, Skip::MalformedLink);
+    let llc = rest.get(..LLC_SNAP_LEN).ok_or(short)?;
+    if llc[0] != LLC_SAP_SNAP || llc[1] != LLC_SAP_SNAP || llc[2] != LLC_CONTROL_UI {
+        return Err(Skip::NotIp);
+    }
+    let ty = u16::from_be_bytes([llc[6], llc[7]]);
+    after_ethertype(ty, &rest[LLC_SNAP_LEN..], cut)
 }
 
 /// Skip an MPLS label stack; what follows the bottom label is IP when its version nibble says so.

@@ -34,7 +34,12 @@ impl Decoder {
 
     /// Decode one captured packet of link type `link`. `wire_len` is the packet's length on the
     /// wire; when it is larger than `data.len()` the capture cut the packet (snap length).
-    pub fn decode<'a>(&mut self, link: LinkType, data: &'a [u8], wire_len: u32) -> Option<Segment<'a>> {
+    pub fn decode<'a>(
+        &mut self,
+        link: LinkType,
+        data: &'a [u8],
+        wire_len: u32,
+    ) -> Option<Segment<'a>> {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(wire_len);
         let cut = (data.len() as u64) < u64::from(wire_len);
@@ -70,13 +75,18 @@ enum PayloadState {
 /// Decode link, IP and TCP.
 fn decode_tcp(link: LinkType, data: &[u8], cut: bool) -> Result<(Segment<'_>, PayloadState), Skip> {
     let ip = link::strip(link, data, cut)?;
-    let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::length_or(cut, Skip::MalformedIp))?;
+    let (ip, _ext_err) =
+        LaxIpSlice::from_slice(ip).map_err(|_| Skip::length_or(cut, Skip::MalformedIp))?;
     let payload = ip.payload();
     if payload.fragmented {
         return Err(Skip::IpFragment);
     }
     if payload.ip_number != IpNumber::TCP {
-        return Err(if payload.ip_number == IpNumber::UDP { Skip::Udp } else { Skip::OtherIpProtocol });
+        return Err(if payload.ip_number == IpNumber::UDP {
+            Skip::Udp
+        } else {
+            Skip::OtherIpProtocol
+        });
     }
     let state = match (payload.incomplete, cut) {
         (false, _) => PayloadState::Whole,
@@ -84,7 +94,7 @@ fn decode_tcp(link: LinkType, data: &[u8], cut: bool) -> Result<(Segment<'_>, Pa
         (true, false) => PayloadState::LengthMismatch,
     };
     let tcp = TcpSlice::from_slice(payload.payload)
-        .map_err(|_| Skip::length_or(cut || payload.incomplete, Skip::MalformedTcp))?;
+        .map_err(|_| Skip::length_or(cut, Skip::MalformedTcp))?;
     let src = SocketAddr::new(ip.source_addr(), tcp.source_port());
     let dst = SocketAddr::new(ip.destination_addr(), tcp.destination_port());
     let flags = TcpFlags(tcp_flags(&tcp));

@@ -8,7 +8,10 @@ const PAYLOAD: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
 
 /// IPv4/TCP bytes (no link layer) from 10.0.0.1:40000 to 10.0.0.2:80.
 fn ipv4_tcp() -> Vec<u8> {
-    let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).tcp(40000, 80, 1000, 65535).ack(7).psh();
+    let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 80, 1000, 65535)
+        .ack(7)
+        .psh();
     let mut v = Vec::new();
     b.write(&mut v, PAYLOAD).unwrap();
     v
@@ -32,7 +35,9 @@ fn ether(ty: u16, inner: &[u8]) -> Vec<u8> {
 
 fn decode(link: LinkType, pkt: &[u8]) -> (Option<(std::net::SocketAddr, Vec<u8>)>, DecodeStats) {
     let mut d = Decoder::new();
-    let r = d.decode(link, pkt, pkt.len() as u32).map(|s| (s.src, s.payload.to_vec()));
+    let r = d
+        .decode(link, pkt, pkt.len() as u32)
+        .map(|s| (s.src, s.payload.to_vec()));
     (r, d.stats().clone())
 }
 
@@ -62,6 +67,21 @@ fn vlan_and_qinq() {
     let mut outer = vec![0x00, 0x0A, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00];
     outer.extend(ipv4_tcp());
     assert_http(LinkType::Ethernet, &ether(0x88A8, &outer));
+}
+
+#[test]
+fn llc_snap() {
+    let mut snap = vec![0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00];
+    snap.extend(ipv4_tcp());
+    let len = snap.len() as u16;
+    assert_http(LinkType::Ethernet, &ether(len, &snap));
+    // Plain LLC (spanning tree) is not IP.
+    let (r, st) = decode(
+        LinkType::Ethernet,
+        &ether(38, &[0x42, 0x42, 0x03, 0, 0, 0, 0, 0]),
+    );
+    assert!(r.is_none());
+    assert_eq!(st.not_ip, 1);
 }
 
 #[test]
@@ -117,7 +137,10 @@ fn nflog_payload_tlv() {
 #[test]
 fn non_tcp_is_counted_not_decoded() {
     let mut udp = Vec::new();
-    PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 1).udp(53, 53).write(&mut udp, b"x").unwrap();
+    PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 1)
+        .udp(53, 53)
+        .write(&mut udp, b"x")
+        .unwrap();
     let (r, st) = decode(LinkType::Raw, &udp);
     assert!(r.is_none());
     assert_eq!(st.udp, 1);
@@ -132,12 +155,16 @@ fn truncated_is_not_malformed() {
     // Cut inside the TCP header: the capture said the packet was longer.
     let cut = &full[..14 + 20 + 10];
     let mut d = Decoder::new();
-    assert!(d.decode(LinkType::Ethernet, cut, full.len() as u32).is_none());
+    assert!(d
+        .decode(LinkType::Ethernet, cut, full.len() as u32)
+        .is_none());
     assert_eq!(d.stats().truncated_headers, 1);
     assert_eq!(d.stats().malformed_tcp, 0);
     // The same bytes with no cut recorded are malformed.
     let mut d = Decoder::new();
-    assert!(d.decode(LinkType::Ethernet, cut, cut.len() as u32).is_none());
+    assert!(d
+        .decode(LinkType::Ethernet, cut, cut.len() as u32)
+        .is_none());
     assert_eq!(d.stats().truncated_headers, 0);
     assert_eq!(d.stats().malformed_ip + d.stats().malformed_tcp, 1);
 }
@@ -147,7 +174,9 @@ fn payload_cut_by_snaplen_is_delivered_partially() {
     let full = ether(0x0800, &ipv4_tcp());
     let cut = &full[..full.len() - 5];
     let mut d = Decoder::new();
-    let seg = d.decode(LinkType::Ethernet, cut, full.len() as u32).expect("tcp header is whole");
+    let seg = d
+        .decode(LinkType::Ethernet, cut, full.len() as u32)
+        .expect("tcp header is whole");
     assert_eq!(seg.payload, &PAYLOAD[..PAYLOAD.len() - 5]);
     assert_eq!(d.stats().truncated_payloads, 1);
 }
@@ -155,7 +184,11 @@ fn payload_cut_by_snaplen_is_delivered_partially() {
 #[test]
 fn ethernet_padding_is_not_payload() {
     let mut ip = Vec::new();
-    PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 1).tcp(1, 2, 3, 4).ack(1).write(&mut ip, &[]).unwrap();
+    PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 1)
+        .tcp(1, 2, 3, 4)
+        .ack(1)
+        .write(&mut ip, &[])
+        .unwrap();
     let mut pkt = ether(0x0800, &ip);
     pkt.resize(60, 0);
     let mut d = Decoder::new();
@@ -167,7 +200,10 @@ fn ethernet_padding_is_not_payload() {
 fn unknown_dlt_is_rejected_by_name() {
     assert_eq!(LinkType::from_dlt(1), Some(LinkType::Ethernet));
     assert_eq!(LinkType::from_dlt(147), None);
-    let e = UnsupportedLinkType { dlt: 147, name: Some("USER0".into()) };
+    let e = UnsupportedLinkType {
+        dlt: 147,
+        name: Some("USER0".into()),
+    };
     assert!(e.to_string().contains("USER0"));
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Pure: bytes and packet timestamps in, transactions and session records out. The
 //! [`http::HttpTracker`] is a [`apitap_reassembly::StreamSink`]: give it every stream event and
-//! drain the finished [`http::Transaction`]s.
+//! drain the finished [`http::Transaction`]s; give each to [`session::Sessionizer::observe`] for
+//! its session fields and the `session` records.
 
 pub mod http;
 pub mod record;
+pub mod session;

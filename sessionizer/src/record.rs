@@ -8,10 +8,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
 use apitap_reassembly::TcpAnomaly;
-use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpAnomaly, Request, Response, Transaction};
+use crate::session::summary::{Counted, EndpointAgg, ParamAgg, StatusKey};
+use crate::session::{HashId, Phase, SessionRecord, TransactionId, TxSession};
 
 /// Version of the event schema; bumped on any incompatible change of a field.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,7 +31,9 @@ pub struct RecordConfig {
 
 impl Default for RecordConfig {
     fn default() -> Self {
-        RecordConfig { redact_headers: default_redact_headers() }
+        RecordConfig {
+            redact_headers: default_redact_headers(),
+        }
     }
 }
 
@@ -65,7 +69,13 @@ pub struct Redactor {
 impl Redactor {
     /// Rules from the config.
     pub fn new(cfg: &RecordConfig) -> Self {
-        Redactor { headers: cfg.redact_headers.iter().map(|h| h.to_ascii_lowercase()).collect() }
+        Redactor {
+            headers: cfg
+                .redact_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+        }
     }
 
     /// True when the value of header `name` must be redacted.
@@ -120,7 +130,11 @@ impl Serialize for Headers<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.headers.len()))?;
         for (n, v) in self.headers {
-            let v = if self.redactor.redacts(n) { REDACTED } else { v.as_str() };
+            let v = if self.redactor.redacts(n) {
+                REDACTED
+            } else {
+                v.as_str()
+            };
             seq.serialize_element(&(n, v))?;
         }
         seq.end()
@@ -129,7 +143,10 @@ impl Serialize for Headers<'_> {
 
 /// First value of header `name` (case-insensitive).
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// `HTTP/1.x` from the minor version.
@@ -144,7 +161,11 @@ fn version(minor: u8) -> &'static str {
 /// its scheme and authority, the fragment (never sent by conforming clients) is dropped.
 pub fn split_target(uri: &str) -> (&str, Option<&str>) {
     let rest = match uri.find("://") {
-        Some(i) if uri[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
+        Some(i)
+            if uri[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
             let after = &uri[i + 3..];
             after.find(['/', '?']).map_or("", |j| &after[j..])
         }
@@ -164,37 +185,306 @@ fn target_authority(uri: &str) -> Option<&str> {
     Some(after.find(['/', '?']).map_or(after, |j| &after[..j]))
 }
 
+impl<'a> HttpRecord<'a> {
+    /// The same record with its session fields (`session_id`, `transaction_id`, ...).
+    pub fn with_session(self, session: &'a TxSession) -> HttpSessionRecord<'a> {
+        HttpSessionRecord {
+            http: self,
+            session,
+        }
+    }
+}
+
+/// An `http` record with the fields the sessionizer adds (`docs/events.md`).
+pub struct HttpSessionRecord<'a> {
+    /// The transaction's record.
+    pub http: HttpRecord<'a>,
+    /// What the sessionizer said about it.
+    pub session: &'a TxSession,
+}
+
 impl Serialize for HttpRecord<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let tx = self.tx;
-        let mut st = s.serialize_struct("HttpRecord", 12)?;
-        st.serialize_field("type", "http")?;
-        st.serialize_field("schema_version", &SCHEMA_VERSION)?;
-        st.serialize_field("ts", &Rfc3339(tx.ts_us()))?;
-        st.serialize_field("conn_id", &tx.conn.0)?;
-        st.serialize_field("depth", &tx.depth)?;
-        st.serialize_field("flow", &Flow { client: tx.client, server: tx.server })?;
+        serialize_http(self, None, s)
+    }
+}
+
+impl Serialize for HttpSessionRecord<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_http(&self.http, Some(self.session), s)
+    }
+}
+
+/// The http record, with the session fields appended when given.
+fn serialize_http<S: Serializer>(
+    rec: &HttpRecord<'_>,
+    session: Option<&TxSession>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let tx = rec.tx;
+    let mut st = s.serialize_struct("HttpRecord", 19)?;
+    st.serialize_field("type", "http")?;
+    st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+    st.serialize_field("ts", &Rfc3339(tx.ts_us()))?;
+    st.serialize_field("conn_id", &tx.conn.0)?;
+    st.serialize_field("depth", &tx.depth)?;
+    st.serialize_field(
+        "flow",
+        &Flow {
+            client: tx.client,
+            server: tx.server,
+        },
+    )?;
+    st.serialize_field(
+        "request",
+        &tx.request.as_ref().map(|r| RequestView {
+            r,
+            redactor: rec.redactor,
+        }),
+    )?;
+    st.serialize_field(
+        "response",
+        &tx.response.as_ref().map(|r| ResponseView {
+            r,
+            redactor: rec.redactor,
+        }),
+    )?;
+    let latency = match (&tx.request, &tx.response) {
+        (Some(q), Some(r)) => Some(r.ts_us.saturating_sub(q.end_ts_us)),
+        _ => None,
+    };
+    st.serialize_field("latency_us", &latency)?;
+    let switched = tx.switched.as_ref().map(|p| match p {
+        crate::http::transaction::SwitchedProtocol::Connect => "connect".to_string(),
+        crate::http::transaction::SwitchedProtocol::Upgrade(u) => {
+            format!("upgrade:{}", u.to_ascii_lowercase())
+        }
+    });
+    st.serialize_field("switched_protocol", &switched)?;
+    st.serialize_field(
+        "anomalies",
+        &Anomalies {
+            http: &tx.anomalies,
+            tcp: &tx.tcp_anomalies,
+        },
+    )?;
+    if let Some(ts) = session {
+        st.serialize_field("session_id", &ts.session_id)?;
+        st.serialize_field("transaction_id", &ts.transaction_id)?;
         st.serialize_field(
-            "request",
-            &tx.request.as_ref().map(|r| RequestView { r, redactor: self.redactor }),
+            "session_key",
+            &ts.key_source.as_deref().map(|source| KeyView {
+                source,
+                verified: ts.jwt_verified,
+            }),
         )?;
-        st.serialize_field(
-            "response",
-            &tx.response.as_ref().map(|r| ResponseView { r, redactor: self.redactor }),
-        )?;
-        let latency = match (&tx.request, &tx.response) {
-            (Some(q), Some(r)) => Some(r.ts_us.saturating_sub(q.end_ts_us)),
-            _ => None,
-        };
-        st.serialize_field("latency_us", &latency)?;
-        let switched = tx.switched.as_ref().map(|p| match p {
-            crate::http::transaction::SwitchedProtocol::Connect => "connect".to_string(),
-            crate::http::transaction::SwitchedProtocol::Upgrade(u) => {
-                format!("upgrade:{}", u.to_ascii_lowercase())
+        st.serialize_field("client_ip", &ts.client_ip)?;
+        st.serialize_field("endpoint", &ts.endpoint)?;
+        st.serialize_field("context", &Pairs(&ts.context))?;
+        st.serialize_field("session_anomalies", &ts.anomalies)?;
+    }
+    st.end()
+}
+
+impl Serialize for HashId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for TransactionId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `session_key`: `{source, verified}`.
+#[derive(Serialize)]
+struct KeyView<'a> {
+    /// Source label.
+    source: &'a str,
+    /// JWT verification, null when not applicable.
+    verified: Option<bool>,
+}
+
+/// `[(name, value)]` as a JSON object, in order.
+struct Pairs<'a>(&'a [(std::sync::Arc<str>, String)]);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A status key as exported: `"200"`, `"none"`, `"other"`.
+impl Serialize for StatusKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StatusKey::Code(c) => s.collect_str(c),
+            StatusKey::None => s.serialize_str("none"),
+            StatusKey::Other => s.serialize_str("other"),
+        }
+    }
+}
+
+/// `[{<field>: value, count: n}, ...]` of a bounded count map.
+struct CountedView<'a, K: Ord> {
+    /// The map.
+    c: &'a Counted<K>,
+    /// Name of the value field.
+    field: &'static str,
+}
+
+impl<K: Ord + Serialize> Serialize for CountedView<'_, K> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// One entry.
+        struct Entry<'a, K> {
+            field: &'static str,
+            k: &'a K,
+            n: u64,
+        }
+        impl<K: Serialize> Serialize for Entry<'_, K> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry(self.field, self.k)?;
+                m.serialize_entry("count", &self.n)?;
+                m.end()
             }
+        }
+        let mut seq = s.serialize_seq(Some(self.c.counts.len()))?;
+        for (k, n) in &self.c.counts {
+            seq.serialize_element(&Entry {
+                field: self.field,
+                k,
+                n: *n,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for EndpointAgg {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Endpoint", 2)?;
+        st.serialize_field("count", &self.count)?;
+        st.serialize_field("status", &self.status)?;
+        st.end()
+    }
+}
+
+impl Serialize for ParamAgg {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Param", 6)?;
+        st.serialize_field("present", &self.present)?;
+        st.serialize_field("first", &self.first)?;
+        st.serialize_field("last", &self.last)?;
+        st.serialize_field("distinct", &self.distinct())?;
+        st.serialize_field("distinct_capped", &self.distinct_capped)?;
+        let numeric = self.numeric.map(|n| NumericView {
+            count: n.count,
+            sum: n.sum,
+            min: n.min,
+            max: n.max,
         });
-        st.serialize_field("switched_protocol", &switched)?;
-        st.serialize_field("anomalies", &Anomalies { http: &tx.anomalies, tcp: &tx.tcp_anomalies })?;
+        st.serialize_field("numeric", &numeric)?;
+        st.end()
+    }
+}
+
+/// `numeric` of a parameter.
+#[derive(Serialize)]
+struct NumericView {
+    /// Numeric values seen.
+    count: u64,
+    /// Sum.
+    sum: f64,
+    /// Smallest.
+    min: f64,
+    /// Largest.
+    max: f64,
+}
+
+/// Context aggregates by name.
+struct ContextView<'a>(&'a std::collections::BTreeMap<std::sync::Arc<str>, ParamAgg>);
+
+impl Serialize for ContextView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// `"start"`, `"update"`, `"end"`.
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Start => "start",
+        Phase::Update => "update",
+        Phase::End => "end",
+    }
+}
+
+impl Serialize for SessionRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sum = &self.summary;
+        let mut st = s.serialize_struct("SessionRecord", 32)?;
+        st.serialize_field("type", "session")?;
+        st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+        st.serialize_field("phase", phase_name(self.phase))?;
+        st.serialize_field("ts", &Rfc3339(self.ts_us))?;
+        st.serialize_field("session_id", &self.session_id)?;
+        st.serialize_field("part", &self.part)?;
+        st.serialize_field("previous_part", &self.previous_part)?;
+        st.serialize_field("linked_from", &self.linked_from)?;
+        st.serialize_field(
+            "session_key",
+            &KeyView {
+                source: &self.key_source,
+                verified: self.verified,
+            },
+        )?;
+        st.serialize_field("anonymous", &self.anonymous)?;
+        st.serialize_field("reason", &self.reason.map(|r| r.name()))?;
+        st.serialize_field("first_seen", &Rfc3339(sum.first_seen_us))?;
+        st.serialize_field("last_seen", &Rfc3339(sum.last_seen_us))?;
+        st.serialize_field(
+            "duration_us",
+            &sum.last_seen_us.saturating_sub(sum.first_seen_us),
+        )?;
+        st.serialize_field("requests", &sum.requests)?;
+        st.serialize_field("request_bytes", &sum.request_bytes)?;
+        st.serialize_field("response_bytes", &sum.response_bytes)?;
+        st.serialize_field("user", &sum.user)?;
+        st.serialize_field("role", &sum.role)?;
+        st.serialize_field(
+            "client_ips",
+            &CountedView {
+                c: &sum.client_ips,
+                field: "ip",
+            },
+        )?;
+        st.serialize_field("client_ips_dropped", &sum.client_ips.dropped)?;
+        st.serialize_field(
+            "user_agents",
+            &CountedView {
+                c: &sum.user_agents,
+                field: "user_agent",
+            },
+        )?;
+        st.serialize_field("user_agents_dropped", &sum.user_agents.dropped)?;
+        st.serialize_field("endpoints", &sum.endpoints)?;
+        st.serialize_field("endpoints_dropped", &sum.endpoints_dropped)?;
+        st.serialize_field("status", &sum.status)?;
+        st.serialize_field("context", &ContextView(&sum.context))?;
+        st.serialize_field("anomalies", &sum.anomalies)?;
+        st.serialize_field("transaction_ids", &sum.transaction_ids)?;
+        st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
         st.end()
     }
 }
@@ -219,7 +509,13 @@ impl Serialize for RequestView<'_> {
         st.serialize_field("version", version(r.version_minor))?;
         st.serialize_field("user_agent", &header(&r.headers, "user-agent"))?;
         st.serialize_field("content_type", &header(&r.headers, "content-type"))?;
-        st.serialize_field("headers", &Headers { headers: &r.headers, redactor: self.redactor })?;
+        st.serialize_field(
+            "headers",
+            &Headers {
+                headers: &r.headers,
+                redactor: self.redactor,
+            },
+        )?;
         st.serialize_field("body_bytes", &r.body_bytes)?;
         st.end()
     }
@@ -239,7 +535,13 @@ impl Serialize for ResponseView<'_> {
         st.serialize_field("reason", &r.reason)?;
         st.serialize_field("version", version(r.version_minor))?;
         st.serialize_field("content_type", &header(&r.headers, "content-type"))?;
-        st.serialize_field("headers", &Headers { headers: &r.headers, redactor: self.redactor })?;
+        st.serialize_field(
+            "headers",
+            &Headers {
+                headers: &r.headers,
+                redactor: self.redactor,
+            },
+        )?;
         st.serialize_field("body_bytes", &r.body_bytes)?;
         st.serialize_field("interim", &r.interim)?;
         st.end()

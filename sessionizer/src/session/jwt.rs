@@ -1,0 +1,237 @@
+//! JSON Web Tokens (RFC 7519): claims decoded without verification, and optional signature
+//! verification (HS256, RS256, ES256) through `jsonwebtoken`.
+//!
+//! Only the signature is checked: `exp`/`nbf` would need a wall clock, and a stage has none.
+//! `verified: true` means "signed by the configured key", nothing more.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hashbrown::HashMap;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+use super::config::{JwtAlgorithm, JwtConfig};
+use super::secret::HashId;
+use super::FixedHasher;
+
+/// Largest JWT looked at, in bytes: real tokens are well under 8 KiB (header limits).
+pub const MAX_JWT_BYTES: usize = 16 * 1024;
+
+/// Verification results remembered (by keyed hash of the token); the cache is cleared when
+/// full. A token repeats on every request of its session, so this saves most signature checks.
+pub const VERIFY_CACHE_ENTRIES: usize = 4096;
+
+/// The three dot-separated parts of a compact JWS, if `token` has that shape.
+pub(crate) struct Parts<'a> {
+    /// Base64url header.
+    pub header: &'a str,
+    /// Base64url claims.
+    pub payload: &'a str,
+    /// Base64url signature.
+    pub signature: &'a str,
+    /// `header.payload`, the signed bytes.
+    pub signing_input: &'a str,
+}
+
+/// Split a compact JWS (`xxx.yyy.zzz`, base64url parts); `None` for anything else.
+pub(crate) fn split(token: &str) -> Option<Parts<'_>> {
+    if token.len() > MAX_JWT_BYTES {
+        return None;
+    }
+    let mut it = token.splitn(4, '.');
+    let (header, payload, signature) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || header.is_empty() || payload.is_empty() {
+        return None;
+    }
+    let b64url = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !(b64url(header) && b64url(payload) && b64url(signature)) {
+        return None;
+    }
+    let signing_input = &token[..header.len() + 1 + payload.len()];
+    Some(Parts {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
+}
+
+/// Decode one base64url part (padding tolerated) as a JSON object.
+fn decode_json(part: &str) -> Option<Value> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice::<Value>(&bytes).ok()? {
+        v @ Value::Object(_) => Some(v),
+        _ => None,
+    }
+}
+
+/// The claims of a JWT, decoded without verification.
+pub(crate) fn claims(token: &str) -> Option<Value> {
+    decode_json(split(token)?.payload)
+}
+
+/// A claim as text: `claim` is a top-level name (`sub`) or a JSON pointer (`/user/id`).
+/// Strings as-is, numbers and booleans as JSON text; null, arrays and objects are absent.
+pub(crate) fn claim<'v>(claims: &'v Value, claim: &str) -> Option<std::borrow::Cow<'v, str>> {
+    let v = if claim.starts_with('/') {
+        claims.pointer(claim)?
+    } else {
+        claims.get(claim)?
+    };
+    scalar_text(v)
+}
+
+/// A JSON scalar as text; `None` for null, empty strings, arrays and objects.
+pub(crate) fn scalar_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
+        _ => None,
+    }
+}
+
+/// The `jsonwebtoken` algorithm of a configured one.
+fn algorithm(a: JwtAlgorithm) -> Algorithm {
+    match a {
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::ES256 => Algorithm::ES256,
+    }
+}
+
+/// Parse a PEM public key for RS256 or ES256; the error says what to do.
+pub(crate) fn decoding_key(a: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
+    let r = match a {
+        JwtAlgorithm::RS256 => DecodingKey::from_rsa_pem(pem),
+        JwtAlgorithm::ES256 => DecodingKey::from_ec_pem(pem),
+        JwtAlgorithm::HS256 => return Err("HS256 takes hs256_secret, not a PEM key".into()),
+    };
+    r.map_err(|e| format!("not a {a:?} public key in PEM form (-----BEGIN PUBLIC KEY-----): {e}"))
+}
+
+/// Checks signatures with the configured key, remembering recent results.
+pub struct Verifier {
+    /// The accepted algorithm.
+    alg: Algorithm,
+    /// Its key.
+    key: DecodingKey,
+    /// Keyed hash of a token → whether it verified. Cleared when it reaches
+    /// [`VERIFY_CACHE_ENTRIES`].
+    cache: HashMap<HashId, bool, FixedHasher>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verifier({:?}, [redacted])", self.alg)
+    }
+}
+
+/// Outcome of one verification, for counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The signature is good.
+    Valid,
+    /// Bad signature, or a header naming another algorithm.
+    Invalid,
+}
+
+impl Verifier {
+    /// A verifier from the config, or `None` when verification is off.
+    pub fn new(cfg: &JwtConfig) -> Result<Option<Verifier>, String> {
+        let Some(a) = cfg.algorithm else {
+            return Ok(None);
+        };
+        let key = match a {
+            JwtAlgorithm::HS256 => {
+                let s = cfg
+                    .hs256_secret
+                    .as_ref()
+                    .ok_or("HS256 needs hs256_secret")?;
+                DecodingKey::from_secret(s.expose())
+            }
+            _ => decoding_key(a, cfg.public_key_pem.as_deref().unwrap_or("").as_bytes())?,
+        };
+        Ok(Some(Verifier {
+            alg: algorithm(a),
+            key,
+            cache: HashMap::with_hasher(FixedHasher::default()),
+        }))
+    }
+
+    /// Verify `token` (whose keyed hash is `id`): the header's `alg` must be the configured one
+    /// (no `none`, no algorithm confusion) and the signature must match.
+    pub(crate) fn verify(&mut self, token: &str, id: HashId) -> Verdict {
+        if let Some(&ok) = self.cache.get(&id) {
+            return if ok { Verdict::Valid } else { Verdict::Invalid };
+        }
+        let ok = self.check(token);
+        if self.cache.len() >= VERIFY_CACHE_ENTRIES {
+            self.cache.clear();
+        }
+        self.cache.insert(id, ok);
+        if ok {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        }
+    }
+
+    /// The uncached check.
+    fn check(&self, token: &str) -> bool {
+        let Some(p) = split(token) else { return false };
+        let Some(header) = decode_json(p.header) else {
+            return false;
+        };
+        let alg_ok = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(|a| a.parse::<Algorithm>().ok())
+            == Some(self.alg);
+        alg_ok
+            && jsonwebtoken::crypto::verify(
+                p.signature,
+                p.signing_input.as_bytes(),
+                &self.key,
+                self.alg,
+            )
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{"alg":"HS256","typ":"JWT"}.{"sub":"alice","n":7,"user":{"id":"u-1"}}`, unsigned.
+    fn token() -> String {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let c = URL_SAFE_NO_PAD.encode(br#"{"sub":"alice","n":7,"user":{"id":"u-1"},"e":""}"#);
+        format!("{h}.{c}.c2ln")
+    }
+
+    #[test]
+    fn claims_decode_without_verification() {
+        let c = claims(&token()).unwrap();
+        assert_eq!(claim(&c, "sub").as_deref(), Some("alice"));
+        assert_eq!(claim(&c, "n").as_deref(), Some("7"));
+        assert_eq!(claim(&c, "/user/id").as_deref(), Some("u-1"));
+        assert_eq!(claim(&c, "e"), None);
+        assert_eq!(claim(&c, "user"), None);
+    }
+
+    #[test]
+    fn non_jwts_are_rejected() {
+        for t in ["abc", "a.b", "a.b.c.d", "a!.b.c", ".b.c", "x.y.z"] {
+            assert!(claims(t).is_none(), "{t}");
+        }
+        assert!(claims(&"a".repeat(MAX_JWT_BYTES + 1)).is_none());
+    }
+}

@@ -1,0 +1,192 @@
+//! Session keys: the ordered list, compiled, and the lookup of the first key present in a
+//! transaction.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::config::{KeySource, KeySpec, ParamSide, TokenLocation};
+use super::jwt;
+use super::view::TxView;
+
+/// A compiled key.
+#[derive(Clone, Debug)]
+pub(crate) enum Key {
+    /// Request cookie.
+    Cookie(String),
+    /// Request header.
+    Header(String),
+    /// JWT claim.
+    Jwt {
+        /// Claim name or pointer.
+        claim: String,
+        /// Token location.
+        loc: TokenLocation,
+    },
+    /// Opaque bearer token.
+    Bearer,
+    /// Query parameter.
+    Query(String),
+    /// Form field.
+    Form(String),
+    /// JSON request body pointer.
+    Json(String),
+    /// Cookie whose value the server set.
+    SetCookie(String),
+    /// Login-response token carried at `loc`.
+    LoginToken {
+        /// Pointer in the login response.
+        pointer: String,
+        /// Where later requests carry it.
+        loc: TokenLocation,
+    },
+    /// Client IP + User-Agent.
+    FallbackIpUa,
+    /// Client IP.
+    FallbackIp,
+}
+
+/// A key and its label (`cookie:PHPSESSID`), the `source` that records show.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledKey {
+    /// What to read.
+    pub key: Key,
+    /// `source` in records; hashed into the session id with the value.
+    pub label: Arc<str>,
+}
+
+impl CompiledKey {
+    /// Compile a validated spec.
+    pub fn new(s: &KeySpec) -> Self {
+        let name = || s.name.clone().unwrap_or_default();
+        let loc = || s.token_in.clone().unwrap_or(TokenLocation::Bearer);
+        let (key, label) = match s.source {
+            KeySource::Cookie => (Key::Cookie(name()), format!("cookie:{}", name())),
+            KeySource::Header => (
+                Key::Header(name()),
+                format!("header:{}", name().to_ascii_lowercase()),
+            ),
+            KeySource::Jwt => {
+                let claim = s.claim.clone().unwrap_or_default();
+                let label = match loc() {
+                    TokenLocation::Bearer => format!("jwt:{claim}"),
+                    l => format!("jwt:{claim}@{l}"),
+                };
+                (Key::Jwt { claim, loc: loc() }, label)
+            }
+            KeySource::Bearer => (Key::Bearer, "bearer".to_string()),
+            KeySource::Query => (Key::Query(name()), format!("query:{}", name())),
+            KeySource::Form => (Key::Form(name()), format!("form:{}", name())),
+            KeySource::Json => {
+                let p = s.pointer.clone().unwrap_or_default();
+                (Key::Json(p.clone()), format!("json:{p}"))
+            }
+            KeySource::SetCookie => (Key::SetCookie(name()), format!("set_cookie:{}", name())),
+            KeySource::LoginToken => {
+                let p = s.pointer.clone().unwrap_or_default();
+                (
+                    Key::LoginToken {
+                        pointer: p.clone(),
+                        loc: loc(),
+                    },
+                    format!("login_token:{p}"),
+                )
+            }
+            KeySource::FallbackIpUa => (Key::FallbackIpUa, "fallback:ip+ua".to_string()),
+            KeySource::FallbackIp => (Key::FallbackIp, "fallback:ip".to_string()),
+        };
+        CompiledKey {
+            key,
+            label: label.into(),
+        }
+    }
+
+    /// True for the fallbacks: a session keyed by them is anonymous.
+    pub fn is_fallback(&self) -> bool {
+        matches!(self.key, Key::FallbackIpUa | Key::FallbackIp)
+    }
+
+    /// The cookie this key reads, if any (its `Set-Cookie` values are bound).
+    pub fn cookie_name(&self) -> Option<&str> {
+        match &self.key {
+            Key::Cookie(n) | Key::SetCookie(n) => Some(n),
+            Key::Jwt {
+                loc: TokenLocation::Cookie(n),
+                ..
+            }
+            | Key::LoginToken {
+                loc: TokenLocation::Cookie(n),
+                ..
+            } => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The key found for a transaction.
+#[derive(Debug)]
+pub(crate) struct Found<'v> {
+    /// Index in the key list.
+    pub idx: usize,
+    /// The value hashed into the session id.
+    pub value: Cow<'v, str>,
+    /// The raw value as carried on the wire (cookie value, token, header value), looked up
+    /// among server-set values to link sessions; `None` for values from bodies and fallbacks.
+    pub carrier: Option<&'v str>,
+    /// The JWT, for `jwt` keys (verified when verification is on).
+    pub jwt: Option<&'v str>,
+}
+
+/// The first key present in `view`. `bound(value)` says whether the server set `value`
+/// earlier (for `set_cookie` and `login_token`). Fallbacks always match when reached
+/// (`fallback:ip+ua` needs a User-Agent).
+pub(crate) fn resolve<'v>(
+    keys: &[CompiledKey],
+    view: &'v TxView<'_>,
+    client_ip: IpAddr,
+    mut bound: impl FnMut(&str) -> bool,
+) -> Option<Found<'v>> {
+    for (idx, k) in keys.iter().enumerate() {
+        let found = match &k.key {
+            Key::Cookie(n) => view.cookie(n).map(|v| (Cow::Borrowed(v), Some(v), None)),
+            Key::Header(n) => view
+                .req_header(n)
+                .map(|v| (Cow::Borrowed(v.trim()), Some(v.trim()), None)),
+            Key::Bearer => view.bearer().map(|t| (Cow::Borrowed(t), Some(t), None)),
+            Key::Jwt { claim, loc } => view.token(loc).and_then(|t| {
+                let v = view.with_claims(loc, |c| jwt::claim(c, claim).map(Cow::into_owned))?;
+                Some((Cow::Owned(v), Some(t), Some(t)))
+            }),
+            Key::Query(n) => view.query_param(n).map(|v| (v, None, None)),
+            Key::Form(n) => view
+                .form_field(ParamSide::Request, n)
+                .map(|v| (v, None, None)),
+            Key::Json(p) => view
+                .json_field(ParamSide::Request, p)
+                .map(|v| (v, None, None)),
+            Key::SetCookie(n) => view
+                .cookie(n)
+                .filter(|v| bound(v))
+                .map(|v| (Cow::Borrowed(v), Some(v), None)),
+            Key::LoginToken { loc, .. } => view
+                .token(loc)
+                .filter(|v| bound(v))
+                .map(|v| (Cow::Borrowed(v), Some(v), None)),
+            Key::FallbackIpUa => view
+                .req_header("user-agent")
+                .map(|ua| (Cow::Owned(format!("{client_ip}\0{ua}")), None, None)),
+            Key::FallbackIp => Some((Cow::Owned(client_ip.to_string()), None, None)),
+        };
+        if let Some((value, carrier, jwt)) = found {
+            if !value.is_empty() {
+                return Some(Found {
+                    idx,
+                    value,
+                    carrier,
+                    jwt,
+                });
+            }
+        }
+    }
+    None
+}

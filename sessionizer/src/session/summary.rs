@@ -1,0 +1,333 @@
+//! What a session part accumulates, and the owned `session` record built from it.
+//!
+//! Every list is bounded by a config field; at the bound the value is not stored and a
+//! `*_dropped` counter says how many were left out, so totals stay exact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::secret::HashId;
+
+/// Distinct status codes remembered per endpoint; others are counted under `other`.
+pub const MAX_STATUS_CODES: usize = 32;
+
+/// Distinct anomaly kinds counted per session (the kinds are a closed set, well under this).
+pub const MAX_ANOMALY_KINDS: usize = 64;
+
+/// Phase of a `session` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The part's first transaction.
+    Start,
+    /// Periodic, while open.
+    Update,
+    /// The part ended.
+    End,
+}
+
+/// Why a session part ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// No transaction for `idle_timeout_ms`.
+    Idle,
+    /// `max_duration_ms` reached; the session continues as the next part.
+    MaxDuration,
+    /// Evicted (least recently active) when `max_sessions` was reached.
+    Evicted,
+    /// The input ended (offline replay).
+    EndOfInput,
+    /// The sensor shut down.
+    Shutdown,
+}
+
+impl EndReason {
+    /// The exported name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::MaxDuration => "max_duration",
+            EndReason::Evicted => "evicted",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A transaction id: `<conn_id>-<depth>`, unique within a run (the connection id is) and
+/// joinable with the http record's `conn_id` and `depth`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransactionId {
+    /// Connection id.
+    pub conn: u64,
+    /// 1-based position on the connection.
+    pub depth: u32,
+}
+
+impl std::fmt::Display for TransactionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.conn, self.depth)
+    }
+}
+
+/// Counts per distinct value, at most `cap` values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted<K: Ord> {
+    /// Value → occurrences.
+    pub counts: BTreeMap<K, u64>,
+    /// Occurrences of values not stored because the bound was reached.
+    pub dropped: u64,
+}
+
+impl<K: Ord> Default for Counted<K> {
+    fn default() -> Self {
+        Counted {
+            counts: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+}
+
+impl Counted<String> {
+    /// Count `k`, allocating only for a value not yet stored; `false` when dropped at `cap`.
+    pub fn add_str(&mut self, k: &str, cap: usize) -> bool {
+        if let Some(c) = self.counts.get_mut(k) {
+            *c += 1;
+            return true;
+        }
+        self.add(k.to_string(), cap)
+    }
+}
+
+impl<K: Ord> Counted<K> {
+    /// Count `k`; `false` when it was dropped at `cap`.
+    pub fn add(&mut self, k: K, cap: usize) -> bool {
+        if let Some(c) = self.counts.get_mut(&k) {
+            *c += 1;
+            return true;
+        }
+        if self.counts.len() >= cap {
+            self.dropped += 1;
+            return false;
+        }
+        self.counts.insert(k, 1);
+        true
+    }
+}
+
+/// Status code key: a code, `none` (no response) or `other` (past [`MAX_STATUS_CODES`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StatusKey {
+    /// A status code.
+    Code(u16),
+    /// No response was seen.
+    None,
+    /// Codes past the bound.
+    Other,
+}
+
+/// Requests to one endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointAgg {
+    /// Requests.
+    pub count: u64,
+    /// By status.
+    pub status: BTreeMap<StatusKey, u64>,
+}
+
+/// Add one status to a bounded status map.
+pub(crate) fn count_status(m: &mut BTreeMap<StatusKey, u64>, s: StatusKey) {
+    let key = if m.contains_key(&s) || m.len() < MAX_STATUS_CODES {
+        s
+    } else {
+        StatusKey::Other
+    };
+    *m.entry(key).or_insert(0) += 1;
+}
+
+/// Numeric aggregates of a plain parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Numeric {
+    /// Numeric values seen.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// One context parameter over a session part.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParamAgg {
+    /// Transactions where it was present.
+    pub present: u64,
+    /// First exported value (none in `drop` mode).
+    pub first: Option<String>,
+    /// Last exported value.
+    pub last: Option<String>,
+    /// Fingerprints of distinct raw values (never exported), at most the bound.
+    distinct: BTreeSet<u64>,
+    /// The bound was reached: `distinct` is a lower bound.
+    pub distinct_capped: bool,
+    /// Numeric aggregates (plain mode only).
+    pub numeric: Option<Numeric>,
+}
+
+impl ParamAgg {
+    /// Distinct raw values counted.
+    pub fn distinct(&self) -> usize {
+        self.distinct.len()
+    }
+
+    /// Fold one occurrence in; returns `false` when the distinct bound was hit by a new value.
+    pub(crate) fn add(
+        &mut self,
+        fingerprint: u64,
+        exported: Option<String>,
+        number: Option<f64>,
+        max_distinct: usize,
+    ) -> bool {
+        self.present += 1;
+        if self.first.is_none() {
+            self.first.clone_from(&exported);
+        }
+        if exported.is_some() {
+            self.last = exported;
+        }
+        if let Some(x) = number {
+            let n = self.numeric.get_or_insert(Numeric {
+                count: 0,
+                sum: 0.0,
+                min: x,
+                max: x,
+            });
+            n.count += 1;
+            n.sum += x;
+            n.min = n.min.min(x);
+            n.max = n.max.max(x);
+        }
+        let fp = fingerprint;
+        if self.distinct.contains(&fp) {
+            return true;
+        }
+        if self.distinct.len() >= max_distinct {
+            self.distinct_capped = true;
+            return false;
+        }
+        self.distinct.insert(fp);
+        true
+    }
+}
+
+/// What one session part accumulated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionSummary {
+    /// Packet time of the first transaction.
+    pub first_seen_us: u64,
+    /// Packet time of the last transaction's last byte.
+    pub last_seen_us: u64,
+    /// Transactions.
+    pub requests: u64,
+    /// Request body bytes (after transfer decoding).
+    pub request_bytes: u64,
+    /// Response body bytes.
+    pub response_bytes: u64,
+    /// Client IPs.
+    pub client_ips: Counted<IpAddr>,
+    /// User-Agents (cut at `max_value_bytes`).
+    pub user_agents: Counted<String>,
+    /// Endpoints with counts and statuses.
+    pub endpoints: BTreeMap<String, EndpointAgg>,
+    /// Requests to endpoints not stored.
+    pub endpoints_dropped: u64,
+    /// Status counts over all endpoints.
+    pub status: BTreeMap<StatusKey, u64>,
+    /// Context parameters by name.
+    pub context: BTreeMap<Arc<str>, ParamAgg>,
+    /// Last `user` parameter value.
+    pub user: Option<String>,
+    /// Last `role` parameter value.
+    pub role: Option<String>,
+    /// Anomalies by kind (HTTP, TCP and session layers).
+    pub anomalies: BTreeMap<String, u64>,
+    /// Transaction ids in order.
+    pub transaction_ids: Vec<TransactionId>,
+    /// Transaction ids not listed.
+    pub transaction_ids_dropped: u64,
+}
+
+/// A `session` record, owned (the session keeps changing after it is emitted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Start, update or end.
+    pub phase: Phase,
+    /// Packet time the record was emitted at.
+    pub ts_us: u64,
+    /// Id of this part.
+    pub session_id: HashId,
+    /// 1-based part number.
+    pub part: u32,
+    /// Id of the previous part, for parts >= 2.
+    pub previous_part: Option<HashId>,
+    /// Id of the session part where this session's key was set by the server (login).
+    pub linked_from: Option<HashId>,
+    /// Source label of the key (`cookie:PHPSESSID`).
+    pub key_source: Arc<str>,
+    /// The key is a fallback (client IP, User-Agent): a pre-login, anonymous session.
+    pub anonymous: bool,
+    /// For JWT keys with verification on: every token of the part verified.
+    pub verified: Option<bool>,
+    /// Why it ended (end records).
+    pub reason: Option<EndReason>,
+    /// The accumulated summary.
+    pub summary: Box<SessionSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_is_bounded_and_exact() {
+        let mut c = Counted::default();
+        assert!(c.add("a", 2));
+        assert!(c.add("b", 2));
+        assert!(!c.add("c", 2));
+        assert!(c.add("a", 2));
+        assert_eq!(c.counts.values().sum::<u64>() + c.dropped, 4);
+        assert_eq!(c.dropped, 1);
+    }
+
+    #[test]
+    fn statuses_are_bounded() {
+        let mut m = BTreeMap::new();
+        for s in 0..(MAX_STATUS_CODES as u16 + 5) {
+            count_status(&mut m, StatusKey::Code(100 + s));
+        }
+        assert_eq!(m.len(), MAX_STATUS_CODES + 1);
+        assert_eq!(m[&StatusKey::Other], 5);
+    }
+
+    #[test]
+    fn param_aggregates() {
+        let mut p = ParamAgg::default();
+        assert!(p.add(10, Some("10".into()), Some(10.0), 2));
+        assert!(p.add(25, Some("2.5".into()), Some(2.5), 2));
+        assert!(p.add(10, Some("10".into()), Some(10.0), 2));
+        assert!(!p.add(7, Some("7".into()), Some(7.0), 2));
+        assert_eq!((p.present, p.distinct(), p.distinct_capped), (4, 2, true));
+        assert_eq!(p.first.as_deref(), Some("10"));
+        assert_eq!(p.last.as_deref(), Some("7"));
+        assert_eq!(
+            p.numeric,
+            Some(Numeric {
+                count: 4,
+                sum: 29.5,
+                min: 2.5,
+                max: 10.0
+            })
+        );
+    }
+}

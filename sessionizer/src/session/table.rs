@@ -1,0 +1,986 @@
+//! The session table and its lifecycle on packet time: start, periodic updates, idle end,
+//! max-duration split into linked parts, LRU eviction at `max_sessions`, flush.
+//!
+//! Sessions live in a slab indexed by the keyed hash of their key. Three intrusive lists over
+//! the slab keep them in the order of each deadline, so `expire` costs O(expired):
+//! - `LRU`: by last activity (idle timeout, eviction, flush order);
+//! - `SPLIT`: by part start (max duration);
+//! - `UPDATE`: by last update (periodic updates; only when `update_interval_ms > 0`).
+//!
+//! Every push uses the clamped packet time `now`, which never decreases, so each list stays
+//! sorted by its deadline.
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::anomaly::SessionAnomaly;
+use super::bindings::Bindings;
+use super::body::DecodeStatus;
+use super::client_ip::{ClientIpResolver, IpOrigin};
+use super::config::{
+    parse_cidr, BodyConfig, ParamMode, ParamRole, SessionConfig, SessionConfigError,
+};
+use super::context::{numeric, Param};
+use super::endpoint::{cut, EndpointNamer};
+use super::jwt::{Verdict, Verifier};
+use super::keys::{self, CompiledKey, Key};
+use super::secret::{Domain, HashId, Keyed, Secret};
+use super::stats::SessionStats;
+use super::summary::{
+    count_status, EndReason, Phase, SessionRecord, SessionSummary, StatusKey, TransactionId,
+    MAX_ANOMALY_KINDS,
+};
+use super::view::TxView;
+use super::FixedHasher;
+use crate::http::Transaction;
+
+/// Microseconds per millisecond.
+const US_PER_MS: u64 = 1000;
+
+/// No slot.
+const NIL: u32 = u32::MAX;
+
+/// List of sessions by last activity.
+const LRU: usize = 0;
+/// List of sessions by part start.
+const SPLIT: usize = 1;
+/// List of sessions by last update.
+const UPDATE: usize = 2;
+/// Number of lists.
+const LISTS: usize = 3;
+
+/// Debug builds walk every list after each call only up to this many sessions (the walk is
+/// O(sessions); debug replays of big captures would crawl).
+const INVARIANT_WALK_MAX_SESSIONS: usize = 256;
+
+/// What the http record of a transaction carries about its session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxSession {
+    /// Id of the session part (32 hex characters); `None` when no key was present.
+    pub session_id: Option<HashId>,
+    /// `<conn_id>-<depth>`.
+    pub transaction_id: TransactionId,
+    /// Source label of the key that matched (`cookie:PHPSESSID`, `fallback:ip+ua`).
+    pub key_source: Option<Arc<str>>,
+    /// For JWT keys when verification is on: whether the signature verified.
+    pub jwt_verified: Option<bool>,
+    /// The client after trusted-proxy resolution.
+    pub client_ip: IpAddr,
+    /// `METHOD /normalised/path`; `None` without request.
+    pub endpoint: Option<String>,
+    /// Context parameters present, in config order, as exported (drop-mode ones left out).
+    pub context: Vec<(Arc<str>, String)>,
+    /// The `user` parameter, if present.
+    pub user: Option<String>,
+    /// The `role` parameter, if present.
+    pub role: Option<String>,
+    /// Session-layer anomalies of this transaction, without duplicates.
+    pub anomalies: Vec<SessionAnomaly>,
+}
+
+/// Links of one slot in each list.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    /// Previous slot or NIL.
+    prev: u32,
+    /// Next slot or NIL.
+    next: u32,
+}
+
+/// Head and tail of one list.
+#[derive(Clone, Copy, Debug)]
+struct List {
+    /// Oldest.
+    head: u32,
+    /// Newest.
+    tail: u32,
+}
+
+/// One open session (its current part).
+#[derive(Debug)]
+struct Session {
+    /// Keyed hash of the key: the table index and the id of part 1.
+    base: HashId,
+    /// Id of the current part.
+    id: HashId,
+    /// Current part number (1-based).
+    part: u32,
+    /// Id of the previous part.
+    previous_part: Option<HashId>,
+    /// Part where the server set this session's key.
+    linked_from: Option<HashId>,
+    /// Index of its key in the list.
+    key_idx: usize,
+    /// JWT verification state of its tokens.
+    verified: Option<bool>,
+    /// The start record of the current part was emitted (it has a transaction).
+    started: bool,
+    /// Clamped packet time of the last transaction (LRU order).
+    touch_us: u64,
+    /// Clamped packet time the current part started.
+    part_start_us: u64,
+    /// Clamped packet time of the last update (or start).
+    update_us: u64,
+    /// Transactions since the last record.
+    dirty: bool,
+    /// What the part accumulated.
+    summary: SessionSummary,
+}
+
+/// A slab entry.
+#[derive(Debug)]
+struct Slot {
+    /// The session, or `None` when free.
+    session: Option<Session>,
+    /// Its place in each list.
+    links: [Link; LISTS],
+}
+
+/// Limits copied from the config.
+#[derive(Clone, Debug)]
+struct Limits {
+    /// Idle timeout, µs.
+    idle_us: u64,
+    /// Max part duration, µs.
+    max_duration_us: u64,
+    /// Update interval, µs (0 = off).
+    update_us: u64,
+    /// Open sessions.
+    max_sessions: usize,
+    /// Per-session bounds.
+    max_ips: usize,
+    /// Per-session bounds.
+    max_uas: usize,
+    /// Per-session bounds.
+    max_endpoints: usize,
+    /// Per-parameter bound.
+    max_distinct: usize,
+    /// Per-session bound.
+    max_tx_ids: usize,
+    /// Per-value bound, bytes.
+    max_value_bytes: usize,
+}
+
+/// Assigns transactions to sessions and emits `session` records.
+///
+/// Invariant: `index` maps the `base` of every open session to its slot; a slot is in all
+/// lists (UPDATE only when updates are on) iff it holds a session; `index.len() <=
+/// max_sessions`; each list is sorted by its time field.
+pub struct Sessionizer {
+    /// Bounds and timeouts.
+    limits: Limits,
+    /// Body limits.
+    body: BodyConfig,
+    /// Keys in precedence order.
+    keys: Vec<CompiledKey>,
+    /// Context parameters.
+    params: Vec<Param>,
+    /// The keyed hash.
+    keyed: Keyed,
+    /// JWT verification, when configured.
+    verifier: Option<Verifier>,
+    /// Client IP resolution.
+    ips: ClientIpResolver,
+    /// Endpoint naming.
+    endpoints: EndpointNamer,
+    /// Lower-cased login path keywords.
+    login_keywords: Vec<String>,
+    /// JSON pointers of tokens in login responses.
+    login_pointers: Vec<String>,
+    /// Cookie names whose `Set-Cookie` values are bound.
+    bind_cookies: Vec<String>,
+    /// Server-set values.
+    bindings: Bindings,
+    /// The slab.
+    slots: Vec<Slot>,
+    /// Free slots.
+    free: Vec<u32>,
+    /// Key hash → slot.
+    index: HashMap<HashId, u32, FixedHasher>,
+    /// The lists.
+    lists: [List; LISTS],
+    /// Counters.
+    stats: SessionStats,
+    /// Packet time, never decreasing.
+    now_us: u64,
+}
+
+impl std::fmt::Debug for Sessionizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessionizer")
+            .field("active", &self.index.len())
+            .field("now_us", &self.now_us)
+            .finish_non_exhaustive()
+    }
+}
+
+/// ASCII case-insensitive substring test; `needle` is lower case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let n = needle.len();
+    n == 0
+        || hay
+            .as_bytes()
+            .windows(n)
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Push `a` once.
+fn push_unique(v: &mut Vec<SessionAnomaly>, a: SessionAnomaly) {
+    if !v.contains(&a) {
+        v.push(a);
+    }
+}
+
+impl Sessionizer {
+    /// Validate the config, compile keys, patterns and the JWT key, and key the hash.
+    pub fn new(cfg: &SessionConfig, secret: Secret) -> Result<Sessionizer, SessionConfigError> {
+        cfg.validate()?;
+        if secret.is_empty() {
+            return Err(SessionConfigError::Invalid {
+                field: "secret".into(),
+                message: "the session secret is empty; set one or let the sensor generate it"
+                    .into(),
+            });
+        }
+        let keys: Vec<CompiledKey> = cfg.keys.iter().map(CompiledKey::new).collect();
+        let verifier = Verifier::new(&cfg.jwt).map_err(|m| SessionConfigError::Invalid {
+            field: "jwt".into(),
+            message: m,
+        })?;
+        let trusted = cfg
+            .trusted_proxies
+            .iter()
+            .map(|c| parse_cidr(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| SessionConfigError::Invalid {
+                field: "trusted_proxies".into(),
+                message: m,
+            })?;
+        let mut login_pointers = cfg.login.token_pointers.clone();
+        let mut bind_cookies: Vec<String> = Vec::new();
+        for k in &keys {
+            if let Key::LoginToken { pointer, .. } = &k.key {
+                if !login_pointers.contains(pointer) {
+                    login_pointers.push(pointer.clone());
+                }
+            }
+            if let Some(c) = k.cookie_name() {
+                if !bind_cookies.iter().any(|b| b == c) {
+                    bind_cookies.push(c.to_string());
+                }
+            }
+        }
+        let stats = SessionStats {
+            keys: keys.iter().map(|k| (k.label.to_string(), 0)).collect(),
+            ..SessionStats::default()
+        };
+        Ok(Sessionizer {
+            limits: Limits {
+                idle_us: cfg.idle_timeout_ms.saturating_mul(US_PER_MS),
+                max_duration_us: cfg.max_duration_ms.saturating_mul(US_PER_MS),
+                update_us: cfg.update_interval_ms.saturating_mul(US_PER_MS),
+                max_sessions: cfg.max_sessions,
+                max_ips: cfg.max_client_ips_per_session,
+                max_uas: cfg.max_user_agents_per_session,
+                max_endpoints: cfg.max_endpoints_per_session,
+                max_distinct: cfg.max_distinct_values_per_param,
+                max_tx_ids: cfg.max_transaction_ids_per_session,
+                max_value_bytes: cfg.max_value_bytes,
+            },
+            body: cfg.body.clone(),
+            keys,
+            params: cfg.params.iter().map(Param::new).collect(),
+            keyed: Keyed::new(&secret),
+            verifier,
+            ips: ClientIpResolver::new(trusted, cfg.client_ip_headers.clone()),
+            endpoints: EndpointNamer::new(&cfg.endpoints)?,
+            login_keywords: cfg
+                .login
+                .path_keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
+            login_pointers,
+            bind_cookies,
+            bindings: Bindings::new(cfg.login.max_bindings),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::with_hasher(FixedHasher::default()),
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; LISTS],
+            stats,
+            now_us: 0,
+        })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// Open sessions.
+    pub fn active_sessions(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Assign one finished transaction to a session. Returns what its http record needs;
+    /// pushes the session records it causes (ends of idle, split or evicted sessions, then
+    /// a start) into `out`.
+    pub fn observe(
+        &mut self,
+        now_us: u64,
+        tx: &Transaction,
+        out: &mut Vec<SessionRecord>,
+    ) -> TxSession {
+        self.now_us = self.now_us.max(now_us);
+        let now = self.now_us;
+        self.stats.transactions += 1;
+        let limits = self.body.clone();
+        let view = TxView::new(tx, &limits);
+        let mut anomalies = Vec::new();
+
+        let peer = tx.client.ip();
+        let (client_ip, origin) = match view.req {
+            Some(r) => self.ips.resolve(peer, &r.headers),
+            None => (peer, IpOrigin::Peer),
+        };
+        match origin {
+            IpOrigin::Peer => {}
+            IpOrigin::Header => self.stats.client_ip_from_header += 1,
+            IpOrigin::Untrusted => self.stats.client_ip_header_untrusted += 1,
+            IpOrigin::HeaderInvalid => {
+                self.stats.client_ip_header_invalid += 1;
+                push_unique(&mut anomalies, SessionAnomaly::ForwardedHeaderInvalid);
+            }
+        }
+
+        // The key, by precedence.
+        let (keyed, bindings) = (&self.keyed, &self.bindings);
+        let found = keys::resolve(&self.keys, &view, client_ip, |v| {
+            bindings
+                .get(&keyed.hash(Domain::Binding, &[v.as_bytes()]))
+                .is_some()
+        });
+
+        // Context parameters.
+        let mut context = Vec::new();
+        let (mut user, mut role) = (None, None);
+        let mut values = Vec::new();
+        for p in &self.params {
+            let Some(raw) = p.extract(&view) else {
+                continue;
+            };
+            let (exported, was_cut) = p.export(&raw, keyed, self.limits.max_value_bytes);
+            if was_cut {
+                self.stats.values_truncated += 1;
+            }
+            let number = if p.mode == ParamMode::Plain {
+                numeric(&raw)
+            } else {
+                None
+            };
+            if let Some(e) = &exported {
+                context.push((p.name.clone(), e.clone()));
+                match p.role {
+                    Some(ParamRole::User) => user = Some(e.clone()),
+                    Some(ParamRole::Role) => role = Some(e.clone()),
+                    None => {}
+                }
+            }
+            values.push((
+                p.name.clone(),
+                FixedHasher::default().hash_one(raw.as_ref()),
+                exported,
+                number,
+            ));
+        }
+
+        let endpoint = view.req.map(|r| self.endpoints.name(&r.method, view.path));
+        let transaction_id = TransactionId {
+            conn: tx.conn.0,
+            depth: tx.depth,
+        };
+
+        let Some(found) = found else {
+            self.stats.transactions_without_key += 1;
+            self.body_anomalies(&view, &mut anomalies);
+            return TxSession {
+                session_id: None,
+                transaction_id,
+                key_source: None,
+                jwt_verified: None,
+                client_ip,
+                endpoint,
+                context,
+                user,
+                role,
+                anomalies,
+            };
+        };
+        self.stats.keys[found.idx].1 += 1;
+        let label = self.keys[found.idx].label.clone();
+
+        let mut verified = None;
+        if let (Some(tok), Some(v)) = (found.jwt, self.verifier.as_mut()) {
+            let ok =
+                v.verify(tok, self.keyed.hash(Domain::Token, &[tok.as_bytes()])) == Verdict::Valid;
+            if ok {
+                self.stats.jwt_verified += 1;
+            } else {
+                self.stats.jwt_verify_failed += 1;
+                push_unique(&mut anomalies, SessionAnomaly::JwtSignatureInvalid);
+            }
+            verified = Some(ok);
+        }
+        // A token that fails verification never joins the session of a verified one.
+        let base = if verified == Some(false) {
+            self.keyed.hash(
+                Domain::Session,
+                &[label.as_bytes(), found.value.as_bytes(), b"unverified"],
+            )
+        } else {
+            self.keyed
+                .hash(Domain::Session, &[label.as_bytes(), found.value.as_bytes()])
+        };
+        let carrier = found
+            .carrier
+            .map(|c| self.keyed.hash(Domain::Binding, &[c.as_bytes()]));
+        let key_idx = found.idx;
+        drop(found);
+
+        // Find or open the session.
+        let existing = self.index.get(&base).copied();
+        let slot = match existing {
+            Some(i) => {
+                let (touch, start, started) = {
+                    let s = self.session(i);
+                    (s.touch_us, s.part_start_us, s.started)
+                };
+                if now.saturating_sub(touch) >= self.limits.idle_us {
+                    self.end_slot(
+                        i,
+                        touch.saturating_add(self.limits.idle_us),
+                        EndReason::Idle,
+                        out,
+                    );
+                    None
+                } else {
+                    if started && now.saturating_sub(start) >= self.limits.max_duration_us {
+                        self.split(
+                            i,
+                            start.saturating_add(self.limits.max_duration_us),
+                            now,
+                            out,
+                        );
+                    }
+                    Some(i)
+                }
+            }
+            None => None,
+        };
+        let i = match slot {
+            Some(i) => i,
+            None => self.open(base, key_idx, carrier, now, out),
+        };
+        let session_id = self.session(i).id;
+
+        // Values the server set in this response bind later requests to this part.
+        self.bind_server_values(&view, session_id);
+        self.body_anomalies(&view, &mut anomalies);
+
+        // Fold the transaction in.
+        let lim = self.limits.clone();
+        let mut dropped = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+        {
+            let s = self.session_mut(i);
+            if !s.started && s.part > 1 {
+                s.part_start_us = now;
+            }
+            s.touch_us = now;
+            s.dirty = true;
+            s.verified = verified;
+            let sum = &mut s.summary;
+            let (first_ts, last_ts) = tx_times(tx);
+            if sum.requests == 0 || first_ts < sum.first_seen_us {
+                sum.first_seen_us = first_ts;
+            }
+            sum.last_seen_us = sum.last_seen_us.max(last_ts);
+            sum.requests += 1;
+            sum.request_bytes += tx.request.as_ref().map_or(0, |r| r.body_bytes);
+            sum.response_bytes += tx.response.as_ref().map_or(0, |r| r.body_bytes);
+            if !sum.client_ips.add(client_ip, lim.max_ips) {
+                dropped.0 += 1;
+            }
+            if let Some(ua) = view.req_header("user-agent") {
+                let c = cut(ua, lim.max_value_bytes);
+                if c.len() < ua.len() {
+                    dropped.5 += 1;
+                }
+                if !sum.user_agents.add_str(c, lim.max_uas) {
+                    dropped.1 += 1;
+                }
+            }
+            let status = tx
+                .response
+                .as_ref()
+                .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
+            count_status(&mut sum.status, status);
+            if let Some(e) = &endpoint {
+                if let Some(agg) = sum.endpoints.get_mut(e) {
+                    agg.count += 1;
+                    count_status(&mut agg.status, status);
+                } else if sum.endpoints.len() < lim.max_endpoints {
+                    let agg = sum.endpoints.entry(e.clone()).or_default();
+                    agg.count += 1;
+                    count_status(&mut agg.status, status);
+                } else {
+                    sum.endpoints_dropped += 1;
+                    dropped.2 += 1;
+                }
+            }
+            for (name, fp, exported, number) in values {
+                let agg = sum.context.entry(name).or_default();
+                if !agg.add(fp, exported, number, lim.max_distinct) {
+                    dropped.3 += 1;
+                }
+            }
+            if user.is_some() {
+                sum.user.clone_from(&user);
+            }
+            if role.is_some() {
+                sum.role.clone_from(&role);
+            }
+            if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() || !anomalies.is_empty() {
+                let names = tx
+                    .anomalies
+                    .iter()
+                    .filter_map(|a| serde_json::to_value(a).ok())
+                    .chain(
+                        tx.tcp_anomalies
+                            .iter()
+                            .filter_map(|a| serde_json::to_value(a).ok()),
+                    )
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .chain(anomalies.iter().map(|a| a.name().to_string()));
+                for n in names {
+                    if sum.anomalies.contains_key(&n) || sum.anomalies.len() < MAX_ANOMALY_KINDS {
+                        *sum.anomalies.entry(n).or_insert(0) += 1;
+                    }
+                }
+            }
+            if sum.transaction_ids.len() < lim.max_tx_ids {
+                sum.transaction_ids.push(transaction_id);
+            } else {
+                sum.transaction_ids_dropped += 1;
+                dropped.4 += 1;
+            }
+        }
+        self.stats.client_ips_dropped += dropped.0;
+        self.stats.user_agents_dropped += dropped.1;
+        self.stats.endpoints_dropped += dropped.2;
+        self.stats.distinct_values_capped += dropped.3;
+        self.stats.transaction_ids_dropped += dropped.4;
+        self.stats.values_truncated += dropped.5;
+        self.move_to_back(LRU, i);
+        if !self.session(i).started {
+            let s = self.session_mut(i);
+            s.started = true;
+            s.dirty = false;
+            if s.part > 1 {
+                self.stats.parts_started += 1;
+                self.move_to_back(SPLIT, i);
+            }
+            let rec = self.record(i, Phase::Start, now, None);
+            out.push(rec);
+        }
+        self.check_invariants();
+        TxSession {
+            session_id: Some(session_id),
+            transaction_id,
+            key_source: Some(label),
+            jwt_verified: verified,
+            client_ip,
+            endpoint,
+            context,
+            user,
+            role,
+            anomalies,
+        }
+    }
+
+    /// Advance packet time: idle ends, max-duration splits, periodic updates, in that order.
+    /// O(expired): each list is walked from its oldest entry and stops at the first that is
+    /// not due.
+    pub fn expire(&mut self, now_us: u64, out: &mut Vec<SessionRecord>) {
+        self.now_us = self.now_us.max(now_us);
+        let now = self.now_us;
+        while let Some(i) = self.head(LRU) {
+            let deadline = self.session(i).touch_us.saturating_add(self.limits.idle_us);
+            if deadline > now {
+                break;
+            }
+            self.end_slot(i, deadline, EndReason::Idle, out);
+        }
+        while let Some(i) = self.head(SPLIT) {
+            let s = self.session(i);
+            let deadline = s.part_start_us.saturating_add(self.limits.max_duration_us);
+            if deadline > now {
+                break;
+            }
+            self.split(i, deadline, now, out);
+        }
+        if self.limits.update_us > 0 {
+            while let Some(i) = self.head(UPDATE) {
+                let s = self.session(i);
+                if s.update_us.saturating_add(self.limits.update_us) > now {
+                    break;
+                }
+                if s.started && s.dirty {
+                    let rec = self.record(i, Phase::Update, now, None);
+                    out.push(rec);
+                    self.stats.updates += 1;
+                }
+                let s = self.session_mut(i);
+                s.dirty = false;
+                s.update_us = now;
+                self.move_to_back(UPDATE, i);
+            }
+        }
+        self.check_invariants();
+    }
+
+    /// End every open session with `reason`, least recently active first.
+    pub fn flush(&mut self, now_us: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
+        self.now_us = self.now_us.max(now_us);
+        while let Some(i) = self.head(LRU) {
+            self.end_slot(i, self.now_us, reason, out);
+        }
+        self.check_invariants();
+    }
+
+    /// Open a session for `base`, evicting the least recently active one at the bound.
+    fn open(
+        &mut self,
+        base: HashId,
+        key_idx: usize,
+        carrier: Option<HashId>,
+        now: u64,
+        out: &mut Vec<SessionRecord>,
+    ) -> u32 {
+        if self.index.len() >= self.limits.max_sessions {
+            if let Some(victim) = self.head(LRU) {
+                self.end_slot(victim, now, EndReason::Evicted, out);
+            }
+        }
+        let linked_from = carrier
+            .and_then(|c| self.bindings.get(&c))
+            .filter(|s| *s != base);
+        if linked_from.is_some() {
+            self.stats.sessions_linked += 1;
+        }
+        self.stats.sessions_started += 1;
+        let session = Session {
+            base,
+            id: base,
+            part: 1,
+            previous_part: None,
+            linked_from,
+            key_idx,
+            verified: None,
+            started: false,
+            touch_us: now,
+            part_start_us: now,
+            update_us: now,
+            dirty: false,
+            summary: SessionSummary::default(),
+        };
+        let unlinked = [Link {
+            prev: NIL,
+            next: NIL,
+        }; LISTS];
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Slot {
+                    session: Some(session),
+                    links: unlinked,
+                };
+                i
+            }
+            None => {
+                self.slots.push(Slot {
+                    session: Some(session),
+                    links: unlinked,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(base, i);
+        self.push_back(LRU, i);
+        self.push_back(SPLIT, i);
+        if self.limits.update_us > 0 {
+            self.push_back(UPDATE, i);
+        }
+        i
+    }
+
+    /// End the current part at `at` (if it had transactions) and continue as the next part,
+    /// empty until its first transaction.
+    fn split(&mut self, i: u32, at: u64, now: u64, out: &mut Vec<SessionRecord>) {
+        if self.session(i).started {
+            let rec = self.take_record(i, at, EndReason::MaxDuration);
+            out.push(rec);
+            self.stats.ended_max_duration += 1;
+            let keyed = self.keyed.clone();
+            let s = self.session_mut(i);
+            s.previous_part = Some(s.id);
+            s.part += 1;
+            s.id = keyed.hash(Domain::Part, &[&s.base.0, &s.part.to_le_bytes()]);
+            s.started = false;
+            s.dirty = false;
+            s.linked_from = None;
+        }
+        let s = self.session_mut(i);
+        s.part_start_us = now;
+        s.update_us = now;
+        self.move_to_back(SPLIT, i);
+        if self.limits.update_us > 0 {
+            self.move_to_back(UPDATE, i);
+        }
+    }
+
+    /// Remove session `i`, emitting its end record at `at` when it had transactions.
+    fn end_slot(&mut self, i: u32, at: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
+        match reason {
+            EndReason::Idle => self.stats.ended_idle += 1,
+            EndReason::MaxDuration => self.stats.ended_max_duration += 1,
+            EndReason::Evicted => self.stats.ended_evicted += 1,
+            EndReason::EndOfInput => self.stats.ended_end_of_input += 1,
+            EndReason::Shutdown => self.stats.ended_shutdown += 1,
+        }
+        if self.session(i).started {
+            let rec = self.take_record(i, at, reason);
+            out.push(rec);
+        } else {
+            self.stats.empty_parts_dropped += 1;
+        }
+        for l in 0..LISTS {
+            if l != UPDATE || self.limits.update_us > 0 {
+                self.unlink(l, i);
+            }
+        }
+        if let Some(s) = self.slots[i as usize].session.take() {
+            self.index.remove(&s.base);
+        }
+        self.free.push(i);
+    }
+
+    /// The end record of session `i`, moving its summary out.
+    fn take_record(&mut self, i: u32, at: u64, reason: EndReason) -> SessionRecord {
+        let summary = std::mem::take(&mut self.session_mut(i).summary);
+        let mut r = self.record_header(i, Phase::End, at, Some(reason));
+        r.summary = Box::new(summary);
+        r
+    }
+
+    /// A record of session `i` with a copy of its summary.
+    fn record(&self, i: u32, phase: Phase, at: u64, reason: Option<EndReason>) -> SessionRecord {
+        let mut r = self.record_header(i, phase, at, reason);
+        r.summary = Box::new(self.session(i).summary.clone());
+        r
+    }
+
+    /// A record of session `i` with an empty summary.
+    fn record_header(
+        &self,
+        i: u32,
+        phase: Phase,
+        at: u64,
+        reason: Option<EndReason>,
+    ) -> SessionRecord {
+        let s = self.session(i);
+        SessionRecord {
+            phase,
+            ts_us: at,
+            session_id: s.id,
+            part: s.part,
+            previous_part: s.previous_part,
+            linked_from: s.linked_from,
+            key_source: self.keys[s.key_idx].label.clone(),
+            anonymous: self.keys[s.key_idx].is_fallback(),
+            verified: s.verified,
+            reason,
+            summary: Box::default(),
+        }
+    }
+
+    /// Bind `Set-Cookie` values of key cookies, and tokens of login responses, to `session`.
+    fn bind_server_values(&mut self, view: &TxView<'_>, session: HashId) {
+        let mut values: Vec<HashId> = Vec::new();
+        if !self.bind_cookies.is_empty() {
+            for (name, value) in view.set_cookies() {
+                if !value.is_empty() && self.bind_cookies.iter().any(|c| c == name) {
+                    values.push(self.keyed.hash(Domain::Binding, &[value.as_bytes()]));
+                }
+            }
+        }
+        if !self.login_pointers.is_empty()
+            && view.json_success()
+            && self
+                .login_keywords
+                .iter()
+                .any(|k| contains_ignore_case(view.path, k))
+        {
+            for p in &self.login_pointers {
+                if let Some(tok) = view.json_field(super::config::ParamSide::Response, p) {
+                    values.push(self.keyed.hash(Domain::Binding, &[tok.as_bytes()]));
+                }
+            }
+        }
+        for v in values {
+            let (added, evicted) = self.bindings.bind(v, session);
+            self.stats.bindings_added += u64::from(added);
+            self.stats.bindings_evicted += u64::from(evicted);
+        }
+    }
+
+    /// Count the body events of `view` and add their anomalies.
+    fn body_anomalies(&mut self, view: &TxView<'_>, anomalies: &mut Vec<SessionAnomaly>) {
+        let ev = view.events.get();
+        for st in [ev.request, ev.response].into_iter().flatten() {
+            self.stats.bodies_decoded += 1;
+            match st {
+                DecodeStatus::Capped => {
+                    self.stats.body_decode_limit += 1;
+                    push_unique(anomalies, SessionAnomaly::BodyDecodeLimit);
+                }
+                DecodeStatus::Failed | DecodeStatus::Unsupported => {
+                    self.stats.body_decode_failed += 1;
+                    push_unique(anomalies, SessionAnomaly::BodyDecodeFailed);
+                }
+                DecodeStatus::Partial => self.stats.body_decode_partial += 1,
+                DecodeStatus::Identity | DecodeStatus::Decoded => {}
+            }
+        }
+        if ev.json_failed {
+            self.stats.json_parse_failed += 1;
+            push_unique(anomalies, SessionAnomaly::JsonParseFailed);
+        }
+        if ev.multipart_capped {
+            self.stats.multipart_parts_limit += 1;
+            push_unique(anomalies, SessionAnomaly::MultipartPartsLimit);
+        }
+    }
+
+    /// The session in slot `i` (which must hold one).
+    fn session(&self, i: u32) -> &Session {
+        self.slots[i as usize]
+            .session
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("slot {i} is free"))
+    }
+
+    /// The session in slot `i`, mutably.
+    fn session_mut(&mut self, i: u32) -> &mut Session {
+        self.slots[i as usize]
+            .session
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("slot {i} is free"))
+    }
+
+    /// Oldest entry of list `l`.
+    fn head(&self, l: usize) -> Option<u32> {
+        let h = self.lists[l].head;
+        (h != NIL).then_some(h)
+    }
+
+    /// Append slot `i` to list `l`.
+    fn push_back(&mut self, l: usize, i: u32) {
+        let tail = self.lists[l].tail;
+        self.slots[i as usize].links[l] = Link {
+            prev: tail,
+            next: NIL,
+        };
+        if tail == NIL {
+            self.lists[l].head = i;
+        } else {
+            self.slots[tail as usize].links[l].next = i;
+        }
+        self.lists[l].tail = i;
+    }
+
+    /// Remove slot `i` from list `l`.
+    fn unlink(&mut self, l: usize, i: u32) {
+        let Link { prev, next } = self.slots[i as usize].links[l];
+        if prev == NIL {
+            self.lists[l].head = next;
+        } else {
+            self.slots[prev as usize].links[l].next = next;
+        }
+        if next == NIL {
+            self.lists[l].tail = prev;
+        } else {
+            self.slots[next as usize].links[l].prev = prev;
+        }
+        self.slots[i as usize].links[l] = Link {
+            prev: NIL,
+            next: NIL,
+        };
+    }
+
+    /// Move slot `i` to the end of list `l`.
+    fn move_to_back(&mut self, l: usize, i: u32) {
+        if self.lists[l].tail != i {
+            self.unlink(l, i);
+            self.push_back(l, i);
+        }
+    }
+
+    /// Debug builds: the invariants of the table hold.
+    fn check_invariants(&self) {
+        #[cfg(debug_assertions)]
+        {
+            debug_assert!(self.index.len() <= self.limits.max_sessions);
+            if self.index.len() > INVARIANT_WALK_MAX_SESSIONS {
+                return;
+            }
+            for l in 0..LISTS {
+                if l == UPDATE && self.limits.update_us == 0 {
+                    continue;
+                }
+                let (mut n, mut cur, mut last_t) = (0usize, self.lists[l].head, 0u64);
+                while cur != NIL {
+                    let s = self.session(cur);
+                    let t = match l {
+                        LRU => s.touch_us,
+                        SPLIT => s.part_start_us,
+                        _ => s.update_us,
+                    };
+                    debug_assert!(t >= last_t, "list {l} out of order");
+                    last_t = t;
+                    n += 1;
+                    cur = self.slots[cur as usize].links[l].next;
+                }
+                debug_assert_eq!(n, self.index.len(), "list {l} length");
+            }
+        }
+    }
+}
+
+/// Packet times of a transaction: its first byte and its last byte.
+fn tx_times(tx: &Transaction) -> (u64, u64) {
+    let first = tx.ts_us();
+    let last = [
+        tx.request.as_ref().map(|r| r.end_ts_us),
+        tx.response.as_ref().map(|r| r.end_ts_us),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(first);
+    (first, last.max(first))
+}

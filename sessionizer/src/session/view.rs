@@ -1,0 +1,272 @@
+//! A lazy view of one transaction: cookies, bearer token, JWT claims, query, decoded bodies and
+//! parsed JSON are each worked out at most once, and only when a key or parameter asks.
+
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
+
+use serde_json::Value;
+
+use super::body::{self, BodyKind, DecodeStatus};
+use super::config::{BodyConfig, ParamSide, TokenLocation};
+use super::jwt;
+use crate::http::{Request, Response, Transaction};
+use crate::record::{header, split_target};
+
+/// Cookies looked at in one request; more are ignored.
+pub const MAX_COOKIES: usize = 64;
+
+/// Headers, stored body bytes and truncation flag of one side.
+type RawBody<'a> = (&'a [(String, String)], &'a [u8], bool);
+
+/// One side's body, decoded and classified.
+struct Body<'a> {
+    /// After `Content-Encoding` decoding.
+    data: Cow<'a, [u8]>,
+    /// From `Content-Type`.
+    kind: BodyKind<'a>,
+    /// Parsed JSON, when the body is JSON.
+    json: OnceCell<Option<Value>>,
+}
+
+/// What happened while looking at the bodies, for counters and anomalies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BodyEvents {
+    /// Decoding outcome of the request body, when it was decoded with a coding.
+    pub request: Option<DecodeStatus>,
+    /// Same for the response body.
+    pub response: Option<DecodeStatus>,
+    /// A JSON body did not parse.
+    pub json_failed: bool,
+    /// A multipart scan stopped at `max_multipart_parts`.
+    pub multipart_capped: bool,
+}
+
+/// The lazily parsed parts of one transaction.
+pub(crate) struct TxView<'a> {
+    /// The request, if any.
+    pub req: Option<&'a Request>,
+    /// The response, if any.
+    pub resp: Option<&'a Response>,
+    /// Path of the request target (empty without request).
+    pub path: &'a str,
+    /// Query of the request target.
+    pub query: Option<&'a str>,
+    /// Body limits.
+    limits: &'a BodyConfig,
+    /// Request cookies, in order.
+    cookies: OnceCell<Vec<(&'a str, &'a str)>>,
+    /// Claims of the bearer token.
+    bearer_claims: OnceCell<Option<Value>>,
+    /// Decoded request body.
+    req_body: OnceCell<Body<'a>>,
+    /// Decoded response body.
+    resp_body: OnceCell<Body<'a>>,
+    /// Body events so far.
+    pub events: Cell<BodyEvents>,
+}
+
+impl<'a> TxView<'a> {
+    /// A view of `tx`; nothing is parsed yet.
+    pub fn new(tx: &'a Transaction, limits: &'a BodyConfig) -> Self {
+        let req = tx.request.as_ref();
+        let (path, query) = req.map_or(("", None), |r| split_target(&r.uri));
+        TxView {
+            req,
+            resp: tx.response.as_ref(),
+            path,
+            query,
+            limits,
+            cookies: OnceCell::new(),
+            bearer_claims: OnceCell::new(),
+            req_body: OnceCell::new(),
+            resp_body: OnceCell::new(),
+            events: Cell::new(BodyEvents::default()),
+        }
+    }
+
+    /// First value of a request header.
+    pub fn req_header(&self, name: &str) -> Option<&'a str> {
+        self.req
+            .and_then(|r| header(&r.headers, name))
+            .filter(|v| !v.is_empty())
+    }
+
+    /// First value of a header on `side`.
+    pub fn header(&self, side: ParamSide, name: &str) -> Option<&'a str> {
+        match side {
+            ParamSide::Request => self.req_header(name),
+            ParamSide::Response => self
+                .resp
+                .and_then(|r| header(&r.headers, name))
+                .filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// A request cookie by exact name.
+    pub fn cookie(&self, name: &str) -> Option<&'a str> {
+        let cookies = self.cookies.get_or_init(|| {
+            let mut out = Vec::new();
+            if let Some(r) = self.req {
+                for (n, v) in &r.headers {
+                    if n.eq_ignore_ascii_case("cookie") {
+                        for pair in v.split(';') {
+                            if out.len() == MAX_COOKIES {
+                                break;
+                            }
+                            if let Some((k, v)) = pair.split_once('=') {
+                                out.push((k.trim(), v.trim().trim_matches('"')));
+                            }
+                        }
+                    }
+                }
+            }
+            out
+        });
+        cookies
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `(name, value)` of each response `Set-Cookie` (RFC 6265 section 4.1).
+    pub fn set_cookies(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.resp
+            .into_iter()
+            .flat_map(|r| r.headers.iter())
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, v)| {
+                let first = v.split(';').next()?;
+                let (k, v) = first.split_once('=')?;
+                Some((k.trim(), v.trim().trim_matches('"')))
+            })
+    }
+
+    /// The `Authorization: Bearer` token (RFC 6750 section 2.1).
+    pub fn bearer(&self) -> Option<&'a str> {
+        let v = self.req_header("authorization")?.trim();
+        let (scheme, tok) = v.split_once(' ')?;
+        let tok = tok.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
+    }
+
+    /// The token at a location.
+    pub fn token(&self, loc: &TokenLocation) -> Option<&'a str> {
+        match loc {
+            TokenLocation::Bearer => self.bearer(),
+            TokenLocation::Cookie(n) => self.cookie(n),
+            TokenLocation::Header(n) => self.req_header(n),
+        }
+    }
+
+    /// Run `f` on the claims of the JWT at `loc` (decoded once for the bearer token).
+    pub fn with_claims<R>(
+        &self,
+        loc: &TokenLocation,
+        f: impl FnOnce(&Value) -> Option<R>,
+    ) -> Option<R> {
+        match loc {
+            TokenLocation::Bearer => {
+                let c = self
+                    .bearer_claims
+                    .get_or_init(|| self.bearer().and_then(jwt::claims));
+                c.as_ref().and_then(f)
+            }
+            _ => jwt::claims(self.token(loc)?).as_ref().and_then(f),
+        }
+    }
+
+    /// A query parameter, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'a, str>> {
+        body::urlencoded_field(self.query?.as_bytes(), name)
+    }
+
+    /// The decoded body of `side`, if that side exists.
+    fn body(&self, side: ParamSide) -> Option<&Body<'a>> {
+        let (cell, head): (&OnceCell<Body<'a>>, Option<RawBody<'a>>) = match side {
+            ParamSide::Request => (
+                &self.req_body,
+                self.req
+                    .map(|r| (&r.headers[..], &r.body[..], r.body_truncated)),
+            ),
+            ParamSide::Response => (
+                &self.resp_body,
+                self.resp
+                    .map(|r| (&r.headers[..], &r.body[..], r.body_truncated)),
+            ),
+        };
+        let (headers, raw, truncated) = head?;
+        Some(cell.get_or_init(|| {
+            let (data, status) = body::decode(
+                header(headers, "content-encoding"),
+                raw,
+                truncated,
+                self.limits,
+            );
+            if status != DecodeStatus::Identity {
+                let mut ev = self.events.get();
+                match side {
+                    ParamSide::Request => ev.request = Some(status),
+                    ParamSide::Response => ev.response = Some(status),
+                }
+                self.events.set(ev);
+            }
+            Body {
+                data,
+                kind: body::kind(header(headers, "content-type")),
+                json: OnceCell::new(),
+            }
+        }))
+    }
+
+    /// The parsed JSON body of `side` (by `Content-Type`, or sniffed).
+    pub fn json(&self, side: ParamSide) -> Option<&Value> {
+        let b = self.body(side)?;
+        b.json
+            .get_or_init(|| {
+                let is_json = b.kind == BodyKind::Json
+                    || (b.kind == BodyKind::Other && body::sniff_json(&b.data));
+                if !is_json || b.data.is_empty() {
+                    return None;
+                }
+                let v = serde_json::from_slice::<Value>(&b.data).ok();
+                if v.is_none() {
+                    let mut ev = self.events.get();
+                    ev.json_failed = true;
+                    self.events.set(ev);
+                }
+                v
+            })
+            .as_ref()
+    }
+
+    /// A scalar JSON body value at `pointer`, as text.
+    pub fn json_field(&self, side: ParamSide, pointer: &str) -> Option<Cow<'_, str>> {
+        jwt::scalar_text(self.json(side)?.pointer(pointer)?)
+    }
+
+    /// A form field of an urlencoded or multipart body on `side`.
+    pub fn form_field(&self, side: ParamSide, name: &str) -> Option<Cow<'_, str>> {
+        let b = self.body(side)?;
+        match b.kind {
+            BodyKind::Form => body::urlencoded_field(&b.data, name),
+            BodyKind::Multipart(boundary) => {
+                let f =
+                    body::multipart_field(&b.data, boundary, name, self.limits.max_multipart_parts);
+                if f.capped {
+                    let mut ev = self.events.get();
+                    ev.multipart_capped = true;
+                    self.events.set(ev);
+                }
+                f.value
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the response is a 2xx JSON response (a candidate login response).
+    pub fn json_success(&self) -> bool {
+        self.resp
+            .is_some_and(|r| (200..300).contains(&r.status) && !r.body.is_empty())
+    }
+}

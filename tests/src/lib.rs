@@ -7,4 +7,6 @@
 
 pub mod faults;
 pub mod harness;
+pub mod oracle;
 pub mod pcapio;
+pub mod records;

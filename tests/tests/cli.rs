@@ -1,0 +1,305 @@
+//! CLI behaviour of the real binary: exit codes and messages (sensor/src/exit.rs), damaged and
+//! unsupported inputs, merging several files, determinism, stdout output, `check-config`,
+//! config bounds and the run summary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use apitap_tests::harness::{apitap, apitap_bin, fixture, replay, scratch, Replay};
+use apitap_tests::pcapio::{read_pcap, write_pcap, DataLink, Packet};
+use apitap_tests::records::{keys, Key};
+
+const NGINX: &str = "local/nginx-curl.pcap";
+const JOURNEYS: &str = "sessions/journeys.pcap";
+
+/// Bytes of the classic pcap file header.
+const PCAP_FILE_HEADER_LEN: usize = 24;
+/// Bytes of a classic pcap record header.
+const PCAP_RECORD_HEADER_LEN: usize = 16;
+
+/// Replay and require exit code 0.
+fn ok(pcaps: &[PathBuf], args: &[&str]) -> Replay {
+    let r = replay(pcaps, args);
+    assert_eq!(r.code, 0, "{pcaps:?}: {}", r.stderr);
+    r
+}
+
+/// Byte offset of every record header in a little- or big-endian classic pcap.
+fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+    let le = match bytes[..4] {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => panic!("not a classic pcap"),
+    };
+    let mut out = Vec::new();
+    let mut at = PCAP_FILE_HEADER_LEN;
+    while at + PCAP_RECORD_HEADER_LEN <= bytes.len() {
+        out.push(at);
+        let f: [u8; 4] = bytes[at + 8..at + 12].try_into().unwrap();
+        let incl = if le {
+            u32::from_le_bytes(f)
+        } else {
+            u32::from_be_bytes(f)
+        };
+        at += PCAP_RECORD_HEADER_LEN + incl as usize;
+    }
+    assert_eq!(at, bytes.len(), "record walk ends at the end of the file");
+    out
+}
+
+#[test]
+fn missing_file_is_a_usage_error_naming_it() {
+    let dir = scratch("cli-missing");
+    let missing = dir.join("no-such-capture.pcap");
+    let out = dir.join("events.jsonl");
+    let o = apitap(&[
+        "replay",
+        missing.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+    assert!(!out.exists(), "nothing is processed, no output is created");
+}
+
+#[test]
+fn non_pcap_file_is_a_usage_error_naming_it() {
+    let dir = scratch("cli-not-pcap");
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap();
+    let r = replay(std::slice::from_ref(&text), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains(text.to_str().unwrap()), "{}", r.stderr);
+    assert!(r.records.is_empty());
+}
+
+#[test]
+fn unsupported_link_type_is_a_usage_error_naming_it() {
+    let dir = scratch("cli-dlt");
+    let path = dir.join("user0.pcap");
+    // DLT 147 (USER0): private use, no decoder. Payload: a real Ethernet frame, so only the
+    // link type makes it unsupported.
+    let eth = &read_pcap(fixture(NGINX)).unwrap()[3];
+    let pkt = Packet::new(eth.ts, DataLink::from(147u32), eth.data.clone());
+    write_pcap(&path, &[pkt]).unwrap();
+    assert_eq!(
+        &std::fs::read(&path).unwrap()[20..24],
+        &147u32.to_le_bytes()
+    );
+    let r = replay(std::slice::from_ref(&path), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("147"), "{}", r.stderr);
+    assert!(r.stderr.contains("link type"), "{}", r.stderr);
+    assert!(r.stderr.contains(path.to_str().unwrap()), "{}", r.stderr);
+    assert!(r.records.is_empty());
+}
+
+#[test]
+fn truncated_file_writes_the_events_before_the_damage() {
+    let bytes = std::fs::read(fixture(NGINX)).unwrap();
+    let offsets = record_offsets(&bytes);
+    let pkts = read_pcap(fixture(NGINX)).unwrap();
+    assert_eq!(offsets.len(), pkts.len());
+    let clean = ok(&[fixture(NGINX)], &["--quiet"]);
+    let clean_keys = keys(&clean.records);
+    // The big.txt response is the largest packet: cut inside its data, and also inside the
+    // record header of a later packet.
+    let big = (0..pkts.len()).max_by_key(|&i| pkts[i].data.len()).unwrap();
+    let cuts = [
+        (
+            big,
+            offsets[big] + PCAP_RECORD_HEADER_LEN + pkts[big].data.len() / 2,
+        ),
+        (big + 3, offsets[big + 3] + PCAP_RECORD_HEADER_LEN / 2),
+    ];
+    let dir = scratch("cli-truncated");
+    for (k, cut) in cuts {
+        let damaged = dir.join(format!("cut-in-packet-{k}.pcap"));
+        std::fs::write(&damaged, &bytes[..cut]).unwrap();
+        let r = replay(std::slice::from_ref(&damaged), &[]);
+        assert_eq!(r.code, 1, "cut in packet {k}: {}", r.stderr);
+        assert!(r.stderr.contains(damaged.to_str().unwrap()), "{}", r.stderr);
+        // libpcap read the `k` packets before the damaged one; the message gives that index.
+        assert!(
+            r.stderr.contains(&format!("packet {k}")),
+            "message names packet {k}: {}",
+            r.stderr
+        );
+        // Exactly what a capture of the first `k` packets gives.
+        let prefix = dir.join(format!("first-{k}.pcap"));
+        write_pcap(&prefix, &pkts[..k]).unwrap();
+        let want = ok(&[prefix], &["--quiet"]);
+        assert_eq!(r.raw, want.raw, "cut in packet {k}");
+        // And a prefix of the clean run's transactions (the last may lack its response).
+        let got = keys(&r.records);
+        assert!(!got.is_empty() && got.len() <= clean_keys.len());
+        let n = got.len();
+        assert_eq!(got[..n - 1], clean_keys[..n - 1], "cut in packet {k}");
+        let (m, u, s) = &got[n - 1];
+        let last: &Key = &clean_keys[n - 1];
+        assert_eq!((m, u), (&last.0, &last.1), "cut in packet {k}");
+        assert!(s.is_none() || s == &last.2, "cut in packet {k}");
+    }
+}
+
+/// Split `pkts` into two captures by alternating packets.
+fn split_alternating(pkts: &[Packet], dir: &Path) -> (PathBuf, PathBuf) {
+    let pick = |parity: usize| -> Vec<Packet> {
+        pkts.iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, p)| p.clone())
+            .collect()
+    };
+    let (a, b) = (dir.join("even.pcap"), dir.join("odd.pcap"));
+    write_pcap(&a, &pick(0)).unwrap();
+    write_pcap(&b, &pick(1)).unwrap();
+    (a, b)
+}
+
+#[test]
+fn several_files_are_merged_in_timestamp_order() {
+    for rel in [NGINX, JOURNEYS] {
+        let pkts = read_pcap(fixture(rel)).unwrap();
+        assert!(
+            pkts.windows(2).all(|w| w[0].ts < w[1].ts),
+            "{rel}: distinct timestamps, so the merge order is unique"
+        );
+        let whole = ok(&[fixture(rel)], &["--quiet"]);
+        let dir = scratch("cli-merge");
+        let (a, b) = split_alternating(&pkts, &dir);
+        // Each half alone is missing every other packet: a real difference to merge away.
+        let half = ok(std::slice::from_ref(&a), &["--quiet"]);
+        assert_ne!(half.raw, whole.raw, "{rel}");
+        for files in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
+            let r = ok(&files, &["--quiet"]);
+            assert_eq!(r.raw, whole.raw, "{rel}: {files:?}");
+            assert_eq!(r.stats["decode"]["packets"], pkts.len(), "{rel}");
+        }
+    }
+}
+
+#[test]
+fn two_runs_give_byte_identical_output() {
+    for rel in [NGINX, JOURNEYS] {
+        let first = ok(&[fixture(rel)], &["--quiet"]);
+        let second = ok(&[fixture(rel)], &["--quiet"]);
+        assert!(!first.raw.is_empty());
+        assert_eq!(first.raw, second.raw, "{rel}: events");
+        assert_eq!(first.stats, second.stats, "{rel}: counters");
+    }
+}
+
+#[test]
+fn output_dash_writes_events_to_stdout() {
+    let file = ok(&[fixture(NGINX)], &["--quiet"]);
+    let o = Command::new(apitap_bin())
+        .arg("replay")
+        .arg(fixture(NGINX))
+        .args(["--output", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), file.raw);
+    // The summary goes to stderr, never into the events.
+    assert!(String::from_utf8_lossy(&o.stderr).contains("packets"));
+}
+
+#[test]
+fn unwritable_output_is_exit_code_3() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let o = Command::new(apitap_bin())
+        .arg("replay")
+        .arg(fixture(JOURNEYS))
+        .args(["--quiet", "--output", "/dev/full"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot write events"), "{stderr}");
+}
+
+#[test]
+fn check_config_accepts_a_valid_file_and_names_an_unknown_key() {
+    let dir = scratch("cli-check-config");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "[reassembly]\nmax_flows = 7\n").unwrap();
+    let o = apitap(&["check-config", good.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("valid"), "{stdout}");
+    assert!(
+        stdout.contains("max_flows: 7"),
+        "effective value shown: {stdout}"
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[reassembly]\nmax_flowz = 7\n").unwrap();
+    let o = apitap(&["check-config", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("max_flowz"), "{stderr}");
+    assert!(stderr.contains(bad.to_str().unwrap()), "{stderr}");
+
+    // The same file given to `replay`: usage error, nothing processed.
+    let r = replay(&[fixture(NGINX)], &["--config", bad.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("max_flowz"), "{}", r.stderr);
+    assert!(r.records.is_empty());
+    assert!(r.stats.is_null(), "no stats are written: {}", r.stats);
+}
+
+#[test]
+fn max_flows_bound_evicts_and_still_produces_records() {
+    // journeys.pcap has 9 connections open at overlapping times.
+    let dir = scratch("cli-max-flows");
+    let cfg = dir.join("one-flow.toml");
+    std::fs::write(&cfg, "[reassembly]\nmax_flows = 1\n").unwrap();
+    let unbounded = ok(&[fixture(JOURNEYS)], &["--quiet"]);
+    assert_eq!(unbounded.stats["reassembly"]["flows_evicted"], 0);
+    let r = ok(
+        &[fixture(JOURNEYS)],
+        &["--quiet", "--config", cfg.to_str().unwrap()],
+    );
+    let evicted = r.stats["reassembly"]["flows_evicted"].as_u64().unwrap();
+    assert!(evicted > 0, "{}", r.stats);
+    assert!(!r.records.is_empty());
+    assert_eq!(r.stats["export"]["records"], r.records.len());
+}
+
+#[test]
+fn summary_reports_packets_transactions_and_elapsed_time() {
+    let pkts = read_pcap(fixture(NGINX)).unwrap();
+    let r = ok(&[fixture(NGINX)], &[]);
+    let s = &r.stderr;
+    assert!(s.contains(&format!("{} packets", pkts.len())), "{s}");
+    assert!(
+        s.contains(&format!("transactions: {}", r.records.len())),
+        "{s}"
+    );
+    // "... bytes in 0.002 s: ..."
+    let secs = s
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s").next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no elapsed time in {s}"));
+    assert!(
+        secs >= 0.0 && Duration::from_secs_f64(secs) < Duration::from_secs(60),
+        "{s}"
+    );
+
+    let quiet = ok(&[fixture(NGINX)], &["--quiet"]);
+    assert!(quiet.stderr.is_empty(), "--quiet: {}", quiet.stderr);
+}

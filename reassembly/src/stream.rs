@@ -57,15 +57,21 @@ pub(crate) struct Ctx<'a, S: StreamSink + ?Sized> {
 }
 
 impl<S: StreamSink + ?Sized> Ctx<'_, S> {
-    /// Emits in-order bytes and counts them.
+    /// Emits in-order bytes that arrived now and counts them.
     fn data(&mut self, data: &[u8]) {
+        self.data_seen_at(data, self.ts_us);
+    }
+
+    /// Emits in-order bytes that arrived at `ts_us` (buffered bytes released later) and counts
+    /// them.
+    fn data_seen_at(&mut self, data: &[u8], ts_us: u64) {
         if data.is_empty() {
             return;
         }
         self.shared.stats.bytes_delivered += data.len() as u64;
         self.sink.on_event(StreamEvent::Data {
             conn: self.conn,
-            ts_us: self.ts_us,
+            ts_us,
             from: self.from,
             data,
         });
@@ -101,6 +107,12 @@ struct Chunk {
     start: u64,
     /// The bytes, never empty.
     data: Vec<u8>,
+    /// Packet time of the segment that carried them: delivered Data keeps the time the bytes
+    /// were seen, not the time a later packet released them.
+    ts_us: u64,
+    /// Offset of the first byte a later copy contradicted: the anomaly is emitted right before
+    /// that byte is delivered, so the consumer attaches it to the message it belongs to.
+    conflict_at: Option<u64>,
 }
 
 impl Chunk {
@@ -115,10 +127,8 @@ impl Chunk {
 struct Plan {
     /// Bytes not yet buffered (to be copied).
     added: usize,
-    /// True when a new chunk would be created (rather than only extending existing ones).
-    new_chunk: bool,
-    /// True when overlapping bytes differ from the buffered ones.
-    mismatch: bool,
+    /// Chunks that would be created (rather than only extending existing ones).
+    new_chunks: usize,
 }
 
 /// One direction of a connection.
@@ -273,15 +283,15 @@ impl Stream {
             debug_assert!(false, "segment range outside its payload");
             return;
         };
-        let mut mismatch = false;
-        if start == self.next {
-            self.deliver_in_order(data, &mut mismatch, cx);
-        } else {
-            self.buffer(start, data, &mut mismatch, cx);
-        }
-        if mismatch {
+        // Compare with the buffered bytes (which win); a contradicted chunk remembers where,
+        // and its anomaly is emitted in the byte stream right there when it is delivered.
+        if !self.chunks.is_empty() && self.mark_conflicts(start, data) {
             cx.shared.stats.retransmission_mismatches += 1;
-            cx.anomaly(TcpAnomaly::RetransmissionMismatch);
+        }
+        if start == self.next {
+            self.deliver_in_order(data, cx);
+        } else {
+            self.buffer(start, data, cx);
         }
         self.check();
     }
@@ -298,12 +308,7 @@ impl Stream {
     /// Delivers `data`, which starts at `next`, merged with the buffered chunks it overlaps
     /// (those were accepted first: they win and are compared), then drains what became
     /// contiguous. The fast path is one Data event borrowing the packet.
-    fn deliver_in_order<S: StreamSink + ?Sized>(
-        &mut self,
-        data: &[u8],
-        mismatch: &mut bool,
-        cx: &mut Ctx<'_, S>,
-    ) {
+    fn deliver_in_order<S: StreamSink + ?Sized>(&mut self, data: &[u8], cx: &mut Ctx<'_, S>) {
         let mut rest = data;
         while !rest.is_empty() {
             let first = self.chunks.front().map(|c| c.start);
@@ -313,9 +318,6 @@ impl Stream {
                         break;
                     };
                     let overlap = chunk.data.len().min(rest.len());
-                    if chunk.data.get(..overlap) != rest.get(..overlap) {
-                        *mismatch = true;
-                    }
                     rest = rest.get(overlap..).unwrap_or_default();
                     self.deliver_chunk(chunk, cx);
                 }
@@ -338,25 +340,23 @@ impl Stream {
         &mut self,
         mut start: u64,
         mut data: &[u8],
-        mismatch: &mut bool,
         cx: &mut Ctx<'_, S>,
     ) {
         let mut stream_hit = false;
         let mut global_hit = false;
         loop {
             debug_assert!(start > self.next && !data.is_empty());
-            let plan = self.plan(start, data);
-            *mismatch |= plan.mismatch;
+            let plan = self.plan(start, data, cx.ts_us);
             if plan.added == 0 {
                 cx.shared.stats.retransmitted_segments += 1;
                 return;
             }
             let over_stream = self.buffered.saturating_add(plan.added) > cx.shared.max_stream_bytes
-                || (plan.new_chunk && self.chunks.len() >= MAX_OOO_CHUNKS_PER_STREAM);
+                || self.chunks.len().saturating_add(plan.new_chunks) > MAX_OOO_CHUNKS_PER_STREAM;
             let over_global =
                 cx.shared.buffered_total.saturating_add(plan.added) > cx.shared.max_total_bytes;
             if !over_stream && !over_global {
-                self.insert(start, data, cx.shared);
+                self.insert(start, data, cx.ts_us, cx.shared);
                 cx.shared.stats.ooo_segments += 1;
                 return;
             }
@@ -374,7 +374,7 @@ impl Stream {
             let earliest = self.chunks.front().map_or(start, |c| c.start.min(start));
             self.gap_to(earliest, cx);
             if start == self.next {
-                self.deliver_in_order(data, mismatch, cx);
+                self.deliver_in_order(data, cx);
                 return;
             }
             self.drain(cx);
@@ -389,7 +389,7 @@ impl Stream {
                 start = self.next;
             }
             if start == self.next {
-                self.deliver_in_order(data, mismatch, cx);
+                self.deliver_in_order(data, cx);
                 return;
             }
         }
@@ -401,36 +401,55 @@ impl Stream {
         self.chunks.partition_point(|c| c.end() <= start)
     }
 
-    /// Computes what inserting `data` at `start` would add, and compares overlapping bytes.
-    fn plan(&self, start: u64, data: &[u8]) -> Plan {
+    /// Compares `data` at `start` with the buffered chunks it overlaps; every chunk whose bytes
+    /// differ records the first differing offset. True when any differed.
+    fn mark_conflicts(&mut self, start: u64, data: &[u8]) -> bool {
+        let end = start + data.len() as u64;
+        let mut any = false;
+        let mut i = self.first_ending_after(start);
+        while let Some(c) = self.chunks.get_mut(i) {
+            if c.start >= end {
+                break;
+            }
+            let from = c.start.max(start);
+            let to = c.end().min(end);
+            let ours = slice(data, start, from, to).unwrap_or_default();
+            let theirs = slice(&c.data, c.start, from, to).unwrap_or_default();
+            if let Some(k) = ours.iter().zip(theirs).position(|(a, b)| a != b) {
+                let at = from + k as u64;
+                c.conflict_at = Some(c.conflict_at.map_or(at, |old| old.min(at)));
+                any = true;
+            }
+            i += 1;
+        }
+        any
+    }
+
+    /// Computes what inserting `data` (seen at `ts_us`) at `start` would add.
+    fn plan(&self, start: u64, data: &[u8], ts_us: u64) -> Plan {
         let end = start + data.len() as u64;
         let mut i = self.first_ending_after(start);
-        // Only the first uncovered piece can need a new chunk: every later piece starts where a
-        // chunk ends and extends it.
-        let joins_previous = i
-            .checked_sub(1)
-            .and_then(|p| self.chunks.get(p))
-            .is_some_and(|c| c.end() == start);
         let mut plan = Plan {
             added: 0,
-            new_chunk: false,
-            mismatch: false,
+            new_chunks: 0,
         };
         let mut cursor = start;
         while cursor < end {
             match self.chunks.get(i) {
                 Some(c) if c.start <= cursor => {
-                    let stop = c.end().min(end);
-                    let ours = slice(data, start, cursor, stop);
-                    let theirs = slice(&c.data, c.start, cursor, stop);
-                    plan.mismatch |= ours != theirs;
-                    cursor = stop;
+                    cursor = c.end().min(end);
                     i += 1;
                 }
                 next => {
                     let stop = next.map_or(end, |c| c.start.min(end));
-                    if cursor == start && !joins_previous {
-                        plan.new_chunk = true;
+                    // A piece extends the chunk ending where it starts when both were seen at
+                    // the same time (see `insert`); otherwise it becomes a chunk of its own.
+                    let extends = i
+                        .checked_sub(1)
+                        .and_then(|p| self.chunks.get(p))
+                        .is_some_and(|c| c.end() == cursor && c.ts_us == ts_us);
+                    if !extends {
+                        plan.new_chunks += 1;
                     }
                     plan.added += usize::try_from(stop - cursor).unwrap_or(usize::MAX);
                     cursor = stop;
@@ -440,8 +459,10 @@ impl Stream {
         plan
     }
 
-    /// Copies the bytes of `data` (at `start`) that are not buffered yet into the buffer.
-    fn insert(&mut self, start: u64, data: &[u8], shared: &mut Shared) {
+    /// Copies the bytes of `data` (at `start`, seen at `ts_us`) that are not buffered yet into
+    /// the buffer. A piece extends the chunk it touches only when both were seen at the same
+    /// time, so every chunk keeps one arrival time.
+    fn insert(&mut self, start: u64, data: &[u8], ts_us: u64, shared: &mut Shared) {
         debug_assert!(start > self.next);
         let end = start + data.len() as u64;
         let mut i = self.first_ending_after(start);
@@ -458,13 +479,17 @@ impl Stream {
                     let piece = slice(data, start, cursor, stop).unwrap_or_default();
                     let previous = i.checked_sub(1).and_then(|p| self.chunks.get_mut(p));
                     match previous {
-                        Some(prev) if prev.end() == cursor => prev.data.extend_from_slice(piece),
+                        Some(prev) if prev.end() == cursor && prev.ts_us == ts_us => {
+                            prev.data.extend_from_slice(piece)
+                        }
                         _ => {
                             self.chunks.insert(
                                 i,
                                 Chunk {
                                     start: cursor,
                                     data: piece.to_vec(),
+                                    ts_us,
+                                    conflict_at: None,
                                 },
                             );
                             i += 1;
@@ -484,7 +509,18 @@ impl Stream {
         self.buffered -= chunk.data.len();
         cx.shared.buffered_total -= chunk.data.len();
         let skip = usize::try_from(self.next - chunk.start).unwrap_or(usize::MAX);
-        cx.data(chunk.data.get(skip..).unwrap_or_default());
+        let bytes = chunk.data.get(skip..).unwrap_or_default();
+        match chunk.conflict_at {
+            Some(at) => {
+                // Deliver up to the contradicted byte, flag it, then the rest.
+                let k = usize::try_from(at.saturating_sub(self.next)).unwrap_or(usize::MAX);
+                let (before, after) = bytes.split_at(k.min(bytes.len()));
+                cx.data_seen_at(before, chunk.ts_us);
+                cx.anomaly(TcpAnomaly::RetransmissionMismatch);
+                cx.data_seen_at(after, chunk.ts_us);
+            }
+            None => cx.data_seen_at(bytes, chunk.ts_us),
+        }
         self.next = chunk.end();
     }
 

@@ -276,8 +276,6 @@ fn dropped_request_body_segment_is_a_gap_in_request() {
 }
 
 #[test]
-#[ignore = "bug: data buffered behind a hole is stamped with the time of the packet that \
-            releases it, not the packet that carried it; see the doc comment"]
 fn records_after_a_lost_segment_keep_their_packet_times() {
     // After a lost segment, the next segment of that direction is buffered until an ACK
     // covers the hole (reassembly/src/stream.rs `on_ack` waits for buffered data), then
@@ -568,8 +566,6 @@ fn conflicting_overlap_first_copy_wins_in_the_request_line() {
 }
 
 #[test]
-#[ignore = "bug: a retransmission_mismatch detected by the segment that completes a message \
-            lands on the next message of that direction, or nowhere if there is none"]
 fn conflict_detected_by_the_segment_that_completes_a_message_is_flagged_on_that_message() {
     // reassembly/src/stream.rs `on_segment` emits `Anomaly(RetransmissionMismatch)` after
     // `deliver_in_order` has delivered the bytes; when they complete the message, the HTTP

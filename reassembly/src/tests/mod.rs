@@ -1150,3 +1150,60 @@ fn conn_id_range_per_worker() {
         .collect();
     assert_eq!(opens, [worker << 48, (worker << 48) + 1]);
 }
+
+/// Data times as a sink sees them: (bytes, ts_us) of each Data event of `side`.
+#[derive(Default)]
+struct Timed(Vec<(Vec<u8>, u64)>, Vec<&'static str>);
+
+impl StreamSink for Timed {
+    fn on_event(&mut self, ev: StreamEvent<'_>) {
+        match ev {
+            StreamEvent::Data { data, ts_us, .. } => {
+                self.0.push((data.to_vec(), ts_us));
+                self.1.push("data");
+            }
+            StreamEvent::Anomaly { .. } => self.1.push("anomaly"),
+            StreamEvent::Gap { .. } => self.1.push("gap"),
+            _ => {}
+        }
+    }
+}
+
+/// Regression (faults test `records_after_a_lost_segment_keep_their_packet_times`): bytes
+/// buffered behind a hole are delivered with the time of the packet that carried them, not
+/// the time of the packet that released them.
+#[test]
+fn buffered_bytes_keep_their_arrival_time() {
+    let mut r = Reassembler::new(ReassemblyConfig::default());
+    let mut sink = Timed::default();
+    let t0 = 1_700_000_000_000_000;
+    for (i, p) in handshake().iter().enumerate() {
+        r.process(t0 + i as u64, &p.seg(), &mut sink);
+    }
+    r.process(t0 + 100, &cdata(4, b"BBBB").seg(), &mut sink);
+    r.process(t0 + 200, &cdata(8, b"CCCC").seg(), &mut sink);
+    // The server acknowledges everything 50 ms later: the first 4 bytes were lost.
+    r.process(t0 + 50_000, &sack(12).seg(), &mut sink);
+    let bytes: Vec<u8> = sink.0.iter().flat_map(|(d, _)| d.clone()).collect();
+    assert_eq!(bytes, b"BBBBCCCC");
+    assert_eq!(sink.0.first().map(|d| d.1), Some(t0 + 100));
+    assert_eq!(sink.0.last().map(|d| d.1), Some(t0 + 200));
+}
+
+/// Regression (faults test `conflict_detected_by_the_segment_that_completes_a_message`): a
+/// retransmission mismatch is reported in the byte stream right before the first contradicted
+/// byte, so the consumer attaches it to the message that byte belongs to.
+#[test]
+fn mismatch_is_reported_before_the_data_it_concerns() {
+    let mut r = Reassembler::new(ReassemblyConfig::default());
+    let mut sink = Timed::default();
+    for (i, p) in handshake().iter().enumerate() {
+        r.process(1 + i as u64, &p.seg(), &mut sink);
+    }
+    r.process(10, &cdata(4, b"BBBB").seg(), &mut sink);
+    // Fills the hole and overlaps the buffered bytes with different ones.
+    r.process(11, &cdata(0, b"AAAAXX").seg(), &mut sink);
+    assert_eq!(sink.1, ["data", "anomaly", "data"]);
+    let bytes: Vec<u8> = sink.0.iter().flat_map(|(d, _)| d.clone()).collect();
+    assert_eq!(bytes, b"AAAABBBB", "first data wins");
+}

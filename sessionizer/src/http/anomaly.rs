@@ -47,11 +47,23 @@ pub enum HttpAnomaly {
     IncompleteRequest,
     /// The connection ended before the response body was complete.
     IncompleteResponse,
+    /// A request line that RFC 9112 section 3 does not allow but servers act on, read the way
+    /// Zeek reads it: a target that is empty (`OPTIONS HTTP/1.1`) or holds spaces
+    /// (`CONNECT host:25 / HTTP/1.0`), a version such as `HTTP/1.`, or no version with header
+    /// fields after it (`GET /HTTP/1.1`, recorded as version 1.0).
+    LenientRequestLine,
+    /// A request field value continued on the next line (obs-fold); it was unfolded, each fold
+    /// replaced by SP as RFC 9112 section 5.2 allows. Servers that reject it answer 400.
+    ObsoleteLineFolding,
+    /// Lines in a request's field section that are not `name: value` fields were skipped
+    /// (RFC 9112 section 2.2 for whitespace-preceded lines). A malformed line naming
+    /// Content-Length or Transfer-Encoding is not skipped: the head is `malformed_request`.
+    InvalidHeaderLine,
 }
 
 impl HttpAnomaly {
     /// Every variant, in declaration order (the order of [`HttpAnomaly::index`]).
-    pub const ALL: [HttpAnomaly; 17] = [
+    pub const ALL: [HttpAnomaly; 20] = [
         HttpAnomaly::GapInRequest,
         HttpAnomaly::GapInResponse,
         HttpAnomaly::HeaderTooLarge,
@@ -69,6 +81,9 @@ impl HttpAnomaly {
         HttpAnomaly::ReOriented,
         HttpAnomaly::IncompleteRequest,
         HttpAnomaly::IncompleteResponse,
+        HttpAnomaly::LenientRequestLine,
+        HttpAnomaly::ObsoleteLineFolding,
+        HttpAnomaly::InvalidHeaderLine,
     ];
 
     /// Number of variants.
@@ -100,6 +115,9 @@ impl HttpAnomaly {
             HttpAnomaly::ReOriented => "re_oriented",
             HttpAnomaly::IncompleteRequest => "incomplete_request",
             HttpAnomaly::IncompleteResponse => "incomplete_response",
+            HttpAnomaly::LenientRequestLine => "lenient_request_line",
+            HttpAnomaly::ObsoleteLineFolding => "obsolete_line_folding",
+            HttpAnomaly::InvalidHeaderLine => "invalid_header_line",
         }
     }
 }

@@ -41,9 +41,11 @@ fn default_max_headers() -> usize {
     128
 }
 
-/// Enough to see most JSON API payloads whole while bounding memory per transaction.
+/// 0: bodies are counted but not stored unless a later stage needs them (the sensor raises it
+/// when session keys or context parameters read bodies); copying every body would cost more
+/// than all the rest of the pipeline.
 fn default_max_body_capture_bytes() -> usize {
-    64 * 1024
+    0
 }
 
 /// Real clients pipeline a handful of requests; 64 is generous and still bounds memory.

@@ -14,6 +14,11 @@
 //! - **Bad heads**: a malformed or too-large head is salvaged when its start line is intact (the
 //!   transaction is kept, without fields, so the peer's message still pairs), then the direction
 //!   desynchronises.
+//! - **Lenient heads**: a request head httparse rejects is read again the way servers and Zeek
+//!   read it (see `parser::lenient_request_head`): odd request lines, obs-fold, stray lines in
+//!   the field section. The transaction records what was tolerated (`lenient_request_line`,
+//!   `obsolete_line_folding`, `invalid_header_line`); what would make the body length a guess
+//!   stays an error.
 //! - **HTTP/0.9**: a simple request is recorded (version 1.0, `http09_request`); the response
 //!   has no status line, so parsing stops on the connection (bytes are counted as opaque).
 //! - **CONNECT / Upgrade**: a 2xx to CONNECT or a 101 ends HTTP on the connection. After a
@@ -419,12 +424,14 @@ impl HttpConnection {
         let mut storage = header_storage();
         let n_headers = cx.cfg.max_headers.min(storage.len());
         let storage = storage.get_mut(..n_headers).unwrap_or(&mut []);
+        // Fields of a head only the lenient parser accepts; stays unallocated otherwise.
+        let mut spill = Vec::new();
         let failed = |e: parser::HeadError, malformed: HttpAnomaly| match e {
             parser::HeadError::TooManyHeaders => HttpAnomaly::TooManyHeaders,
             parser::HeadError::Malformed => malformed,
         };
         match side {
-            Side::Client => match parser::parse_request_head(bytes, storage) {
+            Side::Client => match parser::parse_request_head(bytes, storage, &mut spill) {
                 Parse::Complete { consumed, head } if consumed <= max => {
                     self.on_request_head(&head, ts_us, cx);
                     HeadOutcome::Done(consumed)
@@ -480,8 +487,8 @@ impl HttpConnection {
     ) {
         cx.stats.count_anomaly(a);
         match side {
-            Side::Client => match parser::request_line(bytes) {
-                Line::Complete(l) => {
+            Side::Client => match parser::salvage_request_line(bytes) {
+                Line::Complete((l, lenient)) => {
                     cx.stats.requests += 1;
                     self.enforce_pending_bound(cx);
                     let request = Request {
@@ -495,6 +502,9 @@ impl HttpConnection {
                     let method = method_of(&request.method);
                     let t = self.push_txn(Some(request), method, Side::Client);
                     push_unique(&mut t.tx.anomalies, a);
+                    if lenient {
+                        note(t, HttpAnomaly::LenientRequestLine, cx.stats);
+                    }
                 }
                 _ => push_unique(&mut self.req.pending, a),
             },
@@ -545,6 +555,9 @@ impl HttpConnection {
         };
         let method = method_of(head.method);
         let t = self.push_txn(Some(request), method, Side::Client);
+        for a in head.tolerated.anomalies() {
+            note(t, a, cx.stats);
+        }
         if head.http09 {
             note(t, HttpAnomaly::Http09Request, cx.stats);
             self.ready = true;
@@ -866,7 +879,9 @@ impl HttpConnection {
             Side::Client => {
                 t.req_open = false;
                 if let Some(r) = t.tx.request.as_mut() {
-                    r.end_ts_us = ts_us;
+                    // Completion time: the latest packet of the message, even when bytes
+                    // released from reassembly's buffer carry an earlier arrival time.
+                    r.end_ts_us = r.end_ts_us.max(ts_us);
                     r.body_truncated = (r.body.len() as u64) < r.body_bytes;
                     r.trailers = trailers;
                 }
@@ -874,7 +889,7 @@ impl HttpConnection {
             Side::Server => {
                 t.resp = RespProgress::Done;
                 if let Some(r) = t.tx.response.as_mut() {
-                    r.end_ts_us = ts_us;
+                    r.end_ts_us = r.end_ts_us.max(ts_us);
                     r.body_truncated = (r.body.len() as u64) < r.body_bytes;
                     r.trailers = trailers;
                 }
@@ -1096,9 +1111,11 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Owned fields; obs-fold in a value (tolerated in responses, and in requests by the lenient
+/// parser) becomes SP, so a value never holds a line ending.
 fn own_headers(h: &[Header<'_>]) -> Vec<(String, String)> {
     h.iter()
-        .map(|h| (h.name.to_owned(), lossy(h.value)))
+        .map(|h| (h.name.to_owned(), lossy(&parser::unfold(h.value))))
         .collect()
 }
 

@@ -16,6 +16,14 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
 }
 
+/// The default limits with bodies stored (the default stores none), so tests can see them.
+fn capturing() -> HttpConfig {
+    HttpConfig {
+        max_body_capture_bytes: 64 * 1024,
+        ..HttpConfig::default()
+    }
+}
+
 /// A tracker with one open connection, fed by hand.
 struct Conn {
     t: HttpTracker,
@@ -25,7 +33,7 @@ struct Conn {
 
 impl Conn {
     fn new() -> Self {
-        Self::with(HttpConfig::default(), OrientationBasis::Syn)
+        Self::with(capturing(), OrientationBasis::Syn)
     }
 
     fn with(cfg: HttpConfig, basis: OrientationBasis) -> Self {
@@ -638,6 +646,116 @@ fn http09_request_is_recorded_and_parsing_stops() {
     assert_eq!(t.anomalies, vec![HttpAnomaly::Http09Request]);
     assert!(t.response.is_none());
     assert_eq!(c.t.stats().opaque_bytes, 23);
+}
+
+/// Zeek's `http-09` case: connections that send `T /zeek.html`, `GET ` and `T ` with no version
+/// (a server's "bad method" test) are not HTTP/0.9 requests: a version-less line needs a method
+/// of at least 3 characters (GET, PUT) and a target. apitap used to record a request `T`.
+#[test]
+fn http09_one_letter_method_is_not_a_request() {
+    for line in [&b"T /zeek.html\n"[..], b"GET \n", b"T \n"] {
+        let mut c = Conn::new();
+        c.c(line);
+        c.s(b"bad method\n");
+        assert!(c.close().is_empty(), "{:?}", String::from_utf8_lossy(line));
+        assert_eq!(c.t.stats().requests, 0);
+    }
+}
+
+/// Zeek's `http-connect` case: a CONNECT whose target holds a space, then a line that is not a
+/// field; the tunnel still opens on the 200.
+#[test]
+fn connect_with_a_space_in_the_target_opens_the_tunnel() {
+    let mut c = Conn::new();
+    c.c(b"CONNECT mailin03.sul.t-online.de:25 / HTTP/1.0\r\nMozilla 4.0 (compatible)\r\n\r\n");
+    c.s(b"HTTP/1.0 200 Connection established\r\n\r\n220 smtp ready\r\n");
+    c.c(b"HELO x\r\n");
+    let t = one(c.close());
+    let r = t.request.as_ref().unwrap();
+    assert_eq!(
+        (r.method.as_str(), r.uri.as_str(), r.version_minor),
+        ("CONNECT", "mailin03.sul.t-online.de:25 /", 0)
+    );
+    assert_eq!(t.response.as_ref().unwrap().status, 200);
+    assert_eq!(t.switched, Some(SwitchedProtocol::Connect));
+    assert_eq!(
+        t.anomalies,
+        vec![
+            HttpAnomaly::LenientRequestLine,
+            HttpAnomaly::InvalidHeaderLine
+        ]
+    );
+}
+
+/// Zeek's `http-methods` case: request lines httparse rejects but the server answered.
+#[test]
+fn lenient_request_lines_pair_with_their_responses() {
+    let cases: &[(&[u8], &str, &str, u8)] = &[
+        (
+            b"OPTIONS HTTP/1.1\nHost: www.google.com\n\n",
+            "OPTIONS",
+            "",
+            1,
+        ),
+        (b"GET / HTTP/1.\nHost: www.google.com\n\n", "GET", "/", 0),
+        (
+            b"GET /HTTP/1.1\nHost: www.google.com\n\n",
+            "GET",
+            "/HTTP/1.1",
+            0,
+        ),
+    ];
+    for &(head, method, uri, minor) in cases {
+        let mut c = Conn::new();
+        c.c(head);
+        c.s(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let t = one(c.close());
+        let r = t.request.as_ref().unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.uri.as_str(), r.version_minor),
+            (method, uri, minor)
+        );
+        assert_eq!(
+            r.headers,
+            vec![("Host".to_owned(), "www.google.com".to_owned())]
+        );
+        assert_eq!(t.response.as_ref().unwrap().status, 400);
+        assert_eq!(t.anomalies, vec![HttpAnomaly::LenientRequestLine]);
+    }
+}
+
+/// Zeek's `261.obsolete-line-fold` case: `Transfer-Encoding:` folded onto the next line is
+/// unfolded (RFC 9112 section 5.2), so the chunked body ends at `0` and the next request is a
+/// request, as for a server that unfolds.
+#[test]
+fn obs_fold_in_a_request_is_unfolded() {
+    let mut c = Conn::new();
+    c.c(b"POST / HTTP/1.1\r\nHost: target\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\nGET /smuggled-obsfold HTTP/1.1\r\nHost: target\r\n\r\n");
+    let v = c.close();
+    assert_eq!(v.len(), 2, "{v:#?}");
+    let post = v[0].request.as_ref().unwrap();
+    assert_eq!(
+        post.headers,
+        vec![
+            ("Host".to_owned(), "target".to_owned()),
+            ("Transfer-Encoding".to_owned(), "chunked".to_owned())
+        ]
+    );
+    assert_eq!(v[0].anomalies, vec![HttpAnomaly::ObsoleteLineFolding]);
+    assert_eq!(v[1].request.as_ref().unwrap().uri, "/smuggled-obsfold");
+}
+
+/// A malformed field line naming a framing field is not skipped: the body length would be a
+/// guess. The request line is kept, the direction resynchronises.
+#[test]
+fn malformed_framing_field_is_not_skipped() {
+    let mut c = Conn::new();
+    c.c(b"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n5\r\nGET /x\r\n0\r\n\r\n");
+    let t = one(c.close());
+    let r = t.request.as_ref().unwrap();
+    assert_eq!((r.method.as_str(), r.uri.as_str()), ("POST", "/"));
+    assert!(r.headers.is_empty());
+    assert_eq!(t.anomalies, vec![HttpAnomaly::MalformedRequest]);
 }
 
 #[test]

@@ -66,8 +66,39 @@ pub struct RequestHead<'b, 'h> {
     pub version_minor: u8,
     /// An HTTP/0.9 simple request (`METHOD SP target CRLF`, no version, no fields).
     pub http09: bool,
-    /// Header fields in wire order.
+    /// Header fields in wire order. A field folded with obs-fold keeps its raw value (line
+    /// endings included); [`unfold`] replaces each obs-fold with SP.
     pub headers: &'h [Header<'b>],
+    /// What only the lenient parser accepted; all false when httparse accepted the head.
+    pub tolerated: Tolerated,
+}
+
+/// What the lenient request parser tolerated in a head that httparse rejected. Each flag is
+/// reported as an anomaly on the transaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tolerated {
+    /// The request line is not RFC 9112 syntax but servers act on it
+    /// ([`HttpAnomaly::LenientRequestLine`]).
+    pub request_line: bool,
+    /// A field value continued on the next line (obs-fold, RFC 9112 section 5.2)
+    /// ([`HttpAnomaly::ObsoleteLineFolding`]).
+    pub obs_fold: bool,
+    /// Lines in the field section that are not fields were skipped
+    /// ([`HttpAnomaly::InvalidHeaderLine`]).
+    pub invalid_field_lines: bool,
+}
+
+impl Tolerated {
+    /// The anomalies these tolerances stand for.
+    pub fn anomalies(self) -> impl Iterator<Item = HttpAnomaly> {
+        [
+            (self.request_line, HttpAnomaly::LenientRequestLine),
+            (self.obs_fold, HttpAnomaly::ObsoleteLineFolding),
+            (self.invalid_field_lines, HttpAnomaly::InvalidHeaderLine),
+        ]
+        .into_iter()
+        .filter_map(|(set, a)| set.then_some(a))
+    }
 }
 
 /// A parsed response head.
@@ -94,12 +125,18 @@ fn parser_config() -> ParserConfig {
     c
 }
 
-/// Parses a request head (RFC 9112 section 3) from `buf` into `storage`. HTTP/0.9 simple
-/// requests are reported as complete with `http09` set.
+/// Parses a request head (RFC 9112 section 3) from `buf` into `storage`.
+///
+/// When httparse rejects the head, a lenient parser (see [`lenient_request_head`]) tries again
+/// the way servers and IDSs read such heads; its fields go into `spill`, which is not touched
+/// (so never allocates) when httparse accepts the head. At most `storage.len()` fields are
+/// read either way. HTTP/0.9 simple requests are reported as complete with `http09` set.
 pub fn parse_request_head<'b, 'h>(
     buf: &'b [u8],
     storage: &'h mut [MaybeUninit<Header<'b>>],
+    spill: &'h mut Vec<Header<'b>>,
 ) -> Parse<RequestHead<'b, 'h>> {
+    let max_fields = storage.len();
     let mut req = httparse::Request::new(&mut []);
     match parser_config().parse_request_with_uninit_headers(&mut req, buf, storage) {
         Ok(Status::Complete(consumed)) => {
@@ -117,31 +154,13 @@ pub fn parse_request_head<'b, 'h>(
                     version_minor,
                     http09: false,
                     headers,
+                    tolerated: Tolerated::default(),
                 },
             }
         }
         Ok(Status::Partial) => Parse::Partial,
-        Err(e) => match http09_request_line(buf) {
-            Line::Complete(l) => {
-                let (Ok(method), Ok(target)) =
-                    (std::str::from_utf8(l.method), std::str::from_utf8(l.target))
-                else {
-                    return Parse::Error(HeadError::Malformed);
-                };
-                Parse::Complete {
-                    consumed: l.len,
-                    head: RequestHead {
-                        method,
-                        target,
-                        version_minor: 0,
-                        http09: true,
-                        headers: &[],
-                    },
-                }
-            }
-            Line::Partial => Parse::Partial,
-            Line::Invalid => Parse::Error(e.into()),
-        },
+        Err(httparse::Error::TooManyHeaders) => Parse::Error(HeadError::TooManyHeaders),
+        Err(e) => lenient_request_head(buf, e.into(), spill, max_fields),
     }
 }
 
@@ -347,24 +366,6 @@ pub fn request_line(buf: &[u8]) -> Line<RequestLine<'_>> {
     }
 }
 
-/// Matches an HTTP/0.9 simple request line `METHOD SP target CRLF` at the start of `buf`.
-pub fn http09_request_line(buf: &[u8]) -> Line<RequestLine<'_>> {
-    let start = skip_empty_lines(buf);
-    let (method_end, target_end) = match method_and_target(buf, start) {
-        Ok(v) => v,
-        Err(l) => return cast(l),
-    };
-    match line_end(buf, target_end) {
-        Ok(len) => Line::Complete(RequestLine {
-            method: buf.get(start..method_end).unwrap_or(&[]),
-            target: buf.get(method_end + 1..target_end).unwrap_or(&[]),
-            version_minor: 0,
-            len,
-        }),
-        Err(l) => cast(l),
-    }
-}
-
 /// Matches `HTTP/1.x SP 3DIGIT` followed by SP or a line ending: enough to call it a status line.
 fn status_prefix(buf: &[u8]) -> Line<(u8, u16)> {
     let version_minor = match http1_version(buf, 0) {
@@ -486,6 +487,343 @@ pub fn looks_like_request_line(buf: &[u8]) -> bool {
             .is_some_and(|r| r.contains(&b' ')),
         Line::Invalid => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lenient request parser: what httparse rejects but servers (and Zeek) still act on.
+//
+// It runs only after httparse reported an error, so the common path pays nothing for it. It
+// accepts:
+// - a request line whose target is empty (`OPTIONS HTTP/1.1`) or holds spaces
+//   (`CONNECT host:25 / HTTP/1.0`): the target is everything between the method and the last
+//   ` HTTP/`, as Zeek reads it;
+// - a version that is `HTTP/1` followed by anything (`HTTP/1.`, `HTTP/1.1 junk`);
+// - no version at all (`GET /x`): HTTP/0.9 when nothing or an empty line follows, else a head
+//   with fields when the next line is a field line (`GET /HTTP/1.1` + `Host: a`). Which of the
+//   two is decided from the bytes after the line when the line ends: a version-less line that
+//   ends the buffer is HTTP/0.9 (that is the only prefix of a head this parser completes);
+// - obs-fold in field values (RFC 9112 section 5.2 lets a recipient replace it with SP);
+// - lines in the field section that are not fields: skipped, as RFC 9112 section 2.2 asks for
+//   whitespace-preceded lines before the first field; but a malformed line naming
+//   Content-Length or Transfer-Encoding makes the head an error, because a conforming server
+//   rejects it (RFC 9112 section 5.1) and the body length would be a guess.
+// Binary and control bytes in the request line, HTTP versions other than 1, and version-less
+// lines that do not look like a request (method shorter than 3 characters, the shortest
+// registered ones being GET and PUT; no target) stay errors.
+
+/// RFC 9110 section 5.6.2 `tchar`: the bytes of a method or field name.
+#[inline]
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Bytes a lenient request line may hold: no control bytes except HTAB.
+#[inline]
+fn is_line_byte(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b != 0x7f)
+}
+
+/// Shortest method of a version-less request line (GET, PUT).
+const MIN_HTTP09_METHOD_LEN: usize = 3;
+
+/// A request line as the lenient parser reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LenientLine<'b> {
+    /// Method token (ASCII).
+    method: &'b [u8],
+    /// Request-target, possibly empty or with spaces.
+    target: &'b [u8],
+    /// Minor version; `None` when the line has no `HTTP/` version.
+    version_minor: Option<u8>,
+    /// Whether httparse accepts the line (only the fields made it fail).
+    strict: bool,
+    /// Offset just after the line ending.
+    end: usize,
+}
+
+/// The minor version from what follows `HTTP/`: `1`, `1.` and `1.x...` are HTTP/1.
+fn lenient_version(v: &[u8]) -> Option<u8> {
+    match v {
+        [b'1'] | [b'1', b'.'] => Some(0),
+        [b'1', b'.', d, ..] => Some(u8::from(*d == b'1')),
+        [b'1', w, ..] if w.is_ascii_whitespace() => Some(0),
+        _ => None,
+    }
+}
+
+/// Reads a request line leniently at the start of `buf` (after optional empty lines).
+fn lenient_request_line(buf: &[u8]) -> Line<LenientLine<'_>> {
+    let start = skip_empty_lines(buf);
+    let rest = buf.get(start..).unwrap_or(&[]);
+    let Some(lf) = memchr::memchr(b'\n', rest) else {
+        // Partial while the bytes can still become `METHOD WSP ...`.
+        let sofar = rest.strip_suffix(b"\r").unwrap_or(rest);
+        let m = sofar.iter().take_while(|&&b| is_tchar(b)).count();
+        let shape = match sofar.get(m) {
+            None => true,
+            Some(b' ' | b'\t') => m > 0,
+            Some(_) => false,
+        };
+        return if shape && sofar.iter().all(|&b| is_line_byte(b)) {
+            Line::Partial
+        } else {
+            Line::Invalid
+        };
+    };
+    let line = rest.get(..lf).unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !line.iter().all(|&b| is_line_byte(b)) {
+        return Line::Invalid;
+    }
+    let m = line.iter().take_while(|&&b| is_tchar(b)).count();
+    if m == 0 || !matches!(line.get(m), Some(b' ' | b'\t')) {
+        return Line::Invalid;
+    }
+    let method = line.get(..m).unwrap_or(&[]);
+    let rest = line.get(m..).unwrap_or(&[]).trim_ascii();
+    // The version: after the last whitespace-preceded `HTTP/`, or right after the method.
+    let (target, version) = match rest
+        .windows(6)
+        .rposition(|w| matches!(w, [b' ' | b'\t', b'H', b'T', b'T', b'P', b'/']))
+    {
+        Some(i) => (
+            rest.get(..i).unwrap_or(&[]).trim_ascii_end(),
+            Some(rest.get(i + 6..).unwrap_or(&[])),
+        ),
+        None => match rest.strip_prefix(b"HTTP/") {
+            Some(v) => (&[][..], Some(v)),
+            None => (rest, None),
+        },
+    };
+    let version_minor = match version {
+        Some(v) => match lenient_version(v) {
+            Some(minor) => Some(minor),
+            None => return Line::Invalid,
+        },
+        None => None,
+    };
+    if version_minor.is_none()
+        && (method.len() < MIN_HTTP09_METHOD_LEN
+            || !method.iter().all(|&b| is_probe_method_byte(b))
+            || target.is_empty()
+            || !target.iter().all(|&b| is_target_byte(b)))
+    {
+        return Line::Invalid;
+    }
+    let end = start + lf + 1;
+    // httparse waits for fields after a line it accepts: then only the fields were at fault.
+    let strict = version_minor.is_some()
+        && matches!(
+            parser_config().parse_request(
+                &mut httparse::Request::new(&mut []),
+                buf.get(..end).unwrap_or(&[])
+            ),
+            Ok(Status::Partial)
+        );
+    Line::Complete(LenientLine {
+        method,
+        target,
+        version_minor,
+        strict,
+        end,
+    })
+}
+
+/// Whether a field line starts at `at`: `Some(true)` yes, `Some(false)` no, `None` not known yet.
+fn field_line_follows(buf: &[u8], at: usize) -> Option<bool> {
+    let rest = buf.get(at..).unwrap_or(&[]);
+    let n = rest.iter().take_while(|&&b| is_tchar(b)).count();
+    match rest.get(n) {
+        Some(b':') => Some(n > 0),
+        None if n > 0 => None,
+        _ => Some(false),
+    }
+}
+
+/// The fallback after httparse rejected `buf` with `err` (see the section comment).
+fn lenient_request_head<'b, 'h>(
+    buf: &'b [u8],
+    err: HeadError,
+    spill: &'h mut Vec<Header<'b>>,
+    max_fields: usize,
+) -> Parse<RequestHead<'b, 'h>> {
+    let l = match lenient_request_line(buf) {
+        Line::Complete(l) => l,
+        Line::Partial => return Parse::Partial,
+        Line::Invalid => return Parse::Error(err),
+    };
+    let (Ok(method), Ok(target)) = (std::str::from_utf8(l.method), std::str::from_utf8(l.target))
+    else {
+        return Parse::Error(err);
+    };
+    let version_minor = match (l.version_minor, field_line_follows(buf, l.end)) {
+        (Some(v), _) => v,
+        (None, None) => return Parse::Partial,
+        (None, Some(true)) => 0,
+        (None, Some(false)) => {
+            return Parse::Complete {
+                consumed: l.end,
+                head: RequestHead {
+                    method,
+                    target,
+                    version_minor: 0,
+                    http09: true,
+                    headers: &[],
+                    tolerated: Tolerated::default(),
+                },
+            }
+        }
+    };
+    let mut tolerated = Tolerated {
+        request_line: !l.strict,
+        ..Tolerated::default()
+    };
+    spill.clear();
+    match lenient_fields(buf, l.end, &mut *spill, max_fields, &mut tolerated) {
+        Ok(Some(consumed)) => {
+            let headers: &'h [Header<'b>] = spill;
+            Parse::Complete {
+                consumed,
+                head: RequestHead {
+                    method,
+                    target,
+                    version_minor,
+                    http09: false,
+                    headers,
+                    tolerated,
+                },
+            }
+        }
+        Ok(None) => Parse::Partial,
+        Err(e) => Parse::Error(e),
+    }
+}
+
+/// Reads field lines from `at` up to the empty line; returns the end of the head, `None` when
+/// the empty line has not come yet.
+fn lenient_fields<'b>(
+    buf: &'b [u8],
+    mut at: usize,
+    fields: &mut Vec<Header<'b>>,
+    max_fields: usize,
+    tolerated: &mut Tolerated,
+) -> Result<Option<usize>, HeadError> {
+    // Where the value of the last field starts, while obs-fold lines may extend it.
+    let mut open_value: Option<usize> = None;
+    loop {
+        let rest = buf.get(at..).unwrap_or(&[]);
+        let Some(lf) = memchr::memchr(b'\n', rest) else {
+            return Ok(None);
+        };
+        let line = rest.get(..lf).unwrap_or(&[]);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line_end = at + line.len();
+        let next = at + lf + 1;
+        match line.first() {
+            None => return Ok(Some(next)),
+            Some(b' ' | b'\t') => match (open_value, fields.last_mut()) {
+                (Some(v), Some(h)) => {
+                    h.value = buf.get(v..line_end).unwrap_or(&[]).trim_ascii();
+                    tolerated.obs_fold = true;
+                }
+                // Whitespace before the first field: consumed without processing.
+                _ => tolerated.invalid_field_lines = true,
+            },
+            Some(_) => {
+                let n = line.iter().take_while(|&&b| is_tchar(b)).count();
+                let name = line.get(..n).and_then(|n| std::str::from_utf8(n).ok());
+                match (name, line.get(n)) {
+                    (Some(name), Some(b':')) if n > 0 => {
+                        if fields.len() >= max_fields {
+                            return Err(HeadError::TooManyHeaders);
+                        }
+                        let v = at + n + 1;
+                        fields.push(Header {
+                            name,
+                            value: buf.get(v..line_end).unwrap_or(&[]).trim_ascii(),
+                        });
+                        open_value = Some(v);
+                    }
+                    _ => {
+                        let name = line
+                            .split(|&b| b == b':')
+                            .next()
+                            .unwrap_or(&[])
+                            .trim_ascii();
+                        if name.eq_ignore_ascii_case(b"content-length")
+                            || name.eq_ignore_ascii_case(b"transfer-encoding")
+                        {
+                            return Err(HeadError::Malformed);
+                        }
+                        tolerated.invalid_field_lines = true;
+                        open_value = None;
+                    }
+                }
+            }
+        }
+        at = next;
+    }
+}
+
+/// Matches a request line to keep from a head that failed: strict, or lenient with a version.
+/// The flag is true when only the lenient reading matched.
+pub fn salvage_request_line(buf: &[u8]) -> Line<(RequestLine<'_>, bool)> {
+    match request_line(buf) {
+        Line::Complete(l) => return Line::Complete((l, false)),
+        Line::Partial => return Line::Partial,
+        Line::Invalid => {}
+    }
+    match lenient_request_line(buf) {
+        Line::Complete(LenientLine {
+            method,
+            target,
+            version_minor: Some(version_minor),
+            end,
+            ..
+        }) => Line::Complete((
+            RequestLine {
+                method,
+                target,
+                version_minor,
+                len: end,
+            },
+            true,
+        )),
+        Line::Partial => Line::Partial,
+        _ => Line::Invalid,
+    }
+}
+
+/// A field value with each obs-fold (CRLF or LF followed by SP/HTAB, RFC 9112 section 5.2)
+/// replaced by one SP; borrowed unchanged when there is none (the common case).
+pub fn unfold(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(b'\n', value).is_none() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while let Some(&b) = value.get(i) {
+        let fold = match (b, value.get(i + 1)) {
+            (b'\r', Some(b'\n')) => Some(2),
+            (b'\n', _) => Some(1),
+            _ => None,
+        };
+        match fold {
+            Some(n) => {
+                // Drop the line ending and the whitespace that follows: one SP stands for both.
+                i += n;
+                while matches!(value.get(i), Some(b' ' | b'\t')) {
+                    i += 1;
+                }
+                out.push(b' ');
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 // ---------------------------------------------------------------------------------------------

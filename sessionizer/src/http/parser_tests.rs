@@ -9,7 +9,8 @@ type Fields<'a> = &'a [(&'a str, &'a [u8])];
 
 fn req(buf: &[u8]) -> Parse<Req> {
     let mut st = header_storage();
-    match parse_request_head(buf, &mut st[..32]) {
+    let mut spill = Vec::new();
+    match parse_request_head(buf, &mut st[..32], &mut spill) {
         Parse::Complete { consumed, head } => Parse::Complete {
             consumed,
             head: (
@@ -79,7 +80,10 @@ fn request_heads_table() {
         (b"\x16\x03\x01\x02\x00", Parse::Error(HeadError::Malformed)),
         (
             b"GET /a HTTP/1.1\r\nBad Header: x\r\n\r\n",
-            Parse::Error(HeadError::Malformed),
+            Parse::Complete {
+                consumed: 34,
+                head: ("GET".into(), "/a".into(), 1, false, 0),
+            },
         ),
         (
             b"GET /old\r\n",
@@ -106,14 +110,327 @@ fn request_heads_table() {
     }
 }
 
+/// Owned view of a lenient parse: method, target, minor version, HTTP/0.9, fields (unfolded),
+/// tolerated.
+type Lenient = (String, String, u8, bool, Vec<(String, String)>, Tolerated);
+
+fn lenient(buf: &[u8]) -> Parse<Lenient> {
+    let mut st = header_storage();
+    let mut spill = Vec::new();
+    match parse_request_head(buf, &mut st[..32], &mut spill) {
+        Parse::Complete { consumed, head } => Parse::Complete {
+            consumed,
+            head: (
+                head.method.to_owned(),
+                head.target.to_owned(),
+                head.version_minor,
+                head.http09,
+                head.headers
+                    .iter()
+                    .map(|h| {
+                        let v = String::from_utf8_lossy(&unfold(h.value)).into_owned();
+                        (h.name.to_owned(), v)
+                    })
+                    .collect(),
+                head.tolerated,
+            ),
+        },
+        Parse::Partial => Parse::Partial,
+        Parse::Error(e) => Parse::Error(e),
+    }
+}
+
+const LINE: Tolerated = Tolerated {
+    request_line: true,
+    obs_fold: false,
+    invalid_field_lines: false,
+};
+const FOLD: Tolerated = Tolerated {
+    request_line: false,
+    obs_fold: true,
+    invalid_field_lines: false,
+};
+const JUNK: Tolerated = Tolerated {
+    request_line: false,
+    obs_fold: false,
+    invalid_field_lines: true,
+};
+const STRICT: Tolerated = Tolerated {
+    request_line: false,
+    obs_fold: false,
+    invalid_field_lines: false,
+};
+
+fn done(
+    consumed: usize,
+    method: &str,
+    target: &str,
+    minor: u8,
+    http09: bool,
+    fields: &[(&str, &str)],
+    t: Tolerated,
+) -> Parse<Lenient> {
+    Parse::Complete {
+        consumed,
+        head: (
+            method.into(),
+            target.into(),
+            minor,
+            http09,
+            fields
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            t,
+        ),
+    }
+}
+
+/// Heads httparse rejects that servers (and Zeek) act on, each read as Zeek reads it.
+#[test]
+fn lenient_request_heads_table() {
+    let both = Tolerated {
+        request_line: true,
+        invalid_field_lines: true,
+        ..STRICT
+    };
+    let cases: &[(&[u8], Parse<Lenient>)] = &[
+        // Empty target, one or two spaces (Zeek: uri "").
+        (
+            b"OPTIONS HTTP/1.1\r\nHost: www.google.com\r\n\r\n",
+            done(
+                42,
+                "OPTIONS",
+                "",
+                1,
+                false,
+                &[("Host", "www.google.com")],
+                LINE,
+            ),
+        ),
+        (
+            b"GET  HTTP/1.1\r\nHost: bro.org\r\n\r\n",
+            done(32, "GET", "", 1, false, &[("Host", "bro.org")], LINE),
+        ),
+        // A target with a space: everything up to the last ` HTTP/`; a line that is not a
+        // field is skipped.
+        (
+            b"CONNECT mailin03.sul.t-online.de:25 / HTTP/1.0\r\nMozilla 4.0 (compatible)\r\n\r\n",
+            done(
+                76,
+                "CONNECT",
+                "mailin03.sul.t-online.de:25 /",
+                0,
+                false,
+                &[],
+                both,
+            ),
+        ),
+        // No version but a field line follows: a head with fields, version 1.0.
+        (
+            b"GET /HTTP/1.1\nHost: www.google.com\n\n",
+            done(
+                36,
+                "GET",
+                "/HTTP/1.1",
+                0,
+                false,
+                &[("Host", "www.google.com")],
+                LINE,
+            ),
+        ),
+        // A version cut short, or followed by crud.
+        (
+            b"GET / HTTP/1.\nHost: a\n\n",
+            done(23, "GET", "/", 0, false, &[("Host", "a")], LINE),
+        ),
+        (
+            b"GET /x HTTP/1.1 extra\r\n\r\n",
+            done(25, "GET", "/x", 1, false, &[], LINE),
+        ),
+        // obs-fold, unfolded (RFC 9112 section 5.2); the request line itself is strict.
+        (
+            b"POST / HTTP/1.1\r\nHost: target\r\nTransfer-Encoding:\r\n chunked\r\n\r\n",
+            done(
+                63,
+                "POST",
+                "/",
+                1,
+                false,
+                &[("Host", "target"), ("Transfer-Encoding", "chunked")],
+                FOLD,
+            ),
+        ),
+        (
+            b"GET / HTTP/1.1\r\nA: x\r\n  y\r\n\tz\r\nB: 1\r\n\r\n",
+            done(
+                39,
+                "GET",
+                "/",
+                1,
+                false,
+                &[("A", "x y z"), ("B", "1")],
+                FOLD,
+            ),
+        ),
+        // Whitespace before the first field: consumed without processing (RFC 9112 2.2).
+        (
+            b"GET / HTTP/1.1\r\n junk\r\nHost: a\r\n\r\n",
+            done(34, "GET", "/", 1, false, &[("Host", "a")], JUNK),
+        ),
+        // HTTP/0.9: nothing, or an empty line, after a version-less line.
+        (b"GET /x\r\n", done(8, "GET", "/x", 0, true, &[], STRICT)),
+        (
+            b"GET /x\r\n\r\n",
+            done(8, "GET", "/x", 0, true, &[], STRICT),
+        ),
+        (
+            b"GET /x\r\nnot a field\r\n",
+            done(8, "GET", "/x", 0, true, &[], STRICT),
+        ),
+        // Still waiting.
+        (b"CONNECT a:25 / HTTP/1.0\r\n", Parse::Partial),
+        (b"CONNECT a:25 / HTTP/1.0\r\nX: y", Parse::Partial),
+        (b"GET /HTTP/1.1\r\nHo", Parse::Partial),
+        (b"GET /HTTP/1.1\r\nHost: a\r\n", Parse::Partial),
+        // Not requests: a one-letter or lower-case version-less method, no target, no space
+        // after the method, binary, control bytes, HTTP/2, ambiguous framing fields.
+        (b"T /zeek.html\n", Parse::Error(HeadError::Malformed)),
+        (b"get /x\r\n", Parse::Error(HeadError::Malformed)),
+        (b"GET \n", Parse::Error(HeadError::Malformed)),
+        (b"GET/ HTTP/1.1\r\n\r\n", Parse::Error(HeadError::Malformed)),
+        (
+            b"OPTIONS\r\nHost: a\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (
+            b"\xc3\x83\xc3\x82 / HTTP/1.\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (
+            b"GET /a\x00b HTTP/1.1\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (b"GET /a\x01", Parse::Error(HeadError::Malformed)),
+        (
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length\t: 5\r\n\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(
+            &lenient(input),
+            want,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+/// Heads with a version that only the lenient parser completes.
+const LENIENT_REQUESTS: &[&[u8]] = &[
+    b"OPTIONS HTTP/1.1\r\nHost: www.google.com\r\n\r\n",
+    b"GET  HTTP/1.1\r\n123User-Agent: Wget\r\nHost: bro.org\r\n\r\n",
+    b"CONNECT mailin03.sul.t-online.de:25 / HTTP/1.0\r\nMozilla 4.0 (compatible)\r\n\r\n",
+    b"GET / HTTP/1.\nHost: a\n\n",
+    b"POST / HTTP/1.1\r\nHost: target\r\nTransfer-Encoding:\r\n chunked\r\n\r\n",
+];
+
+#[test]
+fn every_prefix_of_a_lenient_request_head_is_partial() {
+    for input in LENIENT_REQUESTS {
+        let full = match lenient(input) {
+            Parse::Complete { consumed, .. } => consumed,
+            other => panic!(
+                "not complete: {other:?} for {:?}",
+                String::from_utf8_lossy(input)
+            ),
+        };
+        assert_eq!(full, input.len());
+        for n in 0..full {
+            assert_eq!(
+                lenient(&input[..n]),
+                Parse::Partial,
+                "prefix {n} of {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}
+
+/// The one prefix the lenient parser completes: a version-less line that ends the buffer is
+/// HTTP/0.9 (a real HTTP/0.9 client sends nothing after it); with the next line in the same
+/// buffer it is a head with fields.
+#[test]
+fn versionless_line_is_http09_only_when_nothing_follows() {
+    let full = b"GET /HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(
+        lenient(&full[..15]),
+        done(15, "GET", "/HTTP/1.1", 0, true, &[], STRICT)
+    );
+    assert_eq!(lenient(&full[..16]), Parse::Partial);
+    assert_eq!(
+        lenient(full),
+        done(26, "GET", "/HTTP/1.1", 0, false, &[("Host", "a")], LINE)
+    );
+}
+
+#[test]
+fn unfold_replaces_each_fold_with_one_space() {
+    assert_eq!(&*unfold(b"plain"), b"plain");
+    assert!(matches!(unfold(b"plain"), std::borrow::Cow::Borrowed(_)));
+    assert_eq!(&*unfold(b"a\r\n b\n\t\tc"), b"a b c");
+    assert_eq!(&*unfold(b"\r\n chunked"), b" chunked");
+}
+
+#[test]
+fn salvage_reads_lenient_lines_with_a_version() {
+    assert!(matches!(
+        salvage_request_line(b"GET /a HTTP/1.0\r\nBad"),
+        Line::Complete((RequestLine { len: 17, .. }, false))
+    ));
+    assert!(matches!(
+        salvage_request_line(b"CONNECT a:25 / HTTP/1.0\r\nX"),
+        Line::Complete((
+            RequestLine {
+                method: b"CONNECT",
+                target: b"a:25 /",
+                version_minor: 0,
+                len: 25,
+            },
+            true
+        ))
+    ));
+    assert_eq!(salvage_request_line(b"GET /x\r\nHost: a"), Line::Invalid);
+}
+
 #[test]
 fn too_many_headers_is_its_own_error() {
-    let mut st = header_storage();
-    let buf = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-    assert!(matches!(
-        parse_request_head(buf, &mut st[..2]),
-        Parse::Error(HeadError::TooManyHeaders)
-    ));
+    for buf in [
+        b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n".as_slice(),
+        // The lenient parser keeps the same bound.
+        b"GET  HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA: 1\r\n folded\r\nB: 2\r\nC: 3\r\n\r\n",
+    ] {
+        let mut st = header_storage();
+        let mut spill = Vec::new();
+        assert!(
+            matches!(
+                parse_request_head(buf, &mut st[..2], &mut spill),
+                Parse::Error(HeadError::TooManyHeaders)
+            ),
+            "{:?}",
+            String::from_utf8_lossy(buf)
+        );
+    }
 }
 
 #[test]
@@ -444,11 +761,38 @@ mod prop {
         #[test]
         fn parsers_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..300), start in any::<bool>()) {
             let _ = req(&buf);
+            let _ = lenient(&buf);
+            let _ = salvage_request_line(&buf);
+            let _ = unfold(&buf);
             let _ = resp(&buf);
             let _ = probe(&buf, start, StartLine::Request, 64);
             let _ = probe(&buf, start, StartLine::Status, 64);
             let _ = status_line(&buf);
             let _ = dechunk(&buf, 5);
+        }
+
+        /// Heads built from the pieces the lenient parser looks at: it never panics, never
+        /// consumes more than it was given, and a complete head stays complete (with the same
+        /// length) when more bytes follow it, unless it is the HTTP/0.9 decision.
+        #[test]
+        fn lenient_heads_are_consistent(parts in proptest::collection::vec(0usize..14, 0..24)) {
+            const PIECES: &[&[u8]] = &[
+                b"GET", b"CONNECT", b" ", b"\t", b"/", b"HTTP/", b"1.", b"1", b"\r\n", b"\n",
+                b"Host", b":", b"a b", b"\x00",
+            ];
+            let buf: Vec<u8> = parts.iter().flat_map(|&i| PIECES[i].iter().copied()).collect();
+            if let Parse::Complete { consumed, head } = lenient(&buf) {
+                prop_assert!(consumed <= buf.len());
+                if !head.3 {
+                    let mut more = buf.clone();
+                    more.extend_from_slice(b"GET / HTTP/1.1\r\n");
+                    let again = lenient(&more);
+                    prop_assert!(
+                        matches!(again, Parse::Complete { consumed: c, .. } if c == consumed),
+                        "{:?} then {:?}", String::from_utf8_lossy(&buf), again
+                    );
+                }
+            }
         }
     }
 }

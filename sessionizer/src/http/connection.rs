@@ -87,6 +87,9 @@ enum State {
 #[derive(Debug)]
 struct Half {
     state: State,
+    /// True once a head of this direction parsed: before that, on a connection picked up
+    /// mid-stream, unparseable bytes are the tail of a message that began before the capture.
+    seen_head: bool,
     buf: Vec<u8>,
     /// Packet time of the first byte of the head being read.
     head_ts_us: u64,
@@ -100,6 +103,7 @@ impl Half {
     fn new() -> Self {
         Half {
             state: State::Head,
+            seen_head: false,
             buf: Vec::new(),
             head_ts_us: 0,
             pending: Vec::new(),
@@ -485,6 +489,19 @@ impl HttpConnection {
         a: HttpAnomaly,
         cx: &mut Ctx<'_>,
     ) {
+        let picked_up = self.basis == OrientationBasis::Ports && !self.half(side).seen_head;
+        if picked_up
+            && matches!(
+                a,
+                HttpAnomaly::MalformedRequest | HttpAnomaly::MalformedResponse
+            )
+        {
+            // Mid-stream pickup: the first bytes finish a message whose head was never
+            // captured. Not malformed; skip to the next start line (the bytes are counted).
+            cx.stats.pickup_tails += 1;
+            self.enter_desync(side, false, cx);
+            return;
+        }
         cx.stats.count_anomaly(a);
         match side {
             Side::Client => match parser::salvage_request_line(bytes) {
@@ -542,6 +559,7 @@ impl HttpConnection {
     // Heads.
 
     fn on_request_head(&mut self, head: &RequestHead<'_, '_>, ts_us: u64, cx: &mut Ctx<'_>) {
+        self.req.seen_head = true;
         cx.stats.requests += 1;
         self.enforce_pending_bound(cx);
         let request = Request {
@@ -598,6 +616,7 @@ impl HttpConnection {
     }
 
     fn on_response_head(&mut self, head: &ResponseHead<'_, '_>, ts_us: u64, cx: &mut Ctx<'_>) {
+        self.resp.seen_head = true;
         let status = head.status;
         if (100..200).contains(&status) && status != 101 {
             cx.stats.interim_responses += 1;
@@ -916,9 +935,17 @@ impl HttpConnection {
             let half = self.half(side);
             match &mut half.state {
                 State::Head => {
-                    // Lost bytes of a head, or whole messages: the next message is marked.
+                    // Lost bytes of a head, or whole messages: the next message is marked. On
+                    // the server side the lost bytes may be the response of the oldest waiting
+                    // request, so it is marked too: its record must not read as if the
+                    // server never answered.
                     cx.stats.count_anomaly(a);
                     push_unique(&mut half.pending, a);
+                    if side == Side::Server {
+                        if let Some(t) = self.txns.iter_mut().find(|t| t.awaiting()) {
+                            push_unique(&mut t.tx.anomalies, a);
+                        }
+                    }
                     self.enter_desync(side, true, cx);
                     return;
                 }

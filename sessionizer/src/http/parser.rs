@@ -448,6 +448,9 @@ pub fn probe(buf: &[u8], at_line_start: bool, kind: StartLine, max_line_bytes: u
             StartLine::Status => cast_status(status_prefix(rest)),
         }
     };
+    if kind == StartLine::Status {
+        return probe_status(buf, check);
+    }
     let first = if at_line_start { Some(0) } else { None };
     let after_lf = memchr::memchr_iter(b'\n', buf)
         .map(|i| i + 1)
@@ -461,6 +464,31 @@ pub fn probe(buf: &[u8], at_line_start: bool, kind: StartLine, max_line_bytes: u
     }
     Probe::NotFound
 }
+
+/// Status lines are found anywhere, not only at line starts: `HTTP/1.x DDD` is distinctive,
+/// and a body that does not end in a newline (JSON rarely does) must not hide the next
+/// response after a pickup or a gap.
+fn probe_status(buf: &[u8], check: impl Fn(usize) -> Line<()>) -> Probe {
+    for at in memchr::memmem::find_iter(buf, STATUS_PREFIX) {
+        match check(at) {
+            Line::Complete(()) => return Probe::Found(at),
+            Line::Partial => return Probe::Incomplete(at),
+            Line::Invalid => {}
+        }
+    }
+    // The buffer may end inside the prefix of a status line: keep that tail for more data.
+    for k in (1..STATUS_PREFIX.len()).rev() {
+        if let Some(at) = buf.len().checked_sub(k) {
+            if buf.get(at..) == STATUS_PREFIX.get(..k) {
+                return Probe::Incomplete(at);
+            }
+        }
+    }
+    Probe::NotFound
+}
+
+/// The start of every HTTP/1.x status line (RFC 9112 section 4).
+const STATUS_PREFIX: &[u8] = b"HTTP/1.";
 
 fn cast_status(l: Line<(u8, u16)>) -> Line<()> {
     match l {

@@ -709,6 +709,21 @@ fn probe_table() {
         (b"xx\nHTTP/1.1 20", false, Status, Probe::Incomplete(3)),
         (b"HTTP/1.1 2000\r\n", true, Status, Probe::NotFound),
         (b"body\n", false, Status, Probe::NotFound),
+        // Regression (faults test `pickup_inside_a_response_invents_nothing`): a JSON body
+        // without a final newline runs straight into the next status line.
+        (
+            b"{\"ok\": 1}HTTP/1.1 200 OK\r\n",
+            false,
+            Status,
+            Probe::Found(9),
+        ),
+        (b"{\"ok\": 1}HTT", false, Status, Probe::Incomplete(9)),
+        (
+            b"{\"ok\": 1}HTTP/1.1 2000\r\n",
+            false,
+            Status,
+            Probe::NotFound,
+        ),
     ];
     for (buf, start, kind, want) in cases {
         assert_eq!(

@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 /// The workspace root (where `fixtures/` lives).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// A fixture path, relative to `fixtures/`.
@@ -21,7 +24,10 @@ pub fn apitap_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/apitap
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = dir.join("apitap");
     assert!(
         bin.exists(),
@@ -31,9 +37,14 @@ pub fn apitap_bin() -> PathBuf {
     bin
 }
 
-/// Run `apitap` with `args`; the output is returned whatever the exit code.
+/// Run `apitap` with `args` (and the test session secret); the output is returned whatever
+/// the exit code.
 pub fn apitap(args: &[&str]) -> Output {
-    Command::new(apitap_bin()).args(args).output().expect("run apitap")
+    Command::new(apitap_bin())
+        .args(args)
+        .env("APITAP_SESSION_SECRET", TEST_SESSION_SECRET)
+        .output()
+        .expect("run apitap")
 }
 
 /// A scratch directory unique to this test process and `name`, emptied first.
@@ -59,14 +70,50 @@ pub struct Replay {
     pub stderr: String,
 }
 
+/// The session secret every replay of the tests runs with (through the environment, which
+/// takes the place of `session.secret`), so that session ids are the same on every run.
+pub const TEST_SESSION_SECRET: &str = "apitap-test-session-secret-0123456789";
+
 /// Replay `pcaps` with extra `args` through the binary and collect everything.
 pub fn replay(pcaps: &[PathBuf], args: &[&str]) -> Replay {
+    replay_env(
+        pcaps,
+        args,
+        &[("APITAP_SESSION_SECRET", TEST_SESSION_SECRET)],
+    )
+}
+
+/// The config of the core pipeline alone (sessions off): `fixtures/core.toml`.
+pub fn core_config() -> PathBuf {
+    fixture("core.toml")
+}
+
+/// [`replay`] of the core pipeline (sessions off) unless `args` name a `--config`: the tests
+/// of capture, reassembly and HTTP behaviour do not depend on session settings.
+pub fn replay_core(pcaps: &[PathBuf], args: &[&str]) -> Replay {
+    if args.contains(&"--config") {
+        return replay(pcaps, args);
+    }
+    let core = core_config();
+    let mut all = vec!["--config", core.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    replay(pcaps, &all)
+}
+
+/// [`replay`] with the given environment variables set for the binary.
+pub fn replay_env(pcaps: &[PathBuf], args: &[&str], env: &[(&str, &str)]) -> Replay {
     let dir = scratch(&format!("replay-{}", unique()));
     let out = dir.join("events.jsonl");
     let stats = dir.join("stats.json");
     let mut cmd = Command::new(apitap_bin());
-    cmd.arg("replay").args(pcaps).arg("--output").arg(&out).arg("--stats-json").arg(&stats);
+    cmd.arg("replay")
+        .args(pcaps)
+        .arg("--output")
+        .arg(&out)
+        .arg("--stats-json")
+        .arg(&stats);
     cmd.args(args);
+    cmd.envs(env.iter().copied());
     let o = cmd.output().expect("run apitap replay");
     let raw = std::fs::read_to_string(&out).unwrap_or_default();
     let records = raw

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use apitap_tests::harness::{apitap, apitap_bin, fixture, replay, scratch, Replay};
+use apitap_tests::harness::{
+    apitap, apitap_bin, core_config, fixture, replay_core, scratch, Replay,
+};
 use apitap_tests::pcapio::{read_pcap, write_pcap, DataLink, Packet};
 use apitap_tests::records::{keys, Key};
 
@@ -20,7 +22,7 @@ const PCAP_RECORD_HEADER_LEN: usize = 16;
 
 /// Replay and require exit code 0.
 fn ok(pcaps: &[PathBuf], args: &[&str]) -> Replay {
-    let r = replay(pcaps, args);
+    let r = replay_core(pcaps, args);
     assert_eq!(r.code, 0, "{pcaps:?}: {}", r.stderr);
     r
 }
@@ -70,7 +72,7 @@ fn non_pcap_file_is_a_usage_error_naming_it() {
     let dir = scratch("cli-not-pcap");
     let text = dir.join("notes.txt");
     std::fs::write(&text, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap();
-    let r = replay(std::slice::from_ref(&text), &[]);
+    let r = replay_core(std::slice::from_ref(&text), &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains(text.to_str().unwrap()), "{}", r.stderr);
     assert!(r.records.is_empty());
@@ -89,7 +91,7 @@ fn unsupported_link_type_is_a_usage_error_naming_it() {
         &std::fs::read(&path).unwrap()[20..24],
         &147u32.to_le_bytes()
     );
-    let r = replay(std::slice::from_ref(&path), &[]);
+    let r = replay_core(std::slice::from_ref(&path), &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("147"), "{}", r.stderr);
     assert!(r.stderr.contains("link type"), "{}", r.stderr);
@@ -119,7 +121,7 @@ fn truncated_file_writes_the_events_before_the_damage() {
     for (k, cut) in cuts {
         let damaged = dir.join(format!("cut-in-packet-{k}.pcap"));
         std::fs::write(&damaged, &bytes[..cut]).unwrap();
-        let r = replay(std::slice::from_ref(&damaged), &[]);
+        let r = replay_core(std::slice::from_ref(&damaged), &[]);
         assert_eq!(r.code, 1, "cut in packet {k}: {}", r.stderr);
         assert!(r.stderr.contains(damaged.to_str().unwrap()), "{}", r.stderr);
         // libpcap read the `k` packets before the damaged one; the message gives that index.
@@ -199,6 +201,8 @@ fn output_dash_writes_events_to_stdout() {
     let o = Command::new(apitap_bin())
         .arg("replay")
         .arg(fixture(NGINX))
+        .arg("--config")
+        .arg(core_config())
         .args(["--output", "-"])
         .output()
         .unwrap();
@@ -253,7 +257,7 @@ fn check_config_accepts_a_valid_file_and_names_an_unknown_key() {
     assert!(stderr.contains(bad.to_str().unwrap()), "{stderr}");
 
     // The same file given to `replay`: usage error, nothing processed.
-    let r = replay(&[fixture(NGINX)], &["--config", bad.to_str().unwrap()]);
+    let r = replay_core(&[fixture(NGINX)], &["--config", bad.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("max_flowz"), "{}", r.stderr);
     assert!(r.records.is_empty());

@@ -18,7 +18,7 @@
 use std::path::PathBuf;
 
 use apitap_tests::faults::{self, Conn, Dir};
-use apitap_tests::harness::{fixture, replay, scratch, Replay};
+use apitap_tests::harness::{fixture, replay_core, scratch, Replay};
 use apitap_tests::oracle;
 use apitap_tests::pcapio::{read_pcap, write_pcap, Packet};
 use apitap_tests::records::{
@@ -41,7 +41,7 @@ fn packets(rel: &str) -> Vec<Packet> {
 
 /// Replay the untouched fixture; it must be clean.
 fn clean(rel: &str) -> Replay {
-    let r = replay(&[fixture(rel)], &["--quiet"]);
+    let r = replay_core(&[fixture(rel)], &["--quiet"]);
     assert_eq!(r.code, 0, "{rel}: {}", r.stderr);
     assert!(
         r.records.iter().all(|x| anomalies(x).is_empty()),
@@ -60,7 +60,7 @@ fn run_variant(name: &str, pkts: &[Packet]) -> Replay {
     ));
     let path: PathBuf = dir.join(format!("{name}.pcap"));
     write_pcap(&path, pkts).expect("write variant");
-    let r = replay(std::slice::from_ref(&path), &["--quiet"]);
+    let r = replay_core(std::slice::from_ref(&path), &["--quiet"]);
     assert_eq!(r.code, 0, "{name}: {}", r.stderr);
     if let Some(keep) = std::env::var_os("DEBUG_VARIANTS") {
         let _ = std::fs::create_dir_all(&keep);

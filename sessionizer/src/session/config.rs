@@ -29,6 +29,10 @@ pub const MAX_MASK_KEEP_CHARS: usize = 64;
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
+    /// Group transactions into sessions. Off, http records carry no session fields and no
+    /// session records are written (the core pipeline alone).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
     /// HMAC key for session ids and hashed values. Prefer the environment variable the sensor
     /// reads; when neither is set the sensor generates a random one per run and warns (ids are
     /// then not comparable across runs). Printed as `[redacted]`.
@@ -198,9 +202,15 @@ pub fn default_keys() -> Vec<KeySpec> {
     keys
 }
 
+/// On: sessions are why the product exists.
+fn default_enabled() -> bool {
+    true
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
+            enabled: default_enabled(),
             secret: None,
             keys: default_keys(),
             jwt: JwtConfig::default(),
@@ -795,13 +805,6 @@ impl SessionConfig {
                     format!("{:?} is used twice; names must be unique", p.name),
                 ));
             }
-        }
-        let roles = |r| self.params.iter().filter(|p| p.role == Some(r)).count();
-        if roles(ParamRole::User) > 1 || roles(ParamRole::Role) > 1 {
-            return Err(invalid(
-                "params",
-                "at most one parameter may have role = \"user\" and one role = \"role\"",
-            ));
         }
         for (i, p) in self.login.token_pointers.iter().enumerate() {
             check_pointer(&format!("login.token_pointers[{i}]"), p)?;

@@ -386,10 +386,12 @@ impl Sessionizer {
             };
             if let Some(e) = &exported {
                 context.push((p.name.clone(), e.clone()));
+                // Several parameters may carry the user (a login form field, a JWT claim...):
+                // the first present, in config order, wins.
                 match p.role {
-                    Some(ParamRole::User) => user = Some(e.clone()),
-                    Some(ParamRole::Role) => role = Some(e.clone()),
-                    None => {}
+                    Some(ParamRole::User) if user.is_none() => user = Some(e.clone()),
+                    Some(ParamRole::Role) if role.is_none() => role = Some(e.clone()),
+                    _ => {}
                 }
             }
             values.push((
@@ -683,6 +685,17 @@ impl Sessionizer {
         if linked_from.is_some() {
             self.stats.sessions_linked += 1;
         }
+        // A session opened by a login inherits who logged in (the login form or token request
+        // was seen in the part it is linked from), until its own transactions say otherwise.
+        let mut summary = SessionSummary::default();
+        if let Some(from) = linked_from
+            .and_then(|lf| self.index.get(&lf))
+            .and_then(|&slot| self.slots.get(slot as usize))
+            .and_then(|s| s.session.as_ref())
+        {
+            summary.user.clone_from(&from.summary.user);
+            summary.role.clone_from(&from.summary.role);
+        }
         self.stats.sessions_started += 1;
         let session = Session {
             base,
@@ -697,7 +710,7 @@ impl Sessionizer {
             part_start_us: now,
             update_us: now,
             dirty: false,
-            summary: SessionSummary::default(),
+            summary,
         };
         let unlinked = [Link {
             prev: NIL,

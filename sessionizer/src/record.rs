@@ -11,7 +11,7 @@ use apitap_reassembly::TcpAnomaly;
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{HttpAnomaly, Request, Response, Transaction};
+use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
 use crate::session::summary::{Counted, EndpointAgg, ParamAgg, StatusKey};
 use crate::session::{HashId, Phase, SessionRecord, TransactionId, TxSession};
 
@@ -121,19 +121,19 @@ impl Serialize for Flow {
 }
 
 /// Header list as `[[name, value], ...]` in wire order, values of secret headers redacted.
-struct Headers<'a> {
-    headers: &'a [(String, String)],
+struct HeaderList<'a> {
+    headers: &'a Headers,
     redactor: &'a Redactor,
 }
 
-impl Serialize for Headers<'_> {
+impl Serialize for HeaderList<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.headers.len()))?;
         for (n, v) in self.headers {
             let v = if self.redactor.redacts(n) {
                 REDACTED
             } else {
-                v.as_str()
+                v
             };
             seq.serialize_element(&(n, v))?;
         }
@@ -142,11 +142,8 @@ impl Serialize for Headers<'_> {
 }
 
 /// First value of header `name` (case-insensitive).
-pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers.get(name)
 }
 
 /// `HTTP/1.x` from the minor version.
@@ -511,7 +508,7 @@ impl Serialize for RequestView<'_> {
         st.serialize_field("content_type", &header(&r.headers, "content-type"))?;
         st.serialize_field(
             "headers",
-            &Headers {
+            &HeaderList {
                 headers: &r.headers,
                 redactor: self.redactor,
             },
@@ -537,7 +534,7 @@ impl Serialize for ResponseView<'_> {
         st.serialize_field("content_type", &header(&r.headers, "content-type"))?;
         st.serialize_field(
             "headers",
-            &Headers {
+            &HeaderList {
                 headers: &r.headers,
                 redactor: self.redactor,
             },

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
 use httparse::Header;
 
+use super::headers::Headers;
 use super::parser::{
     self, header_storage, BodyFraming, ChunkError, ChunkedDecoder, Line, Parse, Probe, RequestHead,
     ResponseHead, StartLine,
@@ -274,14 +275,14 @@ impl HttpConnection {
                 State::Body {
                     framing: Framing::UntilClose,
                     ..
-                } => self.finish_message(side, ts_us, Vec::new()),
+                } => self.finish_message(side, ts_us, Headers::new()),
                 State::Body { .. } => {
                     let a = match side {
                         Side::Client => HttpAnomaly::IncompleteRequest,
                         Side::Server => HttpAnomaly::IncompleteResponse,
                     };
                     self.mark_open(side, a, cx);
-                    self.finish_message(side, ts_us, Vec::new());
+                    self.finish_message(side, ts_us, Headers::new());
                 }
                 State::Head if buffered > 0 => cx.stats.heads_cut_by_close += 1,
                 State::Desync { .. } => cx.stats.desync_skipped_bytes += buffered,
@@ -809,7 +810,7 @@ impl HttpConnection {
         /// What to do once the borrows of the open message end.
         enum Next {
             Continue,
-            Finish(Vec<(String, String)>),
+            Finish(Headers),
             Broken(HttpAnomaly),
         }
         let cap = cx.cfg.max_body_capture_bytes;
@@ -845,7 +846,7 @@ impl HttpConnection {
                 (
                     k,
                     if *remaining == 0 {
-                        Next::Finish(Vec::new())
+                        Next::Finish(Headers::new())
                     } else {
                         Next::Continue
                     },
@@ -880,7 +881,7 @@ impl HttpConnection {
                 // Desync rescans `data` from its start; framing bytes before the error in
                 // this segment are counted as skipped.
                 self.mark_open(side, a, cx);
-                self.finish_message(side, ts_us, Vec::new());
+                self.finish_message(side, ts_us, Headers::new());
                 self.enter_desync(side, false, cx);
             }
         }
@@ -888,7 +889,7 @@ impl HttpConnection {
     }
 
     /// The open message of `side` is complete at `ts_us`; the direction expects a head again.
-    fn finish_message(&mut self, side: Side, ts_us: u64, trailers: Vec<(String, String)>) {
+    fn finish_message(&mut self, side: Side, ts_us: u64, trailers: Headers) {
         self.half(side).state = State::Head;
         self.ready = true;
         let Some(t) = self.open_txn(side) else {
@@ -974,12 +975,12 @@ impl HttpConnection {
                         *body_bytes += in_body;
                     }
                     if framing_lost {
-                        self.finish_message(side, ts_us, Vec::new());
+                        self.finish_message(side, ts_us, Headers::new());
                         self.enter_desync(side, true, cx);
                         return;
                     }
                     if done {
-                        self.finish_message(side, ts_us, Vec::new());
+                        self.finish_message(side, ts_us, Headers::new());
                     }
                 }
                 State::Desync { at_line_start } => {
@@ -1140,16 +1141,19 @@ fn lossy(b: &[u8]) -> String {
 
 /// Owned fields; obs-fold in a value (tolerated in responses, and in requests by the lenient
 /// parser) becomes SP, so a value never holds a line ending.
-fn own_headers(h: &[Header<'_>]) -> Vec<(String, String)> {
-    h.iter()
-        .map(|h| (h.name.to_owned(), lossy(&parser::unfold(h.value))))
-        .collect()
+fn own_headers(h: &[Header<'_>]) -> Headers {
+    let bytes = h.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let mut out = Headers::with_capacity(h.len(), bytes);
+    for f in h {
+        out.push_bytes(f.name, &parser::unfold(f.value));
+    }
+    out
 }
 
 /// Parses a chunked trailer section into owned fields (rare: allocates freely).
-fn own_trailers(raw: &[u8], max_headers: usize) -> Vec<(String, String)> {
+fn own_trailers(raw: &[u8], max_headers: usize) -> Headers {
     if raw.is_empty() {
-        return Vec::new();
+        return Headers::new();
     }
     let mut buf = Vec::with_capacity(raw.len() + 2);
     buf.extend_from_slice(raw);

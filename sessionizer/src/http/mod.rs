@@ -4,6 +4,7 @@
 pub mod anomaly;
 pub mod config;
 pub mod connection;
+pub mod headers;
 pub mod parser;
 pub mod stats;
 pub mod tracker;
@@ -11,6 +12,7 @@ pub mod transaction;
 
 pub use anomaly::HttpAnomaly;
 pub use config::HttpConfig;
+pub use headers::Headers;
 pub use stats::HttpStats;
 pub use tracker::HttpTracker;
 pub use transaction::{Request, Response, Transaction};

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use apitap_reassembly::{ConnId, TcpAnomaly};
 
-use super::HttpAnomaly;
+use super::{Headers, HttpAnomaly};
 
 /// A request head and its body accounting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Request {
     /// Minor version of HTTP/1.x: 0 or 1.
     pub version_minor: u8,
     /// Header fields in wire order, names as sent; values decoded lossily as UTF-8.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Exact body length on the wire after transfer decoding (chunk framing excluded), even when
     /// `body` is capped. Bytes lost in a gap are counted too.
     pub body_bytes: u64,
@@ -26,7 +26,7 @@ pub struct Request {
     pub body_truncated: bool,
     /// Trailer fields of a chunked body (RFC 9112 section 7.1.2), in wire order; kept apart
     /// from `headers` as RFC 9110 section 6.5.1 asks.
-    pub trailers: Vec<(String, String)>,
+    pub trailers: Headers,
     /// Packet time of the first byte of the request line.
     pub ts_us: u64,
     /// Packet time of the last byte of the request (head or body).
@@ -43,7 +43,7 @@ pub struct Response {
     /// Minor version of HTTP/1.x: 0 or 1.
     pub version_minor: u8,
     /// Header fields in wire order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Exact body length after transfer decoding, even when `body` is capped.
     pub body_bytes: u64,
     /// The first `max_body_capture_bytes` of the body, after transfer decoding.
@@ -51,7 +51,7 @@ pub struct Response {
     /// True when `body` holds fewer bytes than `body_bytes`.
     pub body_truncated: bool,
     /// Trailer fields of a chunked body, in wire order.
-    pub trailers: Vec<(String, String)>,
+    pub trailers: Headers,
     /// Interim (1xx) responses seen before this final one, by status code.
     pub interim: Vec<u16>,
     /// Packet time of the first byte of the (final) status line.

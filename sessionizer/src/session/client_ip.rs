@@ -5,6 +5,7 @@
 //! list is read from the right and the first address that is not a trusted proxy is the
 //! client (a client can prepend anything; only the hops appended by our proxies are true).
 
+use crate::http::Headers;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -51,7 +52,7 @@ impl ClientIpResolver {
     }
 
     /// The client of a transaction whose TCP peer is `peer`.
-    pub fn resolve(&self, peer: IpAddr, headers: &[(String, String)]) -> (IpAddr, IpOrigin) {
+    pub fn resolve(&self, peer: IpAddr, headers: &Headers) -> (IpAddr, IpOrigin) {
         let peer = canonical(peer);
         if self.trusted.is_empty() {
             return (peer, IpOrigin::Peer);
@@ -75,7 +76,7 @@ impl ClientIpResolver {
             let mut values = headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name(*h)))
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v)
                 .peekable();
             if values.peek().is_none() {
                 continue;
@@ -185,11 +186,8 @@ mod tests {
         )
     }
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+    fn h(pairs: &[(&str, &str)]) -> Headers {
+        pairs.iter().copied().collect()
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -21,6 +21,46 @@ pub const MAX_JWT_BYTES: usize = 16 * 1024;
 /// full. A token repeats on every request of its session, so this saves most signature checks.
 pub const VERIFY_CACHE_ENTRIES: usize = 4096;
 
+/// Tokens whose decoded claims are remembered; the cache is cleared when full. A client sends
+/// the same token on every request of its session, so this saves most base64 and JSON work.
+pub const CLAIMS_CACHE_ENTRIES: usize = 4096;
+
+/// Token bytes the claims cache may hold before it is cleared (bounds its memory, since a
+/// token may be up to [`MAX_JWT_BYTES`]).
+pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Decoded claims by token, bounded by [`CLAIMS_CACHE_ENTRIES`] and [`CLAIMS_CACHE_BYTES`].
+/// Raw tokens stay in memory only; nothing here is exported.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimsCache {
+    map: std::cell::RefCell<(
+        HashMap<Box<str>, Option<std::sync::Arc<Value>>, FixedHasher>,
+        usize,
+    )>,
+}
+
+impl ClaimsCache {
+    /// The claims of `token` (decoded without verification), from the cache when seen before.
+    pub(crate) fn claims(&self, token: &str) -> Option<std::sync::Arc<Value>> {
+        if token.len() > MAX_JWT_BYTES {
+            return None;
+        }
+        if let Some(c) = self.map.borrow().0.get(token) {
+            return c.clone();
+        }
+        let c = claims(token).map(std::sync::Arc::new);
+        let mut guard = self.map.borrow_mut();
+        let (map, bytes) = &mut *guard;
+        if map.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
+            map.clear();
+            *bytes = 0;
+        }
+        *bytes += token.len();
+        map.insert(token.into(), c.clone());
+        c
+    }
+}
+
 /// The three dot-separated parts of a compact JWS, if `token` has that shape.
 pub(crate) struct Parts<'a> {
     /// Base64url header.

@@ -25,7 +25,7 @@ use super::config::{
 };
 use super::context::{numeric, Param};
 use super::endpoint::{cut, EndpointNamer};
-use super::jwt::{Verdict, Verifier};
+use super::jwt::{self, Verdict, Verifier};
 use super::keys::{self, CompiledKey, Key};
 use super::secret::{Domain, HashId, Keyed, Secret};
 use super::stats::SessionStats;
@@ -200,6 +200,8 @@ pub struct Sessionizer {
     free: Vec<u32>,
     /// Key hash → slot.
     index: HashMap<HashId, u32, FixedHasher>,
+    /// JWT claims decoded for earlier transactions (bounded, see [`jwt::ClaimsCache`]).
+    claims_cache: jwt::ClaimsCache,
     /// The lists.
     lists: [List; LISTS],
     /// Counters.
@@ -309,6 +311,7 @@ impl Sessionizer {
             slots: Vec::new(),
             free: Vec::new(),
             index: HashMap::with_hasher(FixedHasher::default()),
+            claims_cache: jwt::ClaimsCache::default(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -337,11 +340,26 @@ impl Sessionizer {
         tx: &Transaction,
         out: &mut Vec<SessionRecord>,
     ) -> TxSession {
+        // The view borrows the claims cache while `self` changes: lend it out for the call.
+        let cache = std::mem::take(&mut self.claims_cache);
+        let r = self.observe_with(now_us, tx, out, &cache);
+        self.claims_cache = cache;
+        r
+    }
+
+    /// [`Self::observe`] with the claims cache lent out.
+    fn observe_with(
+        &mut self,
+        now_us: u64,
+        tx: &Transaction,
+        out: &mut Vec<SessionRecord>,
+        claims_cache: &jwt::ClaimsCache,
+    ) -> TxSession {
         self.now_us = self.now_us.max(now_us);
         let now = self.now_us;
         self.stats.transactions += 1;
         let limits = self.body.clone();
-        let view = TxView::new(tx, &limits);
+        let view = TxView::new(tx, &limits, claims_cache);
         let mut anomalies = Vec::new();
 
         let peer = tx.client.ip();

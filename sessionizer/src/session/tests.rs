@@ -132,7 +132,7 @@ impl TxB {
         self
     }
     fn h(mut self, n: &str, v: &str) -> Self {
-        self.req().headers.push((n.into(), v.into()));
+        self.req().headers.push(n, v);
         self
     }
     fn ua(self, v: &str) -> Self {
@@ -146,7 +146,7 @@ impl TxB {
     }
     fn body(mut self, ct: &str, b: &[u8]) -> Self {
         let r = self.req();
-        r.headers.push(("Content-Type".into(), ct.into()));
+        r.headers.push("Content-Type", ct);
         r.body = b.to_vec();
         r.body_bytes = b.len() as u64;
         self
@@ -156,12 +156,12 @@ impl TxB {
         self
     }
     fn rh(mut self, n: &str, v: &str) -> Self {
-        self.resp().headers.push((n.into(), v.into()));
+        self.resp().headers.push(n, v);
         self
     }
     fn rbody(mut self, ct: &str, b: &[u8]) -> Self {
         let r = self.resp();
-        r.headers.push(("Content-Type".into(), ct.into()));
+        r.headers.push("Content-Type", ct);
         r.body = b.to_vec();
         r.body_bytes = b.len() as u64;
         self

@@ -16,7 +16,7 @@ use crate::record::{header, split_target};
 pub const MAX_COOKIES: usize = 64;
 
 /// Headers, stored body bytes and truncation flag of one side.
-type RawBody<'a> = (&'a [(String, String)], &'a [u8], bool);
+type RawBody<'a> = (&'a crate::http::Headers, &'a [u8], bool);
 
 /// One side's body, decoded and classified.
 struct Body<'a> {
@@ -56,7 +56,9 @@ pub(crate) struct TxView<'a> {
     /// Request cookies, in order.
     cookies: OnceCell<Vec<(&'a str, &'a str)>>,
     /// Claims of the bearer token.
-    bearer_claims: OnceCell<Option<Value>>,
+    bearer_claims: OnceCell<Option<std::sync::Arc<Value>>>,
+    /// Claims already decoded for earlier transactions.
+    claims_cache: &'a jwt::ClaimsCache,
     /// Decoded request body.
     req_body: OnceCell<Body<'a>>,
     /// Decoded response body.
@@ -67,7 +69,11 @@ pub(crate) struct TxView<'a> {
 
 impl<'a> TxView<'a> {
     /// A view of `tx`; nothing is parsed yet.
-    pub fn new(tx: &'a Transaction, limits: &'a BodyConfig) -> Self {
+    pub fn new(
+        tx: &'a Transaction,
+        limits: &'a BodyConfig,
+        claims_cache: &'a jwt::ClaimsCache,
+    ) -> Self {
         let req = tx.request.as_ref();
         let (path, query) = req.map_or(("", None), |r| split_target(&r.uri));
         TxView {
@@ -78,6 +84,7 @@ impl<'a> TxView<'a> {
             limits,
             cookies: OnceCell::new(),
             bearer_claims: OnceCell::new(),
+            claims_cache,
             req_body: OnceCell::new(),
             resp_body: OnceCell::new(),
             events: Cell::new(BodyEvents::default()),
@@ -169,10 +176,14 @@ impl<'a> TxView<'a> {
             TokenLocation::Bearer => {
                 let c = self
                     .bearer_claims
-                    .get_or_init(|| self.bearer().and_then(jwt::claims));
-                c.as_ref().and_then(f)
+                    .get_or_init(|| self.bearer().and_then(|t| self.claims_cache.claims(t)));
+                c.as_deref().and_then(f)
             }
-            _ => jwt::claims(self.token(loc)?).as_ref().and_then(f),
+            _ => self
+                .claims_cache
+                .claims(self.token(loc)?)
+                .as_deref()
+                .and_then(f),
         }
     }
 
@@ -187,12 +198,12 @@ impl<'a> TxView<'a> {
             ParamSide::Request => (
                 &self.req_body,
                 self.req
-                    .map(|r| (&r.headers[..], &r.body[..], r.body_truncated)),
+                    .map(|r| (&r.headers, &r.body[..], r.body_truncated)),
             ),
             ParamSide::Response => (
                 &self.resp_body,
                 self.resp
-                    .map(|r| (&r.headers[..], &r.body[..], r.body_truncated)),
+                    .map(|r| (&r.headers, &r.body[..], r.body_truncated)),
             ),
         };
         let (headers, raw, truncated) = head?;

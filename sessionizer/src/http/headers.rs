@@ -1,0 +1,186 @@
+//! Header fields of one message, owned compactly: every name and value lives in one string,
+//! indexed by spans. One message costs two allocations instead of two per field.
+
+use std::fmt;
+
+/// Where one field's name and value sit in [`Headers::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    /// Start of the name.
+    name: u32,
+    /// Start of the value (the name ends here).
+    value: u32,
+    /// End of the value.
+    end: u32,
+}
+
+/// Header fields in wire order, names as sent, values decoded lossily as UTF-8.
+///
+/// Invariant: spans are in wire order, each within `text`, on character boundaries, with
+/// `name <= value <= end`; `text` holds nothing else.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    text: String,
+    spans: Vec<Span>,
+}
+
+impl Headers {
+    /// No fields.
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// Room for `fields` fields of `bytes` bytes in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Headers {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Append a field; the value's bytes are decoded lossily as UTF-8.
+    pub fn push_bytes(&mut self, name: &str, value: &[u8]) {
+        match std::str::from_utf8(value) {
+            Ok(v) => self.push(name, v),
+            Err(_) => self.push(name, &String::from_utf8_lossy(value)),
+        }
+    }
+
+    /// Append a field. Fields are bounded by the HTTP layer's header limits, far below 4 GiB;
+    /// a field that would not fit the 32-bit spans is dropped rather than corrupt the list.
+    pub fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        let (Ok(n), Ok(v), Ok(e)) = (
+            u32::try_from(start),
+            u32::try_from(start + name.len()),
+            u32::try_from(start + name.len() + value.len()),
+        ) else {
+            return;
+        };
+        self.text.push_str(name);
+        self.text.push_str(value);
+        self.spans.push(Span {
+            name: n,
+            value: v,
+            end: e,
+        });
+        debug_assert!(self.text.len() == e as usize);
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The fields in wire order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            text: &self.text,
+            spans: self.spans.iter(),
+        }
+    }
+
+    /// The value of the first field named `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of the fields named `name` (case-insensitive), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Iterator over `(name, value)` pairs.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    text: &'a str,
+    spans: std::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.spans.next()?;
+        let name = self
+            .text
+            .get(s.name as usize..s.value as usize)
+            .unwrap_or("");
+        let value = self
+            .text
+            .get(s.value as usize..s.end as usize)
+            .unwrap_or("");
+        Some((name, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut h = Headers::new();
+        for (n, v) in iter {
+            h.push(n.as_ref(), v.as_ref());
+        }
+        h
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_order_names_and_values() {
+        let mut h = Headers::new();
+        h.push("Host", "a");
+        h.push("Set-Cookie", "x=1");
+        h.push_bytes("X-Bin", b"\xffok");
+        h.push("set-cookie", "y=2");
+        assert_eq!(h.len(), 4);
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(all[0], ("Host", "a"));
+        assert_eq!(all[2], ("X-Bin", "\u{fffd}ok"));
+        assert_eq!(h.get("SET-COOKIE"), Some("x=1"));
+        assert_eq!(h.get_all("set-cookie").collect::<Vec<_>>(), ["x=1", "y=2"]);
+        assert_eq!(h.get("missing"), None);
+        let same: Headers = all.iter().copied().collect();
+        assert_eq!(same, h);
+    }
+
+    #[test]
+    fn empty_names_and_values() {
+        let h: Headers = [("", ""), ("A", "")].into_iter().collect();
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("", ""), ("A", "")]);
+    }
+}

@@ -6,5 +6,7 @@
 //! its session fields and the `session` records.
 
 pub mod http;
+pub mod json;
 pub mod record;
 pub mod session;
+pub mod tunnel;

@@ -113,6 +113,10 @@ impl Half {
     }
 }
 
+/// Steps in a row that may consume no byte (each changes state: a failed head enters desync,
+/// desync finds a start line, the head parses) before the parser is declared stuck.
+const MAX_IDLE_STEPS: usize = 8;
+
 /// Progress of a transaction's response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RespProgress {
@@ -338,7 +342,17 @@ impl HttpConnection {
     }
 
     fn feed(&mut self, side: Side, ts_us: u64, mut data: &[u8], cx: &mut Ctx<'_>) {
+        // Invariant: every step consumes bytes or changes state; a step that consumes nothing
+        // may happen a few times in a row (head fails → desync), never without end. The guard
+        // below turns a bug in that reasoning into skipped, counted bytes instead of a hang.
+        let mut idle_steps = 0;
         while !data.is_empty() {
+            if idle_steps > MAX_IDLE_STEPS {
+                debug_assert!(false, "HTTP parser made no progress");
+                cx.stats.stalls += 1;
+                cx.stats.desync_skipped_bytes += data.len() as u64;
+                return;
+            }
             let n = match self.half(side).state {
                 State::Head => self.head(side, ts_us, data, cx),
                 State::Body { .. } => self.body(side, ts_us, data, cx),
@@ -348,6 +362,7 @@ impl HttpConnection {
                     data.len()
                 }
             };
+            idle_steps = if n == 0 { idle_steps + 1 } else { 0 };
             data = data.get(n..).unwrap_or(&[]);
         }
     }

@@ -933,3 +933,20 @@ mod prop {
         }
     }
 }
+
+/// Regression (fuzz seed `regress-hang-malformed-status-head`): a head that starts like a
+/// status line but does not parse sent the connection into an endless loop, because the
+/// status probe found the same head again at offset 0.
+#[test]
+fn malformed_status_head_does_not_hang() {
+    let mut c = Conn::new();
+    c.c(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.s(b"HTTP/1.1 200 \x7f\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    let v = c.close();
+    assert!(!v.is_empty());
+    assert_eq!(
+        c.t.stats().stalls,
+        0,
+        "the progress guard must not be what ended it"
+    );
+}

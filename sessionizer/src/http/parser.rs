@@ -344,6 +344,11 @@ fn cast<T>(l: Line<()>) -> Line<T> {
 /// Matches an HTTP/1.x request line at the start of `buf` (after optional empty lines).
 pub fn request_line(buf: &[u8]) -> Line<RequestLine<'_>> {
     let start = skip_empty_lines(buf);
+    if buf.get(start..) == Some(b"\r") {
+        // A lone CR at the end may be the first half of an empty line's CRLF (regression: fuzz
+        // seed `regress-request-line-prefix-lone-cr`).
+        return Line::Partial;
+    }
     let (method_end, target_end) = match method_and_target(buf, start) {
         Ok(v) => v,
         Err(l) => return cast(l),
@@ -449,7 +454,7 @@ pub fn probe(buf: &[u8], at_line_start: bool, kind: StartLine, max_line_bytes: u
         }
     };
     if kind == StartLine::Status {
-        return probe_status(buf, check);
+        return probe_status(buf, at_line_start, check);
     }
     let first = if at_line_start { Some(0) } else { None };
     let after_lf = memchr::memchr_iter(b'\n', buf)
@@ -468,8 +473,13 @@ pub fn probe(buf: &[u8], at_line_start: bool, kind: StartLine, max_line_bytes: u
 /// Status lines are found anywhere, not only at line starts: `HTTP/1.x DDD` is distinctive,
 /// and a body that does not end in a newline (JSON rarely does) must not hide the next
 /// response after a pickup or a gap.
-fn probe_status(buf: &[u8], check: impl Fn(usize) -> Line<()>) -> Probe {
-    for at in memchr::memmem::find_iter(buf, STATUS_PREFIX) {
+///
+/// Offset 0 is a candidate only `at_line_start`: a desync entered because the head at offset 0
+/// failed must move past it (regression: fuzz seed `regress-hang-malformed-status-head`).
+fn probe_status(buf: &[u8], at_line_start: bool, check: impl Fn(usize) -> Line<()>) -> Probe {
+    let candidates =
+        memchr::memmem::find_iter(buf, STATUS_PREFIX).filter(|&at| at > 0 || at_line_start);
+    for at in candidates {
         match check(at) {
             Line::Complete(()) => return Probe::Found(at),
             Line::Partial => return Probe::Incomplete(at),

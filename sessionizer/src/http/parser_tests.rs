@@ -811,3 +811,15 @@ mod prop {
         }
     }
 }
+
+/// Regression (fuzz seed `regress-request-line-prefix-lone-cr`): a lone CR after empty lines
+/// is the start of another CRLF, a prefix, not an error.
+#[test]
+fn lone_cr_before_a_request_line_is_partial() {
+    assert_eq!(request_line(b"\r"), Line::Partial);
+    assert_eq!(request_line(b"\r\n\r"), Line::Partial);
+    assert!(matches!(
+        request_line(b"\r\nT * HTTP/1.0\n"),
+        Line::Complete(_)
+    ));
+}

@@ -40,6 +40,9 @@ pub struct HttpStats {
     pub resyncs: u64,
     /// Bytes received but skipped while looking for a start line.
     pub desync_skipped_bytes: u64,
+    /// Times the parser made no progress and skipped the rest of a segment (a bug guard: it
+    /// should stay 0).
+    pub stalls: u64,
     /// Connections picked up mid-stream whose first bytes on a side finished a message that
     /// began before the capture (skipped to the next start line, not counted as malformed).
     pub pickup_tails: u64,

@@ -467,9 +467,9 @@ impl Sessionizer {
             self.keyed
                 .hash(Domain::Session, &[label.as_bytes(), found.value.as_bytes()])
         };
-        let carrier = found
-            .carrier
-            .map(|c| self.keyed.hash(Domain::Binding, &[c.as_bytes()]));
+        // The carrier is hashed only when a session is opened (it links the new session to
+        // the one the server set its value in): most transactions join an open session.
+        let carrier_raw = found.carrier;
         let key_idx = found.idx;
         drop(found);
 
@@ -505,7 +505,10 @@ impl Sessionizer {
         };
         let i = match slot {
             Some(i) => i,
-            None => self.open(base, key_idx, carrier, now, out),
+            None => {
+                let carrier = carrier_raw.map(|c| self.keyed.hash(Domain::Binding, &[c.as_bytes()]));
+                self.open(base, key_idx, carrier, now, out)
+            }
         };
         let session_id = self.session(i).id;
 

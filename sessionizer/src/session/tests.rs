@@ -227,6 +227,7 @@ fn http_json(t: &Transaction, ts: &TxSession) -> String {
         &HttpRecord {
             tx: t,
             redactor: &red,
+            tunnel: None,
         }
         .with_session(ts),
     )
@@ -1191,6 +1192,7 @@ fn records_serialize_with_the_documented_fields() {
     let plain: serde_json::Value = serde_json::to_value(HttpRecord {
         tx: &t,
         redactor: &red,
+        tunnel: None,
     })
     .unwrap();
     assert!(plain.get("session_id").is_none());

@@ -11,5 +11,17 @@ echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build"
 cargo build --workspace --all-targets --locked
+echo "== kafka broker"
+# A tansu broker (in-memory) on a free loopback port for tests/tests/kafka.rs; the outage
+# tests start brokers of their own with the same script.
+bash scripts/kafka.sh install
+kafka_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+APITAP_KAFKA_STATE="$(mktemp -d)"
+export APITAP_KAFKA_STATE
+trap 'bash scripts/kafka.sh stop; rm -rf "$APITAP_KAFKA_STATE"' EXIT
+bash scripts/kafka.sh start "$kafka_port"
+export APITAP_TEST_KAFKA="127.0.0.1:$kafka_port"
+export APITAP_TEST_KAFKA_CTL="$PWD/scripts/kafka.sh"
+
 echo "== test"
 cargo test --workspace --locked

@@ -14,7 +14,10 @@ pub struct JsonLinesExporter<W: Write> {
 impl<W: Write> JsonLinesExporter<W> {
     /// An exporter writing to `out`.
     pub fn new(out: W) -> Self {
-        JsonLinesExporter { out, stats: ExportStats::default() }
+        JsonLinesExporter {
+            out,
+            stats: ExportStats::default(),
+        }
     }
 
     /// The writer back, e.g. to inspect it in tests.
@@ -26,10 +29,15 @@ impl<W: Write> JsonLinesExporter<W> {
 impl<W: Write> Exporter for JsonLinesExporter<W> {
     fn export(&mut self, _meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError> {
         debug_assert!(!json.contains(&b'\n'), "a JSON record must be one line");
-        let r = self.out.write_all(json).and_then(|()| self.out.write_all(b"\n"));
+        self.stats.offered += 1;
+        let r = self
+            .out
+            .write_all(json)
+            .and_then(|()| self.out.write_all(b"\n"));
         match r {
             Ok(()) => {
                 self.stats.records += 1;
+                self.stats.delivered += 1;
                 self.stats.bytes += json.len() as u64;
                 Ok(())
             }
@@ -56,7 +64,10 @@ mod tests {
     #[test]
     fn writes_one_line_per_record() {
         let mut e = JsonLinesExporter::new(Vec::new());
-        let meta = EventMeta { kind: "http", key: None };
+        let meta = EventMeta {
+            kind: "http",
+            key: None,
+        };
         e.export(meta, br#"{"a":1}"#).unwrap();
         e.export(meta, br#"{"b":2}"#).unwrap();
         assert_eq!(e.stats().records, 2);
@@ -69,14 +80,25 @@ mod tests {
         struct Broken;
         impl Write for Broken {
             fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "closed",
+                ))
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
         let mut e = JsonLinesExporter::new(Broken);
-        assert!(e.export(EventMeta { kind: "http", key: None }, b"{}").is_err());
+        assert!(e
+            .export(
+                EventMeta {
+                    kind: "http",
+                    key: None
+                },
+                b"{}"
+            )
+            .is_err());
         assert_eq!(e.stats().failed, 1);
         assert_eq!(e.stats().records, 0);
     }

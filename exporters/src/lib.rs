@@ -1,11 +1,18 @@
 //! Exporters: where encoded apitap events go.
 //!
 //! The pipeline serializes each record once to JSON and hands the bytes, with a little
-//! metadata, to an [`Exporter`]. JSON lines ([`jsonl::JsonLinesExporter`]) is the default.
+//! metadata, to an [`Exporter`]. JSON lines ([`jsonl::JsonLinesExporter`]) is the default;
+//! [`kafka::KafkaExporter`] is chosen when brokers are configured (`docs/kafka.md`).
 
+use std::collections::BTreeMap;
+
+pub mod config;
 pub mod jsonl;
+pub mod kafka;
 
+pub use config::ExportConfig;
 pub use jsonl::JsonLinesExporter;
+pub use kafka::KafkaExporter;
 
 /// What an exporter may need besides the JSON bytes.
 #[derive(Clone, Copy, Debug)]
@@ -25,14 +32,45 @@ pub enum ExportError {
 }
 
 /// Counters every exporter keeps.
+///
+/// Invariant (once [`Exporter::flush`] has returned at shutdown):
+/// `offered = records + sum(dropped)` and
+/// `records = delivered + sum(delivery_failed) + undelivered_at_shutdown`;
+/// `failed` is every record that did not arrive (`offered - delivered`). The JSON-lines exporter
+/// writes synchronously, so for it `delivered = records` and only `failed` can be non-zero.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ExportStats {
-    /// Records accepted.
+    /// Records accepted (written, or queued for a broker).
     pub records: u64,
     /// Bytes of JSON accepted (without line separators).
     pub bytes: u64,
-    /// Records that could not be exported.
+    /// Records that could not be exported, whatever the reason.
     pub failed: u64,
+    /// Records handed to the exporter, accepted or not.
+    pub offered: u64,
+    /// Records the destination confirmed (a broker acknowledged them, or they were written).
+    pub delivered: u64,
+    /// Records refused before they were queued, by reason (`queue_full`, `message_too_large`...).
+    pub dropped: BTreeMap<String, u64>,
+    /// Queued records whose delivery failed, by class (`retriable`, `final`, `unknown`).
+    pub delivery_failed: BTreeMap<String, u64>,
+    /// Queued records neither delivered nor failed when the shutdown flush timed out.
+    pub undelivered_at_shutdown: u64,
+}
+
+impl ExportStats {
+    /// Records queued whose fate is not known yet (0 after the shutdown flush).
+    pub fn in_flight(&self) -> u64 {
+        let settled = self.delivered
+            + self.delivery_failed.values().sum::<u64>()
+            + self.undelivered_at_shutdown;
+        self.records.saturating_sub(settled)
+    }
+
+    /// True when any record was lost: dropped, failed or left undelivered.
+    pub fn lost_any(&self) -> bool {
+        self.failed > 0
+    }
 }
 
 /// A destination for encoded events.

@@ -14,7 +14,10 @@ use crate::exit;
     version,
     about,
     after_help = "Exit codes: 0 ok; 1 an input file is damaged (events before the damage were written); \
-                  2 usage or config error, or an input cannot be opened; 3 events could not be written."
+                  2 usage or config error, or an input cannot be opened; 3 events could not be written; \
+                  4 some events were not delivered to Kafka (dropped, failed or undelivered at shutdown, \
+                  counted in the summary); 5 live: packets were dropped before decoding (kernel ring or \
+                  worker queue full) or a capture failed."
 )]
 pub struct Cli {
     /// What to do.
@@ -27,6 +30,12 @@ pub struct Cli {
 pub enum Command {
     /// Replay pcap/pcapng files through the pipeline and write events (JSON lines).
     Replay(ReplayArgs),
+    /// Capture live from network interfaces (SPAN/TAP ports) until SIGINT/SIGTERM.
+    Live(crate::live::LiveArgs),
+    /// Receive cloud traffic mirrors (VXLAN, GENEVE) on UDP sockets until SIGINT/SIGTERM.
+    Listen(crate::listen::ListenArgs),
+    /// Read apitap events back from Kafka: a session timeline, or the records (`--json`).
+    Consume(ConsumeArgs),
     /// Validate a config file and print the effective configuration (defaults filled in).
     CheckConfig {
         /// The TOML config file.
@@ -51,9 +60,23 @@ pub struct ReplayArgs {
     /// Capture files (pcap or pcapng); several are merged in timestamp order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write events: a file path, or `-` for stdout.
-    #[arg(short, long, default_value = "-", value_name = "PATH")]
-    pub output: PathBuf,
+    /// Where to write events: a file path, or `-` for stdout (the default without Kafka).
+    /// Not allowed with Kafka export.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Export to Kafka through these brokers (`host:port,host:port`) instead of JSON lines;
+    /// overrides `export.kafka.brokers`, the rest of `[export.kafka]` still applies.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Pace packets at the capture's original timing (wall clock), as a live feed would
+    /// arrive; gaps longer than a few seconds are shortened.
+    #[arg(long)]
+    pub realtime: bool,
+    /// Run the threaded pipeline with N reassembly/HTTP workers, as `apitap live` does
+    /// (records in completion order, which varies between runs); without it one thread and a
+    /// deterministic order.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Pipeline config file (TOML); defaults apply without one.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -84,6 +107,9 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => crate::replay::run(&args),
+        Command::Live(args) => crate::live::run(&args),
+        Command::Listen(args) => crate::listen::run(&args),
+        Command::Consume(args) => crate::consume::run(&args),
         Command::CheckConfig { file } => match load_config(Some(&file)) {
             Ok(cfg) => {
                 println!("{}: valid", file.display());
@@ -99,4 +125,78 @@ pub fn main() -> i32 {
 /// The effective configuration as TOML-like text for `check-config`.
 fn render_config(cfg: &Config) -> String {
     format!("{cfg:#?}\n")
+}
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    /// When stdout is a terminal (and `NO_COLOR` is unset).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Flags of `apitap consume`. Where they overlap, they follow kcat (`-b`, `-t`, `-G`, `-o`,
+/// `-e`, `-X`).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Offsets (-o): beginning, end, stored (with -G), N (absolute), -N (N before the end). \
+                        Without -G every partition is read from -o (default beginning) and the command exits \
+                        at the end of the topics unless --follow is given. With -G the group's committed \
+                        offsets are used and -o applies to partitions without one."
+)]
+pub struct ConsumeArgs {
+    /// Brokers, `host:port,host:port` (kcat -b).
+    #[arg(short = 'b', long, value_name = "BROKERS")]
+    pub brokers: String,
+    /// Topic to read (kcat -t); repeat for several. Default: apitap.http and apitap.sessions.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Start at the earliest offset of every partition (same as `-o beginning`).
+    #[arg(long, conflicts_with = "offset")]
+    pub from_beginning: bool,
+    /// Where to start: beginning, end, stored, N or -N (kcat -o).
+    #[arg(short = 'o', long, value_name = "OFFSET", allow_hyphen_values = true)]
+    pub offset: Option<String>,
+    /// Keep reading new records as they arrive (otherwise exit at the end of every partition).
+    #[arg(short = 'f', long, conflicts_with = "exit_at_end")]
+    pub follow: bool,
+    /// Exit at the end of every partition (kcat -e); the default unless --follow.
+    #[arg(short = 'e')]
+    pub exit_at_end: bool,
+    /// Consumer group (kcat -G): partitions are shared with the group's members and offsets
+    /// committed.
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Only the session with this id (or id prefix).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Only records involving this address or network (client, server, or resolved client IP).
+    #[arg(long, value_name = "ADDR[/PREFIX]")]
+    pub ip: Option<String>,
+    /// Only requests to matching endpoints: `*` is a wildcard, otherwise a substring of
+    /// `METHOD /path/{template}`.
+    #[arg(long, value_name = "PATTERN")]
+    pub endpoint: Option<String>,
+    /// Only the sessions of this user (the session's `user`, or a context value on a request).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Print the matching records unchanged, one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Colours in the timeline.
+    #[arg(long, value_enum, default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+    /// A librdkafka consumer property, `name=value` (kcat -X), e.g. for SASL or TLS; repeatable.
+    #[arg(short = 'X', value_name = "NAME=VALUE")]
+    pub properties: Vec<String>,
+    /// Take librdkafka properties (SASL, TLS) from this config file's `[export.kafka.librdkafka]`;
+    /// producer-only ones are skipped.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Give up when no broker answers within this many milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u64,
 }

@@ -3,13 +3,19 @@
 
 use std::path::Path;
 
+use apitap_exporters::ExportConfig;
 use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
 use apitap_sessionizer::record::RecordConfig;
+use apitap_sessionizer::session::SessionConfig;
 use serde::Deserialize;
 
+use crate::capture::CaptureConfig;
+use crate::decode::DecodeConfig;
+use crate::telemetry::TelemetryConfig;
+
 /// The whole pipeline configuration. Defaults work with no file at all.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// TCP reassembly bounds and timeouts.
@@ -18,6 +24,16 @@ pub struct Config {
     pub http: HttpConfig,
     /// Shape of the exported records (redaction).
     pub output: RecordConfig,
+    /// API sessions: keys, context parameters, lifecycle (`docs/sessions.md`).
+    pub session: SessionConfig,
+    /// Where records go: JSON lines by default, Kafka with `[export.kafka]`.
+    pub export: ExportConfig,
+    /// `apitap live`: interfaces, libpcap settings, worker threads (`docs/deploy.md`).
+    pub capture: CaptureConfig,
+    /// `apitap live`: metrics listener and status line.
+    pub telemetry: TelemetryConfig,
+    /// Tunnel decapsulation (UDP ports, nesting depth, zones) and IP fragment reassembly.
+    pub decode: DecodeConfig,
 }
 
 /// Why the config could not be loaded.
@@ -99,6 +115,11 @@ impl Config {
         if r.idle_timeout_ms == 0 {
             return Err("reassembly.idle_timeout_ms must be at least 1".into());
         }
+        self.export.validate()?;
+        self.capture.validate()?;
+        self.decode.validate()?;
+        self.http.validate().map_err(|e| e.to_string())?;
+        self.session.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -130,6 +151,23 @@ mod tests {
             e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn kafka_section_is_read_and_checked() {
+        let c = Config::parse(
+            "[export]\nsensor_id = \"tap-1\"\n[export.kafka]\nbrokers = [\"127.0.0.1:9092\"]\n\
+             [export.kafka.librdkafka]\n\"socket.keepalive.enable\" = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.export.sensor_id.as_deref(), Some("tap-1"));
+        assert_eq!(c.export.kafka.unwrap().topic_http, "apitap.http");
+        let e = Config::parse(
+            "[export.kafka]\nbrokers = [\"b:1\"]\n[export.kafka.librdkafka]\n\"bogus.prop\" = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("bogus.prop"), "{e}");
     }
 
     #[test]

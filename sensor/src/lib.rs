@@ -7,8 +7,15 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod consume;
 pub mod decode;
 pub mod exit;
+pub mod listen;
+pub mod live;
 pub mod pipeline;
+pub mod privilege;
 pub mod replay;
+pub mod secret;
+pub mod shard;
 pub mod summary;
+pub mod telemetry;

@@ -89,7 +89,8 @@ class JourneyError(Exception):
 class Client:
     """One journey's client: its connections, its credentials and what it sent."""
 
-    def __init__(self, port, spec):
+    def __init__(self, port, spec, host=HOST):
+        self.host = host
         self.port = port
         self.spec = spec
         self.user_agent = spec.get("user_agent") or f"journey/{spec['name']}"
@@ -106,7 +107,7 @@ class Client:
     def connect(self):
         if self.conn is not None:
             self.conn.close()
-        self.conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         self.conn.connect()
         self.client_ports.append(self.conn.sock.getsockname()[1])
 
@@ -241,10 +242,11 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--expected", required=True, help="where to write the ground truth JSON")
     ap.add_argument("--seed", type=int, default=7, help="seed of the interleaving scheduler")
+    ap.add_argument("--host", default=HOST, help="server address (tests: inside their own network namespace)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
-    clients = [Client(args.port, spec) for spec in JOURNEYS]
+    clients = [Client(args.port, spec, args.host) for spec in JOURNEYS]
     active = [(c, c.run()) for c in clients]
     order = []  # the interleaving, for the record
     try:
@@ -271,7 +273,7 @@ def main():
         "schema_version": SCHEMA_VERSION,
         "generated_by": "scripts/capture-journeys.sh (tests/apps/journeys.py against "
                         "tests/apps/shop_server.py)",
-        "server": {"host": HOST, "port": args.port},
+        "server": {"host": args.host, "port": args.port},
         "scheduler_seed": args.seed,
         "jwt_alg": "HS256",
         "jwt_secret": shop_server.SHOP_JWT_SECRET,

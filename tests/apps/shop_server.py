@@ -366,15 +366,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("port", type=int)
     ap.add_argument("--seed", type=int, default=1, help="seed for session, token and order ids")
+    ap.add_argument("--host", default=HOST, help="address to bind (tests: inside their own network namespace)")
     args = ap.parse_args()
     Handler.shop = Shop(args.seed)
-    srv = http.server.ThreadingHTTPServer((HOST, args.port), Handler)
+    srv = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     srv.daemon_threads = True
     # Stop cleanly on SIGTERM and on SIGINT. Both are set explicitly: a background job of a
     # non-interactive shell starts with SIGINT ignored, and Python keeps an ignored SIGINT.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _stop)
-    print(f"shop_server listening on http://{HOST}:{args.port}", file=sys.stderr, flush=True)
+    print(f"shop_server listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

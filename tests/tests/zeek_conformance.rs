@@ -18,36 +18,9 @@ const MIN_MATCH_RATIO: f64 = 0.90;
 
 /// Cases not run, with the reason.
 const EXCLUDED: &[(&str, &str)] = &[
-    // Tunnel decapsulation is the subject of the cloud-mirror issue; until it lands these
-    // captures carry no TCP that apitap can see.
-    (
-        "core.tunnels.analyzer-confirmation",
-        "VXLAN decapsulation not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.ayiya",
-        "AYIYA decapsulation not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.gre-over-udp",
-        "GRE-over-UDP decapsulation not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.gtp.different_dl_and_ul",
-        "GTP-U decapsulation not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.gtp.outer_ip_frag",
-        "GTP-U and outer IP fragment reassembly not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.teredo",
-        "Teredo decapsulation not implemented yet (issue 6)",
-    ),
-    (
-        "core.tunnels.teredo_bubble_with_payload",
-        "Teredo decapsulation not implemented yet (issue 6)",
-    ),
+    // Every tunnel case (VXLAN, AYIYA, GRE-over-UDP, GTP-U with outer IP fragments, Teredo)
+    // is in scope since the decapsulation of issue 6; `tests/tests/tunnels.rs` also requires
+    // each of them to match all of its baseline transactions.
     // TLS: the baseline's HTTP comes from decrypting TLS with a key log; apitap is passive and
     // does not decrypt.
     (

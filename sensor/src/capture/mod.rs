@@ -1,8 +1,12 @@
 //! Capture: where packets come from. Offline files now; live interfaces share the same
 //! [`PacketRef`] hand-off so the pipeline never knows the difference.
 
+pub mod config;
+pub mod live;
 mod offline;
 
+pub use config::CaptureConfig;
+pub use live::{LiveCapture, LiveError};
 pub use offline::{CaptureError, FileReport, OfflineSource};
 
 use crate::decode::LinkType;

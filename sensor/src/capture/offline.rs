@@ -59,7 +59,11 @@ pub struct FileReport {
 /// One open file and its look-ahead packet.
 struct OpenFile {
     report: FileReport,
+    // Invariant: `cap` is declared before `_buffer`, so it is dropped (and its FILE closed)
+    // before the stdio buffer it reads through is freed.
     cap: Capture<Offline>,
+    /// The stdio buffer of `cap`'s FILE.
+    _buffer: Box<[u8]>,
     link: LinkType,
     /// The next packet of this file, copied, when several files are merged.
     head: Option<Owned>,
@@ -87,11 +91,54 @@ fn ts_us(h: &pcap::PacketHeader) -> u64 {
     sec.saturating_mul(1_000_000).saturating_add(usec)
 }
 
+/// stdio buffer for capture files. libpcap reads through `fread`, and glibc's default 4 KiB
+/// buffer costs one `read` system call per 4 KiB: a tenth of replay time in profiles.
+const FILE_BUFFER_BYTES: usize = 1 << 20;
+
+/// libpcap's error buffer size (`PCAP_ERRBUF_SIZE`).
+const PCAP_ERRBUF_SIZE: usize = 256;
+
+extern "C" {
+    /// libpcap: open a savefile (pcap or pcapng) from an already open stdio stream, which it
+    /// then owns (`pcap_close` closes it).
+    fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut libc::c_char) -> *mut std::ffi::c_void;
+}
+
+/// Open a capture file through a large stdio buffer (libpcap's own `pcap_open_offline` would
+/// use the default one). The buffer must outlive the capture (see [`OpenFile`]).
+fn open_buffered(path: &Path) -> Result<(Capture<Offline>, Box<[u8]>), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "the path contains a NUL byte".to_string())?;
+    let mut buf = vec![0u8; FILE_BUFFER_BYTES].into_boxed_slice();
+    // SAFETY: plain libc/libpcap calls with valid, NUL-terminated arguments; every pointer is
+    // checked before use. On success the FILE is owned by the pcap handle, which the returned
+    // `Capture` closes exactly once on drop, and `buf` is returned to be kept alive as long.
+    unsafe {
+        let fp = libc::fopen(c_path.as_ptr(), c"rb".as_ptr());
+        if fp.is_null() {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // Before any I/O on the stream, as setvbuf requires; a failure only costs speed. glibc
+        // ignores the size when it allocates the buffer itself, so we supply it.
+        let _ = libc::setvbuf(fp, buf.as_mut_ptr().cast(), libc::_IOFBF, buf.len());
+        let mut errbuf = [0 as libc::c_char; PCAP_ERRBUF_SIZE];
+        let handle = pcap_fopen_offline(fp, errbuf.as_mut_ptr());
+        match std::ptr::NonNull::new(handle.cast()) {
+            Some(h) => Ok((Capture::from(h), buf)),
+            None => {
+                libc::fclose(fp);
+                Err(std::ffi::CStr::from_ptr(errbuf.as_ptr()).to_string_lossy().into_owned())
+            }
+        }
+    }
+}
+
 /// Open `path` and check its link type.
 fn open(path: &Path) -> Result<OpenFile, CaptureError> {
-    let cap = Capture::from_file(path).map_err(|e| CaptureError::Open {
+    let (cap, buffer) = open_buffered(path).map_err(|reason| CaptureError::Open {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason,
     })?;
     let dlt = cap.get_datalink();
     let link = LinkType::from_dlt(dlt.0).ok_or_else(|| CaptureError::LinkType {
@@ -107,6 +154,7 @@ fn open(path: &Path) -> Result<OpenFile, CaptureError> {
             ..FileReport::default()
         },
         cap,
+        _buffer: buffer,
         link,
         head: None,
     })

@@ -222,7 +222,7 @@ fn after_llc(rest: &[u8], cut: bool) -> Result<&[u8], Skip> {
 }
 
 /// Skip an MPLS label stack; what follows the bottom label is IP when its version nibble says so.
-fn after_mpls(mut rest: &[u8], cut: bool) -> Result<&[u8], Skip> {
+pub(super) fn after_mpls(mut rest: &[u8], cut: bool) -> Result<&[u8], Skip> {
     let short = Skip::length_or(cut, Skip::MalformedLink);
     for _ in 0..MAX_LINK_HEADERS {
         let label = rest.get(..MPLS_LABEL_LEN).ok_or(short)?;
@@ -236,7 +236,7 @@ fn after_mpls(mut rest: &[u8], cut: bool) -> Result<&[u8], Skip> {
 }
 
 /// IP by its version nibble.
-fn ip_by_version(data: &[u8]) -> Result<&[u8], Skip> {
+pub(super) fn ip_by_version(data: &[u8]) -> Result<&[u8], Skip> {
     match data.first().map(|b| b >> 4) {
         Some(4) | Some(6) => Ok(data),
         Some(_) => Err(Skip::NotIp),

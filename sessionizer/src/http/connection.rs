@@ -1035,7 +1035,10 @@ impl HttpConnection {
                 }
                 Probe::NotFound => {
                     cx.stats.desync_skipped_bytes += data.len() as u64;
-                    *at_line_start = data.last() == Some(&b'\n');
+                    // Status lines are searched anywhere, so the next segment's first byte is a
+                    // candidate too (a response often starts a segment right after a body that
+                    // ends without newline); request lines only at line starts.
+                    *at_line_start = kind == StartLine::Status || data.last() == Some(&b'\n');
                     data.len()
                 }
             }

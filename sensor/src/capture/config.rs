@@ -1,0 +1,117 @@
+//! `[capture]`: which interfaces `apitap live` listens on, how libpcap is opened, and how the
+//! work is spread over threads. `apitap replay` ignores it except for `workers`.
+
+use serde::Deserialize;
+
+/// `[capture]` section.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interfaces to capture on (the SPAN/TAP ports). `--interface` flags replace this list.
+    pub interfaces: Vec<String>,
+    /// BPF filter applied in the kernel (tcpdump syntax), e.g. `"tcp port 80 or tcp port 8080"`.
+    /// `--bpf` replaces it. None: every packet.
+    pub bpf: Option<String>,
+    /// Put the interface in promiscuous mode, so frames addressed to other hosts (all of a
+    /// SPAN port's traffic) are delivered.
+    pub promiscuous: bool,
+    /// Bytes kept of each packet. Anything shorter than the largest frame cuts payloads (they
+    /// become gaps, counted as `truncated_payloads`).
+    pub snaplen_bytes: u32,
+    /// Kernel ring buffer per interface. Absorbs bursts while the workers catch up; when it is
+    /// full the kernel drops (`apitap_capture_dropped_packets_total{place="kernel"}`).
+    pub buffer_bytes: u64,
+    /// Deliver each packet as soon as it arrives instead of when a ring block fills or
+    /// `timeout_ms` expires. Costs CPU at high rates; useful at very low rates.
+    pub immediate_mode: bool,
+    /// Longest time libpcap holds packets before handing them over, and how often the capture
+    /// thread looks at the shutdown flag.
+    pub timeout_ms: u32,
+    /// Reassembly/HTTP worker threads; 0 = number of cores minus one, at least 1.
+    pub workers: usize,
+    /// Packet batches that may wait in each worker's queue. When a queue is full the batch is
+    /// dropped and counted (`place="worker_queue"`); the capture thread never blocks.
+    pub queue_batches: usize,
+    /// After opening the interfaces, switch to this unprivileged user (and its primary group)
+    /// and give up every capability. None: keep running as started.
+    pub user: Option<String>,
+}
+
+/// Whole Ethernet frames up to jumbo size (9000-byte MTU plus headers and tags), and the
+/// GSO/GRO super-frames libpcap may see on virtual interfaces.
+fn default_snaplen_bytes() -> u32 {
+    262_144
+}
+
+/// 64 MiB: about half a second of a busy 1 Gbit/s link.
+fn default_buffer_bytes() -> u64 {
+    64 << 20
+}
+
+/// 100 ms: packets wait at most this long in the kernel, and shutdown is prompt.
+fn default_timeout_ms() -> u32 {
+    100
+}
+
+/// 256 batches of up to [`crate::shard::BATCH_PACKETS`] packets: tens of thousands of packets
+/// of slack per worker.
+fn default_queue_batches() -> usize {
+    256
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interfaces: Vec::new(),
+            bpf: None,
+            promiscuous: true,
+            snaplen_bytes: default_snaplen_bytes(),
+            buffer_bytes: default_buffer_bytes(),
+            immediate_mode: false,
+            timeout_ms: default_timeout_ms(),
+            workers: 0,
+            queue_batches: default_queue_batches(),
+            user: None,
+        }
+    }
+}
+
+impl CaptureConfig {
+    /// Reject values that cannot work; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.snaplen_bytes < 128 {
+            return Err(format!(
+                "capture.snaplen_bytes ({}) is too small to hold the headers; use at least 128, \
+                 or the default 262144 for whole frames",
+                self.snaplen_bytes
+            ));
+        }
+        if i32::try_from(self.snaplen_bytes).is_err() || i32::try_from(self.buffer_bytes).is_err() {
+            return Err(
+                "capture.snaplen_bytes and capture.buffer_bytes must be below 2 GiB".into(),
+            );
+        }
+        if self.timeout_ms == 0 || i32::try_from(self.timeout_ms).is_err() {
+            return Err("capture.timeout_ms must be between 1 and 2147483647".into());
+        }
+        if self.queue_batches == 0 {
+            return Err("capture.queue_batches must be at least 1".into());
+        }
+        if self.interfaces.iter().any(|i| i.trim().is_empty()) {
+            return Err("capture.interfaces contains an empty name".into());
+        }
+        if matches!(&self.user, Some(u) if u.trim().is_empty()) {
+            return Err("capture.user is empty; remove it to keep the starting user".into());
+        }
+        Ok(())
+    }
+
+    /// Worker threads in force: `workers`, or cores minus one (at least 1) when 0.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        cores.saturating_sub(1).max(1)
+    }
+}

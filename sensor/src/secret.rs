@@ -1,0 +1,36 @@
+//! Where the session secret comes from: the config, the environment, or a random one.
+
+use apitap_sessionizer::session::{Secret, SessionConfig};
+
+/// Environment variable holding the session secret; it takes the place of `session.secret`,
+/// so the secret need not sit in a config file.
+pub const SECRET_ENV: &str = "APITAP_SESSION_SECRET";
+
+/// Bytes of a generated secret (HMAC-SHA256 key size).
+const GENERATED_SECRET_BYTES: usize = 32;
+
+/// The session secret and, when it had to be generated, a warning for the operator.
+pub fn resolve(cfg: &SessionConfig) -> Result<(Secret, Option<String>), String> {
+    if let Some(v) = std::env::var_os(SECRET_ENV) {
+        let v = v.into_encoded_bytes();
+        if v.len() < apitap_sessionizer::session::secret::MIN_SECRET_BYTES {
+            return Err(format!(
+                "{SECRET_ENV} is shorter than {} bytes; use a long random value",
+                apitap_sessionizer::session::secret::MIN_SECRET_BYTES
+            ));
+        }
+        return Ok((Secret::new(v), None));
+    }
+    if let Some(s) = &cfg.secret {
+        return Ok((s.clone(), None));
+    }
+    let mut bytes = vec![0u8; GENERATED_SECRET_BYTES];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| format!("cannot generate a session secret from /dev/urandom: {e}"))?;
+    let warning = format!(
+        "no session secret configured (session.secret or {SECRET_ENV}): using a random one for \
+         this run, so session ids and hashed values will not match those of other runs or sensors"
+    );
+    Ok((Secret::new(bytes), Some(warning)))
+}

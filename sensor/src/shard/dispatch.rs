@@ -1,0 +1,279 @@
+//! Capture → workers: packets copied into per-worker batches, chosen by a symmetric hash of the
+//! flow so that both directions of a connection reach the same worker.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::capture::PacketRef;
+use crate::decode::{DecodeConfig, Decoder, LinkType};
+
+/// Packets per batch: one channel operation and one counter update per this many packets.
+pub const BATCH_PACKETS: usize = 256;
+
+/// A partial batch is handed on once its first packet is this old (packet time), so a quiet
+/// link does not hold packets back.
+const BATCH_MAX_AGE_US: u64 = 5_000;
+
+/// Where one packet of a batch is.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketMeta {
+    /// Packet time, microseconds since the UNIX epoch.
+    pub ts_us: u64,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Captured bytes in the batch's buffer, from `start`.
+    pub caplen: u32,
+    /// Offset in the batch's buffer.
+    pub start: usize,
+    /// Link type of the interface or file it came from.
+    pub link: LinkType,
+}
+
+/// Packets for one worker, copied out of the capture buffer into one allocation.
+#[derive(Debug, Default)]
+pub struct PacketBatch {
+    /// Captured bytes of every packet, back to back.
+    pub data: Vec<u8>,
+    /// One entry per packet, in capture order.
+    pub meta: Vec<PacketMeta>,
+}
+
+impl PacketBatch {
+    fn with_capacity(packets: usize) -> Self {
+        PacketBatch {
+            data: Vec::with_capacity(packets * 512),
+            meta: Vec::with_capacity(packets),
+        }
+    }
+
+    /// The packets, borrowed from the batch.
+    pub fn packets(&self) -> impl Iterator<Item = PacketRef<'_>> {
+        self.meta.iter().map(|m| PacketRef {
+            ts_us: m.ts_us,
+            link: m.link,
+            data: self
+                .data
+                .get(m.start..m.start + m.caplen as usize)
+                .unwrap_or_default(),
+            wire_len: m.wire_len,
+        })
+    }
+
+    /// Packets in the batch.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// True when the batch holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+}
+
+/// What a worker receives.
+#[derive(Debug)]
+pub enum ToWorker {
+    /// Packets of its flows.
+    Packets(PacketBatch),
+    /// The wall clock (live capture): lets idle flows and sessions expire when no packet
+    /// arrives. Microseconds since the UNIX epoch, the same clock as live packet times.
+    Tick(u64),
+}
+
+/// Symmetric flow hash: the same value for both directions of a connection (the endpoints are
+/// sorted before hashing), with a fixed seed so replay sharding is the same on every run.
+/// The tunnel zone is left out: zone numbers are per decoder, and each capture thread has its
+/// own, while the two directions of a flow may arrive on two interfaces (a TAP's two ports).
+pub fn flow_hash(a: SocketAddr, b: SocketAddr) -> u64 {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = foldhash::fast::FixedState::with_seed(0x6170_6974_6170).build_hasher();
+    lo.hash(&mut h);
+    hi.hash(&mut h);
+    h.finish()
+}
+
+/// Splits packets into per-worker batches. Owned by the thread that reads packets.
+pub struct Dispatcher {
+    /// Decodes headers only to find the flow; its counters are not reported (the worker's
+    /// decoder counts every packet once).
+    decoder: Decoder,
+    /// The batch being filled for each worker.
+    pending: Vec<PacketBatch>,
+    /// Packet time of the first packet of each pending batch.
+    pending_since_us: Vec<u64>,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `workers` workers (at least 1), decoding tunnels as `cfg` says.
+    pub fn new(cfg: &DecodeConfig, workers: usize) -> Self {
+        let n = workers.max(1);
+        Dispatcher {
+            decoder: Decoder::with_config(cfg),
+            pending: (0..n).map(|_| PacketBatch::default()).collect(),
+            pending_since_us: vec![0; n],
+        }
+    }
+
+    /// The worker of a packet: by the flow of its TCP segment (inside any tunnel), worker 0
+    /// for anything that does not decode. IP fragments are not reassembled here, so every
+    /// fragment goes to worker 0, which reassembles them: a TCP flow whose packets are only
+    /// sometimes fragmented is split between two workers (rare; counted as mid-stream pickups).
+    #[inline]
+    fn shard(&mut self, pkt: &PacketRef<'_>) -> usize {
+        let n = self.pending.len();
+        if n == 1 {
+            return 0;
+        }
+        match self.decoder.decode(pkt.link, pkt.data, pkt.wire_len) {
+            Some(seg) => (flow_hash(seg.src, seg.dst) % n as u64) as usize,
+            None => 0,
+        }
+    }
+
+    /// Copy `pkt` into its worker's batch; `ready(worker, batch)` is called with every batch
+    /// that is full or old enough.
+    #[inline]
+    pub fn push(&mut self, pkt: PacketRef<'_>, mut ready: impl FnMut(usize, PacketBatch)) {
+        let w = self.shard(&pkt);
+        let since = self.pending_since_us[w];
+        let Some(batch) = self.pending.get_mut(w) else {
+            return;
+        };
+        if batch.meta.capacity() == 0 {
+            *batch = PacketBatch::with_capacity(BATCH_PACKETS);
+        }
+        if batch.is_empty() {
+            self.pending_since_us[w] = pkt.ts_us;
+        }
+        let start = batch.data.len();
+        batch.data.extend_from_slice(pkt.data);
+        batch.meta.push(PacketMeta {
+            ts_us: pkt.ts_us,
+            wire_len: pkt.wire_len,
+            caplen: pkt.data.len() as u32,
+            start,
+            link: pkt.link,
+        });
+        if batch.len() >= BATCH_PACKETS {
+            ready(w, std::mem::take(batch));
+        }
+        // Hand on other workers' partial batches that waited too long (packet time).
+        if pkt.ts_us.saturating_sub(since) > BATCH_MAX_AGE_US {
+            self.flush_older_than(pkt.ts_us, &mut ready);
+        }
+    }
+
+    /// Hand on every partial batch whose first packet is older than the age bound.
+    fn flush_older_than(&mut self, now_us: u64, ready: &mut impl FnMut(usize, PacketBatch)) {
+        for (w, batch) in self.pending.iter_mut().enumerate() {
+            if !batch.is_empty()
+                && now_us.saturating_sub(self.pending_since_us[w]) > BATCH_MAX_AGE_US
+            {
+                ready(w, std::mem::take(batch));
+            }
+        }
+    }
+
+    /// Hand on every partial batch (end of input, capture timeout, shutdown).
+    pub fn flush(&mut self, mut ready: impl FnMut(usize, PacketBatch)) {
+        for (w, batch) in self.pending.iter_mut().enumerate() {
+            if !batch.is_empty() {
+                ready(w, std::mem::take(batch));
+            }
+        }
+    }
+}
+
+/// Packets and batches dropped because a worker's queue was full.
+#[derive(Debug, Default)]
+pub struct QueueDrops {
+    /// Packets dropped.
+    pub packets: AtomicU64,
+    /// Batches dropped.
+    pub batches: AtomicU64,
+}
+
+/// Sends batches from a live capture thread: never blocks, a full queue drops the batch and
+/// counts it.
+#[derive(Clone)]
+pub struct Router {
+    /// One queue per worker.
+    pub txs: Vec<Sender<ToWorker>>,
+    /// Where drops are counted.
+    pub drops: std::sync::Arc<QueueDrops>,
+}
+
+/// At shutdown, how long the last partial batches may wait for room in a worker's queue.
+const FINAL_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Router {
+    /// Send the last batches of a stopping capture: waits a little for room, then drops and
+    /// counts.
+    pub fn send_final(&self, w: usize, batch: PacketBatch) {
+        let n = batch.len() as u64;
+        let Some(tx) = self.txs.get(w) else { return };
+        if tx
+            .send_timeout(ToWorker::Packets(batch), FINAL_SEND_TIMEOUT)
+            .is_err()
+        {
+            self.drops.packets.fetch_add(n, Ordering::Relaxed);
+            self.drops.batches.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Send `batch` to worker `w`, or drop and count it.
+    pub fn send(&self, w: usize, batch: PacketBatch) {
+        let n = batch.len() as u64;
+        let Some(tx) = self.txs.get(w) else { return };
+        match tx.try_send(ToWorker::Packets(batch)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.drops.packets.fetch_add(n, Ordering::Relaxed);
+                self.drops.batches.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_hash_is_symmetric() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let c: SocketAddr = "10.0.0.3:80".parse().unwrap();
+        assert_eq!(flow_hash(a, b), flow_hash(b, a));
+        assert_ne!(flow_hash(a, b), flow_hash(a, c));
+    }
+
+    #[test]
+    fn batches_keep_packets_in_order_and_flush_when_full() {
+        let mut d = Dispatcher::new(&DecodeConfig::default(), 1);
+        let mut got = Vec::new();
+        for i in 0..(BATCH_PACKETS + 3) {
+            let data = [i as u8; 20];
+            let pkt = PacketRef {
+                ts_us: i as u64,
+                link: LinkType::Ethernet,
+                data: &data,
+                wire_len: 20,
+            };
+            d.push(pkt, |w, b| got.push((w, b)));
+        }
+        assert_eq!(got.len(), 1);
+        d.flush(|w, b| got.push((w, b)));
+        assert_eq!(got.len(), 2);
+        let all: Vec<u64> = got
+            .iter()
+            .flat_map(|(_, b)| b.packets().map(|p| p.ts_us).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(all, (0..(BATCH_PACKETS as u64 + 3)).collect::<Vec<_>>());
+        let first = got[0].1.packets().nth(5).unwrap();
+        assert_eq!(first.data, &[5u8; 20]);
+    }
+}

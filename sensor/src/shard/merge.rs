@@ -1,0 +1,156 @@
+//! The counters of several workers added up into one [`PipelineStats`].
+//!
+//! Each struct is destructured without `..`: a counter added to a stage is a compile error
+//! here until it is summed too, so the sharded summary and metrics never silently miss it.
+
+use apitap_reassembly::ReassemblyStats;
+use apitap_sessionizer::http::HttpStats;
+
+use super::session::SessionStageStats;
+use super::worker::WorkerStats;
+use crate::decode::DecodeStats;
+use crate::pipeline::PipelineStats;
+
+/// `a.f += b.f` for every listed field, with `b` destructured exhaustively.
+macro_rules! add_fields {
+    ($a:expr, $b:expr, $T:ident { $($f:ident),* $(,)? } $(, $skip:ident)*) => {{
+        let $T { $($f,)* $($skip: _,)* } = $b;
+        $( $a.$f += *$f; )*
+    }};
+}
+
+/// `a.f += b.f` for the listed fields only (the struct has fields merged elsewhere or not at
+/// all).
+macro_rules! add_some_fields {
+    ($a:expr, $b:expr, { $($f:ident),* $(,)? }) => {{
+        $( $a.$f += $b.$f; )*
+    }};
+}
+
+/// The decode counters are still growing (tunnels, fragments: nested, partly private), so
+/// only the flat counters are summed here; the nested ones are summed once decode offers a
+/// merge of its own.
+fn add_decode(a: &mut DecodeStats, b: &DecodeStats) {
+    add_some_fields!(
+        a,
+        b,
+        {
+            packets,
+            bytes,
+            tcp_segments,
+            truncated_payloads,
+            ip_length_mismatches,
+            not_ip,
+            udp,
+            other_ip_protocol,
+            ip_fragments,
+            truncated_headers,
+            malformed_link,
+            malformed_ip,
+            malformed_tcp,
+        }
+    );
+}
+
+fn add_reassembly(a: &mut ReassemblyStats, b: &ReassemblyStats) {
+    add_fields!(
+        a,
+        b,
+        ReassemblyStats {
+            segments,
+            payload_bytes,
+            flows_opened,
+            flows_closed,
+            flows_evicted,
+            flows_idle_closed,
+            mid_stream_pickups,
+            orphan_segments,
+            bytes_delivered,
+            gaps,
+            gap_bytes,
+            retransmitted_segments,
+            retransmission_mismatches,
+            ooo_segments,
+            stream_buffer_limit_hits,
+            global_buffer_limit_hits,
+            out_of_window_segments,
+            flows_reused,
+        }
+    );
+}
+
+fn add_http(a: &mut HttpStats, b: &HttpStats) {
+    add_fields!(
+        a,
+        b,
+        HttpStats {
+            connections,
+            reoriented_connections,
+            switched_connections,
+            transactions,
+            requests,
+            responses,
+            interim_responses,
+            unmatched_responses,
+            unmatched_interim_responses,
+            requests_without_response,
+            gaps,
+            gap_bytes,
+            gap_bytes_in_bodies,
+            desyncs,
+            resyncs,
+            desync_skipped_bytes,
+            stalls,
+            pickup_tails,
+            opaque_bytes,
+            heads_cut_by_close,
+            events_unknown_conn,
+        },
+        anomalies
+    );
+    for (x, y) in a.anomalies.iter_mut().zip(b.anomalies.iter()) {
+        *x += *y;
+    }
+}
+
+/// Every worker's counters plus the session stage's, as one pipeline's.
+pub fn merge(workers: &[WorkerStats], session: SessionStageStats) -> PipelineStats {
+    let mut out = PipelineStats {
+        session: session.session,
+        export: session.export,
+        transactions: session.transactions,
+        session_records: session.session_records,
+        encode_failures: session.encode_failures,
+        anomalies: session.anomalies,
+        active_sessions: session.active_sessions,
+        ..PipelineStats::default()
+    };
+    for w in workers {
+        add_decode(&mut out.decode, &w.decode);
+        add_reassembly(&mut out.reassembly, &w.reassembly);
+        add_http(&mut out.http, &w.http);
+        out.active_flows += w.active_flows;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_add_up() {
+        let mut w = WorkerStats::default();
+        w.decode.packets = 3;
+        w.reassembly.gaps = 2;
+        w.http.transactions = 5;
+        w.http.anomalies[0] = 1;
+        w.active_flows = 4;
+        let s = merge(&[w.clone(), w], SessionStageStats::default());
+        assert_eq!(s.decode.packets, 6);
+        assert_eq!(s.reassembly.gaps, 4);
+        assert_eq!(s.http.transactions, 10);
+        assert_eq!(s.http.anomalies[0], 2);
+        assert_eq!(s.active_flows, 8);
+    }
+}

@@ -1,0 +1,187 @@
+//! One worker thread: decode → reassembly → HTTP for the flows hashed to it. Finished
+//! transactions go to the session stage with the worker's packet clock.
+
+use std::sync::{Arc, Mutex};
+
+use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
+use apitap_sessionizer::http::{HttpStats, HttpTracker, Transaction};
+use apitap_sessionizer::tunnel::TunnelInfo;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::dispatch::ToWorker;
+use crate::config::Config;
+use crate::decode::{DecodeStats, Decoder};
+use crate::pipeline::{http_config, EXPIRE_INTERVAL_US};
+
+/// Connection ids of worker `i` start at `i << CONN_ID_SHIFT` (plus 1): unique across workers,
+/// and worker 0 numbers connections exactly as the single-threaded pipeline does. 2^48
+/// connections per worker, and ids stay below 2^53 (exact in JSON doubles) up to 32 workers.
+const CONN_ID_SHIFT: u32 = 48;
+
+/// Most workers: ids must stay exact as JSON numbers (see [`CONN_ID_SHIFT`]).
+pub const MAX_WORKERS: usize = 32;
+
+/// Queued messages handled before finished transactions are handed on.
+const MAX_MESSAGES_PER_OUTPUT: usize = 8;
+
+/// What a worker hands to the session stage.
+#[derive(Debug)]
+pub struct WorkerOut {
+    /// The worker's packet clock when the transactions were drained.
+    pub now_us: u64,
+    /// Finished transactions, in completion order, each with the outermost tunnel its flow
+    /// came through (known to this worker's decoder only).
+    pub txs: Vec<(Transaction, Option<TunnelInfo>)>,
+}
+
+/// The counters of one worker, published after every batch.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    /// Decode counters.
+    pub decode: DecodeStats,
+    /// Reassembly counters.
+    pub reassembly: ReassemblyStats,
+    /// HTTP counters.
+    pub http: HttpStats,
+    /// Connections tracked now.
+    pub active_flows: usize,
+    /// Packet batches processed.
+    pub batches: u64,
+}
+
+/// One shard of decode, reassembly and HTTP.
+struct Worker {
+    decoder: Decoder,
+    reassembler: Reassembler,
+    http: HttpTracker,
+    /// Latest packet (or tick) time; never goes backwards.
+    now_us: u64,
+    next_expire_us: u64,
+    /// Packet time last sent to the session stage.
+    sent_now_us: u64,
+    batches: u64,
+}
+
+impl Worker {
+    fn new(index: usize, cfg: &Config) -> Self {
+        let first = ((index as u64) << CONN_ID_SHIFT) | 1;
+        Worker {
+            decoder: Decoder::with_config(&cfg.decode),
+            reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(ConnId(first)),
+            http: HttpTracker::new(http_config(cfg)),
+            now_us: 0,
+            next_expire_us: 0,
+            sent_now_us: 0,
+            batches: 0,
+        }
+    }
+
+    fn expire_if_due(&mut self) {
+        if self.now_us >= self.next_expire_us {
+            self.reassembler.expire(self.now_us, &mut self.http);
+            self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+        }
+    }
+
+    fn on_message(&mut self, msg: ToWorker) {
+        match msg {
+            ToWorker::Packets(batch) => {
+                self.batches += 1;
+                for pkt in batch.packets() {
+                    self.now_us = self.now_us.max(pkt.ts_us);
+                    let decoded =
+                        self.decoder
+                            .decode_at(self.now_us, pkt.link, pkt.data, pkt.wire_len);
+                    if let Some(seg) = decoded {
+                        self.reassembler.process(self.now_us, &seg, &mut self.http);
+                    }
+                    self.expire_if_due();
+                }
+            }
+            ToWorker::Tick(now_us) => {
+                self.now_us = self.now_us.max(now_us);
+                self.expire_if_due();
+            }
+        }
+    }
+
+    /// Finished transactions, or an empty batch when the clock moved on enough for the session
+    /// stage to need it (its own expiry runs on this time).
+    fn output(&mut self) -> Option<WorkerOut> {
+        let txs = self.drain();
+        if txs.is_empty() && self.now_us < self.sent_now_us.saturating_add(EXPIRE_INTERVAL_US) {
+            return None;
+        }
+        self.sent_now_us = self.now_us;
+        Some(WorkerOut {
+            now_us: self.now_us,
+            txs,
+        })
+    }
+
+    /// Finished transactions with their tunnels.
+    fn drain(&mut self) -> Vec<(Transaction, Option<TunnelInfo>)> {
+        let decoder = &self.decoder;
+        self.http
+            .drain()
+            .map(|tx| {
+                let tunnel = if tx.zone == 0 {
+                    None
+                } else {
+                    decoder.tunnel(tx.zone).cloned()
+                };
+                (tx, tunnel)
+            })
+            .collect()
+    }
+
+    fn stats(&self) -> WorkerStats {
+        WorkerStats {
+            decode: self.decoder.stats().clone(),
+            reassembly: self.reassembler.stats().clone(),
+            http: self.http.stats().clone(),
+            active_flows: self.reassembler.active_flows(),
+            batches: self.batches,
+        }
+    }
+}
+
+/// The body of worker thread `index`: runs until every sender of `rx` is gone, then flushes
+/// its open streams (their transactions end with what was seen) and returns.
+pub fn run(
+    index: usize,
+    cfg: &Config,
+    rx: Receiver<ToWorker>,
+    tx: Sender<WorkerOut>,
+    published: Arc<Mutex<WorkerStats>>,
+) {
+    let mut w = Worker::new(index, cfg);
+    for msg in rx.iter() {
+        w.on_message(msg);
+        // What is already queued is handled before output: fewer, larger hand-offs under load
+        // (bounded, so transactions do not pile up in the tracker).
+        for _ in 0..MAX_MESSAGES_PER_OUTPUT {
+            match rx.try_recv() {
+                Ok(more) => w.on_message(more),
+                Err(_) => break,
+            }
+        }
+        if let Some(out) = w.output() {
+            if tx.send(out).is_err() {
+                break;
+            }
+        }
+        if let Ok(mut s) = published.lock() {
+            *s = w.stats();
+        }
+    }
+    w.reassembler.flush(w.now_us, &mut w.http);
+    let txs = w.drain();
+    let _ = tx.send(WorkerOut {
+        now_us: w.now_us,
+        txs,
+    });
+    if let Ok(mut s) = published.lock() {
+        *s = w.stats();
+    }
+}

@@ -1,0 +1,10 @@
+//! Telemetry of the live daemon: Prometheus `/metrics` and `/healthz` on a small HTTP listener,
+//! structured logs through `tracing`, and the periodic status line. Metric names are listed in
+//! `docs/metrics.md`.
+
+pub mod config;
+pub mod log;
+pub mod metrics;
+pub mod server;
+
+pub use config::TelemetryConfig;

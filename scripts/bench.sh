@@ -12,6 +12,8 @@
 #   APITAP_BIN     binary under test                         (default <target>/release/apitap)
 #   REPLAY_CMD     command template; {bin} {pcap} {out} are substituted
 #                  (default "{bin} replay {pcap} --output {out}")
+#   APITAP_CONFIG  config file passed with --config, e.g. fixtures/core.toml for the core
+#                  pipeline without sessions (default: none, sessions on with defaults)
 #   CHECK_RECORDS  1: one extra run with --output FILE and count its lines (default 1)
 #   SKIP_BUILD     1: do not run cargo build
 #   TARGET_PPS     packets/s target                          (default 1500000)
@@ -26,7 +28,8 @@ GEN_FLAGS="${GEN_FLAGS:-}"
 RUNS="${RUNS:-3}"
 CHECK_RECORDS="${CHECK_RECORDS:-1}"
 TARGET_PPS="${TARGET_PPS:-1500000}"
-REPLAY_CMD="${REPLAY_CMD:-"{bin} replay {pcap} --output {out}"}"
+APITAP_CONFIG="${APITAP_CONFIG:-}"
+REPLAY_CMD="${REPLAY_CMD:-"{bin} replay {pcap} --output {out}${APITAP_CONFIG:+ --config $APITAP_CONFIG}"}"
 GEN_BIN="$TARGET_DIR/release/apitap-gen-traffic"
 APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
 

@@ -96,11 +96,12 @@ run_http() {
     tmp="$(mktemp -d)"
     local bind=${host#[}
     bind=${bind%]}
-    ins python3 "$SERVER" "$bind" "$PORT" &
+    # `ip netns exec` execs the command, so $! is the server's or tcpdump's own pid.
+    ip netns exec "$S" python3 "$SERVER" "$bind" "$PORT" &
     PIDS+=($!)
-    ins tcpdump -i "$ul" -s 0 -U -w "$tmp/outer.pcap" 2>/dev/null &
+    ip netns exec "$S" tcpdump -i "$ul" -s 0 -U -w "$tmp/outer.pcap" 2>/dev/null &
     PIDS+=($!)
-    ins tcpdump -i "$tun" -s 0 -U -w "$tmp/inner.pcap" 2>/dev/null &
+    ip netns exec "$S" tcpdump -i "$tun" -s 0 -U -w "$tmp/inner.pcap" 2>/dev/null &
     PIDS+=($!)
     for _ in $(seq 50); do
         ins python3 -c "import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET); s.settimeout(0.2); s.connect((sys.argv[1], $PORT))" "$bind" 2>/dev/null && break
@@ -119,7 +120,7 @@ run_http() {
             --data-binary "@-" "$base/api/upload" < <(head -c 3000 /dev/zero | tr '\0' 'y')
     fi
     sleep 1
-    for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait "${PIDS[@]}" 2>/dev/null || true
     PIDS=()
     mv "$tmp/outer.pcap" "$OUT/$name-outer.pcap"
@@ -153,12 +154,11 @@ capture_case() {
         tunnel_dev "$S" vxi type vxlan id 51 local 10.202.0.2 remote 10.202.0.1 dstport 4789 dev vxo || return
         overlay vxi 4
         run_http ul-s vxi 10.201.0.2 vxlan-nested ;;
-    vxlan-frag) # Tunnel MTU 1500 over a 1500-byte underlay: the kernel fragments outer packets.
+    vxlan-frag) # Tunnel MTU 1500 over a 1500-byte underlay (no `dev`, so the MTU is not capped
+        # at 1450): the kernel fragments the outer packets of full-size frames.
         underlay 4
-        tunnel_dev "$C" vx0 type vxlan id 44 local 10.200.0.1 remote 10.200.0.2 dstport 4789 dev ul-c || return
-        tunnel_dev "$S" vx0 type vxlan id 44 local 10.200.0.2 remote 10.200.0.1 dstport 4789 dev ul-s || return
-        ip -n "$C" link set vx0 mtu 1500
-        ip -n "$S" link set vx0 mtu 1500
+        tunnel_dev "$C" vx0 mtu 1500 type vxlan id 44 local 10.200.0.1 remote 10.200.0.2 dstport 4789 || return
+        tunnel_dev "$S" vx0 mtu 1500 type vxlan id 44 local 10.200.0.2 remote 10.200.0.1 dstport 4789 || return
         overlay vx0 4
         run_http ul-s vx0 10.201.0.2 vxlan-frag big ;;
     geneve) # AWS GWLB style: GENEVE, VNI 45, port 6081.

@@ -6,7 +6,7 @@ set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 # libssl-dev, zlib1g-dev, make, pkg-config: librdkafka is built from source with TLS (rdkafka crate).
-for pkg in libpcap-dev tcpdump nginx-light curl python3 iproute2 time libssl-dev zlib1g-dev make pkg-config; do
+for pkg in libpcap-dev tcpdump nginx-light curl python3 iproute2 time libssl-dev zlib1g-dev make pkg-config wrk ethtool; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

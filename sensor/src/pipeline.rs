@@ -196,8 +196,7 @@ impl Pipeline {
     /// Sessionize, serialize and export every finished transaction (and the session records
     /// it caused, first).
     fn emit(&mut self) -> Result<(), ExportError> {
-        let mut txs = self.http.drain();
-        while let Some(tx) = txs.next() {
+        for tx in self.http.drain() {
             self.transactions += 1;
             if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() {
                 count_anomalies(&mut self.anomalies, &tx);

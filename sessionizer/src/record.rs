@@ -320,7 +320,7 @@ impl HttpRecord<'_> {
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"transaction_id\":");
-            write_display_str(out, &ts.transaction_id);
+            write_display_str(out, ts.transaction_id);
             out.extend_from_slice(b",\"session_key\":");
             serde_json::to_writer(
                 &mut *out,

@@ -333,7 +333,10 @@ impl FragTable {
         let mut kept = None;
         let mut evicted = false;
         while let Some((key, generation)) = self.age.pop_front() {
-            let live = self.sets.get(&key).is_some_and(|s| s.generation == generation);
+            let live = self
+                .sets
+                .get(&key)
+                .is_some_and(|s| s.generation == generation);
             if !live {
                 continue;
             }
@@ -408,13 +411,21 @@ mod tests {
         let mut t = FragTable::new(limits());
         let r = run(
             &mut t,
-            &[(0, true, &data[..16]), (16, true, &data[16..32]), (32, false, &data[32..])],
+            &[
+                (0, true, &data[..16]),
+                (16, true, &data[16..32]),
+                (32, false, &data[32..]),
+            ],
         );
         assert_eq!(r.as_deref(), Some(&data[..]));
         let mut t = FragTable::new(limits());
         let r = run(
             &mut t,
-            &[(32, false, &data[32..]), (0, true, &data[..16]), (16, true, &data[16..32])],
+            &[
+                (32, false, &data[32..]),
+                (0, true, &data[..16]),
+                (16, true, &data[16..32]),
+            ],
         );
         assert_eq!(r.as_deref(), Some(&data[..]));
         assert_eq!((t.pending(), t.bytes()), (0, 0));
@@ -425,7 +436,14 @@ mod tests {
         let a = [b'A'; 24];
         let b = [b'B'; 24];
         let mut t = FragTable::new(limits());
-        let r = run(&mut t, &[(0, true, &a[..16]), (8, true, &b[..16]), (24, false, &b[..8])]);
+        let r = run(
+            &mut t,
+            &[
+                (0, true, &a[..16]),
+                (8, true, &b[..16]),
+                (24, false, &b[..8]),
+            ],
+        );
         let mut want = vec![b'A'; 16];
         want.extend_from_slice(&[b'B'; 16]);
         assert_eq!(r, Some(want));
@@ -438,8 +456,14 @@ mod tests {
         let d = [0u8; 16];
         let mut t = FragTable::new(limits());
         let mut out = Vec::new();
-        assert_eq!(t.insert(0, key(1), frag(0, true, &d), &mut out), FragOutcome::Held);
-        assert_eq!(t.insert(10, key(1), frag(32, false, &d), &mut out), FragOutcome::Held);
+        assert_eq!(
+            t.insert(0, key(1), frag(0, true, &d), &mut out),
+            FragOutcome::Held
+        );
+        assert_eq!(
+            t.insert(10, key(1), frag(32, false, &d), &mut out),
+            FragOutcome::Held
+        );
         t.expire(999_999);
         assert_eq!(t.pending(), 1);
         t.expire(1_000_000);
@@ -484,7 +508,10 @@ mod tests {
         let mut t = FragTable::new(limits());
         let mut out = Vec::new();
         // Not a multiple of 8 and not last.
-        assert_eq!(t.insert(0, key(1), frag(0, true, &d), &mut out), FragOutcome::Dropped);
+        assert_eq!(
+            t.insert(0, key(1), frag(0, true, &d), &mut out),
+            FragOutcome::Dropped
+        );
         // Past 65535.
         assert_eq!(
             t.insert(0, key(1), frag(65_528, false, &d), &mut out),

@@ -263,7 +263,13 @@ impl Decoder {
         w.stats.bytes += data.len() as u64;
         let mut ctx = Ctx::default();
         let r = w
-            .enter(&mut ctx, udp_tunnel(kind, data), outer_src.ip(), outer_dst.ip(), false)
+            .enter(
+                &mut ctx,
+                udp_tunnel(kind, data),
+                outer_src.ip(),
+                outer_dst.ip(),
+                false,
+            )
             .and_then(|ip| decode_ip(&mut w, ip, false, ctx, scratch));
         w.finish(r)
     }
@@ -301,8 +307,8 @@ fn decode_link<'a>(
     w.stats.packets += 1;
     w.stats.bytes += u64::from(wire_len);
     let cut = (data.len() as u64) < u64::from(wire_len);
-    let r = link::strip(link, data, cut)
-        .and_then(|ip| decode_ip(w, ip, cut, Ctx::default(), scratch));
+    let r =
+        link::strip(link, data, cut).and_then(|ip| decode_ip(w, ip, cut, Ctx::default(), scratch));
     w.finish(r)
 }
 
@@ -473,9 +479,9 @@ fn decode_ip<'a>(
                 let udp =
                     UdpSlice::from_slice_lax(body).map_err(|_| Skip::length_or(cut, Skip::Udp))?;
                 let data = udp.payload();
-                let Some(kind) =
-                    w.opts
-                        .udp_tunnel(udp.source_port(), udp.destination_port(), data)
+                let Some(kind) = w
+                    .opts
+                    .udp_tunnel(udp.source_port(), udp.destination_port(), data)
                 else {
                     return Err(Skip::Udp);
                 };

@@ -29,7 +29,15 @@ fn tcp(sport: u16, dport: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// An IPv4 header (no options) around `payload`, with fragment fields.
-fn ip4_frag(proto: u8, src: [u8; 4], dst: [u8; 4], id: u16, mf: bool, offset: usize, payload: &[u8]) -> Vec<u8> {
+fn ip4_frag(
+    proto: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    mf: bool,
+    offset: usize,
+    payload: &[u8],
+) -> Vec<u8> {
     let total = (20 + payload.len()) as u16;
     let frag = (u16::from(mf) << 13) | (offset / 8) as u16;
     let mut v = vec![0x45, 0];
@@ -58,7 +66,15 @@ fn ip6(next: u8, src: [u8; 16], dst: [u8; 16], payload: &[u8]) -> Vec<u8> {
 }
 
 /// An IPv6 fragment: fixed header, fragment header (RFC 8200 section 4.5), data.
-fn ip6_frag(next: u8, src: [u8; 16], dst: [u8; 16], id: u32, mf: bool, offset: usize, data: &[u8]) -> Vec<u8> {
+fn ip6_frag(
+    next: u8,
+    src: [u8; 16],
+    dst: [u8; 16],
+    id: u32,
+    mf: bool,
+    offset: usize,
+    data: &[u8],
+) -> Vec<u8> {
     let mut fh = vec![next, 0];
     fh.extend_from_slice(&(((offset / 8) as u16) << 3 | u16::from(mf)).to_be_bytes());
     fh.extend_from_slice(&id.to_be_bytes());
@@ -99,7 +115,10 @@ fn vxlan_hdr(vni: u32) -> Vec<u8> {
 
 /// Ethernet/IPv4/UDP to `dport` from VTEP A to VTEP B around `payload`.
 fn outer_udp(dport: u16, payload: &[u8]) -> Vec<u8> {
-    eth(0x0800, &ip4(17, VTEP_A, VTEP_B, &udp(49152, dport, payload)))
+    eth(
+        0x0800,
+        &ip4(17, VTEP_A, VTEP_B, &udp(49152, dport, payload)),
+    )
 }
 
 fn vxlan_packet(vni: u32, frame: &[u8]) -> Vec<u8> {
@@ -170,7 +189,10 @@ fn assert_tunneled(pkt: &[u8], kind: TunnelKind, id: Option<u32>) -> Decoder {
     assert_ne!(zone, 0);
     let t = d.tunnel(zone).expect("tunnel remembered").clone();
     assert_eq!((t.kind, t.id, t.depth), (kind, id, 1));
-    assert_eq!((t.outer_src, t.outer_dst), (IpAddr::from(VTEP_A), IpAddr::from(VTEP_B)));
+    assert_eq!(
+        (t.outer_src, t.outer_dst),
+        (IpAddr::from(VTEP_A), IpAddr::from(VTEP_B))
+    );
     d
 }
 
@@ -178,7 +200,11 @@ fn assert_tunneled(pkt: &[u8], kind: TunnelKind, id: Option<u32>) -> Decoder {
 
 #[test]
 fn vxlan() {
-    let d = assert_tunneled(&vxlan_packet(42, &inner_frame()), TunnelKind::Vxlan, Some(42));
+    let d = assert_tunneled(
+        &vxlan_packet(42, &inner_frame()),
+        TunnelKind::Vxlan,
+        Some(42),
+    );
     assert_eq!(d.stats().tunnels.vxlan, 1);
 }
 
@@ -186,10 +212,18 @@ fn vxlan() {
 fn vxlan_with_vlan_and_qinq_inside() {
     let mut tagged = vec![0x00, 0x64, 0x08, 0x00];
     tagged.extend(inner_ip());
-    assert_tunneled(&vxlan_packet(1, &eth(0x8100, &tagged)), TunnelKind::Vxlan, Some(1));
+    assert_tunneled(
+        &vxlan_packet(1, &eth(0x8100, &tagged)),
+        TunnelKind::Vxlan,
+        Some(1),
+    );
     let mut qinq = vec![0x00, 0x0A, 0x81, 0x00, 0x00, 0x64, 0x08, 0x00];
     qinq.extend(inner_ip());
-    assert_tunneled(&vxlan_packet(1, &eth(0x88A8, &qinq)), TunnelKind::Vxlan, Some(1));
+    assert_tunneled(
+        &vxlan_packet(1, &eth(0x88A8, &qinq)),
+        TunnelKind::Vxlan,
+        Some(1),
+    );
 }
 
 #[test]
@@ -198,7 +232,10 @@ fn vxlan_without_i_flag_is_malformed() {
     p.extend(inner_frame());
     let (r, d) = run(&DecodeConfig::default(), &outer_udp(4789, &p));
     assert!(r.is_none());
-    assert_eq!((d.stats().malformed_link, d.stats().tunnels.malformed), (1, 1));
+    assert_eq!(
+        (d.stats().malformed_link, d.stats().tunnels.malformed),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -227,7 +264,10 @@ fn vxlan_ports_are_configurable() {
 fn vxlan_over_ipv6() {
     let mut p = vxlan_hdr(77);
     p.extend(inner_frame());
-    let pkt = eth(0x86DD, &ip6(17, [0xfd; 16], [0xfe; 16], &udp(50000, 4789, &p)));
+    let pkt = eth(
+        0x86DD,
+        &ip6(17, [0xfd; 16], [0xfe; 16], &udp(50000, 4789, &p)),
+    );
     let (r, d) = run(&DecodeConfig::default(), &pkt);
     let (_, zone, payload) = r.expect("decoded");
     assert_eq!(payload, REQUEST);
@@ -237,7 +277,9 @@ fn vxlan_over_ipv6() {
 #[test]
 fn geneve_with_options() {
     // Two options: an AWS-GWLB-like 8-byte one and an empty one.
-    let opts = [0x01, 0x08, 0x01, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x08, 0x02, 0x00];
+    let opts = [
+        0x01, 0x08, 0x01, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x08, 0x02, 0x00,
+    ];
     let mut p = geneve_hdr(0x123456, 0x6558, &opts, false);
     p.extend(inner_frame());
     assert_tunneled(&outer_udp(6081, &p), TunnelKind::Geneve, Some(0x123456));
@@ -262,7 +304,10 @@ fn geneve_oam_and_bad_options() {
     assert!(r.is_none());
     assert_eq!(d.stats().tunnels.malformed, 1);
     // Version 1 does not exist.
-    assert_eq!(tunnel::geneve(&[0x40, 0, 0x65, 0x58, 0, 0, 1, 0]), Err(TunnelError::Malformed));
+    assert_eq!(
+        tunnel::geneve(&[0x40, 0, 0x65, 0x58, 0, 0, 1, 0]),
+        Err(TunnelError::Malformed)
+    );
 }
 
 #[test]
@@ -347,15 +392,25 @@ fn gtp_teids_differ_per_direction_but_flows_meet() {
         eth(0x0800, &ip4(17, VTEP_B, VTEP_A, &udp(2152, 2152, &p)))
     };
     let mut d = Decoder::new();
-    let z1 = d.decode_at(1, LinkType::Ethernet, &up, up.len() as u32).unwrap().zone;
-    let z2 = d.decode_at(2, LinkType::Ethernet, &down, down.len() as u32).unwrap().zone;
+    let z1 = d
+        .decode_at(1, LinkType::Ethernet, &up, up.len() as u32)
+        .unwrap()
+        .zone;
+    let z2 = d
+        .decode_at(2, LinkType::Ethernet, &down, down.len() as u32)
+        .unwrap()
+        .zone;
     assert_eq!(z1, z2);
 }
 
 #[test]
 fn teredo_on_its_port_and_by_shape() {
-    let client6 = [0x20, 0x01, 0, 0, 0x41, 0x37, 0x9e, 0x50, 0x80, 0, 0xf1, 0x2a, 0xb9, 0xc8, 0x28, 0x15];
-    let server6 = [0x20, 0x01, 0x48, 0x60, 0, 0, 0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x68];
+    let client6 = [
+        0x20, 0x01, 0, 0, 0x41, 0x37, 0x9e, 0x50, 0x80, 0, 0xf1, 0x2a, 0xb9, 0xc8, 0x28, 0x15,
+    ];
+    let server6 = [
+        0x20, 0x01, 0x48, 0x60, 0, 0, 0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x68,
+    ];
     let v6 = ip6(6, client6, server6, &tcp(1286, 80, 1, REQUEST));
     // With an origin indication, on port 3544.
     let mut p = vec![0x00, 0x00, 0xff, 0xff, 0xbe, 0xaa, 0xfe, 0xfd];
@@ -419,7 +474,10 @@ fn nested_tunnels_up_to_the_depth() {
     };
     let (r, d) = run(&cfg, &pkt);
     assert!(r.is_none());
-    assert_eq!((d.stats().tunnels.depth_exceeded, d.stats().malformed_link), (1, 1));
+    assert_eq!(
+        (d.stats().tunnels.depth_exceeded, d.stats().malformed_link),
+        (1, 1)
+    );
     // Depth 0 turns decapsulation off: the packet is plain UDP.
     let cfg = DecodeConfig {
         max_tunnel_depth: 0,
@@ -430,8 +488,14 @@ fn nested_tunnels_up_to_the_depth() {
 
 #[test]
 fn equal_inner_addresses_in_different_tunnels_never_share_a_zone() {
-    let a = run(&DecodeConfig::default(), &vxlan_packet(1, &inner_frame())).0.unwrap().1;
-    let b = run(&DecodeConfig::default(), &vxlan_packet(2, &inner_frame())).0.unwrap().1;
+    let a = run(&DecodeConfig::default(), &vxlan_packet(1, &inner_frame()))
+        .0
+        .unwrap()
+        .1;
+    let b = run(&DecodeConfig::default(), &vxlan_packet(2, &inner_frame()))
+        .0
+        .unwrap()
+        .1;
     assert_ne!(a, b);
     // Same VNI, another mirror source.
     let mut p = vxlan_hdr(1);
@@ -449,7 +513,10 @@ fn equal_inner_addresses_in_different_tunnels_never_share_a_zone() {
         run(&by_id, &other).0.unwrap().1
     );
     // A plain packet stays in zone 0.
-    assert_eq!(run(&DecodeConfig::default(), &inner_frame()).0.unwrap().1, 0);
+    assert_eq!(
+        run(&DecodeConfig::default(), &inner_frame()).0.unwrap().1,
+        0
+    );
 }
 
 #[test]
@@ -459,7 +526,9 @@ fn listener_payload_entry_point() {
     let mut d = Decoder::new();
     let src: SocketAddr = "10.200.9.1:51000".parse().unwrap();
     let dst: SocketAddr = "10.200.9.2:4789".parse().unwrap();
-    let seg = d.decode_tunnel_payload(5, UdpTunnel::Vxlan, &p, src, dst).expect("decoded");
+    let seg = d
+        .decode_tunnel_payload(5, UdpTunnel::Vxlan, &p, src, dst)
+        .expect("decoded");
     assert_eq!(seg.payload, REQUEST);
     let zone = seg.zone;
     let t = d.tunnel(zone).unwrap();
@@ -473,8 +542,13 @@ fn truncated_tunnel_header_is_not_malformed() {
     // Cut inside the VXLAN header.
     let cut = &full[..14 + 20 + 8 + 4];
     let mut d = Decoder::new();
-    assert!(d.decode_at(1, LinkType::Ethernet, cut, full.len() as u32).is_none());
-    assert_eq!((d.stats().truncated_headers, d.stats().tunnels.truncated), (1, 1));
+    assert!(d
+        .decode_at(1, LinkType::Ethernet, cut, full.len() as u32)
+        .is_none());
+    assert_eq!(
+        (d.stats().truncated_headers, d.stats().tunnels.truncated),
+        (1, 1)
+    );
 }
 
 // ---- fragments -------------------------------------------------------------------------
@@ -518,7 +592,11 @@ fn ipv4_fragments_out_of_order_and_overlapping() {
     let f = &d.stats().fragments;
     assert_eq!((f.received, f.reassembled), (5, 1));
     assert!(f.overlaps >= 1);
-    assert_eq!(d.stats().ip_fragments, 4, "the fifth is a fresh datagram, held");
+    assert_eq!(
+        d.stats().ip_fragments,
+        4,
+        "the fifth is a fresh datagram, held"
+    );
 }
 
 #[test]
@@ -575,7 +653,12 @@ fn fragments_inside_a_tunnel_and_of_the_tunnel() {
     let whole = udp(49152, 4789, &[vxlan_hdr(42), inner_frame()].concat());
     let outer: Vec<Vec<u8>> = [(0usize, 40usize, true), (40, whole.len(), false)]
         .iter()
-        .map(|&(s, e, mf)| eth(0x0800, &ip4_frag(17, VTEP_A, VTEP_B, 11, mf, s, &whole[s..e])))
+        .map(|&(s, e, mf)| {
+            eth(
+                0x0800,
+                &ip4_frag(17, VTEP_A, VTEP_B, 11, mf, s, &whole[s..e]),
+            )
+        })
         .collect();
     let (out, d) = feed(&outer);
     assert_eq!(out, vec![REQUEST.to_vec()]);

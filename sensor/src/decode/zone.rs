@@ -137,15 +137,48 @@ mod tests {
 
     #[test]
     fn zone_is_direction_independent_and_deterministic() {
-        let a = child_zone(0, TunnelKind::Vxlan, Some(7), Some((ip("10.0.0.1"), ip("10.0.0.2"))));
-        let b = child_zone(0, TunnelKind::Vxlan, Some(7), Some((ip("10.0.0.2"), ip("10.0.0.1"))));
+        let a = child_zone(
+            0,
+            TunnelKind::Vxlan,
+            Some(7),
+            Some((ip("10.0.0.1"), ip("10.0.0.2"))),
+        );
+        let b = child_zone(
+            0,
+            TunnelKind::Vxlan,
+            Some(7),
+            Some((ip("10.0.0.2"), ip("10.0.0.1"))),
+        );
         assert_eq!(a, b);
         assert_ne!(a, 0);
         // A fixed value: zones must not change between runs or builds.
-        assert_eq!(a, child_zone(0, TunnelKind::Vxlan, Some(7), Some((ip("10.0.0.1"), ip("10.0.0.2")))));
-        let other_vni = child_zone(0, TunnelKind::Vxlan, Some(8), Some((ip("10.0.0.1"), ip("10.0.0.2"))));
-        let other_src = child_zone(0, TunnelKind::Vxlan, Some(7), Some((ip("10.0.0.3"), ip("10.0.0.2"))));
-        let nested = child_zone(a, TunnelKind::Vxlan, Some(7), Some((ip("10.0.0.1"), ip("10.0.0.2"))));
+        assert_eq!(
+            a,
+            child_zone(
+                0,
+                TunnelKind::Vxlan,
+                Some(7),
+                Some((ip("10.0.0.1"), ip("10.0.0.2")))
+            )
+        );
+        let other_vni = child_zone(
+            0,
+            TunnelKind::Vxlan,
+            Some(8),
+            Some((ip("10.0.0.1"), ip("10.0.0.2"))),
+        );
+        let other_src = child_zone(
+            0,
+            TunnelKind::Vxlan,
+            Some(7),
+            Some((ip("10.0.0.3"), ip("10.0.0.2"))),
+        );
+        let nested = child_zone(
+            a,
+            TunnelKind::Vxlan,
+            Some(7),
+            Some((ip("10.0.0.1"), ip("10.0.0.2"))),
+        );
         assert!(a != other_vni && a != other_src && a != nested);
     }
 

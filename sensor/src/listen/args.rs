@@ -10,10 +10,12 @@ const DEFAULT_RCVBUF_BYTES: usize = 32 << 20;
 
 /// Flags of `apitap listen`.
 #[derive(Debug, Args)]
-#[command(after_help = "Receives mirrored traffic as a UDP endpoint: no libpcap, no promiscuous mode. \
+#[command(
+    after_help = "Receives mirrored traffic as a UDP endpoint: no libpcap, no promiscuous mode. \
                         Every datagram on a --vxlan socket is decoded as VXLAN, on a --geneve socket as \
                         GENEVE, whatever `[decode]` ports say. SIGINT/SIGTERM flush and exit. \
-                        See docs/deploy.md (Cloud and switch mirroring).")]
+                        See docs/deploy.md (Cloud and switch mirroring)."
+)]
 pub struct ListenArgs {
     /// Receive VXLAN (AWS VPC Traffic Mirroring, Azure vTAP) on this address, e.g.
     /// `0.0.0.0:4789`; repeatable.

@@ -49,7 +49,11 @@ fn bind_all(args: &ListenArgs) -> Result<Vec<MirrorSocket>, i32> {
         .vxlan
         .iter()
         .map(|a| (UdpTunnel::Vxlan, "vxlan", *a))
-        .chain(args.geneve.iter().map(|a| (UdpTunnel::Geneve, "geneve", *a)));
+        .chain(
+            args.geneve
+                .iter()
+                .map(|a| (UdpTunnel::Geneve, "geneve", *a)),
+        );
     let mut out = Vec::new();
     for (kind, name, addr) in wanted {
         match MirrorSocket::bind(kind, name, addr, args.rcvbuf_bytes) {
@@ -87,7 +91,11 @@ fn interface_counters(socks: &[MirrorSocket]) -> Vec<InterfaceCounters> {
 type Shared = Arc<Mutex<(PipelineStats, Vec<InterfaceCounters>)>>;
 
 /// Serve `/metrics` from `shared` when an address is configured.
-fn serve_metrics(addr: Option<SocketAddr>, shared: &Shared, healthy: &Arc<AtomicBool>) -> Result<(), i32> {
+fn serve_metrics(
+    addr: Option<SocketAddr>,
+    shared: &Shared,
+    healthy: &Arc<AtomicBool>,
+) -> Result<(), i32> {
     let Some(addr) = addr else {
         return Ok(());
     };
@@ -146,7 +154,11 @@ pub fn run(args: &ListenArgs) -> i32 {
     }
     let shared: Shared = Arc::new(Mutex::new((pipeline.stats(), interface_counters(&socks))));
     let healthy = Arc::new(AtomicBool::new(true));
-    if let Err(code) = serve_metrics(args.metrics_listen.or(cfg.telemetry.listen), &shared, &healthy) {
+    if let Err(code) = serve_metrics(
+        args.metrics_listen.or(cfg.telemetry.listen),
+        &shared,
+        &healthy,
+    ) {
         return code;
     }
     if !args.quiet {
@@ -159,7 +171,9 @@ pub fn run(args: &ListenArgs) -> i32 {
     }
 
     let started = Instant::now();
-    let deadline = args.duration_ms.map(|ms| started + Duration::from_millis(ms));
+    let deadline = args
+        .duration_ms
+        .map(|ms| started + Duration::from_millis(ms));
     let mut buf = vec![0u8; MAX_DATAGRAM_BYTES];
     let mut fds: Vec<libc::pollfd> = socks
         .iter()

@@ -77,7 +77,12 @@ fn get_int(fd: i32, level: i32, name: i32) -> io::Result<i32> {
 impl MirrorSocket {
     /// Bind `addr` for tunnel type `kind` with a receive buffer of about `rcvbuf_bytes`
     /// (`SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF` capped by `net.core.rmem_max`).
-    pub fn bind(kind: UdpTunnel, name: &str, addr: SocketAddr, rcvbuf_bytes: usize) -> io::Result<Self> {
+    pub fn bind(
+        kind: UdpTunnel,
+        name: &str,
+        addr: SocketAddr,
+        rcvbuf_bytes: usize,
+    ) -> io::Result<Self> {
         let sock = UdpSocket::bind(addr)?;
         sock.set_nonblocking(true)?;
         let fd = sock.as_raw_fd();
@@ -163,7 +168,10 @@ fn sockaddr_to(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<Socke
             // SAFETY: the family says the storage holds a sockaddr_in.
             let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(a.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
         }
         libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
             // SAFETY: the family says the storage holds a sockaddr_in6.

@@ -33,11 +33,12 @@ pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// Raw tokens stay in memory only; nothing here is exported.
 #[derive(Debug, Default)]
 pub(crate) struct ClaimsCache {
-    map: std::cell::RefCell<(
-        HashMap<Box<str>, Option<std::sync::Arc<Value>>, FixedHasher>,
-        usize,
-    )>,
+    /// Claims by token, and the token bytes held.
+    map: std::cell::RefCell<(ClaimsMap, usize)>,
 }
+
+/// Decoded claims (`None`: not a JWT) by token.
+type ClaimsMap = HashMap<Box<str>, Option<std::sync::Arc<Value>>, FixedHasher>;
 
 impl ClaimsCache {
     /// The claims of `token` (decoded without verification), from the cache when seen before.

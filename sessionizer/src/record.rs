@@ -231,7 +231,10 @@ impl HttpRecord<'_> {
         out.extend_from_slice(b"{\"type\":\"http\",\"schema_version\":");
         write_u64(out, u64::from(SCHEMA_VERSION));
         out.extend_from_slice(b",\"ts\":");
-        write_display_str(out, humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(tx.ts_us())));
+        write_display_str(
+            out,
+            humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(tx.ts_us())),
+        );
         out.extend_from_slice(b",\"conn_id\":");
         write_u64(out, tx.conn.0);
         out.extend_from_slice(b",\"depth\":");
@@ -308,7 +311,13 @@ impl HttpRecord<'_> {
             }
         }
         out.extend_from_slice(b",\"anomalies\":");
-        serde_json::to_writer(&mut *out, &Anomalies { http: &tx.anomalies, tcp: &tx.tcp_anomalies })?;
+        serde_json::to_writer(
+            &mut *out,
+            &Anomalies {
+                http: &tx.anomalies,
+                tcp: &tx.tcp_anomalies,
+            },
+        )?;
         if let Some(t) = self.tunnel {
             out.extend_from_slice(b",\"tunnel\":");
             serde_json::to_writer(&mut *out, t)?;
@@ -324,7 +333,10 @@ impl HttpRecord<'_> {
             out.extend_from_slice(b",\"session_key\":");
             serde_json::to_writer(
                 &mut *out,
-                &ts.key_source.as_deref().map(|source| KeyView { source, verified: ts.jwt_verified }),
+                &ts.key_source.as_deref().map(|source| KeyView {
+                    source,
+                    verified: ts.jwt_verified,
+                }),
             )?;
             out.extend_from_slice(b",\"client_ip\":");
             write_display_str(out, ts.client_ip);
@@ -350,7 +362,14 @@ impl HttpRecord<'_> {
             out.push(b'[');
             write_str(out, n);
             out.push(b',');
-            write_str(out, if self.redactor.redacts(n) { REDACTED } else { v });
+            write_str(
+                out,
+                if self.redactor.redacts(n) {
+                    REDACTED
+                } else {
+                    v
+                },
+            );
             out.push(b']');
         }
         out.push(b']');
@@ -728,7 +747,10 @@ mod tests {
             version_minor: 1,
             headers: [
                 ("Host", "h:8080"),
-                ("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"),
+                (
+                    "Authorization",
+                    "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln",
+                ),
                 ("X-Odd", "tab\there \"quoted\" back\\slash \u{7f} ✓"),
                 ("User-Agent", "ua/1"),
             ]
@@ -776,16 +798,32 @@ mod tests {
         let mut no_resp = rich_tx();
         no_resp.response = None;
         let cfg = SessionConfig::default();
-        let mut sessions = Sessionizer::new(&cfg, Secret::new(b"0123456789abcdef0123".to_vec())).unwrap();
+        let mut sessions =
+            Sessionizer::new(&cfg, Secret::new(b"0123456789abcdef0123".to_vec())).unwrap();
         for tx in [rich_tx(), bare, no_resp] {
-            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None };
+            let rec = HttpRecord {
+                tx: &tx,
+                redactor: &redactor,
+                tunnel: None,
+            };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours).unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&rec).unwrap());
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&rec).unwrap()
+            );
             let session = sessions.observe(tx.ts_us(), &tx, &mut Vec::new());
             let mut ours = Vec::new();
             rec.write_json(Some(&session), &mut ours).unwrap();
-            let theirs = serde_json::to_string(&HttpRecord { tx: &tx, redactor: &redactor, tunnel: None }.with_session(&session)).unwrap();
+            let theirs = serde_json::to_string(
+                &HttpRecord {
+                    tx: &tx,
+                    redactor: &redactor,
+                    tunnel: None,
+                }
+                .with_session(&session),
+            )
+            .unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs);
         }
     }

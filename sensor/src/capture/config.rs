@@ -53,10 +53,10 @@ fn default_timeout_ms() -> u32 {
     100
 }
 
-/// 256 batches of up to [`crate::shard::BATCH_PACKETS`] packets: tens of thousands of packets
-/// of slack per worker.
+/// 64 batches of up to [`crate::shard::BATCH_PACKETS`] packets: 16k packets (tens of MiB) of
+/// slack per worker; the kernel ring (`buffer_bytes`) is the large burst buffer.
 fn default_queue_batches() -> usize {
-    256
+    64
 }
 
 impl Default for CaptureConfig {

@@ -128,7 +128,9 @@ fn open_buffered(path: &Path) -> Result<(Capture<Offline>, Box<[u8]>), String> {
             Some(h) => Ok((Capture::from(h), buf)),
             None => {
                 libc::fclose(fp);
-                Err(std::ffi::CStr::from_ptr(errbuf.as_ptr()).to_string_lossy().into_owned())
+                Err(std::ffi::CStr::from_ptr(errbuf.as_ptr())
+                    .to_string_lossy()
+                    .into_owned())
             }
         }
     }

@@ -29,7 +29,7 @@ use crate::pipeline::{Pipeline, PipelineStats};
 
 /// Transaction batches that may wait for the session stage. Workers block when it is full
 /// (back-pressure reaches the packet queues, where drops are counted).
-const SESSION_QUEUE_BATCHES: usize = 1024;
+const SESSION_QUEUE_BATCHES: usize = 64;
 
 /// How long replay waits on the session queue between attempts to hand a batch to a busy
 /// worker.

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod exit;
 pub mod listen;
 pub mod live;
+pub mod output;
 pub mod pipeline;
 pub mod privilege;
 pub mod replay;

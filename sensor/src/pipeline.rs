@@ -9,33 +9,20 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
+use apitap_exporters::{ExportError, ExportStats, Exporter};
 use apitap_reassembly::{Reassembler, ReassemblyStats};
-use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker, Transaction};
-use apitap_sessionizer::record::{HttpRecord, Redactor};
-use apitap_sessionizer::session::{EndReason, SessionRecord, SessionStats, Sessionizer};
+use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
+use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
 
 use crate::capture::PacketRef;
 use crate::config::Config;
 use crate::decode::{DecodeStats, Decoder, UdpTunnel};
-
-/// How often (packet time) timeouts are checked: idle flows, holes waiting to become gaps,
-/// idle sessions and periodic session updates.
-pub(crate) const EXPIRE_INTERVAL_US: u64 = 100_000;
-
-/// Initial capacity of the buffer one record is serialized into (it grows as needed and is
-/// reused).
-const RECORD_BUFFER_CAPACITY: usize = 4096;
+use crate::output::{OutputStage, EXPIRE_INTERVAL_US};
 
 /// Body bytes stored per message when a session key or context parameter reads bodies and
 /// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
 const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
-
-/// Record type of transactions.
-pub(crate) const KIND_HTTP: &str = "http";
-/// Record type of session lifecycle records.
-const KIND_SESSION: &str = "session";
 
 /// Everything the pipeline counted; the run summary, `--stats-json` and metrics read it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -69,21 +56,11 @@ pub struct Pipeline {
     decoder: Decoder,
     reassembler: Reassembler,
     http: HttpTracker,
-    /// `None` when `session.enabled` is off.
-    sessions: Option<Sessionizer>,
-    redactor: Redactor,
-    exporter: Box<dyn Exporter>,
-    /// Reused serialization buffer.
-    buf: Vec<u8>,
-    /// Session records produced by the last step, reused.
-    session_out: Vec<SessionRecord>,
+    /// Sessions, records and the exporter.
+    out: OutputStage,
     /// Latest packet time seen; packet time never goes backwards inside the pipeline.
     now_us: u64,
     next_expire_us: u64,
-    transactions: u64,
-    session_records: u64,
-    encode_failures: u64,
-    anomalies: BTreeMap<String, u64>,
 }
 
 /// The HTTP settings with body capture raised when sessions read bodies.
@@ -100,30 +77,13 @@ impl Pipeline {
     /// A pipeline writing to `exporter`. Fails when the session settings cannot be used (a
     /// key that does not parse, no secret obtainable); the message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
-        let sessions = if cfg.session.enabled {
-            let (secret, warning) = crate::secret::resolve(&cfg.session)?;
-            if let Some(w) = warning {
-                eprintln!("apitap: warning: {w}");
-            }
-            Some(Sessionizer::new(&cfg.session, secret).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
         Ok(Pipeline {
             decoder: Decoder::with_config(&cfg.decode),
             reassembler: Reassembler::new(cfg.reassembly.clone()),
             http: HttpTracker::new(http_config(cfg)),
-            sessions,
-            redactor: Redactor::new(&cfg.output),
-            exporter,
-            buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
-            session_out: Vec::new(),
+            out: OutputStage::new(cfg, exporter)?,
             now_us: 0,
             next_expire_us: 0,
-            transactions: 0,
-            session_records: 0,
-            encode_failures: 0,
-            anomalies: BTreeMap::new(),
         })
     }
 
@@ -173,10 +133,7 @@ impl Pipeline {
         if self.now_us >= self.next_expire_us {
             self.reassembler.expire(self.now_us, &mut self.http);
             self.emit()?;
-            if let Some(s) = &mut self.sessions {
-                s.expire(self.now_us, &mut self.session_out);
-                self.emit_sessions()?;
-            }
+            self.out.tick(self.now_us)?;
             self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
         }
         self.emit()
@@ -186,135 +143,33 @@ impl Pipeline {
     pub fn finish(&mut self, reason: EndReason) -> Result<(), ExportError> {
         self.reassembler.flush(self.now_us, &mut self.http);
         self.emit()?;
-        if let Some(s) = &mut self.sessions {
-            s.flush(self.now_us, reason, &mut self.session_out);
-            self.emit_sessions()?;
-        }
-        self.exporter.flush()
+        self.out.finish(self.now_us, reason)
     }
 
-    /// Sessionize, serialize and export every finished transaction (and the session records
-    /// it caused, first).
+    /// Hand every finished transaction to the output stage, with its tunnel.
     fn emit(&mut self) -> Result<(), ExportError> {
         for tx in self.http.drain() {
-            self.transactions += 1;
-            if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() {
-                count_anomalies(&mut self.anomalies, &tx);
-            }
-            let rec = HttpRecord {
-                tx: &tx,
-                redactor: &self.redactor,
-                tunnel: self.decoder.tunnel(tx.zone),
-            };
-            self.buf.clear();
-            let (key, encoded) = match &mut self.sessions {
-                Some(s) => {
-                    let session = s.observe(self.now_us, &tx, &mut self.session_out);
-                    // Session starts caused by this transaction precede its record.
-                    for r in self.session_out.drain(..) {
-                        self.session_records += 1;
-                        export_session(
-                            &mut self.buf,
-                            &r,
-                            &mut *self.exporter,
-                            &mut self.encode_failures,
-                        )?;
-                    }
-                    self.buf.clear();
-                    let encoded = rec.write_json(Some(&session), &mut self.buf);
-                    (session.session_id.map(|id| id.to_hex()), encoded)
-                }
-                None => (None, rec.write_json(None, &mut self.buf)),
-            };
-            if encoded.is_err() {
-                // Unreachable with the record types of this workspace; counted, not trusted.
-                self.encode_failures += 1;
-                continue;
-            }
-            let meta = EventMeta {
-                kind: KIND_HTTP,
-                key: key.as_deref(),
-            };
-            self.exporter.export(meta, &self.buf)?;
-        }
-        Ok(())
-    }
-
-    /// Export the session records of the last expire or flush.
-    fn emit_sessions(&mut self) -> Result<(), ExportError> {
-        for rec in self.session_out.drain(..) {
-            self.session_records += 1;
-            export_session(
-                &mut self.buf,
-                &rec,
-                &mut *self.exporter,
-                &mut self.encode_failures,
-            )?;
+            self.out
+                .transaction(self.now_us, &tx, self.decoder.tunnel(tx.zone))?;
         }
         Ok(())
     }
 
     /// All counters as they stand.
     pub fn stats(&self) -> PipelineStats {
+        let out = self.out.stats();
         PipelineStats {
             decode: self.decoder.stats().clone(),
             reassembly: self.reassembler.stats().clone(),
             http: self.http.stats().clone(),
-            session: self
-                .sessions
-                .as_ref()
-                .map(|s| s.stats().clone())
-                .unwrap_or_default(),
-            export: self.exporter.stats().clone(),
-            transactions: self.transactions,
-            session_records: self.session_records,
-            encode_failures: self.encode_failures,
-            anomalies: self.anomalies.clone(),
+            session: out.session,
+            export: out.export,
+            transactions: out.transactions,
+            session_records: out.session_records,
+            encode_failures: out.encode_failures,
+            anomalies: out.anomalies,
             active_flows: self.reassembler.active_flows(),
-            active_sessions: self
-                .sessions
-                .as_ref()
-                .map_or(0, Sessionizer::active_sessions),
-        }
-    }
-}
-
-/// Serialize one session record into `buf` and export it, keyed by its session id.
-pub(crate) fn export_session(
-    buf: &mut Vec<u8>,
-    rec: &SessionRecord,
-    exporter: &mut dyn Exporter,
-    encode_failures: &mut u64,
-) -> Result<(), ExportError> {
-    buf.clear();
-    if serde_json::to_writer(&mut *buf, rec).is_err() {
-        *encode_failures += 1;
-        return Ok(());
-    }
-    let key = rec.session_id.to_hex();
-    exporter.export(
-        EventMeta {
-            kind: KIND_SESSION,
-            key: Some(&key),
-        },
-        buf,
-    )
-}
-
-/// Count the anomalies of one transaction by their exported names.
-pub(crate) fn count_anomalies(map: &mut BTreeMap<String, u64>, tx: &Transaction) {
-    let names = tx
-        .anomalies
-        .iter()
-        .map(|a| serde_json::to_value(a).ok())
-        .chain(
-            tx.tcp_anomalies
-                .iter()
-                .map(|a| serde_json::to_value(a).ok()),
-        );
-    for v in names.flatten() {
-        if let Some(s) = v.as_str() {
-            *map.entry(s.to_owned()).or_default() += 1;
+            active_sessions: out.active_sessions,
         }
     }
 }

@@ -172,6 +172,16 @@ impl Drop for Net {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // Killing `ip netns exec` does not reach what it started (nginx forks workers that
+        // outlive their master): end every process left in the namespaces, so nothing keeps
+        // running, or holds the test runner's output open, after the test.
+        for ns in [&self.cli, &self.srv] {
+            let _ = sh(&[
+                "sh",
+                "-c",
+                &format!("ip netns pids {ns} | xargs -r kill -9"),
+            ]);
+        }
         let _ = sh(&["ip", "netns", "del", &self.cli]);
         let _ = sh(&["ip", "netns", "del", &self.srv]);
         let _ = sh(&["ip", "link", "del", &self.tap]);

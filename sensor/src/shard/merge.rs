@@ -6,9 +6,9 @@
 use apitap_reassembly::ReassemblyStats;
 use apitap_sessionizer::http::HttpStats;
 
-use super::session::SessionStageStats;
 use super::worker::WorkerStats;
 use crate::decode::DecodeStats;
+use crate::output::OutputStats;
 use crate::pipeline::PipelineStats;
 
 /// `a.f += b.f` for every listed field, with `b` destructured exhaustively.
@@ -114,7 +114,7 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
 }
 
 /// Every worker's counters plus the session stage's, as one pipeline's.
-pub fn merge(workers: &[WorkerStats], session: SessionStageStats) -> PipelineStats {
+pub fn merge(workers: &[WorkerStats], session: OutputStats) -> PipelineStats {
     let mut out = PipelineStats {
         session: session.session,
         export: session.export,
@@ -146,7 +146,7 @@ mod tests {
         w.http.transactions = 5;
         w.http.anomalies[0] = 1;
         w.active_flows = 4;
-        let s = merge(&[w.clone(), w], SessionStageStats::default());
+        let s = merge(&[w.clone(), w], OutputStats::default());
         assert_eq!(s.decode.packets, 6);
         assert_eq!(s.reassembly.gaps, 4);
         assert_eq!(s.http.transactions, 10);

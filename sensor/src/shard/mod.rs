@@ -4,7 +4,6 @@
 
 pub mod dispatch;
 pub mod merge;
-pub mod session;
 pub mod sharded;
 pub mod worker;
 

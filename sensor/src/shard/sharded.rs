@@ -21,10 +21,10 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 
 use super::dispatch::{Dispatcher, PacketBatch, QueueDrops, Router, ToWorker};
 use super::merge::merge;
-use super::session::{SessionStage, SessionStageStats};
 use super::worker::{self, WorkerOut, WorkerStats, MAX_WORKERS};
 use crate::capture::PacketRef;
 use crate::config::Config;
+use crate::output::{OutputStage, OutputStats};
 use crate::pipeline::{Pipeline, PipelineStats};
 
 /// Transaction batches that may wait for the session stage. Workers block when it is full
@@ -42,7 +42,7 @@ pub struct Shared {
     /// One per worker.
     pub workers: Vec<Arc<Mutex<WorkerStats>>>,
     /// The session and export stage.
-    pub session: Mutex<SessionStageStats>,
+    pub session: Mutex<OutputStats>,
     /// Packets dropped at full worker queues.
     pub queue_drops: Arc<QueueDrops>,
 }
@@ -67,7 +67,7 @@ pub struct Sharded {
     handles: Vec<JoinHandle<()>>,
     /// Replay's dispatcher (live capture threads have their own).
     dispatch: Dispatcher,
-    session: SessionStage,
+    session: OutputStage,
     shared: Arc<Shared>,
     /// The first export error; the stage stops exporting after it.
     failed: bool,
@@ -86,7 +86,7 @@ impl Sharded {
                 "workers must be between 1 and {MAX_WORKERS}, not {workers}"
             ));
         }
-        let session = SessionStage::new(cfg, exporter)?;
+        let session = OutputStage::new(cfg, exporter)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);
         let mut to_workers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
@@ -244,7 +244,8 @@ impl Sharded {
             let _ = h.join();
         }
         if result.is_ok() && !self.failed {
-            result = self.session.finish(reason);
+            // The workers reported their last packet times with their final transactions.
+            result = self.session.finish(0, reason);
         }
         self.publish();
         result

@@ -11,7 +11,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::dispatch::ToWorker;
 use crate::config::Config;
 use crate::decode::{DecodeStats, Decoder};
-use crate::pipeline::{http_config, EXPIRE_INTERVAL_US};
+use crate::output::EXPIRE_INTERVAL_US;
+use crate::pipeline::http_config;
 
 /// Connection ids of worker `i` start at `i << CONN_ID_SHIFT` (plus 1): unique across workers,
 /// and worker 0 numbers connections exactly as the single-threaded pipeline does. 2^48

@@ -1,0 +1,257 @@
+//! The last stages, shared by the single-threaded [`crate::pipeline::Pipeline`] and the
+//! sharded daemon: transactions → sessions → records → exporter.
+//!
+//! Sessions need a global view (one user's connections may hash to different workers), so in
+//! the sharded pipeline this stage runs once, fed by every worker.
+
+use std::collections::BTreeMap;
+
+use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
+use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::record::{HttpRecord, Redactor};
+use apitap_sessionizer::session::{EndReason, SessionRecord, SessionStats, Sessionizer};
+use apitap_sessionizer::tunnel::TunnelInfo;
+
+use crate::config::Config;
+
+/// How often (packet time) timeouts are checked: idle flows, holes waiting to become gaps,
+/// idle sessions and periodic session updates.
+pub(crate) const EXPIRE_INTERVAL_US: u64 = 100_000;
+
+/// Initial capacity of the buffer one record is serialized into (it grows as needed and is
+/// reused).
+const RECORD_BUFFER_CAPACITY: usize = 4096;
+
+/// Record type of transactions.
+pub(crate) const KIND_HTTP: &str = "http";
+/// Record type of session lifecycle records.
+const KIND_SESSION: &str = "session";
+
+/// What the output stage counted.
+#[derive(Clone, Debug, Default)]
+pub struct OutputStats {
+    /// Session counters.
+    pub session: SessionStats,
+    /// Exporter counters.
+    pub export: ExportStats,
+    /// `http` records produced.
+    pub transactions: u64,
+    /// `session` records produced.
+    pub session_records: u64,
+    /// Records that could not be serialized (dropped, counted).
+    pub encode_failures: u64,
+    /// Anomalies on exported transactions, by name.
+    pub anomalies: BTreeMap<String, u64>,
+    /// Sessions open now.
+    pub active_sessions: usize,
+}
+
+/// Sessions, serialization and export.
+pub struct OutputStage {
+    /// `None` when `session.enabled` is off.
+    sessions: Option<Sessionizer>,
+    redactor: Redactor,
+    exporter: Box<dyn Exporter>,
+    /// Reused serialization buffer.
+    buf: Vec<u8>,
+    /// Session records produced by the last step, reused.
+    session_out: Vec<SessionRecord>,
+    /// Latest packet time seen; never goes backwards.
+    now_us: u64,
+    next_expire_us: u64,
+    transactions: u64,
+    session_records: u64,
+    encode_failures: u64,
+    anomalies: BTreeMap<String, u64>,
+}
+
+impl OutputStage {
+    /// The stage writing to `exporter`. Fails when the session settings cannot be used (a key
+    /// that does not parse, no secret obtainable); the message says what to fix.
+    pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
+        let sessions = if cfg.session.enabled {
+            let (secret, warning) = crate::secret::resolve(&cfg.session)?;
+            if let Some(w) = warning {
+                eprintln!("apitap: warning: {w}");
+            }
+            Some(Sessionizer::new(&cfg.session, secret).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        Ok(OutputStage {
+            sessions,
+            redactor: Redactor::new(&cfg.output),
+            exporter,
+            buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
+            session_out: Vec::new(),
+            now_us: 0,
+            next_expire_us: 0,
+            transactions: 0,
+            session_records: 0,
+            encode_failures: 0,
+            anomalies: BTreeMap::new(),
+        })
+    }
+
+    /// A batch of transactions (a worker's) at packet time `now_us`, then the timeouts due.
+    pub fn on_transactions(
+        &mut self,
+        now_us: u64,
+        txs: Vec<(Transaction, Option<TunnelInfo>)>,
+    ) -> Result<(), ExportError> {
+        for (tx, tunnel) in txs {
+            self.transaction(now_us, &tx, tunnel.as_ref())?;
+        }
+        self.tick(now_us)
+    }
+
+    /// Sessionize, serialize and export one transaction (after the session records it caused).
+    pub fn transaction(
+        &mut self,
+        now_us: u64,
+        tx: &Transaction,
+        tunnel: Option<&TunnelInfo>,
+    ) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(now_us);
+        self.transactions += 1;
+        if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() {
+            count_anomalies(&mut self.anomalies, tx);
+        }
+        let rec = HttpRecord {
+            tx,
+            redactor: &self.redactor,
+            tunnel,
+        };
+        let (key, encoded) = match &mut self.sessions {
+            Some(s) => {
+                let session = s.observe(self.now_us, tx, &mut self.session_out);
+                // Session starts caused by this transaction precede its record.
+                for r in self.session_out.drain(..) {
+                    self.session_records += 1;
+                    export_session(
+                        &mut self.buf,
+                        &r,
+                        &mut *self.exporter,
+                        &mut self.encode_failures,
+                    )?;
+                }
+                self.buf.clear();
+                let encoded = rec.write_json(Some(&session), &mut self.buf);
+                (session.session_id.map(|id| id.to_hex()), encoded)
+            }
+            None => {
+                self.buf.clear();
+                (None, rec.write_json(None, &mut self.buf))
+            }
+        };
+        if encoded.is_err() {
+            // Unreachable with the record types of this workspace; counted, not trusted.
+            self.encode_failures += 1;
+            return Ok(());
+        }
+        let meta = EventMeta {
+            kind: KIND_HTTP,
+            key: key.as_deref(),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
+    /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due.
+    pub fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(now_us);
+        if self.now_us >= self.next_expire_us {
+            if let Some(s) = &mut self.sessions {
+                s.expire(self.now_us, &mut self.session_out);
+                self.emit_sessions()?;
+            }
+            self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+        }
+        Ok(())
+    }
+
+    /// The input ended or the sensor stops at packet time `now_us` (the last packet's, which
+    /// may be later than the last transaction's): end every session with `reason`, flush the
+    /// exporter.
+    pub fn finish(&mut self, now_us: u64, reason: EndReason) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(now_us);
+        if let Some(s) = &mut self.sessions {
+            s.flush(self.now_us, reason, &mut self.session_out);
+            self.emit_sessions()?;
+        }
+        self.exporter.flush()
+    }
+
+    /// Export the session records of the last expire or flush.
+    fn emit_sessions(&mut self) -> Result<(), ExportError> {
+        for rec in self.session_out.drain(..) {
+            self.session_records += 1;
+            export_session(
+                &mut self.buf,
+                &rec,
+                &mut *self.exporter,
+                &mut self.encode_failures,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Counters as they stand.
+    pub fn stats(&self) -> OutputStats {
+        OutputStats {
+            session: self
+                .sessions
+                .as_ref()
+                .map(|s| s.stats().clone())
+                .unwrap_or_default(),
+            export: self.exporter.stats().clone(),
+            transactions: self.transactions,
+            session_records: self.session_records,
+            encode_failures: self.encode_failures,
+            anomalies: self.anomalies.clone(),
+            active_sessions: self
+                .sessions
+                .as_ref()
+                .map_or(0, Sessionizer::active_sessions),
+        }
+    }
+}
+
+/// Serialize one session record into `buf` and export it, keyed by its session id.
+fn export_session(
+    buf: &mut Vec<u8>,
+    rec: &SessionRecord,
+    exporter: &mut dyn Exporter,
+    encode_failures: &mut u64,
+) -> Result<(), ExportError> {
+    buf.clear();
+    if serde_json::to_writer(&mut *buf, rec).is_err() {
+        *encode_failures += 1;
+        return Ok(());
+    }
+    let key = rec.session_id.to_hex();
+    exporter.export(
+        EventMeta {
+            kind: KIND_SESSION,
+            key: Some(&key),
+        },
+        buf,
+    )
+}
+
+/// Count the anomalies of one transaction by their exported names.
+fn count_anomalies(map: &mut BTreeMap<String, u64>, tx: &Transaction) {
+    let names = tx
+        .anomalies
+        .iter()
+        .map(|a| serde_json::to_value(a).ok())
+        .chain(
+            tx.tcp_anomalies
+                .iter()
+                .map(|a| serde_json::to_value(a).ok()),
+        );
+    for v in names.flatten() {
+        if let Some(s) = v.as_str() {
+            *map.entry(s.to_owned()).or_default() += 1;
+        }
+    }
+}

@@ -382,12 +382,7 @@ pub fn run(args: &LiveArgs) -> i32 {
         "stopped"
     );
     if let Some(path) = &args.stats_json {
-        let written = serde_json::to_vec_pretty(&stats)
-            .map_err(std::io::Error::other)
-            .and_then(|j| std::fs::write(path, j));
-        if let Err(e) = written {
-            eprintln!("apitap: cannot write stats to {}: {e}", path.display());
-        }
+        crate::summary::write_stats_json(path, &stats);
     }
     if let Some(e) = out_err {
         eprintln!("apitap: {e}; processing stopped");

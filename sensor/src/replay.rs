@@ -239,12 +239,7 @@ pub fn run(args: &ReplayArgs) -> i32 {
     let stats = pipeline.stats();
 
     if let Some(path) = &args.stats_json {
-        let written = serde_json::to_vec_pretty(&stats)
-            .map_err(std::io::Error::other)
-            .and_then(|j| std::fs::write(path, j));
-        if let Err(e) = written {
-            eprintln!("apitap: cannot write stats to {}: {e}", path.display());
-        }
+        crate::summary::write_stats_json(path, &stats);
     }
     if !args.quiet {
         let summary = Summary {

@@ -90,3 +90,14 @@ impl fmt::Display for Summary<'_> {
         Ok(())
     }
 }
+
+/// Write the final counters as pretty JSON (`--stats-json`); a failure is reported, not fatal:
+/// the events were already written.
+pub fn write_stats_json(path: &std::path::Path, stats: &impl serde::Serialize) {
+    let written = serde_json::to_vec_pretty(stats)
+        .map_err(std::io::Error::other)
+        .and_then(|j| std::fs::write(path, j));
+    if let Err(e) = written {
+        eprintln!("apitap: cannot write stats to {}: {e}", path.display());
+    }
+}

@@ -228,12 +228,7 @@ pub fn run(args: &ListenArgs) -> i32 {
             pipeline: &stats,
             sockets: &sockets,
         };
-        let written = serde_json::to_vec_pretty(&all)
-            .map_err(std::io::Error::other)
-            .and_then(|j| std::fs::write(path, j));
-        if let Err(e) = written {
-            eprintln!("apitap: cannot write stats to {}: {e}", path.display());
-        }
+        crate::summary::write_stats_json(path, &all);
     }
     if !args.quiet {
         let summary = Summary {

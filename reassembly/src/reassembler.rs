@@ -98,6 +98,44 @@ pub struct Reassembler {
     gap_timeout_us: u64,
     /// `max_flows`, at least 1 and addressable by a slot index.
     max_flows: usize,
+    /// Keys of the last [`RECENTLY_CLOSED_FLOWS`] flows closed by FIN or RST, so the packets
+    /// that trail a close (the last ACK of the teardown, a retransmitted FIN) are counted as
+    /// `late_segments`, not as segments of flows never seen.
+    recently_closed: RecentlyClosed,
+}
+
+/// Closed flows remembered to tell a teardown's trailing packets from unknown flows: a sensor
+/// closes about this many connections in a fraction of a second at high rates, which is the
+/// window in which trailing ACKs arrive.
+pub const RECENTLY_CLOSED_FLOWS: usize = 4096;
+
+/// A bounded FIFO set of flow keys.
+#[derive(Debug, Default)]
+struct RecentlyClosed {
+    keys: hashbrown::HashSet<FlowKey, foldhash::fast::FixedState>,
+    order: VecDeque<FlowKey>,
+}
+
+// Invariant: `keys` and `order` hold the same keys, at most `RECENTLY_CLOSED_FLOWS` of them.
+impl RecentlyClosed {
+    /// Remember `key`, forgetting the oldest beyond the bound.
+    fn insert(&mut self, key: FlowKey) {
+        if !self.keys.insert(key) {
+            return;
+        }
+        self.order.push_back(key);
+        if self.order.len() > RECENTLY_CLOSED_FLOWS {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+        debug_assert_eq!(self.keys.len(), self.order.len());
+    }
+
+    /// True when `key` was closed recently.
+    fn contains(&self, key: &FlowKey) -> bool {
+        self.keys.contains(key)
+    }
 }
 
 // Invariant: every live flow has announced Open and not Close; `shared.buffered_total` is the
@@ -124,6 +162,7 @@ impl Reassembler {
             holes_compact_at: HOLE_QUEUE_SLACK,
             next_conn: FIRST_CONN_ID,
             clock_us: 0,
+            recently_closed: RecentlyClosed::default(),
         }
     }
 
@@ -175,7 +214,11 @@ impl Reassembler {
                 // Only a SYN or data can start a flow: late ACKs, FINs and RSTs of a closed or
                 // unseen connection must not resurrect it.
                 if rst || (!syn && seg.payload.is_empty()) {
-                    self.shared.stats.orphan_segments += 1;
+                    if self.recently_closed.contains(&key) {
+                        self.shared.stats.late_segments += 1;
+                    } else {
+                        self.shared.stats.orphan_segments += 1;
+                    }
                     return;
                 }
                 self.open(ts_us, key, from_lo, seg, sink)
@@ -442,6 +485,10 @@ impl Reassembler {
             stream.release(&mut self.shared);
         }
         self.shared.stats.flows_closed += 1;
+        if matches!(reason, CloseReason::Fin | CloseReason::Rst) {
+            let key = self.table.flow(slot).key;
+            self.recently_closed.insert(key);
+        }
         sink.on_event(StreamEvent::Close {
             conn,
             ts_us,
@@ -466,5 +513,32 @@ fn server_is_src(src: SocketAddr, dst: SocketAddr) -> bool {
         (true, false) => true,
         (false, true) => false,
         _ => sp < dp,
+    }
+}
+
+#[cfg(test)]
+mod recently_closed_tests {
+    use super::*;
+
+    fn key(port: u16) -> FlowKey {
+        FlowKey {
+            zone: 0,
+            lo: "10.0.0.1:80".parse().unwrap(),
+            hi: std::net::SocketAddr::new("10.0.0.2".parse().unwrap(), port),
+        }
+    }
+
+    /// The set forgets the oldest key beyond its bound and stays consistent.
+    #[test]
+    fn bounded_fifo() {
+        let mut r = RecentlyClosed::default();
+        for p in 0..=RECENTLY_CLOSED_FLOWS as u16 {
+            r.insert(key(p));
+        }
+        r.insert(key(5)); // already present: no duplicate
+        assert!(!r.contains(&key(0)), "the oldest is forgotten");
+        assert!(r.contains(&key(1)) && r.contains(&key(RECENTLY_CLOSED_FLOWS as u16)));
+        assert_eq!(r.keys.len(), RECENTLY_CLOSED_FLOWS);
+        assert_eq!(r.order.len(), RECENTLY_CLOSED_FLOWS);
     }
 }

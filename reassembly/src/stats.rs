@@ -21,6 +21,9 @@ pub struct ReassemblyStats {
     pub mid_stream_pickups: u64,
     /// Segments for unknown flows that could not start one (pure ACK, FIN or RST).
     pub orphan_segments: u64,
+    /// Segments without payload that trailed a FIN or RST close (the teardown's last ACK, a
+    /// retransmitted FIN): expected, not a sign of missed flows.
+    pub late_segments: u64,
     /// Bytes delivered as Data.
     pub bytes_delivered: u64,
     /// Gaps declared.

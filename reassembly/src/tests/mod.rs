@@ -869,10 +869,12 @@ fn fin_close_after_both_directions() {
     assert_eq!(pieces(&ev, 1, Side::Client), [b(b"req")]);
     assert_eq!(pieces(&ev, 1, Side::Server), [b(b"resp")]);
     assert_eq!(h.r.active_flows(), 0);
-    // The last ACK arrives after close: an orphan, no new flow.
+    // The last ACK arrives after close: a late segment of a closed flow, no new flow, and not
+    // counted as a segment of a flow never seen.
     h.feed(&[cdata(4, b"").ack(S_ISN + 6)]);
     assert!(h.take().is_empty());
-    assert_eq!(h.r.stats().orphan_segments, 1);
+    assert_eq!(h.r.stats().late_segments, 1);
+    assert_eq!(h.r.stats().orphan_segments, 0);
     assert_eq!(h.r.active_flows(), 0);
 }
 
@@ -928,10 +930,11 @@ fn rst_close_flushes_with_gaps() {
     );
     assert_eq!(h.r.active_flows(), 0);
     assert_eq!(h.r.buffered_bytes(), 0);
-    // A second RST (the peer's) is an orphan.
+    // A second RST (the peer's) trails the close: late, not orphan.
     h.feed(&[cdata(6, b"").rst()]);
     assert!(h.take().is_empty());
-    assert_eq!(h.r.stats().orphan_segments, 1);
+    assert_eq!(h.r.stats().late_segments, 1);
+    assert_eq!(h.r.stats().orphan_segments, 0);
 }
 
 #[test]

@@ -65,6 +65,7 @@ fn add_reassembly(a: &mut ReassemblyStats, b: &ReassemblyStats) {
             flows_idle_closed,
             mid_stream_pickups,
             orphan_segments,
+            late_segments,
             bytes_delivered,
             gaps,
             gap_bytes,

@@ -111,6 +111,74 @@ pub fn write_display_str(out: &mut Vec<u8>, v: impl std::fmt::Display) {
     out.push(b'"');
 }
 
+/// Append bytes as lower-case hex, quoted (session ids).
+pub fn write_hex_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() * 2 + 2);
+    out.push(b'"');
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xF)]);
+    }
+    out.push(b'"');
+}
+
+/// Append an IP address, quoted; IPv4 without `fmt` (most records), IPv6 through `Display`.
+pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            out.push(b'"');
+            for (i, o) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_u64(out, u64::from(*o));
+            }
+            out.push(b'"');
+        }
+        std::net::IpAddr::V6(_) => write_display_str(out, ip),
+    }
+}
+
+/// Microseconds in a second.
+const US_PER_SEC: u64 = 1_000_000;
+
+thread_local! {
+    /// The last second formatted by [`write_ts_micros`] and its `YYYY-MM-DDTHH:MM:SS` text:
+    /// records come in time order, so consecutive ones share the second.
+    static LAST_SECOND: std::cell::RefCell<(u64, Vec<u8>)> =
+        const { std::cell::RefCell::new((u64::MAX, Vec::new())) };
+}
+
+/// Append packet time `ts_us` as quoted RFC 3339 UTC with microseconds, exactly as
+/// `humantime::format_rfc3339_micros` writes it (`2026-11-28T04:57:49.753155Z`), formatting the
+/// date and time of day only when the second changes.
+pub fn write_ts_micros(out: &mut Vec<u8>, ts_us: u64) {
+    let (secs, micros) = (ts_us / US_PER_SEC, ts_us % US_PER_SEC);
+    out.push(b'"');
+    LAST_SECOND.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.0 != secs {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let text = humantime::format_rfc3339_seconds(t).to_string();
+            // `...SSZ`: keep the date and time of day, the zone is written below.
+            last.1.clear();
+            last.1
+                .extend_from_slice(text.trim_end_matches('Z').as_bytes());
+            last.0 = secs;
+        }
+        out.extend_from_slice(&last.1);
+    });
+    out.push(b'.');
+    let mut digits = [b'0'; 6];
+    let mut m = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.extend_from_slice(&digits);
+    out.extend_from_slice(b"Z\"");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,8 +206,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn timestamps_ips_and_hex_like_their_display() {
+        for ts in [
+            0u64,
+            1,
+            999_999,
+            1_000_000,
+            1_764_304_669_753_155,
+            1_764_304_669_000_000,
+        ] {
+            let mut ours = Vec::new();
+            write_ts_micros(&mut ours, ts);
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ts);
+            let want = format!("\"{}\"", humantime::format_rfc3339_micros(t));
+            assert_eq!(String::from_utf8(ours).unwrap(), want, "{ts}");
+        }
+        for ip in [
+            "10.0.0.1",
+            "255.255.255.0",
+            "0.0.0.0",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut ours = Vec::new();
+            write_ip(&mut ours, ip);
+            assert_eq!(ours, serde_json::to_vec(&ip).unwrap());
+        }
+        let mut ours = Vec::new();
+        write_hex_str(&mut ours, &[0x00, 0xab, 0x7f]);
+        assert_eq!(ours, b"\"00ab7f\"");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any packet time formats as humantime does.
+        #[test]
+        fn any_timestamp_matches_humantime(ts in 0u64..4_000_000_000_000_000) {
+            let mut ours = Vec::new();
+            write_ts_micros(&mut ours, ts);
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ts);
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{}\"", humantime::format_rfc3339_micros(t)));
+        }
 
         /// Differential: any string is written exactly as serde_json writes it.
         #[test]

@@ -226,25 +226,24 @@ impl HttpRecord<'_> {
         session: Option<&TxSession>,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
-        use crate::json::{write_display_str, write_opt_str, write_str, write_u64};
+        use crate::json::{
+            write_hex_str, write_ip, write_opt_str, write_str, write_ts_micros, write_u64,
+        };
         let tx = self.tx;
         out.extend_from_slice(b"{\"type\":\"http\",\"schema_version\":");
         write_u64(out, u64::from(SCHEMA_VERSION));
         out.extend_from_slice(b",\"ts\":");
-        write_display_str(
-            out,
-            humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(tx.ts_us())),
-        );
+        write_ts_micros(out, tx.ts_us());
         out.extend_from_slice(b",\"conn_id\":");
         write_u64(out, tx.conn.0);
         out.extend_from_slice(b",\"depth\":");
         write_u64(out, u64::from(tx.depth));
         out.extend_from_slice(b",\"flow\":{\"src_ip\":");
-        write_display_str(out, tx.client.ip());
+        write_ip(out, tx.client.ip());
         out.extend_from_slice(b",\"src_port\":");
         write_u64(out, u64::from(tx.client.port()));
         out.extend_from_slice(b",\"dst_ip\":");
-        write_display_str(out, tx.server.ip());
+        write_ip(out, tx.server.ip());
         out.extend_from_slice(b",\"dst_port\":");
         write_u64(out, u64::from(tx.server.port()));
         out.extend_from_slice(b"},\"request\":");
@@ -325,11 +324,15 @@ impl HttpRecord<'_> {
         if let Some(ts) = session {
             out.extend_from_slice(b",\"session_id\":");
             match &ts.session_id {
-                Some(id) => write_display_str(out, id),
+                Some(id) => write_hex_str(out, &id.0),
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"transaction_id\":");
-            write_display_str(out, ts.transaction_id);
+            out.push(b'"');
+            write_u64(out, ts.transaction_id.conn);
+            out.push(b'-');
+            write_u64(out, u64::from(ts.transaction_id.depth));
+            out.push(b'"');
             out.extend_from_slice(b",\"session_key\":");
             serde_json::to_writer(
                 &mut *out,
@@ -339,7 +342,7 @@ impl HttpRecord<'_> {
                 }),
             )?;
             out.extend_from_slice(b",\"client_ip\":");
-            write_display_str(out, ts.client_ip);
+            write_ip(out, ts.client_ip);
             out.extend_from_slice(b",\"endpoint\":");
             write_opt_str(out, ts.endpoint.as_deref());
             out.extend_from_slice(b",\"context\":");

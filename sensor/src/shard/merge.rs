@@ -7,7 +7,7 @@ use apitap_reassembly::ReassemblyStats;
 use apitap_sessionizer::http::HttpStats;
 
 use super::worker::WorkerStats;
-use crate::decode::DecodeStats;
+use crate::decode::{DecodeStats, FragStats, TunnelStats};
 use crate::output::OutputStats;
 use crate::pipeline::PipelineStats;
 
@@ -27,9 +27,7 @@ macro_rules! add_some_fields {
     }};
 }
 
-/// The decode counters are still growing (tunnels, fragments: nested, partly private), so
-/// only the flat counters are summed here; the nested ones are summed once decode offers a
-/// merge of its own.
+/// Flat decode counters field by field, then the tunnel and fragment counters exhaustively.
 fn add_decode(a: &mut DecodeStats, b: &DecodeStats) {
     add_some_fields!(
         a,
@@ -48,6 +46,39 @@ fn add_decode(a: &mut DecodeStats, b: &DecodeStats) {
             malformed_link,
             malformed_ip,
             malformed_tcp,
+        }
+    );
+    add_fields!(
+        a.tunnels,
+        &b.tunnels,
+        TunnelStats {
+            vxlan,
+            geneve,
+            gre,
+            erspan,
+            gtp_u,
+            teredo,
+            ayiya,
+            ip_in_ip,
+            truncated,
+            malformed,
+            control,
+            depth_exceeded,
+            zone_table_resets,
+        }
+    );
+    add_fields!(
+        a.fragments,
+        &b.fragments,
+        FragStats {
+            received,
+            reassembled,
+            overlaps,
+            overlap_mismatches,
+            timed_out,
+            evicted,
+            invalid,
+            truncated,
         }
     );
 }
@@ -143,12 +174,16 @@ mod tests {
     fn counters_add_up() {
         let mut w = WorkerStats::default();
         w.decode.packets = 3;
+        w.decode.tunnels.vxlan = 2;
+        w.decode.fragments.reassembled = 1;
         w.reassembly.gaps = 2;
         w.http.transactions = 5;
         w.http.anomalies[0] = 1;
         w.active_flows = 4;
         let s = merge(&[w.clone(), w], OutputStats::default());
         assert_eq!(s.decode.packets, 6);
+        assert_eq!(s.decode.tunnels.vxlan, 4);
+        assert_eq!(s.decode.fragments.reassembled, 2);
         assert_eq!(s.reassembly.gaps, 4);
         assert_eq!(s.http.transactions, 10);
         assert_eq!(s.http.anomalies[0], 2);

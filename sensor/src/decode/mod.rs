@@ -202,15 +202,9 @@ impl Decoder {
         self.run(now_us, false, link, data, wire_len, scratch)
     }
 
-    /// Decode one captured packet at packet time `now_us`, reassembling IP fragments: the
-    /// fragment that completes a datagram gives its segment, borrowed from the decoder.
-    pub fn decode_at<'a>(
-        &'a mut self,
-        now_us: u64,
-        link: LinkType,
-        data: &'a [u8],
-        wire_len: u32,
-    ) -> Option<Segment<'a>> {
+    /// The decoding state at packet time `now_us` (which never goes backwards), with expired
+    /// fragments dropped, and the scratch buffers reassembled datagrams are built in.
+    fn work_at(&mut self, now_us: u64) -> (Work<'_>, &mut [Vec<u8>]) {
         let Decoder {
             stats,
             opts,
@@ -228,6 +222,19 @@ impl Decoder {
             now_us: *last,
         };
         w.expire();
+        (w, scratch)
+    }
+
+    /// Decode one captured packet at packet time `now_us`, reassembling IP fragments: the
+    /// fragment that completes a datagram gives its segment, borrowed from the decoder.
+    pub fn decode_at<'a>(
+        &'a mut self,
+        now_us: u64,
+        link: LinkType,
+        data: &'a [u8],
+        wire_len: u32,
+    ) -> Option<Segment<'a>> {
+        let (mut w, scratch) = self.work_at(now_us);
         decode_link(&mut w, link, data, wire_len, scratch)
     }
 
@@ -242,23 +249,7 @@ impl Decoder {
         outer_src: SocketAddr,
         outer_dst: SocketAddr,
     ) -> Option<Segment<'a>> {
-        let Decoder {
-            stats,
-            opts,
-            frags,
-            zones,
-            scratch,
-            now_us: last,
-        } = self;
-        *last = (*last).max(now_us);
-        let mut w = Work {
-            stats,
-            opts,
-            frags: Some(frags),
-            zones,
-            now_us: *last,
-        };
-        w.expire();
+        let (mut w, scratch) = self.work_at(now_us);
         w.stats.packets += 1;
         w.stats.bytes += data.len() as u64;
         let mut ctx = Ctx::default();

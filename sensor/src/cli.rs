@@ -54,12 +54,13 @@ pub enum Progress {
     Never,
 }
 
-/// Flags of `apitap replay`.
+/// The config and output flags of `replay`, `live` and `listen`: one definition, so every
+/// output option works the same in each.
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
-    /// Capture files (pcap or pcapng); several are merged in timestamp order.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+pub struct SinkArgs {
+    /// Pipeline config file (TOML); defaults apply without one.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where to write events: a file path, or `-` for stdout (the default without Kafka).
     /// Not allowed with Kafka export.
     #[arg(short, long, value_name = "PATH")]
@@ -68,6 +69,14 @@ pub struct ReplayArgs {
     /// overrides `export.kafka.brokers`, the rest of `[export.kafka]` still applies.
     #[arg(long, value_name = "BROKERS")]
     pub kafka_brokers: Option<String>,
+}
+
+/// Flags of `apitap replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (pcap or pcapng); several are merged in timestamp order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     /// Pace packets at the capture's original timing (wall clock), as a live feed would
     /// arrive; gaps longer than a few seconds are shortened.
     #[arg(long)]
@@ -77,9 +86,9 @@ pub struct ReplayArgs {
     /// deterministic order.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
-    /// Pipeline config file (TOML); defaults apply without one.
-    #[arg(short, long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// Config and output.
+    #[command(flatten)]
+    pub sink: SinkArgs,
     /// Also write the final counters as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,

@@ -18,7 +18,7 @@ use apitap_sessionizer::session::EndReason;
 use clap::Args;
 
 use crate::capture::live::{interface_counter, CaptureEvent, KernelStats, LiveCapture, LiveError};
-use crate::cli::load_config;
+use crate::cli::{load_config, SinkArgs};
 use crate::config::Config;
 use crate::exit;
 use crate::pipeline::PipelineStats;
@@ -49,15 +49,9 @@ pub struct LiveArgs {
     /// BPF filter (tcpdump syntax) applied in the kernel; replaces `capture.bpf`.
     #[arg(long, value_name = "FILTER")]
     pub bpf: Option<String>,
-    /// Pipeline config file (TOML); defaults apply without one.
-    #[arg(short, long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Where to write events: a file path, or `-` for stdout (the default without Kafka).
-    #[arg(short, long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Export to Kafka through these brokers instead of JSON lines (as for replay).
-    #[arg(long, value_name = "BROKERS")]
-    pub kafka_brokers: Option<String>,
+    /// Config and output, as for replay.
+    #[command(flatten)]
+    pub sink: SinkArgs,
     /// Reassembly/HTTP worker threads; replaces `capture.workers` (default: cores - 1, at least 1).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -82,7 +76,7 @@ fn wall_us() -> u64 {
 
 /// The config file with the command-line flags applied.
 fn effective_config(args: &LiveArgs) -> Result<Config, i32> {
-    let mut cfg = load_config(args.config.as_ref())?;
+    let mut cfg = load_config(args.sink.config.as_ref())?;
     if !args.interfaces.is_empty() {
         cfg.capture.interfaces.clone_from(&args.interfaces);
     }
@@ -229,8 +223,8 @@ pub fn run(args: &LiveArgs) -> i32 {
     // 3. Exporter and workers.
     let (exporter, _to_kafka) = match crate::replay::open_exporter(
         &cfg,
-        args.output.as_ref(),
-        args.kafka_brokers.as_deref(),
+        args.sink.output.as_ref(),
+        args.sink.kafka_brokers.as_deref(),
     ) {
         Ok(e) => e,
         Err(code) => return code,
@@ -413,7 +407,7 @@ fn total_drops(shared: &crate::shard::Shared, counters: &Mutex<Vec<InterfaceCoun
 /// swapping them would split every open session; a restart ends them cleanly instead
 /// (reason `shutdown`).
 fn reload(args: &LiveArgs, running: &Config) {
-    let Some(path) = &args.config else {
+    let Some(path) = &args.sink.config else {
         tracing::info!("SIGHUP: no config file to reload");
         return;
     };

@@ -179,7 +179,7 @@ fn delivery_report(s: &ExportStats) -> String {
 
 /// Run `apitap replay`; returns the exit code.
 pub fn run(args: &ReplayArgs) -> i32 {
-    let cfg = match load_config(args.config.as_ref()) {
+    let cfg = match load_config(args.sink.config.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -190,11 +190,14 @@ pub fn run(args: &ReplayArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let (exporter, to_kafka) =
-        match open_exporter(&cfg, args.output.as_ref(), args.kafka_brokers.as_deref()) {
-            Ok(e) => e,
-            Err(code) => return code,
-        };
+    let (exporter, to_kafka) = match open_exporter(
+        &cfg,
+        args.sink.output.as_ref(),
+        args.sink.kafka_brokers.as_deref(),
+    ) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
     let mut pacer = args.realtime.then(Pacer::new);
     let mut pipeline = match AnyPipeline::new(&cfg, exporter, args.workers) {
         Ok(p) => p,

@@ -1,5 +1,6 @@
 //! Flags of `apitap listen`.
 
+use crate::cli::SinkArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -29,15 +30,9 @@ pub struct ListenArgs {
     /// `net.core.rmem_max`). Drops at a full buffer are counted.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RCVBUF_BYTES)]
     pub rcvbuf_bytes: usize,
-    /// Pipeline config file (TOML); defaults apply without one.
-    #[arg(short, long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Where to write events: a file path, or `-` for stdout (the default without Kafka).
-    #[arg(short, long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// Export to Kafka through these brokers instead of JSON lines (as for replay).
-    #[arg(long, value_name = "BROKERS")]
-    pub kafka_brokers: Option<String>,
+    /// Config and output, as for replay.
+    #[command(flatten)]
+    pub sink: SinkArgs,
     /// Serve /metrics and /healthz on this address; replaces `telemetry.listen`.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,

@@ -122,7 +122,7 @@ fn serve_metrics(
 
 /// Run `apitap listen`; returns the exit code.
 pub fn run(args: &ListenArgs) -> i32 {
-    let cfg = match load_config(args.config.as_ref()) {
+    let cfg = match load_config(args.sink.config.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -132,8 +132,8 @@ pub fn run(args: &ListenArgs) -> i32 {
     };
     let (exporter, to_kafka) = match crate::replay::open_exporter(
         &cfg,
-        args.output.as_ref(),
-        args.kafka_brokers.as_deref(),
+        args.sink.output.as_ref(),
+        args.sink.kafka_brokers.as_deref(),
     ) {
         Ok(e) => e,
         Err(code) => return code,

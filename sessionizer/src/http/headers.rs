@@ -87,9 +87,16 @@ impl Headers {
 
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Names are compared by length first, from the spans, before any slicing: most
+        // lookups (the record writer's and the session keys') miss on most fields.
+        let text = self.text.as_bytes();
+        let s = self.spans.iter().find(|s| {
+            s.value.wrapping_sub(s.name) as usize == name.len()
+                && text
+                    .get(s.name as usize..s.value as usize)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        })?;
+        self.text.get(s.value as usize..s.end as usize)
     }
 
     /// Every value of the fields named `name` (case-insensitive), in order.

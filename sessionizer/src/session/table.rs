@@ -54,6 +54,7 @@ const LISTS: usize = 3;
 
 /// Debug builds walk every list after each call only up to this many sessions (the walk is
 /// O(sessions); debug replays of big captures would crawl).
+#[cfg(debug_assertions)]
 const INVARIANT_WALK_MAX_SESSIONS: usize = 256;
 
 /// What the http record of a transaction carries about its session.

@@ -5,10 +5,11 @@
 //! the sharded pipeline this stage runs once, fed by every worker.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
 use apitap_sessionizer::http::Transaction;
-use apitap_sessionizer::record::{HttpRecord, Redactor};
+use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::{EndReason, SessionRecord, SessionStats, Sessionizer};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
@@ -26,6 +27,51 @@ const RECORD_BUFFER_CAPACITY: usize = 4096;
 pub(crate) const KIND_HTTP: &str = "http";
 /// Record type of session lifecycle records.
 const KIND_SESSION: &str = "session";
+
+/// A finished transaction on its way to the output stage.
+#[derive(Debug)]
+pub struct Finished {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The outermost tunnel its flow came through (known to the decoder that saw it only).
+    pub tunnel: Option<TunnelInfo>,
+    /// Where its record's head ([`HttpRecord::write_json_head`]) is in
+    /// [`FinishedBatch::heads`]; None when it could not be written there.
+    pub head: Option<Range<usize>>,
+}
+
+/// Transactions finished by one worker, with their record heads written.
+#[derive(Debug, Default)]
+pub struct FinishedBatch {
+    /// The worker's packet clock when the transactions were drained.
+    pub now_us: u64,
+    /// In completion order.
+    pub txs: Vec<Finished>,
+    /// The record heads, back to back.
+    pub heads: Vec<u8>,
+}
+
+impl FinishedBatch {
+    /// Add `tx`, writing its record head with `redactor`.
+    pub fn push(&mut self, tx: Transaction, tunnel: Option<TunnelInfo>, redactor: &Redactor) {
+        let start = self.heads.len();
+        let rec = HttpRecord {
+            tx: &tx,
+            redactor,
+            tunnel: tunnel.as_ref(),
+        };
+        let head = match rec.write_json_head(&mut self.heads) {
+            Ok(()) => Some(start..self.heads.len()),
+            Err(_) => {
+                // Unreachable (see OutputStage::transaction); the stage tries again and
+                // counts the failure.
+                self.heads.truncate(start);
+                None
+            }
+        };
+        self.txs.push(Finished { tx, tunnel, head });
+    }
+}
 
 /// What the output stage counted.
 #[derive(Clone, Debug, Default)]
@@ -93,36 +139,33 @@ impl OutputStage {
         })
     }
 
-    /// A batch of transactions (a worker's) at packet time `now_us`, then the timeouts due.
-    pub fn on_transactions(
-        &mut self,
-        now_us: u64,
-        txs: Vec<(Transaction, Option<TunnelInfo>)>,
-    ) -> Result<(), ExportError> {
-        for (tx, tunnel) in txs {
-            self.transaction(now_us, &tx, tunnel.as_ref())?;
+    /// A worker's batch of transactions at packet time `now_us` (their record heads already
+    /// written by the worker), then the timeouts due.
+    pub fn on_transactions(&mut self, batch: FinishedBatch) -> Result<(), ExportError> {
+        let FinishedBatch { now_us, txs, heads } = batch;
+        for f in txs {
+            let head = f.head.and_then(|r| heads.get(r));
+            self.transaction(now_us, &f.tx, f.tunnel.as_ref(), head)?;
         }
         self.tick(now_us)
     }
 
     /// Sessionize, serialize and export one transaction (after the session records it caused).
+    /// `head` is its record's session-independent part when a worker already wrote it
+    /// ([`HttpRecord::write_json_head`]); it is written here otherwise.
     pub fn transaction(
         &mut self,
         now_us: u64,
         tx: &Transaction,
         tunnel: Option<&TunnelInfo>,
+        head: Option<&[u8]>,
     ) -> Result<(), ExportError> {
         self.now_us = self.now_us.max(now_us);
         self.transactions += 1;
         if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() {
             count_anomalies(&mut self.anomalies, tx);
         }
-        let rec = HttpRecord {
-            tx,
-            redactor: &self.redactor,
-            tunnel,
-        };
-        let (key, encoded) = match &mut self.sessions {
+        let session = match &mut self.sessions {
             Some(s) => {
                 let session = s.observe(self.now_us, tx, &mut self.session_out);
                 // Session starts caused by this transaction precede its record.
@@ -135,20 +178,30 @@ impl OutputStage {
                         &mut self.encode_failures,
                     )?;
                 }
-                self.buf.clear();
-                let encoded = rec.write_json(Some(&session), &mut self.buf);
-                (session.session_id.map(|id| id.to_hex()), encoded)
+                Some(session)
             }
-            None => {
-                self.buf.clear();
-                (None, rec.write_json(None, &mut self.buf))
-            }
+            None => None,
         };
+        self.buf.clear();
+        let encoded = match head {
+            Some(head) => {
+                self.buf.extend_from_slice(head);
+                Ok(())
+            }
+            None => HttpRecord {
+                tx,
+                redactor: &self.redactor,
+                tunnel,
+            }
+            .write_json_head(&mut self.buf),
+        }
+        .and_then(|()| write_json_tail(session.as_ref(), &mut self.buf));
         if encoded.is_err() {
             // Unreachable with the record types of this workspace; counted, not trusted.
             self.encode_failures += 1;
             return Ok(());
         }
+        let key = session.and_then(|s| s.session_id).map(|id| id.to_hex());
         let meta = EventMeta {
             kind: KIND_HTTP,
             key: key.as_deref(),

@@ -65,24 +65,34 @@ pub fn default_redact_headers() -> Vec<String> {
 pub struct Redactor {
     /// Lower-cased header names.
     headers: Vec<String>,
+    /// Bit `n` is set when some name in `headers` is `n` bytes long (names of 64 bytes or
+    /// more set bit 63): most header names are rejected by their length alone.
+    lengths: u64,
+}
+
+/// The bit of [`Redactor::lengths`] for a name of `len` bytes.
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 impl Redactor {
     /// Rules from the config.
     pub fn new(cfg: &RecordConfig) -> Self {
-        Redactor {
-            headers: cfg
-                .redact_headers
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-        }
+        let headers: Vec<String> = cfg
+            .redact_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let lengths = headers.iter().fold(0, |m, h| m | length_bit(h.len()));
+        Redactor { headers, lengths }
     }
 
     /// True when the value of header `name` must be redacted.
     #[inline]
     pub fn redacts(&self, name: &str) -> bool {
-        self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
+        self.lengths & length_bit(name.len()) != 0
+            && self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -226,9 +236,15 @@ impl HttpRecord<'_> {
         session: Option<&TxSession>,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
-        use crate::json::{
-            write_hex_str, write_ip, write_opt_str, write_str, write_ts_micros, write_u64,
-        };
+        self.write_json_head(out)?;
+        write_json_tail(session, out)
+    }
+
+    /// Append the part of the record that does not depend on sessions: [`Self::write_json`]
+    /// is this followed by [`write_json_tail`]. The sharded pipeline writes heads in its
+    /// workers, in parallel, and the session stage appends the tails.
+    pub fn write_json_head(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        use crate::json::{write_ip, write_opt_str, write_str, write_ts_micros, write_u64};
         let tx = self.tx;
         out.extend_from_slice(b"{\"type\":\"http\",\"schema_version\":");
         write_u64(out, u64::from(SCHEMA_VERSION));
@@ -321,36 +337,6 @@ impl HttpRecord<'_> {
             out.extend_from_slice(b",\"tunnel\":");
             serde_json::to_writer(&mut *out, t)?;
         }
-        if let Some(ts) = session {
-            out.extend_from_slice(b",\"session_id\":");
-            match &ts.session_id {
-                Some(id) => write_hex_str(out, &id.0),
-                None => out.extend_from_slice(b"null"),
-            }
-            out.extend_from_slice(b",\"transaction_id\":");
-            out.push(b'"');
-            write_u64(out, ts.transaction_id.conn);
-            out.push(b'-');
-            write_u64(out, u64::from(ts.transaction_id.depth));
-            out.push(b'"');
-            out.extend_from_slice(b",\"session_key\":");
-            serde_json::to_writer(
-                &mut *out,
-                &ts.key_source.as_deref().map(|source| KeyView {
-                    source,
-                    verified: ts.jwt_verified,
-                }),
-            )?;
-            out.extend_from_slice(b",\"client_ip\":");
-            write_ip(out, ts.client_ip);
-            out.extend_from_slice(b",\"endpoint\":");
-            write_opt_str(out, ts.endpoint.as_deref());
-            out.extend_from_slice(b",\"context\":");
-            serde_json::to_writer(&mut *out, &Pairs(&ts.context))?;
-            out.extend_from_slice(b",\"session_anomalies\":");
-            serde_json::to_writer(&mut *out, &ts.anomalies)?;
-        }
-        out.push(b'}');
         Ok(())
     }
 
@@ -377,6 +363,46 @@ impl HttpRecord<'_> {
         }
         out.push(b']');
     }
+}
+
+/// Append the session fields of an `http` record (when `session` is given) and close it: the
+/// second half of [`HttpRecord::write_json`], after [`HttpRecord::write_json_head`].
+pub fn write_json_tail(
+    session: Option<&TxSession>,
+    out: &mut Vec<u8>,
+) -> Result<(), serde_json::Error> {
+    use crate::json::{write_hex_str, write_ip, write_opt_str, write_u64};
+    if let Some(ts) = session {
+        out.extend_from_slice(b",\"session_id\":");
+        match &ts.session_id {
+            Some(id) => write_hex_str(out, &id.0),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"transaction_id\":");
+        out.push(b'"');
+        write_u64(out, ts.transaction_id.conn);
+        out.push(b'-');
+        write_u64(out, u64::from(ts.transaction_id.depth));
+        out.push(b'"');
+        out.extend_from_slice(b",\"session_key\":");
+        serde_json::to_writer(
+            &mut *out,
+            &ts.key_source.as_deref().map(|source| KeyView {
+                source,
+                verified: ts.jwt_verified,
+            }),
+        )?;
+        out.extend_from_slice(b",\"client_ip\":");
+        write_ip(out, ts.client_ip);
+        out.extend_from_slice(b",\"endpoint\":");
+        write_opt_str(out, ts.endpoint.as_deref());
+        out.extend_from_slice(b",\"context\":");
+        serde_json::to_writer(&mut *out, &Pairs(&ts.context))?;
+        out.extend_from_slice(b",\"session_anomalies\":");
+        serde_json::to_writer(&mut *out, &ts.anomalies)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// The http record, with the session fields appended when given.

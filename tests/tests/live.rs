@@ -372,6 +372,27 @@ fn replay_with_two_workers_gives_the_same_transactions_and_sessions() {
         v
     };
     assert_eq!(ids(&one, "http"), ids(&two, "http"));
+    // Workers write the http records (all but the session fields): whole records must match,
+    // apart from the connection numbering, which is per worker.
+    let whole = |r: &apitap_tests::harness::Replay| {
+        let mut v: Vec<String> = r
+            .records
+            .iter()
+            .filter(|x| x["type"] == "http")
+            .map(|x| {
+                let mut x = x.clone();
+                let o = x.as_object_mut().unwrap();
+                o.remove("conn_id");
+                o.remove("transaction_id");
+                x.to_string()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (w1, w2) = (whole(&one), whole(&two));
+    assert!(!w1.is_empty());
+    assert_eq!(w1, w2);
     let ends = |r: &apitap_tests::harness::Replay| {
         let mut v: Vec<String> = ids(r, "session")
             .into_iter()

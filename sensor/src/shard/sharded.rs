@@ -185,7 +185,7 @@ impl Sharded {
         if self.failed {
             return Ok(());
         }
-        let r = self.session.on_transactions(out.now_us, out.txs);
+        let r = self.session.on_transactions(out);
         self.failed = r.is_err();
         r
     }

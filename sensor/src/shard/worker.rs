@@ -4,14 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
-use apitap_sessionizer::http::{HttpStats, HttpTracker, Transaction};
-use apitap_sessionizer::tunnel::TunnelInfo;
+use apitap_sessionizer::http::{HttpStats, HttpTracker};
+use apitap_sessionizer::record::Redactor;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::dispatch::ToWorker;
 use crate::config::Config;
 use crate::decode::{DecodeStats, Decoder};
-use crate::output::EXPIRE_INTERVAL_US;
+use crate::output::{FinishedBatch, EXPIRE_INTERVAL_US};
 use crate::pipeline::http_config;
 
 /// Connection ids of worker `i` start at `i << CONN_ID_SHIFT` (plus 1): unique across workers,
@@ -25,15 +25,11 @@ pub const MAX_WORKERS: usize = 32;
 /// Queued messages handled before finished transactions are handed on.
 const MAX_MESSAGES_PER_OUTPUT: usize = 8;
 
-/// What a worker hands to the session stage.
-#[derive(Debug)]
-pub struct WorkerOut {
-    /// The worker's packet clock when the transactions were drained.
-    pub now_us: u64,
-    /// Finished transactions, in completion order, each with the outermost tunnel its flow
-    /// came through (known to this worker's decoder only).
-    pub txs: Vec<(Transaction, Option<TunnelInfo>)>,
-}
+/// What a worker hands to the session stage: finished transactions in completion order,
+/// each with the outermost tunnel its flow came through (known to this worker's decoder only)
+/// and its record head already written, so that serialization, the largest part of the
+/// output's work, runs in parallel.
+pub type WorkerOut = FinishedBatch;
 
 /// The counters of one worker, published after every batch.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +51,10 @@ struct Worker {
     decoder: Decoder,
     reassembler: Reassembler,
     http: HttpTracker,
+    /// Redaction rules for the record heads written here.
+    redactor: Redactor,
+    /// Size of the last batch's record heads: the next batch's buffer starts that large.
+    heads_hint: usize,
     /// Latest packet (or tick) time; never goes backwards.
     now_us: u64,
     next_expire_us: u64,
@@ -70,6 +70,8 @@ impl Worker {
             decoder: Decoder::with_config(&cfg.decode),
             reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(ConnId(first)),
             http: HttpTracker::new(http_config(cfg)),
+            redactor: Redactor::new(&cfg.output),
+            heads_hint: 0,
             now_us: 0,
             next_expire_us: 0,
             sent_now_us: 0,
@@ -109,31 +111,33 @@ impl Worker {
     /// Finished transactions, or an empty batch when the clock moved on enough for the session
     /// stage to need it (its own expiry runs on this time).
     fn output(&mut self) -> Option<WorkerOut> {
-        let txs = self.drain();
-        if txs.is_empty() && self.now_us < self.sent_now_us.saturating_add(EXPIRE_INTERVAL_US) {
+        let out = self.drain();
+        if out.txs.is_empty() && self.now_us < self.sent_now_us.saturating_add(EXPIRE_INTERVAL_US) {
             return None;
         }
         self.sent_now_us = self.now_us;
-        Some(WorkerOut {
-            now_us: self.now_us,
-            txs,
-        })
+        Some(out)
     }
 
-    /// Finished transactions with their tunnels.
-    fn drain(&mut self) -> Vec<(Transaction, Option<TunnelInfo>)> {
-        let decoder = &self.decoder;
-        self.http
-            .drain()
-            .map(|tx| {
-                let tunnel = if tx.zone == 0 {
-                    None
-                } else {
-                    decoder.tunnel(tx.zone).cloned()
-                };
-                (tx, tunnel)
-            })
-            .collect()
+    /// Finished transactions with their tunnels and record heads.
+    fn drain(&mut self) -> WorkerOut {
+        let mut out = FinishedBatch {
+            now_us: self.now_us,
+            txs: Vec::new(),
+            heads: Vec::with_capacity(self.heads_hint),
+        };
+        for tx in self.http.drain() {
+            let tunnel = if tx.zone == 0 {
+                None
+            } else {
+                self.decoder.tunnel(tx.zone).cloned()
+            };
+            out.push(tx, tunnel, &self.redactor);
+        }
+        if !out.txs.is_empty() {
+            self.heads_hint = out.heads.len();
+        }
+        out
     }
 
     fn stats(&self) -> WorkerStats {
@@ -177,11 +181,7 @@ pub fn run(
         }
     }
     w.reassembler.flush(w.now_us, &mut w.http);
-    let txs = w.drain();
-    let _ = tx.send(WorkerOut {
-        now_us: w.now_us,
-        txs,
-    });
+    let _ = tx.send(w.drain());
     if let Ok(mut s) = published.lock() {
         *s = w.stats();
     }

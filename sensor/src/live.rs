@@ -285,7 +285,7 @@ pub fn run(args: &LiveArgs) -> i32 {
         match spawn_capture(
             cap,
             sharded.router(),
-            Dispatcher::new(&cfg.decode, workers),
+            sharded.dispatcher(&cfg.decode),
             Arc::clone(&stop),
             Arc::clone(&counters),
             i,

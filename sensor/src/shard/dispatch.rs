@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::capture::PacketRef;
 use crate::decode::{DecodeConfig, Decoder, LinkType};
@@ -71,6 +71,12 @@ impl PacketBatch {
     pub fn is_empty(&self) -> bool {
         self.meta.is_empty()
     }
+
+    /// Remove every packet, keeping the buffers for reuse.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.meta.clear();
+    }
 }
 
 /// What a worker receives.
@@ -107,6 +113,10 @@ pub struct Dispatcher {
     /// Bytes a new batch's buffer starts with: the last full batch's plus an eighth, so
     /// that the buffer is not grown (and copied) while it fills.
     data_hint: usize,
+    /// Batches the workers emptied, to be filled again: buffers are allocated once instead
+    /// of once per batch (a fresh buffer filled here and freed on a worker's thread costs
+    /// page faults and cross-thread frees on every batch).
+    recycled: Option<Receiver<PacketBatch>>,
 }
 
 /// Bytes per packet a batch's buffer is sized for before any batch has filled.
@@ -121,7 +131,22 @@ impl Dispatcher {
             pending: (0..n).map(|_| PacketBatch::default()).collect(),
             pending_since_us: vec![0; n],
             data_hint: BATCH_PACKETS * INITIAL_BYTES_PER_PACKET,
+            recycled: None,
         }
+    }
+
+    /// Reuse the batches that come back on `recycled` (see [`crate::shard::Sharded`]).
+    pub fn recycling(mut self, recycled: Receiver<PacketBatch>) -> Self {
+        self.recycled = Some(recycled);
+        self
+    }
+
+    /// An empty batch: a recycled one when there is one.
+    fn fresh_batch(&self) -> PacketBatch {
+        self.recycled
+            .as_ref()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_else(|| PacketBatch::with_capacity(BATCH_PACKETS, self.data_hint))
     }
 
     /// The worker of a packet: by the flow of its TCP segment (inside any tunnel), worker 0
@@ -146,12 +171,12 @@ impl Dispatcher {
     pub fn push(&mut self, pkt: PacketRef<'_>, mut ready: impl FnMut(usize, PacketBatch)) {
         let w = self.shard(&pkt);
         let since = self.pending_since_us[w];
+        if self.pending.get(w).is_some_and(|b| b.meta.capacity() == 0) {
+            self.pending[w] = self.fresh_batch();
+        }
         let Some(batch) = self.pending.get_mut(w) else {
             return;
         };
-        if batch.meta.capacity() == 0 {
-            *batch = PacketBatch::with_capacity(BATCH_PACKETS, self.data_hint);
-        }
         if batch.is_empty() {
             self.pending_since_us[w] = pkt.ts_us;
         }

@@ -24,12 +24,18 @@ use super::merge::merge;
 use super::worker::{self, WorkerOut, WorkerStats, MAX_WORKERS};
 use crate::capture::PacketRef;
 use crate::config::Config;
+use crate::decode::DecodeConfig;
 use crate::output::{OutputStage, OutputStats};
 use crate::pipeline::{Pipeline, PipelineStats};
 
 /// Transaction batches that may wait for the session stage. Workers block when it is full
 /// (back-pressure reaches the packet queues, where drops are counted).
-const SESSION_QUEUE_BATCHES: usize = 64;
+const SESSION_QUEUE_BATCHES: usize = 16;
+
+/// Most batches queued per worker in replay. Replay waits when a queue is full instead of
+/// dropping, so deeper queues (live capture's `capture.queue_batches`, sized for bursts) would
+/// only hold more packets in memory, out of the caches.
+const REPLAY_QUEUE_BATCHES: usize = 4;
 
 /// How long replay waits on the session queue between attempts to hand a batch to a busy
 /// worker.
@@ -67,6 +73,8 @@ pub struct Sharded {
     handles: Vec<JoinHandle<()>>,
     /// Replay's dispatcher (live capture threads have their own).
     dispatch: Dispatcher,
+    /// Where workers return emptied packet batches, for every dispatcher to reuse.
+    recycled: Receiver<PacketBatch>,
     session: OutputStage,
     shared: Arc<Shared>,
     /// The first export error; the stage stops exporting after it.
@@ -88,6 +96,8 @@ impl Sharded {
         }
         let session = OutputStage::new(cfg, exporter)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);
+        // Room for every batch that can be in flight; a batch beyond that is freed.
+        let (recycle_tx, recycled) = bounded(workers * (queue_batches + 2));
         let mut to_workers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         let mut published = Vec::with_capacity(workers);
@@ -96,10 +106,11 @@ impl Sharded {
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
             let out = out_tx.clone();
+            let recycle = recycle_tx.clone();
             let pubd = Arc::clone(&stats);
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{i}"))
-                .spawn(move || worker::run(i, &cfg, rx, out, pubd))
+                .spawn(move || worker::run(i, &cfg, rx, out, recycle, pubd))
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             to_workers.push(tx);
             handles.push(h);
@@ -113,7 +124,8 @@ impl Sharded {
             to_workers,
             from_workers,
             handles,
-            dispatch: Dispatcher::new(&cfg.decode, workers),
+            dispatch: Dispatcher::new(&cfg.decode, workers).recycling(recycled.clone()),
+            recycled,
             session,
             shared,
             failed: false,
@@ -128,6 +140,11 @@ impl Sharded {
     /// Worker threads.
     pub fn workers(&self) -> usize {
         self.to_workers.len()
+    }
+
+    /// A dispatcher for a live capture thread, reusing the batches the workers return.
+    pub fn dispatcher(&self, cfg: &DecodeConfig) -> Dispatcher {
+        Dispatcher::new(cfg, self.workers()).recycling(self.recycled.clone())
     }
 
     /// A sender for a live capture thread: drops (and counts) when a queue is full.
@@ -284,7 +301,8 @@ impl AnyPipeline {
         match workers {
             None => Pipeline::new(cfg, exporter).map(AnyPipeline::Single),
             Some(n) => {
-                Sharded::new(cfg, exporter, n, cfg.capture.queue_batches).map(AnyPipeline::Sharded)
+                let queue = cfg.capture.queue_batches.min(REPLAY_QUEUE_BATCHES);
+                Sharded::new(cfg, exporter, n, queue).map(AnyPipeline::Sharded)
             }
         }
     }

@@ -8,7 +8,7 @@ use apitap_sessionizer::http::{HttpStats, HttpTracker};
 use apitap_sessionizer::record::Redactor;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::dispatch::ToWorker;
+use super::dispatch::{PacketBatch, ToWorker};
 use crate::config::Config;
 use crate::decode::{DecodeStats, Decoder};
 use crate::output::{FinishedBatch, EXPIRE_INTERVAL_US};
@@ -23,7 +23,7 @@ const CONN_ID_SHIFT: u32 = 48;
 pub const MAX_WORKERS: usize = 32;
 
 /// Queued messages handled before finished transactions are handed on.
-const MAX_MESSAGES_PER_OUTPUT: usize = 8;
+const MAX_MESSAGES_PER_OUTPUT: usize = 2;
 
 /// What a worker hands to the session stage: finished transactions in completion order,
 /// each with the outermost tunnel its flow came through (known to this worker's decoder only)
@@ -86,9 +86,9 @@ impl Worker {
         }
     }
 
-    fn on_message(&mut self, msg: ToWorker) {
+    fn on_message(&mut self, msg: ToWorker, recycle: &Sender<PacketBatch>) {
         match msg {
-            ToWorker::Packets(batch) => {
+            ToWorker::Packets(mut batch) => {
                 self.batches += 1;
                 for pkt in batch.packets() {
                     self.now_us = self.now_us.max(pkt.ts_us);
@@ -100,6 +100,9 @@ impl Worker {
                     }
                     self.expire_if_due();
                 }
+                // Back to the dispatcher to be filled again; dropped if it has enough.
+                batch.clear();
+                let _ = recycle.try_send(batch);
             }
             ToWorker::Tick(now_us) => {
                 self.now_us = self.now_us.max(now_us);
@@ -152,22 +155,24 @@ impl Worker {
 }
 
 /// The body of worker thread `index`: runs until every sender of `rx` is gone, then flushes
-/// its open streams (their transactions end with what was seen) and returns.
+/// its open streams (their transactions end with what was seen) and returns. Emptied packet
+/// batches go back on `recycle`.
 pub fn run(
     index: usize,
     cfg: &Config,
     rx: Receiver<ToWorker>,
     tx: Sender<WorkerOut>,
+    recycle: Sender<PacketBatch>,
     published: Arc<Mutex<WorkerStats>>,
 ) {
     let mut w = Worker::new(index, cfg);
     for msg in rx.iter() {
-        w.on_message(msg);
+        w.on_message(msg, &recycle);
         // What is already queued is handled before output: fewer, larger hand-offs under load
         // (bounded, so transactions do not pile up in the tracker).
         for _ in 0..MAX_MESSAGES_PER_OUTPUT {
             match rx.try_recv() {
-                Ok(more) => w.on_message(more),
+                Ok(more) => w.on_message(more, &recycle),
                 Err(_) => break,
             }
         }

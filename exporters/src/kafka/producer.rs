@@ -175,6 +175,11 @@ impl KafkaExporter {
         })
     }
 
+    /// Records librdkafka holds now: queued or sent, not yet acknowledged or failed.
+    pub fn queued(&self) -> u64 {
+        u64::try_from(self.producer.in_flight_count()).unwrap_or(0)
+    }
+
     /// The topic of a record type: sessions to their own topic, everything else to the
     /// http topic.
     fn topic(&self, kind: &str) -> &str {

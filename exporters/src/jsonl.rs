@@ -26,7 +26,7 @@ impl<W: Write> JsonLinesExporter<W> {
     }
 }
 
-impl<W: Write> Exporter for JsonLinesExporter<W> {
+impl<W: Write + Send> Exporter for JsonLinesExporter<W> {
     fn export(&mut self, _meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError> {
         debug_assert!(!json.contains(&b'\n'), "a JSON record must be one line");
         self.stats.offered += 1;

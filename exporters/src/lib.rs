@@ -73,8 +73,9 @@ impl ExportStats {
     }
 }
 
-/// A destination for encoded events.
-pub trait Exporter {
+/// A destination for encoded events. `Send`: the threaded pipeline exports from its own
+/// output thread.
+pub trait Exporter: Send {
     /// Export one JSON-encoded record.
     fn export(&mut self, meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError>;
     /// Push everything buffered to its destination.

@@ -26,8 +26,7 @@ use crate::shard::{Dispatcher, Router, Sharded};
 use crate::telemetry::metrics::{self, InterfaceCounters};
 use crate::telemetry::server::{self, Endpoints};
 
-/// How long the main loop waits for finished transactions before looking at signals and
-/// timers.
+/// How long the main loop waits (for an export failure) before looking at signals and timers.
 const PUMP_WAIT: Duration = Duration::from_millis(50);
 /// How often the workers get the wall clock, so flows and sessions expire on a quiet link.
 const TICK_EVERY: Duration = Duration::from_millis(100);

@@ -32,8 +32,10 @@ const FALLBACK_SENSOR_ID: &str = "apitap";
 
 /// Open the output named on the command line (`-` is stdout).
 fn open_output(path: &Path) -> std::io::Result<Box<dyn Exporter>> {
-    let w: Box<dyn Write> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+    let w: Box<dyn Write + Send> = if path.as_os_str() == "-" {
+        // Not locked: the guard cannot move to the output thread; the BufWriter around it
+        // writes in large chunks, so the lock is taken rarely.
+        Box::new(std::io::stdout())
     } else {
         Box::new(File::create(path)?)
     };

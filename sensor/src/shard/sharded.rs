@@ -1,10 +1,11 @@
-//! The threaded pipeline: N workers (decode → reassembly → HTTP, flow-sharded) feeding one
-//! session and export stage on the calling thread.
+//! The threaded pipeline: N workers (decode → reassembly → HTTP → record heads, flow-sharded)
+//! feeding one session and export stage on its own thread.
 //!
 //! ```text
-//!            ┌─► worker 0 ─┐
-//! packets ─► dispatch ─► worker 1 ─┼─► sessions → records → exporter   (calling thread)
-//!            └─► worker N ─┘
+//!                       ┌─► worker 0 ─┐
+//! packets ─► dispatch ──┼─► worker 1 ─┼─► sessions → record tails → exporter   (output thread)
+//!  (caller or capture   └─► worker N ─┘
+//!   threads)
 //! ```
 //!
 //! Every queue is bounded. Replay blocks when a worker's queue is full (a file can wait);
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use apitap_exporters::{ExportError, Exporter};
 use apitap_sessionizer::session::EndReason;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::dispatch::{Dispatcher, PacketBatch, QueueDrops, Router, ToWorker};
 use super::merge::merge;
@@ -32,17 +33,17 @@ use crate::pipeline::{Pipeline, PipelineStats};
 /// (back-pressure reaches the packet queues, where drops are counted).
 const SESSION_QUEUE_BATCHES: usize = 16;
 
+/// The session stage publishes its counters when its queue is empty, and at least after this
+/// many batches (a busy stage's queue may never be empty).
+const PUBLISH_EVERY_BATCHES: usize = 64;
+
 /// Most batches queued per worker in replay. Replay waits when a queue is full instead of
 /// dropping, so deeper queues (live capture's `capture.queue_batches`, sized for bursts) would
 /// only hold more packets in memory, out of the caches.
 const REPLAY_QUEUE_BATCHES: usize = 4;
 
-/// How long replay waits on the session queue between attempts to hand a batch to a busy
-/// worker.
-const BLOCKED_POLL: Duration = Duration::from_millis(1);
-
 /// Counters shared with the metrics thread: each worker publishes its own after every batch,
-/// the session stage after every [`Sharded::pump`].
+/// the session stage when its queue empties (at least every [`PUBLISH_EVERY_BATCHES`] batches).
 #[derive(Debug, Default)]
 pub struct Shared {
     /// One per worker.
@@ -66,23 +67,28 @@ impl Shared {
     }
 }
 
-/// N workers and the session stage.
+/// N workers and the session stage, each on its own thread.
 pub struct Sharded {
     to_workers: Vec<Sender<ToWorker>>,
-    from_workers: Receiver<WorkerOut>,
     handles: Vec<JoinHandle<()>>,
     /// Replay's dispatcher (live capture threads have their own).
     dispatch: Dispatcher,
     /// Where workers return emptied packet batches, for every dispatcher to reuse.
     recycled: Receiver<PacketBatch>,
-    session: OutputStage,
+    /// The session and export stage's thread; returns the stage's result.
+    output: Option<JoinHandle<Result<(), ExportError>>>,
+    /// How the session stage ends its sessions, sent once by [`Sharded::finish`].
+    end_reason: Sender<EndReason>,
+    /// The session stage's export error, as soon as it happens.
+    export_failed: Receiver<ExportError>,
+    /// The export error was already returned (it is returned once).
+    failure_reported: bool,
     shared: Arc<Shared>,
-    /// The first export error; the stage stops exporting after it.
-    failed: bool,
 }
 
 impl Sharded {
-    /// Start `workers` worker threads (1..=32) with queues of `queue_batches` batches.
+    /// Start `workers` worker threads (1..=32) with queues of `queue_batches` batches, and the
+    /// session and export stage's thread.
     pub fn new(
         cfg: &Config,
         exporter: Box<dyn Exporter>,
@@ -116,19 +122,35 @@ impl Sharded {
             handles.push(h);
             published.push(stats);
         }
+        // Only workers may hold senders: the stage's input ends when the last worker ends.
+        drop(out_tx);
         let shared = Arc::new(Shared {
             workers: published,
             ..Shared::default()
         });
+        let (end_reason, reason_rx) = bounded(1);
+        let (failed_tx, export_failed) = bounded(1);
+        let stage = OutputThread {
+            stage: session,
+            input: from_workers,
+            end_reason: reason_rx,
+            failed: failed_tx,
+            shared: Arc::clone(&shared),
+        };
+        let output = std::thread::Builder::new()
+            .name("apitap-output".into())
+            .spawn(move || stage.run())
+            .map_err(|e| format!("cannot start the output thread: {e}"))?;
         Ok(Sharded {
             to_workers,
-            from_workers,
             handles,
             dispatch: Dispatcher::new(&cfg.decode, workers).recycling(recycled.clone()),
             recycled,
-            session,
+            output: Some(output),
+            end_reason,
+            export_failed,
+            failure_reported: false,
             shared,
-            failed: false,
         })
     }
 
@@ -155,38 +177,40 @@ impl Sharded {
         }
     }
 
-    /// Replay: one packet, dispatched to its worker; waits (handling finished transactions)
-    /// while the worker's queue is full.
+    /// Replay: one packet, dispatched to its worker; waits while the worker's queue is full.
+    /// Fails once the session stage could not export (the caller stops reading).
     pub fn on_packet(&mut self, pkt: PacketRef<'_>) -> Result<(), ExportError> {
         let mut ready: Option<Vec<(usize, PacketBatch)>> = None;
         self.dispatch
             .push(pkt, |w, b| ready.get_or_insert_with(Vec::new).push((w, b)));
         if let Some(batches) = ready {
             for (w, b) in batches {
-                self.send_blocking(w, ToWorker::Packets(b))?;
+                self.send_blocking(w, b);
             }
+            self.check_export()?;
         }
         Ok(())
     }
 
-    fn send_blocking(&mut self, w: usize, msg: ToWorker) -> Result<(), ExportError> {
-        let Some(tx) = self.to_workers.get(w).cloned() else {
+    /// Hand `batch` to worker `w`, waiting for room (replay).
+    fn send_blocking(&self, w: usize, batch: PacketBatch) {
+        if let Some(tx) = self.to_workers.get(w) {
+            // Fails only when the worker is gone, which it is not before `finish`.
+            let _ = tx.send(ToWorker::Packets(batch));
+        }
+    }
+
+    /// The session stage's export error, returned once.
+    fn check_export(&mut self) -> Result<(), ExportError> {
+        if self.failure_reported {
             return Ok(());
-        };
-        let mut msg = msg;
-        loop {
-            match tx.try_send(msg) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(_)) => return Ok(()),
-                Err(TrySendError::Full(m)) => {
-                    msg = m;
-                    match self.from_workers.recv_timeout(BLOCKED_POLL) {
-                        Ok(out) => self.handle(out)?,
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
-                    }
-                }
+        }
+        match self.export_failed.try_recv() {
+            Ok(e) => {
+                self.failure_reported = true;
+                Err(e)
             }
+            Err(_) => Ok(()),
         }
     }
 
@@ -198,85 +222,117 @@ impl Sharded {
         }
     }
 
-    fn handle(&mut self, out: WorkerOut) -> Result<(), ExportError> {
-        if self.failed {
-            return Ok(());
-        }
-        let r = self.session.on_transactions(out);
-        self.failed = r.is_err();
-        r
-    }
-
-    /// Handle what the workers finished, waiting at most `timeout` for the first batch.
-    /// Returns false once every worker has ended.
+    /// Live: wait up to `timeout` for the session stage to fail; returns its export error
+    /// (once), else Ok(true) while the stage runs.
     pub fn pump(&mut self, timeout: Duration) -> Result<bool, ExportError> {
-        let alive = match self.from_workers.recv_timeout(timeout) {
-            Ok(out) => {
-                self.handle(out)?;
-                while let Ok(more) = self.from_workers.try_recv() {
-                    self.handle(more)?;
-                }
-                true
+        if self.failure_reported {
+            std::thread::sleep(timeout);
+            return Ok(true);
+        }
+        match self.export_failed.recv_timeout(timeout) {
+            Ok(e) => {
+                self.failure_reported = true;
+                Err(e)
             }
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
-        };
-        self.publish();
-        Ok(alive)
-    }
-
-    /// Publish the session stage's counters for the metrics thread.
-    fn publish(&self) {
-        if let Ok(mut s) = self.shared.session.lock() {
-            *s = self.session.stats();
+            Err(RecvTimeoutError::Timeout) => Ok(true),
+            Err(RecvTimeoutError::Disconnected) => {
+                // The stage ended (it does only after every worker): still wait, so that a
+                // caller's loop does not spin.
+                std::thread::sleep(timeout);
+                Ok(false)
+            }
         }
     }
 
     /// End of input or shutdown: hand on the partial batches, close the worker queues (live
     /// capture threads must have stopped and dropped their routers), let every worker flush
-    /// its streams, then end every session with `reason` and flush the exporter.
+    /// its streams, then let the session stage end every session with `reason` and flush the
+    /// exporter. Returns the stage's export error unless it was returned already.
     pub fn finish(&mut self, reason: EndReason) -> Result<(), ExportError> {
         let mut ready = Vec::new();
         self.dispatch.flush(|w, b| ready.push((w, b)));
-        let mut result = Ok(());
         for (w, b) in ready {
-            if let Err(e) = self.send_blocking(w, ToWorker::Packets(b)) {
-                result = Err(e);
-            }
+            self.send_blocking(w, b);
         }
         self.to_workers.clear();
-        loop {
-            match self.pump(Duration::from_millis(100)) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    // Keep draining so the workers can end; the error is reported once.
-                    if result.is_ok() {
-                        result = Err(e);
-                    }
-                }
-            }
-        }
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
-        if result.is_ok() && !self.failed {
-            // The workers reported their last packet times with their final transactions.
-            result = self.session.finish(0, reason);
+        let _ = self.end_reason.try_send(reason);
+        let result = match self.output.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(ExportError::Io(std::io::Error::other(
+                "the output thread panicked",
+            ))),
+            None => Ok(()),
+        };
+        // An error of the stage's run that nobody asked for yet comes before the final
+        // flush's (which did not run after it).
+        self.check_export()?;
+        if self.failure_reported {
+            return Ok(());
         }
-        self.publish();
         result
     }
 
     /// Every counter, merged over the workers.
     pub fn stats(&self) -> PipelineStats {
-        self.publish();
         self.shared.snapshot()
     }
 
     /// Packets dropped at full worker queues.
     pub fn queue_drops(&self) -> u64 {
         self.shared.queue_drops.packets.load(Ordering::Relaxed)
+    }
+}
+
+/// The session and export stage's thread: transactions from every worker, in arrival order.
+struct OutputThread {
+    stage: OutputStage,
+    input: Receiver<WorkerOut>,
+    /// How to end sessions once the input ends.
+    end_reason: Receiver<EndReason>,
+    /// Where the first export error goes; the stage stops exporting after it.
+    failed: Sender<ExportError>,
+    shared: Arc<Shared>,
+}
+
+impl OutputThread {
+    /// Run until every worker has ended, then end the sessions and flush the exporter.
+    fn run(mut self) -> Result<(), ExportError> {
+        let mut failed = false;
+        let mut unpublished = 0;
+        for out in self.input.iter() {
+            if failed {
+                // Keep draining so that workers never block on a stage that stopped.
+                continue;
+            }
+            if let Err(e) = self.stage.on_transactions(out) {
+                failed = true;
+                let _ = self.failed.try_send(e);
+            }
+            unpublished += 1;
+            if self.input.is_empty() || unpublished >= PUBLISH_EVERY_BATCHES {
+                self.publish();
+                unpublished = 0;
+            }
+        }
+        let result = if failed {
+            Ok(())
+        } else {
+            let reason = self.end_reason.recv().unwrap_or(EndReason::Shutdown);
+            // The workers reported their last packet times with their final transactions.
+            self.stage.finish(0, reason)
+        };
+        self.publish();
+        result
+    }
+
+    /// Publish the stage's counters for the metrics thread and the final stats.
+    fn publish(&self) {
+        if let Ok(mut s) = self.shared.session.lock() {
+            *s = self.stage.stats();
+        }
     }
 }
 

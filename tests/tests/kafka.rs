@@ -565,6 +565,43 @@ fn consume_filters_select_the_right_records() {
 }
 
 #[test]
+fn consumer_group_resumes_from_its_committed_offsets() {
+    let Some(addr) = broker("consumer_group_resumes_from_its_committed_offsets") else {
+        return;
+    };
+    let dir = scratch("kafka-group");
+    let (pcaps, base) = journeys();
+    let want = jsonl_of(&pcaps, &base, &dir);
+    let (th, ts) = topics(&addr, "group");
+    let cfg = kafka_config(&dir, &base, &addr, (&th, &ts), "");
+    let run = replay_to_kafka(&pcaps, &cfg, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let group = ["-G", "apitap-test-group"];
+
+    // A new group starts where -o says and commits what it read (kcat -G semantics).
+    let first = consume_json(
+        &addr,
+        &[&th, &ts],
+        &[&group[..], &["-o", "beginning"]].concat(),
+    );
+    assert_same_records(&first, &want, "first read of the group");
+    // The same group again: nothing left past its committed offsets.
+    let again = consume_json(&addr, &[&th, &ts], &group);
+    assert!(
+        again.is_empty(),
+        "the group read {} records again",
+        again.len()
+    );
+    // New records: the group reads exactly those; a consumer without a group reads all.
+    let run = replay_to_kafka(&pcaps, &cfg, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let next = consume_json(&addr, &[&th, &ts], &group);
+    assert_same_records(&next, &want, "records produced after the commit");
+    let everything = consume_json(&addr, &[&th, &ts], &["--from-beginning"]);
+    assert_eq!(everything.len(), 2 * want.len());
+}
+
+#[test]
 fn oversized_record_is_a_counted_final_error_and_the_rest_flows() {
     let Some(addr) = broker("oversized_record_is_a_counted_final_error_and_the_rest_flows") else {
         return;

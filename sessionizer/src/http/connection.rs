@@ -1161,11 +1161,8 @@ fn lossy(b: &[u8]) -> String {
 /// parser) becomes SP, so a value never holds a line ending.
 fn own_headers(h: &[Header<'_>]) -> Headers {
     let bytes = h.iter().map(|h| h.name.len() + h.value.len()).sum();
-    let mut out = Headers::with_capacity(h.len(), bytes);
-    for f in h {
-        out.push_bytes(f.name, &parser::unfold(f.value));
-    }
-    out
+    let fields = h.iter().map(|f| (f.name, parser::unfold(f.value)));
+    Headers::from_byte_fields(fields, h.len(), bytes)
 }
 
 /// Parses a chunked trailer section into owned fields (rare: allocates freely).

@@ -1,8 +1,8 @@
 //! Capture → workers: packets copied into per-worker batches, chosen by a symmetric hash of the
 //! flow so that both directions of a connection reach the same worker.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::SocketAddr;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -94,11 +94,61 @@ pub enum ToWorker {
 /// The tunnel zone is left out: zone numbers are per decoder, and each capture thread has its
 /// own, while the two directions of a flow may arrive on two interfaces (a TAP's two ports).
 pub fn flow_hash(a: SocketAddr, b: SocketAddr) -> u64 {
+    hash_endpoints(endpoint(a), endpoint(b))
+}
+
+/// An endpoint as hashed: the address as a number (IPv4 in the low 32 bits) and the port.
+type Endpoint = (u128, u16);
+
+/// [`Endpoint`] of a socket address.
+fn endpoint(a: SocketAddr) -> Endpoint {
+    let ip = match a.ip() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    (ip, a.port())
+}
+
+/// Seed of [`flow_hash`].
+const FLOW_HASH_SEED: u64 = 0x6170_6974_6170;
+
+/// The hash behind [`flow_hash`] and the dispatcher's fixed-offset path: both must give the
+/// same value for the same connection, whichever path each of its packets takes.
+fn hash_endpoints(a: Endpoint, b: Endpoint) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = foldhash::fast::FixedState::with_seed(0x6170_6974_6170).build_hasher();
-    lo.hash(&mut h);
-    hi.hash(&mut h);
+    let mut h = foldhash::fast::FixedState::with_seed(FLOW_HASH_SEED).build_hasher();
+    h.write_u128(lo.0);
+    h.write_u16(lo.1);
+    h.write_u128(hi.0);
+    h.write_u16(hi.1);
     h.finish()
+}
+
+/// Ethernet header bytes before the EtherType's payload (no VLAN tag).
+const ETHERNET_HEADER: usize = 14;
+
+/// The endpoints of an untagged Ethernet / IPv4 / TCP packet that is not a fragment, read at
+/// fixed offsets: most mirrored packets, without the full decoder. None for anything else
+/// (VLANs, IPv6, tunnels, fragments, other link types), which takes the decoder's path.
+fn ipv4_tcp_endpoints(link: LinkType, d: &[u8]) -> Option<(Endpoint, Endpoint)> {
+    if link != LinkType::Ethernet || d.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = d.get(ETHERNET_HEADER..)?;
+    let version_ihl = *ip.first()?;
+    let ihl = usize::from(version_ihl & 0x0F) * 4;
+    let flags_offset = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
+    // Version 4, a valid header length, TCP, neither More Fragments nor an offset.
+    if version_ihl >> 4 != 4 || ihl < 20 || *ip.get(9)? != 6 || flags_offset & 0x3FFF != 0 {
+        return None;
+    }
+    let addr = |at: usize| -> Option<u128> {
+        let b: [u8; 4] = ip.get(at..at + 4)?.try_into().ok()?;
+        Some(u128::from(u32::from_be_bytes(b)))
+    };
+    let port =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*ip.get(at)?, *ip.get(at + 1)?])) };
+    Some(((addr(12)?, port(ihl)?), (addr(16)?, port(ihl + 2)?)))
 }
 
 /// Splits packets into per-worker batches. Owned by the thread that reads packets.
@@ -159,10 +209,14 @@ impl Dispatcher {
         if n == 1 {
             return 0;
         }
-        match self.decoder.decode(pkt.link, pkt.data, pkt.wire_len) {
-            Some(seg) => (flow_hash(seg.src, seg.dst) % n as u64) as usize,
-            None => 0,
-        }
+        let hash = match ipv4_tcp_endpoints(pkt.link, pkt.data) {
+            Some((a, b)) => hash_endpoints(a, b),
+            None => match self.decoder.decode(pkt.link, pkt.data, pkt.wire_len) {
+                Some(seg) => flow_hash(seg.src, seg.dst),
+                None => return 0,
+            },
+        };
+        (hash % n as u64) as usize
     }
 
     /// Copy `pkt` into its worker's batch; `ready(worker, batch)` is called with every batch
@@ -283,6 +337,60 @@ mod tests {
         let c: SocketAddr = "10.0.0.3:80".parse().unwrap();
         assert_eq!(flow_hash(a, b), flow_hash(b, a));
         assert_ne!(flow_hash(a, b), flow_hash(a, c));
+    }
+
+    /// An Ethernet frame with one TCP segment, VLAN-tagged when `vlan` is given.
+    fn frame(src: SocketAddr, dst: SocketAddr, vlan: Option<u16>) -> Vec<u8> {
+        let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+            unreachable!("IPv4 only")
+        };
+        let eth = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]);
+        let ip = match vlan {
+            Some(id) => eth
+                .single_vlan(etherparse::VlanId::try_new(id).unwrap())
+                .ipv4(s.ip().octets(), d.ip().octets(), 64),
+            None => eth.ipv4(s.ip().octets(), d.ip().octets(), 64),
+        };
+        let b = ip.tcp(s.port(), d.port(), 1000, 65535);
+        let mut out = Vec::new();
+        b.write(&mut out, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        out
+    }
+
+    #[test]
+    fn fixed_offset_path_hashes_like_the_decoder() {
+        let a: SocketAddr = "10.1.2.3:40000".parse().unwrap();
+        let b: SocketAddr = "172.16.0.9:8080".parse().unwrap();
+        let mut dec = Decoder::with_config(&DecodeConfig::default());
+        for (x, y) in [(a, b), (b, a)] {
+            let f = frame(x, y, None);
+            let (ex, ey) = ipv4_tcp_endpoints(LinkType::Ethernet, &f).expect("fast path");
+            let seg = dec
+                .decode(LinkType::Ethernet, &f, f.len() as u32)
+                .expect("decodes");
+            assert_eq!(hash_endpoints(ex, ey), flow_hash(seg.src, seg.dst));
+            assert_eq!(hash_endpoints(ex, ey), flow_hash(a, b));
+        }
+        // A tagged copy of the flow takes the decoder's path and lands on the same worker.
+        let tagged = frame(a, b, Some(7));
+        assert!(ipv4_tcp_endpoints(LinkType::Ethernet, &tagged).is_none());
+        let mut d = Dispatcher::new(&DecodeConfig::default(), 4);
+        let plain = frame(b, a, None);
+        let shard = |d: &mut Dispatcher, data: &[u8]| {
+            d.shard(&PacketRef {
+                ts_us: 0,
+                link: LinkType::Ethernet,
+                data,
+                wire_len: data.len() as u32,
+            })
+        };
+        assert_eq!(shard(&mut d, &tagged), shard(&mut d, &plain));
+        // Fragments (More Fragments set) and truncated headers are left to the decoder.
+        let mut frag = frame(a, b, None);
+        frag[ETHERNET_HEADER + 6] |= 0x20;
+        assert!(ipv4_tcp_endpoints(LinkType::Ethernet, &frag).is_none());
+        assert!(ipv4_tcp_endpoints(LinkType::Ethernet, &plain[..ETHERNET_HEADER + 21]).is_none());
+        assert!(ipv4_tcp_endpoints(LinkType::Raw, &plain).is_none());
     }
 
     #[test]

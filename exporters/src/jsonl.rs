@@ -52,6 +52,10 @@ impl<W: Write + Send> Exporter for JsonLinesExporter<W> {
         Ok(self.out.flush()?)
     }
 
+    fn flush_buffered(&mut self) -> Result<(), ExportError> {
+        Ok(self.out.flush()?)
+    }
+
     fn stats(&self) -> &ExportStats {
         &self.stats
     }

@@ -78,8 +78,14 @@ impl ExportStats {
 pub trait Exporter: Send {
     /// Export one JSON-encoded record.
     fn export(&mut self, meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError>;
-    /// Push everything buffered to its destination.
+    /// Push everything buffered to its destination: the shutdown flush, called once at the end.
     fn flush(&mut self) -> Result<(), ExportError>;
+    /// Write out what this process buffers, ending nothing: a running sensor calls it about
+    /// once a second, so that readers of its output are never far behind. Default: nothing
+    /// to do (a Kafka producer sends on its own).
+    fn flush_buffered(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
     /// Counters so far.
     fn stats(&self) -> &ExportStats;
 }

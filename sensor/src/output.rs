@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
 use apitap_sessionizer::http::Transaction;
@@ -18,6 +19,11 @@ use crate::config::Config;
 /// How often (packet time) timeouts are checked: idle flows, holes waiting to become gaps,
 /// idle sessions and periodic session updates.
 pub(crate) const EXPIRE_INTERVAL_US: u64 = 100_000;
+
+/// How often (wall time) a running sensor writes out what its exporter buffers, so that a
+/// file's readers see records within about this long (JSON lines are written through a large
+/// buffer).
+pub(crate) const OUTPUT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Initial capacity of the buffer one record is serialized into (it grows as needed and is
 /// reused).
@@ -105,6 +111,8 @@ pub struct OutputStage {
     /// Latest packet time seen; never goes backwards.
     now_us: u64,
     next_expire_us: u64,
+    /// When the exporter's buffer was last written out.
+    last_flush: Instant,
     transactions: u64,
     session_records: u64,
     encode_failures: u64,
@@ -132,6 +140,7 @@ impl OutputStage {
             session_out: Vec::new(),
             now_us: 0,
             next_expire_us: 0,
+            last_flush: Instant::now(),
             transactions: 0,
             session_records: 0,
             encode_failures: 0,
@@ -209,7 +218,9 @@ impl OutputStage {
         self.exporter.export(meta, &self.buf)
     }
 
-    /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due.
+    /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due,
+    /// and the exporter's buffer is written out when [`OUTPUT_FLUSH_INTERVAL`] of wall time
+    /// has passed.
     pub fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
         self.now_us = self.now_us.max(now_us);
         if self.now_us >= self.next_expire_us {
@@ -218,6 +229,12 @@ impl OutputStage {
                 self.emit_sessions()?;
             }
             self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+            // Checked here, every EXPIRE_INTERVAL_US of packet time, not per packet: live
+            // packet time follows the wall clock, and replay does not need it sooner.
+            if self.last_flush.elapsed() >= OUTPUT_FLUSH_INTERVAL {
+                self.exporter.flush_buffered()?;
+                self.last_flush = Instant::now();
+            }
         }
         Ok(())
     }

@@ -536,6 +536,15 @@ fn live_capture_on_a_mirror_port_end_to_end() {
         Some(0.0)
     );
     let active = metric(&text, "apitap_sessions_active").unwrap() as usize;
+    // The file gets the http records while the sensor runs (written out about every second).
+    wait_for("the http records in the output file", || {
+        let n = std::fs::read_to_string(&out)
+            .ok()?
+            .lines()
+            .filter(|l| l.contains(r#""type":"http""#))
+            .count() as u64;
+        (n >= want).then_some(())
+    });
 
     // SIGTERM: open sessions end with reason shutdown, the output is flushed, exit 0.
     let (code, log) = live.terminate();

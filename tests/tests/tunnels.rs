@@ -357,6 +357,21 @@ fn live_kernel_vxlan_mirror_reaches_the_listener() {
          ip netns exec {c} curl -sS --max-time 5 -o /dev/null -H 'Content-Type: application/json' -d '{{\"a\":1}}' http://10.200.11.2:8080/api/items
          sleep 0.5"
     ));
+    // A running sensor writes its records out within about a second, not only at exit.
+    let written = || {
+        std::fs::read_to_string(&out)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while written() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        written(),
+        3,
+        "records still buffered while the listener runs"
+    );
     sh(&format!("kill -TERM {listener_pid}"));
     let status = wait_for(&mut env.children[0], Duration::from_secs(10));
     assert!(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
 use apitap_sessionizer::http::Transaction;
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
+use apitap_sessionizer::session::secret::HEX_LEN;
 use apitap_sessionizer::session::{EndReason, SessionRecord, SessionStats, Sessionizer};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
@@ -210,10 +211,14 @@ impl OutputStage {
             self.encode_failures += 1;
             return Ok(());
         }
-        let key = session.and_then(|s| s.session_id).map(|id| id.to_hex());
+        let mut hex = [0u8; HEX_LEN];
+        let key = session
+            .as_ref()
+            .and_then(|s| s.session_id.as_ref())
+            .map(|id| id.hex_in(&mut hex));
         let meta = EventMeta {
             kind: KIND_HTTP,
-            key: key.as_deref(),
+            key,
         };
         self.exporter.export(meta, &self.buf)
     }

@@ -152,25 +152,50 @@ pub fn write_display_str(out: &mut Vec<u8>, v: impl std::fmt::Display) {
 pub fn write_hex_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xF)]);
+    // Two digits per step into a small array, appended whole: one capacity check per
+    // [`HEX_CHUNK`] bytes instead of one per digit.
+    for chunk in bytes.chunks(HEX_CHUNK) {
+        let mut digits = [0u8; 2 * HEX_CHUNK];
+        for (d, b) in digits.chunks_exact_mut(2).zip(chunk) {
+            d[0] = HEX[usize::from(b >> 4)];
+            d[1] = HEX[usize::from(b & 0xF)];
+        }
+        out.extend_from_slice(&digits[..2 * chunk.len()]);
     }
     out.push(b'"');
 }
+
+/// Bytes [`write_hex_str`] turns into digits per step (a session id is one step).
+const HEX_CHUNK: usize = 16;
+
+/// Longest dotted-quad IPv4 address, quotes included: `"255.255.255.255"`.
+const IPV4_QUOTED_MAX: usize = 17;
 
 /// Append an IP address, quoted; IPv4 without `fmt` (most records), IPv6 through `Display`.
 pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            out.push(b'"');
-            for (i, o) in v4.octets().iter().enumerate() {
+            let mut text = [0u8; IPV4_QUOTED_MAX];
+            let mut n = 0;
+            let mut put = |b: u8| {
+                text[n] = b;
+                n += 1;
+            };
+            put(b'"');
+            for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    put(b'.');
                 }
-                write_u64(out, u64::from(*o));
+                if o >= 100 {
+                    put(b'0' + o / 100);
+                }
+                if o >= 10 {
+                    put(b'0' + o / 10 % 10);
+                }
+                put(b'0' + o % 10);
             }
-            out.push(b'"');
+            put(b'"');
+            out.extend_from_slice(&text[..n]);
         }
         std::net::IpAddr::V6(_) => write_display_str(out, ip),
     }
@@ -280,6 +305,22 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
         /// Any packet time formats as humantime does.
+        #[test]
+        fn any_ipv4_matches_display(bits in proptest::num::u32::ANY) {
+            let ip = std::net::IpAddr::V4(bits.into());
+            let mut ours = Vec::new();
+            write_ip(&mut ours, ip);
+            prop_assert_eq!(ours, serde_json::to_vec(&ip).unwrap());
+        }
+
+        #[test]
+        fn any_bytes_in_hex(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let mut ours = Vec::new();
+            write_hex_str(&mut ours, &bytes);
+            let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{want}\""));
+        }
+
         #[test]
         fn any_timestamp_matches_humantime(ts in 0u64..4_000_000_000_000_000) {
             let mut ours = Vec::new();

@@ -371,7 +371,7 @@ pub fn write_json_tail(
     session: Option<&TxSession>,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
-    use crate::json::{write_hex_str, write_ip, write_opt_str, write_u64};
+    use crate::json::{write_hex_str, write_ip, write_opt_str, write_str, write_u64};
     if let Some(ts) = session {
         out.extend_from_slice(b",\"session_id\":");
         match &ts.session_id {
@@ -385,21 +385,39 @@ pub fn write_json_tail(
         write_u64(out, u64::from(ts.transaction_id.depth));
         out.push(b'"');
         out.extend_from_slice(b",\"session_key\":");
-        serde_json::to_writer(
-            &mut *out,
-            &ts.key_source.as_deref().map(|source| KeyView {
-                source,
-                verified: ts.jwt_verified,
-            }),
-        )?;
+        match ts.key_source.as_deref() {
+            None => out.extend_from_slice(b"null"),
+            Some(source) => {
+                out.extend_from_slice(b"{\"source\":");
+                write_str(out, source);
+                out.extend_from_slice(match ts.jwt_verified {
+                    None => b",\"verified\":null}",
+                    Some(true) => b",\"verified\":true}",
+                    Some(false) => b",\"verified\":false}",
+                });
+            }
+        }
         out.extend_from_slice(b",\"client_ip\":");
         write_ip(out, ts.client_ip);
         out.extend_from_slice(b",\"endpoint\":");
         write_opt_str(out, ts.endpoint.as_deref());
-        out.extend_from_slice(b",\"context\":");
-        serde_json::to_writer(&mut *out, &Pairs(&ts.context))?;
-        out.extend_from_slice(b",\"session_anomalies\":");
-        serde_json::to_writer(&mut *out, &ts.anomalies)?;
+        out.extend_from_slice(b",\"context\":{");
+        for (i, (k, v)) in ts.context.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
+        }
+        out.extend_from_slice(b"},\"session_anomalies\":[");
+        for (i, a) in ts.anomalies.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, a.name());
+        }
+        out.push(b']');
     }
     out.push(b'}');
     Ok(())
@@ -851,6 +869,65 @@ mod tests {
                     tunnel: None,
                 }
                 .with_session(&session),
+            )
+            .unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        }
+    }
+
+    /// The session fields, written by hand, match serde_json for every shape: key present or
+    /// not, verified true/false/null, context values needing escapes, anomalies.
+    #[test]
+    fn session_tail_matches_serde() {
+        use crate::session::SessionAnomaly;
+        let redactor = Redactor::new(&RecordConfig::default());
+        let tx = rich_tx();
+        let rec = HttpRecord {
+            tx: &tx,
+            redactor: &redactor,
+            tunnel: None,
+        };
+        let full = TxSession {
+            session_id: Some(HashId([0xab; 16])),
+            transaction_id: TransactionId { conn: 7, depth: 2 },
+            key_source: Some("jwt:sub".into()),
+            jwt_verified: Some(false),
+            client_ip: "10.0.0.1".parse().unwrap(),
+            endpoint: Some("GET /a/{id}".into()),
+            context: vec![
+                ("user".into(), "ann \"quoted\"\n".into()),
+                ("amount".into(), "12.5".into()),
+            ],
+            user: Some("ann".into()),
+            role: None,
+            anomalies: vec![
+                SessionAnomaly::JwtSignatureInvalid,
+                SessionAnomaly::BodyDecodeFailed,
+            ],
+        };
+        let verified = TxSession {
+            jwt_verified: Some(true),
+            anomalies: vec![],
+            ..full.clone()
+        };
+        let keyless = TxSession {
+            session_id: None,
+            key_source: None,
+            jwt_verified: None,
+            endpoint: None,
+            context: vec![],
+            ..full.clone()
+        };
+        for ts in [full, verified, keyless] {
+            let mut ours = Vec::new();
+            rec.write_json(Some(&ts), &mut ours).unwrap();
+            let theirs = serde_json::to_string(
+                &HttpRecord {
+                    tx: &tx,
+                    redactor: &redactor,
+                    tunnel: None,
+                }
+                .with_session(&ts),
             )
             .unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs);

@@ -68,15 +68,24 @@ impl<'de> Deserialize<'de> for Secret {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HashId(pub [u8; ID_BYTES]);
 
+/// Characters of a [`HashId`] in hex.
+pub const HEX_LEN: usize = ID_BYTES * 2;
+
 impl HashId {
     /// Lower-case hex, 32 characters.
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(ID_BYTES * 2);
-        for b in self.0 {
-            s.push(HEX[(b >> 4) as usize] as char);
-            s.push(HEX[(b & 0x0f) as usize] as char);
+        let mut buf = [0u8; HEX_LEN];
+        self.hex_in(&mut buf).to_owned()
+    }
+
+    /// Lower-case hex written into `buf`, without allocating (once per record).
+    pub fn hex_in<'b>(&self, buf: &'b mut [u8; HEX_LEN]) -> &'b str {
+        for (i, b) in self.0.iter().enumerate() {
+            buf[2 * i] = HEX[usize::from(b >> 4)];
+            buf[2 * i + 1] = HEX[usize::from(b & 0x0f)];
         }
-        s
+        // Hex digits are ASCII.
+        std::str::from_utf8(buf).unwrap_or_default()
     }
 }
 

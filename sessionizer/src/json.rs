@@ -69,7 +69,7 @@ fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 /// without copying: whole [`BLOCK`]s and one overlapping last block, or two overlapping words
 /// for short strings.
 #[inline]
-fn is_clean(b: &[u8]) -> bool {
+pub fn is_clean(b: &[u8]) -> bool {
     let n = b.len();
     if n >= BLOCK {
         let mut at = 0;

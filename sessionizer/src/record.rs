@@ -65,15 +65,23 @@ pub fn default_redact_headers() -> Vec<String> {
 pub struct Redactor {
     /// Lower-cased header names.
     headers: Vec<String>,
-    /// Bit `n` is set when some name in `headers` is `n` bytes long (names of 64 bytes or
-    /// more set bit 63): most header names are rejected by their length alone.
-    lengths: u64,
+    /// For each name length (lengths of 63 bytes or more share the last entry), the first
+    /// bytes the redacted names of that length start with, as bits of [`first_byte_bit`]:
+    /// most header names are rejected by their length and first byte alone.
+    firsts: [u32; FILTER_LENGTHS],
 }
 
-/// The bit of [`Redactor::lengths`] for a name of `len` bytes.
+/// Name lengths [`Redactor`]'s filter tells apart.
+const FILTER_LENGTHS: usize = 64;
+
+/// The filter bit of a name's first byte: one per ASCII letter (either case), one for
+/// anything else.
 #[inline]
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
+fn first_byte_bit(name: &str) -> u32 {
+    match name.as_bytes().first() {
+        Some(&b) if b.is_ascii_alphabetic() => 1 << ((b | 0x20) - b'a'),
+        _ => 1 << 26,
+    }
 }
 
 impl Redactor {
@@ -84,14 +92,17 @@ impl Redactor {
             .iter()
             .map(|h| h.to_ascii_lowercase())
             .collect();
-        let lengths = headers.iter().fold(0, |m, h| m | length_bit(h.len()));
-        Redactor { headers, lengths }
+        let mut firsts = [0; FILTER_LENGTHS];
+        for h in &headers {
+            firsts[h.len().min(FILTER_LENGTHS - 1)] |= first_byte_bit(h);
+        }
+        Redactor { headers, firsts }
     }
 
     /// True when the value of header `name` must be redacted.
     #[inline]
     pub fn redacts(&self, name: &str) -> bool {
-        self.lengths & length_bit(name.len()) != 0
+        self.firsts[name.len().min(FILTER_LENGTHS - 1)] & first_byte_bit(name) != 0
             && self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
@@ -171,20 +182,29 @@ fn version(minor: u8) -> &'static str {
 /// Split a request-target into path and query (RFC 9112 section 3.2): the absolute form loses
 /// its scheme and authority, the fragment (never sent by conforming clients) is dropped.
 pub fn split_target(uri: &str) -> (&str, Option<&str>) {
-    let rest = match uri.find("://") {
-        Some(i)
-            if uri[..i]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-        {
-            let after = &uri[i + 3..];
-            after.find(['/', '?']).map_or("", |j| &after[j..])
+    // The origin form (`/path?query`, nearly every request) has no scheme to look for.
+    let rest = if uri.starts_with('/') {
+        uri
+    } else {
+        match uri.find("://") {
+            Some(i)
+                if uri[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            {
+                let after = &uri[i + 3..];
+                after.find(['/', '?']).map_or("", |j| &after[j..])
+            }
+            _ => uri,
         }
-        _ => uri,
     };
-    let rest = rest.split('#').next().unwrap_or(rest);
-    match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    // The query runs from the first `?` to a `#`; a `#` before any `?` ends the path.
+    match rest.find(['?', '#']) {
+        Some(i) if rest.as_bytes()[i] == b'?' => {
+            let q = &rest[i + 1..];
+            (&rest[..i], Some(q.split('#').next().unwrap_or(q)))
+        }
+        Some(i) => (&rest[..i], None),
         None => (rest, None),
     }
 }
@@ -342,28 +362,41 @@ impl HttpRecord<'_> {
 
     /// `[[name, value], ...]` with secret values redacted.
     fn write_headers(&self, headers: &Headers, out: &mut Vec<u8>) {
-        use crate::json::write_str;
+        use crate::json::{is_clean, write_str};
+        // Names are tokens and values seldom hold a quote, a backslash or a control byte: one
+        // look over all of the message's text, and every field is copied without another.
+        let clean = is_clean(headers.text().as_bytes());
+        out.reserve(headers.text().len() + headers.len() * FIELD_OVERHEAD + 2);
         out.push(b'[');
         for (i, (n, v)) in headers.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.push(b'[');
-            write_str(out, n);
-            out.push(b',');
-            write_str(
-                out,
-                if self.redactor.redacts(n) {
-                    REDACTED
-                } else {
-                    v
-                },
-            );
-            out.push(b']');
+            let v = if self.redactor.redacts(n) {
+                REDACTED
+            } else {
+                v
+            };
+            if clean {
+                out.extend_from_slice(b"[\"");
+                out.extend_from_slice(n.as_bytes());
+                out.extend_from_slice(b"\",\"");
+                out.extend_from_slice(v.as_bytes());
+                out.extend_from_slice(b"\"]");
+            } else {
+                out.push(b'[');
+                write_str(out, n);
+                out.push(b',');
+                write_str(out, v);
+                out.push(b']');
+            }
         }
         out.push(b']');
     }
 }
+
+/// JSON bytes around one header field: `["`, `","`, `"]` and a comma.
+const FIELD_OVERHEAD: usize = 8;
 
 /// Append the session fields of an `http` record (when `session` is given) and close it: the
 /// second half of [`HttpRecord::write_json`], after [`HttpRecord::write_json_head`].
@@ -934,6 +967,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The one-pass split, with its origin-form shortcut, gives what looking for a scheme,
+        /// stripping the fragment, then splitting at `?` gives.
+        #[test]
+        fn split_target_matches_the_two_step_split(uri in "[/a-z:?#=&.]{0,24}") {
+            let rest = match uri.find("://") {
+                Some(i) if uri[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
+                    let after = &uri[i + 3..];
+                    after.find(['/', '?']).map_or("", |j| &after[j..])
+                }
+                _ => uri.as_str(),
+            };
+            let rest = rest.split('#').next().unwrap_or(rest);
+            let want = match rest.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (rest, None),
+            };
+            proptest::prop_assert_eq!(split_target(&uri), want);
+        }
+    }
+
     #[test]
     fn split_target_forms() {
         assert_eq!(split_target("/a/b?x=1"), ("/a/b", Some("x=1")));
@@ -944,6 +998,25 @@ mod tests {
         assert_eq!(split_target("example.com:443"), ("example.com:443", None));
         assert_eq!(split_target("/x#frag"), ("/x", None));
         assert_eq!(target_authority("http://h:8080/p"), Some("h:8080"));
+    }
+
+    proptest::proptest! {
+        /// The length and first-byte filter never changes the answer of the plain comparison.
+        #[test]
+        fn redaction_filter_is_exact(
+            names in proptest::collection::vec("[A-Za-z0-9_-]{0,70}", 0..6),
+            probe in "[A-Za-z0-9_-]{0,70}",
+            pick in proptest::num::usize::ANY,
+        ) {
+            let cfg = RecordConfig { redact_headers: names.clone() };
+            let r = Redactor::new(&cfg);
+            // A configured name in another case, and an arbitrary one.
+            let listed = names.get(pick % names.len().max(1)).map(|n| n.to_ascii_uppercase());
+            for name in listed.iter().chain([&probe]) {
+                let want = names.iter().any(|h| h.eq_ignore_ascii_case(name));
+                proptest::prop_assert_eq!(r.redacts(name), want);
+            }
+        }
     }
 
     #[test]

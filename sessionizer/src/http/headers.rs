@@ -115,6 +115,11 @@ impl Headers {
         debug_assert!(self.text.len() == e as usize);
     }
 
+    /// Every name and value back to back, in wire order (nothing between them).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Number of fields.
     pub fn len(&self) -> usize {
         self.spans.len()

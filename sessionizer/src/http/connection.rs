@@ -1161,6 +1161,12 @@ fn lossy(b: &[u8]) -> String {
 /// parser) becomes SP, so a value never holds a line ending.
 fn own_headers(h: &[Header<'_>]) -> Headers {
     let bytes = h.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let raw = Headers::from_byte_fields(h.iter().map(|f| (f.name, f.value)), h.len(), bytes);
+    // Names never hold a line feed and values only when folded (obs-fold): one search over
+    // the message's text instead of one per field; folded values (rare) are unfolded then.
+    if memchr::memchr(b'\n', raw.text().as_bytes()).is_none() {
+        return raw;
+    }
     let fields = h.iter().map(|f| (f.name, parser::unfold(f.value)));
     Headers::from_byte_fields(fields, h.len(), bytes)
 }

@@ -832,21 +832,10 @@ pub fn salvage_request_line(buf: &[u8]) -> Line<(RequestLine<'_>, bool)> {
     }
 }
 
-/// Values shorter than this are searched for line feeds with a plain loop, longer ones with
-/// `memchr`.
-const UNFOLD_MEMCHR_MIN: usize = 32;
-
 /// A field value with each obs-fold (CRLF or LF followed by SP/HTAB, RFC 9112 section 5.2)
 /// replaced by one SP; borrowed unchanged when there is none (the common case).
 pub fn unfold(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    // Most values are short: a plain loop beats memchr's set-up there.
-    let folded = if value.len() < UNFOLD_MEMCHR_MIN {
-        // A fold over every byte (no early exit) compiles to vector compares.
-        value.iter().fold(false, |seen, &b| seen | (b == b'\n'))
-    } else {
-        memchr::memchr(b'\n', value).is_some()
-    };
-    if !folded {
+    if memchr::memchr(b'\n', value).is_none() {
         return std::borrow::Cow::Borrowed(value);
     }
     let mut out = Vec::with_capacity(value.len());

@@ -172,10 +172,13 @@ pub(crate) fn resolve<'v>(
                 .token(loc)
                 .filter(|v| bound(v))
                 .map(|v| (Cow::Borrowed(v), Some(v), None)),
-            Key::FallbackIpUa => view
-                .req_header("user-agent")
-                .map(|ua| (Cow::Owned(format!("{client_ip}\0{ua}")), None, None)),
-            Key::FallbackIp => Some((Cow::Owned(client_ip.to_string()), None, None)),
+            Key::FallbackIpUa => view.req_header("user-agent").map(|ua| {
+                let mut v = ip_text(client_ip);
+                v.push('\0');
+                v.push_str(ua);
+                (Cow::Owned(v), None, None)
+            }),
+            Key::FallbackIp => Some((Cow::Owned(ip_text(client_ip)), None, None)),
         };
         if let Some((value, carrier, jwt)) = found {
             if !value.is_empty() {
@@ -189,4 +192,42 @@ pub(crate) fn resolve<'v>(
         }
     }
     None
+}
+
+/// `ip` as `Display` writes it, IPv4 without the formatting machinery (the fallback keys format
+/// the client address of every anonymous transaction).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut s = String::with_capacity(15);
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                if o >= 100 {
+                    s.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    s.push(char::from(b'0' + o / 10 % 10));
+                }
+                s.push(char::from(b'0' + o % 10));
+            }
+            s
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn ip_text_is_display(bits in proptest::num::u32::ANY, v6 in proptest::num::u128::ANY) {
+            for ip in [IpAddr::V4(bits.into()), IpAddr::V6(v6.into())] {
+                proptest::prop_assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
+    }
 }

@@ -154,8 +154,14 @@ pub(crate) fn resolve<'v>(
                 .map(|v| (Cow::Borrowed(v.trim()), Some(v.trim()), None)),
             Key::Bearer => view.bearer().map(|t| (Cow::Borrowed(t), Some(t), None)),
             Key::Jwt { claim, loc } => view.token(loc).and_then(|t| {
-                let v = view.with_claims(loc, |c| jwt::claim(c, claim).map(Cow::into_owned))?;
-                Some((Cow::Owned(v), Some(t), Some(t)))
+                // The bearer token's claims live in the view: the value is borrowed.
+                let v = match loc {
+                    TokenLocation::Bearer => jwt::claim(view.bearer_claims()?, claim)?,
+                    _ => Cow::Owned(
+                        view.with_claims(loc, |c| jwt::claim(c, claim).map(Cow::into_owned))?,
+                    ),
+                };
+                Some((v, Some(t), Some(t)))
             }),
             Key::Query(n) => view.query_param(n).map(|v| (v, None, None)),
             Key::Form(n) => view

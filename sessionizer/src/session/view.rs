@@ -55,6 +55,8 @@ pub(crate) struct TxView<'a> {
     limits: &'a BodyConfig,
     /// Request cookies, in order.
     cookies: OnceCell<Vec<(&'a str, &'a str)>>,
+    /// The bearer token (keys, parameters and claims all ask for it).
+    bearer: OnceCell<Option<&'a str>>,
     /// Claims of the bearer token.
     bearer_claims: OnceCell<Option<std::sync::Arc<Value>>>,
     /// Claims already decoded for earlier transactions.
@@ -83,6 +85,7 @@ impl<'a> TxView<'a> {
             query,
             limits,
             cookies: OnceCell::new(),
+            bearer: OnceCell::new(),
             bearer_claims: OnceCell::new(),
             claims_cache,
             req_body: OnceCell::new(),
@@ -151,10 +154,20 @@ impl<'a> TxView<'a> {
 
     /// The `Authorization: Bearer` token (RFC 6750 section 2.1).
     pub fn bearer(&self) -> Option<&'a str> {
-        let v = self.req_header("authorization")?.trim();
-        let (scheme, tok) = v.split_once(' ')?;
-        let tok = tok.trim();
-        (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
+        *self.bearer.get_or_init(|| {
+            let v = self.req_header("authorization")?.trim();
+            let (scheme, tok) = v.split_once(' ')?;
+            let tok = tok.trim();
+            (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
+        })
+    }
+
+    /// The claims of the bearer token, decoded once per transaction and borrowed from the view
+    /// (claim values need no copy).
+    pub fn bearer_claims(&self) -> Option<&Value> {
+        self.bearer_claims
+            .get_or_init(|| self.bearer().and_then(|t| self.claims_cache.claims(t)))
+            .as_deref()
     }
 
     /// The token at a location.
@@ -173,12 +186,7 @@ impl<'a> TxView<'a> {
         f: impl FnOnce(&Value) -> Option<R>,
     ) -> Option<R> {
         match loc {
-            TokenLocation::Bearer => {
-                let c = self
-                    .bearer_claims
-                    .get_or_init(|| self.bearer().and_then(|t| self.claims_cache.claims(t)));
-                c.as_deref().and_then(f)
-            }
+            TokenLocation::Bearer => self.bearer_claims().and_then(f),
             _ => self
                 .claims_cache
                 .claims(self.token(loc)?)

@@ -224,7 +224,7 @@ impl OutputStage {
     }
 
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due,
-    /// and the exporter's buffer is written out when [`OUTPUT_FLUSH_INTERVAL`] of wall time
+    /// and the exporter's buffer is written out when `OUTPUT_FLUSH_INTERVAL` of wall time
     /// has passed.
     pub fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
         self.now_us = self.now_us.max(now_us);

@@ -66,7 +66,7 @@ fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
 }
 
 /// True when no byte of `b` needs escaping. Every length takes a few fixed-size steps
-/// without copying: whole [`BLOCK`]s and one overlapping last block, or two overlapping words
+/// without copying: whole 16-byte blocks and one overlapping last block, or two overlapping words
 /// for short strings.
 #[inline]
 pub fn is_clean(b: &[u8]) -> bool {

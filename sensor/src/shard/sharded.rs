@@ -43,7 +43,7 @@ const PUBLISH_EVERY_BATCHES: usize = 64;
 const REPLAY_QUEUE_BATCHES: usize = 4;
 
 /// Counters shared with the metrics thread: each worker publishes its own after every batch,
-/// the session stage when its queue empties (at least every [`PUBLISH_EVERY_BATCHES`] batches).
+/// the session stage when its queue empties (at least every `PUBLISH_EVERY_BATCHES` batches).
 #[derive(Debug, Default)]
 pub struct Shared {
     /// One per worker.

@@ -19,7 +19,7 @@ use crate::pipeline::http_config;
 /// connections per worker, and ids stay below 2^53 (exact in JSON doubles) up to 32 workers.
 const CONN_ID_SHIFT: u32 = 48;
 
-/// Most workers: ids must stay exact as JSON numbers (see [`CONN_ID_SHIFT`]).
+/// Most workers: ids must stay exact as JSON numbers (see `CONN_ID_SHIFT`).
 pub const MAX_WORKERS: usize = 32;
 
 /// Queued messages handled before finished transactions are handed on.

@@ -127,7 +127,7 @@ fn parser_config() -> ParserConfig {
 
 /// Parses a request head (RFC 9112 section 3) from `buf` into `storage`.
 ///
-/// When httparse rejects the head, a lenient parser (see [`lenient_request_head`]) tries again
+/// When httparse rejects the head, a lenient parser (see `lenient_request_head`) tries again
 /// the way servers and IDSs read such heads; its fields go into `spill`, which is not touched
 /// (so never allocates) when httparse accepts the head. At most `storage.len()` fields are
 /// read either way. HTTP/0.9 simple requests are reported as complete with `http09` set.

@@ -111,12 +111,12 @@ pub enum Domain {
     Session,
     /// Id of part n >= 2 of a session: parts = [session id, n].
     Part,
-    /// A value the server set (cookie, login token): parts = [value].
+    /// A value the server set (cookie, login token): parts = `[value]`.
     Binding,
-    /// A context parameter in `hash` mode: parts = [value]. Equal values in different
+    /// A context parameter in `hash` mode: parts = `[value]`. Equal values in different
     /// parameters hash equally, so they can be joined.
     Param,
-    /// A JWT, for the verification cache: parts = [token].
+    /// A JWT, for the verification cache: parts = `[token]`.
     Token,
 }
 

@@ -14,6 +14,18 @@ struct Span {
     end: u32,
 }
 
+impl Span {
+    /// The span of a field whose name starts at `start`; None when it would not fit the
+    /// 32-bit offsets (the field is then dropped rather than corrupt the list).
+    fn at(start: usize, name_len: usize, value_len: usize) -> Option<Span> {
+        Some(Span {
+            name: u32::try_from(start).ok()?,
+            value: u32::try_from(start + name_len).ok()?,
+            end: u32::try_from(start + name_len + value_len).ok()?,
+        })
+    }
+}
+
 /// Header fields in wire order, names as sent, values decoded lossily as UTF-8.
 ///
 /// Invariant: spans are in wire order, each within `text`, on character boundaries, with
@@ -50,21 +62,12 @@ impl Headers {
         let mut spans = Vec::with_capacity(count);
         for (name, value) in fields.clone() {
             let value = value.as_ref();
-            let start = text.len();
-            let (Ok(n), Ok(v), Ok(e)) = (
-                u32::try_from(start),
-                u32::try_from(start + name.len()),
-                u32::try_from(start + name.len() + value.len()),
-            ) else {
+            let Some(span) = Span::at(text.len(), name.len(), value.len()) else {
                 continue;
             };
             text.extend_from_slice(name.as_bytes());
             text.extend_from_slice(value);
-            spans.push(Span {
-                name: n,
-                value: v,
-                end: e,
-            });
+            spans.push(span);
         }
         // A valid whole has every span on character boundaries when names are non-empty
         // ASCII tokens (what httparse yields); checked anyway, since the spans must be.
@@ -97,22 +100,13 @@ impl Headers {
     /// Append a field. Fields are bounded by the HTTP layer's header limits, far below 4 GiB;
     /// a field that would not fit the 32-bit spans is dropped rather than corrupt the list.
     pub fn push(&mut self, name: &str, value: &str) {
-        let start = self.text.len();
-        let (Ok(n), Ok(v), Ok(e)) = (
-            u32::try_from(start),
-            u32::try_from(start + name.len()),
-            u32::try_from(start + name.len() + value.len()),
-        ) else {
+        let Some(span) = Span::at(self.text.len(), name.len(), value.len()) else {
             return;
         };
         self.text.push_str(name);
         self.text.push_str(value);
-        self.spans.push(Span {
-            name: n,
-            value: v,
-            end: e,
-        });
-        debug_assert!(self.text.len() == e as usize);
+        self.spans.push(span);
+        debug_assert!(self.text.len() == span.end as usize);
     }
 
     /// Every name and value back to back, in wire order (nothing between them).

@@ -440,63 +440,62 @@ impl HttpConnection {
         bytes: &[u8],
         cx: &mut Ctx<'_>,
     ) -> HeadOutcome {
-        let max = cx.cfg.max_header_bytes;
         let mut storage = header_storage();
         let n_headers = cx.cfg.max_headers.min(storage.len());
         let storage = storage.get_mut(..n_headers).unwrap_or(&mut []);
         // Fields of a head only the lenient parser accepts; stays unallocated otherwise.
         let mut spill = Vec::new();
-        let failed = |e: parser::HeadError, malformed: HttpAnomaly| match e {
-            parser::HeadError::TooManyHeaders => HttpAnomaly::TooManyHeaders,
-            parser::HeadError::Malformed => malformed,
-        };
         match side {
-            Side::Client => match parser::parse_request_head(bytes, storage, &mut spill) {
-                Parse::Complete { consumed, head } if consumed <= max => {
-                    self.on_request_head(&head, ts_us, cx);
-                    HeadOutcome::Done(consumed)
-                }
-                Parse::Complete { .. } => {
-                    self.head_failed(side, ts_us, bytes, HttpAnomaly::HeaderTooLarge, cx);
-                    HeadOutcome::Failed
-                }
-                Parse::Partial => HeadOutcome::Partial,
-                Parse::Error(e) => {
-                    self.head_failed(
-                        side,
-                        ts_us,
-                        bytes,
-                        failed(e, HttpAnomaly::MalformedRequest),
-                        cx,
-                    );
-                    HeadOutcome::Failed
-                }
-            },
-            Side::Server => match parser::parse_response_head(bytes, storage) {
-                Parse::Complete { consumed, head } if consumed <= max => {
-                    self.on_response_head(&head, ts_us, cx);
-                    HeadOutcome::Done(consumed)
-                }
-                Parse::Complete { .. } => {
-                    self.head_failed(side, ts_us, bytes, HttpAnomaly::HeaderTooLarge, cx);
-                    HeadOutcome::Failed
-                }
-                Parse::Partial => HeadOutcome::Partial,
-                Parse::Error(e) => {
-                    self.head_failed(
-                        side,
-                        ts_us,
-                        bytes,
-                        failed(e, HttpAnomaly::MalformedResponse),
-                        cx,
-                    );
-                    HeadOutcome::Failed
-                }
-            },
+            Side::Client => {
+                let parsed = parser::parse_request_head(bytes, storage, &mut spill);
+                self.head_parsed(
+                    side,
+                    ts_us,
+                    bytes,
+                    parsed,
+                    HttpAnomaly::MalformedRequest,
+                    cx,
+                )
+            }
+            Side::Server => {
+                let parsed = parser::parse_response_head(bytes, storage);
+                self.head_parsed(
+                    side,
+                    ts_us,
+                    bytes,
+                    parsed,
+                    HttpAnomaly::MalformedResponse,
+                    cx,
+                )
+            }
         }
     }
 
-    /// A head that cannot be parsed: keep its start line if intact, mark, desynchronise.
+    /// What a parsed head (of either side) leads to: handled, waiting for more bytes, or
+    /// failed with `malformed` (or a more precise anomaly).
+    fn head_parsed<H: Head>(
+        &mut self,
+        side: Side,
+        ts_us: u64,
+        bytes: &[u8],
+        parsed: Parse<H>,
+        malformed: HttpAnomaly,
+        cx: &mut Ctx<'_>,
+    ) -> HeadOutcome {
+        let anomaly = match parsed {
+            Parse::Complete { consumed, head } if consumed <= cx.cfg.max_header_bytes => {
+                head.handle(self, ts_us, cx);
+                return HeadOutcome::Done(consumed);
+            }
+            Parse::Complete { .. } => HttpAnomaly::HeaderTooLarge,
+            Parse::Partial => return HeadOutcome::Partial,
+            Parse::Error(parser::HeadError::TooManyHeaders) => HttpAnomaly::TooManyHeaders,
+            Parse::Error(parser::HeadError::Malformed) => malformed,
+        };
+        self.head_failed(side, ts_us, bytes, anomaly, cx);
+        HeadOutcome::Failed
+    }
+
     fn head_failed(
         &mut self,
         side: Side,
@@ -1155,6 +1154,24 @@ fn method_of(m: &str) -> Method {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A parsed head of either side, handed to its connection's handler.
+trait Head {
+    /// Record the head on `conn` (a request opens a transaction, a response completes one).
+    fn handle(&self, conn: &mut HttpConnection, ts_us: u64, cx: &mut Ctx<'_>);
+}
+
+impl Head for RequestHead<'_, '_> {
+    fn handle(&self, conn: &mut HttpConnection, ts_us: u64, cx: &mut Ctx<'_>) {
+        conn.on_request_head(self, ts_us, cx);
+    }
+}
+
+impl Head for ResponseHead<'_, '_> {
+    fn handle(&self, conn: &mut HttpConnection, ts_us: u64, cx: &mut Ctx<'_>) {
+        conn.on_response_head(self, ts_us, cx);
+    }
 }
 
 /// Owned fields; obs-fold in a value (tolerated in responses, and in requests by the lenient

@@ -65,30 +65,86 @@ fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
         .unwrap_or([b' '; N])
 }
 
-/// True when no byte of `b` needs escaping. Every length takes a few fixed-size steps
-/// without copying: whole 16-byte blocks and one overlapping last block, or two overlapping words
-/// for short strings.
+/// True when no byte of `b` needs escaping.
 #[inline]
 pub fn is_clean(b: &[u8]) -> bool {
+    scan(b, block_is_clean, word_needs_escape)
+}
+
+/// True when every byte of `b` is printable ASCII (or DEL) other than `"` and `\`: such bytes
+/// are valid UTF-8, hold no line ending and are copied into a JSON string as they are. One
+/// pass answers the three questions the HTTP layer asks of a message's header fields.
+#[inline]
+pub fn is_plain(b: &[u8]) -> bool {
+    scan(b, block_is_plain, |w| {
+        w & splat(0x80) != 0 || word_needs_escape(w)
+    })
+}
+
+/// [`is_plain`] for text the caller framed with exactly `quotes` `"` characters of its own
+/// (a header list laid out as JSON): true when every other byte is plain. One pass over the
+/// whole text instead of one call per name and value.
+pub fn is_plain_framed(b: &[u8], quotes: usize) -> bool {
+    let mut blocks = b.chunks_exact(BLOCK);
+    let mut seen = 0usize;
+    for block in &mut blocks {
+        // Folded over a block: vector compares and a sum (at most 16, so a `u8` holds it).
+        let (bad, q) = block.iter().fold((false, 0u8), |(bad, q), &c| {
+            (
+                bad | !(0x20..0x80).contains(&c) | (c == b'\\'),
+                q.wrapping_add(u8::from(c == b'"')),
+            )
+        });
+        if bad {
+            return false;
+        }
+        seen += usize::from(q);
+    }
+    for &c in blocks.remainder() {
+        if !(0x20..0x80).contains(&c) || c == b'\\' {
+            return false;
+        }
+        seen += usize::from(c == b'"');
+    }
+    seen == quotes
+}
+
+/// True when no byte of `block` is below 0x20, at or above 0x80, a `"` or a `\`.
+#[inline]
+fn block_is_plain(block: &[u8; BLOCK]) -> bool {
+    block.iter().fold(true, |ok, &c| {
+        ok & (0x20..0x80).contains(&c) & (c != b'"') & (c != b'\\')
+    })
+}
+
+/// Whether every byte of `b` passes, checked in a few fixed-size steps without copying: whole
+/// 16-byte blocks and one overlapping last block, or two overlapping words for short strings.
+/// `block_ok` and `word_bad` must agree byte for byte (the word test flags a word holding any
+/// failing byte).
+#[inline(always)]
+fn scan(b: &[u8], block_ok: impl Fn(&[u8; BLOCK]) -> bool, word_bad: impl Fn(u64) -> bool) -> bool {
     let n = b.len();
     if n >= BLOCK {
         let mut at = 0;
         while at + BLOCK <= n {
-            if !block_is_clean(&array_at(b, at)) {
+            if !block_ok(&array_at(b, at)) {
                 return false;
             }
             at += BLOCK;
         }
-        at == n || block_is_clean(&array_at(b, n - BLOCK))
+        at == n || block_ok(&array_at(b, n - BLOCK))
     } else if n >= 8 {
-        !word_needs_escape(u64::from_ne_bytes(array_at(b, 0)))
-            && !word_needs_escape(u64::from_ne_bytes(array_at(b, n - 8)))
+        !word_bad(u64::from_ne_bytes(array_at(b, 0)))
+            && !word_bad(u64::from_ne_bytes(array_at(b, n - 8)))
     } else if n >= 4 {
         let lo = u32::from_ne_bytes(array_at(b, 0));
         let hi = u32::from_ne_bytes(array_at(b, n - 4));
-        !word_needs_escape(u64::from(lo) | (u64::from(hi) << 32))
+        !word_bad(u64::from(lo) | (u64::from(hi) << 32))
     } else {
-        !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+        // Spread the bytes over a word of spaces (which pass every test).
+        let mut w = [b' '; 8];
+        w[..n].copy_from_slice(b);
+        !word_bad(u64::from_ne_bytes(w))
     }
 }
 
@@ -269,6 +325,15 @@ mod tests {
     }
 
     #[test]
+    fn framed_quote_count_survives_long_texts() {
+        // 300 blocks with a quote each: counts beyond a byte's range.
+        let text = "\"abcdefghijklmno".repeat(300);
+        assert!(is_plain_framed(text.as_bytes(), 300));
+        assert!(!is_plain_framed(text.as_bytes(), 300 - 256));
+        assert!(!is_plain_framed(format!("{text}\\").as_bytes(), 300));
+    }
+
+    #[test]
     fn timestamps_ips_and_hex_like_their_display() {
         for ts in [
             0u64,
@@ -327,6 +392,25 @@ mod tests {
             write_ts_micros(&mut ours, ts);
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ts);
             prop_assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{}\"", humantime::format_rfc3339_micros(t)));
+        }
+
+        /// The word-at-a-time scans agree with a byte-at-a-time reference at every length.
+        #[test]
+        fn scans_match_byte_by_byte(
+            mut b in proptest::collection::vec(0x20u8..0x80, 0..70),
+            odd in proptest::option::of((proptest::num::usize::ANY, proptest::num::u8::ANY)),
+        ) {
+            // Mostly passing bytes, with at most one arbitrary byte anywhere.
+            if let (Some((at, c)), false) = (odd, b.is_empty()) {
+                let i = at % b.len();
+                b[i] = c;
+            }
+            let escapes = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
+            prop_assert_eq!(is_clean(&b), !b.iter().any(|&c| escapes(c)));
+            prop_assert_eq!(is_plain(&b), !b.iter().any(|&c| escapes(c) || c >= 0x80));
+            // Framed in quotes: plain inside exactly when the quotes are the framing's.
+            let framed: Vec<u8> = [&b"[\""[..], &b, b"\"]"].concat();
+            prop_assert_eq!(is_plain_framed(&framed, 2), is_plain(&b));
         }
 
         /// Differential: any string is written exactly as serde_json writes it.

@@ -63,8 +63,9 @@ pub fn default_redact_headers() -> Vec<String> {
 /// Prepared redaction rules.
 #[derive(Clone, Debug)]
 pub struct Redactor {
-    /// Lower-cased header names.
-    headers: Vec<String>,
+    /// Lower-cased header names, by length (the names of 63 bytes or more share the last
+    /// entry): a name is compared only with those of its own length.
+    by_len: Vec<Vec<String>>,
     /// For each name length (lengths of 63 bytes or more share the last entry), the first
     /// bytes the redacted names of that length start with, as bits of [`first_byte_bit`]:
     /// most header names are rejected by their length and first byte alone.
@@ -93,17 +94,26 @@ impl Redactor {
             .map(|h| h.to_ascii_lowercase())
             .collect();
         let mut firsts = [0; FILTER_LENGTHS];
-        for h in &headers {
-            firsts[h.len().min(FILTER_LENGTHS - 1)] |= first_byte_bit(h);
+        let mut by_len = vec![Vec::new(); FILTER_LENGTHS];
+        for h in headers {
+            let len = h.len().min(FILTER_LENGTHS - 1);
+            firsts[len] |= first_byte_bit(&h);
+            if let Some(names) = by_len.get_mut(len) {
+                names.push(h);
+            }
         }
-        Redactor { headers, firsts }
+        Redactor { by_len, firsts }
     }
 
     /// True when the value of header `name` must be redacted.
     #[inline]
     pub fn redacts(&self, name: &str) -> bool {
-        self.firsts[name.len().min(FILTER_LENGTHS - 1)] & first_byte_bit(name) != 0
-            && self.headers.iter().any(|h| h.eq_ignore_ascii_case(name))
+        let len = name.len().min(FILTER_LENGTHS - 1);
+        self.firsts[len] & first_byte_bit(name) != 0
+            && self
+                .by_len
+                .get(len)
+                .is_some_and(|names| names.iter().any(|h| h.eq_ignore_ascii_case(name)))
     }
 }
 
@@ -362,28 +372,30 @@ impl HttpRecord<'_> {
 
     /// `[[name, value], ...]` with secret values redacted.
     fn write_headers(&self, headers: &Headers, out: &mut Vec<u8>) {
-        use crate::json::{is_clean, write_str};
-        // Names are tokens and values seldom hold a quote, a backslash or a control byte: one
-        // look over all of the message's text, and every field is copied without another.
-        let clean = is_clean(headers.text().as_bytes());
-        out.reserve(headers.text().len() + headers.len() * FIELD_OVERHEAD + 2);
+        use crate::json::write_str;
         out.push(b'[');
-        for (i, (n, v)) in headers.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        if headers.is_plain() {
+            // The usual case: the list is stored as the JSON it becomes; copy it whole
+            // around the redacted values.
+            let text = headers.json_fields().as_bytes();
+            out.reserve(text.len() + 1);
+            let mut from = 0;
+            for value in headers.value_ranges(|n| self.redactor.redacts(n)) {
+                out.extend_from_slice(text.get(from..value.start).unwrap_or_default());
+                out.extend_from_slice(REDACTED.as_bytes());
+                from = value.end;
             }
-            let v = if self.redactor.redacts(n) {
-                REDACTED
-            } else {
-                v
-            };
-            if clean {
-                out.extend_from_slice(b"[\"");
-                out.extend_from_slice(n.as_bytes());
-                out.extend_from_slice(b"\",\"");
-                out.extend_from_slice(v.as_bytes());
-                out.extend_from_slice(b"\"]");
-            } else {
+            out.extend_from_slice(text.get(from..).unwrap_or_default());
+        } else {
+            for (i, (n, v)) in headers.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let v = if self.redactor.redacts(n) {
+                    REDACTED
+                } else {
+                    v
+                };
                 out.push(b'[');
                 write_str(out, n);
                 out.push(b',');
@@ -394,9 +406,6 @@ impl HttpRecord<'_> {
         out.push(b']');
     }
 }
-
-/// JSON bytes around one header field: `["`, `","`, `"]` and a comma.
-const FIELD_OVERHEAD: usize = 8;
 
 /// Append the session fields of an `http` record (when `session` is given) and close it: the
 /// second half of [`HttpRecord::write_json`], after [`HttpRecord::write_json_head`].
@@ -905,6 +914,41 @@ mod tests {
             )
             .unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        }
+    }
+
+    proptest::proptest! {
+        /// Header lists, plain or not, with redacted fields anywhere: the list copied whole
+        /// around redacted values gives serde_json's bytes.
+        #[test]
+        fn any_header_list_matches_serde(
+            fields in proptest::collection::vec(
+                ("Host|Cookie|authorization|X-Api-Key|Accept|[A-Za-z-]{1,12}", "[ -~]{0,24}|\\PC{0,12}"),
+                0..8,
+            ),
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..10),
+        ) {
+            let redactor = Redactor::new(&RecordConfig::default());
+            let mut tx = rich_tx();
+            let mut headers = Headers::from_byte_fields(
+                fields.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+                fields.len(),
+                fields.iter().map(|(n, v)| n.len() + v.len()).sum(),
+            );
+            if let Some(r) = tx.response.as_mut() {
+                r.headers = headers.clone();
+            }
+            headers.push_bytes("Set-Cookie", &raw);
+            if let Some(r) = tx.request.as_mut() {
+                r.headers = headers;
+            }
+            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None };
+            let mut ours = Vec::new();
+            rec.write_json(None, &mut ours).unwrap();
+            proptest::prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&rec).unwrap()
+            );
         }
     }
 

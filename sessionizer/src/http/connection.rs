@@ -1179,9 +1179,10 @@ impl Head for ResponseHead<'_, '_> {
 fn own_headers(h: &[Header<'_>]) -> Headers {
     let bytes = h.iter().map(|h| h.name.len() + h.value.len()).sum();
     let raw = Headers::from_byte_fields(h.iter().map(|f| (f.name, f.value)), h.len(), bytes);
-    // Names never hold a line feed and values only when folded (obs-fold): one search over
-    // the message's text instead of one per field; folded values (rare) are unfolded then.
-    if memchr::memchr(b'\n', raw.text().as_bytes()).is_none() {
+    // Names never hold a line feed and values only when folded (obs-fold). Plain fields hold
+    // none (checked while copying them); otherwise one search over the message's text, and
+    // folded values (rare) are unfolded then.
+    if raw.is_plain() || memchr::memchr(b'\n', raw.json_fields().as_bytes()).is_none() {
         return raw;
     }
     let fields = h.iter().map(|f| (f.name, parser::unfold(f.value)));

@@ -1,14 +1,30 @@
-//! Header fields of one message, owned compactly: every name and value lives in one string,
-//! indexed by spans. One message costs two allocations instead of two per field.
+//! Header fields of one message, owned compactly and laid out as the JSON the records carry:
+//! every name and value lives in one string, indexed by spans. One message costs two
+//! allocations instead of two per field, and a record writer copies the list whole.
 
 use std::fmt;
 
-/// Where one field's name and value sit in [`Headers::text`].
+use crate::json::{is_plain, is_plain_framed};
+
+/// Opens a field in [`Headers::json_fields`]: `["`.
+const OPEN: &[u8] = b"[\"";
+/// Between a field's name and its value: `","`.
+const SEP: &[u8] = b"\",\"";
+/// Closes a field: `"]`.
+const CLOSE: &[u8] = b"\"]";
+/// Between two fields: `,`.
+const COMMA: &[u8] = b",";
+/// `"` characters in one field's framing.
+const QUOTES: usize = 4;
+/// Bytes of framing per field (the comma counted for every field).
+const FRAME_BYTES: usize = OPEN.len() + SEP.len() + CLOSE.len() + COMMA.len();
+
+/// Where one field's name and value sit in [`Headers::json_fields`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
     /// Start of the name.
     name: u32,
-    /// Start of the value (the name ends here).
+    /// Start of the value (the name ends [`SEP`] before it).
     value: u32,
     /// End of the value.
     end: u32,
@@ -18,22 +34,49 @@ impl Span {
     /// The span of a field whose name starts at `start`; None when it would not fit the
     /// 32-bit offsets (the field is then dropped rather than corrupt the list).
     fn at(start: usize, name_len: usize, value_len: usize) -> Option<Span> {
+        let value = start + name_len + SEP.len();
         Some(Span {
             name: u32::try_from(start).ok()?,
-            value: u32::try_from(start + name_len).ok()?,
-            end: u32::try_from(start + name_len + value_len).ok()?,
+            value: u32::try_from(value).ok()?,
+            end: u32::try_from(value + value_len).ok()?,
         })
+    }
+
+    /// The name's byte range.
+    fn name(self) -> std::ops::Range<usize> {
+        self.name as usize..self.value as usize - SEP.len()
+    }
+
+    /// The value's byte range.
+    fn value(self) -> std::ops::Range<usize> {
+        self.value as usize..self.end as usize
     }
 }
 
 /// Header fields in wire order, names as sent, values decoded lossily as UTF-8.
 ///
+/// Layout: `text` is the inside of a JSON array of `[name, value]` pairs,
+/// `["Host","a"],["Accept","*/*"]`, with every name and value as it was received (not escaped)
+/// and the spans pointing at them. When `plain` is true no name or value holds a byte that JSON
+/// escapes or a non-ASCII byte, so `text` is valid JSON as it stands.
+///
 /// Invariant: spans are in wire order, each within `text`, on character boundaries, with
-/// `name <= value <= end`; `text` holds nothing else.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// `name + SEP <= value <= end`; `text` holds the fields and their framing, nothing else.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Headers {
     text: String,
     spans: Vec<Span>,
+    plain: bool,
+}
+
+impl Default for Headers {
+    fn default() -> Self {
+        Headers {
+            text: String::new(),
+            spans: Vec::new(),
+            plain: true,
+        }
+    }
 }
 
 impl Headers {
@@ -42,44 +85,41 @@ impl Headers {
         Headers::default()
     }
 
-    /// Room for `fields` fields of `bytes` bytes in all.
+    /// Room for `fields` fields of `bytes` bytes in all (names and values).
     pub fn with_capacity(fields: usize, bytes: usize) -> Self {
         Headers {
-            text: String::with_capacity(bytes),
+            text: String::with_capacity(bytes + fields * FRAME_BYTES),
             spans: Vec::with_capacity(fields),
+            plain: true,
         }
     }
 
-    /// Fields from raw bytes, in order. The bytes of the whole message are validated as UTF-8
-    /// once (one pass over a few hundred bytes instead of one call per field); when they are
-    /// not UTF-8, each value is decoded lossily on its own, as [`Self::push_bytes`] does.
+    /// Fields from raw bytes, in order. The framed text is looked at once (is every name and
+    /// value plain ASCII?) and validated as UTF-8 once; when it is not UTF-8, each value is
+    /// decoded lossily on its own, as [`Self::push_bytes`] does.
     pub fn from_byte_fields<'a, I, V>(fields: I, count: usize, bytes: usize) -> Self
     where
         I: Iterator<Item = (&'a str, V)> + Clone,
         V: AsRef<[u8]>,
     {
-        let mut text = Vec::with_capacity(bytes);
+        let mut text = Vec::with_capacity(bytes + count * FRAME_BYTES);
         let mut spans = Vec::with_capacity(count);
         for (name, value) in fields.clone() {
             let value = value.as_ref();
-            let Some(span) = Span::at(text.len(), name.len(), value.len()) else {
+            let comma = if spans.is_empty() { 0 } else { COMMA.len() };
+            let Some(span) = Span::at(text.len() + comma + OPEN.len(), name.len(), value.len())
+            else {
                 continue;
             };
-            text.extend_from_slice(name.as_bytes());
-            text.extend_from_slice(value);
+            frame(&mut text, comma > 0, name.as_bytes(), value);
             spans.push(span);
         }
-        // A valid whole has every span on character boundaries when names are non-empty
-        // ASCII tokens (what httparse yields); checked anyway, since the spans must be.
+        let plain = is_plain_framed(&text, QUOTES * spans.len());
+        // Framing bytes are ASCII, so a valid whole has every name and value on character
+        // boundaries; a plain whole is ASCII.
         match String::from_utf8(text) {
-            Ok(text)
-                if spans.iter().all(|s| {
-                    text.is_char_boundary(s.value as usize) && text.is_char_boundary(s.end as usize)
-                }) =>
-            {
-                Headers { text, spans }
-            }
-            _ => {
+            Ok(text) => Headers { text, spans, plain },
+            Err(_) => {
                 let mut out = Headers::with_capacity(count, bytes);
                 for (name, value) in fields {
                     out.push_bytes(name, value.as_ref());
@@ -100,18 +140,30 @@ impl Headers {
     /// Append a field. Fields are bounded by the HTTP layer's header limits, far below 4 GiB;
     /// a field that would not fit the 32-bit spans is dropped rather than corrupt the list.
     pub fn push(&mut self, name: &str, value: &str) {
-        let Some(span) = Span::at(self.text.len(), name.len(), value.len()) else {
+        let comma = !self.spans.is_empty();
+        let start = self.text.len() + if comma { COMMA.len() } else { 0 } + OPEN.len();
+        let Some(span) = Span::at(start, name.len(), value.len()) else {
             return;
         };
-        self.text.push_str(name);
-        self.text.push_str(value);
+        self.plain &= is_plain(name.as_bytes()) & is_plain(value.as_bytes());
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        frame(&mut text, comma, name.as_bytes(), value.as_bytes());
+        // Only ASCII framing and the two `str`s were appended.
+        self.text = String::from_utf8(text).unwrap_or_default();
         self.spans.push(span);
-        debug_assert!(self.text.len() == span.end as usize);
+        debug_assert!(self.text.len() == span.end as usize + CLOSE.len());
     }
 
-    /// Every name and value back to back, in wire order (nothing between them).
-    pub fn text(&self) -> &str {
+    /// The fields as the inside of a JSON array of `[name, value]` pairs, names and values
+    /// as received: valid JSON when [`Self::is_plain`].
+    pub fn json_fields(&self) -> &str {
         &self.text
+    }
+
+    /// True when every name and value is printable ASCII without `"` or `\`: then
+    /// [`Self::json_fields`] is valid JSON and no value holds a line ending.
+    pub fn is_plain(&self) -> bool {
+        self.plain
     }
 
     /// Number of fields.
@@ -132,18 +184,31 @@ impl Headers {
         }
     }
 
+    /// The byte ranges in [`Self::json_fields`] of the values whose name `pick` chooses, in
+    /// wire order (a record writer replaces them, copying everything between whole).
+    pub fn value_ranges<'a>(
+        &'a self,
+        mut pick: impl FnMut(&str) -> bool + 'a,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        self.spans.iter().filter_map(move |s| {
+            let name = self.text.get(s.name())?;
+            pick(name).then(|| s.value())
+        })
+    }
+
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         // Names are compared by length first, from the spans, before any slicing: most
         // lookups (the record writer's and the session keys') miss on most fields.
         let text = self.text.as_bytes();
+        let wanted = name.len() + SEP.len();
         let s = self.spans.iter().find(|s| {
-            s.value.wrapping_sub(s.name) as usize == name.len()
+            s.value.wrapping_sub(s.name) as usize == wanted
                 && text
-                    .get(s.name as usize..s.value as usize)
+                    .get(s.name())
                     .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
         })?;
-        self.text.get(s.value as usize..s.end as usize)
+        self.text.get(s.value())
     }
 
     /// Every value of the fields named `name` (case-insensitive), in order.
@@ -152,6 +217,19 @@ impl Headers {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
+}
+
+/// Append one field and its framing: `,["name","value"]` (no comma before the first).
+#[inline]
+fn frame(text: &mut Vec<u8>, comma: bool, name: &[u8], value: &[u8]) {
+    if comma {
+        text.extend_from_slice(COMMA);
+    }
+    text.extend_from_slice(OPEN);
+    text.extend_from_slice(name);
+    text.extend_from_slice(SEP);
+    text.extend_from_slice(value);
+    text.extend_from_slice(CLOSE);
 }
 
 /// Iterator over `(name, value)` pairs.
@@ -167,14 +245,8 @@ impl<'a> Iterator for Iter<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.spans.next()?;
-        let name = self
-            .text
-            .get(s.name as usize..s.value as usize)
-            .unwrap_or("");
-        let value = self
-            .text
-            .get(s.value as usize..s.end as usize)
-            .unwrap_or("");
+        let name = self.text.get(s.name()).unwrap_or("");
+        let value = self.text.get(s.value()).unwrap_or("");
         Some((name, value))
     }
 
@@ -260,6 +332,25 @@ mod tests {
         ) {
             let f: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
             same_as_pushing(&f);
+        }
+    }
+
+    #[test]
+    fn framed_as_json_and_plain_only_without_escapes() {
+        let h: Headers = [("Host", "a"), ("Accept", "*/*")].into_iter().collect();
+        assert_eq!(h.json_fields(), r#"["Host","a"],["Accept","*/*"]"#);
+        assert!(h.is_plain() && Headers::new().is_plain());
+        for odd in [
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "caf\u{e9}",
+            "fold\r\n x",
+        ] {
+            let fields = [("Host", "a".as_bytes()), ("X", odd.as_bytes())];
+            let h = Headers::from_byte_fields(fields.iter().copied(), 2, 5 + odd.len());
+            assert!(!h.is_plain(), "{odd:?}");
+            assert_eq!(h.get("x"), Some(odd));
         }
     }
 

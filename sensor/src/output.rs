@@ -12,7 +12,9 @@ use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
 use apitap_sessionizer::http::Transaction;
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
-use apitap_sessionizer::session::{EndReason, SessionRecord, SessionStats, Sessionizer};
+use apitap_sessionizer::session::{
+    EndReason, Extractor, SessionRecord, SessionStats, Sessionizer, TxFacts,
+};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
 use crate::config::Config;
@@ -45,9 +47,12 @@ pub struct Finished {
     /// Where its record's head ([`HttpRecord::write_json_head`]) is in
     /// [`FinishedBatch::heads`]; None when it could not be written there.
     pub head: Option<Range<usize>>,
+    /// What it tells the session table, when the worker read it (sessions on).
+    pub facts: Option<TxFacts>,
 }
 
-/// Transactions finished by one worker, with their record heads written.
+/// Transactions finished by one worker, with their record heads written and, when sessions
+/// are on, their session facts read.
 #[derive(Debug, Default)]
 pub struct FinishedBatch {
     /// The worker's packet clock when the transactions were drained.
@@ -59,8 +64,15 @@ pub struct FinishedBatch {
 }
 
 impl FinishedBatch {
-    /// Add `tx`, writing its record head with `redactor`.
-    pub fn push(&mut self, tx: Transaction, tunnel: Option<TunnelInfo>, redactor: &Redactor) {
+    /// Add `tx`, writing its record head with `redactor` and reading its session facts with
+    /// `extractor` (when sessions are on).
+    pub fn push(
+        &mut self,
+        tx: Transaction,
+        tunnel: Option<TunnelInfo>,
+        redactor: &Redactor,
+        extractor: Option<&mut Extractor>,
+    ) {
         let start = self.heads.len();
         let rec = HttpRecord {
             tx: &tx,
@@ -76,7 +88,13 @@ impl FinishedBatch {
                 None
             }
         };
-        self.txs.push(Finished { tx, tunnel, head });
+        let facts = extractor.map(|x| x.facts(&tx));
+        self.txs.push(Finished {
+            tx,
+            tunnel,
+            head,
+            facts,
+        });
     }
 }
 
@@ -149,26 +167,34 @@ impl OutputStage {
         })
     }
 
+    /// A reader of session facts for a worker ([`FinishedBatch::push`]); `None` when sessions
+    /// are off.
+    pub fn extractor(&self) -> Option<Extractor> {
+        self.sessions.as_ref().map(Sessionizer::extractor)
+    }
+
     /// A worker's batch of transactions at packet time `now_us` (their record heads already
     /// written by the worker), then the timeouts due.
     pub fn on_transactions(&mut self, batch: FinishedBatch) -> Result<(), ExportError> {
         let FinishedBatch { now_us, txs, heads } = batch;
         for f in txs {
             let head = f.head.and_then(|r| heads.get(r));
-            self.transaction(now_us, &f.tx, f.tunnel.as_ref(), head)?;
+            self.transaction(now_us, &f.tx, f.tunnel.as_ref(), head, f.facts)?;
         }
         self.tick(now_us)
     }
 
     /// Sessionize, serialize and export one transaction (after the session records it caused).
     /// `head` is its record's session-independent part when a worker already wrote it
-    /// ([`HttpRecord::write_json_head`]); it is written here otherwise.
+    /// ([`HttpRecord::write_json_head`]); it is written here otherwise. Likewise `facts`, what
+    /// it tells the session table, when a worker read them ([`Self::extractor`]).
     pub fn transaction(
         &mut self,
         now_us: u64,
         tx: &Transaction,
         tunnel: Option<&TunnelInfo>,
         head: Option<&[u8]>,
+        facts: Option<TxFacts>,
     ) -> Result<(), ExportError> {
         self.now_us = self.now_us.max(now_us);
         self.transactions += 1;
@@ -177,7 +203,10 @@ impl OutputStage {
         }
         let session = match &mut self.sessions {
             Some(s) => {
-                let session = s.observe(self.now_us, tx, &mut self.session_out);
+                let session = match facts {
+                    Some(f) => s.observe_facts(self.now_us, tx, f, &mut self.session_out),
+                    None => s.observe(self.now_us, tx, &mut self.session_out),
+                };
                 // Session starts caused by this transaction precede its record.
                 for r in self.session_out.drain(..) {
                     self.session_records += 1;

@@ -150,7 +150,7 @@ impl Pipeline {
     fn emit(&mut self) -> Result<(), ExportError> {
         for tx in self.http.drain() {
             self.out
-                .transaction(self.now_us, &tx, self.decoder.tunnel(tx.zone), None)?;
+                .transaction(self.now_us, &tx, self.decoder.tunnel(tx.zone), None, None)?;
         }
         Ok(())
     }

@@ -113,10 +113,11 @@ impl Sharded {
             let cfg = cfg.clone();
             let out = out_tx.clone();
             let recycle = recycle_tx.clone();
+            let extractor = session.extractor();
             let pubd = Arc::clone(&stats);
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{i}"))
-                .spawn(move || worker::run(i, &cfg, rx, out, recycle, pubd))
+                .spawn(move || worker::run(i, &cfg, extractor, rx, out, recycle, pubd))
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             to_workers.push(tx);
             handles.push(h);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
 use apitap_sessionizer::http::{HttpStats, HttpTracker};
 use apitap_sessionizer::record::Redactor;
+use apitap_sessionizer::session::Extractor;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::dispatch::{PacketBatch, ToWorker};
@@ -53,6 +54,8 @@ struct Worker {
     http: HttpTracker,
     /// Redaction rules for the record heads written here.
     redactor: Redactor,
+    /// Reads the session facts of finished transactions (sessions on).
+    extractor: Option<Extractor>,
     /// Size of the last batch's record heads: the next batch's buffer starts that large.
     heads_hint: usize,
     /// Latest packet (or tick) time; never goes backwards.
@@ -64,13 +67,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(index: usize, cfg: &Config) -> Self {
+    fn new(index: usize, cfg: &Config, extractor: Option<Extractor>) -> Self {
         let first = ((index as u64) << CONN_ID_SHIFT) | 1;
         Worker {
             decoder: Decoder::with_config(&cfg.decode),
             reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(ConnId(first)),
             http: HttpTracker::new(http_config(cfg)),
             redactor: Redactor::new(&cfg.output),
+            extractor,
             heads_hint: 0,
             now_us: 0,
             next_expire_us: 0,
@@ -135,7 +139,7 @@ impl Worker {
             } else {
                 self.decoder.tunnel(tx.zone).cloned()
             };
-            out.push(tx, tunnel, &self.redactor);
+            out.push(tx, tunnel, &self.redactor, self.extractor.as_mut());
         }
         if !out.txs.is_empty() {
             self.heads_hint = out.heads.len();
@@ -156,16 +160,18 @@ impl Worker {
 
 /// The body of worker thread `index`: runs until every sender of `rx` is gone, then flushes
 /// its open streams (their transactions end with what was seen) and returns. Emptied packet
-/// batches go back on `recycle`.
+/// batches go back on `recycle`. With sessions on, `extractor` reads each finished
+/// transaction's session facts here, so the session stage only keeps the table.
 pub fn run(
     index: usize,
     cfg: &Config,
+    extractor: Option<Extractor>,
     rx: Receiver<ToWorker>,
     tx: Sender<WorkerOut>,
     recycle: Sender<PacketBatch>,
     published: Arc<Mutex<WorkerStats>>,
 ) {
-    let mut w = Worker::new(index, cfg);
+    let mut w = Worker::new(index, cfg, extractor);
     for msg in rx.iter() {
         w.on_message(msg, &recycle);
         // What is already queued is handled before output: fewer, larger hand-offs under load

@@ -40,6 +40,13 @@ pub(crate) struct ClaimsCache {
 /// Decoded claims (`None`: not a JWT) by token.
 type ClaimsMap = HashMap<Box<str>, Option<std::sync::Arc<Value>>, FixedHasher>;
 
+/// A clone starts empty: each extractor (one per worker) fills its own.
+impl Clone for ClaimsCache {
+    fn clone(&self) -> Self {
+        ClaimsCache::default()
+    }
+}
+
 impl ClaimsCache {
     /// The claims of `token` (decoded without verification), from the cache when seen before.
     pub(crate) fn claims(&self, token: &str) -> Option<std::sync::Arc<Value>> {
@@ -159,6 +166,7 @@ pub(crate) fn decoding_key(a: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, S
 }
 
 /// Checks signatures with the configured key, remembering recent results.
+#[derive(Clone)]
 pub struct Verifier {
     /// The accepted algorithm.
     alg: Algorithm,

@@ -137,14 +137,14 @@ pub(crate) struct Found<'v> {
     pub jwt: Option<&'v str>,
 }
 
-/// The first key present in `view`. `bound(value)` says whether the server set `value`
-/// earlier (for `set_cookie` and `login_token`). Fallbacks always match when reached
+/// The first key present in `view`. `bound(index, value)` says whether the server set
+/// `value` earlier (for `set_cookie` and `login_token`, the key at `index`). Fallbacks always match when reached
 /// (`fallback:ip+ua` needs a User-Agent).
 pub(crate) fn resolve<'v>(
     keys: &[CompiledKey],
     view: &'v TxView<'_>,
     client_ip: IpAddr,
-    mut bound: impl FnMut(&str) -> bool,
+    mut bound: impl FnMut(usize, &str) -> bool,
 ) -> Option<Found<'v>> {
     for (idx, k) in keys.iter().enumerate() {
         let found = match &k.key {
@@ -172,11 +172,11 @@ pub(crate) fn resolve<'v>(
                 .map(|v| (v, None, None)),
             Key::SetCookie(n) => view
                 .cookie(n)
-                .filter(|v| bound(v))
+                .filter(|v| bound(idx, v))
                 .map(|v| (Cow::Borrowed(v), Some(v), None)),
             Key::LoginToken { loc, .. } => view
                 .token(loc)
-                .filter(|v| bound(v))
+                .filter(|v| bound(idx, v))
                 .map(|v| (Cow::Borrowed(v), Some(v), None)),
             Key::FallbackIpUa => view.req_header("user-agent").map(|ua| {
                 let mut v = ip_text(client_ip);

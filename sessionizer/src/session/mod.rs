@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod config;
 pub mod context;
 pub mod endpoint;
+pub mod facts;
 pub mod jwt;
 mod keys;
 pub mod secret;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use anomaly::SessionAnomaly;
 pub use config::{BodyCapture, SessionConfig, SessionConfigError};
+pub use facts::{Extractor, TxFacts};
 pub use secret::{HashId, Secret};
 pub use stats::SessionStats;
 pub use summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId};

@@ -10,7 +10,6 @@
 //! Every push uses the clamped packet time `now`, which never decreases, so each list stays
 //! sorted by its deadline.
 
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -20,22 +19,21 @@ use super::anomaly::SessionAnomaly;
 use super::bindings::Bindings;
 use super::body::DecodeStatus;
 use super::client_ip::{ClientIpResolver, IpOrigin};
-use super::config::{
-    parse_cidr, BodyConfig, ParamMode, ParamRole, SessionConfig, SessionConfigError,
-};
-use super::context::{numeric, Param};
+use super::config::{parse_cidr, SessionConfig, SessionConfigError};
 use super::endpoint::{cut, EndpointNamer};
-use super::jwt::{self, Verdict, Verifier};
-use super::keys::{self, CompiledKey, Key};
+use super::facts::{Extractor, TxFacts};
+use super::jwt::Verifier;
+use super::keys::CompiledKey;
 use super::secret::{Domain, HashId, Keyed, Secret};
 use super::stats::SessionStats;
 use super::summary::{
     count_status, EndReason, Phase, SessionRecord, SessionSummary, StatusKey, TransactionId,
     MAX_ANOMALY_KINDS,
 };
-use super::view::TxView;
+use super::view::BodyEvents;
 use super::FixedHasher;
 use crate::http::Transaction;
+use crate::record::header;
 
 /// Microseconds per millisecond.
 const US_PER_MS: u64 = 1000;
@@ -173,26 +171,12 @@ struct Limits {
 pub struct Sessionizer {
     /// Bounds and timeouts.
     limits: Limits,
-    /// Body limits.
-    body: BodyConfig,
-    /// Keys in precedence order.
-    keys: Vec<CompiledKey>,
-    /// Context parameters.
-    params: Vec<Param>,
+    /// Keys in precedence order (labels and kinds; the extractor reads them).
+    keys: Arc<[CompiledKey]>,
     /// The keyed hash.
     keyed: Keyed,
-    /// JWT verification, when configured.
-    verifier: Option<Verifier>,
-    /// Client IP resolution.
-    ips: ClientIpResolver,
-    /// Endpoint naming.
-    endpoints: EndpointNamer,
-    /// Lower-cased login path keywords.
-    login_keywords: Vec<String>,
-    /// JSON pointers of tokens in login responses.
-    login_pointers: Vec<String>,
-    /// Cookie names whose `Set-Cookie` values are bound.
-    bind_cookies: Vec<String>,
+    /// Reads transactions for [`Self::observe`] (the sharded pipeline's workers run clones).
+    extractor: Extractor,
     /// Server-set values.
     bindings: Bindings,
     /// The slab.
@@ -201,8 +185,6 @@ pub struct Sessionizer {
     free: Vec<u32>,
     /// Key hash → slot.
     index: HashMap<HashId, u32, FixedHasher>,
-    /// JWT claims decoded for earlier transactions (bounded, see [`jwt::ClaimsCache`]).
-    claims_cache: jwt::ClaimsCache,
     /// The lists.
     lists: [List; LISTS],
     /// Counters.
@@ -218,16 +200,6 @@ impl std::fmt::Debug for Sessionizer {
             .field("now_us", &self.now_us)
             .finish_non_exhaustive()
     }
-}
-
-/// ASCII case-insensitive substring test; `needle` is lower case.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    let n = needle.len();
-    n == 0
-        || hay
-            .as_bytes()
-            .windows(n)
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Push `a` once.
@@ -248,7 +220,7 @@ impl Sessionizer {
                     .into(),
             });
         }
-        let keys: Vec<CompiledKey> = cfg.keys.iter().map(CompiledKey::new).collect();
+        let keys: Arc<[CompiledKey]> = cfg.keys.iter().map(CompiledKey::new).collect();
         let verifier = Verifier::new(&cfg.jwt).map_err(|m| SessionConfigError::Invalid {
             field: "jwt".into(),
             message: m,
@@ -262,20 +234,15 @@ impl Sessionizer {
                 field: "trusted_proxies".into(),
                 message: m,
             })?;
-        let mut login_pointers = cfg.login.token_pointers.clone();
-        let mut bind_cookies: Vec<String> = Vec::new();
-        for k in &keys {
-            if let Key::LoginToken { pointer, .. } = &k.key {
-                if !login_pointers.contains(pointer) {
-                    login_pointers.push(pointer.clone());
-                }
-            }
-            if let Some(c) = k.cookie_name() {
-                if !bind_cookies.iter().any(|b| b == c) {
-                    bind_cookies.push(c.to_string());
-                }
-            }
-        }
+        let keyed = Keyed::new(&secret);
+        let extractor = Extractor::new(
+            cfg,
+            Arc::clone(&keys),
+            keyed.clone(),
+            verifier,
+            ClientIpResolver::new(trusted, cfg.client_ip_headers.clone()),
+            EndpointNamer::new(&cfg.endpoints)?,
+        );
         let stats = SessionStats {
             keys: keys.iter().map(|k| (k.label.to_string(), 0)).collect(),
             ..SessionStats::default()
@@ -293,26 +260,13 @@ impl Sessionizer {
                 max_tx_ids: cfg.max_transaction_ids_per_session,
                 max_value_bytes: cfg.max_value_bytes,
             },
-            body: cfg.body.clone(),
             keys,
-            params: cfg.params.iter().map(Param::new).collect(),
-            keyed: Keyed::new(&secret),
-            verifier,
-            ips: ClientIpResolver::new(trusted, cfg.client_ip_headers.clone()),
-            endpoints: EndpointNamer::new(&cfg.endpoints)?,
-            login_keywords: cfg
-                .login
-                .path_keywords
-                .iter()
-                .map(|k| k.to_ascii_lowercase())
-                .collect(),
-            login_pointers,
-            bind_cookies,
+            keyed,
+            extractor,
             bindings: Bindings::new(cfg.login.max_bindings),
             slots: Vec::new(),
             free: Vec::new(),
             index: HashMap::with_hasher(FixedHasher::default()),
-            claims_cache: jwt::ClaimsCache::default(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -332,6 +286,12 @@ impl Sessionizer {
         self.index.len()
     }
 
+    /// A reader of transactions for [`Self::observe_facts`], to run elsewhere (one per worker
+    /// of the sharded pipeline): same keys, parameters, secret and verification key.
+    pub fn extractor(&self) -> Extractor {
+        self.extractor.clone()
+    }
+
     /// Assign one finished transaction to a session. Returns what its http record needs;
     /// pushes the session records it causes (ends of idle, split or evicted sessions, then
     /// a start) into `out`.
@@ -341,34 +301,39 @@ impl Sessionizer {
         tx: &Transaction,
         out: &mut Vec<SessionRecord>,
     ) -> TxSession {
-        // The view borrows the claims cache while `self` changes: lend it out for the call.
-        let cache = std::mem::take(&mut self.claims_cache);
-        let r = self.observe_with(now_us, tx, out, &cache);
-        self.claims_cache = cache;
-        r
+        let facts = self.extractor.facts(tx);
+        self.observe_facts(now_us, tx, facts, out)
     }
 
-    /// [`Self::observe`] with the claims cache lent out.
-    fn observe_with(
+    /// [`Self::observe`] with what the transaction tells sessions already read (by an
+    /// [`Extractor`] of this sessionizer's, possibly on another thread).
+    pub fn observe_facts(
         &mut self,
         now_us: u64,
         tx: &Transaction,
+        facts: TxFacts,
         out: &mut Vec<SessionRecord>,
-        claims_cache: &jwt::ClaimsCache,
     ) -> TxSession {
         self.now_us = self.now_us.max(now_us);
         let now = self.now_us;
         self.stats.transactions += 1;
-        let limits = self.body.clone();
-        let view = TxView::new(tx, &limits, claims_cache);
         let mut anomalies = Vec::new();
-
-        let peer = tx.client.ip();
-        let (client_ip, origin) = match view.req {
-            Some(r) => self.ips.resolve(peer, &r.headers),
-            None => (peer, IpOrigin::Peer),
-        };
-        match origin {
+        let TxFacts {
+            client_ip,
+            ip_origin,
+            conditional,
+            key,
+            context,
+            values,
+            user,
+            role,
+            values_truncated,
+            endpoint,
+            server_values,
+            events,
+            events_keyless,
+        } = facts;
+        match ip_origin {
             IpOrigin::Peer => {}
             IpOrigin::Header => self.stats.client_ip_from_header += 1,
             IpOrigin::Untrusted => self.stats.client_ip_header_untrusted += 1,
@@ -377,51 +342,14 @@ impl Sessionizer {
                 push_unique(&mut anomalies, SessionAnomaly::ForwardedHeaderInvalid);
             }
         }
+        self.stats.values_truncated += values_truncated;
 
-        // The key, by precedence.
-        let (keyed, bindings) = (&self.keyed, &self.bindings);
-        let found = keys::resolve(&self.keys, &view, client_ip, |v| {
-            bindings
-                .get(&keyed.hash(Domain::Binding, &[v.as_bytes()]))
-                .is_some()
-        });
-
-        // Context parameters.
-        let mut context = Vec::new();
-        let (mut user, mut role) = (None, None);
-        let mut values = Vec::new();
-        for p in &self.params {
-            let Some(raw) = p.extract(&view) else {
-                continue;
-            };
-            let (exported, was_cut) = p.export(&raw, keyed, self.limits.max_value_bytes);
-            if was_cut {
-                self.stats.values_truncated += 1;
-            }
-            let number = if p.mode == ParamMode::Plain {
-                numeric(&raw)
-            } else {
-                None
-            };
-            if let Some(e) = &exported {
-                context.push((p.name.clone(), e.clone()));
-                // Several parameters may carry the user (a login form field, a JWT claim...):
-                // the first present, in config order, wins.
-                match p.role {
-                    Some(ParamRole::User) if user.is_none() => user = Some(e.clone()),
-                    Some(ParamRole::Role) if role.is_none() => role = Some(e.clone()),
-                    _ => {}
-                }
-            }
-            values.push((
-                p.name.clone(),
-                FixedHasher::default().hash_one(raw.as_ref()),
-                exported,
-                number,
-            ));
-        }
-
-        let endpoint = view.req.map(|r| self.endpoints.name(&r.method, view.path));
+        // The key, by precedence: a key the server must have bound counts when it did.
+        let bindings = &self.bindings;
+        let found = conditional
+            .into_iter()
+            .find(|c| c.bound.is_some_and(|b| bindings.get(&b).is_some()))
+            .or(key);
         let transaction_id = TransactionId {
             conn: tx.conn.0,
             depth: tx.depth,
@@ -429,7 +357,7 @@ impl Sessionizer {
 
         let Some(found) = found else {
             self.stats.transactions_without_key += 1;
-            self.body_anomalies(&view, &mut anomalies);
+            self.body_anomalies(events_keyless, &mut anomalies);
             return TxSession {
                 session_id: None,
                 transaction_id,
@@ -446,33 +374,20 @@ impl Sessionizer {
         self.stats.keys[found.idx].1 += 1;
         let label = self.keys[found.idx].label.clone();
 
-        let mut verified = None;
-        if let (Some(tok), Some(v)) = (found.jwt, self.verifier.as_mut()) {
-            let ok =
-                v.verify(tok, self.keyed.hash(Domain::Token, &[tok.as_bytes()])) == Verdict::Valid;
-            if ok {
-                self.stats.jwt_verified += 1;
-            } else {
+        let verified = found.verified;
+        match verified {
+            Some(true) => self.stats.jwt_verified += 1,
+            Some(false) => {
                 self.stats.jwt_verify_failed += 1;
                 push_unique(&mut anomalies, SessionAnomaly::JwtSignatureInvalid);
             }
-            verified = Some(ok);
+            None => {}
         }
-        // A token that fails verification never joins the session of a verified one.
-        let base = if verified == Some(false) {
-            self.keyed.hash(
-                Domain::Session,
-                &[label.as_bytes(), found.value.as_bytes(), b"unverified"],
-            )
-        } else {
-            self.keyed
-                .hash(Domain::Session, &[label.as_bytes(), found.value.as_bytes()])
-        };
+        let base = found.base;
         // The carrier is hashed only when a session is opened (it links the new session to
         // the one the server set its value in): most transactions join an open session.
         let carrier_raw = found.carrier;
         let key_idx = found.idx;
-        drop(found);
 
         // Find or open the session.
         let existing = self.index.get(&base).copied();
@@ -515,8 +430,12 @@ impl Sessionizer {
         let session_id = self.session(i).id;
 
         // Values the server set in this response bind later requests to this part.
-        self.bind_server_values(&view, session_id);
-        self.body_anomalies(&view, &mut anomalies);
+        for v in server_values {
+            let (added, evicted) = self.bindings.bind(v, session_id);
+            self.stats.bindings_added += u64::from(added);
+            self.stats.bindings_evicted += u64::from(evicted);
+        }
+        self.body_anomalies(events, &mut anomalies);
 
         // Fold the transaction in.
         let lim = self.limits.clone();
@@ -541,7 +460,12 @@ impl Sessionizer {
             if !sum.client_ips.add(client_ip, lim.max_ips) {
                 dropped.0 += 1;
             }
-            if let Some(ua) = view.req_header("user-agent") {
+            let ua = tx
+                .request
+                .as_ref()
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .filter(|v| !v.is_empty());
+            if let Some(ua) = ua {
                 let c = cut(ua, lim.max_value_bytes);
                 if c.len() < ua.len() {
                     dropped.5 += 1;
@@ -568,9 +492,9 @@ impl Sessionizer {
                     dropped.2 += 1;
                 }
             }
-            for (name, fp, exported, number) in values {
-                let agg = sum.context.entry(name).or_default();
-                if !agg.add(fp, exported, number, lim.max_distinct) {
+            for v in values {
+                let agg = sum.context.entry(v.name).or_default();
+                if !agg.add(v.fingerprint, v.exported, v.number, lim.max_distinct) {
                     dropped.3 += 1;
                 }
             }
@@ -854,39 +778,8 @@ impl Sessionizer {
         }
     }
 
-    /// Bind `Set-Cookie` values of key cookies, and tokens of login responses, to `session`.
-    fn bind_server_values(&mut self, view: &TxView<'_>, session: HashId) {
-        let mut values: Vec<HashId> = Vec::new();
-        if !self.bind_cookies.is_empty() {
-            for (name, value) in view.set_cookies() {
-                if !value.is_empty() && self.bind_cookies.iter().any(|c| c == name) {
-                    values.push(self.keyed.hash(Domain::Binding, &[value.as_bytes()]));
-                }
-            }
-        }
-        if !self.login_pointers.is_empty()
-            && view.json_success()
-            && self
-                .login_keywords
-                .iter()
-                .any(|k| contains_ignore_case(view.path, k))
-        {
-            for p in &self.login_pointers {
-                if let Some(tok) = view.json_field(super::config::ParamSide::Response, p) {
-                    values.push(self.keyed.hash(Domain::Binding, &[tok.as_bytes()]));
-                }
-            }
-        }
-        for v in values {
-            let (added, evicted) = self.bindings.bind(v, session);
-            self.stats.bindings_added += u64::from(added);
-            self.stats.bindings_evicted += u64::from(evicted);
-        }
-    }
-
-    /// Count the body events of `view` and add their anomalies.
-    fn body_anomalies(&mut self, view: &TxView<'_>, anomalies: &mut Vec<SessionAnomaly>) {
-        let ev = view.events.get();
+    /// Count the body events `ev` and add their anomalies.
+    fn body_anomalies(&mut self, ev: BodyEvents, anomalies: &mut Vec<SessionAnomaly>) {
         for st in [ev.request, ev.response].into_iter().flatten() {
             self.stats.bodies_decoded += 1;
             match st {

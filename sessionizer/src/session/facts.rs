@@ -1,0 +1,332 @@
+//! The stateless half of sessionization: what one transaction tells the session table, worked
+//! out without the table.
+//!
+//! Reading keys, JWT claims and context parameters, hashing them, resolving the client address
+//! and naming the endpoint depend only on the transaction and the config, so an [`Extractor`]
+//! can run wherever the transaction is (each worker of the sharded pipeline has one). The
+//! table ([`super::Sessionizer::observe_facts`]) keeps what needs every transaction in order:
+//! which keys the server bound, which sessions are open, their aggregates and lifecycle.
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::client_ip::{ClientIpResolver, IpOrigin};
+use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig};
+use super::context::{numeric, Param};
+use super::endpoint::EndpointNamer;
+use super::jwt::{self, Verdict, Verifier};
+use super::keys::{self, CompiledKey, Key};
+use super::secret::{Domain, HashId, Keyed};
+use super::view::{BodyEvents, TxView};
+use super::FixedHasher;
+use crate::http::Transaction;
+
+/// Hashed after the value of a JWT key whose signature did not verify.
+const UNVERIFIED: &str = "unverified";
+
+/// A key present in a transaction, hashed.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    /// Index in the key list.
+    pub idx: usize,
+    /// Keyed hash of the key's label and value: the session's index and first part id.
+    pub base: HashId,
+    /// For JWT keys with verification on: whether the token's signature verified.
+    pub verified: Option<bool>,
+    /// The value as carried on the wire, looked up among server-set values (hashed) when a
+    /// session opens, to link it to the session the server set it in.
+    pub carrier: Option<String>,
+    /// For keys that count only when the server set the value (`set_cookie`,
+    /// `login_token`): the value's keyed hash among bindings.
+    pub bound: Option<HashId>,
+}
+
+/// One context parameter's value in a transaction.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamValue {
+    /// Parameter name.
+    pub name: Arc<str>,
+    /// Fingerprint of the raw value (distinct counts; never exported).
+    pub fingerprint: u64,
+    /// As exported; `None` in `drop` mode.
+    pub exported: Option<String>,
+    /// The raw value as a number (plain mode only).
+    pub number: Option<f64>,
+}
+
+/// What one transaction tells the session table, from [`Extractor::facts`].
+#[derive(Clone, Debug)]
+pub struct TxFacts {
+    /// The client after trusted-proxy resolution.
+    pub(crate) client_ip: IpAddr,
+    /// Where it came from.
+    pub(crate) ip_origin: IpOrigin,
+    /// Keys present before `key` that count only when bound, in key order.
+    pub(crate) conditional: Vec<Candidate>,
+    /// The first key present that needs no binding.
+    pub(crate) key: Option<Candidate>,
+    /// Context parameters present, in config order, as exported.
+    pub(crate) context: Vec<(Arc<str>, String)>,
+    /// Every parameter present, for the session's aggregates.
+    pub(crate) values: Vec<ParamValue>,
+    /// The first `user` parameter present.
+    pub(crate) user: Option<String>,
+    /// The first `role` parameter present.
+    pub(crate) role: Option<String>,
+    /// Parameter values cut at `max_value_bytes`.
+    pub(crate) values_truncated: u64,
+    /// `METHOD /normalised/path`; `None` without request.
+    pub(crate) endpoint: Option<String>,
+    /// Keyed hashes of the values the server set in this response (cookies, login tokens).
+    pub(crate) server_values: Vec<HashId>,
+    /// Body events after everything above was read.
+    pub(crate) events: BodyEvents,
+    /// Body events before the server-set values were read: what a transaction without a
+    /// session (which binds nothing) reports.
+    pub(crate) events_keyless: BodyEvents,
+}
+
+/// Reads transactions for the session table. Cheap to clone: one per worker.
+#[derive(Clone, Debug)]
+pub struct Extractor {
+    /// Body limits.
+    body: BodyConfig,
+    /// Keys in precedence order.
+    keys: Arc<[CompiledKey]>,
+    /// Context parameters.
+    params: Arc<[Param]>,
+    /// The keyed hash.
+    keyed: Keyed,
+    /// JWT verification, when configured (its cache is per extractor).
+    verifier: Option<Verifier>,
+    /// Client IP resolution.
+    ips: ClientIpResolver,
+    /// Endpoint naming.
+    endpoints: EndpointNamer,
+    /// Lower-cased login path keywords.
+    login_keywords: Vec<String>,
+    /// JSON pointers of tokens in login responses.
+    login_pointers: Vec<String>,
+    /// Cookie names whose `Set-Cookie` values are bound.
+    bind_cookies: Vec<String>,
+    /// Per-value bound, bytes.
+    max_value_bytes: usize,
+    /// JWT claims decoded for earlier transactions (bounded, see [`jwt::ClaimsCache`]).
+    claims_cache: jwt::ClaimsCache,
+}
+
+impl Extractor {
+    /// From a validated config and its compiled parts.
+    pub(crate) fn new(
+        cfg: &SessionConfig,
+        keys: Arc<[CompiledKey]>,
+        keyed: Keyed,
+        verifier: Option<Verifier>,
+        ips: ClientIpResolver,
+        endpoints: EndpointNamer,
+    ) -> Self {
+        let mut login_pointers = cfg.login.token_pointers.clone();
+        let mut bind_cookies: Vec<String> = Vec::new();
+        for k in keys.iter() {
+            if let Key::LoginToken { pointer, .. } = &k.key {
+                if !login_pointers.contains(pointer) {
+                    login_pointers.push(pointer.clone());
+                }
+            }
+            if let Some(c) = k.cookie_name() {
+                if !bind_cookies.iter().any(|b| b == c) {
+                    bind_cookies.push(c.to_string());
+                }
+            }
+        }
+        Extractor {
+            body: cfg.body.clone(),
+            keys,
+            params: cfg.params.iter().map(Param::new).collect(),
+            keyed,
+            verifier,
+            ips,
+            endpoints,
+            login_keywords: cfg
+                .login
+                .path_keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
+            login_pointers,
+            bind_cookies,
+            max_value_bytes: cfg.max_value_bytes,
+            claims_cache: jwt::ClaimsCache::default(),
+        }
+    }
+
+    /// Everything the session table needs from `tx`.
+    pub fn facts(&mut self, tx: &Transaction) -> TxFacts {
+        let Extractor {
+            body,
+            keys,
+            params,
+            keyed,
+            verifier,
+            ips,
+            endpoints,
+            login_keywords,
+            login_pointers,
+            bind_cookies,
+            max_value_bytes,
+            claims_cache,
+        } = self;
+        let view = TxView::new(tx, body, claims_cache);
+        let peer = tx.client.ip();
+        let (client_ip, ip_origin) = match view.req {
+            Some(r) => ips.resolve(peer, &r.headers),
+            None => (peer, IpOrigin::Peer),
+        };
+
+        // The key, by precedence: keys that count only when the server bound their value are
+        // collected on the way to the first key that counts as it is.
+        let session_hash = |idx: usize, value: &str, unverified: bool| {
+            let label = keys.get(idx).map_or("", |k| &*k.label).as_bytes();
+            if unverified {
+                keyed.hash(
+                    Domain::Session,
+                    &[label, value.as_bytes(), UNVERIFIED.as_bytes()],
+                )
+            } else {
+                keyed.hash(Domain::Session, &[label, value.as_bytes()])
+            }
+        };
+        let mut conditional = Vec::new();
+        let found = keys::resolve(keys, &view, client_ip, |idx, v| {
+            if v.is_empty() {
+                return false;
+            }
+            conditional.push(Candidate {
+                idx,
+                base: session_hash(idx, v, false),
+                verified: None,
+                carrier: Some(v.to_string()),
+                bound: Some(keyed.hash(Domain::Binding, &[v.as_bytes()])),
+            });
+            false
+        });
+        let key = found.map(|f| {
+            let verified = match (f.jwt, verifier.as_mut()) {
+                (Some(tok), Some(v)) => {
+                    let id = keyed.hash(Domain::Token, &[tok.as_bytes()]);
+                    Some(v.verify(tok, id) == Verdict::Valid)
+                }
+                _ => None,
+            };
+            Candidate {
+                idx: f.idx,
+                // A token that fails verification never joins the session of a verified one.
+                base: session_hash(f.idx, &f.value, verified == Some(false)),
+                verified,
+                carrier: f.carrier.map(str::to_string),
+                bound: None,
+            }
+        });
+
+        // Context parameters.
+        let mut context = Vec::new();
+        let (mut user, mut role) = (None, None);
+        let mut values = Vec::new();
+        let mut values_truncated = 0;
+        for p in params.iter() {
+            let Some(raw) = p.extract(&view) else {
+                continue;
+            };
+            let (exported, was_cut) = p.export(&raw, keyed, *max_value_bytes);
+            values_truncated += u64::from(was_cut);
+            let number = if p.mode == ParamMode::Plain {
+                numeric(&raw)
+            } else {
+                None
+            };
+            if let Some(e) = &exported {
+                context.push((p.name.clone(), e.clone()));
+                // Several parameters may carry the user (a login form field, a JWT claim...):
+                // the first present, in config order, wins.
+                match p.role {
+                    Some(ParamRole::User) if user.is_none() => user = Some(e.clone()),
+                    Some(ParamRole::Role) if role.is_none() => role = Some(e.clone()),
+                    _ => {}
+                }
+            }
+            values.push(ParamValue {
+                name: p.name.clone(),
+                fingerprint: FixedHasher::default().hash_one(raw.as_ref()),
+                exported,
+                number,
+            });
+        }
+
+        let endpoint = view.req.map(|r| endpoints.name(&r.method, view.path));
+        let events_keyless = view.events.get();
+        // A transaction without any key present binds nothing: its response is not read.
+        let server_values = if key.is_some() || !conditional.is_empty() {
+            server_values(&view, keyed, bind_cookies, login_keywords, login_pointers)
+        } else {
+            Vec::new()
+        };
+        TxFacts {
+            client_ip,
+            ip_origin,
+            conditional,
+            key,
+            context,
+            values,
+            user,
+            role,
+            values_truncated,
+            endpoint,
+            server_values,
+            events: view.events.get(),
+            events_keyless,
+        }
+    }
+}
+
+/// Keyed hashes of the values the server set in `view`'s response: `Set-Cookie` values of
+/// the bound cookies, and tokens at the login pointers of a successful JSON login response.
+fn server_values(
+    view: &TxView<'_>,
+    keyed: &Keyed,
+    bind_cookies: &[String],
+    login_keywords: &[String],
+    login_pointers: &[String],
+) -> Vec<HashId> {
+    let mut values = Vec::new();
+    if !bind_cookies.is_empty() {
+        for (name, value) in view.set_cookies() {
+            if !value.is_empty() && bind_cookies.iter().any(|c| c == name) {
+                values.push(keyed.hash(Domain::Binding, &[value.as_bytes()]));
+            }
+        }
+    }
+    if !login_pointers.is_empty()
+        && view.json_success()
+        && login_keywords
+            .iter()
+            .any(|k| contains_ignore_case(view.path, k))
+    {
+        for p in login_pointers {
+            if let Some(tok) = view.json_field(ParamSide::Response, p) {
+                values.push(keyed.hash(Domain::Binding, &[tok.as_bytes()]));
+            }
+        }
+    }
+    values
+}
+
+/// ASCII case-insensitive substring test; `needle` is lower case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let n = needle.len();
+    n == 0
+        || hay
+            .as_bytes()
+            .windows(n)
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}

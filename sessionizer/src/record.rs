@@ -12,7 +12,7 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
-use crate::session::summary::{Counted, EndpointAgg, ParamAgg, StatusKey};
+use crate::session::summary::{sorted_by_key, Counted, EndpointAgg, ParamAgg, StatusKey};
 use crate::session::{HashId, Phase, SessionRecord, TransactionId, TxSession};
 pub use crate::tunnel::{TunnelInfo, TunnelKind};
 
@@ -584,7 +584,20 @@ impl Serialize for StatusKey {
     }
 }
 
-/// `[{<field>: value, count: n}, ...]` of a bounded count map.
+/// A first-seen-order list of distinct keys as a JSON object sorted by key.
+struct SortedMap<'a, K, V>(&'a [(K, V)]);
+
+impl<K: Ord + Serialize, V: Serialize> Serialize for SortedMap<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in sorted_by_key(self.0) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// `[{<field>: value, count: n}, ...]` of a bounded count list, sorted by value.
 struct CountedView<'a, K: Ord> {
     /// The map.
     c: &'a Counted<K>,
@@ -609,7 +622,7 @@ impl<K: Ord + Serialize> Serialize for CountedView<'_, K> {
             }
         }
         let mut seq = s.serialize_seq(Some(self.c.counts.len()))?;
-        for (k, n) in &self.c.counts {
+        for (k, n) in sorted_by_key(&self.c.counts) {
             seq.serialize_element(&Entry {
                 field: self.field,
                 k,
@@ -624,7 +637,7 @@ impl Serialize for EndpointAgg {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Endpoint", 2)?;
         st.serialize_field("count", &self.count)?;
-        st.serialize_field("status", &self.status)?;
+        st.serialize_field("status", &SortedMap(&self.status))?;
         st.end()
     }
 }
@@ -731,9 +744,9 @@ impl Serialize for SessionRecord {
             },
         )?;
         st.serialize_field("user_agents_dropped", &sum.user_agents.dropped)?;
-        st.serialize_field("endpoints", &sum.endpoints)?;
+        st.serialize_field("endpoints", &SortedMap(&sum.endpoints))?;
         st.serialize_field("endpoints_dropped", &sum.endpoints_dropped)?;
-        st.serialize_field("status", &sum.status)?;
+        st.serialize_field("status", &SortedMap(&sum.status))?;
         st.serialize_field("context", &ContextView(&sum.context))?;
         st.serialize_field("anomalies", &sum.anomalies)?;
         st.serialize_field("transaction_ids", &sum.transaction_ids)?;

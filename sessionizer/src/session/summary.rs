@@ -70,19 +70,22 @@ impl std::fmt::Display for TransactionId {
     }
 }
 
-/// Counts per distinct value, at most `cap` values.
+/// Counts per distinct value, at most `cap` values, in first-seen order (records list them
+/// sorted by value). A session part holds few distinct values: a scan over a short vector
+/// reads one or two cache lines where a tree followed a pointer per level and compared keys
+/// on the heap.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counted<K: Ord> {
-    /// Value → occurrences.
-    pub counts: BTreeMap<K, u64>,
+pub struct Counted<K> {
+    /// Value and occurrences, in first-seen order, values distinct.
+    pub counts: Vec<(K, u64)>,
     /// Occurrences of values not stored because the bound was reached.
     pub dropped: u64,
 }
 
-impl<K: Ord> Default for Counted<K> {
+impl<K> Default for Counted<K> {
     fn default() -> Self {
         Counted {
-            counts: BTreeMap::new(),
+            counts: Vec::new(),
             dropped: 0,
         }
     }
@@ -91,7 +94,7 @@ impl<K: Ord> Default for Counted<K> {
 impl Counted<String> {
     /// Count `k`, allocating only for a value not yet stored; `false` when dropped at `cap`.
     pub fn add_str(&mut self, k: &str, cap: usize) -> bool {
-        if let Some(c) = self.counts.get_mut(k) {
+        if let Some((_, c)) = self.counts.iter_mut().find(|(v, _)| v == k) {
             *c += 1;
             return true;
         }
@@ -99,10 +102,10 @@ impl Counted<String> {
     }
 }
 
-impl<K: Ord> Counted<K> {
+impl<K: PartialEq> Counted<K> {
     /// Count `k`; `false` when it was dropped at `cap`.
     pub fn add(&mut self, k: K, cap: usize) -> bool {
-        if let Some(c) = self.counts.get_mut(&k) {
+        if let Some((_, c)) = self.counts.iter_mut().find(|(v, _)| *v == k) {
             *c += 1;
             return true;
         }
@@ -110,9 +113,16 @@ impl<K: Ord> Counted<K> {
             self.dropped += 1;
             return false;
         }
-        self.counts.insert(k, 1);
+        self.counts.push((k, 1));
         true
     }
+}
+
+/// Entries of a first-seen-order list, sorted by key (how records list them).
+pub fn sorted_by_key<K: Ord, V>(entries: &[(K, V)]) -> Vec<&(K, V)> {
+    let mut v: Vec<&(K, V)> = entries.iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
 }
 
 /// Status code key: a code, `none` (no response) or `other` (past [`MAX_STATUS_CODES`]).
@@ -126,23 +136,33 @@ pub enum StatusKey {
     Other,
 }
 
+/// Counts by status, in first-seen order, at most [`MAX_STATUS_CODES`] codes plus `other`.
+pub type StatusCounts = Vec<(StatusKey, u64)>;
+
 /// Requests to one endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndpointAgg {
     /// Requests.
     pub count: u64,
     /// By status.
-    pub status: BTreeMap<StatusKey, u64>,
+    pub status: StatusCounts,
 }
 
-/// Add one status to a bounded status map.
-pub(crate) fn count_status(m: &mut BTreeMap<StatusKey, u64>, s: StatusKey) {
-    let key = if m.contains_key(&s) || m.len() < MAX_STATUS_CODES {
+/// Add one status to a bounded status list.
+pub(crate) fn count_status(m: &mut StatusCounts, s: StatusKey) {
+    if let Some((_, n)) = m.iter_mut().find(|(k, _)| *k == s) {
+        *n += 1;
+        return;
+    }
+    let key = if m.len() < MAX_STATUS_CODES {
         s
     } else {
         StatusKey::Other
     };
-    *m.entry(key).or_insert(0) += 1;
+    match m.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => m.push((key, 1)),
+    }
 }
 
 /// Numeric aggregates of a plain parameter.
@@ -238,12 +258,12 @@ pub struct SessionSummary {
     pub client_ips: Counted<IpAddr>,
     /// User-Agents (cut at `max_value_bytes`).
     pub user_agents: Counted<String>,
-    /// Endpoints with counts and statuses.
-    pub endpoints: BTreeMap<String, EndpointAgg>,
+    /// Endpoints with counts and statuses, in first-seen order.
+    pub endpoints: Vec<(String, EndpointAgg)>,
     /// Requests to endpoints not stored.
     pub endpoints_dropped: u64,
     /// Status counts over all endpoints.
-    pub status: BTreeMap<StatusKey, u64>,
+    pub status: StatusCounts,
     /// Context parameters by name.
     pub context: BTreeMap<Arc<str>, ParamAgg>,
     /// Last `user` parameter value.
@@ -296,18 +316,23 @@ mod tests {
         assert!(c.add("b", 2));
         assert!(!c.add("c", 2));
         assert!(c.add("a", 2));
-        assert_eq!(c.counts.values().sum::<u64>() + c.dropped, 4);
+        assert_eq!(c.counts.iter().map(|(_, n)| n).sum::<u64>() + c.dropped, 4);
         assert_eq!(c.dropped, 1);
     }
 
     #[test]
     fn statuses_are_bounded() {
-        let mut m = BTreeMap::new();
+        let mut m = StatusCounts::new();
         for s in 0..(MAX_STATUS_CODES as u16 + 5) {
             count_status(&mut m, StatusKey::Code(100 + s));
         }
+        count_status(&mut m, StatusKey::Code(100));
         assert_eq!(m.len(), MAX_STATUS_CODES + 1);
-        assert_eq!(m[&StatusKey::Other], 5);
+        let count = |k| m.iter().find(|(s, _)| *s == k).map(|(_, n)| *n);
+        assert_eq!(count(StatusKey::Other), Some(5));
+        assert_eq!(count(StatusKey::Code(100)), Some(2));
+        let keys: Vec<_> = sorted_by_key(&m).into_iter().map(|(k, _)| *k).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

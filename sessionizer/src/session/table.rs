@@ -27,8 +27,8 @@ use super::keys::CompiledKey;
 use super::secret::{Domain, HashId, Keyed, Secret};
 use super::stats::SessionStats;
 use super::summary::{
-    count_status, EndReason, Phase, SessionRecord, SessionSummary, StatusKey, TransactionId,
-    MAX_ANOMALY_KINDS,
+    count_status, EndReason, EndpointAgg, Phase, SessionRecord, SessionSummary, StatusKey,
+    TransactionId, MAX_ANOMALY_KINDS,
 };
 use super::view::BodyEvents;
 use super::FixedHasher;
@@ -480,13 +480,16 @@ impl Sessionizer {
                 .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
             count_status(&mut sum.status, status);
             if let Some(e) = &endpoint {
-                if let Some(agg) = sum.endpoints.get_mut(e) {
+                if let Some((_, agg)) = sum.endpoints.iter_mut().find(|(n, _)| n == e) {
                     agg.count += 1;
                     count_status(&mut agg.status, status);
                 } else if sum.endpoints.len() < lim.max_endpoints {
-                    let agg = sum.endpoints.entry(e.clone()).or_default();
-                    agg.count += 1;
+                    let mut agg = EndpointAgg {
+                        count: 1,
+                        ..EndpointAgg::default()
+                    };
                     count_status(&mut agg.status, status);
+                    sum.endpoints.push((e.clone(), agg));
                 } else {
                     sum.endpoints_dropped += 1;
                     dropped.2 += 1;

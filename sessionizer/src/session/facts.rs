@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::client_ip::{ClientIpResolver, IpOrigin};
-use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig};
+use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig, TokenLocation};
 use super::context::{numeric, Param};
 use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
@@ -219,10 +219,24 @@ impl Extractor {
                 }
                 _ => None,
             };
+            // A token that fails verification never joins the session of a verified one.
+            let unverified = verified == Some(false);
+            let hash = || session_hash(f.idx, &f.value, unverified);
+            // A bearer token's claims are cached: so is the hash of the key read from them.
+            let bearer_jwt = matches!(
+                keys.get(f.idx).map(|k| &k.key),
+                Some(Key::Jwt {
+                    loc: TokenLocation::Bearer,
+                    ..
+                })
+            );
+            let base = match view.bearer_token_claims() {
+                Some(c) if bearer_jwt => c.base(f.idx, unverified, hash),
+                _ => hash(),
+            };
             Candidate {
                 idx: f.idx,
-                // A token that fails verification never joins the session of a verified one.
-                base: session_hash(f.idx, &f.value, verified == Some(false)),
+                base,
                 verified,
                 carrier: f.carrier.map(str::to_string),
                 bound: None,

@@ -6,6 +6,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use std::sync::{Arc, Mutex};
+
 use hashbrown::HashMap;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
@@ -38,7 +40,48 @@ pub(crate) struct ClaimsCache {
 }
 
 /// Decoded claims (`None`: not a JWT) by token.
-type ClaimsMap = HashMap<Box<str>, Option<std::sync::Arc<Value>>, FixedHasher>;
+type ClaimsMap = HashMap<Box<str>, Option<Arc<Claims>>, FixedHasher>;
+
+/// What one token's transactions share: its decoded claims, and what was worked out from
+/// them once (its session key hashes), so that the next transaction carrying the token does
+/// not hash again.
+#[derive(Debug)]
+pub(crate) struct Claims {
+    /// The decoded payload.
+    pub value: Value,
+    /// Session key hash by (key index, unverified): a function of the token, the key and the
+    /// secret only. At most two entries per configured key.
+    bases: Mutex<Vec<(usize, bool, HashId)>>,
+}
+
+impl Claims {
+    /// Claims with nothing remembered yet.
+    fn new(value: Value) -> Self {
+        Claims {
+            value,
+            bases: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The session key hash of key `idx` for this token, computed by `hash` the first time.
+    pub(crate) fn base(
+        &self,
+        idx: usize,
+        unverified: bool,
+        hash: impl FnOnce() -> HashId,
+    ) -> HashId {
+        let Ok(mut bases) = self.bases.lock() else {
+            // Poisoned only by a panic elsewhere; the hash is still right.
+            return hash();
+        };
+        if let Some(&(_, _, h)) = bases.iter().find(|(i, u, _)| *i == idx && *u == unverified) {
+            return h;
+        }
+        let h = hash();
+        bases.push((idx, unverified, h));
+        h
+    }
+}
 
 /// A clone starts empty: each extractor (one per worker) fills its own.
 impl Clone for ClaimsCache {
@@ -49,14 +92,14 @@ impl Clone for ClaimsCache {
 
 impl ClaimsCache {
     /// The claims of `token` (decoded without verification), from the cache when seen before.
-    pub(crate) fn claims(&self, token: &str) -> Option<std::sync::Arc<Value>> {
+    pub(crate) fn claims(&self, token: &str) -> Option<Arc<Claims>> {
         if token.len() > MAX_JWT_BYTES {
             return None;
         }
         if let Some(c) = self.map.borrow().0.get(token) {
             return c.clone();
         }
-        let c = claims(token).map(std::sync::Arc::new);
+        let c = claims(token).map(|v| Arc::new(Claims::new(v)));
         let mut guard = self.map.borrow_mut();
         let (map, bytes) = &mut *guard;
         if map.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
@@ -258,6 +301,29 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A token's key hashes are computed once per (key, verification state) and shared by
+    /// every later lookup of the token.
+    #[test]
+    fn cached_claims_remember_key_hashes() {
+        let cache = ClaimsCache::default();
+        let tok = token();
+        let calls = std::cell::Cell::new(0);
+        let id = |b: u8| {
+            calls.set(calls.get() + 1);
+            HashId([b; 16])
+        };
+        let c = cache.claims(&tok).unwrap();
+        assert_eq!(c.base(0, false, || id(1)), HashId([1; 16]));
+        assert_eq!(c.base(1, false, || id(2)), HashId([2; 16]));
+        assert_eq!(c.base(0, true, || id(3)), HashId([3; 16]));
+        let again = cache.claims(&tok).unwrap();
+        assert!(Arc::ptr_eq(&c, &again));
+        assert_eq!(again.base(0, false, || id(9)), HashId([1; 16]));
+        assert_eq!(again.base(0, true, || id(9)), HashId([3; 16]));
+        assert_eq!(calls.get(), 3);
+        assert!(cache.claims("not-a-jwt").is_none());
+    }
 
     /// `{"alg":"HS256","typ":"JWT"}.{"sub":"alice","n":7,"user":{"id":"u-1"}}`, unsigned.
     fn token() -> String {

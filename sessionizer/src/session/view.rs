@@ -58,7 +58,7 @@ pub(crate) struct TxView<'a> {
     /// The bearer token (keys, parameters and claims all ask for it).
     bearer: OnceCell<Option<&'a str>>,
     /// Claims of the bearer token.
-    bearer_claims: OnceCell<Option<std::sync::Arc<Value>>>,
+    bearer_claims: OnceCell<Option<std::sync::Arc<jwt::Claims>>>,
     /// Claims already decoded for earlier transactions.
     claims_cache: &'a jwt::ClaimsCache,
     /// Decoded request body.
@@ -165,6 +165,11 @@ impl<'a> TxView<'a> {
     /// The claims of the bearer token, decoded once per transaction and borrowed from the view
     /// (claim values need no copy).
     pub fn bearer_claims(&self) -> Option<&Value> {
+        self.bearer_token_claims().map(|c| &c.value)
+    }
+
+    /// The bearer token's cached claims, with what was worked out from them before.
+    pub fn bearer_token_claims(&self) -> Option<&jwt::Claims> {
         self.bearer_claims
             .get_or_init(|| self.bearer().and_then(|t| self.claims_cache.claims(t)))
             .as_deref()
@@ -191,7 +196,7 @@ impl<'a> TxView<'a> {
                 .claims_cache
                 .claims(self.token(loc)?)
                 .as_deref()
-                .and_then(f),
+                .and_then(|c| f(&c.value)),
         }
     }
 

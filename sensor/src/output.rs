@@ -332,11 +332,11 @@ fn export_session(
         *encode_failures += 1;
         return Ok(());
     }
-    let key = rec.session_id.to_hex();
+    let mut hex = [0u8; HEX_LEN];
     exporter.export(
         EventMeta {
             kind: KIND_SESSION,
-            key: Some(&key),
+            key: Some(rec.session_id.hex_in(&mut hex)),
         },
         buf,
     )

@@ -12,6 +12,7 @@ use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
+use crate::session::secret::HEX_LEN;
 use crate::session::summary::{sorted_by_key, Counted, EndpointAgg, ParamAgg, StatusKey};
 use crate::session::{HashId, Phase, SessionRecord, TransactionId, TxSession};
 pub use crate::tunnel::{TunnelInfo, TunnelKind};
@@ -133,10 +134,24 @@ struct Rfc3339(u64);
 
 impl Serialize for Rfc3339 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = UNIX_EPOCH + Duration::from_micros(self.0);
-        s.collect_str(&humantime::format_rfc3339_micros(t))
+        // The JSON writer's formatter (same text as humantime's, tested), without `fmt`.
+        let mut quoted = Vec::with_capacity(RFC3339_MICROS_LEN + 2);
+        crate::json::write_ts_micros(&mut quoted, self.0);
+        match quoted
+            .get(1..quoted.len().saturating_sub(1))
+            .and_then(|b| std::str::from_utf8(b).ok())
+        {
+            Some(text) => s.serialize_str(text),
+            None => {
+                let t = UNIX_EPOCH + Duration::from_micros(self.0);
+                s.collect_str(&humantime::format_rfc3339_micros(t))
+            }
+        }
     }
 }
+
+/// Length of `2023-11-14T22:13:20.003102Z`.
+const RFC3339_MICROS_LEN: usize = 27;
 
 /// `flow`: client → server.
 struct Flow {
@@ -541,15 +556,35 @@ fn serialize_http<S: Serializer>(
 
 impl Serialize for HashId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; HEX_LEN];
+        s.serialize_str(self.hex_in(&mut buf))
     }
 }
 
 impl Serialize for TransactionId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // `<conn>-<depth>` without `fmt`: an end record lists up to thousands of these.
+        let (mut conn, mut depth) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (conn, depth) = (conn.format(self.conn), depth.format(self.depth));
+        let mut buf = [0u8; TRANSACTION_ID_MAX_LEN];
+        let len = conn.len() + 1 + depth.len();
+        let text = buf.get_mut(..len).and_then(|b| {
+            let (c, rest) = b.split_at_mut(conn.len());
+            c.copy_from_slice(conn.as_bytes());
+            let (dash, d) = rest.split_first_mut()?;
+            *dash = b'-';
+            d.copy_from_slice(depth.as_bytes());
+            std::str::from_utf8(b).ok()
+        });
+        match text {
+            Some(t) => s.serialize_str(t),
+            None => s.collect_str(self),
+        }
     }
 }
+
+/// Longest `<conn>-<depth>`: a `u64`, a dash and a `u32`.
+const TRANSACTION_ID_MAX_LEN: usize = 20 + 1 + 10;
 
 /// `session_key`: `{source, verified}`.
 #[derive(Serialize)]
@@ -577,7 +612,7 @@ impl Serialize for Pairs<'_> {
 impl Serialize for StatusKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            StatusKey::Code(c) => s.collect_str(c),
+            StatusKey::Code(c) => s.serialize_str(itoa::Buffer::new().format(*c)),
             StatusKey::None => s.serialize_str("none"),
             StatusKey::Other => s.serialize_str("other"),
         }
@@ -927,6 +962,32 @@ mod tests {
             )
             .unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        }
+    }
+
+    proptest::proptest! {
+        /// The session record's scalars serialize as their `Display` text, without `fmt`.
+        #[test]
+        fn session_scalars_serialize_as_displayed(
+            conn in proptest::num::u64::ANY,
+            depth in proptest::num::u32::ANY,
+            id in proptest::array::uniform16(proptest::num::u8::ANY),
+            ts in 0u64..4_000_000_000_000_000,
+            code in proptest::num::u16::ANY,
+        ) {
+            let t = TransactionId { conn, depth };
+            proptest::prop_assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
+            let h = HashId(id);
+            proptest::prop_assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{h}\""));
+            let when = UNIX_EPOCH + Duration::from_micros(ts);
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&Rfc3339(ts)).unwrap(),
+                format!("\"{}\"", humantime::format_rfc3339_micros(when))
+            );
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&StatusKey::Code(code)).unwrap(),
+                format!("\"{code}\"")
+            );
         }
     }
 

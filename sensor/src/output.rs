@@ -328,7 +328,7 @@ fn export_session(
     encode_failures: &mut u64,
 ) -> Result<(), ExportError> {
     buf.clear();
-    if serde_json::to_writer(&mut *buf, rec).is_err() {
+    if rec.write_json(buf).is_err() {
         *encode_failures += 1;
         return Ok(());
     }

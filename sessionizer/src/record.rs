@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
 use crate::session::secret::HEX_LEN;
 use crate::session::summary::{sorted_by_key, Counted, EndpointAgg, ParamAgg, StatusKey};
-use crate::session::{HashId, Phase, SessionRecord, TransactionId, TxSession};
+use crate::session::{EndReason, HashId, Phase, SessionRecord, TransactionId, TxSession};
 pub use crate::tunnel::{TunnelInfo, TunnelKind};
 
 /// Version of the event schema; bumped on any incompatible change of a field.
@@ -731,6 +731,161 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
+impl SessionRecord {
+    /// Append this record as JSON: the same bytes as its `Serialize` impl through serde_json
+    /// (held to them by a differential test), written directly. End records list every
+    /// transaction id of their part, so these are the largest records.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        use crate::json::{write_ip, write_opt_str, write_str, write_ts_micros, write_u64};
+        let sum = &self.summary;
+        let opt_id = |out: &mut Vec<u8>, id: Option<HashId>| match id {
+            Some(id) => crate::json::write_hex_str(out, &id.0),
+            None => out.extend_from_slice(b"null"),
+        };
+        out.extend_from_slice(b"{\"type\":\"session\",\"schema_version\":");
+        write_u64(out, u64::from(SCHEMA_VERSION));
+        out.extend_from_slice(b",\"phase\":\"");
+        out.extend_from_slice(phase_name(self.phase).as_bytes());
+        out.extend_from_slice(b"\",\"ts\":");
+        write_ts_micros(out, self.ts_us);
+        out.extend_from_slice(b",\"session_id\":");
+        opt_id(out, Some(self.session_id));
+        out.extend_from_slice(b",\"part\":");
+        write_u64(out, u64::from(self.part));
+        out.extend_from_slice(b",\"previous_part\":");
+        opt_id(out, self.previous_part);
+        out.extend_from_slice(b",\"linked_from\":");
+        opt_id(out, self.linked_from);
+        out.extend_from_slice(b",\"session_key\":{\"source\":");
+        write_str(out, &self.key_source);
+        out.extend_from_slice(b",\"verified\":");
+        out.extend_from_slice(opt_bool(self.verified));
+        out.extend_from_slice(b"},\"anonymous\":");
+        out.extend_from_slice(opt_bool(Some(self.anonymous)));
+        out.extend_from_slice(b",\"reason\":");
+        write_opt_str(out, self.reason.map(EndReason::name));
+        out.extend_from_slice(b",\"first_seen\":");
+        write_ts_micros(out, sum.first_seen_us);
+        out.extend_from_slice(b",\"last_seen\":");
+        write_ts_micros(out, sum.last_seen_us);
+        for (name, n) in [
+            (
+                &b",\"duration_us\":"[..],
+                sum.last_seen_us.saturating_sub(sum.first_seen_us),
+            ),
+            (b",\"requests\":", sum.requests),
+            (b",\"request_bytes\":", sum.request_bytes),
+            (b",\"response_bytes\":", sum.response_bytes),
+        ] {
+            out.extend_from_slice(name);
+            write_u64(out, n);
+        }
+        out.extend_from_slice(b",\"user\":");
+        write_opt_str(out, sum.user.as_deref());
+        out.extend_from_slice(b",\"role\":");
+        write_opt_str(out, sum.role.as_deref());
+        out.extend_from_slice(b",\"client_ips\":[");
+        for (i, (ip, n)) in sorted_by_key(&sum.client_ips.counts)
+            .into_iter()
+            .enumerate()
+        {
+            out.extend_from_slice(if i > 0 { b",{\"ip\":" } else { b"{\"ip\":" });
+            write_ip(out, *ip);
+            out.extend_from_slice(b",\"count\":");
+            write_u64(out, *n);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"client_ips_dropped\":");
+        write_u64(out, sum.client_ips.dropped);
+        out.extend_from_slice(b",\"user_agents\":[");
+        for (i, (ua, n)) in sorted_by_key(&sum.user_agents.counts)
+            .into_iter()
+            .enumerate()
+        {
+            out.extend_from_slice(if i > 0 {
+                b",{\"user_agent\":"
+            } else {
+                b"{\"user_agent\":"
+            });
+            write_str(out, ua);
+            out.extend_from_slice(b",\"count\":");
+            write_u64(out, *n);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"user_agents_dropped\":");
+        write_u64(out, sum.user_agents.dropped);
+        out.extend_from_slice(b",\"endpoints\":{");
+        for (i, (name, agg)) in sorted_by_key(&sum.endpoints).into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, name);
+            out.extend_from_slice(b":{\"count\":");
+            write_u64(out, agg.count);
+            out.extend_from_slice(b",\"status\":");
+            write_status(out, &agg.status);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"},\"endpoints_dropped\":");
+        write_u64(out, sum.endpoints_dropped);
+        out.extend_from_slice(b",\"status\":");
+        write_status(out, &sum.status);
+        // Context aggregates hold floats: serde_json formats them.
+        out.extend_from_slice(b",\"context\":");
+        serde_json::to_writer(&mut *out, &ContextView(&sum.context))?;
+        out.extend_from_slice(b",\"anomalies\":{");
+        for (i, (name, n)) in sum.anomalies.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, name);
+            out.push(b':');
+            write_u64(out, *n);
+        }
+        out.extend_from_slice(b"},\"transaction_ids\":[");
+        for (i, t) in sum.transaction_ids.iter().enumerate() {
+            out.extend_from_slice(if i > 0 { b",\"" } else { b"\"" });
+            write_u64(out, t.conn);
+            out.push(b'-');
+            write_u64(out, u64::from(t.depth));
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"],\"transaction_ids_dropped\":");
+        write_u64(out, sum.transaction_ids_dropped);
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// `true`, `false` or `null`.
+fn opt_bool(b: Option<bool>) -> &'static [u8] {
+    match b {
+        Some(true) => b"true",
+        Some(false) => b"false",
+        None => b"null",
+    }
+}
+
+/// A status list as a JSON object sorted by status: `{"200":3,"none":1}`.
+fn write_status(out: &mut Vec<u8>, status: &[(StatusKey, u64)]) {
+    use crate::json::write_u64;
+    out.push(b'{');
+    for (i, (k, n)) in sorted_by_key(status).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        match k {
+            StatusKey::Code(c) => write_u64(out, u64::from(*c)),
+            StatusKey::None => out.extend_from_slice(b"none"),
+            StatusKey::Other => out.extend_from_slice(b"other"),
+        }
+        out.extend_from_slice(b"\":");
+        write_u64(out, *n);
+    }
+    out.push(b'}');
+}
+
 impl Serialize for SessionRecord {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let sum = &self.summary;
@@ -962,6 +1117,83 @@ mod tests {
             )
             .unwrap();
             assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        }
+    }
+
+    proptest::proptest! {
+        /// Session records written by hand are serde_json's bytes, whatever they hold.
+        #[test]
+        fn session_record_matches_serde(
+            phase in 0u8..3,
+            ts in 0u64..4_000_000_000_000_000,
+            ids in proptest::collection::vec(proptest::array::uniform16(proptest::num::u8::ANY), 3),
+            links in (proptest::bool::ANY, proptest::bool::ANY),
+            source in "\\PC{0,12}",
+            flags in (proptest::option::of(proptest::bool::ANY), proptest::bool::ANY, proptest::option::of(0u8..5)),
+            counts in proptest::collection::vec(proptest::num::u64::ANY, 6),
+            who in (proptest::option::of("\\PC{0,8}"), proptest::option::of("[a-z\"]{0,5}")),
+            ips in proptest::collection::vec(proptest::num::u32::ANY, 0..4),
+            uas in proptest::collection::vec("\\PC{0,10}", 0..4),
+            endpoints in proptest::collection::vec(("\\PC{0,10}", proptest::collection::vec(0u16..600, 0..4)), 0..4),
+            anomalies in proptest::collection::btree_map("[a-z_]{1,8}", proptest::num::u64::ANY, 0..3),
+            txids in proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u32::ANY), 0..6),
+            numbers in proptest::collection::vec(-1e12f64..1e12, 0..3),
+        ) {
+            use crate::session::summary::{count_status, EndReason};
+            let reasons = [EndReason::Idle, EndReason::MaxDuration, EndReason::Evicted, EndReason::EndOfInput, EndReason::Shutdown];
+            let mut sum = crate::session::SessionSummary {
+                first_seen_us: counts[0] % 4_000_000_000_000_000,
+                last_seen_us: counts[1] % 4_000_000_000_000_000,
+                requests: counts[2],
+                request_bytes: counts[3],
+                response_bytes: counts[4],
+                endpoints_dropped: counts[5],
+                user: who.0.clone(),
+                role: who.1.clone(),
+                anomalies: anomalies.clone(),
+                transaction_ids: txids.iter().map(|&(conn, depth)| TransactionId { conn, depth }).collect(),
+                transaction_ids_dropped: counts[5] / 3,
+                ..Default::default()
+            };
+            for (i, bits) in ips.iter().enumerate() {
+                let ip = if i % 2 == 0 { std::net::IpAddr::V4((*bits).into()) } else { std::net::IpAddr::V6((u128::from(*bits) << 64).into()) };
+                sum.client_ips.add(ip, 8);
+            }
+            for ua in &uas {
+                sum.user_agents.add_str(ua, 3);
+            }
+            for (name, codes) in &endpoints {
+                let mut agg = EndpointAgg { count: codes.len() as u64, ..Default::default() };
+                for &c in codes {
+                    let k = if c == 0 { StatusKey::None } else { StatusKey::Code(c) };
+                    count_status(&mut agg.status, k);
+                    count_status(&mut sum.status, k);
+                }
+                if !sum.endpoints.iter().any(|(n, _)| n == name) {
+                    sum.endpoints.push((name.clone(), agg));
+                }
+            }
+            for (i, x) in numbers.iter().enumerate() {
+                let mut p = ParamAgg::default();
+                p.add(i as u64, Some(format!("{x}")), Some(*x), 4);
+                sum.context.insert(format!("p{i}").into(), p);
+            }
+            let rec = SessionRecord {
+                phase: [Phase::Start, Phase::Update, Phase::End][usize::from(phase)],
+                ts_us: ts,
+                session_id: HashId(ids[0]),
+                part: (counts[0] % 7) as u32 + 1,
+                previous_part: links.0.then_some(HashId(ids[1])),
+                linked_from: links.1.then_some(HashId(ids[2])),
+                key_source: source.as_str().into(),
+                anonymous: flags.1,
+                verified: flags.0,
+                reason: flags.2.map(|r| reasons[usize::from(r)]),
+                summary: Box::new(sum),
+            };
+            let mut ours = Vec::new();
+            rec.write_json(&mut ours).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&rec).unwrap());
         }
     }
 

@@ -181,6 +181,24 @@ fn write_str_escaping(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
+/// Append a JSON object of `entries` in their order, each value written by `write_v`.
+pub fn write_object<'k, V>(
+    out: &mut Vec<u8>,
+    entries: impl IntoIterator<Item = (&'k str, V)>,
+    mut write_v: impl FnMut(&mut Vec<u8>, V),
+) {
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_v(out, v);
+    }
+    out.push(b'}');
+}
+
 /// Append an optional string (`null` when absent).
 pub fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {

@@ -428,7 +428,7 @@ pub fn write_json_tail(
     session: Option<&TxSession>,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
-    use crate::json::{write_hex_str, write_ip, write_opt_str, write_str, write_u64};
+    use crate::json::{write_hex_str, write_ip, write_object, write_opt_str, write_str, write_u64};
     if let Some(ts) = session {
         out.extend_from_slice(b",\"session_id\":");
         match &ts.session_id {
@@ -458,16 +458,11 @@ pub fn write_json_tail(
         write_ip(out, ts.client_ip);
         out.extend_from_slice(b",\"endpoint\":");
         write_opt_str(out, ts.endpoint.as_deref());
-        out.extend_from_slice(b",\"context\":{");
-        for (i, (k, v)) in ts.context.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, k);
-            out.push(b':');
-            write_str(out, v);
-        }
-        out.extend_from_slice(b"},\"session_anomalies\":[");
+        out.extend_from_slice(b",\"context\":");
+        write_object(out, ts.context.iter().map(|(k, v)| (&**k, v)), |out, v| {
+            write_str(out, v)
+        });
+        out.extend_from_slice(b",\"session_anomalies\":[");
         for (i, a) in ts.anomalies.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -736,7 +731,9 @@ impl SessionRecord {
     /// (held to them by a differential test), written directly. End records list every
     /// transaction id of their part, so these are the largest records.
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        use crate::json::{write_ip, write_opt_str, write_str, write_ts_micros, write_u64};
+        use crate::json::{
+            write_ip, write_object, write_opt_str, write_str, write_ts_micros, write_u64,
+        };
         let sum = &self.summary;
         let opt_id = |out: &mut Vec<u8>, id: Option<HashId>| match id {
             Some(id) => crate::json::write_hex_str(out, &id.0),
@@ -784,65 +781,45 @@ impl SessionRecord {
         write_opt_str(out, sum.user.as_deref());
         out.extend_from_slice(b",\"role\":");
         write_opt_str(out, sum.role.as_deref());
-        out.extend_from_slice(b",\"client_ips\":[");
-        for (i, (ip, n)) in sorted_by_key(&sum.client_ips.counts)
-            .into_iter()
-            .enumerate()
-        {
-            out.extend_from_slice(if i > 0 { b",{\"ip\":" } else { b"{\"ip\":" });
-            write_ip(out, *ip);
-            out.extend_from_slice(b",\"count\":");
-            write_u64(out, *n);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"client_ips_dropped\":");
+        out.extend_from_slice(b",\"client_ips\":");
+        write_counted(out, b"{\"ip\":", &sum.client_ips, |out, ip| {
+            write_ip(out, *ip)
+        });
+        out.extend_from_slice(b",\"client_ips_dropped\":");
         write_u64(out, sum.client_ips.dropped);
-        out.extend_from_slice(b",\"user_agents\":[");
-        for (i, (ua, n)) in sorted_by_key(&sum.user_agents.counts)
-            .into_iter()
-            .enumerate()
-        {
-            out.extend_from_slice(if i > 0 {
-                b",{\"user_agent\":"
-            } else {
-                b"{\"user_agent\":"
-            });
-            write_str(out, ua);
-            out.extend_from_slice(b",\"count\":");
-            write_u64(out, *n);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"user_agents_dropped\":");
+        out.extend_from_slice(b",\"user_agents\":");
+        write_counted(out, b"{\"user_agent\":", &sum.user_agents, |out, ua| {
+            write_str(out, ua)
+        });
+        out.extend_from_slice(b",\"user_agents_dropped\":");
         write_u64(out, sum.user_agents.dropped);
-        out.extend_from_slice(b",\"endpoints\":{");
-        for (i, (name, agg)) in sorted_by_key(&sum.endpoints).into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, name);
-            out.extend_from_slice(b":{\"count\":");
-            write_u64(out, agg.count);
-            out.extend_from_slice(b",\"status\":");
-            write_status(out, &agg.status);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"},\"endpoints_dropped\":");
+        out.extend_from_slice(b",\"endpoints\":");
+        let endpoints = sorted_by_key(&sum.endpoints);
+        write_object(
+            out,
+            endpoints.iter().map(|(k, a)| (k.as_str(), a)),
+            |out, agg| {
+                out.extend_from_slice(b"{\"count\":");
+                write_u64(out, agg.count);
+                out.extend_from_slice(b",\"status\":");
+                write_status(out, &agg.status);
+                out.push(b'}');
+            },
+        );
+        out.extend_from_slice(b",\"endpoints_dropped\":");
         write_u64(out, sum.endpoints_dropped);
         out.extend_from_slice(b",\"status\":");
         write_status(out, &sum.status);
         // Context aggregates hold floats: serde_json formats them.
         out.extend_from_slice(b",\"context\":");
         serde_json::to_writer(&mut *out, &ContextView(&sum.context))?;
-        out.extend_from_slice(b",\"anomalies\":{");
-        for (i, (name, n)) in sum.anomalies.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, name);
-            out.push(b':');
-            write_u64(out, *n);
-        }
-        out.extend_from_slice(b"},\"transaction_ids\":[");
+        out.extend_from_slice(b",\"anomalies\":");
+        write_object(
+            out,
+            sum.anomalies.iter().map(|(k, n)| (k.as_str(), *n)),
+            write_u64,
+        );
+        out.extend_from_slice(b",\"transaction_ids\":[");
         for (i, t) in sum.transaction_ids.iter().enumerate() {
             out.extend_from_slice(if i > 0 { b",\"" } else { b"\"" });
             write_u64(out, t.conn);
@@ -855,6 +832,28 @@ impl SessionRecord {
         out.push(b'}');
         Ok(())
     }
+}
+
+/// A count list as `[{<field>: value, "count": n}, ...]` sorted by value; `open` is
+/// `{"<field>":`.
+fn write_counted<K: Ord>(
+    out: &mut Vec<u8>,
+    open: &[u8],
+    c: &Counted<K>,
+    write_k: impl Fn(&mut Vec<u8>, &K),
+) {
+    out.push(b'[');
+    for (i, (k, n)) in sorted_by_key(&c.counts).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(open);
+        write_k(out, k);
+        out.extend_from_slice(b",\"count\":");
+        crate::json::write_u64(out, *n);
+        out.push(b'}');
+    }
+    out.push(b']');
 }
 
 /// `true`, `false` or `null`.

@@ -306,7 +306,8 @@ impl Sessionizer {
     }
 
     /// [`Self::observe`] with what the transaction tells sessions already read (by an
-    /// [`Extractor`] of this sessionizer's, possibly on another thread).
+    /// [`Extractor`] of this sessionizer's, possibly on another thread). Facts from an
+    /// extractor of another sessionizer give meaningless sessions, never a panic.
     pub fn observe_facts(
         &mut self,
         now_us: u64,
@@ -349,7 +350,9 @@ impl Sessionizer {
         let found = conditional
             .into_iter()
             .find(|c| c.bound.is_some_and(|b| bindings.get(&b).is_some()))
-            .or(key);
+            .or(key)
+            // Facts from an extractor of another config could name a key this one lacks.
+            .filter(|c| c.idx < self.keys.len());
         let transaction_id = TransactionId {
             conn: tx.conn.0,
             depth: tx.depth,

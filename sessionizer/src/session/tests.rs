@@ -518,6 +518,24 @@ fn facts_read_elsewhere_give_the_same_sessions() {
     assert!(records > 0 && keyless > 0 && verified > 0 && linked > 0);
 }
 
+/// Facts read with another config's extractor may name a key this sessionizer lacks: no
+/// panic, no session.
+#[test]
+fn facts_of_another_config_never_panic() {
+    let mut many = sz(&SessionConfig::default());
+    let mut one = sz(&with_keys(vec![KeySpec::of(KeySource::FallbackIp)]));
+    let t = tx("/").cookie("PHPSESSID=abc").b();
+    let facts = many.extractor().facts(&t);
+    let ts = one.observe_facts(t.ts_us(), &t, facts, &mut Vec::new());
+    assert_eq!(ts.session_id, None);
+    assert_eq!(
+        many.observe(t.ts_us(), &t, &mut Vec::new())
+            .key_source
+            .as_deref(),
+        Some("cookie:PHPSESSID")
+    );
+}
+
 #[test]
 fn hashing_is_deterministic_and_keyed() {
     let txs = workload();

@@ -55,6 +55,9 @@ pub struct Finished {
 /// are on, their session facts read.
 #[derive(Debug, Default)]
 pub struct FinishedBatch {
+    /// The worker that filled it, which gets it back to free the transactions (memory is
+    /// freed fastest by the thread that allocated it) and reuse the buffers.
+    pub worker: usize,
     /// The worker's packet clock when the transactions were drained.
     pub now_us: u64,
     /// In completion order.
@@ -174,14 +177,17 @@ impl OutputStage {
     }
 
     /// A worker's batch of transactions at packet time `now_us` (their record heads already
-    /// written by the worker), then the timeouts due.
-    pub fn on_transactions(&mut self, batch: FinishedBatch) -> Result<(), ExportError> {
-        let FinishedBatch { now_us, txs, heads } = batch;
-        for f in txs {
-            let head = f.head.and_then(|r| heads.get(r));
-            self.transaction(now_us, &f.tx, f.tunnel.as_ref(), head, f.facts)?;
+    /// written by the worker), then the timeouts due. The batch is left for its worker to
+    /// free and reuse.
+    pub fn on_transactions(&mut self, batch: &mut FinishedBatch) -> Result<(), ExportError> {
+        let FinishedBatch {
+            now_us, txs, heads, ..
+        } = batch;
+        for f in txs.iter_mut() {
+            let head = f.head.clone().and_then(|r| heads.get(r));
+            self.transaction(*now_us, &f.tx, f.tunnel.as_ref(), head, f.facts.take())?;
         }
-        self.tick(now_us)
+        self.tick(*now_us)
     }
 
     /// Sessionize, serialize and export one transaction (after the session records it caused).

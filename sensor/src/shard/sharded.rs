@@ -115,8 +115,13 @@ impl Sharded {
         let mut to_workers = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         let mut published = Vec::with_capacity(workers);
+        let mut returns = Vec::with_capacity(workers);
         for i in 0..workers {
             let (tx, rx) = bounded(queue_batches.max(1));
+            // Every transaction batch in flight can come back: the session queue's and the one
+            // being handled.
+            let (back_tx, back_rx) = bounded(SESSION_QUEUE_BATCHES + 1);
+            returns.push(back_tx);
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
             let out = out_tx.clone();
@@ -129,7 +134,7 @@ impl Sharded {
             let pubd = Arc::clone(&stats);
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{i}"))
-                .spawn(move || worker::run(i, &cfg, extractor, rx, out, recycle, pubd))
+                .spawn(move || worker::run(i, &cfg, extractor, back_rx, rx, out, recycle, pubd))
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             to_workers.push(tx);
             handles.push(h);
@@ -146,6 +151,7 @@ impl Sharded {
         let stage = OutputThread {
             stage: session,
             input: from_workers,
+            returns,
             end_reason: reason_rx,
             failed: failed_tx,
             shared: Arc::clone(&shared),
@@ -303,6 +309,9 @@ impl Sharded {
 struct OutputThread {
     stage: OutputStage,
     input: Receiver<WorkerOut>,
+    /// Handled batches go back to the worker that filled them (by `FinishedBatch::worker`);
+    /// one that does not fit is freed here.
+    returns: Vec<Sender<WorkerOut>>,
     /// How to end sessions once the input ends.
     end_reason: Receiver<EndReason>,
     /// Where the first export error goes; the stage stops exporting after it.
@@ -315,14 +324,20 @@ impl OutputThread {
     fn run(mut self) -> Result<(), ExportError> {
         let mut failed = false;
         let mut unpublished = 0;
-        for out in self.input.iter() {
-            if failed {
-                // Keep draining so that workers never block on a stage that stopped.
-                continue;
+        for mut out in self.input.iter() {
+            // After a failure, keep draining so that workers never block on a stopped stage.
+            let drained_only = failed;
+            if !failed {
+                if let Err(e) = self.stage.on_transactions(&mut out) {
+                    failed = true;
+                    let _ = self.failed.try_send(e);
+                }
             }
-            if let Err(e) = self.stage.on_transactions(out) {
-                failed = true;
-                let _ = self.failed.try_send(e);
+            if let Some(back) = self.returns.get(out.worker) {
+                let _ = back.try_send(out);
+            }
+            if drained_only {
+                continue;
             }
             unpublished += 1;
             if self.input.is_empty() || unpublished >= PUBLISH_EVERY_BATCHES {

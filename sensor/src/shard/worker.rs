@@ -58,6 +58,11 @@ struct Worker {
     extractor: Option<Extractor>,
     /// Size of the last batch's record heads: the next batch's buffer starts that large.
     heads_hint: usize,
+    /// This worker's index (where the session stage returns its batches).
+    index: usize,
+    /// Batches back from the session stage: their transactions are freed here, on the thread
+    /// that allocated them, and their buffers refilled.
+    returned: Receiver<FinishedBatch>,
     /// Latest packet (or tick) time; never goes backwards.
     now_us: u64,
     next_expire_us: u64,
@@ -67,7 +72,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(index: usize, cfg: &Config, extractor: Option<Extractor>) -> Self {
+    fn new(
+        index: usize,
+        cfg: &Config,
+        extractor: Option<Extractor>,
+        returned: Receiver<FinishedBatch>,
+    ) -> Self {
         let first = ((index as u64) << CONN_ID_SHIFT) | 1;
         Worker {
             decoder: Decoder::with_config(&cfg.decode),
@@ -76,6 +86,8 @@ impl Worker {
             redactor: Redactor::new(&cfg.output),
             extractor,
             heads_hint: 0,
+            index,
+            returned,
             now_us: 0,
             next_expire_us: 0,
             sent_now_us: 0,
@@ -128,10 +140,19 @@ impl Worker {
 
     /// Finished transactions with their tunnels and record heads.
     fn drain(&mut self) -> WorkerOut {
-        let mut out = FinishedBatch {
-            now_us: self.now_us,
-            txs: Vec::new(),
-            heads: Vec::with_capacity(self.heads_hint),
+        let mut out = match self.returned.try_recv() {
+            Ok(mut back) => {
+                back.txs.clear();
+                back.heads.clear();
+                back.now_us = self.now_us;
+                back
+            }
+            Err(_) => FinishedBatch {
+                worker: self.index,
+                now_us: self.now_us,
+                txs: Vec::new(),
+                heads: Vec::with_capacity(self.heads_hint),
+            },
         };
         for tx in self.http.drain() {
             let tunnel = if tx.zone == 0 {
@@ -162,16 +183,18 @@ impl Worker {
 /// its open streams (their transactions end with what was seen) and returns. Emptied packet
 /// batches go back on `recycle`. With sessions on, `extractor` reads each finished
 /// transaction's session facts here, so the session stage only keeps the table.
+#[allow(clippy::too_many_arguments)] // the thread's whole wiring, named at its one call site
 pub fn run(
     index: usize,
     cfg: &Config,
     extractor: Option<Extractor>,
+    returned: Receiver<FinishedBatch>,
     rx: Receiver<ToWorker>,
     tx: Sender<WorkerOut>,
     recycle: Sender<PacketBatch>,
     published: Arc<Mutex<WorkerStats>>,
 ) {
-    let mut w = Worker::new(index, cfg, extractor);
+    let mut w = Worker::new(index, cfg, extractor, returned);
     for msg in rx.iter() {
         w.on_message(msg, &recycle);
         // What is already queued is handled before output: fewer, larger hand-offs under load

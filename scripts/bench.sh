@@ -16,6 +16,8 @@
 #                  pipeline without sessions (default: none, sessions on with defaults)
 #   CHECK_RECORDS  1: one extra run with --output FILE and count its lines (default 1)
 #   SKIP_BUILD     1: do not run cargo build
+#   PGO            1: measure the profile-guided build (scripts/build-pgo.sh, built unless
+#                  SKIP_BUILD=1) instead of the plain release build        (default 0)
 #   TARGET_PPS     packets/s target                          (default 1500000)
 set -euo pipefail
 
@@ -30,8 +32,13 @@ CHECK_RECORDS="${CHECK_RECORDS:-1}"
 TARGET_PPS="${TARGET_PPS:-1500000}"
 APITAP_CONFIG="${APITAP_CONFIG:-}"
 REPLAY_CMD="${REPLAY_CMD:-"{bin} replay {pcap} --output {out}${APITAP_CONFIG:+ --config $APITAP_CONFIG}"}"
+PGO="${PGO:-0}"
 GEN_BIN="$TARGET_DIR/release/apitap-gen-traffic"
-APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
+if [[ "$PGO" == 1 ]]; then
+    APITAP="${APITAP_BIN:-$TARGET_DIR/pgo/release/apitap}"
+else
+    APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
+fi
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench.sh: $*"; exit 1; }
@@ -39,9 +46,13 @@ die() { log "bench.sh: $*"; exit 1; }
 # --- build -----------------------------------------------------------------------------------
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     packages=(-p apitap-bench)
-    [[ -z "${APITAP_BIN:-}" ]] && packages+=(-p apitap)
+    [[ -z "${APITAP_BIN:-}" && "$PGO" != 1 ]] && packages+=(-p apitap)
     log "building (release): ${packages[*]}"
     (cd "$ROOT" && cargo build --release --quiet "${packages[@]}")
+    if [[ -z "${APITAP_BIN:-}" && "$PGO" == 1 ]]; then
+        log "building the profile-guided apitap (scripts/build-pgo.sh)"
+        CARGO_TARGET_DIR="$TARGET_DIR" "$ROOT/scripts/build-pgo.sh"
+    fi
 fi
 [[ -x "$GEN_BIN" ]] || die "generator not found at $GEN_BIN (build with: cargo build --release -p apitap-bench)"
 [[ "$REPLAY_CMD" != *"{bin}"* || -x "$APITAP" ]] || die "apitap binary not found at $APITAP (set APITAP_BIN)"

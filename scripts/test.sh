@@ -7,6 +7,9 @@ bash scripts/setup.sh
 
 echo "== format"
 cargo fmt --all -- --check
+echo "== scripts"
+# Syntax of every script, including the ones the suite does not run (bench, PGO build).
+for f in scripts/*.sh fuzz/run.sh; do bash -n "$f"; done
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"

@@ -32,7 +32,8 @@ use crate::pipeline::{Pipeline, PipelineStats};
 /// Workers read the session facts of their transactions (keys, claims, parameters) from this
 /// many workers on. With one worker the pipeline is two stages on two threads, and the worker
 /// already has the larger share: the session thread reading them keeps the two balanced (one
-/// worker, api-200k: 740 ms with the session thread reading them, 830 ms with the worker).
+/// worker, api-200k, 11 interleaved runs: 760 ms median with the session thread reading them,
+/// 930 ms with the worker).
 /// With more workers, their reading runs in parallel and the one session thread keeps only
 /// the table.
 pub const MIN_WORKERS_READING_FACTS: usize = 2;

@@ -1104,19 +1104,21 @@ mod tests {
                 serde_json::to_string(&rec).unwrap()
             );
             let session = sessions.observe(tx.ts_us(), &tx, &mut Vec::new());
-            let mut ours = Vec::new();
-            rec.write_json(Some(&session), &mut ours).unwrap();
-            let theirs = serde_json::to_string(
-                &HttpRecord {
-                    tx: &tx,
-                    redactor: &redactor,
-                    tunnel: None,
-                }
-                .with_session(&session),
-            )
-            .unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+            assert_tail_matches_serde(&tx, &redactor, &session);
         }
+    }
+
+    /// The record of `tx` with `session`, written by hand, is serde_json's bytes.
+    fn assert_tail_matches_serde(tx: &Transaction, redactor: &Redactor, session: &TxSession) {
+        let rec = || HttpRecord {
+            tx,
+            redactor,
+            tunnel: None,
+        };
+        let mut ours = Vec::new();
+        rec().write_json(Some(session), &mut ours).unwrap();
+        let theirs = serde_json::to_string(&rec().with_session(session)).unwrap();
+        assert_eq!(String::from_utf8(ours).unwrap(), theirs);
     }
 
     proptest::proptest! {
@@ -1264,11 +1266,6 @@ mod tests {
         use crate::session::SessionAnomaly;
         let redactor = Redactor::new(&RecordConfig::default());
         let tx = rich_tx();
-        let rec = HttpRecord {
-            tx: &tx,
-            redactor: &redactor,
-            tunnel: None,
-        };
         let full = TxSession {
             session_id: Some(HashId([0xab; 16])),
             transaction_id: TransactionId { conn: 7, depth: 2 },
@@ -1301,18 +1298,7 @@ mod tests {
             ..full.clone()
         };
         for ts in [full, verified, keyless] {
-            let mut ours = Vec::new();
-            rec.write_json(Some(&ts), &mut ours).unwrap();
-            let theirs = serde_json::to_string(
-                &HttpRecord {
-                    tx: &tx,
-                    redactor: &redactor,
-                    tunnel: None,
-                }
-                .with_session(&ts),
-            )
-            .unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+            assert_tail_matches_serde(&tx, &redactor, &ts);
         }
     }
 

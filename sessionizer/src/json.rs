@@ -91,7 +91,7 @@ pub fn is_plain_framed(b: &[u8], quotes: usize) -> bool {
         // Folded over a block: vector compares and a sum (at most 16, so a `u8` holds it).
         let (bad, q) = block.iter().fold((false, 0u8), |(bad, q), &c| {
             (
-                bad | !(0x20..0x80).contains(&c) | (c == b'\\'),
+                bad | !ascii_unescaped(c),
                 q.wrapping_add(u8::from(c == b'"')),
             )
         });
@@ -101,7 +101,7 @@ pub fn is_plain_framed(b: &[u8], quotes: usize) -> bool {
         seen += usize::from(q);
     }
     for &c in blocks.remainder() {
-        if !(0x20..0x80).contains(&c) || c == b'\\' {
+        if !ascii_unescaped(c) {
             return false;
         }
         seen += usize::from(c == b'"');
@@ -112,9 +112,16 @@ pub fn is_plain_framed(b: &[u8], quotes: usize) -> bool {
 /// True when no byte of `block` is below 0x20, at or above 0x80, a `"` or a `\`.
 #[inline]
 fn block_is_plain(block: &[u8; BLOCK]) -> bool {
-    block.iter().fold(true, |ok, &c| {
-        ok & (0x20..0x80).contains(&c) & (c != b'"') & (c != b'\\')
-    })
+    block
+        .iter()
+        .fold(true, |ok, &c| ok & ascii_unescaped(c) & (c != b'"'))
+}
+
+/// True for printable ASCII (or DEL) other than `\`: what a plain string may hold besides
+/// quotes (which [`is_plain`] rejects and [`is_plain_framed`] counts).
+#[inline]
+fn ascii_unescaped(c: u8) -> bool {
+    (0x20..0x80).contains(&c) & (c != b'\\')
 }
 
 /// Whether every byte of `b` passes, checked in a few fixed-size steps without copying: whole

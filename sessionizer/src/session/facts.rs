@@ -140,6 +140,7 @@ impl Extractor {
                 }
             }
         }
+        let claims_cache = jwt::ClaimsCache::new(keys.len());
         Extractor {
             body: cfg.body.clone(),
             keys,
@@ -157,7 +158,7 @@ impl Extractor {
             login_pointers,
             bind_cookies,
             max_value_bytes: cfg.max_value_bytes,
-            claims_cache: jwt::ClaimsCache::default(),
+            claims_cache,
         }
     }
 

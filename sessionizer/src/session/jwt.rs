@@ -6,7 +6,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use std::sync::{Arc, Mutex};
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashMap;
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -33,33 +34,57 @@ pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Decoded claims by token, bounded by [`CLAIMS_CACHE_ENTRIES`] and [`CLAIMS_CACHE_BYTES`].
 /// Raw tokens stay in memory only; nothing here is exported.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ClaimsCache {
     /// Claims by token, and the token bytes held.
     map: std::cell::RefCell<(ClaimsMap, usize)>,
+    /// Keys configured: each token's claims remember what was read for each.
+    keys: usize,
 }
 
 /// Decoded claims (`None`: not a JWT) by token.
 type ClaimsMap = HashMap<Box<str>, Option<Arc<Claims>>, FixedHasher>;
 
 /// What one token's transactions share: its decoded claims, and what was worked out from
-/// them once (its session key hashes), so that the next transaction carrying the token does
-/// not hash again.
+/// them once for each session key (the claim's value, the key's hashes), so that the next
+/// transaction carrying the token neither searches the claims nor hashes again.
 #[derive(Debug)]
 pub(crate) struct Claims {
     /// The decoded payload.
     pub value: Value,
-    /// Session key hash by (key index, unverified): a function of the token, the key and the
-    /// secret only. At most two entries per configured key.
-    bases: Mutex<Vec<(usize, bool, HashId)>>,
+    /// By key index.
+    memo: Box<[KeyMemo]>,
+}
+
+/// What one token gives one session key.
+#[derive(Debug, Default)]
+struct KeyMemo {
+    /// The key's claim as text (`None`: absent, empty or not a scalar).
+    claim: OnceLock<Option<Box<str>>>,
+    /// The session key hash, `[signature unchecked or valid, signature invalid]`: a function
+    /// of the token, the key and the secret only.
+    base: [OnceLock<HashId>; 2],
 }
 
 impl Claims {
-    /// Claims with nothing remembered yet.
-    fn new(value: Value) -> Self {
+    /// Claims with nothing remembered yet, for `keys` session keys.
+    fn new(value: Value, keys: usize) -> Self {
         Claims {
             value,
-            bases: Mutex::new(Vec::new()),
+            memo: (0..keys).map(|_| KeyMemo::default()).collect(),
+        }
+    }
+
+    /// Claim `claim` (a name or a JSON pointer) as text, as [`claim`] reads it, remembered
+    /// for key `idx` (the key that reads it; an index beyond the keys is read each time).
+    pub(crate) fn claim(&self, idx: usize, claim: &str) -> Option<Cow<'_, str>> {
+        match self.memo.get(idx) {
+            Some(m) => m
+                .claim
+                .get_or_init(|| self::claim(&self.value, claim).map(|c| c.into()))
+                .as_deref()
+                .map(Cow::Borrowed),
+            None => self::claim(&self.value, claim),
         }
     }
 
@@ -70,27 +95,29 @@ impl Claims {
         unverified: bool,
         hash: impl FnOnce() -> HashId,
     ) -> HashId {
-        let Ok(mut bases) = self.bases.lock() else {
-            // Poisoned only by a panic elsewhere; the hash is still right.
-            return hash();
-        };
-        if let Some(&(_, _, h)) = bases.iter().find(|(i, u, _)| *i == idx && *u == unverified) {
-            return h;
+        match self.memo.get(idx) {
+            Some(m) => *m.base[usize::from(unverified)].get_or_init(hash),
+            None => hash(),
         }
-        let h = hash();
-        bases.push((idx, unverified, h));
-        h
     }
 }
 
 /// A clone starts empty: each extractor (one per worker) fills its own.
 impl Clone for ClaimsCache {
     fn clone(&self) -> Self {
-        ClaimsCache::default()
+        ClaimsCache::new(self.keys)
     }
 }
 
 impl ClaimsCache {
+    /// An empty cache for a list of `keys` session keys.
+    pub(crate) fn new(keys: usize) -> Self {
+        ClaimsCache {
+            map: Default::default(),
+            keys,
+        }
+    }
+
     /// The claims of `token` (decoded without verification), from the cache when seen before.
     pub(crate) fn claims(&self, token: &str) -> Option<Arc<Claims>> {
         if token.len() > MAX_JWT_BYTES {
@@ -99,7 +126,7 @@ impl ClaimsCache {
         if let Some(c) = self.map.borrow().0.get(token) {
             return c.clone();
         }
-        let c = claims(token).map(|v| Arc::new(Claims::new(v)));
+        let c = claims(token).map(|v| Arc::new(Claims::new(v, self.keys)));
         let mut guard = self.map.borrow_mut();
         let (map, bytes) = &mut *guard;
         if map.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
@@ -166,7 +193,7 @@ pub(crate) fn claims(token: &str) -> Option<Value> {
 
 /// A claim as text: `claim` is a top-level name (`sub`) or a JSON pointer (`/user/id`).
 /// Strings as-is, numbers and booleans as JSON text; null, arrays and objects are absent.
-pub(crate) fn claim<'v>(claims: &'v Value, claim: &str) -> Option<std::borrow::Cow<'v, str>> {
+pub(crate) fn claim<'v>(claims: &'v Value, claim: &str) -> Option<Cow<'v, str>> {
     let v = if claim.starts_with('/') {
         claims.pointer(claim)?
     } else {
@@ -176,15 +203,11 @@ pub(crate) fn claim<'v>(claims: &'v Value, claim: &str) -> Option<std::borrow::C
 }
 
 /// A JSON scalar as text; `None` for null, empty strings, arrays and objects.
-pub(crate) fn scalar_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+pub(crate) fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s.as_str())),
-        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
-            "true"
-        } else {
-            "false"
-        })),
+        Value::String(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
 }
@@ -306,7 +329,7 @@ mod tests {
     /// every later lookup of the token.
     #[test]
     fn cached_claims_remember_key_hashes() {
-        let cache = ClaimsCache::default();
+        let cache = ClaimsCache::new(2);
         let tok = token();
         let calls = std::cell::Cell::new(0);
         let id = |b: u8| {
@@ -322,7 +345,31 @@ mod tests {
         assert_eq!(again.base(0, false, || id(9)), HashId([1; 16]));
         assert_eq!(again.base(0, true, || id(9)), HashId([3; 16]));
         assert_eq!(calls.get(), 3);
+        // An index beyond the keys is hashed each time, never a panic.
+        assert_eq!(again.base(2, false, || id(7)), HashId([7; 16]));
+        assert_eq!(again.base(2, false, || id(8)), HashId([8; 16]));
         assert!(cache.claims("not-a-jwt").is_none());
+    }
+
+    /// A key's claim is read once per token and given back as `claim` reads it, whatever
+    /// the later caller asks (the key at an index always reads the same claim).
+    #[test]
+    fn cached_claims_remember_each_keys_claim() {
+        let cache = ClaimsCache::new(3);
+        let tok = token();
+        let c = cache.claims(&tok).unwrap();
+        assert_eq!(c.claim(0, "sub").as_deref(), Some("alice"));
+        assert_eq!(c.claim(1, "n").as_deref(), Some("7"));
+        assert_eq!(c.claim(2, "e"), None);
+        let again = cache.claims(&tok).unwrap();
+        assert_eq!(
+            again.claim(0, "ignored: remembered").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(again.claim(1, "/user/id").as_deref(), Some("7"));
+        assert_eq!(again.claim(2, "sub"), None);
+        // Beyond the keys: read each time.
+        assert_eq!(again.claim(3, "/user/id").as_deref(), Some("u-1"));
     }
 
     /// `{"alg":"HS256","typ":"JWT"}.{"sub":"alice","n":7,"user":{"id":"u-1"}}`, unsigned.

@@ -154,9 +154,10 @@ pub(crate) fn resolve<'v>(
                 .map(|v| (Cow::Borrowed(v.trim()), Some(v.trim()), None)),
             Key::Bearer => view.bearer().map(|t| (Cow::Borrowed(t), Some(t), None)),
             Key::Jwt { claim, loc } => view.token(loc).and_then(|t| {
-                // The bearer token's claims live in the view: the value is borrowed.
+                // The bearer token's claims are cached with what each key read from them: the
+                // value is borrowed.
                 let v = match loc {
-                    TokenLocation::Bearer => jwt::claim(view.bearer_claims()?, claim)?,
+                    TokenLocation::Bearer => view.bearer_token_claims()?.claim(idx, claim)?,
                     _ => Cow::Owned(
                         view.with_claims(loc, |c| jwt::claim(c, claim).map(Cow::into_owned))?,
                     ),

@@ -40,19 +40,27 @@ const KIND_SESSION: &str = "session";
 /// A finished transaction on its way to the output stage.
 #[derive(Debug)]
 pub struct Finished {
+    /// The packet clock of the pipeline that drained it, when it did.
+    pub now_us: u64,
     /// The transaction.
     pub tx: Transaction,
     /// The outermost tunnel its flow came through (known to the decoder that saw it only).
     pub tunnel: Option<TunnelInfo>,
     /// Where its record's head ([`HttpRecord::write_json_head`]) is in
-    /// [`FinishedBatch::heads`]; None when it could not be written there.
+    /// [`FinishedBatch::heads`]; None until [`FinishedBatch::prepare`], or when it could not
+    /// be written there.
     pub head: Option<Range<usize>>,
-    /// What it tells the session table, when the worker read it (sessions on).
+    /// What it tells the session table, once read ([`FinishedBatch::prepare`], sessions on).
     pub facts: Option<TxFacts>,
 }
 
-/// Transactions finished by one worker, with their record heads written and, when sessions
-/// are on, their session facts read.
+/// Finished transactions of one pipeline, with (after [`Self::prepare`]) their record heads
+/// written and, when sessions are on, their session facts read.
+///
+/// Each stage runs over the whole batch before the next one starts (heads, then facts, then
+/// the output stage's table and export): the code of one stage stays in the instruction
+/// cache for the batch instead of every transaction running through all of it. Simulated,
+/// that halves the instruction-cache misses sessions add per transaction (docs/bench.md).
 #[derive(Debug, Default)]
 pub struct FinishedBatch {
     /// The worker that filled it, which gets it back to free the transactions (memory is
@@ -67,37 +75,48 @@ pub struct FinishedBatch {
 }
 
 impl FinishedBatch {
-    /// Add `tx`, writing its record head with `redactor` and reading its session facts with
-    /// `extractor` (when sessions are on).
-    pub fn push(
-        &mut self,
-        tx: Transaction,
-        tunnel: Option<TunnelInfo>,
-        redactor: &Redactor,
-        extractor: Option<&mut Extractor>,
-    ) {
-        let start = self.heads.len();
-        let rec = HttpRecord {
-            tx: &tx,
-            redactor,
-            tunnel: tunnel.as_ref(),
-        };
-        let head = match rec.write_json_head(&mut self.heads) {
-            Ok(()) => Some(start..self.heads.len()),
-            Err(_) => {
-                // Unreachable (see OutputStage::transaction); the stage tries again and
-                // counts the failure.
-                self.heads.truncate(start);
-                None
-            }
-        };
-        let facts = extractor.map(|x| x.facts(&tx));
+    /// Add `tx`, drained at packet time `now_us`; nothing is read from it yet.
+    pub fn push(&mut self, now_us: u64, tx: Transaction, tunnel: Option<TunnelInfo>) {
         self.txs.push(Finished {
+            now_us,
             tx,
             tunnel,
-            head,
-            facts,
+            head: None,
+            facts: None,
         });
+    }
+
+    /// Write the record head of every transaction with `redactor`, then read the session
+    /// facts of every transaction with `extractor` (when sessions are on).
+    pub fn prepare(&mut self, redactor: &Redactor, extractor: Option<&mut Extractor>) {
+        for f in self.txs.iter_mut().filter(|f| f.head.is_none()) {
+            let start = self.heads.len();
+            let rec = HttpRecord {
+                tx: &f.tx,
+                redactor,
+                tunnel: f.tunnel.as_ref(),
+            };
+            f.head = match rec.write_json_head(&mut self.heads) {
+                Ok(()) => Some(start..self.heads.len()),
+                Err(_) => {
+                    // Unreachable (see OutputStage::transaction); the stage tries again and
+                    // counts the failure.
+                    self.heads.truncate(start);
+                    None
+                }
+            };
+        }
+        if let Some(x) = extractor {
+            for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
+                f.facts = Some(x.facts(&f.tx));
+            }
+        }
+    }
+
+    /// Empty, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.txs.clear();
+        self.heads.clear();
     }
 }
 
@@ -180,14 +199,18 @@ impl OutputStage {
     /// written by the worker), then the timeouts due. The batch is left for its worker to
     /// free and reuse.
     pub fn on_transactions(&mut self, batch: &mut FinishedBatch) -> Result<(), ExportError> {
-        let FinishedBatch {
-            now_us, txs, heads, ..
-        } = batch;
+        self.transactions(batch)?;
+        self.tick(batch.now_us)
+    }
+
+    /// Every transaction of `batch`, in order, each at the packet time it was drained.
+    pub fn transactions(&mut self, batch: &mut FinishedBatch) -> Result<(), ExportError> {
+        let FinishedBatch { txs, heads, .. } = batch;
         for f in txs.iter_mut() {
             let head = f.head.clone().and_then(|r| heads.get(r));
-            self.transaction(*now_us, &f.tx, f.tunnel.as_ref(), head, f.facts.take())?;
+            self.transaction(f.now_us, &f.tx, f.tunnel.as_ref(), head, f.facts.take())?;
         }
-        self.tick(*now_us)
+        Ok(())
     }
 
     /// Sessionize, serialize and export one transaction (after the session records it caused).

@@ -142,8 +142,7 @@ impl Worker {
     fn drain(&mut self) -> WorkerOut {
         let mut out = match self.returned.try_recv() {
             Ok(mut back) => {
-                back.txs.clear();
-                back.heads.clear();
+                back.clear();
                 back.now_us = self.now_us;
                 back
             }
@@ -160,8 +159,9 @@ impl Worker {
             } else {
                 self.decoder.tunnel(tx.zone).cloned()
             };
-            out.push(tx, tunnel, &self.redactor, self.extractor.as_mut());
+            out.push(self.now_us, tx, tunnel);
         }
+        out.prepare(&self.redactor, self.extractor.as_mut());
         if !out.txs.is_empty() {
             self.heads_hint = out.heads.len();
         }

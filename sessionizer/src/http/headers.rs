@@ -198,24 +198,29 @@ impl Headers {
 
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        // Names are compared by length first, from the spans, before any slicing: most
-        // lookups (the record writer's and the session keys') miss on most fields.
-        let text = self.text.as_bytes();
-        let wanted = name.len() + SEP.len();
-        let s = self.spans.iter().find(|s| {
-            s.value.wrapping_sub(s.name) as usize == wanted
-                && text
-                    .get(s.name())
-                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        })?;
+        let s = self.spans.iter().find(|s| self.is_named(s, name))?;
         self.text.get(s.value())
     }
 
     /// Every value of the fields named `name` (case-insensitive), in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.spans
+            .iter()
+            .filter(move |s| self.is_named(s, name))
+            .filter_map(|s| self.text.get(s.value()))
+    }
+
+    /// True when the field at `s` is named `name` (case-insensitive). Names are compared by
+    /// length first, from the span, before any slicing: most lookups (the record writer's and
+    /// the session keys') miss on most fields.
+    #[inline]
+    fn is_named(&self, s: &Span, name: &str) -> bool {
+        s.value.wrapping_sub(s.name) as usize == name.len() + SEP.len()
+            && self
+                .text
+                .as_bytes()
+                .get(s.name())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 }
 

@@ -117,15 +117,13 @@ impl<'a> TxView<'a> {
         let cookies = self.cookies.get_or_init(|| {
             let mut out = Vec::new();
             if let Some(r) = self.req {
-                for (n, v) in &r.headers {
-                    if n.eq_ignore_ascii_case("cookie") {
-                        for pair in v.split(';') {
-                            if out.len() == MAX_COOKIES {
-                                break;
-                            }
-                            if let Some((k, v)) = pair.split_once('=') {
-                                out.push((k.trim(), v.trim().trim_matches('"')));
-                            }
+                for v in r.headers.get_all("cookie") {
+                    for pair in v.split(';') {
+                        if out.len() == MAX_COOKIES {
+                            break;
+                        }
+                        if let Some((k, v)) = pair.split_once('=') {
+                            out.push((k.trim(), v.trim().trim_matches('"')));
                         }
                     }
                 }
@@ -143,9 +141,8 @@ impl<'a> TxView<'a> {
     pub fn set_cookies(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.resp
             .into_iter()
-            .flat_map(|r| r.headers.iter())
-            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, v)| {
+            .flat_map(|r| r.headers.get_all("set-cookie"))
+            .filter_map(|v| {
                 let first = v.split(';').next()?;
                 let (k, v) = first.split_once('=')?;
                 Some((k.trim(), v.trim().trim_matches('"')))
@@ -156,7 +153,8 @@ impl<'a> TxView<'a> {
     pub fn bearer(&self) -> Option<&'a str> {
         *self.bearer.get_or_init(|| {
             let v = self.req_header("authorization")?.trim();
-            let (scheme, tok) = v.split_once(' ')?;
+            let sp = v.bytes().position(|b| b == b' ')?;
+            let (scheme, tok) = (v.get(..sp)?, v.get(sp + 1..)?);
             let tok = tok.trim();
             (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
         })

@@ -78,6 +78,21 @@ impl ExportStats {
 pub trait Exporter: Send {
     /// Export one JSON-encoded record.
     fn export(&mut self, meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError>;
+    /// Export one record written in two parts (`head` then `tail`, e.g. an http record's
+    /// session-independent part and its session fields), as [`Self::export`] would export
+    /// them joined. Default: joined in a new buffer; exporters that can, write the parts
+    /// through without joining them.
+    fn export_parts(
+        &mut self,
+        meta: EventMeta<'_>,
+        head: &[u8],
+        tail: &[u8],
+    ) -> Result<(), ExportError> {
+        let mut joined = Vec::with_capacity(head.len() + tail.len());
+        joined.extend_from_slice(head);
+        joined.extend_from_slice(tail);
+        self.export(meta, &joined)
+    }
     /// Push everything buffered to its destination: the shutdown flush, called once at the end.
     fn flush(&mut self) -> Result<(), ExportError>;
     /// Write out what this process buffers, ending nothing: a running sensor calls it about

@@ -147,6 +147,8 @@ pub struct OutputStage {
     exporter: Box<dyn Exporter>,
     /// Reused serialization buffer.
     buf: Vec<u8>,
+    /// Reused buffer of http records' tails.
+    tail: Vec<u8>,
     /// Session records produced by the last step, reused.
     session_out: Vec<SessionRecord>,
     /// Latest packet time seen; never goes backwards.
@@ -178,6 +180,7 @@ impl OutputStage {
             redactor: Redactor::new(&cfg.output),
             exporter,
             buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
+            tail: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
             session_out: Vec::new(),
             now_us: 0,
             next_expire_us: 0,
@@ -250,12 +253,12 @@ impl OutputStage {
             }
             None => None,
         };
+        // The head where a worker or the staging wrote it (else here), the tail apart: the
+        // exporter takes the two parts without them being copied together.
         self.buf.clear();
+        self.tail.clear();
         let encoded = match head {
-            Some(head) => {
-                self.buf.extend_from_slice(head);
-                Ok(())
-            }
+            Some(_) => Ok(()),
             None => HttpRecord {
                 tx,
                 redactor: &self.redactor,
@@ -263,7 +266,7 @@ impl OutputStage {
             }
             .write_json_head(&mut self.buf),
         }
-        .and_then(|()| write_json_tail(session.as_ref(), &mut self.buf));
+        .and_then(|()| write_json_tail(session.as_ref(), &mut self.tail));
         if encoded.is_err() {
             // Unreachable with the record types of this workspace; counted, not trusted.
             self.encode_failures += 1;
@@ -278,7 +281,8 @@ impl OutputStage {
             kind: KIND_HTTP,
             key,
         };
-        self.exporter.export(meta, &self.buf)
+        let head = head.unwrap_or(&self.buf);
+        self.exporter.export_parts(meta, head, &self.tail)
     }
 
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due,

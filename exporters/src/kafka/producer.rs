@@ -109,6 +109,8 @@ pub struct KafkaExporter {
     unaccounted: u64,
     /// The startup reachability check.
     probe: Option<JoinHandle<()>>,
+    /// Reused to join records exported in parts (librdkafka copies the payload).
+    joined: Vec<u8>,
 }
 
 impl KafkaExporter {
@@ -169,6 +171,7 @@ impl KafkaExporter {
             schema_version: schema_version.to_string(),
             flush_timeout: Duration::from_millis(cfg.flush_timeout_ms),
             stats: ExportStats::default(),
+            joined: Vec::new(),
             seen: [0; 5],
             unaccounted: 0,
             probe,
@@ -232,6 +235,22 @@ fn set(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
 }
 
 impl Exporter for KafkaExporter {
+    /// Joined in a reused buffer: librdkafka takes one payload.
+    fn export_parts(
+        &mut self,
+        meta: EventMeta<'_>,
+        head: &[u8],
+        tail: &[u8],
+    ) -> Result<(), ExportError> {
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        joined.extend_from_slice(head);
+        joined.extend_from_slice(tail);
+        let r = self.export(meta, &joined);
+        self.joined = joined;
+        r
+    }
+
     fn export(&mut self, meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError> {
         self.stats.offered += 1;
         let headers = OwnedHeaders::new_with_capacity(3)

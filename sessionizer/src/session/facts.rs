@@ -36,10 +36,31 @@ pub(crate) struct Candidate {
     pub verified: Option<bool>,
     /// The value as carried on the wire, looked up among server-set values (hashed) when a
     /// session opens, to link it to the session the server set it in.
-    pub carrier: Option<String>,
+    pub carrier: Option<Carrier>,
     /// For keys that count only when the server set the value (`set_cookie`,
     /// `login_token`): the value's keyed hash among bindings.
     pub bound: Option<HashId>,
+}
+
+/// A key's value as carried on the wire, for [`Candidate::carrier`].
+#[derive(Clone, Debug)]
+pub(crate) enum Carrier {
+    /// The value; hashed only if a session opens (most transactions join an open one).
+    Raw(String),
+    /// Its keyed hash already, remembered with a bearer token's cached claims (a token is
+    /// long and comes back on every request: copying it per transaction cost more than
+    /// hashing it once).
+    Hashed(HashId),
+}
+
+impl Carrier {
+    /// The keyed hash looked up among server-set values.
+    pub(crate) fn hash(&self, keyed: &Keyed) -> HashId {
+        match self {
+            Carrier::Raw(v) => keyed.hash(Domain::Binding, &[v.as_bytes()]),
+            Carrier::Hashed(h) => *h,
+        }
+    }
 }
 
 /// One context parameter's value in a transaction.
@@ -207,7 +228,7 @@ impl Extractor {
                 idx,
                 base: session_hash(idx, v, false),
                 verified: None,
-                carrier: Some(v.to_string()),
+                carrier: Some(Carrier::Raw(v.to_string())),
                 bound: Some(keyed.hash(Domain::Binding, &[v.as_bytes()])),
             });
             false
@@ -231,15 +252,21 @@ impl Extractor {
                     ..
                 })
             );
-            let base = match view.bearer_token_claims() {
-                Some(c) if bearer_jwt => c.base(f.idx, unverified, hash),
-                _ => hash(),
+            let (base, carrier) = match view.bearer_token_claims() {
+                Some(c) if bearer_jwt => (
+                    c.base(f.idx, unverified, hash),
+                    // The carrier of a bearer JWT key is the token.
+                    f.carrier.map(|t| {
+                        Carrier::Hashed(c.binding(|| keyed.hash(Domain::Binding, &[t.as_bytes()])))
+                    }),
+                ),
+                _ => (hash(), f.carrier.map(|c| Carrier::Raw(c.to_string()))),
             };
             Candidate {
                 idx: f.idx,
                 base,
                 verified,
-                carrier: f.carrier.map(str::to_string),
+                carrier,
                 bound: None,
             }
         });

@@ -54,6 +54,9 @@ pub(crate) struct Claims {
     pub value: Value,
     /// By key index.
     memo: Box<[KeyMemo]>,
+    /// The token's keyed hash among server-set values (the token is what later requests
+    /// carry when a login response set it).
+    binding: OnceLock<HashId>,
 }
 
 /// What one token gives one session key.
@@ -72,7 +75,13 @@ impl Claims {
         Claims {
             value,
             memo: (0..keys).map(|_| KeyMemo::default()).collect(),
+            binding: OnceLock::new(),
         }
+    }
+
+    /// The token's binding hash, computed by `hash` the first time.
+    pub(crate) fn binding(&self, hash: impl FnOnce() -> HashId) -> HashId {
+        *self.binding.get_or_init(hash)
     }
 
     /// Claim `claim` (a name or a JSON pointer) as text, as [`claim`] reads it, remembered
@@ -344,7 +353,9 @@ mod tests {
         assert!(Arc::ptr_eq(&c, &again));
         assert_eq!(again.base(0, false, || id(9)), HashId([1; 16]));
         assert_eq!(again.base(0, true, || id(9)), HashId([3; 16]));
-        assert_eq!(calls.get(), 3);
+        assert_eq!(again.binding(|| id(4)), HashId([4; 16]));
+        assert_eq!(c.binding(|| id(9)), HashId([4; 16]));
+        assert_eq!(calls.get(), 4);
         // An index beyond the keys is hashed each time, never a panic.
         assert_eq!(again.base(2, false, || id(7)), HashId([7; 16]));
         assert_eq!(again.base(2, false, || id(8)), HashId([8; 16]));

@@ -425,8 +425,7 @@ impl Sessionizer {
         let i = match slot {
             Some(i) => i,
             None => {
-                let carrier =
-                    carrier_raw.map(|c| self.keyed.hash(Domain::Binding, &[c.as_bytes()]));
+                let carrier = carrier_raw.map(|c| c.hash(&self.keyed));
                 self.open(base, key_idx, carrier, now, out)
             }
         };

@@ -641,6 +641,35 @@ fn login_json_token_links_and_binds() {
     assert_eq!(out[0].linked_from, login.session_id);
 }
 
+/// A login response that returns a JWT links the session its bearer opens (keyed by the
+/// token's `sub`) to the login's, each time a session opens on that token: the carrier's hash
+/// is remembered with the token's cached claims, and must be the hash the login bound.
+#[test]
+fn login_jwt_links_each_session_it_opens() {
+    let tok = hs256(serde_json::json!({"sub": "u-9"}), b"k");
+    let mut s = sz(&timed());
+    let body = format!(r#"{{"access_token":"{tok}"}}"#);
+    let (login, _) = obs(
+        &mut s,
+        &tx("/api/login")
+            .method("POST")
+            .ua("app/2")
+            .rbody("application/json", body.as_bytes())
+            .b(),
+    );
+    let (first, out) = obs(&mut s, &tx("/api/me").bearer(&tok).id(1, 1).b());
+    assert_eq!(first.key_source.as_deref(), Some("jwt:sub"));
+    assert_eq!(out[0].linked_from, login.session_id);
+    // Idle, then the same token again (claims now cached): a new session, linked again.
+    let later = tx("/api/me").bearer(&tok).id(2, 1).at(10_000_000_000).b();
+    let (_, out) = obs(&mut s, &later);
+    assert!(out
+        .iter()
+        .any(|r| r.phase == Phase::End && r.reason == Some(EndReason::Idle)));
+    let start = out.iter().find(|r| r.phase == Phase::Start).unwrap();
+    assert_eq!(start.linked_from, login.session_id);
+}
+
 #[test]
 fn set_cookie_key_needs_a_server_set_value() {
     let cfg = with_keys(vec![

@@ -252,30 +252,48 @@ const HEX_CHUNK: usize = 16;
 /// Longest dotted-quad IPv4 address, quotes included: `"255.255.255.255"`.
 const IPV4_QUOTED_MAX: usize = 17;
 
-/// Append an IP address, quoted; IPv4 without `fmt` (most records), IPv6 through `Display`.
+/// Every octet's decimal digits followed by a dot, and how many of the four bytes that is.
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut o = 0;
+    while o < 256 {
+        let (d, n) = if o >= 100 {
+            (
+                [
+                    b'0' + (o / 100) as u8,
+                    b'0' + (o / 10 % 10) as u8,
+                    b'0' + (o % 10) as u8,
+                ],
+                3,
+            )
+        } else if o >= 10 {
+            ([b'0' + (o / 10) as u8, b'0' + (o % 10) as u8, 0], 2)
+        } else {
+            ([b'0' + o as u8, 0, 0], 1)
+        };
+        t[o] = ([d[0], d[1], d[2], 0], n + 1);
+        t[o].0[n as usize] = b'.';
+        o += 1;
+    }
+    t
+};
+
+/// Append an IP address, quoted; IPv4 without `fmt` (most records: two per http record) from
+/// a table of the 256 octets, IPv6 through `Display`.
 pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let mut text = [0u8; IPV4_QUOTED_MAX];
-            let mut n = 0;
-            let mut put = |b: u8| {
-                text[n] = b;
-                n += 1;
-            };
-            put(b'"');
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    put(b'.');
-                }
-                if o >= 100 {
-                    put(b'0' + o / 100);
-                }
-                if o >= 10 {
-                    put(b'0' + o / 10 % 10);
-                }
-                put(b'0' + o % 10);
+            // Each octet's digits and dot go in whole (the dot after the last is overwritten
+            // by the closing quote), so the buffer has room for a fourth dot.
+            let mut text = [0u8; IPV4_QUOTED_MAX + 1];
+            text[0] = b'"';
+            let mut n = 1;
+            for o in v4.octets() {
+                let (digits, len) = OCTETS[usize::from(o)];
+                text[n..n + 4].copy_from_slice(&digits);
+                n += usize::from(len);
             }
-            put(b'"');
+            text[n - 1] = b'"';
             out.extend_from_slice(&text[..n]);
         }
         std::net::IpAddr::V6(_) => write_display_str(out, ip),

@@ -38,7 +38,8 @@ pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) struct ClaimsCache {
     /// Claims by token, and the token bytes held.
     map: std::cell::RefCell<(ClaimsMap, usize)>,
-    /// Keys configured: each token's claims remember what was read for each.
+    /// Keys each token's claims remember what was read for: the first `keys` of the list
+    /// (up to the last key that reads the bearer token's claims; later ones never ask).
     keys: usize,
 }
 
@@ -119,7 +120,7 @@ impl Clone for ClaimsCache {
 }
 
 impl ClaimsCache {
-    /// An empty cache for a list of `keys` session keys.
+    /// An empty cache whose claims remember what was read for the first `keys` session keys.
     pub(crate) fn new(keys: usize) -> Self {
         ClaimsCache {
             map: Default::default(),

@@ -73,6 +73,14 @@ impl ExportStats {
     }
 }
 
+/// `head` then `tail` into `buf`, replacing what it held (for [`Exporter::export_parts`]).
+pub fn join_parts(buf: &mut Vec<u8>, head: &[u8], tail: &[u8]) {
+    buf.clear();
+    buf.reserve(head.len() + tail.len());
+    buf.extend_from_slice(head);
+    buf.extend_from_slice(tail);
+}
+
 /// A destination for encoded events. `Send`: the threaded pipeline exports from its own
 /// output thread.
 pub trait Exporter: Send {
@@ -88,9 +96,8 @@ pub trait Exporter: Send {
         head: &[u8],
         tail: &[u8],
     ) -> Result<(), ExportError> {
-        let mut joined = Vec::with_capacity(head.len() + tail.len());
-        joined.extend_from_slice(head);
-        joined.extend_from_slice(tail);
+        let mut joined = Vec::new();
+        join_parts(&mut joined, head, tail);
         self.export(meta, &joined)
     }
     /// Push everything buffered to its destination: the shutdown flush, called once at the end.

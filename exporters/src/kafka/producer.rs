@@ -243,9 +243,7 @@ impl Exporter for KafkaExporter {
         tail: &[u8],
     ) -> Result<(), ExportError> {
         let mut joined = std::mem::take(&mut self.joined);
-        joined.clear();
-        joined.extend_from_slice(head);
-        joined.extend_from_slice(tail);
+        crate::join_parts(&mut joined, head, tail);
         let r = self.export(meta, &joined);
         self.joined = joined;
         r

@@ -81,9 +81,10 @@ pub struct ReplayArgs {
     /// arrive; gaps longer than a few seconds are shortened.
     #[arg(long)]
     pub realtime: bool,
-    /// Run the threaded pipeline with N reassembly/HTTP workers, as `apitap live` does
-    /// (records in completion order, which varies between runs); without it one thread and a
-    /// deterministic order.
+    /// Run the threaded pipeline with N reassembly/HTTP workers, as `apitap live` does. With
+    /// one worker the records are the single-threaded ones, byte for byte; with more, they
+    /// leave in completion order over the workers, which varies between runs. Without it, one
+    /// thread.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Config and output.

@@ -72,6 +72,9 @@ pub struct FinishedBatch {
     pub txs: Vec<Finished>,
     /// The record heads, back to back.
     pub heads: Vec<u8>,
+    /// Timeout checks of the pipeline that filled it, `(n, t)`: after its first `n`
+    /// transactions, at packet time `t`. The session stage runs its own there.
+    pub ticks: Vec<(usize, u64)>,
 }
 
 impl FinishedBatch {
@@ -113,10 +116,16 @@ impl FinishedBatch {
         }
     }
 
+    /// A timeout check at packet time `now_us`, after the transactions pushed so far.
+    pub fn push_tick(&mut self, now_us: u64) {
+        self.ticks.push((self.txs.len(), now_us));
+    }
+
     /// Empty, keeping the buffers.
     pub fn clear(&mut self) {
         self.txs.clear();
         self.heads.clear();
+        self.ticks.clear();
     }
 }
 
@@ -198,20 +207,31 @@ impl OutputStage {
         self.sessions.as_ref().map(Sessionizer::extractor)
     }
 
-    /// A worker's batch of transactions at packet time `now_us` (their record heads already
-    /// written by the worker), then the timeouts due. The batch is left for its worker to
-    /// free and reuse.
+    /// A worker's batch (record heads written, facts read by the worker): its transactions
+    /// and timeout checks in order, then its clock, where the end of input starts from. The
+    /// batch is left for its worker to free and reuse.
     pub fn on_transactions(&mut self, batch: &mut FinishedBatch) -> Result<(), ExportError> {
         self.transactions(batch)?;
-        self.tick(batch.now_us)
+        self.now_us = self.now_us.max(batch.now_us);
+        Ok(())
     }
 
-    /// Every transaction of `batch`, in order, each at the packet time it was drained.
+    /// Every transaction of `batch`, in order, each at the packet time it was drained, with
+    /// the batch's timeout checks where they were made.
     pub fn transactions(&mut self, batch: &mut FinishedBatch) -> Result<(), ExportError> {
-        let FinishedBatch { txs, heads, .. } = batch;
-        for f in txs.iter_mut() {
+        let FinishedBatch {
+            txs, heads, ticks, ..
+        } = batch;
+        let mut ticks = ticks.iter().copied().peekable();
+        for (i, f) in txs.iter_mut().enumerate() {
+            while let Some((_, t)) = ticks.next_if(|&(at, _)| at <= i) {
+                self.tick(t)?;
+            }
             let head = f.head.clone().and_then(|r| heads.get(r));
             self.transaction(f.now_us, &f.tx, f.tunnel.as_ref(), head, f.facts.take())?;
+        }
+        for (_, t) in ticks {
+            self.tick(t)?;
         }
         Ok(())
     }

@@ -409,6 +409,45 @@ fn replay_with_two_workers_gives_the_same_transactions_and_sessions() {
     assert_eq!(one.stats["transactions"], two.stats["transactions"]);
 }
 
+/// One worker runs the threaded pipeline on the single-threaded pipeline's timeline: it
+/// stamps each transaction with the packet time it finished at and tells the session stage
+/// where it ran its timeouts, so the records are byte-identical, whatever the batching
+/// between the threads. Sessions end idle and update between transactions here.
+#[test]
+fn replay_with_one_worker_is_byte_identical_to_single_threaded() {
+    let dir = scratch_dir("one-worker");
+    let cfg = dir.join("timed.toml");
+    std::fs::write(
+        &cfg,
+        "[session]\nsecret = \"one-worker-test-secret-0123456789\"\n\
+         idle_timeout_ms = 150\nupdate_interval_ms = 10\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    for pcap in [
+        "sessions/journeys.pcap",
+        "local/python-pipelining.pcap",
+        "tunnels/vxlan-frag-outer.pcap",
+    ] {
+        let pcap = fixture(pcap);
+        let one = replay(std::slice::from_ref(&pcap), &["--config", cfg]);
+        let threaded = replay(
+            std::slice::from_ref(&pcap),
+            &["--config", cfg, "--workers", "1"],
+        );
+        assert_eq!(one.code, 0, "{}", one.stderr);
+        assert_eq!(threaded.code, 0, "{}", threaded.stderr);
+        assert!(!one.raw.is_empty(), "{}", pcap.display());
+        assert_eq!(one.raw, threaded.raw, "{}", pcap.display());
+    }
+    let one = replay(&[fixture("sessions/journeys.pcap")], &["--config", cfg]);
+    assert!(
+        one.raw.contains(r#""reason":"idle""#),
+        "no idle end: the test lost its point"
+    );
+    assert!(one.raw.contains(r#""phase":"update""#));
+}
+
 #[test]
 fn live_capture_on_a_mirror_port_end_to_end() {
     require_root!("live_capture_on_a_mirror_port_end_to_end");

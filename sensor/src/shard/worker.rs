@@ -63,11 +63,11 @@ struct Worker {
     /// Batches back from the session stage: their transactions are freed here, on the thread
     /// that allocated them, and their buffers refilled.
     returned: Receiver<FinishedBatch>,
+    /// Finished transactions and timeout checks not yet handed to the session stage.
+    pending: FinishedBatch,
     /// Latest packet (or tick) time; never goes backwards.
     now_us: u64,
     next_expire_us: u64,
-    /// Packet time last sent to the session stage.
-    sent_now_us: u64,
     batches: u64,
 }
 
@@ -88,17 +88,40 @@ impl Worker {
             heads_hint: 0,
             index,
             returned,
+            pending: FinishedBatch {
+                worker: index,
+                ..FinishedBatch::default()
+            },
             now_us: 0,
             next_expire_us: 0,
-            sent_now_us: 0,
             batches: 0,
         }
     }
 
+    /// Run the timeouts when due, as the single-threaded pipeline does after a packet: the
+    /// transactions they finish are collected, then the session stage is told to run its own
+    /// timeouts at this point of the stream (so that one worker's records are those of the
+    /// single-threaded pipeline, byte for byte).
     fn expire_if_due(&mut self) {
         if self.now_us >= self.next_expire_us {
             self.reassembler.expire(self.now_us, &mut self.http);
+            self.collect();
+            self.pending.push_tick(self.now_us);
             self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+        }
+    }
+
+    /// Move the finished transactions into the pending batch, stamped with the packet time
+    /// they finished at.
+    #[inline]
+    fn collect(&mut self) {
+        for tx in self.http.drain() {
+            let tunnel = if tx.zone == 0 {
+                None
+            } else {
+                self.decoder.tunnel(tx.zone).cloned()
+            };
+            self.pending.push(self.now_us, tx, tunnel);
         }
     }
 
@@ -115,6 +138,7 @@ impl Worker {
                         self.reassembler.process(self.now_us, &seg, &mut self.http);
                     }
                     self.expire_if_due();
+                    self.collect();
                 }
                 // Back to the dispatcher to be filled again; dropped if it has enough.
                 batch.clear();
@@ -123,44 +147,35 @@ impl Worker {
             ToWorker::Tick(now_us) => {
                 self.now_us = self.now_us.max(now_us);
                 self.expire_if_due();
+                self.collect();
             }
         }
     }
 
-    /// Finished transactions, or an empty batch when the clock moved on enough for the session
-    /// stage to need it (its own expiry runs on this time).
+    /// The pending batch, when it holds transactions or timeout checks for the session stage.
     fn output(&mut self) -> Option<WorkerOut> {
-        let out = self.drain();
-        if out.txs.is_empty() && self.now_us < self.sent_now_us.saturating_add(EXPIRE_INTERVAL_US) {
+        if self.pending.txs.is_empty() && self.pending.ticks.is_empty() {
             return None;
         }
-        self.sent_now_us = self.now_us;
-        Some(out)
+        Some(self.take())
     }
 
-    /// Finished transactions with their tunnels and record heads.
-    fn drain(&mut self) -> WorkerOut {
-        let mut out = match self.returned.try_recv() {
+    /// The pending batch with its record heads written and session facts read, and a fresh
+    /// one (a returned batch when there is one) in its place.
+    fn take(&mut self) -> WorkerOut {
+        let fresh = match self.returned.try_recv() {
             Ok(mut back) => {
                 back.clear();
-                back.now_us = self.now_us;
                 back
             }
             Err(_) => FinishedBatch {
                 worker: self.index,
-                now_us: self.now_us,
-                txs: Vec::new(),
                 heads: Vec::with_capacity(self.heads_hint),
+                ..FinishedBatch::default()
             },
         };
-        for tx in self.http.drain() {
-            let tunnel = if tx.zone == 0 {
-                None
-            } else {
-                self.decoder.tunnel(tx.zone).cloned()
-            };
-            out.push(self.now_us, tx, tunnel);
-        }
+        let mut out = std::mem::replace(&mut self.pending, fresh);
+        out.now_us = self.now_us;
         out.prepare(&self.redactor, self.extractor.as_mut());
         if !out.txs.is_empty() {
             self.heads_hint = out.heads.len();
@@ -215,7 +230,8 @@ pub fn run(
         }
     }
     w.reassembler.flush(w.now_us, &mut w.http);
-    let _ = tx.send(w.drain());
+    w.collect();
+    let _ = tx.send(w.take());
     if let Ok(mut s) = published.lock() {
         *s = w.stats();
     }

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
-use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::http::{HttpTracker, Transaction};
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
 use apitap_sessionizer::session::{
@@ -18,6 +18,7 @@ use apitap_sessionizer::session::{
 use apitap_sessionizer::tunnel::TunnelInfo;
 
 use crate::config::Config;
+use crate::decode::Decoder;
 
 /// How often (packet time) timeouts are checked: idle flows, holes waiting to become gaps,
 /// idle sessions and periodic session updates.
@@ -113,6 +114,20 @@ impl FinishedBatch {
             for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
                 f.facts = Some(x.facts(&f.tx));
             }
+        }
+    }
+
+    /// Add every transaction `http` has finished, at packet time `now_us`, each with the
+    /// outermost tunnel `decoder` saw its flow come through.
+    #[inline]
+    pub fn collect(&mut self, now_us: u64, http: &mut HttpTracker, decoder: &Decoder) {
+        for tx in http.drain() {
+            let tunnel = if tx.zone == 0 {
+                None
+            } else {
+                decoder.tunnel(tx.zone).cloned()
+            };
+            self.push(now_us, tx, tunnel);
         }
     }
 

@@ -176,14 +176,8 @@ impl Pipeline {
     /// Stage every finished transaction, with its tunnel.
     #[inline]
     fn stage(&mut self) {
-        for tx in self.http.drain() {
-            let tunnel = if tx.zone == 0 {
-                None
-            } else {
-                self.decoder.tunnel(tx.zone).cloned()
-            };
-            self.staged.push(self.now_us, tx, tunnel);
-        }
+        self.staged
+            .collect(self.now_us, &mut self.http, &self.decoder);
     }
 
     /// Run the output stages over the staged transactions, one stage at a time.

@@ -115,14 +115,8 @@ impl Worker {
     /// they finished at.
     #[inline]
     fn collect(&mut self) {
-        for tx in self.http.drain() {
-            let tunnel = if tx.zone == 0 {
-                None
-            } else {
-                self.decoder.tunnel(tx.zone).cloned()
-            };
-            self.pending.push(self.now_us, tx, tunnel);
-        }
+        self.pending
+            .collect(self.now_us, &mut self.http, &self.decoder);
     }
 
     fn on_message(&mut self, msg: ToWorker, recycle: &Sender<PacketBatch>) {

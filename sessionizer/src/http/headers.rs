@@ -338,6 +338,23 @@ mod tests {
             let f: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
             same_as_pushing(&f);
         }
+
+        /// Lookups by length find what comparing every name finds, in any letter case (a
+        /// small alphabet, so that names often share their length).
+        #[test]
+        fn lookups_match_comparing_every_name(
+            fields in proptest::collection::vec(("[aAbB-]{0,3}", "[a-z]{0,3}"), 0..8),
+            name in "[aAbB-]{0,3}",
+        ) {
+            let h: Headers = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let want: Vec<&str> = h
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                .map(|(_, v)| v)
+                .collect();
+            proptest::prop_assert_eq!(h.get_all(&name).collect::<Vec<_>>(), want.clone());
+            proptest::prop_assert_eq!(h.get(&name), want.first().copied());
+        }
     }
 
     #[test]

@@ -58,10 +58,12 @@ pub struct Finished {
 /// Finished transactions of one pipeline, with (after [`Self::prepare`]) their record heads
 /// written and, when sessions are on, their session facts read.
 ///
-/// Each stage runs over the whole batch before the next one starts (heads, then facts, then
-/// the output stage's table and export): the code of one stage stays in the instruction
-/// cache for the batch instead of every transaction running through all of it (simulated,
-/// 85 % fewer instruction-cache misses per transaction; docs/bench.md).
+/// A stage runs over the whole batch before the next one starts: the code of one stage stays
+/// in the instruction cache for the batch instead of every transaction running through all
+/// of it. A worker writes every head, then reads every transaction's facts, then hands the
+/// batch on; the single-threaded pipeline reads every transaction's facts, then runs the
+/// table, head, tail and export for each, so that a record leaves while its head is still
+/// in the data cache (docs/bench.md has the simulated misses of both).
 #[derive(Debug, Default)]
 pub struct FinishedBatch {
     /// The worker that filled it, which gets it back to free the transactions (memory is
@@ -91,8 +93,24 @@ impl FinishedBatch {
     }
 
     /// Write the record head of every transaction with `redactor`, then read the session
-    /// facts of every transaction with `extractor` (when sessions are on).
+    /// facts of every transaction with `extractor` (when sessions are on): what a worker
+    /// does before handing the batch on.
     pub fn prepare(&mut self, redactor: &Redactor, extractor: Option<&mut Extractor>) {
+        self.write_heads(redactor);
+        if let Some(x) = extractor {
+            self.read_facts(x);
+        }
+    }
+
+    /// Read the session facts of every transaction that has none yet.
+    pub fn read_facts(&mut self, extractor: &mut Extractor) {
+        for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
+            f.facts = Some(extractor.facts(&f.tx));
+        }
+    }
+
+    /// Write the record head of every transaction that has none yet.
+    fn write_heads(&mut self, redactor: &Redactor) {
         for f in self.txs.iter_mut().filter(|f| f.head.is_none()) {
             let start = self.heads.len();
             let rec = HttpRecord {
@@ -109,11 +127,6 @@ impl FinishedBatch {
                     None
                 }
             };
-        }
-        if let Some(x) = extractor {
-            for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
-                f.facts = Some(x.facts(&f.tx));
-            }
         }
     }
 

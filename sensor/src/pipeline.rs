@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use apitap_exporters::{ExportError, ExportStats, Exporter};
 use apitap_reassembly::{Reassembler, ReassemblyStats};
 use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
-use apitap_sessionizer::record::Redactor;
 use apitap_sessionizer::session::{EndReason, Extractor, SessionStats};
 use serde::Serialize;
 
@@ -26,9 +25,9 @@ use crate::output::{FinishedBatch, OutputStage, EXPIRE_INTERVAL_US};
 const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
 /// Finished transactions staged before the output stages run over them together (see
-/// [`FinishedBatch`]); they also run at every timeout check and at the end. 64 transactions
-/// hold about 64 × 2 KiB of record heads. Simulated instruction-cache misses per transaction
-/// with sessions: 219 at 8, 125 at 64, 116 at 128 (docs/bench.md).
+/// [`FinishedBatch`]); they also run at every timeout check and at the end. Simulated
+/// instruction-cache misses per transaction with sessions, when heads were staged too: 219
+/// at 8, 125 at 64, 116 at 128 (docs/bench.md).
 pub const STAGED_TRANSACTIONS: usize = 64;
 
 /// Everything the pipeline counted; the run summary, `--stats-json` and metrics read it.
@@ -67,8 +66,6 @@ pub struct Pipeline {
     staged: FinishedBatch,
     /// How many make the output stages run ([`STAGED_TRANSACTIONS`]; tests vary it).
     stage_at: usize,
-    /// Redacts the record heads of `staged`.
-    redactor: Redactor,
     /// Reads the session facts of `staged` (sessions on).
     extractor: Option<Extractor>,
     /// Sessions, records and the exporter.
@@ -99,7 +96,6 @@ impl Pipeline {
             http: HttpTracker::new(http_config(cfg)),
             staged: FinishedBatch::default(),
             stage_at: STAGED_TRANSACTIONS,
-            redactor: Redactor::new(&cfg.output),
             extractor: out.extractor(),
             out,
             now_us: 0,
@@ -185,7 +181,12 @@ impl Pipeline {
         if self.staged.txs.is_empty() {
             return Ok(());
         }
-        self.staged.prepare(&self.redactor, self.extractor.as_mut());
+        // Record heads are written by the output stage, record by record: written here for
+        // the whole batch, they were out of the data cache again by the time their records
+        // left.
+        if let Some(x) = self.extractor.as_mut() {
+            self.staged.read_facts(x);
+        }
         let done = self.out.transactions(&mut self.staged);
         self.staged.clear();
         done

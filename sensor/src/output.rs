@@ -48,10 +48,12 @@ pub struct Finished {
     /// The outermost tunnel its flow came through (known to the decoder that saw it only).
     pub tunnel: Option<TunnelInfo>,
     /// Where its record's head ([`HttpRecord::write_json_head`]) is in
-    /// [`FinishedBatch::heads`]; None until [`FinishedBatch::prepare`], or when it could not
-    /// be written there.
+    /// [`FinishedBatch::heads`]; None until a worker's [`FinishedBatch::prepare`] (the
+    /// single-threaded pipeline leaves heads to the output stage), or when it could not be
+    /// written there.
     pub head: Option<Range<usize>>,
-    /// What it tells the session table, once read ([`FinishedBatch::prepare`], sessions on).
+    /// What it tells the session table, once read ([`FinishedBatch::read_facts`], sessions
+    /// on).
     pub facts: Option<TxFacts>,
 }
 
@@ -229,8 +231,8 @@ impl OutputStage {
         })
     }
 
-    /// A reader of session facts for a worker ([`FinishedBatch::push`]); `None` when sessions
-    /// are off.
+    /// A reader of session facts for a pipeline's batches ([`FinishedBatch::read_facts`]);
+    /// `None` when sessions are off.
     pub fn extractor(&self) -> Option<Extractor> {
         self.sessions.as_ref().map(Sessionizer::extractor)
     }
@@ -301,8 +303,8 @@ impl OutputStage {
             }
             None => None,
         };
-        // The head where a worker or the staging wrote it (else here), the tail apart: the
-        // exporter takes the two parts without them being copied together.
+        // The head where a worker wrote it (else here), the tail apart: the exporter takes the
+        // two parts without them being copied together.
         self.buf.clear();
         self.tail.clear();
         let encoded = match head {
@@ -336,7 +338,7 @@ impl OutputStage {
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when due,
     /// and the exporter's buffer is written out when `OUTPUT_FLUSH_INTERVAL` of wall time
     /// has passed.
-    pub fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
+    fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
         self.now_us = self.now_us.max(now_us);
         if self.now_us >= self.next_expire_us {
             if let Some(s) = &mut self.sessions {

@@ -143,15 +143,17 @@ impl Pipeline {
         self.tick()
     }
 
-    /// Run the timeouts when due (after the output stages took every transaction staged),
-    /// then stage what finished.
+    /// Run the timeouts when due, then stage what finished. A timeout check is staged like a
+    /// worker's ([`FinishedBatch::push_tick`]): the output stage runs its own timeouts after
+    /// the transactions staged before it, and at once (an idle live source has no more
+    /// transactions to fill the batch).
     #[inline]
     fn tick(&mut self) -> Result<(), ExportError> {
         if self.now_us >= self.next_expire_us {
             self.reassembler.expire(self.now_us, &mut self.http);
             self.stage();
+            self.staged.push_tick(self.now_us);
             self.output()?;
-            self.out.tick(self.now_us)?;
             self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
         }
         self.stage();
@@ -176,9 +178,10 @@ impl Pipeline {
             .collect(self.now_us, &mut self.http, &self.decoder);
     }
 
-    /// Run the output stages over the staged transactions, one stage at a time.
+    /// Run the output stages over the staged transactions (and timeout checks), one stage at
+    /// a time.
     fn output(&mut self) -> Result<(), ExportError> {
-        if self.staged.txs.is_empty() {
+        if self.staged.txs.is_empty() && self.staged.ticks.is_empty() {
             return Ok(());
         }
         // Record heads are written by the output stage, record by record: written here for

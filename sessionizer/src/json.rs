@@ -252,6 +252,9 @@ const HEX_CHUNK: usize = 16;
 /// Longest dotted-quad IPv4 address, quotes included: `"255.255.255.255"`.
 const IPV4_QUOTED_MAX: usize = 17;
 
+/// Room for an IPv4 address quoted, and a dot after its last octet ([`put_ipv4`]).
+pub(crate) type Ipv4Buf = [u8; IPV4_QUOTED_MAX + 1];
+
 /// Every octet's decimal digits followed by a dot, and how many of the four bytes that is.
 const OCTETS: [([u8; 4], u8); 256] = {
     let mut t = [([0u8; 4], 0u8); 256];
@@ -278,23 +281,38 @@ const OCTETS: [([u8; 4], u8); 256] = {
     t
 };
 
-/// Append an IP address, quoted; IPv4 without `fmt` (most records: two per http record) from
-/// a table of the 256 octets, IPv6 through `Display`.
+/// Write `v4` as `Display` writes it into `buf` from `at`, from a table of the 256 octets:
+/// each octet's digits and dot go in whole. Returns where the address ends (the dot after the
+/// last octet is at that index, for the caller to overwrite or leave out).
+#[inline]
+fn put_ipv4(buf: &mut Ipv4Buf, at: usize, v4: std::net::Ipv4Addr) -> usize {
+    let mut n = at;
+    for o in v4.octets() {
+        let (digits, len) = OCTETS[usize::from(o)];
+        buf[n..n + 4].copy_from_slice(&digits);
+        n += usize::from(len);
+    }
+    n - 1
+}
+
+/// `v4` as `Display` writes it, without `fmt` (see [`put_ipv4`]).
+pub(crate) fn ipv4_text(v4: std::net::Ipv4Addr, buf: &mut Ipv4Buf) -> &str {
+    let end = put_ipv4(buf, 0, v4);
+    // Digits and dots are ASCII.
+    std::str::from_utf8(&buf[..end]).unwrap_or_default()
+}
+
+/// Append an IP address, quoted; IPv4 without `fmt` (most records: two per http record),
+/// IPv6 through `Display`.
 pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            // Each octet's digits and dot go in whole (the dot after the last is overwritten
-            // by the closing quote), so the buffer has room for a fourth dot.
-            let mut text = [0u8; IPV4_QUOTED_MAX + 1];
+            let mut text = Ipv4Buf::default();
             text[0] = b'"';
-            let mut n = 1;
-            for o in v4.octets() {
-                let (digits, len) = OCTETS[usize::from(o)];
-                text[n..n + 4].copy_from_slice(&digits);
-                n += usize::from(len);
-            }
-            text[n - 1] = b'"';
-            out.extend_from_slice(&text[..n]);
+            // The closing quote replaces the dot after the last octet.
+            let end = put_ipv4(&mut text, 1, v4);
+            text[end] = b'"';
+            out.extend_from_slice(&text[..=end]);
         }
         std::net::IpAddr::V6(_) => write_display_str(out, ip),
     }

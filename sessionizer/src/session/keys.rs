@@ -205,22 +205,7 @@ pub(crate) fn resolve<'v>(
 /// the client address of every anonymous transaction).
 fn ip_text(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => {
-            let mut s = String::with_capacity(15);
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                if o >= 100 {
-                    s.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    s.push(char::from(b'0' + o / 10 % 10));
-                }
-                s.push(char::from(b'0' + o % 10));
-            }
-            s
-        }
+        IpAddr::V4(v4) => crate::json::ipv4_text(v4, &mut Default::default()).to_owned(),
         IpAddr::V6(_) => ip.to_string(),
     }
 }

@@ -7,8 +7,8 @@
 
 use std::io::Write as _;
 
-/// Hex digits of `\u00XX` escapes, lower case as `serde_json` writes them.
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lower-case hex digits: `\u00XX` escapes (as `serde_json` writes them), session ids.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Append `s` as a JSON string, quotes included.
 #[inline]

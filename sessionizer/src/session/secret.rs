@@ -11,6 +11,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Sha256;
 
+use crate::json::HEX;
+
 /// Bytes kept of the HMAC-SHA256 output for ids and hashed values (128 bits).
 pub const ID_BYTES: usize = 16;
 
@@ -88,9 +90,6 @@ impl HashId {
         std::str::from_utf8(buf).unwrap_or_default()
     }
 }
-
-/// Hex digits.
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Debug for HashId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -98,7 +98,7 @@ impl Counted<String> {
             *c += 1;
             return true;
         }
-        self.add(k.to_string(), cap)
+        self.add_new(k.to_string(), cap)
     }
 }
 
@@ -109,6 +109,13 @@ impl<K: PartialEq> Counted<K> {
             *c += 1;
             return true;
         }
+        self.add_new(k, cap)
+    }
+}
+
+impl<K> Counted<K> {
+    /// Count `k`, known not to be stored yet; `false` when it was dropped at `cap`.
+    fn add_new(&mut self, k: K, cap: usize) -> bool {
         if self.counts.len() >= cap {
             self.dropped += 1;
             return false;

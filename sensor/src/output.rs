@@ -106,6 +106,7 @@ impl FinishedBatch {
 
     /// Read the session facts of every transaction that has none yet.
     pub fn read_facts(&mut self, extractor: &mut Extractor) {
+        extractor.prefetch(self.txs.iter().filter(|f| f.facts.is_none()).map(|f| &f.tx));
         for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
             f.facts = Some(extractor.facts(&f.tx));
         }
@@ -252,6 +253,9 @@ impl OutputStage {
         let FinishedBatch {
             txs, heads, ticks, ..
         } = batch;
+        if let Some(s) = &self.sessions {
+            s.prefetch(txs.iter().filter_map(|f| f.facts.as_ref()));
+        }
         let mut ticks = ticks.iter().copied().peekable();
         for (i, f) in txs.iter_mut().enumerate() {
             while let Some((_, t)) = ticks.next_if(|&(at, _)| at <= i) {

@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod json;
+pub mod prefetch;
 pub mod record;
 pub mod session;
 pub mod tunnel;

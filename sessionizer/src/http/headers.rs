@@ -160,6 +160,12 @@ impl Headers {
         &self.text
     }
 
+    /// Request the fields' memory ahead of a lookup (see [`crate::prefetch`]).
+    pub fn prefetch(&self) {
+        crate::prefetch::slice(&self.spans);
+        crate::prefetch::bytes(self.text.as_ptr(), self.text.len());
+    }
+
     /// True when every name and value is printable ASCII without `"` or `\`: then
     /// [`Self::json_fields`] is valid JSON and no value holds a line ending.
     pub fn is_plain(&self) -> bool {

@@ -54,6 +54,11 @@ impl Param {
         }
     }
 
+    /// Whether the value is a claim of the `Authorization: Bearer` token.
+    pub fn reads_bearer_claims(&self) -> bool {
+        self.source == ParamSource::Jwt && self.token_in == TokenLocation::Bearer
+    }
+
     /// The raw value in a transaction.
     pub fn extract<'v>(&self, view: &'v TxView<'_>) -> Option<Cow<'v, str>> {
         let f = self.field.as_str();

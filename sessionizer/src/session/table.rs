@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 
 use super::anomaly::SessionAnomaly;
 use super::bindings::Bindings;
@@ -31,8 +31,8 @@ use super::summary::{
     TransactionId, MAX_ANOMALY_KINDS,
 };
 use super::view::BodyEvents;
-use super::FixedHasher;
 use crate::http::Transaction;
+use crate::prefetch;
 use crate::record::header;
 
 /// Microseconds per millisecond.
@@ -134,8 +134,80 @@ struct Session {
 struct Slot {
     /// The session, or `None` when free.
     session: Option<Session>,
-    /// Its place in each list.
-    links: [Link; LISTS],
+}
+
+/// A slot outside every list.
+const UNLINKED: [Link; LISTS] = [Link {
+    prev: NIL,
+    next: NIL,
+}; LISTS];
+
+/// Slots of the open sessions by `base`, their key's keyed hash.
+///
+/// The table holds only slot numbers (4 bytes each): `base` lives once, in the slot. `base`
+/// is an HMAC output, uniform and unknown to whoever chooses the key values, so its first 8
+/// bytes are the table hash as they are.
+#[derive(Debug, Default)]
+struct SessionIndex {
+    /// Slot numbers, hashed by [`index_hash`] of their session's `base`.
+    table: HashTable<u32>,
+}
+
+/// The index hash of a session key hash.
+fn index_hash(base: &HashId) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&base.0[..8]);
+    u64::from_le_bytes(b)
+}
+
+/// Whether `slot` holds the session keyed by `base`.
+fn holds(slots: &[Slot], slot: u32, base: &HashId) -> bool {
+    slots
+        .get(slot as usize)
+        .and_then(|s| s.session.as_ref())
+        .is_some_and(|s| s.base == *base)
+}
+
+impl SessionIndex {
+    /// Open sessions.
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The slot of the session keyed by `base`.
+    fn get(&self, base: &HashId, slots: &[Slot]) -> Option<u32> {
+        self.table
+            .find(index_hash(base), |&s| holds(slots, s, base))
+            .copied()
+    }
+
+    /// Request the slots that may hold `base` without reading them (the lookup compares
+    /// `base` in the slot: that is the read a batch's prefetch pass must not wait for).
+    fn prefetch(&self, base: &HashId, slots: &[Slot]) {
+        let _ = self.table.find(index_hash(base), |&s| {
+            if let Some(slot) = slots.get(s as usize) {
+                prefetch::value(slot);
+            }
+            false
+        });
+    }
+
+    /// Index a new session (its slot already holds it).
+    fn insert(&mut self, base: &HashId, slot: u32, slots: &[Slot]) {
+        self.table.insert_unique(index_hash(base), slot, |&s| {
+            slots
+                .get(s as usize)
+                .and_then(|x| x.session.as_ref())
+                .map_or(0, |x| index_hash(&x.base))
+        });
+    }
+
+    /// Drop the session keyed by `base` in `slot`.
+    fn remove(&mut self, base: &HashId, slot: u32) {
+        if let Ok(e) = self.table.find_entry(index_hash(base), |&s| s == slot) {
+            e.remove();
+        }
+    }
 }
 
 /// Limits copied from the config.
@@ -181,10 +253,14 @@ pub struct Sessionizer {
     bindings: Bindings,
     /// The slab.
     slots: Vec<Slot>,
+    /// Each slot's place in each list, beside the slab: moving a session to the back of the
+    /// LRU list (every transaction) rewrites its neighbours' links, which inside the slots
+    /// were two cold sessions' cache lines; 24 bytes per slot here.
+    links: Vec<[Link; LISTS]>,
     /// Free slots.
     free: Vec<u32>,
     /// Key hash → slot.
-    index: HashMap<HashId, u32, FixedHasher>,
+    index: SessionIndex,
     /// The lists.
     lists: [List; LISTS],
     /// Counters.
@@ -265,8 +341,9 @@ impl Sessionizer {
             extractor,
             bindings: Bindings::new(cfg.login.max_bindings),
             slots: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
-            index: HashMap::with_hasher(FixedHasher::default()),
+            index: SessionIndex::default(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -284,6 +361,33 @@ impl Sessionizer {
     /// Open sessions.
     pub fn active_sessions(&self) -> usize {
         self.index.len()
+    }
+
+    /// Request the memory that [`Self::observe_facts`] will touch for these transactions'
+    /// sessions, all at once: first the slots, then (once those arrived) the lists the
+    /// transactions append to. Only a hint: the results do not depend on it.
+    ///
+    /// Thousands of open sessions do not fit in the caches, and each transaction's session
+    /// state is a dozen cold lines; observed one after the other, each miss waited for the
+    /// previous transaction's. A batch of staged transactions knows its keys in advance.
+    pub fn prefetch<'f>(&self, facts: impl Iterator<Item = &'f TxFacts> + Clone) {
+        let keys = facts.filter_map(|f| f.key.as_ref());
+        for k in keys.clone() {
+            self.index.prefetch(&k.base, &self.slots);
+        }
+        let slots = keys
+            .filter_map(|k| self.index.get(&k.base, &self.slots))
+            .map(|i| i as usize);
+        for i in slots {
+            if let Some(Some(s)) = self.slots.get(i).map(|s| s.session.as_ref()) {
+                let sum = &s.summary;
+                prefetch::slice(&sum.client_ips.counts);
+                prefetch::slice(&sum.user_agents.counts);
+                prefetch::slice(&sum.endpoints);
+                prefetch::slice(&sum.status);
+                prefetch::line(sum.transaction_ids.as_ptr_range().end);
+            }
+        }
     }
 
     /// A reader of transactions for [`Self::observe_facts`], to run elsewhere (one per worker
@@ -393,7 +497,7 @@ impl Sessionizer {
         let key_idx = found.idx;
 
         // Find or open the session.
-        let existing = self.index.get(&base).copied();
+        let existing = self.index.get(&base, &self.slots);
         let slot = match existing {
             Some(i) => {
                 let (touch, start, started) = {
@@ -641,8 +745,8 @@ impl Sessionizer {
         // was seen in the part it is linked from), until its own transactions say otherwise.
         let mut summary = SessionSummary::default();
         if let Some(from) = linked_from
-            .and_then(|lf| self.index.get(&lf))
-            .and_then(|&slot| self.slots.get(slot as usize))
+            .and_then(|lf| self.index.get(&lf, &self.slots))
+            .and_then(|slot| self.slots.get(slot as usize))
             .and_then(|s| s.session.as_ref())
         {
             summary.user.clone_from(&from.summary.user);
@@ -664,27 +768,23 @@ impl Sessionizer {
             dirty: false,
             summary,
         };
-        let unlinked = [Link {
-            prev: NIL,
-            next: NIL,
-        }; LISTS];
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Slot {
                     session: Some(session),
-                    links: unlinked,
                 };
+                self.links[i as usize] = UNLINKED;
                 i
             }
             None => {
                 self.slots.push(Slot {
                     session: Some(session),
-                    links: unlinked,
                 });
+                self.links.push(UNLINKED);
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(base, i);
+        self.index.insert(&base, i, &self.slots);
         self.push_back(LRU, i);
         self.push_back(SPLIT, i);
         if self.limits.update_us > 0 {
@@ -739,7 +839,7 @@ impl Sessionizer {
             }
         }
         if let Some(s) = self.slots[i as usize].session.take() {
-            self.index.remove(&s.base);
+            self.index.remove(&s.base, i);
         }
         self.free.push(i);
     }
@@ -835,35 +935,32 @@ impl Sessionizer {
     /// Append slot `i` to list `l`.
     fn push_back(&mut self, l: usize, i: u32) {
         let tail = self.lists[l].tail;
-        self.slots[i as usize].links[l] = Link {
+        self.links[i as usize][l] = Link {
             prev: tail,
             next: NIL,
         };
         if tail == NIL {
             self.lists[l].head = i;
         } else {
-            self.slots[tail as usize].links[l].next = i;
+            self.links[tail as usize][l].next = i;
         }
         self.lists[l].tail = i;
     }
 
     /// Remove slot `i` from list `l`.
     fn unlink(&mut self, l: usize, i: u32) {
-        let Link { prev, next } = self.slots[i as usize].links[l];
+        let Link { prev, next } = self.links[i as usize][l];
         if prev == NIL {
             self.lists[l].head = next;
         } else {
-            self.slots[prev as usize].links[l].next = next;
+            self.links[prev as usize][l].next = next;
         }
         if next == NIL {
             self.lists[l].tail = prev;
         } else {
-            self.slots[next as usize].links[l].prev = prev;
+            self.links[next as usize][l].prev = prev;
         }
-        self.slots[i as usize].links[l] = Link {
-            prev: NIL,
-            next: NIL,
-        };
+        self.links[i as usize][l] = UNLINKED[l];
     }
 
     /// Move slot `i` to the end of list `l`.
@@ -897,7 +994,7 @@ impl Sessionizer {
                     debug_assert!(t >= last_t, "list {l} out of order");
                     last_t = t;
                     n += 1;
-                    cur = self.slots[cur as usize].links[l].next;
+                    cur = self.links[cur as usize][l].next;
                 }
                 debug_assert_eq!(n, self.index.len(), "list {l} length");
             }
@@ -917,4 +1014,52 @@ fn tx_times(tx: &Transaction) -> (u64, u64) {
     .max()
     .unwrap_or(first);
     (first, last.max(first))
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// A session keyed by `base` with nothing accumulated.
+    fn session(base: HashId) -> Slot {
+        Slot {
+            session: Some(Session {
+                base,
+                id: base,
+                part: 1,
+                previous_part: None,
+                linked_from: None,
+                key_idx: 0,
+                verified: None,
+                started: false,
+                touch_us: 0,
+                part_start_us: 0,
+                update_us: 0,
+                dirty: false,
+                summary: SessionSummary::default(),
+            }),
+        }
+    }
+
+    /// Keys whose index hashes are equal are told apart by the key in the slot, and removing
+    /// one leaves the other.
+    #[test]
+    fn index_tells_apart_keys_with_one_hash() {
+        let a = HashId([7; 16]);
+        let mut b = a;
+        b.0[15] = 8;
+        assert_eq!(index_hash(&a), index_hash(&b));
+        let slots = vec![session(a), session(b)];
+        let mut index = SessionIndex::default();
+        index.insert(&a, 0, &slots);
+        index.insert(&b, 1, &slots);
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.get(&a, &slots), Some(0));
+        assert_eq!(index.get(&b, &slots), Some(1));
+        index.prefetch(&a, &slots);
+        index.remove(&a, 0);
+        assert_eq!(index.get(&a, &slots), None);
+        assert_eq!(index.get(&b, &slots), Some(1));
+        assert_eq!(index.get(&HashId([9; 16]), &slots), None);
+    }
 }

@@ -442,9 +442,9 @@ fn run(secret: &[u8], txs: &[Transaction]) -> String {
 }
 
 /// Session facts read by an extractor taken from the sessionizer (as each worker of the
-/// sharded pipeline does) give exactly what `observe` gives: the same http record fields, the
-/// same session records and the same counters, for server-set bindings, login tokens, JWT
-/// verification and keyless transactions alike.
+/// sharded pipeline does), with the pipeline's prefetch hints, give exactly what `observe`
+/// gives: the same http record fields, the same session records and the same counters, for
+/// server-set bindings, login tokens, JWT verification and keyless transactions alike.
 #[test]
 fn facts_read_elsewhere_give_the_same_sessions() {
     let good = hs256(serde_json::json!({"sub": "alice"}), b"jwt-secret");
@@ -501,7 +501,10 @@ fn facts_read_elsewhere_give_the_same_sessions() {
         let (mut out_here, mut out_elsewhere) = (Vec::new(), Vec::new());
         for t in &txs {
             let a = here.observe(t.ts_us(), t, &mut out_here);
+            // The pipeline's path: prefetch hints first (they must change nothing).
+            reader.prefetch(std::iter::once(t));
             let facts = reader.facts(t);
+            elsewhere.prefetch(std::iter::once(&facts));
             let b = elsewhere.observe_facts(t.ts_us(), t, facts, &mut out_elsewhere);
             assert_eq!(a, b, "{:?}", t.request.as_ref().map(|r| &r.uri));
         }

@@ -41,6 +41,15 @@ pub(crate) struct BodyEvents {
     pub multipart_capped: bool,
 }
 
+/// The `Authorization: Bearer` token of `req` (RFC 6750 section 2.1).
+pub(crate) fn bearer_of(req: &Request) -> Option<&str> {
+    let v = header(&req.headers, "authorization")?.trim();
+    let sp = v.bytes().position(|b| b == b' ')?;
+    let (scheme, tok) = (v.get(..sp)?, v.get(sp + 1..)?);
+    let tok = tok.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
+}
+
 /// The lazily parsed parts of one transaction.
 pub(crate) struct TxView<'a> {
     /// The request, if any.
@@ -151,13 +160,7 @@ impl<'a> TxView<'a> {
 
     /// The `Authorization: Bearer` token (RFC 6750 section 2.1).
     pub fn bearer(&self) -> Option<&'a str> {
-        *self.bearer.get_or_init(|| {
-            let v = self.req_header("authorization")?.trim();
-            let sp = v.bytes().position(|b| b == b' ')?;
-            let (scheme, tok) = (v.get(..sp)?, v.get(sp + 1..)?);
-            let tok = tok.trim();
-            (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
-        })
+        *self.bearer.get_or_init(|| self.req.and_then(bearer_of))
     }
 
     /// The claims of the bearer token, decoded once per transaction and borrowed from the view

@@ -21,6 +21,7 @@ use super::secret::{Domain, HashId, Keyed};
 use super::view::{bearer_of, BodyEvents, TxView};
 use super::FixedHasher;
 use crate::http::Transaction;
+use crate::prefetch;
 
 /// Hashed after the value of a JWT key whose signature did not verify.
 const UNVERIFIED: &str = "unverified";
@@ -203,7 +204,7 @@ impl Extractor {
     }
 
     /// Request the memory [`Self::facts`] will read for these transactions, all at once:
-    /// their header fields, then the cached claims of their bearer tokens. Only a hint: the
+    /// their targets and header fields, then the cached claims of their bearer tokens. Only a hint: the
     /// facts do not depend on it.
     ///
     /// By the time a transaction is finished its request head is long out of the caches
@@ -213,6 +214,8 @@ impl Extractor {
         for tx in txs.clone() {
             if let Some(r) = &tx.request {
                 r.headers.prefetch();
+                prefetch::bytes(r.uri.as_ptr(), r.uri.len());
+                prefetch::line(r.method.as_ptr());
             }
             if let Some(r) = &tx.response {
                 r.headers.prefetch();

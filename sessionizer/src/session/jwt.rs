@@ -14,6 +14,7 @@ use std::hash::BuildHasher;
 use hashbrown::{HashMap, HashTable};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use super::config::{JwtAlgorithm, JwtConfig};
 use super::secret::HashId;
@@ -46,6 +47,10 @@ pub(crate) struct ClaimsCache {
     keys: usize,
 }
 
+/// Session keys whose memo lives inside [`Claims`] (the default key list reads the bearer
+/// token's claims with its first key only).
+pub const INLINE_KEY_MEMOS: usize = 1;
+
 /// Decoded claims by token, hashed by [`FixedHasher`] of the token.
 #[derive(Debug, Default)]
 struct ClaimsMap {
@@ -71,8 +76,9 @@ struct Cached {
 pub(crate) struct Claims {
     /// The decoded payload.
     pub value: Value,
-    /// By key index.
-    memo: Box<[KeyMemo]>,
+    /// By key index; inline for the first [`INLINE_KEY_MEMOS`] keys, so that a prefetch of
+    /// the claims brings them along.
+    memo: SmallVec<[KeyMemo; INLINE_KEY_MEMOS]>,
     /// The token's keyed hash among server-set values (the token is what later requests
     /// carry when a login response set it).
     binding: OnceLock<HashId>,

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::secret::HashId;
 
 /// Distinct status codes remembered per endpoint; others are counted under `other`.
@@ -143,8 +145,13 @@ pub enum StatusKey {
     Other,
 }
 
+/// Status codes a status list holds without a heap allocation: a session or an endpoint
+/// usually answers with one to three codes, and a list on the heap was one more cold cache
+/// line read for every transaction (two: the session's and the endpoint's).
+pub const INLINE_STATUS_CODES: usize = 4;
+
 /// Counts by status, in first-seen order, at most [`MAX_STATUS_CODES`] codes plus `other`.
-pub type StatusCounts = Vec<(StatusKey, u64)>;
+pub type StatusCounts = SmallVec<[(StatusKey, u64); INLINE_STATUS_CODES]>;
 
 /// Requests to one endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

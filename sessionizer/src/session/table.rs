@@ -50,6 +50,10 @@ const UPDATE: usize = 2;
 /// Number of lists.
 const LISTS: usize = 3;
 
+/// Entries of a session's user-agent and endpoint lists whose strings [`Sessionizer::prefetch`]
+/// requests (a session usually has one agent and a handful of endpoints).
+const PREFETCH_LIST_ENTRIES: usize = 8;
+
 /// Debug builds walk every list after each call only up to this many sessions (the walk is
 /// O(sessions); debug replays of big captures would crawl).
 #[cfg(debug_assertions)]
@@ -375,17 +379,24 @@ impl Sessionizer {
         for k in keys.clone() {
             self.index.prefetch(&k.base, &self.slots);
         }
-        let slots = keys
+        let sessions = keys
             .filter_map(|k| self.index.get(&k.base, &self.slots))
-            .map(|i| i as usize);
-        for i in slots {
-            if let Some(Some(s)) = self.slots.get(i).map(|s| s.session.as_ref()) {
-                let sum = &s.summary;
-                prefetch::slice(&sum.client_ips.counts);
-                prefetch::slice(&sum.user_agents.counts);
-                prefetch::slice(&sum.endpoints);
-                prefetch::slice(&sum.status);
-                prefetch::line(sum.transaction_ids.as_ptr_range().end);
+            .filter_map(|i| self.slots.get(i as usize)?.session.as_ref());
+        for s in sessions.clone() {
+            let sum = &s.summary;
+            prefetch::slice(&sum.client_ips.counts);
+            prefetch::slice(&sum.user_agents.counts);
+            prefetch::slice(&sum.endpoints);
+            prefetch::line(sum.transaction_ids.as_ptr_range().end);
+        }
+        // The strings those lists point to, compared with the transaction's.
+        for s in sessions {
+            let sum = &s.summary;
+            for (ua, _) in sum.user_agents.counts.iter().take(PREFETCH_LIST_ENTRIES) {
+                prefetch::line(ua.as_ptr());
+            }
+            for (name, _) in sum.endpoints.iter().take(PREFETCH_LIST_ENTRIES) {
+                prefetch::line(name.as_ptr());
             }
         }
     }

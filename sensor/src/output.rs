@@ -106,9 +106,17 @@ impl FinishedBatch {
 
     /// Read the session facts of every transaction that has none yet.
     pub fn read_facts(&mut self, extractor: &mut Extractor) {
-        extractor.prefetch(self.txs.iter().filter(|f| f.facts.is_none()).map(|f| &f.tx));
-        for f in self.txs.iter_mut().filter(|f| f.facts.is_none()) {
-            f.facts = Some(extractor.facts(&f.tx));
+        let todo: Vec<&Transaction> = self
+            .txs
+            .iter()
+            .filter(|f| f.facts.is_none())
+            .map(|f| &f.tx)
+            .collect();
+        let mut facts = Vec::with_capacity(todo.len());
+        extractor.facts_batch(&todo, &mut facts);
+        let missing = self.txs.iter_mut().filter(|f| f.facts.is_none());
+        for (f, x) in missing.zip(facts) {
+            f.facts = Some(x);
         }
     }
 

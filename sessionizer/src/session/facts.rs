@@ -18,7 +18,7 @@ use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
 use super::keys::{self, CompiledKey, Key};
 use super::secret::{Domain, HashId, Keyed};
-use super::view::{bearer_of, BodyEvents, TxView};
+use super::view::{bearer_of, BearerSeed, BodyEvents, TxView};
 use super::FixedHasher;
 use crate::http::Transaction;
 use crate::prefetch;
@@ -203,15 +203,17 @@ impl Extractor {
         }
     }
 
-    /// Request the memory [`Self::facts`] will read for these transactions, all at once:
-    /// their targets and header fields, then the cached claims of their bearer tokens. Only a hint: the
-    /// facts do not depend on it.
+    /// The facts of a batch of transactions, appended to `out` in order: what [`Self::facts`]
+    /// gives each, read a stage at a time.
     ///
     /// By the time a transaction is finished its request head is long out of the caches
     /// (thousands of connections interleave), and a cached token's entry is a few cold lines
-    /// more; read one transaction after the other, each miss waited for the one before.
-    pub fn prefetch<'t>(&self, txs: impl Iterator<Item = &'t Transaction> + Clone) {
-        for tx in txs.clone() {
+    /// more; read one transaction after the other, each miss waited for the one before. So
+    /// the batch's targets and header fields are requested first, then its bearer tokens are
+    /// found and hashed and their cache entries requested, then the claims looked up, and
+    /// only then is each transaction read (with its token and claims in hand).
+    pub fn facts_batch(&mut self, txs: &[&Transaction], out: &mut Vec<TxFacts>) {
+        for tx in txs {
             if let Some(r) = &tx.request {
                 r.headers.prefetch();
                 prefetch::bytes(r.uri.as_ptr(), r.uri.len());
@@ -221,15 +223,41 @@ impl Extractor {
                 r.headers.prefetch();
             }
         }
-        if self.reads_bearer_claims {
-            for tok in txs.filter_map(|tx| tx.request.as_ref().and_then(bearer_of)) {
-                self.claims_cache.prefetch(tok);
-            }
+        if !self.reads_bearer_claims {
+            out.extend(txs.iter().map(|tx| self.facts_seeded(tx, None)));
+            return;
+        }
+        let cache = &self.claims_cache;
+        let tokens: Vec<Option<(&str, u64)>> = txs
+            .iter()
+            .map(|tx| {
+                let t = tx.request.as_ref().and_then(bearer_of)?;
+                Some((t, cache.hash(t)))
+            })
+            .collect();
+        for &(t, h) in tokens.iter().flatten() {
+            cache.prefetch(t, h);
+        }
+        let seeds: Vec<BearerSeed<'_>> = tokens
+            .iter()
+            .map(|t| BearerSeed {
+                token: t.map(|(t, _)| t),
+                claims: t.and_then(|(t, h)| cache.claims_hashed(t, h)),
+            })
+            .collect();
+        for (tx, seed) in txs.iter().zip(seeds) {
+            let f = self.facts_seeded(tx, Some(seed));
+            out.push(f);
         }
     }
 
     /// Everything the session table needs from `tx`.
     pub fn facts(&mut self, tx: &Transaction) -> TxFacts {
+        self.facts_seeded(tx, None)
+    }
+
+    /// [`Self::facts`], with the bearer token and its claims when read ahead.
+    fn facts_seeded(&mut self, tx: &Transaction, seed: Option<BearerSeed<'_>>) -> TxFacts {
         let Extractor {
             body,
             keys,
@@ -245,7 +273,7 @@ impl Extractor {
             claims_cache,
             reads_bearer_claims: _,
         } = self;
-        let view = TxView::new(tx, body, claims_cache);
+        let view = TxView::new(tx, body, claims_cache, seed);
         let peer = tx.client.ip();
         let (client_ip, ip_origin) = match view.req {
             Some(r) => ips.resolve(peer, &r.headers),

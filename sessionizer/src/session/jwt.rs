@@ -154,10 +154,19 @@ impl ClaimsCache {
 
     /// The claims of `token` (decoded without verification), from the cache when seen before.
     pub(crate) fn claims(&self, token: &str) -> Option<Arc<Claims>> {
+        self.claims_hashed(token, self.hash(token))
+    }
+
+    /// The cache's hash of `token`, for [`Self::claims_hashed`] and [`Self::prefetch`].
+    pub(crate) fn hash(&self, token: &str) -> u64 {
+        self.map.borrow().0.hasher.hash_one(token)
+    }
+
+    /// [`Self::claims`] with the token's [`Self::hash`] worked out already.
+    pub(crate) fn claims_hashed(&self, token: &str, hash: u64) -> Option<Arc<Claims>> {
         if token.len() > MAX_JWT_BYTES {
             return None;
         }
-        let hash = self.map.borrow().0.hasher.hash_one(token);
         if let Some(c) = self.map.borrow().0.table.find(hash, |c| &*c.token == token) {
             return c.claims.clone();
         }
@@ -181,14 +190,15 @@ impl ClaimsCache {
         c
     }
 
-    /// Request the cached entry of `token` (its stored copy and claims) without reading it:
-    /// a batch's lookups then miss the caches together rather than one after the other.
-    pub(crate) fn prefetch(&self, token: &str) {
+    /// Request the cached entry of `token` (its stored copy and claims; `hash` is its
+    /// [`Self::hash`]) without reading it: a batch's lookups then miss the caches together
+    /// rather than one after the other.
+    pub(crate) fn prefetch(&self, token: &str, hash: u64) {
         if token.len() > MAX_JWT_BYTES {
             return;
         }
         let map = self.map.borrow();
-        let _ = map.0.table.find(map.0.hasher.hash_one(token), |c| {
+        let _ = map.0.table.find(hash, |c| {
             prefetch::bytes(c.token.as_ptr(), c.token.len());
             if let Some(claims) = &c.claims {
                 prefetch::value(&**claims);

@@ -499,11 +499,14 @@ fn facts_read_elsewhere_give_the_same_sessions() {
         let mut elsewhere = sz(cfg);
         let mut reader = elsewhere.extractor();
         let (mut out_here, mut out_elsewhere) = (Vec::new(), Vec::new());
-        for t in &txs {
+        // The pipeline's path: facts read a batch at a time (bearer tokens and claims read
+        // ahead), session state prefetched before each is observed.
+        let refs: Vec<&Transaction> = txs.iter().collect();
+        let mut batch = Vec::new();
+        reader.facts_batch(&refs, &mut batch);
+        assert_eq!(batch.len(), txs.len());
+        for (t, facts) in txs.iter().zip(batch) {
             let a = here.observe(t.ts_us(), t, &mut out_here);
-            // The pipeline's path: prefetch hints first (they must change nothing).
-            reader.prefetch(std::iter::once(t));
-            let facts = reader.facts(t);
             elsewhere.prefetch(std::iter::once(&facts));
             let b = elsewhere.observe_facts(t.ts_us(), t, facts, &mut out_elsewhere);
             assert_eq!(a, b, "{:?}", t.request.as_ref().map(|r| &r.uri));

@@ -50,6 +50,14 @@ pub(crate) fn bearer_of(req: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
 }
 
+/// A transaction's bearer token and its claims, read before its view is made.
+pub(crate) struct BearerSeed<'a> {
+    /// [`bearer_of`] its request.
+    pub token: Option<&'a str>,
+    /// The claims cache's answer for the token.
+    pub claims: Option<std::sync::Arc<jwt::Claims>>,
+}
+
 /// The lazily parsed parts of one transaction.
 pub(crate) struct TxView<'a> {
     /// The request, if any.
@@ -79,12 +87,18 @@ pub(crate) struct TxView<'a> {
 }
 
 impl<'a> TxView<'a> {
-    /// A view of `tx`; nothing is parsed yet.
+    /// A view of `tx`; nothing is parsed yet, unless `seed` gives its bearer token and the
+    /// token's cached claims (read ahead for a batch, see [`super::Extractor::facts_batch`]).
     pub fn new(
         tx: &'a Transaction,
         limits: &'a BodyConfig,
         claims_cache: &'a jwt::ClaimsCache,
+        seed: Option<BearerSeed<'a>>,
     ) -> Self {
+        let (bearer, bearer_claims) = match seed {
+            Some(s) => (OnceCell::from(s.token), OnceCell::from(s.claims)),
+            None => (OnceCell::new(), OnceCell::new()),
+        };
         let req = tx.request.as_ref();
         let (path, query) = req.map_or(("", None), |r| split_target(&r.uri));
         TxView {
@@ -94,8 +108,8 @@ impl<'a> TxView<'a> {
             query,
             limits,
             cookies: OnceCell::new(),
-            bearer: OnceCell::new(),
-            bearer_claims: OnceCell::new(),
+            bearer,
+            bearer_claims,
             claims_cache,
             req_body: OnceCell::new(),
             resp_body: OnceCell::new(),

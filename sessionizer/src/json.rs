@@ -10,6 +10,27 @@ use std::io::Write as _;
 /// Lower-case hex digits: `\u00XX` escapes (as `serde_json` writes them), session ids.
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The two lower-case hex digits of every byte value: one load per byte instead of two
+/// nibble lookups (a session id is hex-encoded for every record that carries it).
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xF]];
+        i += 1;
+    }
+    t
+};
+
+/// Write the hex digits of `bytes` into `digits` (twice as long; extra digits are left as
+/// they are, missing ones are not written).
+#[inline]
+pub(crate) fn hex_into(bytes: &[u8], digits: &mut [u8]) {
+    for (d, &b) in digits.chunks_exact_mut(2).zip(bytes) {
+        d.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
+}
+
 /// Append `s` as a JSON string, quotes included.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
@@ -237,10 +258,7 @@ pub fn write_hex_str(out: &mut Vec<u8>, bytes: &[u8]) {
     // [`HEX_CHUNK`] bytes instead of one per digit.
     for chunk in bytes.chunks(HEX_CHUNK) {
         let mut digits = [0u8; 2 * HEX_CHUNK];
-        for (d, b) in digits.chunks_exact_mut(2).zip(chunk) {
-            d[0] = HEX[usize::from(b >> 4)];
-            d[1] = HEX[usize::from(b & 0xF)];
-        }
+        hex_into(chunk, &mut digits);
         out.extend_from_slice(&digits[..2 * chunk.len()]);
     }
     out.push(b'"');
@@ -445,6 +463,14 @@ mod tests {
             write_hex_str(&mut ours, &bytes);
             let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             prop_assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{want}\""));
+        }
+
+        #[test]
+        fn any_session_id_in_hex(bytes in proptest::array::uniform16(proptest::num::u8::ANY)) {
+            let id = crate::session::HashId(bytes);
+            let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let mut buf = [0; crate::session::secret::HEX_LEN];
+            prop_assert_eq!(id.hex_in(&mut buf), want.as_str());
         }
 
         #[test]

@@ -11,8 +11,6 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Sha256;
 
-use crate::json::HEX;
-
 /// Bytes kept of the HMAC-SHA256 output for ids and hashed values (128 bits).
 pub const ID_BYTES: usize = 16;
 
@@ -82,10 +80,7 @@ impl HashId {
 
     /// Lower-case hex written into `buf`, without allocating (once per record).
     pub fn hex_in<'b>(&self, buf: &'b mut [u8; HEX_LEN]) -> &'b str {
-        for (i, b) in self.0.iter().enumerate() {
-            buf[2 * i] = HEX[usize::from(b >> 4)];
-            buf[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-        }
+        crate::json::hex_into(&self.0, buf);
         // Hex digits are ASCII.
         std::str::from_utf8(buf).unwrap_or_default()
     }

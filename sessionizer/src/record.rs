@@ -11,6 +11,7 @@ use apitap_reassembly::TcpAnomaly;
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
+use crate::http::ascii::eq_ignore_case;
 use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
 use crate::session::secret::HEX_LEN;
 use crate::session::summary::{sorted_by_key, Counted, EndpointAgg, ParamAgg, StatusKey};
@@ -111,10 +112,11 @@ impl Redactor {
     pub fn redacts(&self, name: &str) -> bool {
         let len = name.len().min(FILTER_LENGTHS - 1);
         self.firsts[len] & first_byte_bit(name) != 0
-            && self
-                .by_len
-                .get(len)
-                .is_some_and(|names| names.iter().any(|h| h.eq_ignore_ascii_case(name)))
+            && self.by_len.get(len).is_some_and(|names| {
+                names
+                    .iter()
+                    .any(|h| eq_ignore_case(h.as_bytes(), name.as_bytes()))
+            })
     }
 }
 

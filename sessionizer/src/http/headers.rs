@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::ascii::eq_ignore_case;
 use crate::json::{is_plain, is_plain_framed};
 
 /// Opens a field in [`Headers::json_fields`]: `["`.
@@ -226,7 +227,7 @@ impl Headers {
                 .text
                 .as_bytes()
                 .get(s.name())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+                .is_some_and(|n| eq_ignore_case(n, name.as_bytes()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! state ([`connection`]) and the table of connections fed by reassembly ([`tracker`]).
 
 pub mod anomaly;
+pub mod ascii;
 pub mod config;
 pub mod connection;
 pub mod headers;

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use httparse::{Header, ParserConfig, Status};
 
+use super::ascii::eq_ignore_case;
 use super::config::HEADER_STORAGE;
 use super::HttpAnomaly;
 
@@ -886,7 +887,7 @@ pub fn content_length(headers: &[Header<'_>]) -> ContentLength {
     let mut conflicting = false;
     for h in headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .filter(|h| eq_ignore_case(h.name.as_bytes(), b"content-length"))
     {
         for item in h.value.split(|&b| b == b',') {
             let item = item.trim_ascii();
@@ -933,7 +934,7 @@ pub fn transfer_coding(headers: &[Header<'_>]) -> TransferCoding {
     let mut last: Option<&[u8]> = None;
     for h in headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .filter(|h| eq_ignore_case(h.name.as_bytes(), b"transfer-encoding"))
     {
         present = true;
         for item in h.value.split(|&b| b == b',') {

@@ -49,6 +49,11 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Bytes looked at in one step by [`is_clean`]: one SSE2 register.
 const BLOCK: usize = 16;
 
+/// Bytes [`is_plain_framed`] folds per step: four vectors' worth, so that its two reductions
+/// across lanes (the quote count and the verdict) run once per 64 bytes instead of per 16
+/// (header lists run to a kilobyte per transaction).
+const FRAMED_BLOCK: usize = 64;
+
 /// True when no byte of `block` needs escaping. Written as a fold over a fixed-size array so
 /// that it compiles to a handful of vector compares, not a loop.
 #[inline]
@@ -106,28 +111,46 @@ pub fn is_plain(b: &[u8]) -> bool {
 /// (a header list laid out as JSON): true when every other byte is plain. One pass over the
 /// whole text instead of one call per name and value.
 pub fn is_plain_framed(b: &[u8], quotes: usize) -> bool {
-    let mut blocks = b.chunks_exact(BLOCK);
+    // (`as_chunks` would say this directly; it is newer than the workspace's MSRV.)
+    let wide = b.chunks_exact(FRAMED_BLOCK);
+    let rest = wide.remainder();
+    let narrow = rest.chunks_exact(BLOCK);
+    let tail = narrow.remainder();
     let mut seen = 0usize;
-    for block in &mut blocks {
-        // Folded over a block: vector compares and a sum (at most 16, so a `u8` holds it).
-        let (bad, q) = block.iter().fold((false, 0u8), |(bad, q), &c| {
-            (
-                bad | !ascii_unescaped(c),
-                q.wrapping_add(u8::from(c == b'"')),
-            )
-        });
+    for block in wide {
+        let (bad, q) = framed_fold(&array_at::<FRAMED_BLOCK>(block, 0));
         if bad {
             return false;
         }
         seen += usize::from(q);
     }
-    for &c in blocks.remainder() {
+    for block in narrow {
+        let (bad, q) = framed_fold(&array_at::<BLOCK>(block, 0));
+        if bad {
+            return false;
+        }
+        seen += usize::from(q);
+    }
+    for &c in tail {
         if !ascii_unescaped(c) {
             return false;
         }
         seen += usize::from(c == b'"');
     }
     seen == quotes
+}
+
+/// Over a block of [`is_plain_framed`]: whether a byte is not plain besides quotes, and the
+/// quotes (at most 64, so a `u8` holds them). Folded: vector compares and a sum, reduced
+/// across lanes once per block.
+#[inline(always)]
+fn framed_fold<const N: usize>(block: &[u8; N]) -> (bool, u8) {
+    block.iter().fold((false, 0u8), |(bad, q), &c| {
+        (
+            bad | !ascii_unescaped(c),
+            q.wrapping_add(u8::from(c == b'"')),
+        )
+    })
 }
 
 /// True when no byte of `block` is below 0x20, at or above 0x80, a `"` or a `\`.
@@ -484,7 +507,7 @@ mod tests {
         /// The word-at-a-time scans agree with a byte-at-a-time reference at every length.
         #[test]
         fn scans_match_byte_by_byte(
-            mut b in proptest::collection::vec(0x20u8..0x80, 0..70),
+            mut b in proptest::collection::vec(0x20u8..0x80, 0..200),
             odd in proptest::option::of((proptest::num::usize::ANY, proptest::num::u8::ANY)),
         ) {
             // Mostly passing bytes, with at most one arbitrary byte anywhere.

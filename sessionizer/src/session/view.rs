@@ -43,10 +43,11 @@ pub(crate) struct BodyEvents {
 
 /// The `Authorization: Bearer` token of `req` (RFC 6750 section 2.1).
 pub(crate) fn bearer_of(req: &Request) -> Option<&str> {
-    let v = header(&req.headers, "authorization")?.trim();
+    // Whitespace around the credentials is ASCII (OWS, RFC 9110 section 5.6.3).
+    let v = header(&req.headers, "authorization")?.trim_ascii();
     let sp = v.bytes().position(|b| b == b' ')?;
     let (scheme, tok) = (v.get(..sp)?, v.get(sp + 1..)?);
-    let tok = tok.trim();
+    let tok = tok.trim_ascii();
     (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
 }
 

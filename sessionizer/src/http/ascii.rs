@@ -33,7 +33,7 @@ fn word(s: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// `a.eq_ignore_ascii_case(b)`, compared [`WORD`] bytes at a time.
+/// `a.eq_ignore_ascii_case(b)`, compared eight bytes at a time.
 #[inline]
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();

@@ -47,8 +47,8 @@ pub(crate) struct ClaimsCache {
     keys: usize,
 }
 
-/// Session keys whose memo lives inside [`Claims`] (the default key list reads the bearer
-/// token's claims with its first key only).
+/// Session keys whose memo lives inside a token's cached claims (the default key list reads
+/// the bearer token's claims with its first key only).
 pub const INLINE_KEY_MEMOS: usize = 1;
 
 /// Decoded claims by token, hashed by [`FixedHasher`] of the token.

@@ -33,13 +33,17 @@ fn word(s: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// `a.eq_ignore_ascii_case(b)`, compared eight bytes at a time.
-#[inline]
+/// `a.eq_ignore_ascii_case(b)`, compared eight bytes at a time. The lengths are compared
+/// inline (most names looked at have another length than the one looked for).
+#[inline(always)]
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && eq_same_len(a, b)
+}
+
+/// [`eq_ignore_case`] of two slices of the same length.
+#[inline]
+fn eq_same_len(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
-    if n != b.len() {
-        return false;
-    }
     if n < WORD {
         return a.eq_ignore_ascii_case(b);
     }

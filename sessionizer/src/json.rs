@@ -46,6 +46,30 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// [`write_str`] of a string known to need no escaping when `clean` (a part of a string
+/// found clean, a value of a plain header list): no scan then.
+#[inline]
+pub fn write_str_known(out: &mut Vec<u8>, s: &str, clean: bool) {
+    if clean {
+        debug_assert!(is_clean(s.as_bytes()));
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        write_str(out, s);
+    }
+}
+
+/// [`write_str_known`] of an optional string (`null` when absent).
+#[inline]
+pub fn write_opt_str_known(out: &mut Vec<u8>, s: Option<&str>, clean: bool) {
+    match s {
+        Some(s) => write_str_known(out, s, clean),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// Bytes looked at in one step by [`is_clean`]: one SSE2 register.
 const BLOCK: usize = 16;
 

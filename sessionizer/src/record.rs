@@ -198,6 +198,14 @@ pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
     headers.get(name)
 }
 
+/// [`version`] as a JSON string.
+fn version_json(minor: u8) -> &'static [u8] {
+    match minor {
+        0 => b"\"HTTP/1.0\"",
+        _ => b"\"HTTP/1.1\"",
+    }
+}
+
 /// `HTTP/1.x` from the minor version.
 fn version(minor: u8) -> &'static str {
     match minor {
@@ -295,7 +303,10 @@ impl HttpRecord<'_> {
     /// is this followed by [`write_json_tail`]. The sharded pipeline writes heads in its
     /// workers, in parallel, and the session stage appends the tails.
     pub fn write_json_head(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        use crate::json::{write_ip, write_opt_str, write_str, write_ts_micros, write_u64};
+        use crate::json::{
+            is_clean, write_ip, write_opt_str_known, write_str, write_str_known, write_ts_micros,
+            write_u64,
+        };
         let tx = self.tx;
         out.extend_from_slice(b"{\"type\":\"http\",\"schema_version\":");
         write_u64(out, u64::from(SCHEMA_VERSION));
@@ -318,23 +329,30 @@ impl HttpRecord<'_> {
             None => out.extend_from_slice(b"null"),
             Some(r) => {
                 let (path, query) = split_target(&r.uri);
-                let host = header(&r.headers, "host").or_else(|| target_authority(&r.uri));
+                // The path, query and an authority-form host are parts of the target: clean
+                // when it is. Values of a plain header list are clean.
+                let uri_clean = is_clean(r.uri.as_bytes());
+                let plain = r.headers.is_plain();
+                let (host, host_clean) = match header(&r.headers, "host") {
+                    Some(h) => (Some(h), plain),
+                    None => (target_authority(&r.uri), uri_clean),
+                };
                 out.extend_from_slice(b"{\"method\":");
                 write_str(out, &r.method);
                 out.extend_from_slice(b",\"uri\":");
-                write_str(out, &r.uri);
+                write_str_known(out, &r.uri, uri_clean);
                 out.extend_from_slice(b",\"path\":");
-                write_str(out, path);
+                write_str_known(out, path, uri_clean);
                 out.extend_from_slice(b",\"query\":");
-                write_opt_str(out, query);
+                write_opt_str_known(out, query, uri_clean);
                 out.extend_from_slice(b",\"host\":");
-                write_opt_str(out, host);
+                write_opt_str_known(out, host, host_clean);
                 out.extend_from_slice(b",\"version\":");
-                write_str(out, version(r.version_minor));
+                out.extend_from_slice(version_json(r.version_minor));
                 out.extend_from_slice(b",\"user_agent\":");
-                write_opt_str(out, header(&r.headers, "user-agent"));
+                write_opt_str_known(out, header(&r.headers, "user-agent"), plain);
                 out.extend_from_slice(b",\"content_type\":");
-                write_opt_str(out, header(&r.headers, "content-type"));
+                write_opt_str_known(out, header(&r.headers, "content-type"), plain);
                 out.extend_from_slice(b",\"headers\":");
                 self.write_headers(&r.headers, out);
                 out.extend_from_slice(b",\"body_bytes\":");
@@ -351,9 +369,13 @@ impl HttpRecord<'_> {
                 out.extend_from_slice(b",\"reason\":");
                 write_str(out, &r.reason);
                 out.extend_from_slice(b",\"version\":");
-                write_str(out, version(r.version_minor));
+                out.extend_from_slice(version_json(r.version_minor));
                 out.extend_from_slice(b",\"content_type\":");
-                write_opt_str(out, header(&r.headers, "content-type"));
+                write_opt_str_known(
+                    out,
+                    header(&r.headers, "content-type"),
+                    r.headers.is_plain(),
+                );
                 out.extend_from_slice(b",\"headers\":");
                 self.write_headers(&r.headers, out);
                 out.extend_from_slice(b",\"body_bytes\":");

@@ -136,7 +136,8 @@ pub struct Extractor {
     max_value_bytes: usize,
     /// JWT claims decoded for earlier transactions (bounded, see [`jwt::ClaimsCache`]).
     claims_cache: jwt::ClaimsCache,
-    /// A key or parameter reads the bearer token's claims: [`Self::prefetch`] requests them.
+    /// A key or parameter reads the bearer token's claims: [`Self::facts_batch`] reads them
+    /// ahead, after requesting them.
     reads_bearer_claims: bool,
 }
 

@@ -156,7 +156,8 @@ pub fn kind(content_type: Option<&str>) -> BodyKind<'_> {
     let (ty, sub) = essence.split_once('/').unwrap_or((essence, ""));
     if ty.eq_ignore_ascii_case("application")
         && (sub.eq_ignore_ascii_case("json")
-            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+            // Compared as bytes: `sub.len() - 5` may fall inside a multi-byte character.
+            || (sub.len() > 5 && sub.as_bytes()[sub.len() - 5..].eq_ignore_ascii_case(b"+json")))
     {
         return BodyKind::Json;
     }
@@ -407,7 +408,18 @@ mod tests {
         );
         assert_eq!(kind(Some("multipart/form-data")), BodyKind::Other);
         assert_eq!(kind(Some("text/plain")), BodyKind::Other);
+        // A suffix cut inside a multi-byte character (found by the pipeline fuzz target).
+        assert_eq!(kind(Some("application/a€json")), BodyKind::Other);
+        assert_eq!(kind(Some("application/€+json")), BodyKind::Json);
         assert!(sniff_json(b"  {\"a\":1}") && !sniff_json(b"a=1"));
+    }
+
+    proptest::proptest! {
+        /// Any `Content-Type` value is classified without a panic.
+        #[test]
+        fn any_content_type_is_classified(ct in "\\PC{0,40}|application/\\PC{0,12}") {
+            let _ = kind(Some(&ct));
+        }
     }
 
     #[test]

@@ -1090,10 +1090,19 @@ impl HttpConnection {
     }
 }
 
-fn emit(t: Txn, cx: &mut Ctx<'_>) {
+fn emit(mut t: Txn, cx: &mut Ctx<'_>) {
     cx.stats.transactions += 1;
     if t.tx.request.is_some() && t.tx.response.is_none() {
         cx.stats.requests_without_response += 1;
+    }
+    // A message can end without finish_message (a protocol switch or a close cutting its
+    // body short): `body_truncated` says whether the stored body is shorter than the counted
+    // one, whatever way the transaction ends.
+    if let Some(r) = t.tx.request.as_mut() {
+        r.body_truncated = (r.body.len() as u64) < r.body_bytes;
+    }
+    if let Some(r) = t.tx.response.as_mut() {
+        r.body_truncated = (r.body.len() as u64) < r.body_bytes;
     }
     cx.out.push(t.tx);
 }

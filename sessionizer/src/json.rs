@@ -37,13 +37,19 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     if is_clean(b) {
         // The common case: nothing to escape, one copy.
-        out.reserve(b.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(b);
-        out.push(b'"');
+        write_quoted(out, b);
     } else {
         write_str_escaping(out, b);
     }
+}
+
+/// `b` between quotes, as it is (the caller knows it needs no escaping).
+#[inline]
+fn write_quoted(out: &mut Vec<u8>, b: &[u8]) {
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(b);
+    out.push(b'"');
 }
 
 /// [`write_str`] of a string known to need no escaping when `clean` (a part of a string
@@ -52,10 +58,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 pub fn write_str_known(out: &mut Vec<u8>, s: &str, clean: bool) {
     if clean {
         debug_assert!(is_clean(s.as_bytes()));
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        write_quoted(out, s.as_bytes());
     } else {
         write_str(out, s);
     }

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::client_ip::{ClientIpResolver, IpOrigin};
-use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig, TokenLocation};
+use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig};
 use super::context::{numeric, Param};
 use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
@@ -169,15 +169,7 @@ impl Extractor {
         // (a memo for every key cost 1.8 KiB per token with the default list).
         let memo_keys = keys
             .iter()
-            .rposition(|k| {
-                matches!(
-                    k.key,
-                    Key::Jwt {
-                        loc: TokenLocation::Bearer,
-                        ..
-                    }
-                )
-            })
+            .rposition(CompiledKey::reads_bearer_claims)
             .map_or(0, |i| i + 1);
         let claims_cache = jwt::ClaimsCache::new(memo_keys);
         let params: Arc<[Param]> = cfg.params.iter().map(Param::new).collect();
@@ -320,13 +312,9 @@ impl Extractor {
             let unverified = verified == Some(false);
             let hash = || session_hash(f.idx, &f.value, unverified);
             // A bearer token's claims are cached: so is the hash of the key read from them.
-            let bearer_jwt = matches!(
-                keys.get(f.idx).map(|k| &k.key),
-                Some(Key::Jwt {
-                    loc: TokenLocation::Bearer,
-                    ..
-                })
-            );
+            let bearer_jwt = keys
+                .get(f.idx)
+                .is_some_and(CompiledKey::reads_bearer_claims);
             let (base, carrier) = match view.bearer_token_claims() {
                 Some(c) if bearer_jwt => (
                     c.base(f.idx, unverified, hash),

@@ -106,6 +106,18 @@ impl CompiledKey {
         matches!(self.key, Key::FallbackIpUa | Key::FallbackIp)
     }
 
+    /// Whether the key is a claim of the `Authorization: Bearer` token (whose cached claims
+    /// remember what each such key read).
+    pub fn reads_bearer_claims(&self) -> bool {
+        matches!(
+            self.key,
+            Key::Jwt {
+                loc: TokenLocation::Bearer,
+                ..
+            }
+        )
+    }
+
     /// The cookie this key reads, if any (its `Set-Cookie` values are bound).
     pub fn cookie_name(&self) -> Option<&str> {
         match &self.key {

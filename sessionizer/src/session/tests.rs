@@ -505,9 +505,9 @@ fn facts_read_elsewhere_give_the_same_sessions() {
         let mut batch = Vec::new();
         reader.facts_batch(&refs, &mut batch);
         assert_eq!(batch.len(), txs.len());
-        for (t, facts) in txs.iter().zip(batch) {
+        for (t, facts) in txs.iter().zip(&mut batch) {
             let a = here.observe(t.ts_us(), t, &mut out_here);
-            elsewhere.prefetch(std::iter::once(&facts));
+            elsewhere.prefetch(std::iter::once(&*facts));
             let b = elsewhere.observe_facts(t.ts_us(), t, facts, &mut out_elsewhere);
             assert_eq!(a, b, "{:?}", t.request.as_ref().map(|r| &r.uri));
         }
@@ -531,8 +531,8 @@ fn facts_of_another_config_never_panic() {
     let mut many = sz(&SessionConfig::default());
     let mut one = sz(&with_keys(vec![KeySpec::of(KeySource::FallbackIp)]));
     let t = tx("/").cookie("PHPSESSID=abc").b();
-    let facts = many.extractor().facts(&t);
-    let ts = one.observe_facts(t.ts_us(), &t, facts, &mut Vec::new());
+    let mut facts = many.extractor().facts(&t);
+    let ts = one.observe_facts(t.ts_us(), &t, &mut facts, &mut Vec::new());
     assert_eq!(ts.session_id, None);
     assert_eq!(
         many.observe(t.ts_us(), &t, &mut Vec::new())

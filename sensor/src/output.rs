@@ -13,7 +13,7 @@ use apitap_sessionizer::http::{HttpTracker, Transaction};
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
 use apitap_sessionizer::session::{
-    EndReason, Extractor, SessionRecord, SessionStats, Sessionizer, TxFacts,
+    EndReason, Extractor, SessionRecord, SessionStats, Sessionizer, TxFacts, TxSession,
 };
 use apitap_sessionizer::tunnel::TunnelInfo;
 
@@ -295,26 +295,29 @@ impl OutputStage {
         if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() {
             count_anomalies(&mut self.anomalies, tx);
         }
+        // The table's answer (~200 bytes) is returned straight into this local and borrowed
+        // from there: wrapped in an Option, it was copied once more.
+        let answer: TxSession;
         let session = match &mut self.sessions {
             Some(s) => {
-                let session = match facts {
+                answer = match facts {
                     Some(f) => s.observe_facts(self.now_us, tx, f, &mut self.session_out),
                     None => s.observe(self.now_us, tx, &mut self.session_out),
                 };
-                // Session starts caused by this transaction precede its record.
-                for r in self.session_out.drain(..) {
-                    self.session_records += 1;
-                    export_session(
-                        &mut self.buf,
-                        &r,
-                        &mut *self.exporter,
-                        &mut self.encode_failures,
-                    )?;
-                }
-                Some(session)
+                Some(&answer)
             }
             None => None,
         };
+        // Session starts caused by this transaction precede its record.
+        for r in self.session_out.drain(..) {
+            self.session_records += 1;
+            export_session(
+                &mut self.buf,
+                &r,
+                &mut *self.exporter,
+                &mut self.encode_failures,
+            )?;
+        }
         // The head where a worker wrote it (else here), the tail apart: the exporter takes the
         // two parts without them being copied together.
         self.buf.clear();
@@ -328,7 +331,7 @@ impl OutputStage {
             }
             .write_json_head(&mut self.buf),
         }
-        .and_then(|()| write_json_tail(session.as_ref(), &mut self.tail));
+        .and_then(|()| write_json_tail(session, &mut self.tail));
         if encoded.is_err() {
             // Unreachable with the record types of this workspace; counted, not trusted.
             self.encode_failures += 1;
@@ -336,7 +339,6 @@ impl OutputStage {
         }
         let mut hex = [0u8; HEX_LEN];
         let key = session
-            .as_ref()
             .and_then(|s| s.session_id.as_ref())
             .map(|id| id.hex_in(&mut hex));
         let meta = EventMeta {

@@ -309,15 +309,7 @@ impl OutputStage {
             None => None,
         };
         // Session starts caused by this transaction precede its record.
-        for r in self.session_out.drain(..) {
-            self.session_records += 1;
-            export_session(
-                &mut self.buf,
-                &r,
-                &mut *self.exporter,
-                &mut self.encode_failures,
-            )?;
-        }
+        self.emit_sessions()?;
         // The head where a worker wrote it (else here), the tail apart: the exporter takes the
         // two parts without them being copied together.
         self.buf.clear();
@@ -382,7 +374,7 @@ impl OutputStage {
         self.exporter.flush()
     }
 
-    /// Export the session records of the last expire or flush.
+    /// Export the session records of the last step (a transaction, an expire or a flush).
     fn emit_sessions(&mut self) -> Result<(), ExportError> {
         for rec in self.session_out.drain(..) {
             self.session_records += 1;

@@ -916,7 +916,6 @@ impl HttpConnection {
                     // Completion time: the latest packet of the message, even when bytes
                     // released from reassembly's buffer carry an earlier arrival time.
                     r.end_ts_us = r.end_ts_us.max(ts_us);
-                    r.body_truncated = (r.body.len() as u64) < r.body_bytes;
                     r.trailers = trailers;
                 }
             }
@@ -924,7 +923,6 @@ impl HttpConnection {
                 t.resp = RespProgress::Done;
                 if let Some(r) = t.tx.response.as_mut() {
                     r.end_ts_us = r.end_ts_us.max(ts_us);
-                    r.body_truncated = (r.body.len() as u64) < r.body_bytes;
                     r.trailers = trailers;
                 }
             }
@@ -1095,9 +1093,9 @@ fn emit(mut t: Txn, cx: &mut Ctx<'_>) {
     if t.tx.request.is_some() && t.tx.response.is_none() {
         cx.stats.requests_without_response += 1;
     }
-    // A message can end without finish_message (a protocol switch or a close cutting its
-    // body short): `body_truncated` says whether the stored body is shorter than the counted
-    // one, whatever way the transaction ends.
+    // The one place `body_truncated` is set: whether the stored body is shorter than the
+    // counted one, however the message ended (finished, or cut short by a protocol switch or
+    // a close).
     if let Some(r) = t.tx.request.as_mut() {
         r.body_truncated = (r.body.len() as u64) < r.body_bytes;
     }

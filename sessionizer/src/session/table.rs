@@ -164,12 +164,14 @@ fn index_hash(base: &HashId) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// The session in `slot`, if it holds one.
+fn session_in(slots: &[Slot], slot: u32) -> Option<&Session> {
+    slots.get(slot as usize)?.session.as_ref()
+}
+
 /// Whether `slot` holds the session keyed by `base`.
 fn holds(slots: &[Slot], slot: u32, base: &HashId) -> bool {
-    slots
-        .get(slot as usize)
-        .and_then(|s| s.session.as_ref())
-        .is_some_and(|s| s.base == *base)
+    session_in(slots, slot).is_some_and(|s| s.base == *base)
 }
 
 impl SessionIndex {
@@ -199,10 +201,7 @@ impl SessionIndex {
     /// Index a new session (its slot already holds it).
     fn insert(&mut self, base: &HashId, slot: u32, slots: &[Slot]) {
         self.table.insert_unique(index_hash(base), slot, |&s| {
-            slots
-                .get(s as usize)
-                .and_then(|x| x.session.as_ref())
-                .map_or(0, |x| index_hash(&x.base))
+            session_in(slots, s).map_or(0, |x| index_hash(&x.base))
         });
     }
 
@@ -381,7 +380,7 @@ impl Sessionizer {
         }
         let sessions = keys
             .filter_map(|k| self.index.get(&k.base, &self.slots))
-            .filter_map(|i| self.slots.get(i as usize)?.session.as_ref());
+            .filter_map(|i| session_in(&self.slots, i));
         for s in sessions.clone() {
             let sum = &s.summary;
             prefetch::slice(&sum.client_ips.counts);
@@ -764,8 +763,7 @@ impl Sessionizer {
         let mut summary = SessionSummary::default();
         if let Some(from) = linked_from
             .and_then(|lf| self.index.get(&lf, &self.slots))
-            .and_then(|slot| self.slots.get(slot as usize))
-            .and_then(|s| s.session.as_ref())
+            .and_then(|slot| session_in(&self.slots, slot))
         {
             summary.user.clone_from(&from.summary.user);
             summary.role.clone_from(&from.summary.role);

@@ -15,7 +15,9 @@ use crate::http::ascii::eq_ignore_case;
 use crate::http::{Headers, HttpAnomaly, Request, Response, Transaction};
 use crate::session::secret::HEX_LEN;
 use crate::session::summary::{sorted_by_key, Counted, EndpointAgg, ParamAgg, StatusKey};
-use crate::session::{EndReason, HashId, Phase, SessionRecord, TransactionId, TxSession};
+use crate::session::{
+    EndReason, HashId, Phase, SessionRecord, TransactionId, TransactionIds, TxSession,
+};
 pub use crate::tunnel::{TunnelInfo, TunnelKind};
 
 /// Version of the event schema; bumped on any incompatible change of a field.
@@ -584,6 +586,15 @@ impl Serialize for HashId {
     }
 }
 
+/// A session's transaction ids as a JSON array of `<conn>-<depth>` strings.
+struct TransactionIdsView<'a>(&'a TransactionIds);
+
+impl Serialize for TransactionIdsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
+
 impl Serialize for TransactionId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // `<conn>-<depth>` without `fmt`: an end record lists up to thousands of these.
@@ -966,7 +977,7 @@ impl Serialize for SessionRecord {
         st.serialize_field("status", &SortedMap(&sum.status))?;
         st.serialize_field("context", &ContextView(&sum.context))?;
         st.serialize_field("anomalies", &sum.anomalies)?;
-        st.serialize_field("transaction_ids", &sum.transaction_ids)?;
+        st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
         st.end()
     }

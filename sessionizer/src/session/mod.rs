@@ -29,7 +29,7 @@ pub use config::{BodyCapture, SessionConfig, SessionConfigError};
 pub use facts::{Extractor, TxFacts};
 pub use secret::{HashId, Secret};
 pub use stats::SessionStats;
-pub use summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId};
+pub use summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds};
 pub use table::{Sessionizer, TxSession};
 
 /// Fixed-seed hasher for every table: iteration and hashing are the same on every run.

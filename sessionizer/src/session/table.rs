@@ -386,7 +386,7 @@ impl Sessionizer {
             prefetch::slice(&sum.client_ips.counts);
             prefetch::slice(&sum.user_agents.counts);
             prefetch::slice(&sum.endpoints);
-            prefetch::line(sum.transaction_ids.as_ptr_range().end);
+            prefetch::line(sum.transaction_ids.tail_ptr());
         }
         // The strings those lists point to, compared with the transaction's.
         for s in sessions {

@@ -836,7 +836,7 @@ impl SessionRecord {
         let endpoints = sorted_by_key(&sum.endpoints);
         write_object(
             out,
-            endpoints.iter().map(|(k, a)| (k.as_str(), a)),
+            endpoints.iter().map(|(k, a)| (&**k, a)),
             |out, agg| {
                 out.extend_from_slice(b"{\"count\":");
                 write_u64(out, agg.count);
@@ -1209,8 +1209,8 @@ mod tests {
                     count_status(&mut agg.status, k);
                     count_status(&mut sum.status, k);
                 }
-                if !sum.endpoints.iter().any(|(n, _)| n == name) {
-                    sum.endpoints.push((name.clone(), agg));
+                if !sum.endpoints.iter().any(|(n, _)| **n == **name) {
+                    sum.endpoints.push((name.as_str().into(), agg));
                 }
             }
             for (i, x) in numbers.iter().enumerate() {

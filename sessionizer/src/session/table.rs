@@ -603,7 +603,7 @@ impl Sessionizer {
                 .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
             count_status(&mut sum.status, status);
             if let Some(e) = &endpoint {
-                if let Some((_, agg)) = sum.endpoints.iter_mut().find(|(n, _)| n == e) {
+                if let Some((_, agg)) = sum.endpoints.iter_mut().find(|(n, _)| **n == **e) {
                     agg.count += 1;
                     count_status(&mut agg.status, status);
                 } else if sum.endpoints.len() < lim.max_endpoints {
@@ -612,7 +612,7 @@ impl Sessionizer {
                         ..EndpointAgg::default()
                     };
                     count_status(&mut agg.status, status);
-                    sum.endpoints.push((e.clone(), agg));
+                    sum.endpoints.push((e.as_str().into(), agg));
                 } else {
                     sum.endpoints_dropped += 1;
                     dropped.2 += 1;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# What sessionization costs: the replay benchmark's capture replayed with sessions off
+# (fixtures/core.toml) and on (defaults), alternately, ROUNDS times. Each round's sessions
+# run is divided by the core run next to it, so a machine that slows down for a while slows
+# both sides of the ratio; the median ratio gives the cost, 1 - core/sessions (the throughput
+# lost), with the quartiles as its noise. See docs/bench.md.
+#
+# Environment (the capture's settings and the build are bench.sh's, see there):
+#   ROUNDS         core/sessions pairs                      (default 15)
+#   REPLAY_ARGS    extra replay flags for both sides, e.g. "--workers 1"   (default none)
+#   APITAP_BIN     binary under test                        (default <target>/release/apitap)
+#   SKIP_BUILD     1: do not build (the capture is still generated if missing)
+#   TARGET_COST    cost target in percent                   (default 25)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+ROUNDS="${ROUNDS:-15}"
+REPLAY_ARGS="${REPLAY_ARGS:-}"
+TARGET_COST="${TARGET_COST:-25}"
+APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
+TRANSACTIONS="${TRANSACTIONS:-200000}"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench-sessions.sh: $*"; exit 1; }
+
+# Build and generate the capture the way bench.sh does (one short run, report discarded).
+RUNS=1 CHECK_RECORDS=0 "$ROOT/scripts/bench.sh" >/dev/null \
+    || die "scripts/bench.sh could not build or generate the capture"
+name="api-$((TRANSACTIONS / 1000))k"
+[[ "${CONNECTIONS:-2000}" != 2000 || "${SEED:-1}" != 1 ]] && name+="-c${CONNECTIONS:-2000}-s${SEED:-1}"
+[[ -n "${GEN_FLAGS:-}" ]] && name+="-$(printf '%s' "$GEN_FLAGS" | tr -c 'A-Za-z0-9.=' '_' | tr -s '_')"
+PCAP="$TARGET_DIR/bench/$name.pcap"
+[[ -s "$PCAP" ]] || die "capture not found at $PCAP"
+[[ -x "$APITAP" ]] || die "apitap binary not found at $APITAP (set APITAP_BIN)"
+
+# A fixed secret: a generated one would print a warning on every run.
+export APITAP_SESSION_SECRET="${APITAP_SESSION_SECRET:-bench-sessions-secret-0123456789}"
+cat "$PCAP" >/dev/null
+
+elapsed() { # $@ = extra flags; prints nanoseconds
+    local start end
+    start=$(date +%s%N)
+    # shellcheck disable=SC2086  # REPLAY_ARGS is a list of flags
+    "$APITAP" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
+        || die "replay failed: $APITAP replay $PCAP $REPLAY_ARGS $*"
+    end=$(date +%s%N)
+    echo $((end - start))
+}
+
+pairs=()
+for i in $(seq 1 "$ROUNDS"); do
+    core=$(elapsed --config "$ROOT/fixtures/core.toml")
+    sessions=$(elapsed)
+    pairs+=("$core $sessions")
+    log "round $i: core $(awk -v n="$core" 'BEGIN{printf "%.3f", n/1e9}') s, sessions $(awk -v n="$sessions" 'BEGIN{printf "%.3f", n/1e9}') s"
+done
+
+printf '%s\n' "${pairs[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
+    -v args="$REPLAY_ARGS" -v bin="$APITAP" -v nproc="$(nproc)" \
+    -v rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)" '
+function sort(a, n,    i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
+function q(a, n, p,    k) { k = 1 + p * (n - 1); return a[int(k)] + (k - int(k)) * (a[int(k) + (k > int(k))] - a[int(k)]) }
+function cost(r) { return 100 * (1 - 1 / r) }
+{ n++; core[n] = $1 / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / $1 }
+END {
+    sort(core, n); sort(sess, n); sort(ratio, n)
+    printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
+    printf "pcap:            %s\n", pcap
+    printf "replay flags:    %s\n", (args == "" ? "(none: single-threaded)" : args)
+    printf "core elapsed:    %.3f s median (min %.3f)\n", q(core, n, 0.5), core[1]
+    printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
+    printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
+    m = cost(q(ratio, n, 0.5))
+    printf "sessions cost:   %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
+    printf "target:          <= %s %%: %s\n", target, (m <= target ? "MET" : "NOT MET")
+}'

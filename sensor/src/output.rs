@@ -314,6 +314,7 @@ impl OutputStage {
         // two parts without them being copied together.
         self.buf.clear();
         self.tail.clear();
+        let mut hex = [0u8; HEX_LEN];
         let encoded = match head {
             Some(_) => Ok(()),
             None => HttpRecord {
@@ -323,16 +324,12 @@ impl OutputStage {
             }
             .write_json_head(&mut self.buf),
         }
-        .and_then(|()| write_json_tail(session, &mut self.tail));
-        if encoded.is_err() {
+        .and_then(|()| write_json_tail(session, &mut hex, &mut self.tail));
+        let Ok(key) = encoded else {
             // Unreachable with the record types of this workspace; counted, not trusted.
             self.encode_failures += 1;
             return Ok(());
-        }
-        let mut hex = [0u8; HEX_LEN];
-        let key = session
-            .and_then(|s| s.session_id.as_ref())
-            .map(|id| id.hex_in(&mut hex));
+        };
         let meta = EventMeta {
             kind: KIND_HTTP,
             key,

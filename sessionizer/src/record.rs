@@ -298,7 +298,7 @@ impl HttpRecord<'_> {
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
         self.write_json_head(out)?;
-        write_json_tail(session, out)
+        write_json_tail(session, &mut [0; HEX_LEN], out).map(drop)
     }
 
     /// Append the part of the record that does not depend on sessions: [`Self::write_json`]
@@ -454,15 +454,26 @@ impl HttpRecord<'_> {
 
 /// Append the session fields of an `http` record (when `session` is given) and close it: the
 /// second half of [`HttpRecord::write_json`], after [`HttpRecord::write_json_head`].
-pub fn write_json_tail(
+///
+/// Returns the session id's hex digits, written into `hex` (the record's partitioning key):
+/// the exporter's key and the record's `session_id` come from one encoding.
+pub fn write_json_tail<'h>(
     session: Option<&TxSession>,
+    hex: &'h mut [u8; HEX_LEN],
     out: &mut Vec<u8>,
-) -> Result<(), serde_json::Error> {
-    use crate::json::{write_hex_str, write_ip, write_object, write_opt_str, write_str, write_u64};
+) -> Result<Option<&'h str>, serde_json::Error> {
+    use crate::json::{
+        write_ip, write_object, write_opt_str, write_str, write_str_known, write_u64,
+    };
+    let mut key = None;
     if let Some(ts) = session {
         out.extend_from_slice(b",\"session_id\":");
         match &ts.session_id {
-            Some(id) => write_hex_str(out, &id.0),
+            Some(id) => {
+                let digits = id.hex_in(hex);
+                write_str_known(out, digits, true);
+                key = Some(digits);
+            }
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"transaction_id\":");
@@ -502,7 +513,7 @@ pub fn write_json_tail(
         out.push(b']');
     }
     out.push(b'}');
-    Ok(())
+    Ok(key)
 }
 
 /// The http record, with the session fields appended when given.
@@ -834,17 +845,13 @@ impl SessionRecord {
         write_u64(out, sum.user_agents.dropped);
         out.extend_from_slice(b",\"endpoints\":");
         let endpoints = sorted_by_key(&sum.endpoints);
-        write_object(
-            out,
-            endpoints.iter().map(|(k, a)| (&**k, a)),
-            |out, agg| {
-                out.extend_from_slice(b"{\"count\":");
-                write_u64(out, agg.count);
-                out.extend_from_slice(b",\"status\":");
-                write_status(out, &agg.status);
-                out.push(b'}');
-            },
-        );
+        write_object(out, endpoints.iter().map(|(k, a)| (&**k, a)), |out, agg| {
+            out.extend_from_slice(b"{\"count\":");
+            write_u64(out, agg.count);
+            out.extend_from_slice(b",\"status\":");
+            write_status(out, &agg.status);
+            out.push(b'}');
+        });
         out.extend_from_slice(b",\"endpoints_dropped\":");
         write_u64(out, sum.endpoints_dropped);
         out.extend_from_slice(b",\"status\":");

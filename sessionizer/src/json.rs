@@ -389,29 +389,69 @@ pub fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
 /// Microseconds in a second.
 const US_PER_SEC: u64 = 1_000_000;
 
+/// Seconds from the epoch to 10000-01-01T00:00:00Z. RFC 3339 years have four digits: a packet
+/// time from then on (a pcapng file can carry one) is written as the last microsecond of year
+/// 9999 rather than as text that is not a timestamp.
+pub const RFC3339_END_SECS: u64 = 253_402_300_800;
+
+/// Length of `YYYY-MM-DDTHH:MM:SS`.
+const DATE_TIME_LEN: usize = 19;
+
 thread_local! {
     /// The last second formatted by [`write_ts_micros`] and its `YYYY-MM-DDTHH:MM:SS` text:
     /// records come in time order, so consecutive ones share the second.
-    static LAST_SECOND: std::cell::RefCell<(u64, Vec<u8>)> =
-        const { std::cell::RefCell::new((u64::MAX, Vec::new())) };
+    static LAST_SECOND: std::cell::RefCell<(u64, [u8; DATE_TIME_LEN])> =
+        const { std::cell::RefCell::new((u64::MAX, [0; DATE_TIME_LEN])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `secs` after the epoch, `secs` below [`RFC3339_END_SECS`].
+///
+/// The date is Howard Hinnant's `civil_from_days` (proleptic Gregorian calendar, eras of 400
+/// years): integer arithmetic only, where formatting through `humantime` allocated a `String`
+/// and cost about 1,200 instructions, paid by every `session` record's timestamps (their
+/// seconds jump about) and by the `http` record after each of them.
+fn date_time(secs: u64) -> [u8; DATE_TIME_LEN] {
+    let (days, sod) = (secs / 86_400, secs % 86_400);
+    // Days since 0000-03-01, so that a leap day ends its year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    let mut b = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for d in b[at..at + width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, sod / 3_600);
+    put(14, 2, sod / 60 % 60);
+    put(17, 2, sod % 60);
+    b
 }
 
 /// Append packet time `ts_us` as quoted RFC 3339 UTC with microseconds, exactly as
 /// `humantime::format_rfc3339_micros` writes it (`2026-11-28T04:57:49.753155Z`), formatting the
-/// date and time of day only when the second changes.
+/// date and time of day only when the second changes. Times from year 10000 on are written
+/// as `9999-12-31T23:59:59.999999Z` (see [`RFC3339_END_SECS`]).
 pub fn write_ts_micros(out: &mut Vec<u8>, ts_us: u64) {
-    let (secs, micros) = (ts_us / US_PER_SEC, ts_us % US_PER_SEC);
+    let (mut secs, mut micros) = (ts_us / US_PER_SEC, ts_us % US_PER_SEC);
+    if secs >= RFC3339_END_SECS {
+        (secs, micros) = (RFC3339_END_SECS - 1, US_PER_SEC - 1);
+    }
     out.push(b'"');
     LAST_SECOND.with(|cell| {
         let mut last = cell.borrow_mut();
         if last.0 != secs {
-            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-            let text = humantime::format_rfc3339_seconds(t).to_string();
-            // `...SSZ`: keep the date and time of day, the zone is written below.
-            last.1.clear();
-            last.1
-                .extend_from_slice(text.trim_end_matches('Z').as_bytes());
-            last.0 = secs;
+            *last = (secs, date_time(secs));
         }
         out.extend_from_slice(&last.1);
     });
@@ -471,6 +511,9 @@ mod tests {
             1_000_000,
             1_764_304_669_753_155,
             1_764_304_669_000_000,
+            951_782_400_000_000, // 2000-02-29, a leap day of a 400-year leap year
+            4_107_542_400_000_000, // 2100-03-01, after the 28 days of a century's February
+            RFC3339_END_SECS * US_PER_SEC - 1,
         ] {
             let mut ours = Vec::new();
             write_ts_micros(&mut ours, ts);
@@ -493,6 +536,17 @@ mod tests {
         let mut ours = Vec::new();
         write_hex_str(&mut ours, &[0x00, 0xab, 0x7f]);
         assert_eq!(ours, b"\"00ab7f\"");
+    }
+
+    /// Packet times past year 9999 (which `humantime` refuses to format, and which a pcapng
+    /// file can carry) are written as the last microsecond of 9999, never a panic.
+    #[test]
+    fn timestamps_past_year_9999_are_clamped() {
+        for ts in [RFC3339_END_SECS * US_PER_SEC, u64::MAX / 2, u64::MAX] {
+            let mut ours = Vec::new();
+            write_ts_micros(&mut ours, ts);
+            assert_eq!(ours, b"\"9999-12-31T23:59:59.999999Z\"", "{ts}");
+        }
     }
 
     proptest! {
@@ -524,7 +578,7 @@ mod tests {
         }
 
         #[test]
-        fn any_timestamp_matches_humantime(ts in 0u64..4_000_000_000_000_000) {
+        fn any_timestamp_matches_humantime(ts in 0u64..RFC3339_END_SECS * US_PER_SEC) {
             let mut ours = Vec::new();
             write_ts_micros(&mut ours, ts);
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ts);

@@ -1,8 +1,9 @@
 //! Read a classic pcap file into owned packets and write packets back.
 //!
-//! Only the classic pcap format (not pcapng): it is what `tcpdump -w` writes and what
-//! `scripts/capture-fixtures.sh` produces. Every packet keeps its own link type so that the
-//! TCP helpers in [`crate::faults`] can decode it without a side channel.
+//! Reading is the classic pcap format only (not pcapng): it is what `tcpdump -w` writes and
+//! what `scripts/capture-fixtures.sh` produces. Every packet keeps its own link type so that the
+//! TCP helpers in [`crate::faults`] can decode it without a side channel. [`write_pcapng`]
+//! writes pcapng, for what only pcapng can carry (64-bit timestamps in any resolution).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -142,6 +143,54 @@ pub fn write_pcap_to(writer: impl Write, pkts: &[Packet]) -> Result<(), PcapIoEr
             .max(u32::try_from(p.data.len()).unwrap_or(u32::MAX));
         w.write_packet(&PcapPacket::new(p.ts, orig_len, &p.data))?;
     }
+    Ok(())
+}
+
+/// Write packets as pcapng with one interface whose timestamps count units of
+/// `10^-tsresol` seconds (`if_tsresol`): `0` gives whole seconds, so times far past what
+/// nanoseconds in 64 bits reach (year 2554) can be written; sub-unit parts are dropped.
+pub fn write_pcapng(
+    path: impl AsRef<Path>,
+    pkts: &[Packet],
+    tsresol: u8,
+) -> Result<(), PcapIoError> {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::{
+        InterfaceDescriptionBlock, InterfaceDescriptionOption,
+    };
+    use pcap_file::pcapng::PcapNgWriter;
+    let path = path.as_ref();
+    let file = File::create(path).map_err(|source| PcapIoError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let linktype = pkts.first().map_or(DataLink::ETHERNET, |p| p.linktype);
+    if let Some(other) = pkts.iter().map(|p| p.linktype).find(|l| *l != linktype) {
+        return Err(PcapIoError::MixedLinkTypes {
+            first: linktype,
+            other,
+        });
+    }
+    let mut w = PcapNgWriter::new(BufWriter::new(file))?;
+    w.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype,
+        snaplen: WRITE_SNAPLEN,
+        options: vec![InterfaceDescriptionOption::IfTsResol(tsresol)],
+    })?;
+    let per_second = 10u128.pow(u32::from(tsresol));
+    for p in pkts {
+        let units = p.ts.as_nanos() * per_second / 1_000_000_000;
+        // pcap-file writes the 64-bit timestamp field as the Duration's nanoseconds.
+        let field = u64::try_from(units).unwrap_or(u64::MAX);
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_nanos(field),
+            original_len: p.orig_len,
+            data: std::borrow::Cow::Borrowed(&p.data),
+            options: Vec::new(),
+        })?;
+    }
+    w.into_inner().flush()?;
     Ok(())
 }
 

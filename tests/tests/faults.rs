@@ -18,9 +18,9 @@
 use std::path::PathBuf;
 
 use apitap_tests::faults::{self, Conn, Dir};
-use apitap_tests::harness::{fixture, replay_core, scratch, Replay};
+use apitap_tests::harness::{fixture, replay, replay_core, scratch, Replay};
 use apitap_tests::oracle;
-use apitap_tests::pcapio::{read_pcap, write_pcap, Packet};
+use apitap_tests::pcapio::{read_pcap, write_pcap, write_pcapng, Packet};
 use apitap_tests::records::{
     anomalies, assert_records_eq, index_of, renumber_conns, rfc3339_us, with, with_anomalies,
     without_anomaly,
@@ -772,4 +772,43 @@ fn lost_syn_keeps_every_transaction() {
             rel,
         );
     }
+}
+
+#[test]
+fn packet_times_past_year_9999_are_written_as_its_last_microsecond() {
+    // pcapng timestamps are 64-bit counts of any unit: in whole seconds they reach far past
+    // what RFC 3339's four-digit years can say. The capture moved to year ~21000 (seconds
+    // kept apart as they were) must replay like the clean one, every timestamp written as
+    // the last microsecond of 9999: once, formatting such a time panicked.
+    const FAR_SECS: u64 = 600_000_000_000;
+    let pkts = packets(NGINX);
+    let first = pkts[0].ts.as_secs();
+    let far: Vec<Packet> = pkts
+        .iter()
+        .map(|p| Packet {
+            ts: std::time::Duration::from_secs(FAR_SECS + p.ts.as_secs() - first),
+            ..p.clone()
+        })
+        .collect();
+    let dir = scratch("faults-far-future");
+    let path = dir.join("far.pcapng");
+    write_pcapng(&path, &far, 0).expect("write pcapng");
+    let clean = replay(&[fixture(NGINX)], &["--quiet"]);
+    let r = replay(std::slice::from_ref(&path), &["--quiet"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.records.len(), clean.records.len());
+    let kinds = |rs: &[Value]| rs.iter().map(|x| x["type"].clone()).collect::<Vec<_>>();
+    assert_eq!(kinds(&r.records), kinds(&clean.records));
+    const LAST: &str = "9999-12-31T23:59:59.999999Z";
+    for rec in &r.records {
+        assert_eq!(rec["ts"], LAST, "{rec}");
+        if rec["type"] == "session" {
+            assert_eq!(
+                (&rec["first_seen"], &rec["last_seen"]),
+                (&LAST.into(), &LAST.into())
+            );
+        }
+    }
+    assert!(r.records.iter().any(|x| x["type"] == "session"));
 }

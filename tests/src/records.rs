@@ -102,27 +102,10 @@ pub fn renumber_conns(rs: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// A packet time as the records print it: RFC 3339 UTC with microseconds.
+/// A packet time as the records print it: RFC 3339 UTC with microseconds, as `humantime`
+/// formats it (independently of the sensor's own formatter).
 pub fn rfc3339_us(ts: Duration) -> String {
-    let secs = ts.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ts.subsec_micros()
-    )
+    humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + ts).to_string()
 }
 
 /// Assert two record lists are equal, naming the first record that differs and both versions.

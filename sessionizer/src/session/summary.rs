@@ -452,6 +452,15 @@ mod tests {
         assert_eq!(list.iter().collect::<Vec<_>>(), last);
     }
 
+    /// What ENDPOINT_INLINE_STATUS_CODES is chosen for: an endpoint's entry in a session's
+    /// list is one cache line.
+    #[test]
+    fn an_endpoint_entry_fits_a_cache_line() {
+        assert!(
+            std::mem::size_of::<(Box<str>, EndpointAgg)>() <= crate::prefetch::CACHE_LINE_BYTES
+        );
+    }
+
     #[test]
     fn statuses_are_bounded() {
         let mut m = StatusCounts::new();

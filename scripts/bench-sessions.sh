@@ -19,19 +19,15 @@ ROUNDS="${ROUNDS:-15}"
 REPLAY_ARGS="${REPLAY_ARGS:-}"
 TARGET_COST="${TARGET_COST:-25}"
 APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
-TRANSACTIONS="${TRANSACTIONS:-200000}"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench-sessions.sh: $*"; exit 1; }
 
-# Build and generate the capture the way bench.sh does (one short run, report discarded).
-RUNS=1 CHECK_RECORDS=0 "$ROOT/scripts/bench.sh" >/dev/null \
+# Build and generate the capture through bench.sh (one short run); its report names the file.
+report="$(RUNS=1 CHECK_RECORDS=0 "$ROOT/scripts/bench.sh")" \
     || die "scripts/bench.sh could not build or generate the capture"
-name="api-$((TRANSACTIONS / 1000))k"
-[[ "${CONNECTIONS:-2000}" != 2000 || "${SEED:-1}" != 1 ]] && name+="-c${CONNECTIONS:-2000}-s${SEED:-1}"
-[[ -n "${GEN_FLAGS:-}" ]] && name+="-$(printf '%s' "$GEN_FLAGS" | tr -c 'A-Za-z0-9.=' '_' | tr -s '_')"
-PCAP="$TARGET_DIR/bench/$name.pcap"
-[[ -s "$PCAP" ]] || die "capture not found at $PCAP"
+PCAP="$(printf '%s\n' "$report" | sed -n 's/^pcap: *//p')"
+[[ -s "$PCAP" ]] || die "capture not found (bench.sh reported: ${PCAP:-nothing})"
 [[ -x "$APITAP" ]] || die "apitap binary not found at $APITAP (set APITAP_BIN)"
 
 # A fixed secret: a generated one would print a warning on every run.

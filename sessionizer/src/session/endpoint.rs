@@ -23,6 +23,13 @@ pub const MIN_HEX_LEN: usize = 8;
 /// Shortest segment taken for a base64-ish token.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// Path bytes a name's buffer is sized for at first (longer paths grow it).
+const MAX_NAME_CAPACITY: usize = 256;
+
+/// Room in a name's buffer for placeholders longer than what they replace (`{id}` for `7`),
+/// so that short ids do not make it grow.
+const PLACEHOLDER_SPARE_BYTES: usize = 8;
+
 /// One segment of an explicit template.
 #[derive(Clone, Debug)]
 enum TemplateSeg {
@@ -126,7 +133,9 @@ impl EndpointNamer {
     /// `METHOD /normalised/path` for a request.
     pub fn name(&self, method: &str, path: &str) -> String {
         let method = cut(method, MAX_METHOD_BYTES);
-        let mut out = String::with_capacity(method.len() + 1 + path.len().min(256));
+        let mut out = String::with_capacity(
+            method.len() + 1 + path.len().min(MAX_NAME_CAPACITY) + PLACEHOLDER_SPARE_BYTES,
+        );
         out.push_str(method);
         out.push(' ');
         if let Some(t) = self.templates.iter().find(|t| self.matches(t, path)) {
@@ -142,15 +151,77 @@ impl EndpointNamer {
             });
             return out;
         }
-        for (i, seg) in segments(&path[1..]).enumerate() {
-            out.push('/');
+        out.push('/');
+        if self.patterns.is_some() {
+            self.name_each_segment(&path[1..], &mut out);
+        } else {
+            self.name_in_runs(&path[1..], &mut out);
+        }
+        out
+    }
+
+    /// The normalised form of `body` (a path after its leading `/`) appended to `out`, one
+    /// segment at a time: what configured patterns need, since any segment may match one.
+    fn name_each_segment(&self, body: &str, out: &mut String) {
+        for (i, seg) in segments(body).enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
             if i == MAX_ENDPOINT_SEGMENTS {
                 out.push_str("{...}");
                 break;
             }
             out.push_str(self.segment(seg));
         }
-        out
+    }
+
+    /// [`Self::name_each_segment`] without patterns, in one pass: each segment's bytes are
+    /// scanned once, for its end and for the characters an identifier needs (most segments
+    /// are words, which no classifier can take), and the segments kept as they are go out in
+    /// runs, with the `/`s between them.
+    fn name_in_runs(&self, body: &str, out: &mut String) {
+        let b = body.as_bytes();
+        // `body[run..start]` is still to be copied as it is.
+        let (mut run, mut start) = (0, 0);
+        for i in 0.. {
+            let mut end = start;
+            // The classes of any byte, and of every byte, of the segment.
+            let (mut any, mut every) = (0, u8::MAX);
+            for &c in b.get(start..).unwrap_or_default() {
+                if c == b'/' {
+                    break;
+                }
+                let class = BYTE_CLASS[usize::from(c)];
+                any |= class;
+                every &= class;
+                end += 1;
+            }
+            let placeholder = if i == MAX_ENDPOINT_SEGMENTS {
+                // The rest of the path, whatever it holds, becomes the placeholder.
+                end = b.len();
+                Some("{...}")
+            } else {
+                // Sliced (with its boundary checks) only when a classifier has to look.
+                let seg = || body.get(start..end).unwrap_or_default();
+                let len = end - start;
+                let id = if self.normalize {
+                    classify_scanned(len, any, every, seg)
+                } else {
+                    None
+                };
+                id.or((len > MAX_SEGMENT_BYTES).then_some("{long}"))
+            };
+            if let Some(p) = placeholder {
+                out.push_str(body.get(run..start).unwrap_or_default());
+                out.push_str(p);
+                run = end;
+            }
+            if end >= b.len() {
+                break;
+            }
+            start = end + 1;
+        }
+        out.push_str(body.get(run..).unwrap_or_default());
     }
 
     /// True when `path` fits the template.
@@ -218,6 +289,53 @@ pub(crate) fn cut(s: &str, max: usize) -> &str {
     &s[..i]
 }
 
+/// A digit, for [`BYTE_CLASS`].
+const CLASS_DIGIT: u8 = 1;
+
+/// `@` or `%` (an email, plain or `%40`-encoded), for [`BYTE_CLASS`].
+const CLASS_AT: u8 = 2;
+
+/// What each byte tells [`classify_scanned`] about its segment: a table, since a path's
+/// every byte is looked up.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = CLASS_DIGIT;
+        c += 1;
+    }
+    t[b'@' as usize] = CLASS_AT;
+    t[b'%' as usize] = CLASS_AT;
+    t
+};
+
+/// [`classify`] of the segment `seg` gives, `len` bytes long, whose bytes' [`BYTE_CLASS`]es,
+/// or-ed, are `any` and, and-ed, `every`: the answer without a classifier's scan for the
+/// common segments. All digits is `{id}`, whatever the length. Otherwise every placeholder
+/// needs 8 bytes or more (a hex id; a date, a UUID and a token are longer) except `{email}`,
+/// which needs its `@`; and every one but `{uuid}` (which may be all letters) and `{email}`
+/// needs a digit.
+#[inline]
+fn classify_scanned<'s>(
+    len: usize,
+    any: u8,
+    every: u8,
+    seg: impl FnOnce() -> &'s str,
+) -> Option<&'static str> {
+    if len == 0 {
+        None
+    } else if every == CLASS_DIGIT {
+        Some("{id}")
+    } else if any & CLASS_AT == 0 && (len < MIN_HEX_LEN || (any == 0 && len != UUID_LEN)) {
+        None
+    } else {
+        classify(seg())
+    }
+}
+
+/// Length of a UUID in text form.
+const UUID_LEN: usize = 36;
+
 /// The placeholder for a segment that is an identifier, or `None` for a literal.
 pub fn classify(seg: &str) -> Option<&'static str> {
     let b = seg.as_bytes();
@@ -250,7 +368,7 @@ pub fn classify(seg: &str) -> Option<&'static str> {
 
 /// `8-4-4-4-12` hex digits (RFC 9562).
 fn is_uuid(b: &[u8]) -> bool {
-    b.len() == 36
+    b.len() == UUID_LEN
         && b.iter().enumerate().all(|(i, c)| {
             if matches!(i, 8 | 13 | 18 | 23) {
                 *c == b'-'
@@ -320,6 +438,29 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// Without patterns, the one-pass naming gives what naming each segment gives: paths
+        /// of words, numbers, hex, dates, emails, UUIDs (some all letters) and long segments, deep
+        /// enough to reach the segment bound.
+        #[test]
+        fn runs_name_as_segments_do(
+            segs in proptest::collection::vec(
+                "[a-f]{8}-[a-f]{4}-[a-f]{4}-[a-f0-9]{4}-[a-f]{12}|[0-9a-fA-F-]{0,40}|[a-z@%.é]{0,12}|[a-z]{1,6}(@|%40)[a-z]{1,6}\\.[a-z]{2,3}|2024-0[1-9]-[0-3][0-9]|[a-zA-Z0-9_]{60,70}",
+                0..40,
+            ),
+            normalize: bool,
+        ) {
+            let path = segs.join("/");
+            let n = EndpointNamer::new(&EndpointConfig {
+                normalize,
+                ..EndpointConfig::default()
+            })
+            .unwrap();
+            let (mut runs, mut each) = (String::new(), String::new());
+            n.name_in_runs(&path, &mut runs);
+            n.name_each_segment(&path, &mut each);
+            proptest::prop_assert_eq!(runs, each);
+        }
+
         /// The byte scan cuts where `split('/')` does.
         #[test]
         fn segments_are_split_on_slashes(path in "[/aé€]{0,12}") {

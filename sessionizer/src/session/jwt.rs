@@ -42,9 +42,21 @@ pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) struct ClaimsCache {
     /// Claims by token, and the token bytes held.
     map: std::cell::RefCell<(ClaimsMap, usize)>,
-    /// Keys each token's claims remember what was read for: the first `keys` of the list
-    /// (up to the last key that reads the bearer token's claims; later ones never ask).
-    keys: usize,
+    /// What each token's claims remember, and whether they keep the decoded payload.
+    memos: Arc<MemoPlan>,
+}
+
+/// What a token's cached claims remember for the session keys, set from the key list.
+#[derive(Debug, Default)]
+pub(crate) struct MemoPlan {
+    /// By key index, up to the last key that reads the bearer token's claims (later ones
+    /// never ask): the claim that key reads, or `None` for a key that reads none (its memo
+    /// still holds its hashes). A key's claim is read when the token is decoded.
+    pub key_claims: Vec<Option<Box<str>>>,
+    /// Keep the decoded payload after the keys' claims were read: something else reads
+    /// claims (a context parameter, a key reading a JWT elsewhere than the bearer token).
+    /// Without it each token's entry is a fraction of the size.
+    pub keep_payload: bool,
 }
 
 /// Session keys whose memo lives inside a token's cached claims (the default key list reads
@@ -74,8 +86,8 @@ struct Cached {
 /// transaction carrying the token neither searches the claims nor hashes again.
 #[derive(Debug)]
 pub(crate) struct Claims {
-    /// The decoded payload.
-    pub value: Value,
+    /// The decoded payload, when the cache's [`MemoPlan::keep_payload`] says so.
+    pub value: Option<Value>,
     /// By key index; inline for the first [`INLINE_KEY_MEMOS`] keys, so that a prefetch of
     /// the claims brings them along.
     memo: SmallVec<[KeyMemo; INLINE_KEY_MEMOS]>,
@@ -95,11 +107,23 @@ struct KeyMemo {
 }
 
 impl Claims {
-    /// Claims with nothing remembered yet, for `keys` session keys.
-    fn new(value: Value, keys: usize) -> Self {
+    /// The claims of a decoded payload, each key's claim read as `plan` says, the payload
+    /// kept only if it says so.
+    fn new(value: Value, plan: &MemoPlan) -> Self {
+        let memo = plan
+            .key_claims
+            .iter()
+            .map(|c| KeyMemo {
+                claim: match c {
+                    Some(c) => OnceLock::from(self::claim(&value, c).map(Into::into)),
+                    None => OnceLock::new(),
+                },
+                base: Default::default(),
+            })
+            .collect();
         Claims {
-            value,
-            memo: (0..keys).map(|_| KeyMemo::default()).collect(),
+            value: plan.keep_payload.then_some(value),
+            memo,
             binding: OnceLock::new(),
         }
     }
@@ -110,15 +134,18 @@ impl Claims {
     }
 
     /// Claim `claim` (a name or a JSON pointer) as text, as [`claim`] reads it, remembered
-    /// for key `idx` (the key that reads it; an index beyond the keys is read each time).
+    /// for key `idx` (the key that reads it, read when the token was decoded; an index
+    /// beyond the keys is read each time). Without the payload kept, only what was
+    /// remembered is known.
     pub(crate) fn claim(&self, idx: usize, claim: &str) -> Option<Cow<'_, str>> {
+        let read = || self::claim(self.value.as_ref()?, claim);
         match self.memo.get(idx) {
             Some(m) => m
                 .claim
-                .get_or_init(|| self::claim(&self.value, claim).map(|c| c.into()))
+                .get_or_init(|| read().map(Into::into))
                 .as_deref()
                 .map(Cow::Borrowed),
-            None => self::claim(&self.value, claim),
+            None => read(),
         }
     }
 
@@ -139,16 +166,16 @@ impl Claims {
 /// A clone starts empty: each extractor (one per worker) fills its own.
 impl Clone for ClaimsCache {
     fn clone(&self) -> Self {
-        ClaimsCache::new(self.keys)
+        ClaimsCache::new(self.memos.clone())
     }
 }
 
 impl ClaimsCache {
-    /// An empty cache whose claims remember what was read for the first `keys` session keys.
-    pub(crate) fn new(keys: usize) -> Self {
+    /// An empty cache whose claims remember what `memos` says.
+    pub(crate) fn new(memos: Arc<MemoPlan>) -> Self {
         ClaimsCache {
             map: Default::default(),
-            keys,
+            memos,
         }
     }
 
@@ -170,7 +197,7 @@ impl ClaimsCache {
         if let Some(c) = self.map.borrow().0.table.find(hash, |c| &*c.token == token) {
             return c.claims.clone();
         }
-        let c = claims(token).map(|v| Arc::new(Claims::new(v, self.keys)));
+        let c = claims(token).map(|v| Arc::new(Claims::new(v, &self.memos)));
         let mut guard = self.map.borrow_mut();
         let (map, bytes) = &mut *guard;
         if map.table.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
@@ -396,9 +423,17 @@ mod tests {
 
     /// A token's key hashes are computed once per (key, verification state) and shared by
     /// every later lookup of the token.
+    /// A cache whose claims remember `keys` session keys reading no claim, payload kept.
+    fn cache_for(keys: usize) -> ClaimsCache {
+        ClaimsCache::new(Arc::new(MemoPlan {
+            key_claims: vec![None; keys],
+            keep_payload: true,
+        }))
+    }
+
     #[test]
     fn cached_claims_remember_key_hashes() {
-        let cache = ClaimsCache::new(2);
+        let cache = cache_for(2);
         let tok = token();
         let calls = std::cell::Cell::new(0);
         let id = |b: u8| {
@@ -426,7 +461,7 @@ mod tests {
     /// the later caller asks (the key at an index always reads the same claim).
     #[test]
     fn cached_claims_remember_each_keys_claim() {
-        let cache = ClaimsCache::new(3);
+        let cache = cache_for(3);
         let tok = token();
         let c = cache.claims(&tok).unwrap();
         assert_eq!(c.claim(0, "sub").as_deref(), Some("alice"));
@@ -441,6 +476,25 @@ mod tests {
         assert_eq!(again.claim(2, "sub"), None);
         // Beyond the keys: read each time.
         assert_eq!(again.claim(3, "/user/id").as_deref(), Some("u-1"));
+    }
+
+    /// Without the payload kept, the keys' claims are read when the token is decoded and
+    /// answered from there; nothing else is known.
+    #[test]
+    fn claims_without_payload_answer_the_keys_claims() {
+        let cache = ClaimsCache::new(Arc::new(MemoPlan {
+            key_claims: vec![Some("/user/id".into()), None, Some("e".into())],
+            keep_payload: false,
+        }));
+        let c = cache.claims(&token()).unwrap();
+        assert!(c.value.is_none());
+        assert_eq!(c.claim(0, "/user/id").as_deref(), Some("u-1"));
+        assert_eq!(c.claim(2, "e"), None);
+        // Neither a key without a claim nor an index beyond the keys learns anything.
+        assert_eq!(c.claim(1, "sub"), None);
+        assert_eq!(c.claim(3, "sub"), None);
+        let kept = cache_for(1).claims(&token()).unwrap();
+        assert_eq!(kept.claim(3, "sub").as_deref(), Some("alice"));
     }
 
     /// `{"alg":"HS256","typ":"JWT"}.{"sub":"alice","n":7,"user":{"id":"u-1"}}`, unsigned.

@@ -109,13 +109,24 @@ impl CompiledKey {
     /// Whether the key is a claim of the `Authorization: Bearer` token (whose cached claims
     /// remember what each such key read).
     pub fn reads_bearer_claims(&self) -> bool {
-        matches!(
-            self.key,
+        self.bearer_claim().is_some()
+    }
+
+    /// The claim this key reads from the bearer token's claims, if it reads them.
+    pub fn bearer_claim(&self) -> Option<&str> {
+        match &self.key {
             Key::Jwt {
+                claim,
                 loc: TokenLocation::Bearer,
-                ..
-            }
-        )
+            } => Some(claim),
+            _ => None,
+        }
+    }
+
+    /// Whether the key is a claim of a JWT carried elsewhere than `Authorization: Bearer`
+    /// (a cookie, a header): read from the token's whole decoded payload.
+    pub fn reads_claims_elsewhere(&self) -> bool {
+        matches!(&self.key, Key::Jwt { loc, .. } if *loc != TokenLocation::Bearer)
     }
 
     /// The cookie this key reads, if any (its `Set-Cookie` values are bound).

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # What sessionization costs: the replay benchmark's capture replayed with sessions off
-# (fixtures/core.toml) and on (defaults), alternately, ROUNDS times. Each round's sessions
-# run is divided by the core run next to it, so a machine that slows down for a while slows
-# both sides of the ratio; the median ratio gives the cost, 1 - core/sessions (the throughput
-# lost), with the quartiles as its noise. See docs/bench.md.
+# (fixtures/core.toml) and on (defaults), ROUNDS times, each sessions run between two core
+# runs. Each round's sessions time is divided by the mean of the two core runs around it, so
+# a machine that slows down for a while (even steadily, within the round) slows both sides of
+# the ratio; the median ratio gives the cost, 1 - core/sessions (the throughput lost), with
+# its quartiles. The two core runs of a round, divided by each other, give the machine's
+# noise in the same units (the "control"). See docs/bench.md.
 #
 # Environment (the capture's settings and the build are bench.sh's, see there):
-#   ROUNDS         core/sessions pairs                      (default 15)
-#   REPLAY_ARGS    extra replay flags for both sides, e.g. "--workers 1"   (default none)
+#   ROUNDS         core/sessions/core rounds                (default 15)
+#   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 1"   (default none)
 #   APITAP_BIN     binary under test                        (default <target>/release/apitap)
 #   SKIP_BUILD     1: do not build (the capture is still generated if missing)
 #   TARGET_COST    cost target in percent                   (default 25)
@@ -44,30 +46,33 @@ elapsed() { # $@ = extra flags; prints nanoseconds
     echo $((end - start))
 }
 
-pairs=()
+secs() { awk -v n="$1" 'BEGIN{printf "%.3f", n/1e9}'; }
+rounds=()
 for i in $(seq 1 "$ROUNDS"); do
     core=$(elapsed --config "$ROOT/fixtures/core.toml")
     sessions=$(elapsed)
-    pairs+=("$core $sessions")
-    log "round $i: core $(awk -v n="$core" 'BEGIN{printf "%.3f", n/1e9}') s, sessions $(awk -v n="$sessions" 'BEGIN{printf "%.3f", n/1e9}') s"
+    core_after=$(elapsed --config "$ROOT/fixtures/core.toml")
+    rounds+=("$core $sessions $core_after")
+    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s"
 done
 
-printf '%s\n' "${pairs[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
+printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
     -v args="$REPLAY_ARGS" -v bin="$APITAP" -v nproc="$(nproc)" \
     -v rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)" '
 function sort(a, n,    i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
 function q(a, n, p,    k) { k = 1 + p * (n - 1); return a[int(k)] + (k - int(k)) * (a[int(k) + (k > int(k))] - a[int(k)]) }
 function cost(r) { return 100 * (1 - 1 / r) }
-{ n++; core[n] = $1 / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / $1 }
+{ n++; c = ($1 + $3) / 2; core[n] = c / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / c; control[n] = $3 / $1 }
 END {
-    sort(core, n); sort(sess, n); sort(ratio, n)
+    sort(core, n); sort(sess, n); sort(ratio, n); sort(control, n)
     printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
     printf "pcap:            %s\n", pcap
     printf "replay flags:    %s\n", (args == "" ? "(none: single-threaded)" : args)
-    printf "core elapsed:    %.3f s median (min %.3f)\n", q(core, n, 0.5), core[1]
+    printf "core elapsed:    %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
     printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
     printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
     m = cost(q(ratio, n, 0.5))
     printf "sessions cost:   %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
+    printf "control:         core/core %.3f median (quartiles %.3f - %.3f): the noise, as a cost %.1f - %.1f %%\n", q(control, n, 0.5), q(control, n, 0.25), q(control, n, 0.75), cost(q(control, n, 0.25)), cost(q(control, n, 0.75))
     printf "target:          <= %s %%: %s\n", target, (m <= target ? "MET" : "NOT MET")
 }'

@@ -47,7 +47,7 @@ pub(crate) struct ClaimsCache {
 }
 
 /// What a token's cached claims remember for the session keys, set from the key list.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct MemoPlan {
     /// By key index, up to the last key that reads the bearer token's claims (later ones
     /// never ask): the claim that key reads, or `None` for a key that reads none (its memo
@@ -421,8 +421,6 @@ impl Verifier {
 mod tests {
     use super::*;
 
-    /// A token's key hashes are computed once per (key, verification state) and shared by
-    /// every later lookup of the token.
     /// A cache whose claims remember `keys` session keys reading no claim, payload kept.
     fn cache_for(keys: usize) -> ClaimsCache {
         ClaimsCache::new(Arc::new(MemoPlan {
@@ -431,6 +429,8 @@ mod tests {
         }))
     }
 
+    /// A token's key hashes are computed once per (key, verification state) and shared by
+    /// every later lookup of the token.
     #[test]
     fn cached_claims_remember_key_hashes() {
         let cache = cache_for(2);

@@ -309,12 +309,12 @@ static BYTE_CLASS: [u8; 256] = {
     t
 };
 
-/// [`classify`] of the segment `seg` gives, `len` bytes long, whose bytes' [`BYTE_CLASS`]es,
-/// or-ed, are `any` and, and-ed, `every`: the answer without a classifier's scan for the
-/// common segments. All digits is `{id}`, whatever the length. Otherwise every placeholder
-/// needs 8 bytes or more (a hex id; a date, a UUID and a token are longer) except `{email}`,
-/// which needs its `@`; and every one but `{uuid}` (which may be all letters) and `{email}`
-/// needs a digit.
+/// What [`classify`] gives for the segment `seg`, `len` bytes long, whose bytes'
+/// [`BYTE_CLASS`]es are `any` or-ed and `every` and-ed: the answer without a classifier's
+/// scan for the common segments. All digits is `{id}`, whatever the length. Otherwise every
+/// placeholder needs [`MIN_HEX_LEN`] bytes or more (a hex id; a date, a UUID and a token are
+/// longer) except `{email}`, which needs its `@`; and every one but `{uuid}` (which may be
+/// all letters) and `{email}` needs a digit.
 #[inline]
 fn classify_scanned<'s>(
     len: usize,
@@ -335,6 +335,14 @@ fn classify_scanned<'s>(
 
 /// Length of a UUID in text form.
 const UUID_LEN: usize = 36;
+
+/// Length of a date (`YYYY-MM-DD`), the shortest form [`is_date`] takes.
+const DATE_LEN: usize = 10;
+
+// `classify_scanned` rules out segments shorter than a hex id: no other placeholder but
+// `{id}` and `{email}` may be shorter.
+const _: () =
+    assert!(MIN_HEX_LEN <= DATE_LEN && MIN_HEX_LEN <= MIN_TOKEN_LEN && MIN_HEX_LEN <= UUID_LEN);
 
 /// The placeholder for a segment that is an identifier, or `None` for a literal.
 pub fn classify(seg: &str) -> Option<&'static str> {
@@ -380,7 +388,7 @@ fn is_uuid(b: &[u8]) -> bool {
 
 /// `YYYY-MM-DD`, optionally followed by `T...` (RFC 3339), with a plausible month and day.
 fn is_date(b: &[u8]) -> bool {
-    if b.len() < 10 || !(b.len() == 10 || b[10] == b'T' || b[10] == b't') {
+    if b.len() < DATE_LEN || !(b.len() == DATE_LEN || b[DATE_LEN] == b'T' || b[DATE_LEN] == b't') {
         return false;
     }
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);

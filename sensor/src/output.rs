@@ -260,8 +260,8 @@ impl OutputStage {
             facts,
             ..
         } = batch;
-        if let Some(s) = &self.sessions {
-            s.prefetch(facts.iter());
+        if let Some(s) = &mut self.sessions {
+            s.prefetch(facts);
         }
         let mut ticks = ticks.iter().copied().peekable();
         let mut facts = facts.iter_mut();

@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod config;
 pub mod context;
 pub mod endpoint;
+pub mod endpoint_ids;
 pub mod facts;
 pub mod jwt;
 mod keys;

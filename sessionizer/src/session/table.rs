@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
+use smallvec::SmallVec;
 
 use super::anomaly::SessionAnomaly;
 use super::bindings::Bindings;
@@ -21,6 +22,7 @@ use super::body::DecodeStatus;
 use super::client_ip::{ClientIpResolver, IpOrigin};
 use super::config::{parse_cidr, SessionConfig, SessionConfigError};
 use super::endpoint::{cut, EndpointNamer};
+use super::endpoint_ids::{EndpointIds, INLINE_ENDPOINT_IDS};
 use super::facts::{Extractor, TxFacts};
 use super::jwt::Verifier;
 use super::keys::CompiledKey;
@@ -50,8 +52,8 @@ const UPDATE: usize = 2;
 /// Number of lists.
 const LISTS: usize = 3;
 
-/// Entries of a session's user-agent and endpoint lists whose strings [`Sessionizer::prefetch`]
-/// requests (a session usually has one agent and a handful of endpoints).
+/// Entries of a session's user-agent list whose strings [`Sessionizer::prefetch`] requests (a
+/// session usually has one agent).
 const PREFETCH_LIST_ENTRIES: usize = 8;
 
 /// Debug builds walk every list after each call only up to this many sessions (the walk is
@@ -131,6 +133,12 @@ struct Session {
     dirty: bool,
     /// What the part accumulated.
     summary: SessionSummary,
+    /// [`EndpointIds`] ids of `summary.endpoints`' names, in the same order (a shortcut: an
+    /// id from before the ids were cleared matches no transaction's, and names are compared
+    /// then).
+    ///
+    /// Invariant: `endpoint_ids.len() == summary.endpoints.len()`.
+    endpoint_ids: SmallVec<[u64; INLINE_ENDPOINT_IDS]>,
 }
 
 /// A slab entry.
@@ -264,6 +272,8 @@ pub struct Sessionizer {
     free: Vec<u32>,
     /// Key hash → slot.
     index: SessionIndex,
+    /// Numbers endpoint names for the sessions' [`Session::endpoint_ids`].
+    endpoint_ids: EndpointIds,
     /// The lists.
     lists: [List; LISTS],
     /// Counters.
@@ -347,6 +357,7 @@ impl Sessionizer {
             links: Vec::new(),
             free: Vec::new(),
             index: SessionIndex::default(),
+            endpoint_ids: EndpointIds::default(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -368,36 +379,51 @@ impl Sessionizer {
 
     /// Request the memory that [`Self::observe_facts`] will touch for these transactions'
     /// sessions, all at once: first the slots, then (once those arrived) the lists the
-    /// transactions append to. Only a hint: the results do not depend on it.
+    /// transactions append to. Numbers their endpoints on the way (what
+    /// [`Self::observe_facts`] would do). Only a hint: the results do not depend on it.
     ///
     /// Thousands of open sessions do not fit in the caches, and each transaction's session
     /// state is a dozen cold lines; observed one after the other, each miss waited for the
     /// previous transaction's. A batch of staged transactions knows its keys in advance.
-    pub fn prefetch<'f>(&self, facts: impl Iterator<Item = &'f TxFacts> + Clone) {
-        let keys = facts.filter_map(|f| f.key.as_ref());
-        for k in keys.clone() {
-            self.index.prefetch(&k.base, &self.slots);
+    pub fn prefetch(&mut self, facts: &mut [TxFacts]) {
+        for f in facts.iter_mut() {
+            if let Some(k) = &f.key {
+                self.index.prefetch(&k.base, &self.slots);
+            }
+            f.endpoint_id = f.endpoint.as_deref().map(|e| self.endpoint_ids.id(e));
         }
-        let sessions = keys
-            .filter_map(|k| self.index.get(&k.base, &self.slots))
-            .filter_map(|i| session_in(&self.slots, i));
-        for s in sessions.clone() {
+        let found = facts.iter().filter_map(|f| {
+            let i = self.index.get(&f.key.as_ref()?.base, &self.slots)?;
+            Some((f, session_in(&self.slots, i)?))
+        });
+        for (f, s) in found.clone() {
             let sum = &s.summary;
             prefetch::slice(&sum.client_ips.counts);
             prefetch::slice(&sum.user_agents.counts);
-            prefetch::slice(&sum.endpoints);
+            // Of the session's endpoints, only the transaction's entry is read.
+            let entry = f
+                .endpoint_id
+                .and_then(|id| s.endpoint_ids.iter().position(|&x| x == id))
+                .and_then(|at| sum.endpoints.get(at));
+            if let Some(entry) = entry {
+                prefetch::value(entry);
+            }
             prefetch::line(sum.transaction_ids.tail_ptr());
         }
-        // The strings those lists point to, compared with the transaction's.
-        for s in sessions {
+        // The user agents that list points to, compared with the transaction's (endpoints
+        // are found by id: their names are not read).
+        for (_, s) in found {
             let sum = &s.summary;
             for (ua, _) in sum.user_agents.counts.iter().take(PREFETCH_LIST_ENTRIES) {
                 prefetch::line(ua.as_ptr());
             }
-            for (name, _) in sum.endpoints.iter().take(PREFETCH_LIST_ENTRIES) {
-                prefetch::line(name.as_ptr());
-            }
         }
+    }
+
+    /// Forget the endpoint names' ids, as when their table fills up.
+    #[cfg(test)]
+    pub(crate) fn forget_endpoint_ids(&mut self) {
+        self.endpoint_ids.clear();
     }
 
     /// A reader of transactions for [`Self::observe_facts`], to run elsewhere (one per worker
@@ -448,11 +474,13 @@ impl Sessionizer {
             role,
             values_truncated,
             endpoint,
+            endpoint_id,
             server_values,
             events,
             events_keyless,
         } = facts;
-        let (client_ip, values_truncated) = (*client_ip, *values_truncated);
+        let (client_ip, values_truncated, endpoint_id) =
+            (*client_ip, *values_truncated, *endpoint_id);
         let (endpoint, context) = (std::mem::take(endpoint), std::mem::take(context));
         let (user, role) = (user.take(), role.take());
         match ip_origin {
@@ -561,6 +589,10 @@ impl Sessionizer {
         self.body_anomalies(*events, &mut anomalies);
 
         // Fold the transaction in.
+        // Numbered by the batch's prefetch, else here (ids are never reused, so one given
+        // earlier in the batch is still this name's).
+        let endpoint_id =
+            endpoint_id.or_else(|| endpoint.as_deref().map(|e| self.endpoint_ids.id(e)));
         let lim = self.limits.clone();
         let mut dropped = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
         {
@@ -602,8 +634,15 @@ impl Sessionizer {
                 .as_ref()
                 .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
             count_status(&mut sum.status, status);
-            if let Some(e) = &endpoint {
-                if let Some((_, agg)) = sum.endpoints.iter_mut().find(|(n, _)| **n == **e) {
+            if let (Some(e), Some(id)) = (&endpoint, endpoint_id) {
+                // By id among the session's own; by name only when the id is not there (a
+                // new endpoint, or ids cleared since the session listed it).
+                let at = s.endpoint_ids.iter().position(|&x| x == id).or_else(|| {
+                    let at = sum.endpoints.iter().position(|(n, _)| **n == **e)?;
+                    s.endpoint_ids[at] = id;
+                    Some(at)
+                });
+                if let Some((_, agg)) = at.and_then(|at| sum.endpoints.get_mut(at)) {
                     agg.count += 1;
                     count_status(&mut agg.status, status);
                 } else if sum.endpoints.len() < lim.max_endpoints {
@@ -613,10 +652,12 @@ impl Sessionizer {
                     };
                     count_status(&mut agg.status, status);
                     sum.endpoints.push((e.as_str().into(), agg));
+                    s.endpoint_ids.push(id);
                 } else {
                     sum.endpoints_dropped += 1;
                     dropped.2 += 1;
                 }
+                debug_assert_eq!(s.endpoint_ids.len(), sum.endpoints.len());
             }
             for v in values.drain(..) {
                 let agg = sum.context.entry(v.name).or_default();
@@ -739,6 +780,8 @@ impl Sessionizer {
     }
 
     /// Open a session for `base`, evicting the least recently active one at the bound.
+    #[cold]
+    #[inline(never)]
     fn open(
         &mut self,
         base: HashId,
@@ -783,6 +826,7 @@ impl Sessionizer {
             update_us: now,
             dirty: false,
             summary,
+            endpoint_ids: SmallVec::new(),
         };
         let i = match self.free.pop() {
             Some(i) => {
@@ -811,6 +855,8 @@ impl Sessionizer {
 
     /// End the current part at `at` (if it had transactions) and continue as the next part,
     /// empty until its first transaction.
+    #[cold]
+    #[inline(never)]
     fn split(&mut self, i: u32, at: u64, now: u64, out: &mut Vec<SessionRecord>) {
         if self.session(i).started {
             let rec = self.take_record(i, at, EndReason::MaxDuration);
@@ -835,6 +881,8 @@ impl Sessionizer {
     }
 
     /// Remove session `i`, emitting its end record at `at` when it had transactions.
+    #[cold]
+    #[inline(never)]
     fn end_slot(&mut self, i: u32, at: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
         match reason {
             EndReason::Idle => self.stats.ended_idle += 1,
@@ -861,14 +909,20 @@ impl Sessionizer {
     }
 
     /// The end record of session `i`, moving its summary out.
+    #[cold]
+    #[inline(never)]
     fn take_record(&mut self, i: u32, at: u64, reason: EndReason) -> SessionRecord {
-        let summary = std::mem::take(&mut self.session_mut(i).summary);
+        let s = self.session_mut(i);
+        let summary = std::mem::take(&mut s.summary);
+        s.endpoint_ids.clear();
         let mut r = self.record_header(i, Phase::End, at, Some(reason));
         r.summary = Box::new(summary);
         r
     }
 
     /// A record of session `i` with a copy of its summary.
+    #[cold]
+    #[inline(never)]
     fn record(&self, i: u32, phase: Phase, at: u64, reason: Option<EndReason>) -> SessionRecord {
         let mut r = self.record_header(i, phase, at, reason);
         r.summary = Box::new(self.session(i).summary.clone());
@@ -1053,6 +1107,7 @@ mod index_tests {
                 update_us: 0,
                 dirty: false,
                 summary: SessionSummary::default(),
+                endpoint_ids: SmallVec::new(),
             }),
         }
     }

@@ -507,7 +507,7 @@ fn facts_read_elsewhere_give_the_same_sessions() {
         assert_eq!(batch.len(), txs.len());
         for (t, facts) in txs.iter().zip(&mut batch) {
             let a = here.observe(t.ts_us(), t, &mut out_here);
-            elsewhere.prefetch(std::iter::once(&*facts));
+            elsewhere.prefetch(std::slice::from_mut(facts));
             let b = elsewhere.observe_facts(t.ts_us(), t, facts, &mut out_elsewhere);
             assert_eq!(a, b, "{:?}", t.request.as_ref().map(|r| &r.uri));
         }
@@ -1035,6 +1035,28 @@ fn client_ip_behind_trusted_proxies() {
             s.stats().client_ip_header_untrusted
         ),
         (2, 1)
+    );
+}
+
+/// Endpoint ids are only a shortcut: once they were forgotten (their table full), a session
+/// still counts a known endpoint in its own entry, found by name, and a new one apart.
+#[test]
+fn endpoints_count_by_name_once_their_ids_are_forgotten() {
+    let mut s = sz(&SessionConfig::default());
+    obs(&mut s, &tx("/a/1").cookie("sid=1").b());
+    s.forget_endpoint_ids();
+    obs(&mut s, &tx("/a/2").cookie("sid=1").status(404).id(1, 2).b());
+    obs(&mut s, &tx("/b").cookie("sid=1").id(1, 3).b());
+    obs(&mut s, &tx("/a/3").cookie("sid=1").id(1, 4).b());
+    let mut out = Vec::new();
+    s.flush(2000 * SEC, EndReason::EndOfInput, &mut out);
+    let json = serde_json::to_value(&out[0]).unwrap();
+    assert_eq!(
+        json["endpoints"],
+        serde_json::json!({
+            "GET /a/{id}": {"count": 3, "status": {"200": 2, "404": 1}},
+            "GET /b": {"count": 1, "status": {"200": 1}},
+        })
     );
 }
 

@@ -17,6 +17,9 @@ pub const MAX_STATUS_CODES: usize = 32;
 /// Distinct anomaly kinds counted per session (the kinds are a closed set, well under this).
 pub const MAX_ANOMALY_KINDS: usize = 64;
 
+/// Values a [`Counted`] keeps inline before it spills to the heap.
+pub const INLINE_COUNTED: usize = 1;
+
 /// Phase of a `session` record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -156,11 +159,12 @@ impl FromIterator<TransactionId> for TransactionIds {
 /// Counts per distinct value, at most `cap` values, in first-seen order (records list them
 /// sorted by value). A session part holds few distinct values: a scan over a short vector
 /// reads one or two cache lines where a tree followed a pointer per level and compared keys
-/// on the heap.
+/// on the heap. The first value is kept inline (a session mostly has one client address and
+/// one user agent): no allocation, and no cache line apart from the session's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counted<K> {
     /// Value and occurrences, in first-seen order, values distinct.
-    pub counts: Vec<(K, u64)>,
+    pub counts: SmallVec<[(K, u64); INLINE_COUNTED]>,
     /// Occurrences of values not stored because the bound was reached.
     pub dropped: u64,
 }
@@ -168,7 +172,7 @@ pub struct Counted<K> {
 impl<K> Default for Counted<K> {
     fn default() -> Self {
         Counted {
-            counts: Vec::new(),
+            counts: SmallVec::new(),
             dropped: 0,
         }
     }

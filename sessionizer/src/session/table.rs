@@ -408,7 +408,6 @@ impl Sessionizer {
             if let Some(entry) = entry {
                 prefetch::value(entry);
             }
-            prefetch::line(sum.transaction_ids.tail_ptr());
         }
         // The user agents that list points to, compared with the transaction's (endpoints
         // are found by id: their names are not read).

@@ -5,11 +5,14 @@
 # a machine that slows down for a while (even steadily, within the round) slows both sides of
 # the ratio; the median ratio gives the cost, 1 - core/sessions (the throughput lost), with
 # its quartiles. The two core runs of a round, divided by each other, give the machine's
-# noise in the same units (the "control"). See docs/bench.md.
+# noise in the same units (the "control"). CPU time (user + system, /usr/bin/time) is
+# reported the same way: with worker threads, sessions can cost little throughput and still
+# a share of the CPU. See docs/bench.md.
 #
 # Environment (the capture's settings and the build are bench.sh's, see there):
 #   ROUNDS         core/sessions/core rounds                (default 15)
-#   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 1"   (default none)
+#   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 0"   (default none:
+#                  replay's default threads, one worker from two cores)
 #   APITAP_BIN     binary under test                        (default <target>/release/apitap)
 #   SKIP_BUILD     1: do not build (the capture is still generated if missing)
 #   TARGET_COST    cost target in percent                   (default 25)
@@ -36,24 +39,28 @@ PCAP="$(printf '%s\n' "$report" | sed -n 's/^pcap: *//p')"
 export APITAP_SESSION_SECRET="${APITAP_SESSION_SECRET:-bench-sessions-secret-0123456789}"
 cat "$PCAP" >/dev/null
 
-elapsed() { # $@ = extra flags; prints nanoseconds
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (scripts/setup.sh installs the time package)"
+cpu_file="$(mktemp)"
+trap 'rm -f "$cpu_file"' EXIT
+elapsed() { # $@ = extra flags; prints wall nanoseconds and CPU seconds (user + system)
     local start end
     start=$(date +%s%N)
     # shellcheck disable=SC2086  # REPLAY_ARGS is a list of flags
-    "$APITAP" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
+    /usr/bin/time -f '%U %S' -o "$cpu_file" \
+        "$APITAP" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
         || die "replay failed: $APITAP replay $PCAP $REPLAY_ARGS $*"
     end=$(date +%s%N)
-    echo $((end - start))
+    echo "$((end - start)) $(awk '{ printf "%.2f", $1 + $2 }' "$cpu_file")"
 }
 
 secs() { awk -v n="$1" 'BEGIN{printf "%.3f", n/1e9}'; }
 rounds=()
 for i in $(seq 1 "$ROUNDS"); do
-    core=$(elapsed --config "$ROOT/fixtures/core.toml")
-    sessions=$(elapsed)
-    core_after=$(elapsed --config "$ROOT/fixtures/core.toml")
-    rounds+=("$core $sessions $core_after")
-    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s"
+    read -r core core_cpu < <(elapsed --config "$ROOT/fixtures/core.toml")
+    read -r sessions sessions_cpu < <(elapsed)
+    read -r core_after core_after_cpu < <(elapsed --config "$ROOT/fixtures/core.toml")
+    rounds+=("$core $sessions $core_after $core_cpu $sessions_cpu $core_after_cpu")
+    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)"
 done
 
 printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
@@ -62,17 +69,19 @@ printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
 function sort(a, n,    i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
 function q(a, n, p,    k) { k = 1 + p * (n - 1); return a[int(k)] + (k - int(k)) * (a[int(k) + (k > int(k))] - a[int(k)]) }
 function cost(r) { return 100 * (1 - 1 / r) }
-{ n++; c = ($1 + $3) / 2; core[n] = c / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / c; control[n] = $3 / $1 }
+{ n++; c = ($1 + $3) / 2; core[n] = c / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / c; control[n] = $3 / $1
+  cc = ($4 + $6) / 2; ccpu[n] = cc; scpu[n] = $5; cratio[n] = (cc > 0 ? $5 / cc : 1) }
 END {
-    sort(core, n); sort(sess, n); sort(ratio, n); sort(control, n)
+    sort(core, n); sort(sess, n); sort(ratio, n); sort(control, n); sort(ccpu, n); sort(scpu, n); sort(cratio, n)
     printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
     printf "pcap:            %s\n", pcap
-    printf "replay flags:    %s\n", (args == "" ? "(none: single-threaded)" : args)
+    printf "replay flags:    %s\n", (args == "" ? (nproc >= 2 ? "(none: the default, one worker thread here)" : "(none: the default, one thread here)") : args)
     printf "core elapsed:    %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
     printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
     printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
     m = cost(q(ratio, n, 0.5))
     printf "sessions cost:   %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
+    printf "CPU (user+sys):  core %.2f s, sessions %.2f s (medians): %.1f %% of the CPU goes to sessions (quartiles %.1f - %.1f %%)\n", q(ccpu, n, 0.5), q(scpu, n, 0.5), cost(q(cratio, n, 0.5)), cost(q(cratio, n, 0.25)), cost(q(cratio, n, 0.75))
     printf "control:         core/core %.3f median (quartiles %.3f - %.3f): the noise, as a cost %.1f - %.1f %%\n", q(control, n, 0.5), q(control, n, 0.25), q(control, n, 0.75), cost(q(control, n, 0.25)), cost(q(control, n, 0.75))
     printf "target:          <= %s %%: %s\n", target, (m <= target ? "MET" : "NOT MET")
 }'

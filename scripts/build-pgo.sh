@@ -2,8 +2,8 @@
 # Profile-guided release build of apitap (docs/bench.md#profile-guided-build).
 #
 # 1. builds an instrumented apitap (and the traffic generator),
-# 2. trains it: a generated capture (its own seed, not the bench's) replayed single-threaded
-#    with and without sessions and with 1 and 2 workers, then every bundled fixture,
+# 2. trains it: a generated capture (its own seed, not the bench's) replayed on one thread
+#    and with 1 and 2 workers, with and without sessions, then every bundled fixture,
 # 3. merges the profile and builds the optimized binary with it.
 #
 # The pipeline is a long chain of distinct code run once per packet or transaction; the
@@ -48,7 +48,8 @@ train="$GEN_DIR/train.pcap"
 rm -rf "$DATA"
 bin="$GEN_DIR/release/apitap"
 secret=0123456789abcdef0123456789abcdef
-for args in "" "--config $ROOT/fixtures/core.toml" "--workers 1" "--workers 2"; do
+for args in "--workers 0" "--workers 0 --config $ROOT/fixtures/core.toml" "--workers 1" \
+    "--workers 1 --config $ROOT/fixtures/core.toml" "--workers 2"; do
     # shellcheck disable=SC2086  # args is a list of flags
     APITAP_SESSION_SECRET=$secret "$bin" replay "$train" --output /dev/null -q $args
 done

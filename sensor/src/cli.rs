@@ -81,10 +81,11 @@ pub struct ReplayArgs {
     /// arrive; gaps longer than a few seconds are shortened.
     #[arg(long)]
     pub realtime: bool,
-    /// Run the threaded pipeline with N reassembly/HTTP workers, as `apitap live` does. With
-    /// one worker the records are the single-threaded ones, byte for byte; with more, they
-    /// leave in completion order over the workers, which varies between runs. Without it, one
-    /// thread.
+    /// Reassembly/HTTP worker threads, as `apitap live` runs them (the reading and the session
+    /// and export stage have a thread each); 0 runs everything on this one thread. With one
+    /// worker the records are the single-threaded ones, byte for byte; with more, they leave
+    /// in completion order over the workers, which varies between runs. Default: 1 on a
+    /// machine with 2 cores or more, else 0.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Config and output.

@@ -14,7 +14,7 @@ use crate::capture::{OfflineSource, PacketRef};
 use crate::cli::{load_config, Progress, ReplayArgs};
 use crate::config::Config;
 use crate::exit;
-use crate::shard::AnyPipeline;
+use crate::shard::{replay_default_workers, AnyPipeline, MAX_WORKERS};
 use crate::summary::Summary;
 use apitap_sessionizer::session::EndReason;
 
@@ -181,6 +181,13 @@ fn delivery_report(s: &ExportStats) -> String {
 
 /// Run `apitap replay`; returns the exit code.
 pub fn run(args: &ReplayArgs) -> i32 {
+    let workers = args.workers.unwrap_or_else(replay_default_workers);
+    if workers > MAX_WORKERS {
+        eprintln!(
+            "apitap: --workers must be between 0 (one thread) and {MAX_WORKERS}, not {workers}"
+        );
+        return exit::USAGE;
+    }
     let cfg = match load_config(args.sink.config.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -201,7 +208,7 @@ pub fn run(args: &ReplayArgs) -> i32 {
         Err(code) => return code,
     };
     let mut pacer = args.realtime.then(Pacer::new);
-    let mut pipeline = match AnyPipeline::new(&cfg, exporter, args.workers) {
+    let mut pipeline = match AnyPipeline::new(&cfg, exporter, workers) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("apitap: {e}");
@@ -251,6 +258,7 @@ pub fn run(args: &ReplayArgs) -> i32 {
             files: source.reports(),
             stats: &stats,
             elapsed,
+            workers: Some(workers),
         };
         eprint!("{summary}");
     }

@@ -14,6 +14,8 @@ pub struct Summary<'a> {
     pub stats: &'a PipelineStats,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// Replay's worker threads (0: one thread); `None` where the threads are not a choice.
+    pub workers: Option<usize>,
 }
 
 /// Non-zero counters of a serializable stats struct, as `name value` pairs.
@@ -73,6 +75,14 @@ impl fmt::Display for Summary<'_> {
             s.transactions,
             s.export.records
         )?;
+        match self.workers {
+            None => {}
+            Some(0) => writeln!(f, "  threads: one (--workers 0)")?,
+            Some(n) => writeln!(
+                f,
+                "  threads: reader, {n} worker(s) (decode, reassembly, HTTP), session and export"
+            )?,
+        }
         for (name, counters) in [
             ("decode", nonzero(&s.decode)),
             ("reassembly", nonzero(&s.reassembly)),

@@ -307,3 +307,39 @@ fn summary_reports_packets_transactions_and_elapsed_time() {
     let quiet = ok(&[fixture(NGINX)], &["--quiet"]);
     assert!(quiet.stderr.is_empty(), "--quiet: {}", quiet.stderr);
 }
+
+#[test]
+fn replay_threads_follow_the_cores_and_workers_is_bounded() {
+    let threads_line = |r: &Replay| {
+        r.stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("threads:"))
+            .unwrap_or_else(|| panic!("no threads line in {}", r.stderr))
+            .trim()
+            .to_string()
+    };
+    let one = ok(&[fixture(NGINX)], &["--workers", "0"]);
+    assert_eq!(threads_line(&one), "threads: one (--workers 0)");
+    let two = ok(&[fixture(NGINX)], &["--workers", "2"]);
+    assert!(threads_line(&two).contains("2 worker(s)"), "{}", two.stderr);
+    // Without the flag: one worker from two cores on (CPU quotas included), else one thread.
+    let default = ok(&[fixture(NGINX)], &[]);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let want = if cores >= 2 { "1 worker(s)" } else { "one" };
+    assert!(
+        threads_line(&default).contains(want),
+        "{cores} cores: {}",
+        default.stderr
+    );
+    assert_eq!(default.raw, one.raw);
+
+    let too_many = replay_core(&[fixture(NGINX)], &["--workers", "1000"]);
+    assert_eq!(too_many.code, 2, "{}", too_many.stderr);
+    assert!(
+        too_many
+            .stderr
+            .contains("--workers must be between 0 (one thread) and"),
+        "{}",
+        too_many.stderr
+    );
+}

@@ -46,11 +46,35 @@ fn golden_path(pcap: &Path) -> PathBuf {
         .join(format!("{stem}.jsonl"))
 }
 
+/// The pipelines a golden file holds for, as `--workers` values: one thread, and the threaded
+/// pipeline with one worker (replay's default on two cores or more). Both give the same bytes.
+const GOLDEN_WORKERS: [&str; 2] = ["0", "1"];
+
 /// Replay a capture with its config: the journeys with the shop's session config (sessions
-/// on), the local captures with the core pipeline alone.
-fn replay_with_config(pcap: &Path) -> Replay {
+/// on), the local captures with the core pipeline alone; `workers` as `--workers`.
+fn replay_with_config(pcap: &Path, workers: &str) -> Replay {
     let pcaps = std::slice::from_ref(&pcap.to_path_buf()).to_vec();
     if pcap.ends_with("sessions/journeys.pcap") {
+        let cfg = fixture("sessions/shop.toml");
+        replay(
+            &pcaps,
+            &[
+                "--quiet",
+                "--workers",
+                workers,
+                "--config",
+                cfg.to_str().expect("utf-8 path"),
+            ],
+        )
+    } else {
+        replay_core(&pcaps, &["--quiet", "--workers", workers])
+    }
+}
+
+/// Replay one fixture (with replay's default threads) and require a clean run.
+fn run(rel: &str) -> Replay {
+    let pcaps = [fixture(rel)];
+    let r = if rel == "sessions/journeys.pcap" {
         let cfg = fixture("sessions/shop.toml");
         replay(
             &pcaps,
@@ -58,12 +82,7 @@ fn replay_with_config(pcap: &Path) -> Replay {
         )
     } else {
         replay_core(&pcaps, &["--quiet"])
-    }
-}
-
-/// Replay one fixture and require a clean run.
-fn run(rel: &str) -> Replay {
-    let r = replay_with_config(&fixture(rel));
+    };
     assert_eq!(r.code, 0, "replay {rel}: {}", r.stderr);
     r
 }
@@ -85,12 +104,18 @@ fn around(line: &str, at: usize) -> &str {
 fn output_matches_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
     let mut failures = Vec::new();
-    for pcap in golden_inputs() {
-        let r = replay_with_config(&pcap);
+    for (pcap, workers) in golden_inputs()
+        .into_iter()
+        .flat_map(|p| GOLDEN_WORKERS.map(|w| (p.clone(), w)))
+    {
+        let r = replay_with_config(&pcap, workers);
         assert_eq!(r.code, 0, "replay {}: {}", pcap.display(), r.stderr);
         assert!(!r.records.is_empty(), "{}: no records", pcap.display());
         let golden = golden_path(&pcap);
         if update {
+            if workers != GOLDEN_WORKERS[0] {
+                continue;
+            }
             std::fs::create_dir_all(golden.parent().expect("golden dir")).expect("mkdir");
             std::fs::write(&golden, &r.raw).expect("write golden file");
             eprintln!("wrote {}", golden.display());
@@ -121,7 +146,7 @@ fn output_matches_golden_files() {
                 .position(|(a, b)| a != b)
                 .unwrap_or(g.len().min(w.len()));
             failures.push(format!(
-                "{}: output differs from {} ({} lines, golden has {}); first difference at line {}, byte {}:\n got: ...{}\nwant: ...{}",
+                "{} (--workers {workers}): output differs from {} ({} lines, golden has {}); first difference at line {}, byte {}:\n got: ...{}\nwant: ...{}",
                 pcap.display(),
                 golden.display(),
                 got_lines.len(),

@@ -348,7 +348,10 @@ fn replay_with_two_workers_gives_the_same_transactions_and_sessions() {
     let pcap = fixture("sessions/journeys.pcap");
     let cfg = fixture("sessions/shop.toml");
     let cfg = cfg.to_str().unwrap();
-    let one = replay(std::slice::from_ref(&pcap), &["--config", cfg]);
+    let one = replay(
+        std::slice::from_ref(&pcap),
+        &["--config", cfg, "--workers", "0"],
+    );
     let two = replay(&[pcap], &["--config", cfg, "--workers", "2"]);
     assert_eq!(one.code, 0, "{}", one.stderr);
     assert_eq!(two.code, 0, "{}", two.stderr);
@@ -430,7 +433,10 @@ fn replay_with_one_worker_is_byte_identical_to_single_threaded() {
         "tunnels/vxlan-frag-outer.pcap",
     ] {
         let pcap = fixture(pcap);
-        let one = replay(std::slice::from_ref(&pcap), &["--config", cfg]);
+        let one = replay(
+            std::slice::from_ref(&pcap),
+            &["--config", cfg, "--workers", "0"],
+        );
         let threaded = replay(
             std::slice::from_ref(&pcap),
             &["--config", cfg, "--workers", "1"],
@@ -440,7 +446,10 @@ fn replay_with_one_worker_is_byte_identical_to_single_threaded() {
         assert!(!one.raw.is_empty(), "{}", pcap.display());
         assert_eq!(one.raw, threaded.raw, "{}", pcap.display());
     }
-    let one = replay(&[fixture("sessions/journeys.pcap")], &["--config", cfg]);
+    let one = replay(
+        &[fixture("sessions/journeys.pcap")],
+        &["--config", cfg, "--workers", "0"],
+    );
     assert!(
         one.raw.contains(r#""reason":"idle""#),
         "no idle end: the test lost its point"

@@ -1,5 +1,5 @@
 //! `[capture]`: which interfaces `apitap live` listens on, how libpcap is opened, and how the
-//! work is spread over threads. `apitap replay` ignores it except for `workers`.
+//! work is spread over threads. `apitap replay` reads only `queue_batches` (capped, see `shard`).
 
 use serde::Deserialize;
 

@@ -235,6 +235,7 @@ pub fn run(args: &ListenArgs) -> i32 {
             files: &[],
             stats: &stats,
             elapsed: started.elapsed(),
+            workers: None,
         };
         eprint!("{summary}");
         for s in &sockets {

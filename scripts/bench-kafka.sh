@@ -7,7 +7,7 @@
 #   TRANSACTIONS size of the generated pcap when PCAP is unset (default 200000)
 #   RUNS         runs of each kind; the best is reported (default 3)
 #   APITAP_BIN   binary under test (default <target>/release/apitap)
-#   WORKERS      replay with --workers N (default: replay's default, one worker from 2 cores)
+#   WORKERS      replay with --workers N (default: single-threaded)
 #   SKIP_BUILD   1: do not run cargo build
 #
 # A third measurement runs the exporter alone (apitap-bench-produce): the same records, already
@@ -97,7 +97,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 awk -v r="$records" -v b="$bytes" -v n="$null_s" -v k="$kafka_s" -v pcap="$PCAP" \
-    -v w="${WORKERS:-default}" -v prate="${produce_best%% *}" -v pcpu="${produce_best##* }" 'BEGIN {
+    -v w="${WORKERS:-single-threaded}" -v prate="${produce_best%% *}" -v pcpu="${produce_best##* }" 'BEGIN {
     printf "pcap:        %s (%d records, %.1f MB of JSON), workers: %s\n", pcap, r, b / 1e6, w
     printf "/dev/null:   %7.3f s  %9.0f records/s  %7.1f MB/s\n", n, r / n, b / n / 1e6
     printf "kafka:       %7.3f s  %9.0f records/s  %7.1f MB/s  (tansu, in-memory, acks=all, idempotent, lz4)\n", k, r / k, b / k / 1e6

@@ -11,8 +11,8 @@
 #
 # Environment (the capture's settings and the build are bench.sh's, see there):
 #   ROUNDS         core/sessions/core rounds                (default 15)
-#   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 0"   (default none:
-#                  replay's default threads, one worker from two cores)
+#   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 1"   (default none:
+#                  replay's default, one thread)
 #   APITAP_BIN     binary under test                        (default <target>/release/apitap)
 #   SKIP_BUILD     1: do not build (the capture is still generated if missing)
 #   TARGET_COST    cost target in percent                   (default 25)
@@ -75,7 +75,7 @@ END {
     sort(core, n); sort(sess, n); sort(ratio, n); sort(control, n); sort(ccpu, n); sort(scpu, n); sort(cratio, n)
     printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
     printf "pcap:            %s\n", pcap
-    printf "replay flags:    %s\n", (args == "" ? (nproc >= 2 ? "(none: the default, one worker thread here)" : "(none: the default, one thread here)") : args)
+    printf "replay flags:    %s\n", (args == "" ? "(none: single-threaded)" : args)
     printf "core elapsed:    %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
     printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
     printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)

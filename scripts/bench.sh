@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replay benchmark: generates a large synthetic API-traffic pcap (cached) and measures
-# `apitap replay` throughput with its default threads (one worker from two cores;
-# REPLAY_CMD with --workers 0 for one thread): packets/s, Gbit/s, transactions/s, peak RSS.
+# single-threaded `apitap replay` throughput (its default; REPLAY_CMD with --workers N for the
+# threaded pipeline): packets/s, Gbit/s, transactions/s, peak RSS.
 # See docs/bench.md.
 #
 # Environment:

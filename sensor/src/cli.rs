@@ -84,10 +84,11 @@ pub struct ReplayArgs {
     /// Reassembly/HTTP worker threads, as `apitap live` runs them (the reading and the session
     /// and export stage have a thread each); 0 runs everything on this one thread. With one
     /// worker the records are the single-threaded ones, byte for byte; with more, they leave
-    /// in completion order over the workers, which varies between runs. Default: 1 on a
-    /// machine with 2 cores or more, else 0.
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
+    /// in completion order over the workers, which varies between runs. On two cores, one
+    /// worker replays with sessions faster on a quiet machine and slower on a busy one
+    /// (docs/bench.md), so one thread is the default.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub workers: usize,
     /// Config and output.
     #[command(flatten)]
     pub sink: SinkArgs,

@@ -14,7 +14,7 @@ use crate::capture::{OfflineSource, PacketRef};
 use crate::cli::{load_config, Progress, ReplayArgs};
 use crate::config::Config;
 use crate::exit;
-use crate::shard::{replay_default_workers, AnyPipeline, MAX_WORKERS};
+use crate::shard::{AnyPipeline, MAX_WORKERS};
 use crate::summary::Summary;
 use apitap_sessionizer::session::EndReason;
 
@@ -181,7 +181,7 @@ fn delivery_report(s: &ExportStats) -> String {
 
 /// Run `apitap replay`; returns the exit code.
 pub fn run(args: &ReplayArgs) -> i32 {
-    let workers = args.workers.unwrap_or_else(replay_default_workers);
+    let workers = args.workers;
     if workers > MAX_WORKERS {
         eprintln!(
             "apitap: --workers must be between 0 (one thread) and {MAX_WORKERS}, not {workers}"

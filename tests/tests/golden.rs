@@ -46,8 +46,8 @@ fn golden_path(pcap: &Path) -> PathBuf {
         .join(format!("{stem}.jsonl"))
 }
 
-/// The pipelines a golden file holds for, as `--workers` values: one thread, and the threaded
-/// pipeline with one worker (replay's default on two cores or more). Both give the same bytes.
+/// The pipelines a golden file holds for, as `--workers` values: one thread (replay's
+/// default), and the threaded pipeline with one worker. Both give the same bytes.
 const GOLDEN_WORKERS: [&str; 2] = ["0", "1"];
 
 /// Replay a capture with its config: the journeys with the shop's session config (sessions

@@ -10,8 +10,5 @@ pub mod worker;
 pub use dispatch::{
     flow_hash, Dispatcher, PacketBatch, QueueDrops, Router, ToWorker, BATCH_PACKETS,
 };
-pub use sharded::{
-    replay_default_workers, AnyPipeline, Sharded, Shared, REPLAY_DEFAULT_WORKERS,
-    REPLAY_THREADED_MIN_CORES,
-};
+pub use sharded::{AnyPipeline, Sharded, Shared};
 pub use worker::MAX_WORKERS;

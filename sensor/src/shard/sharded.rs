@@ -365,36 +365,14 @@ impl OutputThread {
     }
 }
 
-/// Worker threads `apitap replay` runs without `--workers` on a machine with
-/// [`REPLAY_THREADED_MIN_CORES`] cores or more: one worker keeps the records byte-identical to
-/// the single-threaded pipeline's, and the session and export stage gets a core of its own
-/// (api-200k with sessions on, 2 cores: 6 % of throughput lost to sessions against 28 % on one
-/// thread; docs/bench.md).
-pub const REPLAY_DEFAULT_WORKERS: usize = 1;
-
-/// Cores from which `apitap replay` defaults to [`REPLAY_DEFAULT_WORKERS`]; below, one thread.
-pub const REPLAY_THREADED_MIN_CORES: usize = 2;
-
-/// `apitap replay`'s worker count without `--workers`: [`REPLAY_DEFAULT_WORKERS`] when the
-/// process may use [`REPLAY_THREADED_MIN_CORES`] cores or more (CPU quotas included), else 0
-/// (one thread).
-pub fn replay_default_workers() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    if cores >= REPLAY_THREADED_MIN_CORES {
-        REPLAY_DEFAULT_WORKERS
-    } else {
-        0
-    }
-}
-
 /// The single-threaded pipeline, or the sharded one: what `apitap replay` runs.
 // One value per run: the size difference costs nothing, boxing would cost an indirection on
 // the per-packet path.
 #[allow(clippy::large_enum_variant)]
 pub enum AnyPipeline {
-    /// One thread (`--workers 0`, and the default on one core).
+    /// One thread, deterministic output order (the default for replay; `--workers 0`).
     Single(Pipeline),
-    /// `--workers N`, N >= 1 (the default on two cores or more: one worker).
+    /// `--workers N`, N >= 1.
     Sharded(Sharded),
 }
 

@@ -50,39 +50,24 @@ fn golden_path(pcap: &Path) -> PathBuf {
 /// default), and the threaded pipeline with one worker. Both give the same bytes.
 const GOLDEN_WORKERS: [&str; 2] = ["0", "1"];
 
-/// Replay a capture with its config: the journeys with the shop's session config (sessions
-/// on), the local captures with the core pipeline alone; `workers` as `--workers`.
-fn replay_with_config(pcap: &Path, workers: &str) -> Replay {
+/// Replay a capture with its config, `extra` flags added: the journeys with the shop's
+/// session config (sessions on), the local captures with the core pipeline alone.
+fn replay_with_config(pcap: &Path, extra: &[&str]) -> Replay {
     let pcaps = std::slice::from_ref(&pcap.to_path_buf()).to_vec();
+    let mut args = vec!["--quiet"];
+    args.extend_from_slice(extra);
     if pcap.ends_with("sessions/journeys.pcap") {
         let cfg = fixture("sessions/shop.toml");
-        replay(
-            &pcaps,
-            &[
-                "--quiet",
-                "--workers",
-                workers,
-                "--config",
-                cfg.to_str().expect("utf-8 path"),
-            ],
-        )
+        args.extend(["--config", cfg.to_str().expect("utf-8 path")]);
+        replay(&pcaps, &args)
     } else {
-        replay_core(&pcaps, &["--quiet", "--workers", workers])
+        replay_core(&pcaps, &args)
     }
 }
 
 /// Replay one fixture (with replay's default threads) and require a clean run.
 fn run(rel: &str) -> Replay {
-    let pcaps = [fixture(rel)];
-    let r = if rel == "sessions/journeys.pcap" {
-        let cfg = fixture("sessions/shop.toml");
-        replay(
-            &pcaps,
-            &["--quiet", "--config", cfg.to_str().expect("utf-8 path")],
-        )
-    } else {
-        replay_core(&pcaps, &["--quiet"])
-    };
+    let r = replay_with_config(&fixture(rel), &[]);
     assert_eq!(r.code, 0, "replay {rel}: {}", r.stderr);
     r
 }
@@ -108,7 +93,7 @@ fn output_matches_golden_files() {
         .into_iter()
         .flat_map(|p| GOLDEN_WORKERS.map(|w| (p.clone(), w)))
     {
-        let r = replay_with_config(&pcap, workers);
+        let r = replay_with_config(&pcap, &["--workers", workers]);
         assert_eq!(r.code, 0, "replay {}: {}", pcap.display(), r.stderr);
         assert!(!r.records.is_empty(), "{}: no records", pcap.display());
         let golden = golden_path(&pcap);

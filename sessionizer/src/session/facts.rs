@@ -103,6 +103,9 @@ pub struct TxFacts {
     /// Its id among the session table's endpoint names, once the table numbered it (the
     /// batch's [`super::Sessionizer::prefetch`]); `None` before.
     pub(crate) endpoint_id: Option<u64>,
+    /// The slot of `key`'s open session when the batch's prefetch looked it up; a hint the
+    /// table checks before use (sessions may open and end between the two). `None` before.
+    pub(crate) slot: Option<u32>,
     /// Keyed hashes of the values the server set in this response (cookies, login tokens).
     pub(crate) server_values: Vec<HashId>,
     /// Body events after everything above was read.
@@ -402,6 +405,7 @@ impl Extractor {
             values_truncated,
             endpoint,
             endpoint_id: None,
+            slot: None,
             server_values,
             events: view.events.get(),
             events_keyless,

@@ -361,8 +361,15 @@ impl ParamAgg {
 }
 
 /// What one session part accumulated.
+///
+/// Laid out in declaration order (`repr(C)`): what every transaction updates first, up to
+/// `endpoints_dropped`, then what only some transactions (context parameters, anomalies) and
+/// the records read. The session table prefetches the first part alone.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[repr(C)]
 pub struct SessionSummary {
+    /// Transaction ids in order.
+    pub transaction_ids: TransactionIds,
     /// Packet time of the first transaction.
     pub first_seen_us: u64,
     /// Packet time of the last transaction's last byte.
@@ -377,22 +384,20 @@ pub struct SessionSummary {
     pub client_ips: Counted<IpAddr>,
     /// User-Agents (cut at `max_value_bytes`).
     pub user_agents: Counted<String>,
+    /// Status counts over all endpoints.
+    pub status: StatusCounts,
     /// Endpoints with counts and statuses, in first-seen order.
     pub endpoints: Vec<(Box<str>, EndpointAgg)>,
     /// Requests to endpoints not stored.
     pub endpoints_dropped: u64,
-    /// Status counts over all endpoints.
-    pub status: StatusCounts,
     /// Context parameters by name.
     pub context: BTreeMap<Arc<str>, ParamAgg>,
+    /// Anomalies by kind (HTTP, TCP and session layers).
+    pub anomalies: BTreeMap<String, u64>,
     /// Last `user` parameter value.
     pub user: Option<String>,
     /// Last `role` parameter value.
     pub role: Option<String>,
-    /// Anomalies by kind (HTTP, TCP and session layers).
-    pub anomalies: BTreeMap<String, u64>,
-    /// Transaction ids in order.
-    pub transaction_ids: TransactionIds,
     /// Transaction ids not listed.
     pub transaction_ids_dropped: u64,
 }

@@ -413,7 +413,7 @@ impl Sessionizer {
         }
         let found = facts
             .iter()
-            .filter_map(|f| Some((&*f, session_in(&self.slots, f.slot?)?)));
+            .filter_map(|f| Some((f, session_in(&self.slots, f.slot?)?)));
         for (f, s) in found.clone() {
             let sum = &s.summary;
             prefetch::slice(&sum.client_ips.counts);

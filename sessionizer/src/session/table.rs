@@ -148,8 +148,9 @@ struct Session {
     linked_from: Option<HashId>,
 }
 
-/// Bytes from the start of a [`Session`] that every transaction reads: up to the summary's
-/// first field read only by records ([`SessionSummary::endpoints_dropped`]).
+/// Bytes from the start of a [`Session`] that every transaction reads: up to the first of the
+/// summary's fields that only some transactions or the records touch
+/// ([`SessionSummary::endpoints_dropped`]).
 const SESSION_HOT_BYTES: usize = std::mem::offset_of!(Session, summary)
     + std::mem::offset_of!(SessionSummary, endpoints_dropped);
 
@@ -1110,6 +1111,53 @@ fn tx_times(tx: &Transaction) -> (u64, u64) {
 #[cfg(test)]
 mod index_tests {
     use super::*;
+
+    /// Cache lines the prefetched prefix of a session may span.
+    const SESSION_HOT_LINES: usize = 7;
+
+    /// Every field a transaction reads or writes lies in the prefix the batch prefetch
+    /// requests, and that prefix stays within its lines (a reordered field fails here, not in
+    /// a benchmark).
+    #[test]
+    fn per_transaction_fields_lie_in_the_prefetched_prefix() {
+        use std::mem::{offset_of, size_of};
+        let end = |at: usize, size: usize| at + size;
+        let s = offset_of!(Session, summary);
+        let hot = [
+            end(offset_of!(Session, base), size_of::<HashId>()),
+            end(offset_of!(Session, id), size_of::<HashId>()),
+            end(offset_of!(Session, touch_us), 8),
+            end(offset_of!(Session, part_start_us), 8),
+            end(offset_of!(Session, part), 4),
+            end(offset_of!(Session, verified), 1),
+            end(offset_of!(Session, started), 1),
+            end(offset_of!(Session, dirty), 1),
+            end(
+                offset_of!(Session, endpoint_ids),
+                size_of::<SmallVec<[u64; INLINE_ENDPOINT_IDS]>>(),
+            ),
+            s + offset_of!(SessionSummary, transaction_ids),
+            s + offset_of!(SessionSummary, last_seen_us),
+            s + offset_of!(SessionSummary, client_ips),
+            s + offset_of!(SessionSummary, user_agents),
+            s + offset_of!(SessionSummary, status),
+            end(
+                s + offset_of!(SessionSummary, endpoints),
+                size_of::<Vec<(Box<str>, EndpointAgg)>>(),
+            ),
+        ];
+        for (i, e) in hot.iter().enumerate() {
+            assert!(
+                *e <= SESSION_HOT_BYTES,
+                "field {i} ends at {e}, past {SESSION_HOT_BYTES}"
+            );
+        }
+        const {
+            assert!(SESSION_HOT_BYTES <= SESSION_HOT_LINES * prefetch::CACHE_LINE_BYTES);
+            assert!(std::mem::align_of::<Slot>() == prefetch::CACHE_LINE_BYTES);
+            assert!(SESSION_HOT_BYTES < size_of::<Session>());
+        }
+    }
 
     /// A session keyed by `base` with nothing accumulated.
     fn session(base: HashId) -> Slot {

@@ -7,23 +7,33 @@
 # its quartiles. The two core runs of a round, divided by each other, give the machine's
 # noise in the same units (the "control"). CPU time (user + system, /usr/bin/time) is
 # reported the same way: with worker threads, sessions can cost little throughput and still
-# a share of the CPU. See docs/bench.md.
+# a share of the CPU. The verdict reads the median's 95 % confidence interval (order
+# statistics, no assumption on the noise's shape): MET when the whole interval is at or
+# under the target, NOT MET when it is all above, AT THE LINE otherwise.
+#
+# With APITAP_BASELINE_BIN, each round also replays with sessions on through that binary,
+# next to the one under test (in turn first and second), and the report adds the two
+# sessions times' median ratio with its interval: the way to compare two revisions, where
+# medians taken in separate series differ by more than most changes do. See docs/bench.md.
 #
 # Environment (the capture's settings and the build are bench.sh's, see there):
-#   ROUNDS         core/sessions/core rounds                (default 15)
+#   ROUNDS         core/sessions/core rounds                (default 41: a run takes
+#                  under a second, and the median's interval narrows as 1/sqrt(ROUNDS))
 #   REPLAY_ARGS    extra replay flags for every run, e.g. "--workers 1"   (default none:
 #                  replay's default, one thread)
 #   APITAP_BIN     binary under test                        (default <target>/release/apitap)
+#   APITAP_BASELINE_BIN  binary to compare it with, sessions on  (default none)
 #   SKIP_BUILD     1: do not build (the capture is still generated if missing)
 #   TARGET_COST    cost target in percent                   (default 25)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-ROUNDS="${ROUNDS:-15}"
+ROUNDS="${ROUNDS:-41}"
 REPLAY_ARGS="${REPLAY_ARGS:-}"
 TARGET_COST="${TARGET_COST:-25}"
 APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
+BASELINE="${APITAP_BASELINE_BIN:-}"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench-sessions.sh: $*"; exit 1; }
@@ -34,6 +44,7 @@ report="$(RUNS=1 CHECK_RECORDS=0 "$ROOT/scripts/bench.sh")" \
 PCAP="$(printf '%s\n' "$report" | sed -n 's/^pcap: *//p')"
 [[ -s "$PCAP" ]] || die "capture not found (bench.sh reported: ${PCAP:-nothing})"
 [[ -x "$APITAP" ]] || die "apitap binary not found at $APITAP (set APITAP_BIN)"
+[[ -z "$BASELINE" || -x "$BASELINE" ]] || die "baseline binary not found at $BASELINE"
 
 # A fixed secret: a generated one would print a warning on every run.
 export APITAP_SESSION_SECRET="${APITAP_SESSION_SECRET:-bench-sessions-secret-0123456789}"
@@ -42,13 +53,14 @@ cat "$PCAP" >/dev/null
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (scripts/setup.sh installs the time package)"
 cpu_file="$(mktemp)"
 trap 'rm -f "$cpu_file"' EXIT
-elapsed() { # $@ = extra flags; prints wall nanoseconds and CPU seconds (user + system)
-    local start end
+elapsed() { # $1 = binary, then extra flags; prints wall nanoseconds and CPU seconds (user + system)
+    local bin="$1" start end
+    shift
     start=$(date +%s%N)
     # shellcheck disable=SC2086  # REPLAY_ARGS is a list of flags
     /usr/bin/time -f '%U %S' -o "$cpu_file" \
-        "$APITAP" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
-        || die "replay failed: $APITAP replay $PCAP $REPLAY_ARGS $*"
+        "$bin" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
+        || die "replay failed: $bin replay $PCAP $REPLAY_ARGS $*"
     end=$(date +%s%N)
     echo "$((end - start)) $(awk '{ printf "%.2f", $1 + $2 }' "$cpu_file")"
 }
@@ -56,11 +68,15 @@ elapsed() { # $@ = extra flags; prints wall nanoseconds and CPU seconds (user + 
 secs() { awk -v n="$1" 'BEGIN{printf "%.3f", n/1e9}'; }
 rounds=()
 for i in $(seq 1 "$ROUNDS"); do
-    read -r core core_cpu < <(elapsed --config "$ROOT/fixtures/core.toml")
-    read -r sessions sessions_cpu < <(elapsed)
-    read -r core_after core_after_cpu < <(elapsed --config "$ROOT/fixtures/core.toml")
-    rounds+=("$core $sessions $core_after $core_cpu $sessions_cpu $core_after_cpu")
-    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)"
+    read -r core core_cpu < <(elapsed "$APITAP" --config "$ROOT/fixtures/core.toml")
+    base=""
+    # The baseline's run goes first in odd rounds and second in even ones.
+    if [[ -n "$BASELINE" ]] && ((i % 2)); then read -r base _ < <(elapsed "$BASELINE"); fi
+    read -r sessions sessions_cpu < <(elapsed "$APITAP")
+    if [[ -n "$BASELINE" ]] && ! ((i % 2)); then read -r base _ < <(elapsed "$BASELINE"); fi
+    read -r core_after core_after_cpu < <(elapsed "$APITAP" --config "$ROOT/fixtures/core.toml")
+    rounds+=("$core $sessions $core_after $core_cpu $sessions_cpu $core_after_cpu $base")
+    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)${base:+, baseline sessions $(secs "$base") s}"
 done
 
 printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
@@ -69,8 +85,13 @@ printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
 function sort(a, n,    i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
 function q(a, n, p,    k) { k = 1 + p * (n - 1); return a[int(k)] + (k - int(k)) * (a[int(k) + (k > int(k))] - a[int(k)]) }
 function cost(r) { return 100 * (1 - 1 / r) }
+# Ranks of a distribution-free 95 % confidence interval for the median of n sorted values
+# (normal approximation to the binomial: n/2 -+ 1.96 sqrt(n)/2).
+function ci_lo(n,    k) { k = int(n / 2 - 0.98 * sqrt(n)); return k < 1 ? 1 : k }
+function ci_hi(n,    k) { k = int(n / 2 + 1 + 0.98 * sqrt(n) + 0.999999); return k > n ? n : k }
 { n++; c = ($1 + $3) / 2; core[n] = c / 1e9; sess[n] = $2 / 1e9; ratio[n] = $2 / c; control[n] = $3 / $1
-  cc = ($4 + $6) / 2; ccpu[n] = cc; scpu[n] = $5; cratio[n] = (cc > 0 ? $5 / cc : 1) }
+  cc = ($4 + $6) / 2; ccpu[n] = cc; scpu[n] = $5; cratio[n] = (cc > 0 ? $5 / cc : 1)
+  if (NF >= 7) { nb++; bratio[nb] = $2 / $7 } }
 END {
     sort(core, n); sort(sess, n); sort(ratio, n); sort(control, n); sort(ccpu, n); sort(scpu, n); sort(cratio, n)
     printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
@@ -79,9 +100,14 @@ END {
     printf "core elapsed:    %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
     printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
     printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
-    m = cost(q(ratio, n, 0.5))
+    m = cost(q(ratio, n, 0.5)); lo = cost(ratio[ci_lo(n)]); hi = cost(ratio[ci_hi(n)])
     printf "sessions cost:   %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
+    printf "median, 95%% CI: %.1f - %.1f %% (ranks %d and %d of %d rounds)\n", lo, hi, ci_lo(n), ci_hi(n), n
     printf "CPU (user+sys):  core %.2f s, sessions %.2f s (medians): %.1f %% of the CPU goes to sessions (quartiles %.1f - %.1f %%)\n", q(ccpu, n, 0.5), q(scpu, n, 0.5), cost(q(cratio, n, 0.5)), cost(q(cratio, n, 0.25)), cost(q(cratio, n, 0.75))
     printf "control:         core/core %.3f median (quartiles %.3f - %.3f): the noise, as a cost %.1f - %.1f %%\n", q(control, n, 0.5), q(control, n, 0.25), q(control, n, 0.75), cost(q(control, n, 0.25)), cost(q(control, n, 0.75))
-    printf "target:          <= %s %%: %s\n", target, (m <= target ? "MET" : "NOT MET")
+    if (nb > 0) {
+        sort(bratio, nb)
+        printf "vs baseline:     sessions time %.3f x the baseline (median of %d rounds, 95%% CI %.3f - %.3f)\n", q(bratio, nb, 0.5), nb, bratio[ci_lo(nb)], bratio[ci_hi(nb)]
+    }
+    printf "target:          <= %s %%: %s\n", target, (hi <= target ? "MET" : (lo > target ? "NOT MET" : "AT THE LINE"))
 }'

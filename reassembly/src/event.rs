@@ -72,6 +72,18 @@ pub enum TcpAnomaly {
     MidStreamPickup,
 }
 
+impl TcpAnomaly {
+    /// The snake_case name used in JSON and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpAnomaly::RetransmissionMismatch => "retransmission_mismatch",
+            TcpAnomaly::StreamBufferLimit => "stream_buffer_limit",
+            TcpAnomaly::GlobalBufferLimit => "global_buffer_limit",
+            TcpAnomaly::MidStreamPickup => "mid_stream_pickup",
+        }
+    }
+}
+
 /// One reassembly event. Data is borrowed: copy what must outlive the call.
 #[derive(Debug)]
 pub enum StreamEvent<'a> {

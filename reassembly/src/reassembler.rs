@@ -109,10 +109,11 @@ pub struct Reassembler {
 /// window in which trailing ACKs arrive.
 pub const RECENTLY_CLOSED_FLOWS: usize = 4096;
 
-/// A bounded FIFO set of flow keys.
+/// A bounded FIFO set of flow keys. Keys are chosen by whoever sends the traffic: hashed with
+/// a per-run random seed (nothing depends on the set's order).
 #[derive(Debug, Default)]
 struct RecentlyClosed {
-    keys: hashbrown::HashSet<FlowKey, foldhash::fast::FixedState>,
+    keys: hashbrown::HashSet<FlowKey, foldhash::fast::RandomState>,
     order: VecDeque<FlowKey>,
 }
 

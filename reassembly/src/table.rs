@@ -1,31 +1,23 @@
-//! The flow table: a hash index over a slab of flows, with an intrusive LRU list.
-//!
-//! The index holds only slot numbers; the key lives once, in the slab (a `FlowKey` is 72
-//! bytes, so this saves that much per flow at `max_flows` scale).
+//! The flow table: a hash index over a slab of flows, with an LRU list
+//! ([`apitap_table::SlabTable`], shared with the session table).
 //!
 //! The LRU list is ordered by last-seen packet time (the reassembler's monotonic clock), so the
 //! oldest flow is both the one to evict at `max_flows` and the first to check for idleness:
 //! eviction, touch and idle expiry are O(1) per flow.
 //!
-//! The list's links live in their own array beside the slab, 8 bytes per slot: a touch (every
-//! packet) rewrites the links of the flow's two neighbours, and with the links inside the
-//! flows each of those was a cold flow's cache line (two write misses per packet among
-//! thousands of flows); the links of 4,000 flows fit in 32 KiB.
+//! Flow keys are chosen by whoever sends the traffic, so the index hashes them with a per-run
+//! random seed: slot numbers, list order and connection ids do not depend on the hash, so
+//! output does not either.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::FixedState;
-use hashbrown::HashTable;
+use apitap_table::{Keyed, SlabTable};
+use foldhash::fast::RandomState;
 
 use crate::event::{ConnId, Side};
 use crate::segment::FlowKey;
 use crate::stream::Stream;
 
-/// Seed of the flow-index hasher: fixed so that runs are reproducible (no `RandomState`).
-const INDEX_HASH_SEED: u64 = 0x6170_6974_6170_0001;
-
-/// "No slot" in the LRU links.
-const NIL: u32 = u32::MAX;
+/// The LRU list, by last-seen packet time.
+const LRU: usize = 0;
 
 /// Index of a side in [`Flow::streams`].
 #[inline]
@@ -49,24 +41,14 @@ pub(crate) struct Flow {
     pub last_seen_us: u64,
     /// Both directions, indexed by [`side_index`] of the sender.
     pub streams: [Stream; 2],
-    /// Slot live (false while on the free list).
-    live: bool,
 }
 
-/// A slot's neighbours in the LRU list.
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    /// Older neighbour.
-    prev: u32,
-    /// Newer neighbour.
-    next: u32,
+impl Keyed for Flow {
+    type Key = FlowKey;
+    fn key(&self) -> &FlowKey {
+        &self.key
+    }
 }
-
-/// Links of a slot outside the list.
-const UNLINKED: Link = Link {
-    prev: NIL,
-    next: NIL,
-};
 
 impl Flow {
     /// A new flow, not yet linked.
@@ -77,7 +59,6 @@ impl Flow {
             lo_is_client,
             last_seen_us: 0,
             streams: [Stream::default(), Stream::default()],
-            live: true,
         }
     }
 
@@ -107,174 +88,83 @@ impl Flow {
 /// Hash index + slab + LRU list of flows.
 #[derive(Debug)]
 pub(crate) struct FlowTable {
-    /// Slots of the live flows, hashed by their key.
-    index: HashTable<u32>,
-    /// Hasher of the keys (fixed seed: deterministic).
-    hasher: FixedState,
-    /// Flow storage; free slots are listed in `free`.
-    slots: Vec<Flow>,
-    /// LRU links, by slot (as long as `slots`).
-    links: Vec<Link>,
-    /// Free slots.
-    free: Vec<u32>,
-    /// Least recently seen live flow.
-    head: u32,
-    /// Most recently seen live flow.
-    tail: u32,
+    table: SlabTable<Flow, RandomState, 1>,
 }
 
-// Invariant: `index` holds exactly the live slots, each hashed by its flow's key; the LRU list
-// from `head` to `tail` (through `links`) links exactly the live slots, in non-decreasing
-// `last_seen_us`; `free` lists exactly the slots that are not live.
+// Invariant: the LRU list links exactly the live slots, in non-decreasing `last_seen_us`
+// (the table's own invariant covers the index and the slots).
 impl FlowTable {
     /// An empty table.
     pub(crate) fn new() -> FlowTable {
         FlowTable {
-            index: HashTable::new(),
-            hasher: FixedState::with_seed(INDEX_HASH_SEED),
-            slots: Vec::new(),
-            links: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            table: SlabTable::new(RandomState::default()),
         }
     }
 
     /// Live flows.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.table.len()
     }
 
     /// Slot of `key`.
     #[inline]
     pub(crate) fn get(&self, key: &FlowKey) -> Option<u32> {
-        let slots = &self.slots;
-        self.index
-            .find(self.hasher.hash_one(key), |&slot| {
-                slots[slot as usize].key == *key
-            })
-            .copied()
+        self.table.find(key)
     }
 
     /// The flow in `slot`, if live.
     #[inline]
     pub(crate) fn live(&self, slot: u32) -> Option<&Flow> {
-        self.slots.get(slot as usize).filter(|f| f.live)
+        self.table.get(slot)
     }
 
-    /// The flow in `slot`, which must be live.
+    /// The flow in `slot`, which must be live (slots come from this table: a dead one is a
+    /// bug in the reassembler, not something packets can cause).
     #[inline]
     pub(crate) fn flow(&self, slot: u32) -> &Flow {
-        debug_assert!(self.slots[slot as usize].live);
-        &self.slots[slot as usize]
+        self.table.get(slot).expect("a live flow slot")
     }
 
     /// The flow in `slot`, which must be live.
     #[inline]
     pub(crate) fn flow_mut(&mut self, slot: u32) -> &mut Flow {
-        debug_assert!(self.slots[slot as usize].live);
-        &mut self.slots[slot as usize]
+        self.table.get_mut(slot).expect("a live flow slot")
     }
 
     /// Least recently seen flow.
     #[inline]
     pub(crate) fn oldest(&self) -> Option<u32> {
-        (self.head != NIL).then_some(self.head)
+        self.table.head(LRU)
     }
 
-    /// Slots of all live flows with their connection ids, in no particular order.
+    /// Slots of all live flows with their connection ids, in slot order.
     pub(crate) fn live_conns(&self) -> Vec<(ConnId, u32)> {
-        self.index
-            .iter()
-            .map(|&slot| (self.slots[slot as usize].conn, slot))
-            .collect()
+        self.table.iter().map(|(slot, f)| (f.conn, slot)).collect()
     }
 
-    /// Stores a new flow (key not present) as the most recent one; returns its slot.
-    pub(crate) fn insert(&mut self, flow: Flow, now_us: u64) -> u32 {
-        debug_assert!(self.get(&flow.key).is_none(), "duplicate flow key");
-        let hash = self.hasher.hash_one(flow.key);
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = flow;
-                slot
-            }
-            None => {
-                self.slots.push(flow);
-                self.links.push(UNLINKED);
-                // Cannot fail: the reassembler caps `max_flows` below `u32::MAX` (= NIL).
-                u32::try_from(self.slots.len() - 1).expect("more than 2^32 flow slots")
-            }
-        };
-        self.slots[slot as usize].last_seen_us = now_us;
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hash, slot, |&s| hasher.hash_one(slots[s as usize].key));
-        self.link_tail(slot);
-        debug_assert_eq!(self.index.len() + self.free.len(), self.slots.len());
+    /// Stores a new flow (key not present) as the most recent one; returns its slot. The
+    /// reassembler caps `max_flows` far below the table's slot limit, so this never fails.
+    pub(crate) fn insert(&mut self, mut flow: Flow, now_us: u64) -> u32 {
+        flow.last_seen_us = now_us;
+        let slot = self
+            .table
+            .insert(flow)
+            .expect("max_flows below the slot limit");
+        self.table.push_back(LRU, slot);
         slot
     }
 
     /// Marks `slot` as just seen at `now_us` (moves it to the recent end).
     #[inline]
     pub(crate) fn touch(&mut self, slot: u32, now_us: u64) {
-        debug_assert!(now_us >= self.slots[self.tail as usize].last_seen_us);
-        self.slots[slot as usize].last_seen_us = now_us;
-        if self.tail != slot {
-            self.unlink(slot);
-            self.link_tail(slot);
-        }
+        self.flow_mut(slot).last_seen_us = now_us;
+        self.table.move_to_back(LRU, slot);
     }
 
     /// Removes the flow in `slot` and frees the slot. Its streams must have been released.
     pub(crate) fn remove(&mut self, slot: u32) {
-        let hash = self.hasher.hash_one(self.slots[slot as usize].key);
-        debug_assert!(self.slots[slot as usize].live);
-        debug_assert!(self.slots[slot as usize]
-            .streams
-            .iter()
-            .all(|s| s.buffered() == 0));
-        match self.index.find_entry(hash, |&s| s == slot) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => debug_assert!(false, "live slot missing from the index"),
-        }
-        self.unlink(slot);
-        self.slots[slot as usize].live = false;
-        self.free.push(slot);
-        debug_assert_eq!(self.index.len() + self.free.len(), self.slots.len());
-    }
-
-    /// Appends `slot` at the recent end of the LRU list.
-    fn link_tail(&mut self, slot: u32) {
-        let old_tail = self.tail;
-        self.links[slot as usize] = Link {
-            prev: old_tail,
-            next: NIL,
-        };
-        if old_tail == NIL {
-            self.head = slot;
-        } else {
-            self.links[old_tail as usize].next = slot;
-        }
-        self.tail = slot;
-    }
-
-    /// Takes `slot` out of the LRU list.
-    fn unlink(&mut self, slot: u32) {
-        let Link { prev, next } = self.links[slot as usize];
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.links[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.links[next as usize].prev = prev;
-        }
-        self.links[slot as usize] = UNLINKED;
+        debug_assert!(self.flow(slot).streams.iter().all(|s| s.buffered() == 0));
+        self.table.remove(slot);
     }
 }

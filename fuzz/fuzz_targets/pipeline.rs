@@ -91,7 +91,6 @@ fuzz_target!(|input: Input| {
     let s = p.stats();
     assert_eq!(s.decode.packets, n);
     assert_eq!(s.export.records, s.transactions + s.session_records);
-    assert_eq!(s.encode_failures, 0);
     assert_eq!(s.active_flows, 0);
     assert_eq!(s.active_sessions, 0);
 });

@@ -1,15 +1,18 @@
 //! The apitap sensor: the only crate that does I/O.
 //!
-//! Start at [`pipeline`], which wires the stages in order: [`capture`] → [`decode`] →
-//! reassembly (`apitap_reassembly`) → HTTP (`apitap_sessionizer::http`) → records
-//! (`apitap_sessionizer::record`) → exporters (`apitap_exporters`). [`cli`] holds the commands.
+//! Start at [`pipeline`], which wires the stages in order: [`capture`] → [`front`] ([`decode`]
+//! → reassembly (`apitap_reassembly`) → HTTP (`apitap_sessionizer::http`)) → [`analyze`] →
+//! [`output`] (sessions → stages → records (`apitap_sessionizer::record`) → exporters
+//! (`apitap_exporters`)). [`cli`] holds the commands.
 
+pub mod analyze;
 pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod consume;
 pub mod decode;
 pub mod exit;
+pub mod front;
 pub mod listen;
 pub mod live;
 pub mod output;
@@ -18,5 +21,6 @@ pub mod privilege;
 pub mod replay;
 pub mod secret;
 pub mod shard;
+pub mod staged;
 pub mod summary;
 pub mod telemetry;

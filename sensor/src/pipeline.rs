@@ -1,33 +1,33 @@
-//! The pipeline, top to bottom: capture → decode → reassembly → HTTP → sessions → records →
-//! exporter.
+//! The pipeline, top to bottom: capture → decode → reassembly → HTTP ([`Front`]) → the
+//! analyses ([`Analyses`]: session facts) → sessions → the stages after them → records →
+//! exporter ([`Output`]).
 //!
 //! One [`Pipeline`] is one single-threaded shard. Every stage takes packet time; nothing here
 //! reads a clock, so replaying the same capture twice (with the same session secret) gives
-//! byte-identical output. Threading (flow-sharded workers) wraps several pipelines, each fed
-//! the packets of its flows by a symmetric hash of the 4-tuple; no stage needs to change for it.
+//! byte-identical output. Threading ([`crate::shard`]) runs the same front and analyses in
+//! each worker and the same output stages on a thread of their own.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use apitap_exporters::{ExportError, ExportStats, Exporter};
-use apitap_reassembly::{Reassembler, ReassemblyStats};
-use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
-use apitap_sessionizer::session::{EndReason, Extractor, SessionStats};
+use apitap_reassembly::{ConnId, ReassemblyStats};
+use apitap_sessionizer::http::HttpStats;
+use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
 
+use crate::analyze::{Analyses, SessionFacts};
 use crate::capture::PacketRef;
 use crate::config::Config;
-use crate::decode::{DecodeStats, Decoder, UdpTunnel};
-use crate::output::{FinishedBatch, OutputStage, EXPIRE_INTERVAL_US};
-
-/// Body bytes stored per message when a session key or context parameter reads bodies and
-/// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
-const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
+use crate::decode::{DecodeStats, UdpTunnel};
+use crate::front::{Front, FrontStats};
+use crate::output::{Output, OutputStats};
+use crate::staged::StagedBatch;
 
 /// Finished transactions staged before the output stages run over them together (see
-/// [`FinishedBatch`]); they also run at every timeout check and at the end. Simulated
-/// instruction-cache misses per transaction with sessions, when heads were staged too: 219
-/// at 8, 125 at 64, 116 at 128 (docs/bench.md).
+/// [`StagedBatch`]); they also run at every timeout check and at the end. Fewer simulated
+/// instruction-cache misses per transaction the larger the batch, levelling off here
+/// (docs/bench.md).
 pub const STAGED_TRANSACTIONS: usize = 64;
 
 /// Everything the pipeline counted; the run summary, `--stats-json` and metrics read it.
@@ -47,8 +47,6 @@ pub struct PipelineStats {
     pub transactions: u64,
     /// `session` records produced.
     pub session_records: u64,
-    /// Records that could not be serialized (dropped, counted).
-    pub encode_failures: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Connections still tracked when the stats were taken.
@@ -57,68 +55,62 @@ pub struct PipelineStats {
     pub active_sessions: usize,
 }
 
-/// One shard of the pipeline.
-pub struct Pipeline {
-    decoder: Decoder,
-    reassembler: Reassembler,
-    http: HttpTracker,
-    /// Finished transactions waiting for the output stages.
-    staged: FinishedBatch,
-    /// How many make the output stages run ([`STAGED_TRANSACTIONS`]; tests vary it).
-    stage_at: usize,
-    /// Reads the session facts of `staged` (sessions on).
-    extractor: Option<Extractor>,
-    /// Sessions, records and the exporter.
-    out: OutputStage,
-    /// Latest packet time seen; packet time never goes backwards inside the pipeline.
-    now_us: u64,
-    next_expire_us: u64,
+impl PipelineStats {
+    /// The counters of a front and of the output stages, together.
+    pub fn of(front: FrontStats, out: OutputStats) -> Self {
+        PipelineStats {
+            decode: front.decode,
+            reassembly: front.reassembly,
+            http: front.http,
+            session: out.session,
+            export: out.export,
+            transactions: out.transactions,
+            session_records: out.session_records,
+            anomalies: out.anomalies,
+            active_flows: front.active_flows,
+            active_sessions: out.active_sessions,
+        }
+    }
 }
 
-/// The HTTP settings with body capture raised when sessions read bodies.
-pub(crate) fn http_config(cfg: &Config) -> HttpConfig {
-    let mut http = cfg.http.clone();
-    let need = cfg.session.body_capture();
-    if need.request || need.response {
-        http.max_body_capture_bytes = http.max_body_capture_bytes.max(SESSION_BODY_CAPTURE_BYTES);
-    }
-    http
+/// One shard of the pipeline.
+pub struct Pipeline {
+    /// Decode, reassembly and HTTP.
+    front: Front,
+    /// What the front finished, waiting for the analyses and the output stages.
+    staged: StagedBatch,
+    /// How many make the output stages run ([`STAGED_TRANSACTIONS`]; tests vary it).
+    stage_at: usize,
+    /// Stateless analyses of each transaction.
+    analyses: Analyses,
+    /// Sessions, the stages after them, records and the exporter.
+    out: Output,
 }
 
 impl Pipeline {
     /// A pipeline writing to `exporter`. Fails when the session settings cannot be used (a
     /// key that does not parse, no secret obtainable); the message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
-        let out = OutputStage::new(cfg, exporter)?;
+        let out = Output::new(cfg, exporter)?;
         Ok(Pipeline {
-            decoder: Decoder::with_config(&cfg.decode),
-            reassembler: Reassembler::new(cfg.reassembly.clone()),
-            http: HttpTracker::new(http_config(cfg)),
-            staged: FinishedBatch::default(),
+            front: Front::new(cfg, ConnId(1)),
+            staged: StagedBatch::default(),
             stage_at: STAGED_TRANSACTIONS,
-            extractor: out.extractor(),
+            analyses: Analyses::new(out.extractor().map(SessionFacts::new)),
             out,
-            now_us: 0,
-            next_expire_us: 0,
         })
     }
 
     /// Push one packet through every stage.
     #[inline]
     pub fn on_packet(&mut self, pkt: PacketRef<'_>) -> Result<(), ExportError> {
-        self.now_us = self.now_us.max(pkt.ts_us);
-        let decoded = self
-            .decoder
-            .decode_at(self.now_us, pkt.link, pkt.data, pkt.wire_len);
-        if let Some(seg) = decoded {
-            self.reassembler.process(self.now_us, &seg, &mut self.http);
-        }
-        self.tick()
+        self.front.on_packet(pkt, &mut self.staged);
+        self.output_if_due()
     }
 
     /// Push one datagram of a mirror listener through every stage: `data` is the payload of
     /// a UDP datagram of tunnel type `kind` from `outer_src` to `outer_dst`, received at
-    /// `ts_us` (see [`Decoder::decode_tunnel_payload`]).
+    /// `ts_us` (see [`crate::decode::Decoder::decode_tunnel_payload`]).
     pub fn on_tunnel_payload(
         &mut self,
         ts_us: u64,
@@ -127,37 +119,24 @@ impl Pipeline {
         outer_src: SocketAddr,
         outer_dst: SocketAddr,
     ) -> Result<(), ExportError> {
-        self.now_us = self.now_us.max(ts_us);
-        let decoded =
-            self.decoder
-                .decode_tunnel_payload(self.now_us, kind, data, outer_src, outer_dst);
-        if let Some(seg) = decoded {
-            self.reassembler.process(self.now_us, &seg, &mut self.http);
-        }
-        self.tick()
+        let outer = (outer_src, outer_dst);
+        self.front
+            .on_tunnel_payload(ts_us, kind, data, outer, &mut self.staged);
+        self.output_if_due()
     }
 
     /// Let time pass without a packet (an idle live source): the timeouts due run.
     pub fn advance(&mut self, now_us: u64) -> Result<(), ExportError> {
-        self.now_us = self.now_us.max(now_us);
-        self.tick()
+        self.front.advance(now_us, &mut self.staged);
+        self.output_if_due()
     }
 
-    /// Run the timeouts when due, then stage what finished. A timeout check is staged like a
-    /// worker's ([`FinishedBatch::push_tick`]): the output stage runs its own timeouts after
-    /// the transactions staged before it, and at once (an idle live source has no more
-    /// transactions to fill the batch).
+    /// Run the output stages when a batch is full or the front ran its timeouts (the output
+    /// stages run theirs at once: an idle live source has no more transactions to fill the
+    /// batch).
     #[inline]
-    fn tick(&mut self) -> Result<(), ExportError> {
-        if self.now_us >= self.next_expire_us {
-            self.reassembler.expire(self.now_us, &mut self.http);
-            self.stage();
-            self.staged.push_tick(self.now_us);
-            self.output()?;
-            self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
-        }
-        self.stage();
-        if self.staged.txs.len() >= self.stage_at {
+    fn output_if_due(&mut self) -> Result<(), ExportError> {
+        if !self.staged.ticks.is_empty() || self.staged.items.len() >= self.stage_at {
             self.output()?;
         }
         Ok(())
@@ -165,52 +144,27 @@ impl Pipeline {
 
     /// End of input (or shutdown): flush every stream, end every session, flush the exporter.
     pub fn finish(&mut self, reason: EndReason) -> Result<(), ExportError> {
-        self.reassembler.flush(self.now_us, &mut self.http);
-        self.stage();
+        self.front.flush(&mut self.staged);
         self.output()?;
-        self.out.finish(self.now_us, reason)
+        self.out.finish(self.front.now_us(), reason)
     }
 
-    /// Stage every finished transaction, with its tunnel.
-    #[inline]
-    fn stage(&mut self) {
-        self.staged
-            .collect(self.now_us, &mut self.http, &self.decoder);
-    }
-
-    /// Run the output stages over the staged transactions (and timeout checks), one stage at
-    /// a time.
+    /// The analyses, then the output stages, over the staged transactions (and timeout
+    /// checks), one stage at a time.
     fn output(&mut self) -> Result<(), ExportError> {
-        if self.staged.txs.is_empty() && self.staged.ticks.is_empty() {
+        if self.staged.is_empty() {
             return Ok(());
         }
-        // Record heads are written by the output stage, record by record: written here for
-        // the whole batch, they were out of the data cache again by the time their records
-        // left.
-        if let Some(x) = self.extractor.as_mut() {
-            self.staged.read_facts(x);
-        }
-        let done = self.out.transactions(&mut self.staged);
+        self.analyses.run(&mut self.staged);
+        self.staged.now_us = self.front.now_us();
+        let done = self.out.run(&mut self.staged);
         self.staged.clear();
         done
     }
 
     /// All counters as they stand.
     pub fn stats(&self) -> PipelineStats {
-        let out = self.out.stats();
-        PipelineStats {
-            decode: self.decoder.stats().clone(),
-            reassembly: self.reassembler.stats().clone(),
-            http: self.http.stats().clone(),
-            session: out.session,
-            export: out.export,
-            transactions: out.transactions,
-            session_records: out.session_records,
-            encode_failures: out.encode_failures,
-            anomalies: out.anomalies,
-            active_flows: self.reassembler.active_flows(),
-            active_sessions: out.active_sessions,
-        }
+        PipelineStats::of(self.front.stats(), self.out.stats())
     }
 }
 

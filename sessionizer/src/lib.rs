@@ -6,8 +6,8 @@
 //! its session fields and the `session` records.
 
 pub mod http;
-pub mod json;
-pub mod prefetch;
+pub(crate) mod prefetch;
 pub mod record;
 pub mod session;
+mod text;
 pub mod tunnel;

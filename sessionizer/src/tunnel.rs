@@ -1,12 +1,9 @@
 //! The `tunnel` field of records: how a transaction's packets were encapsulated when they
 //! reached the sensor (a cloud traffic mirror, a switch's ERSPAN session, a workload tunnel).
 //!
-//! Pure data: the sensor's decoder fills it in, records serialize it (`docs/events.md`).
+//! Pure data: the sensor's decoder fills it in, records write it (`docs/events.md`).
 
 use std::net::IpAddr;
-
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
 
 /// Encapsulation types the decoder peels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,21 +80,6 @@ pub struct TunnelInfo {
     pub outer_dst: IpAddr,
     /// Tunnel layers around the flow's packets, 1 for a single tunnel.
     pub depth: u8,
-}
-
-impl Serialize for TunnelInfo {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let id = self.kind.id_name().zip(self.id);
-        let mut m = s.serialize_map(Some(4 + usize::from(id.is_some())))?;
-        m.serialize_entry("type", self.kind.name())?;
-        if let Some((name, v)) = id {
-            m.serialize_entry(name, &v)?;
-        }
-        m.serialize_entry("outer_src", &self.outer_src)?;
-        m.serialize_entry("outer_dst", &self.outer_dst)?;
-        m.serialize_entry("depth", &self.depth)?;
-        m.end()
-    }
 }
 
 #[cfg(test)]

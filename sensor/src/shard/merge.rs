@@ -8,6 +8,7 @@ use apitap_sessionizer::http::HttpStats;
 
 use super::worker::WorkerStats;
 use crate::decode::{DecodeStats, FragStats, TunnelStats};
+use crate::front::FrontStats;
 use crate::output::OutputStats;
 use crate::pipeline::PipelineStats;
 
@@ -145,25 +146,17 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
     }
 }
 
-/// Every worker's counters plus the session stage's, as one pipeline's.
-pub fn merge(workers: &[WorkerStats], session: OutputStats) -> PipelineStats {
-    let mut out = PipelineStats {
-        session: session.session,
-        export: session.export,
-        transactions: session.transactions,
-        session_records: session.session_records,
-        encode_failures: session.encode_failures,
-        anomalies: session.anomalies,
-        active_sessions: session.active_sessions,
-        ..PipelineStats::default()
-    };
+/// Every worker's counters plus the output stages', as one pipeline's.
+pub fn merge(workers: &[WorkerStats], output: OutputStats) -> PipelineStats {
+    let mut front = FrontStats::default();
     for w in workers {
-        add_decode(&mut out.decode, &w.decode);
-        add_reassembly(&mut out.reassembly, &w.reassembly);
-        add_http(&mut out.http, &w.http);
-        out.active_flows += w.active_flows;
+        let w = &w.front;
+        add_decode(&mut front.decode, &w.decode);
+        add_reassembly(&mut front.reassembly, &w.reassembly);
+        add_http(&mut front.http, &w.http);
+        front.active_flows += w.active_flows;
     }
-    out
+    PipelineStats::of(front, output)
 }
 
 #[cfg(test)]
@@ -173,13 +166,13 @@ mod tests {
     #[test]
     fn counters_add_up() {
         let mut w = WorkerStats::default();
-        w.decode.packets = 3;
-        w.decode.tunnels.vxlan = 2;
-        w.decode.fragments.reassembled = 1;
-        w.reassembly.gaps = 2;
-        w.http.transactions = 5;
-        w.http.anomalies[0] = 1;
-        w.active_flows = 4;
+        w.front.decode.packets = 3;
+        w.front.decode.tunnels.vxlan = 2;
+        w.front.decode.fragments.reassembled = 1;
+        w.front.reassembly.gaps = 2;
+        w.front.http.transactions = 5;
+        w.front.http.anomalies[0] = 1;
+        w.front.active_flows = 4;
         let s = merge(&[w.clone(), w], OutputStats::default());
         assert_eq!(s.decode.packets, 6);
         assert_eq!(s.decode.tunnels.vxlan, 4);

@@ -1,5 +1,6 @@
-//! The threaded pipeline: N workers (decode → reassembly → HTTP → record heads, flow-sharded)
-//! feeding one session and export stage on its own thread.
+//! The threaded pipeline: N workers (decode → reassembly → HTTP → analyses → record heads,
+//! flow-sharded) feeding the output stages (sessions → stages → records → exporter) on a
+//! thread of their own.
 //!
 //! ```text
 //!                       ┌─► worker 0 ─┐
@@ -22,21 +23,14 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::dispatch::{Dispatcher, PacketBatch, QueueDrops, Router, ToWorker};
 use super::merge::merge;
-use super::worker::{self, WorkerOut, WorkerStats, MAX_WORKERS};
+use super::worker::{self, WorkerIo, WorkerStats, MAX_WORKERS};
+use crate::analyze::{Analyses, SessionFacts};
 use crate::capture::PacketRef;
 use crate::config::Config;
 use crate::decode::DecodeConfig;
-use crate::output::{OutputStage, OutputStats};
+use crate::output::{Output, OutputStats};
 use crate::pipeline::{Pipeline, PipelineStats};
-
-/// Workers read the session facts of their transactions (keys, claims, parameters) from this
-/// many workers on. With one worker the pipeline is two stages on two threads, and the worker
-/// already has the larger share: the session thread reading them keeps the two balanced (one
-/// worker, api-200k, 11 interleaved runs: 760 ms median with the session thread reading them,
-/// 930 ms with the worker).
-/// With more workers, their reading runs in parallel and the one session thread keeps only
-/// the table.
-pub const MIN_WORKERS_READING_FACTS: usize = 2;
+use crate::staged::StagedBatch;
 
 /// Transaction batches that may wait for the session stage. Workers block when it is full
 /// (back-pressure reaches the packet queues, where drops are counted).
@@ -109,7 +103,7 @@ impl Sharded {
                 "workers must be between 1 and {MAX_WORKERS}, not {workers}"
             ));
         }
-        let session = OutputStage::new(cfg, exporter)?;
+        let session = Output::new(cfg, exporter)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);
         // Room for every batch that can be in flight; a batch beyond that is freed.
         let (recycle_tx, recycled) = bounded(workers * (queue_batches + 2));
@@ -125,17 +119,17 @@ impl Sharded {
             returns.push(back_tx);
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
-            let out = out_tx.clone();
-            let recycle = recycle_tx.clone();
-            let extractor = if workers >= MIN_WORKERS_READING_FACTS {
-                session.extractor()
-            } else {
-                None
+            let analyses = Analyses::new(session.extractor().map(SessionFacts::new));
+            let io = WorkerIo {
+                rx,
+                tx: out_tx.clone(),
+                recycle: recycle_tx.clone(),
+                returned: back_rx,
+                published: Arc::clone(&stats),
             };
-            let pubd = Arc::clone(&stats);
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{i}"))
-                .spawn(move || worker::run(i, &cfg, extractor, back_rx, rx, out, recycle, pubd))
+                .spawn(move || worker::run(i, &cfg, analyses, io))
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             to_workers.push(tx);
             handles.push(h);
@@ -306,13 +300,13 @@ impl Sharded {
     }
 }
 
-/// The session and export stage's thread: transactions from every worker, in arrival order.
+/// The output stages' thread: transactions from every worker, in arrival order.
 struct OutputThread {
-    stage: OutputStage,
-    input: Receiver<WorkerOut>,
-    /// Handled batches go back to the worker that filled them (by `FinishedBatch::worker`);
+    stage: Output,
+    input: Receiver<StagedBatch>,
+    /// Handled batches go back to the worker that filled them (by `StagedBatch::worker`);
     /// one that does not fit is freed here.
-    returns: Vec<Sender<WorkerOut>>,
+    returns: Vec<Sender<StagedBatch>>,
     /// How to end sessions once the input ends.
     end_reason: Receiver<EndReason>,
     /// Where the first export error goes; the stage stops exporting after it.
@@ -329,7 +323,7 @@ impl OutputThread {
             // After a failure, keep draining so that workers never block on a stopped stage.
             let drained_only = failed;
             if !failed {
-                if let Err(e) = self.stage.on_transactions(&mut out) {
+                if let Err(e) = self.stage.run(&mut out) {
                     failed = true;
                     let _ = self.failed.try_send(e);
                 }

@@ -257,7 +257,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     );
     for a in HttpAnomaly::ALL {
         f.sample(
-            &[("stage", "http"), ("reason", a.as_str())],
+            &[("stage", "http"), ("reason", a.name())],
             h.anomaly_count(a),
         );
     }
@@ -317,13 +317,6 @@ pub fn render(s: &Snapshot<'_>) -> String {
     );
     f.sample(&[("type", "http")], p.transactions);
     f.sample(&[("type", "session")], p.session_records);
-    family(
-        o,
-        "apitap_encode_failures_total",
-        "counter",
-        "Records that could not be serialized.",
-    )
-    .sample(&[], p.encode_failures);
     let e = &p.export;
     family(
         o,

@@ -96,7 +96,7 @@ impl HttpAnomaly {
     }
 
     /// The snake_case name used in JSON and metric labels.
-    pub fn as_str(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             HttpAnomaly::GapInRequest => "gap_in_request",
             HttpAnomaly::GapInResponse => "gap_in_response",
@@ -131,7 +131,7 @@ mod tests {
         for (i, a) in HttpAnomaly::ALL.iter().enumerate() {
             assert_eq!(a.index(), i);
             let json = serde_json::to_string(a).expect("serialize");
-            assert_eq!(json, format!("\"{}\"", a.as_str()));
+            assert_eq!(json, format!("\"{}\"", a.name()));
         }
     }
 }

@@ -1189,7 +1189,7 @@ fn own_headers(h: &[Header<'_>]) -> Headers {
     // Names never hold a line feed and values only when folded (obs-fold). Plain fields hold
     // none (checked while copying them); otherwise one search over the message's text, and
     // folded values (rare) are unfolded then.
-    if raw.is_plain() || memchr::memchr(b'\n', raw.json_fields().as_bytes()).is_none() {
+    if !raw.has_line_feed() {
         return raw;
     }
     let fields = h.iter().map(|f| (f.name, parser::unfold(f.value)));

@@ -1,31 +1,18 @@
-//! Header fields of one message, owned compactly and laid out as the JSON the records carry:
-//! every name and value lives in one string, indexed by spans. One message costs two
-//! allocations instead of two per field, and a record writer copies the list whole.
+//! Header fields of one message, owned compactly: every name and value lives in one string,
+//! indexed by spans. One message costs two allocations instead of two per field.
 
 use std::fmt;
 
 use super::ascii::eq_ignore_case;
-use crate::json::{is_plain, is_plain_framed};
+use crate::text::is_plain;
 
-/// Opens a field in [`Headers::json_fields`]: `["`.
-const OPEN: &[u8] = b"[\"";
-/// Between a field's name and its value: `","`.
-const SEP: &[u8] = b"\",\"";
-/// Closes a field: `"]`.
-const CLOSE: &[u8] = b"\"]";
-/// Between two fields: `,`.
-const COMMA: &[u8] = b",";
-/// `"` characters in one field's framing.
-const QUOTES: usize = 4;
-/// Bytes of framing per field (the comma counted for every field).
-const FRAME_BYTES: usize = OPEN.len() + SEP.len() + CLOSE.len() + COMMA.len();
-
-/// Where one field's name and value sit in [`Headers::json_fields`].
+/// Where one field's name and value sit in [`Headers`]' text: the name from `name` to
+/// `value`, the value from `value` to `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
     /// Start of the name.
     name: u32,
-    /// Start of the value (the name ends [`SEP`] before it).
+    /// Start of the value (the name ends here).
     value: u32,
     /// End of the value.
     end: u32,
@@ -35,7 +22,7 @@ impl Span {
     /// The span of a field whose name starts at `start`; None when it would not fit the
     /// 32-bit offsets (the field is then dropped rather than corrupt the list).
     fn at(start: usize, name_len: usize, value_len: usize) -> Option<Span> {
-        let value = start + name_len + SEP.len();
+        let value = start + name_len;
         Some(Span {
             name: u32::try_from(start).ok()?,
             value: u32::try_from(value).ok()?,
@@ -45,7 +32,7 @@ impl Span {
 
     /// The name's byte range.
     fn name(self) -> std::ops::Range<usize> {
-        self.name as usize..self.value as usize - SEP.len()
+        self.name as usize..self.value as usize
     }
 
     /// The value's byte range.
@@ -56,13 +43,14 @@ impl Span {
 
 /// Header fields in wire order, names as sent, values decoded lossily as UTF-8.
 ///
-/// Layout: `text` is the inside of a JSON array of `[name, value]` pairs,
-/// `["Host","a"],["Accept","*/*"]`, with every name and value as it was received (not escaped)
-/// and the spans pointing at them. When `plain` is true no name or value holds a byte that JSON
-/// escapes or a non-ASCII byte, so `text` is valid JSON as it stands.
+/// Layout: `text` holds every name and value back to back, as received; the spans point at
+/// them. `plain` says that every byte of `text` is printable ASCII other than `"` and `\`
+/// ([`crate::text::is_plain`]): no value holds a line ending, and a writer may copy names and
+/// values without escaping them.
 ///
-/// Invariant: spans are in wire order, each within `text`, on character boundaries, with
-/// `name + SEP <= value <= end`; `text` holds the fields and their framing, nothing else.
+/// Invariant: spans are in wire order, contiguous from 0 (`spans[i].end == spans[i+1].name`),
+/// each on character boundaries, with `name <= value <= end`; `text` holds the fields,
+/// nothing else, so the last span ends at `text.len()`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Headers {
     text: String,
@@ -89,54 +77,51 @@ impl Headers {
     /// Room for `fields` fields of `bytes` bytes in all (names and values).
     pub fn with_capacity(fields: usize, bytes: usize) -> Self {
         Headers {
-            text: String::with_capacity(bytes + fields * FRAME_BYTES),
+            text: String::with_capacity(bytes),
             spans: Vec::with_capacity(fields),
             plain: true,
         }
     }
 
-    /// Fields from raw bytes, in order. The framed text is looked at once (is every name and
-    /// value plain ASCII?) and validated as UTF-8 once; when it is not UTF-8, each value is
-    /// decoded lossily on its own, as [`Self::push_bytes`] does.
+    /// Fields from raw bytes, in order. The text is looked at once (is every name and value
+    /// plain ASCII?); when it is not, each value is validated as UTF-8 on its own and decoded
+    /// lossily when it is not, as [`Self::push_bytes`] does.
     pub fn from_byte_fields<'a, I, V>(fields: I, count: usize, bytes: usize) -> Self
     where
         I: Iterator<Item = (&'a str, V)> + Clone,
         V: AsRef<[u8]>,
     {
-        let mut text = Vec::with_capacity(bytes + count * FRAME_BYTES);
+        let mut text = Vec::with_capacity(bytes);
         let mut spans = Vec::with_capacity(count);
         for (name, value) in fields.clone() {
             let value = value.as_ref();
-            let comma = if spans.is_empty() { 0 } else { COMMA.len() };
-            let Some(span) = Span::at(text.len() + comma + OPEN.len(), name.len(), value.len())
-            else {
+            let Some(span) = Span::at(text.len(), name.len(), value.len()) else {
                 continue;
             };
-            frame(&mut text, comma > 0, name.as_bytes(), value);
+            text.extend_from_slice(name.as_bytes());
+            text.extend_from_slice(value);
             spans.push(span);
         }
-        let plain = is_plain_framed(&text, QUOTES * spans.len());
-        if plain {
+        if is_plain(&text) {
             debug_assert!(text.is_ascii());
-            // SAFETY: `is_plain_framed` passed every byte as printable ASCII (0x20..0x80) or
-            // a `"`: the text is ASCII, hence UTF-8. (Validating a kilobyte of header text
-            // again cost ~450 instructions per transaction; the scan is held to a
-            // byte-by-byte reference by a proptest in `json`.)
+            // SAFETY: `is_plain` passed every byte as printable ASCII (0x20..0x80): the text
+            // is ASCII, hence UTF-8. (Validating a kilobyte of header text again cost ~450
+            // instructions per transaction; the scan is held to a byte-by-byte reference by a
+            // proptest in `text`.)
             let text = unsafe { String::from_utf8_unchecked(text) };
-            return Headers { text, spans, plain };
+            return Headers {
+                text,
+                spans,
+                plain: true,
+            };
         }
-        // Framing bytes are ASCII, so a valid whole has every name and value on character
-        // boundaries.
-        match String::from_utf8(text) {
-            Ok(text) => Headers { text, spans, plain },
-            Err(_) => {
-                let mut out = Headers::with_capacity(count, bytes);
-                for (name, value) in fields {
-                    out.push_bytes(name, value.as_ref());
-                }
-                out
-            }
+        // Names are `str`s; a value may end inside a character that the next name would
+        // complete, so values are validated one by one, not the whole.
+        let mut out = Headers::with_capacity(count, bytes);
+        for (name, value) in fields {
+            out.push_bytes(name, value.as_ref());
         }
+        out
     }
 
     /// Append a field; the value's bytes are decoded lossily as UTF-8.
@@ -150,24 +135,24 @@ impl Headers {
     /// Append a field. Fields are bounded by the HTTP layer's header limits, far below 4 GiB;
     /// a field that would not fit the 32-bit spans is dropped rather than corrupt the list.
     pub fn push(&mut self, name: &str, value: &str) {
-        let comma = !self.spans.is_empty();
-        let start = self.text.len() + if comma { COMMA.len() } else { 0 } + OPEN.len();
-        let Some(span) = Span::at(start, name.len(), value.len()) else {
+        let Some(span) = Span::at(self.text.len(), name.len(), value.len()) else {
             return;
         };
         self.plain &= is_plain(name.as_bytes()) & is_plain(value.as_bytes());
-        let mut text = std::mem::take(&mut self.text).into_bytes();
-        frame(&mut text, comma, name.as_bytes(), value.as_bytes());
-        // Only ASCII framing and the two `str`s were appended.
-        self.text = String::from_utf8(text).unwrap_or_default();
+        self.text.push_str(name);
+        self.text.push_str(value);
         self.spans.push(span);
-        debug_assert!(self.text.len() == span.end as usize + CLOSE.len());
+        debug_assert!(self.text.len() == span.end as usize);
     }
 
-    /// The fields as the inside of a JSON array of `[name, value]` pairs, names and values
-    /// as received: valid JSON when [`Self::is_plain`].
-    pub fn json_fields(&self) -> &str {
-        &self.text
+    /// Bytes of every name and value together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// True when some name or value holds a line feed (a folded value before unfolding).
+    pub fn has_line_feed(&self) -> bool {
+        !self.plain && memchr::memchr(b'\n', self.text.as_bytes()).is_some()
     }
 
     /// Request the fields' memory ahead of a lookup (see [`crate::prefetch`]).
@@ -176,8 +161,8 @@ impl Headers {
         crate::prefetch::bytes(self.text.as_ptr(), self.text.len());
     }
 
-    /// True when every name and value is printable ASCII without `"` or `\`: then
-    /// [`Self::json_fields`] is valid JSON and no value holds a line ending.
+    /// True when every name and value is printable ASCII without `"` or `\`: no value holds
+    /// a line ending, and names and values need no escaping in JSON.
     pub fn is_plain(&self) -> bool {
         self.plain
     }
@@ -200,18 +185,6 @@ impl Headers {
         }
     }
 
-    /// The byte ranges in [`Self::json_fields`] of the values whose name `pick` chooses, in
-    /// wire order (a record writer replaces them, copying everything between whole).
-    pub fn value_ranges<'a>(
-        &'a self,
-        mut pick: impl FnMut(&str) -> bool + 'a,
-    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
-        self.spans.iter().filter_map(move |s| {
-            let name = self.text.get(s.name())?;
-            pick(name).then(|| s.value())
-        })
-    }
-
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         let s = self.spans.iter().find(|s| self.is_named(s, name))?;
@@ -231,26 +204,13 @@ impl Headers {
     /// the session keys') miss on most fields.
     #[inline]
     fn is_named(&self, s: &Span, name: &str) -> bool {
-        s.value.wrapping_sub(s.name) as usize == name.len() + SEP.len()
+        s.value.wrapping_sub(s.name) as usize == name.len()
             && self
                 .text
                 .as_bytes()
                 .get(s.name())
                 .is_some_and(|n| eq_ignore_case(n, name.as_bytes()))
     }
-}
-
-/// Append one field and its framing: `,["name","value"]` (no comma before the first).
-#[inline]
-fn frame(text: &mut Vec<u8>, comma: bool, name: &[u8], value: &[u8]) {
-    if comma {
-        text.extend_from_slice(COMMA);
-    }
-    text.extend_from_slice(OPEN);
-    text.extend_from_slice(name);
-    text.extend_from_slice(SEP);
-    text.extend_from_slice(value);
-    text.extend_from_slice(CLOSE);
 }
 
 /// Iterator over `(name, value)` pairs.
@@ -374,9 +334,9 @@ mod tests {
     }
 
     #[test]
-    fn framed_as_json_and_plain_only_without_escapes() {
+    fn plain_only_without_escapes_or_non_ascii() {
         let h: Headers = [("Host", "a"), ("Accept", "*/*")].into_iter().collect();
-        assert_eq!(h.json_fields(), r#"["Host","a"],["Accept","*/*"]"#);
+        assert_eq!(h.text_len(), "Hosta".len() + "Accept*/*".len());
         assert!(h.is_plain() && Headers::new().is_plain());
         for odd in [
             "say \"hi\"",

@@ -2,12 +2,13 @@
 //! state ([`connection`]) and the table of connections fed by reassembly ([`tracker`]).
 
 pub mod anomaly;
-pub mod ascii;
+pub(crate) mod ascii;
 pub mod config;
 pub mod connection;
 pub mod headers;
 pub mod parser;
 pub mod stats;
+pub mod target;
 pub mod tracker;
 pub mod transaction;
 

@@ -86,7 +86,7 @@ fn serialize_anomalies<S: Serializer>(
 ) -> Result<S::Ok, S::Error> {
     let mut map = s.serialize_map(Some(HttpAnomaly::COUNT))?;
     for (a, n) in HttpAnomaly::ALL.iter().zip(counts.iter()) {
-        map.serialize_entry(a.as_str(), n)?;
+        map.serialize_entry(a.name(), n)?;
     }
     map.end()
 }

@@ -96,6 +96,12 @@ pub enum SwitchedProtocol {
 }
 
 impl Transaction {
+    /// The names of its anomalies, HTTP then TCP, as records and metrics show them.
+    pub fn anomaly_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let http = self.anomalies.iter().map(|a| a.name());
+        http.chain(self.tcp_anomalies.iter().map(|a| a.name()))
+    }
+
     /// Packet time of the transaction: the request's first byte, or the response's when there
     /// was no request.
     pub fn ts_us(&self) -> u64 {

@@ -16,7 +16,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use super::FixedHasher;
+use foldhash::fast::RandomState;
 
 /// Names numbered before the table is cleared (each costs its name and a few words).
 pub const MAX_ENDPOINT_IDS: usize = 65_536;
@@ -33,8 +33,9 @@ pub const INLINE_ENDPOINT_IDS: usize = 6;
 pub(crate) struct EndpointIds {
     /// Names and their ids.
     table: HashTable<(Box<str>, u64)>,
-    /// Hashes names.
-    hasher: FixedHasher,
+    /// Hashes names: with a per-run random seed, since paths are chosen by whoever sends the
+    /// traffic (ids come from a counter, so nothing depends on the hash).
+    hasher: RandomState,
     /// The next id to give (a `u64` never wraps: ids stay unique).
     next: u64,
 }

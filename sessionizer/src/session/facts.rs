@@ -100,12 +100,6 @@ pub struct TxFacts {
     pub(crate) values_truncated: u64,
     /// `METHOD /normalised/path`; `None` without request.
     pub(crate) endpoint: Option<String>,
-    /// Its id among the session table's endpoint names, once the table numbered it (the
-    /// batch's [`super::Sessionizer::prefetch`]); `None` before.
-    pub(crate) endpoint_id: Option<u64>,
-    /// The slot of `key`'s open session when the batch's prefetch looked it up; a hint the
-    /// table checks before use (sessions may open and end between the two). `None` before.
-    pub(crate) slot: Option<u32>,
     /// Keyed hashes of the values the server set in this response (cookies, login tokens).
     pub(crate) server_values: Vec<HashId>,
     /// Body events after everything above was read.
@@ -404,8 +398,6 @@ impl Extractor {
             role,
             values_truncated,
             endpoint,
-            endpoint_id: None,
-            slot: None,
             server_values,
             events: view.events.get(),
             events_keyless,

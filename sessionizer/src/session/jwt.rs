@@ -20,6 +20,7 @@ use super::config::{JwtAlgorithm, JwtConfig};
 use super::secret::HashId;
 use super::FixedHasher;
 use crate::prefetch;
+use foldhash::fast::RandomState;
 
 /// Largest JWT looked at, in bytes: real tokens are well under 8 KiB (header limits).
 pub const MAX_JWT_BYTES: usize = 16 * 1024;
@@ -63,13 +64,14 @@ pub(crate) struct MemoPlan {
 /// the bearer token's claims with its first key only).
 pub const INLINE_KEY_MEMOS: usize = 1;
 
-/// Decoded claims by token, hashed by [`FixedHasher`] of the token.
+/// Decoded claims by token.
 #[derive(Debug, Default)]
 struct ClaimsMap {
     /// The entries.
     table: HashTable<Cached>,
-    /// The hasher of tokens.
-    hasher: FixedHasher,
+    /// The hasher of tokens: with a per-run random seed, since tokens are chosen by whoever
+    /// sends the traffic (a cache: nothing depends on the hash).
+    hasher: RandomState,
 }
 
 /// One token's entry in the claims cache.

@@ -228,7 +228,7 @@ pub(crate) fn resolve<'v>(
 /// the client address of every anonymous transaction).
 fn ip_text(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => crate::json::ipv4_text(v4, &mut Default::default()).to_owned(),
+        IpAddr::V4(v4) => crate::text::ipv4_text(v4, &mut Default::default()).to_owned(),
         IpAddr::V6(_) => ip.to_string(),
     }
 }

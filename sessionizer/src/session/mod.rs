@@ -31,7 +31,7 @@ pub use facts::{Extractor, TxFacts};
 pub use secret::{HashId, Secret};
 pub use stats::SessionStats;
 pub use summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds};
-pub use table::{Sessionizer, TxSession};
+pub use table::{SessionHint, SessionSlot, Sessionizer, TxSession};
 
 /// Fixed-seed hasher for every table: iteration and hashing are the same on every run.
 pub(crate) type FixedHasher = foldhash::fast::FixedState;

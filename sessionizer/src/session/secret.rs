@@ -80,7 +80,7 @@ impl HashId {
 
     /// Lower-case hex written into `buf`, without allocating (once per record).
     pub fn hex_in<'b>(&self, buf: &'b mut [u8; HEX_LEN]) -> &'b str {
-        crate::json::hex_into(&self.0, buf);
+        crate::text::hex_into(&self.0, buf);
         // Hex digits are ASCII.
         std::str::from_utf8(buf).unwrap_or_default()
     }

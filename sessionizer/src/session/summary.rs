@@ -81,16 +81,10 @@ impl std::fmt::Display for TransactionId {
 /// per transaction (about a third of the table's memory on the bench capture, and a cold line
 /// every fourth transaction). Ids that do not follow their predecessor start a new run: never
 /// more memory than one id each.
-///
-/// The last run, where the next id goes unless the session moved to another connection, is
-/// kept inline: a transaction extends it without reading a cache line apart from the
-/// session's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransactionIds {
-    /// The runs before the last, in order.
-    earlier: Vec<IdRun>,
-    /// The last run; `None` only when no id is listed.
-    last: Option<IdRun>,
+    /// The runs, in order.
+    runs: Vec<IdRun>,
     /// Ids in all runs.
     len: usize,
 }
@@ -120,7 +114,7 @@ impl TransactionIds {
     /// Append `id` (the caller bounds the list).
     pub fn push(&mut self, id: TransactionId) {
         self.len += 1;
-        if let Some(last) = &mut self.last {
+        if let Some(last) = self.runs.last_mut() {
             let follows = last.conn == id.conn
                 && last.first.checked_add(last.count) == Some(id.depth)
                 && last.count < u32::MAX;
@@ -128,9 +122,8 @@ impl TransactionIds {
                 last.count += 1;
                 return;
             }
-            self.earlier.push(*last);
         }
-        self.last = Some(IdRun {
+        self.runs.push(IdRun {
             conn: id.conn,
             first: id.depth,
             count: 1,
@@ -139,7 +132,7 @@ impl TransactionIds {
 
     /// The ids in order.
     pub fn iter(&self) -> impl Iterator<Item = TransactionId> + '_ {
-        self.earlier.iter().chain(&self.last).flat_map(|r| {
+        self.runs.iter().flat_map(|r| {
             (0..r.count).map(move |i| TransactionId {
                 conn: r.conn,
                 depth: r.first + i,
@@ -150,7 +143,7 @@ impl TransactionIds {
     /// Runs listed.
     #[cfg(test)]
     fn runs(&self) -> usize {
-        self.earlier.len() + usize::from(self.last.is_some())
+        self.runs.len()
     }
 }
 
@@ -361,12 +354,7 @@ impl ParamAgg {
 }
 
 /// What one session part accumulated.
-///
-/// Laid out in declaration order (`repr(C)`): what every transaction updates first, up to
-/// `endpoints_dropped`, then what only some transactions (context parameters, anomalies) and
-/// the records read. The session table prefetches the first part alone.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[repr(C)]
 pub struct SessionSummary {
     /// Transaction ids in order.
     pub transaction_ids: TransactionIds,
@@ -400,6 +388,20 @@ pub struct SessionSummary {
     pub role: Option<String>,
     /// Transaction ids not listed.
     pub transaction_ids_dropped: u64,
+}
+
+impl SessionSummary {
+    /// Count one occurrence of each anomaly in `names` (HTTP, TCP and session layers), at
+    /// most [`MAX_ANOMALY_KINDS`] kinds; an anomaly of a kind past the bound is not counted.
+    pub fn count_anomalies<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for name in names {
+            if let Some(n) = self.anomalies.get_mut(name) {
+                *n += 1;
+            } else if self.anomalies.len() < MAX_ANOMALY_KINDS {
+                self.anomalies.insert(name.to_string(), 1);
+            }
+        }
+    }
 }
 
 /// A `session` record, owned (the session keeps changing after it is emitted).

@@ -1,19 +1,25 @@
 //! The session table and its lifecycle on packet time: start, periodic updates, idle end,
 //! max-duration split into linked parts, LRU eviction at `max_sessions`, flush.
 //!
-//! Sessions live in a slab indexed by the keyed hash of their key. Three intrusive lists over
-//! the slab keep them in the order of each deadline, so `expire` costs O(expired):
+//! Sessions live in a slab indexed by the keyed hash of their key ([`SlabTable`], shared with
+//! the flow table). Three lists through the slab keep them in the order of each deadline, so
+//! `expire` costs O(expired):
 //! - `LRU`: by last activity (idle timeout, eviction, flush order);
 //! - `SPLIT`: by part start (max duration);
 //! - `UPDATE`: by last update (periodic updates; only when `update_interval_ms > 0`).
 //!
 //! Every push uses the clamped packet time `now`, which never decreases, so each list stays
 //! sorted by its deadline.
+//!
+//! A transaction is observed in two steps: [`Sessionizer::observe_facts`] places it in its
+//! session, then, once the output stages after the table have added their per-session state
+//! ([`Sessionizer::state_mut`]), [`Sessionizer::commit`] writes the start record of a part it
+//! opened, so that the record holds what every stage counted for that first transaction.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
+use apitap_table::{KeyHash, Keyed as Entry, SlabTable};
 use smallvec::SmallVec;
 
 use super::anomaly::SessionAnomaly;
@@ -23,25 +29,21 @@ use super::client_ip::{ClientIpResolver, IpOrigin};
 use super::config::{parse_cidr, SessionConfig, SessionConfigError};
 use super::endpoint::{cut, EndpointNamer};
 use super::endpoint_ids::{EndpointIds, INLINE_ENDPOINT_IDS};
-use super::facts::{Extractor, TxFacts};
+use super::facts::{Candidate, Extractor, ParamValue, TxFacts};
 use super::jwt::Verifier;
 use super::keys::CompiledKey;
 use super::secret::{Domain, HashId, Keyed, Secret};
 use super::stats::SessionStats;
 use super::summary::{
     count_status, EndReason, EndpointAgg, Phase, SessionRecord, SessionSummary, StatusKey,
-    TransactionId, MAX_ANOMALY_KINDS,
+    TransactionId,
 };
 use super::view::BodyEvents;
 use crate::http::Transaction;
 use crate::prefetch;
-use crate::record::header;
 
 /// Microseconds per millisecond.
 const US_PER_MS: u64 = 1000;
-
-/// No slot.
-const NIL: u32 = u32::MAX;
 
 /// List of sessions by last activity.
 const LRU: usize = 0;
@@ -55,6 +57,10 @@ const LISTS: usize = 3;
 /// Entries of a session's user-agent list whose strings [`Sessionizer::prefetch`] requests (a
 /// session usually has one agent).
 const PREFETCH_LIST_ENTRIES: usize = 8;
+
+/// Bytes of a session slot [`Sessionizer::prefetch`] requests: the fields every transaction
+/// reads and the start of its summary.
+const PREFETCH_SESSION_BYTES: usize = 6 * prefetch::CACHE_LINE_BYTES;
 
 /// Debug builds walk every list after each call only up to this many sessions (the walk is
 /// O(sessions); debug replays of big captures would crawl).
@@ -84,35 +90,46 @@ pub struct TxSession {
     pub role: Option<String>,
     /// Session-layer anomalies of this transaction, without duplicates.
     pub anomalies: Vec<SessionAnomaly>,
+    /// Where its session is in the table, until [`Sessionizer::commit`]; `None` without one.
+    pub slot: Option<SessionSlot>,
 }
 
-/// Links of one slot in each list.
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    /// Previous slot or NIL.
-    prev: u32,
-    /// Next slot or NIL.
-    next: u32,
+impl TxSession {
+    /// The names of the anomalies its session counts for `tx`: HTTP, TCP, then session
+    /// layer.
+    pub fn anomaly_names<'a>(
+        &'a self,
+        tx: &'a Transaction,
+    ) -> impl Iterator<Item = &'static str> + 'a {
+        tx.anomaly_names()
+            .chain(self.anomalies.iter().map(|a| a.name()))
+    }
 }
 
-/// Head and tail of one list.
-#[derive(Clone, Copy, Debug)]
-struct List {
-    /// Oldest.
-    head: u32,
-    /// Newest.
-    tail: u32,
+/// Where a transaction's session is in the table, for the output stages after the table
+/// ([`Sessionizer::state_mut`]) and [`Sessionizer::commit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionSlot {
+    /// The slot.
+    slot: u32,
+    /// The part it held (checked before use).
+    id: HashId,
+    /// The transaction opened the part: its start record waits for [`Sessionizer::commit`].
+    start_due: bool,
+}
+
+/// What the session table's batch prefetch found for one transaction, a hint
+/// [`Sessionizer::observe_facts`] checks before use (sessions may open and end between).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionHint {
+    /// The slot of the key's open session.
+    slot: Option<u32>,
+    /// The endpoint's id among the table's endpoint names.
+    endpoint_id: Option<u64>,
 }
 
 /// One open session (its current part).
-///
-/// Laid out in declaration order (`repr(C)`), cache-line aligned: what every transaction
-/// reads or writes first, its summary's per-transaction part next ([`SESSION_HOT_BYTES`]),
-/// what records and lifecycle events read last. A transaction then touches seven of the
-/// session's nine lines, and the batch prefetch requests only those (the compiler's own order
-/// spread them over all ten lines a slot straddled).
 #[derive(Debug)]
-#[repr(C, align(64))]
 struct Session {
     /// Keyed hash of the key: the table index and the id of part 1.
     base: HashId,
@@ -136,7 +153,7 @@ struct Session {
     ///
     /// Invariant: `endpoint_ids.len() == summary.endpoints.len()`.
     endpoint_ids: SmallVec<[u64; INLINE_ENDPOINT_IDS]>,
-    /// What the part accumulated (its per-transaction fields first).
+    /// What the part accumulated.
     summary: SessionSummary,
     /// Index of its key in the list.
     key_idx: usize,
@@ -148,89 +165,24 @@ struct Session {
     linked_from: Option<HashId>,
 }
 
-/// Bytes from the start of a [`Session`] that every transaction reads: up to the first of the
-/// summary's fields that only some transactions or the records touch
-/// ([`SessionSummary::endpoints_dropped`]).
-const SESSION_HOT_BYTES: usize = std::mem::offset_of!(Session, summary)
-    + std::mem::offset_of!(SessionSummary, endpoints_dropped);
-
-/// A slab entry.
-#[derive(Debug)]
-struct Slot {
-    /// The session, or `None` when free.
-    session: Option<Session>,
-}
-
-/// A slot outside every list.
-const UNLINKED: [Link; LISTS] = [Link {
-    prev: NIL,
-    next: NIL,
-}; LISTS];
-
-/// Slots of the open sessions by `base`, their key's keyed hash.
-///
-/// The table holds only slot numbers (4 bytes each): `base` lives once, in the slot. `base`
-/// is an HMAC output, uniform and unknown to whoever chooses the key values, so its first 8
-/// bytes are the table hash as they are.
-#[derive(Debug, Default)]
-struct SessionIndex {
-    /// Slot numbers, hashed by [`index_hash`] of their session's `base`.
-    table: HashTable<u32>,
-}
-
-/// The index hash of a session key hash.
-fn index_hash(base: &HashId) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&base.0[..8]);
-    u64::from_le_bytes(b)
-}
-
-/// The session in `slot`, if it holds one.
-fn session_in(slots: &[Slot], slot: u32) -> Option<&Session> {
-    slots.get(slot as usize)?.session.as_ref()
-}
-
-/// Whether `slot` holds the session keyed by `base`.
-fn holds(slots: &[Slot], slot: u32, base: &HashId) -> bool {
-    session_in(slots, slot).is_some_and(|s| s.base == *base)
-}
-
-impl SessionIndex {
-    /// Open sessions.
-    fn len(&self) -> usize {
-        self.table.len()
+impl Entry for Session {
+    type Key = HashId;
+    fn key(&self) -> &HashId {
+        &self.base
     }
+}
 
-    /// The slot of the session keyed by `base`.
-    fn get(&self, base: &HashId, slots: &[Slot]) -> Option<u32> {
-        self.table
-            .find(index_hash(base), |&s| holds(slots, s, base))
-            .copied()
-    }
+/// The index hash of a session: its key's keyed hash is an HMAC output, uniform and unknown
+/// to whoever chooses the key values, so its first 8 bytes are the hash as they are.
+#[derive(Clone, Copy, Debug)]
+struct BaseHash;
 
-    /// Request the slots that may hold `base` without reading them (the lookup compares
-    /// `base` in the slot: that is the read a batch's prefetch pass must not wait for).
-    fn prefetch(&self, base: &HashId, slots: &[Slot]) {
-        let _ = self.table.find(index_hash(base), |&s| {
-            if let Some(slot) = slots.get(s as usize) {
-                prefetch::bytes(slot as *const Slot, SESSION_HOT_BYTES);
-            }
-            false
-        });
-    }
-
-    /// Index a new session (its slot already holds it).
-    fn insert(&mut self, base: &HashId, slot: u32, slots: &[Slot]) {
-        self.table.insert_unique(index_hash(base), slot, |&s| {
-            session_in(slots, s).map_or(0, |x| index_hash(&x.base))
-        });
-    }
-
-    /// Drop the session keyed by `base` in `slot`.
-    fn remove(&mut self, base: &HashId, slot: u32) {
-        if let Ok(e) = self.table.find_entry(index_hash(base), |&s| s == slot) {
-            e.remove();
-        }
+impl KeyHash<HashId> for BaseHash {
+    #[inline]
+    fn hash_key(&self, base: &HashId) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&base.0[..8]);
+        u64::from_le_bytes(b)
     }
 }
 
@@ -245,25 +197,54 @@ struct Limits {
     update_us: u64,
     /// Open sessions.
     max_sessions: usize,
-    /// Per-session bounds.
+    /// Client IPs per session.
     max_ips: usize,
-    /// Per-session bounds.
+    /// User agents per session.
     max_uas: usize,
-    /// Per-session bounds.
+    /// Endpoints per session.
     max_endpoints: usize,
-    /// Per-parameter bound.
+    /// Distinct values per parameter.
     max_distinct: usize,
-    /// Per-session bound.
+    /// Transaction ids per session.
     max_tx_ids: usize,
     /// Per-value bound, bytes.
     max_value_bytes: usize,
 }
 
+/// What folding one transaction into its session left out at a bound; added to
+/// [`SessionStats`] once per transaction.
+#[derive(Debug, Default)]
+struct Dropped {
+    /// Client IPs past `max_client_ips_per_session`.
+    client_ips: u64,
+    /// User agents past `max_user_agents_per_session`.
+    user_agents: u64,
+    /// Endpoints past `max_endpoints_per_session`.
+    endpoints: u64,
+    /// Distinct values past `max_distinct_values_per_param`.
+    distinct_values: u64,
+    /// Transaction ids past `max_transaction_ids_per_session`.
+    transaction_ids: u64,
+    /// User agents cut at `max_value_bytes`.
+    values_truncated: u64,
+}
+
+impl Dropped {
+    /// Add these to the table's counters.
+    fn add_to(&self, stats: &mut SessionStats) {
+        stats.client_ips_dropped += self.client_ips;
+        stats.user_agents_dropped += self.user_agents;
+        stats.endpoints_dropped += self.endpoints;
+        stats.distinct_values_capped += self.distinct_values;
+        stats.transaction_ids_dropped += self.transaction_ids;
+        stats.values_truncated += self.values_truncated;
+    }
+}
+
 /// Assigns transactions to sessions and emits `session` records.
 ///
-/// Invariant: `index` maps the `base` of every open session to its slot; a slot is in all
-/// lists (UPDATE only when updates are on) iff it holds a session; `index.len() <=
-/// max_sessions`; each list is sorted by its time field.
+/// Invariant: the table holds at most `max_sessions` sessions, each on every list (UPDATE
+/// only when updates are on), and each list is sorted by its time field.
 pub struct Sessionizer {
     /// Bounds and timeouts.
     limits: Limits,
@@ -275,20 +256,10 @@ pub struct Sessionizer {
     extractor: Extractor,
     /// Server-set values.
     bindings: Bindings,
-    /// The slab.
-    slots: Vec<Slot>,
-    /// Each slot's place in each list, beside the slab: moving a session to the back of the
-    /// LRU list (every transaction) rewrites its neighbours' links, which inside the slots
-    /// were two cold sessions' cache lines; 24 bytes per slot here.
-    links: Vec<[Link; LISTS]>,
-    /// Free slots.
-    free: Vec<u32>,
-    /// Key hash → slot.
-    index: SessionIndex,
+    /// The open sessions, by the keyed hash of their key, on the three lists.
+    table: SlabTable<Session, BaseHash, LISTS>,
     /// Numbers endpoint names for the sessions' [`Session::endpoint_ids`].
     endpoint_ids: EndpointIds,
-    /// The lists.
-    lists: [List; LISTS],
     /// Counters.
     stats: SessionStats,
     /// Packet time, never decreasing.
@@ -298,7 +269,7 @@ pub struct Sessionizer {
 impl std::fmt::Debug for Sessionizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessionizer")
-            .field("active", &self.index.len())
+            .field("active", &self.table.len())
             .field("now_us", &self.now_us)
             .finish_non_exhaustive()
     }
@@ -366,15 +337,8 @@ impl Sessionizer {
             keyed,
             extractor,
             bindings: Bindings::new(cfg.login.max_bindings),
-            slots: Vec::new(),
-            links: Vec::new(),
-            free: Vec::new(),
-            index: SessionIndex::default(),
+            table: SlabTable::new(BaseHash),
             endpoint_ids: EndpointIds::default(),
-            lists: [List {
-                head: NIL,
-                tail: NIL,
-            }; LISTS],
             stats,
             now_us: 0,
         })
@@ -387,61 +351,7 @@ impl Sessionizer {
 
     /// Open sessions.
     pub fn active_sessions(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Request the memory that [`Self::observe_facts`] will touch for these transactions'
-    /// sessions, all at once: first the slots, then (once those arrived) the lists the
-    /// transactions append to. Numbers their endpoints on the way (what
-    /// [`Self::observe_facts`] would do). Only a hint: the results do not depend on it.
-    ///
-    /// Thousands of open sessions do not fit in the caches, and each transaction's session
-    /// state is a dozen cold lines; observed one after the other, each miss waited for the
-    /// previous transaction's. A batch of staged transactions knows its keys in advance.
-    pub fn prefetch(&mut self, facts: &mut [TxFacts]) {
-        for f in facts.iter_mut() {
-            if let Some(k) = &f.key {
-                self.index.prefetch(&k.base, &self.slots);
-            }
-            f.endpoint_id = f.endpoint.as_deref().map(|e| self.endpoint_ids.id(e));
-        }
-        // Looked up once here; `observe_facts` checks the slot instead of looking up again.
-        for f in facts.iter_mut() {
-            f.slot = f
-                .key
-                .as_ref()
-                .and_then(|k| self.index.get(&k.base, &self.slots));
-        }
-        let found = facts
-            .iter()
-            .filter_map(|f| Some((f, session_in(&self.slots, f.slot?)?)));
-        for (f, s) in found.clone() {
-            let sum = &s.summary;
-            prefetch::slice(&sum.client_ips.counts);
-            prefetch::slice(&sum.user_agents.counts);
-            // Of the session's endpoints, only the transaction's entry is read.
-            let entry = f
-                .endpoint_id
-                .and_then(|id| s.endpoint_ids.iter().position(|&x| x == id))
-                .and_then(|at| sum.endpoints.get(at));
-            if let Some(entry) = entry {
-                prefetch::value(entry);
-            }
-        }
-        // The user agents that list points to, compared with the transaction's (endpoints
-        // are found by id: their names are not read).
-        for (_, s) in found {
-            let sum = &s.summary;
-            for (ua, _) in sum.user_agents.counts.iter().take(PREFETCH_LIST_ENTRIES) {
-                prefetch::line(ua.as_ptr());
-            }
-        }
-    }
-
-    /// Forget the endpoint names' ids, as when their table fills up.
-    #[cfg(test)]
-    pub(crate) fn forget_endpoint_ids(&mut self) {
-        self.endpoint_ids.clear();
+        self.table.len()
     }
 
     /// A reader of transactions for [`Self::observe_facts`], to run elsewhere (one per worker
@@ -450,22 +360,105 @@ impl Sessionizer {
         self.extractor.clone()
     }
 
-    /// Assign one finished transaction to a session. Returns what its http record needs;
-    /// pushes the session records it causes (ends of idle, split or evicted sessions, then
-    /// a start) into `out`.
+    /// Request the memory that [`Self::observe_facts`] will touch for these transactions'
+    /// sessions, all at once: first the slots, then (once those arrived) the lists the
+    /// transactions append to. Numbers their endpoints and looks their sessions up on the way
+    /// (what [`Self::observe_facts`] would do), leaving both in each hint. Only a hint: the
+    /// results do not depend on it.
+    ///
+    /// Thousands of open sessions do not fit in the caches, and each transaction's session
+    /// state is a dozen cold lines; observed one after the other, each miss waited for the
+    /// previous transaction's. A batch of staged transactions knows its keys in advance.
+    pub fn prefetch<'a>(
+        &mut self,
+        batch: impl Iterator<Item = (&'a TxFacts, &'a mut SessionHint)>,
+    ) {
+        let mut found: Vec<(u32, Option<u64>)> = Vec::new();
+        let mut pending: Vec<(&'a TxFacts, &'a mut SessionHint)> = Vec::new();
+        for (f, hint) in batch {
+            if let Some(k) = &f.key {
+                self.table.candidates(&k.base, |slot| {
+                    prefetch::bytes(slot, PREFETCH_SESSION_BYTES)
+                });
+            }
+            hint.endpoint_id = f.endpoint.as_deref().map(|e| self.endpoint_ids.id(e));
+            pending.push((f, hint));
+        }
+        // Looked up once here; `observe_facts` checks the slot instead of looking up again.
+        for (f, hint) in pending {
+            hint.slot = f.key.as_ref().and_then(|k| self.table.find(&k.base));
+            if let Some(slot) = hint.slot {
+                found.push((slot, hint.endpoint_id));
+            }
+        }
+        for &(slot, endpoint_id) in &found {
+            let Some(s) = self.table.get(slot) else {
+                continue;
+            };
+            let sum = &s.summary;
+            prefetch::slice(&sum.client_ips.counts);
+            prefetch::slice(&sum.user_agents.counts);
+            // Of the session's endpoints, only the transaction's entry is read.
+            let entry = endpoint_id
+                .and_then(|id| s.endpoint_ids.iter().position(|&x| x == id))
+                .and_then(|at| sum.endpoints.get(at));
+            if let Some(entry) = entry {
+                prefetch::value(entry);
+            }
+        }
+        // The user agents that list points to, compared with the transaction's (endpoints
+        // are found by id: their names are not read).
+        for &(slot, _) in &found {
+            let Some(s) = self.table.get(slot) else {
+                continue;
+            };
+            for (ua, _) in s
+                .summary
+                .user_agents
+                .counts
+                .iter()
+                .take(PREFETCH_LIST_ENTRIES)
+            {
+                prefetch::line(ua.as_ptr());
+            }
+        }
+    }
+
+    /// What `tx` tells the table, read here (the pipeline reads facts ahead, with a clone of
+    /// [`Self::extractor`], where the transaction was parsed).
+    pub fn read_facts(&mut self, tx: &Transaction) -> TxFacts {
+        self.extractor.facts(tx)
+    }
+
+    /// Forget the endpoint names' ids, as when their table fills up.
+    #[cfg(test)]
+    pub(crate) fn forget_endpoint_ids(&mut self) {
+        self.endpoint_ids.clear();
+    }
+
+    /// Assign one finished transaction to a session and commit it: [`Self::observe_facts`]
+    /// with facts read here, then [`Self::commit`]. Returns what its http record needs;
+    /// pushes the session records it causes into `out`.
     pub fn observe(
         &mut self,
         now_us: u64,
         tx: &Transaction,
         out: &mut Vec<SessionRecord>,
     ) -> TxSession {
-        let mut facts = self.extractor.facts(tx);
-        self.observe_facts(now_us, tx, &mut facts, out)
+        let mut facts = self.read_facts(tx);
+        let ts = self.observe_facts(now_us, tx, &mut facts, SessionHint::default(), out);
+        if let Some(sum) = self.state_mut(&ts) {
+            sum.count_anomalies(ts.anomaly_names(tx));
+        }
+        self.commit(&ts, out);
+        ts
     }
 
-    /// [`Self::observe`] with what the transaction tells sessions already read (by an
-    /// [`Extractor`] of this sessionizer's, possibly on another thread). Facts from an
-    /// extractor of another sessionizer give meaningless sessions, never a panic.
+    /// Assign one finished transaction to a session, with what it tells sessions already read
+    /// (by an [`Extractor`] of this sessionizer's, possibly on another thread; facts from
+    /// another sessionizer's give meaningless sessions, never a panic). Pushes the records of
+    /// the sessions it ends (idle, split or evicted) into `out`; the start record of a part it
+    /// opens waits for [`Self::commit`].
     ///
     /// Taken by reference, not moved (a few hundred bytes per transaction): what the record
     /// carries (endpoint, context, user, role) is taken out of `facts`, and its parameter
@@ -475,78 +468,39 @@ impl Sessionizer {
         now_us: u64,
         tx: &Transaction,
         facts: &mut TxFacts,
+        hint: SessionHint,
         out: &mut Vec<SessionRecord>,
     ) -> TxSession {
         self.now_us = self.now_us.max(now_us);
         let now = self.now_us;
         self.stats.transactions += 1;
         let mut anomalies = Vec::new();
-        let TxFacts {
-            client_ip,
-            ip_origin,
-            conditional,
-            key,
-            context,
-            values,
-            user,
-            role,
-            values_truncated,
-            endpoint,
-            endpoint_id,
-            slot,
-            server_values,
-            events,
-            events_keyless,
-        } = facts;
-        let (client_ip, values_truncated, endpoint_id) =
-            (*client_ip, *values_truncated, *endpoint_id);
-        let (endpoint, context) = (std::mem::take(endpoint), std::mem::take(context));
-        let (user, role) = (user.take(), role.take());
-        match ip_origin {
-            IpOrigin::Peer => {}
-            IpOrigin::Header => self.stats.client_ip_from_header += 1,
-            IpOrigin::Untrusted => self.stats.client_ip_header_untrusted += 1,
-            IpOrigin::HeaderInvalid => {
-                self.stats.client_ip_header_invalid += 1;
-                push_unique(&mut anomalies, SessionAnomaly::ForwardedHeaderInvalid);
-            }
-        }
-        self.stats.values_truncated += values_truncated;
-
-        // The key, by precedence: a key the server must have bound counts when it did.
-        let bindings = &self.bindings;
-        let found = conditional
-            .iter()
-            .find(|c| c.bound.is_some_and(|b| bindings.get(&b).is_some()))
-            .or(key.as_ref())
-            // Facts from an extractor of another config could name a key this one lacks.
-            .filter(|c| c.idx < self.keys.len());
-        let transaction_id = TransactionId {
-            conn: tx.conn.0,
-            depth: tx.depth,
+        self.count_client_ip(facts, &mut anomalies);
+        self.stats.values_truncated += facts.values_truncated;
+        let mut ts = TxSession {
+            session_id: None,
+            transaction_id: TransactionId {
+                conn: tx.conn.0,
+                depth: tx.depth,
+            },
+            key_source: None,
+            jwt_verified: None,
+            client_ip: facts.client_ip,
+            endpoint: std::mem::take(&mut facts.endpoint),
+            context: std::mem::take(&mut facts.context),
+            user: facts.user.take(),
+            role: facts.role.take(),
+            anomalies: Vec::new(),
+            slot: None,
         };
-
-        let Some(found) = found else {
+        let Some(found) = self.session_key(facts).cloned() else {
             self.stats.transactions_without_key += 1;
-            self.body_anomalies(*events_keyless, &mut anomalies);
-            return TxSession {
-                session_id: None,
-                transaction_id,
-                key_source: None,
-                jwt_verified: None,
-                client_ip,
-                endpoint,
-                context,
-                user,
-                role,
-                anomalies,
-            };
+            self.body_anomalies(facts.events_keyless, &mut anomalies);
+            ts.anomalies = anomalies;
+            return ts;
         };
         self.stats.keys[found.idx].1 += 1;
-        let label = self.keys[found.idx].label.clone();
-
-        let verified = found.verified;
-        match verified {
+        match found.verified {
             Some(true) => self.stats.jwt_verified += 1,
             Some(false) => {
                 self.stats.jwt_verify_failed += 1;
@@ -554,201 +508,206 @@ impl Sessionizer {
             }
             None => {}
         }
-        let base = found.base;
-        // The carrier is hashed only when a session is opened (it links the new session to
-        // the one the server set its value in): most transactions join an open session.
-        let carrier_raw = found.carrier.as_ref();
-        let key_idx = found.idx;
-
-        // Find or open the session: in the slot the batch's prefetch found, if it still holds
-        // this key (one open session per key), else through the index.
-        let existing = slot
-            .filter(|&i| holds(&self.slots, i, &base))
-            .or_else(|| self.index.get(&base, &self.slots));
-        let slot = match existing {
-            Some(i) => {
-                let (touch, start, started) = {
-                    let s = self.session(i);
-                    (s.touch_us, s.part_start_us, s.started)
-                };
-                if now.saturating_sub(touch) >= self.limits.idle_us {
-                    self.end_slot(
-                        i,
-                        touch.saturating_add(self.limits.idle_us),
-                        EndReason::Idle,
-                        out,
-                    );
-                    None
-                } else {
-                    if started && now.saturating_sub(start) >= self.limits.max_duration_us {
-                        self.split(
-                            i,
-                            start.saturating_add(self.limits.max_duration_us),
-                            now,
-                            out,
-                        );
-                    }
-                    Some(i)
-                }
-            }
-            None => None,
-        };
-        let i = match slot {
-            Some(i) => i,
-            None => {
-                let carrier = carrier_raw.map(|c| c.hash(&self.keyed));
-                self.open(base, key_idx, carrier, now, out)
-            }
-        };
+        let i = self.find_or_open(&found, hint.slot, now, out);
         let session_id = self.session(i).id;
-
         // Values the server set in this response bind later requests to this part.
-        for &v in server_values.iter() {
+        for &v in &facts.server_values {
             let (added, evicted) = self.bindings.bind(v, session_id);
             self.stats.bindings_added += u64::from(added);
             self.stats.bindings_evicted += u64::from(evicted);
         }
-        self.body_anomalies(*events, &mut anomalies);
-
-        // Fold the transaction in.
+        self.body_anomalies(facts.events, &mut anomalies);
         // Numbered by the batch's prefetch, else here (ids are never reused, so one given
         // earlier in the batch is still this name's).
-        let endpoint_id =
-            endpoint_id.or_else(|| endpoint.as_deref().map(|e| self.endpoint_ids.id(e)));
-        let lim = self.limits.clone();
-        let mut dropped = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
-        {
-            let s = self.session_mut(i);
-            if !s.started && s.part > 1 {
-                s.part_start_us = now;
-            }
-            s.touch_us = now;
-            s.dirty = true;
-            s.verified = verified;
-            let sum = &mut s.summary;
-            let (first_ts, last_ts) = tx_times(tx);
-            if sum.requests == 0 || first_ts < sum.first_seen_us {
-                sum.first_seen_us = first_ts;
-            }
-            sum.last_seen_us = sum.last_seen_us.max(last_ts);
-            sum.requests += 1;
-            sum.request_bytes += tx.request.as_ref().map_or(0, |r| r.body_bytes);
-            sum.response_bytes += tx.response.as_ref().map_or(0, |r| r.body_bytes);
-            if !sum.client_ips.add(client_ip, lim.max_ips) {
-                dropped.0 += 1;
-            }
-            let ua = tx
-                .request
-                .as_ref()
-                .and_then(|r| header(&r.headers, "user-agent"))
-                .filter(|v| !v.is_empty());
-            if let Some(ua) = ua {
-                let c = cut(ua, lim.max_value_bytes);
-                if c.len() < ua.len() {
-                    dropped.5 += 1;
-                }
-                if !sum.user_agents.add_str(c, lim.max_uas) {
-                    dropped.1 += 1;
-                }
-            }
-            let status = tx
-                .response
-                .as_ref()
-                .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
-            count_status(&mut sum.status, status);
-            if let (Some(e), Some(id)) = (&endpoint, endpoint_id) {
-                // By id among the session's own; by name only when the id is not there (a
-                // new endpoint, or ids cleared since the session listed it).
-                let at = s.endpoint_ids.iter().position(|&x| x == id).or_else(|| {
-                    let at = sum.endpoints.iter().position(|(n, _)| **n == **e)?;
-                    s.endpoint_ids[at] = id;
-                    Some(at)
-                });
-                if let Some((_, agg)) = at.and_then(|at| sum.endpoints.get_mut(at)) {
-                    agg.count += 1;
-                    count_status(&mut agg.status, status);
-                } else if sum.endpoints.len() < lim.max_endpoints {
-                    let mut agg = EndpointAgg {
-                        count: 1,
-                        ..EndpointAgg::default()
-                    };
-                    count_status(&mut agg.status, status);
-                    sum.endpoints.push((e.as_str().into(), agg));
-                    s.endpoint_ids.push(id);
-                } else {
-                    sum.endpoints_dropped += 1;
-                    dropped.2 += 1;
-                }
-                debug_assert_eq!(s.endpoint_ids.len(), sum.endpoints.len());
-            }
-            for v in values.drain(..) {
-                let agg = sum.context.entry(v.name).or_default();
-                if !agg.add(v.fingerprint, v.exported, v.number, lim.max_distinct) {
-                    dropped.3 += 1;
-                }
-            }
-            if user.is_some() {
-                sum.user.clone_from(&user);
-            }
-            if role.is_some() {
-                sum.role.clone_from(&role);
-            }
-            if !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty() || !anomalies.is_empty() {
-                let names = tx
-                    .anomalies
-                    .iter()
-                    .filter_map(|a| serde_json::to_value(a).ok())
-                    .chain(
-                        tx.tcp_anomalies
-                            .iter()
-                            .filter_map(|a| serde_json::to_value(a).ok()),
-                    )
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .chain(anomalies.iter().map(|a| a.name().to_string()));
-                for n in names {
-                    if sum.anomalies.contains_key(&n) || sum.anomalies.len() < MAX_ANOMALY_KINDS {
-                        *sum.anomalies.entry(n).or_insert(0) += 1;
-                    }
-                }
-            }
-            if sum.transaction_ids.len() < lim.max_tx_ids {
-                sum.transaction_ids.push(transaction_id);
-            } else {
-                sum.transaction_ids_dropped += 1;
-                dropped.4 += 1;
-            }
-        }
-        self.stats.client_ips_dropped += dropped.0;
-        self.stats.user_agents_dropped += dropped.1;
-        self.stats.endpoints_dropped += dropped.2;
-        self.stats.distinct_values_capped += dropped.3;
-        self.stats.transaction_ids_dropped += dropped.4;
-        self.stats.values_truncated += dropped.5;
-        self.move_to_back(LRU, i);
-        if !self.session(i).started {
-            let s = self.session_mut(i);
-            s.started = true;
-            s.dirty = false;
-            if s.part > 1 {
-                self.stats.parts_started += 1;
-                self.move_to_back(SPLIT, i);
-            }
-            let rec = self.record(i, Phase::Start, now, None);
-            out.push(rec);
-        }
+        let endpoint_id = hint
+            .endpoint_id
+            .or_else(|| ts.endpoint.as_deref().map(|e| self.endpoint_ids.id(e)));
+        let endpoint = ts.endpoint.as_deref().zip(endpoint_id);
+        let dropped = self.fold(i, now, tx, &ts, endpoint, &mut facts.values);
+        dropped.add_to(&mut self.stats);
+        let s = self.session_mut(i);
+        s.verified = found.verified;
+        let start_due = !s.started;
+        self.table.move_to_back(LRU, i);
         self.check_invariants();
-        TxSession {
-            session_id: Some(session_id),
-            transaction_id,
-            key_source: Some(label),
-            jwt_verified: verified,
-            client_ip,
-            endpoint,
-            context,
-            user,
-            role,
-            anomalies,
+        ts.session_id = Some(session_id);
+        ts.key_source = self.keys.get(found.idx).map(|k| k.label.clone());
+        ts.jwt_verified = found.verified;
+        ts.anomalies = anomalies;
+        ts.slot = Some(SessionSlot {
+            slot: i,
+            id: session_id,
+            start_due,
+        });
+        ts
+    }
+
+    /// The per-session state of `ts`'s session, for an output stage after the table to add
+    /// to; `None` without a session.
+    pub fn state_mut(&mut self, ts: &TxSession) -> Option<&mut SessionSummary> {
+        let at = ts.slot?;
+        let s = self.table.get_mut(at.slot).filter(|s| s.id == at.id)?;
+        Some(&mut s.summary)
+    }
+
+    /// Finish observing `ts`: when its transaction opened a part, the part's start record
+    /// goes into `out` (holding what the output stages added for it).
+    pub fn commit(&mut self, ts: &TxSession, out: &mut Vec<SessionRecord>) {
+        let Some(at) = ts.slot.filter(|a| a.start_due) else {
+            return;
+        };
+        let now = self.now_us;
+        let Some(s) = self
+            .table
+            .get_mut(at.slot)
+            .filter(|s| s.id == at.id && !s.started)
+        else {
+            return;
+        };
+        s.started = true;
+        s.dirty = false;
+        let part = s.part;
+        if part > 1 {
+            self.stats.parts_started += 1;
+            self.table.move_to_back(SPLIT, at.slot);
         }
+        out.push(self.record(at.slot, Phase::Start, now, None));
+    }
+
+    /// Count where the client address came from; an unreadable forwarding header is an
+    /// anomaly of the transaction.
+    fn count_client_ip(&mut self, facts: &TxFacts, anomalies: &mut Vec<SessionAnomaly>) {
+        match facts.ip_origin {
+            IpOrigin::Peer => {}
+            IpOrigin::Header => self.stats.client_ip_from_header += 1,
+            IpOrigin::Untrusted => self.stats.client_ip_header_untrusted += 1,
+            IpOrigin::HeaderInvalid => {
+                self.stats.client_ip_header_invalid += 1;
+                push_unique(anomalies, SessionAnomaly::ForwardedHeaderInvalid);
+            }
+        }
+    }
+
+    /// The key the transaction's session is found by, by precedence: a key that counts only
+    /// when the server bound its value counts when it did.
+    fn session_key<'f>(&self, facts: &'f TxFacts) -> Option<&'f Candidate> {
+        let bindings = &self.bindings;
+        facts
+            .conditional
+            .iter()
+            .find(|c| c.bound.is_some_and(|b| bindings.get(&b).is_some()))
+            .or(facts.key.as_ref())
+            // Facts from an extractor of another config could name a key this one lacks.
+            .filter(|c| c.idx < self.keys.len())
+    }
+
+    /// The slot of `found`'s open session (the one the batch's prefetch found, if it still
+    /// holds this key, else through the index), ending it first when idle and splitting it
+    /// when its part is too long; a new session when there is none.
+    fn find_or_open(
+        &mut self,
+        found: &Candidate,
+        hinted: Option<u32>,
+        now: u64,
+        out: &mut Vec<SessionRecord>,
+    ) -> u32 {
+        let base = found.base;
+        let existing = hinted
+            .filter(|&i| self.table.get(i).is_some_and(|s| s.base == base))
+            .or_else(|| self.table.find(&base));
+        if let Some(i) = existing {
+            let (touch, start, started) = {
+                let s = self.session(i);
+                (s.touch_us, s.part_start_us, s.started)
+            };
+            if now.saturating_sub(touch) < self.limits.idle_us {
+                if started && now.saturating_sub(start) >= self.limits.max_duration_us {
+                    let at = start.saturating_add(self.limits.max_duration_us);
+                    self.split(i, at, now, out);
+                }
+                return i;
+            }
+            let at = touch.saturating_add(self.limits.idle_us);
+            self.end_slot(i, at, EndReason::Idle, out);
+        }
+        // The carrier is hashed only when a session is opened (it links the new session to
+        // the one the server set its value in): most transactions join an open session.
+        let carrier = found.carrier.as_ref().map(|c| c.hash(&self.keyed));
+        self.open(base, found.idx, carrier, now, out)
+    }
+
+    /// Fold the transaction into session `i`'s summary: times, counts, client address, user
+    /// agent, status, endpoint, context values, user and role, transaction id.
+    fn fold(
+        &mut self,
+        i: u32,
+        now: u64,
+        tx: &Transaction,
+        ts: &TxSession,
+        endpoint: Option<(&str, u64)>,
+        values: &mut Vec<ParamValue>,
+    ) -> Dropped {
+        let lim = self.limits.clone();
+        let mut dropped = Dropped::default();
+        let s = self.session_mut(i);
+        if !s.started && s.part > 1 {
+            s.part_start_us = now;
+        }
+        s.touch_us = now;
+        s.dirty = true;
+        let sum = &mut s.summary;
+        let (first_ts, last_ts) = tx_times(tx);
+        if sum.requests == 0 || first_ts < sum.first_seen_us {
+            sum.first_seen_us = first_ts;
+        }
+        sum.last_seen_us = sum.last_seen_us.max(last_ts);
+        sum.requests += 1;
+        sum.request_bytes += tx.request.as_ref().map_or(0, |r| r.body_bytes);
+        sum.response_bytes += tx.response.as_ref().map_or(0, |r| r.body_bytes);
+        if !sum.client_ips.add(ts.client_ip, lim.max_ips) {
+            dropped.client_ips += 1;
+        }
+        let ua = tx
+            .request
+            .as_ref()
+            .and_then(|r| r.headers.get("user-agent"))
+            .filter(|v| !v.is_empty());
+        if let Some(ua) = ua {
+            let c = cut(ua, lim.max_value_bytes);
+            dropped.values_truncated += u64::from(c.len() < ua.len());
+            if !sum.user_agents.add_str(c, lim.max_uas) {
+                dropped.user_agents += 1;
+            }
+        }
+        let status = tx
+            .response
+            .as_ref()
+            .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
+        count_status(&mut sum.status, status);
+        if let Some((name, id)) = endpoint {
+            let added = count_endpoint(s, name, id, status, lim.max_endpoints);
+            dropped.endpoints += u64::from(!added);
+        }
+        let sum = &mut s.summary;
+        for v in values.drain(..) {
+            let agg = sum.context.entry(v.name).or_default();
+            if !agg.add(v.fingerprint, v.exported, v.number, lim.max_distinct) {
+                dropped.distinct_values += 1;
+            }
+        }
+        if ts.user.is_some() {
+            sum.user.clone_from(&ts.user);
+        }
+        if ts.role.is_some() {
+            sum.role.clone_from(&ts.role);
+        }
+        if sum.transaction_ids.len() < lim.max_tx_ids {
+            sum.transaction_ids.push(ts.transaction_id);
+        } else {
+            sum.transaction_ids_dropped += 1;
+            dropped.transaction_ids += 1;
+        }
+        dropped
     }
 
     /// Advance packet time: idle ends, max-duration splits, periodic updates, in that order.
@@ -757,14 +716,14 @@ impl Sessionizer {
     pub fn expire(&mut self, now_us: u64, out: &mut Vec<SessionRecord>) {
         self.now_us = self.now_us.max(now_us);
         let now = self.now_us;
-        while let Some(i) = self.head(LRU) {
+        while let Some(i) = self.table.head(LRU) {
             let deadline = self.session(i).touch_us.saturating_add(self.limits.idle_us);
             if deadline > now {
                 break;
             }
             self.end_slot(i, deadline, EndReason::Idle, out);
         }
-        while let Some(i) = self.head(SPLIT) {
+        while let Some(i) = self.table.head(SPLIT) {
             let s = self.session(i);
             let deadline = s.part_start_us.saturating_add(self.limits.max_duration_us);
             if deadline > now {
@@ -773,7 +732,7 @@ impl Sessionizer {
             self.split(i, deadline, now, out);
         }
         if self.limits.update_us > 0 {
-            while let Some(i) = self.head(UPDATE) {
+            while let Some(i) = self.table.head(UPDATE) {
                 let s = self.session(i);
                 if s.update_us.saturating_add(self.limits.update_us) > now {
                     break;
@@ -786,7 +745,7 @@ impl Sessionizer {
                 let s = self.session_mut(i);
                 s.dirty = false;
                 s.update_us = now;
-                self.move_to_back(UPDATE, i);
+                self.table.move_to_back(UPDATE, i);
             }
         }
         self.check_invariants();
@@ -795,7 +754,7 @@ impl Sessionizer {
     /// End every open session with `reason`, least recently active first.
     pub fn flush(&mut self, now_us: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
         self.now_us = self.now_us.max(now_us);
-        while let Some(i) = self.head(LRU) {
+        while let Some(i) = self.table.head(LRU) {
             self.end_slot(i, self.now_us, reason, out);
         }
         self.check_invariants();
@@ -812,8 +771,8 @@ impl Sessionizer {
         now: u64,
         out: &mut Vec<SessionRecord>,
     ) -> u32 {
-        if self.index.len() >= self.limits.max_sessions {
-            if let Some(victim) = self.head(LRU) {
+        if self.table.len() >= self.limits.max_sessions {
+            if let Some(victim) = self.table.head(LRU) {
                 self.end_slot(victim, now, EndReason::Evicted, out);
             }
         }
@@ -827,8 +786,8 @@ impl Sessionizer {
         // was seen in the part it is linked from), until its own transactions say otherwise.
         let mut summary = SessionSummary::default();
         if let Some(from) = linked_from
-            .and_then(|lf| self.index.get(&lf, &self.slots))
-            .and_then(|slot| session_in(&self.slots, slot))
+            .and_then(|lf| self.table.find(&lf))
+            .and_then(|slot| self.table.get(slot))
         {
             summary.user.clone_from(&from.summary.user);
             summary.role.clone_from(&from.summary.role);
@@ -850,27 +809,15 @@ impl Sessionizer {
             summary,
             endpoint_ids: SmallVec::new(),
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Slot {
-                    session: Some(session),
-                };
-                self.links[i as usize] = UNLINKED;
-                i
-            }
-            None => {
-                self.slots.push(Slot {
-                    session: Some(session),
-                });
-                self.links.push(UNLINKED);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.index.insert(&base, i, &self.slots);
-        self.push_back(LRU, i);
-        self.push_back(SPLIT, i);
+        // Cannot fail: `max_sessions` is validated far below the table's slot limit.
+        let i = self
+            .table
+            .insert(session)
+            .expect("max_sessions below the slot limit");
+        self.table.push_back(LRU, i);
+        self.table.push_back(SPLIT, i);
         if self.limits.update_us > 0 {
-            self.push_back(UPDATE, i);
+            self.table.push_back(UPDATE, i);
         }
         i
     }
@@ -896,9 +843,9 @@ impl Sessionizer {
         let s = self.session_mut(i);
         s.part_start_us = now;
         s.update_us = now;
-        self.move_to_back(SPLIT, i);
+        self.table.move_to_back(SPLIT, i);
         if self.limits.update_us > 0 {
-            self.move_to_back(UPDATE, i);
+            self.table.move_to_back(UPDATE, i);
         }
     }
 
@@ -919,15 +866,7 @@ impl Sessionizer {
         } else {
             self.stats.empty_parts_dropped += 1;
         }
-        for l in 0..LISTS {
-            if l != UPDATE || self.limits.update_us > 0 {
-                self.unlink(l, i);
-            }
-        }
-        if let Some(s) = self.slots[i as usize].session.take() {
-            self.index.remove(&s.base, i);
-        }
-        self.free.push(i);
+        self.table.remove(i);
     }
 
     /// The end record of session `i`, moving its summary out.
@@ -1002,96 +941,78 @@ impl Sessionizer {
         }
     }
 
-    /// The session in slot `i` (which must hold one).
+    /// The session in slot `i`, which holds one: slots come from this table, so an empty one
+    /// is a bug in the table, not something traffic can cause.
     fn session(&self, i: u32) -> &Session {
-        self.slots[i as usize]
-            .session
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("slot {i} is free"))
+        self.table.get(i).expect("an occupied session slot")
     }
 
     /// The session in slot `i`, mutably.
     fn session_mut(&mut self, i: u32) -> &mut Session {
-        self.slots[i as usize]
-            .session
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("slot {i} is free"))
-    }
-
-    /// Oldest entry of list `l`.
-    fn head(&self, l: usize) -> Option<u32> {
-        let h = self.lists[l].head;
-        (h != NIL).then_some(h)
-    }
-
-    /// Append slot `i` to list `l`.
-    fn push_back(&mut self, l: usize, i: u32) {
-        let tail = self.lists[l].tail;
-        self.links[i as usize][l] = Link {
-            prev: tail,
-            next: NIL,
-        };
-        if tail == NIL {
-            self.lists[l].head = i;
-        } else {
-            self.links[tail as usize][l].next = i;
-        }
-        self.lists[l].tail = i;
-    }
-
-    /// Remove slot `i` from list `l`.
-    fn unlink(&mut self, l: usize, i: u32) {
-        let Link { prev, next } = self.links[i as usize][l];
-        if prev == NIL {
-            self.lists[l].head = next;
-        } else {
-            self.links[prev as usize][l].next = next;
-        }
-        if next == NIL {
-            self.lists[l].tail = prev;
-        } else {
-            self.links[next as usize][l].prev = prev;
-        }
-        self.links[i as usize][l] = UNLINKED[l];
-    }
-
-    /// Move slot `i` to the end of list `l`.
-    fn move_to_back(&mut self, l: usize, i: u32) {
-        if self.lists[l].tail != i {
-            self.unlink(l, i);
-            self.push_back(l, i);
-        }
+        self.table.get_mut(i).expect("an occupied session slot")
     }
 
     /// Debug builds: the invariants of the table hold.
     fn check_invariants(&self) {
         #[cfg(debug_assertions)]
         {
-            debug_assert!(self.index.len() <= self.limits.max_sessions);
-            if self.index.len() > INVARIANT_WALK_MAX_SESSIONS {
+            debug_assert!(self.table.len() <= self.limits.max_sessions);
+            if self.table.len() > INVARIANT_WALK_MAX_SESSIONS {
                 return;
             }
+            debug_assert_eq!(self.table.check(), Ok(()));
             for l in 0..LISTS {
                 if l == UPDATE && self.limits.update_us == 0 {
                     continue;
                 }
-                let (mut n, mut cur, mut last_t) = (0usize, self.lists[l].head, 0u64);
-                while cur != NIL {
-                    let s = self.session(cur);
-                    let t = match l {
+                let times = self.table.list(l).map(|i| {
+                    let s = self.session(i);
+                    match l {
                         LRU => s.touch_us,
                         SPLIT => s.part_start_us,
                         _ => s.update_us,
-                    };
-                    debug_assert!(t >= last_t, "list {l} out of order");
-                    last_t = t;
-                    n += 1;
-                    cur = self.links[cur as usize][l].next;
-                }
-                debug_assert_eq!(n, self.index.len(), "list {l} length");
+                    }
+                });
+                let times: Vec<u64> = times.collect();
+                debug_assert!(
+                    times.windows(2).all(|w| w[0] <= w[1]),
+                    "list {l} out of order"
+                );
+                debug_assert_eq!(times.len(), self.table.len(), "list {l} length");
             }
         }
     }
+}
+
+/// Count a request to endpoint `name` (id `id`) with `status` in session `s`: found by id
+/// among the session's own, by name only when the id is not there (a new endpoint, or ids
+/// cleared since the session listed it). Returns `false` when it was not stored at
+/// `max_endpoints`.
+fn count_endpoint(s: &mut Session, name: &str, id: u64, status: StatusKey, max: usize) -> bool {
+    let sum = &mut s.summary;
+    let at = s.endpoint_ids.iter().position(|&x| x == id).or_else(|| {
+        let at = sum.endpoints.iter().position(|(n, _)| **n == *name)?;
+        s.endpoint_ids[at] = id;
+        Some(at)
+    });
+    if let Some((_, agg)) = at.and_then(|at| sum.endpoints.get_mut(at)) {
+        agg.count += 1;
+        count_status(&mut agg.status, status);
+        return true;
+    }
+    if sum.endpoints.len() >= max {
+        sum.endpoints_dropped += 1;
+        return false;
+    }
+    let mut agg = EndpointAgg {
+        count: 1,
+        ..EndpointAgg::default()
+    };
+    count_status(&mut agg.status, status);
+    sum.endpoints.push((name.into(), agg));
+    s.endpoint_ids.push(id);
+    debug_assert_eq!(s.endpoint_ids.len(), sum.endpoints.len());
+    true
 }
 
 /// Packet times of a transaction: its first byte and its last byte.
@@ -1112,94 +1033,12 @@ fn tx_times(tx: &Transaction) -> (u64, u64) {
 mod index_tests {
     use super::*;
 
-    /// Cache lines the prefetched prefix of a session may span.
-    const SESSION_HOT_LINES: usize = 7;
-
-    /// Every field a transaction reads or writes lies in the prefix the batch prefetch
-    /// requests, and that prefix stays within its lines (a reordered field fails here, not in
-    /// a benchmark).
-    #[test]
-    fn per_transaction_fields_lie_in_the_prefetched_prefix() {
-        use std::mem::{offset_of, size_of};
-        let end = |at: usize, size: usize| at + size;
-        let s = offset_of!(Session, summary);
-        let hot = [
-            end(offset_of!(Session, base), size_of::<HashId>()),
-            end(offset_of!(Session, id), size_of::<HashId>()),
-            end(offset_of!(Session, touch_us), 8),
-            end(offset_of!(Session, part_start_us), 8),
-            end(offset_of!(Session, part), 4),
-            end(offset_of!(Session, verified), 1),
-            end(offset_of!(Session, started), 1),
-            end(offset_of!(Session, dirty), 1),
-            end(
-                offset_of!(Session, endpoint_ids),
-                size_of::<SmallVec<[u64; INLINE_ENDPOINT_IDS]>>(),
-            ),
-            s + offset_of!(SessionSummary, transaction_ids),
-            s + offset_of!(SessionSummary, last_seen_us),
-            s + offset_of!(SessionSummary, client_ips),
-            s + offset_of!(SessionSummary, user_agents),
-            s + offset_of!(SessionSummary, status),
-            end(
-                s + offset_of!(SessionSummary, endpoints),
-                size_of::<Vec<(Box<str>, EndpointAgg)>>(),
-            ),
-        ];
-        for (i, e) in hot.iter().enumerate() {
-            assert!(
-                *e <= SESSION_HOT_BYTES,
-                "field {i} ends at {e}, past {SESSION_HOT_BYTES}"
-            );
-        }
-        const {
-            assert!(SESSION_HOT_BYTES <= SESSION_HOT_LINES * prefetch::CACHE_LINE_BYTES);
-            assert!(std::mem::align_of::<Slot>() == prefetch::CACHE_LINE_BYTES);
-            assert!(SESSION_HOT_BYTES < size_of::<Session>());
-        }
-    }
-
-    /// A session keyed by `base` with nothing accumulated.
-    fn session(base: HashId) -> Slot {
-        Slot {
-            session: Some(Session {
-                base,
-                id: base,
-                part: 1,
-                previous_part: None,
-                linked_from: None,
-                key_idx: 0,
-                verified: None,
-                started: false,
-                touch_us: 0,
-                part_start_us: 0,
-                update_us: 0,
-                dirty: false,
-                summary: SessionSummary::default(),
-                endpoint_ids: SmallVec::new(),
-            }),
-        }
-    }
-
-    /// Keys whose index hashes are equal are told apart by the key in the slot, and removing
-    /// one leaves the other.
+    /// Keys whose index hashes are equal are told apart by the key in the slot.
     #[test]
     fn index_tells_apart_keys_with_one_hash() {
         let a = HashId([7; 16]);
         let mut b = a;
         b.0[15] = 8;
-        assert_eq!(index_hash(&a), index_hash(&b));
-        let slots = vec![session(a), session(b)];
-        let mut index = SessionIndex::default();
-        index.insert(&a, 0, &slots);
-        index.insert(&b, 1, &slots);
-        assert_eq!(index.len(), 2);
-        assert_eq!(index.get(&a, &slots), Some(0));
-        assert_eq!(index.get(&b, &slots), Some(1));
-        index.prefetch(&a, &slots);
-        index.remove(&a, 0);
-        assert_eq!(index.get(&a, &slots), None);
-        assert_eq!(index.get(&b, &slots), Some(1));
-        assert_eq!(index.get(&HashId([9; 16]), &slots), None);
+        assert_eq!(BaseHash.hash_key(&a), BaseHash.hash_key(&b));
     }
 }

@@ -507,8 +507,13 @@ fn facts_read_elsewhere_give_the_same_sessions() {
         assert_eq!(batch.len(), txs.len());
         for (t, facts) in txs.iter().zip(&mut batch) {
             let a = here.observe(t.ts_us(), t, &mut out_here);
-            elsewhere.prefetch(std::slice::from_mut(facts));
-            let b = elsewhere.observe_facts(t.ts_us(), t, facts, &mut out_elsewhere);
+            let mut hint = SessionHint::default();
+            elsewhere.prefetch(std::iter::once((&*facts, &mut hint)));
+            let b = elsewhere.observe_facts(t.ts_us(), t, facts, hint, &mut out_elsewhere);
+            if let Some(sum) = elsewhere.state_mut(&b) {
+                sum.count_anomalies(b.anomaly_names(t));
+            }
+            elsewhere.commit(&b, &mut out_elsewhere);
             assert_eq!(a, b, "{:?}", t.request.as_ref().map(|r| &r.uri));
         }
         here.flush(2000 * SEC, EndReason::EndOfInput, &mut out_here);
@@ -532,7 +537,13 @@ fn facts_of_another_config_never_panic() {
     let mut one = sz(&with_keys(vec![KeySpec::of(KeySource::FallbackIp)]));
     let t = tx("/").cookie("PHPSESSID=abc").b();
     let mut facts = many.extractor().facts(&t);
-    let ts = one.observe_facts(t.ts_us(), &t, &mut facts, &mut Vec::new());
+    let ts = one.observe_facts(
+        t.ts_us(),
+        &t,
+        &mut facts,
+        SessionHint::default(),
+        &mut Vec::new(),
+    );
     assert_eq!(ts.session_id, None);
     assert_eq!(
         many.observe(t.ts_us(), &t, &mut Vec::new())

@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::body::{self, BodyKind, DecodeStatus};
 use super::config::{BodyConfig, ParamSide, TokenLocation};
 use super::jwt;
+use crate::http::target::split_target;
 use crate::http::{Request, Response, Transaction};
-use crate::record::{header, split_target};
 
 /// Cookies looked at in one request; more are ignored.
 pub const MAX_COOKIES: usize = 64;
@@ -44,7 +44,7 @@ pub(crate) struct BodyEvents {
 /// The `Authorization: Bearer` token of `req` (RFC 6750 section 2.1).
 pub(crate) fn bearer_of(req: &Request) -> Option<&str> {
     // Whitespace around the credentials is ASCII (OWS, RFC 9110 section 5.6.3).
-    let v = header(&req.headers, "authorization")?.trim_ascii();
+    let v = req.headers.get("authorization")?.trim_ascii();
     let sp = v.bytes().position(|b| b == b' ')?;
     let (scheme, tok) = (v.get(..sp)?, v.get(sp + 1..)?);
     let tok = tok.trim_ascii();
@@ -121,7 +121,7 @@ impl<'a> TxView<'a> {
     /// First value of a request header.
     pub fn req_header(&self, name: &str) -> Option<&'a str> {
         self.req
-            .and_then(|r| header(&r.headers, name))
+            .and_then(|r| r.headers.get(name))
             .filter(|v| !v.is_empty())
     }
 
@@ -131,7 +131,7 @@ impl<'a> TxView<'a> {
             ParamSide::Request => self.req_header(name),
             ParamSide::Response => self
                 .resp
-                .and_then(|r| header(&r.headers, name))
+                .and_then(|r| r.headers.get(name))
                 .filter(|v| !v.is_empty()),
         }
     }
@@ -237,12 +237,8 @@ impl<'a> TxView<'a> {
         };
         let (headers, raw, truncated) = head?;
         Some(cell.get_or_init(|| {
-            let (data, status) = body::decode(
-                header(headers, "content-encoding"),
-                raw,
-                truncated,
-                self.limits,
-            );
+            let (data, status) =
+                body::decode(headers.get("content-encoding"), raw, truncated, self.limits);
             if status != DecodeStatus::Identity {
                 let mut ev = self.events.get();
                 match side {
@@ -253,7 +249,7 @@ impl<'a> TxView<'a> {
             }
             Body {
                 data,
-                kind: body::kind(header(headers, "content-type")),
+                kind: body::kind(headers.get("content-type")),
                 json: OnceCell::new(),
             }
         }))

@@ -1,0 +1,160 @@
+//! The front stages, packet by packet: decode → reassembly → HTTP. One [`Front`] runs in the
+//! single-threaded [`crate::pipeline::Pipeline`] and one in each worker of the sharded
+//! pipeline ([`crate::shard`]); both stage what it finishes in a [`StagedBatch`] for the
+//! output stages.
+
+use std::net::SocketAddr;
+
+use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
+use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
+
+use crate::capture::PacketRef;
+use crate::config::Config;
+use crate::decode::{DecodeStats, Decoder, UdpTunnel};
+use crate::staged::StagedBatch;
+
+/// How often (packet time) timeouts are checked: idle flows, holes waiting to become gaps,
+/// idle sessions and periodic session updates.
+pub const EXPIRE_INTERVAL_US: u64 = 100_000;
+
+/// Body bytes stored per message when a session key or context parameter reads bodies and
+/// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
+const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// The HTTP settings with body capture raised when sessions read bodies.
+fn http_config(cfg: &Config) -> HttpConfig {
+    let mut http = cfg.http.clone();
+    let need = cfg.session.body_capture();
+    if need.request || need.response {
+        http.max_body_capture_bytes = http.max_body_capture_bytes.max(SESSION_BODY_CAPTURE_BYTES);
+    }
+    http
+}
+
+/// What the front stages counted.
+#[derive(Clone, Debug, Default)]
+pub struct FrontStats {
+    /// Decode counters.
+    pub decode: DecodeStats,
+    /// Reassembly counters.
+    pub reassembly: ReassemblyStats,
+    /// HTTP counters.
+    pub http: HttpStats,
+    /// Connections tracked now.
+    pub active_flows: usize,
+}
+
+/// Decode, reassembly and HTTP for the packets given to it.
+///
+/// Invariant: `now_us` never decreases; a timeout check runs whenever it reaches
+/// `next_expire_us`, and every transaction HTTP finishes is staged, with the packet time it
+/// finished at, before the next packet.
+pub struct Front {
+    decoder: Decoder,
+    reassembler: Reassembler,
+    http: HttpTracker,
+    /// Latest packet (or clock) time; packet time never goes backwards inside the front.
+    now_us: u64,
+    next_expire_us: u64,
+}
+
+impl Front {
+    /// A front numbering its connections from `first_conn`.
+    pub fn new(cfg: &Config, first_conn: ConnId) -> Self {
+        Front {
+            decoder: Decoder::with_config(&cfg.decode),
+            reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(first_conn),
+            http: HttpTracker::new(http_config(cfg)),
+            now_us: 0,
+            next_expire_us: 0,
+        }
+    }
+
+    /// One captured packet through every front stage; what it finishes goes to `out`.
+    #[inline]
+    pub fn on_packet(&mut self, pkt: PacketRef<'_>, out: &mut StagedBatch) {
+        self.now_us = self.now_us.max(pkt.ts_us);
+        let decoded = self
+            .decoder
+            .decode_at(self.now_us, pkt.link, pkt.data, pkt.wire_len);
+        if let Some(seg) = decoded {
+            self.reassembler.process(self.now_us, &seg, &mut self.http);
+        }
+        self.tick(out);
+    }
+
+    /// One datagram of a mirror listener: `data` is the payload of a UDP datagram of tunnel
+    /// type `kind` from `outer_src` to `outer_dst`, received at `ts_us` (see
+    /// [`Decoder::decode_tunnel_payload`]).
+    pub fn on_tunnel_payload(
+        &mut self,
+        ts_us: u64,
+        kind: UdpTunnel,
+        data: &[u8],
+        (outer_src, outer_dst): (SocketAddr, SocketAddr),
+        out: &mut StagedBatch,
+    ) {
+        self.now_us = self.now_us.max(ts_us);
+        let decoded =
+            self.decoder
+                .decode_tunnel_payload(self.now_us, kind, data, outer_src, outer_dst);
+        if let Some(seg) = decoded {
+            self.reassembler.process(self.now_us, &seg, &mut self.http);
+        }
+        self.tick(out);
+    }
+
+    /// Let time pass without a packet (an idle live source): the timeouts due run.
+    pub fn advance(&mut self, now_us: u64, out: &mut StagedBatch) {
+        self.now_us = self.now_us.max(now_us);
+        self.tick(out);
+    }
+
+    /// Run the timeouts when due, then stage what finished. A timeout check is staged
+    /// ([`StagedBatch::push_tick`]) after what it finished, so that the output stages run
+    /// their own timeouts at the same point of the stream.
+    #[inline]
+    fn tick(&mut self, out: &mut StagedBatch) {
+        if self.now_us >= self.next_expire_us {
+            self.reassembler.expire(self.now_us, &mut self.http);
+            self.drain(out);
+            out.push_tick(self.now_us);
+            self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+        }
+        self.drain(out);
+    }
+
+    /// End of input (or shutdown): flush every stream and stage what that finishes.
+    pub fn flush(&mut self, out: &mut StagedBatch) {
+        self.reassembler.flush(self.now_us, &mut self.http);
+        self.drain(out);
+    }
+
+    /// Stage every transaction HTTP finished, with the outermost tunnel its flow came
+    /// through: the decoder that peeled the tunnel names it as the transaction leaves.
+    #[inline]
+    fn drain(&mut self, out: &mut StagedBatch) {
+        for tx in self.http.drain() {
+            let tunnel = match tx.zone {
+                0 => None,
+                zone => self.decoder.tunnel(zone).cloned(),
+            };
+            out.push(self.now_us, tx, tunnel);
+        }
+    }
+
+    /// The packet clock.
+    pub fn now_us(&self) -> u64 {
+        self.now_us
+    }
+
+    /// Counters as they stand.
+    pub fn stats(&self) -> FrontStats {
+        FrontStats {
+            decode: self.decoder.stats().clone(),
+            reassembly: self.reassembler.stats().clone(),
+            http: self.http.stats().clone(),
+            active_flows: self.reassembler.active_flows(),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The output stages, transaction by transaction in completion order: the session table →
+//! the stages after it ([`Stage`]) → the record stage ([`Records`]) → the exporter.
+//!
+//! They run on one thread (the single pipeline's, or the sharded pipeline's output thread):
+//! sessions need a global view (one user's connections may hash to different workers, and
+//! server-set values bind requests across connections), and a stage after the table may keep
+//! state per session, per client or per user.
+//!
+//! For each transaction of a [`StagedBatch`], at the packet time it finished:
+//! 1. the session table places it in its session ([`Sessionizer::observe_facts`]), ending the
+//!    sessions that went idle or grew too long on the way;
+//! 2. every [`Stage`] reads it, adds to its session's state ([`Sessionizer::state_mut`]),
+//!    counts, and may write records of its own;
+//! 3. the table commits it ([`Sessionizer::commit`]): the start record of a session it opened
+//!    holds what the stages added;
+//! 4. the session records it caused are written, then its `http` record.
+//!
+//! At each of the batch's timeout checks the table ends idle sessions and writes periodic
+//! updates, and the stages run their own timeouts.
+
+mod anomalies;
+mod records;
+
+use std::collections::BTreeMap;
+
+use apitap_exporters::{ExportError, ExportStats, Exporter};
+use apitap_sessionizer::record::Redactor;
+use apitap_sessionizer::session::{
+    EndReason, Extractor, SessionRecord, SessionStats, SessionSummary, Sessionizer, TxSession,
+};
+
+use crate::config::Config;
+use crate::front::EXPIRE_INTERVAL_US;
+use crate::staged::{Staged, StagedBatch, Tick};
+
+pub use anomalies::AnomalyCounts;
+pub use records::Records;
+
+/// An output stage after the session table: reads each transaction in completion order,
+/// adds what it finds to the transaction's session, counts what it drops, and may write
+/// records of its own. Adding an analysis is one file implementing this and one line in
+/// [`Output::new`] (docs/architecture.md walks through an example).
+pub trait Stage: Send {
+    /// One transaction at packet time `now_us`, in its session (`session`, with the
+    /// session's state when it has one).
+    fn transaction(
+        &mut self,
+        now_us: u64,
+        item: &Staged,
+        session: Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError>;
+
+    /// Packet time reached `now_us` (a timeout check): run what is due.
+    fn tick(&mut self, now_us: u64, records: &mut Records) -> Result<(), ExportError> {
+        let _ = (now_us, records);
+        Ok(())
+    }
+
+    /// Add this stage's counters to `stats`.
+    fn add_stats(&self, stats: &mut OutputStats);
+}
+
+/// A transaction's session as a stage sees it: what its record carries, and the session's
+/// accumulated state, which the stage may add to.
+pub struct SessionCx<'a> {
+    /// What the http record carries about the session.
+    pub tx: &'a TxSession,
+    /// The session's state; `None` when the transaction has no session.
+    pub state: Option<&'a mut SessionSummary>,
+}
+
+/// What the output stages counted.
+#[derive(Clone, Debug, Default)]
+pub struct OutputStats {
+    /// Session counters.
+    pub session: SessionStats,
+    /// Exporter counters.
+    pub export: ExportStats,
+    /// `http` records produced.
+    pub transactions: u64,
+    /// `session` records produced.
+    pub session_records: u64,
+    /// Anomalies on exported transactions, by name.
+    pub anomalies: BTreeMap<String, u64>,
+    /// Sessions open now.
+    pub active_sessions: usize,
+}
+
+/// The session table, the stages after it, and the record stage.
+pub struct Output {
+    /// `None` when `session.enabled` is off.
+    sessions: Option<Sessionizer>,
+    /// The stages after the table, in order.
+    stages: Vec<Box<dyn Stage>>,
+    /// Records and the exporter.
+    records: Records,
+    /// Session records caused by the last step, reused.
+    session_out: Vec<SessionRecord>,
+    /// Latest packet time seen; never goes backwards.
+    now_us: u64,
+    next_expire_us: u64,
+}
+
+impl Output {
+    /// The output stages writing to `exporter`, with the session table built from `cfg`.
+    /// Fails when the session settings cannot be used (a key that does not parse, no secret
+    /// obtainable); the message says what to fix.
+    pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
+        let sessions = if cfg.session.enabled {
+            let (secret, warning) = crate::secret::resolve(&cfg.session)?;
+            if let Some(w) = warning {
+                eprintln!("apitap: warning: {w}");
+            }
+            Some(Sessionizer::new(&cfg.session, secret).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        Ok(Output {
+            sessions,
+            stages,
+            records: Records::new(Redactor::new(&cfg.output), exporter),
+            session_out: Vec::new(),
+            now_us: 0,
+            next_expire_us: 0,
+        })
+    }
+
+    /// A reader of session facts for the analyses ([`crate::analyze::SessionFacts`]); `None`
+    /// when sessions are off.
+    pub fn extractor(&self) -> Option<Extractor> {
+        self.sessions.as_ref().map(Sessionizer::extractor)
+    }
+
+    /// Every transaction of `batch`, in order, each at the packet time it finished, with the
+    /// batch's timeout checks where they were made; then the batch's clock, where the end of
+    /// input starts from. The batch is left for its front to free and reuse.
+    pub fn run(&mut self, batch: &mut StagedBatch) -> Result<(), ExportError> {
+        if let Some(s) = &mut self.sessions {
+            s.prefetch(batch.items.iter_mut().filter_map(|it| {
+                let Staged { facts, hint, .. } = it;
+                Some((facts.as_ref()?, hint))
+            }));
+        }
+        let mut ticks = batch.ticks.iter().copied().peekable();
+        for (i, item) in batch.items.iter_mut().enumerate() {
+            while let Some(Tick { now_us, .. }) = ticks.next_if(|t| t.after <= i) {
+                self.tick(now_us)?;
+            }
+            let head = item.head.clone().and_then(|r| batch.heads.get(r));
+            self.transaction(item, head)?;
+        }
+        for Tick { now_us, .. } in ticks {
+            self.tick(now_us)?;
+        }
+        self.now_us = self.now_us.max(batch.now_us);
+        Ok(())
+    }
+
+    /// One transaction through the table, the stages and the record stage.
+    fn transaction(&mut self, item: &mut Staged, head: Option<&[u8]>) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(item.now_us);
+        let session: Option<TxSession> = match &mut self.sessions {
+            Some(s) => {
+                // The analyses read every transaction's facts before the batch comes here
+                // (crate::analyze); read late rather than wrongly if one was not.
+                debug_assert!(item.facts.is_some(), "facts not read");
+                let facts = item.facts.get_or_insert_with(|| s.read_facts(&item.tx));
+                let hint = std::mem::take(&mut item.hint);
+                Some(s.observe_facts(self.now_us, &item.tx, facts, hint, &mut self.session_out))
+            }
+            None => None,
+        };
+        for stage in &mut self.stages {
+            let cx = session.as_ref().map(|tx| SessionCx {
+                tx,
+                state: self.sessions.as_mut().and_then(|s| s.state_mut(tx)),
+            });
+            stage.transaction(self.now_us, item, cx, &mut self.records)?;
+        }
+        if let (Some(s), Some(ts)) = (&mut self.sessions, &session) {
+            s.commit(ts, &mut self.session_out);
+        }
+        // Session records caused by this transaction precede its record.
+        self.emit_sessions()?;
+        self.records
+            .http(&item.tx, item.tunnel.as_ref(), head, session.as_ref())
+    }
+
+    /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when
+    /// due, the stages run their timeouts, and the exporter's buffer is written out when
+    /// enough wall time has passed.
+    fn tick(&mut self, now_us: u64) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(now_us);
+        if self.now_us < self.next_expire_us {
+            return Ok(());
+        }
+        if let Some(s) = &mut self.sessions {
+            s.expire(self.now_us, &mut self.session_out);
+            self.emit_sessions()?;
+        }
+        for stage in &mut self.stages {
+            stage.tick(self.now_us, &mut self.records)?;
+        }
+        self.next_expire_us = self.now_us.saturating_add(EXPIRE_INTERVAL_US);
+        // Checked here, every EXPIRE_INTERVAL_US of packet time, not per packet: live packet
+        // time follows the wall clock, and replay does not need it sooner.
+        self.records.flush_if_due()
+    }
+
+    /// The input ended or the sensor stops at packet time `now_us` (the last packet's, which
+    /// may be later than the last transaction's): end every session with `reason`, flush the
+    /// exporter.
+    pub fn finish(&mut self, now_us: u64, reason: EndReason) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(now_us);
+        if let Some(s) = &mut self.sessions {
+            s.flush(self.now_us, reason, &mut self.session_out);
+            self.emit_sessions()?;
+        }
+        self.records.finish()
+    }
+
+    /// Write the session records of the last step (a transaction, an expire or a flush).
+    fn emit_sessions(&mut self) -> Result<(), ExportError> {
+        for rec in self.session_out.drain(..) {
+            self.records.session(&rec)?;
+        }
+        Ok(())
+    }
+
+    /// Counters as they stand.
+    pub fn stats(&self) -> OutputStats {
+        let mut stats = OutputStats::default();
+        if let Some(s) = &self.sessions {
+            stats.session = s.stats().clone();
+            stats.active_sessions = s.active_sessions();
+        }
+        self.records.add_stats(&mut stats);
+        for stage in &self.stages {
+            stage.add_stats(&mut stats);
+        }
+        stats
+    }
+}

@@ -1,0 +1,125 @@
+//! The record stage: every record written as JSON and handed to the exporter, keyed for
+//! Kafka by its session id.
+
+use std::time::{Duration, Instant};
+
+use apitap_exporters::{EventMeta, ExportError, Exporter};
+use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
+use apitap_sessionizer::session::secret::HEX_LEN;
+use apitap_sessionizer::session::{SessionRecord, TxSession};
+use apitap_sessionizer::tunnel::TunnelInfo;
+
+use super::OutputStats;
+
+/// How often (wall time) a running sensor writes out what its exporter buffers, so that a
+/// file's readers see records within about this long (JSON lines are written through a large
+/// buffer).
+pub(crate) const OUTPUT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Initial capacity of the buffers a record is written into (they grow as needed and are
+/// reused).
+const RECORD_BUFFER_CAPACITY: usize = 4096;
+
+/// Record type of transactions.
+const KIND_HTTP: &str = "http";
+/// Record type of session lifecycle records.
+const KIND_SESSION: &str = "session";
+
+/// Writes records and hands them to the exporter.
+pub struct Records {
+    redactor: Redactor,
+    exporter: Box<dyn Exporter>,
+    /// Reused: a record, or an http record's head.
+    buf: Vec<u8>,
+    /// Reused: an http record's tail.
+    tail: Vec<u8>,
+    /// When the exporter's buffer was last written out.
+    last_flush: Instant,
+    /// `http` records written.
+    transactions: u64,
+    /// `session` records written.
+    session_records: u64,
+}
+
+impl Records {
+    /// Records redacted by `redactor`, going to `exporter`.
+    pub fn new(redactor: Redactor, exporter: Box<dyn Exporter>) -> Self {
+        Records {
+            redactor,
+            exporter,
+            buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
+            tail: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
+            last_flush: Instant::now(),
+            transactions: 0,
+            session_records: 0,
+        }
+    }
+
+    /// The `http` record of `tx` with its session fields. `head` is its session-independent
+    /// part when a worker wrote it already ([`HttpRecord::write_json_head`]); it is written
+    /// here otherwise, just before it leaves, while it is in the data cache. The head and the
+    /// tail go to the exporter as two parts, never copied together.
+    pub fn http(
+        &mut self,
+        tx: &Transaction,
+        tunnel: Option<&TunnelInfo>,
+        head: Option<&[u8]>,
+        session: Option<&TxSession>,
+    ) -> Result<(), ExportError> {
+        self.transactions += 1;
+        self.buf.clear();
+        self.tail.clear();
+        if head.is_none() {
+            let rec = HttpRecord {
+                tx,
+                redactor: &self.redactor,
+                tunnel,
+            };
+            rec.write_json_head(&mut self.buf);
+        }
+        let mut hex = [0u8; HEX_LEN];
+        let key = write_json_tail(session, &mut hex, &mut self.tail);
+        let meta = EventMeta {
+            kind: KIND_HTTP,
+            key,
+        };
+        let head = head.unwrap_or(&self.buf);
+        self.exporter.export_parts(meta, head, &self.tail)
+    }
+
+    /// A `session` record, keyed by its session id.
+    pub fn session(&mut self, rec: &SessionRecord) -> Result<(), ExportError> {
+        self.session_records += 1;
+        self.buf.clear();
+        rec.write_json(&mut self.buf);
+        let mut hex = [0u8; HEX_LEN];
+        let meta = EventMeta {
+            kind: KIND_SESSION,
+            key: Some(rec.session_id.hex_in(&mut hex)),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
+    /// Write out what the exporter buffers when [`OUTPUT_FLUSH_INTERVAL`] of wall time has
+    /// passed since the last time.
+    pub fn flush_if_due(&mut self) -> Result<(), ExportError> {
+        if self.last_flush.elapsed() >= OUTPUT_FLUSH_INTERVAL {
+            self.exporter.flush_buffered()?;
+            self.last_flush = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Flush the exporter (end of input or shutdown).
+    pub fn finish(&mut self) -> Result<(), ExportError> {
+        self.exporter.flush()
+    }
+
+    /// Add the records written and the exporter's counters to `stats`.
+    pub fn add_stats(&self, stats: &mut OutputStats) {
+        stats.transactions += self.transactions;
+        stats.session_records += self.session_records;
+        stats.export = self.exporter.stats().clone();
+    }
+}

@@ -1,0 +1,61 @@
+//! The parts of a request-target (RFC 9112 section 3.2): path, query and, in the absolute
+//! form, the authority.
+
+/// Split a request-target into path and query (RFC 9112 section 3.2): the absolute form loses
+/// its scheme and authority, the fragment (never sent by conforming clients) is dropped.
+pub fn split_target(uri: &str) -> (&str, Option<&str>) {
+    // The origin form (`/path?query`, nearly every request) has no scheme to look for.
+    let rest = if uri.starts_with('/') {
+        uri
+    } else {
+        match uri.find("://") {
+            Some(i)
+                if uri[..i]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            {
+                let after = &uri[i + 3..];
+                after.find(['/', '?']).map_or("", |j| &after[j..])
+            }
+            _ => uri,
+        }
+    };
+    // The query runs from the first `?` to a `#`; a `#` before any `?` ends the path. Both are
+    // ASCII, so a byte search finds char boundaries; memchr's scans a word or a vector at a
+    // time (a byte loop cost ~280 instructions on the bench's targets).
+    let bytes = rest.as_bytes();
+    match memchr::memchr2(b'?', b'#', bytes) {
+        Some(i) if bytes[i] == b'?' => {
+            let q = &rest[i + 1..];
+            let end = memchr::memchr(b'#', q.as_bytes()).unwrap_or(q.len());
+            (&rest[..i], Some(&q[..end]))
+        }
+        Some(i) => (&rest[..i], None),
+        None => (rest, None),
+    }
+}
+
+/// The authority of an absolute-form target (`http://host:port/...`), if any.
+pub fn target_authority(uri: &str) -> Option<&str> {
+    let i = uri.find("://")?;
+    let after = &uri[i + 3..];
+    Some(after.find(['/', '?']).map_or(after, |j| &after[..j]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_target_forms() {
+        assert_eq!(split_target("/a/b?x=1"), ("/a/b", Some("x=1")));
+        assert_eq!(split_target("/a/b"), ("/a/b", None));
+        assert_eq!(split_target("http://h:8080/p?q#f"), ("/p", Some("q")));
+        assert_eq!(split_target("http://h"), ("", None));
+        assert_eq!(split_target("*"), ("*", None));
+        assert_eq!(split_target("example.com:443"), ("example.com:443", None));
+        assert_eq!(split_target("/x#frag"), ("/x", None));
+        assert_eq!(target_authority("http://h:8080/p"), Some("h:8080"));
+        assert_eq!(target_authority("/p"), None);
+    }
+}

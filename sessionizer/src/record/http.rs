@@ -1,0 +1,236 @@
+//! The `http` record: one transaction. Written in two halves: the [head](HttpRecord::write_json_head)
+//! (every field that does not depend on sessions, about 90 % of the bytes, written where the
+//! transaction was parsed) and the [tail](write_json_tail) (the session fields and the
+//! closing brace, written by the session stage).
+
+use crate::http::target::{split_target, target_authority};
+use crate::http::transaction::SwitchedProtocol;
+use crate::http::{Headers, Request, Response, Transaction};
+use crate::session::secret::HEX_LEN;
+use crate::session::TxSession;
+use crate::text::is_clean;
+use crate::tunnel::TunnelInfo;
+
+use super::json::{
+    key, write_ip, write_opt_bool, write_opt_str, write_opt_str_known, write_str, write_str_known,
+    write_ts_micros, write_u64, Arr, Obj,
+};
+use super::{Redactor, REDACTED, SCHEMA_VERSION};
+
+/// An `http` record: one transaction, ready to write.
+pub struct HttpRecord<'a> {
+    /// The transaction.
+    pub tx: &'a Transaction,
+    /// Redaction rules.
+    pub redactor: &'a Redactor,
+    /// The outermost tunnel the transaction's packets came through; the `tunnel` field is
+    /// written only when there is one.
+    pub tunnel: Option<&'a TunnelInfo>,
+}
+
+/// `"HTTP/1.x"` from the minor version, quoted.
+fn version_json(minor: u8) -> &'static [u8] {
+    match minor {
+        0 => b"\"HTTP/1.0\"",
+        _ => b"\"HTTP/1.1\"",
+    }
+}
+
+impl HttpRecord<'_> {
+    /// Append this record as one line of JSON (no newline), the session fields when given:
+    /// [`Self::write_json_head`] followed by [`write_json_tail`].
+    pub fn write_json(&self, session: Option<&TxSession>, out: &mut Vec<u8>) {
+        self.write_json_head(out);
+        write_json_tail(session, &mut [0; HEX_LEN], out);
+    }
+
+    /// Append the part of the record that does not depend on sessions, leaving the object
+    /// open for [`write_json_tail`].
+    pub fn write_json_head(&self, out: &mut Vec<u8>) {
+        let tx = self.tx;
+        let mut o = Obj::open(out);
+        write_str_known(o.key(key!("type")), "http", true);
+        write_u64(o.key(key!("schema_version")), u64::from(SCHEMA_VERSION));
+        write_ts_micros(o.key(key!("ts")), tx.ts_us());
+        write_u64(o.key(key!("conn_id")), tx.conn.0);
+        write_u64(o.key(key!("depth")), u64::from(tx.depth));
+        let mut flow = Obj::open(o.key(key!("flow")));
+        write_ip(flow.key(key!("src_ip")), tx.client.ip());
+        write_u64(flow.key(key!("src_port")), u64::from(tx.client.port()));
+        write_ip(flow.key(key!("dst_ip")), tx.server.ip());
+        write_u64(flow.key(key!("dst_port")), u64::from(tx.server.port()));
+        flow.close();
+        match &tx.request {
+            None => o.key(key!("request")).extend_from_slice(b"null"),
+            Some(r) => self.write_request(r, o.key(key!("request"))),
+        }
+        match &tx.response {
+            None => o.key(key!("response")).extend_from_slice(b"null"),
+            Some(r) => self.write_response(r, o.key(key!("response"))),
+        }
+        let latency = o.key(key!("latency_us"));
+        match (&tx.request, &tx.response) {
+            (Some(q), Some(r)) => write_u64(latency, r.ts_us.saturating_sub(q.end_ts_us)),
+            _ => latency.extend_from_slice(b"null"),
+        }
+        let switched = o.key(key!("switched_protocol"));
+        match &tx.switched {
+            None => switched.extend_from_slice(b"null"),
+            Some(SwitchedProtocol::Connect) => write_str(switched, "connect"),
+            Some(SwitchedProtocol::Upgrade(u)) => {
+                write_str(switched, &format!("upgrade:{}", u.to_ascii_lowercase()))
+            }
+        }
+        let mut anomalies = Arr::open(o.key(key!("anomalies")));
+        for name in tx.anomalies.iter().map(|a| a.name()) {
+            write_str_known(anomalies.item(), name, true);
+        }
+        for name in tx.tcp_anomalies.iter().map(|a| a.name()) {
+            write_str_known(anomalies.item(), name, true);
+        }
+        anomalies.close();
+        if let Some(t) = self.tunnel {
+            write_tunnel(t, o.key(key!("tunnel")));
+        }
+        o.suspend();
+    }
+
+    /// The `request` object.
+    fn write_request(&self, r: &Request, out: &mut Vec<u8>) {
+        let (path, query) = split_target(&r.uri);
+        // The path, query and an absolute-form host are parts of the target: clean when it
+        // is. Values of a plain header list are clean.
+        let uri_clean = is_clean(r.uri.as_bytes());
+        let plain = r.headers.is_plain();
+        let (host, host_clean) = match r.headers.get("host") {
+            Some(h) => (Some(h), plain),
+            None => (target_authority(&r.uri), uri_clean),
+        };
+        let mut o = Obj::open(out);
+        write_str(o.key(key!("method")), &r.method);
+        write_str_known(o.key(key!("uri")), &r.uri, uri_clean);
+        write_str_known(o.key(key!("path")), path, uri_clean);
+        write_opt_str_known(o.key(key!("query")), query, uri_clean);
+        write_opt_str_known(o.key(key!("host")), host, host_clean);
+        o.key(key!("version"))
+            .extend_from_slice(version_json(r.version_minor));
+        let ua = r.headers.get("user-agent");
+        write_opt_str_known(o.key(key!("user_agent")), ua, plain);
+        let ct = r.headers.get("content-type");
+        write_opt_str_known(o.key(key!("content_type")), ct, plain);
+        self.write_headers(&r.headers, o.key(key!("headers")));
+        write_u64(o.key(key!("body_bytes")), r.body_bytes);
+        o.close();
+    }
+
+    /// The `response` object.
+    fn write_response(&self, r: &Response, out: &mut Vec<u8>) {
+        let plain = r.headers.is_plain();
+        let mut o = Obj::open(out);
+        write_u64(o.key(key!("status")), u64::from(r.status));
+        write_str(o.key(key!("reason")), &r.reason);
+        o.key(key!("version"))
+            .extend_from_slice(version_json(r.version_minor));
+        let ct = r.headers.get("content-type");
+        write_opt_str_known(o.key(key!("content_type")), ct, plain);
+        self.write_headers(&r.headers, o.key(key!("headers")));
+        write_u64(o.key(key!("body_bytes")), r.body_bytes);
+        let mut interim = Arr::open(o.key(key!("interim")));
+        for &code in &r.interim {
+            write_u64(interim.item(), u64::from(code));
+        }
+        interim.close();
+        o.close();
+    }
+
+    /// `[[name, value], ...]` in wire order, secret values redacted.
+    fn write_headers(&self, headers: &Headers, out: &mut Vec<u8>) {
+        // Every name and value, with room for each field's framing: `["`, `","`, `"]` and a
+        // comma.
+        const FRAME_BYTES: usize = 8;
+        out.reserve(headers.text_len() + FRAME_BYTES * headers.len() + 2);
+        let plain = headers.is_plain();
+        let mut list = Arr::open(out);
+        for (name, value) in headers {
+            let (value, clean) = if self.redactor.redacts(name) {
+                (REDACTED, true)
+            } else {
+                (value, plain)
+            };
+            let mut field = Arr::open(list.item());
+            write_str_known(field.item(), name, plain);
+            write_str_known(field.item(), value, clean);
+            field.close();
+        }
+        list.close();
+    }
+}
+
+/// The `tunnel` object: its type, its id under the type's own name, the outer addresses and
+/// the nesting depth.
+fn write_tunnel(t: &TunnelInfo, out: &mut Vec<u8>) {
+    let mut o = Obj::open(out);
+    write_str_known(o.key(key!("type")), t.kind.name(), true);
+    if let Some((name, id)) = t.kind.id_name().zip(t.id) {
+        write_u64(o.dyn_key(name), u64::from(id));
+    }
+    write_ip(o.key(key!("outer_src")), t.outer_src);
+    write_ip(o.key(key!("outer_dst")), t.outer_dst);
+    write_u64(o.key(key!("depth")), u64::from(t.depth));
+    o.close();
+}
+
+/// Append the session fields of an `http` record (when `session` is given) and close it: the
+/// second half of [`HttpRecord::write_json`], after [`HttpRecord::write_json_head`].
+///
+/// Returns the session id's hex digits, written into `hex` (the record's partitioning key):
+/// the exporter's key and the record's `session_id` come from one encoding.
+pub fn write_json_tail<'h>(
+    session: Option<&TxSession>,
+    hex: &'h mut [u8; HEX_LEN],
+    out: &mut Vec<u8>,
+) -> Option<&'h str> {
+    let mut o = Obj::resume(out);
+    let mut key = None;
+    if let Some(ts) = session {
+        let id = o.key(key!("session_id"));
+        match &ts.session_id {
+            Some(sid) => {
+                let digits = sid.hex_in(hex);
+                write_str_known(id, digits, true);
+                key = Some(digits);
+            }
+            None => id.extend_from_slice(b"null"),
+        }
+        let txid = o.key(key!("transaction_id"));
+        txid.push(b'"');
+        write_u64(txid, ts.transaction_id.conn);
+        txid.push(b'-');
+        write_u64(txid, u64::from(ts.transaction_id.depth));
+        txid.push(b'"');
+        let source = o.key(key!("session_key"));
+        match ts.key_source.as_deref() {
+            None => source.extend_from_slice(b"null"),
+            Some(label) => {
+                let mut k = Obj::open(source);
+                write_str(k.key(key!("source")), label);
+                write_opt_bool(k.key(key!("verified")), ts.jwt_verified);
+                k.close();
+            }
+        }
+        write_ip(o.key(key!("client_ip")), ts.client_ip);
+        write_opt_str(o.key(key!("endpoint")), ts.endpoint.as_deref());
+        let mut context = Obj::open(o.key(key!("context")));
+        for (name, value) in &ts.context {
+            write_str(context.dyn_key(name), value);
+        }
+        context.close();
+        let mut anomalies = Arr::open(o.key(key!("session_anomalies")));
+        for a in &ts.anomalies {
+            write_str_known(anomalies.item(), a.name(), true);
+        }
+        anomalies.close();
+    }
+    o.close();
+    key
+}

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
 
 use super::secret::{Secret, MIN_SECRET_BYTES};
@@ -980,12 +981,21 @@ impl SessionConfig {
                         ),
                     });
                 }
-                super::jwt::decoding_key(a, pem.as_bytes())
-                    .map_err(|m| invalid("jwt.public_key_pem", m))?;
+                decoding_key(a, pem.as_bytes()).map_err(|m| invalid("jwt.public_key_pem", m))?;
             }
         }
         Ok(())
     }
+}
+
+/// Parse a PEM public key for RS256 or ES256; the error says what to do.
+pub(crate) fn decoding_key(a: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
+    let r = match a {
+        JwtAlgorithm::RS256 => DecodingKey::from_rsa_pem(pem),
+        JwtAlgorithm::ES256 => DecodingKey::from_ec_pem(pem),
+        JwtAlgorithm::HS256 => return Err("HS256 takes hs256_secret, not a PEM key".into()),
+    };
+    r.map_err(|e| format!("not a {a:?} public key in PEM form (-----BEGIN PUBLIC KEY-----): {e}"))
 }
 
 /// Parse a CIDR (`10.0.0.0/8`, `::1/128`) or a bare address (a /32 or /128).

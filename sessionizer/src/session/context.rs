@@ -54,11 +54,6 @@ impl Param {
         }
     }
 
-    /// Whether the value is a claim of a JWT (read from its whole decoded payload).
-    pub fn reads_claims(&self) -> bool {
-        self.source == ParamSource::Jwt
-    }
-
     /// Whether the value is a claim of the `Authorization: Bearer` token.
     pub fn reads_bearer_claims(&self) -> bool {
         self.source == ParamSource::Jwt && self.token_in == TokenLocation::Bearer

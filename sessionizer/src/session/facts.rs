@@ -165,25 +165,13 @@ impl Extractor {
                 }
             }
         }
-        // Only keys that read the bearer token's claims ask the cache to remember anything
-        // (a memo for every key cost 1.8 KiB per token with the default list).
+        // Only keys that read the bearer token's claims ask the cache to remember anything.
         let memo_keys = keys
             .iter()
             .rposition(CompiledKey::reads_bearer_claims)
             .map_or(0, |i| i + 1);
         let params: Arc<[Param]> = cfg.params.iter().map(Param::new).collect();
-        // The decoded payload is kept only for readers the keys' memos do not serve (it was
-        // two thirds of a cached token's memory with the default list).
-        let memos = jwt::MemoPlan {
-            key_claims: keys
-                .iter()
-                .take(memo_keys)
-                .map(|k| k.bearer_claim().map(Into::into))
-                .collect(),
-            keep_payload: params.iter().any(Param::reads_claims)
-                || keys.iter().any(CompiledKey::reads_claims_elsewhere),
-        };
-        let claims_cache = jwt::ClaimsCache::new(Arc::new(memos));
+        let claims_cache = jwt::ClaimsCache::new(memo_keys);
         let reads_bearer_claims = memo_keys > 0 || params.iter().any(Param::reads_bearer_claims);
         Extractor {
             body: cfg.body.clone(),

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use smallvec::SmallVec;
 
-use super::config::{JwtAlgorithm, JwtConfig};
+use super::config::{decoding_key, JwtAlgorithm, JwtConfig};
 use super::secret::HashId;
 use super::FixedHasher;
 use crate::prefetch;
@@ -43,21 +43,9 @@ pub const CLAIMS_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) struct ClaimsCache {
     /// Claims by token, and the token bytes held.
     map: std::cell::RefCell<(ClaimsMap, usize)>,
-    /// What each token's claims remember, and whether they keep the decoded payload.
-    memos: Arc<MemoPlan>,
-}
-
-/// What a token's cached claims remember for the session keys, set from the key list.
-#[derive(Debug)]
-pub(crate) struct MemoPlan {
-    /// By key index, up to the last key that reads the bearer token's claims (later ones
-    /// never ask): the claim that key reads, or `None` for a key that reads none (its memo
-    /// still holds its hashes). A key's claim is read when the token is decoded.
-    pub key_claims: Vec<Option<Box<str>>>,
-    /// Keep the decoded payload after the keys' claims were read: something else reads
-    /// claims (a context parameter, a key reading a JWT elsewhere than the bearer token).
-    /// Without it each token's entry is a fraction of the size.
-    pub keep_payload: bool,
+    /// Session keys each token's claims remember a memo for: the keys up to the last one
+    /// that reads the bearer token's claims (later ones never ask).
+    memo_keys: usize,
 }
 
 /// Session keys whose memo lives inside a token's cached claims (the default key list reads
@@ -88,8 +76,8 @@ struct Cached {
 /// transaction carrying the token neither searches the claims nor hashes again.
 #[derive(Debug)]
 pub(crate) struct Claims {
-    /// The decoded payload, when the cache's [`MemoPlan::keep_payload`] says so.
-    pub value: Option<Value>,
+    /// The decoded payload.
+    pub value: Value,
     /// By key index; inline for the first [`INLINE_KEY_MEMOS`] keys, so that a prefetch of
     /// the claims brings them along.
     memo: SmallVec<[KeyMemo; INLINE_KEY_MEMOS]>,
@@ -109,23 +97,11 @@ struct KeyMemo {
 }
 
 impl Claims {
-    /// The claims of a decoded payload, each key's claim read as `plan` says, the payload
-    /// kept only if it says so.
-    fn new(value: Value, plan: &MemoPlan) -> Self {
-        let memo = plan
-            .key_claims
-            .iter()
-            .map(|c| KeyMemo {
-                claim: match c {
-                    Some(c) => OnceLock::from(self::claim(&value, c).map(Into::into)),
-                    None => OnceLock::new(),
-                },
-                base: Default::default(),
-            })
-            .collect();
+    /// The claims of a decoded payload, with an empty memo for each of `memo_keys` keys.
+    fn new(value: Value, memo_keys: usize) -> Self {
         Claims {
-            value: plan.keep_payload.then_some(value),
-            memo,
+            value,
+            memo: (0..memo_keys).map(|_| KeyMemo::default()).collect(),
             binding: OnceLock::new(),
         }
     }
@@ -136,11 +112,9 @@ impl Claims {
     }
 
     /// Claim `claim` (a name or a JSON pointer) as text, as [`claim`] reads it, remembered
-    /// for key `idx` (the key that reads it, read when the token was decoded; an index
-    /// beyond the keys is read each time). Without the payload kept, only what was
-    /// remembered is known.
+    /// for key `idx` (the key that reads it; an index beyond the memos is read each time).
     pub(crate) fn claim(&self, idx: usize, claim: &str) -> Option<Cow<'_, str>> {
-        let read = || self::claim(self.value.as_ref()?, claim);
+        let read = || self::claim(&self.value, claim);
         match self.memo.get(idx) {
             Some(m) => m
                 .claim
@@ -168,16 +142,16 @@ impl Claims {
 /// A clone starts empty: each extractor (one per worker) fills its own.
 impl Clone for ClaimsCache {
     fn clone(&self) -> Self {
-        ClaimsCache::new(self.memos.clone())
+        ClaimsCache::new(self.memo_keys)
     }
 }
 
 impl ClaimsCache {
-    /// An empty cache whose claims remember what `memos` says.
-    pub(crate) fn new(memos: Arc<MemoPlan>) -> Self {
+    /// An empty cache whose claims remember a memo for each of `memo_keys` keys.
+    pub(crate) fn new(memo_keys: usize) -> Self {
         ClaimsCache {
             map: Default::default(),
-            memos,
+            memo_keys,
         }
     }
 
@@ -199,7 +173,7 @@ impl ClaimsCache {
         if let Some(c) = self.map.borrow().0.table.find(hash, |c| &*c.token == token) {
             return c.claims.clone();
         }
-        let c = claims(token).map(|v| Arc::new(Claims::new(v, &self.memos)));
+        let c = claims(token).map(|v| Arc::new(Claims::new(v, self.memo_keys)));
         let mut guard = self.map.borrow_mut();
         let (map, bytes) = &mut *guard;
         if map.table.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
@@ -334,16 +308,6 @@ fn algorithm(a: JwtAlgorithm) -> Algorithm {
     }
 }
 
-/// Parse a PEM public key for RS256 or ES256; the error says what to do.
-pub(crate) fn decoding_key(a: JwtAlgorithm, pem: &[u8]) -> Result<DecodingKey, String> {
-    let r = match a {
-        JwtAlgorithm::RS256 => DecodingKey::from_rsa_pem(pem),
-        JwtAlgorithm::ES256 => DecodingKey::from_ec_pem(pem),
-        JwtAlgorithm::HS256 => return Err("HS256 takes hs256_secret, not a PEM key".into()),
-    };
-    r.map_err(|e| format!("not a {a:?} public key in PEM form (-----BEGIN PUBLIC KEY-----): {e}"))
-}
-
 /// Checks signatures with the configured key, remembering recent results.
 #[derive(Clone)]
 pub struct Verifier {
@@ -438,12 +402,9 @@ impl Verifier {
 mod tests {
     use super::*;
 
-    /// A cache whose claims remember `keys` session keys reading no claim, payload kept.
+    /// A cache whose claims remember a memo for `keys` session keys.
     fn cache_for(keys: usize) -> ClaimsCache {
-        ClaimsCache::new(Arc::new(MemoPlan {
-            key_claims: vec![None; keys],
-            keep_payload: true,
-        }))
+        ClaimsCache::new(keys)
     }
 
     /// A part splits only when each of its characters is in the base64url alphabet: the
@@ -510,25 +471,6 @@ mod tests {
         assert_eq!(again.claim(2, "sub"), None);
         // Beyond the keys: read each time.
         assert_eq!(again.claim(3, "/user/id").as_deref(), Some("u-1"));
-    }
-
-    /// Without the payload kept, the keys' claims are read when the token is decoded and
-    /// answered from there; nothing else is known.
-    #[test]
-    fn claims_without_payload_answer_the_keys_claims() {
-        let cache = ClaimsCache::new(Arc::new(MemoPlan {
-            key_claims: vec![Some("/user/id".into()), None, Some("e".into())],
-            keep_payload: false,
-        }));
-        let c = cache.claims(&token()).unwrap();
-        assert!(c.value.is_none());
-        assert_eq!(c.claim(0, "/user/id").as_deref(), Some("u-1"));
-        assert_eq!(c.claim(2, "e"), None);
-        // Neither a key without a claim nor an index beyond the keys learns anything.
-        assert_eq!(c.claim(1, "sub"), None);
-        assert_eq!(c.claim(3, "sub"), None);
-        let kept = cache_for(1).claims(&token()).unwrap();
-        assert_eq!(kept.claim(3, "sub").as_deref(), Some("alice"));
     }
 
     /// `{"alg":"HS256","typ":"JWT"}.{"sub":"alice","n":7,"user":{"id":"u-1"}}`, unsigned.

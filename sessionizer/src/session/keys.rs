@@ -123,12 +123,6 @@ impl CompiledKey {
         }
     }
 
-    /// Whether the key is a claim of a JWT carried elsewhere than `Authorization: Bearer`
-    /// (a cookie, a header): read from the token's whole decoded payload.
-    pub fn reads_claims_elsewhere(&self) -> bool {
-        matches!(&self.key, Key::Jwt { loc, .. } if *loc != TokenLocation::Bearer)
-    }
-
     /// The cookie this key reads, if any (its `Set-Cookie` values are bound).
     pub fn cookie_name(&self) -> Option<&str> {
         match &self.key {

@@ -181,7 +181,7 @@ impl<'a> TxView<'a> {
     /// The claims of the bearer token, decoded once per transaction and borrowed from the view
     /// (claim values need no copy).
     pub fn bearer_claims(&self) -> Option<&Value> {
-        self.bearer_token_claims()?.value.as_ref()
+        Some(&self.bearer_token_claims()?.value)
     }
 
     /// The bearer token's cached claims, with what was worked out from them before.
@@ -212,7 +212,7 @@ impl<'a> TxView<'a> {
                 .claims_cache
                 .claims(self.token(loc)?)
                 .as_deref()
-                .and_then(|c| f(c.value.as_ref()?)),
+                .and_then(|c| f(&c.value)),
         }
     }
 

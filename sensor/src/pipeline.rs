@@ -101,6 +101,12 @@ impl Pipeline {
         })
     }
 
+    /// The same pipeline with `stage` added at the end of the output stages' chain.
+    pub fn with_stage(mut self, stage: Box<dyn crate::output::Stage>) -> Self {
+        self.out = self.out.with_stage(stage);
+        self
+    }
+
     /// Push one packet through every stage.
     #[inline]
     pub fn on_packet(&mut self, pkt: PacketRef<'_>) -> Result<(), ExportError> {
@@ -196,8 +202,21 @@ mod tests {
     /// Every record of `pcap` replayed with `cfg`, the output stages running every
     /// `stage_at` finished transactions.
     fn replay(cfg: &Config, pcap: &str, stage_at: usize) -> String {
+        replay_with(cfg, pcap, stage_at, None)
+    }
+
+    /// [`replay`] with `stage` added to the output stages.
+    fn replay_with(
+        cfg: &Config,
+        pcap: &str,
+        stage_at: usize,
+        stage: Option<Box<dyn crate::output::Stage>>,
+    ) -> String {
         let out = Shared::default();
         let mut p = Pipeline::new(cfg, Box::new(JsonLinesExporter::new(out.clone()))).unwrap();
+        if let Some(stage) = stage {
+            p = p.with_stage(stage);
+        }
         p.stage_at = stage_at;
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(pcap);
         let mut src = OfflineSource::open(&[path]).unwrap();
@@ -228,5 +247,74 @@ mod tests {
         for n in [2, 7, STAGED_TRANSACTIONS, 100_000] {
             assert_eq!(replay(&cfg, pcap, n), one, "staging by {n}");
         }
+    }
+
+    /// A stage that marks every transaction in its session's state, as a new analysis
+    /// would (docs/architecture.md, "Adding an analysis").
+    #[derive(Default)]
+    struct Marks {
+        seen: u64,
+    }
+
+    impl crate::output::Stage for Marks {
+        fn transaction(
+            &mut self,
+            _now_us: u64,
+            _item: &crate::staged::Staged,
+            session: Option<crate::output::SessionCx<'_>>,
+            _records: &mut crate::output::Records,
+        ) -> Result<(), ExportError> {
+            self.seen += 1;
+            if let Some(crate::output::SessionCx {
+                state: Some(state), ..
+            }) = session
+            {
+                state.count_anomalies(["marked"]);
+            }
+            Ok(())
+        }
+
+        fn add_stats(&self, stats: &mut crate::output::OutputStats) {
+            stats.anomalies.insert("marked".into(), self.seen);
+        }
+    }
+
+    /// A stage added to the chain sees every transaction, and what it keeps in a session's
+    /// state is in that session's records, from the start record on.
+    #[test]
+    fn a_stage_keeps_state_in_the_session_records() {
+        let cfg = Config::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/shop.toml"),
+        )
+        .unwrap();
+        let text = replay_with(
+            &cfg,
+            "fixtures/sessions/journeys.pcap",
+            STAGED_TRANSACTIONS,
+            Some(Box::new(Marks::default())),
+        );
+        let (mut starts, mut ends, mut with_session) = (0, 0, 0);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            match (v["type"].as_str(), v["phase"].as_str()) {
+                (Some("session"), Some(phase)) => {
+                    let marked = v["anomalies"]["marked"].as_u64();
+                    match phase {
+                        "start" => {
+                            starts += 1;
+                            assert_eq!(marked, Some(1), "{line}");
+                        }
+                        "end" => {
+                            ends += 1;
+                            assert_eq!(marked, v["requests"].as_u64(), "{line}");
+                        }
+                        _ => {}
+                    }
+                }
+                (Some("http"), _) => with_session += u64::from(!v["session_id"].is_null()),
+                _ => {}
+            }
+        }
+        assert!(starts > 0 && ends > 0 && with_session > 0);
     }
 }

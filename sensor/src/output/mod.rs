@@ -127,6 +127,12 @@ impl Output {
         })
     }
 
+    /// The same output stages with `stage` added at the end of the chain.
+    pub fn with_stage(mut self, stage: Box<dyn Stage>) -> Self {
+        self.stages.push(stage);
+        self
+    }
+
     /// A reader of session facts for the analyses ([`crate::analyze::SessionFacts`]); `None`
     /// when sessions are off.
     pub fn extractor(&self) -> Option<Extractor> {

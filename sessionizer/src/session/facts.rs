@@ -250,128 +250,31 @@ impl Extractor {
 
     /// [`Self::facts`], with the bearer token and its claims when read ahead.
     fn facts_seeded(&mut self, tx: &Transaction, seed: Option<BearerSeed<'_>>) -> TxFacts {
-        let Extractor {
-            body,
-            keys,
-            params,
-            keyed,
-            verifier,
-            ips,
-            endpoints,
-            login_keywords,
-            login_pointers,
-            bind_cookies,
-            max_value_bytes,
-            claims_cache,
-            reads_bearer_claims: _,
-        } = self;
-        let view = TxView::new(tx, body, claims_cache, seed);
+        let view = TxView::new(tx, &self.body, &self.claims_cache, seed);
         let peer = tx.client.ip();
         let (client_ip, ip_origin) = match view.req {
-            Some(r) => ips.resolve(peer, &r.headers),
+            Some(r) => self.ips.resolve(peer, &r.headers),
             None => (peer, IpOrigin::Peer),
         };
-
-        // The key, by precedence: keys that count only when the server bound their value are
-        // collected on the way to the first key that counts as it is.
-        let session_hash = |idx: usize, value: &str, unverified: bool| {
-            let label = keys.get(idx).map_or("", |k| &*k.label).as_bytes();
-            if unverified {
-                keyed.hash(
-                    Domain::Session,
-                    &[label, value.as_bytes(), UNVERIFIED.as_bytes()],
-                )
-            } else {
-                keyed.hash(Domain::Session, &[label, value.as_bytes()])
-            }
-        };
-        let mut conditional = Vec::new();
-        let found = keys::resolve(keys, &view, client_ip, |idx, v| {
-            if v.is_empty() {
-                return false;
-            }
-            conditional.push(Candidate {
-                idx,
-                base: session_hash(idx, v, false),
-                verified: None,
-                carrier: Some(Carrier::Raw(v.to_string())),
-                bound: Some(keyed.hash(Domain::Binding, &[v.as_bytes()])),
-            });
-            false
-        });
-        let key = found.map(|f| {
-            let verified = match (f.jwt, verifier.as_mut()) {
-                (Some(tok), Some(v)) => {
-                    let id = keyed.hash(Domain::Token, &[tok.as_bytes()]);
-                    Some(v.verify(tok, id) == Verdict::Valid)
-                }
-                _ => None,
-            };
-            // A token that fails verification never joins the session of a verified one.
-            let unverified = verified == Some(false);
-            let hash = || session_hash(f.idx, &f.value, unverified);
-            // A bearer token's claims are cached: so is the hash of the key read from them.
-            let bearer_jwt = keys
-                .get(f.idx)
-                .is_some_and(CompiledKey::reads_bearer_claims);
-            let (base, carrier) = match view.bearer_token_claims() {
-                Some(c) if bearer_jwt => (
-                    c.base(f.idx, unverified, hash),
-                    // The carrier of a bearer JWT key is the token.
-                    f.carrier.map(|t| {
-                        Carrier::Hashed(c.binding(|| keyed.hash(Domain::Binding, &[t.as_bytes()])))
-                    }),
-                ),
-                _ => (hash(), f.carrier.map(|c| Carrier::Raw(c.to_string()))),
-            };
-            Candidate {
-                idx: f.idx,
-                base,
-                verified,
-                carrier,
-                bound: None,
-            }
-        });
-
-        // Context parameters.
-        let mut context = Vec::new();
-        let (mut user, mut role) = (None, None);
-        let mut values = Vec::new();
-        let mut values_truncated = 0;
-        for p in params.iter() {
-            let Some(raw) = p.extract(&view) else {
-                continue;
-            };
-            let (exported, was_cut) = p.export(&raw, keyed, *max_value_bytes);
-            values_truncated += u64::from(was_cut);
-            let number = if p.mode == ParamMode::Plain {
-                numeric(&raw)
-            } else {
-                None
-            };
-            if let Some(e) = &exported {
-                context.push((p.name.clone(), e.clone()));
-                // Several parameters may carry the user (a login form field, a JWT claim...):
-                // the first present, in config order, wins.
-                match p.role {
-                    Some(ParamRole::User) if user.is_none() => user = Some(e.clone()),
-                    Some(ParamRole::Role) if role.is_none() => role = Some(e.clone()),
-                    _ => {}
-                }
-            }
-            values.push(ParamValue {
-                name: p.name.clone(),
-                fingerprint: FixedHasher::default().hash_one(raw.as_ref()),
-                exported,
-                number,
-            });
-        }
-
-        let endpoint = view.req.map(|r| endpoints.name(&r.method, view.path));
+        let (conditional, key) = keys_present(
+            &self.keys,
+            &self.keyed,
+            self.verifier.as_mut(),
+            &view,
+            client_ip,
+        );
+        let params = context(&self.params, &self.keyed, self.max_value_bytes, &view);
+        let endpoint = view.req.map(|r| self.endpoints.name(&r.method, view.path));
         let events_keyless = view.events.get();
         // A transaction without any key present binds nothing: its response is not read.
         let server_values = if key.is_some() || !conditional.is_empty() {
-            server_values(&view, keyed, bind_cookies, login_keywords, login_pointers)
+            server_values(
+                &view,
+                &self.keyed,
+                &self.bind_cookies,
+                &self.login_keywords,
+                &self.login_pointers,
+            )
         } else {
             Vec::new()
         };
@@ -380,17 +283,142 @@ impl Extractor {
             ip_origin,
             conditional,
             key,
-            context,
-            values,
-            user,
-            role,
-            values_truncated,
+            context: params.context,
+            values: params.values,
+            user: params.user,
+            role: params.role,
+            values_truncated: params.values_truncated,
             endpoint,
             server_values,
             events: view.events.get(),
             events_keyless,
         }
     }
+}
+
+/// The session keys present, by precedence: the keys that count only when the server
+/// bound their value, collected on the way to the first key that counts as it is, and
+/// that key.
+fn keys_present(
+    keys: &[CompiledKey],
+    keyed: &Keyed,
+    verifier: Option<&mut Verifier>,
+    view: &TxView<'_>,
+    client_ip: IpAddr,
+) -> (Vec<Candidate>, Option<Candidate>) {
+    let session_hash = |idx: usize, value: &str, unverified: bool| {
+        let label = keys.get(idx).map_or("", |k| &*k.label).as_bytes();
+        if unverified {
+            keyed.hash(
+                Domain::Session,
+                &[label, value.as_bytes(), UNVERIFIED.as_bytes()],
+            )
+        } else {
+            keyed.hash(Domain::Session, &[label, value.as_bytes()])
+        }
+    };
+    let mut conditional = Vec::new();
+    let found = keys::resolve(keys, view, client_ip, |idx, v| {
+        if v.is_empty() {
+            return false;
+        }
+        conditional.push(Candidate {
+            idx,
+            base: session_hash(idx, v, false),
+            verified: None,
+            carrier: Some(Carrier::Raw(v.to_string())),
+            bound: Some(keyed.hash(Domain::Binding, &[v.as_bytes()])),
+        });
+        false
+    });
+    let key = found.map(|f| {
+        let verified = match (f.jwt, verifier) {
+            (Some(tok), Some(v)) => {
+                let id = keyed.hash(Domain::Token, &[tok.as_bytes()]);
+                Some(v.verify(tok, id) == Verdict::Valid)
+            }
+            _ => None,
+        };
+        // A token that fails verification never joins the session of a verified one.
+        let unverified = verified == Some(false);
+        let hash = || session_hash(f.idx, &f.value, unverified);
+        // A bearer token's claims are cached: so is the hash of the key read from them.
+        let bearer_jwt = keys
+            .get(f.idx)
+            .is_some_and(CompiledKey::reads_bearer_claims);
+        let (base, carrier) = match view.bearer_token_claims() {
+            Some(c) if bearer_jwt => (
+                c.base(f.idx, unverified, hash),
+                // The carrier of a bearer JWT key is the token.
+                f.carrier.map(|t| {
+                    Carrier::Hashed(c.binding(|| keyed.hash(Domain::Binding, &[t.as_bytes()])))
+                }),
+            ),
+            _ => (hash(), f.carrier.map(|c| Carrier::Raw(c.to_string()))),
+        };
+        Candidate {
+            idx: f.idx,
+            base,
+            verified,
+            carrier,
+            bound: None,
+        }
+    });
+    (conditional, key)
+}
+
+/// The context parameters present, in config order.
+fn context(
+    params: &[Param],
+    keyed: &Keyed,
+    max_value_bytes: usize,
+    view: &TxView<'_>,
+) -> ContextRead {
+    let mut read = ContextRead::default();
+    for p in params {
+        let Some(raw) = p.extract(view) else {
+            continue;
+        };
+        let (exported, was_cut) = p.export(&raw, keyed, max_value_bytes);
+        read.values_truncated += u64::from(was_cut);
+        let number = if p.mode == ParamMode::Plain {
+            numeric(&raw)
+        } else {
+            None
+        };
+        if let Some(e) = &exported {
+            read.context.push((p.name.clone(), e.clone()));
+            // Several parameters may carry the user (a login form field, a JWT claim...):
+            // the first present, in config order, wins.
+            match p.role {
+                Some(ParamRole::User) if read.user.is_none() => read.user = Some(e.clone()),
+                Some(ParamRole::Role) if read.role.is_none() => read.role = Some(e.clone()),
+                _ => {}
+            }
+        }
+        read.values.push(ParamValue {
+            name: p.name.clone(),
+            fingerprint: FixedHasher::default().hash_one(raw.as_ref()),
+            exported,
+            number,
+        });
+    }
+    read
+}
+
+/// The context parameters of one transaction, as [`Extractor::facts`] reads them.
+#[derive(Default)]
+struct ContextRead {
+    /// As exported, in config order.
+    context: Vec<(Arc<str>, String)>,
+    /// Every parameter present, for the session's aggregates.
+    values: Vec<ParamValue>,
+    /// The first `user` parameter present.
+    user: Option<String>,
+    /// The first `role` parameter present.
+    role: Option<String>,
+    /// Values cut at `max_value_bytes`.
+    values_truncated: u64,
 }
 
 /// Keyed hashes of the values the server set in `view`'s response: `Set-Cookie` values of

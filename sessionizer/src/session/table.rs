@@ -27,20 +27,21 @@ use super::bindings::Bindings;
 use super::body::DecodeStatus;
 use super::client_ip::{ClientIpResolver, IpOrigin};
 use super::config::{parse_cidr, SessionConfig, SessionConfigError};
-use super::endpoint::{cut, EndpointNamer};
+use super::endpoint::EndpointNamer;
 use super::endpoint_ids::{EndpointIds, INLINE_ENDPOINT_IDS};
-use super::facts::{Candidate, Extractor, ParamValue, TxFacts};
+use super::facts::{Candidate, Extractor, TxFacts};
 use super::jwt::Verifier;
 use super::keys::CompiledKey;
-use super::secret::{Domain, HashId, Keyed, Secret};
+use super::secret::{HashId, Keyed, Secret};
 use super::stats::SessionStats;
-use super::summary::{
-    count_status, EndReason, EndpointAgg, Phase, SessionRecord, SessionSummary, StatusKey,
-    TransactionId,
-};
+use super::summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId};
 use super::view::BodyEvents;
 use crate::http::Transaction;
-use crate::prefetch;
+use crate::prefetch::CACHE_LINE_BYTES;
+
+mod batch;
+mod fold;
+mod lifecycle;
 
 /// Microseconds per millisecond.
 const US_PER_MS: u64 = 1000;
@@ -60,7 +61,7 @@ const PREFETCH_LIST_ENTRIES: usize = 8;
 
 /// Bytes of a session slot [`Sessionizer::prefetch`] requests: the fields every transaction
 /// reads and the start of its summary.
-const PREFETCH_SESSION_BYTES: usize = 6 * prefetch::CACHE_LINE_BYTES;
+const PREFETCH_SESSION_BYTES: usize = 6 * CACHE_LINE_BYTES;
 
 /// Debug builds walk every list after each call only up to this many sessions (the walk is
 /// O(sessions); debug replays of big captures would crawl).
@@ -211,36 +212,6 @@ struct Limits {
     max_value_bytes: usize,
 }
 
-/// What folding one transaction into its session left out at a bound; added to
-/// [`SessionStats`] once per transaction.
-#[derive(Debug, Default)]
-struct Dropped {
-    /// Client IPs past `max_client_ips_per_session`.
-    client_ips: u64,
-    /// User agents past `max_user_agents_per_session`.
-    user_agents: u64,
-    /// Endpoints past `max_endpoints_per_session`.
-    endpoints: u64,
-    /// Distinct values past `max_distinct_values_per_param`.
-    distinct_values: u64,
-    /// Transaction ids past `max_transaction_ids_per_session`.
-    transaction_ids: u64,
-    /// User agents cut at `max_value_bytes`.
-    values_truncated: u64,
-}
-
-impl Dropped {
-    /// Add these to the table's counters.
-    fn add_to(&self, stats: &mut SessionStats) {
-        stats.client_ips_dropped += self.client_ips;
-        stats.user_agents_dropped += self.user_agents;
-        stats.endpoints_dropped += self.endpoints;
-        stats.distinct_values_capped += self.distinct_values;
-        stats.transaction_ids_dropped += self.transaction_ids;
-        stats.values_truncated += self.values_truncated;
-    }
-}
-
 /// Assigns transactions to sessions and emits `session` records.
 ///
 /// Invariant: the table holds at most `max_sessions` sessions, each on every list (UPDATE
@@ -358,70 +329,6 @@ impl Sessionizer {
     /// of the sharded pipeline): same keys, parameters, secret and verification key.
     pub fn extractor(&self) -> Extractor {
         self.extractor.clone()
-    }
-
-    /// Request the memory that [`Self::observe_facts`] will touch for these transactions'
-    /// sessions, all at once: first the slots, then (once those arrived) the lists the
-    /// transactions append to. Numbers their endpoints and looks their sessions up on the way
-    /// (what [`Self::observe_facts`] would do), leaving both in each hint. Only a hint: the
-    /// results do not depend on it.
-    ///
-    /// Thousands of open sessions do not fit in the caches, and each transaction's session
-    /// state is a dozen cold lines; observed one after the other, each miss waited for the
-    /// previous transaction's. A batch of staged transactions knows its keys in advance.
-    pub fn prefetch<'a>(
-        &mut self,
-        batch: impl Iterator<Item = (&'a TxFacts, &'a mut SessionHint)>,
-    ) {
-        let mut found: Vec<(u32, Option<u64>)> = Vec::new();
-        let mut pending: Vec<(&'a TxFacts, &'a mut SessionHint)> = Vec::new();
-        for (f, hint) in batch {
-            if let Some(k) = &f.key {
-                self.table.candidates(&k.base, |slot| {
-                    prefetch::bytes(slot, PREFETCH_SESSION_BYTES)
-                });
-            }
-            hint.endpoint_id = f.endpoint.as_deref().map(|e| self.endpoint_ids.id(e));
-            pending.push((f, hint));
-        }
-        // Looked up once here; `observe_facts` checks the slot instead of looking up again.
-        for (f, hint) in pending {
-            hint.slot = f.key.as_ref().and_then(|k| self.table.find(&k.base));
-            if let Some(slot) = hint.slot {
-                found.push((slot, hint.endpoint_id));
-            }
-        }
-        for &(slot, endpoint_id) in &found {
-            let Some(s) = self.table.get(slot) else {
-                continue;
-            };
-            let sum = &s.summary;
-            prefetch::slice(&sum.client_ips.counts);
-            prefetch::slice(&sum.user_agents.counts);
-            // Of the session's endpoints, only the transaction's entry is read.
-            let entry = endpoint_id
-                .and_then(|id| s.endpoint_ids.iter().position(|&x| x == id))
-                .and_then(|at| sum.endpoints.get(at));
-            if let Some(entry) = entry {
-                prefetch::value(entry);
-            }
-        }
-        // The user agents that list points to, compared with the transaction's (endpoints
-        // are found by id: their names are not read).
-        for &(slot, _) in &found {
-            let Some(s) = self.table.get(slot) else {
-                continue;
-            };
-            for (ua, _) in s
-                .summary
-                .user_agents
-                .counts
-                .iter()
-                .take(PREFETCH_LIST_ENTRIES)
-            {
-                prefetch::line(ua.as_ptr());
-            }
-        }
     }
 
     /// What `tx` tells the table, read here (the pipeline reads facts ahead, with a clone of
@@ -636,284 +543,6 @@ impl Sessionizer {
         self.open(base, found.idx, carrier, now, out)
     }
 
-    /// Fold the transaction into session `i`'s summary: times, counts, client address, user
-    /// agent, status, endpoint, context values, user and role, transaction id.
-    fn fold(
-        &mut self,
-        i: u32,
-        now: u64,
-        tx: &Transaction,
-        ts: &TxSession,
-        endpoint: Option<(&str, u64)>,
-        values: &mut Vec<ParamValue>,
-    ) -> Dropped {
-        let lim = self.limits.clone();
-        let mut dropped = Dropped::default();
-        let s = self.session_mut(i);
-        if !s.started && s.part > 1 {
-            s.part_start_us = now;
-        }
-        s.touch_us = now;
-        s.dirty = true;
-        let sum = &mut s.summary;
-        let (first_ts, last_ts) = tx_times(tx);
-        if sum.requests == 0 || first_ts < sum.first_seen_us {
-            sum.first_seen_us = first_ts;
-        }
-        sum.last_seen_us = sum.last_seen_us.max(last_ts);
-        sum.requests += 1;
-        sum.request_bytes += tx.request.as_ref().map_or(0, |r| r.body_bytes);
-        sum.response_bytes += tx.response.as_ref().map_or(0, |r| r.body_bytes);
-        if !sum.client_ips.add(ts.client_ip, lim.max_ips) {
-            dropped.client_ips += 1;
-        }
-        let ua = tx
-            .request
-            .as_ref()
-            .and_then(|r| r.headers.get("user-agent"))
-            .filter(|v| !v.is_empty());
-        if let Some(ua) = ua {
-            let c = cut(ua, lim.max_value_bytes);
-            dropped.values_truncated += u64::from(c.len() < ua.len());
-            if !sum.user_agents.add_str(c, lim.max_uas) {
-                dropped.user_agents += 1;
-            }
-        }
-        let status = tx
-            .response
-            .as_ref()
-            .map_or(StatusKey::None, |r| StatusKey::Code(r.status));
-        count_status(&mut sum.status, status);
-        if let Some((name, id)) = endpoint {
-            let added = count_endpoint(s, name, id, status, lim.max_endpoints);
-            dropped.endpoints += u64::from(!added);
-        }
-        let sum = &mut s.summary;
-        for v in values.drain(..) {
-            let agg = sum.context.entry(v.name).or_default();
-            if !agg.add(v.fingerprint, v.exported, v.number, lim.max_distinct) {
-                dropped.distinct_values += 1;
-            }
-        }
-        if ts.user.is_some() {
-            sum.user.clone_from(&ts.user);
-        }
-        if ts.role.is_some() {
-            sum.role.clone_from(&ts.role);
-        }
-        if sum.transaction_ids.len() < lim.max_tx_ids {
-            sum.transaction_ids.push(ts.transaction_id);
-        } else {
-            sum.transaction_ids_dropped += 1;
-            dropped.transaction_ids += 1;
-        }
-        dropped
-    }
-
-    /// Advance packet time: idle ends, max-duration splits, periodic updates, in that order.
-    /// O(expired): each list is walked from its oldest entry and stops at the first that is
-    /// not due.
-    pub fn expire(&mut self, now_us: u64, out: &mut Vec<SessionRecord>) {
-        self.now_us = self.now_us.max(now_us);
-        let now = self.now_us;
-        while let Some(i) = self.table.head(LRU) {
-            let deadline = self.session(i).touch_us.saturating_add(self.limits.idle_us);
-            if deadline > now {
-                break;
-            }
-            self.end_slot(i, deadline, EndReason::Idle, out);
-        }
-        while let Some(i) = self.table.head(SPLIT) {
-            let s = self.session(i);
-            let deadline = s.part_start_us.saturating_add(self.limits.max_duration_us);
-            if deadline > now {
-                break;
-            }
-            self.split(i, deadline, now, out);
-        }
-        if self.limits.update_us > 0 {
-            while let Some(i) = self.table.head(UPDATE) {
-                let s = self.session(i);
-                if s.update_us.saturating_add(self.limits.update_us) > now {
-                    break;
-                }
-                if s.started && s.dirty {
-                    let rec = self.record(i, Phase::Update, now, None);
-                    out.push(rec);
-                    self.stats.updates += 1;
-                }
-                let s = self.session_mut(i);
-                s.dirty = false;
-                s.update_us = now;
-                self.table.move_to_back(UPDATE, i);
-            }
-        }
-        self.check_invariants();
-    }
-
-    /// End every open session with `reason`, least recently active first.
-    pub fn flush(&mut self, now_us: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
-        self.now_us = self.now_us.max(now_us);
-        while let Some(i) = self.table.head(LRU) {
-            self.end_slot(i, self.now_us, reason, out);
-        }
-        self.check_invariants();
-    }
-
-    /// Open a session for `base`, evicting the least recently active one at the bound.
-    #[cold]
-    #[inline(never)]
-    fn open(
-        &mut self,
-        base: HashId,
-        key_idx: usize,
-        carrier: Option<HashId>,
-        now: u64,
-        out: &mut Vec<SessionRecord>,
-    ) -> u32 {
-        if self.table.len() >= self.limits.max_sessions {
-            if let Some(victim) = self.table.head(LRU) {
-                self.end_slot(victim, now, EndReason::Evicted, out);
-            }
-        }
-        let linked_from = carrier
-            .and_then(|c| self.bindings.get(&c))
-            .filter(|s| *s != base);
-        if linked_from.is_some() {
-            self.stats.sessions_linked += 1;
-        }
-        // A session opened by a login inherits who logged in (the login form or token request
-        // was seen in the part it is linked from), until its own transactions say otherwise.
-        let mut summary = SessionSummary::default();
-        if let Some(from) = linked_from
-            .and_then(|lf| self.table.find(&lf))
-            .and_then(|slot| self.table.get(slot))
-        {
-            summary.user.clone_from(&from.summary.user);
-            summary.role.clone_from(&from.summary.role);
-        }
-        self.stats.sessions_started += 1;
-        let session = Session {
-            base,
-            id: base,
-            part: 1,
-            previous_part: None,
-            linked_from,
-            key_idx,
-            verified: None,
-            started: false,
-            touch_us: now,
-            part_start_us: now,
-            update_us: now,
-            dirty: false,
-            summary,
-            endpoint_ids: SmallVec::new(),
-        };
-        // Cannot fail: `max_sessions` is validated far below the table's slot limit.
-        let i = self
-            .table
-            .insert(session)
-            .expect("max_sessions below the slot limit");
-        self.table.push_back(LRU, i);
-        self.table.push_back(SPLIT, i);
-        if self.limits.update_us > 0 {
-            self.table.push_back(UPDATE, i);
-        }
-        i
-    }
-
-    /// End the current part at `at` (if it had transactions) and continue as the next part,
-    /// empty until its first transaction.
-    #[cold]
-    #[inline(never)]
-    fn split(&mut self, i: u32, at: u64, now: u64, out: &mut Vec<SessionRecord>) {
-        if self.session(i).started {
-            let rec = self.take_record(i, at, EndReason::MaxDuration);
-            out.push(rec);
-            self.stats.ended_max_duration += 1;
-            let keyed = self.keyed.clone();
-            let s = self.session_mut(i);
-            s.previous_part = Some(s.id);
-            s.part += 1;
-            s.id = keyed.hash(Domain::Part, &[&s.base.0, &s.part.to_le_bytes()]);
-            s.started = false;
-            s.dirty = false;
-            s.linked_from = None;
-        }
-        let s = self.session_mut(i);
-        s.part_start_us = now;
-        s.update_us = now;
-        self.table.move_to_back(SPLIT, i);
-        if self.limits.update_us > 0 {
-            self.table.move_to_back(UPDATE, i);
-        }
-    }
-
-    /// Remove session `i`, emitting its end record at `at` when it had transactions.
-    #[cold]
-    #[inline(never)]
-    fn end_slot(&mut self, i: u32, at: u64, reason: EndReason, out: &mut Vec<SessionRecord>) {
-        match reason {
-            EndReason::Idle => self.stats.ended_idle += 1,
-            EndReason::MaxDuration => self.stats.ended_max_duration += 1,
-            EndReason::Evicted => self.stats.ended_evicted += 1,
-            EndReason::EndOfInput => self.stats.ended_end_of_input += 1,
-            EndReason::Shutdown => self.stats.ended_shutdown += 1,
-        }
-        if self.session(i).started {
-            let rec = self.take_record(i, at, reason);
-            out.push(rec);
-        } else {
-            self.stats.empty_parts_dropped += 1;
-        }
-        self.table.remove(i);
-    }
-
-    /// The end record of session `i`, moving its summary out.
-    #[cold]
-    #[inline(never)]
-    fn take_record(&mut self, i: u32, at: u64, reason: EndReason) -> SessionRecord {
-        let s = self.session_mut(i);
-        let summary = std::mem::take(&mut s.summary);
-        s.endpoint_ids.clear();
-        let mut r = self.record_header(i, Phase::End, at, Some(reason));
-        r.summary = Box::new(summary);
-        r
-    }
-
-    /// A record of session `i` with a copy of its summary.
-    #[cold]
-    #[inline(never)]
-    fn record(&self, i: u32, phase: Phase, at: u64, reason: Option<EndReason>) -> SessionRecord {
-        let mut r = self.record_header(i, phase, at, reason);
-        r.summary = Box::new(self.session(i).summary.clone());
-        r
-    }
-
-    /// A record of session `i` with an empty summary.
-    fn record_header(
-        &self,
-        i: u32,
-        phase: Phase,
-        at: u64,
-        reason: Option<EndReason>,
-    ) -> SessionRecord {
-        let s = self.session(i);
-        SessionRecord {
-            phase,
-            ts_us: at,
-            session_id: s.id,
-            part: s.part,
-            previous_part: s.previous_part,
-            linked_from: s.linked_from,
-            key_source: self.keys[s.key_idx].label.clone(),
-            anonymous: self.keys[s.key_idx].is_fallback(),
-            verified: s.verified,
-            reason,
-            summary: Box::default(),
-        }
-    }
-
     /// Count the body events `ev` and add their anomalies.
     fn body_anomalies(&mut self, ev: BodyEvents, anomalies: &mut Vec<SessionAnomaly>) {
         for st in [ev.request, ev.response].into_iter().flatten() {
@@ -982,51 +611,6 @@ impl Sessionizer {
             }
         }
     }
-}
-
-/// Count a request to endpoint `name` (id `id`) with `status` in session `s`: found by id
-/// among the session's own, by name only when the id is not there (a new endpoint, or ids
-/// cleared since the session listed it). Returns `false` when it was not stored at
-/// `max_endpoints`.
-fn count_endpoint(s: &mut Session, name: &str, id: u64, status: StatusKey, max: usize) -> bool {
-    let sum = &mut s.summary;
-    let at = s.endpoint_ids.iter().position(|&x| x == id).or_else(|| {
-        let at = sum.endpoints.iter().position(|(n, _)| **n == *name)?;
-        s.endpoint_ids[at] = id;
-        Some(at)
-    });
-    if let Some((_, agg)) = at.and_then(|at| sum.endpoints.get_mut(at)) {
-        agg.count += 1;
-        count_status(&mut agg.status, status);
-        return true;
-    }
-    if sum.endpoints.len() >= max {
-        sum.endpoints_dropped += 1;
-        return false;
-    }
-    let mut agg = EndpointAgg {
-        count: 1,
-        ..EndpointAgg::default()
-    };
-    count_status(&mut agg.status, status);
-    sum.endpoints.push((name.into(), agg));
-    s.endpoint_ids.push(id);
-    debug_assert_eq!(s.endpoint_ids.len(), sum.endpoints.len());
-    true
-}
-
-/// Packet times of a transaction: its first byte and its last byte.
-fn tx_times(tx: &Transaction) -> (u64, u64) {
-    let first = tx.ts_us();
-    let last = [
-        tx.request.as_ref().map(|r| r.end_ts_us),
-        tx.response.as_ref().map(|r| r.end_ts_us),
-    ]
-    .into_iter()
-    .flatten()
-    .max()
-    .unwrap_or(first);
-    (first, last.max(first))
 }
 
 #[cfg(test)]

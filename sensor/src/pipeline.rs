@@ -47,6 +47,8 @@ pub struct PipelineStats {
     pub transactions: u64,
     /// `session` records produced.
     pub session_records: u64,
+    /// `alert` records produced.
+    pub alerts: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Connections still tracked when the stats were taken.
@@ -66,6 +68,7 @@ impl PipelineStats {
             export: out.export,
             transactions: out.transactions,
             session_records: out.session_records,
+            alerts: out.alerts,
             anomalies: out.anomalies,
             active_flows: front.active_flows,
             active_sessions: out.active_sessions,

@@ -5,6 +5,7 @@
 //! drain the finished [`http::Transaction`]s; give each to [`session::Sessionizer::observe`] for
 //! its session fields and the `session` records.
 
+pub mod alert;
 pub mod http;
 pub(crate) mod prefetch;
 pub mod record;

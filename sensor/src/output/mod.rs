@@ -81,6 +81,8 @@ pub struct OutputStats {
     pub transactions: u64,
     /// `session` records produced.
     pub session_records: u64,
+    /// `alert` records produced.
+    pub alerts: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Sessions open now.

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
+use apitap_sessionizer::alert::Alert;
 use apitap_sessionizer::http::Transaction;
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
@@ -25,6 +26,8 @@ const RECORD_BUFFER_CAPACITY: usize = 4096;
 const KIND_HTTP: &str = "http";
 /// Record type of session lifecycle records.
 const KIND_SESSION: &str = "session";
+/// Record type of alerts.
+const KIND_ALERT: &str = "alert";
 
 /// Writes records and hands them to the exporter.
 pub struct Records {
@@ -40,6 +43,8 @@ pub struct Records {
     transactions: u64,
     /// `session` records written.
     session_records: u64,
+    /// `alert` records written.
+    alerts: u64,
 }
 
 impl Records {
@@ -53,6 +58,7 @@ impl Records {
             last_flush: Instant::now(),
             transactions: 0,
             session_records: 0,
+            alerts: 0,
         }
     }
 
@@ -101,6 +107,28 @@ impl Records {
         self.exporter.export(meta, &self.buf)
     }
 
+    /// An `alert` record, keyed by its session id (by its client address when it concerns no
+    /// session).
+    pub fn alert(&mut self, alert: &Alert) -> Result<(), ExportError> {
+        self.alerts += 1;
+        self.buf.clear();
+        alert.write_json(&mut self.buf);
+        let mut hex = [0u8; HEX_LEN];
+        let client;
+        let key = match alert.session_id {
+            Some(id) => id.hex_in(&mut hex),
+            None => {
+                client = alert.client_ip.to_string();
+                client.as_str()
+            }
+        };
+        let meta = EventMeta {
+            kind: KIND_ALERT,
+            key: Some(key),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
     /// Write out what the exporter buffers when [`OUTPUT_FLUSH_INTERVAL`] of wall time has
     /// passed since the last time.
     pub fn flush_if_due(&mut self) -> Result<(), ExportError> {
@@ -120,6 +148,7 @@ impl Records {
     pub fn add_stats(&self, stats: &mut OutputStats) {
         stats.transactions += self.transactions;
         stats.session_records += self.session_records;
+        stats.alerts += self.alerts;
         stats.export = self.exporter.stats().clone();
     }
 }

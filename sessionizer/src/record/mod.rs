@@ -1,10 +1,10 @@
 //! The JSON shape of what apitap exports (`docs/events.md` is the reference): one writer per
-//! record type ([`http`], [`session`]), redaction ([`redact`]) and the JSON writer they
-//! share.
+//! record type (`http`, `session`, `alert`), redaction and the JSON writer they share.
 //!
 //! Records borrow what they describe and are written straight into the exporter's buffer:
 //! nothing is copied on the way out. Secrets are redacted here, once, for every exporter.
 
+mod alert;
 mod http;
 mod json;
 mod redact;

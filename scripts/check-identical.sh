@@ -25,6 +25,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 NEW_BIN="${NEW_BIN:-$TARGET_DIR/release/apitap}"
 BENCH_PCAP="${BENCH_PCAP:-$TARGET_DIR/bench/api-200k.pcap}"
 OUT_DIR="${OUT_DIR:-$(mktemp -d -t apitap-identical.XXXXXX)}"
+mkdir -p "$OUT_DIR"
 export APITAP_SESSION_SECRET="check-identical-fixed-secret-0123456789"
 
 log() { printf 'check-identical: %s\n' "$*" >&2; }

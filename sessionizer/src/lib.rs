@@ -10,4 +10,6 @@ pub mod json;
 pub mod prefetch;
 pub mod record;
 pub mod session;
+pub mod tls;
 pub mod tunnel;
+pub mod websocket;

@@ -1,0 +1,1 @@
+//! TLS handshake metadata (placeholder while the module is written).

@@ -15,4 +15,6 @@ pub use anomaly::{WsAnomalies, WsAnomaly};
 pub use config::{WebSocketConfig, WebSocketConfigError};
 pub use connection::WebSocketConnection;
 pub use frame::Opcode;
-pub use summary::{CloseInfo, DirectionSummary, OpcodeSet, TextSample, WebSocketSummary};
+pub use summary::{
+    side_name, CloseInfo, DirectionSummary, OpcodeSet, TextSample, WebSocketSummary,
+};

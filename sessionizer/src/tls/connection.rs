@@ -21,7 +21,7 @@ use super::fingerprint::{ja3_hash, ja3_string, ja4};
 use super::hello::{
     cipher_name, parse_client_hello, parse_server_hello, version_name, ClientHello, HelloError,
 };
-use super::probe::{probe_client_hello, Probe};
+use super::probe::{probe_client_hello, Probe, MAX_PLAINTEXT_FRAGMENT_BYTES};
 use super::summary::{AlertInfo, TlsSummary};
 
 /// Largest handshake message buffered, in bytes. Real ClientHellos are under 2 KiB (a few
@@ -29,9 +29,9 @@ use super::summary::{AlertInfo, TlsSummary};
 /// `tls_hello_too_large`. The protocol allows 2^24 bytes (RFC 8446 section 4).
 pub const MAX_HELLO_BYTES: usize = 64 * 1024;
 
-/// Largest record fragment accepted: 2^14 + 2048 bytes, the TLS 1.2 ciphertext bound
-/// (RFC 5246 section 6.2.3; TLS 1.3's is 2^14 + 256, RFC 8446 section 5.2).
-pub const MAX_RECORD_FRAGMENT_BYTES: usize = (1 << 14) + 2048;
+/// Largest record fragment accepted: 2^14 bytes, the plaintext bound (RFC 8446 section 5.1,
+/// RFC 5246 section 6.2.1). Only records before the hellos are read, and those are plaintext.
+pub const MAX_RECORD_FRAGMENT_BYTES: usize = MAX_PLAINTEXT_FRAGMENT_BYTES as usize;
 
 /// A record header: type, version, 2-byte length (RFC 8446 section 5.1).
 const RECORD_HEADER_BYTES: usize = 5;
@@ -70,6 +70,8 @@ struct Half {
     record: Vec<u8>,
     /// Handshake bytes not yet forming a whole message.
     handshake: Vec<u8>,
+    /// Whole records read.
+    records: u64,
     bytes: u64,
 }
 
@@ -79,6 +81,7 @@ impl Half {
             reading: Reading::Hello,
             record: Vec::new(),
             handshake: Vec::new(),
+            records: 0,
             bytes: 0,
         }
     }
@@ -139,19 +142,18 @@ impl TlsConnection {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,
         };
-        let first = half.bytes == 0;
         half.bytes += data.len() as u64;
         if half.reading == Reading::Done {
             return;
         }
-        if first && side == Side::Client && probe_client_hello(data) == Probe::NotTls {
-            self.out.anomalies.insert(TlsAnomaly::TlsNotClientHello);
-            half.done();
-            return;
-        }
-        if let Err(a) = for_each_record(half, data, |half, typ, fragment| {
-            on_record(half, side, ts_us, typ, fragment, &mut self.out)
+        if let Err(a) = for_each_record(half, data, |half, rec| {
+            on_record(half, side, ts_us, rec, &mut self.out)
         }) {
+            // The client's first record header is where a non-TLS stream shows.
+            let a = match side {
+                Side::Client if half.records == 0 => TlsAnomaly::TlsNotClientHello,
+                _ => a,
+            };
             self.out.anomalies.insert(a);
             half.done();
         }
@@ -204,21 +206,20 @@ impl TlsConnection {
     }
 }
 
-/// Calls `f` with each complete record of the direction (its content type and fragment):
+/// Calls `f` with each complete record of the direction (header and fragment):
 /// from `data` directly when nothing is buffered, else after completing the buffered record.
 /// Keeps an incomplete tail. Stops when the direction is done.
 fn for_each_record(
     half: &mut Half,
     mut data: &[u8],
-    mut f: impl FnMut(&mut Half, u8, &[u8]),
+    mut f: impl FnMut(&mut Half, &[u8]),
 ) -> Result<(), TlsAnomaly> {
     while !data.is_empty() && half.reading == Reading::Hello {
         if half.record.is_empty() {
             match record_len(data)? {
                 Some(total) if data.len() >= total => {
                     let (rec, rest) = data.split_at(total);
-                    let (typ, fragment) = split_record(rec);
-                    f(half, typ, fragment);
+                    f(half, rec);
                     data = rest;
                 }
                 _ => {
@@ -237,8 +238,7 @@ fn for_each_record(
         if let Some(total) = record_len(&half.record)? {
             if half.record.len() == total {
                 let rec = std::mem::take(&mut half.record);
-                let (typ, fragment) = split_record(&rec);
-                f(half, typ, fragment);
+                f(half, &rec);
             }
         }
     }
@@ -268,8 +268,16 @@ fn record_len(buf: &[u8]) -> Result<Option<usize>, TlsAnomaly> {
     }
 }
 
-/// One complete record of a direction still reading its hello.
-fn on_record(half: &mut Half, side: Side, ts_us: u64, typ: u8, frag: &[u8], out: &mut TlsSummary) {
+/// One complete record (header and fragment) of a direction still reading its hello.
+fn on_record(half: &mut Half, side: Side, ts_us: u64, rec: &[u8], out: &mut TlsSummary) {
+    half.records += 1;
+    // The client's first record must pass the same probe the tracker runs.
+    if side == Side::Client && half.records == 1 && probe_client_hello(rec) != Probe::ClientHello {
+        out.anomalies.insert(TlsAnomaly::TlsNotClientHello);
+        half.done();
+        return;
+    }
+    let (typ, frag) = split_record(rec);
     match (typ, side) {
         (content::HANDSHAKE, _) => {
             half.handshake.extend_from_slice(frag);

@@ -42,6 +42,8 @@ pub fn is_grease(v: u16) -> bool {
 pub struct ClientHello {
     /// `legacy_version` (RFC 8446 section 4.1.2), the version field of the message.
     pub legacy_version: u16,
+    /// The client's 32 random bytes: what key logs are indexed by.
+    pub random: [u8; 32],
     /// Cipher suites.
     pub ciphers: Vec<u16>,
     /// Extension types.
@@ -69,6 +71,8 @@ pub struct ClientHello {
 pub struct ServerHello {
     /// `legacy_version`: the negotiated version up to TLS 1.2.
     pub legacy_version: u16,
+    /// The server's 32 random bytes (TLS 1.2 key derivation).
+    pub random: [u8; 32],
     /// The cipher suite selected.
     pub cipher: u16,
     /// supported_versions' selected version (TLS 1.3, RFC 8446 section 4.2.1).
@@ -112,6 +116,7 @@ pub fn parse_client_hello(msg: &[u8]) -> Result<ClientHello, HelloError> {
     };
     let mut hello = ClientHello {
         legacy_version: ch.version.0,
+        random: random32(ch.random),
         ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
         ..ClientHello::default()
     };
@@ -187,6 +192,7 @@ pub fn parse_server_hello(msg: &[u8]) -> Result<ServerHello, HelloError> {
     };
     let mut hello = ServerHello {
         legacy_version: sh.version.0,
+        random: random32(sh.random),
         cipher: sh.cipher.0,
         hello_retry_request: sh.random == HELLO_RETRY_REQUEST_RANDOM,
         ..ServerHello::default()
@@ -217,6 +223,15 @@ pub fn parse_server_hello(msg: &[u8]) -> Result<ServerHello, HelloError> {
         }
     }
     Ok(hello)
+}
+
+/// A hello's random (tls-parser reads exactly 32 bytes).
+fn random32(r: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    if let Some(dst) = out.get_mut(..r.len()) {
+        dst.copy_from_slice(r);
+    }
+    out
 }
 
 /// The name of a protocol version as records show it: `TLS 1.3`, `SSL 3.0`, else hex.

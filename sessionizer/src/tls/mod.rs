@@ -6,6 +6,7 @@
 
 mod anomaly;
 mod connection;
+pub mod decrypt;
 pub mod fingerprint;
 pub mod hello;
 mod probe;

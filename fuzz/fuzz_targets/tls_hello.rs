@@ -5,11 +5,13 @@
 //! (seeds: the streams of `fixtures/tls/`).
 //!
 //! Checks: no panic; a connection whose ClientHello was read starts as the probe says; the
-//! summary is the same whether each direction arrives at once or cut in two.
+//! summary is the same whether each direction arrives at once or cut in two; the key-log
+//! decryptor's record layer, without keys, gives no plaintext.
 #![no_main]
 
 use apitap_fuzz::Payload;
 use apitap_reassembly::Side;
+use apitap_sessionizer::tls::decrypt::{KeyLog, TlsDecryptor};
 use apitap_sessionizer::tls::{fingerprint, hello, probe_client_hello, Probe, TlsConnection};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -58,4 +60,11 @@ fuzz_target!(|input: Input| {
     if !swapped && !cut.swapped() {
         assert_eq!(cut.close(3), whole, "cut at {c}/{s} differs");
     }
+
+    // The decryptor's record layer, with no keys: nothing comes out.
+    let mut d = TlsDecryptor::new(std::sync::Arc::new(KeyLog::default()));
+    let mut out = Vec::new();
+    d.on_data(Side::Client, client, &mut out);
+    d.on_data(Side::Server, server, &mut out);
+    assert!(out.is_empty(), "plaintext without a key");
 });

@@ -477,3 +477,43 @@ proptest! {
         let _ = tls.close(TS);
     }
 }
+
+#[test]
+fn the_summary_serializes_as_the_tls_record_body() {
+    let (client, server) = streams("tls12-sni-h1");
+    let s = feed(&[(Side::Client, &client), (Side::Server, &server)]);
+    let json = serde_json::to_value(&s).unwrap();
+    // serde_json's map is sorted: compare the sets of fields.
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut want = [
+        "version",
+        "sni",
+        "alpn",
+        "alpn_selected",
+        "cipher",
+        "ja4",
+        "ja3",
+        "ja3_hash",
+        "client_hello_seen",
+        "server_hello_seen",
+        "hello_retry_request",
+        "client_hello_ts_us",
+        "server_hello_ts_us",
+        "alert",
+        "client_bytes",
+        "server_bytes",
+        "anomalies",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(json["version"], "TLS 1.2");
+    assert_eq!(json["cipher"], "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    assert_eq!(json["alpn"], serde_json::json!(["http/1.1"]));
+    assert_eq!(json["anomalies"], serde_json::json!([]));
+}

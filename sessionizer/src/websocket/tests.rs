@@ -560,3 +560,45 @@ proptest! {
         prop_assert!(s.samples.iter().all(|t| t.text.len() <= 16));
     }
 }
+
+#[test]
+fn the_summary_serializes_as_the_websocket_record_body() {
+    let s = run(
+        &sampling(1, 8),
+        false,
+        &[
+            (Side::Client, cf(true, TEXT, b"hello")),
+            (Side::Client, sf(true, TEXT, b"unmasked")),
+        ],
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    // serde_json's map is sorted: compare the sets of fields.
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut want = [
+        "client",
+        "server",
+        "opcodes",
+        "close",
+        "first_ts_us",
+        "last_ts_us",
+        "anomalies",
+        "samples",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(json["client"]["messages"], 2);
+    assert_eq!(
+        json["anomalies"],
+        serde_json::json!(["ws_unmasked_client_frame"])
+    );
+    assert_eq!(
+        json["samples"],
+        serde_json::json!([{"from": "client", "ts_us": TS, "text": "hello", "truncated": false}])
+    );
+}

@@ -602,3 +602,124 @@ fn the_summary_serializes_as_the_websocket_record_body() {
         serde_json::json!([{"from": "client", "ts_us": TS, "text": "hello", "truncated": false}])
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real captures: fixtures/websocket/, made by scripts/capture-websocket.sh (the Python
+// `websockets` package, server and client), against tshark's dissection and the client's log.
+
+fn ws_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/websocket")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// expected.tsv: (case, direction) -> the tshark columns, by name.
+fn ws_expected() -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = String::from_utf8(ws_fixture("expected.tsv")).unwrap();
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split('\t'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn ws_capture(case: &str, cfg: &WebSocketConfig, deflate: bool) -> WebSocketSummary {
+    let client = ws_fixture(&format!("{case}.client.bin"));
+    let server = ws_fixture(&format!("{case}.server.bin"));
+    let mut ws = WebSocketConnection::new(cfg, deflate);
+    // The conversation is request/response: feed in 1400-byte segments, alternating.
+    let (mut c, mut s) = (client.chunks(1400), server.chunks(1400));
+    loop {
+        let (a, b) = (c.next(), s.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        a.into_iter().for_each(|x| ws.on_data(TS, Side::Client, x));
+        b.into_iter().for_each(|x| ws.on_data(TS, Side::Server, x));
+    }
+    ws.close(TS)
+}
+
+#[test]
+fn real_captures_match_tshark_and_the_clients_log() {
+    let rows = ws_expected();
+    assert_eq!(rows.len(), 4, "two cases, two directions");
+    for row in &rows {
+        let case = row["case"].as_str();
+        let deflate = case == "ws-deflate";
+        let s = ws_capture(case, &sampling(16, 256), deflate);
+        let side = if row["direction"] == "client" {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let d = s.direction(side);
+        let n = |k: &str| row[k].parse::<u64>().unwrap();
+        let at = format!("{case} {side:?}");
+        assert_eq!(d.frames, n("frames"), "{at} frames");
+        assert_eq!(d.messages, n("messages"), "{at} messages");
+        assert_eq!(d.text_messages, n("text"), "{at} text");
+        assert_eq!(d.binary_messages, n("binary"), "{at} binary");
+        assert_eq!(d.pings, n("pings"), "{at} pings");
+        assert_eq!(d.pongs, n("pongs"), "{at} pongs");
+        assert_eq!((d.unparsed_bytes, d.lost_bytes), (0, 0), "{at}");
+        assert!(s.anomalies.is_empty(), "{at}: {:?}", anomalies(&s));
+        let close = s.close.clone().expect("a close frame");
+        assert_eq!(
+            close.code.map(|c| c.to_string()),
+            Some(row["close_code"].clone())
+        );
+        assert_eq!(close.reason, row["close_reason"]);
+        assert_eq!(close.initiator, Side::Client, "the client closes");
+        assert!(close.acknowledged);
+
+        // The client's own log: what it sent, which the server echoed.
+        let truth: serde_json::Value =
+            serde_json::from_slice(&ws_fixture(&format!("{case}.truth.json"))).unwrap();
+        let sent = truth["client_messages"].as_array().unwrap();
+        assert_eq!(d.messages, sent.len() as u64, "{at}");
+        if deflate {
+            assert_eq!(
+                d.compressed_messages, d.messages,
+                "{at}: every message is deflated"
+            );
+        } else {
+            let bytes: u64 = sent.iter().map(|m| m["bytes"].as_u64().unwrap()).sum();
+            assert_eq!(d.message_bytes, bytes, "{at} message bytes");
+            assert_eq!(d.compressed_messages, 0, "{at}");
+        }
+    }
+}
+
+#[test]
+fn real_capture_samples_are_the_texts_sent() {
+    let s = ws_capture("ws-plain", &sampling(16, 256), false);
+    let client: Vec<&str> = s
+        .samples
+        .iter()
+        .filter(|t| t.from == Side::Client)
+        .map(|t| t.text.as_str())
+        .collect();
+    assert_eq!(
+        client,
+        [
+            r#"{"op":"subscribe","topic":"orders"}"#,
+            r#"{"op":"get","id":42}"#,
+            "héllo wörld",
+            r#"{"op":"bulk","ids":[1,2,3]}"#,
+        ]
+    );
+    assert_eq!(s.samples.len(), 8, "the server echoes each one");
+    let deflated = ws_capture("ws-deflate", &sampling(16, 256), true);
+    assert!(
+        deflated.samples.is_empty(),
+        "compressed messages are not sampled"
+    );
+}

@@ -86,6 +86,15 @@ impl KeyLog {
     /// that is not a key log line is an error.
     pub fn parse(text: &str) -> Result<KeyLog, KeyLogError> {
         let mut log = KeyLog::default();
+        log.add(text)?;
+        Ok(log)
+    }
+
+    /// Adds the secrets of more key log text: another file, or the NSS key log carried by a
+    /// pcapng Decryption Secrets Block (secrets type `TLSK`). Returns how many secrets were
+    /// kept; on an error the secrets of the lines before it stay added.
+    pub fn add(&mut self, text: &str) -> Result<usize, KeyLogError> {
+        let before = self.secrets.len();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let l = raw.trim();
@@ -105,10 +114,10 @@ impl KeyLog {
                 .filter(|s| !s.is_empty() && s.len() <= MAX_SECRET_BYTES)
                 .ok_or(KeyLogError::Hex { line })?;
             if let Some(kind) = SecretKind::from_label(label) {
-                log.secrets.insert((random, kind), Secret(secret));
+                self.secrets.insert((random, kind), Secret(secret));
             }
         }
-        Ok(log)
+        Ok(self.secrets.len() - before)
     }
 
     /// The secret of one kind for the connection whose ClientHello had `client_random`.
@@ -159,6 +168,12 @@ mod tests {
         assert_eq!(master.as_bytes(), &[0xab; 48][..]);
         assert_eq!(format!("{master:?}"), "Secret(48 bytes)");
         assert!(log.get(&random, SecretKind::ClientTraffic0).is_none());
+
+        // A second source (another file, a pcapng Decryption Secrets Block) adds to it.
+        let mut log = log;
+        let more = format!("CLIENT_TRAFFIC_SECRET_0 {RANDOM} {}\n", "01".repeat(32));
+        assert_eq!(log.add(&more), Ok(1));
+        assert!(log.get(&random, SecretKind::ClientTraffic0).is_some());
     }
 
     #[test]

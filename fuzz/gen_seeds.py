@@ -336,12 +336,74 @@ def reassembly_seeds():
     write("reassembly", "eviction-idle", u8(8) + u8(8) + vec(flows + [expire(2000)], last=True))
 
 
+def ws_frame(fin, op, payload, key=None):
+    b0 = (0x80 if fin else 0) | op
+    mask = 0x80 if key else 0
+    n = len(payload)
+    if n < 126:
+        head = bytes([b0, mask | n])
+    elif n <= 0xFFFF:
+        head = bytes([b0, mask | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, mask | 127]) + struct.pack(">Q", n)
+    if key:
+        head += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def websocket_seeds():
+    key = b"\x12\x34\x56\x78"
+
+    def client(b):
+        return variant(0, 3) + payload(b)
+
+    def server(b):
+        return variant(1, 3) + payload(b)
+
+    def gap(srv, n):
+        return variant(2, 3) + boolean(srv) + u16(n)
+
+    def inp(ops, deflate=False, samples=4, sample_bytes=32):
+        return boolean(deflate) + u8(samples) + u8(sample_bytes) + vec(ops, last=True)
+
+    chat = [
+        client(ws_frame(True, 1, b'{"op":"subscribe","topic":"orders"}', key)),
+        server(ws_frame(True, 1, b'{"ok":true}')),
+        client(ws_frame(False, 1, b"Hel", key) + ws_frame(True, 9, b"ping", key)),
+        client(ws_frame(True, 0, b"lo", key)),
+        server(ws_frame(True, 2, bytes(300))),
+        server(ws_frame(True, 8, struct.pack(">H", 1000) + b"bye")),
+        client(ws_frame(True, 8, struct.pack(">H", 1000), key)),
+    ]
+    write("websocket", "chat", inp(chat))
+    write("websocket", "gap-in-payload", inp([server(ws_frame(True, 2, bytes(200))[:100]), gap(True, 50), server(bytes(54))]))
+    write("websocket", "deflate", inp([server(bytes([0xC1, 4, 0xF2, 0x48, 0x02, 0x00]))], deflate=True))
+    write("websocket", "long-length", inp([server(bytes([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]) + bytes(64))]))
+
+
+def tls_hello_seeds():
+    tls = os.path.join(FIX, "tls")
+    for name in sorted(os.listdir(tls)):
+        if not name.endswith(".client.bin"):
+            continue
+        case = name[: -len(".client.bin")]
+        with open(os.path.join(tls, name), "rb") as f:
+            client = f.read()
+        with open(os.path.join(tls, case + ".server.bin"), "rb") as f:
+            server = f.read()
+        # Only the handshake matters: the first 2 KiB of each direction.
+        write("tls_hello", case, u16(100) + u16(60) + payload(client[:2048]) + payload(server[:2048]))
+
+
 def main():
     decode_seeds()
     pipeline_seeds()
     http_seeds()
     http_parser_seeds()
     reassembly_seeds()
+    websocket_seeds()
+    tls_hello_seeds()
     total = 0
     for d, _, files in os.walk(SEEDS):
         total += sum(os.path.getsize(os.path.join(d, f)) for f in files)

@@ -11,4 +11,6 @@ pub(crate) mod prefetch;
 pub mod record;
 pub mod session;
 mod text;
+pub mod tls;
 pub mod tunnel;
+pub mod websocket;

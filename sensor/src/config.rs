@@ -66,6 +66,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Load and validate `path`, or the defaults without one.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
     /// Load and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();

@@ -12,26 +12,24 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use apitap_sessionizer::session::EndReason;
 use clap::Args;
 
+use super::daemon::{self, wall_us, Ending, Health, Signals};
+use super::sink::{open_exporter, SinkArgs};
 use crate::capture::live::{interface_counter, CaptureEvent, KernelStats, LiveCapture, LiveError};
-use crate::cli::{load_config, SinkArgs};
 use crate::config::Config;
-use crate::exit;
+use crate::error::{Outcome, RunError};
 use crate::pipeline::PipelineStats;
-use crate::shard::{Dispatcher, Router, Sharded};
+use crate::shard::{Dispatcher, Router, Sharded, Shared};
 use crate::telemetry::metrics::{self, InterfaceCounters};
-use crate::telemetry::server::{self, Endpoints};
 
 /// How long the main loop waits (for an export failure) before looking at signals and timers.
 const PUMP_WAIT: Duration = Duration::from_millis(50);
 /// How often the workers get the wall clock, so flows and sessions expire on a quiet link.
 const TICK_EVERY: Duration = Duration::from_millis(100);
-/// Exit status when a second SIGINT/SIGTERM forces the exit (128 + SIGINT, as shells do).
-const FORCED_EXIT_STATUS: i32 = 130;
 
 /// Flags of `apitap live`.
 #[derive(Debug, Args)]
@@ -66,16 +64,9 @@ pub struct LiveArgs {
     pub stats_json: Option<PathBuf>,
 }
 
-/// Microseconds since the UNIX epoch: the clock libpcap stamps live packets with.
-fn wall_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
-
 /// The config file with the command-line flags applied.
-fn effective_config(args: &LiveArgs) -> Result<Config, i32> {
-    let mut cfg = load_config(args.sink.config.as_ref())?;
+fn effective_config(args: &LiveArgs) -> Result<Config, RunError> {
+    let mut cfg = args.sink.load_config()?;
     if !args.interfaces.is_empty() {
         cfg.capture.interfaces.clone_from(&args.interfaces);
     }
@@ -89,32 +80,15 @@ fn effective_config(args: &LiveArgs) -> Result<Config, i32> {
         cfg.telemetry.listen = args.metrics_listen;
     }
     if cfg.capture.interfaces.is_empty() {
-        eprintln!("apitap: no interface to capture on: give --interface IF or capture.interfaces");
-        return Err(exit::USAGE);
+        return Err(RunError::Usage(
+            "no interface to capture on: give --interface IF or capture.interfaces".into(),
+        ));
     }
     Ok(cfg)
 }
 
-/// Signal flags: the first SIGINT/SIGTERM sets `term`; a second one exits at once.
-struct Signals {
-    term: Arc<AtomicBool>,
-    hup: Arc<AtomicBool>,
-}
-
-fn install_signals() -> std::io::Result<Signals> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    use signal_hook::flag;
-    let term = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    for sig in [SIGINT, SIGTERM] {
-        // Order matters: the conditional exit is checked before the flag is set, so it fires
-        // only on the second signal.
-        flag::register_conditional_shutdown(sig, FORCED_EXIT_STATUS, Arc::clone(&term))?;
-        flag::register(sig, Arc::clone(&term))?;
-    }
-    flag::register(SIGHUP, Arc::clone(&hup))?;
-    Ok(Signals { term, hup })
-}
+/// The capture threads' shared state: per-interface counters for metrics and the end.
+type Counters = Arc<Mutex<Vec<InterfaceCounters>>>;
 
 /// One capture thread: read, shard, hand on; publish libpcap's counters on every pause.
 fn spawn_capture(
@@ -122,7 +96,7 @@ fn spawn_capture(
     router: Router,
     mut dispatch: Dispatcher,
     stop: Arc<AtomicBool>,
-    counters: Arc<Mutex<Vec<InterfaceCounters>>>,
+    counters: Counters,
     index: usize,
 ) -> std::io::Result<JoinHandle<Result<(), LiveError>>> {
     std::thread::Builder::new()
@@ -185,127 +159,147 @@ impl Status {
     }
 }
 
-/// Run `apitap live`; returns the exit code.
-pub fn run(args: &LiveArgs) -> i32 {
+/// Run `apitap live`.
+pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     crate::telemetry::log::init(args.log_level.as_deref());
-    let cfg = match effective_config(args) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let cfg = effective_config(args)?;
     // 1. Open every interface first: nothing starts unless all of them can be captured on.
-    let mut caps = Vec::new();
-    for iface in &cfg.capture.interfaces {
-        match LiveCapture::open(iface, &cfg.capture, cfg.capture.bpf.as_deref()) {
-            Ok(c) => caps.push(c),
-            Err(e) => {
-                tracing::error!("{e}");
-                eprintln!("apitap: {e}");
-                return exit::USAGE;
-            }
-        }
-    }
-    let signals = match install_signals() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("apitap: cannot install signal handlers: {e}");
-            return exit::USAGE;
-        }
-    };
+    let caps = cfg
+        .capture
+        .interfaces
+        .iter()
+        .map(|iface| LiveCapture::open(iface, &cfg.capture, cfg.capture.bpf.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signals = Signals::install()?;
     // 2. The capture is open: privileges are no longer needed.
     if let Some(user) = &cfg.capture.user {
-        if let Err(e) = crate::privilege::drop_to_user(user) {
-            eprintln!("apitap: {e}");
-            return exit::USAGE;
-        }
+        crate::privilege::drop_to_user(user)?;
         tracing::info!(user = %user, "dropped privileges");
     }
     // 3. Exporter and workers.
-    let (exporter, _to_kafka) = match crate::replay::open_exporter(
-        &cfg,
-        args.sink.output.as_ref(),
-        args.sink.kafka_brokers.as_deref(),
-    ) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let sink = open_exporter(&cfg, &args.sink)?;
     let workers = cfg.capture.worker_count();
-    let mut sharded = match Sharded::new(&cfg, exporter, workers, cfg.capture.queue_batches) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("apitap: {e}");
-            return exit::USAGE;
-        }
-    };
+    let mut sharded = Sharded::new(&cfg, sink.exporter, workers, cfg.capture.queue_batches)
+        .map_err(RunError::Pipeline)?;
     let started = Instant::now();
     let shared = sharded.shared();
-    let counters = Arc::new(Mutex::new(
+    let counters: Counters = Arc::new(Mutex::new(
         caps.iter()
             .map(|c| InterfaceCounters {
                 interface: c.interface().to_owned(),
                 ..InterfaceCounters::default()
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     ));
     // 4. Telemetry.
-    let healthy = Arc::new(AtomicBool::new(true));
-    if let Some(addr) = cfg.telemetry.listen {
+    let health = Health::new();
+    {
         let (shared, counters) = (Arc::clone(&shared), Arc::clone(&counters));
-        let endpoints = Endpoints {
-            metrics: Box::new(move || {
-                let stats = shared.snapshot();
-                let ifs = counters.lock().map(|c| c.clone()).unwrap_or_default();
-                metrics::render(&metrics::Snapshot {
-                    stats: &stats,
-                    interfaces: &ifs,
-                    queue_drops: shared.queue_drops.packets.load(Ordering::Relaxed),
-                    workers,
-                    uptime_s: started.elapsed().as_secs_f64(),
-                })
-            }),
-            healthy: Arc::clone(&healthy),
-        };
-        match server::spawn(addr, endpoints) {
-            Ok(bound) => tracing::info!(%bound, "metrics on http://{bound}/metrics"),
-            Err(e) => {
-                eprintln!("apitap: cannot listen on {addr} for metrics: {e}");
-                return exit::USAGE;
-            }
-        }
+        daemon::serve_metrics(cfg.telemetry.listen, &health, move || {
+            let stats = shared.snapshot();
+            let ifs = counters.lock().map(|c| c.clone()).unwrap_or_default();
+            metrics::render(&metrics::Snapshot {
+                stats: &stats,
+                interfaces: &ifs,
+                queue_drops: shared.queue_drops.packets.load(Ordering::Relaxed),
+                workers,
+                uptime_s: started.elapsed().as_secs_f64(),
+            })
+        })?;
     }
     // 5. Capture threads.
-    let tx_before: Vec<Option<u64>> = caps
+    let tx_before: Vec<(String, Option<u64>)> = caps
         .iter()
-        .map(|c| interface_counter(c.interface(), "tx_packets"))
+        .map(|c| {
+            let name = c.interface().to_owned();
+            let tx = interface_counter(&name, "tx_packets");
+            (name, tx)
+        })
         .collect();
-    let names: Vec<String> = caps.iter().map(|c| c.interface().to_owned()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for (i, cap) in caps.into_iter().enumerate() {
-        match spawn_capture(
+        let h = spawn_capture(
             cap,
             sharded.router(),
             sharded.dispatcher(&cfg.decode),
             Arc::clone(&stop),
             Arc::clone(&counters),
             i,
-        ) {
+        );
+        match h {
             Ok(h) => threads.push(h),
             Err(e) => {
-                eprintln!("apitap: cannot start capture thread: {e}");
                 stop.store(true, Ordering::Relaxed);
-                return exit::USAGE;
+                return Err(RunError::System {
+                    what: "start a capture thread",
+                    source: e,
+                });
             }
         }
     }
     tracing::info!(
-        interfaces = ?names,
+        interfaces = ?tx_before.iter().map(|(n, _)| n).collect::<Vec<_>>(),
         workers,
         bpf = cfg.capture.bpf.as_deref().unwrap_or(""),
         "capturing"
     );
 
-    // 6. Run until a signal or a capture failure.
-    let mut out_err = None;
+    // 6. Run until a signal, an export failure or a capture failure.
+    let out_err = run_until_stopped(
+        args,
+        &cfg,
+        &signals,
+        &mut sharded,
+        &shared,
+        &counters,
+        &threads,
+    );
+
+    // 7. Shutdown: stop capturing, drain the workers, end sessions, flush the exporter.
+    tracing::info!("shutting down: stopping capture, ending open sessions");
+    health.stopping();
+    stop.store(true, Ordering::Relaxed);
+    let mut capture_failures = Vec::new();
+    for (h, (name, _)) in threads.into_iter().zip(&tx_before) {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => capture_failures.push(e.to_string()),
+            Err(_) => capture_failures.push(format!("the capture thread of {name} panicked")),
+        }
+    }
+    let finished = sharded.finish(EndReason::Shutdown);
+    let stats = sharded.stats();
+    let drops = total_drops(&shared, &counters);
+    for (name, before) in &tx_before {
+        let after = interface_counter(name, "tx_packets");
+        if let (Some(b), Some(a)) = (before, after) {
+            tracing::info!(interface = %name, tx_packets_delta = a.saturating_sub(*b), "interface transmit counter (apitap sends nothing; any delta is the kernel's own)");
+        }
+    }
+    let outcome = Ending {
+        stats: &stats,
+        started,
+        drops,
+        capture_failures,
+    }
+    .finish(args.stats_json.as_deref(), &stats);
+    // The first export error is the one that stopped the run.
+    out_err.map_or(finished, Err)?;
+    Ok(outcome)
+}
+
+/// The main loop: pump the session stage, tick the workers, log the status, answer SIGHUP,
+/// until a signal, an export failure (returned) or the end of a capture thread.
+fn run_until_stopped(
+    args: &LiveArgs,
+    cfg: &Config,
+    signals: &Signals,
+    sharded: &mut Sharded,
+    shared: &Shared,
+    counters: &Counters,
+    threads: &[JoinHandle<Result<(), LiveError>>],
+) -> Option<apitap_exporters::ExportError> {
     let mut status = Status {
         at: Instant::now(),
         packets: 0,
@@ -313,87 +307,32 @@ pub fn run(args: &LiveArgs) -> i32 {
     };
     let status_every = Duration::from_millis(cfg.telemetry.status_interval_ms);
     let mut last_tick = Instant::now();
-    while !signals.term.load(Ordering::Relaxed) {
+    while !signals.terminated() {
         if let Err(e) = sharded.pump(PUMP_WAIT) {
             tracing::error!(error = %e, "export failed; stopping");
-            out_err = Some(e);
-            break;
+            return Some(e);
         }
         if last_tick.elapsed() >= TICK_EVERY {
             sharded.tick(wall_us());
             last_tick = Instant::now();
         }
         if !status_every.is_zero() && status.at.elapsed() >= status_every {
-            status.log(&shared.snapshot(), total_drops(&shared, &counters));
+            status.log(&shared.snapshot(), total_drops(shared, counters));
         }
-        if signals.hup.swap(false, Ordering::Relaxed) {
-            reload(args, &cfg);
+        if signals.take_hup() {
+            reload(args, cfg);
         }
         if threads.iter().any(JoinHandle::is_finished) {
             tracing::error!("a capture thread ended; shutting down");
             break;
         }
     }
-
-    // 7. Shutdown: stop capturing, drain the workers, end sessions, flush the exporter.
-    tracing::info!("shutting down: stopping capture, ending open sessions");
-    healthy.store(false, Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
-    let mut capture_failed = false;
-    for h in threads {
-        match h.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!("{e}");
-                eprintln!("apitap: {e}");
-                capture_failed = true;
-            }
-            Err(_) => capture_failed = true,
-        }
-    }
-    if let Err(e) = sharded.finish(EndReason::Shutdown) {
-        if out_err.is_none() {
-            out_err = Some(e);
-        }
-    }
-    let stats = sharded.stats();
-    let drops = total_drops(&shared, &counters);
-    for (name, before) in names.iter().zip(&tx_before) {
-        let after = interface_counter(name, "tx_packets");
-        if let (Some(b), Some(a)) = (before, after) {
-            tracing::info!(interface = %name, tx_packets_delta = a.saturating_sub(*b), "interface transmit counter (apitap sends nothing; any delta is the kernel's own)");
-        }
-    }
-    tracing::info!(
-        uptime_s = started.elapsed().as_secs(),
-        packets = stats.decode.packets,
-        transactions = stats.transactions,
-        session_records = stats.session_records,
-        sessions_ended_shutdown = stats.session.ended_shutdown,
-        drops,
-        export_failed = stats.export.failed,
-        "stopped"
-    );
-    if let Some(path) = &args.stats_json {
-        crate::summary::write_stats_json(path, &stats);
-    }
-    if let Some(e) = out_err {
-        eprintln!("apitap: {e}; processing stopped");
-        return exit::OUTPUT_FAILED;
-    }
-    if stats.export.lost_any() {
-        return exit::EXPORT_LOSS;
-    }
-    if drops > 0 || capture_failed {
-        eprintln!("apitap: {drops} packets were dropped before decoding (see apitap_dropped_packets_total)");
-        return exit::PACKETS_DROPPED;
-    }
-    exit::OK
+    None
 }
 
 /// Kernel ring and worker queue drops over every interface (interface/NIC drops are reported
 /// in the metrics but are not the sensor's: the NIC counts frames it drops for any reason).
-fn total_drops(shared: &crate::shard::Shared, counters: &Mutex<Vec<InterfaceCounters>>) -> u64 {
+fn total_drops(shared: &Shared, counters: &Mutex<Vec<InterfaceCounters>>) -> u64 {
     let kernel: u64 = counters
         .lock()
         .map(|c| c.iter().map(|i| i.kernel.dropped).sum())
@@ -412,25 +351,17 @@ fn reload(args: &LiveArgs, running: &Config) {
     };
     match Config::load(path) {
         Ok(new) => {
-            let mut changed = Vec::new();
-            if new.session != running.session {
-                changed.push("session");
-            }
-            if new.http != running.http {
-                changed.push("http");
-            }
-            if new.reassembly != running.reassembly {
-                changed.push("reassembly");
-            }
-            if new.output != running.output {
-                changed.push("output");
-            }
-            if new.export != running.export {
-                changed.push("export");
-            }
-            if new.capture != running.capture {
-                changed.push("capture");
-            }
+            let changed: Vec<&str> = [
+                ("session", new.session != running.session),
+                ("http", new.http != running.http),
+                ("reassembly", new.reassembly != running.reassembly),
+                ("output", new.output != running.output),
+                ("export", new.export != running.export),
+                ("capture", new.capture != running.capture),
+            ]
+            .into_iter()
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect();
             tracing::warn!(
                 file = %path.display(),
                 changed = ?changed,

@@ -1,25 +1,20 @@
 //! `apitap replay`: capture files through the pipeline to an exporter.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use apitap_exporters::kafka::KafkaConfig;
-use apitap_exporters::{ExportError, ExportStats, Exporter, JsonLinesExporter, KafkaExporter};
-use apitap_sessionizer::record::SCHEMA_VERSION;
+use apitap_exporters::{ExportError, ExportStats};
+use apitap_sessionizer::session::EndReason;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::sink::{open_exporter, SinkArgs};
 use crate::capture::{OfflineSource, PacketRef};
-use crate::cli::{load_config, Progress, ReplayArgs};
-use crate::config::Config;
-use crate::exit;
+use crate::error::{Outcome, Problem, RunError};
 use crate::shard::{AnyPipeline, MAX_WORKERS};
 use crate::summary::Summary;
-use apitap_sessionizer::session::EndReason;
 
-/// Output buffer size: large writes keep the exporter off the profile.
-const OUTPUT_BUFFER_BYTES: usize = 1 << 20;
 /// The progress bar is updated once per this many packets (cheap, and smooth enough).
 const PROGRESS_EVERY_PACKETS: u64 = 16_384;
 /// Bytes of a pcap record header, to turn captured lengths into file position.
@@ -27,88 +22,48 @@ const PCAP_RECORD_HEADER_LEN: u64 = 16;
 /// `--realtime`: the longest sleep before one packet. Longer gaps in the capture are
 /// shortened to this, so an idle night in a capture does not stall a replay.
 const MAX_PACING_SLEEP: Duration = Duration::from_secs(5);
-/// Sensor id when neither the config nor the host name gives one.
-const FALLBACK_SENSOR_ID: &str = "apitap";
 
-/// Open the output named on the command line (`-` is stdout).
-fn open_output(path: &Path) -> std::io::Result<Box<dyn Exporter>> {
-    let w: Box<dyn Write + Send> = if path.as_os_str() == "-" {
-        // Not locked: the guard cannot move to the output thread; the BufWriter around it
-        // writes in large chunks, so the lock is taken rarely.
-        Box::new(std::io::stdout())
-    } else {
-        Box::new(File::create(path)?)
-    };
-    Ok(Box::new(JsonLinesExporter::new(BufWriter::with_capacity(
-        OUTPUT_BUFFER_BYTES,
-        w,
-    ))))
+/// When to draw a progress bar on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// When stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
-/// The Kafka settings in force: `[export.kafka]`, with `--kafka-brokers` replacing its
-/// brokers (or standing alone); None for JSON lines.
-pub fn kafka_config(cfg: &Config, brokers_flag: Option<&str>) -> Option<KafkaConfig> {
-    match (cfg.export.kafka.clone(), brokers_flag) {
-        (Some(mut k), Some(list)) => {
-            k.brokers = apitap_exporters::kafka::config::split_brokers(list);
-            Some(k)
-        }
-        (None, Some(list)) => Some(KafkaConfig::with_brokers(list)),
-        (k, None) => k,
-    }
-}
-
-/// The host name, for the default sensor id.
-pub fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let len = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..len]).trim().to_owned();
-    (!name.is_empty()).then_some(name)
-}
-
-/// The exporter chosen by the config and flags: Kafka when brokers are configured, JSON lines
-/// otherwise. Errors are printed; the exit code is returned.
-pub fn open_exporter(
-    cfg: &Config,
-    output: Option<&PathBuf>,
-    brokers_flag: Option<&str>,
-) -> Result<(Box<dyn Exporter>, bool), i32> {
-    let Some(kafka) = kafka_config(cfg, brokers_flag) else {
-        let path = output.map_or(Path::new("-"), PathBuf::as_path);
-        return match open_output(path) {
-            Ok(e) => Ok((e, false)),
-            Err(e) => {
-                eprintln!("apitap: cannot open output {}: {e}", path.display());
-                Err(exit::USAGE)
-            }
-        };
-    };
-    if let Some(path) = output {
-        eprintln!(
-            "apitap: --output {} writes JSON lines, but Kafka export is on (--kafka-brokers or [export.kafka]); \
-             use one of them",
-            path.display()
-        );
-        return Err(exit::USAGE);
-    }
-    let sensor_id = cfg
-        .export
-        .sensor_id
-        .clone()
-        .or_else(hostname)
-        .unwrap_or_else(|| FALLBACK_SENSOR_ID.to_owned());
-    match KafkaExporter::new(&kafka, &sensor_id, SCHEMA_VERSION) {
-        Ok(e) => Ok((Box::new(e), true)),
-        Err(e) => {
-            eprintln!("apitap: {e}");
-            Err(exit::USAGE)
-        }
-    }
+/// Flags of `apitap replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (pcap or pcapng); several are merged in timestamp order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Pace packets at the capture's original timing (wall clock), as a live feed would
+    /// arrive; gaps longer than a few seconds are shortened.
+    #[arg(long)]
+    pub realtime: bool,
+    /// Reassembly/HTTP worker threads, as `apitap live` runs them (the reading and the session
+    /// and export stage have a thread each); 0 runs everything on this one thread. With one
+    /// worker the records are the single-threaded ones, byte for byte; with more, they leave
+    /// in completion order over the workers, which varies between runs. On two cores, one
+    /// worker replays with sessions faster on a quiet machine and slower on a busy one
+    /// (docs/bench.md), so one thread is the default.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub workers: usize,
+    /// Config and output.
+    #[command(flatten)]
+    pub sink: SinkArgs,
+    /// Also write the final counters as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+    /// Progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Do not print the run summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `--realtime`: sleeps so that packets are handed on at the capture's pace.
@@ -179,42 +134,20 @@ fn delivery_report(s: &ExportStats) -> String {
     line
 }
 
-/// Run `apitap replay`; returns the exit code.
-pub fn run(args: &ReplayArgs) -> i32 {
+/// Run `apitap replay`.
+pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     let workers = args.workers;
     if workers > MAX_WORKERS {
-        eprintln!(
-            "apitap: --workers must be between 0 (one thread) and {MAX_WORKERS}, not {workers}"
-        );
-        return exit::USAGE;
+        return Err(RunError::Usage(format!(
+            "--workers must be between 0 (one thread) and {MAX_WORKERS}, not {workers}"
+        )));
     }
-    let cfg = match load_config(args.sink.config.as_ref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut source = match OfflineSource::open(&args.files) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("apitap: {e}");
-            return exit::USAGE;
-        }
-    };
-    let (exporter, to_kafka) = match open_exporter(
-        &cfg,
-        args.sink.output.as_ref(),
-        args.sink.kafka_brokers.as_deref(),
-    ) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let cfg = args.sink.load_config()?;
+    let mut source = OfflineSource::open(&args.files)?;
+    let sink = open_exporter(&cfg, &args.sink)?;
     let mut pacer = args.realtime.then(Pacer::new);
-    let mut pipeline = match AnyPipeline::new(&cfg, exporter, workers) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("apitap: {e}");
-            return exit::USAGE;
-        }
-    };
+    let mut pipeline =
+        AnyPipeline::new(&cfg, sink.exporter, workers).map_err(RunError::Pipeline)?;
     let bar = progress_bar(args.progress, source.total_bytes());
     let started = Instant::now();
 
@@ -247,7 +180,6 @@ pub fn run(args: &ReplayArgs) -> i32 {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed();
-    let input_errors = source.take_errors();
     let stats = pipeline.stats();
 
     if let Some(path) = &args.stats_json {
@@ -262,23 +194,22 @@ pub fn run(args: &ReplayArgs) -> i32 {
         };
         eprint!("{summary}");
     }
-    if to_kafka && (!args.quiet || stats.export.lost_any()) {
+    if sink.to_kafka && (!args.quiet || stats.export.lost_any()) {
         eprintln!("{}", delivery_report(&stats.export));
     }
-    for e in &input_errors {
-        eprintln!("apitap: {e}");
-    }
     if let Some(e) = out_err {
-        eprintln!("apitap: {e}; processing stopped");
-        return exit::OUTPUT_FAILED;
+        return Err(e.into());
     }
+    let mut outcome = Outcome::clean();
+    outcome
+        .problems
+        .extend(source.take_errors().into_iter().map(Problem::InputDamaged));
     if stats.export.lost_any() {
-        return exit::EXPORT_LOSS;
+        outcome.push(Problem::ExportLoss {
+            lost: stats.export.failed,
+        });
     }
-    if !input_errors.is_empty() {
-        return exit::INPUT_DAMAGED;
-    }
-    exit::OK
+    Ok(outcome)
 }
 
 /// A byte-based progress bar when asked for (or when stderr is a terminal).

@@ -8,14 +8,14 @@ use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
 use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The whole pipeline configuration. Defaults work with no file at all.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// TCP reassembly bounds and timeouts.

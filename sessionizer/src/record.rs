@@ -27,7 +27,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const REDACTED: &str = "[redacted]";
 
 /// Output settings that shape records (`[output]` in the config file).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordConfig {
     /// Header names (case-insensitive) whose values are replaced by `[redacted]`; names stay.

@@ -236,17 +236,24 @@ fn check_config_accepts_a_valid_file_and_names_an_unknown_key() {
     std::fs::write(&good, "[reassembly]\nmax_flows = 7\n").unwrap();
     let o = apitap(&["check-config", good.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(stdout.contains("valid"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("valid"), "{stderr}");
     assert!(
-        stdout.contains("max_flows: 7"),
+        stdout.contains("max_flows = 7"),
         "effective value shown: {stdout}"
     );
+    // What it prints is a config file: saved and checked again, it gives the same print.
+    let printed = dir.join("printed.toml");
+    std::fs::write(&printed, stdout.as_bytes()).unwrap();
+    let again = apitap(&["check-config", printed.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
 
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[reassembly]\nmax_flowz = 7\n").unwrap();

@@ -34,7 +34,10 @@ const FORBIDDEN_PROPERTIES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Substrings of property names whose values are secrets, shown as `[redacted]`.
+/// What a secret property's value is shown as.
+pub const REDACTED_PROPERTY: &str = "[redacted]";
+
+/// Substrings of property names whose values are secrets, shown as [`REDACTED_PROPERTY`].
 const SECRET_PROPERTY_MARKERS: &[&str] = &["password", "secret", "sasl.oauthbearer.config", "pem"];
 
 /// Largest `queue.buffering.max.kbytes` librdkafka accepts (its documented maximum).
@@ -98,7 +101,9 @@ pub struct KafkaConfig {
     /// `compression.type`; `zstd` needs librdkafka built with it).
     pub compression: String,
     /// Any other librdkafka property, passed through unchanged: SASL, TLS, `acks`,
-    /// `enable.idempotence`... Secret values are redacted when the config is printed.
+    /// `enable.idempotence`... Secret values are redacted when the config is printed or
+    /// serialized (`check-config`).
+    #[serde(serialize_with = "serialize_redacted")]
     pub librdkafka: BTreeMap<String, PropertyValue>,
 }
 
@@ -173,6 +178,23 @@ pub fn is_secret_property(name: &str) -> bool {
     SECRET_PROPERTY_MARKERS.iter().any(|m| name.contains(m))
 }
 
+/// The `librdkafka` table with every secret value replaced by [`REDACTED_PROPERTY`].
+fn serialize_redacted<S: serde::Serializer>(
+    props: &BTreeMap<String, PropertyValue>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(props.len()))?;
+    for (k, v) in props {
+        if is_secret_property(k) {
+            m.serialize_entry(k, REDACTED_PROPERTY)?;
+        } else {
+            m.serialize_entry(k, v)?;
+        }
+    }
+    m.end()
+}
+
 impl fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Props<'a>(&'a BTreeMap<String, PropertyValue>);
@@ -181,7 +203,7 @@ impl fmt::Debug for KafkaConfig {
                 let mut m = f.debug_map();
                 for (k, v) in self.0 {
                     if is_secret_property(k) {
-                        m.entry(k, &"[redacted]");
+                        m.entry(k, &REDACTED_PROPERTY);
                     } else {
                         m.entry(k, &v.to_string());
                     }
@@ -320,7 +342,7 @@ fn describe_config_error(e: &rdkafka::error::KafkaError) -> String {
     match e {
         rdkafka::error::KafkaError::ClientConfig(_, desc, key, value) => {
             let shown = if is_secret_property(key) {
-                "[redacted]"
+                REDACTED_PROPERTY
             } else {
                 value.as_str()
             };
@@ -400,6 +422,23 @@ mod tests {
             !shown.contains("hunter2") && shown.contains("apitap"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_serialized() {
+        let c = with(&[
+            ("sasl.password", "hunter2"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----"),
+            ("sasl.username", "apitap"),
+        ]);
+        let shown = toml::to_string(&c).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        assert!(
+            shown.contains("\"sasl.password\" = \"[redacted]\""),
+            "{shown}"
+        );
+        assert!(shown.contains("\"sasl.username\" = \"apitap\""), "{shown}");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `[capture]`: which interfaces `apitap live` listens on, how libpcap is opened, and how the
 //! work is spread over threads. `apitap replay` reads only `queue_batches` (capped, see `shard`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[capture]` section.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
     /// Interfaces to capture on (the SPAN/TAP ports). `--interface` flags replace this list.

@@ -92,7 +92,8 @@ fn ts_us(h: &pcap::PacketHeader) -> u64 {
 }
 
 /// stdio buffer for capture files. libpcap reads through `fread`, and glibc's default 4 KiB
-/// buffer costs one `read` system call per 4 KiB: a tenth of replay time in profiles.
+/// buffer costs one `read` system call per 4 KiB (measured: docs/bench.md, "Allocator and
+/// file buffer").
 const FILE_BUFFER_BYTES: usize = 1 << 20;
 
 /// libpcap's error buffer size (`PCAP_ERRBUF_SIZE`).

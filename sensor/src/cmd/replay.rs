@@ -45,11 +45,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub realtime: bool,
     /// Reassembly/HTTP worker threads, as `apitap live` runs them (the reading and the session
-    /// and export stage have a thread each); 0 runs everything on this one thread. With one
-    /// worker the records are the single-threaded ones, byte for byte; with more, they leave
-    /// in completion order over the workers, which varies between runs. On two cores, one
-    /// worker replays with sessions faster on a quiet machine and slower on a busy one
-    /// (docs/bench.md), so one thread is the default.
+    /// and export stage have a thread each); 0 (the default) runs everything on this one
+    /// thread. With one worker the records are the single-threaded ones, byte for byte; with
+    /// more, they leave in completion order over the workers, which varies between runs.
+    /// Which is faster depends on the machine: docs/bench.md, "Threaded replay".
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub workers: usize,
     /// Config and output.

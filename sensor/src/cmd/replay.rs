@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{ExportError, ExportStats};
@@ -17,8 +18,6 @@ use crate::summary::Summary;
 
 /// The progress bar is updated once per this many packets (cheap, and smooth enough).
 const PROGRESS_EVERY_PACKETS: u64 = 16_384;
-/// Bytes of a pcap record header, to turn captured lengths into file position.
-const PCAP_RECORD_HEADER_LEN: u64 = 16;
 /// `--realtime`: the longest sleep before one packet. Longer gaps in the capture are
 /// shortened to this, so an idle night in a capture does not stall a replay.
 const MAX_PACING_SLEEP: Duration = Duration::from_secs(5);
@@ -152,16 +151,15 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
 
     let mut out_err: Option<ExportError> = None;
     let mut packets = 0u64;
-    let mut file_pos = 0u64;
+    let read = source.progress();
     source.run(|pkt: PacketRef<'_>| {
         packets += 1;
         if let Some(p) = pacer.as_mut() {
             p.wait(pkt.ts_us);
         }
-        file_pos += PCAP_RECORD_HEADER_LEN + pkt.data.len() as u64;
         if packets % PROGRESS_EVERY_PACKETS == 0 {
             if let Some(b) = &bar {
-                b.set_position(file_pos);
+                b.set_position(read.load(Ordering::Relaxed));
             }
         }
         match pipeline.on_packet(pkt) {

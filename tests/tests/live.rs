@@ -214,11 +214,16 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// GET a path of the metrics listener.
+/// GET a path of the metrics listener. `Connection: close`, so the answer ends at EOF (an
+/// HTTP/1.1 server keeps the connection open otherwise).
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;

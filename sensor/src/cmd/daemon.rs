@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Outcome, Problem, RunError};
 use crate::pipeline::PipelineStats;
+use crate::telemetry::metrics::{self, Snapshot};
 use crate::telemetry::server::{self, Endpoints};
 
 /// Exit status when a second SIGINT/SIGTERM forces the exit (128 + SIGINT, as shells do).
@@ -78,18 +79,18 @@ impl Health {
     }
 }
 
-/// Serve `/metrics` (the text `render` returns at each scrape) and `/healthz` on `addr`, when
-/// one is configured; returns the bound address.
+/// Serve `/metrics` (the counters `snapshot` returns at each scrape) and `/healthz` on
+/// `addr`, when one is configured; returns the bound address.
 pub fn serve_metrics(
     addr: Option<SocketAddr>,
     health: &Health,
-    render: impl Fn() -> String + Send + Sync + 'static,
+    snapshot: impl Fn() -> Snapshot + Send + Sync + 'static,
 ) -> Result<Option<SocketAddr>, RunError> {
     let Some(addr) = addr else {
         return Ok(None);
     };
     let endpoints = Endpoints {
-        metrics: Box::new(render),
+        registry: metrics::registry(Box::new(snapshot)),
         healthy: Arc::clone(&health.0),
     };
     let bound =

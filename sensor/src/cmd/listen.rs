@@ -21,7 +21,7 @@ use crate::error::{Outcome, RunError};
 use crate::listen::{MirrorSocket, SocketStats, MAX_DATAGRAM_BYTES};
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::summary::Summary;
-use crate::telemetry::metrics::{self, InterfaceCounters};
+use crate::telemetry::metrics::{InterfaceCounters, Snapshot};
 
 /// 32 MiB: about a quarter of a second of a busy 1 Gbit/s mirror session.
 const DEFAULT_RCVBUF_BYTES: usize = 32 << 20;
@@ -154,14 +154,14 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
             args.metrics_listen.or(cfg.telemetry.listen),
             &health,
             move || {
-                let (stats, ifs) = published.lock().map(|g| g.clone()).unwrap_or_default();
-                metrics::render(&metrics::Snapshot {
-                    stats: &stats,
-                    interfaces: &ifs,
+                let (stats, interfaces) = published.lock().map(|g| g.clone()).unwrap_or_default();
+                Snapshot {
+                    stats,
+                    interfaces,
                     queue_drops: 0,
                     workers: 1,
                     uptime_s: started.elapsed().as_secs_f64(),
-                })
+                }
             },
         )?;
     }

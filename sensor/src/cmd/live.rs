@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::error::{Outcome, RunError};
 use crate::pipeline::PipelineStats;
 use crate::shard::{Dispatcher, Router, Sharded, Shared};
-use crate::telemetry::metrics::{self, InterfaceCounters};
+use crate::telemetry::metrics::{InterfaceCounters, Snapshot};
 
 /// How long the main loop waits (for an export failure) before looking at signals and timers.
 const PUMP_WAIT: Duration = Duration::from_millis(50);
@@ -195,16 +195,12 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     let health = Health::new();
     {
         let (shared, counters) = (Arc::clone(&shared), Arc::clone(&counters));
-        daemon::serve_metrics(cfg.telemetry.listen, &health, move || {
-            let stats = shared.snapshot();
-            let ifs = counters.lock().map(|c| c.clone()).unwrap_or_default();
-            metrics::render(&metrics::Snapshot {
-                stats: &stats,
-                interfaces: &ifs,
-                queue_drops: shared.queue_drops.packets.load(Ordering::Relaxed),
-                workers,
-                uptime_s: started.elapsed().as_secs_f64(),
-            })
+        daemon::serve_metrics(cfg.telemetry.listen, &health, move || Snapshot {
+            stats: shared.snapshot(),
+            interfaces: counters.lock().map(|c| c.clone()).unwrap_or_default(),
+            queue_drops: shared.queue_drops.packets.load(Ordering::Relaxed),
+            workers,
+            uptime_s: started.elapsed().as_secs_f64(),
         })?;
     }
     // 5. Capture threads.

@@ -17,8 +17,8 @@ use crate::error::{Outcome, RunError};
     after_help = "Exit codes: 0 ok; 1 an input file is damaged (events before the damage were written); \
                   2 usage or config error, or an input cannot be opened; 3 events could not be written; \
                   4 some events were not delivered to Kafka (dropped, failed or undelivered at shutdown, \
-                  counted in the summary); 5 live: packets were dropped before decoding (kernel ring or \
-                  worker queue full) or a capture failed."
+                  counted in the summary); 5 live/listen: packets were dropped before decoding (kernel \
+                  ring or worker queue full) or a capture failed."
 )]
 pub struct Cli {
     /// What to do.

@@ -24,8 +24,9 @@ pub struct CaptureConfig {
     /// Deliver each packet as soon as it arrives instead of when a ring block fills or
     /// `timeout_ms` expires. Costs CPU at high rates; useful at very low rates.
     pub immediate_mode: bool,
-    /// Longest time libpcap holds packets before handing them over, and how often the capture
-    /// thread looks at the shutdown flag.
+    /// Longest time libpcap holds packets before handing them over; on a quiet link, the
+    /// longest time between two idle pauses of the capture thread (which hand waiting packets
+    /// on); and at shutdown, how long packets the kernel already captured are still read.
     pub timeout_ms: u32,
     /// Reassembly/HTTP worker threads; 0 = number of cores minus one, at least 1.
     pub workers: usize,

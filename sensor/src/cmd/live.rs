@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,7 +19,9 @@ use clap::Args;
 
 use super::daemon::{self, wall_us, Ending, Health, Signals};
 use super::sink::{open_exporter, SinkArgs};
-use crate::capture::live::{interface_counter, CaptureEvent, KernelStats, LiveCapture, LiveError};
+use crate::capture::live::{
+    interface_counter, CaptureEvent, KernelStats, LiveCapture, LiveError, Shutdown,
+};
 use crate::config::Config;
 use crate::error::{Outcome, RunError};
 use crate::pipeline::PipelineStats;
@@ -95,7 +97,7 @@ fn spawn_capture(
     mut cap: LiveCapture,
     router: Router,
     mut dispatch: Dispatcher,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Shutdown>,
     counters: Counters,
     index: usize,
 ) -> std::io::Result<JoinHandle<Result<(), LiveError>>> {
@@ -212,7 +214,7 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
             (name, tx)
         })
         .collect();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Shutdown::new().map_err(RunError::system("create the shutdown eventfd"))?);
     let mut threads = Vec::new();
     for (i, cap) in caps.into_iter().enumerate() {
         let h = spawn_capture(
@@ -226,7 +228,7 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
         match h {
             Ok(h) => threads.push(h),
             Err(e) => {
-                stop.store(true, Ordering::Relaxed);
+                stop.stop();
                 return Err(RunError::System {
                     what: "start a capture thread",
                     source: e,
@@ -255,7 +257,7 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     // 7. Shutdown: stop capturing, drain the workers, end sessions, flush the exporter.
     tracing::info!("shutting down: stopping capture, ending open sessions");
     health.stopping();
-    stop.store(true, Ordering::Relaxed);
+    stop.stop();
     let mut capture_failures = Vec::new();
     for (h, (name, _)) in threads.into_iter().zip(&tx_before) {
         match h.join() {

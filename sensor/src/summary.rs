@@ -8,8 +8,8 @@ use crate::pipeline::PipelineStats;
 
 /// What a replay did, for humans.
 pub struct Summary<'a> {
-    /// Per-file reports.
-    pub files: &'a [FileReport],
+    /// Per-file reports; None where the input is not files (`listen`).
+    pub files: Option<&'a [FileReport]>,
     /// Every counter.
     pub stats: &'a PipelineStats,
     /// Wall-clock time of the run.
@@ -55,10 +55,13 @@ impl fmt::Display for Summary<'_> {
         let s = self.stats;
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let d = &s.decode;
+        f.write_str("apitap: ")?;
+        if let Some(files) = self.files {
+            write!(f, "{} file(s), ", files.len())?;
+        }
         writeln!(
             f,
-            "apitap: {} file(s), {} packets, {} bytes in {:.3} s: {:.0} packets/s, {:.3} Gbit/s, {:.0} transactions/s",
-            self.files.len(),
+            "{} packets, {} bytes in {:.3} s: {:.0} packets/s, {:.3} Gbit/s, {:.0} transactions/s",
             d.packets,
             d.bytes,
             secs,

@@ -351,3 +351,107 @@ fn replay_threads_are_reported_and_workers_is_bounded() {
         too_many.stderr
     );
 }
+
+/// `apitap` with `args`, without a session secret in the environment.
+fn apitap_without_secret(args: &[&str]) -> std::process::Output {
+    Command::new(apitap_bin())
+        .args(args)
+        .env_remove("APITAP_SESSION_SECRET")
+        .output()
+        .unwrap()
+}
+
+/// Regression (issue 20, item 9): the random-secret warning printed on every replay, even
+/// with `-q`. Without `-q` it is still said, once.
+#[test]
+fn quiet_replay_says_nothing_even_without_a_session_secret() {
+    let dir = scratch("cli-quiet-secret");
+    let out = dir.join("events.jsonl");
+    let pcap = fixture(JOURNEYS);
+    let args = [
+        "replay",
+        pcap.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let quiet = apitap_without_secret(&[&args[..], &["-q"]].concat());
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "", "-q");
+    let loud = apitap_without_secret(&args);
+    let stderr = String::from_utf8_lossy(&loud.stderr);
+    assert_eq!(
+        stderr.matches("no session secret configured").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// Regression (issue 20, item 9): `live` printed each fatal error twice (a log line and a
+/// plain line).
+#[test]
+fn a_fatal_live_error_is_printed_once() {
+    let o = apitap(&["live", "--interface", "apitap-no-such-if0"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("apitap-no-such-if0").count(),
+        1,
+        "the error, once: {stderr}"
+    );
+}
+
+/// Regression (issue 20, item 9): `--progress always` drew nothing when stderr is not a
+/// terminal; it writes plain progress lines instead, the last at 100 %.
+#[test]
+fn progress_always_writes_plain_lines_when_stderr_is_not_a_terminal() {
+    let r = replay_core(&[fixture(NGINX)], &["--progress", "always", "--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let size = std::fs::metadata(fixture(NGINX)).unwrap().len();
+    let last = r
+        .stderr
+        .lines()
+        .rfind(|l| l.starts_with("apitap: progress"))
+        .unwrap_or_else(|| panic!("no progress line: {:?}", r.stderr));
+    assert!(last.contains("100 %"), "{last}");
+    assert!(last.contains(&format!("{size} of {size} bytes")), "{last}");
+    assert!(
+        !r.stderr.contains('\r') && !r.stderr.contains('\x1b'),
+        "{:?}",
+        r.stderr
+    );
+    // Without `always`, a non-terminal gets no progress at all.
+    let auto = replay_core(&[fixture(NGINX)], &["--quiet"]);
+    assert_eq!(auto.stderr, "");
+}
+
+/// Regression (issue 20, item 9): the listen summary said "0 file(s)", and reported the
+/// doubled receive buffer against the flag's value without a word.
+#[test]
+fn listen_summary_names_no_files_and_explains_the_receive_buffer() {
+    let dir = scratch("cli-listen-summary");
+    let out = dir.join("events.jsonl");
+    let o = apitap(&[
+        "listen",
+        "--vxlan",
+        "127.0.0.1:0",
+        "--rcvbuf-bytes",
+        "1048576",
+        "--duration-ms",
+        "300",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("file(s)"), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("receive buffer"))
+        .unwrap_or_else(|| panic!("no receive buffer line: {stderr}"));
+    assert!(line.contains("1048576 bytes asked"), "{line}");
+    // Linux doubles SO_RCVBUF (root may exceed rmem_max); the line says so.
+    assert!(
+        line.contains("granted") && line.contains("doubles"),
+        "{line}"
+    );
+}

@@ -140,7 +140,11 @@ enum Stopped {
 pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     // The log carries the metrics address and the final line; --quiet keeps only warnings.
     crate::telemetry::log::init(args.quiet.then_some("warn"));
-    let cfg = args.sink.load_config()?;
+    let mut cfg = args.sink.load_config()?;
+    let warning = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)?;
+    if let Some(w) = warning.filter(|_| !args.quiet) {
+        tracing::warn!("{w}");
+    }
     let mut socks = bind_all(args)?;
     let sink = open_exporter(&cfg, &args.sink)?;
     let mut pipeline = Pipeline::new(&cfg, sink.exporter).map_err(RunError::Pipeline)?;
@@ -167,10 +171,8 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     }
     if !args.quiet {
         for s in &socks {
-            eprintln!(
-                "apitap: listening for {} (receive buffer {} bytes)",
-                s.stats.name, s.stats.rcvbuf_bytes
-            );
+            eprintln!("apitap: listening for {}", s.stats.name);
+            eprintln!("  {}", receive_buffer_note(&s.stats));
         }
     }
     let deadline = args
@@ -206,10 +208,24 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     Ok(outcome)
 }
 
+/// What the kernel made of `--rcvbuf-bytes`. Linux doubles the value given to `SO_RCVBUF`
+/// (the other half is its own bookkeeping) and reports the doubled value back; without
+/// privileges the value is first capped by `net.core.rmem_max`.
+fn receive_buffer_note(s: &SocketStats) -> String {
+    let (asked, granted) = (s.rcvbuf_requested_bytes, s.rcvbuf_bytes);
+    let why = if granted >= asked.saturating_mul(2) {
+        "Linux doubles SO_RCVBUF for its own bookkeeping, so about half holds datagrams"
+    } else {
+        "capped by net.core.rmem_max (raise it, or run as root to use SO_RCVBUFFORCE); \
+         Linux doubles what it allows, so about half holds datagrams"
+    };
+    format!("receive buffer: {asked} bytes asked, {granted} granted: {why}")
+}
+
 /// The summary on stderr: the pipeline's, and one line per socket.
 fn print_summary(stats: &PipelineStats, sockets: &[SocketStats], started: Instant) {
     let summary = Summary {
-        files: &[],
+        files: None,
         stats,
         elapsed: started.elapsed(),
         workers: None,

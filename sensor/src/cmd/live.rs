@@ -164,7 +164,10 @@ impl Status {
 /// Run `apitap live`.
 pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     crate::telemetry::log::init(args.log_level.as_deref());
-    let cfg = effective_config(args)?;
+    let mut cfg = effective_config(args)?;
+    if let Some(warning) = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)? {
+        tracing::warn!("{warning}");
+    }
     // 1. Open every interface first: nothing starts unless all of them can be captured on.
     let caps = cfg
         .capture

@@ -140,13 +140,18 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
             "--workers must be between 0 (one thread) and {MAX_WORKERS}, not {workers}"
         )));
     }
-    let cfg = args.sink.load_config()?;
+    let mut cfg = args.sink.load_config()?;
     let mut source = OfflineSource::open(&args.files)?;
+    if let Some(warning) = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)? {
+        if !args.quiet {
+            eprintln!("apitap: warning: {warning}");
+        }
+    }
     let sink = open_exporter(&cfg, &args.sink)?;
     let mut pacer = args.realtime.then(Pacer::new);
     let mut pipeline =
         AnyPipeline::new(&cfg, sink.exporter, workers).map_err(RunError::Pipeline)?;
-    let bar = progress_bar(args.progress, source.total_bytes());
+    let mut progress = ProgressView::new(args.progress, source.total_bytes());
     let started = Instant::now();
 
     let mut out_err: Option<ExportError> = None;
@@ -158,8 +163,8 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
             p.wait(pkt.ts_us);
         }
         if packets % PROGRESS_EVERY_PACKETS == 0 {
-            if let Some(b) = &bar {
-                b.set_position(read.load(Ordering::Relaxed));
+            if let Some(p) = progress.as_mut() {
+                p.update(read.load(Ordering::Relaxed));
             }
         }
         match pipeline.on_packet(pkt) {
@@ -173,8 +178,8 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     if out_err.is_none() {
         out_err = pipeline.finish(EndReason::EndOfInput).err();
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Some(p) = progress {
+        p.finish(read.load(Ordering::Relaxed));
     }
     let elapsed = started.elapsed();
     let stats = pipeline.stats();
@@ -184,7 +189,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     }
     if !args.quiet {
         let summary = Summary {
-            files: source.reports(),
+            files: Some(source.reports()),
             stats: &stats,
             elapsed,
             workers: Some(workers),
@@ -209,21 +214,65 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     Ok(outcome)
 }
 
-/// A byte-based progress bar when asked for (or when stderr is a terminal).
-fn progress_bar(mode: Progress, total: u64) -> Option<ProgressBar> {
-    let show = match mode {
-        Progress::Always => true,
-        Progress::Never => false,
-        Progress::Auto => std::io::stderr().is_terminal(),
-    };
-    if !show {
-        return None;
+/// How progress is shown: a bar on a terminal, plain lines elsewhere (`--progress always`).
+enum ProgressView {
+    /// indicatif's bar (it draws only on a terminal).
+    Bar(ProgressBar),
+    /// One line per [`PROGRESS_LINE_EVERY`] at most, and one at the end.
+    Lines {
+        /// Bytes of every file.
+        total: u64,
+        /// When the last line was written.
+        last: Option<Instant>,
+    },
+}
+
+/// `--progress always` without a terminal: the shortest time between two progress lines.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(1);
+
+impl ProgressView {
+    /// The view `mode` asks for, or None.
+    fn new(mode: Progress, total: u64) -> Option<Self> {
+        let terminal = std::io::stderr().is_terminal();
+        match (mode, terminal) {
+            (Progress::Never, _) | (Progress::Auto, false) => None,
+            (Progress::Always, false) => Some(ProgressView::Lines { total, last: None }),
+            (_, true) => {
+                let bar = ProgressBar::new(total);
+                let style = ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+                bar.set_style(style);
+                Some(ProgressView::Bar(bar))
+            }
+        }
     }
-    let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    Some(bar)
+
+    /// `read` bytes of the files are read.
+    fn update(&mut self, read: u64) {
+        match self {
+            ProgressView::Bar(b) => b.set_position(read),
+            ProgressView::Lines { total, last } => {
+                if last.is_none_or(|t| t.elapsed() >= PROGRESS_LINE_EVERY) {
+                    eprintln!("{}", progress_line(read, *total));
+                    *last = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// The end: the bar is cleared, the plain view writes its last line.
+    fn finish(self, read: u64) {
+        match self {
+            ProgressView::Bar(b) => b.finish_and_clear(),
+            ProgressView::Lines { total, .. } => eprintln!("{}", progress_line(read, total)),
+        }
+    }
+}
+
+/// `apitap: progress 42 % (1234 of 2938 bytes)`.
+fn progress_line(read: u64, total: u64) -> String {
+    let pct = read.saturating_mul(100).checked_div(total).unwrap_or(100);
+    format!("apitap: progress {pct} % ({read} of {total} bytes)")
 }

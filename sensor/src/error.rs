@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use apitap_exporters::kafka::admin::TopicsError;
 use apitap_exporters::kafka::KafkaInitError;
 use apitap_exporters::ExportError;
 
@@ -41,6 +42,9 @@ pub enum RunError {
     /// The Kafka producer cannot be created.
     #[error(transparent)]
     Exporter(#[from] KafkaInitError),
+    /// `export.kafka.create_topics`: the topics could not be created.
+    #[error(transparent)]
+    Topics(#[from] TopicsError),
     /// `consume`: brokers unreachable, topics missing, partitions not assignable.
     #[error(transparent)]
     Consume(#[from] ReadError),

@@ -41,6 +41,19 @@ fn nonzero(v: &impl serde::Serialize) -> Vec<(String, u64)> {
     out
 }
 
+/// What became of the records: "written" only when every one arrived (JSON lines always;
+/// Kafka when the broker acknowledged them all), else what was accepted, delivered and lost.
+fn records(e: &apitap_exporters::ExportStats) -> String {
+    if e.delivered == e.offered {
+        format!("records written: {}", e.delivered)
+    } else {
+        format!(
+            "records: {} offered, {} delivered, {} not delivered",
+            e.offered, e.delivered, e.failed
+        )
+    }
+}
+
 /// `name value, name value` on one line.
 fn join(pairs: &[(String, u64)]) -> String {
     pairs
@@ -71,12 +84,12 @@ impl fmt::Display for Summary<'_> {
         )?;
         writeln!(
             f,
-            "  flows: {} opened, {} evicted, {} open at end; transactions: {}; records written: {}",
+            "  flows: {} opened, {} evicted, {} open at end; transactions: {}; {}",
             s.reassembly.flows_opened,
             s.reassembly.flows_evicted,
             s.active_flows,
             s.transactions,
-            s.export.records
+            records(&s.export)
         )?;
         match self.workers {
             None => {}

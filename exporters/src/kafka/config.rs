@@ -100,6 +100,16 @@ pub struct KafkaConfig {
     /// Compression codec: `none`, `gzip`, `snappy`, `lz4` or `zstd` (librdkafka
     /// `compression.type`; `zstd` needs librdkafka built with it).
     pub compression: String,
+    /// Create `topic_http` and `topic_sessions` at startup when they do not exist (through the
+    /// admin API, with `topic_partitions` and `topic_replication_factor`). Off: topics are
+    /// the cluster's business, and a missing one fails every record sent to it (final).
+    pub create_topics: bool,
+    /// Partitions of a topic `create_topics` creates; unset: the broker's default
+    /// (`num.partitions`).
+    pub topic_partitions: Option<u32>,
+    /// Replication factor of a topic `create_topics` creates; unset: the broker's default
+    /// (`default.replication.factor`).
+    pub topic_replication_factor: Option<u32>,
     /// Any other librdkafka property, passed through unchanged: SASL, TLS, `acks`,
     /// `enable.idempotence`... Secret values are redacted when the config is printed or
     /// serialized (`check-config`).
@@ -168,6 +178,9 @@ impl Default for KafkaConfig {
             linger_ms: default_linger_ms(),
             batch_bytes: default_batch_bytes(),
             compression: default_compression(),
+            create_topics: false,
+            topic_partitions: None,
+            topic_replication_factor: None,
             librdkafka: BTreeMap::new(),
         }
     }
@@ -222,6 +235,9 @@ impl fmt::Debug for KafkaConfig {
             .field("linger_ms", &self.linger_ms)
             .field("batch_bytes", &self.batch_bytes)
             .field("compression", &self.compression)
+            .field("create_topics", &self.create_topics)
+            .field("topic_partitions", &self.topic_partitions)
+            .field("topic_replication_factor", &self.topic_replication_factor)
             .field("librdkafka", &Props(&self.librdkafka))
             .finish()
     }
@@ -281,6 +297,17 @@ impl KafkaConfig {
                 ));
             }
         }
+        for (name, v) in [
+            ("topic_partitions", self.topic_partitions),
+            ("topic_replication_factor", self.topic_replication_factor),
+        ] {
+            if matches!(v, Some(n) if n == 0 || i32::try_from(n).is_err()) {
+                return Err(format!(
+                    "export.kafka.{name} must be between 1 and {}; remove it for the broker's default",
+                    i32::MAX
+                ));
+            }
+        }
         for key in self.librdkafka.keys() {
             if let Some((_, field)) = OWNED_PROPERTIES.iter().find(|(p, _)| p == key) {
                 return Err(format!(
@@ -321,6 +348,20 @@ impl KafkaConfig {
             .set("linger.ms", self.linger_ms.to_string())
             .set("batch.size", self.batch_bytes.to_string())
             .set("compression.type", &self.compression);
+        for (k, v) in &self.librdkafka {
+            c.set(k, v.to_string());
+        }
+        c
+    }
+}
+
+impl KafkaConfig {
+    /// The configuration of an admin client (`create_topics`): the brokers and the
+    /// pass-through properties (SASL, TLS), none of the producer's own settings.
+    pub fn admin_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("client.id", "apitap-admin")
+            .set("bootstrap.servers", self.brokers.join(","));
         for (k, v) in &self.librdkafka {
             c.set(k, v.to_string());
         }
@@ -439,6 +480,21 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("\"sasl.username\" = \"apitap\""), "{shown}");
+    }
+
+    #[test]
+    fn create_topics_is_off_by_default_and_its_counts_are_checked() {
+        assert!(!KafkaConfig::default().create_topics);
+        let mut c = with(&[]);
+        c.create_topics = true;
+        c.validate().unwrap();
+        c.topic_partitions = Some(0);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("topic_partitions"), "{e}");
+        c.topic_partitions = Some(6);
+        c.topic_replication_factor = Some(u32::MAX);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("topic_replication_factor"), "{e}");
     }
 
     #[test]

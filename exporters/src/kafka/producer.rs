@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
@@ -14,6 +14,7 @@ use rdkafka::{ClientContext, Message};
 
 use super::classify::{classify, drop_reason, ErrorClass};
 use super::config::KafkaConfig;
+use super::reach::{wait_for_brokers, BrokerHealth};
 use super::stats::{DeliveryCounters, Logs};
 use crate::{EventMeta, ExportError, ExportStats, Exporter};
 
@@ -31,6 +32,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// After purging what the shutdown flush could not deliver, how long to wait for the purge's
 /// delivery reports (they are local; this is a bound, not an expected duration).
 const PURGE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shutdown flush waits in steps of this long, looking at the brokers' state between two.
+const FLUSH_STEP: Duration = Duration::from_millis(100);
+/// A flush gives up early once every broker has been down (refusing, unresolvable) this long
+/// and a metadata request confirms it: a broker restarting in the meantime (seconds) is
+/// waited for, a dead one does not hold the exit for the whole `flush_timeout_ms`. A broker
+/// that does not answer at all (a partition) is not known to be down: that waits the timeout.
+const DOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long the metadata request that confirms the brokers are down waits.
+const DOWN_CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The producer could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -46,11 +56,15 @@ pub struct DeliveryContext {
     counters: DeliveryCounters,
     /// Rate-limited error logs.
     logs: Logs,
+    /// Connection failures and down periods, for the startup probe and the shutdown flush.
+    health: BrokerHealth,
 }
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+        self.health.note_log(fac, message);
+        // A connection failure (`FAIL`) also comes as a client error, below: said once there.
+        if fac != "FAIL" && (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
             self.logs
                 .librdkafka
                 .log(|| format!("librdkafka {level:?} {fac}: {message}"));
@@ -58,6 +72,19 @@ impl ClientContext for DeliveryContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            // librdkafka repeats it at every reconnection attempt: said once per down period.
+            if self
+                .health
+                .note_error(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+            {
+                self.logs.client.log(|| {
+                    "every broker connection is down; records are buffered until one answers"
+                        .to_owned()
+                });
+            }
+            return;
+        }
         self.logs
             .client
             .log(|| format!("client error: {reason} ({error})"));
@@ -69,7 +96,10 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => self.counters.count(None),
+            Ok(_) => {
+                self.counters.count(None);
+                self.health.note_answer();
+            }
             Err((e, msg)) => {
                 let class = match e {
                     KafkaError::MessageProduction(code) => classify(*code),
@@ -125,6 +155,7 @@ impl KafkaExporter {
         let context = DeliveryContext {
             counters: DeliveryCounters::default(),
             logs: Logs::default(),
+            health: BrokerHealth::default(),
         };
         let producer: ThreadedProducer<DeliveryContext> = cfg
             .client_config(CLIENT_ID)
@@ -142,7 +173,8 @@ impl KafkaExporter {
             std::thread::Builder::new()
                 .name("apitap-kafka-probe".into())
                 .spawn(move || {
-                    match p.client().fetch_metadata(None, PROBE_TIMEOUT) {
+                    let health = &p.context().health;
+                    match wait_for_brokers(p.client(), health, &brokers, PROBE_TIMEOUT, || ()) {
                         Ok(md) => {
                             for t in &topics {
                                 if !md.topics().iter().any(|m| m.name() == t) {
@@ -154,10 +186,9 @@ impl KafkaExporter {
                             }
                         }
                         Err(e) => eprintln!(
-                            "apitap: kafka: cannot reach brokers {brokers} within {} s ({e}); \
-                             capture continues, records are buffered (up to {bytes} bytes or {msgs} records, \
-                             each for {timeout} ms) and sent when a broker answers",
-                            PROBE_TIMEOUT.as_secs()
+                            "apitap: kafka: {e}; capture continues, records are buffered (up to \
+                             {bytes} bytes or {msgs} records, each for {timeout} ms) and sent when \
+                             a broker answers"
                         ),
                     }
                 })
@@ -176,6 +207,47 @@ impl KafkaExporter {
             unaccounted: 0,
             probe,
         })
+    }
+
+    /// Wait until every queued record is settled: within `flush_timeout_ms`, and no longer
+    /// than [`DOWN_GRACE`] once every broker is down and a metadata request confirms it.
+    /// The error says why it gave up.
+    fn flush_queue(&self) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            let left = self.flush_timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(format!(
+                    "after the {} ms flush timeout",
+                    self.flush_timeout.as_millis()
+                ));
+            }
+            if self
+                .producer
+                .flush(Timeout::After(left.min(FLUSH_STEP)))
+                .is_ok()
+            {
+                return Ok(());
+            }
+            let health = &self.producer.context().health;
+            if health.down_for().is_some_and(|d| d >= DOWN_GRACE) {
+                let confirm = self
+                    .producer
+                    .client()
+                    .fetch_metadata(None, DOWN_CONFIRM_TIMEOUT);
+                if confirm.is_ok() {
+                    health.note_answer();
+                    continue;
+                }
+                let why = health
+                    .any_failure()
+                    .map_or_else(String::new, |f| format!(": {}", f.message));
+                return Err(format!(
+                    "and every broker has been down for {} s{why}",
+                    DOWN_GRACE.as_secs()
+                ));
+            }
+        }
     }
 
     /// Records librdkafka holds now: queued or sent, not yet acknowledged or failed.
@@ -302,16 +374,9 @@ impl Exporter for KafkaExporter {
         if let Some(p) = self.probe.take() {
             let _ = p.join();
         }
-        if self
-            .producer
-            .flush(Timeout::After(self.flush_timeout))
-            .is_err()
-        {
+        if let Err(why) = self.flush_queue() {
             let left = self.producer.in_flight_count();
-            eprintln!(
-                "apitap: kafka: {left} records still queued after the {} ms flush timeout; giving up on them",
-                self.flush_timeout.as_millis()
-            );
+            eprintln!("apitap: kafka: {left} records still queued {why}; giving up on them");
             self.producer
                 .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
             let _ = self.producer.flush(Timeout::After(PURGE_REPORT_TIMEOUT));

@@ -147,6 +147,9 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     }
     let mut socks = bind_all(args)?;
     let sink = open_exporter(&cfg, &args.sink)?;
+    for note in sink.created_notes() {
+        tracing::info!("{note}");
+    }
     let mut pipeline = Pipeline::new(&cfg, sink.exporter).map_err(RunError::Pipeline)?;
     let signals = Signals::install()?;
     let published: Published = Arc::new(Mutex::new((pipeline.stats(), interface_counters(&socks))));

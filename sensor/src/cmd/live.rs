@@ -183,6 +183,9 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     }
     // 3. Exporter and workers.
     let sink = open_exporter(&cfg, &args.sink)?;
+    for note in sink.created_notes() {
+        tracing::info!("{note}");
+    }
     let workers = cfg.capture.worker_count();
     let mut sharded = Sharded::new(&cfg, sink.exporter, workers, cfg.capture.queue_batches)
         .map_err(RunError::Pipeline)?;

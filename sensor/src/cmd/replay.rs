@@ -148,6 +148,11 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
         }
     }
     let sink = open_exporter(&cfg, &args.sink)?;
+    if !args.quiet {
+        for note in sink.created_notes() {
+            eprintln!("apitap: {note}");
+        }
+    }
     let mut pacer = args.realtime.then(Pacer::new);
     let mut pipeline =
         AnyPipeline::new(&cfg, sink.exporter, workers).map_err(RunError::Pipeline)?;

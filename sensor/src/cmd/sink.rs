@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use apitap_exporters::kafka::admin::{ensure_topics, CreatedTopic};
 use apitap_exporters::kafka::KafkaConfig;
 use apitap_exporters::{Exporter, JsonLinesExporter, KafkaExporter};
 use apitap_sessionizer::record::SCHEMA_VERSION;
@@ -48,6 +49,32 @@ pub struct Sink {
     pub exporter: Box<dyn Exporter>,
     /// True for Kafka.
     pub to_kafka: bool,
+    /// Topics `export.kafka.create_topics` created, for the command to mention.
+    pub created_topics: Vec<CreatedTopic>,
+}
+
+impl Sink {
+    /// One line per created topic.
+    pub fn created_notes(&self) -> Vec<String> {
+        self.created_topics
+            .iter()
+            .map(|t| {
+                let shown = |n: i32| {
+                    if n < 0 {
+                        "the broker's default".to_owned()
+                    } else {
+                        n.to_string()
+                    }
+                };
+                format!(
+                    "kafka: created topic {} (partitions: {}, replication factor: {})",
+                    t.name,
+                    shown(t.partitions),
+                    shown(t.replication_factor)
+                )
+            })
+            .collect()
+    }
 }
 
 /// Open the output named on the command line (`-` is stdout).
@@ -103,6 +130,7 @@ pub fn open_exporter(cfg: &Config, args: &SinkArgs) -> Result<Sink, RunError> {
         return Ok(Sink {
             exporter,
             to_kafka: false,
+            created_topics: Vec::new(),
         });
     };
     if let Some(path) = &args.output {
@@ -118,9 +146,19 @@ pub fn open_exporter(cfg: &Config, args: &SinkArgs) -> Result<Sink, RunError> {
         .clone()
         .or_else(hostname)
         .unwrap_or_else(|| FALLBACK_SENSOR_ID.to_owned());
+    // Checked before anything connects: a bad property is a config error, not a topic one.
+    kafka
+        .validate()
+        .map_err(|e| RunError::Usage(format!("invalid Kafka settings: {e}")))?;
+    let created_topics = if kafka.create_topics {
+        ensure_topics(&kafka)?
+    } else {
+        Vec::new()
+    };
     let exporter = KafkaExporter::new(&kafka, &sensor_id, SCHEMA_VERSION)?;
     Ok(Sink {
         exporter: Box::new(exporter),
         to_kafka: true,
+        created_topics,
     })
 }

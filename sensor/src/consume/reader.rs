@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use apitap_exporters::kafka::reach::{wait_for_brokers, HealthContext, Unreachable};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -78,7 +79,11 @@ enum Position {
 
 /// The watermarks librdkafka cached from the last fetch response of a partition
 /// (`rd_kafka_get_watermark_offsets`: local, no request); None before the first fetch.
-fn cached_watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Option<(i64, i64)> {
+fn cached_watermarks(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
     let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid while `consumer` lives; the topic is a valid C
@@ -97,7 +102,12 @@ fn cached_watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Op
 }
 
 /// True when `topic/partition` has been read up to the high watermark of the last fetch.
-fn at_end(consumer: &BaseConsumer, topic: &str, partition: i32, pos: Position) -> bool {
+fn at_end(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partition: i32,
+    pos: Position,
+) -> bool {
     let Some((low, high)) = cached_watermarks(consumer, topic, partition) else {
         return false;
     };
@@ -114,16 +124,9 @@ pub enum ReadError {
     /// A flag or property librdkafka refuses.
     #[error("{0}")]
     Usage(String),
-    /// No broker answered in time.
-    #[error("cannot reach brokers {brokers} within {timeout_ms} ms: {reason}")]
-    Unreachable {
-        /// The bootstrap list.
-        brokers: String,
-        /// The wait.
-        timeout_ms: u64,
-        /// librdkafka's account.
-        reason: String,
-    },
+    /// No broker answered: unresolvable, refused, or silent until the timeout.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
     /// A topic named with `-t` does not exist, or none of the default ones does.
     #[error("{0}")]
     NoTopic(String),
@@ -162,7 +165,7 @@ pub struct Record {
 
 /// An open reader of apitap topics.
 pub struct Reader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<HealthContext>,
     opts: ReaderOptions,
     /// Partitions not yet read to their end (`-e`), with the position in each. A partition is
     /// done when librdkafka reports its end (PartitionEOF) and the position has reached the
@@ -178,7 +181,7 @@ pub struct Reader {
 }
 
 /// The consumer: brokers, then `properties` in order.
-fn create_consumer(opts: &ReaderOptions) -> Result<BaseConsumer, ReadError> {
+fn create_consumer(opts: &ReaderOptions) -> Result<BaseConsumer<HealthContext>, ReadError> {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &opts.brokers)
         .set("client.id", "apitap-consume")
@@ -205,7 +208,7 @@ fn create_consumer(opts: &ReaderOptions) -> Result<BaseConsumer, ReadError> {
     for (name, value) in &opts.properties {
         c.set(name, value);
     }
-    c.create()
+    c.create_with_context(HealthContext::default())
         .map_err(|e| ReadError::Usage(format!("cannot create the Kafka consumer: {e}")))
 }
 
@@ -213,14 +216,18 @@ impl Reader {
     /// Connect, check the topics and assign (or subscribe to) their partitions.
     pub fn open(opts: ReaderOptions) -> Result<Reader, ReadError> {
         let consumer = create_consumer(&opts)?;
-        let md =
-            consumer
-                .fetch_metadata(None, opts.timeout)
-                .map_err(|e| ReadError::Unreachable {
-                    brokers: opts.brokers.clone(),
-                    timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
-                    reason: e.to_string(),
-                })?;
+        // A refused or unresolvable broker is reported as soon as librdkafka meets it.
+        let md = wait_for_brokers(
+            consumer.client(),
+            &consumer.context().health,
+            &opts.brokers,
+            opts.timeout,
+            || {
+                // Serves librdkafka's log events (where connection failures are told);
+                // nothing is assigned yet, so no record is consumed here.
+                let _ = consumer.poll(Duration::ZERO);
+            },
+        )?;
         let mut present: Vec<(String, Vec<i32>)> = Vec::new();
         for t in &opts.topics {
             match md.topics().iter().find(|m| m.name() == t) {

@@ -455,3 +455,88 @@ fn listen_summary_names_no_files_and_explains_the_receive_buffer() {
         "{line}"
     );
 }
+
+/// The UDP payloads (VXLAN) of a capture's outer packets.
+fn udp_payloads(rel: &str) -> Vec<Vec<u8>> {
+    read_pcap(fixture(rel))
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let s = etherparse::SlicedPacket::from_ethernet(&p.data).ok()?;
+            match s.transport? {
+                etherparse::TransportSlice::Udp(u) => Some(u.payload().to_vec()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `listen` shares `live`'s signals: the first SIGTERM starts a clean shutdown, a second one
+/// exits at once (status 130) however long the flush would take. Here the flush waits for a
+/// "broker" that accepts connections and never answers.
+#[test]
+fn listen_exits_at_once_on_a_second_signal() {
+    use std::net::{TcpListener, UdpSocket};
+    use std::process::Stdio;
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let broker = silent.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c); // accepted, never answered
+        }
+    });
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(apitap_bin())
+        .args(["listen", "--vxlan", &format!("127.0.0.1:{port}"), "-q"])
+        .args(["--kafka-brokers", &broker])
+        .env("APITAP_SESSION_SECRET", "listen-test-secret-0123456789")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let datagrams = udp_payloads("tunnels/vxlan-outer.pcap");
+    assert!(!datagrams.is_empty());
+    for d in &datagrams {
+        sender.send_to(d, ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = |child: &std::process::Child| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    kill(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal's flush should still be waiting for the silent broker"
+    );
+    kill(&child);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(130),
+        "a second SIGTERM exits at once with 130"
+    );
+}

@@ -121,7 +121,7 @@ impl Config {
             return Err("reassembly.idle_timeout_ms must be at least 1".into());
         }
         self.export.validate()?;
-        self.capture.validate()?;
+        self.capture.validate().map_err(|e| e.to_string())?;
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;

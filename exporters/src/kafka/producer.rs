@@ -50,6 +50,26 @@ pub enum KafkaInitError {
     Create(String),
 }
 
+/// Why the shutdown flush gave up on the records still queued.
+#[derive(Debug, thiserror::Error)]
+enum FlushStopped {
+    /// `flush_timeout_ms` ran out.
+    #[error("after the {ms} ms flush timeout")]
+    Timeout {
+        /// The timeout.
+        ms: u128,
+    },
+    /// Every broker has been down for [`DOWN_GRACE`], confirmed.
+    #[error(
+        "and every broker has been down for {} s{last}",
+        DOWN_GRACE.as_secs()
+    )]
+    BrokersDown {
+        /// `: <the last connection failure>`, or nothing.
+        last: String,
+    },
+}
+
 /// librdkafka callbacks: delivery reports and client errors, counted and logged.
 pub struct DeliveryContext {
     /// Outcomes of queued records.
@@ -212,15 +232,14 @@ impl KafkaExporter {
     /// Wait until every queued record is settled: within `flush_timeout_ms`, and no longer
     /// than [`DOWN_GRACE`] once every broker is down and a metadata request confirms it.
     /// The error says why it gave up.
-    fn flush_queue(&self) -> Result<(), String> {
+    fn flush_queue(&self) -> Result<(), FlushStopped> {
         let start = Instant::now();
         loop {
             let left = self.flush_timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
-                return Err(format!(
-                    "after the {} ms flush timeout",
-                    self.flush_timeout.as_millis()
-                ));
+                return Err(FlushStopped::Timeout {
+                    ms: self.flush_timeout.as_millis(),
+                });
             }
             if self
                 .producer
@@ -239,13 +258,11 @@ impl KafkaExporter {
                     health.note_answer();
                     continue;
                 }
-                let why = health
-                    .any_failure()
-                    .map_or_else(String::new, |f| format!(": {}", f.message));
-                return Err(format!(
-                    "and every broker has been down for {} s{why}",
-                    DOWN_GRACE.as_secs()
-                ));
+                return Err(FlushStopped::BrokersDown {
+                    last: health
+                        .any_failure()
+                        .map_or_else(String::new, |f| format!(": {}", f.message)),
+                });
             }
         }
     }

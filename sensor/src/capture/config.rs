@@ -77,32 +77,55 @@ impl Default for CaptureConfig {
     }
 }
 
+/// Smallest snap length that holds the link, IP and TCP headers of any packet decoded.
+const MIN_SNAPLEN_BYTES: u32 = 128;
+
+/// A `[capture]` value that cannot work; the message names the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CaptureConfigError {
+    /// The snap length cannot hold the headers.
+    #[error(
+        "capture.snaplen_bytes ({0}) is too small to hold the headers; use at least \
+         {MIN_SNAPLEN_BYTES}, or the default 262144 for whole frames"
+    )]
+    SnaplenTooSmall(u32),
+    /// libpcap takes these as C ints.
+    #[error("capture.snaplen_bytes and capture.buffer_bytes must be below 2 GiB")]
+    TooLarge,
+    /// libpcap takes the timeout as a positive C int.
+    #[error("capture.timeout_ms must be between 1 and 2147483647")]
+    Timeout,
+    /// A queue must hold a batch.
+    #[error("capture.queue_batches must be at least 1")]
+    NoQueue,
+    /// An interface name is blank.
+    #[error("capture.interfaces contains an empty name")]
+    EmptyInterface,
+    /// The user to switch to is blank.
+    #[error("capture.user is empty; remove it to keep the starting user")]
+    EmptyUser,
+}
+
 impl CaptureConfig {
-    /// Reject values that cannot work; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.snaplen_bytes < 128 {
-            return Err(format!(
-                "capture.snaplen_bytes ({}) is too small to hold the headers; use at least 128, \
-                 or the default 262144 for whole frames",
-                self.snaplen_bytes
-            ));
+    /// Reject values that cannot work.
+    pub fn validate(&self) -> Result<(), CaptureConfigError> {
+        if self.snaplen_bytes < MIN_SNAPLEN_BYTES {
+            return Err(CaptureConfigError::SnaplenTooSmall(self.snaplen_bytes));
         }
         if i32::try_from(self.snaplen_bytes).is_err() || i32::try_from(self.buffer_bytes).is_err() {
-            return Err(
-                "capture.snaplen_bytes and capture.buffer_bytes must be below 2 GiB".into(),
-            );
+            return Err(CaptureConfigError::TooLarge);
         }
         if self.timeout_ms == 0 || i32::try_from(self.timeout_ms).is_err() {
-            return Err("capture.timeout_ms must be between 1 and 2147483647".into());
+            return Err(CaptureConfigError::Timeout);
         }
         if self.queue_batches == 0 {
-            return Err("capture.queue_batches must be at least 1".into());
+            return Err(CaptureConfigError::NoQueue);
         }
         if self.interfaces.iter().any(|i| i.trim().is_empty()) {
-            return Err("capture.interfaces contains an empty name".into());
+            return Err(CaptureConfigError::EmptyInterface);
         }
         if matches!(&self.user, Some(u) if u.trim().is_empty()) {
-            return Err("capture.user is empty; remove it to keep the starting user".into());
+            return Err(CaptureConfigError::EmptyUser);
         }
         Ok(())
     }

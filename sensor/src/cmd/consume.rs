@@ -91,7 +91,7 @@ pub struct ConsumeArgs {
 /// The reader's settings from the flags (and the config file's librdkafka properties).
 fn reader_options(args: &ConsumeArgs) -> Result<ReaderOptions, RunError> {
     let start = match (&args.offset, args.from_beginning, &args.group) {
-        (Some(o), _, _) => StartAt::parse(o).map_err(RunError::Usage)?,
+        (Some(o), _, _) => StartAt::parse(o).map_err(|e| RunError::Usage(e.to_string()))?,
         (None, true, _) => StartAt::Beginning,
         (None, false, Some(_)) => StartAt::Stored,
         (None, false, None) => StartAt::Beginning,
@@ -150,7 +150,7 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
         .as_deref()
         .map(IpMatch::parse)
         .transpose()
-        .map_err(RunError::Usage)?;
+        .map_err(|e| RunError::Usage(e.to_string()))?;
     let mut filter = Filter::new(
         args.session.clone(),
         ip,

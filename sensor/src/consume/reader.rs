@@ -17,6 +17,11 @@ const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Consumer errors (broker down...) logged at most once per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// `-o` was given something kcat would not take.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("-o {0}: expected beginning, end, stored, an offset N or -N")]
+pub struct OffsetError(String);
+
 /// Where to start reading (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartAt {
@@ -34,7 +39,7 @@ pub enum StartAt {
 
 impl StartAt {
     /// Parse kcat's `-o` syntax.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, OffsetError> {
         match s {
             "beginning" => Ok(StartAt::Beginning),
             "end" => Ok(StartAt::End),
@@ -42,9 +47,7 @@ impl StartAt {
             _ => match s.parse::<i64>() {
                 Ok(n) if n < 0 => Ok(StartAt::Tail(-n)),
                 Ok(n) => Ok(StartAt::Absolute(n)),
-                Err(_) => Err(format!(
-                    "-o {s}: expected beginning, end, stored, an offset N or -N"
-                )),
+                Err(_) => Err(OffsetError(s.to_owned())),
             },
         }
     }

@@ -29,6 +29,9 @@ const DEFAULT_RCVBUF_BYTES: usize = 32 << 20;
 const POLL_WAIT_MS: i32 = 100;
 /// Datagrams read from one socket before the others get their turn.
 const BATCH_DATAGRAMS: usize = 256;
+/// At shutdown, the most datagrams still read from one socket: more than a 64 MiB receive
+/// buffer holds of the smallest mirrored frames, so the bound only stops a flood.
+const MAX_DRAIN_DATAGRAMS: usize = 1 << 20;
 /// How often the counters behind `/metrics` are refreshed.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
 
@@ -264,16 +267,8 @@ fn receive(
         // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_WAIT_MS) };
         for s in socks.iter_mut() {
-            for _ in 0..BATCH_DATAGRAMS {
-                let (n, from) = match s.recv(&mut buf) {
-                    Ok(Some(d)) => d,
-                    Ok(None) => break,
-                    Err(e) => return Some(Stopped::Socket(format!("{}: {e}", s.stats.name))),
-                };
-                let data = buf.get(..n).unwrap_or_default();
-                if let Err(e) = pipeline.on_tunnel_payload(wall_us(), s.kind, data, from, s.local) {
-                    return Some(Stopped::Export(e));
-                }
+            if let Err(stop) = read_batch(s, &mut buf, pipeline, BATCH_DATAGRAMS) {
+                return Some(stop);
             }
         }
         if let Err(e) = pipeline.advance(wall_us()) {
@@ -286,5 +281,33 @@ fn receive(
             next_metrics = Instant::now() + METRICS_EVERY;
         }
     }
+    // What the kernel already queued when the signal came was captured before it: read it,
+    // bounded by what one receive buffer can hold.
+    for s in socks.iter_mut() {
+        if let Err(stop) = read_batch(s, &mut buf, pipeline, MAX_DRAIN_DATAGRAMS) {
+            return Some(stop);
+        }
+    }
     None
+}
+
+/// Hand up to `max` waiting datagrams of `s` to the pipeline; stops early when none waits.
+fn read_batch(
+    s: &mut MirrorSocket,
+    buf: &mut [u8],
+    pipeline: &mut Pipeline,
+    max: usize,
+) -> Result<(), Stopped> {
+    for _ in 0..max {
+        let (n, from) = match s.recv(buf) {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            Err(e) => return Err(Stopped::Socket(format!("{}: {e}", s.stats.name))),
+        };
+        let data = buf.get(..n).unwrap_or_default();
+        pipeline
+            .on_tunnel_payload(wall_us(), s.kind, data, from, s.local)
+            .map_err(Stopped::Export)?;
+    }
+    Ok(())
 }

@@ -161,6 +161,94 @@ impl Status {
     }
 }
 
+/// The capture threads and what the end of the run needs of them.
+struct Captures {
+    /// One per interface, in the order of `names`.
+    threads: Vec<JoinHandle<Result<(), LiveError>>>,
+    /// Interface names, with their transmit counter at start (apitap must not move it).
+    tx_before: Vec<(String, Option<u64>)>,
+    /// Stops every thread.
+    stop: Arc<Shutdown>,
+}
+
+impl Captures {
+    /// One thread per open interface, each with its own dispatcher into `sharded`'s workers.
+    fn start(
+        caps: Vec<LiveCapture>,
+        sharded: &Sharded,
+        cfg: &Config,
+        counters: &Counters,
+    ) -> Result<Captures, RunError> {
+        let stop =
+            Arc::new(Shutdown::new().map_err(RunError::system("create the shutdown eventfd"))?);
+        let tx_before = caps
+            .iter()
+            .map(|c| {
+                let name = c.interface().to_owned();
+                let tx = interface_counter(&name, "tx_packets");
+                (name, tx)
+            })
+            .collect();
+        let mut threads = Vec::new();
+        for (i, cap) in caps.into_iter().enumerate() {
+            let router = sharded.router();
+            let dispatch = sharded.dispatcher(&cfg.decode);
+            match spawn_capture(
+                cap,
+                router,
+                dispatch,
+                Arc::clone(&stop),
+                Arc::clone(counters),
+                i,
+            ) {
+                Ok(h) => threads.push(h),
+                Err(source) => {
+                    stop.stop();
+                    let what = "start a capture thread";
+                    return Err(RunError::System { what, source });
+                }
+            }
+        }
+        Ok(Captures {
+            threads,
+            tx_before,
+            stop,
+        })
+    }
+
+    /// Stop every capture and wait for the threads; the failures, as messages.
+    fn stop(self) -> Vec<String> {
+        self.stop.stop();
+        let mut failures = Vec::new();
+        for (h, (name, _)) in self.threads.into_iter().zip(&self.tx_before) {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(e.to_string()),
+                Err(_) => failures.push(format!("the capture thread of {name} panicked")),
+            }
+        }
+        for (name, before) in &self.tx_before {
+            let after = interface_counter(name, "tx_packets");
+            if let (Some(b), Some(a)) = (before, after) {
+                tracing::info!(interface = %name, tx_packets_delta = a.saturating_sub(*b), "interface transmit counter (apitap sends nothing; any delta is the kernel's own)");
+            }
+        }
+        failures
+    }
+}
+
+/// Per-interface counters, one slot per capture, for the metrics and the end.
+fn interface_slots(caps: &[LiveCapture]) -> Counters {
+    Arc::new(Mutex::new(
+        caps.iter()
+            .map(|c| InterfaceCounters {
+                interface: c.interface().to_owned(),
+                ..InterfaceCounters::default()
+            })
+            .collect(),
+    ))
+}
+
 /// Run `apitap live`.
 pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     crate::telemetry::log::init(args.log_level.as_deref());
@@ -191,14 +279,7 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
         .map_err(RunError::Pipeline)?;
     let started = Instant::now();
     let shared = sharded.shared();
-    let counters: Counters = Arc::new(Mutex::new(
-        caps.iter()
-            .map(|c| InterfaceCounters {
-                interface: c.interface().to_owned(),
-                ..InterfaceCounters::default()
-            })
-            .collect(),
-    ));
+    let counters = interface_slots(&caps);
     // 4. Telemetry.
     let health = Health::new();
     {
@@ -212,43 +293,13 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
         })?;
     }
     // 5. Capture threads.
-    let tx_before: Vec<(String, Option<u64>)> = caps
-        .iter()
-        .map(|c| {
-            let name = c.interface().to_owned();
-            let tx = interface_counter(&name, "tx_packets");
-            (name, tx)
-        })
-        .collect();
-    let stop = Arc::new(Shutdown::new().map_err(RunError::system("create the shutdown eventfd"))?);
-    let mut threads = Vec::new();
-    for (i, cap) in caps.into_iter().enumerate() {
-        let h = spawn_capture(
-            cap,
-            sharded.router(),
-            sharded.dispatcher(&cfg.decode),
-            Arc::clone(&stop),
-            Arc::clone(&counters),
-            i,
-        );
-        match h {
-            Ok(h) => threads.push(h),
-            Err(e) => {
-                stop.stop();
-                return Err(RunError::System {
-                    what: "start a capture thread",
-                    source: e,
-                });
-            }
-        }
-    }
+    let captures = Captures::start(caps, &sharded, &cfg, &counters)?;
     tracing::info!(
-        interfaces = ?tx_before.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        interfaces = ?captures.tx_before.iter().map(|(n, _)| n).collect::<Vec<_>>(),
         workers,
         bpf = cfg.capture.bpf.as_deref().unwrap_or(""),
         "capturing"
     );
-
     // 6. Run until a signal, an export failure or a capture failure.
     let out_err = run_until_stopped(
         args,
@@ -257,34 +308,18 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
         &mut sharded,
         &shared,
         &counters,
-        &threads,
+        &captures.threads,
     );
-
     // 7. Shutdown: stop capturing, drain the workers, end sessions, flush the exporter.
     tracing::info!("shutting down: stopping capture, ending open sessions");
     health.stopping();
-    stop.stop();
-    let mut capture_failures = Vec::new();
-    for (h, (name, _)) in threads.into_iter().zip(&tx_before) {
-        match h.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => capture_failures.push(e.to_string()),
-            Err(_) => capture_failures.push(format!("the capture thread of {name} panicked")),
-        }
-    }
+    let capture_failures = captures.stop();
     let finished = sharded.finish(EndReason::Shutdown);
     let stats = sharded.stats();
-    let drops = total_drops(&shared, &counters);
-    for (name, before) in &tx_before {
-        let after = interface_counter(name, "tx_packets");
-        if let (Some(b), Some(a)) = (before, after) {
-            tracing::info!(interface = %name, tx_packets_delta = a.saturating_sub(*b), "interface transmit counter (apitap sends nothing; any delta is the kernel's own)");
-        }
-    }
     let outcome = Ending {
         stats: &stats,
         started,
-        drops,
+        drops: total_drops(&shared, &counters),
         capture_failures,
     }
     .finish(args.stats_json.as_deref(), &stats);

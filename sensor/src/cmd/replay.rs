@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::sink::{open_exporter, SinkArgs};
 use crate::capture::{OfflineSource, PacketRef};
 use crate::error::{Outcome, Problem, RunError};
+use crate::pipeline::PipelineStats;
 use crate::shard::{AnyPipeline, MAX_WORKERS};
 use crate::summary::Summary;
 
@@ -186,24 +187,8 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     if let Some(p) = progress {
         p.finish(read.load(Ordering::Relaxed));
     }
-    let elapsed = started.elapsed();
     let stats = pipeline.stats();
-
-    if let Some(path) = &args.stats_json {
-        crate::summary::write_stats_json(path, &stats);
-    }
-    if !args.quiet {
-        let summary = Summary {
-            files: Some(source.reports()),
-            stats: &stats,
-            elapsed,
-            workers: Some(workers),
-        };
-        eprint!("{summary}");
-    }
-    if sink.to_kafka && (!args.quiet || stats.export.lost_any()) {
-        eprintln!("{}", delivery_report(&stats.export));
-    }
+    report(args, &source, &stats, started.elapsed(), sink.to_kafka);
     if let Some(e) = out_err {
         return Err(e.into());
     }
@@ -217,6 +202,32 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
         });
     }
     Ok(outcome)
+}
+
+/// The end of a replay: `--stats-json`, the summary (unless `-q`), and what reached Kafka
+/// (with `-q` only when something did not).
+fn report(
+    args: &ReplayArgs,
+    source: &OfflineSource,
+    stats: &PipelineStats,
+    elapsed: Duration,
+    to_kafka: bool,
+) {
+    if let Some(path) = &args.stats_json {
+        crate::summary::write_stats_json(path, stats);
+    }
+    if !args.quiet {
+        let summary = Summary {
+            files: Some(source.reports()),
+            stats,
+            elapsed,
+            workers: Some(args.workers),
+        };
+        eprint!("{summary}");
+    }
+    if to_kafka && (!args.quiet || stats.export.lost_any()) {
+        eprintln!("{}", delivery_report(&stats.export));
+    }
 }
 
 /// How progress is shown: a bar on a terminal, plain lines elsewhere (`--progress always`).

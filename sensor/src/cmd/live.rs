@@ -348,7 +348,8 @@ fn run_until_stopped(
     let mut last_tick = Instant::now();
     while !signals.terminated() {
         if let Err(e) = sharded.pump(PUMP_WAIT) {
-            tracing::error!(error = %e, "export failed; stopping");
+            // The error itself is printed once, at exit (cli::main).
+            tracing::error!("export failed; shutting down");
             return Some(e);
         }
         if last_tick.elapsed() >= TICK_EVERY {

@@ -99,8 +99,7 @@ impl ClientContext for DeliveryContext {
                 .note_error(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
             {
                 self.logs.client.log(|| {
-                    "every broker connection is down; records are buffered until one answers"
-                        .to_owned()
+                    "all brokers are down; records are buffered until one answers".to_owned()
                 });
             }
             return;

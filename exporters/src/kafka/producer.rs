@@ -14,7 +14,7 @@ use rdkafka::{ClientContext, Message};
 
 use super::classify::{classify, drop_reason, ErrorClass};
 use super::config::KafkaConfig;
-use super::reach::{wait_for_brokers, BrokerHealth};
+use super::reach::{refusing, wait_for_brokers, BrokerHealth};
 use super::stats::{DeliveryCounters, Logs};
 use crate::{EventMeta, ExportError, ExportStats, Exporter};
 
@@ -34,13 +34,16 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const PURGE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The shutdown flush waits in steps of this long, looking at the brokers' state between two.
 const FLUSH_STEP: Duration = Duration::from_millis(100);
-/// A flush gives up early once every broker has been down (refusing, unresolvable) this long
-/// and a metadata request confirms it: a broker restarting in the meantime (seconds) is
-/// waited for, a dead one does not hold the exit for the whole `flush_timeout_ms`. A broker
-/// that does not answer at all (a partition) is not known to be down: that waits the timeout.
+/// A flush gives up early once librdkafka has seen every broker down this long and a TCP
+/// connection to each one is refused (or its name does not resolve) right now: a broker
+/// restarting in the meantime is waited for, a dead one does not hold the exit for the whole
+/// `flush_timeout_ms`. A broker that does not answer at all (a partition) is not known to be
+/// down: that waits the timeout.
 const DOWN_GRACE: Duration = Duration::from_secs(5);
-/// How long the metadata request that confirms the brokers are down waits.
+/// How long the TCP connection that checks a broker is down may take.
 const DOWN_CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
+/// The check runs at most this often while the flush waits.
+const DOWN_CONFIRM_EVERY: Duration = Duration::from_secs(1);
 
 /// The producer could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +150,8 @@ pub struct KafkaExporter {
     producer: ThreadedProducer<DeliveryContext>,
     topic_http: String,
     topic_sessions: String,
+    /// The bootstrap brokers, to check at shutdown whether they are down.
+    brokers: Vec<String>,
     sensor_id: String,
     schema_version: String,
     flush_timeout: Duration,
@@ -217,6 +222,7 @@ impl KafkaExporter {
             producer,
             topic_http: cfg.topic_http.clone(),
             topic_sessions: cfg.topic_sessions.clone(),
+            brokers: cfg.brokers.clone(),
             sensor_id: sensor_id.to_owned(),
             schema_version: schema_version.to_string(),
             flush_timeout: Duration::from_millis(cfg.flush_timeout_ms),
@@ -229,10 +235,11 @@ impl KafkaExporter {
     }
 
     /// Wait until every queued record is settled: within `flush_timeout_ms`, and no longer
-    /// than [`DOWN_GRACE`] once every broker is down and a metadata request confirms it.
+    /// than [`DOWN_GRACE`] once every broker is down and refuses a TCP connection right now.
     /// The error says why it gave up.
     fn flush_queue(&self) -> Result<(), FlushStopped> {
         let start = Instant::now();
+        let mut checked: Option<Instant> = None;
         loop {
             let left = self.flush_timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
@@ -248,20 +255,14 @@ impl KafkaExporter {
                 return Ok(());
             }
             let health = &self.producer.context().health;
-            if health.down_for().is_some_and(|d| d >= DOWN_GRACE) {
-                let confirm = self
-                    .producer
-                    .client()
-                    .fetch_metadata(None, DOWN_CONFIRM_TIMEOUT);
-                if confirm.is_ok() {
-                    health.note_answer();
-                    continue;
+            let due = checked.is_none_or(|t| t.elapsed() >= DOWN_CONFIRM_EVERY);
+            if due && health.down_for().is_some_and(|d| d >= DOWN_GRACE) {
+                checked = Some(Instant::now());
+                if let Some(f) = refusing(&self.brokers, DOWN_CONFIRM_TIMEOUT) {
+                    return Err(FlushStopped::BrokersDown {
+                        last: format!(": {}", f.message),
+                    });
                 }
-                return Err(FlushStopped::BrokersDown {
-                    last: health
-                        .any_failure()
-                        .map_or_else(String::new, |f| format!(": {}", f.message)),
-                });
             }
         }
     }

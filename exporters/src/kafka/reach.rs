@@ -178,6 +178,40 @@ impl rdkafka::producer::ProducerContext for HealthContext {
     fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
 }
 
+/// Whether every broker of `brokers` (`host:port` each) refuses a TCP connection right now,
+/// or has a name that does not resolve: the failure that says so, else None (one accepts, or
+/// does not answer within `timeout`, which is not known to be down). Independent of
+/// librdkafka, whose reconnection backoff (up to 10 s) can lag behind a broker that is back.
+pub fn refusing(brokers: &[String], timeout: Duration) -> Option<Failure> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let mut last = None;
+    for b in brokers {
+        let addrs = match b.to_socket_addrs() {
+            Ok(a) => a.collect::<Vec<_>>(),
+            Err(e) => {
+                last = Some(Failure {
+                    kind: FailureKind::Unresolvable,
+                    message: format!("cannot resolve {b}: {e}"),
+                });
+                continue;
+            }
+        };
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    last = Some(Failure {
+                        kind: FailureKind::Refused,
+                        message: format!("{b} ({addr}) refused the connection"),
+                    });
+                }
+                // Accepted, or no answer: not known to be down.
+                _ => return None,
+            }
+        }
+    }
+    last
+}
+
 /// No broker could be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum Unreachable {
@@ -328,6 +362,22 @@ mod tests {
         assert!(h.down_for().is_some());
         h.note_answer();
         assert!(h.down_for().is_none());
+    }
+
+    #[test]
+    fn refusing_tells_a_closed_port_from_a_listening_one() {
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listening.local_addr().unwrap().to_string();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let t = Duration::from_secs(2);
+        let f = refusing(std::slice::from_ref(&closed), t).unwrap();
+        assert_eq!(f.kind, FailureKind::Refused, "{}", f.message);
+        assert_eq!(refusing(&[closed.clone(), open], t), None, "one accepts");
+        let f = refusing(&["no-such-host.invalid:9092".into()], t).unwrap();
+        assert_eq!(f.kind, FailureKind::Unresolvable, "{}", f.message);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! What the user sets for TCP reassembly (`[reassembly]` in the config file).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Bounds and timeouts of the TCP reassembler. Every bound has a counter in
 /// [`crate::ReassemblyStats`] that says when it was hit.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReassemblyConfig {
     /// Maximum number of tracked connections; the least recently used one is evicted beyond it

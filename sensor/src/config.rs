@@ -8,14 +8,14 @@ use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
 use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The whole pipeline configuration. Defaults work with no file at all.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// TCP reassembly bounds and timeouts.
@@ -66,6 +66,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Load and validate `path`, or the defaults without one.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
     /// Load and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
@@ -116,7 +121,7 @@ impl Config {
             return Err("reassembly.idle_timeout_ms must be at least 1".into());
         }
         self.export.validate()?;
-        self.capture.validate()?;
+        self.capture.validate().map_err(|e| e.to_string())?;
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;

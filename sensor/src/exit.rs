@@ -14,7 +14,8 @@ pub const OUTPUT_FAILED: i32 = 3;
 /// (retriable, final or unknown delivery errors) or still queued when the shutdown flush timed
 /// out. Processing completed; the summary and `--stats-json` count every lost record by reason.
 pub const EXPORT_LOSS: i32 = 4;
-/// `apitap live`: packets were dropped before decoding (the kernel ring or a worker queue was
-/// full), or a capture failed; every other record was written. The drops are counted in
+/// `apitap live` and `listen`: packets were dropped before decoding (the kernel ring or a
+/// worker queue was full), or a capture (an interface, a mirror socket) failed; every other
+/// record was written. The drops are counted in
 /// `apitap_dropped_packets_total` and in the final log line.
 pub const PACKETS_DROPPED: i32 = 5;

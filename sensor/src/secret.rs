@@ -34,3 +34,16 @@ pub fn resolve(cfg: &SessionConfig) -> Result<(Secret, Option<String>), String> 
     );
     Ok((Secret::new(bytes), Some(warning)))
 }
+
+/// Settle the session secret before the pipeline is built: resolved once ([`resolve`]) and
+/// stored in `cfg.secret`, where the pipeline finds it without a word. The warning about a
+/// generated secret is returned, for the command to show (or not, with `--quiet`). Sessions
+/// off: nothing to do.
+pub fn settle(cfg: &mut SessionConfig) -> Result<Option<String>, String> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let (secret, warning) = resolve(cfg)?;
+    cfg.secret = Some(secret);
+    Ok(warning)
+}

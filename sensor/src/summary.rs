@@ -8,8 +8,8 @@ use crate::pipeline::PipelineStats;
 
 /// What a replay did, for humans.
 pub struct Summary<'a> {
-    /// Per-file reports.
-    pub files: &'a [FileReport],
+    /// Per-file reports; None where the input is not files (`listen`).
+    pub files: Option<&'a [FileReport]>,
     /// Every counter.
     pub stats: &'a PipelineStats,
     /// Wall-clock time of the run.
@@ -41,6 +41,19 @@ fn nonzero(v: &impl serde::Serialize) -> Vec<(String, u64)> {
     out
 }
 
+/// What became of the records: "written" only when every one arrived (JSON lines always;
+/// Kafka when the broker acknowledged them all), else what was accepted, delivered and lost.
+fn records(e: &apitap_exporters::ExportStats) -> String {
+    if e.delivered == e.offered {
+        format!("records written: {}", e.delivered)
+    } else {
+        format!(
+            "records: {} offered, {} delivered, {} not delivered",
+            e.offered, e.delivered, e.failed
+        )
+    }
+}
+
 /// `name value, name value` on one line.
 fn join(pairs: &[(String, u64)]) -> String {
     pairs
@@ -55,10 +68,13 @@ impl fmt::Display for Summary<'_> {
         let s = self.stats;
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let d = &s.decode;
+        f.write_str("apitap: ")?;
+        if let Some(files) = self.files {
+            write!(f, "{} file(s), ", files.len())?;
+        }
         writeln!(
             f,
-            "apitap: {} file(s), {} packets, {} bytes in {:.3} s: {:.0} packets/s, {:.3} Gbit/s, {:.0} transactions/s",
-            self.files.len(),
+            "{} packets, {} bytes in {:.3} s: {:.0} packets/s, {:.3} Gbit/s, {:.0} transactions/s",
             d.packets,
             d.bytes,
             secs,
@@ -68,12 +84,12 @@ impl fmt::Display for Summary<'_> {
         )?;
         writeln!(
             f,
-            "  flows: {} opened, {} evicted, {} open at end; transactions: {}; records written: {}",
+            "  flows: {} opened, {} evicted, {} open at end; transactions: {}; {}",
             s.reassembly.flows_opened,
             s.reassembly.flows_evicted,
             s.active_flows,
             s.transactions,
-            s.export.records
+            records(&s.export)
         )?;
         match self.workers {
             None => {}

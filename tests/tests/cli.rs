@@ -236,17 +236,24 @@ fn check_config_accepts_a_valid_file_and_names_an_unknown_key() {
     std::fs::write(&good, "[reassembly]\nmax_flows = 7\n").unwrap();
     let o = apitap(&["check-config", good.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(stdout.contains("valid"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("valid"), "{stderr}");
     assert!(
-        stdout.contains("max_flows: 7"),
+        stdout.contains("max_flows = 7"),
         "effective value shown: {stdout}"
     );
+    // What it prints is a config file: saved and checked again, it gives the same print.
+    let printed = dir.join("printed.toml");
+    std::fs::write(&printed, stdout.as_bytes()).unwrap();
+    let again = apitap(&["check-config", printed.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout);
 
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[reassembly]\nmax_flowz = 7\n").unwrap();
@@ -342,5 +349,194 @@ fn replay_threads_are_reported_and_workers_is_bounded() {
             .contains("--workers must be between 0 (one thread) and"),
         "{}",
         too_many.stderr
+    );
+}
+
+/// `apitap` with `args`, without a session secret in the environment.
+fn apitap_without_secret(args: &[&str]) -> std::process::Output {
+    Command::new(apitap_bin())
+        .args(args)
+        .env_remove("APITAP_SESSION_SECRET")
+        .output()
+        .unwrap()
+}
+
+/// Regression (issue 20, item 9): the random-secret warning printed on every replay, even
+/// with `-q`. Without `-q` it is still said, once.
+#[test]
+fn quiet_replay_says_nothing_even_without_a_session_secret() {
+    let dir = scratch("cli-quiet-secret");
+    let out = dir.join("events.jsonl");
+    let pcap = fixture(JOURNEYS);
+    let args = [
+        "replay",
+        pcap.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let quiet = apitap_without_secret(&[&args[..], &["-q"]].concat());
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "", "-q");
+    let loud = apitap_without_secret(&args);
+    let stderr = String::from_utf8_lossy(&loud.stderr);
+    assert_eq!(
+        stderr.matches("no session secret configured").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// Regression (issue 20, item 9): `live` printed each fatal error twice (a log line and a
+/// plain line).
+#[test]
+fn a_fatal_live_error_is_printed_once() {
+    let o = apitap(&["live", "--interface", "apitap-no-such-if0"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("apitap-no-such-if0").count(),
+        1,
+        "the error, once: {stderr}"
+    );
+}
+
+/// Regression (issue 20, item 9): `--progress always` drew nothing when stderr is not a
+/// terminal; it writes plain progress lines instead, the last at 100 %.
+#[test]
+fn progress_always_writes_plain_lines_when_stderr_is_not_a_terminal() {
+    let r = replay_core(&[fixture(NGINX)], &["--progress", "always", "--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let size = std::fs::metadata(fixture(NGINX)).unwrap().len();
+    let last = r
+        .stderr
+        .lines()
+        .rfind(|l| l.starts_with("apitap: progress"))
+        .unwrap_or_else(|| panic!("no progress line: {:?}", r.stderr));
+    assert!(last.contains("100 %"), "{last}");
+    assert!(last.contains(&format!("{size} of {size} bytes")), "{last}");
+    assert!(
+        !r.stderr.contains('\r') && !r.stderr.contains('\x1b'),
+        "{:?}",
+        r.stderr
+    );
+    // Without `always`, a non-terminal gets no progress at all.
+    let auto = replay_core(&[fixture(NGINX)], &["--quiet"]);
+    assert_eq!(auto.stderr, "");
+}
+
+/// Regression (issue 20, item 9): the listen summary said "0 file(s)", and reported the
+/// doubled receive buffer against the flag's value without a word.
+#[test]
+fn listen_summary_names_no_files_and_explains_the_receive_buffer() {
+    let dir = scratch("cli-listen-summary");
+    let out = dir.join("events.jsonl");
+    let o = apitap(&[
+        "listen",
+        "--vxlan",
+        "127.0.0.1:0",
+        "--rcvbuf-bytes",
+        "1048576",
+        "--duration-ms",
+        "300",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("file(s)"), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("receive buffer"))
+        .unwrap_or_else(|| panic!("no receive buffer line: {stderr}"));
+    assert!(line.contains("1048576 bytes asked"), "{line}");
+    // Linux doubles SO_RCVBUF (root may exceed rmem_max); the line says so.
+    assert!(
+        line.contains("granted") && line.contains("doubles"),
+        "{line}"
+    );
+}
+
+/// The UDP payloads (VXLAN) of a capture's outer packets.
+fn udp_payloads(rel: &str) -> Vec<Vec<u8>> {
+    read_pcap(fixture(rel))
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let s = etherparse::SlicedPacket::from_ethernet(&p.data).ok()?;
+            match s.transport? {
+                etherparse::TransportSlice::Udp(u) => Some(u.payload().to_vec()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `listen` shares `live`'s signals: the first SIGTERM starts a clean shutdown, a second one
+/// exits at once (status 130) however long the flush would take. Here the flush waits for a
+/// "broker" that accepts connections and never answers.
+#[test]
+fn listen_exits_at_once_on_a_second_signal() {
+    use std::net::{TcpListener, UdpSocket};
+    use std::process::Stdio;
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let broker = silent.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c); // accepted, never answered
+        }
+    });
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(apitap_bin())
+        .args(["listen", "--vxlan", &format!("127.0.0.1:{port}"), "-q"])
+        .args(["--kafka-brokers", &broker])
+        .env("APITAP_SESSION_SECRET", "listen-test-secret-0123456789")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let datagrams = udp_payloads("tunnels/vxlan-outer.pcap");
+    assert!(!datagrams.is_empty());
+    for d in &datagrams {
+        sender.send_to(d, ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = |child: &std::process::Child| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    kill(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal's flush should still be waiting for the silent broker"
+    );
+    kill(&child);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(130),
+        "a second SIGTERM exits at once with 130"
     );
 }

@@ -214,11 +214,16 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// GET a path of the metrics listener.
+/// GET a path of the metrics listener. `Connection: close`, so the answer ends at EOF (an
+/// HTTP/1.1 server keeps the connection open otherwise).
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
@@ -269,6 +274,27 @@ impl Live {
 
     fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit code and how long the exit took; killed (and None) when it
+    /// takes longer than `limit`.
+    fn terminate_within(mut self, limit: Duration) -> (Option<i32>, Duration, String) {
+        must(&["kill", "-TERM", &self.child.id().to_string()]);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = start.elapsed();
+        std::thread::sleep(Duration::from_millis(200)); // the last log lines
+        (status.and_then(|s| s.code()), took, self.log())
     }
 
     /// SIGTERM, then the exit code (bounded).
@@ -748,4 +774,78 @@ fn live_capture_keeps_up_with_wrk() {
     } else {
         assert_eq!(code, 0, "{log}");
     }
+}
+
+/// Regression (issue 20, item 1): on a quiet link the capture thread sat in libpcap's
+/// `poll` with no timeout and never saw SIGTERM, so the service manager's SIGKILL lost every
+/// open session's `end` record. One request opens a session, the link goes quiet, SIGTERM:
+/// the sensor exits 0 within 2 s, and the session's `end` record is written.
+#[test]
+fn live_exits_promptly_on_sigterm_on_a_quiet_link() {
+    require_root!("live_exits_promptly_on_sigterm_on_a_quiet_link");
+    let mut net = Net::setup(50);
+    let dir = scratch_dir("live-quiet");
+    let out = dir.join("events.jsonl");
+    let server_ip = net.server_ip();
+    let apps = workspace_root().join("tests/apps");
+    let server = net
+        .in_ns(
+            &net.srv,
+            &[
+                "python3",
+                apps.join("shop_server.py").to_str().unwrap(),
+                "8080",
+                "--host",
+                &server_ip,
+            ],
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start shop_server");
+    net.children.push(server);
+    let url = format!("http://{server_ip}:8080/api/v1/products/1");
+    wait_for("the server to listen", || {
+        net.in_ns(&net.cli, &["curl", "-s", "-o", "/dev/null", &url])
+            .status()
+            .ok()?
+            .success()
+            .then_some(())
+    });
+    let live = Live::start(
+        &net,
+        &[
+            "--config",
+            fixture("sessions/shop.toml").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--workers",
+            "1",
+        ],
+    );
+    let o = net
+        .in_ns(&net.cli, &["curl", "-s", "-o", "/dev/null", &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // Quiet: nothing more crosses the link.
+    std::thread::sleep(Duration::from_secs(1));
+    let (code, took, log) = live.terminate_within(Duration::from_secs(2));
+    eprintln!("quiet link: exit {code:?} {took:?} after SIGTERM");
+    assert_eq!(
+        code,
+        Some(0),
+        "apitap live did not exit 0 within 2 s of SIGTERM on a quiet link (after {took:?})\n{log}"
+    );
+    let records = read_records(&out);
+    assert_eq!(
+        records.iter().filter(|r| r["type"] == "http").count(),
+        1,
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "session" && r["phase"] == "end" && r["reason"] == "shutdown"),
+        "no end record: {records:?}"
+    );
 }

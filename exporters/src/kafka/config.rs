@@ -34,7 +34,10 @@ const FORBIDDEN_PROPERTIES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Substrings of property names whose values are secrets, shown as `[redacted]`.
+/// What a secret property's value is shown as.
+pub const REDACTED_PROPERTY: &str = "[redacted]";
+
+/// Substrings of property names whose values are secrets, shown as [`REDACTED_PROPERTY`].
 const SECRET_PROPERTY_MARKERS: &[&str] = &["password", "secret", "sasl.oauthbearer.config", "pem"];
 
 /// Largest `queue.buffering.max.kbytes` librdkafka accepts (its documented maximum).
@@ -97,8 +100,20 @@ pub struct KafkaConfig {
     /// Compression codec: `none`, `gzip`, `snappy`, `lz4` or `zstd` (librdkafka
     /// `compression.type`; `zstd` needs librdkafka built with it).
     pub compression: String,
+    /// Create `topic_http` and `topic_sessions` at startup when they do not exist (through the
+    /// admin API, with `topic_partitions` and `topic_replication_factor`). Off: topics are
+    /// the cluster's business, and a missing one fails every record sent to it (final).
+    pub create_topics: bool,
+    /// Partitions of a topic `create_topics` creates; unset: the broker's default
+    /// (`num.partitions`).
+    pub topic_partitions: Option<u32>,
+    /// Replication factor of a topic `create_topics` creates; unset: the broker's default
+    /// (`default.replication.factor`).
+    pub topic_replication_factor: Option<u32>,
     /// Any other librdkafka property, passed through unchanged: SASL, TLS, `acks`,
-    /// `enable.idempotence`... Secret values are redacted when the config is printed.
+    /// `enable.idempotence`... Secret values are redacted when the config is printed or
+    /// serialized (`check-config`).
+    #[serde(serialize_with = "serialize_redacted")]
     pub librdkafka: BTreeMap<String, PropertyValue>,
 }
 
@@ -163,6 +178,9 @@ impl Default for KafkaConfig {
             linger_ms: default_linger_ms(),
             batch_bytes: default_batch_bytes(),
             compression: default_compression(),
+            create_topics: false,
+            topic_partitions: None,
+            topic_replication_factor: None,
             librdkafka: BTreeMap::new(),
         }
     }
@@ -173,6 +191,23 @@ pub fn is_secret_property(name: &str) -> bool {
     SECRET_PROPERTY_MARKERS.iter().any(|m| name.contains(m))
 }
 
+/// The `librdkafka` table with every secret value replaced by [`REDACTED_PROPERTY`].
+fn serialize_redacted<S: serde::Serializer>(
+    props: &BTreeMap<String, PropertyValue>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(props.len()))?;
+    for (k, v) in props {
+        if is_secret_property(k) {
+            m.serialize_entry(k, REDACTED_PROPERTY)?;
+        } else {
+            m.serialize_entry(k, v)?;
+        }
+    }
+    m.end()
+}
+
 impl fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Props<'a>(&'a BTreeMap<String, PropertyValue>);
@@ -181,7 +216,7 @@ impl fmt::Debug for KafkaConfig {
                 let mut m = f.debug_map();
                 for (k, v) in self.0 {
                     if is_secret_property(k) {
-                        m.entry(k, &"[redacted]");
+                        m.entry(k, &REDACTED_PROPERTY);
                     } else {
                         m.entry(k, &v.to_string());
                     }
@@ -200,6 +235,9 @@ impl fmt::Debug for KafkaConfig {
             .field("linger_ms", &self.linger_ms)
             .field("batch_bytes", &self.batch_bytes)
             .field("compression", &self.compression)
+            .field("create_topics", &self.create_topics)
+            .field("topic_partitions", &self.topic_partitions)
+            .field("topic_replication_factor", &self.topic_replication_factor)
             .field("librdkafka", &Props(&self.librdkafka))
             .finish()
     }
@@ -259,6 +297,17 @@ impl KafkaConfig {
                 ));
             }
         }
+        for (name, v) in [
+            ("topic_partitions", self.topic_partitions),
+            ("topic_replication_factor", self.topic_replication_factor),
+        ] {
+            if matches!(v, Some(n) if n == 0 || i32::try_from(n).is_err()) {
+                return Err(format!(
+                    "export.kafka.{name} must be between 1 and {}; remove it for the broker's default",
+                    i32::MAX
+                ));
+            }
+        }
         for key in self.librdkafka.keys() {
             if let Some((_, field)) = OWNED_PROPERTIES.iter().find(|(p, _)| p == key) {
                 return Err(format!(
@@ -306,6 +355,20 @@ impl KafkaConfig {
     }
 }
 
+impl KafkaConfig {
+    /// The configuration of an admin client (`create_topics`): the brokers and the
+    /// pass-through properties (SASL, TLS), none of the producer's own settings.
+    pub fn admin_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("client.id", "apitap-admin")
+            .set("bootstrap.servers", self.brokers.join(","));
+        for (k, v) in &self.librdkafka {
+            c.set(k, v.to_string());
+        }
+        c
+    }
+}
+
 /// Brokers from a comma-separated list, blanks removed.
 pub fn split_brokers(list: &str) -> Vec<String> {
     list.split(',')
@@ -320,7 +383,7 @@ fn describe_config_error(e: &rdkafka::error::KafkaError) -> String {
     match e {
         rdkafka::error::KafkaError::ClientConfig(_, desc, key, value) => {
             let shown = if is_secret_property(key) {
-                "[redacted]"
+                REDACTED_PROPERTY
             } else {
                 value.as_str()
             };
@@ -400,6 +463,38 @@ mod tests {
             !shown.contains("hunter2") && shown.contains("apitap"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_serialized() {
+        let c = with(&[
+            ("sasl.password", "hunter2"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----"),
+            ("sasl.username", "apitap"),
+        ]);
+        let shown = toml::to_string(&c).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        assert!(
+            shown.contains("\"sasl.password\" = \"[redacted]\""),
+            "{shown}"
+        );
+        assert!(shown.contains("\"sasl.username\" = \"apitap\""), "{shown}");
+    }
+
+    #[test]
+    fn create_topics_is_off_by_default_and_its_counts_are_checked() {
+        assert!(!KafkaConfig::default().create_topics);
+        let mut c = with(&[]);
+        c.create_topics = true;
+        c.validate().unwrap();
+        c.topic_partitions = Some(0);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("topic_partitions"), "{e}");
+        c.topic_partitions = Some(6);
+        c.topic_replication_factor = Some(u32::MAX);
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("topic_replication_factor"), "{e}");
     }
 
     #[test]

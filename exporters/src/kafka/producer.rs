@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
@@ -14,6 +14,7 @@ use rdkafka::{ClientContext, Message};
 
 use super::classify::{classify, drop_reason, ErrorClass};
 use super::config::KafkaConfig;
+use super::reach::{refusing, wait_for_brokers, BrokerHealth};
 use super::stats::{DeliveryCounters, Logs};
 use crate::{EventMeta, ExportError, ExportStats, Exporter};
 
@@ -31,6 +32,18 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// After purging what the shutdown flush could not deliver, how long to wait for the purge's
 /// delivery reports (they are local; this is a bound, not an expected duration).
 const PURGE_REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shutdown flush waits in steps of this long, looking at the brokers' state between two.
+const FLUSH_STEP: Duration = Duration::from_millis(100);
+/// A flush gives up early once librdkafka has seen every broker down this long and a TCP
+/// connection to each one is refused (or its name does not resolve) right now: a broker
+/// restarting in the meantime is waited for, a dead one does not hold the exit for the whole
+/// `flush_timeout_ms`. A broker that does not answer at all (a partition) is not known to be
+/// down: that waits the timeout.
+const DOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long the TCP connection that checks a broker is down may take.
+const DOWN_CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
+/// The check runs at most this often while the flush waits.
+const DOWN_CONFIRM_EVERY: Duration = Duration::from_secs(1);
 
 /// The producer could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -40,17 +53,41 @@ pub enum KafkaInitError {
     Create(String),
 }
 
+/// Why the shutdown flush gave up on the records still queued.
+#[derive(Debug, thiserror::Error)]
+enum FlushStopped {
+    /// `flush_timeout_ms` ran out.
+    #[error("after the {ms} ms flush timeout")]
+    Timeout {
+        /// The timeout.
+        ms: u128,
+    },
+    /// Every broker has been down for [`DOWN_GRACE`], confirmed.
+    #[error(
+        "and every broker has been down for {} s{last}",
+        DOWN_GRACE.as_secs()
+    )]
+    BrokersDown {
+        /// `: <the last connection failure>`, or nothing.
+        last: String,
+    },
+}
+
 /// librdkafka callbacks: delivery reports and client errors, counted and logged.
 pub struct DeliveryContext {
     /// Outcomes of queued records.
     counters: DeliveryCounters,
     /// Rate-limited error logs.
     logs: Logs,
+    /// Connection failures and down periods, for the startup probe and the shutdown flush.
+    health: BrokerHealth,
 }
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+        self.health.note_log(fac, message);
+        // A connection failure (`FAIL`) also comes as a client error, below: said once there.
+        if fac != "FAIL" && (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
             self.logs
                 .librdkafka
                 .log(|| format!("librdkafka {level:?} {fac}: {message}"));
@@ -58,6 +95,18 @@ impl ClientContext for DeliveryContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            // librdkafka repeats it at every reconnection attempt: said once per down period.
+            if self
+                .health
+                .note_error(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+            {
+                self.logs.client.log(|| {
+                    "all brokers are down; records are buffered until one answers".to_owned()
+                });
+            }
+            return;
+        }
         self.logs
             .client
             .log(|| format!("client error: {reason} ({error})"));
@@ -69,7 +118,10 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => self.counters.count(None),
+            Ok(_) => {
+                self.counters.count(None);
+                self.health.note_answer();
+            }
             Err((e, msg)) => {
                 let class = match e {
                     KafkaError::MessageProduction(code) => classify(*code),
@@ -98,6 +150,8 @@ pub struct KafkaExporter {
     producer: ThreadedProducer<DeliveryContext>,
     topic_http: String,
     topic_sessions: String,
+    /// The bootstrap brokers, to check at shutdown whether they are down.
+    brokers: Vec<String>,
     sensor_id: String,
     schema_version: String,
     flush_timeout: Duration,
@@ -125,6 +179,7 @@ impl KafkaExporter {
         let context = DeliveryContext {
             counters: DeliveryCounters::default(),
             logs: Logs::default(),
+            health: BrokerHealth::default(),
         };
         let producer: ThreadedProducer<DeliveryContext> = cfg
             .client_config(CLIENT_ID)
@@ -142,7 +197,8 @@ impl KafkaExporter {
             std::thread::Builder::new()
                 .name("apitap-kafka-probe".into())
                 .spawn(move || {
-                    match p.client().fetch_metadata(None, PROBE_TIMEOUT) {
+                    let health = &p.context().health;
+                    match wait_for_brokers(p.client(), health, &brokers, PROBE_TIMEOUT, || ()) {
                         Ok(md) => {
                             for t in &topics {
                                 if !md.topics().iter().any(|m| m.name() == t) {
@@ -154,10 +210,9 @@ impl KafkaExporter {
                             }
                         }
                         Err(e) => eprintln!(
-                            "apitap: kafka: cannot reach brokers {brokers} within {} s ({e}); \
-                             capture continues, records are buffered (up to {bytes} bytes or {msgs} records, \
-                             each for {timeout} ms) and sent when a broker answers",
-                            PROBE_TIMEOUT.as_secs()
+                            "apitap: kafka: {e}; capture continues, records are buffered (up to \
+                             {bytes} bytes or {msgs} records, each for {timeout} ms) and sent when \
+                             a broker answers"
                         ),
                     }
                 })
@@ -167,6 +222,7 @@ impl KafkaExporter {
             producer,
             topic_http: cfg.topic_http.clone(),
             topic_sessions: cfg.topic_sessions.clone(),
+            brokers: cfg.brokers.clone(),
             sensor_id: sensor_id.to_owned(),
             schema_version: schema_version.to_string(),
             flush_timeout: Duration::from_millis(cfg.flush_timeout_ms),
@@ -176,6 +232,39 @@ impl KafkaExporter {
             unaccounted: 0,
             probe,
         })
+    }
+
+    /// Wait until every queued record is settled: within `flush_timeout_ms`, and no longer
+    /// than [`DOWN_GRACE`] once every broker is down and refuses a TCP connection right now.
+    /// The error says why it gave up.
+    fn flush_queue(&self) -> Result<(), FlushStopped> {
+        let start = Instant::now();
+        let mut checked: Option<Instant> = None;
+        loop {
+            let left = self.flush_timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(FlushStopped::Timeout {
+                    ms: self.flush_timeout.as_millis(),
+                });
+            }
+            if self
+                .producer
+                .flush(Timeout::After(left.min(FLUSH_STEP)))
+                .is_ok()
+            {
+                return Ok(());
+            }
+            let health = &self.producer.context().health;
+            let due = checked.is_none_or(|t| t.elapsed() >= DOWN_CONFIRM_EVERY);
+            if due && health.down_for().is_some_and(|d| d >= DOWN_GRACE) {
+                checked = Some(Instant::now());
+                if let Some(f) = refusing(&self.brokers, DOWN_CONFIRM_TIMEOUT) {
+                    return Err(FlushStopped::BrokersDown {
+                        last: format!(": {}", f.message),
+                    });
+                }
+            }
+        }
     }
 
     /// Records librdkafka holds now: queued or sent, not yet acknowledged or failed.
@@ -302,16 +391,9 @@ impl Exporter for KafkaExporter {
         if let Some(p) = self.probe.take() {
             let _ = p.join();
         }
-        if self
-            .producer
-            .flush(Timeout::After(self.flush_timeout))
-            .is_err()
-        {
+        if let Err(why) = self.flush_queue() {
             let left = self.producer.in_flight_count();
-            eprintln!(
-                "apitap: kafka: {left} records still queued after the {} ms flush timeout; giving up on them",
-                self.flush_timeout.as_millis()
-            );
+            eprintln!("apitap: kafka: {left} records still queued {why}; giving up on them");
             self.producer
                 .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
             let _ = self.producer.flush(Timeout::After(PURGE_REPORT_TIMEOUT));

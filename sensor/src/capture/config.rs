@@ -1,10 +1,10 @@
 //! `[capture]`: which interfaces `apitap live` listens on, how libpcap is opened, and how the
 //! work is spread over threads. `apitap replay` reads only `queue_batches` (capped, see `shard`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[capture]` section.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
     /// Interfaces to capture on (the SPAN/TAP ports). `--interface` flags replace this list.
@@ -24,8 +24,9 @@ pub struct CaptureConfig {
     /// Deliver each packet as soon as it arrives instead of when a ring block fills or
     /// `timeout_ms` expires. Costs CPU at high rates; useful at very low rates.
     pub immediate_mode: bool,
-    /// Longest time libpcap holds packets before handing them over, and how often the capture
-    /// thread looks at the shutdown flag.
+    /// Longest time libpcap holds packets before handing them over; on a quiet link, the
+    /// longest time between two idle pauses of the capture thread (which hand waiting packets
+    /// on); and at shutdown, how long packets the kernel already captured are still read.
     pub timeout_ms: u32,
     /// Reassembly/HTTP worker threads; 0 = number of cores minus one, at least 1.
     pub workers: usize,
@@ -76,32 +77,55 @@ impl Default for CaptureConfig {
     }
 }
 
+/// Smallest snap length that holds the link, IP and TCP headers of any packet decoded.
+const MIN_SNAPLEN_BYTES: u32 = 128;
+
+/// A `[capture]` value that cannot work; the message names the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CaptureConfigError {
+    /// The snap length cannot hold the headers.
+    #[error(
+        "capture.snaplen_bytes ({0}) is too small to hold the headers; use at least \
+         {MIN_SNAPLEN_BYTES}, or the default 262144 for whole frames"
+    )]
+    SnaplenTooSmall(u32),
+    /// libpcap takes these as C ints.
+    #[error("capture.snaplen_bytes and capture.buffer_bytes must be below 2 GiB")]
+    TooLarge,
+    /// libpcap takes the timeout as a positive C int.
+    #[error("capture.timeout_ms must be between 1 and 2147483647")]
+    Timeout,
+    /// A queue must hold a batch.
+    #[error("capture.queue_batches must be at least 1")]
+    NoQueue,
+    /// An interface name is blank.
+    #[error("capture.interfaces contains an empty name")]
+    EmptyInterface,
+    /// The user to switch to is blank.
+    #[error("capture.user is empty; remove it to keep the starting user")]
+    EmptyUser,
+}
+
 impl CaptureConfig {
-    /// Reject values that cannot work; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.snaplen_bytes < 128 {
-            return Err(format!(
-                "capture.snaplen_bytes ({}) is too small to hold the headers; use at least 128, \
-                 or the default 262144 for whole frames",
-                self.snaplen_bytes
-            ));
+    /// Reject values that cannot work.
+    pub fn validate(&self) -> Result<(), CaptureConfigError> {
+        if self.snaplen_bytes < MIN_SNAPLEN_BYTES {
+            return Err(CaptureConfigError::SnaplenTooSmall(self.snaplen_bytes));
         }
         if i32::try_from(self.snaplen_bytes).is_err() || i32::try_from(self.buffer_bytes).is_err() {
-            return Err(
-                "capture.snaplen_bytes and capture.buffer_bytes must be below 2 GiB".into(),
-            );
+            return Err(CaptureConfigError::TooLarge);
         }
         if self.timeout_ms == 0 || i32::try_from(self.timeout_ms).is_err() {
-            return Err("capture.timeout_ms must be between 1 and 2147483647".into());
+            return Err(CaptureConfigError::Timeout);
         }
         if self.queue_batches == 0 {
-            return Err("capture.queue_batches must be at least 1".into());
+            return Err(CaptureConfigError::NoQueue);
         }
         if self.interfaces.iter().any(|i| i.trim().is_empty()) {
-            return Err("capture.interfaces contains an empty name".into());
+            return Err(CaptureConfigError::EmptyInterface);
         }
         if matches!(&self.user, Some(u) if u.trim().is_empty()) {
-            return Err("capture.user is empty; remove it to keep the starting user".into());
+            return Err(CaptureConfigError::EmptyUser);
         }
         Ok(())
     }

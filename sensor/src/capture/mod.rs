@@ -6,7 +6,7 @@ pub mod live;
 mod offline;
 
 pub use config::CaptureConfig;
-pub use live::{LiveCapture, LiveError};
+pub use live::{LiveCapture, LiveError, Shutdown};
 pub use offline::{CaptureError, FileReport, OfflineSource};
 
 use crate::decode::LinkType;

@@ -2,14 +2,17 @@
 //! order.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use pcap::{Activated, Capture, Offline};
 
 use super::PacketRef;
 use crate::decode::{LinkType, UnsupportedLinkType};
 
-/// Size of a pcap record header on disk; used to estimate progress through a file.
-const PCAP_RECORD_HEADER_LEN: u64 = 16;
+/// The read position of a file is taken (one `ftell`) once per this many of its packets,
+/// and at its end: often enough for a progress bar, rare enough to cost nothing.
+const POSITION_EVERY_PACKETS: u64 = 4096;
 
 /// Why a capture file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,8 @@ pub struct FileReport {
     pub path: PathBuf,
     /// Packets read.
     pub packets: u64,
-    /// Bytes of the file consumed (estimated from record sizes).
+    /// Bytes of the file read so far: the reader's real offset in it (pcap and pcapng
+    /// alike), taken every few thousand packets and at the end.
     pub file_bytes: u64,
 }
 
@@ -81,6 +85,8 @@ pub struct OfflineSource {
     files: Vec<OpenFile>,
     done: Vec<FileReport>,
     errors: Vec<CaptureError>,
+    /// Bytes read over every file: the sum of their `file_bytes`, for a progress bar.
+    consumed: Arc<AtomicU64>,
 }
 
 /// Packet time in microseconds; times before the epoch clamp to 0.
@@ -92,7 +98,8 @@ fn ts_us(h: &pcap::PacketHeader) -> u64 {
 }
 
 /// stdio buffer for capture files. libpcap reads through `fread`, and glibc's default 4 KiB
-/// buffer costs one `read` system call per 4 KiB: a tenth of replay time in profiles.
+/// buffer costs one `read` system call per 4 KiB (measured: docs/bench.md, "Allocator and
+/// file buffer").
 const FILE_BUFFER_BYTES: usize = 1 << 20;
 
 /// libpcap's error buffer size (`PCAP_ERRBUF_SIZE`).
@@ -102,6 +109,43 @@ extern "C" {
     /// libpcap: open a savefile (pcap or pcapng) from an already open stdio stream, which it
     /// then owns (`pcap_close` closes it).
     fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut libc::c_char) -> *mut std::ffi::c_void;
+    /// libpcap: the stdio stream a savefile is read from.
+    fn pcap_file(p: *mut std::ffi::c_void) -> *mut libc::FILE;
+}
+
+/// Where libpcap's reader is in its file: `ftell` of the stream, which counts what stdio has
+/// handed out, not what it has buffered. None if the position cannot be told.
+fn read_position(cap: &Capture<Offline>) -> Option<u64> {
+    // SAFETY: the handle is a live savefile opened by `open_buffered`; `pcap_file` returns
+    // its stream (owned by the handle, open while it lives) and `ftell` only reads it.
+    let pos = unsafe {
+        let fp = pcap_file(cap.as_ptr().cast());
+        if fp.is_null() {
+            return None;
+        }
+        libc::ftell(fp)
+    };
+    u64::try_from(pos).ok()
+}
+
+impl OpenFile {
+    /// Take the reader's position into `report.file_bytes` and add what it moved to `consumed`.
+    fn note_position(&mut self, consumed: &AtomicU64) {
+        if let Some(pos) = read_position(&self.cap) {
+            let moved = pos.saturating_sub(self.report.file_bytes);
+            self.report.file_bytes = self.report.file_bytes.max(pos);
+            consumed.fetch_add(moved, Ordering::Relaxed);
+        }
+    }
+
+    /// Count a packet read; now and then, take the position.
+    #[inline]
+    fn count_packet(&mut self, consumed: &AtomicU64) {
+        self.report.packets += 1;
+        if self.report.packets % POSITION_EVERY_PACKETS == 0 {
+            self.note_position(consumed);
+        }
+    }
 }
 
 /// Open a capture file through a large stdio buffer (libpcap's own `pcap_open_offline` would
@@ -189,7 +233,14 @@ impl OfflineSource {
             files,
             done: Vec::new(),
             errors: Vec::new(),
+            consumed: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Bytes read so far over every file, updated while `run` reads (every few thousand
+    /// packets and at the end of each file): a progress bar's position.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.consumed)
     }
 
     /// Total size of the files on disk, for a progress bar.
@@ -242,10 +293,13 @@ impl OfflineSource {
                 }
             }
             loop {
+                // Before the read: the packet borrows the handle until the callback returns.
+                if f.report.packets % POSITION_EVERY_PACKETS == 0 {
+                    f.note_position(&self.consumed);
+                }
                 match next(&mut f.cap) {
                     Next::Packet(p) => {
                         f.report.packets += 1;
-                        f.report.file_bytes += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
                         let pkt = PacketRef {
                             ts_us: ts_us(p.header),
                             link: f.link,
@@ -263,6 +317,7 @@ impl OfflineSource {
                     }
                 }
             }
+            f.note_position(&self.consumed);
             self.done.push(f.report);
         }
     }
@@ -291,9 +346,8 @@ impl OfflineSource {
                     wire_len: p.header.len,
                     data: p.data.to_vec(),
                 };
-                f.report.packets += 1;
-                f.report.file_bytes += PCAP_RECORD_HEADER_LEN + u64::from(p.header.caplen);
                 f.head = Some(owned);
+                f.count_packet(&self.consumed);
                 None
             }
             Next::End => Some(None),
@@ -302,7 +356,8 @@ impl OfflineSource {
         match outcome {
             None => true,
             Some(damage) => {
-                let f = self.files.remove(i);
+                let mut f = self.files.remove(i);
+                f.note_position(&self.consumed);
                 if let Some(reason) = damage {
                     self.damaged(&f.report, reason);
                 }
@@ -323,7 +378,8 @@ impl OfflineSource {
 
     /// Stop early: retire every file as it stands.
     fn stop(&mut self) {
-        for f in self.files.drain(..) {
+        for mut f in self.files.drain(..) {
+            f.note_position(&self.consumed);
             self.done.push(f.report);
         }
     }
@@ -345,5 +401,84 @@ impl OfflineSource {
     /// Damaged files met during `run`.
     pub fn take_errors(&mut self) -> Vec<CaptureError> {
         std::mem::take(&mut self.errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    use pcap_file::pcap::PcapReader;
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+
+    use super::*;
+
+    /// A fixture capture.
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures")
+            .join(rel)
+    }
+
+    /// The packets of a classic pcap rewritten as pcapng (one interface): the same packets,
+    /// record headers of another size.
+    fn as_pcapng(pcap: &Path, out: &Path) {
+        let mut reader = PcapReader::new(std::fs::File::open(pcap).unwrap()).unwrap();
+        let linktype = reader.header().datalink;
+        let mut w = PcapNgWriter::new(std::fs::File::create(out).unwrap()).unwrap();
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype,
+            snaplen: 0,
+            options: vec![],
+        })
+        .unwrap();
+        while let Some(p) = reader.next_packet() {
+            let p = p.unwrap();
+            w.write_pcapng_block(EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: Duration::from_micros(p.timestamp.as_micros() as u64),
+                original_len: p.orig_len,
+                data: Cow::Borrowed(&p.data),
+                options: vec![],
+            })
+            .unwrap();
+        }
+    }
+
+    /// Read `files` to the end; the reports and the progress counter.
+    fn read_all(files: &[PathBuf]) -> (Vec<FileReport>, u64) {
+        let mut src = OfflineSource::open(files).unwrap();
+        let progress = src.progress();
+        src.run(|_| true);
+        assert!(src.take_errors().is_empty());
+        (src.reports().to_vec(), progress.load(Ordering::Relaxed))
+    }
+
+    fn size(p: &Path) -> u64 {
+        std::fs::metadata(p).unwrap().len()
+    }
+
+    /// The progress bar's position is the reader's own: at the end it is the file's size,
+    /// whatever the format's record headers (16 bytes in pcap, 28 and padding in pcapng).
+    #[test]
+    fn bytes_read_reach_the_file_size_for_pcap_and_pcapng() {
+        let pcap = fixture("local/nginx-curl.pcap");
+        let dir = std::env::temp_dir().join(format!("apitap-offline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pcapng = dir.join("nginx-curl.pcapng");
+        as_pcapng(&pcap, &pcapng);
+        for path in [&pcap, &pcapng] {
+            let (reports, progress) = read_all(std::slice::from_ref(path));
+            assert_eq!(reports[0].file_bytes, size(path), "{}", path.display());
+            assert_eq!(progress, size(path), "{}", path.display());
+        }
+        // Merged: the sum over the files.
+        let (reports, progress) = read_all(&[pcap.clone(), pcapng.clone()]);
+        assert_eq!(reports.len(), 2);
+        assert_eq!(progress, size(&pcap) + size(&pcapng));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

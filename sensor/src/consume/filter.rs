@@ -19,17 +19,34 @@ pub enum IpMatch {
     Net(IpNet),
 }
 
+/// `--ip` was given something else than an address or a network.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--ip {given}: not {expected} ({reason}); give ADDR or ADDR/PREFIX")]
+pub struct IpMatchError {
+    /// What was given.
+    given: String,
+    /// `an IP address` or `a network`.
+    expected: &'static str,
+    /// The parser's words.
+    reason: String,
+}
+
 impl IpMatch {
     /// Parse `ADDR` or `ADDR/PREFIX`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, IpMatchError> {
+        let err = |expected, reason: String| IpMatchError {
+            given: s.to_owned(),
+            expected,
+            reason,
+        };
         if s.contains('/') {
             s.parse()
                 .map(IpMatch::Net)
-                .map_err(|e| format!("--ip {s}: not a network ({e})"))
+                .map_err(|e: ipnet::AddrParseError| err("a network", e.to_string()))
         } else {
             s.parse()
                 .map(IpMatch::Addr)
-                .map_err(|e| format!("--ip {s}: not an IP address ({e})"))
+                .map_err(|e: std::net::AddrParseError| err("an IP address", e.to_string()))
         }
     }
 

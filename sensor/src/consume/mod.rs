@@ -1,8 +1,6 @@
-//! `apitap consume`: read apitap events back from Kafka, filter them and print a session
-//! timeline (or the records unchanged with `--json`).
+//! Reading apitap events back from Kafka for `apitap consume` (`cmd/consume.rs`): the
+//! reader, the record filters, the session timeline.
 
 pub mod filter;
 pub mod reader;
 pub mod timeline;
-
-pub use reader::run;

@@ -1,20 +1,14 @@
 //! Reading apitap topics: partitions assigned by hand (or through a consumer group with
-//! `-G`), records filtered, then printed as a timeline or passed through (`--json`).
+//! `-G`), read to their end (or followed), one record at a time. What is done with the
+//! records (filters, the timeline) is `cmd/consume.rs`'s business.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use apitap_exporters::kafka::KafkaConfig;
+use apitap_exporters::kafka::reach::{wait_for_brokers, HealthContext, Unreachable};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use serde_json::Value;
-
-use super::filter::{Filter, IpMatch};
-use super::timeline::{Follower, Paint, Timeline};
-use crate::cli::{load_config, ColorMode, ConsumeArgs};
-use crate::exit;
 
 /// How long one `poll` waits for a record before the loop checks whether it is done.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -23,18 +17,29 @@ const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Consumer errors (broker down...) logged at most once per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// `-o` was given something kcat would not take.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("-o {0}: expected beginning, end, stored, an offset N or -N")]
+pub struct OffsetError(String);
+
 /// Where to start reading (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StartAt {
+pub enum StartAt {
+    /// The earliest offset.
     Beginning,
+    /// The end: only records that arrive from now on.
     End,
+    /// The group's committed offset (`-G`).
     Stored,
+    /// This offset.
     Absolute(i64),
+    /// This many records before the end.
     Tail(i64),
 }
 
 impl StartAt {
-    fn parse(s: &str) -> Result<Self, String> {
+    /// Parse kcat's `-o` syntax.
+    pub fn parse(s: &str) -> Result<Self, OffsetError> {
         match s {
             "beginning" => Ok(StartAt::Beginning),
             "end" => Ok(StartAt::End),
@@ -42,9 +47,7 @@ impl StartAt {
             _ => match s.parse::<i64>() {
                 Ok(n) if n < 0 => Ok(StartAt::Tail(-n)),
                 Ok(n) => Ok(StartAt::Absolute(n)),
-                Err(_) => Err(format!(
-                    "-o {s}: expected beginning, end, stored, an offset N or -N"
-                )),
+                Err(_) => Err(OffsetError(s.to_owned())),
             },
         }
     }
@@ -79,7 +82,11 @@ enum Position {
 
 /// The watermarks librdkafka cached from the last fetch response of a partition
 /// (`rd_kafka_get_watermark_offsets`: local, no request); None before the first fetch.
-fn cached_watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Option<(i64, i64)> {
+fn cached_watermarks(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
     let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid while `consumer` lives; the topic is a valid C
@@ -98,7 +105,12 @@ fn cached_watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> Op
 }
 
 /// True when `topic/partition` has been read up to the high watermark of the last fetch.
-fn at_end(consumer: &BaseConsumer, topic: &str, partition: i32, pos: Position) -> bool {
+fn at_end(
+    consumer: &BaseConsumer<HealthContext>,
+    topic: &str,
+    partition: i32,
+    pos: Position,
+) -> bool {
     let Some((low, high)) = cached_watermarks(consumer, topic, partition) else {
         return false;
     };
@@ -109,275 +121,77 @@ fn at_end(consumer: &BaseConsumer, topic: &str, partition: i32, pos: Position) -
     next >= high
 }
 
-/// What went wrong, with the exit code it maps to.
-struct Fail(i32, String);
-
-/// Run `apitap consume`; returns the exit code.
-pub fn run(args: &ConsumeArgs) -> i32 {
-    match consume(args) {
-        Ok(()) => exit::OK,
-        Err(Fail(code, msg)) => {
-            if !msg.is_empty() {
-                eprintln!("apitap: {msg}");
-            }
-            code
-        }
-    }
+/// Why the topics cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A flag or property librdkafka refuses.
+    #[error("{0}")]
+    Usage(String),
+    /// No broker answered: unresolvable, refused, or silent until the timeout.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// A topic named with `-t` does not exist, or none of the default ones does.
+    #[error("{0}")]
+    NoTopic(String),
+    /// The consumer could not be set up (subscription, assignment, group, offsets).
+    #[error("{0}")]
+    Consumer(String),
 }
 
-fn usage(msg: String) -> Fail {
-    Fail(exit::USAGE, msg)
+/// What to read and from where.
+#[derive(Debug)]
+pub struct ReaderOptions {
+    /// Bootstrap brokers, `host:port,host:port`.
+    pub brokers: String,
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// True when the topics were named (`-t`): a missing one is an error, not skipped.
+    pub topics_named: bool,
+    /// Where to start.
+    pub start: StartAt,
+    /// Consumer group (`-G`).
+    pub group: Option<String>,
+    /// Keep reading at the end of the partitions.
+    pub follow: bool,
+    /// librdkafka properties, applied in order (the config file's, then `-X`).
+    pub properties: Vec<(String, String)>,
+    /// How long to wait for brokers.
+    pub timeout: Duration,
 }
 
-fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
-    let ip = args
-        .ip
-        .as_deref()
-        .map(IpMatch::parse)
-        .transpose()
-        .map_err(usage)?;
-    let start = match (&args.offset, args.from_beginning, &args.group) {
-        (Some(o), _, _) => StartAt::parse(o).map_err(usage)?,
-        (None, true, _) => StartAt::Beginning,
-        (None, false, Some(_)) => StartAt::Stored,
-        (None, false, None) => StartAt::Beginning,
-    };
-    if start == StartAt::Stored && args.group.is_none() {
-        return Err(usage("-o stored needs a consumer group (-G)".into()));
-    }
-    let mut filter = Filter::new(
-        args.session.clone(),
-        ip,
-        args.endpoint.clone(),
-        args.user.clone(),
-    );
-    let kafka_file = match &args.config {
-        Some(path) => {
-            let cfg = load_config(Some(path)).map_err(|code| Fail(code, String::new()))?;
-            cfg.export.kafka
-        }
-        None => None,
-    };
-    let topics: Vec<String> = if args.topics.is_empty() {
-        let k = kafka_file.clone().unwrap_or_default();
-        vec![k.topic_http, k.topic_sessions]
-    } else {
-        args.topics.clone()
-    };
-    let consumer = create_consumer(args, kafka_file.as_ref(), start)?;
-    let timeout = Duration::from_millis(args.timeout_ms);
-
-    let md = consumer.fetch_metadata(None, timeout).map_err(|e| {
-        usage(format!(
-            "cannot reach brokers {} within {} ms: {e}",
-            args.brokers, args.timeout_ms
-        ))
-    })?;
-    let mut present: Vec<(String, Vec<i32>)> = Vec::new();
-    for t in &topics {
-        match md.topics().iter().find(|m| m.name() == t) {
-            Some(m) if !m.partitions().is_empty() => {
-                present.push((t.clone(), m.partitions().iter().map(|p| p.id()).collect()));
-            }
-            _ if !args.topics.is_empty() => {
-                return Err(usage(format!(
-                    "topic {t} does not exist on {}",
-                    args.brokers
-                )));
-            }
-            _ => eprintln!("apitap: topic {t} does not exist yet; skipped"),
-        }
-    }
-    if present.is_empty() {
-        return Err(usage(format!(
-            "none of the topics {} exists on {}",
-            topics.join(", "),
-            args.brokers
-        )));
-    }
-
-    // Partitions not yet read to their end (`-e`), with the next offset consumed from each
-    // (None: nothing yet, the start offset applies). A partition is done when librdkafka
-    // reports its end (PartitionEOF) and the position has reached the high watermark of the
-    // last fetch; that watermark, not ListOffsets, is what every broker reports correctly.
-    let follow = args.follow;
-    let mut pending: HashMap<(String, i32), Position> = HashMap::new();
-    if args.group.is_some() {
-        let names: Vec<&str> = present.iter().map(|(t, _)| t.as_str()).collect();
-        consumer
-            .subscribe(&names)
-            .map_err(|e| usage(format!("cannot subscribe to {}: {e}", names.join(", "))))?;
-    } else {
-        let mut tpl = TopicPartitionList::new();
-        for (t, parts) in &present {
-            for &p in parts {
-                pending.insert((t.clone(), p), Position::Start(start));
-                tpl.add_partition_offset(t, p, start.offset())
-                    .map_err(|e| usage(format!("bad offset for {t}/{p}: {e}")))?;
-            }
-        }
-        consumer
-            .assign(&tpl)
-            .map_err(|e| usage(format!("cannot assign partitions: {e}")))?;
-    }
-    let mut group_ready = args.group.is_none();
-    let assigned_since = Instant::now();
-
-    let paint = Paint {
-        on: match args.color {
-            ColorMode::Always => true,
-            ColorMode::Never => false,
-            ColorMode::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        },
-    };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut follower = Follower::default();
-    // Batch mode keeps the records: --user must see a whole session before choosing.
-    let mut batch: Vec<(Vec<u8>, Option<Value>)> = Vec::new();
-    let mut invalid = 0u64;
-    let mut last_error_log: Option<Instant> = None;
-
-    loop {
-        if !group_ready {
-            let assignment = consumer
-                .assignment()
-                .map_err(|e| usage(format!("cannot read the group's assignment: {e}")))?;
-            if assignment.count() > 0 {
-                group_ready = true;
-                let committed = consumer
-                    .committed_offsets(assignment.clone(), timeout)
-                    .map_err(|e| usage(format!("cannot read committed offsets: {e}")))?;
-                for el in committed.elements() {
-                    let from = match el.offset() {
-                        Offset::Offset(n) => Position::Next(n),
-                        _ => Position::Start(start),
-                    };
-                    pending.insert((el.topic().to_owned(), el.partition()), from);
-                }
-            } else if assigned_since.elapsed() > ASSIGNMENT_TIMEOUT {
-                return Err(usage(format!(
-                    "the group {} assigned no partition within {} s",
-                    args.group.as_deref().unwrap_or(""),
-                    ASSIGNMENT_TIMEOUT.as_secs()
-                )));
-            }
-        }
-        if group_ready && !follow && pending.is_empty() {
-            break;
-        }
-        let msg = match consumer.poll(POLL_INTERVAL) {
-            None => {
-                // Idle: a partition whose end event was missed (or attributed to another
-                // topic's partition of the same number) is done when it is at its watermark.
-                if !follow {
-                    pending.retain(|(t, part), pos| !at_end(&consumer, t, *part, *pos));
-                }
-                continue;
-            }
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                // The event names the partition, not the topic: check each topic's.
-                pending.retain(|(t, part), pos| *part != p || !at_end(&consumer, t, *part, *pos));
-                continue;
-            }
-            Some(Err(e)) => {
-                if last_error_log.is_none_or(|t| t.elapsed() >= ERROR_LOG_INTERVAL) {
-                    eprintln!("apitap: kafka: {e}");
-                    last_error_log = Some(Instant::now());
-                }
-                continue;
-            }
-            Some(Ok(m)) => m,
-        };
-        if let Some(pos) = pending.get_mut(&(msg.topic().to_owned(), msg.partition())) {
-            *pos = Position::Next(msg.offset() + 1);
-        }
-        let payload = msg.payload().unwrap_or_default();
-        let parsed: Option<Value> = serde_json::from_slice(payload).ok();
-        if parsed.is_none() {
-            invalid += 1;
-        }
-        if follow {
-            let Some(rec) = parsed else {
-                if args.json && no_filter(&filter) {
-                    write_line(&mut out, payload)?;
-                }
-                continue;
-            };
-            filter.note_user(&rec);
-            if !filter.matches(&rec) {
-                continue;
-            }
-            if args.json {
-                write_line(&mut out, payload)?;
-            } else {
-                let text = follower.on_record(&rec, paint);
-                write_all(&mut out, text.as_bytes())?;
-            }
-            flush(&mut out)?;
-        } else {
-            if let Some(rec) = &parsed {
-                filter.note_user(rec);
-            }
-            batch.push((payload.to_vec(), parsed));
-        }
-    }
-
-    if !follow {
-        let mut timeline = Timeline::default();
-        for (raw, parsed) in batch {
-            match parsed {
-                Some(rec) if filter.matches(&rec) => {
-                    if args.json {
-                        write_line(&mut out, &raw)?;
-                    } else {
-                        timeline.add(rec);
-                    }
-                }
-                Some(_) => {}
-                None if args.json && no_filter(&filter) => write_line(&mut out, &raw)?,
-                None => {}
-            }
-        }
-        if !args.json {
-            if timeline.is_empty() {
-                eprintln!("apitap: no matching records");
-            } else {
-                write_all(&mut out, timeline.render(paint).as_bytes())?;
-            }
-        }
-    }
-    flush(&mut out)?;
-    if invalid > 0 {
-        eprintln!("apitap: {invalid} messages were not JSON records and were skipped");
-    }
-    Ok(())
+/// One record read.
+#[derive(Debug)]
+pub struct Record {
+    /// Its payload.
+    pub payload: Vec<u8>,
 }
 
-/// True when no filter was given (invalid messages then pass through `--json`).
-fn no_filter(f: &Filter) -> bool {
-    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none()
+/// An open reader of apitap topics.
+pub struct Reader {
+    consumer: BaseConsumer<HealthContext>,
+    opts: ReaderOptions,
+    /// Partitions not yet read to their end (`-e`), with the position in each. A partition is
+    /// done when librdkafka reports its end (PartitionEOF) and the position has reached the
+    /// high watermark of the last fetch; that watermark, not ListOffsets, is what every
+    /// broker reports correctly.
+    pending: HashMap<(String, i32), Position>,
+    /// With `-G`: the group has assigned partitions.
+    group_ready: bool,
+    /// When the subscription was made.
+    assigned_since: Instant,
+    /// The last consumer error printed.
+    last_error_log: Option<Instant>,
 }
 
-/// The consumer: brokers, the config file's librdkafka properties, then `-X` ones.
-fn create_consumer(
-    args: &ConsumeArgs,
-    from_file: Option<&KafkaConfig>,
-    start: StartAt,
-) -> Result<BaseConsumer, Fail> {
+/// The consumer: brokers, then `properties` in order.
+fn create_consumer(opts: &ReaderOptions) -> Result<BaseConsumer<HealthContext>, ReadError> {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &args.brokers)
+    c.set("bootstrap.servers", &opts.brokers)
         .set("client.id", "apitap-consume")
         .set("enable.partition.eof", "true");
-    if let Some(k) = from_file {
-        for (name, v) in &k.librdkafka {
-            c.set(name, v.to_string());
-        }
-    }
-    match &args.group {
+    match &opts.group {
         Some(g) => {
-            let reset = if start == StartAt::Beginning {
+            let reset = if opts.start == StartAt::Beginning {
                 "earliest"
             } else {
                 "latest"
@@ -394,37 +208,153 @@ fn create_consumer(
                 .set("auto.offset.reset", "earliest");
         }
     }
-    for p in &args.properties {
-        let Some((name, value)) = p.split_once('=') else {
-            return Err(usage(format!("-X {p}: expected name=value")));
-        };
-        c.set(name.trim(), value.trim());
+    for (name, value) in &opts.properties {
+        c.set(name, value);
     }
-    c.create()
-        .map_err(|e| usage(format!("cannot create the Kafka consumer: {e}")))
+    c.create_with_context(HealthContext::default())
+        .map_err(|e| ReadError::Usage(format!("cannot create the Kafka consumer: {e}")))
 }
 
-/// Write errors: a closed pipe (`| head`) ends quietly, anything else is exit 3.
-fn write_err(e: std::io::Error) -> Fail {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Fail(exit::OK, String::new())
-    } else {
-        Fail(exit::OUTPUT_FAILED, format!("cannot write output: {e}"))
+impl Reader {
+    /// Connect, check the topics and assign (or subscribe to) their partitions.
+    pub fn open(opts: ReaderOptions) -> Result<Reader, ReadError> {
+        let consumer = create_consumer(&opts)?;
+        // A refused or unresolvable broker is reported as soon as librdkafka meets it.
+        let md = wait_for_brokers(
+            consumer.client(),
+            &consumer.context().health,
+            &opts.brokers,
+            opts.timeout,
+            || {
+                // Serves librdkafka's log events (where connection failures are told);
+                // nothing is assigned yet, so no record is consumed here.
+                let _ = consumer.poll(Duration::ZERO);
+            },
+        )?;
+        let mut present: Vec<(String, Vec<i32>)> = Vec::new();
+        for t in &opts.topics {
+            match md.topics().iter().find(|m| m.name() == t) {
+                Some(m) if !m.partitions().is_empty() => {
+                    present.push((t.clone(), m.partitions().iter().map(|p| p.id()).collect()));
+                }
+                _ if opts.topics_named => {
+                    return Err(ReadError::NoTopic(format!(
+                        "topic {t} does not exist on {}",
+                        opts.brokers
+                    )));
+                }
+                _ => eprintln!("apitap: topic {t} does not exist yet; skipped"),
+            }
+        }
+        if present.is_empty() {
+            return Err(ReadError::NoTopic(format!(
+                "none of the topics {} exists on {}",
+                opts.topics.join(", "),
+                opts.brokers
+            )));
+        }
+        let mut pending = HashMap::new();
+        if opts.group.is_some() {
+            let names: Vec<&str> = present.iter().map(|(t, _)| t.as_str()).collect();
+            consumer.subscribe(&names).map_err(|e| {
+                ReadError::Consumer(format!("cannot subscribe to {}: {e}", names.join(", ")))
+            })?;
+        } else {
+            let mut tpl = TopicPartitionList::new();
+            for (t, parts) in &present {
+                for &p in parts {
+                    pending.insert((t.clone(), p), Position::Start(opts.start));
+                    tpl.add_partition_offset(t, p, opts.start.offset())
+                        .map_err(|e| ReadError::Consumer(format!("bad offset for {t}/{p}: {e}")))?;
+                }
+            }
+            consumer
+                .assign(&tpl)
+                .map_err(|e| ReadError::Consumer(format!("cannot assign partitions: {e}")))?;
+        }
+        Ok(Reader {
+            consumer,
+            group_ready: opts.group.is_none(),
+            opts,
+            pending,
+            assigned_since: Instant::now(),
+            last_error_log: None,
+        })
     }
-}
 
-fn write_all(out: &mut impl Write, b: &[u8]) -> Result<(), Fail> {
-    out.write_all(b).map_err(write_err)
-}
+    /// With `-G`: once the group has assigned partitions, learn where each one starts.
+    fn wait_for_group(&mut self) -> Result<(), ReadError> {
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(|e| ReadError::Consumer(format!("cannot read the group's assignment: {e}")))?;
+        if assignment.count() > 0 {
+            self.group_ready = true;
+            let committed = self
+                .consumer
+                .committed_offsets(assignment.clone(), self.opts.timeout)
+                .map_err(|e| ReadError::Consumer(format!("cannot read committed offsets: {e}")))?;
+            for el in committed.elements() {
+                let from = match el.offset() {
+                    Offset::Offset(n) => Position::Next(n),
+                    _ => Position::Start(self.opts.start),
+                };
+                self.pending
+                    .insert((el.topic().to_owned(), el.partition()), from);
+            }
+        } else if self.assigned_since.elapsed() > ASSIGNMENT_TIMEOUT {
+            return Err(ReadError::Consumer(format!(
+                "the group {} assigned no partition within {} s",
+                self.opts.group.as_deref().unwrap_or(""),
+                ASSIGNMENT_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(())
+    }
 
-fn write_line(out: &mut impl Write, b: &[u8]) -> Result<(), Fail> {
-    out.write_all(b)
-        .and_then(|()| out.write_all(b"\n"))
-        .map_err(write_err)
-}
-
-fn flush(out: &mut impl Write) -> Result<(), Fail> {
-    out.flush().map_err(write_err)
+    /// The next record; None at the end of every partition (never with `follow`).
+    pub fn next_record(&mut self) -> Result<Option<Record>, ReadError> {
+        loop {
+            if !self.group_ready {
+                self.wait_for_group()?;
+            }
+            if self.group_ready && !self.opts.follow && self.pending.is_empty() {
+                return Ok(None);
+            }
+            let (consumer, pending) = (&self.consumer, &mut self.pending);
+            match consumer.poll(POLL_INTERVAL) {
+                None => {
+                    // Idle: a partition whose end event was missed (or attributed to another
+                    // topic's partition of the same number) is done when it is at its watermark.
+                    if !self.opts.follow {
+                        pending.retain(|(t, part), pos| !at_end(consumer, t, *part, *pos));
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    // The event names the partition, not the topic: check each topic's.
+                    pending
+                        .retain(|(t, part), pos| *part != p || !at_end(consumer, t, *part, *pos));
+                }
+                Some(Err(e)) => {
+                    if self
+                        .last_error_log
+                        .is_none_or(|t| t.elapsed() >= ERROR_LOG_INTERVAL)
+                    {
+                        eprintln!("apitap: kafka: {e}");
+                        self.last_error_log = Some(Instant::now());
+                    }
+                }
+                Some(Ok(m)) => {
+                    if let Some(pos) = pending.get_mut(&(m.topic().to_owned(), m.partition())) {
+                        *pos = Position::Next(m.offset() + 1);
+                    }
+                    return Ok(Some(Record {
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                    }));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

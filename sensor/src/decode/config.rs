@@ -1,10 +1,10 @@
 //! `[decode]`: which UDP ports carry tunnels, how deep tunnels may nest, how flows inside
 //! tunnels are kept apart, and the bounds of IP fragment reassembly.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[decode]` section.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecodeConfig {
     /// UDP destination ports decapsulated as VXLAN (RFC 7348). AWS VPC Traffic Mirroring and

@@ -9,12 +9,10 @@
 //! harmless exact duplicates a mirror can produce.)
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
+use foldhash::fast::RandomState;
 use serde::Serialize;
-
-use super::zone::FixedHasher;
 
 /// Largest datagram: the 16-bit total length of IPv4 and payload length of IPv6 (jumbograms,
 /// RFC 2675, are never fragmented).
@@ -178,8 +176,11 @@ impl FragSet {
     }
 }
 
-/// Fixed-seed hash map: deterministic iteration is not needed, deterministic cost is.
-type Map<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
+/// Hashed with a per-run random seed: the keys (addresses, IP identification) are the
+/// sender's to choose, so a fixed hash would let crafted fragments pile into one bucket chain.
+/// Nothing iterates the map (timeouts and evictions follow `age`), so no output depends on the
+/// seed: a replay gives the same records on every run.
+type Map<K, V> = HashMap<K, V, RandomState>;
 
 /// The fragment table.
 // Invariant: `bytes` is the sum of `buf.len()` over `sets`; `sets.len() <= max_sets` and
@@ -391,6 +392,16 @@ mod tests {
             proto: 6,
             data,
         }
+    }
+
+    /// Two tables hash the same key differently: the seed is drawn per table, per run, so a
+    /// sender cannot precompute colliding keys (with FNV or a fixed seed both would agree).
+    #[test]
+    fn each_table_hashes_with_its_own_random_seed() {
+        use std::hash::BuildHasher;
+        let (a, b) = (FragTable::new(limits()), FragTable::new(limits()));
+        let k = key(7);
+        assert_ne!(a.sets.hasher().hash_one(k), b.sets.hasher().hash_one(k));
     }
 
     /// The datagram from fragments given as (offset, more, bytes), in that order.

@@ -8,8 +8,10 @@
 //! sorted order (so both directions of a flow land in the same zone). Zone 0 is "no tunnel".
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::net::IpAddr;
+
+use foldhash::fast::RandomState;
 
 use apitap_sessionizer::tunnel::{TunnelInfo, TunnelKind};
 
@@ -18,17 +20,19 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 /// FNV-1a 64-bit prime.
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-/// A deterministic hasher (FNV-1a) for the decoder's small tables and for zones.
+/// FNV-1a, for zone numbers. Fixed, not keyed: a zone is part of every flow key inside a
+/// tunnel, and replaying a capture twice must number and order its flows the same. (The
+/// tables keyed by zones are keyed per run instead: see [`ZoneTable`] and the fragment table.)
 #[derive(Clone, Copy, Debug)]
-pub struct FixedHasher(u64);
+struct Fnv1a(u64);
 
-impl Default for FixedHasher {
+impl Default for Fnv1a {
     fn default() -> Self {
-        FixedHasher(FNV_OFFSET)
+        Fnv1a(FNV_OFFSET)
     }
 }
 
-impl Hasher for FixedHasher {
+impl Hasher for Fnv1a {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
@@ -58,7 +62,7 @@ pub fn child_zone(
     id: Option<u32>,
     outer: Option<(IpAddr, IpAddr)>,
 ) -> u64 {
-    let mut h = FixedHasher::default();
+    let mut h = Fnv1a::default();
     h.write(&parent.to_le_bytes());
     h.write(kind.name().as_bytes());
     if let Some(id) = id {
@@ -81,7 +85,10 @@ pub fn child_zone(
 // Invariant: `map.len() <= max` after every call.
 #[derive(Debug)]
 pub struct ZoneTable {
-    map: HashMap<u64, TunnelInfo, BuildHasherDefault<FixedHasher>>,
+    /// Hashed with a per-run random seed: zones follow from values a sender chooses (VNIs,
+    /// GRE keys, outer addresses), so a fixed hash would let crafted tunnels collide in one
+    /// bucket chain. Nothing iterates the map, so no output depends on the seed.
+    map: HashMap<u64, TunnelInfo, RandomState>,
     max: usize,
     /// Times the table was emptied at its bound.
     pub resets: u64,
@@ -133,6 +140,17 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// Zone numbers are fixed (they are part of flow keys), the table's hashing of them is
+    /// not: each table draws its own seed, so crafted tunnels cannot be made to collide.
+    #[test]
+    fn zone_numbers_are_fixed_and_the_table_seed_is_per_run() {
+        use std::hash::BuildHasher;
+        let z = || child_zone(0, TunnelKind::Vxlan, Some(77), None);
+        assert_eq!(z(), z());
+        let (a, b) = (ZoneTable::new(8), ZoneTable::new(8));
+        assert_ne!(a.map.hasher().hash_one(z()), b.map.hasher().hash_one(z()));
     }
 
     #[test]

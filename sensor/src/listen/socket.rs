@@ -27,7 +27,10 @@ pub struct SocketStats {
     pub socket_drops: u64,
     /// Datagrams larger than the receive buffer (cut, counted, decoded as truncated).
     pub truncated: u64,
-    /// Receive buffer the kernel granted, bytes.
+    /// Receive buffer asked for (`--rcvbuf-bytes`), bytes.
+    pub rcvbuf_requested_bytes: u64,
+    /// Receive buffer the kernel granted (`SO_RCVBUF` read back), bytes: Linux doubles the
+    /// value asked for, keeping half for its own bookkeeping.
     pub rcvbuf_bytes: u64,
 }
 
@@ -99,6 +102,7 @@ impl MirrorSocket {
             local,
             stats: SocketStats {
                 name: format!("{name}:{local}"),
+                rcvbuf_requested_bytes: u64::try_from(want).unwrap_or(0),
                 rcvbuf_bytes: u64::try_from(granted).unwrap_or(0),
                 ..SocketStats::default()
             },

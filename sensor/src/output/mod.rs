@@ -106,14 +106,13 @@ pub struct Output {
 
 impl Output {
     /// The output stages writing to `exporter`, with the session table built from `cfg`.
-    /// Fails when the session settings cannot be used (a key that does not parse, no secret
-    /// obtainable); the message says what to fix.
+    /// The commands settle the session secret first ([`crate::secret::settle`]) and say when
+    /// it had to be generated; one left unsettled is resolved here, silently. Fails when the
+    /// session settings cannot be used (a key that does not parse, no secret obtainable); the
+    /// message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
         let sessions = if cfg.session.enabled {
-            let (secret, warning) = crate::secret::resolve(&cfg.session)?;
-            if let Some(w) = warning {
-                eprintln!("apitap: warning: {w}");
-            }
+            let (secret, _generated) = crate::secret::resolve(&cfg.session)?;
             Some(Sessionizer::new(&cfg.session, secret).map_err(|e| e.to_string())?)
         } else {
             None

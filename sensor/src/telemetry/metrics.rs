@@ -1,15 +1,23 @@
-//! Counters and gauges in the Prometheus text format (version 0.0.4). Every name is listed in
-//! `docs/metrics.md`; counters are `apitap_<what>_<unit>_total`, drop and error counters carry
-//! bounded labels (`place`, `stage`, `reason`), never a raw message.
+//! Counters and gauges for `/metrics`, through `prometheus-client`: one [`Collector`] reads a
+//! [`Snapshot`] of the pipeline's counters at each scrape and encodes it in the Prometheus text
+//! format (version 0.0.4). Every name is listed in `docs/metrics.md`; counters are
+//! `apitap_<what>_<unit>_total`, drop and error counters carry bounded labels (`place`,
+//! `stage`, `reason`), never a raw message.
 
-use std::fmt::Write;
+use std::fmt;
 
 use apitap_sessionizer::http::HttpAnomaly;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use crate::capture::live::KernelStats;
 use crate::pipeline::PipelineStats;
 
-/// Counters of one capture interface.
+/// Counters of one capture interface (or mirror socket).
 #[derive(Clone, Debug, Default)]
 pub struct InterfaceCounters {
     /// The interface.
@@ -19,11 +27,12 @@ pub struct InterfaceCounters {
 }
 
 /// Everything one scrape shows.
-pub struct Snapshot<'a> {
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
     /// The pipeline's counters, merged over workers.
-    pub stats: &'a PipelineStats,
-    /// Per-interface capture counters (empty for replay).
-    pub interfaces: &'a [InterfaceCounters],
+    pub stats: PipelineStats,
+    /// Per-interface capture counters.
+    pub interfaces: Vec<InterfaceCounters>,
     /// Packets dropped at full worker queues.
     pub queue_drops: u64,
     /// Worker threads.
@@ -32,133 +41,166 @@ pub struct Snapshot<'a> {
     pub uptime_s: f64,
 }
 
-/// One metric family being written.
-struct Family<'o> {
-    out: &'o mut String,
-    name: &'static str,
+/// Where a scrape gets its [`Snapshot`]: called once per scrape.
+pub type Source = Box<dyn Fn() -> Snapshot + Send + Sync>;
+
+/// Labels of one sample, in the order they are printed.
+type Labels<'a> = [(&'a str, &'a str)];
+
+/// The collector behind the registry: the whole exposition from one snapshot.
+struct SensorCollector {
+    source: Source,
 }
 
-impl Family<'_> {
-    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) -> &mut Self {
-        self.out.push_str(self.name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {value}");
-        self
+impl fmt::Debug for SensorCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SensorCollector").finish_non_exhaustive()
     }
 }
 
-/// Label values: backslash, quote and newline escaped.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The registry of a sensor: every apitap metric, read from `source` at each scrape.
+pub fn registry(source: Source) -> Registry {
+    let mut r = Registry::default();
+    r.register_collector(Box::new(SensorCollector { source }));
+    r
 }
 
-fn family<'o>(out: &'o mut String, name: &'static str, kind: &str, help: &str) -> Family<'o> {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    Family { out, name }
-}
-
-/// The whole exposition.
-pub fn render(s: &Snapshot<'_>) -> String {
+/// The exposition of `registry` in the Prometheus text format.
+pub fn render(registry: &Registry) -> Result<String, fmt::Error> {
     let mut out = String::with_capacity(8192);
-    let o = &mut out;
-    let p = s.stats;
+    prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?;
+    Ok(out)
+}
 
-    family(
-        o,
-        "apitap_uptime_seconds",
-        "gauge",
-        "Seconds since the sensor started.",
-    )
-    .sample(&[], format!("{:.3}", s.uptime_s));
-    family(
-        o,
-        "apitap_workers",
-        "gauge",
-        "Reassembly/HTTP worker threads.",
-    )
-    .sample(&[], s.workers);
+/// The `Content-Type` of [`render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-    // Capture.
-    let mut f = family(
-        o,
-        "apitap_capture_received_packets_total",
-        "counter",
-        "Packets the kernel passed to the capture (libpcap ps_recv), per interface.",
-    );
-    for i in s.interfaces {
-        f.sample(&[("interface", &i.interface)], i.kernel.received);
+/// A counter family: `name` as documented (ending in `_total`, which the encoder adds back),
+/// one sample per label set.
+fn counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: &[(&Labels<'_>, u64)],
+) -> fmt::Result {
+    let base = name.strip_suffix("_total").unwrap_or(name);
+    let mut family = enc.encode_descriptor(base, help, None, MetricType::Counter)?;
+    for (labels, v) in samples {
+        if labels.is_empty() {
+            ConstCounter::new(*v).encode(family.encode_family(&[] as &[(&str, &str); 0])?)?;
+        } else {
+            ConstCounter::new(*v).encode(family.encode_family(labels)?)?;
+        }
     }
-    let mut f = family(
-        o,
-        "apitap_dropped_packets_total",
-        "counter",
-        "Packets lost before decoding, by place (interface, kernel, worker_queue) and reason.",
-    );
-    for i in s.interfaces {
-        f.sample(
-            &[
+    Ok(())
+}
+
+/// A counter without labels.
+fn counter1(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    counter(enc, name, help, &[(&[], v)])
+}
+
+/// A gauge without labels.
+fn gauge<N: prometheus_client::encoding::EncodeGaugeValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: N,
+) -> fmt::Result {
+    ConstGauge::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+impl Collector for SensorCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let s = (self.source)();
+        gauge(
+            &mut enc,
+            "apitap_uptime_seconds",
+            "Seconds since the sensor started.",
+            s.uptime_s,
+        )?;
+        gauge(
+            &mut enc,
+            "apitap_workers",
+            "Reassembly/HTTP worker threads.",
+            s.workers as u64,
+        )?;
+        encode_capture(&mut enc, &s)?;
+        encode_decode(&mut enc, &s.stats)?;
+        encode_reassembly(&mut enc, &s.stats)?;
+        encode_http(&mut enc, &s.stats)?;
+        encode_sessions(&mut enc, &s.stats)?;
+        encode_export(&mut enc, &s.stats)
+    }
+}
+
+/// Capture: what each interface received and where packets were lost before decoding.
+fn encode_capture(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
+    let received: Vec<([(&str, &str); 1], u64)> = s
+        .interfaces
+        .iter()
+        .map(|i| ([("interface", i.interface.as_str())], i.kernel.received))
+        .collect();
+    let samples: Vec<(&Labels<'_>, u64)> = received.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_capture_received_packets_total",
+        "Packets the kernel passed to the capture (libpcap ps_recv), per interface.",
+        &samples,
+    )?;
+    let mut drops: Vec<([(&str, &str); 3], u64)> = Vec::new();
+    for i in &s.interfaces {
+        let name = i.interface.as_str();
+        drops.push((
+            [
                 ("place", "interface"),
                 ("reason", "nic"),
-                ("interface", &i.interface),
+                ("interface", name),
             ],
             i.kernel.if_dropped,
-        );
-        f.sample(
-            &[
+        ));
+        drops.push((
+            [
                 ("place", "kernel"),
                 ("reason", "ring_full"),
-                ("interface", &i.interface),
+                ("interface", name),
             ],
             i.kernel.dropped,
-        );
+        ));
     }
-    f.sample(
-        &[("place", "worker_queue"), ("reason", "full")],
-        s.queue_drops,
-    );
+    let queue: &Labels<'_> = &[("place", "worker_queue"), ("reason", "full")];
+    let mut samples: Vec<(&Labels<'_>, u64)> = drops.iter().map(|(l, v)| (&l[..], *v)).collect();
+    samples.push((queue, s.queue_drops));
+    counter(
+        enc,
+        "apitap_dropped_packets_total",
+        "Packets lost before decoding, by place (interface, kernel, worker_queue) and reason.",
+        &samples,
+    )
+}
 
-    // Decode.
+/// Decode: packets, bytes, and those without a TCP segment, by reason.
+fn encode_decode(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
     let d = &p.decode;
-    family(
-        o,
+    counter1(
+        enc,
         "apitap_packets_total",
-        "counter",
         "Packets decoded by the workers.",
-    )
-    .sample(&[], d.packets);
-    family(
-        o,
+        d.packets,
+    )?;
+    counter1(
+        enc,
         "apitap_wire_bytes_total",
-        "counter",
         "Bytes on the wire of the packets decoded.",
-    )
-    .sample(&[], d.bytes);
-    family(
-        o,
+        d.bytes,
+    )?;
+    counter1(
+        enc,
         "apitap_tcp_segments_total",
-        "counter",
         "Packets that carried a TCP segment.",
-    )
-    .sample(&[], d.tcp_segments);
-    let mut f = family(
-        o,
-        "apitap_skipped_packets_total",
-        "counter",
-        "Packets without a TCP segment for reassembly, by reason.",
-    );
-    for (reason, v) in [
+        d.tcp_segments,
+    )?;
+    let reasons = [
         ("not_ip", d.not_ip),
         ("udp", d.udp),
         ("other_ip_protocol", d.other_ip_protocol),
@@ -167,100 +209,99 @@ pub fn render(s: &Snapshot<'_>) -> String {
         ("malformed_link", d.malformed_link),
         ("malformed_ip", d.malformed_ip),
         ("malformed_tcp", d.malformed_tcp),
-    ] {
-        f.sample(&[("stage", "decode"), ("reason", reason)], v);
-    }
+    ];
+    let labels: Vec<([(&str, &str); 2], u64)> = reasons
+        .iter()
+        .map(|(r, v)| ([("stage", "decode"), ("reason", *r)], *v))
+        .collect();
+    let samples: Vec<(&Labels<'_>, u64)> = labels.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_skipped_packets_total",
+        "Packets without a TCP segment for reassembly, by reason.",
+        &samples,
+    )
+}
 
-    // Reassembly.
+/// Reassembly: flows and gaps.
+fn encode_reassembly(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
     let r = &p.reassembly;
-    family(
-        o,
+    gauge(
+        enc,
         "apitap_flows_active",
-        "gauge",
         "TCP connections tracked now.",
-    )
-    .sample(&[], p.active_flows);
-    family(
-        o,
+        p.active_flows as u64,
+    )?;
+    counter1(
+        enc,
         "apitap_flows_opened_total",
-        "counter",
         "TCP connections opened.",
-    )
-    .sample(&[], r.flows_opened);
-    let mut f = family(
-        o,
-        "apitap_flows_closed_total",
-        "counter",
-        "TCP connections closed, by reason.",
-    );
+        r.flows_opened,
+    )?;
     let other = r
         .flows_closed
         .saturating_sub(r.flows_evicted + r.flows_idle_closed + r.flows_reused);
-    for (reason, v) in [
-        ("evicted", r.flows_evicted),
-        ("idle", r.flows_idle_closed),
-        ("reused", r.flows_reused),
-        ("fin_rst_or_end", other),
-    ] {
-        f.sample(&[("reason", reason)], v);
-    }
-    family(
-        o,
+    counter(
+        enc,
+        "apitap_flows_closed_total",
+        "TCP connections closed, by reason.",
+        &[
+            (&[("reason", "evicted")], r.flows_evicted),
+            (&[("reason", "idle")], r.flows_idle_closed),
+            (&[("reason", "reused")], r.flows_reused),
+            (&[("reason", "fin_rst_or_end")], other),
+        ],
+    )?;
+    counter1(
+        enc,
         "apitap_reassembly_payload_bytes_total",
-        "counter",
         "TCP payload bytes given to reassembly.",
-    )
-    .sample(&[], r.payload_bytes);
-    family(
-        o,
+        r.payload_bytes,
+    )?;
+    counter1(
+        enc,
         "apitap_reassembly_gaps_total",
-        "counter",
         "Gaps declared in TCP streams (lost bytes).",
-    )
-    .sample(&[], r.gaps);
-    family(
-        o,
+        r.gaps,
+    )?;
+    counter1(
+        enc,
         "apitap_reassembly_gap_bytes_total",
-        "counter",
         "Bytes lost in gaps.",
+        r.gap_bytes,
     )
-    .sample(&[], r.gap_bytes);
+}
 
-    // HTTP.
-    let h = &p.http;
-    family(
-        o,
+/// HTTP: transactions and heads, and the anomalies of every stage.
+fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
+    let (h, r, ss) = (&p.http, &p.reassembly, &p.session);
+    counter1(
+        enc,
         "apitap_http_transactions_total",
-        "counter",
         "HTTP transactions exported.",
-    )
-    .sample(&[], p.transactions);
-    family(
-        o,
+        p.transactions,
+    )?;
+    counter1(
+        enc,
         "apitap_http_requests_total",
-        "counter",
         "HTTP request heads parsed.",
-    )
-    .sample(&[], h.requests);
-    family(
-        o,
+        h.requests,
+    )?;
+    counter1(
+        enc,
         "apitap_http_responses_total",
-        "counter",
         "HTTP final response heads parsed.",
-    )
-    .sample(&[], h.responses);
-    let mut f = family(
-        o,
-        "apitap_anomalies_total",
-        "counter",
-        "Anomalies by stage (tcp, http, session) and kind.",
-    );
-    for a in HttpAnomaly::ALL {
-        f.sample(
-            &[("stage", "http"), ("reason", a.name())],
-            h.anomaly_count(a),
-        );
-    }
+        h.responses,
+    )?;
+    let mut anomalies: Vec<([(&str, &str); 2], u64)> = HttpAnomaly::ALL
+        .iter()
+        .map(|a| {
+            (
+                [("stage", "http"), ("reason", a.name())],
+                h.anomaly_count(*a),
+            )
+        })
+        .collect();
     for (reason, v) in [
         ("retransmission_mismatch", r.retransmission_mismatches),
         ("stream_buffer_limit", r.stream_buffer_limit_hits),
@@ -268,9 +309,8 @@ pub fn render(s: &Snapshot<'_>) -> String {
         ("mid_stream_pickup", r.mid_stream_pickups),
         ("out_of_window", r.out_of_window_segments),
     ] {
-        f.sample(&[("stage", "tcp"), ("reason", reason)], v);
+        anomalies.push(([("stage", "tcp"), ("reason", reason)], v));
     }
-    let ss = &p.session;
     for (reason, v) in [
         ("body_decode_limit", ss.body_decode_limit),
         ("body_decode_failed", ss.body_decode_failed),
@@ -279,119 +319,134 @@ pub fn render(s: &Snapshot<'_>) -> String {
         ("jwt_signature_invalid", ss.jwt_verify_failed),
         ("forwarded_header_invalid", ss.client_ip_header_invalid),
     ] {
-        f.sample(&[("stage", "session"), ("reason", reason)], v);
+        anomalies.push(([("stage", "session"), ("reason", reason)], v));
     }
+    let samples: Vec<(&Labels<'_>, u64)> = anomalies.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_anomalies_total",
+        "Anomalies by stage (tcp, http, session) and kind.",
+        &samples,
+    )
+}
 
-    // Sessions.
-    family(o, "apitap_sessions_active", "gauge", "Sessions open now.")
-        .sample(&[], p.active_sessions);
-    family(
-        o,
+/// Sessions and records.
+fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
+    let ss = &p.session;
+    gauge(
+        enc,
+        "apitap_sessions_active",
+        "Sessions open now.",
+        p.active_sessions as u64,
+    )?;
+    counter1(
+        enc,
         "apitap_sessions_started_total",
-        "counter",
         "Sessions (and later parts) started.",
-    )
-    .sample(&[], ss.sessions_started + ss.parts_started);
-    let mut f = family(
-        o,
+        ss.sessions_started + ss.parts_started,
+    )?;
+    counter(
+        enc,
         "apitap_sessions_ended_total",
-        "counter",
         "Session parts ended, by reason.",
-    );
-    for (reason, v) in [
-        ("idle", ss.ended_idle),
-        ("max_duration", ss.ended_max_duration),
-        ("evicted", ss.ended_evicted),
-        ("end_of_input", ss.ended_end_of_input),
-        ("shutdown", ss.ended_shutdown),
-    ] {
-        f.sample(&[("reason", reason)], v);
-    }
-
-    // Records and export.
-    let mut f = family(
-        o,
+        &[
+            (&[("reason", "idle")], ss.ended_idle),
+            (&[("reason", "max_duration")], ss.ended_max_duration),
+            (&[("reason", "evicted")], ss.ended_evicted),
+            (&[("reason", "end_of_input")], ss.ended_end_of_input),
+            (&[("reason", "shutdown")], ss.ended_shutdown),
+        ],
+    )?;
+    counter(
+        enc,
         "apitap_records_total",
-        "counter",
         "Records produced, by type.",
-    );
-    f.sample(&[("type", "http")], p.transactions);
-    f.sample(&[("type", "session")], p.session_records);
+        &[
+            (&[("type", "http")], p.transactions),
+            (&[("type", "session")], p.session_records),
+            (&[("type", "alert")], p.alerts),
+        ],
+    )
+}
+
+/// Export: accepted, delivered, lost by cause, in flight.
+fn encode_export(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
     let e = &p.export;
-    family(
-        o,
+    counter1(
+        enc,
         "apitap_export_queued_records_total",
-        "counter",
         "Records accepted by the exporter (written or queued for the broker).",
-    )
-    .sample(&[], e.records);
-    family(
-        o,
+        e.records,
+    )?;
+    counter1(
+        enc,
         "apitap_export_delivered_records_total",
-        "counter",
         "Records the destination confirmed.",
-    )
-    .sample(&[], e.delivered);
-    family(
-        o,
+        e.delivered,
+    )?;
+    counter1(
+        enc,
         "apitap_export_failed_records_total",
-        "counter",
         "Records that did not arrive, whatever the reason.",
-    )
-    .sample(&[], e.failed);
-    let mut f = family(
-        o,
-        "apitap_export_lost_records_total",
-        "counter",
-        "Records lost by the exporter, by place (dropped before queueing, failed delivery) and reason.",
-    );
+        e.failed,
+    )?;
+    let mut lost: Vec<([(&str, &str); 2], u64)> = Vec::new();
     for (reason, v) in &e.dropped {
-        f.sample(&[("place", "dropped"), ("reason", reason)], v);
+        lost.push(([("place", "dropped"), ("reason", reason.as_str())], *v));
     }
     for (reason, v) in &e.delivery_failed {
-        f.sample(&[("place", "delivery"), ("reason", reason)], v);
+        lost.push(([("place", "delivery"), ("reason", reason.as_str())], *v));
     }
-    f.sample(
-        &[("place", "shutdown"), ("reason", "undelivered")],
+    lost.push((
+        [("place", "shutdown"), ("reason", "undelivered")],
         e.undelivered_at_shutdown,
-    );
-    family(
-        o,
+    ));
+    let samples: Vec<(&Labels<'_>, u64)> = lost.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_export_lost_records_total",
+        "Records lost by the exporter, by place (dropped before queueing, failed delivery) and reason.",
+        &samples,
+    )?;
+    gauge(
+        enc,
         "apitap_export_in_flight_records",
-        "gauge",
         "Records queued whose delivery is not settled yet.",
+        e.in_flight(),
     )
-    .sample(&[], e.in_flight());
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn scrape(s: Snapshot) -> String {
+        render(&registry(Box::new(move || s.clone()))).unwrap()
+    }
+
     #[test]
     fn every_sample_has_help_and_type_and_labels_are_escaped() {
         let mut stats = PipelineStats::default();
         stats.decode.packets = 7;
-        let ifs = [InterfaceCounters {
-            interface: "eth\"1".into(),
-            kernel: KernelStats {
-                received: 9,
-                dropped: 1,
-                if_dropped: 0,
-            },
-        }];
-        let text = render(&Snapshot {
-            stats: &stats,
-            interfaces: &ifs,
+        let text = scrape(Snapshot {
+            stats,
+            interfaces: vec![InterfaceCounters {
+                interface: "eth\"1".into(),
+                kernel: KernelStats {
+                    received: 9,
+                    dropped: 1,
+                    if_dropped: 0,
+                },
+            }],
             queue_drops: 2,
             workers: 3,
             uptime_s: 1.0,
         });
         assert!(text.contains("apitap_packets_total 7\n"), "{text}");
+        assert!(text.contains("apitap_workers 3\n"), "{text}");
         assert!(text.contains(
             "apitap_dropped_packets_total{place=\"kernel\",reason=\"ring_full\",interface=\"eth\\\"1\"} 1\n"
-        ));
+        ), "{text}");
         assert!(text
             .contains("apitap_dropped_packets_total{place=\"worker_queue\",reason=\"full\"} 2\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
@@ -399,5 +454,26 @@ mod tests {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
             assert!(name.starts_with("apitap_"), "{name}");
         }
+    }
+
+    /// The names docs/metrics.md lists are the names served, and no other.
+    #[test]
+    fn the_documented_names_are_the_served_names() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md"),
+        )
+        .unwrap();
+        let mut documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `apitap_")?.split('`').next())
+            .collect();
+        documented.sort_unstable();
+        let text = scrape(Snapshot::default());
+        let mut served: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE apitap_")?.split(' ').next())
+            .collect();
+        served.sort_unstable();
+        assert_eq!(served, documented);
     }
 }

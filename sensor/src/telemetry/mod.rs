@@ -1,4 +1,4 @@
-//! Telemetry of the live daemon: Prometheus `/metrics` and `/healthz` on a small HTTP listener,
+//! Telemetry of the live daemon: Prometheus `/metrics` and `/healthz` (prometheus-client, axum),
 //! structured logs through `tracing`, and the periodic status line. Metric names are listed in
 //! `docs/metrics.md`.
 

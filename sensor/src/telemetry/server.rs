@@ -1,87 +1,77 @@
-//! A minimal HTTP/1.1 listener for `/metrics` and `/healthz`, on its own thread. One request per
-//! connection, answered and closed; a slow client is cut off by a short socket timeout.
+//! `/metrics` and `/healthz` over HTTP: `axum` on a single-threaded `tokio` runtime, on its
+//! own thread, so the capture and pipeline threads never wait for a scraper.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Longest a client may take to send its request or read the answer.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest request line and header section read.
-const MAX_REQUEST_BYTES: usize = 8192;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::registry::Registry;
+
+use super::metrics;
 
 /// What the listener serves.
 pub struct Endpoints {
-    /// The `/metrics` body, rendered at each scrape.
-    pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+    /// The metrics, read at each scrape.
+    pub registry: Registry,
     /// `/healthz` answers 200 while this is true, 503 once shutdown has begun.
     pub healthy: Arc<AtomicBool>,
 }
 
-/// Bind `addr` and serve on a background thread; returns the bound address (port 0 picks one).
+/// `GET /metrics`.
+async fn metrics_page(State(ep): State<Arc<Endpoints>>) -> impl IntoResponse {
+    match metrics::render(&ep.registry) {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+            body,
+        ),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "cannot encode the metrics\n".to_owned(),
+        ),
+    }
+}
+
+/// `GET /healthz`.
+async fn health(State(ep): State<Arc<Endpoints>>) -> impl IntoResponse {
+    if ep.healthy.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+/// Bind `addr` (here, so a busy port is the caller's error) and serve on a background thread;
+/// returns the bound address (port 0 picks one).
 pub fn spawn(addr: SocketAddr, endpoints: Endpoints) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let app = Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(health))
+        .with_state(Arc::new(endpoints));
     std::thread::Builder::new()
         .name("apitap-metrics".into())
         .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Err(e) = serve(stream, &endpoints) {
-                    tracing::debug!(error = %e, "metrics client");
+            runtime.block_on(async move {
+                let served = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => axum::serve(l, app).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics listener stopped");
                 }
-            }
+            });
         })?;
     Ok(local)
-}
-
-fn serve(stream: TcpStream, ep: &Endpoints) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    // Skip the header section.
-    let mut seen = line.len();
-    loop {
-        let mut h = String::new();
-        let n = reader.read_line(&mut h)?;
-        seen += n;
-        if n == 0 || h == "\r\n" || h == "\n" || seen > MAX_REQUEST_BYTES {
-            break;
-        }
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("").split('?').next().unwrap_or("");
-    let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            (ep.metrics)(),
-        ),
-        ("GET", "/healthz") if ep.healthy.load(Ordering::Relaxed) => {
-            ("200 OK", "text/plain", "ok\n".to_owned())
-        }
-        ("GET", "/healthz") => (
-            "503 Service Unavailable",
-            "text/plain",
-            "shutting down\n".to_owned(),
-        ),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found\n".to_owned()),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_owned(),
-        ),
-    };
-    let mut w = stream;
-    write!(
-        w,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    w.write_all(body.as_bytes())?;
-    w.flush()
 }

@@ -1,13 +1,13 @@
 //! What the user sets for the HTTP stage. Every per-connection buffer and queue is bounded here.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Size of the header storage the parser uses on the stack; `max_headers` may not exceed it.
 pub const HEADER_STORAGE: usize = 256;
 
 /// HTTP/1.x parsing limits. Per connection, memory is bounded by about
 /// `2 * max_header_bytes + max_pending_requests * (max_header_bytes + max_body_capture_bytes)`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Largest head (start line and header fields), and largest chunked trailer section, in

@@ -43,7 +43,7 @@ impl<K: std::hash::Hash, S: std::hash::BuildHasher> KeyHash<K> for S {
 /// "No slot" in the links.
 const NIL: u32 = u32::MAX;
 
-/// Most slots a table may hold: slot numbers are `u32` and [`NIL`] is reserved.
+/// Most slots a table may hold: slot numbers are `u32` and `NIL` is reserved.
 pub const MAX_SLOTS: usize = NIL as usize;
 
 /// A slot's neighbours in one list.
@@ -80,7 +80,7 @@ const EMPTY: Ends = Ends {
 ///
 /// Invariant: `index` holds exactly the occupied slots, each hashed by its entry's key;
 /// `free` lists exactly the empty slots; each list links occupied slots only, from `head` to
-/// `tail` through `links`, and a slot outside a list has [`UNLINKED`] links for it.
+/// `tail` through `links`, and a slot outside a list has `UNLINKED` links for it.
 #[derive(Debug)]
 pub struct SlabTable<T, H, const L: usize> {
     index: HashTable<u32>,

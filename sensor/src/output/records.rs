@@ -16,7 +16,7 @@ use super::OutputStats;
 /// How often (wall time) a running sensor writes out what its exporter buffers, so that a
 /// file's readers see records within about this long (JSON lines are written through a large
 /// buffer).
-pub(crate) const OUTPUT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const OUTPUT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Initial capacity of the buffers a record is written into (they grow as needed and are
 /// reused).
@@ -129,7 +129,7 @@ impl Records {
         self.exporter.export(meta, &self.buf)
     }
 
-    /// Write out what the exporter buffers when [`OUTPUT_FLUSH_INTERVAL`] of wall time has
+    /// Write out what the exporter buffers when `OUTPUT_FLUSH_INTERVAL` of wall time has
     /// passed since the last time.
     pub fn flush_if_due(&mut self) -> Result<(), ExportError> {
         if self.last_flush.elapsed() >= OUTPUT_FLUSH_INTERVAL {

@@ -45,7 +45,7 @@ impl Span {
 ///
 /// Layout: `text` holds every name and value back to back, as received; the spans point at
 /// them. `plain` says that every byte of `text` is printable ASCII other than `"` and `\`
-/// ([`crate::text::is_plain`]): no value holds a line ending, and a writer may copy names and
+/// (the crate's `text::is_plain`): no value holds a line ending, and a writer may copy names and
 /// values without escaping them.
 ///
 /// Invariant: spans are in wire order, contiguous from 0 (`spans[i].end == spans[i+1].name`),
@@ -155,7 +155,7 @@ impl Headers {
         !self.plain && memchr::memchr(b'\n', self.text.as_bytes()).is_some()
     }
 
-    /// Request the fields' memory ahead of a lookup (see [`crate::prefetch`]).
+    /// Request the fields' memory ahead of a lookup (see the crate's `prefetch` module).
     pub fn prefetch(&self) {
         crate::prefetch::slice(&self.spans);
         crate::prefetch::bytes(self.text.as_ptr(), self.text.len());

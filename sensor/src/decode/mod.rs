@@ -141,6 +141,25 @@ struct Work<'s> {
     frags: Option<&'s mut FragTable>,
     zones: &'s mut ZoneTable,
     now_us: u64,
+    /// The datagram of the outermost IP fragment met in this packet, if any.
+    fragment: Option<FragKey>,
+}
+
+/// Where the sharded pipeline's dispatcher sends a packet ([`Decoder::route_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A TCP segment of the flow between these endpoints.
+    Flow(SocketAddr, SocketAddr),
+    /// An IP fragment of datagram `key`; `flow` once this fragment completed the datagram
+    /// and it held a TCP segment.
+    Fragment {
+        /// The datagram (its outermost fragmented IP layer).
+        key: FragKey,
+        /// The flow of the completed datagram's segment.
+        flow: Option<(SocketAddr, SocketAddr)>,
+    },
+    /// No TCP segment: anything the decoder skips.
+    Other,
 }
 
 impl Decoder {
@@ -220,6 +239,7 @@ impl Decoder {
             frags: Some(frags),
             zones,
             now_us: *last,
+            fragment: None,
         };
         w.expire();
         (w, scratch)
@@ -236,6 +256,25 @@ impl Decoder {
     ) -> Option<Segment<'a>> {
         let (mut w, scratch) = self.work_at(now_us);
         decode_link(&mut w, link, data, wire_len, scratch)
+    }
+
+    /// Where a packet goes, for the sharded pipeline's dispatcher: decoded at packet time
+    /// `now_us` with fragment reassembly, so that the fragment completing a datagram gives
+    /// the flow of the segment it held.
+    pub fn route_at(&mut self, now_us: u64, link: LinkType, data: &[u8], wire_len: u32) -> Route {
+        let (mut w, scratch) = self.work_at(now_us);
+        w.stats.packets += 1;
+        w.stats.bytes += u64::from(wire_len);
+        let cut = (data.len() as u64) < u64::from(wire_len);
+        let r = link::strip(link, data, cut)
+            .and_then(|ip| decode_ip(&mut w, ip, cut, Ctx::default(), scratch));
+        let fragment = w.fragment;
+        let flow = w.finish(r).map(|seg| (seg.src, seg.dst));
+        match (fragment, flow) {
+            (Some(key), flow) => Route::Fragment { key, flow },
+            (None, Some((a, b))) => Route::Flow(a, b),
+            (None, None) => Route::Other,
+        }
     }
 
     /// Decode the payload of a UDP datagram that a mirror listener received on a socket of
@@ -281,6 +320,7 @@ impl Decoder {
             frags: reassemble.then_some(&mut self.frags),
             zones: &mut self.zones,
             now_us,
+            fragment: None,
         };
         decode_link(&mut w, link, data, wire_len, scratch)
     }
@@ -443,6 +483,7 @@ fn decode_ip<'a>(
             let Some((key, frag)) = fragment_of(ip, &sl, ctx.zone) else {
                 return Err(Skip::MalformedIp);
             };
+            w.fragment.get_or_insert(key);
             if payload.incomplete {
                 frags.count_truncated();
                 return Err(Skip::IpFragment);

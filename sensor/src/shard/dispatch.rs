@@ -6,9 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use hashbrown::HashMap;
 
 use crate::capture::PacketRef;
-use crate::decode::{DecodeConfig, Decoder, LinkType};
+use crate::decode::{DecodeConfig, Decoder, FragKey, LinkType, Route};
 
 /// Packets per batch: one channel operation and one counter update per this many packets.
 pub const BATCH_PACKETS: usize = 256;
@@ -70,6 +71,20 @@ impl PacketBatch {
     /// True when the batch holds no packet.
     pub fn is_empty(&self) -> bool {
         self.meta.is_empty()
+    }
+
+    /// Append a copy of `pkt`.
+    #[inline]
+    fn push(&mut self, pkt: &PacketRef<'_>) {
+        let start = self.data.len();
+        self.data.extend_from_slice(pkt.data);
+        self.meta.push(PacketMeta {
+            ts_us: pkt.ts_us,
+            wire_len: pkt.wire_len,
+            caplen: pkt.data.len() as u32,
+            start,
+            link: pkt.link,
+        });
     }
 
     /// Remove every packet, keeping the buffers for reuse.
@@ -151,11 +166,100 @@ fn ipv4_tcp_endpoints(link: LinkType, d: &[u8]) -> Option<(Endpoint, Endpoint)> 
     Some(((addr(12)?, port(ihl)?), (addr(16)?, port(ihl + 2)?)))
 }
 
+/// The packets of an IP datagram whose fragments have not all arrived: held by the dispatcher
+/// until the fragment completing it names the flow, then handed to that flow's worker
+/// together, in arrival order (the worker reassembles them again, counting them as the
+/// single pipeline does).
+#[derive(Debug, Default)]
+struct HeldDatagram {
+    /// Packet time of its first fragment.
+    since_us: u64,
+    /// The fragments' packets so far.
+    packets: PacketBatch,
+}
+
+/// Fragments held by the dispatcher until their datagram completes, bounded as the decoder
+/// bounds reassembly (`decode.max_fragment_sets`, `decode.max_fragment_bytes_total`,
+/// `decode.fragment_timeout_ms`). A datagram that never completes, or is pushed out at a
+/// bound, goes to worker 0, whose decoder counts its fragments as timed out or evicted.
+#[derive(Debug)]
+struct HeldFragments {
+    /// By datagram. Keys are chosen by whoever sends the traffic: a per-run random seed;
+    /// nothing depends on the map's order (releases go by age, then by key order).
+    sets: HashMap<FragKey, HeldDatagram, foldhash::fast::RandomState>,
+    /// Captured bytes held in all sets.
+    bytes: usize,
+    /// `decode.max_fragment_sets`.
+    max_sets: usize,
+    /// `decode.max_fragment_bytes_total`.
+    max_bytes: usize,
+    /// `decode.fragment_timeout_ms`, in microseconds.
+    timeout_us: u64,
+}
+
+impl HeldFragments {
+    fn new(cfg: &DecodeConfig) -> Self {
+        HeldFragments {
+            sets: HashMap::default(),
+            bytes: 0,
+            max_sets: cfg.max_fragment_sets.max(1),
+            max_bytes: cfg.max_fragment_bytes_total.max(1),
+            timeout_us: cfg.fragment_timeout_ms.saturating_mul(1000),
+        }
+    }
+
+    /// Hold `pkt` with the other fragments of `key`.
+    fn hold(&mut self, key: FragKey, pkt: &PacketRef<'_>) {
+        let set = self.sets.entry(key).or_insert_with(|| HeldDatagram {
+            since_us: pkt.ts_us,
+            packets: PacketBatch::default(),
+        });
+        set.packets.push(pkt);
+        self.bytes += pkt.data.len();
+    }
+
+    /// The fragments of `key`, taken out.
+    fn take(&mut self, key: &FragKey) -> Option<PacketBatch> {
+        let set = self.sets.remove(key)?;
+        self.bytes = self.bytes.saturating_sub(set.packets.data.len());
+        Some(set.packets)
+    }
+
+    /// The oldest set that timed out at `now_us`, or that must go to bring the sets under
+    /// their bounds, taken out.
+    fn take_due(&mut self, now_us: u64) -> Option<PacketBatch> {
+        let over = self.sets.len() > self.max_sets || self.bytes > self.max_bytes;
+        let (key, since) = self
+            .sets
+            .iter()
+            .map(|(k, s)| (*k, s.since_us))
+            .min_by_key(|&(k, since)| (since, k.id, k.zone))?;
+        if over || now_us.saturating_sub(since) > self.timeout_us {
+            self.take(&key)
+        } else {
+            None
+        }
+    }
+}
+
+/// What the dispatcher does with one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dispatch {
+    /// Into this worker's batch.
+    To(usize),
+    /// Held with the other fragments of its datagram.
+    Hold(FragKey),
+    /// It completed this datagram: the held fragments, then it, to this worker.
+    Release(FragKey, usize),
+}
+
 /// Splits packets into per-worker batches. Owned by the thread that reads packets.
 pub struct Dispatcher {
-    /// Decodes headers only to find the flow; its counters are not reported (the worker's
-    /// decoder counts every packet once).
+    /// Decodes headers only to find the flow, reassembling IP fragments to find theirs; its
+    /// counters are not reported (the worker's decoder counts every packet once).
     decoder: Decoder,
+    /// Fragments waiting for the rest of their datagram.
+    held: HeldFragments,
     /// The batch being filled for each worker.
     pending: Vec<PacketBatch>,
     /// Packet time of the first packet of each pending batch.
@@ -178,6 +282,7 @@ impl Dispatcher {
         let n = workers.max(1);
         Dispatcher {
             decoder: Decoder::with_config(cfg),
+            held: HeldFragments::new(cfg),
             pending: (0..n).map(|_| PacketBatch::default()).collect(),
             pending_since_us: vec![0; n],
             data_hint: BATCH_PACKETS * INITIAL_BYTES_PER_PACKET,
@@ -199,32 +304,77 @@ impl Dispatcher {
             .unwrap_or_else(|| PacketBatch::with_capacity(BATCH_PACKETS, self.data_hint))
     }
 
-    /// The worker of a packet: by the flow of its TCP segment (inside any tunnel), worker 0
-    /// for anything that does not decode. IP fragments are not reassembled here, so every
-    /// fragment goes to worker 0, which reassembles them: a TCP flow whose packets are only
-    /// sometimes fragmented is split between two workers (rare; counted as mid-stream pickups).
+    /// Where a packet goes: a worker, by the flow of its TCP segment (inside any tunnel);
+    /// worker 0 for anything that does not decode; held with its datagram when it is an IP
+    /// fragment the datagram of which is not complete yet; and, when it completes one, the
+    /// flow's worker for it and the fragments held before it.
     #[inline]
-    fn shard(&mut self, pkt: &PacketRef<'_>) -> usize {
+    fn route(&mut self, pkt: &PacketRef<'_>) -> Dispatch {
         let n = self.pending.len();
         if n == 1 {
-            return 0;
+            return Dispatch::To(0);
         }
-        let hash = match ipv4_tcp_endpoints(pkt.link, pkt.data) {
-            Some((a, b)) => hash_endpoints(a, b),
-            None => match self.decoder.decode(pkt.link, pkt.data, pkt.wire_len) {
-                Some(seg) => flow_hash(seg.src, seg.dst),
-                None => return 0,
-            },
-        };
-        (hash % n as u64) as usize
+        let shard = |hash: u64| (hash % n as u64) as usize;
+        if let Some((a, b)) = ipv4_tcp_endpoints(pkt.link, pkt.data) {
+            return Dispatch::To(shard(hash_endpoints(a, b)));
+        }
+        match self
+            .decoder
+            .route_at(pkt.ts_us, pkt.link, pkt.data, pkt.wire_len)
+        {
+            Route::Flow(a, b) => Dispatch::To(shard(flow_hash(a, b))),
+            Route::Other => Dispatch::To(0),
+            Route::Fragment { key, flow: None } => Dispatch::Hold(key),
+            Route::Fragment {
+                key,
+                flow: Some((a, b)),
+            } => Dispatch::Release(key, shard(flow_hash(a, b))),
+        }
     }
 
     /// Copy `pkt` into its worker's batch; `ready(worker, batch)` is called with every batch
-    /// that is full or old enough.
+    /// that is full or old enough. An IP fragment is held until its datagram completes (see
+    /// [`HeldFragments`]).
     #[inline]
     pub fn push(&mut self, pkt: PacketRef<'_>, mut ready: impl FnMut(usize, PacketBatch)) {
-        let w = self.shard(&pkt);
-        let since = self.pending_since_us[w];
+        match self.route(&pkt) {
+            Dispatch::To(w) => self.push_to(w, pkt, &mut ready),
+            Dispatch::Hold(key) => {
+                self.held.hold(key, &pkt);
+                while let Some(set) = self.held.take_due(pkt.ts_us) {
+                    self.push_all(0, &set, &mut ready);
+                }
+            }
+            Dispatch::Release(key, w) => {
+                if let Some(set) = self.held.take(&key) {
+                    self.push_all(w, &set, &mut ready);
+                }
+                self.push_to(w, pkt, &mut ready);
+            }
+        }
+    }
+
+    /// Every packet of `set` to worker `w`, in order.
+    fn push_all(
+        &mut self,
+        w: usize,
+        set: &PacketBatch,
+        ready: &mut impl FnMut(usize, PacketBatch),
+    ) {
+        for p in set.packets() {
+            self.push_to(w, p, ready);
+        }
+    }
+
+    /// Copy `pkt` into worker `w`'s batch.
+    #[inline]
+    fn push_to(
+        &mut self,
+        w: usize,
+        pkt: PacketRef<'_>,
+        ready: &mut impl FnMut(usize, PacketBatch),
+    ) {
+        let since = self.pending_since_us.get(w).copied().unwrap_or(pkt.ts_us);
         if self.pending.get(w).is_some_and(|b| b.meta.capacity() == 0) {
             self.pending[w] = self.fresh_batch();
         }
@@ -234,15 +384,7 @@ impl Dispatcher {
         if batch.is_empty() {
             self.pending_since_us[w] = pkt.ts_us;
         }
-        let start = batch.data.len();
-        batch.data.extend_from_slice(pkt.data);
-        batch.meta.push(PacketMeta {
-            ts_us: pkt.ts_us,
-            wire_len: pkt.wire_len,
-            caplen: pkt.data.len() as u32,
-            start,
-            link: pkt.link,
-        });
+        batch.push(&pkt);
         if batch.len() >= BATCH_PACKETS {
             let used = batch.data.len();
             self.data_hint = used + used / 8;
@@ -250,7 +392,7 @@ impl Dispatcher {
         }
         // Hand on other workers' partial batches that waited too long (packet time).
         if pkt.ts_us.saturating_sub(since) > BATCH_MAX_AGE_US {
-            self.flush_older_than(pkt.ts_us, &mut ready);
+            self.flush_older_than(pkt.ts_us, ready);
         }
     }
 
@@ -265,8 +407,12 @@ impl Dispatcher {
         }
     }
 
-    /// Hand on every partial batch (end of input, capture timeout, shutdown).
+    /// Hand on every partial batch (end of input, capture timeout, shutdown), and every
+    /// fragment still held (to worker 0, whose decoder counts them as incomplete).
     pub fn flush(&mut self, mut ready: impl FnMut(usize, PacketBatch)) {
+        while let Some(set) = self.held.take_due(u64::MAX) {
+            self.push_all(0, &set, &mut ready);
+        }
         for (w, batch) in self.pending.iter_mut().enumerate() {
             if !batch.is_empty() {
                 ready(w, std::mem::take(batch));
@@ -377,7 +523,7 @@ mod tests {
         let mut d = Dispatcher::new(&DecodeConfig::default(), 4);
         let plain = frame(b, a, None);
         let shard = |d: &mut Dispatcher, data: &[u8]| {
-            d.shard(&PacketRef {
+            d.route(&PacketRef {
                 ts_us: 0,
                 link: LinkType::Ethernet,
                 data,
@@ -417,5 +563,102 @@ mod tests {
         assert_eq!(all, (0..(BATCH_PACKETS as u64 + 3)).collect::<Vec<_>>());
         let first = got[0].1.packets().nth(5).unwrap();
         assert_eq!(first.data, &[5u8; 20]);
+    }
+
+    /// `frame` (Ethernet / IPv4 / TCP) cut into IPv4 fragments of at most `chunk` payload
+    /// bytes (a multiple of 8), as a router would (RFC 791).
+    fn fragments(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let (eth, rest) = frame.split_at(ETHERNET_HEADER);
+        let (ip, _) = etherparse::Ipv4Header::from_slice(rest).unwrap();
+        let payload = &rest[ip.header_len()..];
+        let mut out = Vec::new();
+        for (i, part) in payload.chunks(chunk).enumerate() {
+            let mut h = ip.clone();
+            h.identification = 0x4242;
+            h.fragment_offset = etherparse::IpFragOffset::try_new((i * chunk / 8) as u16).unwrap();
+            h.more_fragments = (i + 1) * chunk < payload.len();
+            h.set_payload_len(part.len()).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut f = eth.to_vec();
+            h.write(&mut f).unwrap();
+            f.extend_from_slice(part);
+            out.push(f);
+        }
+        out
+    }
+
+    /// Dispatch `packets` (one per microsecond) to 4 workers; the packets each worker got, by
+    /// their index in `packets`, after a final flush.
+    fn dispatch(packets: &[Vec<u8>]) -> Vec<Vec<usize>> {
+        let mut d = Dispatcher::new(&DecodeConfig::default(), 4);
+        let mut got = vec![Vec::new(); 4];
+        let mut collect = |w: usize, b: PacketBatch| {
+            for p in b.packets() {
+                got[w].push(p.ts_us as usize);
+            }
+        };
+        for (i, data) in packets.iter().enumerate() {
+            let pkt = PacketRef {
+                ts_us: i as u64,
+                link: LinkType::Ethernet,
+                data,
+                wire_len: data.len() as u32,
+            };
+            d.push(pkt, &mut collect);
+        }
+        d.flush(&mut collect);
+        got
+    }
+
+    /// Every fragment of a datagram reaches the worker of its flow, whatever their order and
+    /// whatever else arrives between them, and before the packet that completes it.
+    #[test]
+    fn fragments_go_to_the_worker_of_their_flow() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let (SocketAddr::V4(s), SocketAddr::V4(d)) = (a, b) else {
+            unreachable!("IPv4 only")
+        };
+        // TCP header and 70 bytes of data: 3 fragments of 24 bytes and a last one.
+        let mut big = Vec::new();
+        etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(s.ip().octets(), d.ip().octets(), 64)
+            .tcp(a.port(), b.port(), 1000, 65535)
+            .write(&mut big, &[b'x'; 70])
+            .unwrap();
+        let frags = fragments(&big, 24);
+        assert!(frags.len() >= 4);
+        let plain = frame(a, b, None);
+        let others: Vec<Vec<u8>> = (0..8)
+            .map(|i| frame(format!("10.9.0.{i}:5000").parse().unwrap(), b, None))
+            .collect();
+        for order in [vec![0, 1, 2, 3], vec![3, 1, 0, 2], vec![2, 3, 0, 1]] {
+            let mut packets = vec![plain.clone()];
+            for (n, &i) in order.iter().enumerate() {
+                packets.push(frags[i].clone());
+                packets.push(others[n].clone());
+            }
+            let got = dispatch(&packets);
+            let flow_worker = got.iter().position(|w| w.contains(&0)).unwrap();
+            let fragment_at: Vec<usize> = (0..order.len()).map(|n| 1 + 2 * n).collect();
+            for (w, batch) in got.iter().enumerate() {
+                let mine: Vec<usize> = batch
+                    .iter()
+                    .copied()
+                    .filter(|i| fragment_at.contains(i))
+                    .collect();
+                if w == flow_worker {
+                    assert_eq!(
+                        mine, fragment_at,
+                        "order {order:?}: all fragments, in arrival order"
+                    );
+                } else {
+                    assert!(mine.is_empty(), "order {order:?}: fragments at worker {w}");
+                }
+            }
+        }
+        // A datagram that never completes goes to worker 0 at the end.
+        let got = dispatch(&[frags[0].clone(), frags[1].clone()]);
+        assert_eq!(got[0], vec![0, 1]);
     }
 }

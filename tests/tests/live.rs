@@ -907,3 +907,87 @@ fn live_exits_promptly_on_sigterm_on_a_quiet_link() {
         "no end record: {records:?}"
     );
 }
+
+/// A quiet link does not hold records back: one request, then silence; its record is in the
+/// output within 2 s of its last packet, and its session ends at its idle timeout while the
+/// sensor still runs (issue 20: nothing came out until more packets arrived).
+#[test]
+fn live_writes_a_quiet_links_records_within_two_seconds() {
+    require_root!("live_writes_a_quiet_links_records_within_two_seconds");
+    let mut net = Net::setup(60);
+    let dir = scratch_dir("live-quiet-flush");
+    let out = dir.join("events.jsonl");
+    let cfg = dir.join("idle.toml");
+    std::fs::write(&cfg, "[session]\nidle_timeout_ms = 2000\n").unwrap();
+    let server_ip = net.server_ip();
+    let apps = workspace_root().join("tests/apps");
+    let server = net
+        .in_ns(
+            &net.srv,
+            &[
+                "python3",
+                apps.join("shop_server.py").to_str().unwrap(),
+                "8080",
+                "--host",
+                &server_ip,
+            ],
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start shop_server");
+    net.children.push(server);
+    let url = format!("http://{server_ip}:8080/api/v1/products/1");
+    wait_for("the server to listen", || {
+        net.in_ns(&net.cli, &["curl", "-s", "-o", "/dev/null", &url])
+            .status()
+            .ok()?
+            .success()
+            .then_some(())
+    });
+    for workers in ["1", "2"] {
+        std::fs::write(&out, "").unwrap();
+        let live = Live::start(
+            &net,
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--workers",
+                workers,
+            ],
+        );
+        // Let the capture start before the request (the sensor logs when it captures).
+        std::thread::sleep(Duration::from_millis(500));
+        let o = net
+            .in_ns(&net.cli, &["curl", "-s", "-o", "/dev/null", &url])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let sent = Instant::now();
+        let has = |kind: &str, phase: Option<&str>| {
+            read_records(&out).iter().any(|r| {
+                r["type"] == kind && phase.is_none_or(|p| r["phase"] == p && r["reason"] == "idle")
+            })
+        };
+        while !has("http", None) && sent.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let took = sent.elapsed();
+        assert!(
+            has("http", None),
+            "{workers} worker(s): no http record 2 s after the request on a quiet link"
+        );
+        eprintln!("{workers} worker(s): http record after {took:?}");
+        // The session ends idle 2 s after its transaction, and is written within 2 s more.
+        while !has("session", Some("end")) && sent.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            has("session", Some("end")),
+            "{workers} worker(s): no idle end record while running"
+        );
+        let (code, _, log) = live.terminate_within(Duration::from_secs(2));
+        assert_eq!(code, Some(0), "{log}");
+    }
+}

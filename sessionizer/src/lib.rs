@@ -6,6 +6,7 @@
 //! its session fields and the `session` records.
 
 pub mod http;
+pub mod http2;
 pub mod json;
 pub mod prefetch;
 pub mod record;

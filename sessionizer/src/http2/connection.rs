@@ -27,7 +27,7 @@
 //!   direction desynchronises: its HPACK state is forgotten, every open stream is marked, and
 //!   [`frame::probe`] looks for the next frame header.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::mem;
 
 use apitap_reassembly::Side;
@@ -268,7 +268,8 @@ enum Found {
 ///
 /// Invariant: `streams` holds at most `max_concurrent_streams` streams, each with an id not
 /// above the highest seen for its initiator (`last_client_stream` for odd ids,
-/// `last_server_stream` for even ones).
+/// `last_server_stream` for even ones); `closed_below_floor` holds at most
+/// `max_concurrent_streams` ids.
 #[derive(Debug)]
 pub struct H2Connection {
     client: Direction,
@@ -276,6 +277,13 @@ pub struct H2Connection {
     streams: BTreeMap<u32, Stream>,
     last_client_stream: u32,
     last_server_stream: u32,
+    /// Joined late: streams below the first id seen of each initiator (`floors`, client
+    /// then server) were opened before the capture, and their frames open them.
+    late: bool,
+    floors: [Option<u32>; 2],
+    /// Streams below a floor already emitted (at most `max_concurrent_streams`), so their
+    /// late frames do not open them again.
+    closed_below_floor: VecDeque<u32>,
 }
 
 impl H2Connection {
@@ -294,6 +302,9 @@ impl H2Connection {
             streams: BTreeMap::new(),
             last_client_stream: 0,
             last_server_stream: 0,
+            late,
+            floors: [None, None],
+            closed_below_floor: VecDeque::new(),
         }
     }
 
@@ -910,21 +921,28 @@ impl H2Connection {
         if self.streams.contains_key(&id) {
             return self.streams.get_mut(&id);
         }
-        let last = if id % 2 == 1 {
+        let parity = (id % 2) as usize;
+        let last = if parity == 1 {
             &mut self.last_client_stream
         } else {
             &mut self.last_server_stream
         };
-        if id <= *last {
+        if id > *last {
+            *last = id;
+            if self.late {
+                if let Some(floor) = self.floors.get_mut(parity) {
+                    floor.get_or_insert(id);
+                }
+            }
+        } else if !self.opened_before_capture(id) {
             cx.stats.frames_on_closed_streams += 1;
             return None;
         }
-        *last = id;
         if self.streams.len() >= cx.cfg.max_concurrent_streams {
             if let Some((_, mut oldest)) = self.streams.pop_first() {
                 cx.stats.stream_limit_evictions += 1;
                 note(&mut oldest.ex, H2Anomaly::StreamLimit, cx.stats);
-                emit(oldest, cx);
+                self.retire(oldest, cx);
             }
         }
         cx.stats.streams += 1;
@@ -940,6 +958,27 @@ impl H2Connection {
             grpc: None,
         };
         Some(self.streams.entry(id).or_insert(st))
+    }
+
+    /// On a connection joined late, whether `id` (not above the highest seen) is a stream
+    /// opened before the capture and not emitted yet.
+    fn opened_before_capture(&self, id: u32) -> bool {
+        let floor = self.floors.get((id % 2) as usize).copied().flatten();
+        self.late && floor.is_some_and(|f| id < f) && !self.closed_below_floor.contains(&id)
+    }
+
+    /// Emits a stream taken out of `streams`, remembering it when it was opened before the
+    /// capture.
+    fn retire(&mut self, st: Stream, cx: &mut Ctx<'_>) {
+        let id = st.ex.stream_id;
+        let floor = self.floors.get((id % 2) as usize).copied().flatten();
+        if floor.is_some_and(|f| id < f) {
+            if self.closed_below_floor.len() >= cx.cfg.max_concurrent_streams {
+                self.closed_below_floor.pop_front();
+            }
+            self.closed_below_floor.push_back(id);
+        }
+        emit(st, cx);
     }
 
     fn on_request_block(&mut self, at: BlockAt, decoded: Decoded, cx: &mut Ctx<'_>) {
@@ -1140,7 +1179,7 @@ impl H2Connection {
         let response_done = st.ex.response.as_ref().is_some_and(|r| r.complete);
         if request_done && response_done {
             if let Some(st) = self.streams.remove(&stream_id) {
-                emit(st, cx);
+                self.retire(st, cx);
             }
         }
     }
@@ -1157,7 +1196,7 @@ impl H2Connection {
         if error_code != 0 {
             note(&mut st.ex, H2Anomaly::RstStream, cx.stats);
         }
-        emit(st, cx);
+        self.retire(st, cx);
     }
 
     /// A GOAWAY from `side`: the streams its peer opened above `last_stream_id` were never
@@ -1176,7 +1215,7 @@ impl H2Connection {
         for id in refused {
             if let Some(mut st) = self.streams.remove(&id) {
                 note(&mut st.ex, H2Anomaly::GoAway, cx.stats);
-                emit(st, cx);
+                self.retire(st, cx);
             }
         }
     }

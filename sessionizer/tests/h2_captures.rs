@@ -9,15 +9,21 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use apitap_reassembly::{ConnId, Reassembler, ReassemblyConfig, Segment, Side, StreamEvent, TcpFlags};
+use apitap_reassembly::{
+    ConnId, Reassembler, ReassemblyConfig, Segment, Side, StreamEvent, TcpFlags,
+};
 use apitap_sessionizer::http2::frame::{self, Probe};
-use apitap_sessionizer::http2::{Ctx, H2Anomaly, H2Connection, H2Exchange, H2Request, Http2Config, Http2Stats};
+use apitap_sessionizer::http2::{
+    Ctx, H2Anomaly, H2Connection, H2Exchange, H2Request, Http2Config, Http2Stats,
+};
 use apitap_tests::faults::tcp_segment;
 use apitap_tests::pcapio::{read_pcap, Packet};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/h2").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/h2")
+        .join(name)
 }
 
 /// A stream event with its bytes owned.
@@ -33,18 +39,33 @@ fn reassemble(packets: &[Packet]) -> Vec<Event> {
     let mut events = Vec::new();
     let mut sink = |ev: StreamEvent<'_>| match ev {
         StreamEvent::Open { conn, .. } => events.push(Event::Open(conn)),
-        StreamEvent::Data { conn, ts_us, from, data } => events.push(Event::Data(conn, ts_us, from, data.to_vec())),
-        StreamEvent::Gap { conn, ts_us, from, len } => events.push(Event::Gap(conn, ts_us, from, len)),
+        StreamEvent::Data {
+            conn,
+            ts_us,
+            from,
+            data,
+        } => events.push(Event::Data(conn, ts_us, from, data.to_vec())),
+        StreamEvent::Gap {
+            conn,
+            ts_us,
+            from,
+            len,
+        } => events.push(Event::Gap(conn, ts_us, from, len)),
         StreamEvent::Close { conn, ts_us, .. } => events.push(Event::Close(conn, ts_us)),
         StreamEvent::Anomaly { .. } => {}
     };
     let mut last = 0;
     for p in packets {
         let Some(t) = tcp_segment(p) else { continue };
-        let flags = u8::from(t.fin) * TcpFlags::FIN
-            | u8::from(t.syn) * TcpFlags::SYN
-            | u8::from(t.rst) * TcpFlags::RST
-            | u8::from(t.ack) * TcpFlags::ACK;
+        let flags = [
+            (t.fin, TcpFlags::FIN),
+            (t.syn, TcpFlags::SYN),
+            (t.rst, TcpFlags::RST),
+            (t.ack, TcpFlags::ACK),
+        ]
+        .iter()
+        .filter(|(set, _)| *set)
+        .fold(0, |acc, (_, bit)| acc | bit);
         let seg = Segment {
             zone: 0,
             src: t.src,
@@ -64,10 +85,16 @@ fn reassemble(packets: &[Packet]) -> Vec<Event> {
 /// How far a connection's entry is decided.
 enum Entry {
     /// Bytes so far, per side, until the first client bytes say what this is.
-    Undecided { client: Vec<u8>, server: Vec<u8> },
+    Undecided {
+        client: Vec<u8>,
+        server: Vec<u8>,
+    },
     /// An HTTP/1.1 request was seen: waiting for its head and the 101.
-    Http1 { client: Vec<u8>, server: Vec<u8> },
-    H2(H2Connection),
+    Http1 {
+        client: Vec<u8>,
+        server: Vec<u8>,
+    },
+    H2(Box<H2Connection>),
 }
 
 /// The exchanges of every connection of a capture, keyed by connection order (tshark's
@@ -78,17 +105,33 @@ struct Decoded {
 }
 
 fn decode(packets: &[Packet]) -> Decoded {
-    let cfg = Http2Config { max_body_capture_bytes: 256, ..Http2Config::default() };
+    let cfg = Http2Config {
+        max_body_capture_bytes: 256,
+        ..Http2Config::default()
+    };
     let mut stats = Http2Stats::default();
     let mut out: Vec<(u64, H2Exchange)> = Vec::new();
     let mut conns: BTreeMap<ConnId, (u64, Entry)> = BTreeMap::new();
     let mut order = 0;
     for ev in reassemble(packets) {
         let mut fresh = Vec::new();
-        let mut cx = Ctx { cfg: &cfg, stats: &mut stats, out: &mut fresh };
+        let mut cx = Ctx {
+            cfg: &cfg,
+            stats: &mut stats,
+            out: &mut fresh,
+        };
         let id = match ev {
             Event::Open(id) => {
-                conns.insert(id, (order, Entry::Undecided { client: Vec::new(), server: Vec::new() }));
+                conns.insert(
+                    id,
+                    (
+                        order,
+                        Entry::Undecided {
+                            client: Vec::new(),
+                            server: Vec::new(),
+                        },
+                    ),
+                );
                 order += 1;
                 id
             }
@@ -117,7 +160,10 @@ fn decode(packets: &[Packet]) -> Decoded {
     }
     let mut exchanges = BTreeMap::new();
     for (n, e) in out {
-        assert!(exchanges.insert((n, e.stream_id), e).is_none(), "one exchange per stream");
+        assert!(
+            exchanges.insert((n, e.stream_id), e).is_none(),
+            "one exchange per stream"
+        );
     }
     Decoded { exchanges, stats }
 }
@@ -137,11 +183,20 @@ fn feed(e: &mut Entry, cfg: &Http2Config, ts: u64, side: Side, data: &[u8], cx: 
 }
 
 /// What the HTTP tracker does with a connection's first bytes.
-fn decide(e: &Entry, cfg: &Http2Config, ts: u64, client: Vec<u8>, server: Vec<u8>, cx: &mut Ctx<'_>) -> Entry {
+fn decide(
+    e: &Entry,
+    cfg: &Http2Config,
+    ts: u64,
+    client: Vec<u8>,
+    server: Vec<u8>,
+    cx: &mut Ctx<'_>,
+) -> Entry {
     let http1 = matches!(e, Entry::Http1 { .. });
     if !http1 {
         match frame::preface(&client) {
-            Probe::Frame => return start(H2Connection::prior_knowledge(cfg), ts, &client, &server, cx),
+            Probe::Frame => {
+                return start(H2Connection::prior_knowledge(cfg), ts, &client, &server, cx)
+            }
             Probe::NeedMore if client.len() < frame::CLIENT_PREFACE.len() => {
                 return Entry::Undecided { client, server };
             }
@@ -158,17 +213,30 @@ fn decide(e: &Entry, cfg: &Http2Config, ts: u64, client: Vec<u8>, server: Vec<u8
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
     assert!(req.parse(&client).expect("HTTP/1.1 request").is_complete());
-    assert!(server.starts_with(b"HTTP/1.1 101"), "upgrade answered with a 101");
+    assert!(
+        server.starts_with(b"HTTP/1.1 101"),
+        "upgrade answered with a 101"
+    );
     let upgrade = H2Request {
         method: req.method.map(str::to_owned),
         path: req.path.map(str::to_owned),
-        authority: req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).map(|h| String::from_utf8_lossy(h.value).into_owned()),
+        authority: req
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("host"))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned()),
         ts_us: ts,
         end_ts_us: ts,
         complete: true,
         ..H2Request::default()
     };
-    start(H2Connection::after_upgrade(cfg, upgrade), ts, &client[req_end..], &server[resp_end..], cx)
+    start(
+        H2Connection::after_upgrade(cfg, upgrade),
+        ts,
+        &client[req_end..],
+        &server[resp_end..],
+        cx,
+    )
 }
 
 fn head_end(b: &[u8]) -> Option<usize> {
@@ -178,7 +246,7 @@ fn head_end(b: &[u8]) -> Option<usize> {
 fn start(mut c: H2Connection, ts: u64, client: &[u8], server: &[u8], cx: &mut Ctx<'_>) -> Entry {
     c.on_data(ts, Side::Client, client, cx);
     c.on_data(ts, Side::Server, server, cx);
-    Entry::H2(c)
+    Entry::H2(Box::new(c))
 }
 
 /// tshark's streams that carry a request or a response (nghttp's PRIORITY-only placeholder
@@ -192,20 +260,39 @@ fn expected(name: &str) -> Vec<Value> {
 }
 
 fn key(v: &Value) -> (u64, u32) {
-    (v["conn"].as_u64().expect("conn"), v["stream_id"].as_u64().expect("stream") as u32)
+    (
+        v["conn"].as_u64().expect("conn"),
+        v["stream_id"].as_u64().expect("stream") as u32,
+    )
 }
 
 /// Checks every stream tshark saw against apitap's exchange of the same stream.
 fn compare(d: &Decoded, want: &[Value]) {
-    assert_eq!(d.exchanges.len(), want.len(), "streams: {:?}", d.exchanges.keys().collect::<Vec<_>>());
+    assert_eq!(
+        d.exchanges.len(),
+        want.len(),
+        "streams: {:?}",
+        d.exchanges.keys().collect::<Vec<_>>()
+    );
     for w in want {
-        let ex = d.exchanges.get(&key(w)).unwrap_or_else(|| panic!("no exchange for {w}"));
+        let ex = d
+            .exchanges
+            .get(&key(w))
+            .unwrap_or_else(|| panic!("no exchange for {w}"));
         assert!(ex.anomalies.is_empty(), "{w}: {:?}", ex.anomalies);
         let req = ex.request.as_ref();
         if let Some(m) = w.get("method") {
             assert_eq!(req.and_then(|r| r.method.as_deref()), m.as_str(), "{w}");
-            assert_eq!(req.and_then(|r| r.path.as_deref()), w["path"].as_str(), "{w}");
-            assert_eq!(req.and_then(|r| r.authority.as_deref()), w["authority"].as_str(), "{w}");
+            assert_eq!(
+                req.and_then(|r| r.path.as_deref()),
+                w["path"].as_str(),
+                "{w}"
+            );
+            assert_eq!(
+                req.and_then(|r| r.authority.as_deref()),
+                w["authority"].as_str(),
+                "{w}"
+            );
         }
         let status = ex.response.as_ref().and_then(|r| r.status).map(u64::from);
         assert_eq!(status, w.get("status").and_then(Value::as_u64), "{w}");
@@ -213,14 +300,33 @@ fn compare(d: &Decoded, want: &[Value]) {
             assert!(ex.grpc.is_none(), "{w}");
             continue;
         };
-        let g = ex.grpc.as_ref().unwrap_or_else(|| panic!("{w}: not a gRPC call"));
+        let g = ex
+            .grpc
+            .as_ref()
+            .unwrap_or_else(|| panic!("{w}: not a gRPC call"));
         assert_eq!(g.status.map(u64::from), grpc_status.as_u64(), "{w}");
         let message = w["grpc_message"].as_str().filter(|m| !m.is_empty());
-        assert_eq!(g.message.as_deref().filter(|m| !m.is_empty()), message, "{w}");
+        assert_eq!(
+            g.message.as_deref().filter(|m| !m.is_empty()),
+            message,
+            "{w}"
+        );
         let n = |field: &str| w.get(field).and_then(Value::as_u64).unwrap_or(0);
-        assert_eq!((g.request.messages, g.request.bytes), (n("request_messages"), n("request_bytes")), "{w}");
-        assert_eq!((g.response.messages, g.response.bytes), (n("response_messages"), n("response_bytes")), "{w}");
-        assert_eq!(g.request.compressed + g.response.compressed, n("compressed_messages"), "{w}");
+        assert_eq!(
+            (g.request.messages, g.request.bytes),
+            (n("request_messages"), n("request_bytes")),
+            "{w}"
+        );
+        assert_eq!(
+            (g.response.messages, g.response.bytes),
+            (n("response_messages"), n("response_bytes")),
+            "{w}"
+        );
+        assert_eq!(
+            g.request.compressed + g.response.compressed,
+            n("compressed_messages"),
+            "{w}"
+        );
     }
 }
 
@@ -229,13 +335,36 @@ fn nginx_with_prior_knowledge_matches_tshark() {
     let d = decode(&read_pcap(fixture("nginx-prior-knowledge.pcap")).expect("pcap"));
     compare(&d, &expected("nginx-prior-knowledge.tshark.jsonl"));
     assert_eq!(d.stats.prefaces, 5);
-    assert_eq!((d.stats.frame_errors, d.stats.desyncs, d.stats.hpack_unknown_fields), (0, 0, 0));
+    assert_eq!(
+        (
+            d.stats.frame_errors,
+            d.stats.desyncs,
+            d.stats.hpack_unknown_fields
+        ),
+        (0, 0, 0)
+    );
     // Bodies are counted exactly: big.txt is 40001 bytes, over several DATA frames.
-    let big = d.exchanges.values().find(|e| e.request.as_ref().and_then(|r| r.path.as_deref()) == Some("/big.txt"));
-    let body = &big.and_then(|e| e.response.as_ref()).expect("big.txt response").body;
-    assert_eq!((body.bytes, body.captured.len(), body.truncated), (40001, 256, true));
-    let post = d.exchanges.get(&(3, 1)).and_then(|e| e.request.as_ref()).expect("POST");
-    assert_eq!((post.body.bytes, post.body.captured.as_slice()), (23, &br#"{"item":"book","qty":2}"#[..]));
+    let big = d
+        .exchanges
+        .values()
+        .find(|e| e.request.as_ref().and_then(|r| r.path.as_deref()) == Some("/big.txt"));
+    let body = &big
+        .and_then(|e| e.response.as_ref())
+        .expect("big.txt response")
+        .body;
+    assert_eq!(
+        (body.bytes, body.captured.len(), body.truncated),
+        (40001, 256, true)
+    );
+    let post = d
+        .exchanges
+        .get(&(3, 1))
+        .and_then(|e| e.request.as_ref())
+        .expect("POST");
+    assert_eq!(
+        (post.body.bytes, post.body.captured.as_slice()),
+        (23, &br#"{"item":"book","qty":2}"#[..])
+    );
     assert_eq!(post.headers.get("content-type"), Some("application/json"));
 }
 
@@ -245,7 +374,10 @@ fn hypercorn_upgrade_matches_tshark() {
     compare(&d, &expected("hypercorn-upgrade.tshark.jsonl"));
     let one = d.exchanges.get(&(0, 1)).expect("stream 1");
     let req = one.request.as_ref().expect("the HTTP/1.1 request");
-    assert_eq!((req.method.as_deref(), req.path.as_deref()), (Some("GET"), Some("/first")));
+    assert_eq!(
+        (req.method.as_deref(), req.path.as_deref()),
+        (Some("GET"), Some("/first"))
+    );
     let resp = one.response.as_ref().expect("response on stream 1");
     assert_eq!(resp.headers.get("x-fixture"), Some("upgrade"));
     assert_eq!(resp.body.captured, b"hello over h2c /first\n");
@@ -256,11 +388,25 @@ fn hypercorn_upgrade_matches_tshark() {
 fn grpcio_calls_match_tshark() {
     let d = decode(&read_pcap(fixture("grpc.pcap")).expect("pcap"));
     let want = expected("grpc.tshark.jsonl");
-    assert_eq!(want.len(), 6, "unary, server stream, client stream, gzip, two failures");
+    assert_eq!(
+        want.len(),
+        6,
+        "unary, server stream, client stream, gzip, two failures"
+    );
     compare(&d, &want);
-    let failed = d.exchanges.get(&(0, 9)).and_then(|e| e.grpc.as_ref()).expect("failing call");
-    assert_eq!((failed.service.as_str(), failed.method.as_str()), ("shop.Orders", "GetOrder"));
-    assert_eq!((failed.status, failed.message.as_deref()), (Some(5), Some("order 42 not found: \u{2713}")));
+    let failed = d
+        .exchanges
+        .get(&(0, 9))
+        .and_then(|e| e.grpc.as_ref())
+        .expect("failing call");
+    assert_eq!(
+        (failed.service.as_str(), failed.method.as_str()),
+        ("shop.Orders", "GetOrder")
+    );
+    assert_eq!(
+        (failed.status, failed.message.as_deref()),
+        (Some(5), Some("order 42 not found: \u{2713}"))
+    );
     assert_eq!(d.stats.grpc_calls, 6);
 }
 
@@ -278,7 +424,9 @@ fn a_late_join_on_nginx_decodes_or_flags_every_later_stream() {
     for ev in &events {
         match ev {
             Event::Open(id) => opened.push(*id),
-            Event::Data(id, _, side, data) if opened.iter().position(|o| o == id) == Some(last_conn as usize) => {
+            Event::Data(id, _, side, data)
+                if opened.iter().position(|o| o == id) == Some(last_conn as usize) =>
+            {
                 match side {
                     Side::Client => client.extend_from_slice(data),
                     Side::Server => server.extend_from_slice(data),
@@ -303,7 +451,11 @@ fn a_late_join_on_nginx_decodes_or_flags_every_later_stream() {
     let cfg = Http2Config::default();
     let mut stats = Http2Stats::default();
     let mut out = Vec::new();
-    let mut cx = Ctx { cfg: &cfg, stats: &mut stats, out: &mut out };
+    let mut cx = Ctx {
+        cfg: &cfg,
+        stats: &mut stats,
+        out: &mut out,
+    };
     let mut c = H2Connection::mid_stream(&cfg);
     c.on_data(1, Side::Client, &client[at..], &mut cx);
     c.on_data(2, Side::Server, &server, &mut cx);
@@ -311,23 +463,38 @@ fn a_late_join_on_nginx_decodes_or_flags_every_later_stream() {
     let mut decoded = 0;
     let mut flagged = 0;
     for w in want.iter().filter(|w| key(w).0 == last_conn) {
-        let ex = out.iter().find(|e| e.stream_id == key(w).1).unwrap_or_else(|| panic!("{w}: not reported"));
+        let ex = out
+            .iter()
+            .find(|e| e.stream_id == key(w).1)
+            .unwrap_or_else(|| panic!("{w}: not reported"));
         let req = ex.request.as_ref();
         match req.and_then(|r| r.path.as_deref()) {
             Some(path) => {
                 assert_eq!(Some(path), w["path"].as_str(), "{w}: never a wrong path");
-                assert_eq!(req.and_then(|r| r.method.as_deref()), w["method"].as_str(), "{w}");
+                assert_eq!(
+                    req.and_then(|r| r.method.as_deref()),
+                    w["method"].as_str(),
+                    "{w}"
+                );
                 decoded += 1;
             }
             None => flagged += 1,
         }
-        let missing = req.map_or(true, |r| r.unknown_fields > 0 || r.authority.is_none());
+        let missing = req.is_none_or(|r| r.unknown_fields > 0 || r.authority.is_none());
         if missing {
             let flags = [H2Anomaly::HpackStateUnknown, H2Anomaly::RequestNotSeen];
-            assert!(ex.anomalies.iter().any(|a| flags.contains(a)), "{w}: {:?}", ex.anomalies);
+            assert!(
+                ex.anomalies.iter().any(|a| flags.contains(a)),
+                "{w}: {:?}",
+                ex.anomalies
+            );
         }
         let status = ex.response.as_ref().and_then(|r| r.status).map(u64::from);
-        assert_eq!(status, w["status"].as_u64(), "{w}: the server's HPACK state is whole");
+        assert_eq!(
+            status,
+            w["status"].as_u64(),
+            "{w}: the server's HPACK state is whole"
+        );
     }
     // The first stream's request was before the capture; the three after it decode.
     assert_eq!((decoded, flagged), (3, 1), "later streams reported");

@@ -1288,11 +1288,12 @@ impl H2Connection {
             };
             if open {
                 note(&mut st.ex, gap_anomaly, cx.stats);
-                if let Some(g) = st.grpc.as_mut() {
-                    match side {
-                        Side::Client => g.request.as_mut().map(MessageFramer::lose),
-                        Side::Server => Some(g.response.lose()),
-                    };
+                let framer = st.grpc.as_mut().and_then(|g| match side {
+                    Side::Client => g.request.as_mut(),
+                    Side::Server => Some(&mut g.response),
+                });
+                if let Some(f) = framer {
+                    f.lose();
                 }
             }
         }

@@ -351,6 +351,21 @@ impl H2Connection {
         self.streams.len()
     }
 
+    /// Bytes this connection holds beyond its fixed size: buffered payloads and header
+    /// blocks, resync candidates, HPACK tables (RFC 7541 sizes) and the open streams' stored
+    /// fields and bodies. For a global memory budget; approximate (allocator slack and the
+    /// per-stream fixed size are not counted).
+    pub fn buffered_bytes(&self) -> usize {
+        let direction = |d: &Direction| {
+            d.payload.len()
+                + d.scan.len()
+                + d.block.as_ref().map_or(0, |b| b.buf.len())
+                + d.hpack.table().size()
+        };
+        let streams: usize = self.streams.values().map(|st| exchange_bytes(&st.ex)).sum();
+        direction(&self.client) + direction(&self.server) + streams
+    }
+
     /// In-order bytes of one direction.
     pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Ctx<'_>) {
         if !data.is_empty() {
@@ -1381,6 +1396,24 @@ fn find_frame(buf: &[u8], client: bool, max_frame_bytes: u32) -> Found {
         }
     }
     Found::Wait { from: buf.len() }
+}
+
+/// Bytes an exchange holds in its pseudo-headers, fields and captured bodies.
+fn exchange_bytes(ex: &H2Exchange) -> usize {
+    let req = ex.request.as_ref().map_or(0, |r| {
+        let pseudo = [&r.method, &r.scheme, &r.authority, &r.path, &r.protocol]
+            .iter()
+            .map(|p| p.as_ref().map_or(0, String::len))
+            .sum::<usize>();
+        pseudo
+            + r.headers.json_fields().len()
+            + r.trailers.json_fields().len()
+            + r.body.captured.len()
+    });
+    let resp = ex.response.as_ref().map_or(0, |r| {
+        r.headers.json_fields().len() + r.trailers.json_fields().len() + r.body.captured.len()
+    });
+    req + resp
 }
 
 /// Appends `fields` to `to`.

@@ -437,6 +437,11 @@ fn at_the_stream_bound_the_oldest_stream_is_emitted_and_counted() {
         (1, &[H2Anomaly::StreamLimit][..])
     );
     assert_eq!(t.conn.as_ref().map(H2Connection::open_streams), Some(2));
+    let held = t.conn.as_ref().map_or(0, H2Connection::buffered_bytes);
+    assert!(
+        held > 0 && held < 4096,
+        "two small requests and the tables: {held} bytes"
+    );
     // The evicted stream's late response is on a closed stream; the others still pair.
     t.s(&frame(HEADERS, BOTH, 1, &status("200")))
         .s(&frame(HEADERS, BOTH, 3, &status("200")))

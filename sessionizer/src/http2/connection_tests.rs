@@ -986,12 +986,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(run_split(&client, &server, &cc, &sc), run_split(&client, &server, &[], &[]));
     }
 
-    /// Arbitrary bytes on both sides, with gaps: never a panic, and the stream bound holds.
+    /// Frames of every type with arbitrary flags, stream ids and payloads (header blocks made
+    /// of valid and broken representations), raw bytes and gaps on both sides: never a
+    /// panic, and the stream bound holds.
     #[test]
     fn arbitrary_input_never_panics_and_stays_bounded(
-        events in proptest::collection::vec((proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0u64..3), 0..30),
+        events in proptest::collection::vec(
+            (proptest::bool::ANY, 0u8..14, proptest::num::u8::ANY, 0u32..12, proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0u64..4),
+            0..40,
+        ),
         late in proptest::bool::ANY,
     ) {
+        let events: Vec<(bool, Vec<u8>, u64)> = events
+            .into_iter()
+            .map(|(client, kind, flags, stream, payload, gap)| {
+                let bytes = match kind {
+                    0..=9 => frame(kind, flags, stream, &payload),
+                    10 => frame(HEADERS, BOTH, stream | 1, &[get("/p"), payload].concat()),
+                    11 => frame(DATA, flags & END_STREAM, stream, &payload),
+                    _ => payload,
+                };
+                (client, bytes, gap)
+            })
+            .collect();
         let cfg = Http2Config { max_concurrent_streams: 3, max_header_list_bytes: 256, ..Http2Config::default() };
         let mut c = if late { H2Connection::mid_stream(&cfg) } else { H2Connection::prior_knowledge(&cfg) };
         let mut stats = Http2Stats::default();
@@ -1000,7 +1017,7 @@ proptest::proptest! {
         for (client, bytes, gap) in events {
             let side = if client { Side::Client } else { Side::Server };
             c.on_data(1, side, &bytes, &mut cx);
-            if gap == 2 {
+            if gap == 3 {
                 c.on_gap(1, side, 7, &mut cx);
             }
             proptest::prop_assert!(c.open_streams() <= 3);

@@ -571,6 +571,47 @@ fn an_upgraded_connection_answers_the_http1_request_on_stream_1() {
 }
 
 #[test]
+fn the_upgrade_request_comes_from_the_http1_request() {
+    let mut h1 = crate::http::Request {
+        method: "POST".into(),
+        uri: "/submit?x=1".into(),
+        version_minor: 1,
+        body_bytes: 3,
+        body: b"abc".to_vec(),
+        ts_us: 7,
+        end_ts_us: 8,
+        ..crate::http::Request::default()
+    };
+    h1.headers.push("Host", "example.test");
+    h1.headers.push("Upgrade", "h2c");
+    let r = H2Request::from_http1(&h1);
+    assert_eq!(
+        (
+            r.method.as_deref(),
+            r.path.as_deref(),
+            r.authority.as_deref(),
+            r.scheme.as_deref()
+        ),
+        (
+            Some("POST"),
+            Some("/submit?x=1"),
+            Some("example.test"),
+            Some("http")
+        )
+    );
+    assert_eq!(
+        (
+            r.body.bytes,
+            r.body.captured.as_slice(),
+            r.ts_us,
+            r.end_ts_us
+        ),
+        (3, &b"abc"[..], 7, 8)
+    );
+    assert!(r.complete && r.headers.get("upgrade") == Some("h2c"));
+}
+
+#[test]
 fn a_late_join_decodes_streams_that_need_no_unseen_entry_and_flags_the_others() {
     // The capture starts after the connection's first request inserted x-token.
     let mut t = Conn::with(Http2Config::default(), H2Connection::mid_stream);

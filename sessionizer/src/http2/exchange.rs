@@ -68,6 +68,31 @@ pub struct H2Request {
     pub complete: bool,
 }
 
+impl H2Request {
+    /// Stream 1's request on a connection upgraded with `Upgrade: h2c`: the HTTP/1.1 request
+    /// that asked for it (RFC 7540 section 3.2), with `Host` as the authority.
+    pub fn from_http1(r: &crate::http::Request) -> Self {
+        H2Request {
+            method: Some(r.method.clone()),
+            scheme: Some("http".to_owned()),
+            authority: r.headers.get("host").map(str::to_owned),
+            path: Some(r.uri.clone()),
+            protocol: None,
+            headers: r.headers.clone(),
+            trailers: r.trailers.clone(),
+            unknown_fields: 0,
+            body: Body {
+                bytes: r.body_bytes,
+                captured: r.body.clone(),
+                truncated: r.body_truncated,
+            },
+            ts_us: r.ts_us,
+            end_ts_us: r.end_ts_us,
+            complete: true,
+        }
+    }
+}
+
 /// A response: `:status` apart, the other fields in wire order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct H2Response {

@@ -38,7 +38,8 @@ pub struct Http2Stats {
     pub frame_errors: u64,
     /// Frames for a stream already closed (late WINDOW_UPDATE, RST after END_STREAM...).
     pub frames_on_closed_streams: u64,
-    /// Streams opened (exchanges started).
+    /// Streams opened by frames (exchanges started); an upgraded connection's stream 1,
+    /// opened by the HTTP/1.1 request, is not counted here.
     pub streams: u64,
     /// Exchanges emitted.
     pub exchanges: u64,

@@ -81,12 +81,14 @@ enum Read {
     },
     /// The pad length octet of a padded DATA frame.
     DataPad { header: FrameHeader },
-    /// A DATA payload: `data_left` bytes of data, then `pad_left` of padding.
+    /// A DATA payload: `data_left` bytes of data, then `pad_left` of padding; `closed` when
+    /// the stream is closed already (the bytes are only counted).
     Data {
         stream_id: u32,
         end_stream: bool,
         data_left: u64,
         pad_left: u64,
+        closed: bool,
     },
     /// Frame sync lost: looking for a frame header (`Direction::scan` holds a candidate).
     Desync,
@@ -514,6 +516,8 @@ impl H2Connection {
             };
         } else if header.kind == FrameType::Data {
             cx.stats.data_frames += 1;
+            let closed = self.is_closed(header.stream_id);
+            cx.stats.frames_on_closed_streams += u64::from(closed);
             self.dir_mut(side).read = if header.has(flags::PADDED) {
                 Read::DataPad { header }
             } else {
@@ -522,6 +526,7 @@ impl H2Connection {
                     end_stream: header.has(flags::END_STREAM),
                     data_left: len,
                     pad_left: 0,
+                    closed,
                 }
             };
         } else {
@@ -600,11 +605,13 @@ impl H2Connection {
                 damaged: Some(H2Anomaly::FrameError),
             };
         } else {
+            let closed = self.is_closed(header.stream_id);
             self.dir_mut(side).read = Read::Data {
                 stream_id: header.stream_id,
                 end_stream: header.has(flags::END_STREAM),
                 data_left: rest - pad,
                 pad_left: pad,
+                closed,
             };
         }
         if rest == 0 {
@@ -618,6 +625,7 @@ impl H2Connection {
             stream_id,
             data_left,
             pad_left,
+            closed,
             ..
         } = self.dir(side).read
         else {
@@ -627,13 +635,12 @@ impl H2Connection {
             let take = usize::try_from(data_left)
                 .unwrap_or(usize::MAX)
                 .min(data.len());
-            self.deliver(
-                side,
-                stream_id,
-                data.get(..take).unwrap_or_default(),
-                ts_us,
-                cx,
-            );
+            if closed {
+                cx.stats.data_bytes += take as u64;
+            } else {
+                let bytes = data.get(..take).unwrap_or_default();
+                self.deliver(side, stream_id, bytes, ts_us, cx);
+            }
             take
         } else {
             usize::try_from(pad_left)
@@ -973,6 +980,17 @@ impl H2Connection {
             grpc: None,
         };
         Some(self.streams.entry(id).or_insert(st))
+    }
+
+    /// True when `id` is a closed stream: not open, not above the highest id seen for its
+    /// initiator, and not a stream opened before a late capture.
+    fn is_closed(&self, id: u32) -> bool {
+        let last = if id % 2 == 1 {
+            self.last_client_stream
+        } else {
+            self.last_server_stream
+        };
+        !self.streams.contains_key(&id) && id <= last && !self.opened_before_capture(id)
     }
 
     /// On a connection joined late, whether `id` (not above the highest seen) is a stream

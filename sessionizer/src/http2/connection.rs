@@ -26,6 +26,11 @@
 //!   on; inside another frame that frame is dropped and framing goes on; anywhere else the
 //!   direction desynchronises: its HPACK state is forgotten, every open stream is marked, and
 //!   [`frame::probe`] looks for the next frame header.
+//! - **Segmentation**: in sync, where the bytes are cut changes nothing (a proptest and the
+//!   `h2_frames` fuzz target check it). Resynchronising is the one exception, by design: a
+//!   candidate frame that ends exactly where a segment ends is taken as confirmed, because
+//!   senders write whole frames and waiting for the next header would hold a lone request
+//!   back until after its response.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::mem;

@@ -756,6 +756,57 @@ fn close_emits_open_streams_in_id_order_marked_incomplete() {
 }
 
 #[test]
+fn a_corrupt_header_block_keeps_the_fields_before_the_error_and_forgets_the_table() {
+    let mut t = Conn::prior_knowledge();
+    let corrupt = [get("/corrupt"), vec![0x80]].concat(); // index 0: a decoding error
+    t.c(&client_start())
+        .c(&frame(
+            HEADERS,
+            END_HEADERS,
+            1,
+            &indexed_literal("x-a", "1"),
+        ))
+        .c(&frame(HEADERS, BOTH, 3, &corrupt))
+        .c(&frame(
+            HEADERS,
+            BOTH,
+            5,
+            &[get("/next"), indexed(62)].concat(),
+        ))
+        .close();
+    let three = t.out.iter().find(|e| e.stream_id == 3).expect("stream 3");
+    assert_eq!(req(three).path.as_deref(), Some("/corrupt"));
+    assert!(three.anomalies.contains(&H2Anomaly::HpackError));
+    assert!(!three.anomalies.contains(&H2Anomaly::MissingPseudoHeader));
+    let five = t.out.iter().find(|e| e.stream_id == 5).expect("stream 5");
+    assert!(five.anomalies.contains(&H2Anomaly::HpackStateUnknown));
+    assert_eq!((t.stats.hpack_errors, t.stats.hpack_state_resets), (1, 1));
+}
+
+#[test]
+fn a_settings_frame_size_widens_what_a_resync_accepts() {
+    let mut t = Conn::prior_knowledge();
+    t.c(&client_start())
+        .c(&frame(HEADERS, BOTH, 1, &get("/big")))
+        // The client allows frames of 32 KiB from the server.
+        .c(&frame(SETTINGS, 0, 0, b"\0\x05\0\0\x80\0"))
+        .s(&frame(HEADERS, END_HEADERS, 1, &status("200")))
+        .gap(Side::Server, 9)
+        .s(&[b'x'; 500])
+        .s(&[
+            frame(DATA, 0, 1, &[b'y'; 20_000]),
+            frame(DATA, END_STREAM, 1, b"end"),
+        ]
+        .concat());
+    // The 20000-byte frame after the gap is the resync point: its length is within the
+    // 32 KiB the client allowed (at the 16 KiB default it would not be, and only the 3-byte
+    // frame after it would be found).
+    let p = resp(t.only());
+    assert_eq!(p.body.bytes, 20_003);
+    assert_eq!(t.stats.resyncs, 1);
+}
+
+#[test]
 fn a_request_without_method_is_missing_a_pseudo_header() {
     let mut t = Conn::prior_knowledge();
     t.c(&client_start())

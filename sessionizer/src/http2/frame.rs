@@ -569,7 +569,8 @@ pub enum Probe {
 ///
 /// The header must pass the strict checks: a known type, only the flags its type defines,
 /// the reserved bit clear, a length within `max_frame_bytes` and the type's length rules,
-/// and the stream rules of [`FrameHeader::check`]. A header alone can be a coincidence, so
+/// the stream rules of [`FrameHeader::check`], and no empty frame other than a SETTINGS or a
+/// DATA with END_STREAM. A header alone can be a coincidence, so
 /// it is confirmed by what follows: either the frame ends exactly at the end of `buf` (TCP
 /// segments usually end on a frame), or the next frame's header passes the same checks.
 /// Otherwise more bytes are needed.
@@ -595,9 +596,15 @@ pub fn probe(buf: &[u8], max_frame_bytes: u32) -> Probe {
 /// The end of the frame whose header starts `buf`, when the header passes the strict checks.
 fn plausible_frame_end(buf: &[u8], max_frame_bytes: u32) -> Option<usize> {
     let h = FrameHeader::read(buf)?;
+    // An empty frame says nothing unless it is a SETTINGS (ACK) or a DATA ending its stream;
+    // runs of zero bytes would otherwise be read as empty DATA frames.
+    let empty_ok = h.length > 0
+        || h.kind == FrameType::Settings
+        || (h.kind == FrameType::Data && h.has(flags::END_STREAM));
     let strict = !h.reserved_bit
         && !matches!(h.kind, FrameType::Unknown(_))
         && h.flags & !h.kind.defined_flags() == 0
+        && empty_ok
         && h.check(max_frame_bytes).is_ok();
     strict.then_some(FRAME_HEADER_BYTES + h.length as usize)
 }

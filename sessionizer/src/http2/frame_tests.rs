@@ -326,6 +326,23 @@ fn the_probe_confirms_a_frame_by_the_segment_end_or_the_next_header() {
             &f[..9]
         );
     }
+    // Zero bytes are not empty DATA frames; an empty SETTINGS or a DATA ending a stream are.
+    assert_eq!(probe(&[0; 40], DEFAULT_MAX_FRAME_BYTES), Probe::No);
+    assert_eq!(
+        probe(&[0, 0, 0, 0, 0, 0, 0, 0, 5], DEFAULT_MAX_FRAME_BYTES),
+        Probe::No
+    );
+    assert_eq!(
+        probe(
+            &frame(0, flags::END_STREAM, 5, b""),
+            DEFAULT_MAX_FRAME_BYTES
+        ),
+        Probe::Frame
+    );
+    assert_eq!(
+        probe(&frame(4, flags::ACK, 0, b""), DEFAULT_MAX_FRAME_BYTES),
+        Probe::Frame
+    );
 }
 
 #[test]

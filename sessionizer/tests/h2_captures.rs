@@ -105,6 +105,10 @@ struct Decoded {
 }
 
 fn decode(packets: &[Packet]) -> Decoded {
+    decode_events(&reassemble(packets))
+}
+
+fn decode_events(events: &[Event]) -> Decoded {
     let cfg = Http2Config {
         max_body_capture_bytes: 256,
         ..Http2Config::default()
@@ -113,14 +117,14 @@ fn decode(packets: &[Packet]) -> Decoded {
     let mut out: Vec<(u64, H2Exchange)> = Vec::new();
     let mut conns: BTreeMap<ConnId, (u64, Entry)> = BTreeMap::new();
     let mut order = 0;
-    for ev in reassemble(packets) {
+    for ev in events {
         let mut fresh = Vec::new();
         let mut cx = Ctx {
             cfg: &cfg,
             stats: &mut stats,
             out: &mut fresh,
         };
-        let id = match ev {
+        let id = match *ev {
             Event::Open(id) => {
                 conns.insert(
                     id,
@@ -135,9 +139,9 @@ fn decode(packets: &[Packet]) -> Decoded {
                 order += 1;
                 id
             }
-            Event::Data(id, ts, side, data) => {
+            Event::Data(id, ts, side, ref data) => {
                 if let Some((_, e)) = conns.get_mut(&id) {
-                    feed(e, &cfg, ts, side, &data, &mut cx);
+                    feed(e, &cfg, ts, side, data, &mut cx);
                 }
                 id
             }
@@ -499,4 +503,39 @@ fn a_late_join_on_nginx_decodes_or_flags_every_later_stream() {
     // The first stream's request was before the capture; the three after it decode.
     assert_eq!((decoded, flagged), (3, 1), "later streams reported");
     assert_eq!(stats.resyncs, 2, "each direction found its first frame");
+}
+
+/// How fast the HTTP/2 stage decodes each capture's reassembled streams (reassembly excluded).
+/// A measurement, not a check: `cargo test --release -p apitap-sessionizer --test h2_captures
+/// -- --ignored --nocapture`; figures belong in docs/bench.md.
+#[test]
+#[ignore = "a measurement; run on demand in release"]
+fn h2_stage_throughput() {
+    for name in [
+        "nginx-prior-knowledge.pcap",
+        "hypercorn-upgrade.pcap",
+        "grpc.pcap",
+    ] {
+        let events = reassemble(&read_pcap(fixture(name)).expect("pcap"));
+        let bytes: usize = events
+            .iter()
+            .map(|e| match e {
+                Event::Data(_, _, _, d) => d.len(),
+                _ => 0,
+            })
+            .sum();
+        let runs = 5000;
+        let start = std::time::Instant::now();
+        let mut streams = 0;
+        for _ in 0..runs {
+            streams += decode_events(&events).exchanges.len();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{name}: {} streams and {bytes} stream bytes per run; {:.0} streams/s, {:.0} MB/s",
+            streams / runs,
+            streams as f64 / secs,
+            (bytes * runs) as f64 / secs / 1e6,
+        );
+    }
 }

@@ -396,6 +396,50 @@ def tls_hello_seeds():
         write("tls_hello", case, u16(100) + u16(60) + payload(client[:2048]) + payload(server[:2048]))
 
 
+# ----------------------------------------------------------------------------------------------
+# HTTP/2 (h2_frames, hpack): hand-built frames and the RFC 7541 Appendix C blocks.
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def h2_literal(name, value):
+    """A literal header field without indexing, new name (RFC 7541 section 6.2.2)."""
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_input(client, server, late=False):
+    """The h2_frames target's input: a control byte (entry, client/server split), then bytes."""
+    rest = client + server
+    share = min(127, (128 * len(client) + len(rest) - 1) // max(1, len(rest)))
+    return bytes([share << 1 | int(late)]) + rest
+
+
+def h2_seeds():
+    req = h2_literal(b":method", b"POST") + h2_literal(b":path", b"/shop.Orders/GetOrder") + \
+        h2_literal(b":scheme", b"http") + h2_literal(b"content-type", b"application/grpc")
+    resp = h2_literal(b":status", b"200") + b"\x40\x08x-cached\x01y"
+    msg = b"\x00\x00\x00\x00\x03abc"
+    client = H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 0, 1, req[:9]) + h2_frame(9, 4, 1, req[9:]) + \
+        h2_frame(0, 9, 1, b"\x02" + msg + b"\x00\x00") + h2_frame(1, 5, 3, req + b"\xbe")
+    server = h2_frame(4, 0, 0, b"\x00\x05\x00\x00\x40\x00") + h2_frame(1, 4, 1, resp) + \
+        h2_frame(0, 0, 1, msg) + h2_frame(1, 5, 1, h2_literal(b"grpc-status", b"0")) + \
+        h2_frame(3, 0, 3, b"\x00\x00\x00\x08") + h2_frame(7, 0, 0, b"\x00\x00\x00\x03\x00\x00\x00\x00")
+    write("h2_frames", "grpc-conversation", h2_input(client, server))
+    write("h2_frames", "late-join", h2_input(client[40:], server[5:], late=True))
+    push = h2_frame(5, 4, 1, b"\x00\x00\x00\x02" + h2_literal(b":path", b"/s.css"))
+    write("h2_frames", "push-and-padding", h2_input(client, push + h2_frame(1, 0x2d, 2, b"\x01\x00\x00\x00\x00\x10" + resp + b"\x00")))
+    rfc_requests = ["828684410f7777772e6578616d706c652e636f6d", "828684be58086e6f2d6361636865",
+                    "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565"]
+    rfc_huffman = ["828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf"]
+    write("hpack", "rfc7541-c3", b"\x00" + b"\xff".join(bytes.fromhex(h) for h in rfc_requests))
+    write("hpack", "rfc7541-c4", b"\x00" + b"\xff".join(bytes.fromhex(h) for h in rfc_huffman))
+    write("hpack", "size-updates", b"\x01" + bytes.fromhex("3fe101") + b"\xff" + b"\x20" + b"\xff" + bytes.fromhex("400a637573746f6d2d6b6579") + b"\x01v\xbe")
+
+
 def main():
     decode_seeds()
     pipeline_seeds()
@@ -404,6 +448,7 @@ def main():
     reassembly_seeds()
     websocket_seeds()
     tls_hello_seeds()
+    h2_seeds()
     total = 0
     for d, _, files in os.walk(SEEDS):
         total += sum(os.path.getsize(os.path.join(d, f)) for f in files)

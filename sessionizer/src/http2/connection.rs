@@ -1429,12 +1429,12 @@ fn exchange_bytes(ex: &H2Exchange) -> usize {
             .map(|p| p.as_ref().map_or(0, String::len))
             .sum::<usize>();
         pseudo
-            + r.headers.json_fields().len()
-            + r.trailers.json_fields().len()
+            + r.headers.text_len()
+            + r.trailers.text_len()
             + r.body.captured.len()
     });
     let resp = ex.response.as_ref().map_or(0, |r| {
-        r.headers.json_fields().len() + r.trailers.json_fields().len() + r.body.captured.len()
+        r.headers.text_len() + r.trailers.text_len() + r.body.captured.len()
     });
     req + resp
 }

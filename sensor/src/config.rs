@@ -10,6 +10,10 @@ use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
 use serde::{Deserialize, Serialize};
 
+/// Most bytes of each body a record may sample (`output.body_capture_bytes`): a sample is for
+/// an analyst to read, and every captured byte is held per pending message.
+pub const MAX_RECORD_BODY_BYTES: usize = 1024 * 1024;
+
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
 use crate::telemetry::TelemetryConfig;
@@ -95,7 +99,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: String::new(),
-            message: e.to_string(),
+            message: parse_message(text, &e),
         })?;
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: String::new(),
@@ -106,6 +110,18 @@ impl Config {
 
     /// Reject values that cannot work; the message names the fields.
     fn validate(&self) -> Result<(), String> {
+        apitap_sessionizer::record::Redactor::new(
+            &self.output.redact,
+            apitap_sessionizer::record::RedactMode::Replace,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        if self.output.body_capture_bytes > MAX_RECORD_BODY_BYTES {
+            return Err(format!(
+                "output.body_capture_bytes = {}: at most {MAX_RECORD_BODY_BYTES} bytes per body",
+                self.output.body_capture_bytes
+            ));
+        }
         let r = &self.reassembly;
         if r.max_flows == 0 {
             return Err("reassembly.max_flows must be at least 1".into());
@@ -127,6 +143,41 @@ impl Config {
         self.session.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// A TOML error as shown to the operator: where it is and what is wrong, never the text of
+/// the line (toml quotes it, and the line may hold a secret), and with the values of keys
+/// that look secret taken out of the message.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let mut msg = e.message().trim().to_string();
+    if let Some(span) = e.span() {
+        let before = text.get(..span.start).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        msg = format!("line {line}, column {column}: {msg}");
+    }
+    let redactor = apitap_sessionizer::record::Redactor::default_rules();
+    for raw in text.lines() {
+        let Some((k, v)) = raw.split_once('=') else {
+            continue;
+        };
+        let name = k.trim().trim_matches('"').rsplit('.').next().unwrap_or("");
+        let looks_secret = redactor.redacts(name) || name.eq_ignore_ascii_case("secret");
+        let v = v.trim().trim_end_matches(',').trim();
+        if !looks_secret || v.is_empty() {
+            continue;
+        }
+        for form in [
+            v,
+            v.trim_matches(['"', '\'']),
+            v.split_whitespace().next().unwrap_or(""),
+        ] {
+            if form.len() >= 3 {
+                msg = msg.replace(form, apitap_sessionizer::record::REDACTED);
+            }
+        }
+    }
+    msg
 }
 
 #[cfg(test)]
@@ -179,5 +230,26 @@ mod tests {
     fn fields_are_read() {
         let c = Config::parse("[reassembly]\nmax_flows = 7\n").unwrap();
         assert_eq!(c.reassembly.max_flows, 7);
+    }
+
+    /// A config error never prints a secret's value: a syntax error on the secret's line, a
+    /// mistyped secret, a broken Kafka password (issue 21).
+    #[test]
+    fn errors_never_echo_a_secret() {
+        let secret = "s3cr3t-VALUE-0123456789";
+        for text in [
+            format!("[session]\nsecret = \"{secret}\" oops\n"),
+            format!("[session]\nsecret = {secret}\n"),
+            format!("[session.jwt]\nhs256_secret = \"{secret}\nalgorithm = 1\n"),
+            format!("[export.kafka]\nbrokers = [\"b:1\"]\n[export.kafka.librdkafka]\n\"sasl.password\" = \"{secret}\" x\n"),
+        ] {
+            let e = Config::parse(&text).unwrap_err().to_string();
+            assert!(!e.contains(secret) && !e.contains("s3cr3t"), "{text:?}: {e}");
+            assert!(e.contains("line"), "{e}");
+        }
+        let e = Config::parse("[output]\nbody_capture_bytes = 99999999\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("output.body_capture_bytes"), "{e}");
     }
 }

@@ -21,13 +21,17 @@ pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 /// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
 const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised when sessions read bodies.
+/// The HTTP settings with body capture raised when sessions read bodies, and to the records'
+/// body samples (`output.body_capture_bytes`).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
     let need = cfg.session.body_capture();
     if need.request || need.response {
         http.max_body_capture_bytes = http.max_body_capture_bytes.max(SESSION_BODY_CAPTURE_BYTES);
     }
+    http.max_body_capture_bytes = http
+        .max_body_capture_bytes
+        .max(cfg.output.body_capture_bytes);
     http
 }
 

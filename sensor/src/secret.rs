@@ -1,6 +1,9 @@
 //! Where the session secret comes from: the config, the environment, or a random one.
 
+use apitap_sessionizer::record::{RedactMode, Redactor};
 use apitap_sessionizer::session::{Secret, SessionConfig};
+
+use crate::config::Config;
 
 /// Environment variable holding the session secret; it takes the place of `session.secret`,
 /// so the secret need not sit in a config file.
@@ -36,14 +39,27 @@ pub fn resolve(cfg: &SessionConfig) -> Result<(Secret, Option<String>), String> 
 }
 
 /// Settle the session secret before the pipeline is built: resolved once ([`resolve`]) and
-/// stored in `cfg.secret`, where the pipeline finds it without a word. The warning about a
-/// generated secret is returned, for the command to show (or not, with `--quiet`). Sessions
-/// off: nothing to do.
-pub fn settle(cfg: &mut SessionConfig) -> Result<Option<String>, String> {
-    if !cfg.enabled {
+/// stored in `session.secret`, where the pipeline finds it without a word. The warning about
+/// a generated secret is returned, for the command to show (or not, with `--quiet`). Nothing
+/// to do when neither sessions nor hashed redaction (`output.redact_mode = "hash"`) need it.
+pub fn settle(cfg: &mut Config) -> Result<Option<String>, String> {
+    if !cfg.session.enabled && cfg.output.redact_mode != RedactMode::Hash {
         return Ok(None);
     }
-    let (secret, warning) = resolve(cfg)?;
-    cfg.secret = Some(secret);
+    let (secret, warning) = resolve(&cfg.session)?;
+    cfg.session.secret = Some(secret);
     Ok(warning)
+}
+
+/// The redaction rules of `cfg`'s records, keyed with the settled secret in `hash` mode
+/// (resolved here when it was not settled).
+pub fn redactor(cfg: &Config) -> Result<Redactor, String> {
+    let secret = match (&cfg.session.secret, cfg.output.redact_mode) {
+        (_, RedactMode::Replace) => None,
+        (Some(s), RedactMode::Hash) => Some(s.clone()),
+        (None, RedactMode::Hash) => Some(resolve(&cfg.session)?.0),
+    };
+    let rules = Redactor::new(&cfg.output.redact, cfg.output.redact_mode, secret.as_ref())
+        .map_err(|e| e.to_string())?;
+    Ok(rules.with_body_capture(cfg.output.body_capture_bytes, &cfg.session.body))
 }

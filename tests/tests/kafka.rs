@@ -433,6 +433,75 @@ fn messages_carry_session_key_and_headers() {
     }
 }
 
+/// No secret of `fixtures/secrets/` reaches Kafka: not in a message, its key or its headers,
+/// with body samples on (issue 21; the JSON-lines search is in tests/tests/secrets.rs).
+#[test]
+fn no_secret_in_any_kafka_message_key_or_header() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers;
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+    let Some(addr) = broker("no_secret_in_any_kafka_message_key_or_header") else {
+        return;
+    };
+    let dir = scratch("kafka-secrets");
+    let (th, ts) = topics(&addr, "secrets");
+    let base = "[output]\nbody_capture_bytes = 8192\n";
+    let cfg = kafka_config(&dir, base, &addr, (&th, &ts), "");
+    let run = replay_to_kafka(&[fixture("secrets/secrets.pcap")], &cfg, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (offered, ..) = assert_accounted(&run.stats);
+    assert!(offered >= 8, "{offered} messages");
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("secrets/secrets.json")).expect("secrets.json"),
+    )
+    .expect("JSON");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("group.id", "apitap-test-secrets")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for t in [&th, &ts] {
+        for p in 0..3 {
+            tpl.add_partition_offset(t, p, Offset::Beginning)
+                .expect("partition");
+        }
+    }
+    consumer.assign(&tpl).expect("assign");
+    let start = Instant::now();
+    let mut seen = 0u64;
+    while seen < offered {
+        assert!(
+            start.elapsed() < CONSUME_DEADLINE,
+            "only {seen} of {offered} messages"
+        );
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.expect("message");
+        seen += 1;
+        let mut all = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+        all.push_str(&String::from_utf8_lossy(m.key().unwrap_or_default()));
+        for h in m
+            .headers()
+            .map(|h| h.iter().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            all.push_str(h.key);
+            all.push_str(&String::from_utf8_lossy(h.value.unwrap_or_default()));
+        }
+        for (name, value) in secrets.as_object().expect("object") {
+            let value = value.as_str().expect("string");
+            assert!(
+                !all.contains(value),
+                "secret {name} in a Kafka message: {all}"
+            );
+        }
+    }
+}
+
 #[test]
 fn consume_filters_select_the_right_records() {
     let Some(addr) = broker("consume_filters_select_the_right_records") else {

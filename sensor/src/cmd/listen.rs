@@ -144,7 +144,7 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     // The log carries the metrics address and the final line; --quiet keeps only warnings.
     crate::telemetry::log::init(args.quiet.then_some("warn"));
     let mut cfg = args.sink.load_config()?;
-    let warning = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)?;
+    let warning = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)?;
     if let Some(w) = warning.filter(|_| !args.quiet) {
         tracing::warn!("{w}");
     }

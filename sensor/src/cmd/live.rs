@@ -253,7 +253,7 @@ fn interface_slots(caps: &[LiveCapture]) -> Counters {
 pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     crate::telemetry::log::init(args.log_level.as_deref());
     let mut cfg = effective_config(args)?;
-    if let Some(warning) = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)? {
+    if let Some(warning) = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)? {
         tracing::warn!("{warning}");
     }
     // 1. Open every interface first: nothing starts unless all of them can be captured on.

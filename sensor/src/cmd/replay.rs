@@ -143,7 +143,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     }
     let mut cfg = args.sink.load_config()?;
     let mut source = OfflineSource::open(&args.files)?;
-    if let Some(warning) = crate::secret::settle(&mut cfg.session).map_err(RunError::Pipeline)? {
+    if let Some(warning) = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)? {
         if !args.quiet {
             eprintln!("apitap: warning: {warning}");
         }

@@ -121,7 +121,7 @@ impl Output {
         Ok(Output {
             sessions,
             stages,
-            records: Records::new(Redactor::new(&cfg.output), exporter),
+            records: Records::new(crate::secret::redactor(cfg)?, exporter),
             session_out: Vec::new(),
             now_us: 0,
             next_expire_us: 0,
@@ -132,6 +132,11 @@ impl Output {
     pub fn with_stage(mut self, stage: Box<dyn Stage>) -> Self {
         self.stages.push(stage);
         self
+    }
+
+    /// The redaction rules the records are written with, for the workers that write heads.
+    pub fn redactor(&self) -> Redactor {
+        self.records.redactor().clone()
     }
 
     /// A reader of session facts for the analyses ([`crate::analyze::SessionFacts`]); `None`

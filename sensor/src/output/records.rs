@@ -107,6 +107,11 @@ impl Records {
         self.exporter.export(meta, &self.buf)
     }
 
+    /// The redaction rules.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// An `alert` record, keyed by its session id (by its client address when it concerns no
     /// session).
     pub fn alert(&mut self, alert: &Alert) -> Result<(), ExportError> {

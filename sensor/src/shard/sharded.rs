@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::dispatch::{Dispatcher, PacketBatch, QueueDrops, Router, ToWorker};
 use super::merge::merge;
-use super::worker::{self, WorkerIo, WorkerStats, MAX_WORKERS};
+use super::worker::{self, WorkerIo, WorkerStages, WorkerStats, MAX_WORKERS};
 use crate::analyze::{Analyses, SessionFacts};
 use crate::capture::PacketRef;
 use crate::config::Config;
@@ -119,7 +119,10 @@ impl Sharded {
             returns.push(back_tx);
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
-            let analyses = Analyses::new(session.extractor().map(SessionFacts::new));
+            let stages = WorkerStages {
+                analyses: Analyses::new(session.extractor().map(SessionFacts::new)),
+                redactor: session.redactor(),
+            };
             let io = WorkerIo {
                 rx,
                 tx: out_tx.clone(),
@@ -129,7 +132,7 @@ impl Sharded {
             };
             let h = std::thread::Builder::new()
                 .name(format!("apitap-worker-{i}"))
-                .spawn(move || worker::run(i, &cfg, analyses, io))
+                .spawn(move || worker::run(i, &cfg, stages, io))
                 .map_err(|e| format!("cannot start worker thread: {e}"))?;
             to_workers.push(tx);
             handles.push(h);

@@ -57,13 +57,14 @@ impl Worker {
         index: usize,
         cfg: &Config,
         analyses: Analyses,
+        redactor: Redactor,
         returned: Receiver<StagedBatch>,
     ) -> Self {
         let first = ((index as u64) << CONN_ID_SHIFT) | 1;
         Worker {
             front: Front::new(cfg, ConnId(first)),
             analyses,
-            redactor: Redactor::new(&cfg.output),
+            redactor,
             heads_hint: 0,
             index,
             returned,
@@ -139,6 +140,14 @@ impl Worker {
     }
 }
 
+/// What a worker runs besides its front: the analyses and the redaction of record heads.
+pub struct WorkerStages {
+    /// The stateless analyses.
+    pub analyses: Analyses,
+    /// Redaction rules for the record heads written here.
+    pub redactor: Redactor,
+}
+
 /// A worker's wiring: where it reads packets, where it hands its batches, where they come
 /// back and where it publishes its counters.
 pub struct WorkerIo {
@@ -156,8 +165,8 @@ pub struct WorkerIo {
 
 /// The body of worker thread `index`: runs until every sender of `io.rx` is gone, then
 /// flushes its open streams (their transactions end with what was seen) and returns.
-pub fn run(index: usize, cfg: &Config, analyses: Analyses, io: WorkerIo) {
-    let mut w = Worker::new(index, cfg, analyses, io.returned);
+pub fn run(index: usize, cfg: &Config, stages: WorkerStages, io: WorkerIo) {
+    let mut w = Worker::new(index, cfg, stages.analyses, stages.redactor, io.returned);
     for msg in io.rx.iter() {
         w.on_message(msg, &io.recycle);
         // What is already queued is handled before output: fewer, larger hand-offs under load

@@ -35,11 +35,31 @@ pub fn split_target(uri: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The authority of an absolute-form target (`http://host:port/...`), if any.
+/// The host and port of an absolute-form target (`http://user@host:port/...`), if any: its
+/// authority without userinfo (RFC 3986 section 3.2), which never leaves the sensor.
 pub fn target_authority(uri: &str) -> Option<&str> {
     let i = uri.find("://")?;
     let after = &uri[i + 3..];
-    Some(after.find(['/', '?']).map_or(after, |j| &after[..j]))
+    let authority = after.find(['/', '?', '#']).map_or(after, |j| &after[..j]);
+    Some(without_userinfo(authority))
+}
+
+/// An authority without its userinfo (`user:password@`).
+pub fn without_userinfo(authority: &str) -> &str {
+    authority
+        .rfind('@')
+        .map_or(authority, |at| &authority[at + 1..])
+}
+
+/// The path of a request-target as sessions name endpoints by it: [`split_target`]'s path,
+/// and for the authority form (`CONNECT user:password@host:443`) the host and port alone.
+pub fn target_path(uri: &str) -> &str {
+    let (path, _) = split_target(uri);
+    if path.starts_with('/') {
+        path
+    } else {
+        without_userinfo(path)
+    }
 }
 
 #[cfg(test)]
@@ -57,5 +77,8 @@ mod tests {
         assert_eq!(split_target("/x#frag"), ("/x", None));
         assert_eq!(target_authority("http://h:8080/p"), Some("h:8080"));
         assert_eq!(target_authority("/p"), None);
+        assert_eq!(target_authority("http://u:p@h:1/x"), Some("h:1"));
+        assert_eq!(target_path("u:secret@h:443"), "h:443");
+        assert_eq!(target_path("/a@b"), "/a@b");
     }
 }

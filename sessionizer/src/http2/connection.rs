@@ -1428,10 +1428,7 @@ fn exchange_bytes(ex: &H2Exchange) -> usize {
             .iter()
             .map(|p| p.as_ref().map_or(0, String::len))
             .sum::<usize>();
-        pseudo
-            + r.headers.text_len()
-            + r.trailers.text_len()
-            + r.body.captured.len()
+        pseudo + r.headers.text_len() + r.trailers.text_len() + r.body.captured.len()
     });
     let resp = ex.response.as_ref().map_or(0, |r| {
         r.headers.text_len() + r.trailers.text_len() + r.body.captured.len()

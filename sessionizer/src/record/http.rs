@@ -3,6 +3,8 @@
 //! transaction was parsed) and the [tail](write_json_tail) (the session fields and the
 //! closing brace, written by the session stage).
 
+use std::borrow::Cow;
+
 use crate::http::target::{split_target, target_authority};
 use crate::http::transaction::SwitchedProtocol;
 use crate::http::{Headers, Request, Response, Transaction};
@@ -11,11 +13,12 @@ use crate::session::TxSession;
 use crate::text::is_clean;
 use crate::tunnel::TunnelInfo;
 
+use super::body::Sample;
 use super::json::{
     key, write_ip, write_opt_bool, write_opt_str, write_opt_str_known, write_str, write_str_known,
     write_ts_micros, write_u64, Arr, Obj,
 };
-use super::{Redactor, REDACTED, SCHEMA_VERSION};
+use super::{Redactor, SCHEMA_VERSION};
 
 /// An `http` record: one transaction, ready to write.
 pub struct HttpRecord<'a> {
@@ -95,32 +98,51 @@ impl HttpRecord<'_> {
         o.suspend();
     }
 
-    /// The `request` object.
+    /// The `request` object. The target's secrets (userinfo, secret query parameters, JWTs)
+    /// are redacted before it is split into path, query and host.
     fn write_request(&self, r: &Request, out: &mut Vec<u8>) {
-        let (path, query) = split_target(&r.uri);
+        let red = self.redactor;
+        let uri = red.url(&r.uri);
+        let (path, query) = split_target(&uri);
         // The path, query and an absolute-form host are parts of the target: clean when it
-        // is. Values of a plain header list are clean.
+        // is (replacements are). Values of a plain header list are clean.
         let uri_clean = is_clean(r.uri.as_bytes());
         let plain = r.headers.is_plain();
         let (host, host_clean) = match r.headers.get("host") {
-            Some(h) => (Some(h), plain),
-            None => (target_authority(&r.uri), uri_clean),
+            Some(h) => (Some(red.header_value("host", h)), plain),
+            None => (target_authority(&r.uri).map(Cow::Borrowed), uri_clean),
         };
         let mut o = Obj::open(out);
         write_str(o.key(key!("method")), &r.method);
-        write_str_known(o.key(key!("uri")), &r.uri, uri_clean);
+        write_str_known(o.key(key!("uri")), &uri, uri_clean);
         write_str_known(o.key(key!("path")), path, uri_clean);
         write_opt_str_known(o.key(key!("query")), query, uri_clean);
-        write_opt_str_known(o.key(key!("host")), host, host_clean);
+        write_opt_str_known(o.key(key!("host")), host.as_deref(), host_clean);
         o.key(key!("version"))
             .extend_from_slice(version_json(r.version_minor));
-        let ua = r.headers.get("user-agent");
-        write_opt_str_known(o.key(key!("user_agent")), ua, plain);
-        let ct = r.headers.get("content-type");
-        write_opt_str_known(o.key(key!("content_type")), ct, plain);
+        let field = |name: &str| r.headers.get(name).map(|v| red.header_value(name, v));
+        let ua = field("user-agent");
+        write_opt_str_known(o.key(key!("user_agent")), ua.as_deref(), plain);
+        let ct = field("content-type");
+        write_opt_str_known(o.key(key!("content_type")), ct.as_deref(), plain);
         self.write_headers(&r.headers, o.key(key!("headers")));
         write_u64(o.key(key!("body_bytes")), r.body_bytes);
+        self.write_body(&r.body, r.body_truncated, &r.headers, &mut o);
         o.close();
+    }
+
+    /// The `body` sample of a message, when body capture is on (`output.body_capture_bytes`).
+    fn write_body(&self, raw: &[u8], truncated: bool, headers: &Headers, o: &mut Obj<'_>) {
+        let (max, limits) = self.redactor.body_capture();
+        if max == 0 {
+            return;
+        }
+        let sample = Sample {
+            raw,
+            truncated,
+            headers,
+        };
+        sample.write(self.redactor, limits, max, o.key(key!("body")));
     }
 
     /// The `response` object.
@@ -132,9 +154,11 @@ impl HttpRecord<'_> {
         o.key(key!("version"))
             .extend_from_slice(version_json(r.version_minor));
         let ct = r.headers.get("content-type");
-        write_opt_str_known(o.key(key!("content_type")), ct, plain);
+        let ct = ct.map(|v| self.redactor.header_value("content-type", v));
+        write_opt_str_known(o.key(key!("content_type")), ct.as_deref(), plain);
         self.write_headers(&r.headers, o.key(key!("headers")));
         write_u64(o.key(key!("body_bytes")), r.body_bytes);
+        self.write_body(&r.body, r.body_truncated, &r.headers, &mut o);
         let mut interim = Arr::open(o.key(key!("interim")));
         for &code in &r.interim {
             write_u64(interim.item(), u64::from(code));
@@ -143,23 +167,21 @@ impl HttpRecord<'_> {
         o.close();
     }
 
-    /// `[[name, value], ...]` in wire order, secret values redacted.
+    /// `[[name, value], ...]` in wire order, secret values redacted
+    /// ([`Redactor::header_value`]).
     fn write_headers(&self, headers: &Headers, out: &mut Vec<u8>) {
         // Every name and value, with room for each field's framing: `["`, `","`, `"]` and a
         // comma.
         const FRAME_BYTES: usize = 8;
         out.reserve(headers.text_len() + FRAME_BYTES * headers.len() + 2);
+        // Replacements are clean: a plain list stays clean.
         let plain = headers.is_plain();
         let mut list = Arr::open(out);
         for (name, value) in headers {
-            let (value, clean) = if self.redactor.redacts(name) {
-                (REDACTED, true)
-            } else {
-                (value, plain)
-            };
+            let value = self.redactor.header_value(name, value);
             let mut field = Arr::open(list.item());
             write_str_known(field.item(), name, plain);
-            write_str_known(field.item(), value, clean);
+            write_str_known(field.item(), &value, plain);
             field.close();
         }
         list.close();

@@ -5,6 +5,7 @@
 //! nothing is copied on the way out. Secrets are redacted here, once, for every exporter.
 
 mod alert;
+mod body;
 mod http;
 mod json;
 mod redact;
@@ -16,26 +17,27 @@ mod oracle;
 use serde::{Deserialize, Serialize};
 
 pub use self::http::{write_json_tail, HttpRecord};
-pub use self::redact::{default_redact_headers, Redactor};
+pub use self::redact::{
+    default_redact_names, default_redact_patterns, RedactConfig, RedactConfigError, RedactMode,
+    Redactor, HASHED_PREFIX, REDACTED,
+};
 
 /// Version of the event schema; bumped on any incompatible change of a field.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// What replaces a redacted header value.
-pub const REDACTED: &str = "[redacted]";
-
 /// Output settings that shape records (`[output]` in the config file).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordConfig {
-    /// Header names (case-insensitive) whose values are replaced by `[redacted]`; names stay.
-    pub redact_headers: Vec<String>,
-}
-
-impl Default for RecordConfig {
-    fn default() -> Self {
-        RecordConfig {
-            redact_headers: default_redact_headers(),
-        }
-    }
+    /// Names and name patterns whose values never leave the sensor (headers, query and form
+    /// parameters, cookies, JSON fields); URL userinfo and JWTs are redacted wherever they
+    /// are found, whatever their name.
+    pub redact: RedactConfig,
+    /// How a redacted value is written: `replace` (`[redacted]`, the default) or `hash`
+    /// (its keyed hash with the session secret, for correlation).
+    pub redact_mode: RedactMode,
+    /// Bytes of each request and response body written into its record (after transfer and
+    /// content decoding, secret fields redacted), per body; 0 (the default) writes none.
+    /// Bodies carry personal data: off unless an analyst needs them.
+    pub body_capture_bytes: usize,
 }

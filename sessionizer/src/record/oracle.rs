@@ -17,7 +17,7 @@ use crate::session::{HashId, Phase, SessionRecord, TransactionId, TransactionIds
 use crate::tunnel::TunnelInfo;
 
 use super::session::phase_name;
-use super::{HttpRecord, RecordConfig, Redactor, REDACTED, SCHEMA_VERSION};
+use super::{HttpRecord, Redactor, SCHEMA_VERSION};
 
 /// RFC 3339 UTC with microseconds, from packet time.
 struct Rfc3339(u64);
@@ -57,12 +57,7 @@ impl Serialize for HeaderList<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.headers.len()))?;
         for (n, v) in self.headers {
-            let v = if self.redactor.redacts(n) {
-                REDACTED
-            } else {
-                v
-            };
-            seq.serialize_element(&(n, v))?;
+            seq.serialize_element(&(n, &*self.redactor.header_value(n, v)))?;
         }
         seq.end()
     }
@@ -425,17 +420,24 @@ struct RequestView<'a> {
 impl Serialize for RequestView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let r = self.r;
-        let (path, query) = split_target(&r.uri);
-        let host = r.headers.get("host").or_else(|| target_authority(&r.uri));
+        let red = self.redactor;
+        let uri = red.url(&r.uri);
+        let (path, query) = split_target(&uri);
+        let field = |n: &str| {
+            r.headers
+                .get(n)
+                .map(|v| red.header_value(n, v).into_owned())
+        };
+        let host = field("host").or_else(|| target_authority(&r.uri).map(str::to_string));
         let mut st = s.serialize_struct("Request", 10)?;
         st.serialize_field("method", &r.method)?;
-        st.serialize_field("uri", &r.uri)?;
+        st.serialize_field("uri", &uri)?;
         st.serialize_field("path", path)?;
         st.serialize_field("query", &query)?;
         st.serialize_field("host", &host)?;
         st.serialize_field("version", version(r.version_minor))?;
-        st.serialize_field("user_agent", &r.headers.get("user-agent"))?;
-        st.serialize_field("content_type", &r.headers.get("content-type"))?;
+        st.serialize_field("user_agent", &field("user-agent"))?;
+        st.serialize_field("content_type", &field("content-type"))?;
         st.serialize_field(
             "headers",
             &HeaderList {
@@ -461,7 +463,9 @@ impl Serialize for ResponseView<'_> {
         st.serialize_field("status", &r.status)?;
         st.serialize_field("reason", &r.reason)?;
         st.serialize_field("version", version(r.version_minor))?;
-        st.serialize_field("content_type", &r.headers.get("content-type"))?;
+        let ct = r.headers.get("content-type");
+        let ct = ct.map(|v| self.redactor.header_value("content-type", v));
+        st.serialize_field("content_type", &ct.as_deref())?;
         st.serialize_field(
             "headers",
             &HeaderList {
@@ -568,7 +572,7 @@ mod tests {
     /// and for a transaction without request or response.
     #[test]
     fn write_json_matches_serde() {
-        let redactor = Redactor::new(&RecordConfig::default());
+        let redactor = Redactor::default_rules();
         let mut bare = rich_tx();
         bare.request = None;
         bare.switched = None;
@@ -721,7 +725,7 @@ mod tests {
             ),
             raw in proptest::collection::vec(proptest::num::u8::ANY, 0..10),
         ) {
-            let redactor = Redactor::new(&RecordConfig::default());
+            let redactor = Redactor::default_rules();
             let mut tx = rich_tx();
             let mut headers = Headers::from_byte_fields(
                 fields.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
@@ -750,7 +754,7 @@ mod tests {
     #[test]
     fn session_tail_matches_serde() {
         use crate::session::SessionAnomaly;
-        let redactor = Redactor::new(&RecordConfig::default());
+        let redactor = Redactor::default_rules();
         let tx = rich_tx();
         let full = TxSession {
             session_id: Some(HashId([0xab; 16])),

@@ -112,6 +112,8 @@ pub enum Domain {
     Param,
     /// A JWT, for the verification cache: parts = `[token]`.
     Token,
+    /// A value redacted from a record in `hash` mode: parts = `[value]`.
+    Redacted,
 }
 
 impl Domain {
@@ -123,6 +125,7 @@ impl Domain {
             Domain::Binding => b"apitap/binding\0",
             Domain::Param => b"apitap/param\0",
             Domain::Token => b"apitap/token\0",
+            Domain::Redacted => b"apitap/redacted\0",
         }
     }
 }

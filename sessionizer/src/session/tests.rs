@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use super::config::*;
 use super::*;
 use crate::http::{Request, Response, Transaction};
-use crate::record::{HttpRecord, RecordConfig, Redactor};
+use crate::record::{HttpRecord, Redactor};
 
 /// Test RSA key pair (2048 bits, generated for these tests only).
 const RSA_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
@@ -222,7 +222,7 @@ fn hs256(claims: serde_json::Value, secret: &[u8]) -> String {
 
 /// Both records of a transaction, serialized.
 fn http_json(t: &Transaction, ts: &TxSession) -> String {
-    let red = Redactor::new(&RecordConfig::default());
+    let red = Redactor::default_rules();
     serde_json::to_string(
         &HttpRecord {
             tx: t,
@@ -1351,7 +1351,7 @@ fn records_serialize_with_the_documented_fields() {
     assert_eq!(http["context"], serde_json::json!({}));
     assert_eq!(http["session_anomalies"], serde_json::json!([]));
     // Without a session the record keeps its old shape.
-    let red = Redactor::new(&RecordConfig::default());
+    let red = Redactor::default_rules();
     let plain: serde_json::Value = serde_json::to_value(HttpRecord {
         tx: &t,
         redactor: &red,

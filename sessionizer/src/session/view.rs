@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::body::{self, BodyKind, DecodeStatus};
 use super::config::{BodyConfig, ParamSide, TokenLocation};
 use super::jwt;
-use crate::http::target::split_target;
+use crate::http::target::{split_target, target_path};
 use crate::http::{Request, Response, Transaction};
 
 /// Cookies looked at in one request; more are ignored.
@@ -101,7 +101,10 @@ impl<'a> TxView<'a> {
             None => (OnceCell::new(), OnceCell::new()),
         };
         let req = tx.request.as_ref();
-        let (path, query) = req.map_or(("", None), |r| split_target(&r.uri));
+        // Userinfo in an authority-form target never names an endpoint.
+        let (path, query) = req.map_or(("", None), |r| {
+            (target_path(&r.uri), split_target(&r.uri).1)
+        });
         TxView {
             req,
             resp: tx.response.as_ref(),

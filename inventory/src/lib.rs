@@ -9,8 +9,10 @@
 
 pub mod config;
 pub mod matcher;
+pub mod schema;
 pub mod spec;
 
 pub use config::{ApiConfig, ApiConfigError, SpecOverride};
 pub use matcher::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Matcher};
+pub use schema::{infer_json, Inference, Schema};
 pub use spec::{Spec, SpecError};

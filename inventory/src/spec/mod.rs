@@ -12,7 +12,7 @@ mod openapi3;
 mod servers;
 mod swagger2;
 
-pub use error::{Pointer, RefProblem, SpecError};
+pub use error::{push_escaped, Pointer, RefProblem, SpecError};
 pub use model::{MediaRange, Method, Operation, QueryRule, RequestBody, Responses, METHODS};
 pub use servers::ServerBase;
 

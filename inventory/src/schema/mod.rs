@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use infer::{infer_json, Inference};
+pub use infer::{infer_json, string_format, Inference};
 
 /// Deepest nesting followed, in containers below the root; deeper ones are typed but their
 /// contents are not (`depth_limited` is set).

@@ -3,7 +3,8 @@
 //! schemas, and the security schemes seen.
 //!
 //! Endpoints of every host go into one document (each host is a `servers` entry); endpoints
-//! whose templates differ only in parameter names are one path, named as first seen.
+//! whose templates differ only in parameter names are one path, named as a spec names it
+//! when one matched, else as first seen.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,9 +45,13 @@ pub fn openapi_from_inventory(inv: &Inventory, opts: &OpenApiOptions) -> Value {
     let mut paths: BTreeMap<String, (String, BTreeMap<String, Op<'_>>)> = BTreeMap::new();
     for host in &inv.hosts {
         for ep in &host.endpoints {
-            let (_, ops) = paths
+            let (name, ops) = paths
                 .entry(shape(&ep.template))
                 .or_insert_with(|| (ep.template.clone(), BTreeMap::new()));
+            // A spec's parameter names win over apitap's (`{id}`).
+            if ep.operation_id.is_some() && !has_spec_names(ops) {
+                name.clone_from(&ep.template);
+            }
             ops.entry(ep.method.to_ascii_lowercase())
                 .or_default()
                 .endpoints
@@ -87,6 +92,13 @@ pub fn openapi_from_inventory(inv: &Inventory, opts: &OpenApiOptions) -> Value {
         doc["components"] = json!({"securitySchemes": schemes});
     }
     doc
+}
+
+/// Whether an endpoint of the path already matched an operation (so named the path).
+fn has_spec_names(ops: &BTreeMap<String, Op<'_>>) -> bool {
+    ops.values()
+        .flat_map(|o| &o.endpoints)
+        .any(|e| e.operation_id.is_some())
 }
 
 /// The document as YAML.

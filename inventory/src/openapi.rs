@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::aggregate::{EndpointInventory, Inventory, ParamKinds, OTHER};
+use crate::aggregate::{template_params, EndpointInventory, Inventory, ParamKinds, OTHER};
 use crate::auth::API_KEY_QUERY_PARAMS;
 use crate::schema::{JsonType, Schema, ITEMS, MAX_SCHEMA_DEPTH};
 
@@ -166,20 +166,6 @@ fn path_key(template: &str) -> (String, Vec<String>) {
     (key, names)
 }
 
-/// The names of the parameters of a template as written, in order.
-fn raw_params(template: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
-            break;
-        };
-        out.push(&rest[open + 1..close]);
-        rest = &rest[close + 1..];
-    }
-    out
-}
-
 /// One operation object.
 fn operation<'i>(
     method: &str,
@@ -245,8 +231,8 @@ fn parameters(params: &[String], op: &Op<'_>) -> Vec<Value> {
     for (i, name) in params.iter().enumerate() {
         let mut kinds = ParamKinds::default();
         for ep in &op.endpoints {
-            let raw = raw_params(&ep.template);
-            if let Some(k) = raw.get(i).and_then(|r| ep.path_params.get(*r)) {
+            let own = template_params(&ep.template);
+            if let Some(k) = own.get(i).and_then(|r| ep.path_params.get(r)) {
                 kinds.integer += k.integer;
                 kinds.uuid += k.uuid;
                 kinds.string += k.string;
@@ -466,4 +452,4 @@ fn scheme_key(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -178,6 +178,10 @@ fn the_spec_of_the_shop_is_valid_itself() {
     if let Some(r) = validate("shop.openapi.yaml", &yaml) {
         r.unwrap_or_else(|e| panic!("{e}"));
     }
+    // The validator can say no: a document without `info` is refused.
+    if let Some(r) = validate("no-info.yaml", "openapi: 3.1.0\npaths: {}\n") {
+        assert!(r.is_err(), "{r:?}");
+    }
 }
 
 #[test]
@@ -253,4 +257,48 @@ fn the_diff_against_the_spec_lists_shadow_zombie_drift_and_unused() {
     assert_eq!(d.unused, []);
     let text = apitap_inventory::render_diff(&d);
     assert!(text.contains("GET /api/v1/admin/users"), "{text}");
+}
+
+#[test]
+fn a_document_with_the_awkward_cases_is_valid_too() {
+    let body = |text: &str| match apitap_inventory::infer_json(text.as_bytes()) {
+        apitap_inventory::Inference::Complete(s) => {
+            serde_json::to_value(apitap_inventory::BodySchema::from(s)).unwrap()
+        }
+        other => panic!("{other:?}"),
+    };
+    // Repeated and rest parameters, union and nested array types, a body of a `+json` type,
+    // no response, a method OpenAPI cannot hold, and every kind of security scheme.
+    let records = [
+        json!({"type": "http", "ts": "t1", "endpoint": "GET /users/{id}/orders/{id}",
+               "request": {"method": "GET", "path": "/users/7/orders/9", "query": "page=1&api_key=k", "host": "a.test"},
+               "response": {"status": 200, "content_type": "application/json"},
+               "api": {"status": "unmanaged", "reason": "no_spec",
+                       "auth": [{"scheme": "api_key", "name": "api_key"}, {"scheme": "api_key", "name": "X-API-Key"},
+                                {"scheme": "basic"}, {"scheme": "none"}],
+                       "response_schema": body(r#"{"items": [{"id": 1, "tags": [["x"]]}, {"id": 2.5}], "next": null}"#)}}),
+        json!({"type": "http", "ts": "t3", "endpoint": "POST /files/{...}",
+               "request": {"method": "POST", "path": "/files/a/b/c", "host": "b.test:8080",
+                           "content_type": "application/merge-patch+json"},
+               "response": null,
+               "api": {"status": "shadow", "reason": "undocumented_path",
+                       "auth": [{"scheme": "cookie", "name": "SESS ID"}, {"scheme": "bearer_jwt"},
+                                {"scheme": "bearer"}, {"scheme": "digest"}],
+                       "request_schema": body(r#"[1, "two", {"three": 3, "a/b": {"~c": true}}]"#)}}),
+        json!({"type": "http", "ts": "t4", "endpoint": "PROPFIND /dav",
+               "request": {"method": "PROPFIND", "path": "/dav", "host": "b.test:8080"},
+               "response": {"status": 207, "content_type": null}}),
+        json!({"type": "http", "ts": "t5",
+               "request": {"method": "DELETE", "path": "/users/550e8400-e29b-41d4-a716-446655440000", "host": "a.test"},
+               "response": {"status": 204}}),
+    ];
+    let mut agg = Aggregator::new();
+    for r in &records {
+        agg.add(r);
+    }
+    let doc = openapi_from_inventory(&agg.finish(), &OpenApiOptions::default());
+    let yaml = to_yaml(&doc);
+    if let Some(r) = validate("awkward.yaml", &yaml) {
+        r.unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    }
 }

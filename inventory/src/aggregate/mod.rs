@@ -337,23 +337,52 @@ fn note_request(ep: &mut EndpointInventory, request: &Value, path: &str) {
     if names.len() != values.len() {
         return;
     }
+    let params = template_params(&ep.template);
+    let mut next = params.iter();
     for (name, value) in names.iter().zip(&values) {
-        let Some(param) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) else {
+        if !name.contains('{') {
+            continue;
+        }
+        // Every parameter of the segment takes its place in `params`; only a whole-segment
+        // one has a value of its own.
+        let whole = name.starts_with('{') && name.ends_with('}') && name.matches('{').count() == 1;
+        let taken: Vec<&String> = next.by_ref().take(name.matches('{').count()).collect();
+        let (true, [param]) = (whole, taken.as_slice()) else {
             continue;
         };
-        if param.contains('{') || value.is_empty() {
+        if value.is_empty()
+            || (!ep.path_params.contains_key(*param) && ep.path_params.len() >= MAX_NAMES_PER_ENDPOINT)
+        {
             continue;
         }
-        if !ep.path_params.contains_key(param) && ep.path_params.len() >= MAX_NAMES_PER_ENDPOINT {
-            continue;
-        }
-        let kinds = ep.path_params.entry(param.to_string()).or_default();
+        let kinds = ep.path_params.entry((*param).clone()).or_default();
         match param_kind(value) {
             Kind::Integer => kinds.integer += 1,
             Kind::Uuid => kinds.uuid += 1,
             Kind::String => kinds.string += 1,
         }
     }
+}
+
+/// The parameter names of a template in order, a repeated one numbered from its second
+/// time (`/users/{id}/orders/{id}`: `id`, `id2`), as the inventory and the OpenAPI document
+/// name them.
+pub fn template_params(template: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let raw = rest.get(open + 1..close).unwrap_or("");
+        let mut name = raw.to_string();
+        let mut n = 2;
+        while out.contains(&name) {
+            name = format!("{raw}{n}");
+            n += 1;
+        }
+        out.push(name);
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    out
 }
 
 /// Count the response's status, media type and schema.

@@ -44,6 +44,8 @@ struct Route {
 struct Mount {
     /// The base path (`""` or `/`-led without a trailing `/`).
     base: Box<str>,
+    /// How many segments the base path has: a request below it skips that many.
+    base_segments: usize,
     /// Whether it covers every host.
     any_host: bool,
     /// The spec that first claimed it (named for shadow calls under it).
@@ -112,6 +114,7 @@ impl Matcher {
                     let mount = *mount_of.entry(base.clone()).or_insert_with(|| {
                         m.mounts.push(Mount {
                             base: base.base_path.clone().into(),
+                            base_segments: segments(&base.base_path).count(),
                             any_host: base.host.is_none(),
                             spec: spec_idx,
                             trie: Trie::default(),
@@ -204,31 +207,27 @@ impl Matcher {
             return self.unmatched(ApiStatus::Unmanaged, ApiReason::NoSpec, None, None, retired);
         };
         let method = Method::from_token(req.method);
+        // The path is split once; each mount skips its base path's segments.
+        // Filled in place: `collect` would build it and then copy it out.
+        let mut segs: SmallVec<[&str; INLINE_SEGMENTS]> = SmallVec::new();
+        segs.extend(segments(req.path));
         let mut covering = None;
         for &mi in mounts {
-            let Some(mount) = self.mounts.get(mi as usize) else {
-                continue;
-            };
-            let Some(rest) = strip_base(req.path, &mount.base) else {
+            let Some((mount, rest)) = self.below(mi, req.path, &segs) else {
                 continue;
             };
             covering.get_or_insert(mount.spec);
-            let segs: SmallVec<[&str; INLINE_SEGMENTS]> = segments(rest).collect();
-            if let Some(r) = method.and_then(|m| mount.trie.find(&segs, Some(m))) {
+            if let Some(r) = method.and_then(|m| mount.trie.find(rest, Some(m))) {
                 return self.matched(r, req, retired);
             }
         }
         // No operation: shadow, with the documented path's template when only the method
         // is not documented.
         for &mi in mounts {
-            let Some(mount) = self.mounts.get(mi as usize) else {
+            let Some((mount, rest)) = self.below(mi, req.path, &segs) else {
                 continue;
             };
-            let Some(rest) = strip_base(req.path, &mount.base) else {
-                continue;
-            };
-            let segs: SmallVec<[&str; INLINE_SEGMENTS]> = segments(rest).collect();
-            if let Some(r) = mount.trie.find(&segs, None) {
+            if let Some(r) = mount.trie.find(rest, None) {
                 let template = self.routes.get(r as usize).map(|r| &*r.template);
                 let spec = Some(mount.spec);
                 return self.unmatched(
@@ -242,6 +241,23 @@ impl Matcher {
         }
         let spec = covering.or_else(|| self.mounts.get(first as usize).map(|m| m.spec));
         self.unmatched(ApiStatus::Shadow, ApiReason::UndocumentedPath, spec, None, retired)
+    }
+
+    /// Mount `mi` and the request segments below its base path, if the path is under it
+    /// (`segs` are the path's; the base is compared as a prefix of the path, in one go).
+    #[inline]
+    fn below<'s, 'p>(
+        &'s self,
+        mi: u32,
+        path: &str,
+        segs: &'s [&'p str],
+    ) -> Option<(&'s Mount, &'s [&'p str])> {
+        let mount = self.mounts.get(mi as usize)?;
+        let rest = path.strip_prefix(&*mount.base)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        Some((mount, segs.get(mount.base_segments..)?))
     }
 
     /// The mounts for a `Host` header value.
@@ -344,26 +360,35 @@ fn drift<'a>(op: &Operation, req: &ApiRequest<'a>) -> Drifts<'a> {
 }
 
 /// The names of a raw query (`a=1&b&c=`: `a`, `b`, `c`), percent-decoded as forms are
-/// (`+` is a space) only when they need it.
+/// (`+` is a space) only when they need it. A byte scan, as for path segments.
 pub fn query_names(query: &str) -> impl Iterator<Item = Cow<'_, str>> {
-    query.split('&').filter_map(|pair| {
-        let name = pair.split('=').next().unwrap_or("");
+    let mut rest = Some(query);
+    std::iter::from_fn(move || loop {
+        let r = rest?;
+        let end = r.bytes().position(|b| b == b'&');
+        let pair = match end {
+            Some(i) => {
+                rest = r.get(i + 1..);
+                r.get(..i).unwrap_or("")
+            }
+            None => {
+                rest = None;
+                r
+            }
+        };
+        let name_end = pair.bytes().position(|b| b == b'=').unwrap_or(pair.len());
+        let name = pair.get(..name_end).unwrap_or("");
         if name.is_empty() {
-            None
-        } else if name.bytes().any(|b| b == b'%' || b == b'+') {
-            form_urlencoded::parse(name.as_bytes())
-                .next()
-                .map(|(k, _)| Cow::Owned(k.into_owned()))
-        } else {
-            Some(Cow::Borrowed(name))
+            continue;
         }
+        if name.bytes().any(|b| b == b'%' || b == b'+') {
+            if let Some((k, _)) = form_urlencoded::parse(name.as_bytes()).next() {
+                return Some(Cow::Owned(k.into_owned()));
+            }
+            continue;
+        }
+        return Some(Cow::Borrowed(name));
     })
-}
-
-/// `path` below `base`, if `base` leads it at a segment boundary.
-fn strip_base<'p>(path: &'p str, base: &str) -> Option<&'p str> {
-    let rest = path.strip_prefix(base)?;
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
 /// The bases an operation applies to once an override (if any) is applied.

@@ -470,3 +470,28 @@ fn shape_of(t: &str) -> String {
         .replace_all(t, "{}")
         .into_owned()
 }
+
+proptest::proptest! {
+    /// The byte scan finds the names `split` finds.
+    #[test]
+    fn query_names_are_what_splitting_gives(q in "[a=&é%+b]{0,16}") {
+        let slow: Vec<String> = q
+            .split('&')
+            .map(|p| p.split('=').next().unwrap_or(""))
+            .filter(|n| !n.is_empty())
+            .map(|n| form_urlencoded::parse(n.as_bytes()).next().map(|(k, _)| k.into_owned()).unwrap_or_default())
+            .collect();
+        let fast: Vec<String> = query_names(&q).map(|c| c.into_owned()).collect();
+        proptest::prop_assert_eq!(fast, slow);
+    }
+
+    /// The byte scan cuts paths where `split('/')` does (after the leading and one trailing
+    /// `/`).
+    #[test]
+    fn segments_are_what_splitting_gives(p in "[/aé]{0,12}") {
+        let t = p.strip_prefix('/').unwrap_or(&p);
+        let t = t.strip_suffix('/').unwrap_or(t);
+        let slow: Vec<&str> = if t.is_empty() { Vec::new() } else { t.split('/').collect() };
+        proptest::prop_assert_eq!(segments(&p).collect::<Vec<_>>(), slow);
+    }
+}

@@ -51,7 +51,9 @@ fn infer(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("infer");
     g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function("listing_1kb", |b| b.iter(|| infer_json(black_box(body.as_bytes()))));
+    g.bench_function("listing_1kb", |b| {
+        b.iter(|| infer_json(black_box(body.as_bytes())))
+    });
     g.finish();
 }
 

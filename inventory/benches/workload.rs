@@ -49,4 +49,3 @@ pub fn request(i: usize) -> (String, String, String, Option<String>) {
     let query = (i % 3 == 0).then(|| format!("page={i}&q=x&debug={}", i % 2));
     (host.into(), method.into(), path, query)
 }
-

@@ -93,13 +93,19 @@ pub fn detect_auth<'h>(
         } else if name.eq_ignore_ascii_case("cookie") {
             let first = value.split(|b| *b == b';').next().unwrap_or_default();
             let cookie = first.split(|b| *b == b'=').next().unwrap_or_default();
-            push(named(AuthScheme::Cookie, &String::from_utf8_lossy(cookie.trim_ascii())));
+            push(named(
+                AuthScheme::Cookie,
+                &String::from_utf8_lossy(cookie.trim_ascii()),
+            ));
         } else if API_KEY_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
             push(named(AuthScheme::ApiKey, name));
         }
     }
     for name in query.into_iter().flat_map(crate::matcher::query_names) {
-        if API_KEY_QUERY_PARAMS.iter().any(|q| name.eq_ignore_ascii_case(q)) {
+        if API_KEY_QUERY_PARAMS
+            .iter()
+            .any(|q| name.eq_ignore_ascii_case(q))
+        {
             push(named(AuthScheme::ApiKey, &name));
         }
     }
@@ -150,7 +156,8 @@ fn looks_like_jwt(token: &[u8]) -> bool {
         p.iter()
             .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     };
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return false;
     };
@@ -173,6 +180,9 @@ fn named(scheme: AuthScheme, name: &str) -> AuthSeen {
 mod tests {
     use super::*;
 
+    /// One case: headers, query, the schemes expected.
+    type Case<'c> = (&'c [(&'c str, &'c str)], Option<&'c str>, &'c [&'c str]);
+
     /// The schemes as `scheme[:name]` strings.
     fn seen(headers: &[(&str, &str)], query: Option<&str>) -> Vec<String> {
         detect_auth(headers.iter().map(|(n, v)| (*n, v.as_bytes())), query)
@@ -187,16 +197,36 @@ mod tests {
     #[test]
     fn schemes_come_from_names_and_shapes() {
         let jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-        let table: [(&[(&str, &str)], Option<&str>, &[&str]); 9] = [
+        let table: [Case<'_>; 9] = [
             (&[("Authorization", jwt)], None, &["bearer_jwt"]),
-            (&[("authorization", "bearer opaque-token-123")], None, &["bearer"]),
-            (&[("Authorization", "Basic YWxpY2U6c2VjcmV0")], None, &["basic"]),
-            (&[("Authorization", "AWS4-HMAC-SHA256 Credential=x")], None, &["other_authorization:aws4-hmac-sha256"]),
-            (&[("Cookie", "SHOPSESSID=abc; theme=dark")], None, &["cookie:SHOPSESSID"]),
+            (
+                &[("authorization", "bearer opaque-token-123")],
+                None,
+                &["bearer"],
+            ),
+            (
+                &[("Authorization", "Basic YWxpY2U6c2VjcmV0")],
+                None,
+                &["basic"],
+            ),
+            (
+                &[("Authorization", "AWS4-HMAC-SHA256 Credential=x")],
+                None,
+                &["other_authorization:aws4-hmac-sha256"],
+            ),
+            (
+                &[("Cookie", "SHOPSESSID=abc; theme=dark")],
+                None,
+                &["cookie:SHOPSESSID"],
+            ),
             (&[("X-API-Key", "k")], None, &["api_key:X-API-Key"]),
             (&[], Some("page=1&api_key=secret"), &["api_key:api_key"]),
             (&[("Accept", "*/*")], Some("page=1"), &["none"]),
-            (&[("Authorization", jwt), ("Cookie", "sid=1")], None, &["bearer_jwt", "cookie:sid"]),
+            (
+                &[("Authorization", jwt), ("Cookie", "sid=1")],
+                None,
+                &["bearer_jwt", "cookie:sid"],
+            ),
         ];
         for (headers, query, want) in table {
             assert_eq!(seen(headers, query), want, "{headers:?} {query:?}");
@@ -206,7 +236,10 @@ mod tests {
     #[test]
     fn values_never_leave() {
         let got = seen(
-            &[("Authorization", "Bearer s3cr3t-token"), ("Cookie", "sid=s3cr3t")],
+            &[
+                ("Authorization", "Bearer s3cr3t-token"),
+                ("Cookie", "sid=s3cr3t"),
+            ],
             Some("api_key=s3cr3t"),
         );
         assert!(got.iter().all(|s| !s.contains("s3cr3t")), "{got:?}");

@@ -74,7 +74,9 @@ pub enum ApiConfigError {
         spec: String,
     },
     /// A host in an override is empty or holds a `/`.
-    #[error("api.overrides: host {host:?} of spec {spec:?} is not a host; write `name` or `name:port`")]
+    #[error(
+        "api.overrides: host {host:?} of spec {spec:?} is not a host; write `name` or `name:port`"
+    )]
     BadHost {
         /// The spec overridden.
         spec: String,

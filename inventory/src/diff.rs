@@ -148,7 +148,14 @@ pub fn diff(inv: &Inventory, spec: Spec) -> Result<SpecDiff, ApiConfigError> {
             );
             let drift: BTreeSet<DriftRecord> = probes
                 .iter()
-                .flat_map(|p| matcher.classify(p).drift.iter().map(DriftRecord::from).collect::<Vec<_>>())
+                .flat_map(|p| {
+                    matcher
+                        .classify(p)
+                        .drift
+                        .iter()
+                        .map(DriftRecord::from)
+                        .collect::<Vec<_>>()
+                })
                 .collect();
             if c.status == ApiStatus::Zombie {
                 out.zombie.push(seen.clone());
@@ -179,7 +186,11 @@ pub fn diff(inv: &Inventory, spec: Spec) -> Result<SpecDiff, ApiConfigError> {
 pub fn render_diff(d: &SpecDiff) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "traffic against {}", d.spec);
-    let _ = writeln!(out, "\nshadow (in traffic, not in the spec): {}", d.shadow.len());
+    let _ = writeln!(
+        out,
+        "\nshadow (in traffic, not in the spec): {}",
+        d.shadow.len()
+    );
     for e in &d.shadow {
         let why = match e.reason {
             ApiReason::UndocumentedMethod => "undocumented method",
@@ -191,9 +202,17 @@ pub fn render_diff(d: &SpecDiff) -> String {
             e.host, e.method, e.template, e.requests
         );
     }
-    let _ = writeln!(out, "\nzombie (deprecated operations called): {}", d.zombie.len());
+    let _ = writeln!(
+        out,
+        "\nzombie (deprecated operations called): {}",
+        d.zombie.len()
+    );
     for e in &d.zombie {
-        let _ = writeln!(out, "  {} {} {}  ({} requests)", e.host, e.method, e.template, e.requests);
+        let _ = writeln!(
+            out,
+            "  {} {} {}  ({} requests)",
+            e.host, e.method, e.template, e.requests
+        );
     }
     let _ = writeln!(out, "\ndrift: {}", d.drift.len());
     for e in &d.drift {
@@ -207,7 +226,11 @@ pub fn render_diff(d: &SpecDiff) -> String {
             kinds.join(", ")
         );
     }
-    let _ = writeln!(out, "\nunused (in the spec, never in traffic): {}", d.unused.len());
+    let _ = writeln!(
+        out,
+        "\nunused (in the spec, never in traffic): {}",
+        d.unused.len()
+    );
     for u in &d.unused {
         let id = u.operation_id.as_deref().unwrap_or("-");
         let dep = if u.deprecated { ", deprecated" } else { "" };

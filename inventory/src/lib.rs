@@ -7,7 +7,7 @@
 //! each to [`Spec::parse`] as `(name, bytes)`, builds one [`Matcher`] and calls
 //! [`Matcher::classify`] per transaction, [`detect_auth`] on its headers and [`infer_json`]
 //! on its JSON bodies, and writes an [`ApiRecord`]. `apitap inventory` feeds records to an
-//! [`Aggregator`], then renders, rebuilds ([`openapi_from_inventory`]) or diffs ([`diff`]).
+//! [`Aggregator`], then renders, rebuilds ([`openapi_from_inventory`]) or diffs ([`diff()`]).
 //! See docs/api-inventory.md.
 
 pub mod aggregate;

@@ -144,7 +144,13 @@ fn path_key(template: &str) -> (String, Vec<String>) {
             "" => "param".into(),
             r => r
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect(),
         };
         let base = name.clone();
@@ -323,7 +329,10 @@ fn responses(op: &Op<'_>) -> Value {
     let mut out = Map::new();
     for (code, (types, schema)) in by_status {
         let mut r = Map::new();
-        r.insert("description".into(), format!("HTTP {code}, seen in traffic").into());
+        r.insert(
+            "description".into(),
+            format!("HTTP {code}, seen in traffic").into(),
+        );
         if !types.is_empty() {
             let content: Map<String, Value> = types
                 .into_iter()
@@ -419,7 +428,10 @@ fn security(op: &Op<'_>, schemes: &mut BTreeMap<String, Value>) -> Vec<Value> {
             ("basic", _) => ("basic".into(), json!({"type": "http", "scheme": "basic"})),
             ("digest", _) => ("digest".into(), json!({"type": "http", "scheme": "digest"})),
             ("api_key", n) if !n.is_empty() => {
-                let location = if API_KEY_QUERY_PARAMS.iter().any(|q| q.eq_ignore_ascii_case(n)) {
+                let location = if API_KEY_QUERY_PARAMS
+                    .iter()
+                    .any(|q| q.eq_ignore_ascii_case(n))
+                {
                     "query"
                 } else {
                     "header"
@@ -447,7 +459,13 @@ fn security(op: &Op<'_>, schemes: &mut BTreeMap<String, Value>) -> Vec<Value> {
 /// A name usable as a components key (`^[a-zA-Z0-9.\-_]+$`).
 fn scheme_key(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -63,7 +63,9 @@ impl DriftRecord {
     /// `kind` or `kind:detail`, the key the inventory counts drift by.
     pub fn key(&self) -> String {
         match self {
-            DriftRecord::UndocumentedQueryParam { name } => format!("undocumented_query_param:{name}"),
+            DriftRecord::UndocumentedQueryParam { name } => {
+                format!("undocumented_query_param:{name}")
+            }
             DriftRecord::UndeclaredStatus { status } => format!("undeclared_status:{status}"),
             DriftRecord::UnacceptedContentType { content_type } => {
                 format!("unaccepted_content_type:{content_type}")

@@ -81,7 +81,13 @@ fn every_call_of_the_capture_is_classified_as_the_truth_says() {
         let spec = covered.then_some("shop.openapi.yaml");
         assert_eq!(record.spec.as_deref(), spec, "{call}");
     }
-    assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), calls.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong:\n{}",
+        wrong.len(),
+        calls.len(),
+        wrong.join("\n")
+    );
 }
 
 /// The http record of a truth call, with the `api` object the sensor would write.
@@ -115,11 +121,20 @@ fn true_routes(calls: &[Value]) -> BTreeSet<(String, String)> {
                     .as_str()
                     .unwrap()
                     .split('/')
-                    .map(|s| if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { "{}" } else { s })
+                    .map(|s| {
+                        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                            "{}"
+                        } else {
+                            s
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join("/"),
             };
-            (c["method"].as_str().unwrap().to_ascii_lowercase(), blank(&template))
+            (
+                c["method"].as_str().unwrap().to_ascii_lowercase(),
+                blank(&template),
+            )
         })
         .collect()
 }
@@ -164,12 +179,24 @@ fn validate(name: &str, yaml: &str) -> Option<Result<String, String>> {
     let file = dir.join(name);
     std::fs::write(&file, yaml).unwrap();
     let out = Command::new("python3")
-        .args(["-m", "openapi_spec_validator", "--schema", "3.1", "--errors", "all"])
+        .args([
+            "-m",
+            "openapi_spec_validator",
+            "--schema",
+            "3.1",
+            "--errors",
+            "all",
+        ])
         .arg(&file)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Some(if out.status.success() { Ok(text) } else { Err(text) })
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some(if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    })
 }
 
 #[test]
@@ -204,7 +231,10 @@ fn the_openapi_rebuilt_from_the_capture_is_valid_and_has_the_apps_routes() {
     // Spec parameter names are kept, and typed from the values seen.
     let product = &doc["paths"]["/api/v1/products/{product_id}"]["get"];
     assert_eq!(product["operationId"], "getProduct");
-    assert_eq!(product["parameters"][0]["schema"], json!({"type": "integer"}));
+    assert_eq!(
+        product["parameters"][0]["schema"],
+        json!({"type": "integer"})
+    );
     let order = &doc["paths"]["/api/v1/orders/{order_id}"]["get"]["parameters"][0];
     assert_eq!(order["schema"], json!({"type": "string", "format": "uuid"}));
     let yaml = to_yaml(&doc);
@@ -236,12 +266,20 @@ fn the_diff_against_the_spec_lists_shadow_zombie_drift_and_unused() {
             "GET /api/v0/products/{id}".to_string(),
         ])
     );
-    let zombie: BTreeSet<_> = d.zombie.iter().map(|e| e.operation_id.clone().unwrap()).collect();
+    let zombie: BTreeSet<_> = d
+        .zombie
+        .iter()
+        .map(|e| e.operation_id.clone().unwrap())
+        .collect();
     assert_eq!(zombie, BTreeSet::from(["getProductPrice".to_string()]));
     let drift: BTreeSet<(String, DriftRecord)> = d
         .drift
         .iter()
-        .flat_map(|e| e.drift.iter().map(|k| (e.endpoint.operation_id.clone().unwrap(), k.clone())))
+        .flat_map(|e| {
+            e.drift
+                .iter()
+                .map(|k| (e.endpoint.operation_id.clone().unwrap(), k.clone()))
+        })
         .collect();
     let q = |n: &str| DriftRecord::UndocumentedQueryParam { name: n.into() };
     assert_eq!(
@@ -249,8 +287,16 @@ fn the_diff_against_the_spec_lists_shadow_zombie_drift_and_unused() {
         BTreeSet::from([
             ("listProducts".into(), q("debug")),
             ("listProducts".into(), q("trace")),
-            ("createToken".into(), DriftRecord::UnacceptedContentType { content_type: "text/plain".into() }),
-            ("listUserOrders".into(), DriftRecord::UndeclaredStatus { status: 403 }),
+            (
+                "createToken".into(),
+                DriftRecord::UnacceptedContentType {
+                    content_type: "text/plain".into()
+                }
+            ),
+            (
+                "listUserOrders".into(),
+                DriftRecord::UndeclaredStatus { status: 403 }
+            ),
         ])
     );
     // Every operation of the spec was called (healthz only on the spec's host counts).

@@ -351,7 +351,8 @@ fn note_request(ep: &mut EndpointInventory, request: &Value, path: &str) {
             continue;
         };
         if value.is_empty()
-            || (!ep.path_params.contains_key(*param) && ep.path_params.len() >= MAX_NAMES_PER_ENDPOINT)
+            || (!ep.path_params.contains_key(*param)
+                && ep.path_params.len() >= MAX_NAMES_PER_ENDPOINT)
         {
             continue;
         }
@@ -401,7 +402,9 @@ fn note_response(ep: &mut EndpointInventory, response: Option<&Value>, api: Opti
         r.content_types.add(&essence(ct));
     }
     if let Some(s) = api.and_then(|a| a.response_schema.as_ref()) {
-        r.schema.get_or_insert_with(Default::default).merge(&s.schema);
+        r.schema
+            .get_or_insert_with(Default::default)
+            .merge(&s.schema);
     }
 }
 
@@ -414,7 +417,10 @@ fn note_attacks(ep: &mut EndpointInventory, attacks: Option<&Value>) {
         ep.attacks.add("requests");
     }
     for a in list {
-        let kind = a.as_str().or_else(|| str_at(a, "kind")).unwrap_or("unknown");
+        let kind = a
+            .as_str()
+            .or_else(|| str_at(a, "kind"))
+            .unwrap_or("unknown");
         ep.attacks.add(kind);
     }
 }

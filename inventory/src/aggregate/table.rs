@@ -23,7 +23,15 @@ pub fn render_table(inv: &Inventory) -> String {
         );
         let rows: Vec<[String; 9]> = host.endpoints.iter().map(row).collect();
         let header = [
-            "ENDPOINT", "API", "REQS", "STATUS", "AUTH", "QUERY", "SESS", "USERS", "LAST SEEN",
+            "ENDPOINT",
+            "API",
+            "REQS",
+            "STATUS",
+            "AUTH",
+            "QUERY",
+            "SESS",
+            "USERS",
+            "LAST SEEN",
         ]
         .map(String::from);
         let mut widths = header.clone().map(|h| h.chars().count());
@@ -70,7 +78,8 @@ fn row(ep: &EndpointInventory) -> [String; 9] {
     if ep.no_response > 0 {
         status.push(format!("none:{}", ep.no_response));
     }
-    let capped = |c: super::DistinctCount| format!("{}{}", c.count, if c.capped { "+" } else { "" });
+    let capped =
+        |c: super::DistinctCount| format!("{}{}", c.count, if c.capped { "+" } else { "" });
     let mut api = ep
         .main_status()
         .map_or_else(|| "-".to_string(), |s| s.as_str().to_string());
@@ -81,7 +90,10 @@ fn row(ep: &EndpointInventory) -> [String; 9] {
         api.push_str(" drift");
     }
     [
-        cut(&format!("{} {}", ep.method, ep.template), MAX_ENDPOINT_CHARS),
+        cut(
+            &format!("{} {}", ep.method, ep.template),
+            MAX_ENDPOINT_CHARS,
+        ),
         api,
         ep.requests.to_string(),
         cut(&status.join(" "), MAX_LIST_CHARS),
@@ -98,7 +110,11 @@ fn names(c: &NameCounts) -> String {
     if c.is_empty() {
         return "-".into();
     }
-    c.counts.keys().map(String::as_str).collect::<Vec<_>>().join(",")
+    c.counts
+        .keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// At most `max` characters of `s`, `…` ending a cut one.

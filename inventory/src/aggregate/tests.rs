@@ -79,7 +79,12 @@ fn inventory(records: &[Value]) -> Inventory {
 }
 
 /// The endpoint `method template` of `host`.
-fn endpoint<'i>(inv: &'i Inventory, host: &str, method: &str, template: &str) -> &'i EndpointInventory {
+fn endpoint<'i>(
+    inv: &'i Inventory,
+    host: &str,
+    method: &str,
+    template: &str,
+) -> &'i EndpointInventory {
     inv.hosts
         .iter()
         .find(|h| h.host == host)
@@ -124,7 +129,10 @@ fn endpoints_group_by_host_method_and_template() {
     );
     assert_eq!(get.path_params["user_id"].integer, 2);
     assert_eq!(get.auth.counts, [("bearer_jwt".to_string(), 2)].into());
-    assert_eq!((get.first_seen.as_str(), get.last_seen.as_str()), ("2024-05-01T10:00:01.000000Z", "2024-05-01T10:00:03.000000Z"));
+    assert_eq!(
+        (get.first_seen.as_str(), get.last_seen.as_str()),
+        ("2024-05-01T10:00:01.000000Z", "2024-05-01T10:00:03.000000Z")
+    );
     // Without `api` or `endpoint`: the path with its numeric segments as `{id}`, unmanaged.
     let delete = endpoint(&inv, "api.example.com", "DELETE", "/users/{id}");
     assert_eq!(delete.api, [(ApiStatus::Unmanaged, 1)].into());
@@ -135,9 +143,14 @@ fn endpoints_group_by_host_method_and_template() {
 
 #[test]
 fn the_endpoint_name_of_a_record_is_used_without_a_spec_template() {
-    let inv = inventory(&[Rec::new("h", "GET", "/orders/550e8400-e29b-41d4-a716-446655440000", 0)
-        .set(|v| v["endpoint"] = "GET /orders/{uuid}".into())
-        .v]);
+    let inv = inventory(&[Rec::new(
+        "h",
+        "GET",
+        "/orders/550e8400-e29b-41d4-a716-446655440000",
+        0,
+    )
+    .set(|v| v["endpoint"] = "GET /orders/{uuid}".into())
+    .v]);
     let ep = endpoint(&inv, "h", "GET", "/orders/{uuid}");
     assert_eq!(ep.path_params["uuid"].uuid, 1);
 }
@@ -155,7 +168,8 @@ fn sessions_and_users_are_counted_distinct() {
             .set(|v| v["session_id"] = sid.into())
             .v
     };
-    let session = |sid: &str, user: Value| json!({"type": "session", "session_id": sid, "user": user});
+    let session =
+        |sid: &str, user: Value| json!({"type": "session", "session_id": sid, "user": user});
     let inv = inventory(&[
         with_session("s1", 0),
         with_session("s1", 1),
@@ -168,8 +182,20 @@ fn sessions_and_users_are_counted_distinct() {
     ]);
     let ep = endpoint(&inv, "h", "GET", "/a");
     assert_eq!(ep.requests, 5);
-    assert_eq!(ep.sessions, DistinctCount { count: 3, capped: false });
-    assert_eq!(ep.users, DistinctCount { count: 1, capped: false });
+    assert_eq!(
+        ep.sessions,
+        DistinctCount {
+            count: 3,
+            capped: false
+        }
+    );
+    assert_eq!(
+        ep.users,
+        DistinctCount {
+            count: 1,
+            capped: false
+        }
+    );
     assert_eq!(inv.stats.session_records, 3);
 }
 
@@ -177,7 +203,9 @@ fn sessions_and_users_are_counted_distinct() {
 fn drift_auth_schemas_and_attacks_are_counted() {
     let mut a = documented("/items", "addItem");
     a.drift = vec![
-        DriftRecord::UndocumentedQueryParam { name: "debug".into() },
+        DriftRecord::UndocumentedQueryParam {
+            name: "debug".into(),
+        },
         DriftRecord::UndeclaredStatus { status: 500 },
     ];
     a.auth = vec![AuthSeen {
@@ -196,7 +224,10 @@ fn drift_auth_schemas_and_attacks_are_counted() {
                 v["attacks"] = json!([{"kind": "sqli"}, "xss"]);
             })
             .v,
-        Rec::new("h", "POST", "/items", 1).api(b).set(|v| v["attacks"] = json!([])).v,
+        Rec::new("h", "POST", "/items", 1)
+            .api(b)
+            .set(|v| v["attacks"] = json!([]))
+            .v,
     ]);
     let ep = endpoint(&inv, "h", "POST", "/items");
     assert_eq!(
@@ -214,10 +245,20 @@ fn drift_auth_schemas_and_attacks_are_counted() {
     let req = ep.request_schema.as_ref().unwrap();
     assert_eq!(req.samples(), 2);
     assert!(req.required("/name") && !req.required("/qty"));
-    assert!(ep.responses[&200].schema.as_ref().unwrap().fields.contains_key("/id"));
+    assert!(ep.responses[&200]
+        .schema
+        .as_ref()
+        .unwrap()
+        .fields
+        .contains_key("/id"));
     assert_eq!(
         ep.attacks.counts,
-        [("requests".to_string(), 1), ("sqli".to_string(), 1), ("xss".to_string(), 1)].into()
+        [
+            ("requests".to_string(), 1),
+            ("sqli".to_string(), 1),
+            ("xss".to_string(), 1)
+        ]
+        .into()
     );
 }
 
@@ -225,13 +266,18 @@ fn drift_auth_schemas_and_attacks_are_counted() {
 fn auth_without_api_comes_from_header_names() {
     let inv = inventory(&[Rec::new("h", "GET", "/a", 0)
         .set(|v| {
-            v["request"]["headers"] = json!([["Authorization", "[redacted]"], ["X-API-Key", "[redacted]"]])
+            v["request"]["headers"] =
+                json!([["Authorization", "[redacted]"], ["X-API-Key", "[redacted]"]])
         })
         .v]);
     let ep = endpoint(&inv, "h", "GET", "/a");
     assert_eq!(
         ep.auth.counts,
-        [("api_key:X-API-Key".to_string(), 1), ("authorization".to_string(), 1)].into()
+        [
+            ("api_key:X-API-Key".to_string(), 1),
+            ("authorization".to_string(), 1)
+        ]
+        .into()
     );
 }
 
@@ -248,7 +294,9 @@ fn endpoints_past_the_bound_are_counted_not_kept() {
 
 #[test]
 fn names_past_the_bound_count_as_other() {
-    let query: Vec<String> = (0..MAX_NAMES_PER_ENDPOINT + 3).map(|i| format!("p{i}=1")).collect();
+    let query: Vec<String> = (0..MAX_NAMES_PER_ENDPOINT + 3)
+        .map(|i| format!("p{i}=1"))
+        .collect();
     let inv = inventory(&[Rec::new("h", "GET", &format!("/a?{}", query.join("&")), 0).v]);
     let ep = endpoint(&inv, "h", "GET", "/a");
     assert_eq!(ep.query_params.counts.len(), MAX_NAMES_PER_ENDPOINT + 1);
@@ -258,7 +306,9 @@ fn names_past_the_bound_count_as_other() {
 #[test]
 fn the_table_and_the_json_show_each_endpoint() {
     let inv = inventory(&[
-        Rec::new("h", "GET", "/users/7", 0).api(documented("/users/{id}", "u")).v,
+        Rec::new("h", "GET", "/users/7", 0)
+            .api(documented("/users/{id}", "u"))
+            .v,
         Rec::new("h", "GET", "/admin", 1)
             .set(|v| {
                 v["api"] = json!({"status": "shadow", "reason": "undocumented_path"});
@@ -270,12 +320,25 @@ fn the_table_and_the_json_show_each_endpoint() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "h  (2 endpoints, 2 requests)");
     assert!(lines[1].starts_with("  ENDPOINT"), "{table}");
-    assert!(lines[2].contains("GET /admin") && lines[2].contains("shadow") && lines[2].contains("none:1"), "{table}");
-    assert!(lines[3].contains("GET /users/{id}") && lines[3].contains("documented") && lines[3].contains("200:1"), "{table}");
+    assert!(
+        lines[2].contains("GET /admin")
+            && lines[2].contains("shadow")
+            && lines[2].contains("none:1"),
+        "{table}"
+    );
+    assert!(
+        lines[3].contains("GET /users/{id}")
+            && lines[3].contains("documented")
+            && lines[3].contains("200:1"),
+        "{table}"
+    );
     let json = serde_json::to_value(&inv).unwrap();
     let ep = &json["hosts"][0]["endpoints"][1];
     assert_eq!(ep["template"], "/users/{id}");
     assert_eq!(ep["api"], json!({"documented": 1}));
     assert_eq!(ep["responses"]["200"]["count"], 1);
-    assert!(ep.get("sample_path").is_none(), "request paths stay out of the output");
+    assert!(
+        ep.get("sample_path").is_none(),
+        "request paths stay out of the output"
+    );
 }

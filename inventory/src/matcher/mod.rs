@@ -189,9 +189,7 @@ impl Matcher {
     /// Every operation of every spec, with its spec's name, in load order; indexes are
     /// [`Classification::operation_index`].
     pub fn operations(&self) -> impl Iterator<Item = (&str, &Operation)> {
-        self.entries
-            .iter()
-            .map(|e| (self.spec_name(e.spec), &e.op))
+        self.entries.iter().map(|e| (self.spec_name(e.spec), &e.op))
     }
 
     /// The name of spec `i`.
@@ -240,7 +238,13 @@ impl Matcher {
             }
         }
         let spec = covering.or_else(|| self.mounts.get(first as usize).map(|m| m.spec));
-        self.unmatched(ApiStatus::Shadow, ApiReason::UndocumentedPath, spec, None, retired)
+        self.unmatched(
+            ApiStatus::Shadow,
+            ApiReason::UndocumentedPath,
+            spec,
+            None,
+            retired,
+        )
     }
 
     /// Mount `mi` and the request segments below its base path, if the path is under it

@@ -66,13 +66,29 @@ fn a_literal_segment_beats_a_parameter_from_the_left() {
     let table = [
         ("GET", "/users/me", "documented /users/me me"),
         ("GET", "/users/42", "documented /users/{id} user"),
-        ("GET", "/users/me/orders", "documented /users/me/orders myOrders"),
-        ("GET", "/users/7/orders", "documented /users/{id}/orders orders"),
+        (
+            "GET",
+            "/users/me/orders",
+            "documented /users/me/orders myOrders",
+        ),
+        (
+            "GET",
+            "/users/7/orders",
+            "documented /users/{id}/orders orders",
+        ),
         // `/books/{id}` has the literal first: it wins over `/{entity}/me`.
         ("GET", "/books/me", "documented /books/{id} book"),
         ("GET", "/cars/me", "documented /{entity}/me entityMe"),
-        ("GET", "/files/a.json", "documented /files/{name}.json jsonFile"),
-        ("GET", "/files/report-7.json", "documented /files/report-{n}.json report"),
+        (
+            "GET",
+            "/files/a.json",
+            "documented /files/{name}.json jsonFile",
+        ),
+        (
+            "GET",
+            "/files/report-7.json",
+            "documented /files/report-{n}.json report",
+        ),
         ("GET", "/files/a.xml", "documented /files/{name} file"),
         ("GET", "/", "documented / root"),
         ("GET", "", "documented / root"),
@@ -99,7 +115,10 @@ fn an_undocumented_method_on_a_documented_path_is_shadow_with_the_template() {
         assert_eq!(c.spec, Some("p.yaml"));
     }
     let c = m.classify(&req("api.example.com", "GET", "/nowhere/at/all"));
-    assert_eq!((c.status, c.reason), (ApiStatus::Shadow, ApiReason::UndocumentedPath));
+    assert_eq!(
+        (c.status, c.reason),
+        (ApiStatus::Shadow, ApiReason::UndocumentedPath)
+    );
     assert_eq!((c.spec, c.template), (Some("p.yaml"), None));
 }
 
@@ -119,7 +138,10 @@ fn hosts_match_with_their_port_variants_and_any_case() {
         let c = m.classify(&req(host, "GET", "/users/me"));
         assert_eq!(c.status.as_str(), want, "{host:?}");
         if want == "unmanaged" {
-            assert_eq!((c.reason, c.spec, c.template), (ApiReason::NoSpec, None, None));
+            assert_eq!(
+                (c.reason, c.spec, c.template),
+                (ApiReason::NoSpec, None, None)
+            );
         }
     }
 }
@@ -130,13 +152,21 @@ fn base_paths_pick_the_longest_mount_first() {
     let root = "openapi: 3.0.0\ninfo: {title: R, version: '1'}\nservers: [{url: '/'}]\npaths:\n  /health: {get: {operationId: health}}\n  /api/v1/status: {get: {operationId: status}}\n";
     let m = matcher(&[("v1.yaml", v1), ("root.yaml", root)]);
     let table = [
-        ("api.example.com", "/api/v1/users", "documented /api/v1/users v1Users"),
+        (
+            "api.example.com",
+            "/api/v1/users",
+            "documented /api/v1/users v1Users",
+        ),
         ("api.example.com", "/api/v1", "documented /api/v1/ v1Root"),
         ("api.example.com", "/api/v1/", "documented /api/v1/ v1Root"),
         // Not under v1.yaml's base: root.yaml (every host) has it.
         ("api.example.com", "/health", "documented /health health"),
         // Under v1.yaml's base, not in it: the shorter base is tried next.
-        ("api.example.com", "/api/v1/status", "documented /api/v1/status status"),
+        (
+            "api.example.com",
+            "/api/v1/status",
+            "documented /api/v1/status status",
+        ),
         // A base path ends at a segment boundary.
         ("api.example.com", "/api/v10/users", "shadow - -"),
         ("elsewhere.test", "/health", "documented /health health"),
@@ -148,7 +178,11 @@ fn base_paths_pick_the_longest_mount_first() {
         assert_eq!(summary(&c), want, "{host} {path}");
     }
     let c = m.classify(&req("api.example.com", "GET", "/api/v1/nope"));
-    assert_eq!(c.spec, Some("v1.yaml"), "shadow calls name the spec of the longest base");
+    assert_eq!(
+        c.spec,
+        Some("v1.yaml"),
+        "shadow calls name the spec of the longest base"
+    );
 }
 
 #[test]
@@ -157,16 +191,36 @@ fn servers_with_variables_and_swagger_hosts_are_covered() {
     let swagger = "swagger: '2.0'\ninfo: {title: S, version: '1'}\nhost: legacy.example.com\nbasePath: /rest\nschemes: [https]\npaths:\n  /ping: {get: {operationId: legacyPing, responses: {200: {description: ok}}}}\n";
     let m = matcher(&[("vars.yaml", vars), ("swagger.yaml", swagger)]);
     let table = [
-        ("eu.example.com:8443", "/v2/ping", "documented /v2/ping ping"),
-        ("us.example.com:8443", "/v2/ping", "documented /v2/ping ping"),
+        (
+            "eu.example.com:8443",
+            "/v2/ping",
+            "documented /v2/ping ping",
+        ),
+        (
+            "us.example.com:8443",
+            "/v2/ping",
+            "documented /v2/ping ping",
+        ),
         ("eu.example.com", "/v2/ping", "unmanaged - -"),
         ("ap.example.com:8443", "/v2/ping", "unmanaged - -"),
-        ("legacy.example.com", "/rest/ping", "documented /rest/ping legacyPing"),
-        ("legacy.example.com:443", "/rest/ping", "documented /rest/ping legacyPing"),
+        (
+            "legacy.example.com",
+            "/rest/ping",
+            "documented /rest/ping legacyPing",
+        ),
+        (
+            "legacy.example.com:443",
+            "/rest/ping",
+            "documented /rest/ping legacyPing",
+        ),
         ("legacy.example.com", "/ping", "shadow - -"),
     ];
     for (host, path, want) in table {
-        assert_eq!(summary(&m.classify(&req(host, "GET", path))), want, "{host} {path}");
+        assert_eq!(
+            summary(&m.classify(&req(host, "GET", path))),
+            want,
+            "{host} {path}"
+        );
     }
 }
 
@@ -179,18 +233,45 @@ fn deprecated_operations_and_retired_paths_are_zombies() {
     };
     let m = matcher_with(&[("z.yaml", &on_api(paths))], &config);
     let table = [
-        ("/old", ApiStatus::Zombie, ApiReason::Deprecated, Some("old")),
-        ("/api/v0/items", ApiStatus::Zombie, ApiReason::Retired, Some("v0Items")),
-        ("/api/v0/undocumented", ApiStatus::Zombie, ApiReason::Retired, None),
-        ("/new", ApiStatus::Documented, ApiReason::Operation, Some("new")),
+        (
+            "/old",
+            ApiStatus::Zombie,
+            ApiReason::Deprecated,
+            Some("old"),
+        ),
+        (
+            "/api/v0/items",
+            ApiStatus::Zombie,
+            ApiReason::Retired,
+            Some("v0Items"),
+        ),
+        (
+            "/api/v0/undocumented",
+            ApiStatus::Zombie,
+            ApiReason::Retired,
+            None,
+        ),
+        (
+            "/new",
+            ApiStatus::Documented,
+            ApiReason::Operation,
+            Some("new"),
+        ),
     ];
     for (path, status, reason, op) in table {
         let c = m.classify(&req("api.example.com", "GET", path));
-        assert_eq!((c.status, c.reason, c.operation_id()), (status, reason, op), "{path}");
+        assert_eq!(
+            (c.status, c.reason, c.operation_id()),
+            (status, reason, op),
+            "{path}"
+        );
     }
     // A retired path is a zombie on hosts no spec covers too.
     let c = m.classify(&req("other.test", "GET", "/api/v0/items"));
-    assert_eq!((c.status, c.reason, c.spec), (ApiStatus::Zombie, ApiReason::Retired, None));
+    assert_eq!(
+        (c.status, c.reason, c.spec),
+        (ApiStatus::Zombie, ApiReason::Retired, None)
+    );
 }
 
 #[test]
@@ -225,14 +306,33 @@ fn drift_lists_undocumented_query_names_undeclared_statuses_and_unaccepted_bodie
             .collect::<Vec<_>>()
     };
     let none: Vec<String> = Vec::new();
-    assert_eq!(drift("GET", Some("page=2&filter[a]=1"), Some(200), None), none);
+    assert_eq!(
+        drift("GET", Some("page=2&filter[a]=1"), Some(200), None),
+        none
+    );
     assert_eq!(drift("GET", Some("page=2"), Some(404), None), none);
     assert_eq!(
-        drift("GET", Some("page=2&debug=1&debug=2&x+y&%64ebug2="), Some(500), None),
+        drift(
+            "GET",
+            Some("page=2&debug=1&debug=2&x+y&%64ebug2="),
+            Some(500),
+            None
+        ),
         ["query:debug", "query:x y", "query:debug2", "status:500"]
     );
-    assert_eq!(drift("GET", Some(""), None, Some("text/plain")), ["type:text/plain"]);
-    assert_eq!(drift("POST", None, Some(503), Some("application/json; charset=utf-8")), none);
+    assert_eq!(
+        drift("GET", Some(""), None, Some("text/plain")),
+        ["type:text/plain"]
+    );
+    assert_eq!(
+        drift(
+            "POST",
+            None,
+            Some(503),
+            Some("application/json; charset=utf-8")
+        ),
+        none
+    );
     assert_eq!(
         drift("POST", None, Some(201), Some("application/xml;q=1")),
         ["type:application/xml"]
@@ -270,7 +370,9 @@ fn overrides_replace_hosts_and_base_paths() {
         "documented /v1/ping ping"
     );
     assert_eq!(
-        hosts.classify(&req("prod.example.com", "GET", "/v1/ping")).status,
+        hosts
+            .classify(&req("prod.example.com", "GET", "/v1/ping"))
+            .status,
         ApiStatus::Unmanaged
     );
     let base = with(SpecOverride {
@@ -302,7 +404,10 @@ fn bad_configs_are_refused_with_the_field_named() {
             overrides,
             ..ApiConfig::new()
         };
-        Matcher::new(specs, &config).map(|_| ()).unwrap_err().to_string()
+        Matcher::new(specs, &config)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     };
     let ovr = |spec: &str, hosts: &[&str]| SpecOverride {
         spec: spec.into(),
@@ -333,9 +438,15 @@ fn the_first_spec_wins_a_shared_operation() {
     let b = on_api("  /x: {get: {operationId: fromB}, post: {operationId: postB}}\n");
     let m = matcher(&[("a.yaml", &a), ("b.yaml", &b)]);
     let get = m.classify(&req("api.example.com", "GET", "/x"));
-    assert_eq!((get.operation_id(), get.spec), (Some("fromA"), Some("a.yaml")));
+    assert_eq!(
+        (get.operation_id(), get.spec),
+        (Some("fromA"), Some("a.yaml"))
+    );
     let post = m.classify(&req("api.example.com", "POST", "/x"));
-    assert_eq!((post.operation_id(), post.spec), (Some("postB"), Some("b.yaml")));
+    assert_eq!(
+        (post.operation_id(), post.spec),
+        (Some("postB"), Some("b.yaml"))
+    );
     assert_eq!(m.operations().count(), 3);
 }
 
@@ -355,7 +466,9 @@ base_path = "/"
     assert_eq!(c.overrides[0].base_path.as_deref(), Some("/"));
     let empty: ApiConfig = toml::from_str("").unwrap();
     assert_eq!(empty, ApiConfig::new());
-    let e = toml::from_str::<ApiConfig>("spec = []").unwrap_err().to_string();
+    let e = toml::from_str::<ApiConfig>("spec = []")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("unknown field `spec`"), "{e}");
 }
 
@@ -408,12 +521,7 @@ mod twin {
                 let t: Vec<&str> = super::segments(t).collect();
                 t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| fits(t, p))
             })
-            .min_by_key(|(i, t)| {
-                (
-                    super::segments(t).map(rank).collect::<Vec<_>>(),
-                    *i,
-                )
-            })
+            .min_by_key(|(i, t)| (super::segments(t).map(rank).collect::<Vec<_>>(), *i))
             .map(|(i, _)| i)
     }
 }

@@ -146,7 +146,10 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
             return false;
         }
     }
-    ac.remainder().iter().zip(bc.remainder()).all(|(x, y)| x == y)
+    ac.remainder()
+        .iter()
+        .zip(bc.remainder())
+        .all(|(x, y)| x == y)
 }
 
 /// One node: the templates that share the segments leading to it.

@@ -9,7 +9,9 @@ use crate::aggregate::Aggregator;
 pub(crate) fn awkward_inventory() -> Inventory {
     let mut a = Aggregator::new();
     let body = |text: &str| match crate::schema::infer_json(text.as_bytes()) {
-        crate::schema::Inference::Complete(s) => serde_json::to_value(crate::record::BodySchema::from(s)).unwrap(),
+        crate::schema::Inference::Complete(s) => {
+            serde_json::to_value(crate::record::BodySchema::from(s)).unwrap()
+        }
         other => panic!("{other:?}"),
     };
     let records = [
@@ -49,14 +51,25 @@ fn parameters_get_valid_distinct_names_and_types() {
     let doc = openapi_from_inventory(&awkward_inventory(), &OpenApiOptions::default());
     let paths = doc["paths"].as_object().unwrap();
     let keys: Vec<&str> = paths.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["/files/{rest}", "/users/{id}/orders/{id2}", "/users/{x}"]);
+    assert_eq!(
+        keys,
+        ["/files/{rest}", "/users/{id}/orders/{id2}", "/users/{x}"]
+    );
     let get = &doc["paths"]["/users/{id}/orders/{id2}"]["get"];
     let params = get["parameters"].as_array().unwrap();
     let names: Vec<(&str, &str)> = params
         .iter()
         .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
         .collect();
-    assert_eq!(names, [("id", "path"), ("id2", "path"), ("api_key", "query"), ("page", "query")]);
+    assert_eq!(
+        names,
+        [
+            ("id", "path"),
+            ("id2", "path"),
+            ("api_key", "query"),
+            ("page", "query")
+        ]
+    );
     // `7`, `8`: integers; `9`, `x1`: not all.
     assert_eq!(params[0]["schema"], json!({"type": "integer"}));
     assert_eq!(params[1]["schema"], json!({"type": "string"}));
@@ -67,7 +80,8 @@ fn parameters_get_valid_distinct_names_and_types() {
 #[test]
 fn bodies_become_json_schemas_merged_across_samples() {
     let doc = openapi_from_inventory(&awkward_inventory(), &OpenApiOptions::default());
-    let schema = &doc["paths"]["/users/{id}/orders/{id2}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let schema = &doc["paths"]["/users/{id}/orders/{id2}"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
     assert_eq!(
         schema,
         &json!({
@@ -93,7 +107,10 @@ fn bodies_become_json_schemas_merged_across_samples() {
                                           "properties": {"three": {"type": "integer"}},
                                           "required": ["three"]}})
     );
-    assert_eq!(post["responses"], json!({"default": {"description": "no response seen"}}));
+    assert_eq!(
+        post["responses"],
+        json!({"default": {"description": "no response seen"}})
+    );
     // No media type: no content.
     assert_eq!(
         doc["paths"]["/users/{x}"]["get"]["responses"]["204"],
@@ -117,7 +134,12 @@ fn security_schemes_are_the_ones_seen() {
     let get = &doc["paths"]["/users/{id}/orders/{id2}"]["get"];
     // `none` seen too: the empty requirement makes it optional.
     assert_eq!(get["security"], json!([{"apiKey_api_key": []}, {}]));
-    let servers: Vec<&Value> = doc["servers"].as_array().unwrap().iter().map(|s| &s["url"]).collect();
+    let servers: Vec<&Value> = doc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["url"])
+        .collect();
     assert_eq!(servers, ["http://a.test", "http://b.test"]);
     assert_eq!(doc["openapi"], "3.1.0");
 }

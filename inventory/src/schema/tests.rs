@@ -108,7 +108,9 @@ fn depth_and_field_count_are_bounded() {
     let s = infer(&deep);
     assert!(s.depth_limited);
     assert_eq!(s.fields.len(), MAX_SCHEMA_DEPTH + 1);
-    let wide: Vec<String> = (0..MAX_SCHEMA_FIELDS + 10).map(|i| format!("\"f{i}\": 1")).collect();
+    let wide: Vec<String> = (0..MAX_SCHEMA_FIELDS + 10)
+        .map(|i| format!("\"f{i}\": 1"))
+        .collect();
     let s = infer(&format!("{{{}}}", wide.join(",")));
     assert_eq!(s.fields.len(), MAX_SCHEMA_FIELDS);
     assert_eq!(s.dropped_fields, 11, "the root takes one slot");

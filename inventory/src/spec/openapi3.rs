@@ -169,7 +169,9 @@ pub(super) fn responses(
 fn bad_status(doc: &Doc<'_>, at: &Pointer, key: &str) -> SpecError {
     doc.invalid(
         &at.child(key),
-        format!("{key:?} is not a response status: write a code (`404`), a range (`4XX`) or `default`"),
+        format!(
+            "{key:?} is not a response status: write a code (`404`), a range (`4XX`) or `default`"
+        ),
     )
 }
 

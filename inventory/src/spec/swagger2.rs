@@ -132,7 +132,9 @@ fn parameters(doc: &Doc<'_>, map: &Map<String, Value>, at: &Pointer) -> Result<P
             Some(other) => {
                 return Err(doc.invalid(
                     &p_at.child("in"),
-                    format!("`in: {other}`; a parameter is in query, header, path, formData or body"),
+                    format!(
+                        "`in: {other}`; a parameter is in query, header, path, formData or body"
+                    ),
                 ))
             }
             None => return Err(doc.invalid(&p_at, "a parameter needs `in`")),

@@ -66,7 +66,13 @@ fn openapi_31_operations_carry_what_classification_needs() {
     let ids: Vec<_> = s
         .operations
         .iter()
-        .map(|o| (o.method, o.path.as_str(), o.operation_id.as_deref().unwrap_or("")))
+        .map(|o| {
+            (
+                o.method,
+                o.path.as_str(),
+                o.operation_id.as_deref().unwrap_or(""),
+            )
+        })
         .collect();
     // Sorted by path (serde_json's maps are), then in `METHODS` order.
     assert_eq!(
@@ -155,7 +161,11 @@ paths:
     );
     assert_eq!(
         bases(&s.operations[0]),
-        ["b.example.com /b", "b.example.com:443 /b", "b.example.com:80 /b"]
+        [
+            "b.example.com /b",
+            "b.example.com:443 /b",
+            "b.example.com:80 /b"
+        ]
     );
     assert_eq!(bases(&s.operations[1]), ["* /c"]);
     let none = spec(
@@ -225,11 +235,23 @@ fn swagger_2_uses_host_base_path_schemes_and_consumes() {
     assert_eq!(bases(list), ["petstore.example.com:8080 /v2"]);
     assert_eq!(list.query.names, ["limit"]);
     assert_eq!(list.request_body, None);
-    assert!(create.request_body.as_ref().unwrap().accepts("application/json"));
+    assert!(create
+        .request_body
+        .as_ref()
+        .unwrap()
+        .accepts("application/json"));
     assert!(!create.request_body.as_ref().unwrap().accepts("text/plain"));
     assert!(photo.deprecated);
-    assert!(photo.request_body.as_ref().unwrap().accepts("multipart/form-data; boundary=x"));
-    assert!(!photo.request_body.as_ref().unwrap().accepts("application/json"));
+    assert!(photo
+        .request_body
+        .as_ref()
+        .unwrap()
+        .accepts("multipart/form-data; boundary=x"));
+    assert!(!photo
+        .request_body
+        .as_ref()
+        .unwrap()
+        .accepts("application/json"));
     let form = login.request_body.as_ref().unwrap();
     assert!(form.accepts("application/x-www-form-urlencoded"));
     assert!(!form.accepts("application/json"));
@@ -290,7 +312,11 @@ components:
     assert_eq!(s.operations[0].pointer, "/components/pathItems/A/get");
     let b = &s.operations[1];
     assert!(b.query.documents("filter[status]") && !b.query.documents("filterx"));
-    assert!(b.request_body.as_ref().unwrap().accepts("application/x-www-form-urlencoded"));
+    assert!(b
+        .request_body
+        .as_ref()
+        .unwrap()
+        .accepts("application/x-www-form-urlencoded"));
 }
 
 #[test]
@@ -375,13 +401,16 @@ fn a_dangling_schema_ref_is_an_error_even_where_the_matcher_never_looks() {
 
 #[test]
 fn syntax_errors_name_the_file_line_and_column() {
-    let e = error(
-        "bad.yaml",
-        "openapi: 3.0.0\npaths:\n  /x: {get: [\n",
+    let e = error("bad.yaml", "openapi: 3.0.0\npaths:\n  /x: {get: [\n");
+    assert!(
+        e.starts_with("bad.yaml: not valid YAML at line 4, column 1: "),
+        "{e}"
     );
-    assert!(e.starts_with("bad.yaml: not valid YAML at line 4, column 1: "), "{e}");
     let e = error("bad.json", "{\"openapi\": \"3.0.0\",\n \"paths\": {]}");
-    assert!(e.starts_with("bad.json: not valid JSON at line 2, column 12: "), "{e}");
+    assert!(
+        e.starts_with("bad.json: not valid JSON at line 2, column 12: "),
+        "{e}"
+    );
 }
 
 #[test]

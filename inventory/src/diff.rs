@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::aggregate::{Inventory, OTHER};
+use crate::aggregate::{EndpointInventory, Inventory, OTHER};
 use crate::config::{ApiConfig, ApiConfigError, SpecOverride};
 use crate::matcher::{ApiReason, ApiRequest, ApiStatus, Matcher};
 use crate::record::DriftRecord;
@@ -93,79 +93,7 @@ pub fn diff(inv: &Inventory, spec: Spec) -> Result<SpecDiff, ApiConfigError> {
     };
     for host in &inv.hosts {
         for ep in &host.endpoints {
-            let path = if ep.sample_path.is_empty() {
-                ep.template.as_str()
-            } else {
-                ep.sample_path.as_str()
-            };
-            let base = ApiRequest {
-                host: Some(&host.host),
-                method: &ep.method,
-                path,
-                ..ApiRequest::default()
-            };
-            let c = matcher.classify(&base);
-            let seen = SeenEndpoint {
-                host: host.host.clone(),
-                method: ep.method.clone(),
-                template: c.template.unwrap_or(&ep.template).to_string(),
-                requests: ep.requests,
-                reason: c.reason,
-                operation_id: c.operation_id().map(Into::into),
-            };
-            let Some(i) = c.operation_index else {
-                out.shadow.push(seen);
-                continue;
-            };
-            if let Some(u) = used.get_mut(i) {
-                *u = true;
-            }
-            let query: Vec<&str> = ep
-                .query_params
-                .counts
-                .keys()
-                .map(String::as_str)
-                .filter(|n| *n != OTHER)
-                .collect();
-            let query = query.join("&");
-            let mut probes = vec![ApiRequest {
-                query: Some(&query),
-                ..base
-            }];
-            probes.extend(ep.responses.keys().map(|s| ApiRequest {
-                status: Some(*s),
-                ..base
-            }));
-            probes.extend(
-                ep.request_content_types
-                    .counts
-                    .keys()
-                    .filter(|t| *t != OTHER)
-                    .map(|t| ApiRequest {
-                        content_type: Some(t),
-                        ..base
-                    }),
-            );
-            let drift: BTreeSet<DriftRecord> = probes
-                .iter()
-                .flat_map(|p| {
-                    matcher
-                        .classify(p)
-                        .drift
-                        .iter()
-                        .map(DriftRecord::from)
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            if c.status == ApiStatus::Zombie {
-                out.zombie.push(seen.clone());
-            }
-            if !drift.is_empty() {
-                out.drift.push(DriftedEndpoint {
-                    endpoint: seen,
-                    drift: drift.into_iter().collect(),
-                });
-            }
+            compare_endpoint(&matcher, &host.host, ep, &mut used, &mut out);
         }
     }
     out.unused = matcher
@@ -180,6 +108,101 @@ pub fn diff(inv: &Inventory, spec: Spec) -> Result<SpecDiff, ApiConfigError> {
         })
         .collect();
     Ok(out)
+}
+
+/// One endpoint against the spec: shadow, or its operation marked used (and zombie or
+/// drifted).
+fn compare_endpoint(
+    matcher: &Matcher,
+    host: &str,
+    ep: &EndpointInventory,
+    used: &mut [bool],
+    out: &mut SpecDiff,
+) {
+    let path = if ep.sample_path.is_empty() {
+        ep.template.as_str()
+    } else {
+        ep.sample_path.as_str()
+    };
+    let base = ApiRequest {
+        host: Some(host),
+        method: &ep.method,
+        path,
+        ..ApiRequest::default()
+    };
+    let c = matcher.classify(&base);
+    let seen = SeenEndpoint {
+        host: host.to_string(),
+        method: ep.method.clone(),
+        template: c.template.unwrap_or(&ep.template).to_string(),
+        requests: ep.requests,
+        reason: c.reason,
+        operation_id: c.operation_id().map(Into::into),
+    };
+    let Some(i) = c.operation_index else {
+        out.shadow.push(seen);
+        return;
+    };
+    if let Some(u) = used.get_mut(i) {
+        *u = true;
+    }
+    if c.status == ApiStatus::Zombie {
+        out.zombie.push(seen.clone());
+    }
+    let drift = endpoint_drift(matcher, ep, &base);
+    if !drift.is_empty() {
+        out.drift.push(DriftedEndpoint {
+            endpoint: seen,
+            drift,
+        });
+    }
+}
+
+/// The drift of an endpoint's query names, response statuses and request media types, each
+/// once: one probe for the names, one per status, one per media type.
+fn endpoint_drift(
+    matcher: &Matcher,
+    ep: &EndpointInventory,
+    base: &ApiRequest<'_>,
+) -> Vec<DriftRecord> {
+    let names: Vec<&str> = ep
+        .query_params
+        .counts
+        .keys()
+        .map(String::as_str)
+        .filter(|n| *n != OTHER)
+        .collect();
+    let query = names.join("&");
+    let mut probes = vec![ApiRequest {
+        query: Some(&query),
+        ..*base
+    }];
+    probes.extend(ep.responses.keys().map(|s| ApiRequest {
+        status: Some(*s),
+        ..*base
+    }));
+    probes.extend(
+        ep.request_content_types
+            .counts
+            .keys()
+            .filter(|t| *t != OTHER)
+            .map(|t| ApiRequest {
+                content_type: Some(t),
+                ..*base
+            }),
+    );
+    let drift: BTreeSet<DriftRecord> = probes
+        .iter()
+        .flat_map(|p| {
+            matcher
+                .classify(p)
+                .drift
+                .iter()
+                .map(DriftRecord::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    drift.into_iter().collect()
 }
 
 /// The diff as text.

@@ -102,8 +102,8 @@ fn has_spec_names(ops: &BTreeMap<String, Op<'_>>) -> bool {
 }
 
 /// The document as YAML.
-pub fn to_yaml(doc: &Value) -> String {
-    yaml_serde::to_string(doc).unwrap_or_default()
+pub fn to_yaml(doc: &Value) -> Result<String, yaml_serde::Error> {
+    yaml_serde::to_string(doc)
 }
 
 /// Whether a lowercase method is one a path item can hold.

@@ -237,7 +237,7 @@ fn the_openapi_rebuilt_from_the_capture_is_valid_and_has_the_apps_routes() {
     );
     let order = &doc["paths"]["/api/v1/orders/{order_id}"]["get"]["parameters"][0];
     assert_eq!(order["schema"], json!({"type": "string", "format": "uuid"}));
-    let yaml = to_yaml(&doc);
+    let yaml = to_yaml(&doc).unwrap();
     if let Some(r) = validate("rebuilt.yaml", &yaml) {
         r.unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     }
@@ -343,7 +343,7 @@ fn a_document_with_the_awkward_cases_is_valid_too() {
         agg.add(r);
     }
     let doc = openapi_from_inventory(&agg.finish(), &OpenApiOptions::default());
-    let yaml = to_yaml(&doc);
+    let yaml = to_yaml(&doc).unwrap();
     if let Some(r) = validate("awkward.yaml", &yaml) {
         r.unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     }

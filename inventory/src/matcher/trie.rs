@@ -262,6 +262,7 @@ impl Trie {
         if let Some(n) = existing {
             return n as usize;
         }
+        // A spec is at most `MAX_SPEC_BYTES` (64 MiB): far fewer than 2^32 segments.
         let new = u32::try_from(self.nodes.len()).expect("fewer than 2^32 template segments");
         self.nodes.push(Node::new());
         let parent = &mut self.nodes[node];

@@ -603,3 +603,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(segments(&p).collect::<Vec<_>>(), slow);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Arbitrary request fields never panic, and only a matched operation has drift.
+    #[test]
+    fn arbitrary_requests_never_panic(
+        host in "[a-zA-Z.:é]{0,12}",
+        method in "GET|DELETE|[A-Zé]{0,6}",
+        path in "[/a-z{}%é.]{0,24}",
+        query in proptest::option::of("[a-z=&%+é]{0,16}"),
+        status in proptest::option::of(0u16..1000),
+        content_type in proptest::option::of("[a-z/;= é]{0,16}"),
+    ) {
+        let m = matcher(&[("p.yaml", &on_api(PRECEDENCE))]);
+        let r = ApiRequest {
+            host: Some(&host),
+            method: &method,
+            path: &path,
+            query: query.as_deref(),
+            status,
+            content_type: content_type.as_deref(),
+        };
+        let c = m.classify(&r);
+        proptest::prop_assert!(c.operation.is_some() || c.drift.is_empty());
+    }
+}

@@ -219,3 +219,23 @@ proptest! {
         prop_assert_eq!(forward.samples() as usize, vs.len());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    /// Arbitrary bytes never panic, and give a schema only when they are JSON.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        let got = infer_json(&bytes);
+        prop_assert_eq!(matches!(got, Inference::Complete(_)), is_json);
+    }
+}
+
+#[test]
+fn the_documented_example_has_its_documented_fingerprint() {
+    let items: Vec<String> = (0..10).map(|i| format!("{{\"id\": {i}}}")).collect();
+    let s = infer(&format!("{{\"items\": [{}]}}", items.join(",")));
+    // docs/api-inventory.md shows this schema and fingerprint.
+    assert_eq!(s.fingerprint(), "609e6a4bda0aecb9");
+    assert_eq!(s.fields["/items/*"].count, 10);
+}

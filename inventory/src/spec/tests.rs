@@ -471,3 +471,24 @@ fn documents_that_are_not_openapi_are_refused() {
         "x.yaml: at #: expected an object, found an array"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Arbitrary bytes and mangled specs never panic: they load or give an error.
+    #[test]
+    fn arbitrary_specs_never_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        cut in 0usize..2000,
+        flip in 0usize..2000,
+    ) {
+        let _ = Spec::parse("a.yaml", &bytes);
+        let mut text = SHOP_31.as_bytes().to_vec();
+        text.truncate(cut.min(text.len()));
+        let _ = Spec::parse("cut.yaml", &text);
+        let mut text = SHOP_31.as_bytes().to_vec();
+        if let Some(b) = text.get_mut(flip % SHOP_31.len()) {
+            *b = b'{';
+        }
+        let _ = Spec::parse("flip.yaml", &text);
+    }
+}

@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[path = "workload.rs"]
 mod workload;
 
-use workload::{request, spec_yaml, BATCH};
+use workload::{listing_body, request, spec_yaml, BATCH};
 
 fn classify(c: &mut Criterion) {
     let spec = Spec::parse("bench.yaml", spec_yaml().as_bytes()).expect("the generated spec loads");
@@ -40,15 +40,7 @@ fn classify(c: &mut Criterion) {
 }
 
 fn infer(c: &mut Criterion) {
-    let body = format!(
-        "{{\"page\": 1, \"items\": [{}]}}",
-        (0..10)
-            .map(|i| format!(
-                "{{\"id\": {i}, \"sku\": \"SKU-{i:04}\", \"name\": \"red mug\", \"price\": 12.5, \"in_stock\": true, \"tags\": [\"a\", \"b\"]}}"
-            ))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let body = listing_body();
     let mut g = c.benchmark_group("infer");
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("listing_1kb", |b| {

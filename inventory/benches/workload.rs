@@ -49,3 +49,16 @@ pub fn request(i: usize) -> (String, String, String, Option<String>) {
     let query = (i % 3 == 0).then(|| format!("page={i}&q=x&debug={}", i % 2));
     (host.into(), method.into(), path, query)
 }
+
+/// A 1 KiB product listing, the bench's JSON body.
+pub fn listing_body() -> String {
+    format!(
+        "{{\"page\": 1, \"items\": [{}]}}",
+        (0..10)
+            .map(|i| format!(
+                "{{\"id\": {i}, \"sku\": \"SKU-{i:04}\", \"name\": \"red mug\", \"price\": 12.5, \"in_stock\": true, \"tags\": [\"a\", \"b\"]}}"
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}

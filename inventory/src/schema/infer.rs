@@ -4,7 +4,47 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{JsonType, Schema, StringFormat, ITEMS, MAX_SCHEMA_DEPTH};
+use hashbrown::HashMap;
+
+use super::{
+    FieldShape, JsonType, Schema, StringFormat, ITEMS, MAX_SCHEMA_DEPTH, MAX_SCHEMA_FIELDS,
+};
+
+/// A schema while a body is walked: hashed by pointer (a body touches its pointers many
+/// times, once per array element), sorted into a [`Schema`] at the end.
+#[derive(Default)]
+struct Builder {
+    /// Per pointer, what was seen.
+    fields: HashMap<String, FieldShape, foldhash::fast::FixedState>,
+    /// New pointers not kept at [`MAX_SCHEMA_FIELDS`].
+    dropped_fields: u32,
+    /// A container past [`MAX_SCHEMA_DEPTH`] was not followed.
+    depth_limited: bool,
+}
+
+impl Builder {
+    /// Note a value of type `t` at `pointer` (a new pointer past the bound is counted).
+    fn observe(&mut self, pointer: &str, t: JsonType, f: Option<StringFormat>) {
+        if let Some(shape) = self.fields.get_mut(pointer) {
+            shape.observe(t, f);
+        } else if self.fields.len() < MAX_SCHEMA_FIELDS {
+            let mut shape = FieldShape::default();
+            shape.observe(t, f);
+            self.fields.insert(pointer.to_string(), shape);
+        } else {
+            self.dropped_fields = self.dropped_fields.saturating_add(1);
+        }
+    }
+
+    /// The schema, sorted by pointer.
+    fn finish(self) -> Schema {
+        Schema {
+            fields: self.fields.into_iter().collect(),
+            dropped_fields: self.dropped_fields,
+            depth_limited: self.depth_limited,
+        }
+    }
+}
 
 /// What a body gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +61,7 @@ pub enum Inference {
 /// Infer the schema of a JSON body. Every prefix of a JSON document is `Truncated` (or,
 /// for a number cut short, `Complete`), never `NotJson`.
 pub fn infer_json(body: &[u8]) -> Inference {
-    let mut schema = Schema::default();
+    let mut schema = Builder::default();
     let mut pointer = String::new();
     let mut de = serde_json::Deserializer::from_slice(body);
     let walker = Walker {
@@ -30,7 +70,7 @@ pub fn infer_json(body: &[u8]) -> Inference {
         depth: 0,
     };
     match walker.deserialize(&mut de).and_then(|()| de.end()) {
-        Ok(()) => Inference::Complete(schema),
+        Ok(()) => Inference::Complete(schema.finish()),
         Err(e) if e.is_eof() => Inference::Truncated,
         Err(_) => Inference::NotJson,
     }
@@ -39,7 +79,7 @@ pub fn infer_json(body: &[u8]) -> Inference {
 /// Walks one value, noting its type at `pointer` and its contents below it.
 struct Walker<'s> {
     /// Where to note.
-    schema: &'s mut Schema,
+    schema: &'s mut Builder,
     /// The value's pointer; restored before returning.
     pointer: &'s mut String,
     /// Containers above the value.
@@ -160,7 +200,11 @@ impl Visitor<'_> for KeySeed<'_> {
 
     fn visit_str<E>(self, key: &str) -> Result<(), E> {
         self.0.push('/');
-        crate::spec::push_escaped(self.0, key);
+        if key.bytes().any(|b| b == b'~' || b == b'/') {
+            crate::spec::push_escaped(self.0, key);
+        } else {
+            self.0.push_str(key);
+        }
         Ok(())
     }
 }

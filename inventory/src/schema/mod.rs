@@ -168,20 +168,6 @@ impl Schema {
         self.fields.get("").map_or(0, |f| f.count)
     }
 
-    /// Note a value of type `t` at `pointer`; a new pointer past [`MAX_SCHEMA_FIELDS`] is
-    /// counted, not kept.
-    pub(crate) fn observe(&mut self, pointer: &str, t: JsonType, f: Option<StringFormat>) {
-        if let Some(shape) = self.fields.get_mut(pointer) {
-            shape.observe(t, f);
-        } else if self.fields.len() < MAX_SCHEMA_FIELDS {
-            let mut shape = FieldShape::default();
-            shape.observe(t, f);
-            self.fields.insert(pointer.to_string(), shape);
-        } else {
-            self.dropped_fields = self.dropped_fields.saturating_add(1);
-        }
-    }
-
     /// Merge another schema into this one (type unions, counts added, the field bound kept).
     pub fn merge(&mut self, other: &Schema) {
         for (pointer, shape) in &other.fields {

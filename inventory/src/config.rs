@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// API inventory settings (`[api]`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     /// OpenAPI 3.0/3.1 or Swagger 2.0 files, YAML or JSON. The sensor reads them and gives
@@ -31,14 +31,21 @@ fn default_infer_body_schemas() -> bool {
     true
 }
 
-impl ApiConfig {
-    /// The config with nothing set but what the defaults give (serde's `default` and
-    /// [`Default`] agree on it).
-    pub fn new() -> Self {
+impl Default for ApiConfig {
+    fn default() -> Self {
         ApiConfig {
+            specs: Vec::new(),
+            retired: Vec::new(),
+            overrides: Vec::new(),
             infer_body_schemas: default_infer_body_schemas(),
-            ..ApiConfig::default()
         }
+    }
+}
+
+impl ApiConfig {
+    /// The defaults (no spec, nothing retired, schemas inferred).
+    pub fn new() -> Self {
+        ApiConfig::default()
     }
 }
 

@@ -433,6 +433,12 @@ fn bad_configs_are_refused_with_the_field_named() {
 }
 
 #[test]
+fn the_matcher_is_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Matcher>();
+}
+
+#[test]
 fn the_first_spec_wins_a_shared_operation() {
     let a = on_api("  /x: {get: {operationId: fromA}}\n");
     let b = on_api("  /x: {get: {operationId: fromB}, post: {operationId: postB}}\n");
@@ -465,7 +471,8 @@ base_path = "/"
     assert!(c.infer_body_schemas);
     assert_eq!(c.overrides[0].base_path.as_deref(), Some("/"));
     let empty: ApiConfig = toml::from_str("").unwrap();
-    assert_eq!(empty, ApiConfig::new());
+    assert_eq!(empty, ApiConfig::default());
+    assert!(empty.infer_body_schemas);
     let e = toml::from_str::<ApiConfig>("spec = []")
         .unwrap_err()
         .to_string();

@@ -210,32 +210,30 @@ impl Matcher {
         let mut segs: SmallVec<[&str; INLINE_SEGMENTS]> = SmallVec::new();
         segs.extend(segments(req.path));
         let mut covering = None;
+        // The first documented path that fits, whatever its methods: an undocumented method.
+        let mut documented_path: Option<(u32, u32)> = None;
         for &mi in mounts {
             let Some((mount, rest)) = self.below(mi, req.path, &segs) else {
                 continue;
             };
             covering.get_or_insert(mount.spec);
-            if let Some(r) = method.and_then(|m| mount.trie.find(rest, Some(m))) {
+            let (found, any) = mount.trie.find_both(rest, method);
+            if let Some(r) = found {
                 return self.matched(r, req, retired);
             }
-        }
-        // No operation: shadow, with the documented path's template when only the method
-        // is not documented.
-        for &mi in mounts {
-            let Some((mount, rest)) = self.below(mi, req.path, &segs) else {
-                continue;
-            };
-            if let Some(r) = mount.trie.find(rest, None) {
-                let template = self.routes.get(r as usize).map(|r| &*r.template);
-                let spec = Some(mount.spec);
-                return self.unmatched(
-                    ApiStatus::Shadow,
-                    ApiReason::UndocumentedMethod,
-                    spec,
-                    template,
-                    retired,
-                );
+            if let (None, Some(r)) = (documented_path, any) {
+                documented_path = Some((mount.spec, r));
             }
+        }
+        if let Some((spec, r)) = documented_path {
+            let template = self.routes.get(r as usize).map(|r| &*r.template);
+            return self.unmatched(
+                ApiStatus::Shadow,
+                ApiReason::UndocumentedMethod,
+                Some(spec),
+                template,
+                retired,
+            );
         }
         let spec = covering.or_else(|| self.mounts.get(first as usize).map(|m| m.spec));
         self.unmatched(
@@ -270,11 +268,13 @@ impl Matcher {
             return &self.any_host;
         };
         let host = host.strip_suffix('.').unwrap_or(host);
-        let hit = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_host.get(host.to_ascii_lowercase().as_str())
-        } else {
-            self.by_host.get(host)
-        };
+        // Hosts are nearly always lowercase already: look up as sent, lowercase on a miss.
+        let hit = self.by_host.get(host).or_else(|| {
+            host.bytes()
+                .any(|b| b.is_ascii_uppercase())
+                .then(|| self.by_host.get(host.to_ascii_lowercase().as_str()))
+                .flatten()
+        });
         hit.map_or(&self.any_host, |l| l)
     }
 

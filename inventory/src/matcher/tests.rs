@@ -555,15 +555,22 @@ proptest::proptest! {
         let templates: Vec<String> =
             templates.iter().map(|segs| format!("/{}", segs.join("/"))).collect();
         let mut trie = Trie::default();
-        // Insertion order is template order; a repeated template keeps its first route.
+        // Every third template is DELETE, the others GET. Insertion order is template
+        // order; a repeated template (per method) keeps its first route.
+        let method_of = |i: usize| if i % 3 == 2 { Method::Delete } else { Method::Get };
         let mut first_of = Vec::new();
         for (i, t) in templates.iter().enumerate() {
             let route = u32::try_from(i).unwrap();
-            first_of.push(match trie.insert(t, Method::Get, route) {
+            first_of.push(match trie.insert(t, method_of(i), route) {
                 Ok(()) => route,
                 Err(existing) => existing,
             });
         }
+        let gets: Vec<String> = templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| if method_of(i) == Method::Get { t.clone() } else { "/\u{0}never".into() })
+            .collect();
         // Mixed segments of the alphabet differ in literal length, so that no tie between
         // two of them leaves the choice to insertion order at one segment, which the twin's
         // whole-template comparison would not see.
@@ -571,9 +578,15 @@ proptest::proptest! {
             let path = format!("/{}", segs.join("/"));
             let path_segs: Vec<&str> = segments(&path).collect();
             let got = trie.find(&path_segs, Some(Method::Get));
-            let want = twin::choose(&templates, &path).map(|i| first_of[i]);
+            let want = twin::choose(&gets, &path).map(|i| first_of[i]);
             let shape = |r: Option<u32>| r.map(|r| shape_of(&templates[r as usize]));
             proptest::prop_assert_eq!(shape(got), shape(want), "{} in {:?}", path, templates);
+            // Whatever the method: the most specific template of any.
+            let any_want = twin::choose(&templates, &path).map(|i| first_of[i]);
+            let any = trie.find(&path_segs, None);
+            proptest::prop_assert_eq!(shape(any), shape(any_want), "any: {} in {:?}", path, templates);
+            // One walk gives both.
+            proptest::prop_assert_eq!(trie.find_both(&path_segs, Some(Method::Get)), (got, any));
         }
     }
 }

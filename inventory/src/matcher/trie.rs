@@ -283,32 +283,53 @@ impl Trie {
 
     /// The most specific route for `segs` that has `method` (any method when `None`).
     pub fn find(&self, segs: &[&str], method: Option<Method>) -> Option<u32> {
-        if segs.len() > self.max_depth {
-            return None;
+        match method {
+            Some(_) => self.find_both(segs, method).0,
+            None => self.find_both(segs, None).1,
         }
-        self.find_from(0, segs, method)
     }
 
-    /// [`Self::find`] below node `node`.
-    fn find_from(&self, node: u32, segs: &[&str], method: Option<Method>) -> Option<u32> {
+    /// [`Self::find`] for `method`, and in the same walk the route [`Self::find`] gives for
+    /// any method (the first template whose path fits, whatever its methods): one search for
+    /// the match and, failing it, the documented path of an undocumented method.
+    pub fn find_both(&self, segs: &[&str], method: Option<Method>) -> (Option<u32>, Option<u32>) {
+        if segs.len() > self.max_depth {
+            return (None, None);
+        }
+        let mut any = NONE;
+        let found = self.find_from(0, segs, method, &mut any);
+        (found, (any != NONE).then_some(any))
+    }
+
+    /// [`Self::find`] below node `node`; `any` takes the first route of any method met.
+    fn find_from(
+        &self,
+        node: u32,
+        segs: &[&str],
+        method: Option<Method>,
+        any: &mut u32,
+    ) -> Option<u32> {
         let n = self.nodes.get(node as usize)?;
         let Some((first, rest)) = segs.split_first() else {
-            return n.route(method);
+            if *any == NONE {
+                *any = n.route(None).unwrap_or(NONE);
+            }
+            return method.and_then(|m| n.route(Some(m)));
         };
         if let Some(child) = n.literals.get(first) {
-            if let Some(r) = self.find_from(child, rest, method) {
+            if let Some(r) = self.find_from(child, rest, method, any) {
                 return Some(r);
             }
         }
         for (m, child) in &n.mixed {
             if m.matches(first) {
-                if let Some(r) = self.find_from(*child, rest, method) {
+                if let Some(r) = self.find_from(*child, rest, method, any) {
                     return Some(r);
                 }
             }
         }
         if n.param != NONE && !first.is_empty() {
-            return self.find_from(n.param, rest, method);
+            return self.find_from(n.param, rest, method, any);
         }
         None
     }

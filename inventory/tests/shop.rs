@@ -348,3 +348,89 @@ fn a_document_with_the_awkward_cases_is_valid_too() {
         r.unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     }
 }
+
+/// The `http` and `session` records `apitap replay` wrote for the capture (before the
+/// sensor classified; fixtures/inventory/README.md).
+fn replayed_records() -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(repo().join("fixtures/inventory/shop-inventory.records.jsonl"))
+            .unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A replayed http record as classification input: the fields the sensor will read.
+fn request_of_record(r: &Value) -> ApiRequest<'_> {
+    let req = &r["request"];
+    ApiRequest {
+        host: req["host"].as_str(),
+        method: req["method"].as_str().unwrap(),
+        path: req["path"].as_str().unwrap(),
+        query: req["query"].as_str(),
+        status: r["response"]["status"].as_u64().map(|s| s as u16),
+        content_type: req["content_type"].as_str(),
+    }
+}
+
+#[test]
+fn replayed_records_classify_as_the_truth_says_and_rebuild_the_apps_routes() {
+    let matcher = Matcher::new(vec![shop_spec()], &shop_config()).unwrap();
+    let calls = truth();
+    let mut records = replayed_records();
+    let mut checked = 0;
+    for r in records.iter_mut().filter(|r| r["type"] == "http") {
+        let port = r["flow"]["src_port"].as_u64();
+        let call = calls
+            .iter()
+            .find(|c| c["client_port"].as_u64() == port && c["depth"] == r["depth"])
+            .unwrap_or_else(|| panic!("no call for {r}"));
+        let api = {
+            let c = matcher.classify(&request_of_record(r));
+            // The sensor reads the values before redaction; the records only have names.
+            let headers = r["request"]["headers"].as_array().unwrap();
+            let auth = apitap_inventory::detect_auth(
+                headers
+                    .iter()
+                    .map(|h| (h[0].as_str().unwrap(), h[1].as_str().unwrap().as_bytes())),
+                r["request"]["query"].as_str(),
+            );
+            ApiRecord::new(&c, auth)
+        };
+        let got = json!({
+            "status": api.status, "reason": api.reason, "operation_id": api.operation_id,
+            "template": api.template, "drift": api.drift,
+        });
+        assert_eq!(got, call["expected"], "{} {}", call["method"], call["path"]);
+        r["api"] = serde_json::to_value(&api).unwrap();
+        checked += 1;
+    }
+    assert_eq!(checked, calls.len(), "every call was replayed");
+    let mut agg = Aggregator::new();
+    for r in &records {
+        agg.add(r);
+    }
+    let inv = agg.finish();
+    assert_eq!(inv.stats.http_records, 34);
+    let shop = inv.hosts.iter().find(|h| h.host == "shop.example.test").unwrap();
+    let admin = shop
+        .endpoints
+        .iter()
+        .find(|e| e.template == "/api/v1/admin/users")
+        .unwrap();
+    assert_eq!(admin.requests, 3);
+    assert_eq!(admin.api, [(apitap_inventory::ApiStatus::Shadow, 3)].into());
+    // Alice (bearer) and carol (cookie) are users of their sessions; the anonymous call is
+    // a session without one.
+    assert_eq!((admin.sessions.count, admin.users.count), (3, 2));
+    let doc = openapi_from_inventory(&inv, &OpenApiOptions::default());
+    let mut got = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            got.insert((method.clone(), blank(path)));
+        }
+    }
+    assert_eq!(got, true_routes(&calls));
+    let yaml = to_yaml(&doc).unwrap();
+    if let Some(r) = validate("replayed.yaml", &yaml) {
+        r.unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    }
+}

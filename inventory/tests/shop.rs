@@ -355,7 +355,9 @@ fn replayed_records() -> Vec<Value> {
     let text =
         std::fs::read_to_string(repo().join("fixtures/inventory/shop-inventory.records.jsonl"))
             .unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A replayed http record as classification input: the fields the sensor will read.
@@ -410,7 +412,11 @@ fn replayed_records_classify_as_the_truth_says_and_rebuild_the_apps_routes() {
     }
     let inv = agg.finish();
     assert_eq!(inv.stats.http_records, 34);
-    let shop = inv.hosts.iter().find(|h| h.host == "shop.example.test").unwrap();
+    let shop = inv
+        .hosts
+        .iter()
+        .find(|h| h.host == "shop.example.test")
+        .unwrap();
     let admin = shop
         .endpoints
         .iter()

@@ -282,6 +282,7 @@ impl Trie {
     }
 
     /// The most specific route for `segs` that has `method` (any method when `None`).
+    #[cfg(test)]
     pub fn find(&self, segs: &[&str], method: Option<Method>) -> Option<u32> {
         match method {
             Some(_) => self.find_both(segs, method).0,

@@ -126,9 +126,16 @@ impl Aggregator {
             return Added::Skipped;
         };
         self.stats.http_records += 1;
-        let api = record
-            .get("api")
-            .and_then(|a| ApiRecord::deserialize(a).ok());
+        let api = match record.get("api").filter(|a| !a.is_null()) {
+            None => None,
+            Some(a) => match ApiRecord::deserialize(a) {
+                Ok(api) => Some(api),
+                Err(_) => {
+                    self.stats.unreadable_api += 1;
+                    None
+                }
+            },
+        };
         let method = str_at(request, "method").unwrap_or("");
         let path = str_at(request, "path").unwrap_or("/");
         let host = host_of(record, request);

@@ -27,6 +27,8 @@ pub struct AggregatorStats {
     pub session_records: u64,
     /// Records of other types, or without the fields needed (no request).
     pub skipped_records: u64,
+    /// `http` records whose `api` object could not be read (counted as without one).
+    pub unreadable_api: u64,
     /// Requests to hosts past [`super::MAX_HOSTS`].
     pub hosts_dropped: u64,
     /// Requests to endpoints past [`super::MAX_ENDPOINTS_PER_HOST`].

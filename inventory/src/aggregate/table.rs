@@ -62,8 +62,14 @@ pub fn render_table(inv: &Inventory) -> String {
     let s = &inv.stats;
     let _ = writeln!(
         out,
-        "{} http records, {} session records, {} skipped; dropped: {} hosts, {} endpoints",
-        s.http_records, s.session_records, s.skipped_records, s.hosts_dropped, s.endpoints_dropped
+        "{} http records ({} with an unreadable `api`), {} session records, {} skipped; \
+         dropped: {} hosts, {} endpoints",
+        s.http_records,
+        s.unreadable_api,
+        s.session_records,
+        s.skipped_records,
+        s.hosts_dropped,
+        s.endpoints_dropped
     );
     out
 }

@@ -108,6 +108,9 @@ fn endpoints_group_by_host_method_and_template() {
             .v,
         Rec::new("api.example.com", "DELETE", "/users/8", 2).v,
         Rec::new("other.example.com", "GET", "/users/9", 4).v,
+        Rec::new("other.example.com", "GET", "/users/9", 5)
+            .set(|v| v["api"] = json!({"status": "sideways"}))
+            .v,
         json!({"type": "alert"}),
         json!({"type": "http", "request": null, "response": {"status": 400}}),
     ]);
@@ -137,8 +140,9 @@ fn endpoints_group_by_host_method_and_template() {
     let delete = endpoint(&inv, "api.example.com", "DELETE", "/users/{id}");
     assert_eq!(delete.api, [(ApiStatus::Unmanaged, 1)].into());
     assert_eq!(delete.auth.counts, [("none".to_string(), 1)].into());
-    assert_eq!(inv.stats.http_records, 4);
+    assert_eq!(inv.stats.http_records, 5);
     assert_eq!(inv.stats.skipped_records, 2);
+    assert_eq!(inv.stats.unreadable_api, 1);
 }
 
 #[test]

@@ -7,7 +7,10 @@ use crate::config::ApiConfigError;
 /// The retired globs, compiled.
 #[derive(Clone, Debug)]
 pub struct Retired {
-    /// One anchored regex per glob; `None` when there is no glob.
+    /// Globs that are a literal prefix and one final `*` (`/api/v1/*`, the usual kind):
+    /// their prefixes, compared without a regex.
+    prefixes: Vec<String>,
+    /// One anchored regex per other glob; `None` when there is none.
     set: Option<RegexSet>,
 }
 
@@ -15,9 +18,6 @@ impl Retired {
     /// Compile the globs: `*` is any run of characters (`/` included), `?` one character,
     /// everything else itself.
     pub fn new(globs: &[String]) -> Result<Retired, ApiConfigError> {
-        if globs.is_empty() {
-            return Ok(Retired { set: None });
-        }
         for g in globs {
             if !g.starts_with('/') {
                 return Err(ApiConfigError::BadRetired {
@@ -26,20 +26,44 @@ impl Retired {
                 });
             }
         }
-        let set = RegexSet::new(globs.iter().map(|g| glob_regex(g))).map_err(|e| {
-            ApiConfigError::BadRetired {
-                pattern: globs.join(", "),
-                message: e.to_string(),
-            }
-        })?;
-        Ok(Retired { set: Some(set) })
+        let (prefixes, others): (Vec<&String>, Vec<&String>) =
+            globs.iter().partition(|g| literal_prefix(g).is_some());
+        let set = if others.is_empty() {
+            None
+        } else {
+            let set = RegexSet::new(others.iter().map(|g| glob_regex(g))).map_err(|e| {
+                ApiConfigError::BadRetired {
+                    pattern: others
+                        .iter()
+                        .map(|g| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    message: e.to_string(),
+                }
+            })?;
+            Some(set)
+        };
+        Ok(Retired {
+            prefixes: prefixes
+                .iter()
+                .filter_map(|g| literal_prefix(g))
+                .map(str::to_string)
+                .collect(),
+            set,
+        })
     }
 
     /// Whether a glob names `path`.
     #[inline]
     pub fn names(&self, path: &str) -> bool {
-        self.set.as_ref().is_some_and(|s| s.is_match(path))
+        self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+            || self.set.as_ref().is_some_and(|s| s.is_match(path))
     }
+}
+
+/// The prefix of a glob that is a literal and one final `*`.
+fn literal_prefix(glob: &str) -> Option<&str> {
+    glob.strip_suffix('*').filter(|p| !p.contains(['*', '?']))
 }
 
 /// The anchored regex of a glob.
@@ -61,6 +85,21 @@ fn glob_regex(glob: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The prefix fast path names what the glob's regex names.
+        #[test]
+        fn prefixes_name_what_regexes_name(
+            prefix in "/[a-c/]{0,4}",
+            path in "[/a-c]{0,8}",
+        ) {
+            let glob = format!("{prefix}*");
+            let fast = Retired::new(std::slice::from_ref(&glob)).unwrap();
+            proptest::prop_assert!(fast.set.is_none());
+            let slow = RegexSet::new([glob_regex(&glob)]).unwrap();
+            proptest::prop_assert_eq!(fast.names(&path), slow.is_match(&path));
+        }
+    }
 
     #[test]
     fn globs_name_paths() {

@@ -153,6 +153,13 @@ fn fingerprints_follow_the_shape_not_the_values_or_counts() {
 }
 
 #[test]
+fn invalid_utf8_in_a_string_is_not_json() {
+    // Found by the fuzz target: RFC 8259 section 8.1 text is UTF-8.
+    let body = b"{\"id\": 1, \"er\": {\"email\": \"a@b.c\xec\xec\"}}";
+    assert_eq!(infer_json(body), Inference::NotJson);
+}
+
+#[test]
 fn bodies_that_are_not_json_or_cut_short_give_no_schema() {
     let table = [
         ("", Inference::Truncated),
@@ -225,7 +232,8 @@ proptest! {
     /// Arbitrary bytes never panic, and give a schema only when they are JSON.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
-        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        // `Value` checks strings' UTF-8, as inference does (`IgnoredAny` skips them).
+        let is_json = serde_json::from_slice::<serde_json::Value>(&bytes).is_ok();
         let got = infer_json(&bytes);
         prop_assert_eq!(matches!(got, Inference::Complete(_)), is_json);
     }

@@ -17,3 +17,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+# Python packages of the tests (openapi-spec-validator for the API inventory's OpenAPI output).
+bash "$(dirname "${BASH_SOURCE[0]}")/setup-python.sh"

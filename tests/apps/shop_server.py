@@ -24,6 +24,17 @@ Endpoints (JSON in and out unless noted):
                                    201 with the order and `Location`
     GET  /api/v1/orders/<uuid>     auth; only the caller's own orders
 
+Added for the API inventory (tests/apps/shop.openapi.yaml documents the intended API;
+scripts/capture-inventory.sh calls each of these):
+
+    GET  /healthz                        public; {"ok": true}
+    GET  /api/v1/products/<id>/price     public; deprecated in the spec
+    GET  /api/v1/products?debug=1        `debug` is accepted, undocumented: adds build info
+    GET  /api/v1/admin/users             auth; undocumented (a shadow endpoint)
+    DELETE /api/v1/products/<id>         auth; undocumented method on a documented path;
+                                         answers as if deleted, changes nothing
+    GET  /api/v0/products/<id>           public; the old v0 shape, still served
+
 Unauthenticated calls to the auth endpoints get 401 with `WWW-Authenticate: Bearer`.
 
 Randomness (session ids, JWT `jti`, order ids) comes from one `random.Random(seed)`, so a run
@@ -87,6 +98,9 @@ PRODUCTS = [
 _ORDER_PATH = re.compile(r"^/api/v1/orders/([0-9a-f-]{36})$")
 _USER_ORDERS_PATH = re.compile(r"^/api/v1/users/(\d+)/orders$")
 _PRODUCT_PATH = re.compile(r"^/api/v1/products/(\d+)$")
+_PRODUCT_PRICE_PATH = re.compile(r"^/api/v1/products/(\d+)/price$")
+_V0_PRODUCT_PATH = re.compile(r"^/api/v0/products/(\d+)$")
+BUILD_INFO = {"build": "apitap-shop/1.0", "python": "3"}
 
 
 def b64url(data):
@@ -246,12 +260,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if page < 1:
                 return self._error(400, "page must be >= 1")
             items = PRODUCTS[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-            return self._send(
-                200,
-                {"page": page, "pages": pages, "per_page": PAGE_SIZE,
-                 "total": len(PRODUCTS), "items": items},
-                compressible=True,
-            )
+            listing = {"page": page, "pages": pages, "per_page": PAGE_SIZE,
+                       "total": len(PRODUCTS), "items": items}
+            if "debug" in query:  # undocumented; absent, the listing is as it always was
+                listing["debug"] = BUILD_INFO
+            return self._send(200, listing, compressible=True)
         m = _PRODUCT_PATH.match(path)
         if m:
             pid = int(m.group(1))
@@ -277,6 +290,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if order is None or order["user"] != user:
                 return self._error(404, "no such order")
             return self._send(200, _public(order))
+        return self._get_inventory_routes(path)
+
+    def _get_inventory_routes(self, path):
+        """The GET routes added for the API inventory (module docstring)."""
+        if path == "/healthz":
+            return self._send(200, {"ok": True})
+        m = _PRODUCT_PRICE_PATH.match(path)
+        if m:
+            pid = int(m.group(1))
+            if 1 <= pid <= len(PRODUCTS):
+                p = PRODUCTS[pid - 1]
+                return self._send(200, {"id": pid, "price": p["price"], "currency": p["currency"]})
+            return self._error(404, "no such product")
+        m = _V0_PRODUCT_PATH.match(path)
+        if m:
+            pid = int(m.group(1))
+            if 1 <= pid <= len(PRODUCTS):
+                p = PRODUCTS[pid - 1]
+                return self._send(200, {"id": pid, "title": p["name"], "cost": p["price"]})
+            return self._error(404, "no such product")
+        if path == "/api/v1/admin/users":
+            if self._user() is None:
+                return self._unauthorized()
+            users = [{"id": uid, "username": name, "admin": name == "alice"}
+                     for name, (uid, _) in sorted(USERS.items(), key=lambda kv: kv[1][0])]
+            return self._send(200, {"users": users, "count": len(users)})
+        return self._error(404, "not found")
+
+    def do_DELETE(self):
+        path = urllib.parse.urlsplit(self.path).path
+        self._body()
+        m = _PRODUCT_PATH.match(path)
+        if m:
+            if self._user() is None:
+                return self._unauthorized()
+            pid = int(m.group(1))
+            if not 1 <= pid <= len(PRODUCTS):
+                return self._error(404, "no such product")
+            return self._send(200, {"ok": True, "id": pid, "deleted": True})
         return self._error(404, "not found")
 
     def do_POST(self):

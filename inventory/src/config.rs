@@ -1,0 +1,107 @@
+//! What the user sets for API inventory (`[api]` in the config file; docs/api-inventory.md).
+//!
+//! Every field has a default: no `[api]` section at all loads no spec, so every transaction is
+//! `unmanaged`, and bodies still get their inferred schemas.
+
+use serde::{Deserialize, Serialize};
+
+/// API inventory settings (`[api]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// OpenAPI 3.0/3.1 or Swagger 2.0 files, YAML or JSON. The sensor reads them and gives
+    /// each to [`crate::Spec::parse`] with this same string as its name. Order matters only
+    /// when two specs document the same method and path on the same host: the first wins.
+    pub specs: Vec<String>,
+    /// Globs over the request path (without the query) of retired APIs, e.g. `/api/v1/*`:
+    /// a call whose path one names is `zombie`, documented or not. `*` matches any run of
+    /// characters, `/` included; `?` matches one character.
+    pub retired: Vec<String>,
+    /// Hosts and base path that replace a spec's own `servers` (`[[api.overrides]]`).
+    pub overrides: Vec<SpecOverride>,
+    /// Infer a schema (field names and types, never values) from JSON request and response
+    /// bodies.
+    #[serde(default = "default_infer_body_schemas")]
+    pub infer_body_schemas: bool,
+}
+
+/// On: the OpenAPI document rebuilt from traffic needs the schemas, and only names and types
+/// leave the sensor.
+fn default_infer_body_schemas() -> bool {
+    true
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            specs: Vec::new(),
+            retired: Vec::new(),
+            overrides: Vec::new(),
+            infer_body_schemas: default_infer_body_schemas(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The defaults (no spec, nothing retired, schemas inferred).
+    pub fn new() -> Self {
+        ApiConfig::default()
+    }
+}
+
+/// Where one spec applies, instead of its `servers` (or Swagger 2.0 `host` and `basePath`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecOverride {
+    /// The spec, as named in `specs` (or its file name alone).
+    pub spec: String,
+    /// Hosts the spec covers, as in a `Host` header (`api.example.com`,
+    /// `api.example.com:8443`); `*` covers every host. Empty: the spec's own hosts.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Base path the spec's paths hang under (`/api`, `/` for none). Absent: the base paths
+    /// of the spec's own servers.
+    #[serde(default)]
+    pub base_path: Option<String>,
+}
+
+/// What is wrong with an `[api]` section, found when the matcher is built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiConfigError {
+    /// An override names no loaded spec.
+    #[error("api.overrides: spec = {spec:?} is not one of api.specs; name it as in `specs`")]
+    UnknownSpec {
+        /// The name in the override.
+        spec: String,
+    },
+    /// Two overrides name the same spec.
+    #[error("api.overrides: spec = {spec:?} is overridden twice; merge the two entries")]
+    DuplicateOverride {
+        /// The name in both overrides.
+        spec: String,
+    },
+    /// A host in an override is empty or holds a `/`.
+    #[error(
+        "api.overrides: host {host:?} of spec {spec:?} is not a host; write `name` or `name:port`"
+    )]
+    BadHost {
+        /// The spec overridden.
+        spec: String,
+        /// The host as written.
+        host: String,
+    },
+    /// A retired glob could not be compiled.
+    #[error("api.retired: {pattern:?} is not a usable glob: {message}")]
+    BadRetired {
+        /// The glob as written.
+        pattern: String,
+        /// Why.
+        message: String,
+    },
+    /// Two specs were given the same name.
+    #[error("api.specs: {name:?} is loaded twice; list each spec once")]
+    DuplicateSpec {
+        /// The repeated name.
+        name: String,
+    },
+}

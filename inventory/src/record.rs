@@ -1,0 +1,125 @@
+//! The `api` object of an `http` record: what the sensor writes and the inventory reads
+//! back. One type for both, so that they cannot disagree (docs/api-inventory.md).
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthSeen;
+use crate::matcher::{ApiReason, ApiStatus, Classification, Drift};
+use crate::schema::Schema;
+
+/// `api` on an `http` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiRecord {
+    /// `documented`, `zombie`, `shadow` or `unmanaged`.
+    pub status: ApiStatus,
+    /// Why (`operation`, `deprecated`, `retired`, `undocumented_method`,
+    /// `undocumented_path`, `no_spec`).
+    pub reason: ApiReason,
+    /// The spec covering the host (its name as loaded).
+    #[serde(default)]
+    pub spec: Option<String>,
+    /// The matched operation's `operationId`.
+    #[serde(default)]
+    pub operation_id: Option<String>,
+    /// The matched template, base path included, with the spec's parameter names.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// How the transaction strays from its operation.
+    #[serde(default)]
+    pub drift: Vec<DriftRecord>,
+    /// Authentication schemes seen on the request.
+    #[serde(default)]
+    pub auth: Vec<AuthSeen>,
+    /// The request body's inferred schema (JSON bodies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_schema: Option<BodySchema>,
+    /// The response body's inferred schema (JSON bodies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<BodySchema>,
+}
+
+/// One drift, as records write it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DriftRecord {
+    /// A query parameter the operation does not document.
+    UndocumentedQueryParam {
+        /// Its name.
+        name: String,
+    },
+    /// A response status the operation does not declare.
+    UndeclaredStatus {
+        /// The status.
+        status: u16,
+    },
+    /// A request media type the operation does not accept.
+    UnacceptedContentType {
+        /// The media type, without parameters.
+        content_type: String,
+    },
+}
+
+impl DriftRecord {
+    /// `kind` or `kind:detail`, the key the inventory counts drift by.
+    pub fn key(&self) -> String {
+        match self {
+            DriftRecord::UndocumentedQueryParam { name } => {
+                format!("undocumented_query_param:{name}")
+            }
+            DriftRecord::UndeclaredStatus { status } => format!("undeclared_status:{status}"),
+            DriftRecord::UnacceptedContentType { content_type } => {
+                format!("unaccepted_content_type:{content_type}")
+            }
+        }
+    }
+}
+
+impl From<&Drift<'_>> for DriftRecord {
+    fn from(d: &Drift<'_>) -> Self {
+        match d {
+            Drift::UndocumentedQueryParam(n) => DriftRecord::UndocumentedQueryParam {
+                name: n.to_string(),
+            },
+            Drift::UndeclaredStatus(s) => DriftRecord::UndeclaredStatus { status: *s },
+            Drift::UnacceptedContentType(t) => DriftRecord::UnacceptedContentType {
+                content_type: t.to_ascii_lowercase(),
+            },
+        }
+    }
+}
+
+/// A body's schema with its fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodySchema {
+    /// [`Schema::fingerprint`].
+    pub fingerprint: String,
+    /// The schema.
+    #[serde(flatten)]
+    pub schema: Schema,
+}
+
+impl From<Schema> for BodySchema {
+    fn from(schema: Schema) -> Self {
+        BodySchema {
+            fingerprint: schema.fingerprint(),
+            schema,
+        }
+    }
+}
+
+impl ApiRecord {
+    /// The record of a classification; `auth` and the schemas are the caller's.
+    pub fn new(c: &Classification<'_, '_>, auth: Vec<AuthSeen>) -> ApiRecord {
+        ApiRecord {
+            status: c.status,
+            reason: c.reason,
+            spec: c.spec.map(Into::into),
+            operation_id: c.operation_id().map(Into::into),
+            template: c.template.map(Into::into),
+            drift: c.drift.iter().map(DriftRecord::from).collect(),
+            auth,
+            request_schema: None,
+            response_schema: None,
+        }
+    }
+}

@@ -24,17 +24,35 @@ impl Allow {
         let clients = rule
             .clients
             .iter()
-            .filter_map(|c| c.parse::<IpNet>().ok().or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from)))
+            .filter_map(|c| {
+                c.parse::<IpNet>()
+                    .ok()
+                    .or_else(|| c.parse::<IpAddr>().ok().map(IpNet::from))
+            })
             .collect();
-        let classes = rule.classes.iter().filter_map(|c| Class::from_name(c)).collect();
-        Allow { endpoints: rule.endpoints.clone(), params: rule.params.clone(), clients, classes }
+        let classes = rule
+            .classes
+            .iter()
+            .filter_map(|c| Class::from_name(c))
+            .collect();
+        Allow {
+            endpoints: rule.endpoints.clone(),
+            params: rule.params.clone(),
+            clients,
+            classes,
+        }
     }
 
     /// Whether the request-level conditions (endpoint, client) hold for a request.
     pub(crate) fn covers_request(&self, endpoint: Option<&str>, client: Option<IpAddr>) -> bool {
         let endpoint_ok = self.endpoints.is_empty()
-            || endpoint.is_some_and(|e| self.endpoints.iter().any(|g| glob_match(g.as_bytes(), e.as_bytes())));
-        let client_ok = self.clients.is_empty() || client.is_some_and(|ip| self.clients.iter().any(|n| n.contains(&ip)));
+            || endpoint.is_some_and(|e| {
+                self.endpoints
+                    .iter()
+                    .any(|g| glob_match(g.as_bytes(), e.as_bytes()))
+            });
+        let client_ok = self.clients.is_empty()
+            || client.is_some_and(|ip| self.clients.iter().any(|n| n.contains(&ip)));
         endpoint_ok && client_ok
     }
 
@@ -78,7 +96,9 @@ pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|c| *c == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == b'*'))
 }
 
 #[cfg(test)]
@@ -121,7 +141,10 @@ mod tests {
         assert!(!rule.covers_finding(Class::Xss, None));
         assert!(!rule.covers_everything());
 
-        let scanner = Allow::new(&AllowRule { clients: vec!["10.9.0.0/16".into(), "192.0.2.7".into()], ..AllowRule::default() });
+        let scanner = Allow::new(&AllowRule {
+            clients: vec!["10.9.0.0/16".into(), "192.0.2.7".into()],
+            ..AllowRule::default()
+        });
         assert!(scanner.covers_request(None, Some("10.9.3.4".parse().unwrap())));
         assert!(scanner.covers_request(None, Some("192.0.2.7".parse().unwrap())));
         assert!(!scanner.covers_request(None, Some("10.8.0.1".parse().unwrap())));

@@ -39,7 +39,12 @@ pub(crate) fn body_type(content_type: Option<&str>, body: &[u8]) -> BodyType {
         .map(|ct| ct.split(';').next().unwrap_or("").trim())
         .unwrap_or("");
     let is = |m: &str| mime.eq_ignore_ascii_case(m);
-    let ends = |s: &str| mime.len() >= s.len() && mime.get(mime.len() - s.len()..).is_some_and(|t| t.eq_ignore_ascii_case(s));
+    let ends = |s: &str| {
+        mime.len() >= s.len()
+            && mime
+                .get(mime.len() - s.len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(s))
+    };
     if is("application/json") || ends("+json") || is("text/json") {
         return BodyType::Json;
     }
@@ -55,10 +60,23 @@ pub(crate) fn body_type(content_type: Option<&str>, body: &[u8]) -> BodyType {
     if is("application/graphql") {
         return BodyType::GraphQl;
     }
-    let binary_prefixes = ["image/", "audio/", "video/", "font/", "application/octet-stream",
-        "application/zip", "application/gzip", "application/pdf", "application/protobuf",
-        "application/x-protobuf", "application/grpc"];
-    if binary_prefixes.iter().any(|p| starts_with_ignore_case(mime, p)) {
+    let binary_prefixes = [
+        "image/",
+        "audio/",
+        "video/",
+        "font/",
+        "application/octet-stream",
+        "application/zip",
+        "application/gzip",
+        "application/pdf",
+        "application/protobuf",
+        "application/x-protobuf",
+        "application/grpc",
+    ];
+    if binary_prefixes
+        .iter()
+        .any(|p| starts_with_ignore_case(mime, p))
+    {
         return BodyType::Binary;
     }
     sniff(body)
@@ -87,7 +105,12 @@ fn looks_binary(b: &[u8]) -> bool {
 
 /// Calls `sink` for the values of `body` read as `ty`. `content_type` gives the multipart
 /// boundary.
-pub(crate) fn read(ty: BodyType, content_type: Option<&str>, body: &[u8], sink: &mut dyn Sink) -> bool {
+pub(crate) fn read(
+    ty: BodyType,
+    content_type: Option<&str>,
+    body: &[u8],
+    sink: &mut dyn Sink,
+) -> bool {
     match ty {
         BodyType::Json => json(body, sink),
         BodyType::Form => form_pairs(body, sink, &|n| Name::Body(n)),
@@ -158,7 +181,10 @@ fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
                     continue;
                 }
                 enter_value(&mut frames, &mut path, &mut pending_key);
-                frames.push(Frame { is_array: b == b'[', next_index: 0 });
+                frames.push(Frame {
+                    is_array: b == b'[',
+                    next_index: 0,
+                });
                 i += 1;
             }
             b'}' | b']' => {
@@ -218,7 +244,10 @@ fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
                         path.pop();
                     }
                 }
-                while body.get(i).is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b'"' | b'{' | b'[') && !c.is_ascii_whitespace()) {
+                while body.get(i).is_some_and(|c| {
+                    !matches!(c, b',' | b'}' | b']' | b'"' | b'{' | b'[')
+                        && !c.is_ascii_whitespace()
+                }) {
                     i += 1;
                 }
             }
@@ -241,7 +270,10 @@ fn enter_value(frames: &mut [Frame], path: &mut Vec<Step>, pending_key: &mut Opt
 }
 
 fn next_non_space(body: &[u8], from: usize) -> Option<u8> {
-    body.get(from..)?.iter().copied().find(|b| !b.is_ascii_whitespace())
+    body.get(from..)?
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
 }
 
 /// Reads the JSON string starting at `body[start] == '"'` into `out`, escapes decoded
@@ -331,7 +363,8 @@ fn graphql(doc: &[u8], name: &Name<'_>, sink: &mut dyn Sink) -> bool {
             b'#' => i = memchr::memchr(b'\n', &doc[i..]).map_or(doc.len(), |n| i + n),
             b'"' if doc.get(i..i + 3) == Some(b"\"\"\"") => {
                 let body_start = i + 3;
-                let end = memmem::find(&doc[body_start..], b"\"\"\"").map_or(doc.len(), |n| body_start + n);
+                let end = memmem::find(&doc[body_start..], b"\"\"\"")
+                    .map_or(doc.len(), |n| body_start + n);
                 if !sink.value(Kind::Value, name, &doc[body_start..end]) {
                     return false;
                 }
@@ -373,7 +406,10 @@ fn multipart(body: &[u8], boundary: &[u8], sink: &mut dyn Sink) -> bool {
     let mut delimiter = b"--".to_vec();
     delimiter.extend_from_slice(boundary);
     let finder = memmem::Finder::new(&delimiter);
-    let starts: Vec<usize> = finder.find_iter(body).take(MAX_MULTIPART_PARTS + 1).collect();
+    let starts: Vec<usize> = finder
+        .find_iter(body)
+        .take(MAX_MULTIPART_PARTS + 1)
+        .collect();
     for (n, &at) in starts.iter().enumerate() {
         let content_start = at + delimiter.len();
         if body.get(content_start..content_start + 2) == Some(b"--") {
@@ -395,7 +431,8 @@ fn part_values(part: &[u8], sink: &mut dyn Sink) -> bool {
     let head_end = memmem::find(part, b"\r\n\r\n")
         .map(|n| (n, n + 4))
         .or_else(|| memmem::find(part, b"\n\n").map(|n| (n, n + 2)));
-    let Some((head_len, content_start)) = head_end.filter(|(n, _)| *n <= MAX_PART_HEADER_BYTES) else {
+    let Some((head_len, content_start)) = head_end.filter(|(n, _)| *n <= MAX_PART_HEADER_BYTES)
+    else {
         return true;
     };
     let head = String::from_utf8_lossy(&part[..head_len]);
@@ -414,7 +451,10 @@ fn part_values(part: &[u8], sink: &mut dyn Sink) -> bool {
         }
     }
     let content = part.get(content_start..).unwrap_or_default();
-    let content = content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);
+    let content = content
+        .strip_suffix(b"\r\n")
+        .or_else(|| content.strip_suffix(b"\n"))
+        .unwrap_or(content);
     let loc = Name::Body(Cow::Owned(name.unwrap_or_default().into_bytes()));
     if let Some(f) = &filename {
         if !sink.value(Kind::Value, &loc, f.as_bytes()) {
@@ -431,7 +471,9 @@ fn part_values(part: &[u8], sink: &mut dyn Sink) -> bool {
 fn disposition_param(value: &str, param: &str) -> Option<String> {
     value.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case(param).then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case(param)
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }
 
@@ -454,7 +496,11 @@ fn xml(body: &[u8], sink: &mut dyn Sink) -> bool {
         if body[lt..].starts_with(b"<![CDATA[") {
             let start = lt + 9;
             let end = memmem::find(&body[start..], b"]]>").map_or(body.len(), |n| start + n);
-            if !sink.value(Kind::Value, &Name::Body(Cow::Borrowed(element)), &body[start..end]) {
+            if !sink.value(
+                Kind::Value,
+                &Name::Body(Cow::Borrowed(element)),
+                &body[start..end],
+            ) {
                 return false;
             }
             i = (end + 3).min(body.len());
@@ -464,8 +510,14 @@ fn xml(body: &[u8], sink: &mut dyn Sink) -> bool {
             break;
         };
         let tag = &body[lt + 1..gt];
-        if tag.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
-            let name_len = tag.iter().take_while(|c| !c.is_ascii_whitespace() && **c != b'/').count();
+        if tag
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        {
+            let name_len = tag
+                .iter()
+                .take_while(|c| !c.is_ascii_whitespace() && **c != b'/')
+                .count();
             element = &tag[..name_len];
         }
         i = gt + 1;
@@ -482,7 +534,11 @@ mod tests {
 
     impl Sink for Collect {
         fn value(&mut self, kind: Kind, name: &Name<'_>, value: &[u8]) -> bool {
-            self.0.push((kind, name.location().to_string(), String::from_utf8_lossy(value).into_owned()));
+            self.0.push((
+                kind,
+                name.location().to_string(),
+                String::from_utf8_lossy(value).into_owned(),
+            ));
             true
         }
     }
@@ -503,8 +559,16 @@ mod tests {
         let cases = [
             (Some("application/json; charset=utf-8"), "", BodyType::Json),
             (Some("application/vnd.api+json"), "", BodyType::Json),
-            (Some("application/x-www-form-urlencoded"), "", BodyType::Form),
-            (Some("multipart/form-data; boundary=x"), "", BodyType::Multipart),
+            (
+                Some("application/x-www-form-urlencoded"),
+                "",
+                BodyType::Form,
+            ),
+            (
+                Some("multipart/form-data; boundary=x"),
+                "",
+                BodyType::Multipart,
+            ),
             (Some("application/soap+xml"), "", BodyType::Xml),
             (Some("application/graphql"), "", BodyType::GraphQl),
             (Some("image/png"), "", BodyType::Binary),
@@ -524,7 +588,10 @@ mod tests {
             "application/json",
             r#"{"a":{"b/c":["x",{"$ne":null}],"n":1.5,"t":true},"e~":"\u003cs\u003e","":"k"}"#,
         );
-        let got: Vec<(Kind, &str, &str)> = v.iter().map(|(k, l, s)| (*k, l.as_str(), s.as_str())).collect();
+        let got: Vec<(Kind, &str, &str)> = v
+            .iter()
+            .map(|(k, l, s)| (*k, l.as_str(), s.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -544,8 +611,14 @@ mod tests {
 
     #[test]
     fn json_top_level_arrays_and_strings() {
-        assert_eq!(pairs(&values("application/json", r#"[1,"a",["b"]]"#)), vec![("body:/1", "a"), ("body:/2/0", "b")]);
-        assert_eq!(pairs(&values("application/json", r#""x""#)), vec![("body:", "x")]);
+        assert_eq!(
+            pairs(&values("application/json", r#"[1,"a",["b"]]"#)),
+            vec![("body:/1", "a"), ("body:/2/0", "b")]
+        );
+        assert_eq!(
+            pairs(&values("application/json", r#""x""#)),
+            vec![("body:", "x")]
+        );
     }
 
     #[test]
@@ -555,15 +628,24 @@ mod tests {
             let v = values("application/json", &full[..cut]);
             assert!(v.len() <= 5, "{cut}");
         }
-        assert_eq!(pairs(&values("application/json", r#"{"a":"one","b":"tw"#)), vec![("body:/a", "a"), ("body:/a", "one"), ("body:/b", "b")]);
+        assert_eq!(
+            pairs(&values("application/json", r#"{"a":"one","b":"tw"#)),
+            vec![("body:/a", "a"), ("body:/a", "one"), ("body:/b", "b")]
+        );
     }
 
     #[test]
     fn json_depth_is_bounded() {
-        let deep = "[".repeat(MAX_JSON_DEPTH + 10) + "\"x\"" + &"]".repeat(MAX_JSON_DEPTH + 10) ;
-        assert!(values("application/json", &deep).is_empty(), "values below the bound are not read");
+        let deep = "[".repeat(MAX_JSON_DEPTH + 10) + "\"x\"" + &"]".repeat(MAX_JSON_DEPTH + 10);
+        assert!(
+            values("application/json", &deep).is_empty(),
+            "values below the bound are not read"
+        );
         let ok = "[".repeat(3) + "\"x\"" + &"]".repeat(3);
-        assert_eq!(pairs(&values("application/json", &ok)), vec![("body:/0/0/0", "x")]);
+        assert_eq!(
+            pairs(&values("application/json", &ok)),
+            vec![("body:/0/0/0", "x")]
+        );
     }
 
     #[test]
@@ -572,17 +654,34 @@ mod tests {
         let v = values("application/json", body);
         assert_eq!(
             pairs(&v),
-            vec![("body:/query", "query"), ("body:/query", "O'Brien"), ("body:/variables", "variables"), ("body:/variables/id", "id"), ("body:/variables/id", "42")]
+            vec![
+                ("body:/query", "query"),
+                ("body:/query", "O'Brien"),
+                ("body:/variables", "variables"),
+                ("body:/variables/id", "id"),
+                ("body:/variables/id", "42")
+            ]
         );
-        let raw = values("application/graphql", "mutation { add(text: \"\"\"multi\nline\"\"\") }");
+        let raw = values(
+            "application/graphql",
+            "mutation { add(text: \"\"\"multi\nline\"\"\") }",
+        );
         assert_eq!(pairs(&raw), vec![("body", "multi\nline")]);
     }
 
     #[test]
     fn form_bodies() {
         assert_eq!(
-            pairs(&values("application/x-www-form-urlencoded", "user=bob&q=a%27+b")),
-            vec![("body:user", "user"), ("body:user", "bob"), ("body:q", "q"), ("body:q", "a' b")]
+            pairs(&values(
+                "application/x-www-form-urlencoded",
+                "user=bob&q=a%27+b"
+            )),
+            vec![
+                ("body:user", "user"),
+                ("body:user", "bob"),
+                ("body:q", "q"),
+                ("body:q", "a' b")
+            ]
         );
     }
 
@@ -590,14 +689,29 @@ mod tests {
     fn multipart_parts() {
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello 'world'\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../etc/passwd\"\r\nContent-Type: image/png\r\n\r\n\x01\x02\r\n--XyZ--\r\n";
         let v = values("multipart/form-data; boundary=\"XyZ\"", body);
-        assert_eq!(pairs(&v), vec![("body:title", "hello 'world'"), ("body:file", "../../etc/passwd")]);
+        assert_eq!(
+            pairs(&v),
+            vec![
+                ("body:title", "hello 'world'"),
+                ("body:file", "../../etc/passwd")
+            ]
+        );
     }
 
     #[test]
     fn xml_whole_then_text() {
         let v = values("application/xml", "<?xml version=\"1.0\"?><order><note>O'Brien &amp; co</note><x><![CDATA[<b>]]></x></order>");
-        let got: Vec<(Kind, &str, &str)> = v.iter().map(|(k, l, s)| (*k, l.as_str(), s.as_str())).collect();
+        let got: Vec<(Kind, &str, &str)> = v
+            .iter()
+            .map(|(k, l, s)| (*k, l.as_str(), s.as_str()))
+            .collect();
         assert_eq!(got[0].0, Kind::XmlBody);
-        assert_eq!(&got[1..], &[(Kind::Value, "body:note", "O'Brien &amp; co"), (Kind::Value, "body:x", "<b>")]);
+        assert_eq!(
+            &got[1..],
+            &[
+                (Kind::Value, "body:note", "O'Brien &amp; co"),
+                (Kind::Value, "body:x", "<b>")
+            ]
+        );
     }
 }

@@ -216,10 +216,18 @@ impl DetectConfig {
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), DetectConfigError> {
         if !(MIN_PARANOIA..=MAX_PARANOIA).contains(&self.paranoia) {
-            return Err(range("paranoia", self.paranoia, "use 1 (fewest false positives) to 4"));
+            return Err(range(
+                "paranoia",
+                self.paranoia,
+                "use 1 (fewest false positives) to 4",
+            ));
         }
         let bounds = [
-            ("max_value_bytes", self.max_value_bytes, MAX_VALUE_BYTES_LIMIT),
+            (
+                "max_value_bytes",
+                self.max_value_bytes,
+                MAX_VALUE_BYTES_LIMIT,
+            ),
             (
                 "max_request_scan_bytes",
                 self.max_request_scan_bytes,
@@ -333,7 +341,9 @@ mod tests {
     fn unknown_fields_are_rejected() {
         assert!(parse("paranioa = 2").unwrap_err().contains("paranioa"));
         assert!(parse("[classes]\nsql = false").unwrap_err().contains("sql"));
-        assert!(parse("[[allow]]\nclient = []").unwrap_err().contains("client"));
+        assert!(parse("[[allow]]\nclient = []")
+            .unwrap_err()
+            .contains("client"));
     }
 
     #[test]
@@ -343,9 +353,18 @@ mod tests {
             ("paranoia = 5", "detect.paranoia = 5"),
             ("max_value_bytes = 0", "detect.max_value_bytes"),
             ("max_findings = 100000", "detect.max_findings"),
-            ("[[allow]]\nclasses = [\"xss\"]", "detect.allow[0]: a rule needs"),
-            ("[[allow]]\nclients = [\"10.0.0.0/33\"]", "detect.allow[0].clients[0]"),
-            ("[[allow]]\nparams = [\"q\"]\nclasses = [\"sql\"]", "unknown class \"sql\""),
+            (
+                "[[allow]]\nclasses = [\"xss\"]",
+                "detect.allow[0]: a rule needs",
+            ),
+            (
+                "[[allow]]\nclients = [\"10.0.0.0/33\"]",
+                "detect.allow[0].clients[0]",
+            ),
+            (
+                "[[allow]]\nparams = [\"q\"]\nclasses = [\"sql\"]",
+                "unknown class \"sql\"",
+            ),
         ];
         for (text, want) in cases {
             let cfg = parse(text).unwrap();

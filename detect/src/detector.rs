@@ -14,7 +14,9 @@ use crate::finding::{evidence, Class, ClassSet, Finding};
 use crate::normalize::normalize;
 use crate::prefilter::{is_plain, Prefilter};
 use crate::request::Request;
-use crate::rules::{cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Value};
+use crate::rules::{
+    cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Value,
+};
 
 /// What one scan did, for metrics; every bound that was reached shows here.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +88,9 @@ fn kind_classes(kind: Kind) -> ClassSet {
         Kind::PathSegment => &[Sqli, Xss, Cmdi, Jndi, Ssti],
         Kind::ParamName => &[Sqli, Xss, Jndi, Nosqli],
         Kind::JsonKey => &[Sqli, Xss, Jndi, Nosqli],
-        Kind::Value | Kind::TextBody => &[Sqli, Xss, Traversal, Cmdi, Ssrf, Jndi, Xxe, Nosqli, Ssti, Scanner],
+        Kind::Value | Kind::TextBody => &[
+            Sqli, Xss, Traversal, Cmdi, Ssrf, Jndi, Xxe, Nosqli, Ssti, Scanner,
+        ],
         Kind::UserAgent => &[Scanner, Jndi, Sqli, Xss, Cmdi, Ssti],
         Kind::StructuredHeader => &[Jndi, Scanner],
         Kind::HeaderName => &[Scanner],
@@ -95,19 +99,32 @@ fn kind_classes(kind: Kind) -> ClassSet {
     list.iter().copied().collect()
 }
 
-/// Classes that read a plain value (letters, digits, `_.,@-`): tool markers and bare hosts.
-fn plain_classes(kind: Kind) -> ClassSet {
+/// Classes that read a plain value (letters, digits, `_.,@-`): tool markers, and for values
+/// with a dot, callback domains, bare hosts and file names (`.htaccess`). A plain value
+/// without a dot (numbers, words, ids, dates) is read by nothing, unless it is a command name
+/// never used as an ordinary value (`whoami`).
+fn plain_classes(kind: Kind, raw: &[u8]) -> ClassSet {
+    let dotted = memchr::memchr(b'.', raw).is_some();
     match kind {
-        Kind::UserAgent | Kind::HeaderName | Kind::PathWhole => ClassSet::EMPTY.with(Class::Scanner),
+        Kind::UserAgent | Kind::HeaderName | Kind::PathWhole => {
+            ClassSet::EMPTY.with(Class::Scanner)
+        }
         Kind::JsonKey | Kind::ParamName => ClassSet::EMPTY,
-        _ => ClassSet::EMPTY.with(Class::Scanner).with(Class::Ssrf),
+        _ if dotted => ClassSet::EMPTY
+            .with(Class::Scanner)
+            .with(Class::Ssrf)
+            .with(Class::Traversal),
+        _ if cmdi::is_bare_command(raw) => ClassSet::EMPTY.with(Class::Cmdi),
+        _ => ClassSet::EMPTY,
     }
 }
 
 /// Classes that read a value whatever its triggers (their own matching is the prefilter).
 fn untriggered_classes(kind: Kind) -> ClassSet {
     match kind {
-        Kind::UserAgent | Kind::HeaderName | Kind::PathWhole => ClassSet::EMPTY.with(Class::Scanner),
+        Kind::UserAgent | Kind::HeaderName | Kind::PathWhole => {
+            ClassSet::EMPTY.with(Class::Scanner)
+        }
         Kind::JsonKey | Kind::ParamName => ClassSet::EMPTY.with(Class::Nosqli),
         _ => ClassSet::EMPTY,
     }
@@ -117,7 +134,10 @@ impl Detector {
     /// Builds the detector; fails with the first invalid setting.
     pub fn new(cfg: &DetectConfig) -> Result<Detector, DetectConfigError> {
         cfg.validate()?;
-        let classes = Class::ALL.into_iter().filter(|c| cfg.classes.is_on(*c)).collect();
+        let classes = Class::ALL
+            .into_iter()
+            .filter(|c| cfg.classes.is_on(*c))
+            .collect();
         Ok(Detector {
             enabled: cfg.enabled,
             paranoia: cfg.paranoia,
@@ -147,12 +167,23 @@ impl Detector {
         if !self.enabled || self.classes.is_empty() {
             return report;
         }
-        let allow: Vec<&Allow> = self.allow.iter().filter(|a| a.covers_request(req.endpoint, req.client)).collect();
+        let allow: Vec<&Allow> = self
+            .allow
+            .iter()
+            .filter(|a| a.covers_request(req.endpoint, req.client))
+            .collect();
         if allow.iter().any(|a| a.covers_everything()) {
             report.request_allowed = true;
             return report;
         }
-        let mut sink = ScanSink { det: self, allow: &allow, out, first: 0, report: &mut report, bytes: 0 };
+        let mut sink = ScanSink {
+            det: self,
+            allow: &allow,
+            out,
+            first: 0,
+            report: &mut report,
+            bytes: 0,
+        };
         sink.first = sink.out.len();
         let _ = fields::target(req.target, &mut sink)
             && fields::headers(req.headers, &mut sink)
@@ -165,16 +196,26 @@ impl Detector {
 
     /// Reads one value: prefilter, normalisation, then the rules of the classes its kind and
     /// triggers select; `hits` gets each class's first hit with the normalised value.
-    fn scan_value(&self, kind: Kind, name: &Name<'_>, raw: &[u8], hits: &mut dyn FnMut(Class, Hit, &[u8])) {
+    fn scan_value(
+        &self,
+        kind: Kind,
+        name: &Name<'_>,
+        raw: &[u8],
+        hits: &mut dyn FnMut(Class, Hit, &[u8]),
+    ) {
         let mut classes = kind_classes(kind).and(self.classes);
         let plain = is_plain(raw);
         if plain {
-            classes = classes.and(plain_classes(kind));
+            classes = classes.and(plain_classes(kind, raw));
             if classes.is_empty() {
                 return;
             }
         }
-        let norm = if plain { raw.to_vec() } else { normalize(raw).bytes };
+        let norm = if plain {
+            raw.to_vec()
+        } else {
+            normalize(raw).bytes
+        };
         let lower = norm.to_ascii_lowercase();
         let triggered = ClassSet(self.prefilter.triggers(&lower).0 | untriggered_classes(kind).0);
         let run = classes.and(triggered);
@@ -182,7 +223,12 @@ impl Detector {
             return;
         }
         let name_part = last_name_part(name);
-        let v = Value { kind, name: &name_part, norm: &norm, lower: &lower };
+        let v = Value {
+            kind,
+            name: &name_part,
+            norm: &norm,
+            lower: &lower,
+        };
         for class in Class::ALL {
             if run.contains(class) {
                 if let Some(hit) = self.rules.detect(class, &v, self.paranoia) {
@@ -231,7 +277,9 @@ impl Sink for ScanSink<'_, '_> {
         if value.is_empty() {
             return true;
         }
-        if self.report.values as usize >= self.det.max_fields || self.bytes >= self.det.max_request_scan_bytes {
+        if self.report.values as usize >= self.det.max_fields
+            || self.bytes >= self.det.max_request_scan_bytes
+        {
             self.report.stopped_at_bound = true;
             return false;
         }
@@ -245,7 +293,9 @@ impl Sink for ScanSink<'_, '_> {
         };
         self.bytes += raw.len();
         let det = self.det;
-        det.scan_value(kind, name, raw, &mut |class, hit, norm| self.finding(class, hit, name, norm));
+        det.scan_value(kind, name, raw, &mut |class, hit, norm| {
+            self.finding(class, hit, name, norm)
+        });
         true
     }
 }
@@ -253,19 +303,31 @@ impl Sink for ScanSink<'_, '_> {
 impl ScanSink<'_, '_> {
     fn finding(&mut self, class: Class, hit: Hit, name: &Name<'_>, norm: &[u8]) {
         let param = allow_param(name);
-        if self.allow.iter().any(|a| a.covers_finding(class, param.as_deref())) {
+        if self
+            .allow
+            .iter()
+            .any(|a| a.covers_finding(class, param.as_deref()))
+        {
             self.report.findings_allowed += 1;
             return;
         }
         let location = name.location();
         let ours = self.out.get(self.first..).unwrap_or_default();
-        if ours.iter().any(|f| f.class == class && f.rule == hit.rule && f.location == location) {
+        if ours
+            .iter()
+            .any(|f| f.class == class && f.rule == hit.rule && f.location == location)
+        {
             return;
         }
         if ours.len() >= self.det.max_findings {
             self.report.findings_dropped += 1;
             return;
         }
-        self.out.push(Finding { class, rule: hit.rule, location, evidence: evidence(norm, hit.start, hit.end) });
+        self.out.push(Finding {
+            class,
+            rule: hit.rule,
+            location,
+            evidence: evidence(norm, hit.start, hit.end),
+        });
     }
 }

@@ -218,7 +218,7 @@ pub(crate) fn form_pairs<'a>(
     sink: &mut dyn Sink,
     name: &dyn Fn(Cow<'a, [u8]>) -> Name<'a>,
 ) -> bool {
-    for pair in s.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+    for pair in pairs(s) {
         let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &[][..]),
@@ -233,6 +233,54 @@ pub(crate) fn form_pairs<'a>(
         }
     }
     true
+}
+
+/// The `&`-separated pairs of a form-encoded string. A piece that is an HTML character
+/// reference (`#106;`, `#x6A`, `colon;`: what follows a raw `&` in `&#106;`) has no `=` and
+/// cannot be a parameter: it stays part of the pair before it, which is how the value reads
+/// once the application or a browser decodes it.
+fn pairs(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = s;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
+        while end < rest.len() {
+            let next = &rest[end + 1..];
+            let piece = &next[..memchr::memchr(b'&', next).unwrap_or(next.len())];
+            if !is_char_reference(piece) {
+                break;
+            }
+            end += 1 + piece.len();
+        }
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
+}
+
+/// Whether `piece` (raw, between two `&`) is an HTML character reference without its `&`.
+fn is_char_reference(piece: &[u8]) -> bool {
+    if piece.contains(&b'=') {
+        return false;
+    }
+    let decoded = form_decode(piece);
+    match decoded.split_first() {
+        Some((b'#', rest)) => match rest.split_first() {
+            Some((b'x' | b'X', hex)) => hex.first().is_some_and(u8::is_ascii_hexdigit),
+            _ => rest.first().is_some_and(u8::is_ascii_digit),
+        },
+        _ => {
+            let name_len = decoded
+                .iter()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
+            (2..=10).contains(&name_len) && decoded.get(name_len) == Some(&b';')
+        }
+    }
 }
 
 /// Calls `sink` for the path (whole, then each segment) and the query parameters.
@@ -282,7 +330,10 @@ fn cookies<'a>(header: &'a [u8], sink: &mut dyn Sink) -> bool {
             continue;
         };
         let (name, value) = (&pair[..eq], &pair[eq + 1..]);
-        let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
+        let value = value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value);
         if !value.is_empty() && !sink.value(Kind::Value, &Name::Cookie(name), &form_decode(value)) {
             return false;
         }
@@ -352,8 +403,10 @@ mod tests {
             (Kind::ParamName, "query:name[$ne]", "name[$ne]"),
             (Kind::Value, "query:name[$ne]", "1"),
         ];
-        let got: Vec<(Kind, &str, &str)> =
-            got.iter().map(|(k, l, v)| (*k, l.as_str(), v.as_str())).collect();
+        let got: Vec<(Kind, &str, &str)> = got
+            .iter()
+            .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
+            .collect();
         assert_eq!(got, want);
     }
 
@@ -370,12 +423,11 @@ mod tests {
         ];
         let mut c = Collect::default();
         assert!(headers(&hs, &mut c));
-        let values: Vec<(Kind, &str, &str)> = c
-            .0
-            .iter()
-            .filter(|(k, _, _)| *k != Kind::HeaderName)
-            .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
-            .collect();
+        let values: Vec<(Kind, &str, &str)> =
+            c.0.iter()
+                .filter(|(k, _, _)| *k != Kind::HeaderName)
+                .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
+                .collect();
         assert_eq!(
             values,
             vec![
@@ -388,6 +440,23 @@ mod tests {
                 (Kind::Value, "header:x-forwarded-for", "1.2.3.4"),
             ]
         );
+    }
+
+    #[test]
+    fn html_references_stay_in_their_value() {
+        let got = of_target("/s?q=%3CIMG%20SRC=&%23106;&%2397v&colon;x&page=2&%23frag");
+        let values: Vec<&str> = got
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::Value)
+            .map(|(_, _, v)| v.as_str())
+            .collect();
+        assert_eq!(values, vec!["<IMG SRC=&#106;&#97v&colon;x", "2"]);
+        let names: Vec<&str> = got
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::ParamName)
+            .map(|(_, _, v)| v.as_str())
+            .collect();
+        assert_eq!(names, vec!["q", "page", "#frag"]);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Normalized {
 }
 
 /// `raw` with percent escapes (`%2e`, `%u002e`), HTML character references, backslash
-/// escapes (`\u002e`, `\x2e`), overlong UTF-8, full-width forms and NUL bytes undone, repeated
+/// escapes (`\u002e`, `\x2e`), overlong UTF-8 and full-width forms undone, NUL bytes dropped, repeated
 /// until stable or [`MAX_NORMALIZE_ROUNDS`].
 pub fn normalize(raw: &[u8]) -> Normalized {
     let mut cur = raw.to_vec();
@@ -34,7 +34,12 @@ pub fn normalize(raw: &[u8]) -> Normalized {
     let mut passes = 0;
     for _ in 0..MAX_NORMALIZE_ROUNDS {
         let mut changed = false;
-        for pass in [percent_decode, html_entities, backslash_escapes, fold_unicode] {
+        for pass in [
+            percent_decode,
+            html_entities,
+            backslash_escapes,
+            fold_unicode,
+        ] {
             next.clear();
             changed |= pass(&cur, &mut next);
             std::mem::swap(&mut cur, &mut next);
@@ -55,7 +60,9 @@ fn hex(b: u8) -> Option<u32> {
 /// The value of the `n` hex digits at `s[at..]`, if all are hex.
 fn hex_at(s: &[u8], at: usize, n: usize) -> Option<u32> {
     let digits = s.get(at..at.checked_add(n)?)?;
-    digits.iter().try_fold(0u32, |acc, &b| Some(acc * 16 + hex(b)?))
+    digits
+        .iter()
+        .try_fold(0u32, |acc, &b| Some(acc * 16 + hex(b)?))
 }
 
 /// Appends `c` as UTF-8, or U+FFFD for a surrogate or out-of-range value.
@@ -243,7 +250,8 @@ fn escape_at(s: &[u8], at: usize) -> Option<(usize, u32)> {
 
 /// Overlong UTF-8 encodings of ASCII (`C0 AE` for `.`, `E0 80 AF` for `/`), full-width forms
 /// (U+FF01..U+FF5E, IIS best-fit: `．．／`) and the slash look-alikes U+2215, U+2044, U+29F8 to
-/// ASCII; NUL bytes to spaces (a NUL ends a C string but not a filter's view of it).
+/// ASCII; NUL bytes dropped (browsers and many C-string parsers skip or stop at them, and
+/// `<scr%00ipt>` must read as `<script>`).
 pub fn fold_unicode(s: &[u8], out: &mut Vec<u8>) -> bool {
     let mut changed = false;
     let mut i = 0;
@@ -255,7 +263,6 @@ pub fn fold_unicode(s: &[u8], out: &mut Vec<u8>) -> bool {
             continue;
         }
         if b == 0 {
-            out.push(b' ');
             changed = true;
         } else {
             out.push(b);
@@ -267,13 +274,20 @@ pub fn fold_unicode(s: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// A foldable sequence at `s[at..]`: its length and the ASCII byte it stands for.
 fn fold_at(s: &[u8], at: usize) -> Option<(usize, u8)> {
-    let cont = |k: usize| s.get(at + k).filter(|b| **b & 0xC0 == 0x80).map(|b| u32::from(*b & 0x3F));
+    let cont = |k: usize| {
+        s.get(at + k)
+            .filter(|b| **b & 0xC0 == 0x80)
+            .map(|b| u32::from(*b & 0x3F))
+    };
     let lead = *s.get(at)?;
     let (len, c) = match lead {
         // Overlong two-byte: C0/C1 lead bytes only ever encode U+0000..U+007F.
         0xC0 | 0xC1 => (2, (u32::from(lead & 0x1F) << 6) | cont(1)?),
         // Overlong three-byte (E0 80..9F) or a three-byte char to fold.
-        0xE0..=0xEF => (3, (u32::from(lead & 0x0F) << 12) | (cont(1)? << 6) | cont(2)?),
+        0xE0..=0xEF => (
+            3,
+            (u32::from(lead & 0x0F) << 12) | (cont(1)? << 6) | cont(2)?,
+        ),
         // Overlong four-byte (F0 80..8F).
         0xF0 => (4, (cont(1)? << 12) | (cont(2)? << 6) | cont(3)?),
         _ => return None,
@@ -320,7 +334,10 @@ mod tests {
             ("&lt;script&gt;", "<script>"),
             ("&LT;img&GT", "<img>"),
             ("&#60;&#x3C;&#x003c;&#0000060", "<<<<"),
-            ("java&#x09;script&colon;alert&lpar;1&rpar;", "java\tscript:alert(1)"),
+            (
+                "java&#x09;script&colon;alert&lpar;1&rpar;",
+                "java\tscript:alert(1)",
+            ),
             ("&amp;lt;", "<"),
             ("Tom &amp; Jerry", "Tom & Jerry"),
             ("AT&T &copy; R&D", "AT&T &copy; R&D"),
@@ -357,12 +374,16 @@ mod tests {
             (b"\xe0\x80\xae\xe0\x80\xaf", "./"),
             (b"\xf0\x80\x80\xae", "."),
             ("．．／ｅｔｃ".as_bytes(), "../etc"),
-            (b"a\0b", "a b"),
+            (b"a\0b", "ab"),
             ("café ü".as_bytes(), "café ü"),
             (b"\xc0", "\u{FFFD}"),
         ];
         for (raw, want) in cases {
-            assert_eq!(String::from_utf8_lossy(&normalize(raw).bytes), *want, "{raw:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&normalize(raw).bytes),
+                *want,
+                "{raw:?}"
+            );
         }
     }
 
@@ -378,6 +399,10 @@ mod tests {
         let deep = "%25".repeat(20) + "2e";
         let n = normalize(deep.as_bytes());
         assert!(n.passes <= MAX_NORMALIZE_ROUNDS * PASSES);
-        assert_eq!(normalize(b"plain").passes, PASSES, "one round when nothing changes");
+        assert_eq!(
+            normalize(b"plain").passes,
+            PASSES,
+            "one round when nothing changes"
+        );
     }
 }

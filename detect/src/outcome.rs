@@ -166,9 +166,16 @@ fn is_binary(content_type: Option<&str>) -> bool {
         return false;
     };
     let ct = ct.trim_start().as_bytes();
-    ["image/", "audio/", "video/", "font/", "application/octet-stream", "application/zip"]
-        .iter()
-        .any(|p| ct.len() >= p.len() && ct[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+    [
+        "image/",
+        "audio/",
+        "video/",
+        "font/",
+        "application/octet-stream",
+        "application/zip",
+    ]
+    .iter()
+    .any(|p| ct.len() >= p.len() && ct[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
 }
 
 #[cfg(test)]
@@ -182,10 +189,18 @@ mod tests {
             (None, "", Outcome::NoResponse),
             (Some(200), "{\"ok\":true}", Outcome::Served),
             (Some(302), "", Outcome::Served),
-            (Some(403), "<h1>Access Denied</h1> Reference #18.6f2", Outcome::Blocked),
+            (
+                Some(403),
+                "<h1>Access Denied</h1> Reference #18.6f2",
+                Outcome::Blocked,
+            ),
             (Some(406), "Not Acceptable! mod_security", Outcome::Blocked),
             (Some(429), "Too Many Requests", Outcome::Blocked),
-            (Some(403), "{\"error\":\"insufficient scope\"}", Outcome::Rejected),
+            (
+                Some(403),
+                "{\"error\":\"insufficient scope\"}",
+                Outcome::Rejected,
+            ),
             (Some(404), "not found", Outcome::Rejected),
             (Some(400), "{\"error\":\"bad id\"}", Outcome::Rejected),
             (Some(500), "", Outcome::Error),
@@ -195,14 +210,26 @@ mod tests {
                 "You have an error in your SQL syntax; check the manual",
                 Outcome::Error,
             ),
-            (Some(400), "ORA-00933: SQL command not properly ended", Outcome::Error),
-            (Some(200), "Traceback (most recent call last):\n  File", Outcome::Error),
+            (
+                Some(400),
+                "ORA-00933: SQL command not properly ended",
+                Outcome::Error,
+            ),
+            (
+                Some(200),
+                "Traceback (most recent call last):\n  File",
+                Outcome::Error,
+            ),
             (Some(200), "\tat java.lang.Thread.run", Outcome::Error),
             (Some(200), "Flavours: ora-nge, lemon", Outcome::Served),
             (Some(200), "ORA-", Outcome::Served),
         ];
         for (status, body, want) in cases {
-            assert_eq!(outcome(*status, html, body.as_bytes()), *want, "{status:?} {body}");
+            assert_eq!(
+                outcome(*status, html, body.as_bytes()),
+                *want,
+                "{status:?} {body}"
+            );
         }
     }
 

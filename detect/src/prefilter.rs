@@ -11,6 +11,7 @@
 use aho_corasick::AhoCorasick;
 
 use crate::finding::{Class, ClassSet};
+use crate::rules::cmdi;
 
 /// Whether `raw` is a plain word or number: only ASCII letters, digits, `_`, `.`, `,`, `@` and
 /// `-` not followed by another `-` (SQL's comment).
@@ -18,7 +19,9 @@ pub(crate) fn is_plain(raw: &[u8]) -> bool {
     let mut prev_dash = false;
     for &b in raw {
         let dash = b == b'-';
-        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b',' | b'@') || dash) || (dash && prev_dash) {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b',' | b'@') || dash)
+            || (dash && prev_dash)
+        {
             return false;
         }
         prev_dash = dash;
@@ -36,6 +39,7 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("expression", &[Class::Xss]),
     ("-moz-binding", &[Class::Xss]),
     ("..", &[Class::Traversal]),
+    ("0x2e", &[Class::Traversal]),
     ("etc/", &[Class::Traversal]),
     ("proc/", &[Class::Traversal]),
     (".ini", &[Class::Traversal]),
@@ -110,23 +114,71 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
 ];
 
 /// SQL keywords that wake the SQL rules as whole words ("or" in "world" does not): a value
-/// without SQL punctuation is an injection only through them.
+/// without SQL punctuation is an injection only through them. The command names of
+/// `rules::cmdi` wake the command rules the same way.
 const SQL_KEYWORDS: &[&str] = &[
-    "union", "select", "or", "and", "xor", "div", "like", "rlike", "having", "into", "from",
-    "benchmark", "waitfor", "declare", "drop", "null", "is", "order", "group", "procedure",
-    "limit", "where", "shutdown", "insert", "delete", "update",
+    "union",
+    "select",
+    "or",
+    "and",
+    "xor",
+    "div",
+    "like",
+    "rlike",
+    "having",
+    "into",
+    "from",
+    "benchmark",
+    "waitfor",
+    "declare",
+    "drop",
+    "null",
+    "is",
+    "order",
+    "group",
+    "procedure",
+    "limit",
+    "where",
+    "shutdown",
+    "insert",
+    "delete",
+    "update",
 ];
 
 /// The classes a byte wakes on its own.
 fn byte_classes(b: u8) -> ClassSet {
     let mut s = ClassSet::EMPTY;
-    if matches!(b, b'\'' | b'"' | b'`' | b';' | b'(' | b')' | b'#' | b'=' | b'<' | b'>' | b'|' | b'&' | b'*' | b'/' | b'@' | b'!' | b'~' | b'^' | b'\\') {
+    if matches!(
+        b,
+        b'\''
+            | b'"'
+            | b'`'
+            | b';'
+            | b'('
+            | b')'
+            | b'#'
+            | b'='
+            | b'<'
+            | b'>'
+            | b'|'
+            | b'&'
+            | b'*'
+            | b'/'
+            | b'@'
+            | b'!'
+            | b'~'
+            | b'^'
+            | b'\\'
+    ) {
         s = s.with(Class::Sqli);
     }
     if matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=') {
         s = s.with(Class::Xss);
     }
-    if matches!(b, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r') {
+    if matches!(
+        b,
+        b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'\\' | b'\'' | b'"'
+    ) {
         s = s.with(Class::Cmdi);
     }
     if b == b'$' {
@@ -151,41 +203,59 @@ fn byte_table() -> [ClassSet; 256] {
 pub(crate) struct Prefilter {
     words: AhoCorasick,
     keywords: AhoCorasick,
+    keyword_classes: Vec<ClassSet>,
     word_classes: Vec<ClassSet>,
     bytes: [ClassSet; 256],
 }
 
 impl Prefilter {
     pub(crate) fn new() -> Prefilter {
-        let patterns: Vec<&str> = TRIGGER_WORDS.iter().map(|(w, _)| *w).collect();
-        let word_classes = TRIGGER_WORDS.iter().map(|(_, cs)| cs.iter().copied().collect()).collect();
-        let words = aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(&patterns)
-            .expect("static patterns build");
-        let keywords = aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(SQL_KEYWORDS)
-            .expect("static patterns build");
-        Prefilter { words, keywords, word_classes, bytes: byte_table() }
+        let cmdi = ClassSet::EMPTY.with(Class::Cmdi);
+        let sqli = ClassSet::EMPTY.with(Class::Sqli);
+        let mut words: Vec<(&str, ClassSet)> = TRIGGER_WORDS
+            .iter()
+            .map(|(w, cs)| (*w, cs.iter().copied().collect()))
+            .collect();
+        words.extend(cmdi::CODE.iter().map(|w| (*w, cmdi)));
+        let mut keywords: Vec<(&str, ClassSet)> = SQL_KEYWORDS.iter().map(|w| (*w, sqli)).collect();
+        keywords.extend(cmdi::DISTINCT.iter().chain(cmdi::WORDY).map(|w| (*w, cmdi)));
+        let build = |list: &[(&str, ClassSet)]| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .build(list.iter().map(|(w, _)| w))
+                .expect("static patterns build")
+        };
+        Prefilter {
+            words: build(&words),
+            word_classes: words.iter().map(|(_, cs)| *cs).collect(),
+            keywords: build(&keywords),
+            keyword_classes: keywords.iter().map(|(_, cs)| *cs).collect(),
+            bytes: byte_table(),
+        }
     }
 
     /// The classes whose triggers appear in `norm`.
     pub(crate) fn triggers(&self, norm: &[u8]) -> ClassSet {
-        let mut set = norm.iter().fold(ClassSet::EMPTY, |acc, b| ClassSet(acc.0 | self.bytes[usize::from(*b)].0));
+        let mut set = norm.iter().fold(ClassSet::EMPTY, |acc, b| {
+            ClassSet(acc.0 | self.bytes[usize::from(*b)].0)
+        });
         for m in self.words.find_overlapping_iter(norm) {
             if let Some(cs) = self.word_classes.get(m.pattern().as_usize()) {
                 set = ClassSet(set.0 | cs.0);
             }
         }
-        if !set.contains(Class::Sqli) {
-            let is_letter = |at: Option<&u8>| at.is_some_and(u8::is_ascii_alphabetic);
-            let whole_word = self.keywords.find_overlapping_iter(norm).any(|m| {
-                !is_letter(norm.get(m.start().wrapping_sub(1))) && !is_letter(norm.get(m.end()))
-            });
-            if whole_word {
-                set = set.with(Class::Sqli);
+        let is_letter = |at: Option<&u8>| at.is_some_and(u8::is_ascii_alphabetic);
+        for m in self.keywords.find_overlapping_iter(norm) {
+            if !is_letter(norm.get(m.start().wrapping_sub(1))) && !is_letter(norm.get(m.end())) {
+                if let Some(cs) = self.keyword_classes.get(m.pattern().as_usize()) {
+                    set = ClassSet(set.0 | cs.0);
+                }
             }
+        }
+        // Dots with a separator: a path, where encodings hide the dot-dot from the words above.
+        let has = |b: u8| memchr::memchr(b, norm).is_some();
+        if has(b'.') && (has(b'/') || has(b'\\')) {
+            set = set.with(Class::Traversal);
         }
         set
     }
@@ -197,10 +267,22 @@ mod tests {
 
     #[test]
     fn plain_values() {
-        for plain in ["42", "hello", "bob@example.com", "2024-01-31", "a-b-c", "3.14", "snake_case", "O", ""] {
+        for plain in [
+            "42",
+            "hello",
+            "bob@example.com",
+            "2024-01-31",
+            "a-b-c",
+            "3.14",
+            "snake_case",
+            "O",
+            "",
+        ] {
             assert!(is_plain(plain.as_bytes()), "{plain}");
         }
-        for not_plain in ["1--", "O'Brien", "a b", "a+b", "%27", "1=1", "x;y", "é", "a\0"] {
+        for not_plain in [
+            "1--", "O'Brien", "a b", "a+b", "%27", "1=1", "x;y", "é", "a\0",
+        ] {
             assert!(!is_plain(not_plain.as_bytes()), "{not_plain}");
         }
     }
@@ -222,7 +304,10 @@ mod tests {
             ("x.oastify.com", Class::Scanner),
         ];
         for (v, class) in cases {
-            assert!(p.triggers(v.as_bytes()).contains(*class), "{v} should wake {class}");
+            assert!(
+                p.triggers(v.as_bytes()).contains(*class),
+                "{v} should wake {class}"
+            );
         }
         let quiet = p.triggers(b"hello world");
         assert!(quiet.is_empty(), "{quiet:?}");

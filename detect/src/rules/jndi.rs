@@ -28,7 +28,14 @@ impl Jndi {
             return Some(Hit::at("jndi.lookup", start, v.norm.len()));
         }
         if level >= L2 {
-            for probe in [&b"${env:"[..], b"${sys:", b"${java:", b"${ctx:", b"${main:", b"${bundle:"] {
+            for probe in [
+                &b"${env:"[..],
+                b"${sys:",
+                b"${java:",
+                b"${ctx:",
+                b"${main:",
+                b"${bundle:",
+            ] {
                 if let Some(at) = memchr::memmem::find(v.lower, probe) {
                     return Some(Hit::at("jndi.env-lookup", at, v.norm.len()));
                 }
@@ -117,13 +124,23 @@ mod tests {
 
     #[test]
     fn environment_lookups_from_level_2() {
-        assert_eq!(rule("${env:AWS_SECRET_ACCESS_KEY}", L2), Some("jndi.env-lookup"));
+        assert_eq!(
+            rule("${env:AWS_SECRET_ACCESS_KEY}", L2),
+            Some("jndi.env-lookup")
+        );
         assert_eq!(rule("${env:AWS_SECRET_ACCESS_KEY}", L1), None);
     }
 
     #[test]
     fn tricky_benign() {
-        for benign in ["Total: ${price}", "${HOME}/bin", "echo ${name:-world}", "jndi is a Java API", "${{", "${"] {
+        for benign in [
+            "Total: ${price}",
+            "${HOME}/bin",
+            "echo ${name:-world}",
+            "jndi is a Java API",
+            "${{",
+            "${",
+        ] {
             assert_eq!(rule(benign, L2), None, "{benign}");
         }
     }

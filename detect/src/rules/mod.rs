@@ -24,6 +24,8 @@ pub(crate) const L1: u8 = 1;
 pub(crate) const L2: u8 = 2;
 /// Level 3: rules that also fire on unusual but legitimate input.
 pub(crate) const L3: u8 = 3;
+/// Level 4: everything that may be an attack, for hunting rather than alerting.
+pub(crate) const L4: u8 = 4;
 
 /// A value as the rules see it.
 pub(crate) struct Value<'a> {
@@ -56,7 +58,11 @@ impl Hit {
 
     /// A hit on the whole value.
     pub fn whole(rule: &'static str, v: &Value<'_>) -> Hit {
-        Hit { rule, start: 0, end: v.norm.len() }
+        Hit {
+            rule,
+            start: 0,
+            end: v.norm.len(),
+        }
     }
 }
 
@@ -91,13 +97,25 @@ pub(crate) mod test_util {
     pub(crate) fn value_of(kind: Kind, name: &str, raw: &str, f: impl FnOnce(&Value<'_>)) {
         let norm = crate::normalize::normalize(raw.as_bytes()).bytes;
         let lower = norm.to_ascii_lowercase();
-        f(&Value { kind, name: name.as_bytes(), norm: &norm, lower: &lower });
+        f(&Value {
+            kind,
+            name: name.as_bytes(),
+            norm: &norm,
+            lower: &lower,
+        });
     }
 
     /// The rule id a detector gives for a plain value named `name`.
-    pub(crate) fn rule_of(raw: &str, name: &str, level: u8, detect: impl Fn(&Value<'_>, u8) -> Option<Hit>) -> Option<&'static str> {
+    pub(crate) fn rule_of(
+        raw: &str,
+        name: &str,
+        level: u8,
+        detect: impl Fn(&Value<'_>, u8) -> Option<Hit>,
+    ) -> Option<&'static str> {
         let mut out = None;
-        value_of(Kind::Value, name, raw, |v| out = detect(v, level).map(|h| h.rule));
+        value_of(Kind::Value, name, raw, |v| {
+            out = detect(v, level).map(|h| h.rule)
+        });
         out
     }
 }

@@ -15,9 +15,34 @@ use crate::fields::Kind;
 
 /// MongoDB query, projection and aggregation operators an injection uses.
 const OPERATORS: &[&str] = &[
-    "$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$where", "$exists",
-    "$expr", "$or", "$and", "$nor", "$not", "$elemmatch", "$function", "$accumulator",
-    "$options", "$type", "$size", "$all", "$mod", "$text", "$search", "$comment", "$jsonschema",
+    "$ne",
+    "$eq",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$regex",
+    "$where",
+    "$exists",
+    "$expr",
+    "$or",
+    "$and",
+    "$nor",
+    "$not",
+    "$elemmatch",
+    "$function",
+    "$accumulator",
+    "$options",
+    "$type",
+    "$size",
+    "$all",
+    "$mod",
+    "$text",
+    "$search",
+    "$comment",
+    "$jsonschema",
 ];
 
 /// NoSQL injection detector.
@@ -27,11 +52,29 @@ pub(crate) struct Nosqli {
 
 impl Nosqli {
     pub(crate) fn new() -> Nosqli {
-        let ops = OPERATORS.iter().map(|o| regex::escape(&o[1..])).collect::<Vec<_>>().join("|");
+        let ops = OPERATORS
+            .iter()
+            .map(|o| regex::escape(&o[1..]))
+            .collect::<Vec<_>>()
+            .join("|");
         let shapes = vec![
-            (L1, "nosqli.operator", re(&format!(r#"(\[|\{{|,)\s*["']?\$({ops})["']?\s*(\]|:)"#))),
-            (L1, "nosqli.javascript", re(r#"['"]?\s*;\s*return\s*\(?\s*(true|1|this)|\bthis\.\w+\.match\s*\(|\bdb\.\w+\.(insert|find|update|remove|drop|mapreduce)\w*\s*\(|(\|\||&&)\s*['"]?\s*\d+\s*==\s*['"]?\d|['"]\s*(\|\||&&)\s*['"]\w*['"]\s*==\s*['"]|new\s+date\s*\(\s*\)\s*;\s*do\s*\{|;\s*sleep\s*\(\s*\d+\s*\)|\$where\s*:\s*['"]"#)),
-            (L2, "nosqli.operator", re(r"\$(where|regex|ne|gt|expr|function)\b")),
+            (
+                L1,
+                "nosqli.operator",
+                re(&format!(r#"(\[|\{{|,)\s*["']?\$({ops})["']?\s*(\]|:)"#)),
+            ),
+            (
+                L1,
+                "nosqli.javascript",
+                re(
+                    r#"['"]?\s*;\s*return\s*\(?\s*(true|1|this)|\bthis\.\w+\.match\s*\(|\bdb\.\w+\.(insert|find|update|remove|drop|mapreduce)\w*\s*\(|(\|\||&&)\s*['"]?\s*\d+\s*==\s*['"]?\d|['"]\s*(\|\||&&)\s*['"]\w*['"]\s*==\s*['"]|new\s+date\s*\(\s*\)\s*;\s*do\s*\{|;\s*sleep\s*\(\s*\d+\s*\)|\$where\s*:\s*['"]"#,
+                ),
+            ),
+            (
+                L2,
+                "nosqli.operator",
+                re(r"\$(where|regex|ne|gt|expr|function)\b"),
+            ),
         ];
         Nosqli { shapes }
     }
@@ -43,7 +86,10 @@ impl Nosqli {
         if matches!(v.kind, Kind::ParamName) {
             if let Some(open) = memchr::memchr(b'[', v.lower) {
                 let inside = &v.lower[open + 1..];
-                let op_end = inside.iter().position(|b| *b == b']').unwrap_or(inside.len());
+                let op_end = inside
+                    .iter()
+                    .position(|b| *b == b']')
+                    .unwrap_or(inside.len());
                 if is_operator(&inside[..op_end]) {
                     return Some(Hit::whole("nosqli.operator-key", v));
                 }
@@ -66,16 +112,27 @@ mod tests {
     fn rule(kind: Kind, raw: &str, level: u8) -> Option<&'static str> {
         let n = Nosqli::new();
         let mut out = None;
-        value_of(kind, "username", raw, |v| out = n.detect(v, level).map(|h| h.rule));
+        value_of(kind, "username", raw, |v| {
+            out = n.detect(v, level).map(|h| h.rule)
+        });
         out
     }
 
     #[test]
     fn operator_keys_and_brackets() {
         assert_eq!(rule(Kind::JsonKey, "$ne", L1), Some("nosqli.operator-key"));
-        assert_eq!(rule(Kind::JsonKey, "$where", L1), Some("nosqli.operator-key"));
-        assert_eq!(rule(Kind::ParamName, "password[$regex]", L1), Some("nosqli.operator-key"));
-        assert_eq!(rule(Kind::ParamName, "login[%24nin][]", L1), Some("nosqli.operator-key"));
+        assert_eq!(
+            rule(Kind::JsonKey, "$where", L1),
+            Some("nosqli.operator-key")
+        );
+        assert_eq!(
+            rule(Kind::ParamName, "password[$regex]", L1),
+            Some("nosqli.operator-key")
+        );
+        assert_eq!(
+            rule(Kind::ParamName, "login[%24nin][]", L1),
+            Some("nosqli.operator-key")
+        );
         assert_eq!(rule(Kind::JsonKey, "$schema", L1), None);
         assert_eq!(rule(Kind::JsonKey, "price", L1), None);
     }
@@ -104,7 +161,16 @@ mod tests {
 
     #[test]
     fn tricky_benign() {
-        for benign in ["$5 off", "price > $10", "{\"a\": 1}", "return policy", "this.is.fine", "a == b", "C$ne", "use $regex carefully"] {
+        for benign in [
+            "$5 off",
+            "price > $10",
+            "{\"a\": 1}",
+            "return policy",
+            "this.is.fine",
+            "a == b",
+            "C$ne",
+            "use $regex carefully",
+        ] {
             assert_eq!(rule(Kind::Value, benign, L1), None, "{benign}");
         }
     }

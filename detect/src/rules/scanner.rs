@@ -14,33 +14,132 @@ use crate::fields::Kind;
 
 /// User-Agent substrings of attack tools (their defaults; all can be changed).
 const USER_AGENTS: &[&str] = &[
-    "sqlmap", "nikto", "nuclei", "owasp zap", "zaproxy", "zap/", "burp", "wfuzz", "gobuster",
-    "dirbuster", "dirb/", "ffuf", "fuzz faster u fool", "feroxbuster", "wpscan", "acunetix",
-    "netsparker", "invicti", "nessus", "openvas", "qualys", "nmap scripting engine", "nmap",
-    "masscan", "zgrab", "arachni", "skipfish", "w3af", "commix", "xsstrike", "jaeles", "whatweb",
-    "hydra", "havij", "appscan", "webinspect", "paros", "vega/", "grabber", "jbrofuzz",
-    "morfeus", "httprint", "dotdotpwn", "fimap", "bsqlbf", "sqlninja", "metasploit", "censys",
-    "interactsh", "projectdiscovery", "dalfox", "katana/",
+    "sqlmap",
+    "nikto",
+    "nuclei",
+    "owasp zap",
+    "zaproxy",
+    "zap/",
+    "burp",
+    "wfuzz",
+    "gobuster",
+    "dirbuster",
+    "dirb/",
+    "ffuf",
+    "fuzz faster u fool",
+    "feroxbuster",
+    "wpscan",
+    "acunetix",
+    "netsparker",
+    "invicti",
+    "nessus",
+    "openvas",
+    "qualys",
+    "nmap scripting engine",
+    "nmap",
+    "masscan",
+    "zgrab",
+    "arachni",
+    "skipfish",
+    "w3af",
+    "commix",
+    "xsstrike",
+    "jaeles",
+    "whatweb",
+    "hydra",
+    "havij",
+    "appscan",
+    "webinspect",
+    "paros",
+    "vega/",
+    "grabber",
+    "jbrofuzz",
+    "morfeus",
+    "httprint",
+    "dotdotpwn",
+    "fimap",
+    "bsqlbf",
+    "sqlninja",
+    "metasploit",
+    "censys",
+    "interactsh",
+    "projectdiscovery",
+    "dalfox",
+    "katana/",
 ];
 
 /// Header names only scanners send.
-const HEADERS: &[&str] = &["acunetix-aspect", "acunetix-product", "x-scanner", "x-wipp", "x-request-memo", "x-scan-memo", "x-zap-scan", "x-arachni-scan-seed"];
+const HEADERS: &[&str] = &[
+    "acunetix-aspect",
+    "acunetix-product",
+    "x-scanner",
+    "x-wipp",
+    "x-request-memo",
+    "x-scan-memo",
+    "x-zap-scan",
+    "x-arachni-scan-seed",
+];
 
 /// Out-of-band interaction domains of scanners.
 const OOB_DOMAINS: &[&str] = &[
-    "burpcollaborator.net", "oastify.com", "oast.pro", "oast.live", "oast.site", "oast.online",
-    "oast.fun", "oast.me", "interact.sh", "interactsh.com", "dnslog.cn", "ceye.io", "bxss.me",
-    "xss.ht", "requestrepo.com", "canarytokens.com", "dnslog.link",
+    "burpcollaborator.net",
+    "oastify.com",
+    "oast.pro",
+    "oast.live",
+    "oast.site",
+    "oast.online",
+    "oast.fun",
+    "oast.me",
+    "interact.sh",
+    "interactsh.com",
+    "dnslog.cn",
+    "ceye.io",
+    "bxss.me",
+    "xss.ht",
+    "requestrepo.com",
+    "canarytokens.com",
+    "dnslog.link",
 ];
 
 /// Paths scanners probe for that no API serves.
 const PROBE_PATHS: &[&str] = &[
-    "/.git/", "/.env", "/.svn/", "/.hg/", "/.ds_store", "/.aws/", "/.ssh/", "/wp-login.php",
-    "/wp-admin", "/wp-config", "/xmlrpc.php", "/phpinfo", "/phpmyadmin", "/server-status",
-    "/server-info", "/.htaccess", "/.htpasswd", "/web.config", "/cgi-bin/", "/actuator/env",
-    "/actuator/heapdump", "/jmx-console", "/manager/html", "/solr/admin", "/vendor/phpunit",
-    "/hnap1", "/boaform", "/console/login", "/.well-known/../", "/config.php", "/install.php",
-    "/admin.php", "/shell.php", "/elmah.axd", "/trace.axd", "/.bash_history", "/id_rsa",
+    "/.git/",
+    "/.env",
+    "/.svn/",
+    "/.hg/",
+    "/.ds_store",
+    "/.aws/",
+    "/.ssh/",
+    "/wp-login.php",
+    "/wp-admin",
+    "/wp-config",
+    "/xmlrpc.php",
+    "/phpinfo",
+    "/phpmyadmin",
+    "/server-status",
+    "/server-info",
+    "/.htaccess",
+    "/.htpasswd",
+    "/web.config",
+    "/cgi-bin/",
+    "/actuator/env",
+    "/actuator/heapdump",
+    "/jmx-console",
+    "/manager/html",
+    "/solr/admin",
+    "/vendor/phpunit",
+    "/hnap1",
+    "/boaform",
+    "/console/login",
+    "/.well-known/../",
+    "/config.php",
+    "/install.php",
+    "/admin.php",
+    "/shell.php",
+    "/elmah.axd",
+    "/trace.axd",
+    "/.bash_history",
+    "/id_rsa",
 ];
 
 /// Scanner detector.
@@ -65,7 +164,10 @@ impl Scanner {
         let (rule, ac) = match v.kind {
             Kind::UserAgent => ("scanner.user-agent", &self.agents),
             Kind::HeaderName => {
-                let m = self.headers.find(v.lower).filter(|m| m.start() == 0 && m.end() == v.lower.len())?;
+                let m = self
+                    .headers
+                    .find(v.lower)
+                    .filter(|m| m.start() == 0 && m.end() == v.lower.len())?;
                 return Some(Hit::at("scanner.header", m.start(), m.end()));
             }
             Kind::PathWhole if level >= L2 => ("scanner.probe-path", &self.paths),
@@ -111,7 +213,10 @@ mod tests {
         for (kind, raw, want) in cases {
             assert_eq!(rule(kind, raw, L1), Some(want), "{raw}");
         }
-        assert_eq!(rule(Kind::PathWhole, "/.git/config", L2), Some("scanner.probe-path"));
+        assert_eq!(
+            rule(Kind::PathWhole, "/.git/config", L2),
+            Some("scanner.probe-path")
+        );
         assert_eq!(rule(Kind::PathWhole, "/.git/config", L1), None);
     }
 

@@ -15,8 +15,21 @@ use super::{Hit, Value, L2, L3};
 
 /// Schemes that reach local files or raw sockets through a URL fetcher.
 const LOCAL_SCHEMES: &[&str] = &[
-    "file:", "gopher:", "dict:", "php:", "phar:", "jar:", "netdoc:", "tftp:", "expect:", "ldap:",
-    "sftp:", "zip:", "glob:", "ogg:", "data:text/html",
+    "file:",
+    "gopher:",
+    "dict:",
+    "php:",
+    "phar:",
+    "jar:",
+    "netdoc:",
+    "tftp:",
+    "expect:",
+    "ldap:",
+    "sftp:",
+    "zip:",
+    "glob:",
+    "ogg:",
+    "data:text/html",
 ];
 
 /// Host names of cloud metadata services.
@@ -31,7 +44,24 @@ const METADATA_HOSTS: &[&str] = &[
 ];
 
 /// Host names that resolve to loopback.
-const LOOPBACK_SUFFIXES: &[&str] = &["localhost", ".localhost", "localtest.me", ".localtest.me", "lvh.me", "vcap.me", "127.0.0.1.nip.io"];
+const LOOPBACK_SUFFIXES: &[&str] = &[
+    "localhost",
+    ".localhost",
+    "localtest.me",
+    ".localtest.me",
+    "lvh.me",
+    "vcap.me",
+    "127.0.0.1.nip.io",
+];
+
+/// Wildcard DNS services that resolve `<address>.<service>` to the address.
+const WILDCARD_DNS: &[&str] = &[
+    ".nip.io",
+    ".sslip.io",
+    ".xip.io",
+    ".traefik.me",
+    ".localtest.me",
+];
 
 /// Parameter names that hold a URL or host (compared as substrings of the lower-case name).
 const URL_NAME_HINTS: &[&str] = &[
@@ -47,24 +77,38 @@ impl Ssrf {
         let text = v.lower;
         let lead = text.len() - text.trim_ascii_start().len();
         let trimmed = &text[lead..];
-        if LOCAL_SCHEMES.iter().any(|s| trimmed.starts_with(s.as_bytes())) {
+        if LOCAL_SCHEMES
+            .iter()
+            .any(|s| trimmed.starts_with(s.as_bytes()))
+        {
             return Some(Hit::at("ssrf.local-scheme", lead, text.len()));
         }
         let mut from = 0;
-        while let Some(sep) = memchr::memmem::find(text.get(from..).unwrap_or_default(), b"://").map(|n| from + n) {
-            let scheme_start = text[..sep].iter().rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))).map_or(0, |p| p + 1);
+        while let Some(sep) =
+            memchr::memmem::find(text.get(from..).unwrap_or_default(), b"://").map(|n| from + n)
+        {
+            let scheme_start = text[..sep]
+                .iter()
+                .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')))
+                .map_or(0, |p| p + 1);
             let host = host_of(text.get(sep + 3..).unwrap_or_default());
             let starts_value = scheme_start == lead;
             if let Some(rule) = internal(host) {
                 if starts_value || level >= L3 {
-                    return Some(Hit::at(rule, scheme_start, (sep + 3 + host.len() + 1).min(text.len())));
+                    return Some(Hit::at(
+                        rule,
+                        scheme_start,
+                        (sep + 3 + host.len() + 1).min(text.len()),
+                    ));
                 }
             }
             from = sep + 3;
         }
         if level >= L2 && (!trimmed.contains(&b':') || trimmed.first() == Some(&b'[')) {
             let name = v.name.to_ascii_lowercase();
-            let hinted = URL_NAME_HINTS.iter().any(|h| memchr::memmem::find(&name, h.as_bytes()).is_some());
+            let hinted = URL_NAME_HINTS
+                .iter()
+                .any(|h| memchr::memmem::find(&name, h.as_bytes()).is_some());
             if hinted {
                 let host = host_of(trimmed);
                 if let Some(rule) = internal(host) {
@@ -79,13 +123,31 @@ impl Ssrf {
 /// The host of the authority at the start of `rest` (after `scheme://`): up to the path,
 /// query or fragment, without userinfo and port, IPv6 brackets kept.
 fn host_of(rest: &[u8]) -> &[u8] {
-    let end = rest.iter().position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\' | b' ' | b'"' | b'\'')).unwrap_or(rest.len());
+    let in_authority = |b: &u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'.' | b'-' | b'_' | b':' | b'[' | b']' | b'@' | b'%' | b'~'
+            )
+    };
+    let end = rest
+        .iter()
+        .position(|b| !in_authority(b))
+        .unwrap_or(rest.len());
     let authority = &rest[..end];
-    let host = authority.iter().rposition(|b| *b == b'@').map_or(authority, |at| &authority[at + 1..]);
+    let host = authority
+        .iter()
+        .rposition(|b| *b == b'@')
+        .map_or(authority, |at| &authority[at + 1..]);
     if host.first() == Some(&b'[') {
-        return host.iter().position(|b| *b == b']').map_or(host, |e| &host[..=e]);
+        return host
+            .iter()
+            .position(|b| *b == b']')
+            .map_or(host, |e| &host[..=e]);
     }
-    host.iter().position(|b| *b == b':').map_or(host, |c| &host[..c])
+    host.iter()
+        .position(|b| *b == b':')
+        .map_or(host, |c| &host[..c])
 }
 
 /// The rule an internal host falls under, if it is one.
@@ -97,8 +159,18 @@ fn internal(host: &[u8]) -> Option<&'static str> {
     if METADATA_HOSTS.iter().any(|m| m.as_bytes() == host) {
         return Some("ssrf.metadata");
     }
-    if LOOPBACK_SUFFIXES.iter().any(|s| host.ends_with(s.as_bytes()) && (s.starts_with('.') || host.len() == s.len())) {
+    if LOOPBACK_SUFFIXES
+        .iter()
+        .any(|s| host.ends_with(s.as_bytes()) && (s.starts_with('.') || host.len() == s.len()))
+    {
         return Some("ssrf.loopback");
+    }
+    // Wildcard DNS that answers with the address written in the name (`169.254.169.254.nip.io`).
+    if let Some(embedded) = WILDCARD_DNS
+        .iter()
+        .find_map(|d| host.strip_suffix(d.as_bytes()))
+    {
+        return internal(embedded);
     }
     let text = std::str::from_utf8(host).ok()?;
     let ip = match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
@@ -115,7 +187,9 @@ fn classify(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4,
             None if v6.is_loopback() || v6.is_unspecified() => return Some("ssrf.loopback"),
-            None if v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) => return Some("ssrf.metadata"),
+            None if v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) => {
+                return Some("ssrf.metadata")
+            }
             None if (v6.segments()[0] & 0xffc0) == 0xfe80 => return Some("ssrf.link-local"),
             None if (v6.segments()[0] & 0xfe00) == 0xfc00 => return Some("ssrf.private"),
             None => return None,
@@ -137,6 +211,8 @@ fn classify(ip: IpAddr) -> Option<&'static str> {
 
 /// An IPv4 address as `inet_aton` reads it: 1 to 4 dot-separated parts, each decimal, octal
 /// (leading 0) or hex (0x); the last part fills the remaining bytes (`127.1`, `2130706433`).
+/// A single number wider than 32 bits is cut to its low 32 bits, as URL parsers that keep
+/// a `u32` do (`http://7147006462` and `http://0x41414141A9FEA9FE` reach 169.254.169.254).
 pub(crate) fn parse_ipv4_loose(s: &str) -> Option<Ipv4Addr> {
     let parts: Vec<&str> = s.split('.').collect();
     if parts.is_empty() || parts.len() > 4 {
@@ -145,7 +221,11 @@ pub(crate) fn parse_ipv4_loose(s: &str) -> Option<Ipv4Addr> {
     let mut nums = Vec::with_capacity(4);
     for p in &parts {
         let n = if let Some(h) = p.strip_prefix("0x") {
-            if h.is_empty() { 0 } else { u64::from_str_radix(h, 16).ok()? }
+            if h.is_empty() {
+                0
+            } else {
+                u64::from_str_radix(h, 16).ok()?
+            }
         } else if p.len() > 1 && p.starts_with('0') {
             u64::from_str_radix(&p[1..], 8).ok()?
         } else if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
@@ -154,6 +234,9 @@ pub(crate) fn parse_ipv4_loose(s: &str) -> Option<Ipv4Addr> {
             return None;
         };
         nums.push(n);
+    }
+    if let [single] = nums[..] {
+        return Some(Ipv4Addr::from(single as u32));
     }
     let (last, head) = nums.split_last()?;
     if head.iter().any(|n| *n > 255) {
@@ -201,7 +284,10 @@ mod tests {
     fn urls_to_internal_hosts() {
         let cases = [
             ("http://169.254.169.254/latest/meta-data/", "ssrf.metadata"),
-            ("http://metadata.google.internal/computeMetadata/v1/", "ssrf.metadata"),
+            (
+                "http://metadata.google.internal/computeMetadata/v1/",
+                "ssrf.metadata",
+            ),
             ("http://[::ffff:a9fe:a9fe]/", "ssrf.metadata"),
             ("http://127.0.0.1:2375/containers/json", "ssrf.loopback"),
             ("http://2130706433/", "ssrf.loopback"),
@@ -217,6 +303,10 @@ mod tests {
             ("dict://127.0.0.1:6379/info", "ssrf.local-scheme"),
             ("http://evil.com@127.0.0.1/", "ssrf.loopback"),
             ("http%3A%2F%2F169.254.169.254%2F", "ssrf.metadata"),
+            ("http://169.254.169.254.nip.io/", "ssrf.metadata"),
+            ("http://7147006462", "ssrf.metadata"),
+            ("http://0x41414141A9FEA9FE", "ssrf.metadata"),
+            ("ftp://127.0.0.1!/", "ssrf.loopback"),
         ];
         for (attack, want) in cases {
             assert_eq!(rule(attack, "url", L1), Some(want), "{attack}");

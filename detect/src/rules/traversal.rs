@@ -50,11 +50,13 @@ pub(crate) struct Traversal {
 
 impl Traversal {
     pub(crate) fn new() -> Traversal {
-        Traversal { files: words(SENSITIVE_FILES) }
+        Traversal {
+            files: words(SENSITIVE_FILES),
+        }
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {
-        let path: Vec<u8> = v.lower.iter().map(|b| if *b == b'\\' { b'/' } else { *b }).collect();
+        let path = path_view(v.lower);
         let dots = dot_dots(&path);
         if let Some(first) = dots.first {
             if dots.count >= 2 || (level >= L2 && dots.at_boundary) {
@@ -74,6 +76,37 @@ impl Traversal {
     }
 }
 
+/// `lower` as path parsers read it: `\` as `/`, shell-escaped `\.` and `\/` unescaped, the
+/// literal hex `0x2e`, `0x2f`, `0x5c` some decoders accept as `.`, `/`, `\`, and a stray UTF-8
+/// lead byte before an ASCII byte dropped (`%c0%2e` is `.` to decoders that mask overlong
+/// forms loosely).
+fn path_view(lower: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lower.len());
+    let mut i = 0;
+    while let Some(&b) = lower.get(i) {
+        let rest = lower.get(i..).unwrap_or_default();
+        let next = rest.get(1).copied();
+        if rest.starts_with(b"0x2e") {
+            out.push(b'.');
+            i += 4;
+        } else if rest.starts_with(b"0x2f") || rest.starts_with(b"0x5c") {
+            out.push(b'/');
+            i += 4;
+        } else if b == b'\\'
+            && (next == Some(b'/') || (next == Some(b'.') && rest.get(2) != Some(&b'.')))
+        {
+            // `\/` and a shell-escaped single dot (`\.\.\/` is `../`); `\..` is a separator.
+            i += 1;
+        } else if b >= 0xC0 && next.is_some_and(|n| n < 0x80) {
+            i += 1;
+        } else {
+            out.push(if b == b'\\' { b'/' } else { b });
+            i += 1;
+        }
+    }
+    out
+}
+
 /// What the dot-dot scan found.
 struct DotDots {
     /// Dot-dot segments.
@@ -86,9 +119,15 @@ struct DotDots {
 
 /// Counts `..` followed by a separator in `path` (lower case, `\` already `/`).
 fn dot_dots(path: &[u8]) -> DotDots {
-    let mut found = DotDots { count: 0, first: None, at_boundary: false };
+    let mut found = DotDots {
+        count: 0,
+        first: None,
+        at_boundary: false,
+    };
     let mut i = 0;
-    while let Some(at) = memchr::memmem::find(path.get(i..).unwrap_or_default(), b"..").map(|n| i + n) {
+    while let Some(at) =
+        memchr::memmem::find(path.get(i..).unwrap_or_default(), b"..").map(|n| i + n)
+    {
         let mut after = at + 2;
         while path.get(after) == Some(&b'.') {
             after += 1; // "..." and longer: still climbs on the systems that read it
@@ -97,7 +136,8 @@ fn dot_dots(path: &[u8]) -> DotDots {
             found.count += 1;
             if found.first.is_none() {
                 found.first = Some(at);
-                found.at_boundary = at == 0 || matches!(path.get(at - 1), Some(b'/' | b'=' | b' ' | b':' | b';' | b'"' | b'\''));
+                found.at_boundary =
+                    at == 0 || matches!(path.get(at - 1), Some(b'/' | b'=' | b' ' | b':' | b';'));
             }
             i = after + len;
         } else {
@@ -110,11 +150,13 @@ fn dot_dots(path: &[u8]) -> DotDots {
 /// Length of the separator at `path[at..]`, if there is one.
 fn separator_len(path: &[u8], at: usize) -> Option<usize> {
     let rest = path.get(at..)?;
-    let skip = rest.iter().take_while(|b| matches!(b, b';' | b' ')).count();
+    let skip = rest
+        .iter()
+        .take_while(|b| matches!(b, b';' | b' ' | b'%'))
+        .count();
     let rest = rest.get(skip..)?;
     match rest.first()? {
         b'/' => Some(skip + 1),
-        _ if rest.starts_with(b"0x2f") || rest.starts_with(b"0x5c") => Some(skip + 4),
         // A non-ASCII char after dots: a best-fit mapping (%uEFC8, %uF025) makes it a slash.
         b if *b >= 0xC0 => Some(skip + 1),
         _ => None,
@@ -148,6 +190,11 @@ mod tests {
             "..0x2f..0x2f",
             "/.../.../",
             ".%%32%65/.%%32%65/",
+            "0x2e0x2e/0x2e0x2e/",
+            "0x2e0x2e0x5c0x2e0x2e0x5c",
+            "%c0%2e%c0%2e/%c0%2e%c0%2e/",
+            "/.\\/\\.\\.\\/\\.\\.\\/",
+            "%\\..%\\..%\\..",
         ] {
             assert_eq!(rule(attack, L1), Some("traversal.dot-dot"), "{attack}");
         }
@@ -158,10 +205,19 @@ mod tests {
         assert_eq!(rule("../config.yml", L2), Some("traversal.dot-dot"));
         assert_eq!(rule("../config.yml", L1), None);
         assert_eq!(rule("/etc/passwd", L1), Some("traversal.sensitive-file"));
-        assert_eq!(rule("C:\\Windows\\win.ini", L1), Some("traversal.sensitive-file"));
-        assert_eq!(rule("file:///etc/shadow", L1), Some("traversal.sensitive-file"));
+        assert_eq!(
+            rule("C:\\Windows\\win.ini", L1),
+            Some("traversal.sensitive-file")
+        );
+        assert_eq!(
+            rule("file:///etc/shadow", L1),
+            Some("traversal.sensitive-file")
+        );
         assert_eq!(rule("see the docs about /etc/passwd format", L2), None);
-        assert_eq!(rule("see the docs about /etc/passwd format", L3), Some("traversal.sensitive-file"));
+        assert_eq!(
+            rule("see the docs about /etc/passwd format", L3),
+            Some("traversal.sensitive-file")
+        );
     }
 
     #[test]
@@ -174,6 +230,7 @@ mod tests {
             "https://example.com/a/b/../c",
             "..",
             "...",
+            "junk <a href=\"../\">up</a>",
         ] {
             assert_eq!(rule(benign, L1), None, "{benign}");
         }

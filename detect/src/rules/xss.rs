@@ -22,12 +22,36 @@ impl Xss {
     pub(crate) fn new() -> Xss {
         let shapes = vec![
             (L1, "xss.script-tag", re(r"<\s*script[\s>/]")),
-            (L1, "xss.event-handler", re(r"<[a-z!?/][^>]*[\s\x22'/;`]on[a-z]{3,}\s*=")),
+            (
+                L1,
+                "xss.event-handler",
+                re(r"<[a-z!?/][^>]*[\s\x22'/;`]on[a-z]{3,}\s*="),
+            ),
             (L1, "xss.script-uri", re(r"(java|vb|live)script:[^\s]")),
-            (L2, "xss.script-uri", re(r"(j[\s]*a[\s]*v[\s]*a|v[\s]*b)[\s]*s[\s]*c[\s]*r[\s]*i[\s]*p[\s]*t[\s]*:[^\s]")),
-            (L2, "xss.embed-tag", re(r"<\s*(iframe|frame|object|embed|applet|svg|math|base|meta|link|isindex|form|xss)[\s>/]")),
-            (L2, "xss.css-expression", re(r"expression\s*\(|-moz-binding|behavior\s*:\s*url")),
-            (L3, "xss.script-sink", re(r"\b(alert|prompt|confirm|eval)\s*[(`]|document\.(cookie|domain|write)|string\.fromcharcode|\bsrcdoc\s*=")),
+            (
+                L2,
+                "xss.script-uri",
+                re(r"(j[\s]*a[\s]*v[\s]*a|v[\s]*b)[\s]*s[\s]*c[\s]*r[\s]*i[\s]*p[\s]*t[\s]*:[^\s]"),
+            ),
+            (
+                L2,
+                "xss.embed-tag",
+                re(
+                    r"<\s*(iframe|frame|object|embed|applet|svg|math|base|meta|link|isindex|form|xss)[\s>/]",
+                ),
+            ),
+            (
+                L2,
+                "xss.css-expression",
+                re(r"expression\s*\(|-moz-binding|behavior\s*:\s*url"),
+            ),
+            (
+                L3,
+                "xss.script-sink",
+                re(
+                    r"\b(alert|prompt|confirm|eval)\s*[(`]|document\.(cookie|domain|write)|string\.fromcharcode|\bsrcdoc\s*=",
+                ),
+            ),
         ];
         Xss { shapes }
     }
@@ -56,10 +80,18 @@ mod tests {
             ("<script>alert(1)</script>", L1, "xss.libinjection"),
             ("\"><img src=x onerror=alert(1)>", L1, "xss.libinjection"),
             ("javascript:alert(document.cookie)", L1, "xss.script-uri"),
-            ("<x '=\"foo\"><x foo='><img src=x onerror=alert(1)//'>", L1, "xss.event-handler"),
+            (
+                "<x '=\"foo\"><x foo='><img src=x onerror=alert(1)//'>",
+                L1,
+                "xss.event-handler",
+            ),
             ("%3Cscript%3Ealert(1)%3C/script%3E", L1, "xss.libinjection"),
             ("&lt;svg/onload=alert(1)&gt;", L1, "xss.libinjection"),
-            ("\\u003cimg src=x onerror=alert(1)\\u003e", L1, "xss.libinjection"),
+            (
+                "\\u003cimg src=x onerror=alert(1)\\u003e",
+                L1,
+                "xss.libinjection",
+            ),
             ("java\tscript:alert(1)", L2, "xss.script-uri"),
         ];
         for (attack, level, want) in cases {

@@ -27,11 +27,20 @@ impl Xxe {
         for needle in [&b"<!entity"[..], b"<!doctype"] {
             for at in memchr::memmem::find_iter(s, needle) {
                 first_entity = first_entity.or((needle == b"<!entity").then_some(at));
-                let decl_end = memchr::memchr(b'>', &s[at..]).map_or(s.len(), |n| at + n).min(at + MAX_DECLARATION_BYTES);
+                let decl_end = memchr::memchr(b'>', &s[at..])
+                    .map_or(s.len(), |n| at + n)
+                    .min(at + MAX_DECLARATION_BYTES);
                 let decl = &s[at + needle.len()..decl_end];
-                let external = [&b" system"[..], b"\tsystem", b"\nsystem", b" public", b"\npublic", b"\tpublic"]
-                    .iter()
-                    .any(|k| memchr::memmem::find(decl, k).is_some());
+                let external = [
+                    &b" system"[..],
+                    b"\tsystem",
+                    b"\nsystem",
+                    b" public",
+                    b"\npublic",
+                    b"\tpublic",
+                ]
+                .iter()
+                .any(|k| memchr::memmem::find(decl, k).is_some());
                 let parameter = needle == b"<!entity" && decl.trim_ascii_start().starts_with(b"%");
                 if external || parameter {
                     return Some(Hit::at("xxe.external-entity", at, decl_end.min(s.len())));
@@ -54,7 +63,9 @@ mod tests {
 
     fn rule(body: &str, level: u8) -> Option<&'static str> {
         let mut out = None;
-        value_of(Kind::XmlBody, "", body, |v| out = Xxe.detect(v, level).map(|h| h.rule));
+        value_of(Kind::XmlBody, "", body, |v| {
+            out = Xxe.detect(v, level).map(|h| h.rule)
+        });
         out
     }
 

@@ -210,9 +210,16 @@ impl<'a> SqliState<'a> {
     /// Detects SQL injection with additional flag handling
     /// This matches the C implementation's libinjection_is_sqli() function
     pub fn detect(&mut self) -> bool {
+        self.detect_context().is_some()
+    }
+
+    /// apitap patch: [`Self::detect`] that says which quote context matched: `0` (input as is),
+    /// `b'\''` (as if after a single quote) or `b'"'` (after a double quote). The fingerprint
+    /// of the match stays readable with [`Self::fingerprint_string`].
+    pub fn detect_context(&mut self) -> Option<u8> {
         // no input? not SQLi
         if self.input.is_empty() {
-            return false;
+            return None;
         }
         
         // Test input "as-is" with the current flags
@@ -220,7 +227,7 @@ impl<'a> SqliState<'a> {
         let original_flags = self.flags;
         let fingerprint = self.fingerprint();
         if self.check_is_sqli(&fingerprint) {
-            return true;
+            return Some(0);
         } else if self.reparse_as_mysql() {
             // Only switch to MySQL mode if reparsing is needed
             // C code reference: libinjection_sqli.c lines 2279-2286
@@ -229,7 +236,7 @@ impl<'a> SqliState<'a> {
             self.reset(SqliFlags::new(mysql_flags));
             let fingerprint = self.fingerprint();
             if self.check_is_sqli(&fingerprint) {
-                return true;
+                return Some(0);
             }
         }
         
@@ -238,14 +245,14 @@ impl<'a> SqliState<'a> {
             self.reset(SqliFlags::new(SqliFlags::FLAG_QUOTE_SINGLE.0 | SqliFlags::FLAG_SQL_ANSI.0));
             let fingerprint = self.fingerprint();
             if self.check_is_sqli(&fingerprint) {
-                return true;
+                return Some(b'\'');
             } else if self.reparse_as_mysql() {
                 // C code reference: libinjection_sqli.c lines 2294-2301  
                 // C uses FLAG_QUOTE_SINGLE | FLAG_SQL_MYSQL (replaces ANSI with MySQL)
                 self.reset(SqliFlags::new(SqliFlags::FLAG_QUOTE_SINGLE.0 | SqliFlags::FLAG_SQL_MYSQL.0));
                 let fingerprint = self.fingerprint();
                 if self.check_is_sqli(&fingerprint) {
-                    return true;
+                    return Some(b'\'');
                 }
             }
         }
@@ -256,11 +263,11 @@ impl<'a> SqliState<'a> {
             self.reset(SqliFlags::new(SqliFlags::FLAG_QUOTE_DOUBLE.0 | SqliFlags::FLAG_SQL_MYSQL.0));
             let fingerprint = self.fingerprint();
             if self.check_is_sqli(&fingerprint) {
-                return true;
+                return Some(b'"');
             }
         }
         
-        false
+        None
     }
     
     /// Get the detected fingerprint as a string

@@ -323,7 +323,7 @@ pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink
 }
 
 /// Each cookie of a `Cookie` header (RFC 6265 section 4.2.1: `name=value; name=value`).
-fn cookies<'a>(header: &'a [u8], sink: &mut dyn Sink) -> bool {
+fn cookies(header: &[u8], sink: &mut dyn Sink) -> bool {
     for pair in header.split(|b| *b == b';') {
         let pair = pair.trim_ascii();
         let Some(eq) = pair.iter().position(|b| *b == b'=') else {

@@ -3,7 +3,7 @@
 //! Pure: no I/O, no threads, no clocks. A [`Detector`] is built once from [`DetectConfig`] and
 //! shared by reference; [`Detector::scan`] takes a borrowed [`Request`] (the HTTP layer's parse
 //! after body decoding) and appends findings: class, stable rule id, location (`query:id`,
-//! `body:/a/0/b`...) and at most 64 bytes of evidence. [`outcome`] reads what the response says
+//! `body:/a/0/b`...) and at most 64 bytes of evidence. [`outcome()`] reads what the response says
 //! about an attack. The classes, their methods and the normalisers are described in
 //! docs/detection.md.
 
@@ -18,6 +18,9 @@ pub mod outcome;
 mod prefilter;
 pub mod request;
 mod rules;
+
+#[cfg(test)]
+mod tests;
 
 pub use body::{MAX_JSON_DEPTH, MAX_MULTIPART_PARTS};
 pub use config::{AllowRule, ClassToggles, DetectConfig, DetectConfigError};

@@ -59,6 +59,7 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("popen(", &[Class::Cmdi]),
     ("passthru(", &[Class::Cmdi]),
     ("phpinfo", &[Class::Cmdi]),
+    ("{${", &[Class::Cmdi]),
     ("<?", &[Class::Cmdi]),
     ("runtime", &[Class::Cmdi]),
     ("processbuilder", &[Class::Cmdi]),

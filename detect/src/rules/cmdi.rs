@@ -136,9 +136,12 @@ const BARE: &[&str] = &[
     "nslookup",
 ];
 
-/// Whether a plain value is one of the [`BARE`] commands (ASCII case-insensitive).
+/// Whether a plain value is a distinctive command name on its own (ASCII case-insensitive):
+/// the only plain values a command rule reads ([`BARE`] ones from level 2, the rest from 3).
 pub(crate) fn is_bare_command(raw: &[u8]) -> bool {
-    BARE.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(raw))
+    DISTINCT
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(raw))
 }
 
 /// Commands so distinctive that any word after them makes a command line.
@@ -224,7 +227,6 @@ pub(crate) const CODE: &[&str] = &[
     "$_server[",
     "phpversion(",
     "${@",
-    "{${",
     "() { :;};",
     "() { :; };",
     "(){:;};",
@@ -243,6 +245,9 @@ impl Cmdi {
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {
         if let Some(m) = self.code.find(v.lower) {
             return Some(Hit::at("cmdi.code-exec", m.start(), v.norm.len()));
+        }
+        if let Some(at) = php_complex_call(v.lower) {
+            return Some(Hit::at("cmdi.code-exec", at, v.norm.len()));
         }
         let shell = unshell(v.lower);
         if let Some(hit) = whole_value(&shell, v, level) {
@@ -275,6 +280,18 @@ impl Cmdi {
         }
         None
     }
+}
+
+/// Where PHP's complex variable syntax calls a function (`{${system(...)}}`), if it does.
+fn php_complex_call(lower: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(lower, b"{${").find(|&at| {
+        let rest = lower.get(at + 3..).unwrap_or_default();
+        let name = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        name > 0 && rest.get(name) == Some(&b'(')
+    })
 }
 
 /// The rules on the value as a whole: a fuzzer's metacharacter probe, or a command line.
@@ -599,6 +616,7 @@ mod tests {
             ("\"\\n/bin/ls -al\\n\"", L2, "cmdi.command-line"),
             ("type %SYSTEMROOT%\\repair\\SAM", L2, "cmdi.command-line"),
             ("{${sleep(20)}}", L1, "cmdi.code-exec"),
+            (" {${sleep(hexdec(dechex(20)))}} ", L1, "cmdi.code-exec"),
             ("|| ", L2, "cmdi.metachar-probe"),
             ("'\"", L2, "cmdi.metachar-probe"),
             ("%0a%0d", L2, "cmdi.metachar-probe"),

@@ -162,88 +162,51 @@ struct Frame {
     next_index: usize,
 }
 
+/// The state of one JSON walk: where the reader is in the document.
+///
+/// Invariant: `path` has one step per open container below the top one, plus one for a
+/// string being handed to the sink; `pending_key` is the member name read and not yet
+/// consumed by its value.
+#[derive(Default)]
+struct JsonWalk {
+    path: Vec<Step>,
+    frames: Vec<Frame>,
+    pending_key: Option<Vec<u8>>,
+    /// Containers entered past [`MAX_JSON_DEPTH`], whose content is skipped.
+    skipped_depth: usize,
+    scratch: Vec<u8>,
+}
+
 /// Walks a JSON document (RFC 8259) without building it: every string value and member name
 /// goes to `sink` with its pointer. Numbers and literals carry no attack and are skipped.
 /// Malformed or cut input ends the walk where it goes wrong; what came before was read.
 fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
-    let mut path: Vec<Step> = Vec::new();
-    let mut frames: Vec<Frame> = Vec::new();
-    let mut pending_key: Option<Vec<u8>> = None;
-    let mut skipped_depth = 0usize;
+    let mut walk = JsonWalk::default();
     let mut i = 0;
-    let mut scratch = Vec::new();
     while let Some(&b) = body.get(i) {
         match b {
             b'{' | b'[' => {
-                if frames.len() >= MAX_JSON_DEPTH {
-                    skipped_depth += 1;
-                    i += 1;
-                    continue;
-                }
-                enter_value(&mut frames, &mut path, &mut pending_key);
-                frames.push(Frame {
-                    is_array: b == b'[',
-                    next_index: 0,
-                });
+                walk.open(b == b'[');
                 i += 1;
             }
             b'}' | b']' => {
-                if skipped_depth > 0 {
-                    skipped_depth -= 1;
-                } else if frames.pop().is_some() {
-                    // The step of the container itself, pushed when it was entered.
-                    if !frames.is_empty() {
-                        path.pop();
-                    }
-                }
-                pending_key = None;
+                walk.close();
                 i += 1;
             }
             b'"' => {
-                let Some(end) = json_string(body, i, &mut scratch) else {
+                let Some(end) = json_string(body, i, &mut walk.scratch) else {
                     return true; // cut or malformed string: stop here
                 };
                 i = end;
-                if skipped_depth > 0 {
-                    continue;
-                }
-                let is_key = frames.last().is_some_and(|f| !f.is_array)
-                    && pending_key.is_none()
-                    && next_non_space(body, i) == Some(b':');
-                if is_key {
-                    let mut key_path = path.clone();
-                    key_path.push(Step::Key(scratch.clone()));
-                    let name = Name::Body(Cow::Owned(pointer(&key_path)));
-                    if !sink.value(Kind::JsonKey, &name, &scratch) {
-                        return false;
-                    }
-                    pending_key = Some(scratch.clone());
-                    continue;
-                }
-                enter_value(&mut frames, &mut path, &mut pending_key);
-                let name = Name::Body(Cow::Owned(pointer(&path)));
-                let keep_going = if is_graphql_member(&path, &scratch) {
-                    graphql(&scratch, &name, sink)
-                } else {
-                    sink.value(Kind::Value, &name, &scratch)
-                };
-                if !keep_going {
+                let is_key = next_non_space(body, i) == Some(b':');
+                if !walk.string(is_key, sink) {
                     return false;
-                }
-                if !frames.is_empty() {
-                    path.pop();
                 }
             }
             b',' | b':' => i += 1,
             _ if b.is_ascii_whitespace() => i += 1,
             _ => {
-                // A number or literal: skip it, as a value of the current member.
-                if skipped_depth == 0 {
-                    enter_value(&mut frames, &mut path, &mut pending_key);
-                    if !frames.is_empty() {
-                        path.pop();
-                    }
-                }
+                walk.scalar();
                 while body.get(i).is_some_and(|c| {
                     !matches!(c, b',' | b'}' | b']' | b'"' | b'{' | b'[')
                         && !c.is_ascii_whitespace()
@@ -256,16 +219,85 @@ fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
     true
 }
 
-/// A value starts in the current container: push its step (member name or index).
-fn enter_value(frames: &mut [Frame], path: &mut Vec<Step>, pending_key: &mut Option<Vec<u8>>) {
-    let Some(frame) = frames.last_mut() else {
-        return; // the top-level value has the empty pointer
-    };
-    if frame.is_array {
-        path.push(Step::Index(frame.next_index));
-        frame.next_index += 1;
-    } else {
-        path.push(Step::Key(pending_key.take().unwrap_or_default()));
+impl JsonWalk {
+    /// `{` or `[`: a container starts as the current member's value.
+    fn open(&mut self, is_array: bool) {
+        if self.frames.len() >= MAX_JSON_DEPTH || self.skipped_depth > 0 {
+            self.skipped_depth += 1;
+            return;
+        }
+        self.enter_value();
+        self.frames.push(Frame {
+            is_array,
+            next_index: 0,
+        });
+    }
+
+    /// `}` or `]`: the current container ends.
+    fn close(&mut self) {
+        if self.skipped_depth > 0 {
+            self.skipped_depth -= 1;
+        } else if self.frames.pop().is_some() && !self.frames.is_empty() {
+            self.path.pop(); // the step of the container itself, pushed when it was entered
+        }
+        self.pending_key = None;
+    }
+
+    /// A string just read into `scratch`: a member name when a `:` follows inside an object,
+    /// else a value. Returns false when the sink says stop.
+    fn string(&mut self, followed_by_colon: bool, sink: &mut dyn Sink) -> bool {
+        if self.skipped_depth > 0 {
+            return true;
+        }
+        let in_object = self.frames.last().is_some_and(|f| !f.is_array);
+        if in_object && self.pending_key.is_none() && followed_by_colon {
+            self.path.push(Step::Key(self.scratch.clone()));
+            let name = Name::Body(Cow::Owned(pointer(&self.path)));
+            let keep_going = sink.value(Kind::JsonKey, &name, &self.scratch);
+            self.pending_key = self.path.pop().map(|step| match step {
+                Step::Key(k) => k,
+                Step::Index(_) => Vec::new(),
+            });
+            return keep_going;
+        }
+        self.enter_value();
+        let name = Name::Body(Cow::Owned(pointer(&self.path)));
+        let keep_going = if is_graphql_member(&self.path, &self.scratch) {
+            graphql(&self.scratch, &name, sink)
+        } else {
+            sink.value(Kind::Value, &name, &self.scratch)
+        };
+        self.leave_value();
+        keep_going
+    }
+
+    /// A number or literal: it takes the current member's place and is not read.
+    fn scalar(&mut self) {
+        if self.skipped_depth == 0 {
+            self.enter_value();
+            self.leave_value();
+        }
+    }
+
+    /// A value starts in the current container: push its step (member name or index).
+    fn enter_value(&mut self) {
+        let Some(frame) = self.frames.last_mut() else {
+            return; // the top-level value has the empty pointer
+        };
+        if frame.is_array {
+            self.path.push(Step::Index(frame.next_index));
+            frame.next_index += 1;
+        } else {
+            self.path
+                .push(Step::Key(self.pending_key.take().unwrap_or_default()));
+        }
+    }
+
+    /// A string or scalar value ends: pop the step `enter_value` pushed.
+    fn leave_value(&mut self) {
+        if !self.frames.is_empty() {
+            self.path.pop();
+        }
     }
 }
 

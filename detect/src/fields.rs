@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::finding::Location;
 
-/// What a value is; decides which classes read it (`Kind::classes` in `detector.rs`).
+/// What a value is; decides which classes read it (`kind_classes` in `detector.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// The whole request path, raw (normalisation decodes it).

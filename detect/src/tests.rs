@@ -11,6 +11,9 @@ use crate::config::{AllowRule, DetectConfig};
 use crate::normalize::{normalize, MAX_NORMALIZE_ROUNDS, PASSES};
 use crate::{Class, Detector, Finding, Location, Request, ScanReport, MAX_EVIDENCE_BYTES};
 
+/// What a test compares: (class, rule, location as written in records).
+type Found = (Class, &'static str, String);
+
 /// A request under construction.
 struct Req {
     method: &'static str,
@@ -82,11 +85,11 @@ impl Req {
     }
 
     /// (class, rule, location) of every finding at the default config.
-    fn findings(&self) -> Vec<(Class, &'static str, String)> {
+    fn findings(&self) -> Vec<Found> {
         self.findings_with(&DetectConfig::default())
     }
 
-    fn findings_with(&self, cfg: &DetectConfig) -> Vec<(Class, &'static str, String)> {
+    fn findings_with(&self, cfg: &DetectConfig) -> Vec<Found> {
         let det = Detector::new(cfg).expect("valid config");
         self.scan_with(&det)
             .0
@@ -96,13 +99,13 @@ impl Req {
     }
 }
 
-fn one(class: Class, rule: &'static str, loc: &str) -> Vec<(Class, &'static str, String)> {
+fn one(class: Class, rule: &'static str, loc: &str) -> Vec<Found> {
     vec![(class, rule, loc.to_string())]
 }
 
 #[test]
 fn each_place_a_value_can_hide() {
-    let cases: Vec<(&str, Req, Vec<(Class, &'static str, String)>)> = vec![
+    let cases: Vec<(&str, Req, Vec<Found>)> = vec![
         ("query value", get("/search?q=1%27%20OR%20%271%27%3D%271"), one(Class::Sqli, "sqli.fingerprint", "query:q")),
         ("path segment", get("/api/users/1%20union%20select%201,2--/orders"), one(Class::Sqli, "sqli.fingerprint", "path")),
         ("decoded path", get("/static/..%2f..%2f..%2fetc/passwd"), one(Class::Traversal, "traversal.dot-dot", "path")),

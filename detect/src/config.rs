@@ -39,7 +39,8 @@ pub struct DetectConfig {
     /// one rule holds.
     pub allow: Vec<AllowRule>,
     /// Bytes of one value (a parameter, header, cookie, body field) scanned, in bytes of the
-    /// value as sent; the rest of a longer value is not scanned (counted in
+    /// value as its container gives it (query and form values decoded once, JSON strings
+    /// unescaped); the rest of a longer value is not scanned (counted in
     /// `ScanReport::values_cut`).
     #[serde(default = "default_max_value_bytes")]
     pub max_value_bytes: usize,

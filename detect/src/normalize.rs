@@ -29,6 +29,12 @@ pub struct Normalized {
 /// escapes (`\u002e`, `\x2e`), overlong UTF-8 and full-width forms undone, NUL bytes dropped, repeated
 /// until stable or [`MAX_NORMALIZE_ROUNDS`].
 pub fn normalize(raw: &[u8]) -> Normalized {
+    if !needs_normalizing(raw) {
+        return Normalized {
+            bytes: raw.to_vec(),
+            passes: 0,
+        };
+    }
     let mut cur = raw.to_vec();
     let mut next = Vec::with_capacity(raw.len());
     let mut passes = 0;
@@ -51,6 +57,12 @@ pub fn normalize(raw: &[u8]) -> Normalized {
         }
     }
     Normalized { bytes: cur, passes }
+}
+
+/// Whether any normaliser could change `raw`: it has a `%`, `&` or `\\`, a NUL, or a UTF-8
+/// lead byte (overlong forms and full-width characters start with 0xC0 and up).
+fn needs_normalizing(raw: &[u8]) -> bool {
+    memchr::memchr3(b'%', b'&', b'\\', raw).is_some() || raw.iter().any(|b| *b == 0 || *b >= 0xC0)
 }
 
 fn hex(b: u8) -> Option<u32> {
@@ -400,9 +412,14 @@ mod tests {
         let n = normalize(deep.as_bytes());
         assert!(n.passes <= MAX_NORMALIZE_ROUNDS * PASSES);
         assert_eq!(
-            normalize(b"plain").passes,
+            normalize(b"50% off").passes,
             PASSES,
             "one round when nothing changes"
+        );
+        assert_eq!(
+            normalize(b"no escapes at all").passes,
+            0,
+            "nothing to undo: no pass"
         );
     }
 }

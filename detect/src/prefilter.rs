@@ -8,7 +8,10 @@
 //! runs one Aho-Corasick automaton over trigger words (`union`, `..`, `://`, `${`, `{{`...);
 //! only the classes triggered run their rules.
 
+use std::collections::HashMap;
+
 use aho_corasick::AhoCorasick;
+use foldhash::fast::FixedState;
 
 use crate::finding::{Class, ClassSet};
 use crate::rules::cmdi;
@@ -33,6 +36,9 @@ pub(crate) fn is_plain(raw: &[u8]) -> bool {
 const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("--", &[Class::Sqli]),
     ("/*", &[Class::Sqli]),
+    ("&&", &[Class::Sqli]),
+    ("||", &[Class::Sqli]),
+    ("@@", &[Class::Sqli]),
     ("sleep", &[Class::Sqli, Class::Nosqli]),
     ("exec", &[Class::Sqli, Class::Cmdi]),
     ("script:", &[Class::Xss]),
@@ -144,33 +150,17 @@ const SQL_KEYWORDS: &[&str] = &[
     "insert",
     "delete",
     "update",
+    "case",
+    "when",
 ];
+
+/// Longest keyword looked up; longer words are no keyword.
+const MAX_KEYWORD_BYTES: usize = 16;
 
 /// The classes a byte wakes on its own.
 fn byte_classes(b: u8) -> ClassSet {
     let mut s = ClassSet::EMPTY;
-    if matches!(
-        b,
-        b'\''
-            | b'"'
-            | b'`'
-            | b';'
-            | b'('
-            | b')'
-            | b'#'
-            | b'='
-            | b'<'
-            | b'>'
-            | b'|'
-            | b'&'
-            | b'*'
-            | b'/'
-            | b'@'
-            | b'!'
-            | b'~'
-            | b'^'
-            | b'\\'
-    ) {
+    if matches!(b, b'\'' | b'"' | b'`' | b'#' | b';' | b'(') {
         s = s.with(Class::Sqli);
     }
     if matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=') {
@@ -203,8 +193,9 @@ fn byte_table() -> [ClassSet; 256] {
 /// The trigger automaton and byte table.
 pub(crate) struct Prefilter {
     words: AhoCorasick,
-    keywords: AhoCorasick,
-    keyword_classes: Vec<ClassSet>,
+    /// Keywords by lower-case spelling: looked up per word, since an automaton over short
+    /// keywords (`sh`, `id`, `w`) matches inside almost every word of prose.
+    keywords: HashMap<&'static [u8], ClassSet, FixedState>,
     word_classes: Vec<ClassSet>,
     bytes: [ClassSet; 256],
 }
@@ -221,16 +212,22 @@ impl Prefilter {
         let mut keywords: Vec<(&str, ClassSet)> = SQL_KEYWORDS.iter().map(|w| (*w, sqli)).collect();
         keywords.extend(cmdi::DISTINCT.iter().chain(cmdi::WORDY).map(|w| (*w, cmdi)));
         let build = |list: &[(&str, ClassSet)]| {
+            // A full DFA: a few hundred patterns, read for every value that is not plain.
             aho_corasick::AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .build(list.iter().map(|(w, _)| w))
                 .expect("static patterns build")
         };
+        let mut keyword_map: HashMap<&'static [u8], ClassSet, FixedState> = HashMap::default();
+        for (w, cs) in keywords {
+            let slot = keyword_map.entry(w.as_bytes()).or_default();
+            *slot = ClassSet(slot.0 | cs.0);
+        }
         Prefilter {
             words: build(&words),
             word_classes: words.iter().map(|(_, cs)| *cs).collect(),
-            keywords: build(&keywords),
-            keyword_classes: keywords.iter().map(|(_, cs)| *cs).collect(),
+            keywords: keyword_map,
             bytes: byte_table(),
         }
     }
@@ -245,10 +242,14 @@ impl Prefilter {
                 set = ClassSet(set.0 | cs.0);
             }
         }
-        let is_letter = |at: Option<&u8>| at.is_some_and(u8::is_ascii_alphabetic);
-        for m in self.keywords.find_overlapping_iter(norm) {
-            if !is_letter(norm.get(m.start().wrapping_sub(1))) && !is_letter(norm.get(m.end())) {
-                if let Some(cs) = self.keyword_classes.get(m.pattern().as_usize()) {
+        // Keywords as whole words: runs of letters (`1union` and `python3` still count).
+        let mut buf = [0u8; MAX_KEYWORD_BYTES];
+        for word in norm.split(|b| !b.is_ascii_alphabetic()) {
+            if (1..=MAX_KEYWORD_BYTES).contains(&word.len()) {
+                let lower = &mut buf[..word.len()];
+                lower.copy_from_slice(word);
+                lower.make_ascii_lowercase();
+                if let Some(cs) = self.keywords.get(&*lower) {
                     set = ClassSet(set.0 | cs.0);
                 }
             }

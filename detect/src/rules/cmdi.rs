@@ -273,7 +273,7 @@ impl Cmdi {
                         } else {
                             "cmdi.separator"
                         };
-                    return Some(Hit::at(rule, 0, v.norm.len()));
+                    return Some(Hit::at(rule, sep_at.min(v.norm.len()), v.norm.len()));
                 }
             }
             i = cmd_at.max(sep_at + 1);

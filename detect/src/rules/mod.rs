@@ -13,7 +13,7 @@ pub(crate) mod traversal;
 pub(crate) mod xss;
 pub(crate) mod xxe;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::Regex;
 
 use crate::fields::Kind;
@@ -66,11 +66,13 @@ impl Hit {
     }
 }
 
-/// A case-insensitive Aho-Corasick automaton over fixed patterns (leftmost-first).
+/// A case-insensitive Aho-Corasick automaton over fixed patterns (leftmost-first), compiled to
+/// a full DFA: the pattern lists are small and the rules read many values.
 pub(crate) fn words(patterns: &[&str]) -> AhoCorasick {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(patterns)
         .expect("static patterns build")
 }

@@ -14,6 +14,7 @@ use libinjectionrs::{SqliFlags, SqliState};
 use regex::bytes::Regex;
 
 use super::{first, re, Hit, Value, L2, L3};
+use crate::fields::Kind;
 
 /// SQL injection detector.
 pub(crate) struct Sqli {
@@ -68,6 +69,11 @@ impl Sqli {
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {
+        // A User-Agent reaches SQL as a quoted string (logged with an INSERT): without a quote
+        // it cannot leave the string, and browsers' "like Gecko" would be tokenized for nothing.
+        if v.kind == Kind::UserAgent && !v.norm.iter().any(|b| matches!(b, b'\'' | b'"' | b'`')) {
+            return None;
+        }
         let mut state = SqliState::new(v.norm, SqliFlags::FLAG_NONE);
         if let Some(context) = state.detect_context() {
             if level >= L3 || !is_weak(context, &state.fingerprint_string(), v.lower) {

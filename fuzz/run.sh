@@ -5,7 +5,7 @@
 # See docs/fuzzing.md.
 set -euo pipefail
 cd "$(dirname "$0")"
-target=${1:?usage: fuzz/run.sh <decode|reassembly|http|http_parser|pipeline|websocket|tls_hello|h2_frames|hpack> [seconds] [libFuzzer flags...]}
+target=${1:?usage: fuzz/run.sh <decode|reassembly|http|http_parser|pipeline|websocket|tls_hello|h2_frames|hpack|inventory|detect> [seconds] [libFuzzer flags...]}
 secs=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))
 mkdir -p "corpus/$target"

@@ -1,0 +1,480 @@
+//! Where the detector looks: a request taken apart into named values (path, query parameters,
+//! headers, cookies, body fields), each with the [`Kind`] that decides which classes read it.
+//!
+//! Extraction calls a [`Sink`] for every value, borrowing from the request where it can; the
+//! sink says when to stop (its budget is spent). Bodies are read by [`crate::body`].
+
+use std::borrow::Cow;
+
+use crate::finding::Location;
+
+/// What a value is; decides which classes read it (`kind_classes` in `detector.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The whole request path, raw (normalisation decodes it).
+    PathWhole,
+    /// One path segment, raw.
+    PathSegment,
+    /// A query or form parameter name, decoded once.
+    ParamName,
+    /// A parameter value: query, form, cookie, multipart text part, XML text, GraphQL string,
+    /// JSON string; decoded once by its container.
+    Value,
+    /// A JSON object member name.
+    JsonKey,
+    /// The User-Agent header.
+    UserAgent,
+    /// A header read only for lookups (`${jndi:`) and tool markers: structured standard
+    /// headers (Accept, Content-Type, Origin...) whose syntax trips value rules.
+    StructuredHeader,
+    /// A header name (tool markers like `Acunetix-Aspect`).
+    HeaderName,
+    /// A body read as a whole: plain text.
+    TextBody,
+    /// An XML body read as a whole (DOCTYPE, ENTITY, XInclude).
+    XmlBody,
+}
+
+/// The name of a value, turned into a [`Location`] only when a finding needs one.
+#[derive(Clone, Debug)]
+pub(crate) enum Name<'a> {
+    /// The path.
+    Path,
+    /// A query parameter.
+    Query(Cow<'a, [u8]>),
+    /// A header (lower-cased when the location is made).
+    Header(&'a str),
+    /// A cookie.
+    Cookie(&'a [u8]),
+    /// A body field: JSON pointer, form field, multipart part or XML element.
+    Body(Cow<'a, [u8]>),
+    /// The whole body.
+    BodyWhole,
+}
+
+impl Name<'_> {
+    /// The record location of this name.
+    pub(crate) fn location(&self) -> Location {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            Name::Path => Location::Path,
+            Name::Query(n) => Location::Query(text(n)),
+            Name::Header(n) => Location::Header(n.to_ascii_lowercase()),
+            Name::Cookie(n) => Location::Cookie(text(n)),
+            Name::Body(p) => Location::Body(text(p)),
+            Name::BodyWhole => Location::BodyWhole,
+        }
+    }
+}
+
+/// Receives the values of a request. Returns false to stop extraction.
+pub(crate) trait Sink {
+    /// One value, its kind and its name.
+    fn value(&mut self, kind: Kind, name: &Name<'_>, value: &[u8]) -> bool;
+}
+
+/// How the detector reads a header, by lower-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeaderRole {
+    /// Not read: framing, caching and credentials (no attack surface the app parses as data,
+    /// or secrets the sensor must not look into).
+    Skip,
+    /// Read for lookups and tool markers only.
+    Structured,
+    /// `Cookie`: each cookie is a value.
+    Cookie,
+    /// `Referer`: its query parameters are values.
+    Referer,
+    /// `User-Agent`.
+    UserAgent,
+    /// Any other header (X-Forwarded-For, custom headers): a value.
+    Value,
+}
+
+/// Headers that are never read. RFC 9110/9112 framing and conditional fields, and credentials.
+const SKIPPED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "date",
+    "etag",
+    "if-none-match",
+    "if-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "content-encoding",
+    "content-md5",
+    "cache-control",
+    "pragma",
+    "expect",
+    "dnt",
+    "upgrade-insecure-requests",
+    "priority",
+];
+
+/// Standard headers with their own syntax (quality values, quoted brand lists), read only for
+/// lookups and tool markers.
+const STRUCTURED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-charset",
+    "content-type",
+    "content-disposition",
+    "origin",
+    "via",
+    "x-requested-with",
+    "traceparent",
+    "tracestate",
+    "baggage",
+];
+
+fn header_role(name: &str) -> HeaderRole {
+    let is = |list: &[&str]| list.iter().any(|h| h.eq_ignore_ascii_case(name));
+    if is(SKIPPED_HEADERS) {
+        HeaderRole::Skip
+    } else if name.eq_ignore_ascii_case("cookie") {
+        HeaderRole::Cookie
+    } else if name.eq_ignore_ascii_case("referer") {
+        HeaderRole::Referer
+    } else if name.eq_ignore_ascii_case("user-agent") {
+        HeaderRole::UserAgent
+    } else if is(STRUCTURED_HEADERS) || starts_with_ignore_case(name, "sec-") {
+        HeaderRole::Structured
+    } else {
+        HeaderRole::Value
+    }
+}
+
+pub(crate) fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len()
+        && s.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// The path and query of a request-target (RFC 9112 section 3.2): the absolute form's scheme
+/// and authority dropped, the fragment (never sent, but tolerated) cut.
+pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
+    let mut rest = target;
+    if !target.starts_with('/') {
+        if let Some(i) = target.find("://") {
+            let after = &target[i + 3..];
+            rest = &after[after.find(['/', '?', '#']).unwrap_or(after.len())..];
+        }
+    }
+    let rest = rest.split('#').next().unwrap_or(rest);
+    match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` bytes once: `+` to space, `%XX` escapes
+/// (WHATWG URL standard, section 5.1). Invalid escapes stay.
+pub(crate) fn form_decode(s: &[u8]) -> Cow<'_, [u8]> {
+    if !s.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        let escaped = (b == b'%')
+            .then(|| s.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, escaped) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Calls `sink` for every pair of a form-encoded string (query or form body): the name, then
+/// the value. `name` makes the location from the decoded parameter name.
+pub(crate) fn form_pairs<'a>(
+    s: &'a [u8],
+    sink: &mut dyn Sink,
+    name: &dyn Fn(Cow<'a, [u8]>) -> Name<'a>,
+) -> bool {
+    for pair in pairs(s) {
+        let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &[][..]),
+        };
+        let decoded_name = form_decode(raw_name);
+        let loc = name(decoded_name.clone());
+        if !sink.value(Kind::ParamName, &loc, &decoded_name) {
+            return false;
+        }
+        if !raw_value.is_empty() && !sink.value(Kind::Value, &loc, &form_decode(raw_value)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The `&`-separated pairs of a form-encoded string. A piece that is an HTML character
+/// reference (`#106;`, `#x6A`, `colon;`: what follows a raw `&` in `&#106;`) has no `=` and
+/// cannot be a parameter: it stays part of the pair before it, which is how the value reads
+/// once the application or a browser decodes it.
+fn pairs(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = s;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
+        while end < rest.len() {
+            let next = &rest[end + 1..];
+            let piece = &next[..memchr::memchr(b'&', next).unwrap_or(next.len())];
+            if !is_char_reference(piece) {
+                break;
+            }
+            end += 1 + piece.len();
+        }
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
+}
+
+/// Whether `piece` (raw, between two `&`) is an HTML character reference without its `&`.
+fn is_char_reference(piece: &[u8]) -> bool {
+    if piece.contains(&b'=') {
+        return false;
+    }
+    let decoded = form_decode(piece);
+    match decoded.split_first() {
+        Some((b'#', rest)) => match rest.split_first() {
+            Some((b'x' | b'X', hex)) => hex.first().is_some_and(u8::is_ascii_hexdigit),
+            _ => rest.first().is_some_and(u8::is_ascii_digit),
+        },
+        _ => {
+            let name_len = decoded
+                .iter()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
+            (2..=10).contains(&name_len) && decoded.get(name_len) == Some(&b';')
+        }
+    }
+}
+
+/// Calls `sink` for the path (whole, then each segment) and the query parameters.
+pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
+    let (path, query) = split_target(target);
+    if !sink.value(Kind::PathWhole, &Name::Path, path.as_bytes()) {
+        return false;
+    }
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        if !sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()) {
+            return false;
+        }
+    }
+    match query {
+        Some(q) => form_pairs(q.as_bytes(), sink, &|n| Name::Query(n)),
+        None => true,
+    }
+}
+
+/// Calls `sink` for every header the detector reads, as its role says.
+pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink) -> bool {
+    for (name, value) in headers {
+        let loc = Name::Header(name);
+        if !sink.value(Kind::HeaderName, &loc, name.as_bytes()) {
+            return false;
+        }
+        let keep_going = match header_role(name) {
+            HeaderRole::Skip => true,
+            HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
+            HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),
+            HeaderRole::Value => sink.value(Kind::Value, &loc, value.as_bytes()),
+            HeaderRole::Cookie => cookies(value.as_bytes(), sink),
+            HeaderRole::Referer => referer(name, value, sink),
+        };
+        if !keep_going {
+            return false;
+        }
+    }
+    true
+}
+
+/// Each cookie of a `Cookie` header (RFC 6265 section 4.2.1: `name=value; name=value`).
+fn cookies(header: &[u8], sink: &mut dyn Sink) -> bool {
+    for pair in header.split(|b| *b == b';') {
+        let pair = pair.trim_ascii();
+        let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+            continue;
+        };
+        let (name, value) = (&pair[..eq], &pair[eq + 1..]);
+        let value = value
+            .strip_prefix(b"\"")
+            .and_then(|v| v.strip_suffix(b"\""))
+            .unwrap_or(value);
+        if !value.is_empty() && !sink.value(Kind::Value, &Name::Cookie(name), &form_decode(value)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The query parameters of a `Referer` URL, each a value of the `referer` header; a referer
+/// without a query is read as a structured header (lookups only).
+fn referer<'a>(name: &'a str, value: &'a str, sink: &mut dyn Sink) -> bool {
+    let loc = Name::Header(name);
+    match split_target(value).1 {
+        Some(query) => form_pairs(query.as_bytes(), sink, &|_| Name::Header(name)),
+        None => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects what extraction yields, as (kind, location, value) strings.
+    #[derive(Default)]
+    struct Collect(Vec<(Kind, String, String)>);
+
+    impl Sink for Collect {
+        fn value(&mut self, kind: Kind, name: &Name<'_>, value: &[u8]) -> bool {
+            let v = String::from_utf8_lossy(value).into_owned();
+            self.0.push((kind, name.location().to_string(), v));
+            true
+        }
+    }
+
+    fn of_target(t: &str) -> Vec<(Kind, String, String)> {
+        let mut c = Collect::default();
+        assert!(target(t, &mut c));
+        c.0
+    }
+
+    #[test]
+    fn target_forms() {
+        let cases = [
+            ("/a/b?x=1", ("/a/b", Some("x=1"))),
+            ("http://h:80/a?x=1#frag", ("/a", Some("x=1"))),
+            ("http://h", ("", None)),
+            ("http://h?x=1", ("", Some("x=1"))),
+            ("/a#f?x", ("/a", None)),
+            ("*", ("*", None)),
+        ];
+        for (t, want) in cases {
+            assert_eq!(split_target(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn path_and_query_values() {
+        let got = of_target("/api/users/1%27/x?q=a+b%20c&flag&name[%24ne]=1");
+        let want: Vec<(Kind, &str, &str)> = vec![
+            (Kind::PathWhole, "path", "/api/users/1%27/x"),
+            (Kind::PathSegment, "path", "api"),
+            (Kind::PathSegment, "path", "users"),
+            (Kind::PathSegment, "path", "1%27"),
+            (Kind::PathSegment, "path", "x"),
+            (Kind::ParamName, "query:q", "q"),
+            (Kind::Value, "query:q", "a b c"),
+            (Kind::ParamName, "query:flag", "flag"),
+            (Kind::ParamName, "query:name[$ne]", "name[$ne]"),
+            (Kind::Value, "query:name[$ne]", "1"),
+        ];
+        let got: Vec<(Kind, &str, &str)> = got
+            .iter()
+            .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn headers_by_role() {
+        let hs = [
+            ("Host", "api.example"),
+            ("Authorization", "Bearer secret"),
+            ("User-Agent", "sqlmap/1.7"),
+            ("Accept", "text/html;q=0.9"),
+            ("Cookie", "sid=abc; pref=\"x%27y\"; bare"),
+            ("Referer", "https://shop.example/search?q=1%27"),
+            ("X-Forwarded-For", "1.2.3.4"),
+        ];
+        let mut c = Collect::default();
+        assert!(headers(&hs, &mut c));
+        let values: Vec<(Kind, &str, &str)> =
+            c.0.iter()
+                .filter(|(k, _, _)| *k != Kind::HeaderName)
+                .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
+                .collect();
+        assert_eq!(
+            values,
+            vec![
+                (Kind::UserAgent, "header:user-agent", "sqlmap/1.7"),
+                (Kind::StructuredHeader, "header:accept", "text/html;q=0.9"),
+                (Kind::Value, "cookie:sid", "abc"),
+                (Kind::Value, "cookie:pref", "x'y"),
+                (Kind::ParamName, "header:referer", "q"),
+                (Kind::Value, "header:referer", "1'"),
+                (Kind::Value, "header:x-forwarded-for", "1.2.3.4"),
+            ]
+        );
+    }
+
+    #[test]
+    fn html_references_stay_in_their_value() {
+        let got = of_target("/s?q=%3CIMG%20SRC=&%23106;&%2397v&colon;x&page=2&%23frag");
+        let values: Vec<&str> = got
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::Value)
+            .map(|(_, _, v)| v.as_str())
+            .collect();
+        assert_eq!(values, vec!["<IMG SRC=&#106;&#97v&colon;x", "2"]);
+        let names: Vec<&str> = got
+            .iter()
+            .filter(|(k, _, _)| *k == Kind::ParamName)
+            .map(|(_, _, v)| v.as_str())
+            .collect();
+        assert_eq!(names, vec!["q", "page", "#frag"]);
+    }
+
+    #[test]
+    fn form_decoding_once() {
+        assert_eq!(&*form_decode(b"a+b%2527%zz"), b"a b%27%zz");
+        assert!(matches!(form_decode(b"plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn sink_stops_extraction() {
+        struct StopAfter(usize);
+        impl Sink for StopAfter {
+            fn value(&mut self, _: Kind, _: &Name<'_>, _: &[u8]) -> bool {
+                self.0 = self.0.saturating_sub(1);
+                self.0 > 0
+            }
+        }
+        let mut s = StopAfter(3);
+        assert!(!target("/a/b/c/d?x=1", &mut s));
+    }
+}

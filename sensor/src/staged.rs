@@ -9,7 +9,9 @@
 
 use std::ops::Range;
 
+use apitap_detect::{Finding, Outcome};
 use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::record::Attacks;
 use apitap_sessionizer::session::{SessionHint, TxFacts};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
@@ -27,9 +29,30 @@ pub struct Staged {
     pub facts: Option<TxFacts>,
     /// Where the session table found its session, from the batch's prefetch pass.
     pub hint: SessionHint,
+    /// What attack detection found in its request, once it ran (`None` with detection off).
+    pub scan: Option<Scan>,
     /// Where its record's head is in [`StagedBatch::heads`], once a worker wrote it; the
     /// record stage writes it otherwise.
     pub head: Option<Range<usize>>,
+}
+
+/// Attack detection's result for one transaction.
+#[derive(Debug)]
+pub struct Scan {
+    /// The findings, in the order found; empty for most requests.
+    pub findings: Vec<Finding>,
+    /// What the response says of them.
+    pub outcome: Outcome,
+}
+
+impl Staged {
+    /// The record's view of the attacks found, when detection ran.
+    pub fn attacks(&self) -> Option<Attacks<'_>> {
+        self.scan.as_ref().map(|s| Attacks {
+            findings: &s.findings,
+            outcome: s.outcome,
+        })
+    }
 }
 
 /// A timeout check of the front: after its first `after` transactions, at packet time
@@ -76,6 +99,7 @@ impl StagedBatch {
             tunnel,
             facts: None,
             hint: SessionHint::default(),
+            scan: None,
             head: None,
         });
     }

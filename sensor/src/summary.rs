@@ -109,9 +109,20 @@ impl fmt::Display for Summary<'_> {
                 writeln!(f, "  {name}: {}", join(&counters))?;
             }
         }
+        let listed = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+            m.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        };
         if !s.anomalies.is_empty() {
-            let a: Vec<(String, u64)> = s.anomalies.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            writeln!(f, "  anomalies by kind: {}", join(&a))?;
+            writeln!(f, "  anomalies by kind: {}", join(&listed(&s.anomalies)))?;
+        }
+        if !s.attacks.is_empty() {
+            writeln!(
+                f,
+                "  attacks by class: {}; by outcome: {}; alerts: {}",
+                join(&listed(&s.attacks)),
+                join(&listed(&s.attack_outcomes)),
+                s.alerts
+            )?;
         }
         Ok(())
     }

@@ -19,7 +19,9 @@ Endpoints (JSON in and out unless noted):
                                    "token_type": "Bearer", "expires_in": 3600}
     GET  /api/v1/products?page=N   public; 10 products a page; gzip if the client accepts it
     GET  /api/v1/products/<id>     public
-    GET  /api/v1/users/<id>/orders auth (cookie or bearer); only the caller's own orders
+    GET  /api/v1/users/<id>/orders auth (cookie or bearer); only the caller's own orders;
+                                   `?status=` is a deliberately injectable filter: a quote in it
+                                   gives a 500 with a MySQL syntax error (attack-detection tests)
     POST /api/v1/orders            auth; JSON {"product_id","quantity","amount","currency"};
                                    201 with the order and `Location`
     GET  /api/v1/orders/<uuid>     auth; only the caller's own orders
@@ -212,6 +214,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _error(self, status, message, headers=()):
         self._send(status, {"error": message}, headers)
 
+    def _sql_error(self, value):
+        body = ("You have an error in your SQL syntax; check the manual that corresponds to "
+                f"your MySQL server version for the right syntax to use near '{value}' at line 1"
+                ).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _unauthorized(self):
         self._error(401, "authentication required", [("WWW-Authenticate", 'Bearer realm="shop"')])
 
@@ -278,6 +290,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._unauthorized()
             if USERS[user][0] != int(m.group(1)):
                 return self._error(403, "not your orders")
+            status = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("status")
+            if status and "'" in status[0]:
+                # A deliberately vulnerable filter: the value reaches SQL unquoted, and the
+                # database's error page leaks (what detection reads as the attack's outcome).
+                return self._sql_error(status[0])
             orders = [_public(o) for o in self.shop.user_orders(user)]
             return self._send(200, {"user_id": USERS[user][0], "orders": orders,
                                     "count": len(orders)}, compressible=True)

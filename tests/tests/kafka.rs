@@ -64,14 +64,20 @@ fn kafka_sh(state: Option<&Path>, addr: Option<&str>, args: &[&str]) {
     );
 }
 
-/// `<prefix>.http` and `<prefix>.sessions` for this test, created on `addr`.
+/// `<prefix>.http` and `<prefix>.sessions` for this test, created on `addr`, with
+/// `<prefix>.alerts` beside them (the config names it after the http topic).
 fn topics(addr: &str, test: &str) -> (String, String) {
     let prefix = format!("t{}-{test}", std::process::id());
     let (h, s) = (format!("{prefix}.http"), format!("{prefix}.sessions"));
-    for t in [&h, &s] {
+    for t in [&h, &s, &alerts_topic(&h)] {
         kafka_sh(None, Some(addr), &["topic", t, PARTITIONS]);
     }
     (h, s)
+}
+
+/// The alerts topic of a test whose http topic is `http`.
+fn alerts_topic(http: &str) -> String {
+    http.replace(".http", ".alerts")
 }
 
 /// A broker of the test's own on a free port, stopped when dropped.
@@ -118,8 +124,10 @@ impl Drop for OwnBroker {
 fn kafka_config(dir: &Path, base: &str, addr: &str, topics: (&str, &str), extra: &str) -> PathBuf {
     let text = format!(
         "{base}\n[export]\nsensor_id = \"test-sensor\"\n\n[export.kafka]\nbrokers = [\"{addr}\"]\n\
-         topic_http = \"{}\"\ntopic_sessions = \"{}\"\n{extra}\n",
-        topics.0, topics.1
+         topic_http = \"{}\"\ntopic_sessions = \"{}\"\ntopic_alerts = \"{}\"\n{extra}\n",
+        topics.0,
+        topics.1,
+        alerts_topic(topics.0)
     );
     let p = dir.join("apitap.toml");
     std::fs::write(&p, text).expect("write config");
@@ -500,6 +508,53 @@ fn no_secret_in_any_kafka_message_key_or_header() {
             );
         }
     }
+}
+
+/// Alerts go to their own topic, keyed by their session id (issue 22: the SQL injection of
+/// `fixtures/detect/attack-journey.pcap` raises `attack` and `attack_served`).
+#[test]
+fn alerts_go_to_the_alerts_topic_keyed_by_session() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+    let Some(addr) = broker("alerts_go_to_the_alerts_topic_keyed_by_session") else {
+        return;
+    };
+    let dir = scratch("kafka-alerts");
+    let (th, ts) = topics(&addr, "alerts");
+    let base = std::fs::read_to_string(fixture("sessions/shop.toml")).expect("shop.toml");
+    let cfg = kafka_config(&dir, &base, &addr, (&th, &ts), "");
+    let run = replay_to_kafka(&[fixture("detect/attack-journey.pcap")], &cfg, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_accounted(&run.stats);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("group.id", "apitap-test-alerts")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition_offset(&alerts_topic(&th), p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let start = Instant::now();
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        assert!(start.elapsed() < CONSUME_DEADLINE, "alerts seen: {kinds:?}");
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.expect("message");
+        let rec: Value = serde_json::from_slice(m.payload().expect("payload")).expect("JSON");
+        assert_eq!(rec["type"], "alert");
+        let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
+        assert_eq!(key.as_deref(), rec["session_id"].as_str());
+        kinds.push(rec["kind"].as_str().unwrap().to_owned());
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["attack", "attack_served"]);
 }
 
 #[test]

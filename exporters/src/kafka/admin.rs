@@ -78,7 +78,12 @@ pub fn ensure_topics(cfg: &KafkaConfig) -> Result<Vec<CreatedTopic>, TopicsError
         || probe.poll(Duration::ZERO),
     )?;
     let admin: AdminClient<DefaultClientContext> = cfg.admin_config().create().map_err(client)?;
-    let mut wanted = vec![cfg.topic_http.as_str(), cfg.topic_sessions.as_str()];
+    let mut wanted = vec![
+        cfg.topic_http.as_str(),
+        cfg.topic_sessions.as_str(),
+        cfg.topic_alerts.as_str(),
+    ];
+    wanted.sort_unstable();
     wanted.dedup();
     let missing: Vec<&str> = wanted
         .into_iter()

@@ -81,6 +81,9 @@ pub struct KafkaConfig {
     pub topic_http: String,
     /// Topic of `session` records.
     pub topic_sessions: String,
+    /// Topic of `alert` records (keyed by session id, or by client address for an alert about
+    /// a client).
+    pub topic_alerts: String,
     /// Memory for records waiting for the broker (librdkafka `queue.buffering.max.kbytes`,
     /// rounded up to KiB). Beyond it records are dropped and counted (`queue_full`).
     pub max_buffer_bytes: u64,
@@ -100,7 +103,7 @@ pub struct KafkaConfig {
     /// Compression codec: `none`, `gzip`, `snappy`, `lz4` or `zstd` (librdkafka
     /// `compression.type`; `zstd` needs librdkafka built with it).
     pub compression: String,
-    /// Create `topic_http` and `topic_sessions` at startup when they do not exist (through the
+    /// Create `topic_http`, `topic_sessions` and `topic_alerts` at startup when they do not exist (through the
     /// admin API, with `topic_partitions` and `topic_replication_factor`). Off: topics are
     /// the cluster's business, and a missing one fails every record sent to it (final).
     pub create_topics: bool,
@@ -120,6 +123,11 @@ pub struct KafkaConfig {
 /// Default topic of `http` records.
 fn default_topic_http() -> String {
     "apitap.http".into()
+}
+
+/// Default topic of `alert` records.
+fn default_topic_alerts() -> String {
+    "apitap.alerts".into()
 }
 
 /// Default topic of `session` records.
@@ -171,6 +179,7 @@ impl Default for KafkaConfig {
             brokers: Vec::new(),
             topic_http: default_topic_http(),
             topic_sessions: default_topic_sessions(),
+            topic_alerts: default_topic_alerts(),
             max_buffer_bytes: default_max_buffer_bytes(),
             max_buffer_messages: default_max_buffer_messages(),
             message_timeout_ms: default_message_timeout_ms(),
@@ -228,6 +237,7 @@ impl fmt::Debug for KafkaConfig {
             .field("brokers", &self.brokers)
             .field("topic_http", &self.topic_http)
             .field("topic_sessions", &self.topic_sessions)
+            .field("topic_alerts", &self.topic_alerts)
             .field("max_buffer_bytes", &self.max_buffer_bytes)
             .field("max_buffer_messages", &self.max_buffer_messages)
             .field("message_timeout_ms", &self.message_timeout_ms)
@@ -263,6 +273,7 @@ impl KafkaConfig {
         for (name, topic) in [
             ("topic_http", &self.topic_http),
             ("topic_sessions", &self.topic_sessions),
+            ("topic_alerts", &self.topic_alerts),
         ] {
             if topic.trim().is_empty() {
                 return Err(format!("export.kafka.{name} is empty"));

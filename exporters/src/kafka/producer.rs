@@ -150,6 +150,8 @@ pub struct KafkaExporter {
     producer: ThreadedProducer<DeliveryContext>,
     topic_http: String,
     topic_sessions: String,
+    /// Topic of alert records.
+    topic_alerts: String,
     /// The bootstrap brokers, to check at shutdown whether they are down.
     brokers: Vec<String>,
     sensor_id: String,
@@ -188,7 +190,11 @@ impl KafkaExporter {
         let probe = {
             let p = producer.clone();
             let brokers = cfg.brokers.join(",");
-            let topics = [cfg.topic_http.clone(), cfg.topic_sessions.clone()];
+            let topics = [
+                cfg.topic_http.clone(),
+                cfg.topic_sessions.clone(),
+                cfg.topic_alerts.clone(),
+            ];
             let (bytes, msgs, timeout) = (
                 cfg.max_buffer_bytes,
                 cfg.max_buffer_messages,
@@ -222,6 +228,7 @@ impl KafkaExporter {
             producer,
             topic_http: cfg.topic_http.clone(),
             topic_sessions: cfg.topic_sessions.clone(),
+            topic_alerts: cfg.topic_alerts.clone(),
             brokers: cfg.brokers.clone(),
             sensor_id: sensor_id.to_owned(),
             schema_version: schema_version.to_string(),
@@ -272,13 +279,13 @@ impl KafkaExporter {
         u64::try_from(self.producer.in_flight_count()).unwrap_or(0)
     }
 
-    /// The topic of a record type: sessions to their own topic, everything else to the
-    /// http topic.
+    /// The topic of a record type: sessions and alerts to their own topics, everything else
+    /// to the http topic.
     fn topic(&self, kind: &str) -> &str {
-        if kind == "session" {
-            &self.topic_sessions
-        } else {
-            &self.topic_http
+        match kind {
+            "session" => &self.topic_sessions,
+            "alert" => &self.topic_alerts,
+            _ => &self.topic_http,
         }
     }
 

@@ -7,10 +7,18 @@
 //!
 //! [`Staged`]: crate::staged::Staged
 
+mod detect;
 mod facts;
 
+pub use detect::AttackScan;
 pub use facts::SessionFacts;
 
+use std::sync::Arc;
+
+use apitap_detect::Detector;
+use apitap_sessionizer::session::Extractor;
+
+use crate::config::Config;
 use crate::staged::StagedBatch;
 
 /// A stateless per-transaction analysis. Each worker holds its own (cloned from one built
@@ -29,13 +37,30 @@ pub struct Analyses {
 }
 
 impl Analyses {
-    /// The analyses the config turns on, in order.
-    pub fn new(facts: Option<SessionFacts>) -> Self {
+    /// The analyses the config turns on, in order: session facts first (the endpoint and
+    /// client address the others read), then attack detection.
+    pub fn new(facts: Option<SessionFacts>, attacks: Option<AttackScan>) -> Self {
         let mut chain: Vec<Box<dyn Analyzer>> = Vec::new();
         if let Some(f) = facts {
             chain.push(Box::new(f));
         }
+        if let Some(a) = attacks {
+            chain.push(Box::new(a));
+        }
         Analyses { chain }
+    }
+
+    /// The analyses `cfg` turns on: session facts read with `extractor` (sessions on), attacks
+    /// found with `detector` (detection on).
+    pub fn for_config(
+        cfg: &Config,
+        extractor: Option<Extractor>,
+        detector: Option<Arc<Detector>>,
+    ) -> Self {
+        Analyses::new(
+            extractor.map(SessionFacts::new),
+            detector.map(|d| AttackScan::new(d, &cfg.session.body)),
+        )
     }
 
     /// Run every analysis over `batch`, one after the other.
@@ -44,4 +69,14 @@ impl Analyses {
             a.analyze(batch);
         }
     }
+}
+
+/// The attack detector `cfg` asks for, built once and shared by every worker; `None` with
+/// detection off.
+pub fn detector(cfg: &Config) -> Result<Option<Arc<Detector>>, String> {
+    if !cfg.detect.enabled {
+        return Ok(None);
+    }
+    let d = Detector::new(&cfg.detect).map_err(|e| e.to_string())?;
+    Ok(Some(Arc::new(d)))
 }

@@ -19,6 +19,7 @@
 //! updates, and the stages run their own timeouts.
 
 mod anomalies;
+mod attacks;
 mod records;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ use crate::front::EXPIRE_INTERVAL_US;
 use crate::staged::{Staged, StagedBatch, Tick};
 
 pub use anomalies::AnomalyCounts;
+pub use attacks::{Attacks, ALERT_ATTACK, ALERT_ATTACK_SERVED};
 pub use records::Records;
 
 /// An output stage after the session table: reads each transaction in completion order,
@@ -85,6 +87,10 @@ pub struct OutputStats {
     pub alerts: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
+    /// Transactions carrying attacks, by class.
+    pub attacks: BTreeMap<String, u64>,
+    /// Transactions carrying attacks, by what their response said.
+    pub attack_outcomes: BTreeMap<String, u64>,
     /// Sessions open now.
     pub active_sessions: usize,
 }
@@ -117,7 +123,10 @@ impl Output {
         } else {
             None
         };
-        let stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        if cfg.detect.enabled {
+            stages.push(Box::new(Attacks::default()));
+        }
         Ok(Output {
             sessions,
             stages,
@@ -196,8 +205,7 @@ impl Output {
         }
         // Session records caused by this transaction precede its record.
         self.emit_sessions()?;
-        self.records
-            .http(&item.tx, item.tunnel.as_ref(), head, session.as_ref())
+        self.records.http(item, head, session.as_ref())
     }
 
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when

@@ -5,13 +5,12 @@ use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
 use apitap_sessionizer::alert::Alert;
-use apitap_sessionizer::http::Transaction;
 use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
 use apitap_sessionizer::session::{SessionRecord, TxSession};
-use apitap_sessionizer::tunnel::TunnelInfo;
 
 use super::OutputStats;
+use crate::staged::Staged;
 
 /// How often (wall time) a running sensor writes out what its exporter buffers, so that a
 /// file's readers see records within about this long (JSON lines are written through a large
@@ -62,14 +61,13 @@ impl Records {
         }
     }
 
-    /// The `http` record of `tx` with its session fields. `head` is its session-independent
+    /// The `http` record of a staged transaction with its session fields. `head` is its session-independent
     /// part when a worker wrote it already ([`HttpRecord::write_json_head`]); it is written
     /// here otherwise, just before it leaves, while it is in the data cache. The head and the
     /// tail go to the exporter as two parts, never copied together.
     pub fn http(
         &mut self,
-        tx: &Transaction,
-        tunnel: Option<&TunnelInfo>,
+        item: &Staged,
         head: Option<&[u8]>,
         session: Option<&TxSession>,
     ) -> Result<(), ExportError> {
@@ -78,9 +76,10 @@ impl Records {
         self.tail.clear();
         if head.is_none() {
             let rec = HttpRecord {
-                tx,
+                tx: &item.tx,
                 redactor: &self.redactor,
-                tunnel,
+                tunnel: item.tunnel.as_ref(),
+                attacks: item.attacks(),
             };
             rec.write_json_head(&mut self.buf);
         }

@@ -24,7 +24,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use super::dispatch::{Dispatcher, PacketBatch, QueueDrops, Router, ToWorker};
 use super::merge::merge;
 use super::worker::{self, WorkerIo, WorkerStages, WorkerStats, MAX_WORKERS};
-use crate::analyze::{Analyses, SessionFacts};
+use crate::analyze::Analyses;
 use crate::capture::PacketRef;
 use crate::config::Config;
 use crate::decode::DecodeConfig;
@@ -104,6 +104,7 @@ impl Sharded {
             ));
         }
         let session = Output::new(cfg, exporter)?;
+        let detector = crate::analyze::detector(cfg)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);
         // Room for every batch that can be in flight; a batch beyond that is freed.
         let (recycle_tx, recycled) = bounded(workers * (queue_batches + 2));
@@ -120,7 +121,7 @@ impl Sharded {
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
             let stages = WorkerStages {
-                analyses: Analyses::new(session.extractor().map(SessionFacts::new)),
+                analyses: Analyses::for_config(&cfg, session.extractor(), detector.clone()),
                 redactor: session.redactor(),
             };
             let io = WorkerIo {

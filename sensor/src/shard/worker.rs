@@ -126,6 +126,7 @@ impl Worker {
                 tx: &item.tx,
                 redactor: &self.redactor,
                 tunnel: item.tunnel.as_ref(),
+                attacks: item.attacks(),
             };
             rec.write_json_head(heads);
             item.head = Some(start..heads.len());

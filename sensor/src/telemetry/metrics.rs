@@ -366,6 +366,37 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
             (&[("type", "session")], p.session_records),
             (&[("type", "alert")], p.alerts),
         ],
+    )?;
+    let mut by_class: Vec<([(&str, &str); 1], u64)> = Vec::new();
+    for c in apitap_detect::Class::ALL {
+        by_class.push((
+            [("class", c.name())],
+            p.attacks.get(c.name()).copied().unwrap_or(0),
+        ));
+    }
+    let samples: Vec<(&Labels<'_>, u64)> = by_class.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_attacks_total",
+        "Transactions carrying attacks, by class (a transaction counts once per class).",
+        &samples,
+    )?;
+    let outcomes = ["blocked", "rejected", "error", "served", "no_response"];
+    let by_outcome: Vec<([(&str, &str); 1], u64)> = outcomes
+        .iter()
+        .map(|o| {
+            (
+                [("outcome", *o)],
+                p.attack_outcomes.get(*o).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let samples: Vec<(&Labels<'_>, u64)> = by_outcome.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_attack_outcomes_total",
+        "Transactions carrying attacks, by what their response said.",
+        &samples,
     )
 }
 

@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use apitap_detect::{Finding, Outcome};
+
 use crate::http::target::{split_target, target_authority};
 use crate::http::transaction::SwitchedProtocol;
 use crate::http::{Headers, Request, Response, Transaction};
@@ -29,6 +31,18 @@ pub struct HttpRecord<'a> {
     /// The outermost tunnel the transaction's packets came through; the `tunnel` field is
     /// written only when there is one.
     pub tunnel: Option<&'a TunnelInfo>,
+    /// What attack detection found, when it ran: the `attacks` field is written then (an
+    /// empty list when nothing was found), and not at all with detection off.
+    pub attacks: Option<Attacks<'a>>,
+}
+
+/// The attacks found in a transaction's request and what its response says of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Attacks<'a> {
+    /// The findings, in the order found.
+    pub findings: &'a [Finding],
+    /// The response's verdict, the same for every finding of the request.
+    pub outcome: Outcome,
 }
 
 /// `"HTTP/1.x"` from the minor version, quoted.
@@ -92,6 +106,9 @@ impl HttpRecord<'_> {
             write_str_known(anomalies.item(), name, true);
         }
         anomalies.close();
+        if let Some(a) = self.attacks {
+            self.write_attacks(a, o.key(key!("attacks")));
+        }
         if let Some(t) = self.tunnel {
             write_tunnel(t, o.key(key!("tunnel")));
         }
@@ -183,6 +200,26 @@ impl HttpRecord<'_> {
             write_str_known(field.item(), name, plain);
             write_str_known(field.item(), &value, plain);
             field.close();
+        }
+        list.close();
+    }
+}
+
+impl HttpRecord<'_> {
+    /// `[{class, rule, where, evidence, outcome}, ...]`. Evidence found under a secret name is
+    /// redacted like the value it came from, and JWTs in it are redacted wherever they are.
+    fn write_attacks(&self, a: Attacks<'_>, out: &mut Vec<u8>) {
+        let mut list = Arr::open(out);
+        for f in a.findings {
+            let mut o = Obj::open(list.item());
+            write_str_known(o.key(key!("class")), f.class.name(), true);
+            write_str(o.key(key!("rule")), f.rule);
+            let place = f.location.to_string();
+            write_str(o.key(key!("where")), &place);
+            let evidence = self.redactor.evidence(f);
+            write_str(o.key(key!("evidence")), &evidence);
+            write_str_known(o.key(key!("outcome")), a.outcome.name(), true);
+            o.close();
         }
         list.close();
     }

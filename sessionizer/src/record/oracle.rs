@@ -405,6 +405,14 @@ impl Serialize for SessionRecord {
         st.serialize_field("status", &SortedMap(&sum.status))?;
         st.serialize_field("context", &ContextView(&sum.context))?;
         st.serialize_field("anomalies", &sum.anomalies)?;
+        st.serialize_field("alerts", &sum.alerts)?;
+        st.serialize_field("attacks", &sum.attacks)?;
+        st.serialize_field("attack_outcomes", &sum.attack_outcomes)?;
+        st.serialize_field("first_attack_ts", &sum.first_attack_ts_us.map(Rfc3339))?;
+        st.serialize_field(
+            "requests_before_first_attack",
+            &sum.requests_before_first_attack,
+        )?;
         st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
         st.end()
@@ -586,6 +594,7 @@ mod tests {
                 tx: &tx,
                 redactor: &redactor,
                 tunnel: None,
+                attacks: None,
             };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
@@ -604,6 +613,7 @@ mod tests {
             tx,
             redactor,
             tunnel: None,
+            attacks: None,
         };
         let mut ours = Vec::new();
         rec().write_json(Some(session), &mut ours);
@@ -644,8 +654,17 @@ mod tests {
                 anomalies: anomalies.clone(),
                 transaction_ids: txids.iter().map(|&(conn, depth)| TransactionId { conn, depth }).collect(),
                 transaction_ids_dropped: counts[5] / 3,
+                first_attack_ts_us: links.0.then_some(counts[0] % 4_000_000_000_000_000),
+                requests_before_first_attack: links.1.then_some(counts[3] % 1000),
                 ..Default::default()
             };
+            for (k, n) in &anomalies {
+                sum.alerts.insert(k.clone(), *n);
+            }
+            if links.0 {
+                sum.attacks.insert("sqli", counts[1] % 9);
+                sum.attack_outcomes.insert("served", counts[2] % 9);
+            }
             for (i, bits) in ips.iter().enumerate() {
                 let ip = if i % 2 == 0 { std::net::IpAddr::V4((*bits).into()) } else { std::net::IpAddr::V6((u128::from(*bits) << 64).into()) };
                 sum.client_ips.add(ip, 8);
@@ -739,7 +758,7 @@ mod tests {
             if let Some(r) = tx.request.as_mut() {
                 r.headers = headers;
             }
-            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None };
+            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(

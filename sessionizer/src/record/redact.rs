@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use apitap_detect::{Finding, Location};
 use serde::{Deserialize, Serialize};
 
 use crate::session::config::BodyConfig;
@@ -353,6 +354,21 @@ impl Redactor {
         }
         out.push_str(fragment);
         Cow::Owned(out)
+    }
+
+    /// A finding's evidence as records and alerts show it: redacted like the value it came
+    /// from when that value's name is secret, and with JWTs redacted wherever they are.
+    pub fn evidence<'a>(&self, f: &'a Finding) -> Cow<'a, str> {
+        let secret = match &f.location {
+            Location::Query(n) | Location::Header(n) | Location::Cookie(n) => self.redacts(n),
+            Location::Body(p) => p.rsplit(['/', '.']).next().is_some_and(|n| self.redacts(n)),
+            Location::Path | Location::BodyWhole => false,
+        };
+        if secret {
+            self.replacement(&f.evidence)
+        } else {
+            self.jwts(&f.evidence)
+        }
     }
 
     /// `text` with every JWT in it (three base64url parts, the first a JSON header with

@@ -89,6 +89,26 @@ impl SessionRecord {
             write_u64(anomalies.dyn_key(name), *n);
         }
         anomalies.close();
+        write_counts(
+            o.key(key!("alerts")),
+            sum.alerts.iter().map(|(k, n)| (k.as_str(), *n)),
+        );
+        write_counts(
+            o.key(key!("attacks")),
+            sum.attacks.iter().map(|(k, n)| (*k, *n)),
+        );
+        let outcomes = sum.attack_outcomes.iter().map(|(k, n)| (*k, *n));
+        write_counts(o.key(key!("attack_outcomes")), outcomes);
+        let first = o.key(key!("first_attack_ts"));
+        match sum.first_attack_ts_us {
+            Some(ts) => write_ts_micros(first, ts),
+            None => first.extend_from_slice(b"null"),
+        }
+        let before = o.key(key!("requests_before_first_attack"));
+        match sum.requests_before_first_attack {
+            Some(n) => write_u64(before, n),
+            None => before.extend_from_slice(b"null"),
+        }
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();
@@ -105,6 +125,15 @@ impl SessionRecord {
         );
         o.close();
     }
+}
+
+/// An object of counts by name, in the order given (the maps keep their keys sorted).
+fn write_counts<'a>(out: &mut Vec<u8>, counts: impl Iterator<Item = (&'a str, u64)>) {
+    let mut o = Obj::open(out);
+    for (name, n) in counts {
+        write_u64(o.dyn_key(name), n);
+    }
+    o.close();
 }
 
 /// A count list as `[{<field>: value, "count": n}, ...]` sorted by value; `field` is a

@@ -109,6 +109,18 @@ pub struct TxFacts {
     pub(crate) events_keyless: BodyEvents,
 }
 
+impl TxFacts {
+    /// The endpoint template the transaction's request names (`GET /api/v1/users/{id}`).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The client after trusted-proxy resolution.
+    pub fn client_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+}
+
 /// Reads transactions for the session table. Cheap to clone: one per worker.
 #[derive(Clone, Debug)]
 pub struct Extractor {

@@ -388,9 +388,25 @@ pub struct SessionSummary {
     pub role: Option<String>,
     /// Transaction ids not listed.
     pub transaction_ids_dropped: u64,
+    /// Alerts raised about the part, by kind.
+    pub alerts: BTreeMap<String, u64>,
+    /// Transactions carrying attacks, by class (a transaction counts once per class).
+    pub attacks: BTreeMap<&'static str, u64>,
+    /// Transactions carrying attacks, by what their response said (`served`, `error`...).
+    pub attack_outcomes: BTreeMap<&'static str, u64>,
+    /// Packet time of the part's first transaction carrying an attack.
+    pub first_attack_ts_us: Option<u64>,
+    /// Transactions of the part before its first attack: how long the session looked
+    /// legitimate.
+    pub requests_before_first_attack: Option<u64>,
 }
 
 impl SessionSummary {
+    /// Count one alert of `kind` raised about the part.
+    pub fn count_alert(&mut self, kind: &str) {
+        *self.alerts.entry(kind.to_string()).or_default() += 1;
+    }
+
     /// Count one occurrence of each anomaly in `names` (HTTP, TCP and session layers), at
     /// most [`MAX_ANOMALY_KINDS`] kinds; an anomaly of a kind past the bound is not counted.
     pub fn count_anomalies<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {

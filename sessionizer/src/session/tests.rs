@@ -228,6 +228,7 @@ fn http_json(t: &Transaction, ts: &TxSession) -> String {
             tx: t,
             redactor: &red,
             tunnel: None,
+            attacks: None,
         }
         .with_session(ts),
     )
@@ -1356,6 +1357,7 @@ fn records_serialize_with_the_documented_fields() {
         tx: &t,
         redactor: &red,
         tunnel: None,
+        attacks: None,
     })
     .unwrap();
     assert!(plain.get("session_id").is_none());

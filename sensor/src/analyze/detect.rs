@@ -1,0 +1,136 @@
+//! Attack detection: each request scanned ([`apitap_detect::Detector`]) after its body is
+//! content-decoded, the HTTP layer's smuggling and evasion anomalies added as `protocol`
+//! findings, and, when anything was found, the response's verdict on it
+//! ([`apitap_detect::outcome`]).
+
+use std::sync::Arc;
+
+use apitap_detect::{outcome, Class, Detector, Finding, Location, Outcome, Request};
+use apitap_sessionizer::http::{Headers, Transaction};
+use apitap_sessionizer::session::body;
+use apitap_sessionizer::session::config::BodyConfig;
+
+use super::Analyzer;
+use crate::staged::{Scan, StagedBatch};
+
+/// HTTP and TCP anomalies that are smuggling or evasion attempts rather than broken
+/// software, as `protocol` findings: the anomaly's name, and where it is.
+const PROTOCOL_ANOMALIES: [(&str, &str); 5] = [
+    ("transfer_encoding_and_content_length", "transfer-encoding"),
+    ("conflicting_content_length", "content-length"),
+    ("invalid_transfer_encoding", "transfer-encoding"),
+    ("invalid_content_length", "content-length"),
+    ("retransmission_mismatch", ""),
+];
+
+/// Scans every transaction's request for attacks.
+pub struct AttackScan {
+    detector: Arc<Detector>,
+    /// Body decoding limits (`session.body`).
+    limits: BodyConfig,
+    /// Reused: the findings of the transaction being scanned.
+    findings: Vec<Finding>,
+}
+
+impl AttackScan {
+    /// A scanner with `detector`, decoding bodies within `limits`.
+    pub fn new(detector: Arc<Detector>, limits: &BodyConfig) -> Self {
+        AttackScan {
+            detector,
+            limits: limits.clone(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// The findings of one transaction: the detector's on its request, then the protocol
+    /// anomalies'.
+    fn scan(&mut self, tx: &Transaction, endpoint: Option<&str>, client: std::net::IpAddr) {
+        self.findings.clear();
+        if let Some(r) = &tx.request {
+            let headers: Vec<(&str, &str)> = r.headers.iter().collect();
+            let (body, _) = body::decode(
+                r.headers.get("content-encoding"),
+                &r.body,
+                r.body_truncated,
+                &self.limits,
+            );
+            let req = Request {
+                method: &r.method,
+                target: &r.uri,
+                headers: &headers,
+                body: &body,
+                body_truncated: r.body_truncated,
+                endpoint,
+                client: Some(client),
+            };
+            self.detector.scan(&req, &mut self.findings);
+        }
+        for name in tx.anomaly_names() {
+            let Some((rule, header)) = PROTOCOL_ANOMALIES.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            self.findings.push(Finding {
+                class: Class::Protocol,
+                rule: protocol_rule(rule),
+                location: if header.is_empty() {
+                    Location::BodyWhole
+                } else {
+                    Location::Header((*header).to_string())
+                },
+                evidence: (*rule).to_string(),
+            });
+        }
+    }
+
+    /// What the response says of the attacks in its request.
+    fn verdict(&self, tx: &Transaction) -> Outcome {
+        let Some(r) = &tx.response else {
+            return outcome(None, None, &[]);
+        };
+        let (body, _) = body::decode(
+            r.headers.get("content-encoding"),
+            &r.body,
+            r.body_truncated,
+            &self.limits,
+        );
+        outcome(Some(r.status), content_type(&r.headers), &body)
+    }
+}
+
+/// The `Content-Type` of a message.
+fn content_type(h: &Headers) -> Option<&str> {
+    h.get("content-type")
+}
+
+/// The stable rule id of a protocol anomaly (`protocol.<anomaly>`).
+fn protocol_rule(anomaly: &str) -> &'static str {
+    match anomaly {
+        "transfer_encoding_and_content_length" => "protocol.transfer_encoding_and_content_length",
+        "conflicting_content_length" => "protocol.conflicting_content_length",
+        "invalid_transfer_encoding" => "protocol.invalid_transfer_encoding",
+        "invalid_content_length" => "protocol.invalid_content_length",
+        _ => "protocol.retransmission_mismatch",
+    }
+}
+
+impl Analyzer for AttackScan {
+    fn analyze(&mut self, batch: &mut StagedBatch) {
+        for item in batch.items.iter_mut().filter(|i| i.scan.is_none()) {
+            let endpoint = item.facts.as_ref().and_then(|f| f.endpoint());
+            let client = item
+                .facts
+                .as_ref()
+                .map_or(item.tx.client.ip(), |f| f.client_ip());
+            self.scan(&item.tx, endpoint, client);
+            let outcome = if self.findings.is_empty() {
+                Outcome::NoResponse
+            } else {
+                self.verdict(&item.tx)
+            };
+            item.scan = Some(Scan {
+                findings: std::mem::take(&mut self.findings),
+                outcome,
+            });
+        }
+    }
+}

@@ -334,7 +334,7 @@ impl Dispatcher {
 
     /// Copy `pkt` into its worker's batch; `ready(worker, batch)` is called with every batch
     /// that is full or old enough. An IP fragment is held until its datagram completes (see
-    /// [`HeldFragments`]).
+    /// `HeldFragments`).
     #[inline]
     pub fn push(&mut self, pkt: PacketRef<'_>, mut ready: impl FnMut(usize, PacketBatch)) {
         match self.route(&pkt) {

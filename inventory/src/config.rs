@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
+    /// Classify every transaction and write its `api` object. Absent: on when `specs` or
+    /// `retired` name anything, off otherwise (an `[api]` section with neither is a no-op
+    /// unless this says `true`: every call then `unmanaged`, with its auth and schemas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// OpenAPI 3.0/3.1 or Swagger 2.0 files, YAML or JSON. The sensor reads them and gives
     /// each to [`crate::Spec::parse`] with this same string as its name. Order matters only
     /// when two specs document the same method and path on the same host: the first wins.
@@ -34,6 +39,7 @@ fn default_infer_body_schemas() -> bool {
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
+            enabled: None,
             specs: Vec::new(),
             retired: Vec::new(),
             overrides: Vec::new(),
@@ -46,6 +52,13 @@ impl ApiConfig {
     /// The defaults (no spec, nothing retired, schemas inferred).
     pub fn new() -> Self {
         ApiConfig::default()
+    }
+
+    /// Whether the sensor classifies transactions: `enabled` when set, otherwise whether a
+    /// spec or a retired glob is configured.
+    pub fn is_on(&self) -> bool {
+        self.enabled
+            .unwrap_or(!self.specs.is_empty() || !self.retired.is_empty())
     }
 }
 

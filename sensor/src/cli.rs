@@ -37,6 +37,9 @@ pub enum Command {
     Listen(cmd::listen::ListenArgs),
     /// Read apitap events back from Kafka: a session timeline, or the records (`--json`).
     Consume(cmd::consume::ConsumeArgs),
+    /// The API inventory rebuilt from records (files or Kafka): a table, JSON, an OpenAPI
+    /// document (`--openapi`) or the diff against a spec (`--diff`).
+    Inventory(cmd::inventory::InventoryArgs),
     /// Validate a config file and print the effective configuration as TOML (defaults filled
     /// in, secrets replaced by a placeholder).
     CheckConfig {
@@ -52,6 +55,7 @@ pub fn run(command: &Command) -> Result<Outcome, RunError> {
         Command::Live(args) => cmd::live::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Consume(args) => cmd::consume::run(args),
+        Command::Inventory(args) => cmd::inventory::run(args),
         Command::CheckConfig { file } => cmd::check_config::run(file),
     }
 }

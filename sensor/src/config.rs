@@ -1,10 +1,11 @@
 //! The config file (TOML). Every section belongs to the stage it configures; this file only
 //! assembles them. `docs/config.md` documents every field.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use apitap_detect::DetectConfig;
 use apitap_exporters::ExportConfig;
+use apitap_inventory::ApiConfig;
 use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
 use apitap_sessionizer::record::RecordConfig;
@@ -41,6 +42,12 @@ pub struct Config {
     pub decode: DecodeConfig,
     /// Attack detection in every request (`docs/detection.md`).
     pub detect: DetectConfig,
+    /// API classification against OpenAPI specs, body schemas (`docs/api-inventory.md`).
+    pub api: ApiConfig,
+    /// The directory of the file the config was loaded from: relative paths in it (the
+    /// specs of `api.specs`) are read from there. Not a setting.
+    #[serde(skip)]
+    pub source_dir: Option<PathBuf>,
 }
 
 /// Why the config could not be loaded.
@@ -85,7 +92,7 @@ impl Config {
             path: shown.clone(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| match e {
+        let mut cfg = Config::parse(&text).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: shown.clone(),
                 message,
@@ -95,7 +102,9 @@ impl Config {
                 message,
             },
             other => other,
-        })
+        })?;
+        cfg.source_dir = path.parent().map(Path::to_path_buf);
+        Ok(cfg)
     }
 
     /// Parse and validate config text.

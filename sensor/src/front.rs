@@ -17,17 +17,19 @@ use crate::staged::StagedBatch;
 /// idle sessions and periodic session updates.
 pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 
-/// Body bytes stored per message when a session key or context parameter reads bodies, or
-/// attack detection scans them, and `http.max_body_capture_bytes` is lower: enough for login
+/// Body bytes stored per message when a session key or context parameter reads bodies,
+/// attack detection scans them or API classification infers their schemas, and `http.max_body_capture_bytes` is lower: enough for login
 /// responses, order payloads and the error pages that tell an attack's outcome.
 const ANALYSIS_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised when sessions or attack detection read bodies,
+/// The HTTP settings with body capture raised when sessions, attack detection or schema
+/// inference read bodies,
 /// and to the records' body samples (`output.body_capture_bytes`).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
     let need = cfg.session.body_capture();
-    if need.request || need.response || cfg.detect.enabled {
+    let schemas = cfg.api.is_on() && cfg.api.infer_body_schemas;
+    if need.request || need.response || cfg.detect.enabled || schemas {
         http.max_body_capture_bytes = http.max_body_capture_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
     }
     http.max_body_capture_bytes = http

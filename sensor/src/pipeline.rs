@@ -55,6 +55,8 @@ pub struct PipelineStats {
     pub attacks: BTreeMap<String, u64>,
     /// Transactions carrying attacks, by what their response said.
     pub attack_outcomes: BTreeMap<String, u64>,
+    /// Transactions by API status (API classification on).
+    pub api_calls: BTreeMap<String, u64>,
     /// Connections still tracked when the stats were taken.
     pub active_flows: usize,
     /// Sessions still open when the stats were taken.
@@ -76,6 +78,7 @@ impl PipelineStats {
             anomalies: out.anomalies,
             attacks: out.attacks,
             attack_outcomes: out.attack_outcomes,
+            api_calls: out.api_calls,
             active_flows: front.active_flows,
             active_sessions: out.active_sessions,
         }
@@ -101,12 +104,12 @@ impl Pipeline {
     /// key that does not parse, no secret obtainable); the message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
         let out = Output::new(cfg, exporter)?;
-        let detector = crate::analyze::detector(cfg)?;
+        let shared = crate::analyze::Shared::new(cfg)?;
         Ok(Pipeline {
             front: Front::new(cfg, ConnId(1)),
             staged: StagedBatch::default(),
             stage_at: STAGED_TRANSACTIONS,
-            analyses: Analyses::for_config(cfg, out.extractor(), detector),
+            analyses: Analyses::for_config(cfg, out.extractor(), &shared),
             out,
         })
     }

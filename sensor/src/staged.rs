@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use apitap_detect::{Finding, Outcome};
+use apitap_inventory::ApiRecord;
 use apitap_sessionizer::http::Transaction;
 use apitap_sessionizer::record::Attacks;
 use apitap_sessionizer::session::{SessionHint, TxFacts};
@@ -29,6 +30,9 @@ pub struct Staged {
     pub facts: Option<TxFacts>,
     /// Where the session table found its session, from the batch's prefetch pass.
     pub hint: SessionHint,
+    /// Its API classification, once it ran (`None` with classification off, or without a
+    /// request).
+    pub api: Option<ApiRecord>,
     /// What attack detection found in its request, once it ran (`None` with detection off).
     pub scan: Option<Scan>,
     /// Where its record's head is in [`StagedBatch::heads`], once a worker wrote it; the
@@ -99,6 +103,7 @@ impl StagedBatch {
             tunnel,
             facts: None,
             hint: SessionHint::default(),
+            api: None,
             scan: None,
             head: None,
         });

@@ -124,6 +124,9 @@ impl fmt::Display for Summary<'_> {
                 s.alerts
             )?;
         }
+        if !s.api_calls.is_empty() {
+            writeln!(f, "  api calls by status: {}", join(&listed(&s.api_calls)))?;
+        }
         Ok(())
     }
 }

@@ -10,3 +10,5 @@ pub mod harness;
 pub mod oracle;
 pub mod pcapio;
 pub mod records;
+pub mod shop;
+pub mod validators;

@@ -53,6 +53,20 @@ pub enum ApiReason {
     NoSpec,
 }
 
+impl ApiReason {
+    /// The name records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiReason::Operation => "operation",
+            ApiReason::Deprecated => "deprecated",
+            ApiReason::Retired => "retired",
+            ApiReason::UndocumentedMethod => "undocumented_method",
+            ApiReason::UndocumentedPath => "undocumented_path",
+            ApiReason::NoSpec => "no_spec",
+        }
+    }
+}
+
 /// One way a transaction strays from the operation it matched (`api.drift`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Drift<'a> {

@@ -7,15 +7,18 @@
 //!
 //! [`Staged`]: crate::staged::Staged
 
+mod api;
 mod detect;
 mod facts;
 
+pub use api::{matcher, ApiClassify};
 pub use detect::AttackScan;
 pub use facts::SessionFacts;
 
 use std::sync::Arc;
 
 use apitap_detect::Detector;
+use apitap_inventory::Matcher;
 use apitap_sessionizer::session::Extractor;
 
 use crate::config::Config;
@@ -37,12 +40,20 @@ pub struct Analyses {
 }
 
 impl Analyses {
-    /// The analyses the config turns on, in order: session facts first (the endpoint and
-    /// client address the others read), then attack detection.
-    pub fn new(facts: Option<SessionFacts>, attacks: Option<AttackScan>) -> Self {
+    /// The analyses given, in order: session facts first (the endpoint and client address
+    /// the others read), then API classification (which names endpoints by the spec's
+    /// templates), then attack detection.
+    pub fn new(
+        facts: Option<SessionFacts>,
+        api: Option<ApiClassify>,
+        attacks: Option<AttackScan>,
+    ) -> Self {
         let mut chain: Vec<Box<dyn Analyzer>> = Vec::new();
         if let Some(f) = facts {
             chain.push(Box::new(f));
+        }
+        if let Some(a) = api {
+            chain.push(Box::new(a));
         }
         if let Some(a) = attacks {
             chain.push(Box::new(a));
@@ -50,16 +61,19 @@ impl Analyses {
         Analyses { chain }
     }
 
-    /// The analyses `cfg` turns on: session facts read with `extractor` (sessions on), attacks
-    /// found with `detector` (detection on).
-    pub fn for_config(
-        cfg: &Config,
-        extractor: Option<Extractor>,
-        detector: Option<Arc<Detector>>,
-    ) -> Self {
+    /// The analyses `cfg` turns on: session facts read with `extractor` (sessions on), the
+    /// rest with what `shared` holds (each on when it holds its part).
+    pub fn for_config(cfg: &Config, extractor: Option<Extractor>, shared: &Shared) -> Self {
         Analyses::new(
             extractor.map(SessionFacts::new),
-            detector.map(|d| AttackScan::new(d, &cfg.session.body)),
+            shared
+                .matcher
+                .clone()
+                .map(|m| ApiClassify::new(m, cfg.api.infer_body_schemas, &cfg.session.body)),
+            shared
+                .detector
+                .clone()
+                .map(|d| AttackScan::new(d, &cfg.session.body)),
         )
     }
 
@@ -71,9 +85,29 @@ impl Analyses {
     }
 }
 
+/// What the analyses of every worker share, built once from the config: compiled rules
+/// and specs are read-only and large.
+#[derive(Clone, Default)]
+pub struct Shared {
+    /// The attack detector; `None` with detection off.
+    pub detector: Option<Arc<Detector>>,
+    /// The API classifier; `None` with classification off.
+    pub matcher: Option<Arc<Matcher>>,
+}
+
+impl Shared {
+    /// Build what `cfg` turns on; the error says which part of the config to fix.
+    pub fn new(cfg: &Config) -> Result<Self, String> {
+        Ok(Shared {
+            detector: detector(cfg)?,
+            matcher: matcher(cfg)?,
+        })
+    }
+}
+
 /// The attack detector `cfg` asks for, built once and shared by every worker; `None` with
 /// detection off.
-pub fn detector(cfg: &Config) -> Result<Option<Arc<Detector>>, String> {
+fn detector(cfg: &Config) -> Result<Option<Arc<Detector>>, String> {
     if !cfg.detect.enabled {
         return Ok(None);
     }

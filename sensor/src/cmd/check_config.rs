@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::{Outcome, RunError};
 
 /// The note above the printed config: what was replaced.
@@ -21,6 +21,11 @@ pub fn render(cfg: &Config) -> Result<String, RunError> {
 /// Run `apitap check-config FILE`: "FILE: valid" on stderr, the config on stdout.
 pub fn run(file: &Path) -> Result<Outcome, RunError> {
     let cfg = Config::load(file)?;
+    // The specs of `[api]` are files of their own: read and compiled as the sensor would.
+    crate::analyze::matcher(&cfg).map_err(|message| ConfigError::Invalid {
+        path: file.display().to_string(),
+        message,
+    })?;
     let text = render(&cfg)?;
     eprintln!("{}: valid", file.display());
     print!("{text}");
@@ -65,6 +70,7 @@ mod tests {
             "deploy/apitap.toml",
             "fixtures/core.toml",
             "fixtures/sessions/shop.toml",
+            "fixtures/inventory/shop-api.toml",
         ] {
             let text = std::fs::read_to_string(root.join(rel)).unwrap();
             let (cfg, printed, back) = round_trip(&text);

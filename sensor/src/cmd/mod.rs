@@ -5,6 +5,7 @@
 pub mod check_config;
 pub mod consume;
 pub mod daemon;
+pub mod inventory;
 pub mod listen;
 pub mod live;
 pub mod replay;

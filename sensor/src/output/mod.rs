@@ -19,6 +19,7 @@
 //! updates, and the stages run their own timeouts.
 
 mod anomalies;
+mod api;
 mod attacks;
 mod records;
 
@@ -35,6 +36,7 @@ use crate::front::EXPIRE_INTERVAL_US;
 use crate::staged::{Staged, StagedBatch, Tick};
 
 pub use anomalies::AnomalyCounts;
+pub use api::{ApiCalls, ALERT_SHADOW_API, ALERT_ZOMBIE_API};
 pub use attacks::{Attacks, ALERT_ATTACK, ALERT_ATTACK_SERVED};
 pub use records::Records;
 
@@ -91,6 +93,8 @@ pub struct OutputStats {
     pub attacks: BTreeMap<String, u64>,
     /// Transactions carrying attacks, by what their response said.
     pub attack_outcomes: BTreeMap<String, u64>,
+    /// Transactions by API status (API classification on).
+    pub api_calls: BTreeMap<String, u64>,
     /// Sessions open now.
     pub active_sessions: usize,
 }
@@ -124,6 +128,9 @@ impl Output {
             None
         };
         let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        if cfg.api.is_on() {
+            stages.push(Box::new(ApiCalls::default()));
+        }
         if cfg.detect.enabled {
             stages.push(Box::new(Attacks::default()));
         }

@@ -80,6 +80,7 @@ impl Records {
                 redactor: &self.redactor,
                 tunnel: item.tunnel.as_ref(),
                 attacks: item.attacks(),
+                api: item.api.as_ref(),
             };
             rec.write_json_head(&mut self.buf);
         }

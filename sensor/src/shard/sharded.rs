@@ -104,7 +104,7 @@ impl Sharded {
             ));
         }
         let session = Output::new(cfg, exporter)?;
-        let detector = crate::analyze::detector(cfg)?;
+        let shared = crate::analyze::Shared::new(cfg)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);
         // Room for every batch that can be in flight; a batch beyond that is freed.
         let (recycle_tx, recycled) = bounded(workers * (queue_batches + 2));
@@ -121,7 +121,7 @@ impl Sharded {
             let stats = Arc::new(Mutex::new(WorkerStats::default()));
             let cfg = cfg.clone();
             let stages = WorkerStages {
-                analyses: Analyses::for_config(&cfg, session.extractor(), detector.clone()),
+                analyses: Analyses::for_config(&cfg, session.extractor(), &shared),
                 redactor: session.redactor(),
             };
             let io = WorkerIo {

@@ -127,6 +127,7 @@ impl Worker {
                 redactor: &self.redactor,
                 tunnel: item.tunnel.as_ref(),
                 attacks: item.attacks(),
+                api: item.api.as_ref(),
             };
             rec.write_json_head(heads);
             item.head = Some(start..heads.len());

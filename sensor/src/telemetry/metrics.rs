@@ -397,6 +397,18 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
         "apitap_attack_outcomes_total",
         "Transactions carrying attacks, by what their response said.",
         &samples,
+    )?;
+    let statuses = ["documented", "shadow", "zombie", "unmanaged"];
+    let by_status: Vec<([(&str, &str); 1], u64)> = statuses
+        .iter()
+        .map(|s| ([("status", *s)], p.api_calls.get(*s).copied().unwrap_or(0)))
+        .collect();
+    let samples: Vec<(&Labels<'_>, u64)> = by_status.iter().map(|(l, v)| (&l[..], *v)).collect();
+    counter(
+        enc,
+        "apitap_api_calls_total",
+        "Transactions by API status against the loaded specs (API classification on).",
+        &samples,
     )
 }
 

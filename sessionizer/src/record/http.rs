@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use apitap_detect::{Finding, Outcome};
+use apitap_inventory::ApiRecord;
 
 use crate::http::target::{split_target, target_authority};
 use crate::http::transaction::SwitchedProtocol;
@@ -34,6 +35,8 @@ pub struct HttpRecord<'a> {
     /// What attack detection found, when it ran: the `attacks` field is written then (an
     /// empty list when nothing was found), and not at all with detection off.
     pub attacks: Option<Attacks<'a>>,
+    /// Its API classification, when it ran: the `api` field is written then.
+    pub api: Option<&'a ApiRecord>,
 }
 
 /// The attacks found in a transaction's request and what its response says of them.
@@ -108,6 +111,9 @@ impl HttpRecord<'_> {
         anomalies.close();
         if let Some(a) = self.attacks {
             self.write_attacks(a, o.key(key!("attacks")));
+        }
+        if let Some(api) = self.api {
+            write_api(api, o.key(key!("api")));
         }
         if let Some(t) = self.tunnel {
             write_tunnel(t, o.key(key!("tunnel")));
@@ -222,6 +228,15 @@ impl HttpRecord<'_> {
             o.close();
         }
         list.close();
+    }
+}
+
+/// The `api` object (docs/api-inventory.md): names, templates and types from the specs and
+/// the config, and names (never values) from the request.
+fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *out, api).is_err() {
+        // Only maps with non-string keys fail to serialize, and the record has none.
+        out.extend_from_slice(b"null");
     }
 }
 

@@ -154,6 +154,9 @@ fn serialize_http<S: Serializer>(
             tcp: &tx.tcp_anomalies,
         },
     )?;
+    if let Some(api) = rec.api {
+        st.serialize_field("api", api)?;
+    }
     if let Some(t) = rec.tunnel {
         st.serialize_field("tunnel", t)?;
     }
@@ -413,6 +416,10 @@ impl Serialize for SessionRecord {
             "requests_before_first_attack",
             &sum.requests_before_first_attack,
         )?;
+        st.serialize_field("api_calls", &sum.api_calls)?;
+        st.serialize_field("shadow_endpoints", &sum.shadow_endpoints)?;
+        st.serialize_field("zombie_endpoints", &sum.zombie_endpoints)?;
+        st.serialize_field("api_endpoints_dropped", &sum.api_endpoints_dropped)?;
         st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
         st.end()
@@ -595,6 +602,7 @@ mod tests {
                 redactor: &redactor,
                 tunnel: None,
                 attacks: None,
+                api: None,
             };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
@@ -614,6 +622,7 @@ mod tests {
             redactor,
             tunnel: None,
             attacks: None,
+            api: None,
         };
         let mut ours = Vec::new();
         rec().write_json(Some(session), &mut ours);
@@ -664,6 +673,10 @@ mod tests {
             if links.0 {
                 sum.attacks.insert("sqli", counts[1] % 9);
                 sum.attack_outcomes.insert("served", counts[2] % 9);
+                sum.api_calls.insert("shadow", counts[3] % 9);
+                sum.shadow_endpoints.push(source.as_str().into());
+                sum.zombie_endpoints.push("GET /v0/\"x\"".into());
+                sum.api_endpoints_dropped = counts[4] % 7;
             }
             for (i, bits) in ips.iter().enumerate() {
                 let ip = if i % 2 == 0 { std::net::IpAddr::V4((*bits).into()) } else { std::net::IpAddr::V6((u128::from(*bits) << 64).into()) };
@@ -758,7 +771,7 @@ mod tests {
             if let Some(r) = tx.request.as_mut() {
                 r.headers = headers;
             }
-            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None };
+            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None, api: None };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(

@@ -109,6 +109,16 @@ impl SessionRecord {
             Some(n) => write_u64(before, n),
             None => before.extend_from_slice(b"null"),
         }
+        write_counts(
+            o.key(key!("api_calls")),
+            sum.api_calls.iter().map(|(k, n)| (*k, *n)),
+        );
+        write_names(o.key(key!("shadow_endpoints")), &sum.shadow_endpoints);
+        write_names(o.key(key!("zombie_endpoints")), &sum.zombie_endpoints);
+        write_u64(
+            o.key(key!("api_endpoints_dropped")),
+            sum.api_endpoints_dropped,
+        );
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();
@@ -125,6 +135,15 @@ impl SessionRecord {
         );
         o.close();
     }
+}
+
+/// A list of strings, in the order given.
+fn write_names(out: &mut Vec<u8>, names: &[Box<str>]) {
+    let mut list = Arr::open(out);
+    for n in names {
+        write_str(list.item(), n);
+    }
+    list.close();
 }
 
 /// An object of counts by name, in the order given (the maps keep their keys sorted).

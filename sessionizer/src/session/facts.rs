@@ -115,6 +115,11 @@ impl TxFacts {
         self.endpoint.as_deref()
     }
 
+    /// Name the endpoint `endpoint` instead (a spec's template: `GET /api/v1/users/{id}`).
+    pub fn set_endpoint(&mut self, endpoint: String) {
+        self.endpoint = Some(endpoint);
+    }
+
     /// The client after trusted-proxy resolution.
     pub fn client_ip(&self) -> IpAddr {
         self.client_ip

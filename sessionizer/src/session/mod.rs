@@ -30,7 +30,10 @@ pub use config::{BodyCapture, SessionConfig, SessionConfigError};
 pub use facts::{Extractor, TxFacts};
 pub use secret::{HashId, Secret};
 pub use stats::SessionStats;
-pub use summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds};
+pub use summary::{
+    EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds,
+    MAX_SESSION_API_ENDPOINTS,
+};
 pub use table::{SessionHint, SessionSlot, Sessionizer, TxSession};
 
 /// Fixed-seed hasher for every table: iteration and hashing are the same on every run.

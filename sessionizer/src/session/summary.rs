@@ -17,6 +17,11 @@ pub const MAX_STATUS_CODES: usize = 32;
 /// Distinct anomaly kinds counted per session (the kinds are a closed set, well under this).
 pub const MAX_ANOMALY_KINDS: usize = 64;
 
+/// Shadow (and, apart, zombie) endpoints listed per session part; calls to more are counted
+/// in `api_endpoints_dropped`. An analyst reads the list; a scanner walking random paths
+/// would otherwise grow it without end.
+pub const MAX_SESSION_API_ENDPOINTS: usize = 32;
+
 /// Values a [`Counted`] keeps inline before it spills to the heap.
 pub const INLINE_COUNTED: usize = 1;
 
@@ -399,6 +404,16 @@ pub struct SessionSummary {
     /// Transactions of the part before its first attack: how long the session looked
     /// legitimate.
     pub requests_before_first_attack: Option<u64>,
+    /// Transactions by API status (`documented`, `shadow`, `zombie`, `unmanaged`), when API
+    /// classification is on.
+    pub api_calls: BTreeMap<&'static str, u64>,
+    /// Shadow endpoints called (`METHOD /path` or `METHOD template`), in first-call order.
+    pub shadow_endpoints: Vec<Box<str>>,
+    /// Zombie endpoints called, in first-call order.
+    pub zombie_endpoints: Vec<Box<str>>,
+    /// Calls to shadow or zombie endpoints not listed (past
+    /// [`MAX_SESSION_API_ENDPOINTS`]).
+    pub api_endpoints_dropped: u64,
 }
 
 impl SessionSummary {

@@ -229,6 +229,7 @@ fn http_json(t: &Transaction, ts: &TxSession) -> String {
             redactor: &red,
             tunnel: None,
             attacks: None,
+            api: None,
         }
         .with_session(ts),
     )
@@ -1358,6 +1359,7 @@ fn records_serialize_with_the_documented_fields() {
         redactor: &red,
         tunnel: None,
         attacks: None,
+        api: None,
     })
     .unwrap();
     assert!(plain.get("session_id").is_none());

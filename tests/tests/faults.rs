@@ -157,6 +157,22 @@ fn plus_anomaly(rec: &Value, kind: &str) -> Value {
     with_anomalies(rec, &a)
 }
 
+/// `rec` with a retransmission mismatch: the anomaly, and the `protocol` finding attack
+/// detection makes of it (an insertion-evasion attempt), whose outcome the response gives:
+/// `served` for the 2xx responses these tests alter.
+fn plus_mismatch(rec: &Value) -> Value {
+    let rec = plus_anomaly(rec, "retransmission_mismatch");
+    let status = rec["response"]["status"].as_u64().unwrap_or(0);
+    assert!((200..300).contains(&status), "a served response: {rec}");
+    let finding = serde_json::json!({
+        "class": "protocol", "rule": "protocol.retransmission_mismatch", "where": "body",
+        "evidence": "retransmission_mismatch", "outcome": "served",
+    });
+    let mut attacks = rec["attacks"].as_array().cloned().unwrap_or_default();
+    attacks.push(finding);
+    with(&rec, "/attacks", Value::from(attacks))
+}
+
 /// Picking a connection up without its handshake is reported on its transactions
 /// (`mid_stream_pickup`); transactions cut off before the pickup point are not seen, so the
 /// `depth` of the others moves down by the number of those (`depth` counts what the sensor saw).
@@ -527,11 +543,7 @@ fn conflicting_overlap_against_buffered_bytes_is_flagged_on_its_transaction() {
 
     let r = run_variant("conflict-buffered-body", &faulty);
     let at = index_of(&c.records, "GET", "/static/big.txt");
-    let want = replaced(
-        &c.records,
-        at,
-        plus_anomaly(&c.records[at], "retransmission_mismatch"),
-    );
+    let want = replaced(&c.records, at, plus_mismatch(&c.records[at]));
     assert_records_eq(&r.records, &want, "conflicting overlap in the big.txt body");
     assert_eq!(r.stats["reassembly"]["retransmission_mismatches"], 1);
 }
@@ -558,7 +570,7 @@ fn conflicting_overlap_first_copy_wins_in_the_request_line() {
     let at = index_on(&c.records, &conn, "/login");
     let mut rec = with(&c.records[at], "/request/uri", Value::from("/XXXXX"));
     rec = with(&rec, "/request/path", Value::from("/XXXXX"));
-    rec = plus_anomaly(&rec, "retransmission_mismatch");
+    rec = plus_mismatch(&rec);
     let want = replaced(&c.records, at, rec);
     assert_records_eq(&r.records, &want, "conflicting overlap in a request line");
 }
@@ -580,11 +592,7 @@ fn conflict_detected_by_the_segment_that_completes_a_message_is_flagged_on_that_
     let faulty = faults::reorder(&ab, big, big + 1).unwrap();
     let r = run_variant("conflict-completing", &faulty);
     let at = index_of(&c.records, "GET", "/static/big.txt");
-    let want = replaced(
-        &c.records,
-        at,
-        plus_anomaly(&c.records[at], "retransmission_mismatch"),
-    );
+    let want = replaced(&c.records, at, plus_mismatch(&c.records[at]));
     assert_records_eq(
         &r.records,
         &want,
@@ -606,7 +614,7 @@ fn conflict_detected_by_the_segment_that_completes_a_message_is_flagged_on_that_
     let at = index_on(&c.records, &conn, "/stream");
     let mut rec = with(&c.records[at], "/request/uri", Value::from("/XXXXXX"));
     rec = with(&rec, "/request/path", Value::from("/XXXXXX"));
-    rec = plus_anomaly(&rec, "retransmission_mismatch");
+    rec = plus_mismatch(&rec);
     assert_records_eq(
         &r.records,
         &replaced(&c.records, at, rec),

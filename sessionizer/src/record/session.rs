@@ -89,6 +89,11 @@ impl SessionRecord {
             write_u64(anomalies.dyn_key(name), *n);
         }
         anomalies.close();
+        let mut alerts = Obj::open(o.key(key!("alerts")));
+        for (kind, n) in &sum.alerts {
+            write_u64(alerts.dyn_key(kind), *n);
+        }
+        alerts.close();
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();

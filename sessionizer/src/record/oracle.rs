@@ -410,6 +410,7 @@ impl Serialize for SessionRecord {
         st.serialize_field("status", &SortedMap(&sum.status))?;
         st.serialize_field("context", &ContextView(&sum.context))?;
         st.serialize_field("anomalies", &sum.anomalies)?;
+        st.serialize_field("alerts", &sum.alerts)?;
         st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
         st.end()
@@ -623,6 +624,7 @@ mod tests {
             uas in proptest::collection::vec("\\PC{0,10}", 0..4),
             endpoints in proptest::collection::vec(("\\PC{0,10}", proptest::collection::vec(0u16..600, 0..4)), 0..4),
             anomalies in proptest::collection::btree_map("[a-z_]{1,8}", proptest::num::u64::ANY, 0..3),
+            alerts in proptest::collection::btree_map(proptest::sample::select(vec!["bola", "enumeration", "brute_force", "attack"]), proptest::num::u64::ANY, 0..3),
             txids in proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u32::ANY), 0..6),
             numbers in proptest::collection::vec(-1e12f64..1e12, 0..3),
         ) {
@@ -638,6 +640,7 @@ mod tests {
                 user: who.0.clone(),
                 role: who.1.clone(),
                 anomalies: anomalies.clone(),
+                alerts: alerts.clone(),
                 transaction_ids: txids.iter().map(|&(conn, depth)| TransactionId { conn, depth }).collect(),
                 transaction_ids_dropped: counts[5] / 3,
                 ..Default::default()
@@ -765,6 +768,7 @@ mod tests {
             ],
             user: Some("ann".into()),
             role: None,
+            login_user: None,
             anomalies: vec![
                 SessionAnomaly::JwtSignatureInvalid,
                 SessionAnomaly::BodyDecodeFailed,

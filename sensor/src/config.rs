@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
+use crate::output::BehavioursConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The whole pipeline configuration. Defaults work with no file at all.
@@ -34,6 +35,9 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Tunnel decapsulation (UDP ports, nesting depth, zones) and IP fragment reassembly.
     pub decode: DecodeConfig,
+    /// API abuse inside sessions: BOLA, enumeration, credential stuffing, brute force,
+    /// scraping, volume spikes (`docs/behaviours.md`).
+    pub behaviours: BehavioursConfig,
 }
 
 /// Why the config could not be loaded.
@@ -120,6 +124,7 @@ impl Config {
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
+        self.behaviours.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -168,6 +173,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("bogus.prop"), "{e}");
+    }
+
+    #[test]
+    fn behaviours_section_is_read_and_checked() {
+        let c = Config::parse("[behaviours.bola]\nmin_foreign_ids = 30\n").unwrap();
+        assert_eq!(c.behaviours.bola.min_foreign_ids, 30);
+        let e = Config::parse("[behaviours.enumeration]\nmin_failure_ratio = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("behaviours.enumeration.min_failure_ratio"),
+            "{e}"
+        );
+        assert!(Config::parse("[behaviours.bola]\nmin_foreing_ids = 3\n").is_err());
     }
 
     #[test]

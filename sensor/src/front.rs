@@ -21,12 +21,32 @@ pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 /// `http.max_body_capture_bytes` is lower: enough for login responses and order payloads.
 const SESSION_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised when sessions read bodies.
+/// The HTTP settings with body capture raised when sessions or the behaviours read bodies:
+/// all of them when a key or parameter reads them; else only the bodies of logins (the user
+/// is read from login forms) and of responses that issue object ids (`bola`'s ownership).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
+    if !cfg.session.enabled {
+        return http;
+    }
     let need = cfg.session.body_capture();
     if need.request || need.response {
         http.max_body_capture_bytes = http.max_body_capture_bytes.max(SESSION_BODY_CAPTURE_BYTES);
+    }
+    let sel = &mut http.selected;
+    if need.login || cfg.behaviours.reads_logins() {
+        sel.path_keywords = cfg
+            .session
+            .login
+            .path_keywords
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        sel.max_bytes = sel.max_bytes.max(SESSION_BODY_CAPTURE_BYTES);
+    }
+    if cfg.behaviours.reads_object_responses() {
+        sel.object_responses = true;
+        sel.max_bytes = sel.max_bytes.max(cfg.behaviours.max_scan_bytes);
     }
     http
 }

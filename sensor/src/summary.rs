@@ -97,6 +97,10 @@ impl fmt::Display for Summary<'_> {
             let a: Vec<(String, u64)> = s.anomalies.iter().map(|(k, v)| (k.clone(), *v)).collect();
             writeln!(f, "  anomalies by kind: {}", join(&a))?;
         }
+        let b = s.behaviours.nonzero();
+        if !b.is_empty() {
+            writeln!(f, "  behaviours: {}", join(&b))?;
+        }
         Ok(())
     }
 }

@@ -19,6 +19,7 @@
 //! updates, and the stages run their own timeouts.
 
 mod anomalies;
+pub mod behaviours;
 mod records;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ use crate::front::EXPIRE_INTERVAL_US;
 use crate::staged::{Staged, StagedBatch, Tick};
 
 pub use anomalies::AnomalyCounts;
+pub use behaviours::{BehaviourStats, Behaviours, BehavioursConfig};
 pub use records::Records;
 
 /// An output stage after the session table: reads each transaction in completion order,
@@ -87,6 +89,8 @@ pub struct OutputStats {
     pub anomalies: BTreeMap<String, u64>,
     /// Sessions open now.
     pub active_sessions: usize,
+    /// The behaviours stage's counters.
+    pub behaviours: BehaviourStats,
 }
 
 /// The session table, the stages after it, and the record stage.
@@ -118,7 +122,16 @@ impl Output {
         } else {
             None
         };
-        let stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        // Behaviours need sessions (endpoints, users, client addresses).
+        if cfg.session.enabled && cfg.behaviours.enabled {
+            let s = &cfg.session;
+            stages.push(Box::new(Behaviours::new(
+                &cfg.behaviours,
+                &s.login.path_keywords,
+                &s.body,
+            )));
+        }
         Ok(Output {
             sessions,
             stages,

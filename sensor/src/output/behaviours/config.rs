@@ -388,6 +388,9 @@ pub struct VolumeSpikeConfig {
     pub min_score: f64,
     /// And the total at least this many times the median.
     pub min_ratio: f64,
+    /// And at least this many values in the window: a spike is several transactions, one
+    /// large order is an order.
+    pub min_values: usize,
     /// The window, packet time, ms.
     pub window_ms: u64,
     /// Totals of other sessions (users) kept per endpoint: the population.
@@ -406,6 +409,7 @@ impl Default for VolumeSpikeConfig {
             min_population: 20,
             min_score: 5.0,
             min_ratio: 3.0,
+            min_values: 3,
             window_ms: 60 * 60 * 1000,
             max_population: 1000,
             max_events: 1000,
@@ -588,6 +592,7 @@ impl BehavioursConfig {
             MAX_EVIDENCE_COUNT,
         )?;
         count("volume_spike.max_events", v.max_events, MAX_EVIDENCE_COUNT)?;
+        count("volume_spike.min_values", v.min_values, v.max_events)?;
         if v.min_population > v.max_population {
             return Err(bad(
                 "volume_spike.min_population",

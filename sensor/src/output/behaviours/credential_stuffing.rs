@@ -1,8 +1,10 @@
 //! `credential_stuffing`: one client address, or several sharing a User-Agent, logs in as
 //! many distinct usernames and mostly fails.
 //!
-//! Each new username an entity tries is evidence, with its attempt and failure counts before
-//! it. The alert fires when `min_usernames` (per address) or `min_usernames_per_agent` (per
+//! Each new username that fails for an entity is evidence, with the entity's attempt and
+//! failure counts before it (successful logins count as attempts, never as evidence: the
+//! colleagues behind one address who log in are not the list being tried). The alert fires
+//! when `min_usernames` (per address) or `min_usernames_per_agent` (per
 //! User-Agent seen from at least `min_agent_clients` addresses) new usernames were tried
 //! within `window_ms` and at least `min_failure_ratio` of the attempts in that time failed.
 
@@ -38,7 +40,7 @@ pub fn on_attempt(
 ) -> Option<Found> {
     logins.attempts += 1;
     logins.failures += u64::from(failed);
-    if !bound.first(&mut logins.usernames, user_fp) {
+    if !failed || !bound.first(&mut logins.usernames, user_fp) {
         return None;
     }
     let now = ev.ts_us;
@@ -49,7 +51,7 @@ pub fn on_attempt(
     logins.ring.push(
         Evidence {
             before: logins.attempts - 1,
-            aux: (logins.failures - u64::from(failed)) as i64,
+            aux: (logins.failures - 1) as i64,
             ..ev
         },
         min,

@@ -92,13 +92,13 @@ pub struct Failures {
 /// Login attempts of a client or a User-Agent (`credential_stuffing`).
 #[derive(Debug, Default)]
 pub struct Logins {
-    /// Distinct usernames tried, at most `max_ids_per_endpoint`.
+    /// Distinct usernames that failed, at most `max_ids_per_endpoint`.
     pub usernames: IdSet,
     /// Attempts.
     pub attempts: u64,
     /// Failed attempts.
     pub failures: u64,
-    /// Evidence: each new username, with `attempts` before it and `failures` before it (aux).
+    /// Evidence: each new failing username, with `attempts` and `failures` before it (aux).
     pub ring: Ring,
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Each distinct object the entity first reads (2xx) on an endpoint is evidence, with the
 //! entity's request count before it. The alert fires when `min_objects` were first read
-//! within `window_ms`, they are at least `min_share` of the endpoint's distinct objects seen
-//! from everyone, the entity's distinct endpoints are at most `max_endpoint_ratio` of its
+//! within `window_ms`, the entity's distinct objects on the endpoint are at least
+//! `min_share` of those seen from everyone, the entity's distinct endpoints are at most `max_endpoint_ratio` of its
 //! requests in the window (Wallarm's request uniqueness), and the gaps between the reads
 //! vary little (coefficient of variation at most `max_interval_cv`: people browse in bursts,
 //! a steady loop does not).
@@ -38,7 +38,8 @@ pub fn on_first_read(
     let ring = track
         .scraping
         .full_within(cfg.min_objects, now, window_us)?;
-    let objects = ring.len() as u64;
+    let in_window = ring.len() as u64;
+    let objects = track.ids.len() as u64;
     let requests = activity.requests - ring.front().map_or(0, |e| e.before);
     let share = objects as f64 / population.max(1) as f64;
     let endpoint_ratio = activity.endpoints.len() as f64 / requests.max(1) as f64;
@@ -50,6 +51,7 @@ pub fn on_first_read(
     let span_us = now.saturating_sub(ring.front().map_or(now, |e| e.ts_us));
     let found = Found::new(KIND, ring, Some(&track.endpoint))
         .with("objects", objects)
+        .with("objects_in_window", in_window)
         .with("endpoint_objects", population as u64)
         .with("share", round4(share))
         .with("requests", requests)
@@ -100,6 +102,7 @@ mod tests {
                 a.add(Some(100 + k));
             }
             a.add(Some(1));
+            t.ids.insert(i as u64, 1000);
             let ev = Evidence {
                 ts_us: ms * 1000,
                 tx: TransactionId {

@@ -5,7 +5,8 @@
 //! Robust statistics: the median and the median absolute deviation (MAD) of the others'
 //! window totals, and the modified z-score `0.6745 * (total - median) / MAD` (Iglewicz and
 //! Hoaglin). The alert fires when the score is at least `min_score`, the total at least
-//! `min_ratio` times the median, and at least `min_population` others are known.
+//! `min_ratio` times the median, the window holds at least `min_values` values, and at least
+//! `min_population` others are known.
 
 use super::config::{Statistic, VolumeSpikeConfig};
 use super::entity::{Population, Volume, VolumeEvent};
@@ -42,7 +43,7 @@ pub fn on_value(
     let window_us = cfg.window_ms.saturating_mul(1000);
     let dropped = vol.add(e, window_us, cfg.max_events);
     pop.set(key, vol.total, cfg.max_population);
-    if e.ts_us < vol.quiet_until_us {
+    if e.ts_us < vol.quiet_until_us || vol.events.len() < cfg.min_values {
         return (None, dropped);
     }
     let mut others = pop.others(key);
@@ -109,8 +110,27 @@ mod tests {
     fn cfg() -> VolumeSpikeConfig {
         VolumeSpikeConfig {
             min_population: 5,
+            min_values: 1,
             ..VolumeSpikeConfig::default()
         }
+    }
+
+    /// One large value is not a spike with `min_values = 3`; the third is.
+    #[test]
+    fn a_spike_needs_several_values() {
+        let c = VolumeSpikeConfig {
+            min_population: 5,
+            ..VolumeSpikeConfig::default()
+        };
+        let (mut p, mut v) = (population(), Volume::default());
+        let fired: Vec<bool> = (0..3)
+            .map(|s| {
+                on_value(&c, &mut v, &mut p, 99, e(s, 400.0), Scope::Session, "x")
+                    .0
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(fired, [false, false, true]);
     }
 
     fn e(s: u64, value: f64) -> VolumeEvent {

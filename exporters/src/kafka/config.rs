@@ -78,6 +78,8 @@ pub struct KafkaConfig {
     pub topic_http: String,
     /// Topic of `session` records.
     pub topic_sessions: String,
+    /// Topic of `alert` records.
+    pub topic_alerts: String,
     /// Memory for records waiting for the broker (librdkafka `queue.buffering.max.kbytes`,
     /// rounded up to KiB). Beyond it records are dropped and counted (`queue_full`).
     pub max_buffer_bytes: u64,
@@ -110,6 +112,11 @@ fn default_topic_http() -> String {
 /// Default topic of `session` records.
 fn default_topic_sessions() -> String {
     "apitap.sessions".into()
+}
+
+/// Default topic of `alert` records.
+fn default_topic_alerts() -> String {
+    "apitap.alerts".into()
 }
 
 /// 256 MiB: minutes of records at tens of thousands of records/s, a bounded share of a sensor's
@@ -156,6 +163,7 @@ impl Default for KafkaConfig {
             brokers: Vec::new(),
             topic_http: default_topic_http(),
             topic_sessions: default_topic_sessions(),
+            topic_alerts: default_topic_alerts(),
             max_buffer_bytes: default_max_buffer_bytes(),
             max_buffer_messages: default_max_buffer_messages(),
             message_timeout_ms: default_message_timeout_ms(),
@@ -193,6 +201,7 @@ impl fmt::Debug for KafkaConfig {
             .field("brokers", &self.brokers)
             .field("topic_http", &self.topic_http)
             .field("topic_sessions", &self.topic_sessions)
+            .field("topic_alerts", &self.topic_alerts)
             .field("max_buffer_bytes", &self.max_buffer_bytes)
             .field("max_buffer_messages", &self.max_buffer_messages)
             .field("message_timeout_ms", &self.message_timeout_ms)
@@ -225,6 +234,7 @@ impl KafkaConfig {
         for (name, topic) in [
             ("topic_http", &self.topic_http),
             ("topic_sessions", &self.topic_sessions),
+            ("topic_alerts", &self.topic_alerts),
         ] {
             if topic.trim().is_empty() {
                 return Err(format!("export.kafka.{name} is empty"));

@@ -98,6 +98,7 @@ pub struct KafkaExporter {
     producer: ThreadedProducer<DeliveryContext>,
     topic_http: String,
     topic_sessions: String,
+    topic_alerts: String,
     sensor_id: String,
     schema_version: String,
     flush_timeout: Duration,
@@ -133,7 +134,11 @@ impl KafkaExporter {
         let probe = {
             let p = producer.clone();
             let brokers = cfg.brokers.join(",");
-            let topics = [cfg.topic_http.clone(), cfg.topic_sessions.clone()];
+            let topics = [
+                cfg.topic_http.clone(),
+                cfg.topic_sessions.clone(),
+                cfg.topic_alerts.clone(),
+            ];
             let (bytes, msgs, timeout) = (
                 cfg.max_buffer_bytes,
                 cfg.max_buffer_messages,
@@ -167,6 +172,7 @@ impl KafkaExporter {
             producer,
             topic_http: cfg.topic_http.clone(),
             topic_sessions: cfg.topic_sessions.clone(),
+            topic_alerts: cfg.topic_alerts.clone(),
             sensor_id: sensor_id.to_owned(),
             schema_version: schema_version.to_string(),
             flush_timeout: Duration::from_millis(cfg.flush_timeout_ms),
@@ -183,13 +189,13 @@ impl KafkaExporter {
         u64::try_from(self.producer.in_flight_count()).unwrap_or(0)
     }
 
-    /// The topic of a record type: sessions to their own topic, everything else to the
-    /// http topic.
+    /// The topic of a record type: sessions and alerts to their own topics, everything else
+    /// to the http topic.
     fn topic(&self, kind: &str) -> &str {
-        if kind == "session" {
-            &self.topic_sessions
-        } else {
-            &self.topic_http
+        match kind {
+            "session" => &self.topic_sessions,
+            "alert" => &self.topic_alerts,
+            _ => &self.topic_http,
         }
     }
 

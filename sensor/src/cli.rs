@@ -195,6 +195,13 @@ pub struct ConsumeArgs {
     /// Only the sessions of this user (the session's `user`, or a context value on a request).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Print alerts (read from the alerts topic too), each with its session's timeline around
+    /// its evidence transactions, which are marked; the other filters select the alerts.
+    #[arg(long)]
+    pub alerts: bool,
+    /// With `--alerts`: only alerts of this kind (`bola`, `enumeration`...).
+    #[arg(long, value_name = "K", requires = "alerts")]
+    pub kind: Option<String>,
     /// Print the matching records unchanged, one JSON object per line.
     #[arg(long)]
     pub json: bool,

@@ -12,7 +12,7 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
 
 use super::filter::{Filter, IpMatch};
-use super::timeline::{Follower, Paint, Timeline};
+use super::timeline::{alert_line, Follower, Paint, Timeline};
 use crate::cli::{load_config, ColorMode, ConsumeArgs};
 use crate::exit;
 
@@ -151,6 +151,9 @@ fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
         args.endpoint.clone(),
         args.user.clone(),
     );
+    if args.alerts {
+        filter = filter.for_alerts(args.kind.clone());
+    }
     let kafka_file = match &args.config {
         Some(path) => {
             let cfg = load_config(Some(path)).map_err(|code| Fail(code, String::new()))?;
@@ -160,7 +163,11 @@ fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
     };
     let topics: Vec<String> = if args.topics.is_empty() {
         let k = kafka_file.clone().unwrap_or_default();
-        vec![k.topic_http, k.topic_sessions]
+        let mut t = vec![k.topic_http, k.topic_sessions];
+        if args.alerts {
+            t.push(k.topic_alerts);
+        }
+        t
     } else {
         args.topics.clone()
     };
@@ -311,6 +318,9 @@ fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
             }
             if args.json {
                 write_line(&mut out, payload)?;
+            } else if args.alerts {
+                let text = format!("{}\n", alert_line(&rec, paint));
+                write_all(&mut out, text.as_bytes())?;
             } else {
                 let text = follower.on_record(&rec, paint);
                 write_all(&mut out, text.as_bytes())?;
@@ -328,21 +338,23 @@ fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
         let mut timeline = Timeline::default();
         for (raw, parsed) in batch {
             match parsed {
-                Some(rec) if filter.matches(&rec) => {
-                    if args.json {
-                        write_line(&mut out, &raw)?;
-                    } else {
-                        timeline.add(rec);
-                    }
-                }
+                Some(rec) if args.json && filter.matches(&rec) => write_line(&mut out, &raw)?,
+                Some(rec) if !args.json && filter.keeps(&rec) => timeline.add(rec),
                 Some(_) => {}
                 None if args.json && no_filter(&filter) => write_line(&mut out, &raw)?,
                 None => {}
             }
         }
         if !args.json {
-            if timeline.is_empty() {
+            let empty = if args.alerts {
+                timeline.alert_count() == 0
+            } else {
+                timeline.is_empty()
+            };
+            if empty {
                 eprintln!("apitap: no matching records");
+            } else if args.alerts {
+                write_all(&mut out, timeline.render_alerts(paint).as_bytes())?;
             } else {
                 write_all(&mut out, timeline.render(paint).as_bytes())?;
             }
@@ -357,7 +369,7 @@ fn consume(args: &ConsumeArgs) -> Result<(), Fail> {
 
 /// True when no filter was given (invalid messages then pass through `--json`).
 fn no_filter(f: &Filter) -> bool {
-    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none()
+    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none() && !f.alerts
 }
 
 /// The consumer: brokers, the config file's librdkafka properties, then `-X` ones.

@@ -46,11 +46,12 @@ impl ObjectNouns {
     /// Learn from a request path: the segment before an id is a collection of objects read
     /// by id. Returns `false` when a new collection was not remembered at the bound.
     pub fn learn(&mut self, path: &str) -> bool {
-        let mut segs = path.trim_end_matches('/').rsplit('/');
-        let (Some(last), Some(noun)) = (segs.next(), segs.next()) else {
+        let (rest, last) = last_segment(path);
+        if !looks_like_id(last) {
             return true;
-        };
-        if noun.is_empty() || !looks_like_id(last) || looks_like_id(noun) {
+        }
+        let (_, noun) = last_segment(rest);
+        if noun.is_empty() || looks_like_id(noun) {
             return true;
         }
         let fp = noun_fingerprint(noun);
@@ -66,8 +67,22 @@ impl ObjectNouns {
 
     /// True when `path` lists a collection whose objects were requested by id.
     fn lists_objects(&self, path: &str) -> bool {
-        let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let (_, last) = last_segment(path);
         !last.is_empty() && !looks_like_id(last) && self.set.contains(&noun_fingerprint(last))
+    }
+}
+
+/// A path without its trailing slashes, split before its last segment: `(rest, last)`.
+fn last_segment(path: &str) -> (&str, &str) {
+    let b = path.as_bytes();
+    let end = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+    let trimmed = path.get(..end).unwrap_or("");
+    match memchr::memrchr(b'/', trimmed.as_bytes()) {
+        Some(i) => (
+            trimmed.get(..i).unwrap_or(""),
+            trimmed.get(i + 1..).unwrap_or(""),
+        ),
+        None => ("", trimmed),
     }
 }
 
@@ -98,7 +113,7 @@ pub fn looks_like_id(seg: &str) -> bool {
 
 /// The path of a request target: before `?` and `#`.
 pub fn target_path(target: &str) -> &str {
-    let end = target.find(['?', '#']).unwrap_or(target.len());
+    let end = memchr::memchr2(b'?', b'#', target.as_bytes()).unwrap_or(target.len());
     target.get(..end).unwrap_or(target)
 }
 
@@ -108,15 +123,21 @@ impl SelectedCapture {
         self.max_bytes > base
     }
 
-    /// True when the request path contains a keyword.
+    /// True when the request path contains a keyword (ASCII case-insensitive): each
+    /// keyword's first letter is looked for with `memchr`, both cases at once, and only there
+    /// compared (a scan of every window cost more than the rest of the capture decision).
     fn keyword_path(&self, path: &str) -> bool {
+        let hay = path.as_bytes();
         self.path_keywords.iter().any(|k| {
-            let n = k.len();
-            n > 0
-                && path
-                    .as_bytes()
-                    .windows(n)
-                    .any(|w| w.eq_ignore_ascii_case(k.as_bytes()))
+            let k = k.as_bytes();
+            let Some(&first) = k.first() else {
+                return false;
+            };
+            let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+            memchr::memchr2_iter(lo, up, hay).any(|i| {
+                hay.get(i..i + k.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(k))
+            })
         })
     }
 
@@ -228,6 +249,24 @@ mod tests {
             .count();
         assert_eq!(dropped, 3);
         assert!(n.learn("/c0x/43"), "a known noun is not dropped again");
+    }
+
+    proptest::proptest! {
+        /// The memchr scan for keywords finds what comparing every window finds.
+        #[test]
+        fn keyword_scan_matches_every_window(path in "[a-zA-Z/]{0,24}", kw in "[a-z]{1,4}") {
+            let s = SelectedCapture { path_keywords: vec![kw.clone()], ..SelectedCapture::default() };
+            let slow = path.as_bytes().windows(kw.len()).any(|w| w.eq_ignore_ascii_case(kw.as_bytes()));
+            proptest::prop_assert_eq!(s.keyword_path(&path), slow);
+        }
+    }
+
+    #[test]
+    fn last_segments() {
+        assert_eq!(last_segment("/api/orders/42/"), ("/api/orders", "42"));
+        assert_eq!(last_segment("orders"), ("", "orders"));
+        assert_eq!(last_segment("///"), ("", ""));
+        assert_eq!(last_segment(""), ("", ""));
     }
 
     #[test]

@@ -16,6 +16,7 @@ const MAX_KEY_BYTES: usize = 64;
 
 /// The id a request names on an object endpoint: the path segment under the last id
 /// placeholder of `endpoint` (`GET /api/orders/{id}`), else a query parameter of `id_params`.
+#[cfg(test)]
 pub fn request_object<'a>(
     endpoint: &str,
     path: &'a str,
@@ -23,19 +24,45 @@ pub fn request_object<'a>(
     is_placeholder: impl Fn(&str) -> bool,
     id_params: &[String],
 ) -> Option<&'a str> {
+    match id_segment(endpoint, is_placeholder) {
+        Some(n) => nth_segment(path, n),
+        None => query_id(query?, id_params),
+    }
+}
+
+/// Which `/`-separated segment of the path is the endpoint's last id placeholder (the
+/// template has the path's segments, placeholders where the path has values).
+pub fn id_segment(endpoint: &str, is_placeholder: impl Fn(&str) -> bool) -> Option<usize> {
     let template = endpoint.split_once(' ').map_or(endpoint, |(_, t)| t);
-    let mut found = None;
-    if template.contains('{') {
-        for (t, p) in template.split('/').zip(path.split('/')) {
-            if t.starts_with('{') && is_placeholder(t) && !p.is_empty() {
-                found = Some(p);
-            }
-        }
+    if !template.contains('{') {
+        return None;
     }
-    if found.is_some() || id_params.is_empty() {
-        return found.filter(|id| id.len() <= MAX_ID_BYTES);
+    template
+        .split('/')
+        .enumerate()
+        .filter(|(_, t)| t.starts_with('{') && is_placeholder(t))
+        .map(|(i, _)| i)
+        .last()
+}
+
+/// Segment `n` of a path (segment 0 is before the first `/`), when not empty and at most
+/// [`MAX_ID_BYTES`].
+pub fn nth_segment(path: &str, n: usize) -> Option<&str> {
+    let b = path.as_bytes();
+    let mut start = 0;
+    let mut seen = 0;
+    let mut slashes = memchr::memchr_iter(b'/', b);
+    while seen < n {
+        start = slashes.next()? + 1;
+        seen += 1;
     }
-    let q = query?;
+    let end = memchr::memchr(b'/', b.get(start..)?).map_or(b.len(), |i| start + i);
+    path.get(start..end)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID_BYTES)
+}
+
+/// The value of the first of `id_params` in a query.
+pub fn query_id<'a>(q: &'a str, id_params: &[String]) -> Option<&'a str> {
     // Most queries carry no id: look for a parameter name before splitting the query.
     if !id_params.iter().any(|p| q.contains(p.as_str())) {
         return None;

@@ -12,6 +12,8 @@ mod found;
 mod ids;
 mod scraping;
 mod stage;
+#[cfg(test)]
+mod stage_tests;
 mod state;
 mod stats;
 mod volume_spike;

@@ -43,9 +43,12 @@ pub fn on_first_read(
     let requests = activity.requests - ring.front().map_or(0, |e| e.before);
     let share = objects as f64 / population.max(1) as f64;
     let endpoint_ratio = activity.endpoints.len() as f64 / requests.max(1) as f64;
+    if share < cfg.min_share || endpoint_ratio > cfg.max_endpoint_ratio {
+        return None;
+    }
+    // Last: it walks the ring.
     let cv = interval_cv(ring)?;
-    if share < cfg.min_share || endpoint_ratio > cfg.max_endpoint_ratio || cv > cfg.max_interval_cv
-    {
+    if cv > cfg.max_interval_cv {
         return None;
     }
     let span_us = now.saturating_sub(ring.front().map_or(now, |e| e.ts_us));

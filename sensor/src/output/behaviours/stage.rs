@@ -36,6 +36,8 @@ struct Obs<'a> {
     tx: TransactionId,
     /// Response status; `None` without response.
     status: Option<u16>,
+    /// Request method.
+    method: &'a str,
     /// Request path.
     path: &'a str,
     /// Endpoint name and its fingerprint.
@@ -91,6 +93,8 @@ pub struct Behaviours {
     agents: Lru<u64, AgentState>,
     /// Per endpoint (by fingerprint).
     endpoints: Lru<u64, EndpointState>,
+    /// The id segment of each endpoint seen (by fingerprint), at most `max_endpoints`.
+    id_segments: hashbrown::HashMap<u64, Option<usize>, foldhash::fast::FixedState>,
     /// Counters.
     stats: BehaviourStats,
 }
@@ -111,18 +115,36 @@ impl Behaviours {
             users: Lru::new(cfg.max_users),
             agents: Lru::new(cfg.max_user_agents),
             endpoints: Lru::new(cfg.max_endpoints),
+            id_segments: hashbrown::HashMap::default(),
             stats: BehaviourStats::default(),
             cfg: cfg.clone(),
         }
     }
 
-    /// True when `p` is an endpoint placeholder that stands for an object id.
-    fn is_id_placeholder(&self, p: &str) -> bool {
-        p.ends_with("id}") || self.cfg.id_placeholders.iter().any(|x| x == p)
+    /// The segment of endpoint `e` (fingerprint `fp`) that holds its object id, worked out
+    /// once per endpoint (while [`BehavioursConfig::max_endpoints`] are remembered; beyond,
+    /// each time).
+    fn id_segment(&mut self, e: &str, fp: u64) -> Option<usize> {
+        if let Some(n) = self.id_segments.get(&fp) {
+            return *n;
+        }
+        let placeholders = &self.cfg.id_placeholders;
+        let n = ids::id_segment(e, |p| {
+            p.ends_with("id}") || placeholders.iter().any(|x| x == p)
+        });
+        if self.id_segments.len() < self.cfg.max_endpoints {
+            self.id_segments.insert(fp, n);
+        }
+        n
     }
 
     /// Read what every kind needs from a transaction and its session fields.
-    fn observe<'a>(&self, now_us: u64, tx: &'a Transaction, ts: &'a TxSession) -> Option<Obs<'a>> {
+    fn observe<'a>(
+        &mut self,
+        now_us: u64,
+        tx: &'a Transaction,
+        ts: &'a TxSession,
+    ) -> Option<Obs<'a>> {
         let req = tx.request.as_ref()?;
         let (path, query) = split_target(&req.uri);
         let endpoint = ts
@@ -130,14 +152,9 @@ impl Behaviours {
             .as_deref()
             .map(|e| (e, fingerprint(e.as_bytes())));
         let object = endpoint
-            .and_then(|(e, _)| {
-                ids::request_object(
-                    e,
-                    path,
-                    query,
-                    |p| self.is_id_placeholder(p),
-                    &self.cfg.id_query_params,
-                )
+            .and_then(|(e, fp)| match self.id_segment(e, fp) {
+                Some(n) => ids::nth_segment(path, n),
+                None => ids::query_id(query?, &self.cfg.id_query_params),
             })
             .map(|id| (id, fingerprint(id.as_bytes())));
         let status = tx.response.as_ref().map(|r| r.status);
@@ -146,6 +163,7 @@ impl Behaviours {
             now_us,
             tx: ts.transaction_id,
             status,
+            method: &req.method,
             path,
             endpoint,
             object,
@@ -278,16 +296,20 @@ impl Stage for Behaviours {
         let Some(obs) = self.observe(now_us, &item.tx, ts) else {
             return Ok(());
         };
+        let mut found: Vec<(Found, bool)> = Vec::new();
+        let population = self.population(&obs);
+        if let Some((id, credential)) = obs.session {
+            self.session_kinds(&obs, &item.tx, id, credential, population, &mut found);
+        }
+        self.client_kinds(&obs, population, &mut found);
+        self.user_kinds(&obs, &mut found);
+        if found.is_empty() {
+            return Ok(());
+        }
         let session_user = cx
             .as_ref()
             .and_then(|c| c.state.as_deref())
             .and_then(|s| s.user.clone());
-        let mut found: Vec<(Found, bool)> = Vec::new();
-        if let Some((id, credential)) = obs.session {
-            self.session_kinds(&obs, &item.tx, id, credential, &mut found);
-        }
-        self.client_kinds(&obs, &mut found);
-        self.user_kinds(&obs, &mut found);
         for (f, session_scope) in found {
             let whom = Whom {
                 session: obs.session.map(|(id, _)| id).filter(|_| session_scope),
@@ -314,6 +336,26 @@ impl Stage for Behaviours {
 }
 
 impl Behaviours {
+    /// The endpoint's distinct objects read by everyone, with this transaction's (a 2xx read
+    /// of an object, when `scraping` is on).
+    fn population(&mut self, obs: &Obs<'_>) -> usize {
+        let (Some((_, efp)), Some((_, ofp)), true, true) = (
+            obs.endpoint,
+            obs.object,
+            obs.ok(),
+            self.cfg.scraping.enabled,
+        ) else {
+            return 0;
+        };
+        let e = self.endpoints.touch(efp);
+        let mut pop = Bound {
+            max: self.cfg.max_population_ids,
+            dropped: &mut self.stats.population_ids_dropped,
+        };
+        pop.first(&mut e.objects, ofp);
+        e.objects.len()
+    }
+
     /// The kinds that look at the session: ownership, `bola`, `scraping`, `enumeration`,
     /// `volume_spike`. Each finding with `true`: it concerns the session.
     fn session_kinds(
@@ -322,6 +364,7 @@ impl Behaviours {
         tx: &Transaction,
         id: HashId,
         credential: bool,
+        population: usize,
         found: &mut Vec<(Found, bool)>,
     ) {
         let cfg = &self.cfg;
@@ -356,22 +399,10 @@ impl Behaviours {
                     );
                 }
                 if cfg.scraping.enabled {
-                    let e = endpoints.touch(efp);
-                    let mut pop = Bound {
-                        max: cfg.max_population_ids,
-                        dropped: &mut stats.population_ids_dropped,
-                    };
-                    pop.first(&mut e.objects, ofp);
-                    let n = e.objects.len();
+                    let ev = obs.evidence();
                     found.extend(
-                        scraping::on_first_read(
-                            &cfg.scraping,
-                            track,
-                            &s.activity,
-                            obs.evidence(),
-                            n,
-                        )
-                        .map(|f| (f, true)),
+                        scraping::on_first_read(&cfg.scraping, track, &s.activity, ev, population)
+                            .map(|f| (f, true)),
                     );
                 }
             }
@@ -421,7 +452,7 @@ impl Behaviours {
 
     /// The kinds that look at the client address and the User-Agent: `scraping`,
     /// `enumeration`, `credential_stuffing`.
-    fn client_kinds(&mut self, obs: &Obs<'_>, found: &mut Vec<(Found, bool)>) {
+    fn client_kinds(&mut self, obs: &Obs<'_>, population: usize, found: &mut Vec<(Found, bool)>) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
         let c = self.clients.touch(obs.client);
@@ -435,16 +466,10 @@ impl Behaviours {
                     dropped: &mut stats.ids_untracked,
                 };
                 if bound.first(&mut track.ids, ofp) {
-                    let n = self.endpoints.touch(efp).objects.len();
+                    let ev = obs.evidence();
                     found.extend(
-                        scraping::on_first_read(
-                            &cfg.scraping,
-                            track,
-                            &c.activity,
-                            obs.evidence(),
-                            n,
-                        )
-                        .map(|f| (f, false)),
+                        scraping::on_first_read(&cfg.scraping, track, &c.activity, ev, population)
+                            .map(|f| (f, false)),
                     );
                 }
             } else {
@@ -629,6 +654,18 @@ fn learn_ownership(
         bound.first(&mut s.known, fp);
     }
     if !cfg.bola.learn_from_bodies || r.body.is_empty() || !(200..300).contains(&r.status) {
+        return;
+    }
+    // A compressed creation response is not inflated: a decoder costs tens of thousands
+    // of instructions to set up, more than a small body's ids are worth when its
+    // `Location`, its path or its uncompressed peers name the object (docs/bench.md).
+    // Listings are inflated: they issue many ids at once.
+    let encoded = r
+        .headers
+        .get("content-encoding")
+        .is_some_and(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"));
+    if encoded && obs.method != "GET" {
+        stats.bodies_not_inflated += 1;
         return;
     }
     let (data, _) = body::decode(

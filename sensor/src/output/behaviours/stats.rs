@@ -13,6 +13,8 @@ pub struct BehaviourStats {
     pub logins: u64,
     /// JSON response bodies scanned for the ids they issue.
     pub bodies_scanned: u64,
+    /// Compressed creation responses not inflated for their ids (see `learn_ownership`).
+    pub bodies_not_inflated: u64,
     /// Sessions forgotten at `behaviours.max_sessions`.
     pub sessions_evicted: u64,
     /// Client addresses forgotten at `behaviours.max_clients`.
@@ -49,6 +51,7 @@ impl BehaviourStats {
         for (name, v) in [
             ("logins", self.logins),
             ("bodies_scanned", self.bodies_scanned),
+            ("bodies_not_inflated", self.bodies_not_inflated),
             ("sessions_evicted", self.sessions_evicted),
             ("clients_evicted", self.clients_evicted),
             ("users_evicted", self.users_evicted),

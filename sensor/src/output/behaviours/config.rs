@@ -38,8 +38,6 @@ pub struct BehavioursConfig {
     /// Object ids remembered as issued to one session (its ownership); more are not
     /// remembered (counted).
     pub max_known_ids_per_session: usize,
-    /// Distinct object ids remembered per endpoint over everyone (scraping's population).
-    pub max_population_ids: usize,
     /// Endpoint placeholders that stand for an object id; a placeholder whose name ends in
     /// `id}` (`{user_id}`) counts too.
     pub id_placeholders: Vec<String>,
@@ -113,11 +111,6 @@ fn default_max_known_ids_per_session() -> usize {
     1024
 }
 
-/// A catalogue's distinct objects per endpoint, 512 KiB per endpoint at most.
-fn default_max_population_ids() -> usize {
-    65_536
-}
-
 /// The session layer's id placeholders: numbers, UUIDs, long hex (object ids).
 fn default_id_placeholders() -> Vec<String> {
     ["{id}", "{uuid}", "{hex}"]
@@ -153,7 +146,6 @@ impl Default for BehavioursConfig {
             max_endpoints_per_entity: default_max_endpoints_per_entity(),
             max_ids_per_endpoint: default_max_ids_per_endpoint(),
             max_known_ids_per_session: default_max_known_ids_per_session(),
-            max_population_ids: default_max_population_ids(),
             id_placeholders: default_id_placeholders(),
             id_query_params: default_id_query_params(),
             max_scan_bytes: default_max_scan_bytes(),
@@ -485,7 +477,6 @@ impl BehavioursConfig {
             ("max_users", self.max_users),
             ("max_user_agents", self.max_user_agents),
             ("max_endpoints", self.max_endpoints),
-            ("max_population_ids", self.max_population_ids),
             ("max_known_ids_per_session", self.max_known_ids_per_session),
             ("max_ids_per_endpoint", self.max_ids_per_endpoint),
             ("max_endpoints_per_entity", self.max_endpoints_per_entity),

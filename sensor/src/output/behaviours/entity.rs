@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use apitap_sessionizer::session::TransactionId;
 
-use super::state::{IdSet, Ring};
+use super::state::{Distinct, IdSet, Ring};
 
 /// Distinct endpoints counted per session or client for the endpoint ratio; more are taken
 /// as this many (the ratio is then a lower bound, which only makes `scraping` more eager
@@ -151,8 +151,8 @@ pub struct AgentState {
 /// An endpoint's populations over everyone.
 #[derive(Debug, Default)]
 pub struct EndpointState {
-    /// Distinct object ids read on it (2xx), at most `max_population_ids`.
-    pub objects: IdSet,
+    /// Distinct object ids read on it (2xx), estimated.
+    pub objects: Distinct,
     /// Sessions' window totals of the volume parameter.
     pub sessions: Population,
     /// Users' window totals.

@@ -348,12 +348,8 @@ impl Behaviours {
             return 0;
         };
         let e = self.endpoints.touch(efp);
-        let mut pop = Bound {
-            max: self.cfg.max_population_ids,
-            dropped: &mut self.stats.population_ids_dropped,
-        };
-        pop.first(&mut e.objects, ofp);
-        e.objects.len()
+        e.objects.add(ofp);
+        e.objects.estimate().round() as usize
     }
 
     /// The kinds that look at the session: ownership, `bola`, `scraping`, `enumeration`,
@@ -647,7 +643,13 @@ fn learn_ownership(
         max: cfg.max_known_ids_per_session,
         dropped: &mut stats.known_ids_dropped,
     };
-    if let Some(id) = r.headers.get("location").and_then(ids::location_id) {
+    // `Location` names a created object (201) or a redirect's target (3xx).
+    let locates = r.status == 201 || (300..400).contains(&r.status);
+    if let Some(id) = locates
+        .then(|| r.headers.get("location"))
+        .flatten()
+        .and_then(ids::location_id)
+    {
         bound.first(&mut s.known, fingerprint(id.as_bytes()));
     }
     if let (201, Some((_, fp))) = (r.status, obs.object) {

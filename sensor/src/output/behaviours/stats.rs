@@ -32,8 +32,6 @@ pub struct BehaviourStats {
     pub ids_untracked: u64,
     /// Issued ids not remembered at `behaviours.max_known_ids_per_session`.
     pub known_ids_dropped: u64,
-    /// Objects not added to an endpoint's population at `behaviours.max_population_ids`.
-    pub population_ids_dropped: u64,
     /// Values dropped from a window early at `behaviours.volume_spike.max_events`.
     pub volume_values_dropped: u64,
     /// Transactions with attack findings, not taken as behaviour evidence.
@@ -60,7 +58,6 @@ impl BehaviourStats {
             ("endpoints_untracked", self.endpoints_untracked),
             ("ids_untracked", self.ids_untracked),
             ("known_ids_dropped", self.known_ids_dropped),
-            ("population_ids_dropped", self.population_ids_dropped),
             ("volume_values_dropped", self.volume_values_dropped),
             ("attack_transactions", self.attack_transactions),
         ] {

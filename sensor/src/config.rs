@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
-use crate::output::BehavioursConfig;
+use crate::output::behaviours::config::BehavioursConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The whole pipeline configuration. Defaults work with no file at all.

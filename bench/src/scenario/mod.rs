@@ -147,19 +147,19 @@ pub fn generate<S: PacketSink>(seed: u64, sink: &mut S) -> Result<Truth, GenErro
                 conns.insert(key, old);
             }
         }
-        if !conns.contains_key(&key) {
-            let port = ports.entry(ip).or_insert(32_768);
-            *port = port.wrapping_add(1).max(32_768);
-            let isn = rng.next_u32();
-            let c = wire.open(ts.saturating_sub(1_000), ip, *port, SERVER, isn)?;
-            conns.insert(key, c);
-        }
+        let c = match conns.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let port = ports.entry(ip).or_insert(32_768);
+                *port = port.wrapping_add(1).max(32_768);
+                let isn = rng.next_u32();
+                e.insert(wire.open(ts.saturating_sub(1_000), ip, *port, SERVER, isn)?)
+            }
+        };
         let (status, headers, body) = world.answer(call);
         let req = request(call, &actor.user_agent);
         let resp = response(status, &headers, &body);
-        if let Some(c) = conns.get_mut(&key) {
-            wire.exchange(c, ts, &req, &resp)?;
-        }
+        wire.exchange(c, ts, &req, &resp)?;
     }
     let mut open: Vec<((usize, usize), Conn)> = conns.into_iter().collect();
     open.sort_by_key(|(k, _)| *k);

@@ -129,118 +129,91 @@ impl World {
     }
 
     /// The response to `call`: status, extra headers, JSON body.
-    pub fn answer(&mut self, call: &Call) -> (u16, Vec<(String, String)>, String) {
+    pub fn answer(&mut self, call: &Call) -> Answer {
         let who = call
             .token
             .as_ref()
             .and_then(|t| self.tokens.get(t).copied());
         let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let num = |i: usize| segs.get(i).and_then(|s| s.parse::<u64>().ok());
+        let id = segs.get(3).and_then(|s| s.parse::<u64>().ok());
         match (call.method, segs.as_slice()) {
             ("POST", ["api", "v1", "auth", "token"]) | ("POST", ["login"]) => self.login(call),
-            ("GET", ["api", "v1", "products"]) => {
-                let page = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("page="))
-                    .and_then(|p| p.parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .max(1);
-                let mut body = format!(r#"{{"page":{page},"items":["#);
-                let first = (page - 1) * PAGE_SIZE + 1;
-                for (i, id) in (first..first + PAGE_SIZE)
-                    .filter(|id| *id <= PRODUCTS)
-                    .enumerate()
-                {
+            ("GET", ["api", "v1", "products"]) => listing(query),
+            ("GET", ["api", "v1", "products", _]) => product(id),
+            ("GET", ["api", "v1", "users", _, "orders"]) => self.user_orders(who, id),
+            ("GET", ["api", "v1", "users", _, "profile"]) => profile(who, id),
+            ("GET", ["api", "v1", "orders", _]) => self.order(who, id),
+            ("POST", ["api", "v1", "orders"]) => self.create_order(who, call.body.as_ref()),
+            _ => error(404, "not found"),
+        }
+    }
+
+    /// `GET /api/v1/users/{id}/orders`: the caller's own orders only.
+    fn user_orders(&self, who: Option<u64>, id: Option<u64>) -> Answer {
+        match (who, id) {
+            (None, _) => error(401, "authentication required"),
+            (Some(u), Some(id)) if u == id => {
+                let mut body = format!(r#"{{"user_id":{u},"orders":["#);
+                for (i, oid) in self.orders_of(u).iter().enumerate() {
                     let sep = if i > 0 { "," } else { "" };
+                    let c = self.orders.get(oid).map_or(0, |o| o.cents);
                     let _ = write!(
                         body,
-                        r#"{sep}{{"id":{id},"name":"p{id}","price":{}}}"#,
-                        100 + id % 900
+                        r#"{sep}{{"id":{oid},"amount":{}.{:02}}}"#,
+                        c / 100,
+                        c % 100
                     );
                 }
                 body.push_str("]}");
                 (200, vec![], body)
             }
-            ("GET", ["api", "v1", "products", _]) => {
-                match num(3).filter(|id| (1..=PRODUCTS).contains(id)) {
-                    Some(id) => (
-                        200,
-                        vec![],
-                        format!(r#"{{"id":{id},"name":"p{id}","price":{}}}"#, 100 + id % 900),
-                    ),
-                    None => (404, vec![], r#"{"error":"no such product"}"#.into()),
-                }
-            }
-            ("GET", ["api", "v1", "users", _, "orders"]) => match (who, num(3)) {
-                (None, _) => (401, vec![], r#"{"error":"authentication required"}"#.into()),
-                (Some(u), Some(id)) if u == id => {
-                    let mut body = format!(r#"{{"user_id":{u},"orders":["#);
-                    for (i, oid) in self.orders_of(u).iter().enumerate() {
-                        let sep = if i > 0 { "," } else { "" };
-                        let c = self.orders.get(oid).map_or(0, |o| o.cents);
-                        let _ = write!(
-                            body,
-                            r#"{sep}{{"id":{oid},"amount":{}.{:02}}}"#,
-                            c / 100,
-                            c % 100
-                        );
-                    }
-                    body.push_str("]}");
-                    (200, vec![], body)
-                }
-                _ => (403, vec![], r#"{"error":"not yours"}"#.into()),
-            },
-            ("GET", ["api", "v1", "users", _, "profile"]) => match (who, num(3)) {
-                (Some(u), Some(id)) if u == id => (
-                    200,
-                    vec![],
-                    format!(r#"{{"id":{u},"name":"{}"}}"#, username(u)),
+            _ => error(403, "not yours"),
+        }
+    }
+
+    /// `GET /api/v1/orders/{id}`: vulnerable, any existing order to any logged-in user.
+    fn order(&self, who: Option<u64>, id: Option<u64>) -> Answer {
+        let found = id.and_then(|id| self.orders.get(&id).map(|o| (id, o)));
+        match (who, found) {
+            (None, _) => error(401, "authentication required"),
+            (Some(_), Some((id, o))) => (
+                200,
+                vec![],
+                format!(
+                    r#"{{"id":{id},"amount":{}.{:02}}}"#,
+                    o.cents / 100,
+                    o.cents % 100
                 ),
-                (None, _) => (401, vec![], r#"{"error":"authentication required"}"#.into()),
-                _ => (403, vec![], r#"{"error":"not yours"}"#.into()),
-            },
-            ("GET", ["api", "v1", "orders", _]) => match (
-                who,
-                num(3).and_then(|id| self.orders.get(&id).map(|o| (id, o))),
-            ) {
-                (None, _) => (401, vec![], r#"{"error":"authentication required"}"#.into()),
-                // Vulnerable: no ownership check.
-                (Some(_), Some((id, o))) => (
-                    200,
-                    vec![],
+            ),
+            (Some(_), None) => error(404, "no such order"),
+        }
+    }
+
+    /// `POST /api/v1/orders`: 201 with the order and its `Location`.
+    fn create_order(&mut self, who: Option<u64>, body: Option<&Body>) -> Answer {
+        match (who, body) {
+            (Some(u), Some(Body::Json(b))) => {
+                let cents = amount_cents(b).unwrap_or(0);
+                let id = self.add_order(u, cents);
+                let loc = vec![("Location".into(), format!("/api/v1/orders/{id}"))];
+                (
+                    201,
+                    loc,
                     format!(
                         r#"{{"id":{id},"amount":{}.{:02}}}"#,
-                        o.cents / 100,
-                        o.cents % 100
+                        cents / 100,
+                        cents % 100
                     ),
-                ),
-                (Some(_), None) => (404, vec![], r#"{"error":"no such order"}"#.into()),
-            },
-            ("POST", ["api", "v1", "orders"]) => match (who, &call.body) {
-                (Some(u), Some(Body::Json(b))) => {
-                    let cents = amount_cents(b).unwrap_or(0);
-                    let id = self.add_order(u, cents);
-                    let loc = vec![("Location".into(), format!("/api/v1/orders/{id}"))];
-                    (
-                        201,
-                        loc,
-                        format!(
-                            r#"{{"id":{id},"amount":{}.{:02}}}"#,
-                            cents / 100,
-                            cents % 100
-                        ),
-                    )
-                }
-                (None, _) => (401, vec![], r#"{"error":"authentication required"}"#.into()),
-                _ => (422, vec![], r#"{"error":"bad order"}"#.into()),
-            },
-            _ => (404, vec![], r#"{"error":"not found"}"#.into()),
+                )
+            }
+            (None, _) => error(401, "authentication required"),
+            _ => error(422, "bad order"),
         }
     }
 
     /// A login: `{"username","password"}` (JSON) or `username=..&password=..` (form).
-    fn login(&mut self, call: &Call) -> (u16, Vec<(String, String)>, String) {
+    fn login(&mut self, call: &Call) -> Answer {
         let (user, pass) = match &call.body {
             Some(Body::Json(b)) => (json_str(b, "username"), json_str(b, "password")),
             Some(Body::Form(b)) => (form_str(b, "username"), form_str(b, "password")),
@@ -260,8 +233,66 @@ impl World {
                     format!(r#"{{"access_token":"{t}","token_type":"Bearer"}}"#),
                 )
             }
-            _ => (401, vec![], r#"{"error":"bad credentials"}"#.into()),
+            _ => error(401, "bad credentials"),
         }
+    }
+}
+
+/// A response: status, extra headers, JSON body.
+pub type Answer = (u16, Vec<(String, String)>, String);
+
+/// An error response.
+fn error(status: u16, message: &str) -> Answer {
+    (status, vec![], format!(r#"{{"error":"{message}"}}"#))
+}
+
+/// `GET /api/v1/products?page=N`: a page of the catalogue.
+fn listing(query: &str) -> Answer {
+    let page = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut body = format!(r#"{{"page":{page},"items":["#);
+    let first = (page - 1) * PAGE_SIZE + 1;
+    for (i, id) in (first..first + PAGE_SIZE)
+        .filter(|id| *id <= PRODUCTS)
+        .enumerate()
+    {
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(
+            body,
+            r#"{sep}{{"id":{id},"name":"p{id}","price":{}}}"#,
+            100 + id % 900
+        );
+    }
+    body.push_str("]}");
+    (200, vec![], body)
+}
+
+/// `GET /api/v1/products/{id}`.
+fn product(id: Option<u64>) -> Answer {
+    match id.filter(|id| (1..=PRODUCTS).contains(id)) {
+        Some(id) => (
+            200,
+            vec![],
+            format!(r#"{{"id":{id},"name":"p{id}","price":{}}}"#, 100 + id % 900),
+        ),
+        None => error(404, "no such product"),
+    }
+}
+
+/// `GET /api/v1/users/{id}/profile`: the caller's own only (403 otherwise).
+fn profile(who: Option<u64>, id: Option<u64>) -> Answer {
+    match (who, id) {
+        (Some(u), Some(id)) if u == id => (
+            200,
+            vec![],
+            format!(r#"{{"id":{u},"name":"{}"}}"#, username(u)),
+        ),
+        (None, _) => error(401, "authentication required"),
+        _ => error(403, "not yours"),
     }
 }
 

@@ -528,7 +528,23 @@ impl BehavioursConfig {
         )?;
         ratio("enumeration.min_failure_ratio", e.min_failure_ratio)?;
         window("enumeration.window_ms", e.window_ms)?;
-        let c = &self.credential_stuffing;
+        self.credential_stuffing.validate()?;
+        let f = &self.brute_force;
+        count(
+            "brute_force.min_failures",
+            f.min_failures,
+            MAX_EVIDENCE_COUNT,
+        )?;
+        window("brute_force.window_ms", f.window_ms)?;
+        self.scraping.validate(self.max_ids_per_endpoint)?;
+        self.volume_spike.validate()
+    }
+}
+
+impl CredentialStuffingConfig {
+    /// Reject values that cannot work.
+    fn validate(&self) -> Result<(), BehavioursConfigError> {
+        let c = self;
         count(
             "credential_stuffing.min_usernames",
             c.min_usernames,
@@ -545,14 +561,14 @@ impl BehavioursConfig {
             MAX_EVIDENCE_COUNT,
         )?;
         ratio("credential_stuffing.min_failure_ratio", c.min_failure_ratio)?;
-        window("credential_stuffing.window_ms", c.window_ms)?;
-        count(
-            "brute_force.min_failures",
-            self.brute_force.min_failures,
-            MAX_EVIDENCE_COUNT,
-        )?;
-        window("brute_force.window_ms", self.brute_force.window_ms)?;
-        let s = &self.scraping;
+        window("credential_stuffing.window_ms", c.window_ms)
+    }
+}
+
+impl ScrapingConfig {
+    /// Reject values that cannot work; `max_ids` is `behaviours.max_ids_per_endpoint`.
+    fn validate(&self, max_ids: usize) -> Result<(), BehavioursConfigError> {
+        let s = self;
         count("scraping.min_objects", s.min_objects, MAX_EVIDENCE_COUNT)?;
         ratio("scraping.min_share", s.min_share)?;
         ratio("scraping.max_endpoint_ratio", s.max_endpoint_ratio)?;
@@ -564,14 +580,21 @@ impl BehavioursConfig {
             ));
         }
         window("scraping.window_ms", s.window_ms)?;
-        if s.enabled && s.min_objects > self.max_ids_per_endpoint {
+        if s.enabled && s.min_objects > max_ids {
             return Err(bad(
                 "scraping.min_objects",
                 s.min_objects,
                 "is more than behaviours.max_ids_per_endpoint: raise that bound or lower this",
             ));
         }
-        let v = &self.volume_spike;
+        Ok(())
+    }
+}
+
+impl VolumeSpikeConfig {
+    /// Reject values that cannot work.
+    fn validate(&self) -> Result<(), BehavioursConfigError> {
+        let v = self;
         count(
             "volume_spike.min_population",
             v.min_population,

@@ -20,6 +20,9 @@ pub struct Found {
     pub endpoint: Option<String>,
     /// The numbers behind the decision (the alert's `evidence`).
     pub evidence: Map<String, Value>,
+    /// It concerns the transaction's session (set by the stage for session-scoped kinds;
+    /// else a client, a User-Agent or a user).
+    pub session: bool,
 }
 
 impl Found {
@@ -31,6 +34,7 @@ impl Found {
             txs: ring.iter().map(|e| e.tx).collect(),
             endpoint: endpoint.map(str::to_owned),
             evidence: Map::new(),
+            session: false,
         }
     }
 

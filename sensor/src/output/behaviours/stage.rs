@@ -14,7 +14,10 @@ use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSessio
 
 use super::config::{BehavioursConfig, Statistic};
 use super::credential_stuffing::Scope as LoginScope;
-use super::entity::{AgentState, ClientState, EndpointState, SessionState, UserState, VolumeEvent};
+use super::entity::{
+    Activity, AgentState, ClientState, EndpointState, Failures, Logins, Objects, SessionState,
+    UserState, VolumeEvent,
+};
 use super::enumeration::NO_NUMBER;
 use super::found::Found;
 use super::ids;
@@ -296,7 +299,7 @@ impl Stage for Behaviours {
         let Some(obs) = self.observe(now_us, &item.tx, ts) else {
             return Ok(());
         };
-        let mut found: Vec<(Found, bool)> = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
         let population = self.population(&obs);
         if let Some((id, credential)) = obs.session {
             self.session_kinds(&obs, &item.tx, id, credential, population, &mut found);
@@ -310,9 +313,9 @@ impl Stage for Behaviours {
             .as_ref()
             .and_then(|c| c.state.as_deref())
             .and_then(|s| s.user.clone());
-        for (f, session_scope) in found {
+        for f in found {
             let whom = Whom {
-                session: obs.session.map(|(id, _)| id).filter(|_| session_scope),
+                session: obs.session.map(|(id, _)| id).filter(|_| f.session),
                 client: obs.client,
                 user: match f.kind {
                     brute_force::KIND => obs.login.map(|(u, _)| u),
@@ -353,7 +356,7 @@ impl Behaviours {
     }
 
     /// The kinds that look at the session: ownership, `bola`, `scraping`, `enumeration`,
-    /// `volume_spike`. Each finding with `true`: it concerns the session.
+    /// `volume_spike`. Its findings concern the session.
     fn session_kinds(
         &mut self,
         obs: &Obs<'_>,
@@ -361,11 +364,10 @@ impl Behaviours {
         id: HashId,
         credential: bool,
         population: usize,
-        found: &mut Vec<(Found, bool)>,
+        found: &mut Vec<Found>,
     ) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
-        let endpoints = &mut self.endpoints;
         let s = self.sessions.touch(id);
         s.activity.add(obs.endpoint.map(|(_, fp)| fp));
         // Owned before this response is read: an object's own body names its id. A `201`
@@ -376,123 +378,72 @@ impl Behaviours {
         if credential {
             learn_ownership(cfg, &self.body, obs, tx, s, stats);
         }
-        if let (Some((name, efp)), Some((_, ofp)), true) = (obs.endpoint, obs.object, obs.ok()) {
-            let known = s.known.len();
-            let max_ids = cfg.max_ids_per_endpoint;
-            let Some(track) = s.objects.track(efp, name, cfg.max_endpoints_per_entity) else {
-                stats.endpoints_untracked += 1;
-                return;
-            };
-            let mut bound = Bound {
-                max: max_ids,
-                dropped: &mut stats.ids_untracked,
-            };
-            if bound.first(&mut track.ids, ofp) {
-                if credential && cfg.bola.enabled {
-                    found.extend(
-                        bola::on_first_read(&cfg.bola, track, obs.evidence(), owned, known)
-                            .map(|f| (f, true)),
-                    );
-                }
-                if cfg.scraping.enabled {
-                    let ev = obs.evidence();
-                    found.extend(
-                        scraping::on_first_read(&cfg.scraping, track, &s.activity, ev, population)
-                            .map(|f| (f, true)),
-                    );
-                }
-            }
-        }
-        if cfg.enumeration.enabled && failed_lookup(cfg, obs) {
-            let (key, number) = failure_key(obs);
-            let mut ev = obs.evidence();
-            ev.aux = number;
-            let bound = Bound {
-                max: cfg.max_ids_per_endpoint,
-                dropped: &mut stats.ids_untracked,
-            };
-            found.extend(
-                enumeration::on_failure(
-                    &cfg.enumeration,
-                    &mut s.failures,
-                    ev,
-                    key,
-                    s.activity.requests,
-                    obs.endpoint.map(|(e, _)| e),
-                    bound,
-                )
-                .map(|f| (f, true)),
-            );
-        }
+        let bola = (credential && cfg.bola.enabled).then_some(BolaRead {
+            owned,
+            known: s.known.len(),
+        });
+        let mine = &mut Vec::new();
+        read_objects(
+            cfg,
+            stats,
+            &mut s.objects,
+            &s.activity,
+            obs,
+            population,
+            bola,
+            mine,
+        );
+        mine.extend(failed_lookups(
+            cfg,
+            stats,
+            &mut s.failures,
+            s.activity.requests,
+            obs,
+        ));
         if let Some((value, (name, efp))) = volume_value(cfg, obs).zip(obs.endpoint) {
+            let pop = &mut self.endpoints.touch(efp).sessions;
+            let key = fingerprint(&id.0);
             let e = VolumeEvent {
                 ts_us: obs.now_us,
                 value,
                 tx: obs.tx,
             };
-            let pop = &mut endpoints.touch(efp).sessions;
-            let key = fingerprint(&id.0);
-            let (f, dropped) = volume_spike::on_value(
-                &cfg.volume_spike,
-                &mut s.volume,
-                pop,
-                key,
-                e,
-                VolumeScope::Session,
-                name,
-            );
+            let vs = &cfg.volume_spike;
+            let scope = VolumeScope::Session;
+            let (f, dropped) = volume_spike::on_value(vs, &mut s.volume, pop, key, e, scope, name);
             stats.volume_values_dropped += dropped;
-            found.extend(f.map(|f| (f, true)));
+            mine.extend(f);
         }
+        for f in mine.iter_mut() {
+            f.session = true;
+        }
+        found.append(mine);
     }
 
     /// The kinds that look at the client address and the User-Agent: `scraping`,
     /// `enumeration`, `credential_stuffing`.
-    fn client_kinds(&mut self, obs: &Obs<'_>, population: usize, found: &mut Vec<(Found, bool)>) {
+    fn client_kinds(&mut self, obs: &Obs<'_>, population: usize, found: &mut Vec<Found>) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
         let c = self.clients.touch(obs.client);
         c.activity.add(obs.endpoint.map(|(_, fp)| fp));
-        if let (Some((name, efp)), Some((_, ofp)), true, true) =
-            (obs.endpoint, obs.object, obs.ok(), cfg.scraping.enabled)
-        {
-            if let Some(track) = c.objects.track(efp, name, cfg.max_endpoints_per_entity) {
-                let mut bound = Bound {
-                    max: cfg.max_ids_per_endpoint,
-                    dropped: &mut stats.ids_untracked,
-                };
-                if bound.first(&mut track.ids, ofp) {
-                    let ev = obs.evidence();
-                    found.extend(
-                        scraping::on_first_read(&cfg.scraping, track, &c.activity, ev, population)
-                            .map(|f| (f, false)),
-                    );
-                }
-            } else {
-                stats.endpoints_untracked += 1;
-            }
-        }
-        if cfg.enumeration.enabled && failed_lookup(cfg, obs) {
-            let (key, number) = failure_key(obs);
-            let mut ev = obs.evidence();
-            ev.aux = number;
-            let bound = Bound {
-                max: cfg.max_ids_per_endpoint,
-                dropped: &mut stats.ids_untracked,
-            };
-            found.extend(
-                enumeration::on_failure(
-                    &cfg.enumeration,
-                    &mut c.failures,
-                    ev,
-                    key,
-                    c.activity.requests,
-                    obs.endpoint.map(|(e, _)| e),
-                    bound,
-                )
-                .map(|f| (f, false)),
-            );
-        }
+        read_objects(
+            cfg,
+            stats,
+            &mut c.objects,
+            &c.activity,
+            obs,
+            population,
+            None,
+            found,
+        );
+        found.extend(failed_lookups(
+            cfg,
+            stats,
+            &mut c.failures,
+            c.activity.requests,
+            obs,
+        ));
         let Some((username, failed)) = obs.login else {
             return;
         };
@@ -500,23 +451,13 @@ impl Behaviours {
         if !cfg.credential_stuffing.enabled {
             return;
         }
-        let ufp = fingerprint(username.as_bytes());
-        let bound = Bound {
-            max: cfg.max_ids_per_endpoint,
-            dropped: &mut stats.ids_untracked,
+        let attempt = Attempt {
+            ev: obs.evidence(),
+            user_fp: fingerprint(username.as_bytes()),
+            failed,
         };
-        found.extend(
-            credential_stuffing::on_attempt(
-                &cfg.credential_stuffing,
-                &mut c.logins,
-                obs.evidence(),
-                ufp,
-                failed,
-                LoginScope::Client,
-                bound,
-            )
-            .map(|f| (f, false)),
-        );
+        let client = LoginScope::Client;
+        found.extend(try_login(cfg, stats, &mut c.logins, &attempt, client));
         if let Some(agent) = obs.agent {
             let a = self.agents.touch(fingerprint(agent.as_bytes()));
             let mut clients = Bound {
@@ -527,34 +468,19 @@ impl Behaviours {
             let scope = LoginScope::Agent {
                 clients: a.clients.len(),
             };
-            let bound = Bound {
-                max: cfg.max_ids_per_endpoint,
-                dropped: &mut stats.ids_untracked,
-            };
-            found.extend(
-                credential_stuffing::on_attempt(
-                    &cfg.credential_stuffing,
-                    &mut a.logins,
-                    obs.evidence(),
-                    ufp,
-                    failed,
-                    scope,
-                    bound,
-                )
-                .map(|f| (f, false)),
-            );
+            found.extend(try_login(cfg, stats, &mut a.logins, &attempt, scope));
         }
     }
 
     /// The kinds that look at the user: `brute_force` (by login username) and
     /// `volume_spike` (by user, across sessions).
-    fn user_kinds(&mut self, obs: &Obs<'_>, found: &mut Vec<(Found, bool)>) {
+    fn user_kinds(&mut self, obs: &Obs<'_>, found: &mut Vec<Found>) {
         let cfg = &self.cfg;
         if let (Some((username, true)), true) = (obs.login, cfg.brute_force.enabled) {
             let u = self.users.touch(fingerprint(username.as_bytes()));
             let mut ev = obs.evidence();
             ev.aux = client_fp(obs.client) as i64;
-            found.extend(brute_force::on_failed_login(&cfg.brute_force, u, ev).map(|f| (f, false)));
+            found.extend(brute_force::on_failed_login(&cfg.brute_force, u, ev));
         }
         let Some(((value, (name, efp)), user)) =
             volume_value(cfg, obs).zip(obs.endpoint).zip(obs.user)
@@ -569,18 +495,132 @@ impl Behaviours {
             value,
             tx: obs.tx,
         };
-        let (f, dropped) = volume_spike::on_value(
-            &cfg.volume_spike,
-            &mut u.volume,
-            pop,
-            key,
-            e,
-            VolumeScope::User,
-            name,
-        );
+        let vs = &cfg.volume_spike;
+        let (f, dropped) =
+            volume_spike::on_value(vs, &mut u.volume, pop, key, e, VolumeScope::User, name);
         self.stats.volume_values_dropped += dropped;
-        found.extend(f.map(|f| (f, false)));
+        found.extend(f);
     }
+}
+
+/// What `bola` needs to know about a session's read.
+#[derive(Clone, Copy, Debug)]
+struct BolaRead {
+    /// The id was issued to the session.
+    owned: bool,
+    /// Ids issued to the session.
+    known: usize,
+}
+
+/// A 2xx read of an object by an entity (session or client): tracked on its endpoint, then
+/// `bola` (sessions with a credential: `bola` is `Some`) and `scraping` look at a first read.
+#[allow(clippy::too_many_arguments)]
+fn read_objects(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    objects: &mut Objects,
+    activity: &Activity,
+    obs: &Obs<'_>,
+    population: usize,
+    bola: Option<BolaRead>,
+    found: &mut Vec<Found>,
+) {
+    let (Some((name, efp)), Some((_, ofp)), true) = (obs.endpoint, obs.object, obs.ok()) else {
+        return;
+    };
+    if bola.is_none() && !cfg.scraping.enabled {
+        return;
+    }
+    let Some(track) = objects.track(efp, name, cfg.max_endpoints_per_entity) else {
+        stats.endpoints_untracked += 1;
+        return;
+    };
+    let mut bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    if !bound.first(&mut track.ids, ofp) {
+        return;
+    }
+    if let Some(b) = bola {
+        found.extend(bola::on_first_read(
+            &cfg.bola,
+            track,
+            obs.evidence(),
+            b.owned,
+            b.known,
+        ));
+    }
+    if cfg.scraping.enabled {
+        let ev = obs.evidence();
+        found.extend(scraping::on_first_read(
+            &cfg.scraping,
+            track,
+            activity,
+            ev,
+            population,
+        ));
+    }
+}
+
+/// A failed lookup of an entity (`requests`: its request count with this one) for
+/// `enumeration`.
+fn failed_lookups(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    failures: &mut Failures,
+    requests: u64,
+    obs: &Obs<'_>,
+) -> Option<Found> {
+    let failed = obs
+        .status
+        .is_some_and(|s| cfg.enumeration.failure_statuses.contains(&s));
+    if !cfg.enumeration.enabled || !failed {
+        return None;
+    }
+    let (key, number) = failure_key(obs);
+    let mut ev = obs.evidence();
+    ev.aux = number;
+    let bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    let endpoint = obs.endpoint.map(|(e, _)| e);
+    enumeration::on_failure(
+        &cfg.enumeration,
+        failures,
+        ev,
+        key,
+        requests,
+        endpoint,
+        bound,
+    )
+}
+
+/// One login attempt.
+struct Attempt {
+    /// Its evidence.
+    ev: Evidence,
+    /// The username's fingerprint.
+    user_fp: u64,
+    /// It failed.
+    failed: bool,
+}
+
+/// A login attempt of a client or a User-Agent, for `credential_stuffing`.
+fn try_login(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    logins: &mut Logins,
+    a: &Attempt,
+    scope: LoginScope,
+) -> Option<Found> {
+    let bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    let cs = &cfg.credential_stuffing;
+    credential_stuffing::on_attempt(cs, logins, a.ev, a.user_fp, a.failed, scope, bound)
 }
 
 /// Fingerprint of a client address.
@@ -589,12 +629,6 @@ fn client_fp(ip: IpAddr) -> u64 {
         IpAddr::V4(a) => fingerprint(&a.octets()),
         IpAddr::V6(a) => fingerprint(&a.octets()),
     }
-}
-
-/// True when the request is a failed lookup for `enumeration`.
-fn failed_lookup(cfg: &BehavioursConfig, obs: &Obs<'_>) -> bool {
-    obs.status
-        .is_some_and(|s| cfg.enumeration.failure_statuses.contains(&s))
 }
 
 /// The failing object's fingerprint (endpoint and id, or the path) and its id as a number

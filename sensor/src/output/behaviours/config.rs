@@ -215,16 +215,30 @@ pub struct BolaConfig {
     pub learn_from_bodies: bool,
 }
 
+/// 50 foreign ids in the window: readers of other users' public objects (profiles, shared
+/// links) stay under it; automated object walking passes it within minutes.
+fn default_min_foreign_ids() -> usize {
+    50
+}
+
+/// 90 %: a session that owns a tenth of what it reads is not walking ids.
+fn default_min_foreign_ratio() -> f64 {
+    0.9
+}
+
+/// 10 minutes: long enough for a slow walker, short enough to forget a day's reading.
+fn default_bola_window_ms() -> u64 {
+    10 * 60 * 1000
+}
+
 impl Default for BolaConfig {
     fn default() -> Self {
         BolaConfig {
-            enabled: true,
-            // 50 in 10 min: readers of other users' public objects (profiles, shared links)
-            // stay under it; automated object walking passes it within minutes.
-            min_foreign_ids: 50,
-            min_foreign_ratio: 0.9,
-            window_ms: 10 * 60 * 1000,
-            learn_from_bodies: true,
+            enabled: default_enabled(),
+            min_foreign_ids: default_min_foreign_ids(),
+            min_foreign_ratio: default_min_foreign_ratio(),
+            window_ms: default_bola_window_ms(),
+            learn_from_bodies: default_enabled(),
         }
     }
 }
@@ -246,15 +260,35 @@ pub struct EnumerationConfig {
     pub failure_statuses: Vec<u16>,
 }
 
+/// CrowdSec's http-probing: 10 distinct failing paths per 10 s.
+fn default_min_failed_ids() -> usize {
+    10
+}
+
+/// Half: a busy address (NAT, a gateway) hits a few 404s among many successes; a walker
+/// mostly fails.
+fn default_enumeration_failure_ratio() -> f64 {
+    0.5
+}
+
+/// CrowdSec's http-probing window: 10 s.
+fn default_enumeration_window_ms() -> u64 {
+    10_000
+}
+
+/// 403 and 404: what a lookup of someone else's or a missing object answers.
+fn default_lookup_failures() -> Vec<u16> {
+    vec![403, 404]
+}
+
 impl Default for EnumerationConfig {
     fn default() -> Self {
         EnumerationConfig {
-            enabled: true,
-            // CrowdSec's http-probing: 10 distinct failing paths per 10 s.
-            min_failed_ids: 10,
-            min_failure_ratio: 0.5,
-            window_ms: 10_000,
-            failure_statuses: vec![403, 404],
+            enabled: default_enabled(),
+            min_failed_ids: default_min_failed_ids(),
+            min_failure_ratio: default_enumeration_failure_ratio(),
+            window_ms: default_enumeration_window_ms(),
+            failure_statuses: default_lookup_failures(),
         }
     }
 }
@@ -278,17 +312,41 @@ pub struct CredentialStuffingConfig {
     pub window_ms: u64,
 }
 
+/// An office behind one address sees a few people mistype in ten minutes; a list tries
+/// hundreds.
+fn default_min_usernames() -> usize {
+    10
+}
+
+/// A list spread over proxies: each address under the per-address count, twice it in all.
+fn default_min_usernames_per_agent() -> usize {
+    20
+}
+
+/// Three addresses: two are a user on a laptop and a phone.
+fn default_min_agent_clients() -> usize {
+    3
+}
+
+/// Stuffing succeeds for a few percent of the list; an office's logins mostly succeed.
+fn default_stuffing_failure_ratio() -> f64 {
+    0.8
+}
+
+/// 10 minutes: a list run at a slow pace still shows.
+fn default_stuffing_window_ms() -> u64 {
+    10 * 60 * 1000
+}
+
 impl Default for CredentialStuffingConfig {
     fn default() -> Self {
         CredentialStuffingConfig {
-            enabled: true,
-            // An office behind one address sees a few people log in within 10 minutes, most
-            // of them successfully; a stuffing list tries hundreds, nearly all failing.
-            min_usernames: 10,
-            min_usernames_per_agent: 20,
-            min_agent_clients: 3,
-            min_failure_ratio: 0.8,
-            window_ms: 10 * 60 * 1000,
+            enabled: default_enabled(),
+            min_usernames: default_min_usernames(),
+            min_usernames_per_agent: default_min_usernames_per_agent(),
+            min_agent_clients: default_min_agent_clients(),
+            min_failure_ratio: default_stuffing_failure_ratio(),
+            window_ms: default_stuffing_window_ms(),
         }
     }
 }
@@ -305,14 +363,23 @@ pub struct BruteForceConfig {
     pub window_ms: u64,
 }
 
+/// A person mistypes a few times and resets the password; a guesser tries hundreds
+/// (CrowdSec's http-generic-bf leaks 5 per 10 s per address; per username, 10 in 5 min).
+fn default_min_failures() -> usize {
+    10
+}
+
+/// 5 minutes: as long as a person keeps trying before resetting.
+fn default_brute_force_window_ms() -> u64 {
+    5 * 60 * 1000
+}
+
 impl Default for BruteForceConfig {
     fn default() -> Self {
         BruteForceConfig {
-            enabled: true,
-            // A person mistypes a few times and resets; a guesser tries hundreds. CrowdSec's
-            // http-generic-bf leaks 5 per 10 s per address; per username, 10 in 5 minutes.
-            min_failures: 10,
-            window_ms: 5 * 60 * 1000,
+            enabled: default_enabled(),
+            min_failures: default_min_failures(),
+            window_ms: default_brute_force_window_ms(),
         }
     }
 }
@@ -338,15 +405,41 @@ pub struct ScrapingConfig {
     pub window_ms: u64,
 }
 
+/// A person opens tens of products in a visit, not a hundred in ten minutes.
+fn default_min_objects() -> usize {
+    100
+}
+
+/// A fifth of a catalogue is not browsing.
+fn default_min_share() -> f64 {
+    0.2
+}
+
+/// Wallarm's request uniqueness: 10 % or fewer distinct endpoints.
+fn default_max_endpoint_ratio() -> f64 {
+    0.1
+}
+
+/// A loop with ±50 % jitter has a CV of 0.29, random arrivals (many people behind one
+/// address) about 1.
+fn default_max_interval_cv() -> f64 {
+    0.5
+}
+
+/// 10 minutes: a hundred objects at a polite pace fit.
+fn default_scraping_window_ms() -> u64 {
+    10 * 60 * 1000
+}
+
 impl Default for ScrapingConfig {
     fn default() -> Self {
         ScrapingConfig {
-            enabled: true,
-            min_objects: 100,
-            min_share: 0.2,
-            max_endpoint_ratio: 0.1,
-            max_interval_cv: 0.5,
-            window_ms: 10 * 60 * 1000,
+            enabled: default_enabled(),
+            min_objects: default_min_objects(),
+            min_share: default_min_share(),
+            max_endpoint_ratio: default_max_endpoint_ratio(),
+            max_interval_cv: default_max_interval_cv(),
+            window_ms: default_scraping_window_ms(),
         }
     }
 }
@@ -392,19 +485,61 @@ pub struct VolumeSpikeConfig {
     pub max_events: usize,
 }
 
+/// `amount`: the order amount of the seed's "unusual spike in orders" (a parameter of that
+/// name must be configured; without it nothing fires).
+fn default_volume_param() -> String {
+    "amount".into()
+}
+
+/// Twenty others: the median and MAD of fewer are too easily moved.
+fn default_min_population() -> usize {
+    20
+}
+
+/// A robust z-score of 5, well past Iglewicz and Hoaglin's outlier line of 3.5: order totals
+/// are skewed.
+fn default_min_score() -> f64 {
+    5.0
+}
+
+/// Three times the median: a total just past a tight population is not a spike.
+fn default_min_ratio() -> f64 {
+    3.0
+}
+
+/// Three values: a spike is several transactions, one large order is an order.
+fn default_min_values() -> usize {
+    3
+}
+
+/// An hour: a burst of orders fits in it; a customer's ordinary orders are spread wider.
+fn default_volume_window_ms() -> u64 {
+    60 * 60 * 1000
+}
+
+/// A thousand others: a stable median, a sort of a thousand per value at most.
+fn default_max_population() -> usize {
+    1000
+}
+
+/// A thousand values in the window per session or user.
+fn default_max_events() -> usize {
+    1000
+}
+
 impl Default for VolumeSpikeConfig {
     fn default() -> Self {
         VolumeSpikeConfig {
-            enabled: true,
-            param: "amount".into(),
+            enabled: default_enabled(),
+            param: default_volume_param(),
             statistic: Statistic::Sum,
-            min_population: 20,
-            min_score: 5.0,
-            min_ratio: 3.0,
-            min_values: 3,
-            window_ms: 60 * 60 * 1000,
-            max_population: 1000,
-            max_events: 1000,
+            min_population: default_min_population(),
+            min_score: default_min_score(),
+            min_ratio: default_min_ratio(),
+            min_values: default_min_values(),
+            window_ms: default_volume_window_ms(),
+            max_population: default_max_population(),
+            max_events: default_max_events(),
         }
     }
 }

@@ -196,6 +196,34 @@ fn alerts_are_deterministic() {
     assert_eq!(alerts(&a), alerts(&b));
 }
 
+/// The threaded pipeline with one worker raises the same alerts, byte for byte.
+#[test]
+fn one_worker_gives_the_same_alerts() {
+    let cfg = fixture("behaviours/behaviours.toml");
+    let pcap = [fixture("behaviours/scenarios.pcap")];
+    let one = replay(
+        &pcap,
+        &[
+            "--quiet",
+            "--workers",
+            "1",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    let single = run("behaviours/scenarios.pcap", "behaviours/behaviours.toml");
+    let alerts = |r: &Replay| -> Vec<String> {
+        r.raw
+            .lines()
+            .filter(|l| l.contains("\"type\":\"alert\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(!alerts(&single).is_empty());
+    assert_eq!(alerts(&one), alerts(&single));
+}
+
 /// With `[behaviours] enabled = false` nothing is raised and session records say so.
 #[test]
 fn disabled_behaviours_raise_nothing() {

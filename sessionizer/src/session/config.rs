@@ -590,7 +590,8 @@ impl Default for LoginConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct UserConfig {
     /// Name the user from the claim and the login fields below. Off, only parameters with
-    /// `role = "user"` name the user.
+    /// `role = "user"` name the user (login usernames are still read for the behaviours
+    /// stage; empty `login_fields` stops that too).
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Claim (or JSON pointer into the claims) of an `Authorization: Bearer` JWT that names
@@ -751,7 +752,7 @@ impl SessionConfig {
                     .any(|k| matches!(k.source, KeySource::Form | KeySource::Json)),
             response: body_param(ParamSide::Response)
                 || self.keys.iter().any(|k| k.source == KeySource::LoginToken),
-            login: self.user.enabled && !self.user.login_fields.is_empty(),
+            login: !self.user.login_fields.is_empty(),
         }
     }
 }
@@ -786,7 +787,7 @@ mod tests {
                 login: true,
             }
         );
-        c.user.enabled = false;
+        c.user.login_fields.clear();
         assert!(!c.body_capture().login);
         c.keys.push(KeySpec::pointer(KeySource::Json, "/sid"));
         assert_eq!(

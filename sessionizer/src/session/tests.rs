@@ -693,6 +693,19 @@ fn default_user_modes() {
     cfg.user.enabled = false;
     let mut s = sz(&cfg);
     assert_eq!(obs(&mut s, &tx("/api/me").bearer(&jwt).b()).0.user, None);
+    // Off, login usernames are still read (for the behaviours), and name nobody.
+    let login = tx("/login")
+        .method("POST")
+        .body(
+            "application/x-www-form-urlencoded",
+            b"username=alice&password=x",
+        )
+        .id(2, 1)
+        .b();
+    let (ts, _) = obs(&mut s, &login);
+    assert_eq!(ts.user, None);
+    let posted = ts.login_user.expect("the username is read");
+    assert!(posted.len() == 32 && posted != "alice", "hashed: {posted}");
     cfg.user.enabled = true;
     cfg.user.mode = ParamMode::Drop;
     assert!(cfg

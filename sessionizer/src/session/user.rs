@@ -22,7 +22,10 @@ pub(crate) struct UserRead {
 /// The default user reader, compiled from a validated [`UserConfig`].
 #[derive(Clone, Debug)]
 pub(crate) struct DefaultUser {
-    /// The bearer JWT claim naming the user; `None` when empty.
+    /// `user.enabled`: the reads name the transaction's user (else only login usernames are
+    /// read, for the behaviours).
+    names_user: bool,
+    /// The bearer JWT claim naming the user; `None` when empty or off.
     claim: Option<String>,
     /// Login body fields, in order.
     fields: Vec<String>,
@@ -31,9 +34,10 @@ pub(crate) struct DefaultUser {
 }
 
 impl DefaultUser {
-    /// The reader for `cfg`; `None` when the defaults are off.
+    /// The reader for `cfg`; `None` when it reads nothing (the defaults off and no login
+    /// fields).
     pub fn new(cfg: &UserConfig) -> Option<Self> {
-        if !cfg.enabled {
+        if !cfg.enabled && cfg.login_fields.is_empty() {
             return None;
         }
         let spec = ParamSpec {
@@ -49,7 +53,8 @@ impl DefaultUser {
             role: None,
         };
         Some(DefaultUser {
-            claim: Some(cfg.jwt_claim.clone()).filter(|c| !c.is_empty()),
+            names_user: cfg.enabled,
+            claim: Some(cfg.jwt_claim.clone()).filter(|c| cfg.enabled && !c.is_empty()),
             fields: cfg.login_fields.clone(),
             export: Param::new(&spec),
         })
@@ -84,7 +89,7 @@ impl DefaultUser {
             if let Some(raw) = raw {
                 read.login_user = export(&raw, &mut read);
                 let succeeded = view.resp.is_some_and(|r| (200..400).contains(&r.status));
-                if succeeded {
+                if succeeded && self.names_user {
                     read.user.clone_from(&read.login_user);
                 }
             }

@@ -39,6 +39,18 @@ pub fn on_first_read(
         cfg.min_foreign_ids,
     );
     let window_us = cfg.window_ms.saturating_mul(1000);
+    track
+        .bola
+        .full_within(cfg.min_foreign_ids, now, window_us)?;
+    decide(cfg, track, now, known)
+}
+
+/// The evidence is complete: the ratio decides. Out of the per-transaction path (the
+/// instruction cache holds what every transaction runs).
+#[cold]
+#[inline(never)]
+fn decide(cfg: &BolaConfig, track: &mut ObjectTrack, now: u64, known: usize) -> Option<Found> {
+    let window_us = cfg.window_ms.saturating_mul(1000);
     let ring = track
         .bola
         .full_within(cfg.min_foreign_ids, now, window_us)?;

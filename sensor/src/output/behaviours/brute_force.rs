@@ -13,6 +13,7 @@ use super::state::Evidence;
 pub const KIND: &str = "brute_force";
 
 /// A login of the user failed (`ev.aux`: the client's fingerprint).
+#[inline(never)]
 pub fn on_failed_login(
     cfg: &BruteForceConfig,
     user: &mut UserState,

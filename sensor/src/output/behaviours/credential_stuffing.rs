@@ -29,6 +29,7 @@ pub enum Scope {
 }
 
 /// A login attempt of the entity as username `user_fp`, `failed` or not.
+#[inline(never)]
 pub fn on_attempt(
     cfg: &CredentialStuffingConfig,
     logins: &mut Logins,

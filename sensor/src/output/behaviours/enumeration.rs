@@ -44,6 +44,21 @@ pub fn on_failure(
         cfg.min_failed_ids,
     );
     let window_us = cfg.window_ms.saturating_mul(1000);
+    f.ring.full_within(cfg.min_failed_ids, now, window_us)?;
+    decide(cfg, f, now, requests, endpoint)
+}
+
+/// The evidence is complete: the failure ratio decides. Out of the per-transaction path.
+#[cold]
+#[inline(never)]
+fn decide(
+    cfg: &EnumerationConfig,
+    f: &mut Failures,
+    now: u64,
+    requests: u64,
+    endpoint: Option<&str>,
+) -> Option<Found> {
+    let window_us = cfg.window_ms.saturating_mul(1000);
     let ring = f.ring.full_within(cfg.min_failed_ids, now, window_us)?;
     let failed = ring.len() as u64;
     let in_window = requests - ring.front().map_or(0, |e| e.before);

@@ -35,6 +35,24 @@ pub fn on_first_read(
         cfg.min_objects,
     );
     let window_us = cfg.window_ms.saturating_mul(1000);
+    track
+        .scraping
+        .full_within(cfg.min_objects, now, window_us)?;
+    decide(cfg, track, activity, now, population)
+}
+
+/// The evidence is complete: share, endpoint ratio and steadiness decide. Out of the
+/// per-transaction path.
+#[cold]
+#[inline(never)]
+fn decide(
+    cfg: &ScrapingConfig,
+    track: &mut ObjectTrack,
+    activity: &Activity,
+    now: u64,
+    population: usize,
+) -> Option<Found> {
+    let window_us = cfg.window_ms.saturating_mul(1000);
     let ring = track
         .scraping
         .full_within(cfg.min_objects, now, window_us)?;

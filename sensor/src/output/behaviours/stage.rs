@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use apitap_exporters::ExportError;
 use apitap_sessionizer::alert::Alert;
 use apitap_sessionizer::http::target::split_target;
-use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::http::{Response, Transaction};
 use apitap_sessionizer::session::config::BodyConfig;
 use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSession};
 
@@ -187,6 +187,8 @@ impl Behaviours {
 
     /// True when a login's response says it failed: a failure status, a redirect whose
     /// `Location` names a login page or an error, or a body with a failure word.
+    #[cold]
+    #[inline(never)]
     fn login_failed(&self, tx: &Transaction) -> bool {
         let Some(r) = tx.response.as_ref() else {
             return false;
@@ -245,6 +247,8 @@ struct Whom<'a> {
 impl Behaviours {
     /// Write the alert for `found`, count it, and count it in the session's record when it
     /// concerns the transaction's session.
+    #[cold]
+    #[inline(never)]
     fn raise(
         &mut self,
         now_us: u64,
@@ -608,6 +612,7 @@ struct Attempt {
 }
 
 /// A login attempt of a client or a User-Agent, for `credential_stuffing`.
+#[inline(never)]
 fn try_login(
     cfg: &BehavioursConfig,
     stats: &mut BehaviourStats,
@@ -704,6 +709,24 @@ fn learn_ownership(
         stats.bodies_not_inflated += 1;
         return;
     }
+    scan_body(cfg, limits, r, s, stats);
+}
+
+/// Learn the ids in a stored response body. Out of the per-transaction path: few responses
+/// are stored.
+#[cold]
+#[inline(never)]
+fn scan_body(
+    cfg: &BehavioursConfig,
+    limits: &BodyConfig,
+    r: &Response,
+    s: &mut SessionState,
+    stats: &mut BehaviourStats,
+) {
+    let mut bound = Bound {
+        max: cfg.max_known_ids_per_session,
+        dropped: &mut stats.known_ids_dropped,
+    };
     let (data, _) = body::decode(
         r.headers.get("content-encoding"),
         &r.body,

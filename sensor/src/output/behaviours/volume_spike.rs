@@ -31,6 +31,7 @@ pub enum Scope {
 /// The entity `key` had value `e` of the parameter on an endpoint whose population of
 /// totals is `pop`. Returns the finding, and how many values were dropped early at
 /// `max_events`.
+#[inline(never)]
 pub fn on_value(
     cfg: &VolumeSpikeConfig,
     vol: &mut Volume,

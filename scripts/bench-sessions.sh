@@ -25,6 +25,10 @@
 #   APITAP_BASELINE_BIN  binary to compare it with, sessions on  (default none)
 #   SKIP_BUILD     1: do not build (the capture is still generated if missing)
 #   TARGET_COST    cost target in percent                   (default 25)
+#   OFF_CONFIG     config of the runs without the feature   (default fixtures/core.toml)
+#   ON_CONFIG      config of the runs with it               (default none: the defaults)
+#   FEATURE        its name in the report                   (default sessions)
+# scripts/bench-behaviours.sh sets the last three to measure the behaviours stage.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +38,11 @@ REPLAY_ARGS="${REPLAY_ARGS:-}"
 TARGET_COST="${TARGET_COST:-25}"
 APITAP="${APITAP_BIN:-$TARGET_DIR/release/apitap}"
 BASELINE="${APITAP_BASELINE_BIN:-}"
+OFF_CONFIG="${OFF_CONFIG:-$ROOT/fixtures/core.toml}"
+ON_CONFIG="${ON_CONFIG:-}"
+FEATURE="${FEATURE:-sessions}"
+on_args=()
+[[ -n "$ON_CONFIG" ]] && on_args=(--config "$ON_CONFIG")
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench-sessions.sh: $*"; exit 1; }
@@ -68,18 +77,19 @@ elapsed() { # $1 = binary, then extra flags; prints wall nanoseconds and CPU sec
 secs() { awk -v n="$1" 'BEGIN{printf "%.3f", n/1e9}'; }
 rounds=()
 for i in $(seq 1 "$ROUNDS"); do
-    read -r core core_cpu < <(elapsed "$APITAP" --config "$ROOT/fixtures/core.toml")
+    read -r core core_cpu < <(elapsed "$APITAP" --config "$OFF_CONFIG")
     base=""
     # The baseline's run goes first in odd rounds and second in even ones.
-    if [[ -n "$BASELINE" ]] && ((i % 2)); then read -r base _ < <(elapsed "$BASELINE"); fi
-    read -r sessions sessions_cpu < <(elapsed "$APITAP")
-    if [[ -n "$BASELINE" ]] && ! ((i % 2)); then read -r base _ < <(elapsed "$BASELINE"); fi
-    read -r core_after core_after_cpu < <(elapsed "$APITAP" --config "$ROOT/fixtures/core.toml")
+    if [[ -n "$BASELINE" ]] && ((i % 2)); then read -r base _ < <(elapsed "$BASELINE" "${on_args[@]}"); fi
+    read -r sessions sessions_cpu < <(elapsed "$APITAP" "${on_args[@]}")
+    if [[ -n "$BASELINE" ]] && ! ((i % 2)); then read -r base _ < <(elapsed "$BASELINE" "${on_args[@]}"); fi
+    read -r core_after core_after_cpu < <(elapsed "$APITAP" --config "$OFF_CONFIG")
     rounds+=("$core $sessions $core_after $core_cpu $sessions_cpu $core_after_cpu $base")
-    log "round $i: core $(secs "$core") s, sessions $(secs "$sessions") s, core $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)${base:+, baseline sessions $(secs "$base") s}"
+    log "round $i: off $(secs "$core") s, $FEATURE $(secs "$sessions") s, off $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)${base:+, baseline $(secs "$base") s}"
 done
 
-printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" \
+printf '%s\n' "${rounds[@]}" | awk -v target="$TARGET_COST" -v pcap="$PCAP" -v feature="$FEATURE" \
+    -v off="$(basename "$OFF_CONFIG")" \
     -v args="$REPLAY_ARGS" -v bin="$APITAP" -v nproc="$(nproc)" \
     -v rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)" '
 function sort(a, n,    i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
@@ -100,17 +110,18 @@ END {
     printf "binary:          %s (rev %s, %s cores)\n", bin, rev, nproc
     printf "pcap:            %s\n", pcap
     printf "replay flags:    %s\n", (args == "" ? "(none: single-threaded)" : args)
-    printf "core elapsed:    %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
-    printf "sessions:        %.3f s median (min %.3f)\n", q(sess, n, 0.5), sess[1]
-    printf "sessions/core:   %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
+    printf "feature:         %s, against %s\n", feature, off
+    printf "off elapsed:     %.3f s median of round means (min %.3f)\n", q(core, n, 0.5), core[1]
+    printf "%-16s %.3f s median (min %.3f)\n", feature ":", q(sess, n, 0.5), sess[1]
+    printf "on/off:          %.3f median of %d rounds (quartiles %.3f - %.3f)\n", q(ratio, n, 0.5), n, q(ratio, n, 0.25), q(ratio, n, 0.75)
     m = cost(q(ratio, n, 0.5)); lo = cost(ratio[ci_lo(n)]); hi = cost(ratio[ci_hi(n)])
-    printf "sessions cost:   %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
+    printf "%s cost: %.1f %% of throughput (quartiles %.1f - %.1f %%)\n", feature, m, cost(q(ratio, n, 0.25)), cost(q(ratio, n, 0.75))
     printf "median, 95%% CI: %.1f - %.1f %% (ranks %d and %d of %d rounds: coverage %.1f %%)\n", lo, hi, ci_lo(n), ci_hi(n), n, coverage(n, ci_lo(n), ci_hi(n))
-    printf "CPU (user+sys):  core %.2f s, sessions %.2f s (medians): %.1f %% of the CPU goes to sessions (quartiles %.1f - %.1f %%)\n", q(ccpu, n, 0.5), q(scpu, n, 0.5), cost(q(cratio, n, 0.5)), cost(q(cratio, n, 0.25)), cost(q(cratio, n, 0.75))
-    printf "control:         core/core %.3f median (quartiles %.3f - %.3f): the noise, as a cost %.1f - %.1f %%\n", q(control, n, 0.5), q(control, n, 0.25), q(control, n, 0.75), cost(q(control, n, 0.25)), cost(q(control, n, 0.75))
+    printf "CPU (user+sys):  off %.2f s, on %.2f s (medians): %.1f %% of the CPU goes to %s (quartiles %.1f - %.1f %%)\n", q(ccpu, n, 0.5), q(scpu, n, 0.5), cost(q(cratio, n, 0.5)), feature, cost(q(cratio, n, 0.25)), cost(q(cratio, n, 0.75))
+    printf "control:         off/off %.3f median (quartiles %.3f - %.3f): the noise, as a cost %.1f - %.1f %%\n", q(control, n, 0.5), q(control, n, 0.25), q(control, n, 0.75), cost(q(control, n, 0.25)), cost(q(control, n, 0.75))
     if (nb > 0) {
         sort(bratio, nb)
-        printf "vs baseline:     sessions time %.3f x the baseline (median of %d rounds, 95%% CI %.3f - %.3f)\n", q(bratio, nb, 0.5), nb, bratio[ci_lo(nb)], bratio[ci_hi(nb)]
+        printf "vs baseline:     on time %.3f x the baseline (median of %d rounds, 95%% CI %.3f - %.3f)\n", q(bratio, nb, 0.5), nb, bratio[ci_lo(nb)], bratio[ci_hi(nb)]
     }
     printf "target:          <= %s %%: %s\n", target, (hi <= target ? "MET" : (lo > target ? "NOT MET" : "AT THE LINE"))
 }'

@@ -9,6 +9,9 @@ pub enum GenError {
     /// Writing the pcap failed (disk full, closed pipe...).
     #[error("writing the pcap failed: {0}")]
     Pcap(#[from] pcap_file::PcapError),
+    /// The truth file could not be written.
+    #[error("writing the truth file failed: {0}")]
+    Truth(String),
     /// Serialising a frame failed; a bug in the generator, please report it.
     #[error("building a frame failed (generator bug): {0}")]
     Frame(String),

@@ -9,6 +9,7 @@ pub mod frame;
 pub mod http;
 pub mod output;
 pub mod rng;
+pub mod scenario;
 pub mod traffic;
 
 #[cfg(test)]

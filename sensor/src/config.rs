@@ -18,6 +18,7 @@ pub const MAX_RECORD_BODY_BYTES: usize = 1024 * 1024;
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
+use crate::output::behaviours::config::BehavioursConfig;
 use crate::telemetry::TelemetryConfig;
 
 /// The whole pipeline configuration. Defaults work with no file at all.
@@ -48,6 +49,9 @@ pub struct Config {
     /// specs of `api.specs`) are read from there. Not a setting.
     #[serde(skip)]
     pub source_dir: Option<PathBuf>,
+    /// API abuse inside sessions: BOLA, enumeration, credential stuffing, brute force,
+    /// scraping, volume spikes (`docs/behaviours.md`).
+    pub behaviours: BehavioursConfig,
 }
 
 /// Why the config could not be loaded.
@@ -154,6 +158,7 @@ impl Config {
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
+        self.behaviours.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -237,6 +242,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("bogus.prop"), "{e}");
+    }
+
+    #[test]
+    fn behaviours_section_is_read_and_checked() {
+        let c = Config::parse("[behaviours.bola]\nmin_foreign_ids = 30\n").unwrap();
+        assert_eq!(c.behaviours.bola.min_foreign_ids, 30);
+        let e = Config::parse("[behaviours.enumeration]\nmin_failure_ratio = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("behaviours.enumeration.min_failure_ratio"),
+            "{e}"
+        );
+        assert!(Config::parse("[behaviours.bola]\nmin_foreing_ids = 3\n").is_err());
     }
 
     #[test]

@@ -18,18 +18,40 @@ use crate::staged::StagedBatch;
 pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 
 /// Body bytes stored per message when a session key or context parameter reads bodies,
-/// attack detection scans them or API classification infers their schemas, and `http.max_body_capture_bytes` is lower: enough for login
-/// responses, order payloads and the error pages that tell an attack's outcome.
+/// attack detection scans them or API classification infers their schemas, and
+/// `http.max_body_capture_bytes` is lower: enough for login responses, order payloads and the
+/// error pages that tell an attack's outcome.
 const ANALYSIS_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised when sessions, attack detection or schema
-/// inference read bodies,
-/// and to the records' body samples (`output.body_capture_bytes`).
+/// The HTTP settings with body capture raised for what reads bodies: every body when a session
+/// key or parameter, attack detection or schema inference reads them; else, for the
+/// behaviours, only the bodies of logins (the user is read from login forms) and of responses
+/// that issue object ids (`bola`'s ownership); and to the records' body samples
+/// (`output.body_capture_bytes`).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
-    let need = cfg.session.body_capture();
     let schemas = cfg.api.is_on() && cfg.api.infer_body_schemas;
-    if need.request || need.response || cfg.detect.enabled || schemas {
+    let mut all = cfg.detect.enabled || schemas;
+    if cfg.session.enabled {
+        let need = cfg.session.body_capture();
+        all |= need.request || need.response;
+        let sel = &mut http.selected;
+        if need.login || cfg.behaviours.reads_logins() {
+            sel.path_keywords = cfg
+                .session
+                .login
+                .path_keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect();
+            sel.max_bytes = sel.max_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
+        }
+        if cfg.behaviours.reads_object_responses() {
+            sel.object_responses = true;
+            sel.max_bytes = sel.max_bytes.max(cfg.behaviours.max_scan_bytes);
+        }
+    }
+    if all {
         http.max_body_capture_bytes = http.max_body_capture_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
     }
     http.max_body_capture_bytes = http

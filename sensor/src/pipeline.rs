@@ -61,6 +61,8 @@ pub struct PipelineStats {
     pub active_flows: usize,
     /// Sessions still open when the stats were taken.
     pub active_sessions: usize,
+    /// Behaviours: alerts by kind and the bounds hit.
+    pub behaviours: crate::output::BehaviourStats,
 }
 
 impl PipelineStats {
@@ -81,6 +83,7 @@ impl PipelineStats {
             api_calls: out.api_calls,
             active_flows: front.active_flows,
             active_sessions: out.active_sessions,
+            behaviours: out.behaviours,
         }
     }
 }

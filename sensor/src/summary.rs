@@ -127,6 +127,10 @@ impl fmt::Display for Summary<'_> {
         if !s.api_calls.is_empty() {
             writeln!(f, "  api calls by status: {}", join(&listed(&s.api_calls)))?;
         }
+        let b = s.behaviours.nonzero();
+        if !b.is_empty() {
+            writeln!(f, "  behaviours: {}", join(&b))?;
+        }
         Ok(())
     }
 }

@@ -25,6 +25,8 @@ Endpoints (JSON in and out unless noted):
     POST /api/v1/orders            auth; JSON {"product_id","quantity","amount","currency"};
                                    201 with the order and `Location`
     GET  /api/v1/orders/<uuid>     auth; only the caller's own orders
+    GET  /api/v0/orders/<uuid>     auth; ANY order (deliberately vulnerable, for the
+                                   behaviours scenarios of tests/apps/abuse.py)
 
 Added for the API inventory (tests/apps/shop.openapi.yaml documents the intended API;
 scripts/capture-inventory.sh calls each of these):
@@ -307,6 +309,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if order is None or order["user"] != user:
                 return self._error(404, "no such order")
             return self._send(200, _public(order))
+        if abuse_route(self, path):
+            return None
         return self._get_inventory_routes(path)
 
     def _get_inventory_routes(self, path):
@@ -427,6 +431,36 @@ def _public(order):
     return {k: v for k, v in order.items() if k != "user"}
 
 
+# ---- behaviours scenarios (tests/apps/abuse.py, scripts/capture-abuse.sh) ----------------
+# A legacy order route without the ownership check, so that a BOLA attack can succeed, and
+# extra customers (--extra-users), so that behaviours have a population to compare with.
+# Nothing here changes the routes above.
+
+_LEGACY_ORDER_PATH = re.compile(r"^/api/v0/orders/([0-9a-f-]{36})$")
+
+
+def abuse_route(handler, path):
+    """Serve GET /api/v0/orders/<uuid>: any authenticated user gets any order (deliberately
+    vulnerable: broken object-level authorization). True when the path was this route."""
+    m = _LEGACY_ORDER_PATH.match(path)
+    if not m:
+        return False
+    if handler._user() is None:
+        handler._unauthorized()
+        return True
+    order = handler.shop.order(m.group(1))
+    if order is None:
+        handler._error(404, "no such order")
+    else:
+        handler._send(200, _public(order))
+    return True
+
+
+def extra_users(n):
+    """Customers shopper01.. with passwords shopper-pass-01.., ids from 101."""
+    return {f"shopper{i:02d}": (100 + i, f"shopper-pass-{i:02d}") for i in range(1, n + 1)}
+
+
 def _stop(signum, frame):
     raise KeyboardInterrupt
 
@@ -436,7 +470,10 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--seed", type=int, default=1, help="seed for session, token and order ids")
     ap.add_argument("--host", default=HOST, help="address to bind (tests: inside their own network namespace)")
+    ap.add_argument("--extra-users", type=int, default=0,
+                    help="add customers shopper01.. (behaviours scenarios)")
     args = ap.parse_args()
+    USERS.update(extra_users(args.extra_users))
     Handler.shop = Shop(args.seed)
     srv = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     srv.daemon_threads = True

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::consume::filter::{Filter, IpMatch};
 use crate::consume::reader::{Reader, ReaderOptions, StartAt};
-use crate::consume::timeline::{Follower, Paint, Timeline};
+use crate::consume::timeline::{alert_line, Follower, Paint, Timeline};
 use crate::error::{Outcome, RunError};
 
 /// When to colour output.
@@ -70,6 +70,13 @@ pub struct ConsumeArgs {
     /// Only the sessions of this user (the session's `user`, or a context value on a request).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Print alerts (read from the alerts topic too), each with its session's timeline around
+    /// its evidence transactions, which are marked; the other filters select the alerts.
+    #[arg(long)]
+    pub alerts: bool,
+    /// With `--alerts`: only alerts of this kind (`bola`, `attack`, `shadow_api`...).
+    #[arg(long, value_name = "K", requires = "alerts")]
+    pub kind: Option<String>,
     /// Print the matching records unchanged, one JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -107,7 +114,11 @@ fn reader_options(args: &ConsumeArgs) -> Result<ReaderOptions, RunError> {
     };
     let topics = if args.topics.is_empty() {
         let k = kafka_file.clone().unwrap_or_default();
-        vec![k.topic_http, k.topic_sessions]
+        let mut t = vec![k.topic_http, k.topic_sessions];
+        if args.alerts {
+            t.push(k.topic_alerts);
+        }
+        t
     } else {
         args.topics.clone()
     };
@@ -157,6 +168,9 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
         args.endpoint.clone(),
         args.user.clone(),
     );
+    if args.alerts {
+        filter = filter.for_alerts(args.kind.clone());
+    }
     let mut reader = Reader::open(reader_options(args)?)?;
     let paint = Paint {
         on: match args.color {
@@ -197,6 +211,9 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
         }
         if args.json {
             write_line(&mut out, &payload)?;
+        } else if args.alerts {
+            let text = format!("{}\n", alert_line(&rec, paint));
+            out.write_all(text.as_bytes()).map_err(RunError::Print)?;
         } else {
             let text = follower.on_record(&rec, paint);
             out.write_all(text.as_bytes()).map_err(RunError::Print)?;
@@ -204,7 +221,7 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
         out.flush().map_err(RunError::Print)?;
     }
     if !args.follow {
-        print_batch(&mut out, batch, &filter, args.json, paint)?;
+        print_batch(&mut out, batch, &filter, args, paint)?;
     }
     out.flush().map_err(RunError::Print)?;
     if invalid > 0 {
@@ -218,38 +235,42 @@ fn print_batch(
     out: &mut impl Write,
     batch: Vec<(Vec<u8>, Option<Value>)>,
     filter: &Filter,
-    json: bool,
+    args: &ConsumeArgs,
     paint: Paint,
 ) -> Result<(), RunError> {
+    let json = args.json;
     let mut timeline = Timeline::default();
     for (raw, parsed) in batch {
         match parsed {
-            Some(rec) if filter.matches(&rec) => {
-                if json {
-                    write_line(out, &raw)?;
-                } else {
-                    timeline.add(rec);
-                }
-            }
+            Some(rec) if json && filter.matches(&rec) => write_line(out, &raw)?,
+            Some(rec) if !json && filter.keeps(&rec) => timeline.add(rec),
             Some(_) => {}
             None if json && no_filter(filter) => write_line(out, &raw)?,
             None => {}
         }
     }
     if !json {
-        if timeline.is_empty() {
-            eprintln!("apitap: no matching records");
+        let empty = if args.alerts {
+            timeline.alert_count() == 0
         } else {
-            out.write_all(timeline.render(paint).as_bytes())
-                .map_err(RunError::Print)?;
-        }
+            timeline.is_empty()
+        };
+        let text = if empty {
+            eprintln!("apitap: no matching records");
+            return Ok(());
+        } else if args.alerts {
+            timeline.render_alerts(paint)
+        } else {
+            timeline.render(paint)
+        };
+        out.write_all(text.as_bytes()).map_err(RunError::Print)?;
     }
     Ok(())
 }
 
 /// True when no filter was given (invalid messages then pass through `--json`).
 fn no_filter(f: &Filter) -> bool {
-    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none()
+    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none() && !f.alerts
 }
 
 /// One record and a newline.

@@ -73,6 +73,11 @@ pub struct Filter {
     pub endpoint: Option<String>,
     /// `--user`.
     pub user: Option<String>,
+    /// `--alerts`: only alert records match (http and session records are kept for their
+    /// timelines, see [`Filter::keeps`]).
+    pub alerts: bool,
+    /// `--kind`: only alerts of this kind.
+    pub kind: Option<String>,
     /// Sessions in which the user was seen.
     user_sessions: HashSet<String>,
 }
@@ -86,6 +91,11 @@ pub fn group_key(rec: &Value) -> String {
             None => "unknown".to_owned(),
         },
     }
+}
+
+/// True for an `alert` record.
+pub fn is_alert(rec: &Value) -> bool {
+    rec.get("type").and_then(Value::as_str) == Some("alert")
 }
 
 /// The record's endpoint: `endpoint`, else `METHOD path` from the request.
@@ -145,8 +155,29 @@ impl Filter {
             ip,
             endpoint,
             user,
+            alerts: false,
+            kind: None,
             user_sessions: HashSet::new(),
         }
+    }
+
+    /// The same filter, for `--alerts` (with `--kind`).
+    pub fn for_alerts(mut self, kind: Option<String>) -> Self {
+        self.alerts = true;
+        self.kind = kind;
+        self
+    }
+
+    /// True when a record is kept for output: with `--alerts`, every http and session record
+    /// (an alert's timeline needs them) and the alerts that match; otherwise what matches.
+    pub fn keeps(&self, rec: &Value) -> bool {
+        if self.alerts && !is_alert(rec) {
+            return matches!(
+                rec.get("type").and_then(Value::as_str),
+                Some("http" | "session")
+            );
+        }
+        self.matches(rec)
     }
 
     /// Remember the session of a record naming the `--user`; returns whether it did.
@@ -163,6 +194,15 @@ impl Filter {
     /// True when the record passes every filter (call [`Filter::note_user`] first).
     pub fn matches(&self, rec: &Value) -> bool {
         let is_session = rec.get("type").and_then(Value::as_str) == Some("session");
+        if self.alerts {
+            if !is_alert(rec) {
+                return false;
+            }
+            let kind = rec.get("kind").and_then(Value::as_str);
+            if self.kind.as_deref().is_some_and(|k| Some(k) != kind) {
+                return false;
+            }
+        }
         if let Some(want) = &self.session {
             let id = rec.get("session_id").and_then(Value::as_str).unwrap_or("");
             if id.is_empty() || !id.starts_with(want.as_str()) {
@@ -295,6 +335,28 @@ mod tests {
         assert!(f.matches(&other), "same session, seen with the user");
         let session = json!({"type":"session","session_id":"ffff","user":"alice"});
         assert!(f.note_user(&session) && f.matches(&session));
+    }
+
+    #[test]
+    fn alerts_mode_matches_alerts_of_the_kind_and_keeps_timelines() {
+        let f = Filter::default().for_alerts(Some("bola".into()));
+        let bola =
+            json!({"type":"alert","kind":"bola","session_id":"abcdef","client_ip":"10.0.0.1"});
+        let other = json!({"type":"alert","kind":"enumeration","session_id":"abcdef"});
+        assert!(f.matches(&bola) && f.keeps(&bola));
+        assert!(!f.matches(&other) && !f.keeps(&other));
+        assert!(
+            !f.matches(&http()) && f.keeps(&http()),
+            "kept for the timeline"
+        );
+        let f = Filter {
+            ip: Some(IpMatch::parse("10.0.0.0/8").unwrap()),
+            ..Filter::default().for_alerts(None)
+        };
+        assert!(
+            f.matches(&bola) && !f.matches(&other),
+            "other has no client"
+        );
     }
 
     #[test]

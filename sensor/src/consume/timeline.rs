@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::filter::{endpoint_of, group_key};
+use super::filter::{endpoint_of, group_key, is_alert};
 
 /// Characters of a session id shown in headers and follow-mode prefixes.
 const SHORT_ID_LEN: usize = 12;
@@ -16,6 +16,10 @@ const METHOD_WIDTH: usize = 7;
 const ENDPOINT_WIDTH: usize = 44;
 /// Client IPs listed in a header; the rest are counted.
 const MAX_HEADER_IPS: usize = 4;
+/// Requests shown before the first and after the last evidence transaction of an alert.
+const ALERT_CONTEXT_LINES: usize = 3;
+/// Requests shown between an alert's first and last evidence at most; the middle is elided.
+const MAX_ALERT_LINES: usize = 40;
 
 /// ANSI styling, or none.
 #[derive(Clone, Copy, Debug)]
@@ -289,12 +293,36 @@ pub struct Timeline {
     groups: HashMap<String, Vec<Value>>,
     /// Latest session record by session id (end beats update beats start: last one wins).
     sessions: HashMap<String, Value>,
+    /// Alert records, in arrival order.
+    alerts: Vec<Value>,
+}
+
+/// The line that introduces an alert: kind, time, who, endpoint, the evidence's numbers.
+pub fn alert_line(a: &Value, p: Paint) -> String {
+    let text = |k: &str| a.get(k).and_then(Value::as_str);
+    let ts = text("ts").unwrap_or("");
+    let mut parts = vec![p.bold(&p.red(&format!("ALERT {}", text("kind").unwrap_or("?"))))];
+    parts.push(format!("{} {}", ts.get(..10).unwrap_or(""), clock(ts)));
+    match text("session_id") {
+        Some(s) => parts.push(format!("session {}", s.get(..SHORT_ID_LEN).unwrap_or(s))),
+        None => parts.push(p.dim("no session")),
+    }
+    parts.extend(text("client_ip").map(str::to_owned));
+    parts.extend(text("user").map(|u| format!("user {}", p.bold(u))));
+    parts.extend(text("endpoint").map(str::to_owned));
+    if let Some(ev) = a.get("evidence").and_then(Value::as_object) {
+        let nums: Vec<String> = ev.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(p.yellow(&nums.join(" ")));
+    }
+    format!("▲▲ {}", parts.join(" · "))
 }
 
 impl Timeline {
     /// Add one record that passed the filters.
     pub fn add(&mut self, rec: Value) {
-        if rec.get("type").and_then(Value::as_str) == Some("session") {
+        if is_alert(&rec) {
+            self.alerts.push(rec);
+        } else if rec.get("type").and_then(Value::as_str) == Some("session") {
             let key = group_key(&rec);
             self.groups.entry(key.clone()).or_default();
             self.sessions.insert(key, rec);
@@ -305,7 +333,75 @@ impl Timeline {
 
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.is_empty() && self.alerts.is_empty()
+    }
+
+    /// Alerts added.
+    pub fn alert_count(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Every alert in time order, each with the requests around its evidence (its session's,
+    /// or, for an alert about a client or user, the evidence transactions themselves), the
+    /// evidence marked with `▶`.
+    pub fn render_alerts(mut self, p: Paint) -> String {
+        self.alerts.sort_by(|a, b| ts_of(a).cmp(ts_of(b)));
+        let mut by_tx: HashMap<&str, &Value> = HashMap::new();
+        for r in self.groups.values().flatten() {
+            if let Some(t) = r.get("transaction_id").and_then(Value::as_str) {
+                by_tx.insert(t, r);
+            }
+        }
+        let mut out = String::new();
+        for a in &self.alerts {
+            let _ = writeln!(out, "{}", alert_line(a, p));
+            let evidence: BTreeSet<&str> = a
+                .get("transaction_ids")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut recs: Vec<&Value> = match a.get("session_id").and_then(Value::as_str) {
+                Some(s) => self
+                    .groups
+                    .get(s)
+                    .map(|g| g.iter().collect())
+                    .unwrap_or_default(),
+                None => evidence
+                    .iter()
+                    .filter_map(|t| by_tx.get(t).copied())
+                    .collect(),
+            };
+            recs.sort_by(|x, y| ts_of(x).cmp(ts_of(y)));
+            let is_ev = |r: &Value| {
+                r.get("transaction_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| evidence.contains(t))
+            };
+            let first = recs.iter().position(|r| is_ev(r));
+            let last = recs.iter().rposition(|r| is_ev(r));
+            let (Some(first), Some(last)) = (first, last) else {
+                let _ = writeln!(out, "   {}\n", p.dim("(evidence transactions not read)"));
+                continue;
+            };
+            let lo = first.saturating_sub(ALERT_CONTEXT_LINES);
+            let hi = (last + ALERT_CONTEXT_LINES + 1).min(recs.len());
+            for (i, r) in recs.iter().enumerate().take(hi).skip(lo) {
+                let shown = i < lo + MAX_ALERT_LINES / 2 || i + MAX_ALERT_LINES / 2 >= hi;
+                if !shown {
+                    if i == lo + MAX_ALERT_LINES / 2 {
+                        let hidden = hi - lo - MAX_ALERT_LINES;
+                        let _ = writeln!(out, "   {}", p.dim(&format!("… {hidden} more")));
+                    }
+                    continue;
+                }
+                let mark = if is_ev(r) { p.red("▶") } else { " ".into() };
+                let _ = writeln!(out, "{}", request_line(r, &mark, p));
+            }
+            out.push('\n');
+        }
+        out
     }
 
     /// The whole timeline: sessions ordered by their first request, requests by time.
@@ -438,6 +534,35 @@ mod tests {
         let b = f.on_record(&rec("2024-05-01T10:00:01.000000Z", "s1", 200, &[]), p);
         assert_eq!(a.lines().count(), 2);
         assert_eq!(b.lines().count(), 1);
+    }
+
+    /// An alert shows its session around the evidence, evidence marked, the rest elided.
+    #[test]
+    fn alerts_show_their_evidence_in_the_session() {
+        let mut t = Timeline::default();
+        for i in 0..10u64 {
+            let mut r = rec(&format!("2024-05-01T10:00:{i:02}.000000Z"), "s1", 200, &[]);
+            r["transaction_id"] = json!(format!("1-{i}"));
+            t.add(r);
+        }
+        t.add(
+            json!({"type":"alert","kind":"bola","ts":"2024-05-01T10:00:06.000000Z",
+                     "session_id":"s1","client_ip":"10.0.0.1","user":"eve",
+                     "endpoint":"GET /api/users/{id}","transaction_ids":["1-5","1-6"],
+                     "evidence":{"foreign_ids":2}}),
+        );
+        let out = t.render_alerts(Paint { on: false });
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].starts_with("▲▲ ALERT bola") && lines[0].contains("user eve"),
+            "{out}"
+        );
+        assert!(lines[0].contains("foreign_ids=2"), "{out}");
+        // Three before the first evidence (1-2..1-4), the two, three after (1-7..1-9).
+        assert_eq!(lines.len() - 2, 8, "{out}");
+        let marked: Vec<&&str> = lines.iter().filter(|l| l.starts_with('▶')).collect();
+        assert_eq!(marked.len(), 2, "{out}");
+        assert!(marked[0].contains("10:00:05.000"));
     }
 
     #[test]

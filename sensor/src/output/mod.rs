@@ -21,6 +21,7 @@
 mod anomalies;
 mod api;
 mod attacks;
+pub mod behaviours;
 mod records;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ use crate::staged::{Staged, StagedBatch, Tick};
 pub use anomalies::AnomalyCounts;
 pub use api::{ApiCalls, ALERT_SHADOW_API, ALERT_ZOMBIE_API};
 pub use attacks::{Attacks, ALERT_ATTACK, ALERT_ATTACK_SERVED};
+pub use behaviours::{BehaviourStats, Behaviours, BehavioursConfig};
 pub use records::Records;
 
 /// An output stage after the session table: reads each transaction in completion order,
@@ -97,6 +99,8 @@ pub struct OutputStats {
     pub api_calls: BTreeMap<String, u64>,
     /// Sessions open now.
     pub active_sessions: usize,
+    /// The behaviours stage's counters.
+    pub behaviours: BehaviourStats,
 }
 
 /// The session table, the stages after it, and the record stage.
@@ -133,6 +137,15 @@ impl Output {
         }
         if cfg.detect.enabled {
             stages.push(Box::new(Attacks::default()));
+        }
+        // Behaviours need sessions (endpoints, users, client addresses).
+        if cfg.session.enabled && cfg.behaviours.enabled {
+            let s = &cfg.session;
+            stages.push(Box::new(Behaviours::new(
+                &cfg.behaviours,
+                &s.login.path_keywords,
+                &s.body,
+            )));
         }
         Ok(Output {
             sessions,

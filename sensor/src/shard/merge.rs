@@ -138,6 +138,7 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
             opaque_bytes,
             heads_cut_by_close,
             events_unknown_conn,
+            object_nouns_dropped,
         },
         anomalies
     );

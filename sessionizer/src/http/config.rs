@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::capture::SelectedCapture;
+
 /// Size of the header storage the parser uses on the stack; `max_headers` may not exceed it.
 pub const HEADER_STORAGE: usize = 256;
 
@@ -29,6 +31,10 @@ pub struct HttpConfig {
     /// Interim (1xx) status codes remembered per response; more are counted, not stored.
     #[serde(default = "default_max_interim_responses")]
     pub max_interim_responses: usize,
+    /// Bodies stored beyond `max_body_capture_bytes` because a later stage reads them: set by
+    /// the sensor from what the sessions and analyses read, not by the config file.
+    #[serde(skip)]
+    pub selected: SelectedCapture,
 }
 
 /// Browsers and servers cap heads at 8-64 KiB; 64 KiB keeps every legitimate head.
@@ -66,6 +72,7 @@ impl Default for HttpConfig {
             max_body_capture_bytes: default_max_body_capture_bytes(),
             max_pending_requests: default_max_pending_requests(),
             max_interim_responses: default_max_interim_responses(),
+            selected: SelectedCapture::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
 use httparse::Header;
 
+use super::capture::ObjectNouns;
 use super::headers::Headers;
 use super::parser::{
     self, header_storage, BodyFraming, ChunkError, ChunkedDecoder, Line, Parse, Probe, RequestHead,
@@ -52,6 +53,8 @@ pub struct Ctx<'a> {
     pub stats: &'a mut HttpStats,
     /// Finished transactions, in completion order.
     pub out: &'a mut Vec<Transaction>,
+    /// Collections read by id, for body capture.
+    pub nouns: &'a mut ObjectNouns,
 }
 
 /// How a body in progress is delimited.
@@ -70,8 +73,9 @@ enum Framing {
 enum State {
     /// Expecting a start line; `Half::buf` holds a partial head.
     Head,
-    /// Reading the body of the open message; `capture` is false once a gap broke it.
-    Body { framing: Framing, capture: bool },
+    /// Reading the body of the open message; `capture` is how many of its bytes are stored
+    /// (0 once a gap broke it).
+    Body { framing: Framing, capture: usize },
     /// Lost framing: looking for the next start line; `Half::buf` holds an incomplete candidate.
     Desync { at_line_start: bool },
     /// Client only: after a CONNECT request, until its final response.
@@ -587,6 +591,9 @@ impl HttpConnection {
             ..Request::default()
         };
         let method = method_of(head.method);
+        if !cx.cfg.selected.learn(head.target, cx.nouns) {
+            cx.stats.object_nouns_dropped += 1;
+        }
         let t = self.push_txn(Some(request), method, Side::Client);
         for a in head.tolerated.anomalies() {
             note(t, a, cx.stats);
@@ -618,7 +625,10 @@ impl HttpConnection {
                 t.req_open = true;
                 self.req.state = State::Body {
                     framing,
-                    capture: true,
+                    capture: cx
+                        .cfg
+                        .selected
+                        .request_bytes(cx.cfg.max_body_capture_bytes, head.target),
                 };
             }
             None => {
@@ -710,9 +720,18 @@ impl HttpConnection {
         };
         match framing {
             Some(framing) => {
+                let request =
+                    t.tx.request
+                        .as_ref()
+                        .map(|r| (r.method.as_str(), r.uri.as_str()));
                 self.resp.state = State::Body {
                     framing,
-                    capture: true,
+                    capture: cx.cfg.selected.response_bytes(
+                        cx.cfg.max_body_capture_bytes,
+                        request,
+                        status,
+                        cx.nouns,
+                    ),
                 }
             }
             None => {
@@ -827,7 +846,6 @@ impl HttpConnection {
             Finish(Headers),
             Broken(HttpAnomaly),
         }
-        let cap = cx.cfg.max_body_capture_bytes;
         let (half, txns) = match side {
             Side::Client => (&mut self.req, &mut self.txns),
             Side::Server => (&mut self.resp, &mut self.txns),
@@ -849,13 +867,7 @@ impl HttpConnection {
                 let k = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
                     .min(data.len());
-                append_body(
-                    body,
-                    body_bytes,
-                    data.get(..k).unwrap_or(&[]),
-                    *capture,
-                    cap,
-                );
+                append_body(body, body_bytes, data.get(..k).unwrap_or(&[]), *capture);
                 *remaining -= k as u64;
                 (
                     k,
@@ -867,13 +879,13 @@ impl HttpConnection {
                 )
             }
             Framing::UntilClose => {
-                append_body(body, body_bytes, data, *capture, cap);
+                append_body(body, body_bytes, data, *capture);
                 (data.len(), Next::Continue)
             }
             Framing::Chunked(dec) => match dec.feed(data) {
                 Ok(d) => {
                     if let Some(r) = d.data {
-                        append_body(body, body_bytes, data.get(r).unwrap_or(&[]), *capture, cap);
+                        append_body(body, body_bytes, data.get(r).unwrap_or(&[]), *capture);
                     }
                     if dec.is_done() {
                         (
@@ -963,7 +975,7 @@ impl HttpConnection {
                     return;
                 }
                 State::Body { framing, capture } => {
-                    *capture = false;
+                    *capture = 0;
                     let (in_body, framing_lost, done) = match framing {
                         Framing::Length(remaining) => {
                             let k = (*remaining).min(len);
@@ -1142,11 +1154,11 @@ fn body_of(t: &mut Txn, side: Side) -> Option<(&mut Vec<u8>, &mut u64)> {
     }
 }
 
-/// Counts `data` into the body and stores it up to the capture cap.
-fn append_body(body: &mut Vec<u8>, body_bytes: &mut u64, data: &[u8], capture: bool, cap: usize) {
+/// Counts `data` into the body and stores it up to `cap` bytes in all.
+fn append_body(body: &mut Vec<u8>, body_bytes: &mut u64, data: &[u8], cap: usize) {
     *body_bytes += data.len() as u64;
-    if capture {
-        let room = cap.saturating_sub(body.len()).min(data.len());
+    let room = cap.saturating_sub(body.len()).min(data.len());
+    if room > 0 {
         body.extend_from_slice(data.get(..room).unwrap_or(&[]));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod anomaly;
 pub(crate) mod ascii;
+pub mod capture;
 pub mod config;
 pub mod connection;
 pub mod headers;
@@ -13,7 +14,7 @@ pub mod tracker;
 pub mod transaction;
 
 pub use anomaly::HttpAnomaly;
-pub use config::HttpConfig;
+pub use config::{HttpConfig, SelectedCapture};
 pub use headers::Headers;
 pub use stats::HttpStats;
 pub use tracker::HttpTracker;

@@ -52,6 +52,9 @@ pub struct HttpStats {
     pub heads_cut_by_close: u64,
     /// Stream events for a connection that was never opened (a reassembler contract breach).
     pub events_unknown_conn: u64,
+    /// Collections read by id not remembered for body capture at its bound
+    /// (`capture::MAX_OBJECT_NOUNS`): their listings are not stored.
+    pub object_nouns_dropped: u64,
     /// Anomalies by kind, counted when they happen (a transaction carries each kind once).
     #[serde(serialize_with = "serialize_anomalies")]
     pub anomalies: [u64; HttpAnomaly::COUNT],

@@ -4,6 +4,7 @@ use apitap_reassembly::{ConnId, StreamEvent, StreamSink};
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
+use super::capture::ObjectNouns;
 use super::connection::{Ctx, HttpConnection};
 use super::{HttpConfig, HttpStats, Transaction};
 
@@ -21,6 +22,8 @@ pub struct HttpTracker {
     conns: HashMap<ConnId, HttpConnection, FixedState>,
     out: Vec<Transaction>,
     stats: HttpStats,
+    /// Collections read by id, for body capture.
+    nouns: ObjectNouns,
 }
 
 impl HttpTracker {
@@ -32,6 +35,7 @@ impl HttpTracker {
             conns: HashMap::with_hasher(FixedState::default()),
             out: Vec::new(),
             stats: HttpStats::default(),
+            nouns: ObjectNouns::default(),
         }
     }
 
@@ -62,6 +66,7 @@ impl StreamSink for HttpTracker {
             cfg: &self.config,
             stats: &mut self.stats,
             out: &mut self.out,
+            nouns: &mut self.nouns,
         };
         match ev {
             StreamEvent::Open {

@@ -646,6 +646,7 @@ mod tests {
             uas in proptest::collection::vec("\\PC{0,10}", 0..4),
             endpoints in proptest::collection::vec(("\\PC{0,10}", proptest::collection::vec(0u16..600, 0..4)), 0..4),
             anomalies in proptest::collection::btree_map("[a-z_]{1,8}", proptest::num::u64::ANY, 0..3),
+            alerts in proptest::collection::btree_map(proptest::sample::select(vec!["bola", "enumeration", "brute_force", "attack"]), proptest::num::u64::ANY, 0..3),
             txids in proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u32::ANY), 0..6),
             numbers in proptest::collection::vec(-1e12f64..1e12, 0..3),
         ) {
@@ -661,15 +662,13 @@ mod tests {
                 user: who.0.clone(),
                 role: who.1.clone(),
                 anomalies: anomalies.clone(),
+                alerts: alerts.clone(),
                 transaction_ids: txids.iter().map(|&(conn, depth)| TransactionId { conn, depth }).collect(),
                 transaction_ids_dropped: counts[5] / 3,
                 first_attack_ts_us: links.0.then_some(counts[0] % 4_000_000_000_000_000),
                 requests_before_first_attack: links.1.then_some(counts[3] % 1000),
                 ..Default::default()
             };
-            for (k, n) in &anomalies {
-                sum.alerts.insert(k.clone(), *n);
-            }
             if links.0 {
                 sum.attacks.insert("sqli", counts[1] % 9);
                 sum.attack_outcomes.insert("served", counts[2] % 9);
@@ -801,6 +800,7 @@ mod tests {
             ],
             user: Some("ann".into()),
             role: None,
+            login_user: None,
             anomalies: vec![
                 SessionAnomaly::JwtSignatureInvalid,
                 SessionAnomaly::BodyDecodeFailed,

@@ -91,7 +91,7 @@ impl SessionRecord {
         anomalies.close();
         write_counts(
             o.key(key!("alerts")),
-            sum.alerts.iter().map(|(k, n)| (k.as_str(), *n)),
+            sum.alerts.iter().map(|(k, n)| (*k, *n)),
         );
         write_counts(
             o.key(key!("attacks")),

@@ -58,6 +58,8 @@ pub struct SessionConfig {
     pub params: Vec<ParamSpec>,
     /// How login responses bind server-issued tokens (`[session.login]`).
     pub login: LoginConfig,
+    /// Who the user is when no parameter with `role = "user"` says (`[session.user]`).
+    pub user: UserConfig,
     /// Endpoint templates and patterns (`[session.endpoints]`).
     pub endpoints: EndpointConfig,
     /// Body decoding and field extraction limits (`[session.body]`).
@@ -224,6 +226,7 @@ impl Default for SessionConfig {
             client_ip_headers: default_client_ip_headers(),
             params: Vec::new(),
             login: LoginConfig::default(),
+            user: UserConfig::default(),
             endpoints: EndpointConfig::default(),
             body: BodyConfig::default(),
             idle_timeout_ms: default_idle_timeout_ms(),
@@ -581,6 +584,63 @@ impl Default for LoginConfig {
     }
 }
 
+/// Who the user is by default (`[session.user]`): the claim of a bearer JWT, and the username
+/// a login request posts. Parameters with `role = "user"` come first.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserConfig {
+    /// Name the user from the claim and the login fields below. Off, only parameters with
+    /// `role = "user"` name the user (login usernames are still read for the behaviours
+    /// stage; empty `login_fields` stops that too).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Claim (or JSON pointer into the claims) of an `Authorization: Bearer` JWT that names
+    /// the user; empty for none.
+    #[serde(default = "default_user_claim")]
+    pub jwt_claim: String,
+    /// Top-level fields of a form or JSON body posted to a login path (a path containing one
+    /// of `login.path_keywords`) that name the user, first present wins. The user is taken
+    /// when the login succeeds (2xx or 3xx) and carried on to the session it leads to.
+    #[serde(default = "default_login_fields")]
+    pub login_fields: Vec<String>,
+    /// What leaves the sensor: `plain`, `hash` (HMAC with the session secret, 32 hex) or
+    /// `mask`; `drop` is `enabled = false`.
+    #[serde(default)]
+    pub mode: ParamMode,
+    /// Characters kept in `mask` mode.
+    #[serde(default = "default_mask_keep_chars")]
+    pub mask_keep_chars: usize,
+    /// Which end is kept in `mask` mode.
+    #[serde(default)]
+    pub mask_keep: MaskKeep,
+}
+
+/// `sub`: the subject, whom a token was issued to (RFC 7519 section 4.1.2).
+fn default_user_claim() -> String {
+    "sub".into()
+}
+
+/// The names login forms and JSON logins use for the account.
+fn default_login_fields() -> Vec<String> {
+    ["username", "email", "login", "user"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+impl Default for UserConfig {
+    fn default() -> Self {
+        UserConfig {
+            enabled: default_true(),
+            jwt_claim: default_user_claim(),
+            login_fields: default_login_fields(),
+            mode: ParamMode::default(),
+            mask_keep_chars: default_mask_keep_chars(),
+            mask_keep: MaskKeep::default(),
+        }
+    }
+}
+
 /// A configured path-segment pattern (`[[session.endpoints.patterns]]`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -669,6 +729,9 @@ pub struct BodyCapture {
     pub request: bool,
     /// A parameter reads response bodies, or a `login_token` key needs login responses.
     pub response: bool,
+    /// The user is read from login requests: the bodies of requests to login paths (and
+    /// their responses, which carry login tokens) are needed.
+    pub login: bool,
 }
 
 impl SessionConfig {
@@ -689,6 +752,7 @@ impl SessionConfig {
                     .any(|k| matches!(k.source, KeySource::Form | KeySource::Json)),
             response: body_param(ParamSide::Response)
                 || self.keys.iter().any(|k| k.source == KeySource::LoginToken),
+            login: !self.user.login_fields.is_empty(),
         }
     }
 }
@@ -719,15 +783,19 @@ mod tests {
             c.body_capture(),
             BodyCapture {
                 request: false,
-                response: false
+                response: false,
+                login: true,
             }
         );
+        c.user.login_fields.clear();
+        assert!(!c.body_capture().login);
         c.keys.push(KeySpec::pointer(KeySource::Json, "/sid"));
         assert_eq!(
             c.body_capture(),
             BodyCapture {
                 request: true,
-                response: false
+                response: false,
+                login: false,
             }
         );
         c.keys

@@ -18,6 +18,7 @@ use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
 use super::keys::{self, CompiledKey, Key};
 use super::secret::{Domain, HashId, Keyed};
+use super::user::{contains_ignore_case, is_login, DefaultUser};
 use super::view::{bearer_of, BearerSeed, BodyEvents, TxView};
 use super::FixedHasher;
 use crate::http::Transaction;
@@ -96,6 +97,8 @@ pub struct TxFacts {
     pub(crate) user: Option<String>,
     /// The first `role` parameter present.
     pub(crate) role: Option<String>,
+    /// The username a login request posted, as exported (`[session.user]`).
+    pub(crate) login_user: Option<String>,
     /// Parameter values cut at `max_value_bytes`.
     pub(crate) values_truncated: u64,
     /// `METHOD /normalised/path`; `None` without request.
@@ -151,6 +154,8 @@ pub struct Extractor {
     bind_cookies: Vec<String>,
     /// Per-value bound, bytes.
     max_value_bytes: usize,
+    /// Who the user is by default (`None`: only parameters say).
+    default_user: Option<DefaultUser>,
     /// JWT claims decoded for earlier transactions (bounded, see [`jwt::ClaimsCache`]).
     claims_cache: jwt::ClaimsCache,
     /// A key or parameter reads the bearer token's claims: [`Self::facts_batch`] reads them
@@ -189,7 +194,12 @@ impl Extractor {
             .map_or(0, |i| i + 1);
         let params: Arc<[Param]> = cfg.params.iter().map(Param::new).collect();
         let claims_cache = jwt::ClaimsCache::new(memo_keys);
-        let reads_bearer_claims = memo_keys > 0 || params.iter().any(Param::reads_bearer_claims);
+        let default_user = DefaultUser::new(&cfg.user);
+        let reads_bearer_claims = memo_keys > 0
+            || params.iter().any(Param::reads_bearer_claims)
+            || default_user
+                .as_ref()
+                .is_some_and(DefaultUser::reads_bearer_claims);
         Extractor {
             body: cfg.body.clone(),
             keys,
@@ -207,6 +217,7 @@ impl Extractor {
             login_pointers,
             bind_cookies,
             max_value_bytes: cfg.max_value_bytes,
+            default_user,
             claims_cache,
             reads_bearer_claims,
         }
@@ -280,7 +291,20 @@ impl Extractor {
             &view,
             client_ip,
         );
-        let params = context(&self.params, &self.keyed, self.max_value_bytes, &view);
+        let mut params = context(&self.params, &self.keyed, self.max_value_bytes, &view);
+        let mut login_user = None;
+        if let Some(d) = &self.default_user {
+            let login = view
+                .req
+                .is_some_and(|r| is_login(&r.method, view.path, &self.login_keywords));
+            let read = d.read(&view, login, &self.keyed, self.max_value_bytes);
+            params.values_truncated += u64::from(read.truncated);
+            login_user = read.login_user;
+            // Parameters with `role = "user"` come first.
+            if params.user.is_none() {
+                params.user = read.user;
+            }
+        }
         let endpoint = view.req.map(|r| self.endpoints.name(&r.method, view.path));
         let events_keyless = view.events.get();
         // A transaction without any key present binds nothing: its response is not read.
@@ -304,6 +328,7 @@ impl Extractor {
             values: params.values,
             user: params.user,
             role: params.role,
+            login_user,
             values_truncated: params.values_truncated,
             endpoint,
             server_values,
@@ -468,14 +493,4 @@ fn server_values(
         }
     }
     values
-}
-
-/// ASCII case-insensitive substring test; `needle` is lower case.
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    let n = needle.len();
-    n == 0
-        || hay
-            .as_bytes()
-            .windows(n)
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }

@@ -84,6 +84,9 @@ pub(crate) struct Claims {
     /// The token's keyed hash among server-set values (the token is what later requests
     /// carry when a login response set it).
     binding: OnceLock<HashId>,
+    /// The user the token names, as exported (`[session.user]`; hashing it per transaction
+    /// would cost an HMAC each).
+    user: OnceLock<Option<Box<str>>>,
 }
 
 /// What one token gives one session key.
@@ -103,7 +106,16 @@ impl Claims {
             value,
             memo: (0..memo_keys).map(|_| KeyMemo::default()).collect(),
             binding: OnceLock::new(),
+            user: OnceLock::new(),
         }
+    }
+
+    /// The user the token names, as `export` makes it from the claims the first time (one
+    /// config per run, so one way of making it).
+    pub(crate) fn user(&self, export: impl FnOnce(&Value) -> Option<String>) -> Option<&str> {
+        self.user
+            .get_or_init(|| export(&self.value).map(String::into_boxed_str))
+            .as_deref()
     }
 
     /// The token's binding hash, computed by `hash` the first time.

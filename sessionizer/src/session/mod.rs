@@ -20,6 +20,7 @@ pub mod secret;
 pub mod stats;
 pub mod summary;
 pub mod table;
+mod user;
 mod view;
 
 #[cfg(test)]

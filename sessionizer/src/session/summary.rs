@@ -22,6 +22,9 @@ pub const MAX_ANOMALY_KINDS: usize = 64;
 /// would otherwise grow it without end.
 pub const MAX_SESSION_API_ENDPOINTS: usize = 32;
 
+/// Distinct alert kinds counted per session (the kinds are a closed set, well under this).
+pub const MAX_ALERT_KINDS: usize = 32;
+
 /// Values a [`Counted`] keeps inline before it spills to the heap.
 pub const INLINE_COUNTED: usize = 1;
 
@@ -387,14 +390,14 @@ pub struct SessionSummary {
     pub context: BTreeMap<Arc<str>, ParamAgg>,
     /// Anomalies by kind (HTTP, TCP and session layers).
     pub anomalies: BTreeMap<String, u64>,
+    /// Alerts raised for this session, by kind (`bola`, `enumeration`...).
+    pub alerts: BTreeMap<&'static str, u64>,
     /// Last `user` parameter value.
     pub user: Option<String>,
     /// Last `role` parameter value.
     pub role: Option<String>,
     /// Transaction ids not listed.
     pub transaction_ids_dropped: u64,
-    /// Alerts raised about the part, by kind.
-    pub alerts: BTreeMap<String, u64>,
     /// Transactions carrying attacks, by class (a transaction counts once per class).
     pub attacks: BTreeMap<&'static str, u64>,
     /// Transactions carrying attacks, by what their response said (`served`, `error`...).
@@ -417,11 +420,6 @@ pub struct SessionSummary {
 }
 
 impl SessionSummary {
-    /// Count one alert of `kind` raised about the part.
-    pub fn count_alert(&mut self, kind: &str) {
-        *self.alerts.entry(kind.to_string()).or_default() += 1;
-    }
-
     /// Count one occurrence of each anomaly in `names` (HTTP, TCP and session layers), at
     /// most [`MAX_ANOMALY_KINDS`] kinds; an anomaly of a kind past the bound is not counted.
     pub fn count_anomalies<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
@@ -431,6 +429,19 @@ impl SessionSummary {
             } else if self.anomalies.len() < MAX_ANOMALY_KINDS {
                 self.anomalies.insert(name.to_string(), 1);
             }
+        }
+    }
+}
+
+impl SessionSummary {
+    /// Count one alert of `kind` raised for this session, at most [`MAX_ALERT_KINDS`] kinds;
+    /// an alert of a kind past the bound is not counted here (the alert record is still
+    /// written).
+    pub fn count_alert(&mut self, kind: &'static str) {
+        if let Some(n) = self.alerts.get_mut(kind) {
+            *n += 1;
+        } else if self.alerts.len() < MAX_ALERT_KINDS {
+            self.alerts.insert(kind, 1);
         }
     }
 }
@@ -465,6 +476,21 @@ pub struct SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerts_are_counted_by_kind_up_to_the_bound() {
+        let mut s = SessionSummary::default();
+        s.count_alert("bola");
+        s.count_alert("bola");
+        s.count_alert("enumeration");
+        assert_eq!(s.alerts.get("bola"), Some(&2));
+        assert_eq!(s.alerts.get("enumeration"), Some(&1));
+        let kinds: Vec<String> = (0..MAX_ALERT_KINDS + 3).map(|i| format!("k{i}")).collect();
+        for k in &kinds {
+            s.count_alert(Box::leak(k.clone().into_boxed_str()));
+        }
+        assert_eq!(s.alerts.len(), MAX_ALERT_KINDS);
+    }
 
     #[test]
     fn counted_is_bounded_and_exact() {

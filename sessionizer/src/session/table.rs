@@ -89,6 +89,9 @@ pub struct TxSession {
     pub user: Option<String>,
     /// The `role` parameter, if present.
     pub role: Option<String>,
+    /// The username a login request posted, as exported like `user`, whether or not the login
+    /// succeeded (`user` is set only when it did).
+    pub login_user: Option<String>,
     /// Session-layer anomalies of this transaction, without duplicates.
     pub anomalies: Vec<SessionAnomaly>,
     /// Where its session is in the table, until [`Sessionizer::commit`]; `None` without one.
@@ -397,6 +400,7 @@ impl Sessionizer {
             context: std::mem::take(&mut facts.context),
             user: facts.user.take(),
             role: facts.role.take(),
+            login_user: facts.login_user.take(),
             anomalies: Vec::new(),
             slot: None,
         };

@@ -611,6 +611,112 @@ fn set_cookie_links_anonymous_session_to_the_authenticated_one() {
     assert_eq!(out[0].linked_from, None);
 }
 
+/// With the default config the user comes from the bearer JWT's `sub`, and from the
+/// username a successful login posts, carried on to the session the login opens; a failed
+/// login names no user but its username is kept for the behaviours.
+#[test]
+fn users_by_default_from_jwt_sub_and_login_forms() {
+    let mut s = sz(&SessionConfig::default());
+    let jwt = hs256(serde_json::json!({"sub": "user-7"}), b"k");
+    let (ts, _) = obs(&mut s, &tx("/api/me").bearer(&jwt).b());
+    assert_eq!(ts.user.as_deref(), Some("user-7"));
+    let form = "application/x-www-form-urlencoded";
+    let (failed, _) = obs(
+        &mut s,
+        &tx("/login")
+            .method("POST")
+            .ua("Mozilla")
+            .body(form, b"email=eve%40example.com&password=x")
+            .status(401)
+            .id(2, 1)
+            .b(),
+    );
+    assert_eq!(failed.user, None, "a failed login names nobody");
+    assert_eq!(failed.login_user.as_deref(), Some("eve@example.com"));
+    let (login, _) = obs(
+        &mut s,
+        &tx("/login")
+            .method("POST")
+            .ua("Mozilla")
+            .body(form, b"username=alice&password=x")
+            .rh("Set-Cookie", "PHPSESSID=s1; HttpOnly")
+            .id(2, 2)
+            .b(),
+    );
+    assert_eq!(login.user.as_deref(), Some("alice"));
+    let json = obs(
+        &mut s,
+        &tx("/api/v1/auth/token")
+            .method("POST")
+            .body("application/json", br#"{"login":"bob","password":"x"}"#)
+            .id(3, 1)
+            .b(),
+    );
+    assert_eq!(json.0.user.as_deref(), Some("bob"));
+    // Not a login: a form posted elsewhere names nobody.
+    let (other, _) = obs(
+        &mut s,
+        &tx("/profile")
+            .method("POST")
+            .body(form, b"user=mallory")
+            .id(4, 1)
+            .b(),
+    );
+    assert_eq!((other.user, other.login_user), (None, None));
+    // The session the login opens carries its user from the start.
+    let (_, out) = obs(
+        &mut s,
+        &tx("/home")
+            .ua("Mozilla")
+            .cookie("PHPSESSID=s1")
+            .id(2, 3)
+            .b(),
+    );
+    assert_eq!(out[0].linked_from, login.session_id);
+    assert_eq!(out[0].summary.user.as_deref(), Some("alice"));
+}
+
+/// `[session.user]`: hashed with `mode = "hash"`, off with `enabled = false`.
+#[test]
+fn default_user_modes() {
+    let jwt = hs256(serde_json::json!({"sub": "user-7"}), b"k");
+    let mut cfg = SessionConfig::default();
+    cfg.user.mode = ParamMode::Hash;
+    let mut s = sz(&cfg);
+    let user = obs(&mut s, &tx("/api/me").bearer(&jwt).b()).0.user.unwrap();
+    assert_eq!(user.len(), 32);
+    assert_ne!(user, "user-7");
+    let again = obs(&mut s, &tx("/api/me").bearer(&jwt).id(1, 2).b()).0.user;
+    assert_eq!(
+        again.as_deref(),
+        Some(user.as_str()),
+        "the same hash every time"
+    );
+    cfg.user.enabled = false;
+    let mut s = sz(&cfg);
+    assert_eq!(obs(&mut s, &tx("/api/me").bearer(&jwt).b()).0.user, None);
+    // Off, login usernames are still read (for the behaviours), and name nobody.
+    let login = tx("/login")
+        .method("POST")
+        .body(
+            "application/x-www-form-urlencoded",
+            b"username=alice&password=x",
+        )
+        .id(2, 1)
+        .b();
+    let (ts, _) = obs(&mut s, &login);
+    assert_eq!(ts.user, None);
+    let posted = ts.login_user.expect("the username is read");
+    assert!(posted.len() == 32 && posted != "alice", "hashed: {posted}");
+    cfg.user.enabled = true;
+    cfg.user.mode = ParamMode::Drop;
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("user.mode"));
+}
+
 #[test]
 fn login_json_token_links_and_binds() {
     let mut s = sz(&SessionConfig::default());
@@ -839,6 +945,8 @@ fn param(name: &str, source: ParamSource, field: &str, mode: ParamMode) -> Param
 fn context_parameters_every_source_and_mode() {
     let jwt = hs256(serde_json::json!({"sub": "alice", "role": "admin"}), b"k");
     let mut cfg = SessionConfig::default();
+    // Parameters alone name the user here (the defaults are tested on their own).
+    cfg.user.enabled = false;
     cfg.params = vec![
         param("tenant", ParamSource::Header, "X-Tenant", ParamMode::Plain),
         ParamSpec {

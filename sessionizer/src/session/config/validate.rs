@@ -136,6 +136,27 @@ impl SessionConfig {
                 ));
             }
         }
+        for (i, f) in self.user.login_fields.iter().enumerate() {
+            if f.is_empty() {
+                return Err(invalid(
+                    format!("user.login_fields[{i}]"),
+                    "must not be empty",
+                ));
+            }
+        }
+        if self.user.mode == ParamMode::Drop {
+            return Err(invalid(
+                "user.mode",
+                "\"drop\" is not a mode for the user; set user.enabled = false instead",
+            ));
+        }
+        if self.user.mask_keep_chars > MAX_MASK_KEEP_CHARS {
+            return Err(range(
+                "user.mask_keep_chars",
+                self.user.mask_keep_chars,
+                &format!("must be at most {MAX_MASK_KEEP_CHARS}"),
+            ));
+        }
         for (i, p) in self.login.token_pointers.iter().enumerate() {
             check_pointer(&format!("login.token_pointers[{i}]"), p)?;
         }

@@ -1,0 +1,300 @@
+//! What the behaviours remember per session, client address, user, User-Agent and endpoint.
+//! Every collection in here is bounded by a config field; the kinds' files read and update
+//! these through the stage.
+
+use std::collections::VecDeque;
+
+use apitap_sessionizer::session::TransactionId;
+
+use super::state::{Distinct, IdSet, Ring};
+
+/// Distinct endpoints counted per session or client for the endpoint ratio; more are taken
+/// as this many (the ratio is then a lower bound, which only makes `scraping` more eager
+/// for clients that use hundreds of endpoints, and those are not scrapers by this test).
+pub const MAX_ENDPOINTS_COUNTED: usize = 256;
+
+/// Requests and endpoints of a session or a client.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Requests.
+    pub requests: u64,
+    /// Distinct endpoints, at most [`MAX_ENDPOINTS_COUNTED`].
+    pub endpoints: IdSet,
+}
+
+impl Activity {
+    /// Count one request to the endpoint with fingerprint `fp`.
+    pub fn add(&mut self, fp: Option<u64>) {
+        self.requests += 1;
+        if let Some(fp) = fp {
+            self.endpoints.insert(fp, MAX_ENDPOINTS_COUNTED);
+        }
+    }
+}
+
+/// One object endpoint of a session or client: the distinct ids read on it, and the
+/// evidence of the kinds that look at objects.
+#[derive(Debug)]
+pub struct ObjectTrack {
+    /// Fingerprint of the endpoint name.
+    pub endpoint_fp: u64,
+    /// The endpoint name.
+    pub endpoint: Box<str>,
+    /// Distinct ids answered 2xx, at most `max_ids_per_endpoint`.
+    pub ids: IdSet,
+    /// Of those, ids the session owned (issued to it), counted as first read.
+    pub owned: u64,
+    /// `bola`: distinct foreign ids, each with `owned` before it.
+    pub bola: Ring,
+    /// `scraping`: distinct ids, each with the entity's request count before it.
+    pub scraping: Ring,
+}
+
+/// The object endpoints of a session or client, at most `max_endpoints_per_entity`.
+#[derive(Debug, Default)]
+pub struct Objects {
+    /// In first-seen order (a handful: a scan beats a map).
+    tracks: Vec<ObjectTrack>,
+}
+
+impl Objects {
+    /// The track of endpoint `fp` (named `name`), created when there is room; `None` at the
+    /// bound.
+    pub fn track(&mut self, fp: u64, name: &str, max: usize) -> Option<&mut ObjectTrack> {
+        if let Some(i) = self.tracks.iter().position(|t| t.endpoint_fp == fp) {
+            return self.tracks.get_mut(i);
+        }
+        if self.tracks.len() >= max {
+            return None;
+        }
+        self.tracks.push(ObjectTrack {
+            endpoint_fp: fp,
+            endpoint: name.into(),
+            ids: IdSet::default(),
+            owned: 0,
+            bola: Ring::default(),
+            scraping: Ring::default(),
+        });
+        self.tracks.last_mut()
+    }
+}
+
+/// Failed lookups of a session or client (`enumeration`), over all its endpoints.
+#[derive(Debug, Default)]
+pub struct Failures {
+    /// Distinct failing objects (endpoint and id, or path), at most `max_ids_per_endpoint`.
+    pub seen: IdSet,
+    /// Evidence: each new failing object, with the entity's request count before it and the
+    /// numeric id it named (`i64::MIN`: none).
+    pub ring: Ring,
+}
+
+/// Login attempts of a client or a User-Agent (`credential_stuffing`).
+#[derive(Debug, Default)]
+pub struct Logins {
+    /// Distinct usernames that failed, at most `max_ids_per_endpoint`.
+    pub usernames: IdSet,
+    /// Attempts.
+    pub attempts: u64,
+    /// Failed attempts.
+    pub failures: u64,
+    /// Evidence: each new failing username, with `attempts` and `failures` before it (aux).
+    pub ring: Ring,
+}
+
+/// A session's state.
+#[derive(Debug, Default)]
+pub struct SessionState {
+    /// Requests and endpoints.
+    pub activity: Activity,
+    /// Ids issued to the session (ownership), at most `max_known_ids_per_session`.
+    pub known: IdSet,
+    /// Object endpoints.
+    pub objects: Objects,
+    /// Failed lookups.
+    pub failures: Failures,
+    /// Totals of the volume parameter.
+    pub volume: Volume,
+}
+
+/// A client address's state.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    /// Requests and endpoints.
+    pub activity: Activity,
+    /// Object endpoints.
+    pub objects: Objects,
+    /// Failed lookups.
+    pub failures: Failures,
+    /// Login attempts.
+    pub logins: Logins,
+}
+
+/// A user's (or login username's) state.
+#[derive(Debug, Default)]
+pub struct UserState {
+    /// `brute_force`: failed logins, each with the client's fingerprint (aux).
+    pub failed_logins: Ring,
+    /// Totals of the volume parameter.
+    pub volume: Volume,
+}
+
+/// A User-Agent's login attempts across client addresses.
+#[derive(Debug, Default)]
+pub struct AgentState {
+    /// Login attempts.
+    pub logins: Logins,
+    /// Distinct client addresses it logged in from, at most `max_ids_per_endpoint`.
+    pub clients: IdSet,
+}
+
+/// An endpoint's populations over everyone.
+#[derive(Debug, Default)]
+pub struct EndpointState {
+    /// Distinct object ids read on it (2xx), estimated.
+    pub objects: Distinct,
+    /// Sessions' window totals of the volume parameter.
+    pub sessions: Population,
+    /// Users' window totals.
+    pub users: Population,
+}
+
+/// One value of the volume parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct VolumeEvent {
+    /// Packet time.
+    pub ts_us: u64,
+    /// The value (1 for `count`).
+    pub value: f64,
+    /// The transaction.
+    pub tx: TransactionId,
+}
+
+/// A session's or user's values of the volume parameter in the window.
+#[derive(Debug, Default)]
+pub struct Volume {
+    /// Oldest first, at most `max_events`.
+    pub events: VecDeque<VolumeEvent>,
+    /// Their sum.
+    pub total: f64,
+    /// Packet time before which `volume_spike` does not fire again for it.
+    pub quiet_until_us: u64,
+}
+
+impl Volume {
+    /// Add `e`, dropping the values older than `window_us` and, at `max` values, the oldest
+    /// (returned: how many were dropped early).
+    pub fn add(&mut self, e: VolumeEvent, window_us: u64, max: usize) -> u64 {
+        let mut early = 0;
+        while self
+            .events
+            .front()
+            .is_some_and(|o| e.ts_us.saturating_sub(o.ts_us) > window_us)
+        {
+            self.pop();
+        }
+        while self.events.len() >= max.max(1) {
+            self.pop();
+            early += 1;
+        }
+        self.events.push_back(e);
+        self.total += e.value;
+        early
+    }
+
+    /// Drop the oldest value.
+    fn pop(&mut self) {
+        if let Some(o) = self.events.pop_front() {
+            self.total -= o.value;
+        }
+        if self.events.is_empty() {
+            // Floating-point sums drift: an empty window is exactly zero.
+            self.total = 0.0;
+        }
+    }
+}
+
+/// Window totals of the other sessions (users) on an endpoint, by entity fingerprint, at
+/// most `max_population`, least recently updated forgotten first.
+#[derive(Debug, Default)]
+pub struct Population {
+    /// Least recently updated first.
+    entries: VecDeque<(u64, f64)>,
+}
+
+impl Population {
+    /// Set entity `key`'s total.
+    pub fn set(&mut self, key: u64, total: f64, max: usize) {
+        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
+            self.entries.remove(i);
+        }
+        while self.entries.len() >= max.max(1) {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((key, total));
+    }
+
+    /// The totals of every entity but `key`.
+    pub fn others(&self, key: u64) -> Vec<f64> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| *k != key)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts_us: u64, value: f64) -> VolumeEvent {
+        VolumeEvent {
+            ts_us,
+            value,
+            tx: TransactionId { conn: 1, depth: 1 },
+        }
+    }
+
+    /// The window drops values older than it, at its edge included, and the bound drops the
+    /// oldest early.
+    #[test]
+    fn volume_window_and_bound() {
+        let mut v = Volume::default();
+        assert_eq!(v.add(ev(0, 5.0), 100, 3), 0);
+        assert_eq!(v.add(ev(100, 1.0), 100, 3), 0);
+        assert_eq!(v.total, 6.0, "100 µs old: still in the window");
+        v.add(ev(101, 2.0), 100, 3);
+        assert_eq!(v.total, 3.0, "the first value left the window");
+        v.add(ev(102, 4.0), 100, 3);
+        assert_eq!(
+            v.add(ev(103, 8.0), 100, 3),
+            1,
+            "at 3 values the oldest goes early"
+        );
+        assert_eq!(v.total, 14.0);
+    }
+
+    #[test]
+    fn populations_are_bounded_and_exclude_the_asker() {
+        let mut p = Population::default();
+        p.set(1, 10.0, 2);
+        p.set(2, 20.0, 2);
+        p.set(1, 11.0, 2);
+        p.set(3, 30.0, 2);
+        assert_eq!(
+            p.others(0),
+            vec![11.0, 30.0],
+            "2 was the least recently updated"
+        );
+        assert_eq!(p.others(3), vec![11.0]);
+    }
+
+    #[test]
+    fn object_tracks_are_bounded() {
+        let mut o = Objects::default();
+        assert!(o.track(1, "GET /a/{id}", 1).is_some());
+        assert!(o.track(2, "GET /b/{id}", 1).is_none());
+        assert!(o.track(1, "GET /a/{id}", 1).is_some());
+    }
+}

@@ -1,0 +1,244 @@
+//! Object ids: the one a request names (a templated path segment, an id query parameter),
+//! and the ones a response issues (a `Location` header, ids in a JSON body).
+//!
+//! The JSON body is not parsed: a stored body is often cut (`max_scan_bytes`), and a listing
+//! is large. The scan looks for keys that name ids (`"id"`, `"…_id"`, `"…Id"`, `"uuid"`) with
+//! `memchr` and reads the scalar after the colon. A string value containing such a key text
+//! may yield an extra id: an id wrongly taken as issued only makes `bola` less eager.
+
+use memchr::memmem;
+
+/// Longest id value taken, in bytes (UUIDs are 36, object ids 24; longer is not an id).
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Longest JSON key looked back over, in bytes.
+const MAX_KEY_BYTES: usize = 64;
+
+/// The id a request names on an object endpoint: the path segment under the last id
+/// placeholder of `endpoint` (`GET /api/orders/{id}`), else a query parameter of `id_params`.
+#[cfg(test)]
+pub fn request_object<'a>(
+    endpoint: &str,
+    path: &'a str,
+    query: Option<&'a str>,
+    is_placeholder: impl Fn(&str) -> bool,
+    id_params: &[String],
+) -> Option<&'a str> {
+    match id_segment(endpoint, is_placeholder) {
+        Some(n) => nth_segment(path, n),
+        None => query_id(query?, id_params),
+    }
+}
+
+/// Which `/`-separated segment of the path is the endpoint's last id placeholder (the
+/// template has the path's segments, placeholders where the path has values).
+pub fn id_segment(endpoint: &str, is_placeholder: impl Fn(&str) -> bool) -> Option<usize> {
+    let template = endpoint.split_once(' ').map_or(endpoint, |(_, t)| t);
+    if !template.contains('{') {
+        return None;
+    }
+    template
+        .split('/')
+        .enumerate()
+        .filter(|(_, t)| t.starts_with('{') && is_placeholder(t))
+        .map(|(i, _)| i)
+        .last()
+}
+
+/// Segment `n` of a path (segment 0 is before the first `/`), when not empty and at most
+/// [`MAX_ID_BYTES`].
+pub fn nth_segment(path: &str, n: usize) -> Option<&str> {
+    let b = path.as_bytes();
+    let mut start = 0;
+    let mut seen = 0;
+    let mut slashes = memchr::memchr_iter(b'/', b);
+    while seen < n {
+        start = slashes.next()? + 1;
+        seen += 1;
+    }
+    let end = memchr::memchr(b'/', b.get(start..)?).map_or(b.len(), |i| start + i);
+    path.get(start..end)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID_BYTES)
+}
+
+/// The value of the first of `id_params` in a query.
+pub fn query_id<'a>(q: &'a str, id_params: &[String]) -> Option<&'a str> {
+    // Most queries carry no id: look for a parameter name before splitting the query.
+    if !id_params.iter().any(|p| q.contains(p.as_str())) {
+        return None;
+    }
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, v)| !v.is_empty() && id_params.iter().any(|p| p == k))
+        .map(|(_, v)| v)
+        .filter(|id| id.len() <= MAX_ID_BYTES)
+}
+
+/// The id a `Location` header names: its path's last segment, when it reads as an id.
+pub fn location_id(location: &str) -> Option<&str> {
+    let path = location.split(['?', '#']).next().unwrap_or("");
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    apitap_sessionizer::http::capture::looks_like_id(last).then_some(last)
+}
+
+/// True when a JSON key names an id.
+fn id_key(k: &[u8]) -> bool {
+    k == b"id" || k == b"uuid" || k.ends_with(b"_id") || k.ends_with(b"Id") || k.ends_with(b"_uuid")
+}
+
+/// Call `f` with each id a JSON text issues, at most `max` of them; returns how many.
+pub fn json_ids(body: &[u8], max: usize, mut f: impl FnMut(&[u8])) -> usize {
+    let mut n = 0;
+    let finder = memmem::Finder::new(b"d\"");
+    let mut from = 0;
+    while n < max {
+        let Some(hit) = body.get(from..).and_then(|rest| finder.find(rest)) else {
+            break;
+        };
+        let close = from + hit + 1; // the key's closing quote
+        from = close + 1;
+        let Some(key) = key_before(body, close) else {
+            continue;
+        };
+        if !id_key(key) {
+            continue;
+        }
+        if let Some(v) = value_after(body, close + 1) {
+            f(v);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The key whose closing quote is at `close`: the bytes after the previous quote.
+fn key_before(body: &[u8], close: usize) -> Option<&[u8]> {
+    let lo = close.saturating_sub(MAX_KEY_BYTES);
+    let window = body.get(lo..close)?;
+    let open = memchr::memrchr(b'"', window)?;
+    window.get(open + 1..)
+}
+
+/// The scalar after a key: `: "text"` or `: 123`, not empty, at most [`MAX_ID_BYTES`].
+fn value_after(body: &[u8], mut i: usize) -> Option<&[u8]> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    while body.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    if body.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while body.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    let rest = body.get(i..)?;
+    let v = match rest.first()? {
+        b'"' => {
+            let s = rest.get(1..)?;
+            let end = memchr::memchr(b'"', s.get(..s.len().min(MAX_ID_BYTES + 1))?)?;
+            s.get(..end)?
+        }
+        b'-' | b'0'..=b'9' => {
+            let end = rest
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+                .unwrap_or(rest.len());
+            rest.get(..end)?
+        }
+        _ => return None,
+    };
+    (!v.is_empty() && v.len() <= MAX_ID_BYTES).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ph(p: &str) -> bool {
+        p == "{id}" || p == "{uuid}" || p.ends_with("id}")
+    }
+
+    #[test]
+    fn the_request_names_its_object() {
+        let ids = vec!["id".to_string()];
+        for (endpoint, path, query, want) in [
+            ("GET /api/orders/{id}", "/api/orders/42", None, Some("42")),
+            (
+                "GET /u/{id}/orders/{uuid}",
+                "/u/7/orders/ab-cd",
+                None,
+                Some("ab-cd"),
+            ),
+            ("GET /u/{user_id}/orders", "/u/7/orders", None, Some("7")),
+            (
+                "GET /api/orders",
+                "/api/orders",
+                Some("page=2&id=9"),
+                Some("9"),
+            ),
+            ("GET /api/orders", "/api/orders", Some("page=2"), None),
+            ("GET /api/orders", "/api/orders", Some("valid=1"), None),
+            ("GET /p/{date}", "/p/2024-01-01", None, None),
+        ] {
+            assert_eq!(
+                request_object(endpoint, path, query, ph, &ids),
+                want,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn locations_name_created_objects() {
+        assert_eq!(location_id("/api/v1/orders/42"), Some("42"));
+        assert_eq!(
+            location_id("https://shop.example/o/8d1c2f0e-aaaa-4bbb-8ccc-0123456789ab?x=1"),
+            Some("8d1c2f0e-aaaa-4bbb-8ccc-0123456789ab")
+        );
+        assert_eq!(location_id("/login"), None);
+    }
+
+    fn ids(body: &str, max: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        json_ids(body.as_bytes(), max, |v| {
+            out.push(String::from_utf8_lossy(v).into_owned())
+        });
+        out
+    }
+
+    #[test]
+    fn json_ids_are_read_from_id_keys_only() {
+        let body = r#"{"orders":[{"id":"a1","amount":5,"paid":true,"product_id":17},
+                      {"id" : 42, "userId":"u-9", "uuid":"ab-cd"}],"count":2,"valid":"no"}"#;
+        assert_eq!(ids(body, 100), ["a1", "17", "42", "u-9", "ab-cd"]);
+        assert_eq!(ids(body, 2), ["a1", "17"]);
+    }
+
+    /// A body cut anywhere gives a prefix of the ids, never a panic.
+    #[test]
+    fn cut_bodies_give_a_prefix_of_the_ids() {
+        let body = r#"{"items":[{"id":1},{"id":"two"},{"order_id":3}]}"#;
+        let all = ids(body, 100);
+        for cut in 0..body.len() {
+            let part = ids(&body[..cut], 100);
+            assert!(
+                all.starts_with(&part)
+                    || part
+                        .last()
+                        .is_some_and(|p| all.iter().any(|a| a.starts_with(p.as_str()))),
+                "{cut}: {part:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes: no panic, at most `max` ids, each short.
+        #[test]
+        fn any_bytes_are_scanned_safely(body in proptest::collection::vec(proptest::sample::select(b"{}[]\":, id_Iu0123-\\x".to_vec()), 0..200), max in 0usize..8) {
+            let mut n = 0;
+            let got = json_ids(&body, max, |v| { n += 1; assert!(!v.is_empty() && v.len() <= MAX_ID_BYTES); });
+            proptest::prop_assert!(got == n && n <= max);
+        }
+    }
+}

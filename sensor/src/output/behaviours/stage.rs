@@ -1,0 +1,752 @@
+//! The behaviours stage: each transaction, in completion order and on packet time, updates
+//! the state of its session, its client address, its user (or login username), its
+//! User-Agent and its endpoint, and the kinds decide on what that state holds
+//! (`docs/behaviours.md`).
+
+use std::net::IpAddr;
+
+use apitap_exporters::ExportError;
+use apitap_sessionizer::alert::Alert;
+use apitap_sessionizer::http::target::split_target;
+use apitap_sessionizer::http::{Response, Transaction};
+use apitap_sessionizer::session::config::BodyConfig;
+use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSession};
+
+use super::config::{BehavioursConfig, Statistic};
+use super::credential_stuffing::Scope as LoginScope;
+use super::entity::{
+    Activity, AgentState, ClientState, EndpointState, Failures, Logins, Objects, SessionState,
+    UserState, VolumeEvent,
+};
+use super::enumeration::NO_NUMBER;
+use super::found::Found;
+use super::ids;
+use super::state::{fingerprint, fingerprint2, Bound, Evidence, Lru};
+use super::stats::BehaviourStats;
+use super::volume_spike::Scope as VolumeScope;
+use super::{bola, brute_force, credential_stuffing, enumeration, scraping, volume_spike};
+use crate::output::{OutputStats, Records, SessionCx, Stage};
+use crate::staged::Staged;
+
+/// Key sources of sessions without a credential (`fallback:ip+ua`, `fallback:ip`).
+const ANONYMOUS_KEY_PREFIX: &str = "fallback:";
+
+/// What one transaction says, read once for every kind.
+struct Obs<'a> {
+    /// Packet time.
+    now_us: u64,
+    /// The transaction.
+    tx: TransactionId,
+    /// Response status; `None` without response.
+    status: Option<u16>,
+    /// Request method.
+    method: &'a str,
+    /// Request path.
+    path: &'a str,
+    /// Endpoint name and its fingerprint.
+    endpoint: Option<(&'a str, u64)>,
+    /// The object id the request names, and its fingerprint.
+    object: Option<(&'a str, u64)>,
+    /// The session's id and whether its key is a credential.
+    session: Option<(HashId, bool)>,
+    /// The client.
+    client: IpAddr,
+    /// The transaction's user.
+    user: Option<&'a str>,
+    /// A login: the username it posted and whether it failed.
+    login: Option<(&'a str, bool)>,
+    /// The request's User-Agent.
+    agent: Option<&'a str>,
+    /// Context parameters, as exported.
+    context: &'a [(std::sync::Arc<str>, String)],
+}
+
+impl Obs<'_> {
+    /// Evidence of this transaction.
+    fn evidence(&self) -> Evidence {
+        Evidence {
+            ts_us: self.now_us,
+            tx: self.tx,
+            before: 0,
+            aux: 0,
+        }
+    }
+
+    /// The response succeeded (2xx).
+    fn ok(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// The behaviours stage (`[behaviours]`).
+pub struct Behaviours {
+    /// Settings.
+    cfg: BehavioursConfig,
+    /// Login path words (lower case), from `session.login.path_keywords`.
+    login_keywords: Vec<String>,
+    /// Body decoding limits for the scans.
+    body: BodyConfig,
+    /// Per session.
+    sessions: Lru<HashId, SessionState>,
+    /// Per client address.
+    clients: Lru<IpAddr, ClientState>,
+    /// Per user or login username (by fingerprint).
+    users: Lru<u64, UserState>,
+    /// Per User-Agent (by fingerprint).
+    agents: Lru<u64, AgentState>,
+    /// Per endpoint (by fingerprint).
+    endpoints: Lru<u64, EndpointState>,
+    /// The id segment of each endpoint seen (by fingerprint), at most `max_endpoints`.
+    id_segments: hashbrown::HashMap<u64, Option<usize>, foldhash::fast::FixedState>,
+    /// Counters.
+    stats: BehaviourStats,
+}
+
+impl Behaviours {
+    /// The stage for validated settings; `login_keywords` and `body` are the session's.
+    pub fn new(cfg: &BehavioursConfig, login_keywords: &[String], body: &BodyConfig) -> Self {
+        let mut body = body.clone();
+        body.max_decoded_bytes = body.max_decoded_bytes.min(cfg.max_scan_bytes);
+        Behaviours {
+            login_keywords: login_keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
+            body,
+            sessions: Lru::new(cfg.max_sessions),
+            clients: Lru::new(cfg.max_clients),
+            users: Lru::new(cfg.max_users),
+            agents: Lru::new(cfg.max_user_agents),
+            endpoints: Lru::new(cfg.max_endpoints),
+            id_segments: hashbrown::HashMap::default(),
+            stats: BehaviourStats::default(),
+            cfg: cfg.clone(),
+        }
+    }
+
+    /// The segment of endpoint `e` (fingerprint `fp`) that holds its object id, worked out
+    /// once per endpoint (while [`BehavioursConfig::max_endpoints`] are remembered; beyond,
+    /// each time).
+    fn id_segment(&mut self, e: &str, fp: u64) -> Option<usize> {
+        if let Some(n) = self.id_segments.get(&fp) {
+            return *n;
+        }
+        let placeholders = &self.cfg.id_placeholders;
+        let n = ids::id_segment(e, |p| {
+            p.ends_with("id}") || placeholders.iter().any(|x| x == p)
+        });
+        if self.id_segments.len() < self.cfg.max_endpoints {
+            self.id_segments.insert(fp, n);
+        }
+        n
+    }
+
+    /// Read what every kind needs from a transaction and its session fields.
+    fn observe<'a>(
+        &mut self,
+        now_us: u64,
+        tx: &'a Transaction,
+        ts: &'a TxSession,
+    ) -> Option<Obs<'a>> {
+        let req = tx.request.as_ref()?;
+        let (path, query) = split_target(&req.uri);
+        let endpoint = ts
+            .endpoint
+            .as_deref()
+            .map(|e| (e, fingerprint(e.as_bytes())));
+        let object = endpoint
+            .and_then(|(e, fp)| match self.id_segment(e, fp) {
+                Some(n) => ids::nth_segment(path, n),
+                None => ids::query_id(query?, &self.cfg.id_query_params),
+            })
+            .map(|id| (id, fingerprint(id.as_bytes())));
+        let status = tx.response.as_ref().map(|r| r.status);
+        let login = ts.login_user.as_deref().map(|u| (u, self.login_failed(tx)));
+        Some(Obs {
+            now_us,
+            tx: ts.transaction_id,
+            status,
+            method: &req.method,
+            path,
+            endpoint,
+            object,
+            session: ts.session_id.map(|id| {
+                let credential = !ts
+                    .key_source
+                    .as_deref()
+                    .is_some_and(|k| k.starts_with(ANONYMOUS_KEY_PREFIX));
+                (id, credential)
+            }),
+            client: ts.client_ip,
+            user: ts.user.as_deref(),
+            login,
+            agent: req.headers.get("user-agent"),
+            context: &ts.context,
+        })
+    }
+
+    /// True when a login's response says it failed: a failure status, a redirect whose
+    /// `Location` names a login page or an error, or a body with a failure word.
+    #[cold]
+    #[inline(never)]
+    fn login_failed(&self, tx: &Transaction) -> bool {
+        let Some(r) = tx.response.as_ref() else {
+            return false;
+        };
+        let lc = &self.cfg.login;
+        if lc.failure_statuses.contains(&r.status) || r.status >= 400 {
+            return true;
+        }
+        let has_marker = |hay: &[u8]| {
+            lc.failure_body_markers.iter().any(|m| {
+                !m.is_empty()
+                    && hay
+                        .windows(m.len())
+                        .any(|w| w.eq_ignore_ascii_case(m.as_bytes()))
+            })
+        };
+        if (300..400).contains(&r.status) {
+            let to = r.headers.get("location").unwrap_or("");
+            return has_marker(to.as_bytes())
+                || self
+                    .login_keywords
+                    .iter()
+                    .any(|k| has_marker_word(to.as_bytes(), k));
+        }
+        if r.body.is_empty() {
+            return false;
+        }
+        let (data, _) = body::decode(
+            r.headers.get("content-encoding"),
+            &r.body,
+            r.body_truncated,
+            &self.body,
+        );
+        has_marker(&data)
+    }
+}
+
+/// ASCII case-insensitive substring test of `word` (lower case) in `hay`.
+fn has_marker_word(hay: &[u8], word: &str) -> bool {
+    !word.is_empty()
+        && hay
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Who an alert concerns.
+struct Whom<'a> {
+    /// The session, for session kinds.
+    session: Option<HashId>,
+    /// The client.
+    client: IpAddr,
+    /// The user.
+    user: Option<&'a str>,
+}
+
+impl Behaviours {
+    /// Write the alert for `found`, count it, and count it in the session's record when it
+    /// concerns the transaction's session.
+    #[cold]
+    #[inline(never)]
+    fn raise(
+        &mut self,
+        now_us: u64,
+        found: Found,
+        whom: Whom<'_>,
+        cx: &mut Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError> {
+        let mut alert = Alert {
+            kind: found.kind,
+            ts_us: now_us,
+            first_ts_us: found.first_ts_us,
+            session_id: whom.session,
+            client_ip: whom.client,
+            user: whom.user.map(str::to_owned),
+            endpoint: found.endpoint,
+            transaction_ids: Vec::new(),
+            transaction_ids_dropped: 0,
+            evidence: found.evidence,
+        };
+        for t in found.txs {
+            alert.push_transaction(t);
+        }
+        *self.stats.alerts.entry(found.kind).or_default() += 1;
+        if let Some(SessionCx {
+            tx,
+            state: Some(state),
+        }) = cx
+        {
+            if whom.session.is_some() && tx.session_id == whom.session {
+                state.count_alert(found.kind);
+            }
+        }
+        records.alert(&alert)
+    }
+}
+
+impl Stage for Behaviours {
+    fn transaction(
+        &mut self,
+        now_us: u64,
+        item: &Staged,
+        session: Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError> {
+        let mut cx = session;
+        let Some(ts) = cx.as_ref().map(|c| c.tx) else {
+            return Ok(());
+        };
+        // Requests that carry attack payloads are attack detection's evidence, not behaviour
+        // evidence (a scanner's failing probes are not enumeration). Protocol findings (framing
+        // and reassembly anomalies) carry no payload and do not count.
+        if item.scan.as_ref().is_some_and(|s| {
+            s.findings
+                .iter()
+                .any(|f| f.class != apitap_detect::Class::Protocol)
+        }) {
+            self.stats.attack_transactions += 1;
+            return Ok(());
+        }
+        let Some(obs) = self.observe(now_us, &item.tx, ts) else {
+            return Ok(());
+        };
+        let mut found: Vec<Found> = Vec::new();
+        let population = self.population(&obs);
+        if let Some((id, credential)) = obs.session {
+            self.session_kinds(&obs, &item.tx, id, credential, population, &mut found);
+        }
+        self.client_kinds(&obs, population, &mut found);
+        self.user_kinds(&obs, &mut found);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let session_user = cx
+            .as_ref()
+            .and_then(|c| c.state.as_deref())
+            .and_then(|s| s.user.clone());
+        for f in found {
+            let whom = Whom {
+                session: obs.session.map(|(id, _)| id).filter(|_| f.session),
+                client: obs.client,
+                user: match f.kind {
+                    brute_force::KIND => obs.login.map(|(u, _)| u),
+                    _ => session_user.as_deref().or(obs.user),
+                },
+            };
+            self.raise(now_us, f, whom, &mut cx, records)?;
+        }
+        Ok(())
+    }
+
+    fn add_stats(&self, stats: &mut OutputStats) {
+        let mut b = self.stats.clone();
+        b.sessions_evicted = self.sessions.evicted;
+        b.clients_evicted = self.clients.evicted;
+        b.users_evicted = self.users.evicted;
+        b.user_agents_evicted = self.agents.evicted;
+        b.endpoints_evicted = self.endpoints.evicted;
+        stats.behaviours = b;
+    }
+}
+
+impl Behaviours {
+    /// The endpoint's distinct objects read by everyone, with this transaction's (a 2xx read
+    /// of an object, when `scraping` is on).
+    fn population(&mut self, obs: &Obs<'_>) -> usize {
+        let (Some((_, efp)), Some((_, ofp)), true, true) = (
+            obs.endpoint,
+            obs.object,
+            obs.ok(),
+            self.cfg.scraping.enabled,
+        ) else {
+            return 0;
+        };
+        let e = self.endpoints.touch(efp);
+        e.objects.add(ofp);
+        e.objects.estimate().round() as usize
+    }
+
+    /// The kinds that look at the session: ownership, `bola`, `scraping`, `enumeration`,
+    /// `volume_spike`. Its findings concern the session.
+    fn session_kinds(
+        &mut self,
+        obs: &Obs<'_>,
+        tx: &Transaction,
+        id: HashId,
+        credential: bool,
+        population: usize,
+        found: &mut Vec<Found>,
+    ) {
+        let cfg = &self.cfg;
+        let stats = &mut self.stats;
+        let s = self.sessions.touch(id);
+        s.activity.add(obs.endpoint.map(|(_, fp)| fp));
+        // Owned before this response is read: an object's own body names its id. A `201`
+        // made the object it names.
+        let owned = obs
+            .object
+            .is_some_and(|(_, fp)| s.known.contains(fp) || obs.status == Some(201));
+        if credential {
+            learn_ownership(cfg, &self.body, obs, tx, s, stats);
+        }
+        let bola = (credential && cfg.bola.enabled).then_some(BolaRead {
+            owned,
+            known: s.known.len(),
+        });
+        let mine = &mut Vec::new();
+        read_objects(
+            cfg,
+            stats,
+            &mut s.objects,
+            &s.activity,
+            obs,
+            population,
+            bola,
+            mine,
+        );
+        mine.extend(failed_lookups(
+            cfg,
+            stats,
+            &mut s.failures,
+            s.activity.requests,
+            obs,
+        ));
+        if let Some((value, (name, efp))) = volume_value(cfg, obs).zip(obs.endpoint) {
+            let pop = &mut self.endpoints.touch(efp).sessions;
+            let key = fingerprint(&id.0);
+            let e = VolumeEvent {
+                ts_us: obs.now_us,
+                value,
+                tx: obs.tx,
+            };
+            let vs = &cfg.volume_spike;
+            let scope = VolumeScope::Session;
+            let (f, dropped) = volume_spike::on_value(vs, &mut s.volume, pop, key, e, scope, name);
+            stats.volume_values_dropped += dropped;
+            mine.extend(f);
+        }
+        for f in mine.iter_mut() {
+            f.session = true;
+        }
+        found.append(mine);
+    }
+
+    /// The kinds that look at the client address and the User-Agent: `scraping`,
+    /// `enumeration`, `credential_stuffing`.
+    fn client_kinds(&mut self, obs: &Obs<'_>, population: usize, found: &mut Vec<Found>) {
+        let cfg = &self.cfg;
+        let stats = &mut self.stats;
+        let c = self.clients.touch(obs.client);
+        c.activity.add(obs.endpoint.map(|(_, fp)| fp));
+        read_objects(
+            cfg,
+            stats,
+            &mut c.objects,
+            &c.activity,
+            obs,
+            population,
+            None,
+            found,
+        );
+        found.extend(failed_lookups(
+            cfg,
+            stats,
+            &mut c.failures,
+            c.activity.requests,
+            obs,
+        ));
+        let Some((username, failed)) = obs.login else {
+            return;
+        };
+        stats.logins += 1;
+        if !cfg.credential_stuffing.enabled {
+            return;
+        }
+        let attempt = Attempt {
+            ev: obs.evidence(),
+            user_fp: fingerprint(username.as_bytes()),
+            failed,
+        };
+        let client = LoginScope::Client;
+        found.extend(try_login(cfg, stats, &mut c.logins, &attempt, client));
+        if let Some(agent) = obs.agent {
+            let a = self.agents.touch(fingerprint(agent.as_bytes()));
+            let mut clients = Bound {
+                max: cfg.max_ids_per_endpoint,
+                dropped: &mut stats.ids_untracked,
+            };
+            clients.first(&mut a.clients, client_fp(obs.client));
+            let scope = LoginScope::Agent {
+                clients: a.clients.len(),
+            };
+            found.extend(try_login(cfg, stats, &mut a.logins, &attempt, scope));
+        }
+    }
+
+    /// The kinds that look at the user: `brute_force` (by login username) and
+    /// `volume_spike` (by user, across sessions).
+    fn user_kinds(&mut self, obs: &Obs<'_>, found: &mut Vec<Found>) {
+        let cfg = &self.cfg;
+        if let (Some((username, true)), true) = (obs.login, cfg.brute_force.enabled) {
+            let u = self.users.touch(fingerprint(username.as_bytes()));
+            let mut ev = obs.evidence();
+            ev.aux = client_fp(obs.client) as i64;
+            found.extend(brute_force::on_failed_login(&cfg.brute_force, u, ev));
+        }
+        let Some(((value, (name, efp)), user)) =
+            volume_value(cfg, obs).zip(obs.endpoint).zip(obs.user)
+        else {
+            return;
+        };
+        let key = fingerprint(user.as_bytes());
+        let u = self.users.touch(key);
+        let pop = &mut self.endpoints.touch(efp).users;
+        let e = VolumeEvent {
+            ts_us: obs.now_us,
+            value,
+            tx: obs.tx,
+        };
+        let vs = &cfg.volume_spike;
+        let (f, dropped) =
+            volume_spike::on_value(vs, &mut u.volume, pop, key, e, VolumeScope::User, name);
+        self.stats.volume_values_dropped += dropped;
+        found.extend(f);
+    }
+}
+
+/// What `bola` needs to know about a session's read.
+#[derive(Clone, Copy, Debug)]
+struct BolaRead {
+    /// The id was issued to the session.
+    owned: bool,
+    /// Ids issued to the session.
+    known: usize,
+}
+
+/// A 2xx read of an object by an entity (session or client): tracked on its endpoint, then
+/// `bola` (sessions with a credential: `bola` is `Some`) and `scraping` look at a first read.
+#[allow(clippy::too_many_arguments)]
+fn read_objects(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    objects: &mut Objects,
+    activity: &Activity,
+    obs: &Obs<'_>,
+    population: usize,
+    bola: Option<BolaRead>,
+    found: &mut Vec<Found>,
+) {
+    let (Some((name, efp)), Some((_, ofp)), true) = (obs.endpoint, obs.object, obs.ok()) else {
+        return;
+    };
+    if bola.is_none() && !cfg.scraping.enabled {
+        return;
+    }
+    let Some(track) = objects.track(efp, name, cfg.max_endpoints_per_entity) else {
+        stats.endpoints_untracked += 1;
+        return;
+    };
+    let mut bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    if !bound.first(&mut track.ids, ofp) {
+        return;
+    }
+    if let Some(b) = bola {
+        found.extend(bola::on_first_read(
+            &cfg.bola,
+            track,
+            obs.evidence(),
+            b.owned,
+            b.known,
+        ));
+    }
+    if cfg.scraping.enabled {
+        let ev = obs.evidence();
+        found.extend(scraping::on_first_read(
+            &cfg.scraping,
+            track,
+            activity,
+            ev,
+            population,
+        ));
+    }
+}
+
+/// A failed lookup of an entity (`requests`: its request count with this one) for
+/// `enumeration`.
+fn failed_lookups(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    failures: &mut Failures,
+    requests: u64,
+    obs: &Obs<'_>,
+) -> Option<Found> {
+    let failed = obs
+        .status
+        .is_some_and(|s| cfg.enumeration.failure_statuses.contains(&s));
+    if !cfg.enumeration.enabled || !failed {
+        return None;
+    }
+    let (key, number) = failure_key(obs);
+    let mut ev = obs.evidence();
+    ev.aux = number;
+    let bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    let endpoint = obs.endpoint.map(|(e, _)| e);
+    enumeration::on_failure(
+        &cfg.enumeration,
+        failures,
+        ev,
+        key,
+        requests,
+        endpoint,
+        bound,
+    )
+}
+
+/// One login attempt.
+struct Attempt {
+    /// Its evidence.
+    ev: Evidence,
+    /// The username's fingerprint.
+    user_fp: u64,
+    /// It failed.
+    failed: bool,
+}
+
+/// A login attempt of a client or a User-Agent, for `credential_stuffing`.
+#[inline(never)]
+fn try_login(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    logins: &mut Logins,
+    a: &Attempt,
+    scope: LoginScope,
+) -> Option<Found> {
+    let bound = Bound {
+        max: cfg.max_ids_per_endpoint,
+        dropped: &mut stats.ids_untracked,
+    };
+    let cs = &cfg.credential_stuffing;
+    credential_stuffing::on_attempt(cs, logins, a.ev, a.user_fp, a.failed, scope, bound)
+}
+
+/// Fingerprint of a client address.
+fn client_fp(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => fingerprint(&a.octets()),
+        IpAddr::V6(a) => fingerprint(&a.octets()),
+    }
+}
+
+/// The failing object's fingerprint (endpoint and id, or the path) and its id as a number
+/// ([`NO_NUMBER`] when it is not one).
+fn failure_key(obs: &Obs<'_>) -> (u64, i64) {
+    match (obs.endpoint, obs.object) {
+        (Some((e, _)), Some((id, _))) => (
+            fingerprint2(e.as_bytes(), id.as_bytes()),
+            id.parse().unwrap_or(NO_NUMBER),
+        ),
+        _ => (fingerprint(obs.path.as_bytes()), NO_NUMBER),
+    }
+}
+
+/// The volume parameter's value in the transaction (1 per transaction for `count`).
+fn volume_value(cfg: &BehavioursConfig, obs: &Obs<'_>) -> Option<f64> {
+    let v = &cfg.volume_spike;
+    if !v.enabled || v.param.is_empty() {
+        return None;
+    }
+    let (_, raw) = obs.context.iter().find(|(n, _)| **n == *v.param)?;
+    match v.statistic {
+        Statistic::Sum => context::numeric(raw),
+        Statistic::Count => Some(1.0),
+    }
+}
+
+/// Learn the ids the transaction issues to the session: its `Location`, the id in the path
+/// of its own creating request (`201`), and ids in its 2xx JSON body.
+fn learn_ownership(
+    cfg: &BehavioursConfig,
+    limits: &BodyConfig,
+    obs: &Obs<'_>,
+    tx: &Transaction,
+    s: &mut SessionState,
+    stats: &mut BehaviourStats,
+) {
+    let Some(r) = tx
+        .response
+        .as_ref()
+        .filter(|r| (200..400).contains(&r.status))
+    else {
+        return;
+    };
+    let mut bound = Bound {
+        max: cfg.max_known_ids_per_session,
+        dropped: &mut stats.known_ids_dropped,
+    };
+    // `Location` names a created object (201) or a redirect's target (3xx).
+    let locates = r.status == 201 || (300..400).contains(&r.status);
+    if let Some(id) = locates
+        .then(|| r.headers.get("location"))
+        .flatten()
+        .and_then(ids::location_id)
+    {
+        bound.first(&mut s.known, fingerprint(id.as_bytes()));
+    }
+    if let (201, Some((_, fp))) = (r.status, obs.object) {
+        bound.first(&mut s.known, fp);
+    }
+    if !cfg.bola.learn_from_bodies || r.body.is_empty() || !(200..300).contains(&r.status) {
+        return;
+    }
+    // A compressed creation response is not inflated: a decoder costs tens of thousands
+    // of instructions to set up, more than a small body's ids are worth when its
+    // `Location`, its path or its uncompressed peers name the object (docs/bench.md).
+    // Listings are inflated: they issue many ids at once.
+    let encoded = r
+        .headers
+        .get("content-encoding")
+        .is_some_and(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"));
+    if encoded && obs.method != "GET" {
+        stats.bodies_not_inflated += 1;
+        return;
+    }
+    scan_body(cfg, limits, r, s, stats);
+}
+
+/// Learn the ids in a stored response body. Out of the per-transaction path: few responses
+/// are stored.
+#[cold]
+#[inline(never)]
+fn scan_body(
+    cfg: &BehavioursConfig,
+    limits: &BodyConfig,
+    r: &Response,
+    s: &mut SessionState,
+    stats: &mut BehaviourStats,
+) {
+    let mut bound = Bound {
+        max: cfg.max_known_ids_per_session,
+        dropped: &mut stats.known_ids_dropped,
+    };
+    let (data, _) = body::decode(
+        r.headers.get("content-encoding"),
+        &r.body,
+        r.body_truncated,
+        limits,
+    );
+    stats.bodies_scanned += 1;
+    let scan = data
+        .get(..cfg.max_scan_bytes.min(data.len()))
+        .unwrap_or(&[]);
+    ids::json_ids(scan, cfg.max_ids_per_response, |v| {
+        bound.first(&mut s.known, fingerprint(v));
+    });
+}

@@ -1,0 +1,433 @@
+//! The building blocks of the behaviours' state, each bounded: an LRU table of entities, a
+//! set of id fingerprints, and a ring of evidence on packet time.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
+
+use apitap_sessionizer::session::TransactionId;
+use apitap_table::{Keyed, SlabTable};
+
+/// Fingerprints of values (object ids, usernames, endpoints): a fixed seed, so that nothing
+/// that reaches a record depends on the run. Two values collide with odds of 2^-64.
+pub fn fingerprint(v: &[u8]) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x6170_6974_6170_6265).hash_one(v)
+}
+
+/// Fingerprint of a pair of values (an endpoint and an id).
+pub fn fingerprint2(a: &[u8], b: &[u8]) -> u64 {
+    fingerprint(a) ^ fingerprint(b).rotate_left(17)
+}
+
+/// One entity's state in an [`Lru`] table.
+#[derive(Debug)]
+struct Slot<K, V> {
+    /// The key.
+    key: K,
+    /// The state.
+    value: V,
+}
+
+impl<K: Eq, V> Keyed for Slot<K, V> {
+    type Key = K;
+    fn key(&self) -> &K {
+        &self.key
+    }
+}
+
+/// Per-entity state (sessions, clients, users...), at most `max` entities; the least recently
+/// touched one is forgotten to make room (counted in [`Lru::evicted`]).
+///
+/// Invariant: the table holds at most `max` entries, all on its one list, least recently
+/// touched first.
+#[derive(Debug)]
+pub struct Lru<K, V> {
+    /// The entries, with their list by last touch. Keys are chosen by whoever sends the
+    /// traffic: the index hashes with a per-run seed (no output depends on it).
+    table: SlabTable<Slot<K, V>, foldhash::fast::RandomState, 1>,
+    /// The bound.
+    max: usize,
+    /// Entries forgotten at the bound.
+    pub evicted: u64,
+}
+
+impl<K: Eq + Hash, V: Default> Lru<K, V> {
+    /// An empty table of at most `max` entries (at least 1).
+    pub fn new(max: usize) -> Self {
+        Lru {
+            table: SlabTable::new(foldhash::fast::RandomState::default()),
+            max: max.max(1),
+            evicted: 0,
+        }
+    }
+
+    /// The state of `key`, created (empty) when absent, and marked most recently touched.
+    pub fn touch(&mut self, key: K) -> &mut V {
+        let slot = match self.table.find(&key) {
+            Some(s) => {
+                self.table.move_to_back(0, s);
+                s
+            }
+            None => {
+                if self.table.len() >= self.max {
+                    if let Some(old) = self.table.head(0) {
+                        self.table.remove(old);
+                        self.evicted += 1;
+                    }
+                }
+                let slot = self
+                    .table
+                    .insert(Slot {
+                        key,
+                        value: V::default(),
+                    })
+                    .expect("bounds are validated far below the slot limit");
+                self.table.push_back(0, slot);
+                slot
+            }
+        };
+        debug_assert!(self.table.len() <= self.max);
+        &mut self.table.get_mut(slot).expect("a slot just found").value
+    }
+
+    /// Entities held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+/// What [`IdSet::insert`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Insert {
+    /// The value was new and is now remembered.
+    New,
+    /// The value was remembered already.
+    Seen,
+    /// The value is new, but the set is full: not remembered (counted by the caller).
+    Full,
+}
+
+/// Fingerprints of distinct values, at most `max` (given at each insert: the bound is a
+/// config field and sets are many).
+#[derive(Debug, Default)]
+pub struct IdSet {
+    /// The fingerprints.
+    set: hashbrown::HashSet<u64, foldhash::fast::FixedState>,
+}
+
+impl IdSet {
+    /// Remember `fp`, unless `max` values are remembered already.
+    pub fn insert(&mut self, fp: u64, max: usize) -> Insert {
+        if self.set.contains(&fp) {
+            return Insert::Seen;
+        }
+        if self.set.len() >= max {
+            return Insert::Full;
+        }
+        self.set.insert(fp);
+        Insert::New
+    }
+
+    /// True when `fp` is remembered.
+    pub fn contains(&self, fp: u64) -> bool {
+        self.set.contains(&fp)
+    }
+
+    /// Values remembered.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+}
+
+/// A bound on an [`IdSet`] and the counter of the values it turned away.
+#[derive(Debug)]
+pub struct Bound<'a> {
+    /// Values a set may hold.
+    pub max: usize,
+    /// Values not remembered at the bound.
+    pub dropped: &'a mut u64,
+}
+
+impl Bound<'_> {
+    /// Remember `fp` in `set`; `true` when it is new (a value turned away at the bound is
+    /// counted and is not new: it cannot be told apart from the next time).
+    pub fn first(&mut self, set: &mut IdSet, fp: u64) -> bool {
+        match set.insert(fp, self.max) {
+            Insert::New => true,
+            Insert::Seen => false,
+            Insert::Full => {
+                *self.dropped += 1;
+                false
+            }
+        }
+    }
+}
+
+/// One piece of evidence: a transaction at a packet time, with a counter of its entity as it
+/// stood before it (requests, attempts...), from which the window's totals follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Packet time.
+    pub ts_us: u64,
+    /// The transaction.
+    pub tx: TransactionId,
+    /// A counter of the entity before this transaction (what it is depends on the kind).
+    pub before: u64,
+    /// A second kind-specific value (a second counter, a numeric id, a client fingerprint).
+    pub aux: i64,
+}
+
+/// The last `cap` pieces of evidence of one kind for one entity. "At least `cap` events
+/// within `window`" holds exactly when the ring is full and its oldest entry is within the
+/// window: the ring needs no more than `cap` entries to decide it.
+#[derive(Debug, Default)]
+pub struct Ring {
+    /// Oldest first.
+    items: VecDeque<Evidence>,
+    /// Packet time before which this kind does not fire again for the entity (it fired).
+    pub quiet_until_us: u64,
+}
+
+impl Ring {
+    /// Add `e`, forgetting the oldest entry when `cap` are held.
+    pub fn push(&mut self, e: Evidence, cap: usize) {
+        while self.items.len() >= cap.max(1) {
+            self.items.pop_front();
+        }
+        self.items.push_back(e);
+    }
+
+    /// The evidence, oldest first, when the ring holds `cap` entries and the oldest is at most
+    /// `window_us` older than `now_us`, and the kind is not quiet.
+    pub fn full_within(
+        &self,
+        cap: usize,
+        now_us: u64,
+        window_us: u64,
+    ) -> Option<&VecDeque<Evidence>> {
+        let oldest = self.items.front()?;
+        let ready = self.items.len() >= cap
+            && now_us.saturating_sub(oldest.ts_us) <= window_us
+            && now_us >= self.quiet_until_us;
+        ready.then_some(&self.items)
+    }
+
+    /// The kind fired at `now_us`: forget the evidence and stay quiet for `window_us`.
+    pub fn fired(&mut self, now_us: u64, window_us: u64) {
+        self.items.clear();
+        self.quiet_until_us = now_us.saturating_add(window_us);
+    }
+
+    /// Entries held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Registers of a [`Distinct`] estimate, as a power of two: 2^11 one-byte registers, a
+/// standard error of about 1.04 / sqrt(2048) = 2.3 % (Flajolet et al., HyperLogLog, 2007).
+const HLL_BITS: u32 = 11;
+/// Registers of a [`Distinct`] estimate.
+const HLL_REGISTERS: usize = 1 << HLL_BITS;
+
+/// An estimate of how many distinct values were added (HyperLogLog): a fixed 2 KiB however
+/// many, where a set of a popular endpoint's objects grew to megabytes and cost a cache miss
+/// per insert. Registers are allocated with the first value; the estimator's sum is kept up
+/// to date as registers change, so that reading it costs nothing.
+///
+/// Invariant: `sum` is the sum of `2^-r` over the registers and `zeros` counts the zero
+/// ones (both for all-zero registers before the first value).
+#[derive(Debug)]
+pub struct Distinct {
+    /// Per register, the largest rank seen.
+    regs: Option<Box<[u8; HLL_REGISTERS]>>,
+    /// Sum of `2^-register`.
+    sum: f64,
+    /// Registers still zero.
+    zeros: usize,
+}
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct {
+            regs: None,
+            sum: HLL_REGISTERS as f64,
+            zeros: HLL_REGISTERS,
+        }
+    }
+}
+
+impl Distinct {
+    /// Add a value by its fingerprint (uniform 64 bits).
+    pub fn add(&mut self, fp: u64) {
+        let regs = self
+            .regs
+            .get_or_insert_with(|| Box::new([0; HLL_REGISTERS]));
+        let idx = (fp >> (64 - HLL_BITS)) as usize;
+        // The rank of the remaining bits: leading zeros + 1, with a stop bit so that all
+        // zeros rank 64 - HLL_BITS + 1.
+        let rest = (fp << HLL_BITS) | (1 << (HLL_BITS - 1));
+        let rank = (rest.leading_zeros() + 1) as u8;
+        if let Some(r) = regs.get_mut(idx).filter(|r| **r < rank) {
+            self.sum += 2f64.powi(-i32::from(rank)) - 2f64.powi(-i32::from(*r));
+            if *r == 0 {
+                self.zeros -= 1;
+            }
+            *r = rank;
+        }
+    }
+
+    /// The estimated number of distinct values (linear counting while registers are empty).
+    pub fn estimate(&self) -> f64 {
+        let m = HLL_REGISTERS as f64;
+        if self.zeros == HLL_REGISTERS {
+            return 0.0;
+        }
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let raw = alpha * m * m / self.sum;
+        if raw <= 2.5 * m && self.zeros > 0 {
+            m * (m / self.zeros as f64).ln()
+        } else {
+            raw
+        }
+    }
+}
+
+/// Coefficient of variation (standard deviation / mean) of the gaps between the evidence
+/// times; `None` with fewer than two gaps or a zero mean.
+pub fn interval_cv(items: &VecDeque<Evidence>) -> Option<f64> {
+    let gaps: Vec<f64> = items
+        .iter()
+        .zip(items.iter().skip(1))
+        .map(|(a, b)| b.ts_us.saturating_sub(a.ts_us) as f64)
+        .collect();
+    if gaps.len() < 2 {
+        return None;
+    }
+    let n = gaps.len() as f64;
+    let mean = gaps.iter().sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let var = gaps.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n;
+    Some(var.sqrt() / mean)
+}
+
+/// Median of `v` (reordered); `None` when empty.
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts_us: u64) -> Evidence {
+        Evidence {
+            ts_us,
+            tx: TransactionId { conn: 1, depth: 1 },
+            before: 0,
+            aux: 0,
+        }
+    }
+
+    /// At the bound the least recently touched entity goes, and the eviction is counted.
+    #[test]
+    fn lru_forgets_the_least_recently_touched() {
+        let mut t: Lru<u32, u64> = Lru::new(2);
+        *t.touch(1) = 10;
+        *t.touch(2) = 20;
+        assert_eq!(*t.touch(1), 10, "touching 1 makes 2 the oldest");
+        *t.touch(3) = 30;
+        assert_eq!((t.len(), t.evicted), (2, 1));
+        assert_eq!(*t.touch(1), 10);
+        assert_eq!(*t.touch(2), 0, "2 was forgotten: it starts over");
+        assert_eq!(t.evicted, 2);
+    }
+
+    #[test]
+    fn id_sets_are_bounded() {
+        let mut s = IdSet::default();
+        assert_eq!(s.insert(1, 2), Insert::New);
+        assert_eq!(s.insert(1, 2), Insert::Seen);
+        assert_eq!(s.insert(2, 2), Insert::New);
+        assert_eq!(s.insert(3, 2), Insert::Full);
+        assert_eq!(s.insert(2, 2), Insert::Seen);
+        assert!(!s.contains(3) && s.len() == 2);
+    }
+
+    /// N events within the window, exactly: the window's edge included, one microsecond
+    /// beyond it excluded.
+    #[test]
+    fn ring_decides_n_within_a_window_at_its_edges() {
+        let mut r = Ring::default();
+        for t in [0, 500, 1000] {
+            r.push(ev(t), 3);
+        }
+        assert!(
+            r.full_within(3, 1000, 1000).is_some(),
+            "span 1000 within 1000"
+        );
+        assert!(
+            r.full_within(3, 1001, 1000).is_none(),
+            "oldest now 1001 old"
+        );
+        assert!(r.full_within(4, 1000, 1000).is_none(), "only 3 held");
+        r.push(ev(1001), 3);
+        assert!(r.full_within(3, 1001, 1000).is_some(), "oldest is 500 now");
+        r.fired(1001, 1000);
+        assert_eq!(r.len(), 0);
+        for t in [1100, 1200, 1300] {
+            r.push(ev(t), 3);
+        }
+        assert!(r.full_within(3, 1300, 1000).is_none(), "quiet until 2001");
+        for t in [2001, 2002] {
+            r.push(ev(t), 3);
+        }
+        assert!(r.full_within(3, 2002, 1000).is_some());
+    }
+
+    #[test]
+    fn steady_gaps_have_a_small_cv_and_bursts_a_large_one() {
+        let steady: VecDeque<Evidence> = (0..10).map(|i| ev(i * 1000)).collect();
+        assert!(interval_cv(&steady).unwrap() < 1e-9);
+        let bursty: VecDeque<Evidence> = [0, 1, 2, 3, 10_000, 10_001, 10_002, 20_000]
+            .into_iter()
+            .map(ev)
+            .collect();
+        assert!(interval_cv(&bursty).unwrap() > 1.0);
+        assert_eq!(interval_cv(&steady.iter().take(2).copied().collect()), None);
+    }
+
+    /// The estimate stays within a few standard errors of the exact count, small and large.
+    #[test]
+    fn distinct_estimates_are_close() {
+        for n in [0u64, 1, 10, 100, 1000, 20_000, 200_000] {
+            let mut d = Distinct::default();
+            for i in 0..n {
+                d.add(fingerprint(&i.to_le_bytes()));
+                d.add(fingerprint(&i.to_le_bytes()));
+            }
+            let e = d.estimate();
+            let tolerance = (n as f64 * 0.07).max(1.0);
+            assert!((e - n as f64).abs() <= tolerance, "{n}: {e}");
+        }
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}

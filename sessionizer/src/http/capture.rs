@@ -1,0 +1,286 @@
+//! Which bodies are stored beyond `max_body_capture_bytes`: those later stages read, chosen
+//! from the request line (and the response's status) before any byte of the body arrives.
+//!
+//! Storing every body costs a copy of most of the traffic; the stages after the sessions read
+//! few of them: login forms and their responses, and the responses that give a client the ids
+//! of objects (a listing of a collection whose objects are read by id, a `201 Created`).
+//! Which collections have objects read by id is learned here, from the request paths this
+//! tracker parses ([`ObjectNouns`]): a listing of products is stored once some client has
+//! read `/products/<id>`, never when no one reads products by id.
+
+use hashbrown::HashSet;
+
+/// Collection names remembered ([`ObjectNouns`]); more are not learned (counted in
+/// `HttpStats::object_nouns_dropped`).
+pub const MAX_OBJECT_NOUNS: usize = 4096;
+
+/// Shortest run of hex digits and dashes taken for an id in a path segment (a short hex word
+/// such as `cafe` or `added` is a name).
+const MIN_HEX_ID_CHARS: usize = 8;
+
+/// `201 Created` (RFC 9110 section 15.3.2): the response names the object it made.
+const STATUS_CREATED: u16 = 201;
+
+/// Bodies that later stages read, stored even when `max_body_capture_bytes` stores none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectedCapture {
+    /// Lower-case words: both bodies of a request whose path contains one are stored (login
+    /// forms, and the tokens or errors their responses carry).
+    pub path_keywords: Vec<String>,
+    /// Also the 2xx responses that give a client object ids: a `GET` of a collection whose
+    /// objects are read by id ([`ObjectNouns`]), and `201 Created`.
+    pub object_responses: bool,
+    /// Bytes stored of a selected body.
+    pub max_bytes: usize,
+}
+
+/// Collections whose objects were requested by id (`orders` after `GET /api/orders/42`),
+/// by fingerprint, at most [`MAX_OBJECT_NOUNS`].
+#[derive(Debug, Default)]
+pub struct ObjectNouns {
+    /// Fingerprints of the collection segments.
+    set: HashSet<u64, foldhash::fast::FixedState>,
+}
+
+impl ObjectNouns {
+    /// Learn from a request path: the segment before an id is a collection of objects read
+    /// by id. Returns `false` when a new collection was not remembered at the bound.
+    pub fn learn(&mut self, path: &str) -> bool {
+        let (rest, last) = last_segment(path);
+        if !looks_like_id(last) {
+            return true;
+        }
+        let (_, noun) = last_segment(rest);
+        if noun.is_empty() || looks_like_id(noun) {
+            return true;
+        }
+        let fp = noun_fingerprint(noun);
+        if self.set.contains(&fp) {
+            return true;
+        }
+        if self.set.len() >= MAX_OBJECT_NOUNS {
+            return false;
+        }
+        self.set.insert(fp);
+        true
+    }
+
+    /// True when `path` lists a collection whose objects were requested by id.
+    fn lists_objects(&self, path: &str) -> bool {
+        let (_, last) = last_segment(path);
+        !last.is_empty() && !looks_like_id(last) && self.set.contains(&noun_fingerprint(last))
+    }
+}
+
+/// A path without its trailing slashes, split before its last segment: `(rest, last)`.
+fn last_segment(path: &str) -> (&str, &str) {
+    let b = path.as_bytes();
+    let end = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
+    let trimmed = path.get(..end).unwrap_or("");
+    match memchr::memrchr(b'/', trimmed.as_bytes()) {
+        Some(i) => (
+            trimmed.get(..i).unwrap_or(""),
+            trimmed.get(i + 1..).unwrap_or(""),
+        ),
+        None => ("", trimmed),
+    }
+}
+
+/// A collection segment's fingerprint, ASCII case folded.
+fn noun_fingerprint(noun: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    for b in noun.bytes() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    h.finish()
+}
+
+/// True when a path segment reads as an object id: all digits, or a run of hex digits and
+/// dashes with a digit (numeric ids, UUIDs, object ids).
+pub fn looks_like_id(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    b.len() >= MIN_HEX_ID_CHARS
+        && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b'-')
+        && b.iter().any(u8::is_ascii_digit)
+}
+
+/// The path of a request target: before `?` and `#`.
+pub fn target_path(target: &str) -> &str {
+    let end = memchr::memchr2(b'?', b'#', target.as_bytes()).unwrap_or(target.len());
+    target.get(..end).unwrap_or(target)
+}
+
+impl SelectedCapture {
+    /// True when some body is selected beyond `base` bytes.
+    fn raises(&self, base: usize) -> bool {
+        self.max_bytes > base
+    }
+
+    /// True when the request path contains a keyword (ASCII case-insensitive): each
+    /// keyword's first letter is looked for with `memchr`, both cases at once, and only there
+    /// compared (a scan of every window cost more than the rest of the capture decision).
+    fn keyword_path(&self, path: &str) -> bool {
+        let hay = path.as_bytes();
+        self.path_keywords.iter().any(|k| {
+            let k = k.as_bytes();
+            let Some(&first) = k.first() else {
+                return false;
+            };
+            let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+            memchr::memchr2_iter(lo, up, hay).any(|i| {
+                hay.get(i..i + k.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(k))
+            })
+        })
+    }
+
+    /// Learn from every request's target which collections are read by id (when object
+    /// responses are selected); `false` when one was not remembered at the bound.
+    pub fn learn(&self, target: &str, nouns: &mut ObjectNouns) -> bool {
+        !self.object_responses || nouns.learn(target_path(target))
+    }
+
+    /// Bytes of a request body to store, from its target; `base` otherwise.
+    pub fn request_bytes(&self, base: usize, target: &str) -> usize {
+        if !self.raises(base) {
+            return base;
+        }
+        if self.keyword_path(target_path(target)) {
+            self.max_bytes
+        } else {
+            base
+        }
+    }
+
+    /// Bytes of a response body to store, from its request's method and target (none: an
+    /// unmatched response) and its status; `base` otherwise.
+    pub fn response_bytes(
+        &self,
+        base: usize,
+        request: Option<(&str, &str)>,
+        status: u16,
+        nouns: &ObjectNouns,
+    ) -> usize {
+        let Some((method, target)) = request.filter(|_| self.raises(base)) else {
+            return base;
+        };
+        let path = target_path(target);
+        let objects = self.object_responses
+            && (200..300).contains(&status)
+            && (status == STATUS_CREATED || (method == "GET" && nouns.lists_objects(path)));
+        if objects || self.keyword_path(path) {
+            self.max_bytes
+        } else {
+            base
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected() -> SelectedCapture {
+        SelectedCapture {
+            path_keywords: vec!["login".into()],
+            object_responses: true,
+            max_bytes: 100,
+        }
+    }
+
+    #[test]
+    fn login_bodies_are_chosen_by_their_path() {
+        let (s, n) = (selected(), ObjectNouns::default());
+        assert_eq!(s.request_bytes(0, "/api/LOGIN?next=/"), 100);
+        assert_eq!(s.request_bytes(0, "/api/orders"), 0);
+        assert_eq!(
+            s.request_bytes(0, "/x?login=1"),
+            0,
+            "the query is not the path"
+        );
+        assert_eq!(s.response_bytes(0, Some(("POST", "/login")), 401, &n), 100);
+        assert_eq!(s.request_bytes(500, "/login"), 500, "never lowered");
+    }
+
+    /// A listing is stored once its collection's objects were requested by id.
+    #[test]
+    fn listings_are_stored_once_their_objects_are_read_by_id() {
+        let (s, mut n) = (selected(), ObjectNouns::default());
+        let listing = Some(("GET", "/api/v1/orders?page=2"));
+        assert_eq!(s.response_bytes(0, listing, 200, &n), 0, "not learned yet");
+        assert!(s.learn("/api/v1/Orders/42?full=1", &mut n));
+        assert_eq!(s.response_bytes(0, listing, 200, &n), 100);
+        assert_eq!(
+            s.response_bytes(0, Some(("GET", "/api/v1/users/7/orders/")), 200, &n),
+            100
+        );
+        assert_eq!(s.response_bytes(0, listing, 404, &n), 0, "only successes");
+        assert_eq!(
+            s.response_bytes(0, Some(("GET", "/api/v1/orders/42")), 200, &n),
+            0
+        );
+        assert_eq!(
+            s.response_bytes(0, Some(("GET", "/api/v1/products")), 200, &n),
+            0
+        );
+        assert_eq!(
+            s.response_bytes(0, Some(("POST", "/api/v1/carts")), 201, &n),
+            100
+        );
+        assert_eq!(
+            s.response_bytes(0, Some(("PUT", "/api/v1/carts/9")), 200, &n),
+            0
+        );
+        assert_eq!(s.response_bytes(0, None, 200, &n), 0);
+    }
+
+    #[test]
+    fn nouns_are_bounded() {
+        let mut n = ObjectNouns::default();
+        let dropped = (0..MAX_OBJECT_NOUNS + 3)
+            .filter(|i| !n.learn(&format!("/c{i}x/42")))
+            .count();
+        assert_eq!(dropped, 3);
+        assert!(n.learn("/c0x/43"), "a known noun is not dropped again");
+    }
+
+    proptest::proptest! {
+        /// The memchr scan for keywords finds what comparing every window finds.
+        #[test]
+        fn keyword_scan_matches_every_window(path in "[a-zA-Z/]{0,24}", kw in "[a-z]{1,4}") {
+            let s = SelectedCapture { path_keywords: vec![kw.clone()], ..SelectedCapture::default() };
+            let slow = path.as_bytes().windows(kw.len()).any(|w| w.eq_ignore_ascii_case(kw.as_bytes()));
+            proptest::prop_assert_eq!(s.keyword_path(&path), slow);
+        }
+    }
+
+    #[test]
+    fn last_segments() {
+        assert_eq!(last_segment("/api/orders/42/"), ("/api/orders", "42"));
+        assert_eq!(last_segment("orders"), ("", "orders"));
+        assert_eq!(last_segment("///"), ("", ""));
+        assert_eq!(last_segment(""), ("", ""));
+    }
+
+    #[test]
+    fn ids_in_path_segments() {
+        for (seg, want) in [
+            ("42", true),
+            ("8d1c2f0e-aaaa-4bbb-8ccc-0123456789ab", true),
+            ("507f1f77bcf86cd799439011", true),
+            ("deadbeef", false),
+            ("cafe1", false),
+            ("orders", false),
+            ("", false),
+        ] {
+            assert_eq!(looks_like_id(seg), want, "{seg}");
+        }
+    }
+}

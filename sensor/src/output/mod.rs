@@ -150,7 +150,8 @@ impl Output {
         Ok(Output {
             sessions,
             stages,
-            records: Records::new(crate::secret::redactor(cfg)?, exporter),
+            records: Records::new(crate::secret::redactor(cfg)?, exporter)
+                .with_sensor_id(cfg.export.sensor_id.as_deref()),
             session_out: Vec::new(),
             now_us: 0,
             next_expire_us: 0,
@@ -166,6 +167,11 @@ impl Output {
     /// The redaction rules the records are written with, for the workers that write heads.
     pub fn redactor(&self) -> Redactor {
         self.records.redactor().clone()
+    }
+
+    /// The sensor id the records carry, for the workers that write heads.
+    pub fn sensor_id(&self) -> Option<std::sync::Arc<str>> {
+        self.records.sensor_id()
     }
 
     /// A reader of session facts for the analyses ([`crate::analyze::SessionFacts`]); `None`

@@ -1,6 +1,7 @@
 //! The record stage: every record written as JSON and handed to the exporter, keyed for
 //! Kafka by its session id.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
@@ -31,6 +32,8 @@ const KIND_ALERT: &str = "alert";
 /// Writes records and hands them to the exporter.
 pub struct Records {
     redactor: Redactor,
+    /// The sensor id every record carries (`export.sensor_id`).
+    sensor_id: Option<Arc<str>>,
     exporter: Box<dyn Exporter>,
     /// Reused: a record, or an http record's head.
     buf: Vec<u8>,
@@ -51,6 +54,7 @@ impl Records {
     pub fn new(redactor: Redactor, exporter: Box<dyn Exporter>) -> Self {
         Records {
             redactor,
+            sensor_id: None,
             exporter,
             buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
             tail: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
@@ -59,6 +63,17 @@ impl Records {
             session_records: 0,
             alerts: 0,
         }
+    }
+
+    /// The same records, each carrying `sensor_id`.
+    pub fn with_sensor_id(mut self, sensor_id: Option<&str>) -> Self {
+        self.sensor_id = sensor_id.map(Arc::from);
+        self
+    }
+
+    /// The sensor id the records carry.
+    pub fn sensor_id(&self) -> Option<Arc<str>> {
+        self.sensor_id.clone()
     }
 
     /// The `http` record of a staged transaction with its session fields. `head` is its session-independent
@@ -81,6 +96,7 @@ impl Records {
                 tunnel: item.tunnel.as_ref(),
                 attacks: item.attacks(),
                 api: item.api.as_ref(),
+                sensor_id: self.sensor_id.as_deref(),
             };
             rec.write_json_head(&mut self.buf);
         }
@@ -98,7 +114,7 @@ impl Records {
     pub fn session(&mut self, rec: &SessionRecord) -> Result<(), ExportError> {
         self.session_records += 1;
         self.buf.clear();
-        rec.write_json(&mut self.buf);
+        rec.write_json(self.sensor_id.as_deref(), &mut self.buf);
         let mut hex = [0u8; HEX_LEN];
         let meta = EventMeta {
             kind: KIND_SESSION,
@@ -117,7 +133,7 @@ impl Records {
     pub fn alert(&mut self, alert: &Alert) -> Result<(), ExportError> {
         self.alerts += 1;
         self.buf.clear();
-        alert.write_json(&mut self.buf);
+        alert.write_json(self.sensor_id.as_deref(), &mut self.buf);
         let mut hex = [0u8; HEX_LEN];
         let client;
         let key = match alert.session_id {

@@ -37,6 +37,8 @@ pub struct HttpRecord<'a> {
     pub attacks: Option<Attacks<'a>>,
     /// Its API classification, when it ran: the `api` field is written then.
     pub api: Option<&'a ApiRecord>,
+    /// The sensor that saw it (`export.sensor_id`); `null` when unset.
+    pub sensor_id: Option<&'a str>,
 }
 
 /// The attacks found in a transaction's request and what its response says of them.
@@ -71,6 +73,7 @@ impl HttpRecord<'_> {
         let mut o = Obj::open(out);
         write_str_known(o.key(key!("type")), "http", true);
         write_u64(o.key(key!("schema_version")), u64::from(SCHEMA_VERSION));
+        write_opt_str(o.key(key!("sensor_id")), self.sensor_id);
         write_ts_micros(o.key(key!("ts")), tx.ts_us());
         write_u64(o.key(key!("conn_id")), tx.conn.0);
         write_u64(o.key(key!("depth")), u64::from(tx.depth));

@@ -111,6 +111,7 @@ fn serialize_http<S: Serializer>(
     let mut st = s.serialize_struct("HttpRecord", 19)?;
     st.serialize_field("type", "http")?;
     st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+    st.serialize_field("sensor_id", &rec.sensor_id)?;
     st.serialize_field("ts", &Rfc3339(tx.ts_us()))?;
     st.serialize_field("conn_id", &tx.conn.0)?;
     st.serialize_field("depth", &tx.depth)?;
@@ -361,6 +362,7 @@ impl Serialize for SessionRecord {
         let mut st = s.serialize_struct("SessionRecord", 32)?;
         st.serialize_field("type", "session")?;
         st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+        st.serialize_field("sensor_id", &None::<&str>)?;
         st.serialize_field("phase", phase_name(self.phase))?;
         st.serialize_field("ts", &Rfc3339(self.ts_us))?;
         st.serialize_field("session_id", &self.session_id)?;
@@ -603,6 +605,7 @@ mod tests {
                 tunnel: None,
                 attacks: None,
                 api: None,
+                sensor_id: None,
             };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
@@ -623,6 +626,7 @@ mod tests {
             tunnel: None,
             attacks: None,
             api: None,
+            sensor_id: None,
         };
         let mut ours = Vec::new();
         rec().write_json(Some(session), &mut ours);
@@ -714,7 +718,7 @@ mod tests {
                 summary: Box::new(sum),
             };
             let mut ours = Vec::new();
-            rec.write_json(&mut ours);
+            rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&rec).unwrap());
         }
     }
@@ -770,7 +774,7 @@ mod tests {
             if let Some(r) = tx.request.as_mut() {
                 r.headers = headers;
             }
-            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None, api: None };
+            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None, api: None, sensor_id: None };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(

@@ -230,6 +230,7 @@ fn http_json(t: &Transaction, ts: &TxSession) -> String {
             tunnel: None,
             attacks: None,
             api: None,
+            sensor_id: None,
         }
         .with_session(ts),
     )
@@ -1468,6 +1469,7 @@ fn records_serialize_with_the_documented_fields() {
         tunnel: None,
         attacks: None,
         api: None,
+        sensor_id: None,
     })
     .unwrap();
     assert!(plain.get("session_id").is_none());

@@ -45,4 +45,12 @@ pub struct ReassemblyStats {
     pub out_of_window_segments: u64,
     /// Connections closed because a new SYN reused their 4-tuple.
     pub flows_reused: u64,
+    /// Segments whose TTL or hop limit differed from the previous one of their direction.
+    pub ttl_changes: u64,
+    /// Segments with a wrong TCP or IPv4 header checksum.
+    pub bad_checksum_segments: u64,
+    /// Times `max_retained_bytes_per_stream` dropped kept bytes before their acknowledgment.
+    pub retained_limit_hits: u64,
+    /// Times `max_retained_bytes_total` made a stream drop what it kept.
+    pub global_retained_limit_hits: u64,
 }

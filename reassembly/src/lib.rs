@@ -23,4 +23,4 @@ pub use config::ReassemblyConfig;
 pub use event::{CloseReason, ConnId, OrientationBasis, Side, StreamEvent, StreamSink, TcpAnomaly};
 pub use reassembler::Reassembler;
 pub use segment::{Checksum, FlowKey, Segment, TcpFlags};
-pub use stats::ReassemblyStats;
+pub use stats::{InsertionStats, ReassemblyStats};

@@ -10,7 +10,7 @@ use crate::event::{
 };
 use crate::retained::RetainBudget;
 use crate::segment::{Checksum, FlowKey, Segment, TcpFlags};
-use crate::stats::ReassemblyStats;
+use crate::stats::{InsertionStats, ReassemblyStats};
 use crate::stream::{Ctx, Shared, Stream, SYN_SEQ_LEN};
 use crate::table::{Flow, FlowTable};
 
@@ -202,6 +202,11 @@ impl Reassembler {
         &self.shared.stats
     }
 
+    /// What the checks against insertion evasion counted since creation.
+    pub fn insertion_stats(&self) -> &InsertionStats {
+        &self.shared.insertion
+    }
+
     /// Connections currently tracked.
     pub fn active_flows(&self) -> usize {
         self.table.len()
@@ -221,7 +226,7 @@ impl Reassembler {
         let stripped;
         let seg = if suspect {
             // The receiver dropped it: its header changes no state, only its bytes are used.
-            self.shared.stats.bad_checksum_segments += 1;
+            self.shared.insertion.bad_checksum_segments += 1;
             stripped = Segment {
                 flags: TcpFlags(0),
                 ..*seg
@@ -290,8 +295,8 @@ impl Reassembler {
     /// Copies the retained-bytes bound counters into the stats.
     #[inline]
     fn sync_retain_stats(&mut self) {
-        self.shared.stats.retained_limit_hits = self.shared.retain.stream_hits;
-        self.shared.stats.global_retained_limit_hits = self.shared.retain.global_hits;
+        self.shared.insertion.retained_limit_hits = self.shared.retain.stream_hits;
+        self.shared.insertion.global_retained_limit_hits = self.shared.retain.global_hits;
     }
 
     /// Flags what the segment's IP and TCP headers say about it: a bad checksum, or a TTL
@@ -309,7 +314,7 @@ impl Reassembler {
         let kind = if suspect {
             TcpAnomaly::BadChecksum
         } else if flow.stream_mut(side).note_ttl(seg.ttl) {
-            self.shared.stats.ttl_changes += 1;
+            self.shared.insertion.ttl_changes += 1;
             TcpAnomaly::TtlChanged
         } else {
             return;

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::event::{ConnId, Side, StreamEvent, StreamSink, TcpAnomaly};
 use crate::retained::{RetainBudget, Retained};
-use crate::stats::ReassemblyStats;
+use crate::stats::{InsertionStats, ReassemblyStats};
 
 /// Largest forward distance (in sequence space) a segment or acknowledgment may lie beyond the
 /// next expected byte: RFC 7323 section 2.3 caps a scaled window at 2^30 bytes. Anything
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub max_total_bytes: usize,
     /// Delivered bytes kept until acknowledged, over all streams, and their bounds.
     pub retain: RetainBudget,
+    /// Counters of the checks against insertion evasion.
+    pub insertion: InsertionStats,
 }
 
 /// Where the events of one stream operation go, and what they are tagged with.

@@ -102,6 +102,7 @@ impl fmt::Display for Summary<'_> {
         for (name, counters) in [
             ("decode", nonzero(&s.decode)),
             ("reassembly", nonzero(&s.reassembly)),
+            ("insertion", nonzero(&s.insertion)),
             ("http", nonzero(&s.http)),
             ("export", nonzero(&s.export)),
         ] {

@@ -226,7 +226,6 @@ mod tests {
         *corrupt.last_mut().unwrap() ^= 0x20;
         let mut bad_ip = good.clone();
         bad_ip[8] = 1; // TTL changed after the header checksum was computed
-        let l = layer(&good);
         // What Linux leaves in the field: the pseudo-header sum of 10.0.0.1 > 10.0.0.2, TCP,
         // length 38 (0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 0x0006 + 0x0026).
         assert_eq!(good.len() - 20, 38);

@@ -626,4 +626,22 @@ mod tests {
         assert_eq!(progress, size(&pcap) + size(&pcapng));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// The key log that `editcap --inject-secrets` put in a Decryption Secrets Block is there
+    /// after `open`, before any packet, and `run_inputs` hands it over before the packets.
+    #[test]
+    fn decryption_secrets_are_exposed() {
+        let keylog = std::fs::read_to_string(fixture("tls/tls13-nosni-h1.keylog")).unwrap();
+        let mut src = OfflineSource::open(&[fixture("pcapng/tls13-with-secrets.pcapng")]).unwrap();
+        let texts: Vec<_> = src.secrets().iter().map(|s| s.tls_key_log()).collect();
+        assert_eq!(texts, [Some(keylog.as_str())]);
+        let mut order = Vec::new();
+        src.run_inputs(|input| {
+            order.push(matches!(input, Input::Secrets(_)));
+            true
+        });
+        assert_eq!(order.len(), 17);
+        assert!(order[0] && order[1..].iter().all(|s| !s), "secrets first");
+        assert_eq!(src.secrets().len(), 1);
+    }
 }

@@ -226,8 +226,8 @@ mod tests {
         *corrupt.last_mut().unwrap() ^= 0x20;
         let mut bad_ip = good.clone();
         bad_ip[8] = 1; // TTL changed after the header checksum was computed
-        // What Linux leaves in the field: the pseudo-header sum of 10.0.0.1 > 10.0.0.2, TCP,
-        // length 38 (0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 0x0006 + 0x0026).
+                       // What Linux leaves in the field: the pseudo-header sum of 10.0.0.1 > 10.0.0.2, TCP,
+                       // length 38 (0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 0x0006 + 0x0026).
         assert_eq!(good.len() - 20, 38);
         let offloaded = with_tcp_checksum(good.clone(), 0x142f);
         use Checksum::*;

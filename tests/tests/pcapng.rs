@@ -42,8 +42,14 @@ fn overflowing_timestamps_keep_the_transactions_whole() {
     let r = run(&["pcapng/overflowing-times.pcapng"]);
     let original = run(&["local/nginx-curl.pcap"]);
     assert_eq!(keys(&r.records), keys(&original.records));
-    assert!(r.records.iter().all(|x| x["anomalies"].as_array().unwrap().is_empty()));
-    assert!(r.records.iter().all(|x| x["ts"] == "1970-01-01T00:00:00.000000Z"));
+    assert!(r
+        .records
+        .iter()
+        .all(|x| x["anomalies"].as_array().unwrap().is_empty()));
+    assert!(r
+        .records
+        .iter()
+        .all(|x| x["ts"] == "1970-01-01T00:00:00.000000Z"));
     assert!(
         r.stderr.contains("77 packet time(s) out of range"),
         "{}",

@@ -10,7 +10,11 @@ fn requests_carried_on_the_syn_reach_http_whole() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         keys(&r.records),
-        [k("GET", "/first", 200), k("GET", "/second", 200), k("GET", "/third", 200)]
+        [
+            k("GET", "/first", 200),
+            k("GET", "/second", 200),
+            k("GET", "/third", 200)
+        ]
     );
     for rec in &r.records {
         assert_eq!(rec["anomalies"], serde_json::json!([]), "{rec}");

@@ -5,7 +5,7 @@
 pub mod config;
 pub mod live;
 mod offline;
-mod pcapng;
+pub mod pcapng;
 
 pub use config::CaptureConfig;
 pub use live::{LiveCapture, LiveError, Shutdown};

@@ -154,7 +154,7 @@ pub struct NgCounters {
 
 /// One pcapng file being read.
 pub struct PcapNgFile {
-    file: File,
+    file: Box<dyn Read + Send>,
     /// Read buffer; `buf[pos..len]` is unread.
     buf: Vec<u8>,
     pos: usize,
@@ -183,8 +183,13 @@ pub enum Step {
 impl PcapNgFile {
     /// Opens `path` (which starts with [`PCAPNG_MAGIC`]).
     pub fn open(path: &Path) -> std::io::Result<PcapNgFile> {
-        Ok(PcapNgFile {
-            file: File::open(path)?,
+        Ok(PcapNgFile::from_reader(Box::new(File::open(path)?)))
+    }
+
+    /// Reads pcapng from `file` (the fuzz target reads from memory).
+    pub fn from_reader(file: Box<dyn Read + Send>) -> PcapNgFile {
+        PcapNgFile {
+            file,
             buf: vec![0; READ_BYTES],
             pos: 0,
             len: 0,
@@ -193,7 +198,7 @@ impl PcapNgFile {
             interfaces: Vec::new(),
             last_ts_us: 0,
             counters: NgCounters::default(),
-        })
+        }
     }
 
     /// File offset just past the last block read.

@@ -33,8 +33,8 @@ fn a_second_section_in_the_other_byte_order_is_read_through() {
     assert_eq!(r.raw, originals().raw);
 }
 
-/// Microsecond ticks declared as seconds: every packet time is past year 9999 (1.7e21 µs,
-/// beyond u64). Each takes the time of the packet before it (here: all of them 1970-01-01),
+/// Microsecond ticks declared as seconds: every packet time is about 1.7e21 µs, beyond what
+/// 64 bits hold. Each takes the time of the packet before it (here: all of them 1970-01-01),
 /// so the flows keep their packets together: the nine transactions of the original, not
 /// twice as many records split by idle timeouts at every packet.
 #[test]

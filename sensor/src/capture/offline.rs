@@ -61,9 +61,9 @@ pub struct FileReport {
     /// Bytes of the file read so far: the reader's real offset in it (pcap and pcapng
     /// alike), taken every few thousand packets and at the end.
     pub file_bytes: u64,
-    /// pcapng packets whose timestamp was out of range (before 1970, after year 9999, or
-    /// not computable from the interface's resolution): each took the time of the packet
-    /// before it in the file.
+    /// pcapng packets whose timestamp was out of range (before 1970, past what a signed
+    /// 64-bit count of microseconds holds, or not computable from the interface's
+    /// resolution): each took the time of the packet before it in the file.
     pub timestamps_out_of_range: u64,
     /// pcapng packets of interfaces whose link type apitap does not decode: skipped.
     pub unsupported_link_packets: u64,

@@ -52,9 +52,11 @@ const READ_BYTES: usize = 1 << 20;
 const US_PER_S: u128 = 1_000_000;
 /// Default timestamp resolution: microseconds (`if_tsresol` absent).
 const DEFAULT_TSRESOL: u8 = 6;
-/// The last microsecond a record can show (9999-12-31T23:59:59.999999Z): a later packet time
-/// is out of range.
-pub const MAX_PACKET_TIME_US: u64 = 253_402_300_799_999_999;
+/// The latest packet time: what a signed 64-bit count of microseconds holds (year 294247),
+/// as most tools keep time. Later is out of range: it would leave timeouts no room and
+/// saturate, and a time stuck at the maximum expires every flow at each packet. (Records
+/// write times past year 9999 as its last microsecond.)
+pub const MAX_PACKET_TIME_US: u64 = i64::MAX as u64;
 
 /// The contents of a Decryption Secrets Block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,8 +147,9 @@ pub struct Found {
 /// Counters of one file that libpcap never had.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NgCounters {
-    /// Packets whose timestamp was out of range (before 1970, after year 9999, or not
-    /// computable): each took the time of the packet before it in the file.
+    /// Packets whose timestamp was out of range (before 1970, after
+    /// [`MAX_PACKET_TIME_US`], or not computable): each took the time of the packet before
+    /// it in the file.
     pub timestamps_out_of_range: u64,
     /// Packets of interfaces whose link type apitap does not decode: skipped.
     pub unsupported_link_packets: u64,

@@ -227,9 +227,10 @@ fn timestamp_resolution_and_offset() {
     assert_eq!(read(&negative).packets[0].0, T0 - 10_000_000);
 }
 
-/// A packet time out of range (here: seconds given where microseconds were meant, far past
-/// year 9999) takes the time of the packet before it and is counted; it never becomes a
-/// huge time that would expire every flow at each packet.
+/// A packet time out of range (here: seconds given where microseconds were meant, beyond
+/// what 64 bits of microseconds hold) takes the time of the packet before it and is counted;
+/// it never becomes a huge time that would expire every flow at each packet. A far but
+/// representable time (year 21000) is kept.
 #[test]
 fn out_of_range_times_take_the_previous_packet_time() {
     let file = Section::new(Endianness::Little)
@@ -252,6 +253,12 @@ fn out_of_range_times_take_the_previous_packet_time() {
         .bytes();
     let r = read(&file);
     assert_eq!(r.packets.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 0]);
+    let far = 600_000_000_000u64; // seconds: year ~21000
+    let file = Section::new(Endianness::Little)
+        .interface(DataLink::ETHERNET, Some(0), None)
+        .packet(0, far, b"a")
+        .bytes();
+    assert_eq!(read(&file).packets[0].0, far * 1_000_000);
     // A resolution that cannot be represented.
     let file = Section::new(Endianness::Little)
         .interface(DataLink::ETHERNET, Some(100), None)

@@ -4,6 +4,10 @@
 
 use std::collections::VecDeque;
 
+/// Buffer capacity a stream keeps once everything it retained was acknowledged; a larger one
+/// (left by a burst) is freed, so that idle keep-alive connections hold no memory for it.
+const IDLE_CAPACITY_BYTES: usize = 4096;
+
 /// The two bounds of what all streams keep, and what they keep now.
 #[derive(Debug, Default)]
 pub(crate) struct RetainBudget {
@@ -83,6 +87,7 @@ impl Retained {
         self.drop_front(n, budget);
         if self.bytes.is_empty() {
             self.start = acked.max(self.start);
+            self.release_capacity();
         }
     }
 
@@ -110,6 +115,14 @@ impl Retained {
         budget.total -= self.bytes.len();
         self.start = self.end();
         self.bytes.clear();
+        self.release_capacity();
+    }
+
+    /// Frees a large buffer once nothing is kept in it.
+    fn release_capacity(&mut self) {
+        if self.bytes.capacity() > IDLE_CAPACITY_BYTES {
+            self.bytes = VecDeque::new();
+        }
     }
 
     /// Drops the `n` oldest bytes (all when fewer).
@@ -149,6 +162,21 @@ mod tests {
         assert_eq!(r.first_difference(4, b"/b"), None, "acknowledged");
         assert_eq!(r.len(), 11);
         assert_eq!(b.total, 11);
+    }
+
+    /// Once everything is acknowledged a burst's buffer is freed: an idle connection holds
+    /// no memory for it.
+    #[test]
+    fn acknowledged_burst_frees_its_buffer() {
+        let mut b = budget(1 << 20, 1 << 20);
+        let mut r = Retained::default();
+        r.push(0, &[7u8; 100_000], &mut b);
+        assert!(r.bytes.capacity() >= 100_000);
+        r.ack(100_000, &mut b);
+        assert_eq!((r.len(), b.total), (0, 0));
+        assert!(r.bytes.capacity() <= IDLE_CAPACITY_BYTES);
+        r.push(100_000, b"next", &mut b);
+        assert_eq!(r.first_difference(100_000, b"next"), None);
     }
 
     /// At the per-stream bound the oldest bytes go, and the hit is counted; the budget

@@ -201,7 +201,7 @@ fn ethernet_padding_is_not_payload() {
 #[test]
 fn ppp_framings() {
     let with = |head: &[u8], ip: Vec<u8>| [head, &ip[..]].concat();
-    let table: [(&str, LinkType, Vec<u8>); 7] = [
+    let table: [(&str, LinkType, Vec<u8>); 9] = [
         ("bare", LinkType::Ppp, with(&[0x00, 0x21], ipv4_tcp())),
         (
             "hdlc-like",
@@ -236,6 +236,25 @@ fn ppp_framings() {
                 &with(
                     &[0x11, 0x00, 0x00, 0x01, 0x00, 0x3e, 0x00, 0x21],
                     ipv4_tcp(),
+                ),
+            ),
+        ),
+        (
+            "pppoe, compressed protocol",
+            LinkType::Ethernet,
+            ether(
+                0x8864,
+                &with(&[0x11, 0x00, 0x00, 0x01, 0x00, 0x3d, 0x21], ipv4_tcp()),
+            ),
+        ),
+        (
+            "pppoe, hdlc-like framing",
+            LinkType::Ethernet,
+            ether(
+                0x8864,
+                &with(
+                    &[0x11, 0x00, 0x00, 0x01, 0x00, 0x40, 0xFF, 0x03, 0x00, 0x57],
+                    ipv6_tcp(),
                 ),
             ),
         ),

@@ -150,6 +150,13 @@ impl Config {
                 r.max_ooo_bytes_per_stream, r.max_ooo_bytes_total
             ));
         }
+        if r.max_retained_bytes_per_stream > r.max_retained_bytes_total {
+            return Err(format!(
+                "reassembly.max_retained_bytes_per_stream ({}) is larger than \
+                 reassembly.max_retained_bytes_total ({}); lower the first or raise the second",
+                r.max_retained_bytes_per_stream, r.max_retained_bytes_total
+            ));
+        }
         if r.idle_timeout_ms == 0 {
             return Err("reassembly.idle_timeout_ms must be at least 1".into());
         }
@@ -225,6 +232,19 @@ mod tests {
             e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"),
             "{e}"
         );
+        let e = Config::parse(
+            "[reassembly]\nmax_retained_bytes_per_stream = 10\nmax_retained_bytes_total = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("max_retained_bytes_per_stream") && e.contains("max_retained_bytes_total"),
+            "{e}"
+        );
+        let e = Config::parse("[decode]\nverify_checksums = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("verify_checksums"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
+use apitap_reassembly::{ConnId, InsertionStats, Reassembler, ReassemblyStats};
 use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
 
 use crate::capture::PacketRef;
@@ -67,6 +67,8 @@ pub struct FrontStats {
     pub decode: DecodeStats,
     /// Reassembly counters.
     pub reassembly: ReassemblyStats,
+    /// What reassembly's checks against insertion evasion counted.
+    pub insertion: InsertionStats,
     /// HTTP counters.
     pub http: HttpStats,
     /// Connections tracked now.
@@ -182,6 +184,7 @@ impl Front {
         FrontStats {
             decode: self.decoder.stats().clone(),
             reassembly: self.reassembler.stats().clone(),
+            insertion: self.reassembler.insertion_stats().clone(),
             http: self.http.stats().clone(),
             active_flows: self.reassembler.active_flows(),
         }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use apitap_exporters::{ExportError, ExportStats, Exporter};
-use apitap_reassembly::{ConnId, ReassemblyStats};
+use apitap_reassembly::{ConnId, InsertionStats, ReassemblyStats};
 use apitap_sessionizer::http::HttpStats;
 use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
@@ -37,6 +37,8 @@ pub struct PipelineStats {
     pub decode: DecodeStats,
     /// TCP reassembly counters.
     pub reassembly: ReassemblyStats,
+    /// Reassembly's checks against insertion evasion.
+    pub insertion: InsertionStats,
     /// HTTP counters.
     pub http: HttpStats,
     /// Session counters.
@@ -71,6 +73,7 @@ impl PipelineStats {
         PipelineStats {
             decode: front.decode,
             reassembly: front.reassembly,
+            insertion: front.insertion,
             http: front.http,
             session: out.session,
             export: out.export,

@@ -91,6 +91,26 @@ impl fmt::Display for Summary<'_> {
             s.transactions,
             records(&s.export)
         )?;
+        for r in self.files.unwrap_or_default() {
+            if r.timestamps_out_of_range > 0 {
+                writeln!(
+                    f,
+                    "  {}: {} packet time(s) out of range, each given the time of the packet \
+                     before it",
+                    r.path.display(),
+                    r.timestamps_out_of_range
+                )?;
+            }
+            if r.unsupported_link_packets > 0 {
+                writeln!(
+                    f,
+                    "  {}: {} packet(s) of interfaces with a link type apitap does not decode, \
+                     skipped",
+                    r.path.display(),
+                    r.unsupported_link_packets
+                )?;
+            }
+        }
         match self.workers {
             None => {}
             Some(0) => writeln!(f, "  threads: one (--workers 0)")?,
@@ -102,6 +122,7 @@ impl fmt::Display for Summary<'_> {
         for (name, counters) in [
             ("decode", nonzero(&s.decode)),
             ("reassembly", nonzero(&s.reassembly)),
+            ("insertion", nonzero(&s.insertion)),
             ("http", nonzero(&s.http)),
             ("export", nonzero(&s.export)),
         ] {

@@ -308,6 +308,13 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
         ("global_buffer_limit", r.global_buffer_limit_hits),
         ("mid_stream_pickup", r.mid_stream_pickups),
         ("out_of_window", r.out_of_window_segments),
+        ("ttl_changed", p.insertion.ttl_changes),
+        ("bad_checksum", p.insertion.bad_checksum_segments),
+        ("retained_limit", p.insertion.retained_limit_hits),
+        (
+            "global_retained_limit",
+            p.insertion.global_retained_limit_hits,
+        ),
     ] {
         anomalies.push(([("stage", "tcp"), ("reason", reason)], v));
     }

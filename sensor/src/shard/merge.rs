@@ -138,6 +138,17 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
             opaque_bytes,
             heads_cut_by_close,
             events_unknown_conn,
+            not_http_connections,
+            not_http_bytes,
+            sniff_fallbacks,
+            http2_connections,
+            websocket_connections,
+            websocket_messages,
+            tls_connections,
+            tls_joined_late,
+            tls_decrypted_connections,
+            tunnels,
+            opaque_tunnels,
         },
         anomalies
     );

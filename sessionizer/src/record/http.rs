@@ -108,9 +108,12 @@ impl HttpRecord<'_> {
         // is (replacements are). Values of a plain header list are clean.
         let uri_clean = is_clean(r.uri.as_bytes());
         let plain = r.headers.is_plain();
-        let (host, host_clean) = match r.headers.get("host") {
-            Some(h) => (Some(red.header_value("host", h)), plain),
-            None => (target_authority(&r.uri).map(Cow::Borrowed), uri_clean),
+        // RFC 9112 section 3.2.2: an absolute-form target's authority is the host, whatever
+        // Host says.
+        let (host, host_clean) = match (target_authority(&r.uri), r.headers.get("host")) {
+            (Some(a), _) => (Some(Cow::Borrowed(a)), uri_clean),
+            (None, Some(h)) => (Some(red.header_value("host", h)), plain),
+            (None, None) => (None, true),
         };
         let mut o = Obj::open(out);
         write_str(o.key(key!("method")), &r.method);

@@ -428,7 +428,9 @@ impl Serialize for RequestView<'_> {
                 .get(n)
                 .map(|v| red.header_value(n, v).into_owned())
         };
-        let host = field("host").or_else(|| target_authority(&r.uri).map(str::to_string));
+        let host = target_authority(&r.uri)
+            .map(str::to_string)
+            .or_else(|| field("host"));
         let mut st = s.serialize_struct("Request", 10)?;
         st.serialize_field("method", &r.method)?;
         st.serialize_field("uri", &uri)?;
@@ -565,6 +567,9 @@ mod tests {
             anomalies: vec![HttpAnomaly::GapInResponse],
             tcp_anomalies: vec![TcpAnomaly::MidStreamPickup],
             switched: Some(SwitchedProtocol::Upgrade("WebSocket".into())),
+            http2: None,
+            connect_authority: None,
+            decrypted: false,
         }
     }
 
@@ -747,6 +752,47 @@ mod tests {
                 serde_json::to_string(&rec).unwrap()
             );
         }
+    }
+
+    /// RFC 9112 section 3.2.2: with an absolute-form target the host is the target's
+    /// authority, whatever Host says (issue 21: the mismatch is flagged, the record follows
+    /// the target); without one, Host.
+    #[test]
+    fn absolute_form_target_names_the_host() {
+        let redactor = Redactor::default_rules();
+        let host_of = |uri: &str, host: &str| {
+            let mut tx = rich_tx();
+            let r = tx.request.as_mut().unwrap();
+            r.uri = uri.into();
+            r.headers = [("Host", host)].into_iter().collect();
+            let mut out = Vec::new();
+            HttpRecord {
+                tx: &tx,
+                redactor: &redactor,
+                tunnel: None,
+            }
+            .write_json(None, &mut out);
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                serde_json::to_string(&HttpRecord {
+                    tx: &tx,
+                    redactor: &redactor,
+                    tunnel: None
+                })
+                .unwrap()
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            v["request"]["host"].as_str().map(str::to_owned)
+        };
+        assert_eq!(
+            host_of("http://admin.internal/x", "a.example").as_deref(),
+            Some("admin.internal")
+        );
+        assert_eq!(
+            host_of("http://u:pw@admin.internal:8080/x", "a").as_deref(),
+            Some("admin.internal:8080")
+        );
+        assert_eq!(host_of("/x", "a.example").as_deref(), Some("a.example"));
     }
 
     /// The session fields, written by hand, match serde_json for every shape: key present or

@@ -104,6 +104,9 @@ fn tx(path: &str) -> TxB {
         anomalies: Vec::new(),
         tcp_anomalies: Vec::new(),
         switched: None,
+        http2: None,
+        connect_authority: None,
+        decrypted: false,
     })
 }
 

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use apitap_exporters::{ExportError, ExportStats, Exporter};
 use apitap_reassembly::{ConnId, ReassemblyStats};
 use apitap_sessionizer::http::HttpStats;
+use apitap_sessionizer::http2::Http2Stats;
 use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
 
@@ -37,8 +38,10 @@ pub struct PipelineStats {
     pub decode: DecodeStats,
     /// TCP reassembly counters.
     pub reassembly: ReassemblyStats,
-    /// HTTP counters.
+    /// HTTP counters (connection classes included).
     pub http: HttpStats,
+    /// HTTP/2 counters.
+    pub http2: Http2Stats,
     /// Session counters.
     pub session: SessionStats,
     /// Exporter counters.
@@ -49,6 +52,15 @@ pub struct PipelineStats {
     pub session_records: u64,
     /// `alert` records produced.
     pub alerts: u64,
+    /// `websocket` records produced.
+    pub websocket_records: u64,
+    /// `tls` records produced.
+    pub tls_records: u64,
+    /// WebSocket messages counted into sessions.
+    pub websocket_session_messages: u64,
+    /// WebSocket upgrades forgotten before their connection ended (their records have no
+    /// session).
+    pub upgrades_forgotten: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Connections still tracked when the stats were taken.
@@ -64,11 +76,16 @@ impl PipelineStats {
             decode: front.decode,
             reassembly: front.reassembly,
             http: front.http,
+            http2: front.http2,
             session: out.session,
             export: out.export,
             transactions: out.transactions,
             session_records: out.session_records,
             alerts: out.alerts,
+            websocket_records: out.websocket_records,
+            tls_records: out.tls_records,
+            websocket_session_messages: out.websocket_session_messages,
+            upgrades_forgotten: out.upgrades_forgotten,
             anomalies: out.anomalies,
             active_flows: front.active_flows,
             active_sessions: out.active_sessions,

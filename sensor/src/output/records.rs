@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 use apitap_exporters::{EventMeta, ExportError, Exporter};
 use apitap_sessionizer::alert::Alert;
 use apitap_sessionizer::http::Transaction;
-use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
+use apitap_sessionizer::record::{write_json_tail, ConnRecordJson, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
-use apitap_sessionizer::session::{SessionRecord, TxSession};
+use apitap_sessionizer::session::{HashId, SessionRecord, TxSession};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
 use super::OutputStats;
+use crate::staged::StagedConn;
 
 /// How often (wall time) a running sensor writes out what its exporter buffers, so that a
 /// file's readers see records within about this long (JSON lines are written through a large
@@ -45,6 +46,10 @@ pub struct Records {
     session_records: u64,
     /// `alert` records written.
     alerts: u64,
+    /// `websocket` records written.
+    websocket_records: u64,
+    /// `tls` records written.
+    tls_records: u64,
 }
 
 impl Records {
@@ -59,6 +64,8 @@ impl Records {
             transactions: 0,
             session_records: 0,
             alerts: 0,
+            websocket_records: 0,
+            tls_records: 0,
         }
     }
 
@@ -103,6 +110,33 @@ impl Records {
         let meta = EventMeta {
             kind: KIND_SESSION,
             key: Some(rec.session_id.hex_in(&mut hex)),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
+    /// A connection's record (`websocket` or `tls`), keyed by its session id.
+    pub fn connection(
+        &mut self,
+        conn: &StagedConn,
+        session_id: Option<HashId>,
+    ) -> Result<(), ExportError> {
+        let rec = ConnRecordJson {
+            rec: &conn.rec,
+            redactor: &self.redactor,
+            tunnel: conn.tunnel.as_ref(),
+            session_id,
+        };
+        let kind = rec.kind();
+        match kind {
+            "websocket" => self.websocket_records += 1,
+            _ => self.tls_records += 1,
+        }
+        self.buf.clear();
+        rec.write_json(&mut self.buf);
+        let mut hex = [0u8; HEX_LEN];
+        let meta = EventMeta {
+            kind,
+            key: session_id.map(|id| id.hex_in(&mut hex)),
         };
         self.exporter.export(meta, &self.buf)
     }
@@ -154,6 +188,8 @@ impl Records {
         stats.transactions += self.transactions;
         stats.session_records += self.session_records;
         stats.alerts += self.alerts;
+        stats.websocket_records += self.websocket_records;
+        stats.tls_records += self.tls_records;
         stats.export = self.exporter.stats().clone();
     }
 }

@@ -63,11 +63,12 @@ impl Serialize for HeaderList<'_> {
     }
 }
 
-/// `HTTP/1.x` from the minor version.
-fn version(minor: u8) -> &'static str {
-    match minor {
-        0 => "HTTP/1.0",
-        _ => "HTTP/1.1",
+/// `HTTP/2`, or `HTTP/1.x` from the minor version.
+fn version(h2: bool, minor: u8) -> &'static str {
+    match (h2, minor) {
+        (true, _) => "HTTP/2",
+        (false, 0) => "HTTP/1.0",
+        (false, _) => "HTTP/1.1",
     }
 }
 
@@ -125,6 +126,7 @@ fn serialize_http<S: Serializer>(
         "request",
         &tx.request.as_ref().map(|r| RequestView {
             r,
+            h2: tx.http2.is_some(),
             redactor: rec.redactor,
         }),
     )?;
@@ -132,6 +134,7 @@ fn serialize_http<S: Serializer>(
         "response",
         &tx.response.as_ref().map(|r| ResponseView {
             r,
+            h2: tx.http2.is_some(),
             redactor: rec.redactor,
         }),
     )?;
@@ -151,11 +154,31 @@ fn serialize_http<S: Serializer>(
         "anomalies",
         &Anomalies {
             http: &tx.anomalies,
+            h2: tx.http2.as_ref().map_or(&[][..], |h| &h.anomalies[..]),
             tcp: &tx.tcp_anomalies,
         },
     )?;
     if let Some(t) = rec.tunnel {
         st.serialize_field("tunnel", t)?;
+    }
+    if let Some(h2) = &tx.http2 {
+        st.serialize_field("stream_id", &h2.stream_id)?;
+        if let Some((by, code)) = h2.reset {
+            let by = match by {
+                apitap_reassembly::Side::Client => "client",
+                apitap_reassembly::Side::Server => "server",
+            };
+            st.serialize_field("reset", &serde_json::json!({"by": by, "error_code": code}))?;
+        }
+        if let Some(g) = &h2.grpc {
+            st.serialize_field("grpc", &GrpcView(g))?;
+        }
+    }
+    if let Some(a) = &tx.connect_authority {
+        st.serialize_field("connect_authority", &**a)?;
+    }
+    if tx.decrypted {
+        st.serialize_field("decrypted", &true)?;
     }
     if let Some(ts) = session {
         st.serialize_field("session_id", &ts.session_id)?;
@@ -405,8 +428,30 @@ impl Serialize for SessionRecord {
         st.serialize_field("status", &SortedMap(&sum.status))?;
         st.serialize_field("context", &ContextView(&sum.context))?;
         st.serialize_field("anomalies", &sum.anomalies)?;
+        if let Some(n) = sum.websocket_messages {
+            st.serialize_field("websocket_messages", &n)?;
+        }
         st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
+        st.end()
+    }
+}
+
+/// The `grpc` object, field by field in the writer's order.
+struct GrpcView<'a>(&'a crate::http2::GrpcCall);
+
+impl Serialize for GrpcView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.0;
+        let mut st = s.serialize_struct("Grpc", 8)?;
+        st.serialize_field("service", &g.service)?;
+        st.serialize_field("method", &g.method)?;
+        st.serialize_field("status", &g.status)?;
+        st.serialize_field("message", &g.message)?;
+        st.serialize_field("request_messages", &g.request.messages)?;
+        st.serialize_field("response_messages", &g.response.messages)?;
+        st.serialize_field("request_message_bytes", &g.request.bytes)?;
+        st.serialize_field("response_message_bytes", &g.response.bytes)?;
         st.end()
     }
 }
@@ -414,6 +459,7 @@ impl Serialize for SessionRecord {
 /// The request object.
 struct RequestView<'a> {
     r: &'a Request,
+    h2: bool,
     redactor: &'a Redactor,
 }
 
@@ -428,8 +474,11 @@ impl Serialize for RequestView<'_> {
                 .get(n)
                 .map(|v| red.header_value(n, v).into_owned())
         };
-        let host = target_authority(&r.uri)
-            .map(str::to_string)
+        let host = r
+            .authority
+            .as_deref()
+            .map(|a| red.header_value("host", a).into_owned())
+            .or_else(|| target_authority(&r.uri).map(str::to_string))
             .or_else(|| field("host"));
         let mut st = s.serialize_struct("Request", 10)?;
         st.serialize_field("method", &r.method)?;
@@ -437,7 +486,7 @@ impl Serialize for RequestView<'_> {
         st.serialize_field("path", path)?;
         st.serialize_field("query", &query)?;
         st.serialize_field("host", &host)?;
-        st.serialize_field("version", version(r.version_minor))?;
+        st.serialize_field("version", version(self.h2, r.version_minor))?;
         st.serialize_field("user_agent", &field("user-agent"))?;
         st.serialize_field("content_type", &field("content-type"))?;
         st.serialize_field(
@@ -455,6 +504,7 @@ impl Serialize for RequestView<'_> {
 /// The response object.
 struct ResponseView<'a> {
     r: &'a Response,
+    h2: bool,
     redactor: &'a Redactor,
 }
 
@@ -464,7 +514,7 @@ impl Serialize for ResponseView<'_> {
         let mut st = s.serialize_struct("Response", 8)?;
         st.serialize_field("status", &r.status)?;
         st.serialize_field("reason", &r.reason)?;
-        st.serialize_field("version", version(r.version_minor))?;
+        st.serialize_field("version", version(self.h2, r.version_minor))?;
         let ct = r.headers.get("content-type");
         let ct = ct.map(|v| self.redactor.header_value("content-type", v));
         st.serialize_field("content_type", &ct.as_deref())?;
@@ -481,16 +531,21 @@ impl Serialize for ResponseView<'_> {
     }
 }
 
-/// HTTP then TCP anomalies, as one list of snake_case names.
+/// HTTP, HTTP/2 then TCP anomalies, as one list of snake_case names.
 struct Anomalies<'a> {
     http: &'a [HttpAnomaly],
+    h2: &'a [crate::http2::H2Anomaly],
     tcp: &'a [TcpAnomaly],
 }
 
 impl Serialize for Anomalies<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.http.len() + self.tcp.len()))?;
+        let n = self.http.len() + self.h2.len() + self.tcp.len();
+        let mut seq = s.serialize_seq(Some(n))?;
         for a in self.http {
+            seq.serialize_element(a)?;
+        }
+        for a in self.h2 {
             seq.serialize_element(a)?;
         }
         for a in self.tcp {
@@ -583,10 +638,38 @@ mod tests {
         bare.switched = None;
         let mut no_resp = rich_tx();
         no_resp.response = None;
+        let mut h2 = rich_tx();
+        h2.switched = None;
+        h2.connect_authority = Some("proxy.example:443".into());
+        h2.decrypted = true;
+        if let Some(r) = h2.request.as_mut() {
+            r.uri = "/shop.Orders/GetOrder".into();
+            r.authority = Some("orders.svc:50051".into());
+        }
+        h2.http2 = Some(Box::new(crate::http::Http2Info {
+            stream_id: 7,
+            pushed: false,
+            reset: Some((apitap_reassembly::Side::Server, 8)),
+            grpc: Some(crate::http2::GrpcCall {
+                service: "shop.Orders".into(),
+                method: "GetOrder".into(),
+                status: Some(5),
+                message: Some("not \"found\"".into()),
+                ..Default::default()
+            }),
+            anomalies: vec![crate::http2::H2Anomaly::RstStream],
+        }));
+        let mut grpc_ok = h2.clone();
+        if let Some(h) = grpc_ok.http2.as_mut() {
+            h.reset = None;
+            if let Some(g) = h.grpc.as_mut() {
+                (g.status, g.message) = (None, None);
+            }
+        }
         let cfg = SessionConfig::default();
         let mut sessions =
             Sessionizer::new(&cfg, Secret::new(b"0123456789abcdef0123".to_vec())).unwrap();
-        for tx in [rich_tx(), bare, no_resp] {
+        for tx in [rich_tx(), bare, no_resp, h2, grpc_ok] {
             let rec = HttpRecord {
                 tx: &tx,
                 redactor: &redactor,
@@ -649,6 +732,7 @@ mod tests {
                 anomalies: anomalies.clone(),
                 transaction_ids: txids.iter().map(|&(conn, depth)| TransactionId { conn, depth }).collect(),
                 transaction_ids_dropped: counts[5] / 3,
+                websocket_messages: flags.0.map(|_| counts[4] / 7),
                 ..Default::default()
             };
             for (i, bits) in ips.iter().enumerate() {

@@ -89,6 +89,9 @@ impl SessionRecord {
             write_u64(anomalies.dyn_key(name), *n);
         }
         anomalies.close();
+        if let Some(n) = sum.websocket_messages {
+            write_u64(o.key(key!("websocket_messages")), n);
+        }
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();

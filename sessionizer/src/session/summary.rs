@@ -388,6 +388,9 @@ pub struct SessionSummary {
     pub role: Option<String>,
     /// Transaction ids not listed.
     pub transaction_ids_dropped: u64,
+    /// WebSocket messages (both directions) of the part's upgraded connections that ended;
+    /// `None` (and absent from the record) when the part had none.
+    pub websocket_messages: Option<u64>,
 }
 
 impl SessionSummary {

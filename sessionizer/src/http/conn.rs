@@ -1,5 +1,5 @@
 //! One TCP connection in the HTTP tracker: which protocol it speaks, and the hand-offs from one
-//! to the next. One state at a time ([`Proto`]):
+//! to the next. One state at a time (`Proto`):
 //!
 //! - **Sniffing** its first bytes ([`super::sniff`]). Seen from its handshake, the client's
 //!   first bytes decide: TLS, HTTP/2 with prior knowledge, HTTP/1, or `not_http` (counted,

@@ -7,9 +7,14 @@ use apitap_detect::DetectConfig;
 use apitap_exporters::ExportConfig;
 use apitap_inventory::ApiConfig;
 use apitap_reassembly::ReassemblyConfig;
+use std::sync::Arc;
+
 use apitap_sessionizer::http::HttpConfig;
+use apitap_sessionizer::http2::Http2Config;
 use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
+use apitap_sessionizer::tls::decrypt::KeyLog;
+use apitap_sessionizer::websocket::WebSocketConfig;
 use serde::{Deserialize, Serialize};
 
 /// Most bytes of each body a record may sample (`output.body_capture_bytes`): a sample is for
@@ -29,6 +34,10 @@ pub struct Config {
     pub reassembly: ReassemblyConfig,
     /// HTTP parsing bounds.
     pub http: HttpConfig,
+    /// HTTP/2 (h2c and gRPC) bounds.
+    pub http2: Http2Config,
+    /// WebSocket bounds and text-message sampling (written only with body capture on).
+    pub websocket: WebSocketConfig,
     /// Shape of the exported records (redaction).
     pub output: RecordConfig,
     /// API sessions: keys, context parameters, lifecycle (`docs/sessions.md`).
@@ -52,6 +61,27 @@ pub struct Config {
     /// API abuse inside sessions: BOLA, enumeration, credential stuffing, brute force,
     /// scraping, volume spikes (`docs/behaviours.md`).
     pub behaviours: BehavioursConfig,
+    /// What a command adds that is not in the file (`replay --tls-keylog`).
+    #[serde(skip)]
+    pub inputs: Inputs,
+}
+
+/// What a command gives the pipeline besides the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// Replay only: the secrets TLS connections are decrypted with.
+    pub tls_keylog: Option<Arc<KeyLog>>,
+}
+
+impl PartialEq for Inputs {
+    /// The same key log (by identity: secrets are not compared).
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.tls_keylog, &other.tls_keylog) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Why the config could not be loaded.
@@ -164,6 +194,8 @@ impl Config {
         self.capture.validate().map_err(|e| e.to_string())?;
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
+        self.http2.validate().map_err(|e| e.to_string())?;
+        self.websocket.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
         self.behaviours.validate().map_err(|e| e.to_string())?;
         Ok(())

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
 use apitap_sessionizer::alert::Alert;
-use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
+use apitap_sessionizer::record::{write_json_tail, ConnRecordJson, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
-use apitap_sessionizer::session::{SessionRecord, TxSession};
+use apitap_sessionizer::session::{HashId, SessionRecord, TxSession};
 
 use super::OutputStats;
-use crate::staged::Staged;
+use crate::staged::{Staged, StagedConn};
 
 /// How often (wall time) a running sensor writes out what its exporter buffers, so that a
 /// file's readers see records within about this long (JSON lines are written through a large
@@ -47,6 +47,10 @@ pub struct Records {
     session_records: u64,
     /// `alert` records written.
     alerts: u64,
+    /// `websocket` records written.
+    websocket_records: u64,
+    /// `tls` records written.
+    tls_records: u64,
 }
 
 impl Records {
@@ -62,6 +66,8 @@ impl Records {
             transactions: 0,
             session_records: 0,
             alerts: 0,
+            websocket_records: 0,
+            tls_records: 0,
         }
     }
 
@@ -123,6 +129,34 @@ impl Records {
         self.exporter.export(meta, &self.buf)
     }
 
+    /// A connection's record (`websocket` or `tls`), keyed by its session id.
+    pub fn connection(
+        &mut self,
+        conn: &StagedConn,
+        session_id: Option<HashId>,
+    ) -> Result<(), ExportError> {
+        let rec = ConnRecordJson {
+            rec: &conn.rec,
+            redactor: &self.redactor,
+            tunnel: conn.tunnel.as_ref(),
+            session_id,
+            sensor_id: self.sensor_id.as_deref(),
+        };
+        let kind = rec.kind();
+        match kind {
+            "websocket" => self.websocket_records += 1,
+            _ => self.tls_records += 1,
+        }
+        self.buf.clear();
+        rec.write_json(&mut self.buf);
+        let mut hex = [0u8; HEX_LEN];
+        let meta = EventMeta {
+            kind,
+            key: session_id.map(|id| id.hex_in(&mut hex)),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
     /// The redaction rules.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
@@ -170,6 +204,8 @@ impl Records {
         stats.transactions += self.transactions;
         stats.session_records += self.session_records;
         stats.alerts += self.alerts;
+        stats.websocket_records += self.websocket_records;
+        stats.tls_records += self.tls_records;
         stats.export = self.exporter.stats().clone();
     }
 }

@@ -120,6 +120,9 @@ impl SessionRecord {
             o.key(key!("api_endpoints_dropped")),
             sum.api_endpoints_dropped,
         );
+        if let Some(n) = sum.websocket_messages {
+            write_u64(o.key(key!("websocket_messages")), n);
+        }
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();

@@ -291,6 +291,51 @@ fn bad_config_is_an_error() {
 fn detector_is_shared_across_threads() {
     fn check<T: Send + Sync>() {}
     check::<Detector>();
+    fn sent<T: Send>() {}
+    sent::<crate::Scanner>();
+}
+
+/// A scanner reads a clean value once: the next request that carries it is served from its
+/// memory, with the same findings as the detector's; a value with a finding is read every
+/// time.
+#[test]
+fn scanner_remembers_clean_values_only() {
+    let det = Detector::new(&DetectConfig::default()).expect("default config");
+    let mut scanner = det.scanner();
+    let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+    let req = get("/api/v1/users/7?q=1%27%20or%201=1--").header("User-Agent", ua);
+    let scan = |s: &mut crate::Scanner| {
+        let headers: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let r = Request {
+            method: "GET",
+            target: &req.target,
+            headers: &headers,
+            body: &[],
+            body_truncated: false,
+            endpoint: None,
+            client: None,
+        };
+        let mut out = Vec::new();
+        let report = s.scan(&r, &mut out);
+        (keys(&out), report)
+    };
+    let (first, first_report) = scan(&mut scanner);
+    let (second, second_report) = scan(&mut scanner);
+    let (plain, plain_report) = req.scan_with(&det);
+    assert_eq!(first, keys(&plain));
+    assert_eq!(second, keys(&plain), "the attack is found every time");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first_report.values_cached, 0);
+    assert_eq!(
+        second_report.values_cached, 2,
+        "the path and the User-Agent, read once"
+    );
+    assert_eq!(plain_report.values_cached, 0, "a detector keeps no memory");
+    assert_eq!(second_report.values, first_report.values);
 }
 
 #[test]
@@ -427,6 +472,15 @@ fn requests(s: &str) -> Vec<Req> {
         ),
         get("/").header("X-Thing", s).header("User-Agent", s),
         post("/t", "text/plain", s),
+        get(&format!("/q?{enc}=1&u{enc}[x]=2"))
+            .header("Cookie", &format!("a={enc}; b=1"))
+            .header("Referer", &format!("https://x.example/p?r={enc}"))
+            .header("Accept", s),
+        post(
+            "/k",
+            "application/json",
+            &serde_json::json!({ s: 1, "o": { s: [s] } }).to_string(),
+        ),
     ]
 }
 
@@ -508,6 +562,28 @@ proptest! {
             let (a, _) = req.scan_with(fast);
             let (b, _) = req.scan_with(slow);
             prop_assert_eq!(keys(&a), keys(&b), "{:?}", s);
+        }
+    }
+
+    /// A scanner's memory of clean values never hides a finding: requests scanned in turn by
+    /// one scanner, each value seen again and again, give what the slow twin gives.
+    #[test]
+    fn scanner_memory_matches_exhaustive_scan(
+        soups in prop::collection::vec(soup(), 1..4),
+        order in prop::collection::vec(0usize..64, 1..12),
+        paranoia in 1u8..=4,
+    ) {
+        let (fast, slow) = detectors(paranoia);
+        let mut scanner = fast.scanner();
+        let reqs: Vec<Req> = soups.iter().flat_map(|s| requests(s)).collect();
+        for i in order {
+            let req = &reqs[i % reqs.len()];
+            let headers: Vec<(&str, &str)> = req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let r = Request { method: req.method, target: &req.target, headers: &headers, body: &req.body, body_truncated: false, endpoint: None, client: None };
+            let mut a = Vec::new();
+            let _ = scanner.scan(&r, &mut a);
+            let (b, _) = req.scan_with(slow);
+            prop_assert_eq!(keys(&a), keys(&b), "{:?}", req.target);
         }
     }
 }

@@ -19,14 +19,14 @@ use std::time::Instant;
 
 use apitap_detect::{DetectConfig, Detector, Finding};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sets::{By, Owned};
+use sets::{By, Owned, Prepared};
 
 /// Requests of the bench capture's traffic per iteration: enough clients that a scanner's
 /// memory sees what it sees in a capture.
 const BENCH_REQUESTS: usize = 4_000;
 
 /// Scans every request of `set` once.
-fn scan_all(by: &mut By, set: &[Owned], out: &mut Vec<Finding>) {
+fn scan_all(by: &mut By, set: &[Prepared<'_>], out: &mut Vec<Finding>) {
     for o in set {
         black_box(by.scan(o, out));
     }
@@ -50,14 +50,15 @@ fn sets() -> Vec<(String, Vec<Owned>)> {
 fn summary(det: &Detector, sets: &[(String, Vec<Owned>)]) {
     let mut out = Vec::new();
     for (name, set) in sets {
+        let set: Vec<Prepared<'_>> = set.iter().map(Owned::prepare).collect();
         let rounds = (20_000 / set.len()).max(1);
         for (how, mut by) in [
-            ("scanner", By::Scanner(det.scanner())),
+            ("scanner", By::Scanner(Box::new(det.scanner()))),
             ("detector", By::Detector(det.clone())),
         ] {
             let start = Instant::now();
             for _ in 0..rounds {
-                scan_all(&mut by, set, &mut out);
+                scan_all(&mut by, &set, &mut out);
             }
             let ns = start.elapsed().as_nanos() as f64 / (rounds * set.len()) as f64;
             eprintln!("summary {name:<16} {how:<8} {ns:>9.0} ns/request");
@@ -72,14 +73,15 @@ fn bench(c: &mut Criterion) {
     let mut out = Vec::new();
     let mut g = c.benchmark_group("detect");
     for (name, set) in &sets {
+        let set: Vec<Prepared<'_>> = set.iter().map(Owned::prepare).collect();
         g.throughput(Throughput::Elements(set.len() as u64));
-        let mut scanner = By::Scanner(det.scanner());
+        let mut scanner = By::Scanner(Box::new(det.scanner()));
         g.bench_function(format!("{name}/scanner"), |b| {
-            b.iter(|| scan_all(&mut scanner, set, &mut out))
+            b.iter(|| scan_all(&mut scanner, &set, &mut out))
         });
         let mut detector = By::Detector(det.clone());
         g.bench_function(format!("{name}/detector"), |b| {
-            b.iter(|| scan_all(&mut detector, set, &mut out))
+            b.iter(|| scan_all(&mut detector, &set, &mut out))
         });
     }
     g.finish();

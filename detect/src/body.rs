@@ -110,9 +110,10 @@ pub(crate) fn read(
     content_type: Option<&str>,
     body: &[u8],
     sink: &mut dyn Sink,
+    walk: &mut JsonWalk,
 ) -> bool {
     match ty {
-        BodyType::Json => json(body, sink),
+        BodyType::Json => json(body, sink, walk),
         BodyType::Form => form_pairs(body, sink, &|n| Name::Body(n)),
         BodyType::Multipart => match content_type.and_then(boundary) {
             Some(b) => multipart(body, b.as_bytes(), sink),
@@ -144,6 +145,10 @@ impl Pointer {
     fn push_key(&mut self, key: &[u8]) {
         self.marks.push(self.text.len());
         self.text.push(b'/');
+        if !key.iter().any(|b| matches!(b, b'~' | b'/')) {
+            self.text.extend_from_slice(key);
+            return;
+        }
         for &b in key {
             match b {
                 b'~' => self.text.extend_from_slice(b"~0"),
@@ -155,9 +160,10 @@ impl Pointer {
 
     /// An array index as the next step.
     fn push_index(&mut self, index: usize) {
-        use std::io::Write;
         self.marks.push(self.text.len());
-        let _ = write!(self.text, "/{index}"); // writing to a Vec cannot fail
+        self.text.push(b'/');
+        self.text
+            .extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
     }
 
     /// Drops the last step.
@@ -179,13 +185,15 @@ struct Frame {
     next_index: usize,
 }
 
-/// The state of one JSON walk: where the reader is in the document.
+/// The state of one JSON walk: where the reader is in the document. Kept by the caller from
+/// one body to the next ([`JsonWalk::reset`]), so that reading a body allocates nothing once
+/// the buffers have grown.
 ///
 /// Invariant: `pointer` has one step per open container below the top one, plus one for a
 /// string being handed to the sink, plus one for a member name read whose value has not
 /// started (`key_pending`).
 #[derive(Default)]
-struct JsonWalk {
+pub(crate) struct JsonWalk {
     pointer: Pointer,
     frames: Vec<Frame>,
     /// A member name was read and pushed on `pointer`; its value has not started.
@@ -198,8 +206,8 @@ struct JsonWalk {
 /// Walks a JSON document (RFC 8259) without building it: every string value and member name
 /// goes to `sink` with its pointer. Numbers and literals carry no attack and are skipped.
 /// Malformed or cut input ends the walk where it goes wrong; what came before was read.
-fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
-    let mut walk = JsonWalk::default();
+fn json(body: &[u8], sink: &mut dyn Sink, walk: &mut JsonWalk) -> bool {
+    walk.reset();
     let mut i = 0;
     while let Some(&b) = body.get(i) {
         match b {
@@ -238,6 +246,16 @@ fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
 }
 
 impl JsonWalk {
+    /// Ready for a new document; the buffers keep their capacity.
+    fn reset(&mut self) {
+        self.pointer.text.clear();
+        self.pointer.marks.clear();
+        self.frames.clear();
+        self.key_pending = false;
+        self.skipped_depth = 0;
+        self.scratch.clear();
+    }
+
     /// `{` or `[`: a container starts as the current member's value.
     fn open(&mut self, is_array: bool) {
         if self.frames.len() >= MAX_JSON_DEPTH || self.skipped_depth > 0 {
@@ -336,9 +354,10 @@ fn json_string(body: &[u8], start: usize, out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
     let mut i = start + 1;
     loop {
-        // The run up to the next quote or backslash is copied as it is.
+        // The run up to the next quote or backslash is copied as it is (a loop: the strings
+        // are short, shorter than a vector search takes to set up).
         let tail = body.get(i..)?;
-        let run = memchr::memchr2(b'"', b'\\', tail)?;
+        let run = tail.iter().position(|b| matches!(b, b'"' | b'\\'))?;
         out.extend_from_slice(&tail[..run]);
         i += run;
         let b = *body.get(i)?;
@@ -601,7 +620,13 @@ mod tests {
     fn values(ct: &str, body: &str) -> Vec<(Kind, String, String)> {
         let mut c = Collect::default();
         let ty = body_type(Some(ct), body.as_bytes());
-        assert!(read(ty, Some(ct), body.as_bytes(), &mut c));
+        assert!(read(
+            ty,
+            Some(ct),
+            body.as_bytes(),
+            &mut c,
+            &mut JsonWalk::default()
+        ));
         c.0
     }
 
@@ -726,7 +751,7 @@ mod tests {
             let mut want = Vec::new();
             by_recursion(&doc, "", &mut want);
             let mut got = Collect::default();
-            assert!(json(doc.to_string().as_bytes(), &mut got));
+            assert!(json(doc.to_string().as_bytes(), &mut got, &mut JsonWalk::default()));
             proptest::prop_assert_eq!(got.0, want);
         }
     }

@@ -8,6 +8,10 @@
 //! can cost a scan, never hide a finding. Only clean verdicts are kept; a value with a finding
 //! is read again every time, so its findings are always made the same way.
 //!
+//! Only values from headers and cookies are kept: they repeat from request to request (the
+//! same client, the same browser), where a path, a query or a body carries ids and text that
+//! mostly do not, and would only push out the ones that do.
+//!
 //! Direct-mapped: the key's hash picks one slot, and a new entry replaces whatever was there
 //! (counted). The table holds [`VERDICT_CACHE_ENTRIES`] entries of at most
 //! [`MAX_CACHED_VALUE_BYTES`] each; longer values are not kept.
@@ -36,13 +40,13 @@ struct Entry {
 }
 
 impl Entry {
-    fn is(&self, hash: u64, kind: Kind, name: &[u8], value: &[u8]) -> bool {
-        self.hash == hash
-            && self.kind == kind
-            && self.name_len == name.len()
-            && self.key.len() == name.len() + value.len()
-            && self.key.get(..name.len()) == Some(name)
-            && self.key.get(name.len()..) == Some(value)
+    fn is(&self, key: &Key<'_>) -> bool {
+        self.hash == key.hash
+            && self.kind == key.kind
+            && self.name_len == key.name.len()
+            && self.key.len() == key.name.len() + key.value.len()
+            && self.key.get(..key.name.len()) == Some(key.name)
+            && self.key.get(key.name.len()..) == Some(key.value)
     }
 }
 
@@ -53,8 +57,6 @@ pub(crate) enum Remembered {
     Kept,
     /// The value was kept in place of another entry.
     Replaced,
-    /// The value is longer than [`MAX_CACHED_VALUE_BYTES`] and was not kept.
-    TooLong,
 }
 
 /// Values found clean, by (kind, name part, value).
@@ -79,91 +81,113 @@ impl VerdictCache {
         (hash as usize) & (VERDICT_CACHE_ENTRIES - 1)
     }
 
-    /// Whether this value of this kind and name was found clean before.
-    pub(crate) fn is_clean(&self, kind: Kind, name: &[u8], value: &[u8]) -> bool {
-        if name.len() + value.len() > MAX_CACHED_VALUE_BYTES {
-            return false;
-        }
-        let hash = self.hash(kind, name, value);
-        self.slots
-            .get(Self::slot(hash))
-            .and_then(Option::as_ref)
-            .is_some_and(|e| e.is(hash, kind, name, value))
+    /// The key of a value of this kind and name, or None for a value too long to keep.
+    pub(crate) fn key<'v>(&self, kind: Kind, name: &'v [u8], value: &'v [u8]) -> Option<Key<'v>> {
+        (name.len() + value.len() <= MAX_CACHED_VALUE_BYTES).then(|| Key {
+            kind,
+            name,
+            value,
+            hash: self.hash(kind, name, value),
+        })
     }
 
-    /// Keeps a value found clean.
-    pub(crate) fn remember(&mut self, kind: Kind, name: &[u8], value: &[u8]) -> Remembered {
-        if name.len() + value.len() > MAX_CACHED_VALUE_BYTES {
-            return Remembered::TooLong;
-        }
-        let hash = self.hash(kind, name, value);
+    /// Whether the value of `key` was found clean before.
+    pub(crate) fn is_clean(&self, key: &Key<'_>) -> bool {
+        self.slots
+            .get(Self::slot(key.hash))
+            .and_then(Option::as_ref)
+            .is_some_and(|e| e.is(key))
+    }
+
+    /// Keeps the value of `key`, found clean.
+    pub(crate) fn remember(&mut self, key: &Key<'_>) -> Remembered {
         if self.slots.is_empty() {
             self.slots.resize_with(VERDICT_CACHE_ENTRIES, || None);
         }
-        let Some(slot) = self.slots.get_mut(Self::slot(hash)) else {
-            return Remembered::TooLong; // unreachable: the table has every slot
+        let Some(slot) = self.slots.get_mut(Self::slot(key.hash)) else {
+            return Remembered::Kept; // unreachable: the table has every slot
         };
         let outcome = match slot {
-            Some(e) if e.is(hash, kind, name, value) => return Remembered::Kept,
+            Some(e) if e.is(key) => return Remembered::Kept,
             Some(_) => Remembered::Replaced,
             None => Remembered::Kept,
         };
         // A replaced entry's buffer is reused: a full table allocates nothing more.
         let entry = slot.get_or_insert_with(|| Entry {
-            hash,
-            kind,
+            hash: key.hash,
+            kind: key.kind,
             name_len: 0,
             key: Vec::new(),
         });
-        entry.hash = hash;
-        entry.kind = kind;
-        entry.name_len = name.len();
+        entry.hash = key.hash;
+        entry.kind = key.kind;
+        entry.name_len = key.name.len();
         entry.key.clear();
-        entry.key.extend_from_slice(name);
-        entry.key.extend_from_slice(value);
+        entry.key.extend_from_slice(key.name);
+        entry.key.extend_from_slice(key.value);
         outcome
     }
+}
+
+/// What a verdict is kept under: the value, its kind and name part, and their hash.
+pub(crate) struct Key<'v> {
+    kind: Kind,
+    name: &'v [u8],
+    value: &'v [u8],
+    hash: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn clean(c: &VerdictCache, kind: Kind, name: &[u8], value: &[u8]) -> bool {
+        c.key(kind, name, value).is_some_and(|k| c.is_clean(&k))
+    }
+
+    fn remember(c: &mut VerdictCache, kind: Kind, name: &[u8], value: &[u8]) -> Option<Remembered> {
+        let key = c.key(kind, name, value)?;
+        Some(c.remember(&key))
+    }
+
     #[test]
     fn a_value_is_clean_only_with_its_kind_and_name() {
         let mut c = VerdictCache::default();
-        assert!(!c.is_clean(Kind::UserAgent, b"", b"okhttp/4.12.0"));
+        let ua = b"okhttp/4.12.0";
+        assert!(!clean(&c, Kind::UserAgent, b"", ua));
         assert_eq!(
-            c.remember(Kind::UserAgent, b"", b"okhttp/4.12.0"),
-            Remembered::Kept
+            remember(&mut c, Kind::UserAgent, b"", ua),
+            Some(Remembered::Kept)
         );
-        assert!(c.is_clean(Kind::UserAgent, b"", b"okhttp/4.12.0"));
+        assert!(clean(&c, Kind::UserAgent, b"", ua));
+        assert!(!clean(&c, Kind::Value, b"", ua), "another kind");
+        assert!(!clean(&c, Kind::UserAgent, b"x", ua), "another name");
         assert!(
-            !c.is_clean(Kind::Value, b"", b"okhttp/4.12.0"),
-            "another kind"
-        );
-        assert!(
-            !c.is_clean(Kind::UserAgent, b"x", b"okhttp/4.12.0"),
-            "another name"
-        );
-        assert!(
-            !c.is_clean(Kind::UserAgent, b"", b"okhttp/4.12.1"),
+            !clean(&c, Kind::UserAgent, b"", b"okhttp/4.12.1"),
             "another value"
         );
         // The name and the value are told apart where they meet.
-        c.remember(Kind::Value, b"ab", b"c");
-        assert!(!c.is_clean(Kind::Value, b"a", b"bc"));
+        remember(&mut c, Kind::Value, b"ab", b"c");
+        assert!(!clean(&c, Kind::Value, b"a", b"bc"));
     }
 
     #[test]
     fn long_values_are_not_kept() {
         let mut c = VerdictCache::default();
         let long = vec![b'a'; MAX_CACHED_VALUE_BYTES + 1];
-        assert_eq!(c.remember(Kind::Value, b"", &long), Remembered::TooLong);
-        assert!(!c.is_clean(Kind::Value, b"", &long));
+        assert_eq!(remember(&mut c, Kind::Value, b"", &long), None);
+        assert!(!clean(&c, Kind::Value, b"", &long));
         let fits = &long[..MAX_CACHED_VALUE_BYTES];
-        assert_eq!(c.remember(Kind::Value, b"", fits), Remembered::Kept);
-        assert!(c.is_clean(Kind::Value, b"", fits));
+        assert_eq!(
+            remember(&mut c, Kind::Value, b"", fits),
+            Some(Remembered::Kept)
+        );
+        assert!(clean(&c, Kind::Value, b"", fits));
+        assert_eq!(
+            remember(&mut c, Kind::Value, b"n", fits),
+            None,
+            "with its name, too long"
+        );
     }
 
     /// At the bound a new value takes its slot's place: the table never grows past
@@ -177,12 +201,14 @@ mod tests {
             .collect();
         let replaced = values
             .iter()
-            .filter(|v| c.remember(Kind::Value, b"", v.as_bytes()) == Remembered::Replaced)
+            .filter(|v| {
+                remember(&mut c, Kind::Value, b"", v.as_bytes()) == Some(Remembered::Replaced)
+            })
             .count();
         assert_eq!(c.slots.len(), VERDICT_CACHE_ENTRIES);
         let kept = values
             .iter()
-            .filter(|v| c.is_clean(Kind::Value, b"", v.as_bytes()))
+            .filter(|v| clean(&c, Kind::Value, b"", v.as_bytes()))
             .count();
         let occupied = c.slots.iter().filter(|s| s.is_some()).count();
         assert_eq!(kept, occupied);

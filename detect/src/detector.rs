@@ -82,10 +82,19 @@ pub struct Scanner {
     cache: VerdictCache,
 }
 
-/// Buffers a value's scan writes into, kept from one value to the next so that reading a
-/// value allocates nothing.
+/// Buffers a request's scan writes into, kept from one request to the next so that reading
+/// a request allocates nothing once they have grown.
 #[derive(Default)]
 struct Scratch {
+    /// Where a JSON body's walk is.
+    json: body::JsonWalk,
+    /// A value's buffers.
+    value: ValueScratch,
+}
+
+/// Buffers a value's scan writes into.
+#[derive(Default)]
+struct ValueScratch {
     /// The normalised value (when normalisation was needed).
     norm: Vec<u8>,
     /// The other buffer normalisation alternates with.
@@ -149,23 +158,44 @@ fn kind_classes(kind: Kind) -> ClassSet {
     }
 }
 
-/// Classes that read a plain value (letters, digits, `_.,@-`): tool markers, and for values
-/// with a dot, callback domains, bare hosts and file names (`.htaccess`). A plain value
-/// without a dot (numbers, words, ids, dates) is read by nothing, unless it is a command name
-/// never used as an ordinary value (`whoami`).
-fn plain_classes(prefilter: &Prefilter, kind: Kind, raw: &[u8], bytes: ByteScan) -> ClassSet {
+/// Classes that read a plain value (letters, digits, `_.,@-`: numbers, words, ids, dates,
+/// emails), of `classes`: tool markers (a User-Agent, a header name, the path, and for values
+/// with a dot, callback domains), file names with a dot (`.htaccess`), a bare host in a
+/// parameter named for one (from level 2), a command name never used as an ordinary value
+/// (`whoami`), and the few SQL and script words that are plain themselves
+/// ([`Prefilter::plain_words`]). Most plain values are read by nothing.
+fn plain_classes(
+    det: &Compiled,
+    kind: Kind,
+    name: &Name<'_>,
+    raw: &[u8],
+    bytes: ByteScan,
+    classes: ClassSet,
+) -> ClassSet {
     let dotted = bytes.has_dot();
     let mut set = ClassSet::EMPTY;
     if dotted || matches!(kind, Kind::UserAgent | Kind::HeaderName | Kind::PathWhole) {
         set = set.with(Class::Scanner);
     }
     if dotted {
-        set = set.with(Class::Ssrf).with(Class::Traversal);
+        set = set.with(Class::Traversal);
     }
-    if prefilter.is_bare_command(raw) {
+    if classes.contains(Class::Ssrf)
+        && det.prefilter.may_name_internal_host(raw, bytes)
+        && det.hinted_for_ssrf(name)
+    {
+        set = set.with(Class::Ssrf);
+    }
+    if classes.contains(Class::Cmdi) && det.prefilter.is_bare_command(raw) {
         set = set.with(Class::Cmdi);
     }
-    set
+    if !classes
+        .and(ClassSet::of(&[Class::Sqli, Class::Xss]))
+        .is_empty()
+    {
+        set = ClassSet(set.0 | det.prefilter.plain_words(raw, bytes).0);
+    }
+    classes.and(set)
 }
 
 /// The classes of a value of `kind` that can hold at all, from what their rules check first:
@@ -299,26 +329,49 @@ impl Compiled {
                 max_findings: self.max_findings,
             },
             bytes: 0,
-            scratch,
+            scratch: &mut scratch.value,
             cache,
         };
+        let json = &mut scratch.json;
         let _ = fields::target(req.target, &mut sink)
             && fields::headers(req.headers, &mut sink)
             && (req.body.is_empty() || {
                 let ct = req.header("content-type");
-                body::read(body::body_type(ct, req.body), ct, req.body, &mut sink)
+                body::read(body::body_type(ct, req.body), ct, req.body, &mut sink, json)
             });
         report
     }
 
-    /// The classes of `classes` whose rules read a value of `kind`: those its triggers wake.
-    /// `norm` is the value after normalisation and `bytes` its byte pass.
-    fn triggered(&self, kind: Kind, norm: &[u8], bytes: ByteScan, classes: ClassSet) -> ClassSet {
+    /// The classes of `classes` whose rules read a value of `kind` named `name`: those its
+    /// triggers wake. `norm` is the value after normalisation and `bytes` its byte pass.
+    fn triggered(
+        &self,
+        kind: Kind,
+        name: &Name<'_>,
+        norm: &[u8],
+        bytes: ByteScan,
+        classes: ClassSet,
+    ) -> ClassSet {
         if !self.prefilter_on {
             return classes;
         }
-        let triggered = self.prefilter.triggers(norm, bytes, classes);
-        classes.and(ClassSet(triggered.0 | kind_triggers(kind).0))
+        let mut triggered =
+            ClassSet(self.prefilter.triggers(norm, bytes, classes).0 | kind_triggers(kind).0);
+        if classes.contains(Class::Ssrf)
+            && !triggered.contains(Class::Ssrf)
+            && self.prefilter.may_name_internal_host(norm, bytes)
+            && self.hinted_for_ssrf(name)
+        {
+            triggered = triggered.with(Class::Ssrf);
+        }
+        classes.and(triggered)
+    }
+
+    /// Whether the SSRF rule reads a bare host in a value named `name`: from level 2, in a
+    /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that
+    /// rule holds.
+    fn hinted_for_ssrf(&self, name: &Name<'_>) -> bool {
+        self.paranoia >= crate::rules::L2 && self.prefilter.is_url_name(last_name_part(name))
     }
 }
 
@@ -349,7 +402,7 @@ struct ScanSink<'d, 'o> {
     found: Found<'d, 'o>,
     /// Value bytes read so far.
     bytes: usize,
-    scratch: &'o mut Scratch,
+    scratch: &'o mut ValueScratch,
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
 }
@@ -392,39 +445,59 @@ impl Sink for ScanSink<'_, '_> {
 }
 
 impl ScanSink<'_, '_> {
-    /// Reads one value: the byte pass and the cheap gates, the memory of clean values,
-    /// normalisation, triggers, then the rules of the classes its kind and triggers select.
+    /// Reads one value: the cheap gates every value goes through, inline; then, for the few
+    /// values a rule could hold on, [`ScanSink::read`].
     fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
         let det = self.det;
-        let mut classes = kind_classes(kind).and(det.classes);
-        if det.prefilter_on && kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
+        let classes = kind_classes(kind).and(det.classes);
+        if !det.prefilter_on {
+            return self.read(kind, name, raw, ByteScan::of(raw), classes);
+        }
+        if kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
             return; // the scanner's header names are the only ones a rule reads
         }
         let bytes = ByteScan::of(raw);
-        if det.prefilter_on {
-            if bytes.is_plain(raw) {
-                classes = classes.and(plain_classes(&det.prefilter, kind, raw, bytes));
-            }
-            classes = classes.and(kind_gate(kind, bytes));
-            if classes.is_empty() {
-                return;
-            }
+        let mut classes = classes.and(kind_gate(kind, bytes));
+        if bytes.is_plain(raw) {
+            classes = plain_classes(det, kind, name, raw, bytes, classes);
         }
+        if !classes.is_empty() {
+            self.read(kind, name, raw, bytes, classes);
+        }
+    }
+
+    /// Reads a value past the gates: the memory of clean values, normalisation, triggers,
+    /// then the rules of `classes` that its triggers wake.
+    #[inline(never)]
+    fn read(
+        &mut self,
+        kind: Kind,
+        name: &Name<'_>,
+        raw: &[u8],
+        bytes: ByteScan,
+        classes: ClassSet,
+    ) {
+        let det = self.det;
         let name_part = last_name_part(name);
-        if let Some(cache) = self.cache.as_deref() {
-            if cache.is_clean(kind, name_part, raw) {
+        let repeats = matches!(name, Name::Header(_) | Name::Cookie(_));
+        let key = match self.cache.as_deref() {
+            Some(cache) if repeats => cache.key(kind, name_part, raw),
+            _ => None,
+        };
+        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
+            if cache.is_clean(key) {
                 self.found.report.values_cached += 1;
                 return;
             }
         }
-        let Scratch { norm, spare, lower } = &mut *self.scratch;
+        let ValueScratch { norm, spare, lower } = &mut *self.scratch;
         let (norm, bytes): (&[u8], ByteScan) = if bytes.needs_normalizing() {
             normalize_into(raw, norm, spare);
             (norm, ByteScan::of(norm))
         } else {
             (raw, bytes)
         };
-        let run = det.triggered(kind, norm, bytes, classes);
+        let run = det.triggered(kind, name, norm, bytes, classes);
         let mut clean = true;
         if !run.is_empty() {
             lower.clear();
@@ -442,8 +515,8 @@ impl ScanSink<'_, '_> {
                 }
             }
         }
-        if let Some(cache) = self.cache.as_deref_mut().filter(|_| clean) {
-            if cache.remember(kind, name_part, raw) == Remembered::Replaced {
+        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
+            if cache.remember(key) == Remembered::Replaced {
                 self.found.report.cache_replaced += 1;
             }
         }

@@ -22,7 +22,7 @@ use aho_corasick::AhoCorasick;
 use foldhash::fast::FixedState;
 
 use crate::finding::{Class, ClassSet};
-use crate::rules::{cmdi, scanner};
+use crate::rules::{cmdi, scanner, ssrf};
 
 /// A byte outside the plain set (letters, digits, `_ . , @ -`).
 const NOT_PLAIN: u32 = 1 << 16;
@@ -36,6 +36,10 @@ const SEPARATOR: u32 = 1 << 19;
 const DASH: u32 = 1 << 20;
 /// A quote: `'`, `"` or a backtick.
 const QUOTE: u32 = 1 << 21;
+/// An `_`.
+const UNDERSCORE: u32 = 1 << 22;
+/// A digit.
+const DIGIT: u32 = 1 << 23;
 /// The low 16 bits of a table entry are the [`ClassSet`] the byte wakes.
 const CLASS_BITS: u32 = 0xFFFF;
 
@@ -117,6 +121,12 @@ const fn byte_entry(b: u8) -> u32 {
     if matches!(b, b'\'' | b'"' | b'`') {
         e |= QUOTE;
     }
+    if b == b'_' {
+        e |= UNDERSCORE;
+    }
+    if b.is_ascii_digit() {
+        e |= DIGIT;
+    }
     e
 }
 
@@ -141,14 +151,20 @@ pub(crate) fn is_plain(raw: &[u8]) -> bool {
 const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("--", &[Class::Sqli]),
     ("/*", &[Class::Sqli]),
+    ("*/", &[Class::Sqli]),
     ("&&", &[Class::Sqli]),
     ("||", &[Class::Sqli]),
     ("@@", &[Class::Sqli]),
+    ("xp_cmdshell", &[Class::Sqli]),
+    ("utl_http", &[Class::Sqli]),
     ("sleep", &[Class::Sqli, Class::Nosqli]),
     ("exec", &[Class::Sqli, Class::Cmdi]),
     ("script:", &[Class::Xss]),
     ("expression", &[Class::Xss]),
     ("-moz-binding", &[Class::Xss]),
+    ("behavior", &[Class::Xss]),
+    ("document.", &[Class::Xss]),
+    ("fromcharcode", &[Class::Xss]),
     ("..", &[Class::Traversal]),
     ("0x2e", &[Class::Traversal]),
     ("etc/", &[Class::Traversal]),
@@ -177,23 +193,6 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("subprocess", &[Class::Cmdi]),
     ("child_process", &[Class::Cmdi]),
     ("__import__", &[Class::Cmdi]),
-    ("://", &[Class::Ssrf]),
-    ("file:", &[Class::Ssrf]),
-    ("gopher:", &[Class::Ssrf]),
-    ("dict:", &[Class::Ssrf]),
-    ("php:", &[Class::Ssrf]),
-    ("phar:", &[Class::Ssrf]),
-    ("jar:", &[Class::Ssrf]),
-    ("netdoc:", &[Class::Ssrf]),
-    ("tftp:", &[Class::Ssrf]),
-    ("expect:", &[Class::Ssrf]),
-    ("ldap:", &[Class::Ssrf]),
-    ("sftp:", &[Class::Ssrf]),
-    ("glob:", &[Class::Ssrf]),
-    ("data:", &[Class::Ssrf]),
-    ("localhost", &[Class::Ssrf]),
-    ("metadata", &[Class::Ssrf]),
-    ("instance-data", &[Class::Ssrf]),
     ("${", &[Class::Jndi, Class::Ssti]),
     ("<!entity", &[Class::Xxe]),
     ("<!doctype", &[Class::Xxe]),
@@ -230,6 +229,8 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
 /// `rules::cmdi` wake the command rules the same way.
 const SQL_KEYWORDS: &[&str] = &[
     "union",
+    "unionselect",
+    "join",
     "select",
     "or",
     "and",
@@ -265,7 +266,7 @@ const MAX_KEYWORD_BYTES: usize = 16;
 /// The classes a byte wakes on its own, as [`ClassSet`] bits.
 const fn byte_classes(b: u8) -> u16 {
     let mut s = 0;
-    if matches!(b, b'\'' | b'"' | b'`' | b'#' | b';' | b'(') {
+    if matches!(b, b'\'' | b'"' | b'`' | b'#' | b';' | b'(' | b')') {
         s |= Class::Sqli.bit();
     }
     if matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=') {
@@ -280,14 +281,16 @@ const fn byte_classes(b: u8) -> u16 {
     if b == b'$' {
         s |= Class::Nosqli.bit();
     }
-    if b == b'[' || b.is_ascii_digit() {
+    if b == b':' {
+        // Every URL and local scheme has one; a bare host is read only in a parameter named
+        // for one (`url`, `host`...), which the detector checks by name.
         s |= Class::Ssrf.bit();
     }
     s
 }
 
-/// By first letter, the lengths of `commands` (lower-case names of 1 to 31 bytes that start
-/// with a letter, as a bit mask).
+/// By first letter, the lengths of `words` (lower-case, 1 to 31 bytes, starting with a
+/// letter), as a bit mask.
 fn command_shapes(commands: &[&str]) -> [u32; 26] {
     let mut shapes = [0u32; 26];
     for c in commands {
@@ -299,6 +302,49 @@ fn command_shapes(commands: &[&str]) -> [u32; 26] {
         shapes[usize::from(first - b'a')] |= 1 << c.len();
     }
     shapes
+}
+
+/// Whether `norm` may hold a script URI spelled out with whitespace between its letters
+/// (`j a v a s c r i p t :`, which `xss.script-uri` reads from level 2): `script:` appears
+/// once everything but ASCII letters and `:` is dropped (a superset of the rule's matches,
+/// whatever whitespace it allows).
+fn spaced_script_uri(norm: &[u8]) -> bool {
+    if memchr::memchr(b':', norm).is_none() {
+        return false;
+    }
+    let mut letters = norm
+        .iter()
+        .filter(|b| b.is_ascii_alphabetic() || **b == b':')
+        .map(u8::to_ascii_lowercase);
+    let needle = b"script:";
+    let mut matched = 0;
+    // A needle with no repeated prefix: on a mismatch, restart at its first byte.
+    letters.any(|b| {
+        matched = if b == needle[matched] {
+            matched + 1
+        } else {
+            usize::from(b == needle[0])
+        };
+        matched == needle.len()
+    })
+}
+
+/// Whether `norm` may call a script sink with a parenthesis (`alert (1)`, which
+/// `xss.script-sink` reads from level 3; a backtick wakes the class on its own): one of
+/// `alert`, `prompt`, `confirm`, `eval` ends where the bytes before a `(` that are not
+/// letters or digits start (a superset of the rule's whitespace).
+fn script_sink_call(norm: &[u8]) -> bool {
+    memchr::memchr_iter(b'(', norm).any(|at| {
+        let head = &norm[..at];
+        let end = head
+            .iter()
+            .rposition(u8::is_ascii_alphanumeric)
+            .map_or(0, |p| p + 1);
+        let head = &head[..end];
+        [&b"alert"[..], b"prompt", b"confirm", b"eval"]
+            .iter()
+            .any(|w| head.len() >= w.len() && head[head.len() - w.len()..].eq_ignore_ascii_case(w))
+    })
 }
 
 /// The classes whose keywords [`Prefilter::keywords`] looks up.
@@ -317,6 +363,12 @@ pub(crate) struct Prefilter {
     commands: HashSet<&'static [u8], FixedState>,
     /// By first letter (`a` to `z`) of the commands: bit `n` set when one has `n` bytes.
     command_shapes: [u32; 26],
+    /// The same of every keyword, SQL's and the commands'.
+    keyword_shapes: [u32; 26],
+    /// The SSRF rule's URL-ish parameter names.
+    url_names: AhoCorasick,
+    /// The SSRF rule's internal host names that have no digit.
+    internal_names: AhoCorasick,
 }
 
 impl Prefilter {
@@ -345,6 +397,19 @@ impl Prefilter {
             let slot = keyword_map.entry(w.as_bytes()).or_default();
             *slot = ClassSet(slot.0 | cs.0);
         }
+        let internal_names: Vec<&str> = ssrf::METADATA_HOSTS
+            .iter()
+            .chain(ssrf::LOOPBACK_SUFFIXES)
+            .map(|h| h.trim_start_matches('.'))
+            .filter(|h| !h.bytes().any(|b| b.is_ascii_digit()))
+            .collect();
+        let keyword_list: Vec<&str> = SQL_KEYWORDS
+            .iter()
+            .chain(cmdi::DISTINCT)
+            .chain(cmdi::WORDY)
+            .copied()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_lowercase()))
+            .collect();
         Prefilter {
             // A full DFA: a few hundred patterns, read for every value that is not plain.
             words: aho_corasick::AhoCorasickBuilder::new()
@@ -356,6 +421,9 @@ impl Prefilter {
             keywords: keyword_map,
             commands: cmdi::DISTINCT.iter().map(|c| c.as_bytes()).collect(),
             command_shapes: command_shapes(cmdi::DISTINCT),
+            keyword_shapes: command_shapes(&keyword_list),
+            url_names: crate::rules::words(ssrf::URL_NAME_HINTS),
+            internal_names: crate::rules::words(&internal_names),
         }
     }
 
@@ -395,25 +463,141 @@ impl Prefilter {
         if missing(set) && !wanted.and(KEYWORD_CLASSES).is_empty() {
             set = ClassSet(set.0 | self.keywords(norm).0);
         }
+        if wanted.contains(Class::Xss)
+            && !set.contains(Class::Xss)
+            && (spaced_script_uri(norm) || script_sink_call(norm))
+        {
+            set = set.with(Class::Xss);
+        }
         set
     }
 
-    /// The classes of the keywords in `norm`, as whole words: runs of letters (`1union` and
-    /// `python3` still count).
-    fn keywords(&self, norm: &[u8]) -> ClassSet {
+    /// The classes a plain value can wake through the few SQL and script words that are
+    /// plain themselves: `xp_cmdshell`, `sp_executesql`, `utl_http.request`, `unionselect`
+    /// (`sqli.rs`), `-moz-binding`, `document.cookie`, `string.fromcharcode` (`xss.rs`), and
+    /// an SQL keyword right after a number (`-1union`: libinjection reads a number, then the
+    /// keyword). A superset: the separator each word has, with the letters on its side
+    /// (`unionselect`: its `u`, then the rest), and [`Prefilter::keywords`]' reading of a
+    /// run of letters after a digit.
+    pub(crate) fn plain_words(&self, value: &[u8], bytes: ByteScan) -> ClassSet {
         let mut set = ClassSet::EMPTY;
-        let mut buf = [0u8; MAX_KEYWORD_BYTES];
-        for word in norm.split(|b| !b.is_ascii_alphabetic()) {
-            if (1..=MAX_KEYWORD_BYTES).contains(&word.len()) {
-                let lower = &mut buf[..word.len()];
-                lower.copy_from_slice(word);
-                lower.make_ascii_lowercase();
-                if let Some(cs) = self.keywords.get(&*lower) {
-                    set = ClassSet(set.0 | cs.0);
-                }
-            }
+        let before = |at: usize, word: &[u8]| {
+            at >= word.len() && value[at - word.len()..at].eq_ignore_ascii_case(word)
+        };
+        let xp = || {
+            memchr::memchr_iter(b'_', value)
+                .any(|at| before(at, b"xp") || before(at, b"sp") || before(at, b"utl"))
+        };
+        if (bytes.0 & UNDERSCORE != 0 && xp()) || self.plain_sql_run(value, bytes) {
+            set = set.with(Class::Sqli);
+        }
+        let moz = || {
+            memchr::memchr_iter(b'-', value).any(|at| {
+                value
+                    .get(at + 1..at + 5)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"moz-"))
+            })
+        };
+        let sink = || {
+            memchr::memchr_iter(b'.', value)
+                .any(|at| before(at, b"document") || before(at, b"string"))
+        };
+        if (bytes.0 & DASH != 0 && moz()) || (bytes.0 & DOT != 0 && sink()) {
+            set = set.with(Class::Xss);
         }
         set
+    }
+
+    /// Whether a plain value has a run of letters that is `unionselect` on its own, or an SQL
+    /// keyword right after a digit (read as [`Prefilter::keywords`] reads it there).
+    fn plain_sql_run(&self, value: &[u8], bytes: ByteScan) -> bool {
+        if bytes.0 & DIGIT == 0 && value.len() < 11 {
+            return false; // too short for `unionselect`, no digit for a keyword to follow
+        }
+        let mut i = 0;
+        while let Some(&b) = value.get(i) {
+            if !b.is_ascii_alphabetic() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while value.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                i += 1;
+            }
+            let run = &value[start..i];
+            if run.eq_ignore_ascii_case(b"unionselect") {
+                return true;
+            }
+            // The shortest SQL keyword has two letters; a shorter run is no keyword, and
+            // hexadecimal letters before one would be part of its run.
+            let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
+            if after_digit && self.run_after_digit(run).contains(Class::Sqli) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a value without a `:` may name an internal host, as the SSRF rule reads one:
+    /// it has a digit (an address in any of its forms) or holds one of the rule's metadata or
+    /// loopback names.
+    pub(crate) fn may_name_internal_host(&self, value: &[u8], bytes: ByteScan) -> bool {
+        bytes.0 & DIGIT != 0 || self.internal_names.is_match(value)
+    }
+
+    /// Whether a parameter name (the last part) is one the SSRF rule reads bare hosts in:
+    /// it holds one of `ssrf::URL_NAME_HINTS`, ASCII case-insensitive.
+    pub(crate) fn is_url_name(&self, name: &[u8]) -> bool {
+        self.url_names.is_match(name)
+    }
+
+    /// The classes of the keywords in `norm`, as whole words: runs of letters (`1union` and
+    /// `python3` still count). A run right after a digit is also read without the letters a
+    /// number can take in (`0x7funion` and `1eunion` are a number, then `union`, to the SQL
+    /// tokenizer): each suffix after leading hexadecimal letters.
+    fn keywords(&self, norm: &[u8]) -> ClassSet {
+        let mut set = ClassSet::EMPTY;
+        let mut start = 0;
+        for word in norm.split(|b| !b.is_ascii_alphabetic()) {
+            let after_digit = start > 0 && norm.get(start - 1).is_some_and(u8::is_ascii_digit);
+            start += word.len() + 1;
+            let classes = if after_digit {
+                self.run_after_digit(word)
+            } else {
+                self.keyword(word)
+            };
+            set = ClassSet(set.0 | classes.0);
+        }
+        set
+    }
+
+    /// The classes of the keywords a run of letters right after a digit can hold: the run,
+    /// and each suffix after its leading hexadecimal letters.
+    fn run_after_digit(&self, run: &[u8]) -> ClassSet {
+        let mut set = self.keyword(run);
+        let hex = run.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        for k in 1..=hex.min(run.len().saturating_sub(1)) {
+            set = ClassSet(set.0 | self.keyword(&run[k..]).0);
+        }
+        set
+    }
+
+    /// The classes of `word` if it is a keyword (ASCII case-insensitive).
+    fn keyword(&self, word: &[u8]) -> ClassSet {
+        let shape = word
+            .first()
+            .filter(|b| b.is_ascii_alphabetic())
+            .map(|b| self.keyword_shapes[usize::from(b.to_ascii_lowercase() - b'a')]);
+        if !shape.is_some_and(|lengths| word.len() < 32 && lengths & (1 << word.len()) != 0) {
+            return ClassSet::EMPTY; // no keyword starts with that letter and has that length
+        }
+        let mut buf = [0u8; MAX_KEYWORD_BYTES];
+        let Some(lower) = buf.get_mut(..word.len()).filter(|w| !w.is_empty()) else {
+            return ClassSet::EMPTY;
+        };
+        lower.copy_from_slice(word);
+        lower.make_ascii_lowercase();
+        self.keywords.get(&*lower).copied().unwrap_or_default()
     }
 }
 

@@ -48,36 +48,52 @@ impl Owned {
         self
     }
 
-    /// Calls `f` with this request borrowed as a [`Request`].
-    pub fn with<R>(&self, f: impl FnOnce(&Request<'_>) -> R) -> R {
-        let headers: Vec<(&str, &str)> =
-            self.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        f(&Request {
-            method: self.method,
-            target: &self.target,
-            headers: &headers,
-            body: &self.body,
+    /// This request with its headers borrowed, ready to be read as a [`Request`] again and
+    /// again without allocating.
+    pub fn prepare(&self) -> Prepared<'_> {
+        Prepared {
+            owned: self,
+            headers: self.headers.iter().map(|(n, v)| (*n, v.as_str())).collect(),
+        }
+    }
+}
+
+/// An [`Owned`] request with its header list borrowed.
+pub struct Prepared<'a> {
+    owned: &'a Owned,
+    headers: Vec<(&'a str, &'a str)>,
+}
+
+impl Prepared<'_> {
+    /// The request as the detector takes it.
+    pub fn request(&self) -> Request<'_> {
+        Request {
+            method: self.owned.method,
+            target: &self.owned.target,
+            headers: &self.headers,
+            body: &self.owned.body,
             body_truncated: false,
             endpoint: None,
             client: None,
-        })
+        }
     }
 }
 
 /// What scans the sets: a shared detector, or a worker's scanner with its memory.
 pub enum By {
     Detector(Detector),
-    Scanner(Scanner),
+    Scanner(Box<Scanner>),
 }
 
 impl By {
     /// Scans `req` into `out` (cleared first); returns the number of findings.
-    pub fn scan(&mut self, req: &Owned, out: &mut Vec<Finding>) -> usize {
+    pub fn scan(&mut self, req: &Prepared<'_>, out: &mut Vec<Finding>) -> usize {
         out.clear();
-        req.with(|r| match self {
-            By::Detector(d) => d.scan(r, out),
-            By::Scanner(s) => s.scan(r, out),
-        });
+        let r = req.request();
+        match self {
+            By::Detector(d) => d.scan(&r, out),
+            By::Scanner(s) => s.scan(&r, out),
+        };
         out.len()
     }
 }

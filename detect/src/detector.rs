@@ -181,7 +181,7 @@ fn plain_classes(
         set = set.with(Class::Traversal);
     }
     if classes.contains(Class::Ssrf)
-        && det.prefilter.may_name_internal_host(raw, bytes)
+        && det.prefilter.may_name_internal_host(raw, bytes, true)
         && det.hinted_for_ssrf(name)
     {
         set = set.with(Class::Ssrf);
@@ -359,7 +359,7 @@ impl Compiled {
             ClassSet(self.prefilter.triggers(norm, bytes, classes).0 | kind_triggers(kind).0);
         if classes.contains(Class::Ssrf)
             && !triggered.contains(Class::Ssrf)
-            && self.prefilter.may_name_internal_host(norm, bytes)
+            && self.prefilter.may_name_internal_host(norm, bytes, false)
             && self.hinted_for_ssrf(name)
         {
             triggered = triggered.with(Class::Ssrf);

@@ -40,6 +40,9 @@ const QUOTE: u32 = 1 << 21;
 const UNDERSCORE: u32 = 1 << 22;
 /// A digit.
 const DIGIT: u32 = 1 << 23;
+/// A byte no IPv4 address in the forms the SSRF rule reads has: not a hexadecimal digit, `x`,
+/// `.`, nor `@` or `,`, which may set a host apart from the rest of a value.
+const NOT_ADDRESS: u32 = 1 << 24;
 /// The low 16 bits of a table entry are the [`ClassSet`] the byte wakes.
 const CLASS_BITS: u32 = 0xFFFF;
 
@@ -126,6 +129,9 @@ const fn byte_entry(b: u8) -> u32 {
     }
     if b.is_ascii_digit() {
         e |= DIGIT;
+    }
+    if !(b.is_ascii_hexdigit() || matches!(b, b'x' | b'X' | b'.' | b'@' | b',')) {
+        e |= NOT_ADDRESS;
     }
     e
 }
@@ -539,10 +545,19 @@ impl Prefilter {
     }
 
     /// Whether a value without a `:` may name an internal host, as the SSRF rule reads one:
-    /// it has a digit (an address in any of its forms) or holds one of the rule's metadata or
-    /// loopback names.
-    pub(crate) fn may_name_internal_host(&self, value: &[u8], bytes: ByteScan) -> bool {
-        bytes.0 & DIGIT != 0 || self.internal_names.is_match(value)
+    /// it holds one of the rule's metadata or loopback names, or it has a digit (an address in
+    /// one of the forms the rule reads: `127.0.0.1`, `2130706433`, `0x7f000001`). A plain
+    /// value must also have only the bytes of such an address, unless a `@` or `,` may set a
+    /// host apart: its other bytes (letters past `f`, `_`, `-`) are part of the host the rule
+    /// takes, which is then no address.
+    pub(crate) fn may_name_internal_host(
+        &self,
+        value: &[u8],
+        bytes: ByteScan,
+        plain: bool,
+    ) -> bool {
+        let address = bytes.0 & DIGIT != 0 && (!plain || bytes.0 & NOT_ADDRESS == 0);
+        address || self.internal_names.is_match(value)
     }
 
     /// Whether a parameter name (the last part) is one the SSRF rule reads bare hosts in:

@@ -37,6 +37,9 @@ pub enum Command {
     Listen(cmd::listen::ListenArgs),
     /// Read apitap events back from Kafka: a session timeline, or the records (`--json`).
     Consume(cmd::consume::ConsumeArgs),
+    /// Investigate and share sessions in a browser: ingest records (files, stdin or Kafka) into
+    /// a store and serve the web UI (docs/ui.md).
+    Ui(cmd::ui::UiArgs),
     /// Validate a config file and print the effective configuration as TOML (defaults filled
     /// in, secrets replaced by a placeholder).
     CheckConfig {
@@ -52,6 +55,7 @@ pub fn run(command: &Command) -> Result<Outcome, RunError> {
         Command::Live(args) => cmd::live::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Consume(args) => cmd::consume::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
         Command::CheckConfig { file } => cmd::check_config::run(file),
     }
 }

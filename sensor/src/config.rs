@@ -8,6 +8,7 @@ use apitap_reassembly::ReassemblyConfig;
 use apitap_sessionizer::http::HttpConfig;
 use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
+use apitap_ui::UiConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureConfig;
@@ -34,6 +35,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Tunnel decapsulation (UDP ports, nesting depth, zones) and IP fragment reassembly.
     pub decode: DecodeConfig,
+    /// `apitap ui`: the store's retention and batches, tokens (`docs/ui.md`).
+    pub ui: UiConfig,
 }
 
 /// Why the config could not be loaded.
@@ -125,6 +128,7 @@ impl Config {
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
+        self.ui.validate()?;
         Ok(())
     }
 }

@@ -77,8 +77,8 @@ pub struct HttpRow {
     pub host: Option<String>,
     /// Request method.
     pub method: Option<String>,
-    /// Request path.
-    pub path: Option<String>,
+    /// The request target as sent (path and query), shown on the session page.
+    pub target: Option<String>,
     /// Final response status; None without a response.
     pub status: Option<u16>,
     /// Request end to response start.
@@ -249,6 +249,8 @@ struct Request<'a> {
     #[serde(borrow)]
     path: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     host: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     headers: Vec<(Cow<'a, str>, serde::de::IgnoredAny)>,
@@ -387,7 +389,9 @@ fn http(raw: Raw<'_>, sensor: Option<String>) -> Result<HttpRow, RecordError> {
             .and_then(|r| r.host.as_deref())
             .map(|s| clip(s).into_owned()),
         method: method.map(|s| clip(s).into_owned()),
-        path: path.map(|s| clip(s).into_owned()),
+        target: req
+            .and_then(|r| r.uri.as_deref().or(r.path.as_deref()))
+            .map(|s| clip(s).into_owned()),
         status: raw.response.and_then(|r| r.status),
         latency_us: raw.latency_us,
         attacks,

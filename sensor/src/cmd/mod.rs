@@ -9,3 +9,4 @@ pub mod listen;
 pub mod live;
 pub mod replay;
 pub mod sink;
+pub mod ui;

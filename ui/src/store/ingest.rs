@@ -225,7 +225,7 @@ impl Writer {
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO tx (ts_us, session_id, transaction_id, client_ip, endpoint_id,
-                   method, path, status, latency_us, api_status, attacks, auth, sensor, record)
+                   method, target, status, latency_us, api_status, attacks, auth, sensor, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
@@ -235,7 +235,7 @@ impl Writer {
                 client,
                 endpoint_id,
                 h.method,
-                h.path,
+                h.target,
                 h.status,
                 h.latency_us,
                 h.api.status,

@@ -90,8 +90,8 @@ pub struct TxView {
     pub client_ip: Option<String>,
     /// Method.
     pub method: Option<String>,
-    /// Path as requested.
-    pub path: Option<String>,
+    /// The request target as sent (path and query).
+    pub target: Option<String>,
     /// Endpoint template.
     pub endpoint: Option<String>,
     /// Final status.
@@ -453,7 +453,7 @@ impl Reader {
             attacks.entry(tx).or_default().push(a);
         }
         let sql = format!(
-            "SELECT t.id, t.ts_us, t.transaction_id, t.client_ip, t.method, t.path, e.endpoint,
+            "SELECT t.id, t.ts_us, t.transaction_id, t.client_ip, t.method, t.target, e.endpoint,
                t.status, t.latency_us, t.api_status, {} FROM tx t LEFT JOIN endpoints e ON e.id = t.endpoint_id
              WHERE t.session_id = ?1 ORDER BY t.ts_us, t.transaction_id LIMIT ?2 OFFSET ?3",
             if records { "t.record" } else { "NULL" }
@@ -466,7 +466,7 @@ impl Reader {
                 transaction_id: r.get(2)?,
                 client_ip: r.get(3)?,
                 method: r.get(4)?,
-                path: r.get(5)?,
+                target: r.get(5)?,
                 endpoint: r.get(6)?,
                 status: r.get(7)?,
                 latency_us: r.get(8)?,

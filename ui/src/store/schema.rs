@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS tx (
   client_ip TEXT,
   endpoint_id INTEGER,
   method TEXT,
-  path TEXT,
+  target TEXT,
   status INTEGER,
   latency_us INTEGER,
   api_status TEXT,

@@ -211,6 +211,64 @@ pub async fn serve(
         .await
 }
 
+/// The server on a thread of its own (a current-thread tokio runtime; store queries on its
+/// blocking pool).
+pub struct Server {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    addr: std::net::SocketAddr,
+}
+
+impl Server {
+    /// Serve `app` on a bound listener.
+    pub fn start(listener: std::net::TcpListener, app: Arc<App>) -> std::io::Result<Server> {
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("apitap-ui-http".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()?;
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    serve(listener, app, async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                })
+            })?;
+        Ok(Server {
+            stop: Some(stop),
+            thread: Some(thread),
+            addr,
+        })
+    }
+
+    /// The address served.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// True when the server thread ended (an error, or a stop).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stop accepting, let requests in flight finish, and join the thread.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the web server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
 async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     if req.method() == Method::POST && cross_site(req.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();

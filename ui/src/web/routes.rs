@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/overview") }))
         .route("/overview", get(overview))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/sessions", get(session_list))
         .route("/sessions/{id}", get(session_page))
         .route("/sessions/{id}/tx/{tx}", get(tx_record))

@@ -272,10 +272,10 @@ fn top(b: &mut String, title: &str, rows: &[TopEntry], link: impl Fn(&str) -> St
     for r in rows {
         let _ = write!(
             b,
-            "<tr><td><a href=\"{}\"><code>{}</code></a><meter min=\"0\" max=\"{max}\" value=\"{}\"></meter></td><td class=\"num\">{}</td><td class=\"num{}\">{}</td></tr>",
+            "<tr><td><a href=\"{}\"><code>{}</code></a><svg class=\"share\" viewBox=\"0 0 100 4\" preserveAspectRatio=\"none\"><rect width=\"{:.1}\" height=\"4\"/></svg></td><td class=\"num\">{}</td><td class=\"num{}\">{}</td></tr>",
             Esc(&link(&r.name)),
             Esc(&r.name),
-            r.requests,
+            r.requests as f64 * 100.0 / max as f64,
             r.requests,
             if r.attacks > 0 { " hot" } else { "" },
             r.attacks

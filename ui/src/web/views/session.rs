@@ -451,7 +451,7 @@ fn tx_row(b: &mut String, d: &SessionDetail, t: &TxView, n: usize, t0: i64, hl: 
         Esc(&duration(t.ts_us - t0)),
         OrDash(t.method.as_deref()),
         OrDash(t.endpoint.as_deref()),
-        Esc(t.path.as_deref().unwrap_or("")),
+        Esc(t.target.as_deref().unwrap_or("")),
         status_class(t.status),
         t.status.map_or("–".to_owned(), |s| s.to_string()),
         t.latency_us.map_or("–".to_owned(), duration)

@@ -210,7 +210,7 @@ fn row(b: &mut String, r: &SessionRowView) {
         "<tr><td class=\"t\">{}</td><td class=\"t\">{}<div class=\"dim small\">{}</div></td><td>{}</td><td class=\"ips\">",
         Esc(&time(r.first_us)),
         Esc(&time(r.last_us)),
-        Esc(&duration(r.last_us - r.first_us)),
+        Esc(&if r.last_us > r.first_us { duration(r.last_us - r.first_us) } else { String::new() }),
         OrDash(r.user.as_deref())
     );
     for ip in &r.ips {

@@ -107,7 +107,9 @@ impl RunError {
     /// The process exit code (README table, `apitap --help`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Write(_) | RunError::Print(_) | RunError::StoreWrite(_) => exit::OUTPUT_FAILED,
+            RunError::Write(_) | RunError::Print(_) | RunError::StoreWrite(_) => {
+                exit::OUTPUT_FAILED
+            }
             _ => exit::USAGE,
         }
     }

@@ -47,7 +47,11 @@ fn session_attack_and_api_fields_are_read_when_present() {
     );
     let h = http(&line);
     assert_eq!(h.session_id.as_deref(), Some("ab12"));
-    assert_eq!(h.client_ip, Some("203.0.113.9".parse().unwrap()), "the resolved client wins");
+    assert_eq!(
+        h.client_ip,
+        Some("203.0.113.9".parse().unwrap()),
+        "the resolved client wins"
+    );
     assert_eq!(h.endpoint.as_deref(), Some("GET /api/v1/users/{id}"));
     assert_eq!(h.auth, "jwt:sub", "the session key names the scheme");
     assert_eq!(h.attacks[0].class, "xss");
@@ -99,7 +103,10 @@ fn alerts_and_unknown_types_are_kept() {
     let Parsed::Other(o) = parse(ws.as_bytes(), None).unwrap() else {
         panic!("not other")
     };
-    assert_eq!((o.kind.as_str(), o.session_id.as_deref()), ("websocket", Some("s1")));
+    assert_eq!(
+        (o.kind.as_str(), o.session_id.as_deref()),
+        ("websocket", Some("s1"))
+    );
 }
 
 #[test]
@@ -120,8 +127,14 @@ fn lines_that_are_not_records_are_errors_not_panics() {
 #[test]
 fn long_fields_are_cut_at_a_character_boundary() {
     let long = "é".repeat(MAX_FIELD_CHARS + 10);
-    let line = HTTP.replace(r#""anomalies":[]}"#, &format!(r#""anomalies":[],"endpoint":"{long}"}}"#));
-    assert_eq!(http(&line).endpoint.unwrap().chars().count(), MAX_FIELD_CHARS);
+    let line = HTTP.replace(
+        r#""anomalies":[]}"#,
+        &format!(r#""anomalies":[],"endpoint":"{long}"}}"#),
+    );
+    assert_eq!(
+        http(&line).endpoint.unwrap().chars().count(),
+        MAX_FIELD_CHARS
+    );
 }
 
 proptest::proptest! {

@@ -37,9 +37,11 @@ const DEFAULT_DB: &str = "apitap/ui.sqlite";
 
 /// Flags of `apitap ui`.
 #[derive(Debug, Args)]
-#[command(after_help = "Without --input or --brokers the store is served as it is. Any --listen \
+#[command(
+    after_help = "Without --input or --brokers the store is served as it is. Any --listen \
                         address but loopback needs a token (ui.token, ui.analysts or APITAP_UI_TOKEN). \
-                        See docs/ui.md.")]
+                        See docs/ui.md."
+)]
 pub struct UiArgs {
     /// Serve the web UI on this address.
     #[arg(long, default_value = "127.0.0.1:8088", value_name = "ADDR")]
@@ -63,7 +65,12 @@ pub struct UiArgs {
     #[arg(short = 't', long = "topic", value_name = "TOPIC")]
     pub topics: Vec<String>,
     /// Consumer group: `ui` instances of one group share the partitions; offsets are committed.
-    #[arg(short = 'G', long = "group", default_value = "apitap-ui", value_name = "GROUP")]
+    #[arg(
+        short = 'G',
+        long = "group",
+        default_value = "apitap-ui",
+        value_name = "GROUP"
+    )]
     pub group: String,
     /// Where a partition without a committed offset starts: beginning (default) or end.
     #[arg(short = 'o', long, value_name = "OFFSET")]
@@ -97,7 +104,9 @@ fn db_path(arg: Option<&Path>) -> Result<PathBuf, RunError> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .ok_or_else(|| RunError::Usage("no --db and neither XDG_DATA_HOME nor HOME is set".into()))?;
+        .ok_or_else(|| {
+            RunError::Usage("no --db and neither XDG_DATA_HOME nor HOME is set".into())
+        })?;
     Ok(base.join(DEFAULT_DB))
 }
 
@@ -202,18 +211,26 @@ fn serve_until_signal(
     let mut failure = None;
     while failure.is_none() && !signals.terminated() && !server.is_finished() {
         if feeder.as_ref().is_some_and(|f| f.is_finished()) {
-            match feeder.take().map(|f| f.join().unwrap_or(Err(panicked("reader")))) {
+            match feeder
+                .take()
+                .map(|f| f.join().unwrap_or(Err(panicked("reader"))))
+            {
                 Some(Err(e)) => failure = Some(e),
-                _ if !args.quiet && (!args.inputs.is_empty() || args.brokers.is_some()) => eprintln!(
-                    "apitap ui: inputs read in {:.1} s; serving until SIGINT/SIGTERM",
-                    started.elapsed().as_secs_f64()
-                ),
+                _ if !args.quiet && (!args.inputs.is_empty() || args.brokers.is_some()) => {
+                    eprintln!(
+                        "apitap ui: inputs read in {:.1} s; serving until SIGINT/SIGTERM",
+                        started.elapsed().as_secs_f64()
+                    )
+                }
                 _ => {}
             }
         }
         // The writer ends when every input is read (its channel closes) or on a store error.
         if writer.as_ref().is_some_and(|w| w.is_finished()) {
-            match writer.take().map(|w| w.join().unwrap_or(Err(panicked("writer")))) {
+            match writer
+                .take()
+                .map(|w| w.join().unwrap_or(Err(panicked("writer"))))
+            {
                 Some(Ok(s)) => report(&s, started.elapsed(), args.quiet || s.records() == 0),
                 Some(Err(e)) => failure = Some(e),
                 None => {}
@@ -257,7 +274,11 @@ fn reader_options(args: &UiArgs, cfg: &Config, brokers: &str) -> Result<ReaderOp
     };
     let k = cfg.export.kafka.clone().unwrap_or_default();
     let topics = if args.topics.is_empty() {
-        vec![k.topic_http.clone(), k.topic_sessions.clone(), "apitap.alerts".to_owned()]
+        vec![
+            k.topic_http.clone(),
+            k.topic_sessions.clone(),
+            "apitap.alerts".to_owned(),
+        ]
     } else {
         args.topics.clone()
     };
@@ -332,9 +353,9 @@ fn read_lines(name: &str, src: Box<dyn Read + Send>, tx: &Sender<Chunk>) -> Resu
     let mut lines = Vec::with_capacity(CHUNK_LINES);
     loop {
         let mut line = Vec::new();
-        let n = r.read_until(b'\n', &mut line).map_err(|e| {
-            RunError::Usage(format!("cannot read --input {name}: {e}"))
-        })?;
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| RunError::Usage(format!("cannot read --input {name}: {e}")))?;
         if n > 0 {
             lines.push(line);
         }
@@ -374,7 +395,11 @@ fn spawn_writer(
                         for line in &chunk.lines {
                             w.push(line, chunk.sensor.as_deref()).map_err(write_error)?;
                         }
-                        oldest = if w.pending() == 0 { None } else { oldest.or(Some(Instant::now())) };
+                        oldest = if w.pending() == 0 {
+                            None
+                        } else {
+                            oldest.or(Some(Instant::now()))
+                        };
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use apitap_exporters::kafka::producer::HEADER_SENSOR_ID;
 use apitap_exporters::kafka::reach::{wait_for_brokers, HealthContext, Unreachable};
-use rdkafka::message::Headers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// How long one `poll` waits for a record before the loop checks whether it is done.

@@ -55,7 +55,11 @@ impl Tx {
 }
 
 fn session(sid: &str, phase: &str, user: &str, requests: i64) -> String {
-    let ip = if user == "mallory" { "192.0.2.66" } else { "198.51.100.7" };
+    let ip = if user == "mallory" {
+        "192.0.2.66"
+    } else {
+        "198.51.100.7"
+    };
     json!({"type":"session","phase":phase,"ts":ts(100),"session_id":sid,"first_seen":ts(1),"last_seen":ts(9),
       "requests":requests,"user":user,"session_key":{"source":"jwt:sub"},"client_ips":[{"ip":ip,"count":1}]})
     .to_string()
@@ -89,7 +93,9 @@ fn incident() -> Vec<String> {
     let mut atk = tx(5, "mallory1", 2);
     atk.ip = "192.0.2.66";
     atk.endpoint = "GET /api/v1/search";
-    atk.attacks = vec![json!({"class":"xss","rule":"xss.tag","where":"query:q","evidence":"<script>","outcome":"served"})];
+    atk.attacks = vec![
+        json!({"class":"xss","rule":"xss.tag","where":"query:q","evidence":"<script>","outcome":"served"}),
+    ];
     let mut m2 = tx(6, "mallory1", 2);
     m2.ip = "192.0.2.66";
     let mut zombie = tx(7, "bob1", 3);
@@ -138,7 +144,10 @@ fn each_filter_of_the_sessions_list_selects_what_it_says() {
         (&[("user", "mal*")], &["mallory1"]),
         (&[("user", "alice")], &["alice1"]),
         (&[("endpoint", "GET /api/v1/search")], &["mallory1"]),
-        (&[("endpoint", "GET /api/v1/products/*")], &["alice1", "mallory1"]),
+        (
+            &[("endpoint", "GET /api/v1/products/*")],
+            &["alice1", "mallory1"],
+        ),
         (&[("attacks", "1")], &["mallory1"]),
         (&[("alerts", "1")], &["mallory1"]),
         (&[("alert", "attack_served")], &["mallory1"]),
@@ -148,7 +157,11 @@ fn each_filter_of_the_sessions_list_selects_what_it_says() {
     for (q, want) in table {
         assert_eq!(ids(&s, q), want, "{q:?}");
     }
-    assert_eq!(ids(&s, &[("from", &ts(6)), ("to", &ts(8))]).len(), 3, "all overlap [6, 8]");
+    assert_eq!(
+        ids(&s, &[("from", &ts(6)), ("to", &ts(8))]).len(),
+        3,
+        "all overlap [6, 8]"
+    );
 }
 
 #[test]
@@ -183,10 +196,17 @@ fn records_delivered_twice_are_stored_once() {
 #[test]
 fn lines_that_are_not_records_are_counted_and_skipped() {
     let s = store("invalid");
-    let stats = ingest(&s, &UiConfig::default(), &["nope".into(), "{}".into(), tx(1, "a", 1).line()]);
+    let stats = ingest(
+        &s,
+        &UiConfig::default(),
+        &["nope".into(), "{}".into(), tx(1, "a", 1).line()],
+    );
     assert_eq!((stats.invalid, stats.http), (2, 1));
     let counters = s.reader().unwrap().counters().unwrap();
-    assert!(counters.contains(&("records_invalid".into(), 2)), "{counters:?}");
+    assert!(
+        counters.contains(&("records_invalid".into(), 2)),
+        "{counters:?}"
+    );
 }
 
 #[test]
@@ -194,9 +214,16 @@ fn retention_by_age_deletes_old_records_but_keeps_annotated_sessions() {
     let s = store("age");
     let mut cfg = UiConfig::default();
     cfg.retention.max_age_hours = 1;
-    let old = [tx(1, "old", 1).line(), tx(2, "kept", 2).line(), session("old", "end", "x", 1)];
+    let old = [
+        tx(1, "old", 1).line(),
+        tx(2, "kept", 2).line(),
+        session("old", "end", "x", 1),
+    ];
     ingest(&s, &cfg, &old);
-    s.annotator().unwrap().add_note("kept", "looking into it", Some("ana"), 0).unwrap();
+    s.annotator()
+        .unwrap()
+        .add_note("kept", "looking into it", Some("ana"), 0)
+        .unwrap();
     // Two hours later (packet time), a new transaction arrives; retention runs.
     let mut w = s.writer(&cfg).unwrap();
     w.push(tx(7200, "new", 3).line().as_bytes(), None).unwrap();
@@ -206,7 +233,10 @@ fn retention_by_age_deletes_old_records_but_keeps_annotated_sessions() {
     assert_eq!(w.stats().retention.sessions, 1);
     assert_eq!(ids(&s, &[]), ["kept", "new"]);
     let o = s.reader().unwrap().overview(60).unwrap();
-    assert_eq!(o.endpoints[0].requests, 2, "the deleted transaction left the inventory");
+    assert_eq!(
+        o.endpoints[0].requests, 2,
+        "the deleted transaction left the inventory"
+    );
     assert!(o.counters.contains(&("retention_tx_by_age".into(), 1)));
 }
 
@@ -215,7 +245,9 @@ fn retention_by_size_deletes_the_oldest_until_under_the_bound() {
     let s = store("size");
     let mut cfg = UiConfig::default();
     cfg.retention.max_age_hours = 0;
-    let lines: Vec<String> = (0..3000).map(|i| tx(i, "big", 1 + i as u64 / 100).line()).collect();
+    let lines: Vec<String> = (0..3000)
+        .map(|i| tx(i, "big", 1 + i as u64 / 100).line())
+        .collect();
     ingest(&s, &cfg, &lines);
     let conn = s.connect(false).unwrap();
     let before = retention::used_bytes(&conn).unwrap();
@@ -224,9 +256,16 @@ fn retention_by_size_deletes_the_oldest_until_under_the_bound() {
     w.run_retention().unwrap();
     let after = retention::used_bytes(&conn).unwrap();
     assert!(w.stats().retention.tx_by_size > 0);
-    assert!(after <= cfg.retention.max_bytes, "{after} > {}", cfg.retention.max_bytes);
+    assert!(
+        after <= cfg.retention.max_bytes,
+        "{after} > {}",
+        cfg.retention.max_bytes
+    );
     let left = s.reader().unwrap().timeline("big").unwrap();
-    assert!(!left.is_empty() && left[0].ts_us > T0_US, "the oldest went first");
+    assert!(
+        !left.is_empty() && left[0].ts_us > T0_US,
+        "the oldest went first"
+    );
 }
 
 #[test]
@@ -234,14 +273,23 @@ fn tags_and_notes_are_stored_signed_and_validated() {
     let s = store("notes");
     ingest(&s, &UiConfig::default(), &incident());
     let a = s.annotator().unwrap();
-    a.add_tag("mallory1", " Incident-42 ", Some("ana"), 5).unwrap();
+    a.add_tag("mallory1", " Incident-42 ", Some("ana"), 5)
+        .unwrap();
     a.add_tag("mallory1", "incident-42", None, 6).unwrap();
     a.add_note("mallory1", "<b>not bold</b>", None, 7).unwrap();
     assert!(a.add_tag("mallory1", "two words", None, 8).is_err());
     assert!(a.add_note("mallory1", "   ", None, 8).is_err());
-    let d = s.reader().unwrap().session("mallory1", 0, 10, false).unwrap().unwrap();
+    let d = s
+        .reader()
+        .unwrap()
+        .session("mallory1", 0, 10, false)
+        .unwrap()
+        .unwrap();
     assert_eq!(d.tags.len(), 1);
-    assert_eq!((d.tags[0].tag.as_str(), d.tags[0].author.as_deref()), ("incident-42", Some("ana")));
+    assert_eq!(
+        (d.tags[0].tag.as_str(), d.tags[0].author.as_deref()),
+        ("incident-42", Some("ana"))
+    );
     assert_eq!(d.notes[0].text, "<b>not bold</b>");
     assert_eq!(ids(&s, &[("tag", "incident-42")]), ["mallory1"]);
     a.remove_tag("mallory1", "incident-42").unwrap();

@@ -9,6 +9,9 @@ use super::*;
 use crate::config::UiConfig;
 use crate::filter::SessionFilter;
 
+/// Query-string parameters of a sessions list.
+type Query = &'static [(&'static str, &'static str)];
+
 /// 2024-05-01T10:00:00Z, in microseconds.
 const T0_US: i64 = 1_714_557_600_000_000;
 
@@ -137,7 +140,7 @@ fn each_filter_of_the_sessions_list_selects_what_it_says() {
     let s = store("filters");
     let stats = ingest(&s, &UiConfig::default(), &incident());
     assert_eq!((stats.http, stats.sessions, stats.alerts), (5, 4, 1));
-    let table: [(&[(&str, &str)], &[&str]); 12] = [
+    let table: [(Query, &[&str]); 12] = [
         (&[], &["alice1", "bob1", "mallory1"]),
         (&[("ip", "192.0.2.0/24")], &["mallory1"]),
         (&[("ip", "198.51.100.7")], &["alice1", "bob1"]),

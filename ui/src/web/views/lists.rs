@@ -211,6 +211,38 @@ fn endpoint_row(b: &mut String, e: &EndpointView) {
     );
 }
 
+/// One per-minute chart of the overview.
+struct Series {
+    title: &'static str,
+    value: fn(&MinuteView) -> i64,
+    /// Its colour (a stylesheet class).
+    class: &'static str,
+}
+
+/// The overview's charts, in order.
+const SERIES: [Series; 4] = [
+    Series {
+        title: "Requests",
+        value: |m| m.requests,
+        class: "c-req",
+    },
+    Series {
+        title: "Sessions started",
+        value: |m| m.sessions,
+        class: "c-ses",
+    },
+    Series {
+        title: "Attacks",
+        value: |m| m.attacks,
+        class: "c-atk",
+    },
+    Series {
+        title: "Alerts",
+        value: |m| m.alerts,
+        class: "c-alert",
+    },
+];
+
 /// The overview page.
 pub fn overview(o: &Overview) -> String {
     let mut b = String::from("<div class=\"head\"><h1>Overview</h1>");
@@ -231,14 +263,8 @@ pub fn overview(o: &Overview) -> String {
         );
     }
     b.push_str("</section><section class=\"sparks\">");
-    let series: [(&str, fn(&MinuteView) -> i64, &str); 4] = [
-        ("Requests", |m| m.requests, "c-req"),
-        ("Sessions started", |m| m.sessions, "c-ses"),
-        ("Attacks", |m| m.attacks, "c-atk"),
-        ("Alerts", |m| m.alerts, "c-alert"),
-    ];
-    for (title, value, class) in series {
-        b.push_str(&minute_bars(title, &o.minutes, value, class));
+    for s in SERIES {
+        b.push_str(&minute_bars(s.title, &o.minutes, s.value, s.class));
     }
     b.push_str("</section><section class=\"tops\">");
     top(&mut b, "Top endpoints", &o.endpoints, |n| {

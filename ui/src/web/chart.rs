@@ -48,11 +48,13 @@ pub fn timeline(points: &[TimelinePoint], alerts: &[AlertView]) -> String {
     let (t0, t1) = (first.ts_us, last.ts_us.max(first.ts_us + 1));
     let plot = TL_WIDTH - TL_LEFT - TL_RIGHT;
     let x = |t: i64| TL_LEFT + (t.clamp(t0, t1) - t0) as f64 / (t1 - t0) as f64 * plot;
-    let _ = write!(
-        s,
-        "<text x=\"4\" y=\"{:.0}\" class=\"lane-label atk\">attack</text>",
-        lane_y(0) - 18.0
-    );
+    if points.iter().any(|p| p.attacks > 0) {
+        let _ = write!(
+            s,
+            "<text x=\"4\" y=\"{:.0}\" class=\"lane-label atk\">attack</text>",
+            lane_y(0) - 18.0
+        );
+    }
     for (i, (cls, label)) in LANES.iter().enumerate() {
         let y = lane_y(i);
         let _ = write!(

@@ -180,6 +180,23 @@ mod tests {
     }
 
     #[test]
+    fn ui_section_is_read_checked_and_its_tokens_never_print() {
+        let c = Config::parse(
+            "[ui]\ntoken = \"shared-token-0123456789\"\n[ui.analysts]\nana = \"ana-token-0123456789ab\"\n\
+             [ui.retention]\nmax_age_hours = 24\n",
+        )
+        .unwrap();
+        assert_eq!(c.ui.retention.max_age_hours, 24);
+        assert_eq!(c.ui.analysts["ana"].expose(), "ana-token-0123456789ab");
+        let printed = toml::to_string(&c).unwrap();
+        assert!(!printed.contains("0123456789"), "{printed}");
+        let e = Config::parse("[ui]\ntoken = \"short\"\n").unwrap_err().to_string();
+        assert!(e.contains("ui.token"), "{e}");
+        let e = Config::parse("[ui]\nretention_days = 3\n").unwrap_err().to_string();
+        assert!(e.contains("retention_days"), "{e}");
+    }
+
+    #[test]
     fn fields_are_read() {
         let c = Config::parse("[reassembly]\nmax_flows = 7\n").unwrap();
         assert_eq!(c.reassembly.max_flows, 7);

@@ -56,20 +56,20 @@ fn form(b: &mut String, f: &SessionFilter, choices: &ListChoices) {
         "ip",
         "Client IP or CIDR",
         f.ip.as_ref().map(|(t, _)| t.as_str()),
-        "10.0.0.0/8",
+        "e.g. 10.0.0.0/8",
     );
-    text(b, "user", "User", f.user.as_deref(), "alice or ali*");
+    text(b, "user", "User", f.user.as_deref(), "e.g. alice or ali*");
     text(
         b,
         "endpoint",
         "Endpoint",
         f.endpoint.as_deref(),
-        "GET /api/v1/orders*",
+        "e.g. GET /api/v1/orders*",
     );
     let time_input = |b: &mut String, name: &str, label: &str, v: Option<&str>| {
         let _ = write!(
             b,
-            "<label>{label}<input name=\"{name}\" value=\"{}\" placeholder=\"2024-05-01T10:00Z\"></label>",
+            "<label>{label}<input name=\"{name}\" value=\"{}\" placeholder=\"e.g. 2024-05-01T10:00Z\"></label>",
             Esc(v.unwrap_or(""))
         );
     };
@@ -128,13 +128,13 @@ fn form(b: &mut String, f: &SessionFilter, choices: &ListChoices) {
         .map(|s| (s.clone(), s.clone()))
         .collect();
     select(b, "sensor", "Sensor", f.sensor.as_deref(), &sensors);
-    text(b, "tag", "Tag", f.tag.as_deref(), "incident-42");
+    text(b, "tag", "Tag", f.tag.as_deref(), "e.g. incident-42");
     text(
         b,
         "attack",
         "Attack class",
         f.attack_class.as_deref(),
-        "sqli",
+        "e.g. sqli",
     );
     let check = |b: &mut String, name: &str, label: &str, on: bool| {
         let c = if on { " checked" } else { "" };
@@ -193,7 +193,7 @@ fn table(b: &mut String, f: &SessionFilter, rows: &[SessionRowView]) {
     head(b, None, "Client IPs", "");
     head(b, Some(SortKey::Requests), "Requests", "num");
     head(b, Some(SortKey::Attacks), "Attacks", "");
-    head(b, Some(SortKey::Alerts), "Alerts", "");
+    head(b, Some(SortKey::Alerts), "Alerts &amp; API", "");
     head(b, None, "Tags &amp; notes", "");
     head(b, None, "Session", "");
     b.push_str("</tr></thead><tbody>");

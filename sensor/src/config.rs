@@ -190,9 +190,13 @@ mod tests {
         assert_eq!(c.ui.analysts["ana"].expose(), "ana-token-0123456789ab");
         let printed = toml::to_string(&c).unwrap();
         assert!(!printed.contains("0123456789"), "{printed}");
-        let e = Config::parse("[ui]\ntoken = \"short\"\n").unwrap_err().to_string();
+        let e = Config::parse("[ui]\ntoken = \"short\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ui.token"), "{e}");
-        let e = Config::parse("[ui]\nretention_days = 3\n").unwrap_err().to_string();
+        let e = Config::parse("[ui]\nretention_days = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("retention_days"), "{e}");
     }
 

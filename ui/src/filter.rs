@@ -340,6 +340,26 @@ mod tests {
         assert!(IpRange::parse("example.com").is_err());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The key range of a network holds exactly the addresses `ipnet` says it contains
+        /// (the slow twin), IPv4 and IPv6 alike.
+        #[test]
+        fn a_key_range_holds_exactly_the_network(net in 0u32.., len in 0u8..=32, addr in 0u32.., v6 in proptest::prelude::any::<bool>(), hi in 0u128..) {
+            let (net, addr): (IpNet, IpAddr) = if v6 {
+                let n = ipnet::Ipv6Net::new(Ipv6Addr::from(hi ^ u128::from(net)), len * 4).unwrap();
+                (IpNet::V6(n.trunc()), IpAddr::V6(Ipv6Addr::from(hi ^ u128::from(addr))))
+            } else {
+                let n = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(net), len).unwrap();
+                (IpNet::V4(n.trunc()), IpAddr::V4(std::net::Ipv4Addr::from(addr)))
+            };
+            let r = IpRange::parse(&net.to_string()).unwrap();
+            let k = ip_key(addr);
+            proptest::prop_assert_eq!(r.lo <= k && k <= r.hi, net.contains(&addr));
+            proptest::prop_assert_eq!(ip_from_key(k), addr);
+        }
+    }
+
     #[test]
     fn glob_keeps_only_the_star_as_wildcard() {
         assert_eq!(glob("GET /api/*"), "GET /api/*");

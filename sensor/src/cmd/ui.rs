@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use apitap_ui::record::{self, Parsed, RecordError};
 use apitap_ui::web::{App, Credential, Server, ServerConfig};
 use apitap_ui::{IngestStats, Store, StoreError, Token, UiConfig};
 use clap::Args;
@@ -89,10 +90,26 @@ pub struct UiArgs {
     pub quiet: bool,
 }
 
-/// A chunk of lines for the writer, with the sensor that sent them when the source says.
+/// A chunk of lines for the writer, each read already (parsing runs on the reader thread,
+/// beside the writer's inserts).
 struct Chunk {
-    lines: Vec<Vec<u8>>,
-    sensor: Option<String>,
+    lines: Vec<(Vec<u8>, Result<Parsed, RecordError>)>,
+}
+
+impl Chunk {
+    fn with_capacity(n: usize) -> Self {
+        Chunk {
+            lines: Vec::with_capacity(n),
+        }
+    }
+
+    /// Read a line and add it; blank lines are left out.
+    fn add(&mut self, line: Vec<u8>, sensor: Option<&str>) {
+        if !line.trim_ascii().is_empty() {
+            let parsed = record::parse(line.trim_ascii(), sensor);
+            self.lines.push((line, parsed));
+        }
+    }
 }
 
 /// The store's path: `--db`, else under `$XDG_DATA_HOME` (else `~/.local/share`).
@@ -333,10 +350,8 @@ fn spawn_feeder(
             if let Some(opts) = kafka {
                 let mut reader = Reader::open(opts)?;
                 while let Some(rec) = reader.next_record()? {
-                    let chunk = Chunk {
-                        lines: vec![rec.payload],
-                        sensor: rec.sensor_id,
-                    };
+                    let mut chunk = Chunk::with_capacity(1);
+                    chunk.add(rec.payload, rec.sensor_id.as_deref());
                     if tx.send(chunk).is_err() {
                         break;
                     }
@@ -350,21 +365,18 @@ fn spawn_feeder(
 /// Send a source's lines to the writer in chunks.
 fn read_lines(name: &str, src: Box<dyn Read + Send>, tx: &Sender<Chunk>) -> Result<(), RunError> {
     let mut r = BufReader::with_capacity(1 << 20, src);
-    let mut lines = Vec::with_capacity(CHUNK_LINES);
+    let mut chunk = Chunk::with_capacity(CHUNK_LINES);
     loop {
         let mut line = Vec::new();
         let n = r
             .read_until(b'\n', &mut line)
             .map_err(|e| RunError::Usage(format!("cannot read --input {name}: {e}")))?;
         if n > 0 {
-            lines.push(line);
+            chunk.add(line, None);
         }
-        if lines.len() >= CHUNK_LINES || (n == 0 && !lines.is_empty()) {
-            let chunk = Chunk {
-                lines: std::mem::replace(&mut lines, Vec::with_capacity(CHUNK_LINES)),
-                sensor: None,
-            };
-            if tx.send(chunk).is_err() {
+        if chunk.lines.len() >= CHUNK_LINES || (n == 0 && !chunk.lines.is_empty()) {
+            let full = std::mem::replace(&mut chunk, Chunk::with_capacity(CHUNK_LINES));
+            if tx.send(full).is_err() {
                 return Ok(()); // the writer stopped; it says why
             }
         }
@@ -392,8 +404,8 @@ fn spawn_writer(
                 let wait = oldest.map_or(flush_every, |t| flush_every.saturating_sub(t.elapsed()));
                 match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
                     Ok(chunk) => {
-                        for line in &chunk.lines {
-                            w.push(line, chunk.sensor.as_deref()).map_err(write_error)?;
+                        for (line, parsed) in chunk.lines {
+                            w.push_parsed(&line, parsed).map_err(write_error)?;
                         }
                         oldest = if w.pending() == 0 {
                             None

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::config::{RetentionConfig, UiConfig};
 use crate::filter::ip_key;
@@ -34,6 +34,8 @@ pub struct IngestStats {
     pub invalid: u64,
     /// Records already in the store (delivered twice): skipped.
     pub duplicates: u64,
+    /// Session parts created in the store.
+    pub sessions_created: u64,
     /// Transactions stored without an endpoint because the inventory was full
     /// (`ui.max_endpoints`).
     pub endpoints_dropped: u64,
@@ -190,15 +192,22 @@ impl Writer {
         if line.is_empty() {
             return Ok(());
         }
-        let parsed = match record::parse(line, sensor) {
-            Ok(p) => p,
-            Err(_) => {
-                self.stats.invalid += 1;
-                return Ok(());
-            }
+        self.push_parsed(line, record::parse(line, sensor))
+    }
+
+    /// Ingest a line already read with [`record::parse`] (by another thread: parsing is a
+    /// third of ingest, and can run beside the inserts).
+    pub fn push_parsed(
+        &mut self,
+        line: &[u8],
+        parsed: Result<Parsed, record::RecordError>,
+    ) -> Result<(), StoreError> {
+        let Ok(parsed) = parsed else {
+            self.stats.invalid += 1;
+            return Ok(());
         };
         // Records are stored as received; a line that parsed as JSON is valid UTF-8.
-        let text = std::str::from_utf8(line).unwrap_or_default();
+        let text = std::str::from_utf8(line.trim_ascii()).unwrap_or_default();
         if self.pending == 0 {
             self.conn.execute_batch("BEGIN")?;
         }
@@ -405,6 +414,7 @@ impl Writer {
             .execute(params![id, first_us, last_us])?;
         if created > 0 {
             self.batch.minute(first_us).sessions += 1;
+            self.stats.sessions_created += 1;
         }
         Ok(())
     }
@@ -490,6 +500,9 @@ impl Writer {
         self.since_retention = 0;
         let deleted = retention::run(&mut self.conn, &self.retention, self.newest_us)?;
         self.stats.retention.add(&deleted);
+        // The planner's statistics follow the store's growth (cheap: sampled, see
+        // WRITER_PRAGMAS); without them it can pick the wrong index for the lists.
+        self.conn.execute_batch("PRAGMA optimize;")?;
         Ok(())
     }
 
@@ -609,26 +622,15 @@ impl Writer {
                 now.endpoints_dropped,
                 was.endpoints_dropped,
             ),
+            (
+                "sessions_created",
+                now.sessions_created,
+                was.sessions_created,
+            ),
         ] {
             bump(&self.conn, name, i64::try_from(a - b).unwrap_or(i64::MAX))?;
         }
         self.saved = self.stats.clone();
         Ok(())
-    }
-
-    /// The newest record time ingested (retention's clock), if any.
-    pub fn newest_us(&self) -> Option<i64> {
-        (self.newest_us != i64::MIN).then_some(self.newest_us)
-    }
-
-    /// Whether the store has a session with this id (tests and the command's checks).
-    pub fn has_session(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT 1 FROM sessions WHERE session_id = ?1", [id], |_| {
-                Ok(())
-            })
-            .optional()?
-            .is_some())
     }
 }

@@ -112,7 +112,9 @@ impl Store {
 
     /// The ingest side (one at a time: SQLite has one writer).
     pub fn writer(&self, cfg: &crate::config::UiConfig) -> Result<Writer, StoreError> {
-        Writer::new(self.connect(false)?, cfg)
+        let conn = self.connect(false)?;
+        conn.execute_batch(schema::WRITER_PRAGMAS)?;
+        Writer::new(conn, cfg)
     }
 
     /// A query side (read-only).

@@ -6,15 +6,21 @@ use std::collections::HashMap;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use crate::filter::{ip_from_key, ApiUse, SessionFilter, SortKey};
+use crate::filter::{glob, ip_from_key, ApiUse, SessionFilter, SortKey};
 
 use super::notes::{Note, Tag};
 use super::StoreError;
 
+/// Microseconds per minute (the overview's bucket).
+const MINUTE_US: i64 = 60_000_000;
 /// Client addresses listed per session in the sessions list (the rest are counted).
 const LIST_IPS: usize = 3;
 /// Entries of each of the overview's top lists.
 const TOP_ENTRIES: usize = 10;
+/// Past this many requests to the endpoints an endpoint filter matches, the filter is checked
+/// session by session on the newest-first list instead of collected first (`session_where`):
+/// collecting 20,000 sessions costs about what checking a page's worth does.
+const BROAD_ENDPOINT_REQUESTS: i64 = 20_000;
 
 /// One row of the sessions list.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -248,77 +254,21 @@ impl Reader {
 
     /// A page of the sessions list.
     pub fn sessions(&self, f: &SessionFilter, rows: usize) -> Result<SessionPage, StoreError> {
-        let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE 1");
-        let mut args: Vec<SqlValue> = Vec::new();
-        let mut arg = |sql: &mut String, clause: &str, v: SqlValue| {
-            args.push(v);
-            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        let broad = match &f.endpoint {
+            Some(e) => self.endpoint_requests(e)? > BROAD_ENDPOINT_REQUESTS,
+            None => false,
         };
-        if let Some((_, r)) = &f.ip {
-            arg(
-                &mut sql,
-                " AND s.session_id IN (SELECT session_id FROM session_ips WHERE ip BETWEEN ?",
-                SqlValue::Blob(r.lo.to_vec()),
-            );
-            arg(&mut sql, " AND ?)", SqlValue::Blob(r.hi.to_vec()));
-        }
-        if let Some(u) = &f.user {
-            arg(
-                &mut sql,
-                " AND s.user GLOB ?",
-                SqlValue::Text(crate::filter::glob(u)),
-            );
-        }
-        if let Some(e) = &f.endpoint {
-            arg(
-                &mut sql,
-                " AND s.session_id IN (SELECT session_id FROM session_endpoints WHERE endpoint_id IN
-                   (SELECT id FROM endpoints WHERE endpoint GLOB ?))",
-                SqlValue::Text(crate::filter::glob(e)),
-            );
-        }
-        if let Some((_, t)) = f.from {
-            arg(&mut sql, " AND s.last_us >= ?", SqlValue::Integer(t));
-        }
-        if let Some((_, t)) = f.to {
-            arg(&mut sql, " AND s.first_us <= ?", SqlValue::Integer(t));
-        }
-        if f.has_attacks {
-            sql.push_str(" AND s.attacks > 0");
-        }
-        if f.has_alerts {
-            sql.push_str(" AND s.alerts > 0");
-        }
-        if let Some(k) = &f.alert_kind {
-            arg(
-                &mut sql,
-                " AND s.session_id IN (SELECT session_id FROM alerts WHERE kind = ?)",
-                SqlValue::Text(k.clone()),
-            );
-        }
-        if let Some(c) = &f.attack_class {
-            arg(
-                &mut sql,
-                " AND s.session_id IN (SELECT session_id FROM attacks WHERE class = ?)",
-                SqlValue::Text(c.clone()),
-            );
-        }
-        match f.api {
-            Some(ApiUse::Shadow) => sql.push_str(" AND s.shadow > 0"),
-            Some(ApiUse::Zombie) => sql.push_str(" AND s.zombie > 0"),
-            Some(ApiUse::Any) => sql.push_str(" AND (s.shadow > 0 OR s.zombie > 0)"),
-            None => {}
-        }
-        if let Some(s) = &f.sensor {
-            arg(&mut sql, " AND s.sensor = ?", SqlValue::Text(s.clone()));
-        }
-        if let Some(t) = &f.tag {
-            arg(
-                &mut sql,
-                " AND s.session_id IN (SELECT session_id FROM tags WHERE tag = ?)",
-                SqlValue::Text(t.to_lowercase()),
-            );
-        }
+        self.sessions_planned(f, rows, broad)
+    }
+
+    /// [`Reader::sessions`] with the endpoint filter's form chosen (both give the same rows).
+    pub(super) fn sessions_planned(
+        &self,
+        f: &SessionFilter,
+        rows: usize,
+        broad: bool,
+    ) -> Result<SessionPage, StoreError> {
+        let (mut sql, args) = session_where(f, broad);
         let column = match f.sort {
             SortKey::Last => "s.last_us",
             SortKey::First => "s.first_us",
@@ -333,7 +283,7 @@ impl Reader {
         sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
         let mut st = self.conn.prepare_cached(&sql)?;
         let mut out: Vec<SessionRowView> = st
-            .query_map(params_from_iter(args), |r| Ok(session_row(r)))?
+            .query_map(params_from_iter(args), session_row)?
             .collect::<Result<_, _>>()?;
         let has_next = out.len() > rows;
         out.truncate(rows);
@@ -344,6 +294,16 @@ impl Reader {
             rows: out,
             has_next,
         })
+    }
+
+    /// Requests to the endpoints a pattern matches (how selective the endpoint filter is).
+    fn endpoint_requests(&self, pattern: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT ifnull(sum(requests), 0) FROM endpoints WHERE endpoint GLOB ?1",
+            )?
+            .query_row([glob(pattern)], |r| r.get(0))?)
     }
 
     /// Add to a row what lives in other tables: addresses, attack and alert badges, tags.
@@ -403,7 +363,7 @@ impl Reader {
                 "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.session_id = ?1"
             ))?
             .query_row([id], |r| {
-                let row = session_row(r);
+                let row = session_row(r)?;
                 let role: Option<String> = r.get(10)?;
                 let summary: Option<String> = r.get(11)?;
                 Ok((row, role, summary))
@@ -634,7 +594,7 @@ impl Reader {
         );
         let mut args = Vec::new();
         if let Some(p) = pattern {
-            args.push(SqlValue::Text(crate::filter::glob(p)));
+            args.push(SqlValue::Text(glob(p)));
             sql.push_str(&format!(" AND endpoint GLOB ?{}", args.len()));
         }
         if let Some(s) = api_status {
@@ -723,9 +683,18 @@ impl Reader {
                 })
                 .collect();
         }
-        let total = |sql: &str| -> Result<i64, StoreError> {
-            Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+        let counters = self.counters()?;
+        let count = |name: &str| {
+            counters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, v)| *v)
         };
+        let endpoints: i64 = self.conn.query_row(
+            "SELECT count(*) FROM endpoints WHERE requests > 0",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(Overview {
             minutes: chart,
             endpoints: self.top(
@@ -734,10 +703,9 @@ impl Reader {
             ips: self.top(
                 "SELECT ip, requests, attacks FROM client_ips ORDER BY requests DESC LIMIT ?1",
             )?,
-            users: self.top(
-                "SELECT user, sum(max(tx_count, ifnull(requests, 0))), sum(attacks) FROM sessions
-                 WHERE user IS NOT NULL GROUP BY user ORDER BY 2 DESC LIMIT ?1",
-            )?,
+            users: self.top_users(last.map_or(i64::MIN, |m| {
+                (m + 1 - i64::try_from(minutes).unwrap_or(60)) * MINUTE_US
+            }))?,
             alert_kinds: self.alert_kinds()?,
             attack_classes: {
                 let mut st = self.conn.prepare_cached(
@@ -746,17 +714,39 @@ impl Reader {
                 let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             },
+            // Stored = ingested - deleted: counters, not counts over a million rows.
             totals: vec![
-                ("transactions", total("SELECT count(*) FROM tx")?),
-                ("sessions", total("SELECT count(*) FROM sessions")?),
-                ("alerts", total("SELECT count(*) FROM alerts")?),
                 (
-                    "endpoints",
-                    total("SELECT count(*) FROM endpoints WHERE requests > 0")?,
+                    "transactions",
+                    count("records_http")
+                        - count("retention_tx_by_age")
+                        - count("retention_tx_by_size"),
                 ),
+                (
+                    "sessions",
+                    count("sessions_created") - count("retention_sessions"),
+                ),
+                ("alerts", count("records_alert") - count("retention_alerts")),
+                ("endpoints", endpoints),
             ],
-            counters: self.counters()?,
+            counters,
         })
+    }
+
+    /// Users of the sessions active since `since_us`, by requests.
+    fn top_users(&self, since_us: i64) -> Result<Vec<TopEntry>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT user, sum(max(tx_count, ifnull(requests, 0))), sum(attacks_tx) FROM sessions
+             WHERE last_us >= ?1 AND user IS NOT NULL GROUP BY user ORDER BY 2 DESC, 1 LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![since_us, TOP_ENTRIES], |r| {
+            Ok(TopEntry {
+                name: r.get(0)?,
+                requests: r.get(1)?,
+                attacks: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn top(&self, sql: &str) -> Result<Vec<TopEntry>, StoreError> {
@@ -790,6 +780,76 @@ impl Reader {
     }
 }
 
+/// The sessions list's query up to its `WHERE` clause, and the clause's parameters.
+///
+/// A narrow filter (an address, a rare endpoint, a tag) is a set of sessions the query starts
+/// from (`IN`); a broad one (an endpoint most sessions call) is checked on each session while
+/// the list is read newest first (`EXISTS`), which stops after a page. Attack classes and alert
+/// kinds are checked that way within the partial indexes of sessions with attacks or alerts.
+fn session_where(f: &SessionFilter, broad_endpoint: bool) -> (String, Vec<SqlValue>) {
+    let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE 1");
+    let mut args: Vec<SqlValue> = Vec::new();
+    // `?` in a clause is numbered as the parameter it adds.
+    let mut arg = |sql: &mut String, clause: &str, v: SqlValue| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some((_, r)) = &f.ip {
+        let within = " AND s.session_id IN (SELECT session_id FROM session_ips WHERE ip BETWEEN ?";
+        arg(&mut sql, within, SqlValue::Blob(r.lo.to_vec()));
+        arg(&mut sql, " AND ?)", SqlValue::Blob(r.hi.to_vec()));
+    }
+    if let Some(u) = &f.user {
+        arg(&mut sql, " AND s.user GLOB ?", SqlValue::Text(glob(u)));
+    }
+    if let Some(e) = &f.endpoint {
+        let called = if broad_endpoint {
+            " AND EXISTS (SELECT 1 FROM session_endpoints se WHERE se.session_id = s.session_id
+               AND se.endpoint_id IN (SELECT id FROM endpoints WHERE endpoint GLOB ?))"
+        } else {
+            " AND s.session_id IN (SELECT session_id FROM session_endpoints WHERE endpoint_id IN
+               (SELECT id FROM endpoints WHERE endpoint GLOB ?))"
+        };
+        arg(&mut sql, called, SqlValue::Text(glob(e)));
+    }
+    if let Some((_, t)) = f.from {
+        arg(&mut sql, " AND s.last_us >= ?", SqlValue::Integer(t));
+    }
+    if let Some((_, t)) = f.to {
+        arg(&mut sql, " AND s.first_us <= ?", SqlValue::Integer(t));
+    }
+    if f.has_attacks {
+        sql.push_str(" AND s.attacks > 0");
+    }
+    if f.has_alerts {
+        sql.push_str(" AND s.alerts > 0");
+    }
+    if let Some(k) = &f.alert_kind {
+        let kind = " AND s.alerts > 0 AND EXISTS (SELECT 1 FROM alerts a
+                     WHERE a.session_id = s.session_id AND a.kind = ?)";
+        arg(&mut sql, kind, SqlValue::Text(k.clone()));
+    }
+    if let Some(c) = &f.attack_class {
+        let class = " AND s.attacks > 0 AND EXISTS (SELECT 1 FROM attacks a
+                      WHERE a.session_id = s.session_id AND a.class = ?)";
+        arg(&mut sql, class, SqlValue::Text(c.clone()));
+    }
+    match f.api {
+        Some(ApiUse::Shadow) => sql.push_str(" AND s.shadow > 0"),
+        Some(ApiUse::Zombie) => sql.push_str(" AND s.zombie > 0"),
+        Some(ApiUse::Any) => sql.push_str(" AND (s.shadow > 0 OR s.zombie > 0)"),
+        None => {}
+    }
+    if let Some(s) = &f.sensor {
+        arg(&mut sql, " AND s.sensor = ?", SqlValue::Text(s.clone()));
+    }
+    if let Some(t) = &f.tag {
+        let tagged = " AND s.session_id IN (SELECT session_id FROM tags WHERE tag = ?)";
+        arg(&mut sql, tagged, SqlValue::Text(t.to_lowercase()));
+    }
+    (sql, args)
+}
+
 /// A point of a session's timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimelinePoint {
@@ -810,23 +870,23 @@ const ALERT_COLUMNS: &str =
     "id, ts_us, first_us, kind, session_id, client_ip, user, endpoint, transaction_ids, record";
 
 /// A row of [`SESSION_COLUMNS`] (badges, addresses and tags come from `decorate`).
-fn session_row(r: &Row<'_>) -> SessionRowView {
-    SessionRowView {
-        session_id: r.get(0).unwrap_or_default(),
-        first_us: r.get(1).unwrap_or_default(),
-        last_us: r.get(2).unwrap_or_default(),
-        user: r.get(3).unwrap_or_default(),
-        key_source: r.get(4).unwrap_or_default(),
-        requests: r.get(5).unwrap_or_default(),
-        tx_count: r.get(6).unwrap_or_default(),
-        shadow: r.get(7).unwrap_or_default(),
-        zombie: r.get(8).unwrap_or_default(),
-        sensor: r.get(9).unwrap_or_default(),
+fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRowView> {
+    Ok(SessionRowView {
+        session_id: r.get(0)?,
+        first_us: r.get(1)?,
+        last_us: r.get(2)?,
+        user: r.get(3)?,
+        key_source: r.get(4)?,
+        requests: r.get(5)?,
+        tx_count: r.get(6)?,
+        shadow: r.get(7)?,
+        zombie: r.get(8)?,
+        sensor: r.get(9)?,
         ips: Vec::new(),
         ip_count: 0,
         attacks: Vec::new(),
         alerts: Vec::new(),
         tags: Vec::new(),
         notes: 0,
-    }
+    })
 }

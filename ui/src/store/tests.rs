@@ -160,6 +160,20 @@ fn each_filter_of_the_sessions_list_selects_what_it_says() {
     for (q, want) in table {
         assert_eq!(ids(&s, q), want, "{q:?}");
     }
+    // The two forms of the endpoint filter (collected first, or checked per session) agree.
+    let r = s.reader().unwrap();
+    for pattern in ["GET /api/v1/search", "GET /api/*", "*", "none"] {
+        let f = SessionFilter {
+            endpoint: Some(pattern.into()),
+            ..SessionFilter::default()
+        };
+        let narrow = r.sessions_planned(&f, 50, false).unwrap();
+        assert_eq!(
+            narrow,
+            r.sessions_planned(&f, 50, true).unwrap(),
+            "{pattern}"
+        );
+    }
     assert_eq!(
         ids(&s, &[("from", &ts(6)), ("to", &ts(8))]).len(),
         3,

@@ -273,9 +273,12 @@ pub fn overview(o: &Overview) -> String {
     top(&mut b, "Top client IPs", &o.ips, |n| {
         url("/sessions", &[("ip", n.to_owned())])
     });
-    top(&mut b, "Top users", &o.users, |n| {
-        url("/sessions", &[("user", n.to_owned())])
-    });
+    top(
+        &mut b,
+        "Top users (sessions in these minutes)",
+        &o.users,
+        |n| url("/sessions", &[("user", n.to_owned())]),
+    );
     counts(&mut b, "Alerts by kind", &o.alert_kinds, |k| {
         url("/alerts", &[("kind", k.to_owned())])
     });

@@ -361,6 +361,16 @@ impl Writer {
     fn session(&mut self, s: &SessionRow, text: &str) -> Result<(), StoreError> {
         self.stats.sessions += 1;
         self.ensure_session(&s.session_id, s.first_us, s.last_us)?;
+        // The record replaces the part's stored one when it is of a later phase, or of the
+        // same phase and not older; read before the update below moves the rank.
+        self.conn
+            .prepare_cached(
+                "INSERT INTO session_records (session_id, record) VALUES (?1, ?2)
+                 ON CONFLICT (session_id) DO UPDATE SET record = excluded.record
+                 WHERE (SELECT ?3 > summary_rank OR (?3 = summary_rank AND ?4 >= summary_ts_us)
+                        FROM sessions WHERE session_id = ?1)",
+            )?
+            .execute(params![s.session_id, text, s.phase_rank, s.ts_us])?;
         self.conn
             .prepare_cached(
                 "UPDATE sessions SET
@@ -368,14 +378,13 @@ impl Writer {
                    requests = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), ?6, requests),
                    user = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), coalesce(?7, user), user),
                    role = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), coalesce(?8, role), role),
-                   summary = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), ?9, summary),
                    summary_ts_us = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), ?5, summary_ts_us),
                    summary_rank = max(summary_rank, ?4),
-                   key_source = coalesce(key_source, ?10),
-                   sensor = coalesce(sensor, ?11),
-                   client_ip = coalesce(client_ip, ?12),
-                   attacks_rec = max(attacks_rec, ?13), alerts_rec = max(alerts_rec, ?14),
-                   shadow_rec = max(shadow_rec, ?15), zombie_rec = max(zombie_rec, ?16)
+                   key_source = coalesce(key_source, ?9),
+                   sensor = coalesce(sensor, ?10),
+                   client_ip = coalesce(client_ip, ?11),
+                   attacks_rec = max(attacks_rec, ?12), alerts_rec = max(alerts_rec, ?13),
+                   shadow_rec = max(shadow_rec, ?14), zombie_rec = max(zombie_rec, ?15)
                  WHERE session_id = ?1",
             )?
             .execute(params![
@@ -387,7 +396,6 @@ impl Writer {
                 s.requests,
                 s.user,
                 s.role,
-                text,
                 s.key_source,
                 s.sensor,
                 s.client_ips.first().map(|ip| ip.to_string()),

@@ -245,7 +245,7 @@ pub struct Reader {
 
 /// The list's columns, shared by every query that returns session rows.
 const SESSION_COLUMNS: &str = "s.session_id, s.first_us, s.last_us, s.user, s.key_source,
-  max(s.tx_count, ifnull(s.requests, 0)), s.tx_count, s.shadow, s.zombie, s.sensor, s.role, s.summary";
+  max(s.tx_count, ifnull(s.requests, 0)), s.tx_count, s.shadow, s.zombie, s.sensor, s.role";
 
 impl Reader {
     pub(super) fn new(conn: Connection) -> Self {
@@ -365,13 +365,17 @@ impl Reader {
             .query_row([id], |r| {
                 let row = session_row(r)?;
                 let role: Option<String> = r.get(10)?;
-                let summary: Option<String> = r.get(11)?;
-                Ok((row, role, summary))
+                Ok((row, role))
             })
             .optional()?;
-        let Some((mut row, role, summary)) = found else {
+        let Some((mut row, role)) = found else {
             return Ok(None);
         };
+        let summary: Option<String> = self
+            .conn
+            .prepare_cached("SELECT record FROM session_records WHERE session_id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
         self.decorate(&mut row)?;
         Ok(Some(SessionDetail {
             tx: self.transactions(id, tx_offset, tx_rows, records)?,

@@ -151,6 +151,7 @@ fn delete_before(
     )? as u64;
     t.execute_batch(
         "DELETE FROM session_ips WHERE session_id NOT IN (SELECT session_id FROM sessions);
+         DELETE FROM session_records WHERE session_id NOT IN (SELECT session_id FROM sessions);
          DELETE FROM session_endpoints WHERE count <= 0
            OR session_id NOT IN (SELECT session_id FROM sessions);",
     )?;

@@ -386,8 +386,9 @@ fn read_lines(name: &str, src: Box<dyn Read + Send>, tx: &Sender<Chunk>) -> Resu
     }
 }
 
-/// The writer thread: lines into the store, committed per batch or after the flush interval;
-/// at `stop` (or when every reader is done) what is left is committed and retention runs.
+/// The writer thread: lines into the store, committed per batch, or after the flush interval
+/// when no more lines wait; at `stop` (or when every reader is done) what is left is committed
+/// and retention runs.
 fn spawn_writer(
     store: &Store,
     cfg: &UiConfig,
@@ -425,7 +426,10 @@ fn spawn_writer(
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
-                if oldest.is_some_and(|t| t.elapsed() >= flush_every) {
+                // With lines waiting (a file, a Kafka backlog) the batch grows to
+                // `ui.batch_records`: a commit writes each page it dirtied once, however many
+                // records changed it. A trickle is committed after `ui.flush_interval_ms`.
+                if rx.is_empty() && oldest.is_some_and(|t| t.elapsed() >= flush_every) {
                     w.flush().map_err(write_error)?;
                     oldest = None;
                 }

@@ -27,10 +27,12 @@ if [[ ! -s "$dir/records.jsonl" ]]; then
 fi
 echo "records: $(wc -l <"$dir/records.jsonl"), $(du -h "$dir/records.jsonl" | cut -f1)"
 
-echo "== ingest (3 runs into a fresh store each; the rate is records/s of the whole command)"
+echo "== ingest (3 runs into a fresh store each; the rate is records/s of the whole command;"
+echo "   CPU time over both threads is steadier than wall time on a shared machine)"
 for run in 1 2 3; do
   rm -f "$dir"/ui.sqlite*
-  "$bin" ui --ingest-only --db "$dir/ui.sqlite" --input "$dir/records.jsonl" 2>&1 | sed 's/; skipped.*//'
+  /usr/bin/time -f "  %e s wall, %U s user, %S s sys" \
+    "$bin" ui --ingest-only --db "$dir/ui.sqlite" --input "$dir/records.jsonl" 2>&1 | sed 's/; skipped.*//'
 done
 echo "store: $(du -h "$dir/ui.sqlite" | cut -f1)"
 

@@ -434,6 +434,12 @@ fn spawn_writer(
                     oldest = None;
                 }
             }
+            // What the readers already sent is stored too (Kafka may have committed its offsets).
+            while let Ok(chunk) = rx.try_recv() {
+                for (line, parsed) in chunk.lines {
+                    w.push_parsed(&line, parsed).map_err(write_error)?;
+                }
+            }
             w.flush().map_err(write_error)?;
             w.run_retention().map_err(write_error)?;
             Ok(w.stats().clone())

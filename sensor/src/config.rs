@@ -15,6 +15,7 @@ use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
 use apitap_sessionizer::tls::decrypt::KeyLog;
 use apitap_sessionizer::websocket::WebSocketConfig;
+use apitap_ui::UiConfig;
 use serde::{Deserialize, Serialize};
 
 /// Most bytes of each body a record may sample (`output.body_capture_bytes`): a sample is for
@@ -64,6 +65,8 @@ pub struct Config {
     /// What a command adds that is not in the file (`replay --tls-keylog`).
     #[serde(skip)]
     pub inputs: Inputs,
+    /// `apitap ui`: the store's retention and batches, tokens (`docs/ui.md`).
+    pub ui: UiConfig,
 }
 
 /// What a command gives the pipeline besides the config file.
@@ -198,6 +201,7 @@ impl Config {
         self.websocket.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
         self.behaviours.validate().map_err(|e| e.to_string())?;
+        self.ui.validate()?;
         Ok(())
     }
 }
@@ -308,6 +312,27 @@ mod tests {
             "{e}"
         );
         assert!(Config::parse("[behaviours.bola]\nmin_foreing_ids = 3\n").is_err());
+    }
+
+    #[test]
+    fn ui_section_is_read_checked_and_its_tokens_never_print() {
+        let c = Config::parse(
+            "[ui]\ntoken = \"shared-token-0123456789\"\n[ui.analysts]\nana = \"ana-token-0123456789ab\"\n\
+             [ui.retention]\nmax_age_hours = 24\n",
+        )
+        .unwrap();
+        assert_eq!(c.ui.retention.max_age_hours, 24);
+        assert_eq!(c.ui.analysts["ana"].expose(), "ana-token-0123456789ab");
+        let printed = toml::to_string(&c).unwrap();
+        assert!(!printed.contains("0123456789"), "{printed}");
+        let e = Config::parse("[ui]\ntoken = \"short\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ui.token"), "{e}");
+        let e = Config::parse("[ui]\nretention_days = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention_days"), "{e}");
     }
 
     #[test]

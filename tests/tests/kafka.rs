@@ -334,7 +334,9 @@ fn journeys() -> (Vec<PathBuf>, String) {
 /// The JSON lines of the same capture and session config, written to a file.
 fn jsonl_of(pcaps: &[PathBuf], base: &str, dir: &Path) -> Vec<String> {
     let cfg = dir.join("jsonl.toml");
-    std::fs::write(&cfg, base).expect("write config");
+    // The same sensor id as the Kafka runs' config, so that records compare whole.
+    let text = format!("{base}\n[export]\nsensor_id = \"test-sensor\"\n");
+    std::fs::write(&cfg, text).expect("write config");
     let r = replay(
         pcaps,
         &["--config", cfg.to_str().expect("utf-8 path"), "-q"],

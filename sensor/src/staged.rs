@@ -12,7 +12,7 @@ use std::ops::Range;
 use apitap_detect::{Finding, Outcome};
 use apitap_inventory::ApiRecord;
 use apitap_sessionizer::http::{ConnRecord, Transaction};
-use apitap_sessionizer::record::Attacks;
+use apitap_sessionizer::record::{Attacks, HttpRecord, Redactor};
 use apitap_sessionizer::session::{SessionHint, TxFacts};
 use apitap_sessionizer::tunnel::TunnelInfo;
 
@@ -56,6 +56,23 @@ impl Staged {
             findings: &s.findings,
             outcome: s.outcome,
         })
+    }
+
+    /// Its `http` record: the transaction with what the analyses added, redacted by
+    /// `redactor`, naming the sensor `sensor_id`.
+    pub fn record<'a>(
+        &'a self,
+        redactor: &'a Redactor,
+        sensor_id: Option<&'a str>,
+    ) -> HttpRecord<'a> {
+        HttpRecord {
+            tx: &self.tx,
+            redactor,
+            tunnel: self.tunnel.as_ref(),
+            attacks: self.attacks(),
+            api: self.api.as_ref(),
+            sensor_id,
+        }
     }
 }
 

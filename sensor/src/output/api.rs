@@ -83,20 +83,7 @@ impl ApiCalls {
             .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
             .collect();
         evidence.insert("auth".into(), auth.into());
-        let mut alert = Alert {
-            kind,
-            ts_us: item.now_us,
-            first_ts_us: item.tx.ts_us(),
-            session_id: ts.session_id,
-            client_ip: ts.client_ip,
-            user: ts.user.clone().or_else(|| sum.user.clone()),
-            endpoint: Some(endpoint.to_string()),
-            transaction_ids: Vec::new(),
-            transaction_ids_dropped: 0,
-            evidence,
-        };
-        alert.push_transaction(ts.transaction_id);
-        alert
+        super::transaction_alert(kind, item, ts, sum, Some(endpoint.to_string()), evidence)
     }
 }
 

@@ -63,20 +63,7 @@ impl Attacks {
             "requests_before_first_attack".into(),
             sum.requests_before_first_attack.into(),
         );
-        let mut alert = Alert {
-            kind,
-            ts_us: item.now_us,
-            first_ts_us: item.tx.ts_us(),
-            session_id: ts.session_id,
-            client_ip: ts.client_ip,
-            user: ts.user.clone().or_else(|| sum.user.clone()),
-            endpoint: ts.endpoint.clone(),
-            transaction_ids: Vec::new(),
-            transaction_ids_dropped: 0,
-            evidence,
-        };
-        alert.push_transaction(ts.transaction_id);
-        alert
+        super::transaction_alert(kind, item, ts, sum, ts.endpoint.clone(), evidence)
     }
 }
 

@@ -101,6 +101,32 @@ pub struct SessionCx<'a> {
     pub state: Option<&'a mut SessionSummary>,
 }
 
+/// An alert about one transaction of a session: raised at its packet time, the transaction as
+/// its only evidence so far, the user the transaction or else the session names.
+pub(crate) fn transaction_alert(
+    kind: &'static str,
+    item: &Staged,
+    ts: &TxSession,
+    sum: &SessionSummary,
+    endpoint: Option<String>,
+    evidence: serde_json::Map<String, serde_json::Value>,
+) -> apitap_sessionizer::alert::Alert {
+    let mut alert = apitap_sessionizer::alert::Alert {
+        kind,
+        ts_us: item.now_us,
+        first_ts_us: item.tx.ts_us(),
+        session_id: ts.session_id,
+        client_ip: ts.client_ip,
+        user: ts.user.clone().or_else(|| sum.user.clone()),
+        endpoint,
+        transaction_ids: Vec::new(),
+        transaction_ids_dropped: 0,
+        evidence,
+    };
+    alert.push_transaction(ts.transaction_id);
+    alert
+}
+
 /// What the output stages counted.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct OutputStats {

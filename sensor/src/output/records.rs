@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
 use apitap_sessionizer::alert::Alert;
-use apitap_sessionizer::record::{write_json_tail, ConnRecordJson, HttpRecord, Redactor};
+use apitap_sessionizer::record::{write_json_tail, ConnRecordJson, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
 use apitap_sessionizer::session::{HashId, SessionRecord, TxSession};
 
@@ -96,15 +96,8 @@ impl Records {
         self.buf.clear();
         self.tail.clear();
         if head.is_none() {
-            let rec = HttpRecord {
-                tx: &item.tx,
-                redactor: &self.redactor,
-                tunnel: item.tunnel.as_ref(),
-                attacks: item.attacks(),
-                api: item.api.as_ref(),
-                sensor_id: self.sensor_id.as_deref(),
-            };
-            rec.write_json_head(&mut self.buf);
+            item.record(&self.redactor, self.sensor_id.as_deref())
+                .write_json_head(&mut self.buf);
         }
         let mut hex = [0u8; HEX_LEN];
         let key = write_json_tail(session, &mut hex, &mut self.tail);

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use apitap_reassembly::ConnId;
-use apitap_sessionizer::record::{HttpRecord, Redactor};
+use apitap_sessionizer::record::Redactor;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::dispatch::{PacketBatch, ToWorker};
@@ -124,15 +124,8 @@ impl Worker {
         let StagedBatch { items, heads, .. } = batch;
         for item in items.iter_mut().filter(|i| i.head.is_none()) {
             let start = heads.len();
-            let rec = HttpRecord {
-                tx: &item.tx,
-                redactor: &self.redactor,
-                tunnel: item.tunnel.as_ref(),
-                attacks: item.attacks(),
-                api: item.api.as_ref(),
-                sensor_id: self.sensor_id.as_deref(),
-            };
-            rec.write_json_head(heads);
+            item.record(&self.redactor, self.sensor_id.as_deref())
+                .write_json_head(heads);
             item.head = Some(start..heads.len());
         }
     }

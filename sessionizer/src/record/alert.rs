@@ -4,7 +4,7 @@ use crate::alert::Alert;
 
 use super::json::{
     key, write_hex_str, write_ip, write_opt_str, write_str, write_str_known, write_ts_micros,
-    write_u64, Arr, Obj,
+    write_u64, Obj,
 };
 use super::SCHEMA_VERSION;
 
@@ -26,18 +26,11 @@ impl Alert {
         write_ip(o.key(key!("client_ip")), self.client_ip);
         write_opt_str(o.key(key!("user")), self.user.as_deref());
         write_opt_str(o.key(key!("endpoint")), self.endpoint.as_deref());
-        let mut ids = Arr::open(o.key(key!("transaction_ids")));
-        for t in &self.transaction_ids {
-            let out = ids.item();
-            out.push(b'"');
-            write_u64(out, t.conn);
-            out.push(b'-');
-            write_u64(out, u64::from(t.depth));
-            out.push(b'"');
-        }
-        ids.close();
-        let dropped = o.key(key!("transaction_ids_dropped"));
-        write_u64(dropped, self.transaction_ids_dropped);
+        super::session::write_transaction_ids(
+            &mut o,
+            self.transaction_ids.iter().copied(),
+            self.transaction_ids_dropped,
+        );
         // Writing a `serde_json::Value` to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *o.key(key!("evidence")), &self.evidence);
         o.close();

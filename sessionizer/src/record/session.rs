@@ -2,7 +2,7 @@
 //! End records list every transaction id of their part, so these are the largest records.
 
 use crate::session::summary::{sorted_by_key, Counted, ParamAgg, Phase, StatusKey};
-use crate::session::{EndReason, HashId, SessionRecord};
+use crate::session::{EndReason, HashId, SessionRecord, TransactionId};
 
 use super::json::{
     key, write_f64, write_hex_str, write_ip, write_opt_bool, write_opt_str, write_str,
@@ -123,18 +123,9 @@ impl SessionRecord {
         if let Some(n) = sum.websocket_messages {
             write_u64(o.key(key!("websocket_messages")), n);
         }
-        let mut ids = Arr::open(o.key(key!("transaction_ids")));
-        for t in sum.transaction_ids.iter() {
-            let out = ids.item();
-            out.push(b'"');
-            write_u64(out, t.conn);
-            out.push(b'-');
-            write_u64(out, u64::from(t.depth));
-            out.push(b'"');
-        }
-        ids.close();
-        write_u64(
-            o.key(key!("transaction_ids_dropped")),
+        write_transaction_ids(
+            &mut o,
+            sum.transaction_ids.iter(),
             sum.transaction_ids_dropped,
         );
         o.close();
@@ -216,4 +207,24 @@ fn write_param(out: &mut Vec<u8>, p: &ParamAgg) {
         }
     }
     o.close();
+}
+
+/// `transaction_ids` (`"<conn_id>-<depth>"` in order) and `transaction_ids_dropped`: the
+/// transactions of a session part, or the evidence of an alert.
+pub(super) fn write_transaction_ids(
+    o: &mut Obj<'_>,
+    ids: impl IntoIterator<Item = TransactionId>,
+    dropped: u64,
+) {
+    let mut list = Arr::open(o.key(key!("transaction_ids")));
+    for t in ids {
+        let out = list.item();
+        out.push(b'"');
+        write_u64(out, t.conn);
+        out.push(b'-');
+        write_u64(out, u64::from(t.depth));
+        out.push(b'"');
+    }
+    list.close();
+    write_u64(o.key(key!("transaction_ids_dropped")), dropped);
 }

@@ -558,7 +558,8 @@ fn alerts_go_to_the_alerts_topic_keyed_by_session() {
     kinds.sort();
     assert_eq!(kinds, ["attack", "attack_served"]);
 
-    // consume --attacks: every record of the attacked sessions, and nothing else.
+    // consume --attacks over the three topics: every record of the attacked sessions (their
+    // alerts too), and nothing else.
     let local = jsonl_of(&[fixture("detect/attack-journey.pcap")], &base, &dir);
     let parsed: Vec<Value> = local
         .iter()
@@ -584,7 +585,7 @@ fn alerts_go_to_the_alerts_topic_keyed_by_session() {
         want.len() < local.len(),
         "the capture has sessions without attacks"
     );
-    let got = consume_json(&addr, &[&th, &ts], &["--attacks"]);
+    let got = consume_json(&addr, &[&th, &ts, &alerts_topic(&th)], &["--attacks"]);
     assert_eq!(sorted(got), sorted(want), "consume --attacks");
     // consume --alerts --kind: the served attack, with its session's requests around it.
     let o = consume(

@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 echo "== scripts"
 # Syntax of every script, including the ones the suite does not run (bench, PGO build).
 for f in scripts/*.sh fuzz/run.sh; do bash -n "$f"; done
+echo "== imports"
+# No import circles between source files (docs/architecture.md, "Layout and conventions").
+python3 scripts/import-cycles.py
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"

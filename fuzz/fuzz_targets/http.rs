@@ -210,6 +210,7 @@ fuzz_target!(|input: Input| {
         max_body_capture_bytes: usize::from(input.max_body_capture_bytes),
         max_pending_requests: 1 + usize::from(input.max_pending_requests % 4),
         max_interim_responses: usize::from(input.max_interim_responses % 4),
+        ..HttpConfig::default()
     };
     assert_eq!(cfg.validate(), Ok(()));
     let mut h = Harness {

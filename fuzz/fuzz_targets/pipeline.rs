@@ -89,8 +89,14 @@ fuzz_target!(|input: Input| {
     }
     p.finish(EndReason::EndOfInput).expect("export cannot fail");
     let s = p.stats();
-    assert_eq!(s.decode.packets, n);
-    assert_eq!(s.export.records, s.transactions + s.session_records);
-    assert_eq!(s.active_flows, 0);
-    assert_eq!(s.active_sessions, 0);
+    let (front, out) = (&s.front, &s.output);
+    assert_eq!(front.decode.packets, n);
+    let records = out.transactions
+        + out.session_records
+        + out.alerts
+        + out.websocket_records
+        + out.tls_records;
+    assert_eq!(out.export.records, records);
+    assert_eq!(front.active_flows, 0);
+    assert_eq!(out.active_sessions, 0);
 });

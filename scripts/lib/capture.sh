@@ -89,9 +89,12 @@ ensure_tools() {
     # tshark's package asks whether non-root users may capture; answer no without a prompt.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     # A fresh machine has no package lists yet: update once, only when the install fails.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || {
+    # Some releases ship only the full nginx package, not nginx-light: then take that.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${missing[@]}" || {
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        apt-get install -y -qq "${missing[@]}" ||
+            apt-get install -y -qq "${missing[@]/nginx-light/nginx}"
     }
 }
 

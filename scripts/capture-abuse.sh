@@ -14,6 +14,7 @@
 # every run: review the truth file's diff, not the pcap bytes.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-abuse
 capture_out_dir fixtures/behaviours

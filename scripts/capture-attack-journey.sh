@@ -10,6 +10,7 @@
 # server port (default 18121). Capture and checks: scripts/lib/capture.sh.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-attack-journey
 capture_out_dir fixtures/detect

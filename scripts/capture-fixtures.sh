@@ -12,6 +12,7 @@
 # `tshark -r FILE -Y http` (see fixtures/local/README.md for the expected lists).
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-fixtures
 capture_out_dir fixtures/local
@@ -125,8 +126,7 @@ EOF
     capture_stop
 
     "$NGINX_BIN" -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" -s quit
-    local i
-    for i in $(seq 1 50); do [ -f "$ngx/nginx.pid" ] || break; sleep 0.1; done
+    for _ in $(seq 1 50); do [ -f "$ngx/nginx.pid" ] || break; sleep 0.1; done
 }
 
 # ---------------------------------------------------------------------------------------

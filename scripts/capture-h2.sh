@@ -15,6 +15,7 @@
 # diff, not with a byte diff of the pcaps.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-h2
 capture_out_dir fixtures/h2

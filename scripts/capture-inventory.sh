@@ -15,6 +15,7 @@
 # truth file's expectations (fixtures/inventory/README.md), not the pcap bytes.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-inventory
 capture_out_dir fixtures/inventory

@@ -14,6 +14,7 @@
 # the expected file (see fixtures/sessions/README.md), not the pcap bytes.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-journeys
 capture_out_dir fixtures/sessions

@@ -12,6 +12,7 @@
 # are whatever the kernel gives: review a regeneration with tshark, not a byte diff.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-protocols
 capture_out_dir fixtures/protocols

@@ -10,6 +10,7 @@
 # port (default 18111).
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-secrets
 capture_out_dir fixtures/secrets

@@ -15,6 +15,7 @@
 #        OUT_DIR=/tmp/x scripts/capture-websocket.sh   # a trial run, fixtures/ untouched
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
 capture_init capture-websocket
 capture_out_dir fixtures/websocket

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # What the fixture capture scripts (scripts/capture-*.sh) share: sourced, never run.
 #
 #   set -euo pipefail
@@ -59,9 +60,9 @@ capture_out_dir() {
     OUT_DIR="$(cd "$OUT_DIR" && pwd)"
 }
 
-# require_root [WHY]
+# require_root: tcpdump on lo needs root.
 require_root() {
-    [ "$(id -u)" -eq 0 ] || die "must run as root (${1:-tcpdump on lo})"
+    [ "$(id -u)" -eq 0 ] || die "must run as root (tcpdump on lo)"
 }
 
 # tool_path NAME: NAME on the PATH, else /usr/sbin/NAME (not on a plain user's PATH).

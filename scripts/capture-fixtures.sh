@@ -3,115 +3,33 @@
 # clients on loopback (127.0.0.1 only) and capturing them with tcpdump.
 #
 #   sudo scripts/capture-fixtures.sh            # writes fixtures/local/*.pcap
+#   sudo OUT_DIR=/tmp/x scripts/capture-fixtures.sh   # a trial run, fixtures/ untouched
 #
 # Needs root (tcpdump on lo). Installs nginx-light, tcpdump, curl, python3 and tshark
 # if missing. Ports can be overridden: NGINX_PORT (default 18080), PY_PORT (18090).
+# tcpdump, servers and cleanup: scripts/lib/capture.sh.
 # Timestamps and client ports are whatever the kernel gives: review the diff with
 # `tshark -r FILE -Y http` (see fixtures/local/README.md for the expected lists).
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-OUT_DIR="$REPO_DIR/fixtures/local"
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
+capture_init capture-fixtures
+capture_out_dir fixtures/local
 NGINX_PORT="${NGINX_PORT:-18080}"
 PY_PORT="${PY_PORT:-18090}"
-HOST=127.0.0.1
 FIXTURE_PY="$SCRIPT_DIR/fixture_server.py"
 
-log() { printf '[capture-fixtures] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+require_root
+ensure_tools nginx:nginx-light tcpdump curl python3 tshark
+NGINX_BIN="$(tool_path nginx)"
 
-ensure_tools() {
-    local missing=()
-    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-    command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || missing+=(tcpdump)
-    command -v curl >/dev/null 2>&1 || missing+=(curl)
-    command -v python3 >/dev/null 2>&1 || missing+=(python3)
-    command -v tshark >/dev/null 2>&1 || missing+=(tshark)
-    if [ "${#missing[@]}" -gt 0 ]; then
-        log "installing: ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    fi
+# nginx runs as a daemon (not one of the library's background processes): quit it at exit.
+cleanup_hook() {
+    [ -f "$WORK/nginx/nginx.pid" ] || return 0
+    "$NGINX_BIN" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
+        -s quit 2>/dev/null || true
 }
-
-NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
-TCPDUMP_BIN="$(command -v tcpdump || echo /usr/sbin/tcpdump)"
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (tcpdump on lo)"
-ensure_tools
-NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
-TCPDUMP_BIN="$(command -v tcpdump || echo /usr/sbin/tcpdump)"
-
-port_free() {
-    python3 - "$1" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-EOF
-}
-
-WORK="$(mktemp -d /tmp/apitap-capture.XXXXXX)"
-chmod 755 "$WORK"
-PIDS_TO_STOP=()
-cleanup() {
-    local pid
-    for pid in "${PIDS_TO_STOP[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ -f "$WORK/nginx/nginx.pid" ]; then
-        "$NGINX_BIN" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
-            -s quit 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start_capture FILE PORT: start tcpdump on lo and wait until it is listening.
-TCPDUMP_PID=""
-start_capture() {
-    local file="$1" port="$2"
-    local errf="$WORK/tcpdump.$port.err"
-    rm -f "$file"
-    # --immediate-mode: without it libpcap's TPACKET_V3 ring hands packets over only when a
-    # block retires, and packets still in the ring when SIGINT arrives are lost.
-    # -B 32768: a 32 MiB kernel buffer; the default drops packets when the machine is busy.
-    # -Z root: keep the output file owned by root instead of the tcpdump user.
-    "$TCPDUMP_BIN" -i lo -U --immediate-mode -B 32768 -s 0 -n -Z root -w "$file" "tcp port $port" 2>"$errf" &
-    TCPDUMP_PID=$!
-    PIDS_TO_STOP+=("$TCPDUMP_PID")
-    local i
-    for i in $(seq 1 100); do
-        if grep -q 'listening on' "$errf" 2>/dev/null; then
-            sleep 0.2 # the filter is attached before the message; a little slack
-            return 0
-        fi
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || die "tcpdump exited: $(cat "$errf")"
-        sleep 0.1
-    done
-    die "tcpdump did not start: $(cat "$errf")"
-}
-
-# stop_capture: let the last FIN/ACKs arrive, then stop tcpdump with SIGINT (flushes).
-stop_capture() {
-    sleep 0.5
-    kill -INT "$TCPDUMP_PID"
-    wait "$TCPDUMP_PID" || true
-    local keep=()
-    local pid
-    for pid in "${PIDS_TO_STOP[@]}"; do
-        [ "$pid" = "$TCPDUMP_PID" ] || keep+=("$pid")
-    done
-    PIDS_TO_STOP=("${keep[@]+"${keep[@]}"}")
-    log "$(grep -E 'packets captured' "$WORK/tcpdump."*.err | tail -n1 || true)"
-    rm -f "$WORK/tcpdump."*.err
-}
-
-mkdir -p "$OUT_DIR"
 
 # ---------------------------------------------------------------------------------------
 # 1. nginx + curl
@@ -183,11 +101,11 @@ EOF
     "$NGINX_BIN" -t -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" >/dev/null 2>&1 ||
         die "nginx config test failed: $("$NGINX_BIN" -t -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" 2>&1)"
     "$NGINX_BIN" -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log"
-    python3 "$FIXTURE_PY" wait "$NGINX_PORT" # readiness probe happens before the capture
+    wait_port "$NGINX_PORT" || die "nginx did not start: $(cat "$ngx/error.log")" # before the capture
 
     local base="http://$HOST:$NGINX_PORT"
     local c=(curl -sS -o /dev/null --max-time 10)
-    start_capture "$out" "$NGINX_PORT"
+    capture_start "$out" "$NGINX_PORT"
     # a. plain GET of the index
     "${c[@]}" "$base/"
     # b. HEAD
@@ -205,11 +123,10 @@ EOF
     # g. PUT of a 2 KB JSON body with Expect: 100-continue -> 100 Continue, 201 Created
     "${c[@]}" -X PUT -H 'Content-Type: application/json' -H 'Expect: 100-continue' \
         --data-binary @"$WORK/upload.json" "$base/upload/order.json"
-    stop_capture
+    capture_stop
 
     "$NGINX_BIN" -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" -s quit
-    local i
-    for i in $(seq 1 50); do [ -f "$ngx/nginx.pid" ] || break; sleep 0.1; done
+    for _ in $(seq 1 50); do [ -f "$ngx/nginx.pid" ] || break; sleep 0.1; done
 }
 
 # ---------------------------------------------------------------------------------------
@@ -218,15 +135,11 @@ EOF
 capture_python() {
     local out="$OUT_DIR/python-pipelining.pcap"
     port_free "$PY_PORT" || die "port $PY_PORT is busy; set PY_PORT"
-    python3 "$FIXTURE_PY" serve "$PY_PORT" &
-    local srv=$!
-    PIDS_TO_STOP+=("$srv")
-    python3 "$FIXTURE_PY" wait "$PY_PORT"
-
-    start_capture "$out" "$PY_PORT"
+    start_server fixture_server "$PY_PORT" python3 "$FIXTURE_PY" serve "$PY_PORT"
+    capture_start "$out" "$PY_PORT"
     python3 "$FIXTURE_PY" pipelined "$PY_PORT"
     python3 "$FIXTURE_PY" keepalive "$PY_PORT"
-    stop_capture
+    capture_stop
 }
 
 capture_nginx

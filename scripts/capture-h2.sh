@@ -5,109 +5,39 @@
 #
 #   sudo scripts/capture-h2.sh        # writes fixtures/h2/*.pcap and *.tshark.jsonl
 #   scripts/capture-h2.sh --expected  # only the *.tshark.jsonl of the committed pcaps
+#   sudo OUT_DIR=/tmp/x scripts/capture-h2.sh   # a trial run, fixtures/ untouched
 #
 # Needs root (tcpdump on lo). Installs what it lacks, idempotently: nginx-light (whose
 # Debian build has the http2 module), tcpdump, curl (with nghttp2), nghttp2-client, tshark
 # and python3 with hypercorn and grpcio from PyPI. Ports: H2_NGINX_PORT (18480), H2_UPGRADE_PORT (18481),
-# GRPC_PORT (18482). Timestamps and client ports are whatever the kernel gives: review a
-# regeneration with the *.tshark.jsonl diff, not with a byte diff of the pcaps.
+# GRPC_PORT (18482). tcpdump, servers and cleanup: scripts/lib/capture.sh. Timestamps and
+# client ports are whatever the kernel gives: review a regeneration with the *.tshark.jsonl
+# diff, not with a byte diff of the pcaps.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
-OUT_DIR="$REPO_DIR/fixtures/h2"
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
+capture_init capture-h2
+capture_out_dir fixtures/h2
 NGINX_PORT="${H2_NGINX_PORT:-18480}"
 UPGRADE_PORT="${H2_UPGRADE_PORT:-18481}"
 GRPC_PORT="${GRPC_PORT:-18482}"
-HOST=127.0.0.1
-
-log() { printf '[capture-h2] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 EXPECTED_ONLY=""
 [ "${1:-}" = "--expected" ] && EXPECTED_ONLY=1
-[ -n "$EXPECTED_ONLY" ] || [ "$(id -u)" -eq 0 ] || die "must run as root (tcpdump on lo)"
+[ -n "$EXPECTED_ONLY" ] || require_root
 
-ensure_tools() {
-    local missing=()
-    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-    command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || missing+=(tcpdump)
-    command -v curl >/dev/null 2>&1 || missing+=(curl)
-    command -v nghttp >/dev/null 2>&1 || missing+=(nghttp2-client)
-    command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
-    command -v tshark >/dev/null 2>&1 || missing+=(tshark)
-    if [ "${#missing[@]}" -gt 0 ]; then
-        log "installing: ${missing[*]}"
-        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    fi
-    if ! python3 -c 'import hypercorn, grpc' 2>/dev/null; then
-        log "installing hypercorn and grpcio from PyPI"
-        python3 -m pip install --quiet hypercorn grpcio || \
-            python3 -m pip install --quiet --break-system-packages hypercorn grpcio
-    fi
-    curl -V | grep -q HTTP2 || die "this curl has no HTTP/2 (nghttp2) support"
-}
-ensure_tools
-NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
-TCPDUMP_BIN="$(command -v tcpdump || echo /usr/sbin/tcpdump)"
+ensure_tools nginx:nginx-light tcpdump curl nghttp:nghttp2-client python3:python3,python3-pip tshark
+ensure_python_modules hypercorn grpc:grpcio
+curl -V | grep -q HTTP2 || die "this curl has no HTTP/2 (nghttp2) support"
+NGINX_BIN="$(tool_path nginx)"
 "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_v2_module || die "this nginx has no http_v2 module"
 
-WORK="$(mktemp -d /tmp/apitap-h2.XXXXXX)"
-chmod 755 "$WORK"
-PIDS_TO_STOP=()
-cleanup() {
-    local pid
-    for pid in "${PIDS_TO_STOP[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ -f "$WORK/nginx/nginx.pid" ]; then
-        "$NGINX_BIN" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -s quit 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
+# nginx runs as a daemon (not one of the library's background processes): quit it at exit.
+cleanup_hook() {
+    [ -f "$WORK/nginx/nginx.pid" ] || return 0
+    "$NGINX_BIN" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -s quit 2>/dev/null || true
 }
-trap cleanup EXIT
-
-wait_port() {
-    local port="$1" i
-    for i in $(seq 1 100); do
-        if python3 -c "import socket,sys; socket.create_connection(('$HOST', $port), 0.2)" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "nothing listens on $HOST:$port"
-}
-
-# start_capture FILE PORT / stop_capture: as scripts/capture-fixtures.sh (see its comments:
-# --immediate-mode so that nothing stays in the ring at SIGINT, a 32 MiB buffer).
-TCPDUMP_PID=""
-start_capture() {
-    local file="$1" port="$2" errf="$WORK/tcpdump.err"
-    rm -f "$file"
-    "$TCPDUMP_BIN" -i lo -U --immediate-mode -B 32768 -s 0 -n -Z root -w "$file" "tcp port $port" 2>"$errf" &
-    TCPDUMP_PID=$!
-    PIDS_TO_STOP+=("$TCPDUMP_PID")
-    local i
-    for i in $(seq 1 100); do
-        if grep -q 'listening on' "$errf" 2>/dev/null; then
-            sleep 0.2
-            return 0
-        fi
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || die "tcpdump exited: $(cat "$errf")"
-        sleep 0.1
-    done
-    die "tcpdump did not start: $(cat "$errf")"
-}
-stop_capture() {
-    sleep 0.5
-    kill -INT "$TCPDUMP_PID"
-    wait "$TCPDUMP_PID" || true
-    log "$(grep -E 'packets captured' "$WORK/tcpdump.err" || true)"
-}
-
-mkdir -p "$OUT_DIR"
 
 # 1. nginx, h2c with prior knowledge (`listen ... http2` without ssl), curl
 #    --http2-prior-knowledge. Several URLs in one curl run share one connection (streams 1,
@@ -139,8 +69,8 @@ http {
 }
 NGINX
     "$NGINX_BIN" -p "$ngx/" -c "$ngx/nginx.conf"
-    wait_port "$NGINX_PORT"
-    start_capture "$out" "$NGINX_PORT"
+    wait_port "$NGINX_PORT" || die "nginx did not start: $(cat "$ngx/logs/error.log")"
+    capture_start "$out" "$NGINX_PORT"
     local base="http://$HOST:$NGINX_PORT" url
     # One request per curl run: curl 7.88 fails ("Error in the HTTP2 framing layer") when it
     # reuses a prior-knowledge connection for a second URL.
@@ -153,32 +83,28 @@ NGINX
     # one request to the next: nghttp (nghttp2's client, prior knowledge on http://).
     nghttp -n -H 'authorization: Bearer fixture-token' "$base/" "$base/api/users.json" "$base/missing" \
         "$base/big.txt" >/dev/null
-    stop_capture
+    capture_stop
 }
 
 # 2. hypercorn, HTTP/1.1 `Upgrade: h2c` (curl --http2 on http://): stream 1 answers the
 #    HTTP/1.1 request, later URLs of the same run are streams 3 and 5.
 capture_upgrade() {
     local out="$OUT_DIR/hypercorn-upgrade.pcap"
-    (cd "$SCRIPT_DIR" && exec python3 -m hypercorn --bind "$HOST:$UPGRADE_PORT" h2_upgrade_app:app) \
-        >"$WORK/hypercorn.log" 2>&1 &
-    PIDS_TO_STOP+=("$!")
-    wait_port "$UPGRADE_PORT"
-    start_capture "$out" "$UPGRADE_PORT"
+    start_server hypercorn "$UPGRADE_PORT" env PYTHONPATH="$SCRIPT_DIR${PYTHONPATH:+:$PYTHONPATH}" \
+        python3 -m hypercorn --bind "$HOST:$UPGRADE_PORT" h2_upgrade_app:app
+    capture_start "$out" "$UPGRADE_PORT"
     local base="http://$HOST:$UPGRADE_PORT"
     curl -sS --http2 -o /dev/null -o /dev/null -o /dev/null "$base/first" "$base/second" "$base/missing"
-    stop_capture
+    capture_stop
 }
 
 # 3. grpcio server and client (see scripts/grpc_fixture.py for the calls).
 capture_grpc() {
     local out="$OUT_DIR/grpc.pcap"
-    python3 "$SCRIPT_DIR/grpc_fixture.py" server "$GRPC_PORT" >"$WORK/grpc.log" 2>&1 &
-    PIDS_TO_STOP+=("$!")
-    wait_port "$GRPC_PORT"
-    start_capture "$out" "$GRPC_PORT"
+    start_server grpc "$GRPC_PORT" python3 "$SCRIPT_DIR/grpc_fixture.py" server "$GRPC_PORT"
+    capture_start "$out" "$GRPC_PORT"
     python3 "$SCRIPT_DIR/grpc_fixture.py" client "$GRPC_PORT" >&2
-    stop_capture
+    capture_stop
 }
 
 # tshark's view of each capture, one JSON line per HTTP/2 stream (scripts/h2_expected.py).

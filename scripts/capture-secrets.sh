@@ -1,48 +1,41 @@
 #!/usr/bin/env bash
 # Capture traffic carrying every kind of secret apitap must never export (issue 21) into
 # fixtures/secrets/: tests/apps/secrets_traffic.py serves and sends it on loopback, tcpdump
-# records it.
+# records it (scripts/lib/capture.sh).
 #
 #   sudo scripts/capture-secrets.sh      # writes fixtures/secrets/secrets.pcap and secrets.json
+#   sudo OUT_DIR=/tmp/x scripts/capture-secrets.sh   # a trial run, fixtures/ untouched
 #
-# Needs root (tcpdump on lo); installs tcpdump and python3 if missing.
+# Needs root (tcpdump on lo); installs tcpdump and python3 if missing. PORT picks the server
+# port (default 18111).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT/fixtures/secrets"
-APP="$ROOT/tests/apps/secrets_traffic.py"
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
+capture_init capture-secrets
+capture_out_dir fixtures/secrets
+APP="$APPS_DIR/secrets_traffic.py"
 PORT="${PORT:-18111}"
 
-log() { printf '[capture-secrets] %s\n' "$*" >&2; }
-[ "$(id -u)" -eq 0 ] || { log "must run as root (tcpdump on lo)"; exit 1; }
-for t in tcpdump python3; do
-    command -v "$t" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$t"
-done
+require_root
+ensure_tools tcpdump python3
 
-WORK="$(mktemp -d /tmp/apitap-secrets.XXXXXX)"
-chmod 755 "$WORK"
-cleanup() { kill "${SERVER:-}" "${DUMP:-}" 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+PCAP="$WORK/secrets.pcap"
+SECRETS="$WORK/secrets.json"
 
-python3 "$APP" serve "$PORT" &
-SERVER=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-tcpdump -i lo -U --immediate-mode -s 0 -n -Z root -w "$WORK/secrets.pcap" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
-DUMP=$!
-until grep -q "listening on" "$WORK/tcpdump.log"; do sleep 0.1; done
-python3 "$APP" send "$PORT" "$WORK/secrets.json"
-sleep 0.5
-kill -INT "$DUMP"; wait "$DUMP" || true
-kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+start_server secrets_traffic "$PORT" python3 "$APP" serve "$PORT"
+capture_start "$PCAP" "$PORT"
+python3 "$APP" send "$PORT" "$SECRETS"
+capture_stop
+stop_pid "$SERVER_PID"
 
 # Every secret is in the capture (or the test would prove nothing).
-python3 - "$WORK/secrets.pcap" "$WORK/secrets.json" <<'PY'
+python3 - "$PCAP" "$SECRETS" <<'PY'
 import json, sys
 pcap = open(sys.argv[1], "rb").read()
 for name, value in json.load(open(sys.argv[2])).items():
     if value.encode() not in pcap:
         sys.exit(f"secret {name} is not in the capture")
 PY
-mkdir -p "$OUT"
-cp "$WORK/secrets.pcap" "$WORK/secrets.json" "$OUT/"
-log "wrote $OUT/secrets.pcap and $OUT/secrets.json"
+install_files "$OUT_DIR" "$PCAP" "$SECRETS"
+log "wrote $OUT_DIR/secrets.pcap and $OUT_DIR/secrets.json"

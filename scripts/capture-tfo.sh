@@ -7,7 +7,8 @@
 # SYN. See fixtures/tfo/README.md.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT="$ROOT/fixtures/tfo/curl-tfo.pcap"
+OUT_DIR=${OUT_DIR:-$ROOT/fixtures/tfo} # OUT_DIR=/tmp/x: a trial run, fixtures/ untouched
+OUT="$OUT_DIR/curl-tfo.pcap"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$(dirname "$OUT")"

@@ -12,76 +12,45 @@
 # JA3 for each capture (and JA4 where the tshark build or the ja4plus package gives one).
 #
 # Installs what it needs with apt when missing (idempotent, non-interactive). Only loopback
-# is used. Needs root (tcpdump on lo).
+# is used. Needs root (tcpdump on lo). tcpdump, nginx and cleanup: scripts/lib/capture.sh.
 #
 # Usage: scripts/capture-tls.sh [CASE...]    (default: every case)
+#        OUT_DIR=/tmp/x scripts/capture-tls.sh   # a trial run, fixtures/ untouched
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT/fixtures/tls"
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
+capture_init capture-tls
+capture_out_dir fixtures/tls
 PORT=8443
-HOST=api.example.test
+SERVER_NAME=api.example.test # the certificate's name, sent as SNI
 URL_PATH=/v1/orders/42
 
-log() { printf 'capture-tls: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "needs root (tcpdump on the loopback interface)"
-
-# --- tools -------------------------------------------------------------------------------
-need=()
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v openssl >/dev/null || need+=(openssl)
-command -v curl >/dev/null || need+=(curl)
-command -v tcpdump >/dev/null || need+=(tcpdump)
-command -v tshark >/dev/null || need+=(tshark)
-if ((${#need[@]})); then
-    log "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    # tshark asks whether non-root users may capture; answer no without a prompt.
-    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-    apt-get update -qq
-    if ! apt-get install -y -qq "${need[@]}"; then
-        # Some releases ship only the full nginx package.
-        apt-get install -y -qq "${need[@]/nginx-light/nginx}"
-    fi
-fi
-
+require_root
+ensure_tools nginx:nginx-light openssl curl tcpdump tshark python3
 # JA4 has no field in tshark before Wireshark 4.2: the ja4plus package (an independent
 # implementation of the FoxIO specification) fills the expected JA4 column instead.
-if ! python3 -c 'import ja4plus, scapy' 2>/dev/null; then
-    python3 -m pip install --quiet ja4plus scapy || log "ja4plus not installed: expected JA4 left empty"
-fi
+ensure_python_modules ja4plus scapy || log "ja4plus not installed: expected JA4 left empty"
 
 # --- cases: name, then curl arguments ----------------------------------------------------
 # SNI: curl sends none for an IP literal (RFC 6066 section 3), so the no-SNI cases use
 # https://127.0.0.1; the SNI cases use --resolve to reach the same server by name.
 declare -A CASES=(
-    [tls13-sni-h2]="--http2 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
+    [tls13-sni-h2]="--http2 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
     [tls13-nosni-h1]="--http1.1 https://127.0.0.1:$PORT$URL_PATH"
-    [tls13-sni-h1-chacha]="--http1.1 --tls13-ciphers TLS_CHACHA20_POLY1305_SHA256 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
-    [tls13-sni-h1-aes128]="--http1.1 --tls13-ciphers TLS_AES_128_GCM_SHA256 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
-    [tls12-sni-h1]="--tls-max 1.2 --http1.1 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
+    [tls13-sni-h1-chacha]="--http1.1 --tls13-ciphers TLS_CHACHA20_POLY1305_SHA256 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
+    [tls13-sni-h1-aes128]="--http1.1 --tls13-ciphers TLS_AES_128_GCM_SHA256 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
+    [tls12-sni-h1]="--tls-max 1.2 --http1.1 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
     [tls12-nosni-h2]="--tls-max 1.2 --http2 https://127.0.0.1:$PORT$URL_PATH"
-    [tls12-sni-h1-chacha]="--tls-max 1.2 --http1.1 --ciphers ECDHE-RSA-CHACHA20-POLY1305 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
-    [tls12-sni-h1-aes128]="--tls-max 1.2 --http1.1 --ciphers ECDHE-RSA-AES128-GCM-SHA256 --resolve $HOST:$PORT:127.0.0.1 https://$HOST:$PORT$URL_PATH"
+    [tls12-sni-h1-chacha]="--tls-max 1.2 --http1.1 --ciphers ECDHE-RSA-CHACHA20-POLY1305 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
+    [tls12-sni-h1-aes128]="--tls-max 1.2 --http1.1 --ciphers ECDHE-RSA-AES128-GCM-SHA256 --resolve $SERVER_NAME:$PORT:127.0.0.1 https://$SERVER_NAME:$PORT$URL_PATH"
 )
 if (($#)); then SELECTED=("$@"); else mapfile -t SELECTED < <(printf '%s\n' "${!CASES[@]}" | sort); fi
 for c in "${SELECTED[@]}"; do [[ -n "${CASES[$c]:-}" ]] || die "unknown case $c"; done
 
 # --- nginx with a self-signed certificate -------------------------------------------------
-WORK="$(mktemp -d)"
-NGINX_PID=""
-TCPDUMP_PID=""
-cleanup() {
-    [[ -n "$TCPDUMP_PID" ]] && kill "$TCPDUMP_PID" 2>/dev/null || true
-    [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
-    -addext "subjectAltName=DNS:$HOST,IP:127.0.0.1" \
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$SERVER_NAME" \
+    -addext "subjectAltName=DNS:$SERVER_NAME,IP:127.0.0.1" \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 mkdir -p "$WORK/logs"
 cat >"$WORK/nginx.conf" <<EOF
@@ -106,28 +75,17 @@ http {
     }
 }
 EOF
-nginx -p "$WORK" -c "$WORK/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 50); do
-    curl -sk -o /dev/null "https://127.0.0.1:$PORT/" && break
-    sleep 0.1
-done
+start_server nginx "$PORT" "$(tool_path nginx)" -p "$WORK" -c "$WORK/nginx.conf"
 
 # --- one capture per case -----------------------------------------------------------------
-mkdir -p "$OUT"
 for c in "${SELECTED[@]}"; do
     log "$c"
-    rm -f "$OUT/$c.pcap" "$OUT/$c.keylog"
-    tcpdump -i lo -U -s 0 -w "$OUT/$c.pcap" "tcp port $PORT" 2>/dev/null &
-    TCPDUMP_PID=$!
-    sleep 1
+    rm -f "$OUT_DIR/$c.keylog" # curl appends to a key log
+    capture_start "$OUT_DIR/$c.pcap" "$PORT"
     # shellcheck disable=SC2086 # the case's arguments are split on purpose
-    SSLKEYLOGFILE="$OUT/$c.keylog" curl -sS -k -o /dev/null -H 'Authorization: Bearer fixture-token' ${CASES[$c]}
-    sleep 1
-    kill "$TCPDUMP_PID"
-    wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=""
+    SSLKEYLOGFILE="$OUT_DIR/$c.keylog" curl -sS -k -o /dev/null -H 'Authorization: Bearer fixture-token' ${CASES[$c]}
+    capture_stop
 done
 
-python3 "$ROOT/scripts/tls_fixtures.py" "$OUT"
-log "wrote $OUT"
+python3 "$SCRIPT_DIR/tls_fixtures.py" "$OUT_DIR"
+log "wrote $OUT_DIR"

@@ -18,7 +18,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT/fixtures/tunnels"
+OUT="${OUT_DIR:-$ROOT/fixtures/tunnels}" # OUT_DIR=/tmp/x: a trial run, fixtures/ untouched
 SERVER="$ROOT/scripts/tunnel_server.py"
 C=apitap-tcap-client
 S=apitap-tcap-server

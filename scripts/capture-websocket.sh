@@ -9,46 +9,31 @@
 # (<case>.client.bin, <case>.server.bin) and writes expected.tsv from tshark's dissection.
 #
 # Installs what it needs when missing (apt: tcpdump, tshark; pip: websockets). Loopback only;
-# needs root (tcpdump on lo).
+# needs root (tcpdump on lo). tcpdump and cleanup: scripts/lib/capture.sh.
 #
 # Usage: scripts/capture-websocket.sh
+#        OUT_DIR=/tmp/x scripts/capture-websocket.sh   # a trial run, fixtures/ untouched
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT/fixtures/websocket"
-PORT=8765
+# shellcheck source-path=SCRIPTDIR source=lib/capture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/capture.sh"
+capture_init capture-websocket
+capture_out_dir fixtures/websocket
+PORT=8765 # scripts/ws_fixtures.py reads this port as the server's
 
-log() { printf 'capture-websocket: %s\n' "$*" >&2; }
-[[ $EUID -eq 0 ]] || { log "needs root (tcpdump on the loopback interface)"; exit 1; }
+require_root
+ensure_tools tcpdump tshark python3
+ensure_python_modules websockets
 
-need=()
-command -v tcpdump >/dev/null || need+=(tcpdump)
-command -v tshark >/dev/null || need+=(tshark)
-if ((${#need[@]})); then
-    export DEBIAN_FRONTEND=noninteractive
-    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}"
-fi
-python3 -c 'import websockets' 2>/dev/null || python3 -m pip install --quiet websockets
-
-TCPDUMP_PID=""
-trap '[[ -n "$TCPDUMP_PID" ]] && kill "$TCPDUMP_PID" 2>/dev/null || true' EXIT INT TERM
-
-mkdir -p "$OUT"
 for c in ws-plain ws-deflate; do
     log "$c"
-    tcpdump -i lo -U -s 0 -w "$OUT/$c.pcap" "tcp port $PORT" 2>/dev/null &
-    TCPDUMP_PID=$!
-    sleep 1
     flag=""
     [[ $c == ws-deflate ]] && flag="--deflate"
-    python3 "$ROOT/scripts/ws_fixture.py" "$PORT" "$OUT/$c.truth.json" $flag
-    sleep 1
-    kill "$TCPDUMP_PID"
-    wait "$TCPDUMP_PID" 2>/dev/null || true
-    TCPDUMP_PID=""
+    capture_start "$OUT_DIR/$c.pcap" "$PORT"
+    # shellcheck disable=SC2086 # no flag is no argument
+    python3 "$SCRIPT_DIR/ws_fixture.py" "$PORT" "$OUT_DIR/$c.truth.json" $flag
+    capture_stop
 done
 
-python3 "$ROOT/scripts/ws_fixtures.py" "$OUT"
-log "wrote $OUT"
+python3 "$SCRIPT_DIR/ws_fixtures.py" "$OUT_DIR"
+log "wrote $OUT_DIR"

@@ -4,7 +4,6 @@
 Used by scripts/capture-fixtures.sh. Binds 127.0.0.1 only.
 
     fixture_server.py serve PORT          run the server until SIGTERM/SIGINT
-    fixture_server.py wait PORT           block until PORT accepts connections
     fixture_server.py pipelined PORT      3 pipelined requests in one write
     fixture_server.py keepalive PORT      sequential requests on one connection
 
@@ -107,17 +106,6 @@ def serve(port):
         srv.server_close()
 
 
-def wait(port, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"port {port} did not open within {timeout_s}s")
-
-
 def pipelined(port):
     """Send three requests in a single write, then read until the server closes."""
     login = json.dumps({"user": "alice", "password": "hunter2"}).encode()
@@ -166,7 +154,7 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     cmd, port = sys.argv[1], int(sys.argv[2])
-    {"serve": serve, "wait": wait, "pipelined": pipelined, "keepalive": keepalive}[cmd](port)
+    {"serve": serve, "pipelined": pipelined, "keepalive": keepalive}[cmd](port)
 
 
 if __name__ == "__main__":

@@ -18,33 +18,10 @@ FoxIO reference script itself is not published on PyPI or npm). With neither, th
 Run by scripts/capture-tls.sh; running it alone re-derives the files from committed pcaps.
 """
 
-import subprocess
 import sys
 from pathlib import Path
 
-
-def tshark(*args):
-    return subprocess.run(
-        ["tshark", *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def follow_streams(pcap):
-    """The client's and the server's bytes of TCP stream 0."""
-    out = tshark("-r", str(pcap), "-q", "-z", "follow,tcp,raw,0")
-    client, server = bytearray(), bytearray()
-    in_body = False
-    for line in out.splitlines():
-        if line.startswith("Node 1:"):
-            in_body = True
-            continue
-        if not in_body or line.startswith("="):
-            continue
-        if line.startswith("\t"):
-            server += bytes.fromhex(line.strip())
-        elif line.strip():
-            client += bytes.fromhex(line.strip())
-    return bytes(client), bytes(server)
+from fixture_tshark import follow_streams, tshark, write_expected_tsv
 
 
 def fields(pcap, display_filter, names):
@@ -111,12 +88,7 @@ def main():
                      ja4 or "-", source])
     header = ["case", "sni", "alpn", "alpn_selected", "version", "cipher", "ja3", "ja3_full",
               "ja4", "ja4_source"]
-    version = tshark("--version").splitlines()[0]
-    with open(folder / "expected.tsv", "w") as f:
-        f.write(f"# Written by scripts/tls_fixtures.py from {version}; do not edit.\n")
-        f.write("\t".join(header) + "\n")
-        for r in rows:
-            f.write("\t".join(r) + "\n")
+    write_expected_tsv(folder, "scripts/tls_fixtures.py", header, rows)
 
 
 if __name__ == "__main__":

@@ -13,32 +13,12 @@ For each <case>.pcap in the folder given (default fixtures/websocket):
 Run by scripts/capture-websocket.sh; alone, it re-derives the files from committed pcaps.
 """
 
-import subprocess
 import sys
 from pathlib import Path
 
+from fixture_tshark import follow_streams, tshark, write_expected_tsv
+
 PORT = 8765
-
-
-def tshark(*args):
-    return subprocess.run(["tshark", *args], check=True, capture_output=True, text=True).stdout
-
-
-def follow_streams(pcap):
-    out = tshark("-r", str(pcap), "-q", "-z", "follow,tcp,raw,0")
-    client, server = bytearray(), bytearray()
-    in_body = False
-    for line in out.splitlines():
-        if line.startswith("Node 1:"):
-            in_body = True
-            continue
-        if not in_body or line.startswith("="):
-            continue
-        if line.startswith("\t"):
-            server += bytes.fromhex(line.strip())
-        elif line.strip():
-            client += bytes.fromhex(line.strip())
-    return bytes(client), bytes(server)
 
 
 def after_head(stream):
@@ -94,12 +74,7 @@ def main():
         for side in ("client", "server"):
             c = counts(fs[side])
             rows.append([case, side] + [str(c[k]) for k in cols])
-    version = tshark("--version").splitlines()[0]
-    with open(folder / "expected.tsv", "w") as f:
-        f.write(f"# Written by scripts/ws_fixtures.py from {version}; do not edit.\n")
-        f.write("\t".join(["case", "direction"] + cols) + "\n")
-        for r in rows:
-            f.write("\t".join(r) + "\n")
+    write_expected_tsv(folder, "scripts/ws_fixtures.py", ["case", "direction"] + cols, rows)
 
 
 if __name__ == "__main__":

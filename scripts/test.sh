@@ -12,7 +12,7 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== scripts"
 # Syntax of every script, including the ones the suite does not run (bench, PGO build).
-for f in scripts/*.sh fuzz/run.sh; do bash -n "$f"; done
+for f in scripts/*.sh scripts/lib/*.sh fuzz/run.sh; do bash -n "$f"; done
 echo "== imports"
 # No import circles between source files (docs/architecture.md, "Layout and conventions").
 python3 scripts/import-cycles.py

@@ -2,7 +2,8 @@
 # A Kafka-protocol broker for tests and demos: tansu (crates.io), in-memory storage, on a
 # loopback port. In-memory means a restart forgets every topic and record.
 #
-#   kafka.sh install              install tansu with cargo unless it is already there
+#   kafka.sh install              install tansu with cargo unless it is already there (an
+#                                 unoptimised build; TANSU_BUILD=release for benchmarks)
 #   kafka.sh start PORT           start in the background, wait until the port accepts connections
 #   kafka.sh stop                 stop it (SIGTERM, then SIGKILL)
 #   kafka.sh kill                 stop it at once (SIGKILL), like a crash
@@ -35,8 +36,17 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 cmd_install() {
     if tansu_bin >/dev/null; then return 0; fi
-    log "installing tansu $TANSU_VERSION with cargo (a few minutes, once)"
-    cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore
+    # `--features dynostore` is the smallest set with the in-memory engine (`memory://` is
+    # object_store's in-memory store; the default features have no storage engine at all).
+    # An unoptimised build without debug info takes about a fifth of the CPU time of a release
+    # build (docs/kafka.md, "Testing against tansu") and runs the suite's Kafka tests as fast:
+    # they are bound by the sensor and by timeouts, not by the broker. Benchmarks of Kafka
+    # throughput want TANSU_BUILD=release.
+    local profile=(--debug)
+    [[ "${TANSU_BUILD:-debug}" == release ]] && profile=()
+    log "installing tansu $TANSU_VERSION (${TANSU_BUILD:-debug} build) with cargo (a few minutes, once)"
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install tansu --version "$TANSU_VERSION" --locked \
+        --features dynostore "${profile[@]}"
 }
 
 cmd_start() {

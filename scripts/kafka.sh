@@ -38,7 +38,7 @@ cmd_install() {
     if tansu_bin >/dev/null; then return 0; fi
     # `--features dynostore` is the smallest set with the in-memory engine (`memory://` is
     # object_store's in-memory store; the default features have no storage engine at all).
-    # An unoptimised build without debug info takes about a fifth of the CPU time of a release
+    # An unoptimised build without debug info takes about a third of the CPU time of a release
     # build (docs/kafka.md, "Testing against tansu") and runs the suite's Kafka tests as fast:
     # they are bound by the sensor and by timeouts, not by the broker. Benchmarks of Kafka
     # throughput want TANSU_BUILD=release.

@@ -26,6 +26,9 @@ pub const HASHED_PREFIX: &str = "hash:";
 /// of the sessionizer's own bound, `MAX_JWT_BYTES`, is far below).
 const MAX_JWT_SHAPE_BYTES: usize = 16 * 1024;
 
+/// A JWT's first bytes: its header, a JSON object, starts `{"`, which base64url writes `eyJ`.
+const JWT_START: &[u8] = b"eyJ";
+
 /// Header fields that carry URLs, whose query parameters, userinfo and tokens are redacted
 /// inside the URL (the field itself stays readable).
 const URL_HEADERS: [&str; 4] = ["referer", "location", "origin", "content-location"];
@@ -178,6 +181,9 @@ pub struct Redactor {
     literals: Option<AhoCorasick>,
     /// Keys the hash in `hash` mode.
     keyed: Option<Keyed>,
+    /// Finds [`JWT_START`]; built once, as building a searcher costs more than most of the
+    /// header values it scans (docs/bench.md, "Figures (2026-12-06): the integrated build").
+    jwt_start: memchr::memmem::Finder<'static>,
     /// Body samples: bytes per body (0: none) and the decoding limits.
     body_capture: (usize, BodyConfig),
 }
@@ -219,6 +225,7 @@ impl Redactor {
             globs,
             literals,
             keyed,
+            jwt_start: memchr::memmem::Finder::new(JWT_START).into_owned(),
             body_capture: (0, BodyConfig::default()),
         })
     }
@@ -374,7 +381,7 @@ impl Redactor {
     /// `text` with every JWT in it (three base64url parts, the first a JSON header with
     /// `alg`) replaced.
     pub fn jwts<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let finder = memchr::memmem::Finder::new(b"eyJ");
+        let finder = &self.jwt_start;
         if finder.find(text.as_bytes()).is_none() {
             return Cow::Borrowed(text);
         }

@@ -706,6 +706,14 @@ fn learn_ownership(
     if !cfg.bola.learn_from_bodies || r.body.is_empty() || !(200..300).contains(&r.status) {
         return;
     }
+    // The bodies that issue ids are the ones the HTTP layer stores for this stage
+    // (`SelectedCapture`): listings and creations. A read of one object names its own id,
+    // counted above as owned or not; its body is stored only when another reader keeps every
+    // body (detection), and inflating it for nothing cost more than the detector itself
+    // (docs/bench.md, "the integrated build").
+    if obs.object.is_some() && r.status != 201 {
+        return;
+    }
     // A compressed creation response is not inflated: a decoder costs tens of thousands
     // of instructions to set up, more than a small body's ids are worth when its
     // `Location`, its path or its uncompressed peers name the object (docs/bench.md).

@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+# chromium and Playwright for the browser tests of apitap ui (tests/tests/ui.rs); they skip
+# loudly when these cannot be installed, so a failure here does not stop the suite.
+bash scripts/setup-ui.sh || echo "setup-ui: the browser tests will be skipped"
 
 echo "== format"
 cargo fmt --all -- --check

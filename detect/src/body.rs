@@ -110,9 +110,10 @@ pub(crate) fn read(
     content_type: Option<&str>,
     body: &[u8],
     sink: &mut dyn Sink,
+    walk: &mut JsonWalk,
 ) -> bool {
     match ty {
-        BodyType::Json => json(body, sink),
+        BodyType::Json => json(body, sink, walk),
         BodyType::Form => form_pairs(body, sink, &|n| Name::Body(n)),
         BodyType::Multipart => match content_type.and_then(boundary) {
             Some(b) => multipart(body, b.as_bytes(), sink),
@@ -128,32 +129,54 @@ pub(crate) fn read(
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-/// One step of a JSON pointer: a member name (unescaped) or an array index.
-#[derive(Clone, Debug)]
-enum Step {
-    Key(Vec<u8>),
-    Index(usize),
+/// The JSON pointer (RFC 6901) of the value being read, built as the walk goes, so that
+/// reading a value allocates nothing.
+///
+/// Invariant: `marks` holds, per step of the pointer, the length `text` had before that step.
+#[derive(Default)]
+struct Pointer {
+    /// The pointer as written in records: `/a/b~1c/0` (section 3: `~` as `~0`, `/` as `~1`).
+    text: Vec<u8>,
+    marks: Vec<usize>,
 }
 
-/// The JSON pointer (RFC 6901 section 3: `~` as `~0`, `/` as `~1`) of `path`.
-fn pointer(path: &[Step]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for step in path {
-        out.push(b'/');
-        match step {
-            Step::Key(k) => {
-                for &b in k {
-                    match b {
-                        b'~' => out.extend_from_slice(b"~0"),
-                        b'/' => out.extend_from_slice(b"~1"),
-                        _ => out.push(b),
-                    }
-                }
+impl Pointer {
+    /// A member name as the next step.
+    fn push_key(&mut self, key: &[u8]) {
+        self.marks.push(self.text.len());
+        self.text.push(b'/');
+        if !key.iter().any(|b| matches!(b, b'~' | b'/')) {
+            self.text.extend_from_slice(key);
+            return;
+        }
+        for &b in key {
+            match b {
+                b'~' => self.text.extend_from_slice(b"~0"),
+                b'/' => self.text.extend_from_slice(b"~1"),
+                _ => self.text.push(b),
             }
-            Step::Index(i) => out.extend_from_slice(i.to_string().as_bytes()),
         }
     }
-    out
+
+    /// An array index as the next step.
+    fn push_index(&mut self, index: usize) {
+        self.marks.push(self.text.len());
+        self.text.push(b'/');
+        self.text
+            .extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+    }
+
+    /// Drops the last step.
+    fn pop(&mut self) {
+        if let Some(len) = self.marks.pop() {
+            self.text.truncate(len);
+        }
+    }
+
+    /// Steps in the pointer.
+    fn depth(&self) -> usize {
+        self.marks.len()
+    }
 }
 
 /// A container being read: where the next value goes.
@@ -162,16 +185,19 @@ struct Frame {
     next_index: usize,
 }
 
-/// The state of one JSON walk: where the reader is in the document.
+/// The state of one JSON walk: where the reader is in the document. Kept by the caller from
+/// one body to the next ([`JsonWalk::reset`]), so that reading a body allocates nothing once
+/// the buffers have grown.
 ///
-/// Invariant: `path` has one step per open container below the top one, plus one for a
-/// string being handed to the sink; `pending_key` is the member name read and not yet
-/// consumed by its value.
+/// Invariant: `pointer` has one step per open container below the top one, plus one for a
+/// string being handed to the sink, plus one for a member name read whose value has not
+/// started (`key_pending`).
 #[derive(Default)]
-struct JsonWalk {
-    path: Vec<Step>,
+pub(crate) struct JsonWalk {
+    pointer: Pointer,
     frames: Vec<Frame>,
-    pending_key: Option<Vec<u8>>,
+    /// A member name was read and pushed on `pointer`; its value has not started.
+    key_pending: bool,
     /// Containers entered past [`MAX_JSON_DEPTH`], whose content is skipped.
     skipped_depth: usize,
     scratch: Vec<u8>,
@@ -180,8 +206,8 @@ struct JsonWalk {
 /// Walks a JSON document (RFC 8259) without building it: every string value and member name
 /// goes to `sink` with its pointer. Numbers and literals carry no attack and are skipped.
 /// Malformed or cut input ends the walk where it goes wrong; what came before was read.
-fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
-    let mut walk = JsonWalk::default();
+fn json(body: &[u8], sink: &mut dyn Sink, walk: &mut JsonWalk) -> bool {
+    walk.reset();
     let mut i = 0;
     while let Some(&b) = body.get(i) {
         match b {
@@ -220,6 +246,16 @@ fn json(body: &[u8], sink: &mut dyn Sink) -> bool {
 }
 
 impl JsonWalk {
+    /// Ready for a new document; the buffers keep their capacity.
+    fn reset(&mut self) {
+        self.pointer.text.clear();
+        self.pointer.marks.clear();
+        self.frames.clear();
+        self.key_pending = false;
+        self.skipped_depth = 0;
+        self.scratch.clear();
+    }
+
     /// `{` or `[`: a container starts as the current member's value.
     fn open(&mut self, is_array: bool) {
         if self.frames.len() >= MAX_JSON_DEPTH || self.skipped_depth > 0 {
@@ -235,12 +271,17 @@ impl JsonWalk {
 
     /// `}` or `]`: the current container ends.
     fn close(&mut self) {
+        if self.key_pending {
+            self.pointer.pop(); // a member name whose value never started
+            self.key_pending = false;
+        }
         if self.skipped_depth > 0 {
             self.skipped_depth -= 1;
-        } else if self.frames.pop().is_some() && !self.frames.is_empty() {
-            self.path.pop(); // the step of the container itself, pushed when it was entered
+            return;
         }
-        self.pending_key = None;
+        if self.frames.pop().is_some() && !self.frames.is_empty() {
+            self.pointer.pop(); // the step of the container itself, pushed when it was entered
+        }
     }
 
     /// A string just read into `scratch`: a member name when a `:` follows inside an object,
@@ -250,19 +291,15 @@ impl JsonWalk {
             return true;
         }
         let in_object = self.frames.last().is_some_and(|f| !f.is_array);
-        if in_object && self.pending_key.is_none() && followed_by_colon {
-            self.path.push(Step::Key(self.scratch.clone()));
-            let name = Name::Body(Cow::Owned(pointer(&self.path)));
-            let keep_going = sink.value(Kind::JsonKey, &name, &self.scratch);
-            self.pending_key = self.path.pop().map(|step| match step {
-                Step::Key(k) => k,
-                Step::Index(_) => Vec::new(),
-            });
-            return keep_going;
+        if in_object && !self.key_pending && followed_by_colon {
+            self.pointer.push_key(&self.scratch);
+            self.key_pending = true;
+            let name = Name::Body(Cow::Borrowed(&self.pointer.text));
+            return sink.value(Kind::JsonKey, &name, &self.scratch);
         }
         self.enter_value();
-        let name = Name::Body(Cow::Owned(pointer(&self.path)));
-        let keep_going = if is_graphql_member(&self.path, &self.scratch) {
+        let name = Name::Body(Cow::Borrowed(&self.pointer.text));
+        let keep_going = if is_graphql_member(&self.pointer, &self.scratch) {
             graphql(&self.scratch, &name, sink)
         } else {
             sink.value(Kind::Value, &name, &self.scratch)
@@ -279,24 +316,26 @@ impl JsonWalk {
         }
     }
 
-    /// A value starts in the current container: push its step (member name or index).
+    /// A value starts in the current container: its step (the member name already pushed,
+    /// else an empty one, or the next index) is on the pointer.
     fn enter_value(&mut self) {
         let Some(frame) = self.frames.last_mut() else {
             return; // the top-level value has the empty pointer
         };
         if frame.is_array {
-            self.path.push(Step::Index(frame.next_index));
+            self.pointer.push_index(frame.next_index);
             frame.next_index += 1;
+        } else if self.key_pending {
+            self.key_pending = false;
         } else {
-            self.path
-                .push(Step::Key(self.pending_key.take().unwrap_or_default()));
+            self.pointer.push_key(b"");
         }
     }
 
     /// A string or scalar value ends: pop the step `enter_value` pushed.
     fn leave_value(&mut self) {
         if !self.frames.is_empty() {
-            self.path.pop();
+            self.pointer.pop();
         }
     }
 }
@@ -315,6 +354,12 @@ fn json_string(body: &[u8], start: usize, out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
     let mut i = start + 1;
     loop {
+        // The run up to the next quote or backslash is copied as it is (a loop: the strings
+        // are short, shorter than a vector search takes to set up).
+        let tail = body.get(i..)?;
+        let run = tail.iter().position(|b| matches!(b, b'"' | b'\\'))?;
+        out.extend_from_slice(&tail[..run]);
+        i += run;
         let b = *body.get(i)?;
         match b {
             b'"' => return Some(i + 1),
@@ -366,11 +411,8 @@ fn json_unicode(body: &[u8], at: usize) -> Option<(u32, usize)> {
 
 /// A GraphQL request's document: the `query` member at the top of a JSON body (GraphQL over
 /// HTTP), holding something that starts like a GraphQL operation.
-fn is_graphql_member(path: &[Step], value: &[u8]) -> bool {
-    let [Step::Key(k)] = path else {
-        return false;
-    };
-    k == b"query" && looks_like_graphql(value)
+fn is_graphql_member(pointer: &Pointer, value: &[u8]) -> bool {
+    pointer.depth() == 1 && pointer.text == b"/query" && looks_like_graphql(value)
 }
 
 fn looks_like_graphql(doc: &[u8]) -> bool {
@@ -578,7 +620,13 @@ mod tests {
     fn values(ct: &str, body: &str) -> Vec<(Kind, String, String)> {
         let mut c = Collect::default();
         let ty = body_type(Some(ct), body.as_bytes());
-        assert!(read(ty, Some(ct), body.as_bytes(), &mut c));
+        assert!(read(
+            ty,
+            Some(ct),
+            body.as_bytes(),
+            &mut c,
+            &mut JsonWalk::default()
+        ));
         c.0
     }
 
@@ -651,6 +699,61 @@ mod tests {
             pairs(&values("application/json", r#""x""#)),
             vec![("body:", "x")]
         );
+    }
+
+    /// The values and member names of a document with their pointers, by recursion over the
+    /// parsed document: the slow twin of the walk's pointer, built step by step.
+    fn by_recursion(v: &serde_json::Value, pointer: &str, out: &mut Vec<(Kind, String, String)>) {
+        let esc = |k: &str| k.replace('~', "~0").replace('/', "~1");
+        match v {
+            serde_json::Value::String(s) => {
+                out.push((Kind::Value, format!("body:{pointer}"), s.clone()))
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    by_recursion(item, &format!("{pointer}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(members) => {
+                for (k, item) in members {
+                    let p = format!("{pointer}/{}", esc(k));
+                    out.push((Kind::JsonKey, format!("body:{p}"), k.clone()));
+                    by_recursion(item, &p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn json_doc() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let text = || proptest::string::string_regex("[a-c~/$ \"\\\\é]{0,4}").expect("regex");
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i32>().prop_map(serde_json::Value::from),
+            text().prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(6, 48, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(text(), inner, 0..5)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The walk gives every string and member name, in document order, with the pointer
+        /// a recursion over the parsed document gives.
+        #[test]
+        fn json_pointers_match_a_recursive_walk(doc in json_doc()) {
+            let mut want = Vec::new();
+            by_recursion(&doc, "", &mut want);
+            let mut got = Collect::default();
+            assert!(json(doc.to_string().as_bytes(), &mut got, &mut JsonWalk::default()));
+            proptest::prop_assert_eq!(got.0, want);
+        }
     }
 
     #[test]

@@ -1,18 +1,23 @@
-//! The detector: built once from config, then [`Detector::scan`] per request.
+//! The detector: built once from config, then a [`Scanner`] per worker (or
+//! [`Detector::scan`]) per request.
 //!
 //! Per request: allow rules that cover the request's endpoint and client are picked; the
 //! request is taken apart into values (`fields`, `body`); each value, up to the bounds, is
 //! checked by the prefilter, normalised, and read by the rules of the classes its kind and its
 //! triggers select; each hit becomes a [`Finding`] unless an allow rule drops it or it repeats
-//! one already made (same class, rule and location).
+//! one already made (same class, rule and location). A [`Scanner`] also remembers the values
+//! it found clean (`cache.rs`) and does not read them again.
+
+use std::sync::Arc;
 
 use crate::allow::Allow;
 use crate::body;
+use crate::cache::{Remembered, VerdictCache};
 use crate::config::{DetectConfig, DetectConfigError};
 use crate::fields::{self, Kind, Name, Sink};
 use crate::finding::{evidence, Class, ClassSet, Finding};
-use crate::normalize::normalize;
-use crate::prefilter::{is_plain, Prefilter};
+use crate::normalize::normalize_into;
+use crate::prefilter::{ByteScan, Prefilter};
 use crate::request::Request;
 use crate::rules::{
     cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Value,
@@ -34,10 +39,23 @@ pub struct ScanReport {
     pub findings_allowed: u32,
     /// Whether an allow rule covered the whole request, which was then not scanned.
     pub request_allowed: bool,
+    /// Values a [`Scanner`] had found clean before and did not read again (always 0 for
+    /// [`Detector::scan`], which keeps no memory).
+    pub values_cached: u32,
+    /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
+    /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
+    pub cache_replaced: u32,
 }
 
-/// The attack detector. Built once from config; `Send + Sync`, shared by worker threads.
+/// The attack detector. Built once from config; `Send + Sync` and cheap to clone (the
+/// compiled rules are shared), so that each worker can make its own [`Scanner`].
+#[derive(Clone)]
 pub struct Detector {
+    inner: Arc<Compiled>,
+}
+
+/// What a detector is made of: the config's settings and the compiled rules.
+struct Compiled {
     enabled: bool,
     paranoia: u8,
     classes: ClassSet,
@@ -51,6 +69,38 @@ pub struct Detector {
     /// path, no triggers (the slow twin the prefilter is checked against).
     prefilter_on: bool,
     rules: Rules,
+}
+
+/// One worker's detector: the shared [`Detector`], the buffers a scan reuses, and a memory of
+/// values found clean (at most [`crate::VERDICT_CACHE_ENTRIES`]), so that a value repeated
+/// across requests (User-Agent, Accept, a session's cookie) is read once. Its findings are
+/// [`Detector::scan`]'s. Not shared between threads: one per worker, from
+/// [`Detector::scanner`].
+pub struct Scanner {
+    detector: Detector,
+    scratch: Scratch,
+    cache: VerdictCache,
+}
+
+/// Buffers a request's scan writes into, kept from one request to the next so that reading
+/// a request allocates nothing once they have grown.
+#[derive(Default)]
+struct Scratch {
+    /// Where a JSON body's walk is.
+    json: body::JsonWalk,
+    /// A value's buffers.
+    value: ValueScratch,
+}
+
+/// Buffers a value's scan writes into.
+#[derive(Default)]
+struct ValueScratch {
+    /// The normalised value (when normalisation was needed).
+    norm: Vec<u8>,
+    /// The other buffer normalisation alternates with.
+    spare: Vec<u8>,
+    /// The value in ASCII lower case, for the rules.
+    lower: Vec<u8>,
 }
 
 /// The compiled rules of every class.
@@ -86,48 +136,84 @@ impl Rules {
 /// The classes that read a value of each kind.
 fn kind_classes(kind: Kind) -> ClassSet {
     use Class::*;
-    let list: &[Class] = match kind {
-        Kind::PathWhole => &[Traversal, Scanner],
-        Kind::PathSegment => &[Sqli, Xss, Cmdi, Jndi, Ssti],
-        Kind::ParamName => &[Sqli, Xss, Jndi, Nosqli],
-        Kind::JsonKey => &[Sqli, Xss, Jndi, Nosqli],
-        Kind::Value | Kind::TextBody => &[
-            Sqli, Xss, Traversal, Cmdi, Ssrf, Jndi, Xxe, Nosqli, Ssti, Scanner,
-        ],
-        Kind::UserAgent => &[Scanner, Jndi, Sqli, Xss, Cmdi, Ssti],
-        Kind::StructuredHeader => &[Jndi, Scanner],
-        Kind::HeaderName => &[Scanner],
-        Kind::XmlBody => &[Xxe, Jndi],
-    };
-    list.iter().copied().collect()
+    const PATH_WHOLE: ClassSet = ClassSet::of(&[Traversal, Scanner]);
+    const PATH_SEGMENT: ClassSet = ClassSet::of(&[Sqli, Xss, Cmdi, Jndi, Ssti]);
+    const NAME: ClassSet = ClassSet::of(&[Sqli, Xss, Jndi, Nosqli]);
+    const VALUE: ClassSet = ClassSet::of(&[
+        Sqli, Xss, Traversal, Cmdi, Ssrf, Jndi, Xxe, Nosqli, Ssti, Scanner,
+    ]);
+    const USER_AGENT: ClassSet = ClassSet::of(&[Scanner, Jndi, Sqli, Xss, Cmdi, Ssti]);
+    const STRUCTURED_HEADER: ClassSet = ClassSet::of(&[Jndi, Scanner]);
+    const HEADER_NAME: ClassSet = ClassSet::of(&[Scanner]);
+    const XML_BODY: ClassSet = ClassSet::of(&[Xxe, Jndi]);
+    match kind {
+        Kind::PathWhole => PATH_WHOLE,
+        Kind::PathSegment => PATH_SEGMENT,
+        Kind::ParamName | Kind::JsonKey => NAME,
+        Kind::Value | Kind::TextBody => VALUE,
+        Kind::UserAgent => USER_AGENT,
+        Kind::StructuredHeader => STRUCTURED_HEADER,
+        Kind::HeaderName => HEADER_NAME,
+        Kind::XmlBody => XML_BODY,
+    }
 }
 
-/// Classes that read a plain value (letters, digits, `_.,@-`): tool markers, and for values
-/// with a dot, callback domains, bare hosts and file names (`.htaccess`). A plain value
-/// without a dot (numbers, words, ids, dates) is read by nothing, unless it is a command name
-/// never used as an ordinary value (`whoami`).
-fn plain_classes(kind: Kind, raw: &[u8]) -> ClassSet {
-    let dotted = memchr::memchr(b'.', raw).is_some();
+/// Classes that read a plain value (letters, digits, `_.,@-`: numbers, words, ids, dates,
+/// emails), of `classes`: tool markers (a User-Agent, a header name, the path, and for values
+/// with a dot, callback domains), file names with a dot (`.htaccess`), a bare host in a
+/// parameter named for one (from level 2), a command name never used as an ordinary value
+/// (`whoami`), and the few SQL and script words that are plain themselves
+/// ([`Prefilter::plain_words`]). Most plain values are read by nothing.
+fn plain_classes(
+    det: &Compiled,
+    kind: Kind,
+    name: &Name<'_>,
+    raw: &[u8],
+    bytes: ByteScan,
+    classes: ClassSet,
+) -> ClassSet {
+    let dotted = bytes.has_dot();
     let mut set = ClassSet::EMPTY;
     if dotted || matches!(kind, Kind::UserAgent | Kind::HeaderName | Kind::PathWhole) {
         set = set.with(Class::Scanner);
     }
     if dotted {
-        set = set.with(Class::Ssrf).with(Class::Traversal);
+        set = set.with(Class::Traversal);
     }
-    if cmdi::is_bare_command(raw) {
+    if classes.contains(Class::Ssrf)
+        && det.prefilter.may_name_internal_host(raw, bytes, true)
+        && det.hinted_for_ssrf(name)
+    {
+        set = set.with(Class::Ssrf);
+    }
+    if classes.contains(Class::Cmdi) && det.prefilter.is_bare_command(raw) {
         set = set.with(Class::Cmdi);
     }
-    set
+    if !classes
+        .and(ClassSet::of(&[Class::Sqli, Class::Xss]))
+        .is_empty()
+    {
+        set = ClassSet(set.0 | det.prefilter.plain_words(raw, bytes).0);
+    }
+    classes.and(set)
 }
 
-/// Classes that read a value whatever its triggers (their own matching is the prefilter).
-fn untriggered_classes(kind: Kind) -> ClassSet {
+/// The classes of a value of `kind` that can hold at all, from what their rules check first:
+/// a User-Agent reaches SQL only with a quote in it (`sqli.rs`). (A header name is a scanner's
+/// only when it is one of the scanner's header names: checked before the byte pass.)
+fn kind_gate(kind: Kind, bytes: ByteScan) -> ClassSet {
+    let all = ClassSet(u16::MAX);
     match kind {
-        Kind::UserAgent | Kind::HeaderName | Kind::PathWhole => {
-            ClassSet::EMPTY.with(Class::Scanner)
-        }
-        Kind::JsonKey | Kind::ParamName => ClassSet::EMPTY.with(Class::Nosqli),
+        Kind::UserAgent if !bytes.has_quote() => ClassSet(all.0 & !Class::Sqli.bit()),
+        _ => all,
+    }
+}
+
+/// Classes a value's kind wakes whatever its triggers: a header name that is one of the
+/// scanner's is a scanner's.
+fn kind_triggers(kind: Kind) -> ClassSet {
+    match kind {
+        Kind::HeaderName => ClassSet::EMPTY.with(Class::Scanner),
         _ => ClassSet::EMPTY,
     }
 }
@@ -140,7 +226,7 @@ impl Detector {
             .into_iter()
             .filter(|c| cfg.classes.is_on(*c))
             .collect();
-        Ok(Detector {
+        let compiled = Compiled {
             enabled: cfg.enabled,
             paranoia: cfg.paranoia,
             classes,
@@ -160,12 +246,66 @@ impl Detector {
                 ssti: ssti::Ssti::new(),
                 scanner: scanner::Scanner::new(),
             },
+        };
+        Ok(Detector {
+            inner: Arc::new(compiled),
         })
     }
 
+    /// A scanner for one worker: this detector's rules (shared, not copied) with buffers and
+    /// a memory of clean values of its own.
+    pub fn scanner(&self) -> Scanner {
+        Scanner {
+            detector: self.clone(),
+            scratch: Scratch::default(),
+            cache: VerdictCache::default(),
+        }
+    }
+
     /// Scans one request; appends its findings (deduplicated, at most `max_findings`) to `out`
-    /// and says what the scan did.
+    /// and says what the scan did. Keeps nothing from one call to the next: a worker that
+    /// scans many requests does better with its own [`Scanner`].
     pub fn scan(&self, req: &Request<'_>, out: &mut Vec<Finding>) -> ScanReport {
+        self.inner.scan(req, out, &mut Scratch::default(), None)
+    }
+
+    /// The same detector without its prefilter: every class a value's kind allows reads it.
+    #[cfg(test)]
+    pub(crate) fn without_prefilter(mut self) -> Detector {
+        Arc::get_mut(&mut self.inner)
+            .expect("a detector fresh from new is not shared")
+            .prefilter_on = false;
+        self
+    }
+}
+
+impl Scanner {
+    /// Scans one request as [`Detector::scan`] does, without reading again the values this
+    /// scanner found clean before ([`ScanReport::values_cached`]).
+    pub fn scan(&mut self, req: &Request<'_>, out: &mut Vec<Finding>) -> ScanReport {
+        let Scanner {
+            detector,
+            scratch,
+            cache,
+        } = self;
+        detector.inner.scan(req, out, scratch, Some(cache))
+    }
+
+    /// The detector this scanner reads with.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+}
+
+impl Compiled {
+    /// One request's scan, with the caller's buffers and, for a [`Scanner`], its memory.
+    fn scan(
+        &self,
+        req: &Request<'_>,
+        out: &mut Vec<Finding>,
+        scratch: &mut Scratch,
+        cache: Option<&mut VerdictCache>,
+    ) -> ScanReport {
         let mut report = ScanReport::default();
         if !self.enabled || self.classes.is_empty() {
             return report;
@@ -181,86 +321,68 @@ impl Detector {
         }
         let mut sink = ScanSink {
             det: self,
-            allow: &allow,
-            out,
-            first: 0,
-            report: &mut report,
+            found: Found {
+                first: out.len(),
+                out,
+                allow: &allow,
+                report: &mut report,
+                max_findings: self.max_findings,
+            },
             bytes: 0,
+            scratch: &mut scratch.value,
+            cache,
         };
-        sink.first = sink.out.len();
+        let json = &mut scratch.json;
         let _ = fields::target(req.target, &mut sink)
             && fields::headers(req.headers, &mut sink)
             && (req.body.is_empty() || {
                 let ct = req.header("content-type");
-                body::read(body::body_type(ct, req.body), ct, req.body, &mut sink)
+                body::read(body::body_type(ct, req.body), ct, req.body, &mut sink, json)
             });
         report
     }
 
-    /// The same detector without its prefilter: every class a value's kind allows reads it.
-    #[cfg(test)]
-    pub(crate) fn without_prefilter(mut self) -> Detector {
-        self.prefilter_on = false;
-        self
-    }
-
-    /// Reads one value: prefilter, normalisation, then the rules of the classes its kind and
-    /// triggers select; `hits` gets each class's first hit with the normalised value.
-    fn scan_value(
+    /// The classes of `classes` whose rules read a value of `kind` named `name`: those its
+    /// triggers wake. `norm` is the value after normalisation and `bytes` its byte pass.
+    fn triggered(
         &self,
         kind: Kind,
         name: &Name<'_>,
-        raw: &[u8],
-        hits: &mut dyn FnMut(Class, Hit, &[u8]),
-    ) {
-        let mut classes = kind_classes(kind).and(self.classes);
-        let plain = self.prefilter_on && is_plain(raw);
-        if plain {
-            classes = classes.and(plain_classes(kind, raw));
-            if classes.is_empty() {
-                return;
-            }
+        norm: &[u8],
+        bytes: ByteScan,
+        classes: ClassSet,
+    ) -> ClassSet {
+        if !self.prefilter_on {
+            return classes;
         }
-        let norm = if plain {
-            raw.to_vec()
-        } else {
-            normalize(raw).bytes
-        };
-        let lower = norm.to_ascii_lowercase();
-        let triggered = if self.prefilter_on {
-            ClassSet(self.prefilter.triggers(&lower).0 | untriggered_classes(kind).0)
-        } else {
-            classes
-        };
-        let run = classes.and(triggered);
-        if run.is_empty() {
-            return;
+        let mut triggered =
+            ClassSet(self.prefilter.triggers(norm, bytes, classes).0 | kind_triggers(kind).0);
+        if classes.contains(Class::Ssrf)
+            && !triggered.contains(Class::Ssrf)
+            && self.prefilter.may_name_internal_host(norm, bytes, false)
+            && self.hinted_for_ssrf(name)
+        {
+            triggered = triggered.with(Class::Ssrf);
         }
-        let name_part = last_name_part(name);
-        let v = Value {
-            kind,
-            name: &name_part,
-            norm: &norm,
-            lower: &lower,
-        };
-        for class in Class::ALL {
-            if run.contains(class) {
-                if let Some(hit) = self.rules.detect(class, &v, self.paranoia) {
-                    hits(class, hit, &norm);
-                }
-            }
-        }
+        classes.and(triggered)
+    }
+
+    /// Whether the SSRF rule reads a bare host in a value named `name`: from level 2, in a
+    /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that
+    /// rule holds.
+    fn hinted_for_ssrf(&self, name: &Name<'_>) -> bool {
+        self.paranoia >= crate::rules::L2 && self.prefilter.is_url_name(last_name_part(name))
     }
 }
 
 /// The last part of a value's name, for rules that read names (`/a/webhook_url` -> `webhook_url`).
-fn last_name_part(name: &Name<'_>) -> Vec<u8> {
+fn last_name_part<'n>(name: &'n Name<'_>) -> &'n [u8] {
     match name {
-        Name::Query(n) => n.to_vec(),
-        Name::Header(h) => h.as_bytes().to_vec(),
-        Name::Cookie(c) => c.to_vec(),
-        Name::Body(p) => p.rsplit(|b| *b == b'/').next().unwrap_or(p).to_vec(),
-        Name::Path | Name::BodyWhole => Vec::new(),
+        Name::Query(n) => n,
+        Name::Body(p) => p.rsplit(|b| *b == b'/').next().unwrap_or(p),
+        Name::Header(h) => h.as_bytes(),
+        Name::Cookie(c) => c,
+        Name::Path | Name::BodyWhole => &[],
     }
 }
 
@@ -276,14 +398,24 @@ fn allow_param<'n>(name: &'n Name<'_>) -> Option<std::borrow::Cow<'n, [u8]>> {
 
 /// Receives the values of one request and turns hits into findings.
 struct ScanSink<'d, 'o> {
-    det: &'d Detector,
-    allow: &'d [&'d Allow],
+    det: &'d Compiled,
+    found: Found<'d, 'o>,
+    /// Value bytes read so far.
+    bytes: usize,
+    scratch: &'o mut ValueScratch,
+    /// The scanner's memory of clean values; None for [`Detector::scan`].
+    cache: Option<&'o mut VerdictCache>,
+}
+
+/// Where one request's findings go, and its report.
+struct Found<'d, 'o> {
     out: &'o mut Vec<Finding>,
     /// Index in `out` of this request's first finding.
     first: usize,
+    /// The allow rules that cover the request.
+    allow: &'d [&'d Allow],
     report: &'o mut ScanReport,
-    /// Value bytes read so far.
-    bytes: usize,
+    max_findings: usize,
 }
 
 impl Sink for ScanSink<'_, '_> {
@@ -291,31 +423,111 @@ impl Sink for ScanSink<'_, '_> {
         if value.is_empty() {
             return true;
         }
-        if self.report.values as usize >= self.det.max_fields
+        let report = &mut *self.found.report;
+        if report.values as usize >= self.det.max_fields
             || self.bytes >= self.det.max_request_scan_bytes
         {
-            self.report.stopped_at_bound = true;
+            report.stopped_at_bound = true;
             return false;
         }
-        self.report.values += 1;
+        report.values += 1;
         let raw = match value.get(..self.det.max_value_bytes) {
             Some(cut) if cut.len() < value.len() => {
-                self.report.values_cut += 1;
+                report.values_cut += 1;
                 cut
             }
             _ => value,
         };
         self.bytes += raw.len();
-        let det = self.det;
-        det.scan_value(kind, name, raw, &mut |class, hit, norm| {
-            self.finding(class, hit, name, norm)
-        });
+        self.scan_value(kind, name, raw);
         true
     }
 }
 
 impl ScanSink<'_, '_> {
-    fn finding(&mut self, class: Class, hit: Hit, name: &Name<'_>, norm: &[u8]) {
+    /// Reads one value: the cheap gates every value goes through, inline; then, for the few
+    /// values a rule could hold on, [`ScanSink::read`].
+    fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
+        let det = self.det;
+        let classes = kind_classes(kind).and(det.classes);
+        if !det.prefilter_on {
+            return self.read(kind, name, raw, ByteScan::of(raw), classes);
+        }
+        if kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
+            return; // the scanner's header names are the only ones a rule reads
+        }
+        let bytes = ByteScan::of(raw);
+        let mut classes = classes.and(kind_gate(kind, bytes));
+        if bytes.is_plain(raw) {
+            classes = plain_classes(det, kind, name, raw, bytes, classes);
+        }
+        if !classes.is_empty() {
+            self.read(kind, name, raw, bytes, classes);
+        }
+    }
+
+    /// Reads a value past the gates: the memory of clean values, normalisation, triggers,
+    /// then the rules of `classes` that its triggers wake.
+    #[inline(never)]
+    fn read(
+        &mut self,
+        kind: Kind,
+        name: &Name<'_>,
+        raw: &[u8],
+        bytes: ByteScan,
+        classes: ClassSet,
+    ) {
+        let det = self.det;
+        let name_part = last_name_part(name);
+        let repeats = matches!(name, Name::Header(_) | Name::Cookie(_));
+        let key = match self.cache.as_deref() {
+            Some(cache) if repeats => cache.key(kind, name_part, raw),
+            _ => None,
+        };
+        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
+            if cache.is_clean(key) {
+                self.found.report.values_cached += 1;
+                return;
+            }
+        }
+        let ValueScratch { norm, spare, lower } = &mut *self.scratch;
+        let (norm, bytes): (&[u8], ByteScan) = if bytes.needs_normalizing() {
+            normalize_into(raw, norm, spare);
+            (norm, ByteScan::of(norm))
+        } else {
+            (raw, bytes)
+        };
+        let run = det.triggered(kind, name, norm, bytes, classes);
+        let mut clean = true;
+        if !run.is_empty() {
+            lower.clear();
+            lower.extend(norm.iter().map(u8::to_ascii_lowercase));
+            let v = Value {
+                kind,
+                name: name_part,
+                norm,
+                lower,
+            };
+            for class in Class::ALL.into_iter().filter(|c| run.contains(*c)) {
+                if let Some(hit) = det.rules.detect(class, &v, det.paranoia) {
+                    clean = false;
+                    self.found.add(class, hit, name, norm);
+                }
+            }
+        }
+        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
+            if cache.remember(key) == Remembered::Replaced {
+                self.found.report.cache_replaced += 1;
+            }
+        }
+    }
+}
+
+impl Found<'_, '_> {
+    /// A hit on the value named `name` (`norm` normalised) becomes a finding, unless an allow
+    /// rule drops it, it repeats one already made for this request, or the request has
+    /// `max_findings` already.
+    fn add(&mut self, class: Class, hit: Hit, name: &Name<'_>, norm: &[u8]) {
         let param = allow_param(name);
         if self
             .allow
@@ -333,7 +545,7 @@ impl ScanSink<'_, '_> {
         {
             return;
         }
-        if ours.len() >= self.det.max_findings {
+        if ours.len() >= self.max_findings {
             self.report.findings_dropped += 1;
             return;
         }

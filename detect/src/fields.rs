@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use crate::finding::Location;
 
 /// What a value is; decides which classes read it (`kind_classes` in `detector.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
     /// The whole request path, raw (normalisation decodes it).
     PathWhole,
@@ -91,64 +91,72 @@ enum HeaderRole {
     Value,
 }
 
-/// Headers that are never read. RFC 9110/9112 framing and conditional fields, and credentials.
-const SKIPPED_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "date",
-    "etag",
-    "if-none-match",
-    "if-match",
-    "if-modified-since",
-    "if-unmodified-since",
-    "if-range",
-    "range",
-    "content-encoding",
-    "content-md5",
-    "cache-control",
-    "pragma",
-    "expect",
-    "dnt",
-    "upgrade-insecure-requests",
-    "priority",
-];
+/// Longest header name [`header_role`] knows by name (`upgrade-insecure-requests`).
+const LONGEST_KNOWN_HEADER: usize = 25;
 
-/// Standard headers with their own syntax (quality values, quoted brand lists), read only for
-/// lookups and tool markers.
-const STRUCTURED_HEADERS: &[&str] = &[
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "accept-charset",
-    "content-type",
-    "content-disposition",
-    "origin",
-    "via",
-    "x-requested-with",
-    "traceparent",
-    "tracestate",
-    "baggage",
-];
-
+/// How the detector reads a header, by name (ASCII case-insensitive):
+/// - not at all: RFC 9110/9112 framing and conditional fields, caching, and credentials (no
+///   attack surface the application parses as data, or secrets the sensor must not look into);
+/// - for lookups and tool markers only: standard headers with their own syntax (quality
+///   values, quoted brand lists, trace ids) and every `Sec-*` header;
+/// - `Cookie`, `Referer` and `User-Agent` each their own way;
+/// - any other header as a value.
 fn header_role(name: &str) -> HeaderRole {
-    let is = |list: &[&str]| list.iter().any(|h| h.eq_ignore_ascii_case(name));
-    if is(SKIPPED_HEADERS) {
-        HeaderRole::Skip
-    } else if name.eq_ignore_ascii_case("cookie") {
-        HeaderRole::Cookie
-    } else if name.eq_ignore_ascii_case("referer") {
-        HeaderRole::Referer
-    } else if name.eq_ignore_ascii_case("user-agent") {
-        HeaderRole::UserAgent
-    } else if is(STRUCTURED_HEADERS) || starts_with_ignore_case(name, "sec-") {
+    let mut buf = [0u8; LONGEST_KNOWN_HEADER];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return unknown_header_role(name);
+    };
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    match &*lower {
+        b"authorization"
+        | b"proxy-authorization"
+        | b"content-length"
+        | b"transfer-encoding"
+        | b"connection"
+        | b"keep-alive"
+        | b"te"
+        | b"trailer"
+        | b"upgrade"
+        | b"host"
+        | b"date"
+        | b"etag"
+        | b"if-none-match"
+        | b"if-match"
+        | b"if-modified-since"
+        | b"if-unmodified-since"
+        | b"if-range"
+        | b"range"
+        | b"content-encoding"
+        | b"content-md5"
+        | b"cache-control"
+        | b"pragma"
+        | b"expect"
+        | b"dnt"
+        | b"upgrade-insecure-requests"
+        | b"priority" => HeaderRole::Skip,
+        b"cookie" => HeaderRole::Cookie,
+        b"referer" => HeaderRole::Referer,
+        b"user-agent" => HeaderRole::UserAgent,
+        b"accept"
+        | b"accept-encoding"
+        | b"accept-language"
+        | b"accept-charset"
+        | b"content-type"
+        | b"content-disposition"
+        | b"origin"
+        | b"via"
+        | b"x-requested-with"
+        | b"traceparent"
+        | b"tracestate"
+        | b"baggage" => HeaderRole::Structured,
+        _ => unknown_header_role(name),
+    }
+}
+
+/// The role of a header [`header_role`] does not know by name.
+fn unknown_header_role(name: &str) -> HeaderRole {
+    if starts_with_ignore_case(name, "sec-") {
         HeaderRole::Structured
     } else {
         HeaderRole::Value
@@ -172,9 +180,10 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
             rest = &after[after.find(['/', '?', '#']).unwrap_or(after.len())..];
         }
     }
-    let rest = rest.split('#').next().unwrap_or(rest);
-    match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // `#` and `?` are ASCII: the offsets memchr finds are character boundaries.
+    let rest = memchr::memchr(b'#', rest.as_bytes()).map_or(rest, |i| &rest[..i]);
+    match memchr::memchr(b'?', rest.as_bytes()) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
 }
@@ -182,7 +191,7 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
 /// Decodes `application/x-www-form-urlencoded` bytes once: `+` to space, `%XX` escapes
 /// (WHATWG URL standard, section 5.1). Invalid escapes stay.
 pub(crate) fn form_decode(s: &[u8]) -> Cow<'_, [u8]> {
-    if !s.iter().any(|b| matches!(b, b'+' | b'%')) {
+    if memchr::memchr2(b'+', b'%', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());
@@ -408,6 +417,28 @@ mod tests {
             .map(|(k, l, v)| (*k, l.as_str(), v.as_str()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn header_roles_by_name_in_any_case() {
+        let cases = [
+            ("Authorization", HeaderRole::Skip),
+            ("UPGRADE-INSECURE-REQUESTS", HeaderRole::Skip),
+            ("te", HeaderRole::Skip),
+            ("Cookie", HeaderRole::Cookie),
+            ("referer", HeaderRole::Referer),
+            ("User-Agent", HeaderRole::UserAgent),
+            ("Accept-Encoding", HeaderRole::Structured),
+            ("Sec-CH-UA-Platform-Version-Is-Long", HeaderRole::Structured),
+            ("sec-fetch-mode", HeaderRole::Structured),
+            ("X-Forwarded-For", HeaderRole::Value),
+            ("X-A-Custom-Header-Longer-Than-Any-Known", HeaderRole::Value),
+            ("Hostname", HeaderRole::Value),
+            ("", HeaderRole::Value),
+        ];
+        for (name, role) in cases {
+            assert_eq!(header_role(name), role, "{name}");
+        }
     }
 
     #[test]

@@ -91,6 +91,17 @@ impl ClassSet {
     /// No class.
     pub const EMPTY: ClassSet = ClassSet(0);
 
+    /// The set of the classes in `list`.
+    pub(crate) const fn of(list: &[Class]) -> ClassSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < list.len() {
+            bits |= list[i].bit();
+            i += 1;
+        }
+        ClassSet(bits)
+    }
+
     /// Whether `class` is in the set.
     pub fn contains(self, class: Class) -> bool {
         self.0 & class.bit() != 0

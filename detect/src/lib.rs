@@ -9,6 +9,7 @@
 
 mod allow;
 mod body;
+mod cache;
 pub mod config;
 mod detector;
 mod fields;
@@ -23,8 +24,9 @@ mod rules;
 mod tests;
 
 pub use body::{MAX_JSON_DEPTH, MAX_MULTIPART_PARTS};
+pub use cache::{MAX_CACHED_VALUE_BYTES, VERDICT_CACHE_ENTRIES};
 pub use config::{AllowRule, ClassToggles, DetectConfig, DetectConfigError};
-pub use detector::{Detector, ScanReport};
+pub use detector::{Detector, ScanReport, Scanner};
 pub use finding::{Class, Finding, Location, MAX_EVIDENCE_BYTES};
 pub use normalize::MAX_NORMALIZE_ROUNDS;
 pub use outcome::{outcome, Outcome};

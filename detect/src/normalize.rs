@@ -29,14 +29,19 @@ pub struct Normalized {
 /// escapes (`\u002e`, `\x2e`), overlong UTF-8 and full-width forms undone, NUL bytes dropped, repeated
 /// until stable or [`MAX_NORMALIZE_ROUNDS`].
 pub fn normalize(raw: &[u8]) -> Normalized {
+    let mut bytes = Vec::new();
+    let passes = normalize_into(raw, &mut bytes, &mut Vec::new());
+    Normalized { bytes, passes }
+}
+
+/// [`normalize`] into `out` (cleared first), with `spare` as the other buffer the passes
+/// alternate with, so that a caller that keeps both allocates nothing; returns the passes run.
+pub(crate) fn normalize_into(raw: &[u8], out: &mut Vec<u8>, spare: &mut Vec<u8>) -> usize {
+    out.clear();
+    out.extend_from_slice(raw);
     if !needs_normalizing(raw) {
-        return Normalized {
-            bytes: raw.to_vec(),
-            passes: 0,
-        };
+        return 0;
     }
-    let mut cur = raw.to_vec();
-    let mut next = Vec::with_capacity(raw.len());
     let mut passes = 0;
     for _ in 0..MAX_NORMALIZE_ROUNDS {
         let mut changed = false;
@@ -46,22 +51,22 @@ pub fn normalize(raw: &[u8]) -> Normalized {
             backslash_escapes,
             fold_unicode,
         ] {
-            next.clear();
-            changed |= pass(&cur, &mut next);
-            std::mem::swap(&mut cur, &mut next);
+            spare.clear();
+            changed |= pass(out, spare);
+            std::mem::swap(out, spare);
             passes += 1;
-            debug_assert!(cur.len() <= next.len(), "a normaliser grew its input");
+            debug_assert!(out.len() <= spare.len(), "a normaliser grew its input");
         }
         if !changed {
             break;
         }
     }
-    Normalized { bytes: cur, passes }
+    passes
 }
 
 /// Whether any normaliser could change `raw`: it has a `%`, `&` or `\\`, a NUL, or a UTF-8
 /// lead byte (overlong forms and full-width characters start with 0xC0 and up).
-fn needs_normalizing(raw: &[u8]) -> bool {
+pub(crate) fn needs_normalizing(raw: &[u8]) -> bool {
     memchr::memchr3(b'%', b'&', b'\\', raw).is_some() || raw.iter().any(|b| *b == 0 || *b >= 0xC0)
 }
 

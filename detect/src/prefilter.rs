@@ -1,23 +1,144 @@
 //! The cheap first look at every value: most parameters are plain words and numbers, and no
 //! tokenizer or rule runs on them.
 //!
-//! Two stages. [`is_plain`] reads the raw bytes once against a byte class (letters, digits and
-//! `_ . , @`, single `-`): a plain value needs no normalisation and only the tool-marker and
-//! bare-host rules read it. Otherwise, after normalisation, [`Prefilter::triggers`] reads the
-//! value once more, collecting the classes whose trigger bytes (quotes, `<`, `$`...) appear, and
-//! runs one Aho-Corasick automaton over trigger words (`union`, `..`, `://`, `${`, `{{`...);
-//! only the classes triggered run their rules.
+//! Three stages, each cheaper than the next and each run only when the one before left a class
+//! undecided:
+//! 1. [`ByteScan::of`] reads the value once through a 256-entry table: whether it is plain
+//!    (letters, digits and `_ . , @`, single `-`: no normalisation, and only tool-marker and
+//!    bare-host rules can read it), whether it needs normalising, and the classes its bytes
+//!    wake on their own (quotes, `<`, `;`, `$`...).
+//! 2. [`Prefilter::triggers`] runs one Aho-Corasick automaton over the trigger fragments of every
+//!    class at once (`union`, `..`, `://`, `${`, `{{`, the scanners' User-Agents, probe paths
+//!    and callback domains...), stopping as soon as every class the value could run is awake.
+//! 3. Only then, and only for the SQL and command classes, each run of letters is looked up
+//!    among their keywords.
+//!
+//! Only the classes triggered run their rules. The slow twin that every class reads every
+//! value (`Detector::without_prefilter`) is checked against this in `src/tests.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aho_corasick::AhoCorasick;
 use foldhash::fast::FixedState;
 
 use crate::finding::{Class, ClassSet};
-use crate::rules::cmdi;
+use crate::rules::{cmdi, scanner, ssrf};
+
+/// A byte outside the plain set (letters, digits, `_ . , @ -`).
+const NOT_PLAIN: u32 = 1 << 16;
+/// A byte a normaliser could change: `%`, `&`, a backslash, NUL, a UTF-8 lead byte (0xC0 and up).
+const NEEDS_NORMALIZING: u32 = 1 << 17;
+/// A `.`.
+const DOT: u32 = 1 << 18;
+/// A `/` or a backslash.
+const SEPARATOR: u32 = 1 << 19;
+/// A `-` (plain unless another follows: SQL's comment).
+const DASH: u32 = 1 << 20;
+/// A quote: `'`, `"` or a backtick.
+const QUOTE: u32 = 1 << 21;
+/// An `_`.
+const UNDERSCORE: u32 = 1 << 22;
+/// A digit.
+const DIGIT: u32 = 1 << 23;
+/// A byte no IPv4 address in the forms the SSRF rule reads has: not a hexadecimal digit, `x`,
+/// `.`, nor `@` or `,`, which may set a host apart from the rest of a value.
+const NOT_ADDRESS: u32 = 1 << 24;
+/// The low 16 bits of a table entry are the [`ClassSet`] the byte wakes.
+const CLASS_BITS: u32 = 0xFFFF;
+
+/// What one pass over a value's bytes found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteScan(u32);
+
+impl ByteScan {
+    /// Reads `value` once through [`BYTES`].
+    pub(crate) fn of(value: &[u8]) -> ByteScan {
+        ByteScan(value.iter().fold(0, |acc, b| acc | BYTES[usize::from(*b)]))
+    }
+
+    /// Whether the value is a plain word or number ([`is_plain`]).
+    pub(crate) fn is_plain(self, value: &[u8]) -> bool {
+        self.0 & NOT_PLAIN == 0
+            && (self.0 & DASH == 0
+                || !memchr::memchr_iter(b'-', value).any(|i| value.get(i + 1) == Some(&b'-')))
+    }
+
+    /// Whether a normaliser could change the value.
+    pub(crate) fn needs_normalizing(self) -> bool {
+        self.0 & NEEDS_NORMALIZING != 0
+    }
+
+    /// Whether the value has a `.`.
+    pub(crate) fn has_dot(self) -> bool {
+        self.0 & DOT != 0
+    }
+
+    /// Whether the value has a quote (`'`, `"` or a backtick).
+    pub(crate) fn has_quote(self) -> bool {
+        self.0 & QUOTE != 0
+    }
+
+    /// The classes the value's bytes wake on their own, with traversal for a dot beside a
+    /// separator (a path, where encodings hide the dot-dot from the trigger words).
+    fn classes(self) -> ClassSet {
+        let mut set = ClassSet((self.0 & CLASS_BITS) as u16);
+        if self.0 & DOT != 0 && self.0 & SEPARATOR != 0 {
+            set = set.with(Class::Traversal);
+        }
+        set
+    }
+}
+
+/// The table [`ByteScan::of`] reads: per byte, the classes it wakes and its flags.
+static BYTES: [u32; 256] = byte_table();
+
+const fn byte_table() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = byte_entry(i as u8);
+        i += 1;
+    }
+    t
+}
+
+/// One byte's entry of [`BYTES`].
+const fn byte_entry(b: u8) -> u32 {
+    let mut e = byte_classes(b) as u32;
+    let plain = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b',' | b'@' | b'-');
+    if !plain {
+        e |= NOT_PLAIN;
+    }
+    if matches!(b, b'%' | b'&' | b'\\' | 0) || b >= 0xC0 {
+        e |= NEEDS_NORMALIZING;
+    }
+    if b == b'.' {
+        e |= DOT;
+    }
+    if matches!(b, b'/' | b'\\') {
+        e |= SEPARATOR;
+    }
+    if b == b'-' {
+        e |= DASH;
+    }
+    if matches!(b, b'\'' | b'"' | b'`') {
+        e |= QUOTE;
+    }
+    if b == b'_' {
+        e |= UNDERSCORE;
+    }
+    if b.is_ascii_digit() {
+        e |= DIGIT;
+    }
+    if !(b.is_ascii_hexdigit() || matches!(b, b'x' | b'X' | b'.' | b'@' | b',')) {
+        e |= NOT_ADDRESS;
+    }
+    e
+}
 
 /// Whether `raw` is a plain word or number: only ASCII letters, digits, `_`, `.`, `,`, `@` and
-/// `-` not followed by another `-` (SQL's comment).
+/// `-` not followed by another `-` (SQL's comment). The slow twin of [`ByteScan::is_plain`].
+#[cfg(test)]
 pub(crate) fn is_plain(raw: &[u8]) -> bool {
     let mut prev_dash = false;
     for &b in raw {
@@ -36,14 +157,20 @@ pub(crate) fn is_plain(raw: &[u8]) -> bool {
 const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("--", &[Class::Sqli]),
     ("/*", &[Class::Sqli]),
+    ("*/", &[Class::Sqli]),
     ("&&", &[Class::Sqli]),
     ("||", &[Class::Sqli]),
     ("@@", &[Class::Sqli]),
+    ("xp_cmdshell", &[Class::Sqli]),
+    ("utl_http", &[Class::Sqli]),
     ("sleep", &[Class::Sqli, Class::Nosqli]),
     ("exec", &[Class::Sqli, Class::Cmdi]),
     ("script:", &[Class::Xss]),
     ("expression", &[Class::Xss]),
     ("-moz-binding", &[Class::Xss]),
+    ("behavior", &[Class::Xss]),
+    ("document.", &[Class::Xss]),
+    ("fromcharcode", &[Class::Xss]),
     ("..", &[Class::Traversal]),
     ("0x2e", &[Class::Traversal]),
     ("etc/", &[Class::Traversal]),
@@ -72,23 +199,6 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
     ("subprocess", &[Class::Cmdi]),
     ("child_process", &[Class::Cmdi]),
     ("__import__", &[Class::Cmdi]),
-    ("://", &[Class::Ssrf]),
-    ("file:", &[Class::Ssrf]),
-    ("gopher:", &[Class::Ssrf]),
-    ("dict:", &[Class::Ssrf]),
-    ("php:", &[Class::Ssrf]),
-    ("phar:", &[Class::Ssrf]),
-    ("jar:", &[Class::Ssrf]),
-    ("netdoc:", &[Class::Ssrf]),
-    ("tftp:", &[Class::Ssrf]),
-    ("expect:", &[Class::Ssrf]),
-    ("ldap:", &[Class::Ssrf]),
-    ("sftp:", &[Class::Ssrf]),
-    ("glob:", &[Class::Ssrf]),
-    ("data:", &[Class::Ssrf]),
-    ("localhost", &[Class::Ssrf]),
-    ("metadata", &[Class::Ssrf]),
-    ("instance-data", &[Class::Ssrf]),
     ("${", &[Class::Jndi, Class::Ssti]),
     ("<!entity", &[Class::Xxe]),
     ("<!doctype", &[Class::Xxe]),
@@ -125,6 +235,8 @@ const TRIGGER_WORDS: &[(&str, &[Class])] = &[
 /// `rules::cmdi` wake the command rules the same way.
 const SQL_KEYWORDS: &[&str] = &[
     "union",
+    "unionselect",
+    "join",
     "select",
     "or",
     "and",
@@ -157,114 +269,357 @@ const SQL_KEYWORDS: &[&str] = &[
 /// Longest keyword looked up; longer words are no keyword.
 const MAX_KEYWORD_BYTES: usize = 16;
 
-/// The classes a byte wakes on its own.
-fn byte_classes(b: u8) -> ClassSet {
-    let mut s = ClassSet::EMPTY;
-    if matches!(b, b'\'' | b'"' | b'`' | b'#' | b';' | b'(') {
-        s = s.with(Class::Sqli);
+/// The classes a byte wakes on its own, as [`ClassSet`] bits.
+const fn byte_classes(b: u8) -> u16 {
+    let mut s = 0;
+    if matches!(b, b'\'' | b'"' | b'`' | b'#' | b';' | b'(' | b')') {
+        s |= Class::Sqli.bit();
     }
     if matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=') {
-        s = s.with(Class::Xss);
+        s |= Class::Xss.bit();
     }
     if matches!(
         b,
         b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'\\' | b'\'' | b'"'
     ) {
-        s = s.with(Class::Cmdi);
+        s |= Class::Cmdi.bit();
     }
     if b == b'$' {
-        s = s.with(Class::Nosqli);
+        s |= Class::Nosqli.bit();
     }
-    if b == b'[' || b.is_ascii_digit() {
-        s = s.with(Class::Ssrf);
+    if b == b':' {
+        // Every URL and local scheme has one; a bare host is read only in a parameter named
+        // for one (`url`, `host`...), which the detector checks by name.
+        s |= Class::Ssrf.bit();
     }
     s
 }
 
-/// The class table of every byte, built once.
-fn byte_table() -> [ClassSet; 256] {
-    let mut t = [ClassSet::EMPTY; 256];
-    for (b, slot) in t.iter_mut().enumerate() {
-        *slot = byte_classes(b as u8);
+/// By first letter, the lengths of `words` (lower-case, 1 to 31 bytes, starting with a
+/// letter), as a bit mask.
+fn command_shapes(commands: &[&str]) -> [u32; 26] {
+    let mut shapes = [0u32; 26];
+    for c in commands {
+        let first = c.as_bytes().first().copied().unwrap_or_default();
+        assert!(
+            first.is_ascii_lowercase() && (1..32).contains(&c.len()),
+            "{c}"
+        );
+        shapes[usize::from(first - b'a')] |= 1 << c.len();
     }
-    t
+    shapes
 }
 
-/// The trigger automaton and byte table.
+/// Whether `norm` may hold a script URI spelled out with whitespace between its letters
+/// (`j a v a s c r i p t :`, which `xss.script-uri` reads from level 2): `script:` appears
+/// once everything but ASCII letters and `:` is dropped (a superset of the rule's matches,
+/// whatever whitespace it allows).
+fn spaced_script_uri(norm: &[u8]) -> bool {
+    if memchr::memchr(b':', norm).is_none() {
+        return false;
+    }
+    let mut letters = norm
+        .iter()
+        .filter(|b| b.is_ascii_alphabetic() || **b == b':')
+        .map(u8::to_ascii_lowercase);
+    let needle = b"script:";
+    let mut matched = 0;
+    // A needle with no repeated prefix: on a mismatch, restart at its first byte.
+    letters.any(|b| {
+        matched = if b == needle[matched] {
+            matched + 1
+        } else {
+            usize::from(b == needle[0])
+        };
+        matched == needle.len()
+    })
+}
+
+/// Whether `norm` may call a script sink with a parenthesis (`alert (1)`, which
+/// `xss.script-sink` reads from level 3; a backtick wakes the class on its own): one of
+/// `alert`, `prompt`, `confirm`, `eval` ends where the bytes before a `(` that are not
+/// letters or digits start (a superset of the rule's whitespace).
+fn script_sink_call(norm: &[u8]) -> bool {
+    memchr::memchr_iter(b'(', norm).any(|at| {
+        let head = &norm[..at];
+        let end = head
+            .iter()
+            .rposition(u8::is_ascii_alphanumeric)
+            .map_or(0, |p| p + 1);
+        let head = &head[..end];
+        [&b"alert"[..], b"prompt", b"confirm", b"eval"]
+            .iter()
+            .any(|w| head.len() >= w.len() && head[head.len() - w.len()..].eq_ignore_ascii_case(w))
+    })
+}
+
+/// The classes whose keywords [`Prefilter::keywords`] looks up.
+const KEYWORD_CLASSES: ClassSet = ClassSet(Class::Sqli.bit() | Class::Cmdi.bit());
+
+/// The trigger automaton and the keyword map.
 pub(crate) struct Prefilter {
+    /// Every trigger fragment of every class, with the classes each wakes.
     words: AhoCorasick,
+    /// By pattern id of `words`: the classes that pattern wakes.
+    word_classes: Vec<ClassSet>,
     /// Keywords by lower-case spelling: looked up per word, since an automaton over short
     /// keywords (`sh`, `id`, `w`) matches inside almost every word of prose.
     keywords: HashMap<&'static [u8], ClassSet, FixedState>,
-    word_classes: Vec<ClassSet>,
-    bytes: [ClassSet; 256],
+    /// The distinctive command names, lower case ([`Prefilter::is_bare_command`]).
+    commands: HashSet<&'static [u8], FixedState>,
+    /// By first letter (`a` to `z`) of the commands: bit `n` set when one has `n` bytes.
+    command_shapes: [u32; 26],
+    /// The same of every keyword, SQL's and the commands'.
+    keyword_shapes: [u32; 26],
+    /// The SSRF rule's URL-ish parameter names.
+    url_names: AhoCorasick,
+    /// The SSRF rule's internal host names that have no digit.
+    internal_names: AhoCorasick,
 }
 
 impl Prefilter {
     pub(crate) fn new() -> Prefilter {
-        let cmdi = ClassSet::EMPTY.with(Class::Cmdi);
-        let sqli = ClassSet::EMPTY.with(Class::Sqli);
+        let one = |c: Class| ClassSet::EMPTY.with(c);
         let mut words: Vec<(&str, ClassSet)> = TRIGGER_WORDS
             .iter()
             .map(|(w, cs)| (*w, cs.iter().copied().collect()))
             .collect();
-        words.extend(cmdi::CODE.iter().map(|w| (*w, cmdi)));
-        let mut keywords: Vec<(&str, ClassSet)> = SQL_KEYWORDS.iter().map(|w| (*w, sqli)).collect();
-        keywords.extend(cmdi::DISTINCT.iter().chain(cmdi::WORDY).map(|w| (*w, cmdi)));
-        let build = |list: &[(&str, ClassSet)]| {
-            // A full DFA: a few hundred patterns, read for every value that is not plain.
-            aho_corasick::AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(list.iter().map(|(w, _)| w))
-                .expect("static patterns build")
-        };
+        words.extend(cmdi::CODE.iter().map(|w| (*w, one(Class::Cmdi))));
+        // The scanner's own lists: its rule reads nothing else (header names aside, which
+        // `scanner::is_scanner_header` decides exactly).
+        let tools = scanner::USER_AGENTS
+            .iter()
+            .chain(scanner::OOB_DOMAINS)
+            .chain(scanner::PROBE_PATHS);
+        words.extend(tools.map(|w| (*w, one(Class::Scanner))));
         let mut keyword_map: HashMap<&'static [u8], ClassSet, FixedState> = HashMap::default();
+        let keywords = SQL_KEYWORDS.iter().map(|w| (*w, one(Class::Sqli))).chain(
+            cmdi::DISTINCT
+                .iter()
+                .chain(cmdi::WORDY)
+                .map(|w| (*w, one(Class::Cmdi))),
+        );
         for (w, cs) in keywords {
             let slot = keyword_map.entry(w.as_bytes()).or_default();
             *slot = ClassSet(slot.0 | cs.0);
         }
+        let internal_names: Vec<&str> = ssrf::METADATA_HOSTS
+            .iter()
+            .chain(ssrf::LOOPBACK_SUFFIXES)
+            .map(|h| h.trim_start_matches('.'))
+            .filter(|h| !h.bytes().any(|b| b.is_ascii_digit()))
+            .collect();
+        let keyword_list: Vec<&str> = SQL_KEYWORDS
+            .iter()
+            .chain(cmdi::DISTINCT)
+            .chain(cmdi::WORDY)
+            .copied()
+            .filter(|w| w.bytes().all(|b| b.is_ascii_lowercase()))
+            .collect();
         Prefilter {
-            words: build(&words),
+            // A full DFA: a few hundred patterns, read for every value that is not plain.
+            words: aho_corasick::AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(words.iter().map(|(w, _)| w))
+                .expect("static patterns build"),
             word_classes: words.iter().map(|(_, cs)| *cs).collect(),
             keywords: keyword_map,
-            bytes: byte_table(),
+            commands: cmdi::DISTINCT.iter().map(|c| c.as_bytes()).collect(),
+            command_shapes: command_shapes(cmdi::DISTINCT),
+            keyword_shapes: command_shapes(&keyword_list),
+            url_names: crate::rules::words(ssrf::URL_NAME_HINTS),
+            internal_names: crate::rules::words(&internal_names),
         }
     }
 
-    /// The classes whose triggers appear in `norm`.
-    pub(crate) fn triggers(&self, norm: &[u8]) -> ClassSet {
-        let mut set = norm.iter().fold(ClassSet::EMPTY, |acc, b| {
-            ClassSet(acc.0 | self.bytes[usize::from(*b)].0)
-        });
-        for m in self.words.find_overlapping_iter(norm) {
-            if let Some(cs) = self.word_classes.get(m.pattern().as_usize()) {
-                set = ClassSet(set.0 | cs.0);
-            }
+    /// Whether a plain value is a distinctive command name on its own (ASCII
+    /// case-insensitive), the only plain values the command rule reads: the same answer as
+    /// `cmdi::is_bare_command`, by one lookup.
+    pub(crate) fn is_bare_command(&self, raw: &[u8]) -> bool {
+        let shape = |b: &u8| self.command_shapes[usize::from(b.to_ascii_lowercase() - b'a')];
+        let fits = raw.first().filter(|b| b.is_ascii_alphabetic()).map(shape);
+        if !fits.is_some_and(|lengths| raw.len() < 32 && lengths & (1 << raw.len()) != 0) {
+            return false; // no command starts with that letter and has that length
         }
-        // Keywords as whole words: runs of letters (`1union` and `python3` still count).
         let mut buf = [0u8; MAX_KEYWORD_BYTES];
-        for word in norm.split(|b| !b.is_ascii_alphabetic()) {
-            if (1..=MAX_KEYWORD_BYTES).contains(&word.len()) {
-                let lower = &mut buf[..word.len()];
-                lower.copy_from_slice(word);
-                lower.make_ascii_lowercase();
-                if let Some(cs) = self.keywords.get(&*lower) {
+        let Some(lower) = buf.get_mut(..raw.len()) else {
+            return false; // longer than any command
+        };
+        lower.copy_from_slice(raw);
+        lower.make_ascii_lowercase();
+        self.commands.contains(&*lower)
+    }
+
+    /// The classes of `wanted` whose triggers appear in `norm` (the normalised value, any
+    /// case), given its [`ByteScan`]; may say more than `wanted`.
+    pub(crate) fn triggers(&self, norm: &[u8], bytes: ByteScan, wanted: ClassSet) -> ClassSet {
+        let mut set = bytes.classes();
+        let missing = |set: ClassSet| wanted.0 & !set.0 != 0;
+        if missing(set) {
+            for m in self.words.find_overlapping_iter(norm) {
+                if let Some(cs) = self.word_classes.get(m.pattern().as_usize()) {
                     set = ClassSet(set.0 | cs.0);
+                    if !missing(set) {
+                        break;
+                    }
                 }
             }
         }
-        // Dots with a separator: a path, where encodings hide the dot-dot from the words above.
-        let has = |b: u8| memchr::memchr(b, norm).is_some();
-        if has(b'.') && (has(b'/') || has(b'\\')) {
-            set = set.with(Class::Traversal);
+        if missing(set) && !wanted.and(KEYWORD_CLASSES).is_empty() {
+            set = ClassSet(set.0 | self.keywords(norm).0);
+        }
+        if wanted.contains(Class::Xss)
+            && !set.contains(Class::Xss)
+            && (spaced_script_uri(norm) || script_sink_call(norm))
+        {
+            set = set.with(Class::Xss);
         }
         set
+    }
+
+    /// The classes a plain value can wake through the few SQL and script words that are
+    /// plain themselves: `xp_cmdshell`, `sp_executesql`, `utl_http.request`, `unionselect`
+    /// (`sqli.rs`), `-moz-binding`, `document.cookie`, `string.fromcharcode` (`xss.rs`), and
+    /// an SQL keyword right after a number (`-1union`: libinjection reads a number, then the
+    /// keyword). A superset: the separator each word has, with the letters on its side
+    /// (`unionselect`: its `u`, then the rest), and [`Prefilter::keywords`]' reading of a
+    /// run of letters after a digit.
+    pub(crate) fn plain_words(&self, value: &[u8], bytes: ByteScan) -> ClassSet {
+        let mut set = ClassSet::EMPTY;
+        let before = |at: usize, word: &[u8]| {
+            at >= word.len() && value[at - word.len()..at].eq_ignore_ascii_case(word)
+        };
+        let xp = || {
+            memchr::memchr_iter(b'_', value)
+                .any(|at| before(at, b"xp") || before(at, b"sp") || before(at, b"utl"))
+        };
+        if (bytes.0 & UNDERSCORE != 0 && xp()) || self.plain_sql_run(value, bytes) {
+            set = set.with(Class::Sqli);
+        }
+        let moz = || {
+            memchr::memchr_iter(b'-', value).any(|at| {
+                value
+                    .get(at + 1..at + 5)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"moz-"))
+            })
+        };
+        let sink = || {
+            memchr::memchr_iter(b'.', value)
+                .any(|at| before(at, b"document") || before(at, b"string"))
+        };
+        if (bytes.0 & DASH != 0 && moz()) || (bytes.0 & DOT != 0 && sink()) {
+            set = set.with(Class::Xss);
+        }
+        set
+    }
+
+    /// Whether a plain value has a run of letters that is `unionselect` on its own, or an SQL
+    /// keyword right after a digit (read as [`Prefilter::keywords`] reads it there).
+    fn plain_sql_run(&self, value: &[u8], bytes: ByteScan) -> bool {
+        if bytes.0 & DIGIT == 0 && value.len() < 11 {
+            return false; // too short for `unionselect`, no digit for a keyword to follow
+        }
+        let mut i = 0;
+        while let Some(&b) = value.get(i) {
+            if !b.is_ascii_alphabetic() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while value.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                i += 1;
+            }
+            let run = &value[start..i];
+            if run.eq_ignore_ascii_case(b"unionselect") {
+                return true;
+            }
+            // The shortest SQL keyword has two letters; a shorter run is no keyword, and
+            // hexadecimal letters before one would be part of its run.
+            let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
+            if after_digit && self.run_after_digit(run).contains(Class::Sqli) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a value without a `:` may name an internal host, as the SSRF rule reads one:
+    /// it holds one of the rule's metadata or loopback names, or it has a digit (an address in
+    /// one of the forms the rule reads: `127.0.0.1`, `2130706433`, `0x7f000001`). A plain
+    /// value must also have only the bytes of such an address, unless a `@` or `,` may set a
+    /// host apart: its other bytes (letters past `f`, `_`, `-`) are part of the host the rule
+    /// takes, which is then no address.
+    pub(crate) fn may_name_internal_host(
+        &self,
+        value: &[u8],
+        bytes: ByteScan,
+        plain: bool,
+    ) -> bool {
+        let address = bytes.0 & DIGIT != 0 && (!plain || bytes.0 & NOT_ADDRESS == 0);
+        address || self.internal_names.is_match(value)
+    }
+
+    /// Whether a parameter name (the last part) is one the SSRF rule reads bare hosts in:
+    /// it holds one of `ssrf::URL_NAME_HINTS`, ASCII case-insensitive.
+    pub(crate) fn is_url_name(&self, name: &[u8]) -> bool {
+        self.url_names.is_match(name)
+    }
+
+    /// The classes of the keywords in `norm`, as whole words: runs of letters (`1union` and
+    /// `python3` still count). A run right after a digit is also read without the letters a
+    /// number can take in (`0x7funion` and `1eunion` are a number, then `union`, to the SQL
+    /// tokenizer): each suffix after leading hexadecimal letters.
+    fn keywords(&self, norm: &[u8]) -> ClassSet {
+        let mut set = ClassSet::EMPTY;
+        let mut start = 0;
+        for word in norm.split(|b| !b.is_ascii_alphabetic()) {
+            let after_digit = start > 0 && norm.get(start - 1).is_some_and(u8::is_ascii_digit);
+            start += word.len() + 1;
+            let classes = if after_digit {
+                self.run_after_digit(word)
+            } else {
+                self.keyword(word)
+            };
+            set = ClassSet(set.0 | classes.0);
+        }
+        set
+    }
+
+    /// The classes of the keywords a run of letters right after a digit can hold: the run,
+    /// and each suffix after its leading hexadecimal letters.
+    fn run_after_digit(&self, run: &[u8]) -> ClassSet {
+        let mut set = self.keyword(run);
+        let hex = run.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        for k in 1..=hex.min(run.len().saturating_sub(1)) {
+            set = ClassSet(set.0 | self.keyword(&run[k..]).0);
+        }
+        set
+    }
+
+    /// The classes of `word` if it is a keyword (ASCII case-insensitive).
+    fn keyword(&self, word: &[u8]) -> ClassSet {
+        let shape = word
+            .first()
+            .filter(|b| b.is_ascii_alphabetic())
+            .map(|b| self.keyword_shapes[usize::from(b.to_ascii_lowercase() - b'a')]);
+        if !shape.is_some_and(|lengths| word.len() < 32 && lengths & (1 << word.len()) != 0) {
+            return ClassSet::EMPTY; // no keyword starts with that letter and has that length
+        }
+        let mut buf = [0u8; MAX_KEYWORD_BYTES];
+        let Some(lower) = buf.get_mut(..word.len()).filter(|w| !w.is_empty()) else {
+            return ClassSet::EMPTY;
+        };
+        lower.copy_from_slice(word);
+        lower.make_ascii_lowercase();
+        self.keywords.get(&*lower).copied().unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -281,12 +636,27 @@ mod tests {
             "",
         ] {
             assert!(is_plain(plain.as_bytes()), "{plain}");
+            assert!(
+                ByteScan::of(plain.as_bytes()).is_plain(plain.as_bytes()),
+                "{plain}"
+            );
         }
         for not_plain in [
             "1--", "O'Brien", "a b", "a+b", "%27", "1=1", "x;y", "é", "a\0",
         ] {
             assert!(!is_plain(not_plain.as_bytes()), "{not_plain}");
+            let v = not_plain.as_bytes();
+            assert!(!ByteScan::of(v).is_plain(v), "{not_plain}");
         }
+    }
+
+    /// Every class wanted, for the trigger tests.
+    fn all() -> ClassSet {
+        Class::ALL.into_iter().collect()
+    }
+
+    fn triggers(p: &Prefilter, v: &str) -> ClassSet {
+        p.triggers(v.as_bytes(), ByteScan::of(v.as_bytes()), all())
     }
 
     #[test]
@@ -295,6 +665,7 @@ mod tests {
         let cases: &[(&str, Class)] = &[
             ("1' or 1=1", Class::Sqli),
             ("1 union select 2", Class::Sqli),
+            ("1 UNION SELECT 2", Class::Sqli),
             ("<svg onload=x>", Class::Xss),
             ("../../x", Class::Traversal),
             ("x;id", Class::Cmdi),
@@ -304,14 +675,82 @@ mod tests {
             ("{\"$ne\":1}", Class::Nosqli),
             ("{{7*7}}", Class::Ssti),
             ("x.oastify.com", Class::Scanner),
+            ("sqlmap/1.7", Class::Scanner),
+            ("/.git/config", Class::Scanner),
         ];
         for (v, class) in cases {
-            assert!(
-                p.triggers(v.as_bytes()).contains(*class),
-                "{v} should wake {class}"
+            assert!(triggers(&p, v).contains(*class), "{v} should wake {class}");
+        }
+        let quiet = triggers(&p, "hello world");
+        assert!(quiet.is_empty(), "{quiet:?}");
+    }
+
+    /// A class already awake from the value's bytes needs no automaton; one wanted and not
+    /// awake does, and keywords are looked up only for the classes that have them.
+    #[test]
+    fn triggers_stop_when_every_wanted_class_is_awake() {
+        let p = Prefilter::new();
+        let sqli = ClassSet::EMPTY.with(Class::Sqli);
+        let v = b"x' union select";
+        assert_eq!(p.triggers(v, ByteScan::of(v), sqli).and(sqli), sqli);
+        let jndi = ClassSet::EMPTY.with(Class::Jndi);
+        let v = b"a union b";
+        assert!(p.triggers(v, ByteScan::of(v), jndi).and(sqli).is_empty());
+        assert_eq!(p.triggers(v, ByteScan::of(v), all()).and(sqli), sqli);
+    }
+
+    /// The one-lookup command check says what the rule's list says.
+    #[test]
+    fn bare_commands_by_lookup() {
+        let p = Prefilter::new();
+        let mut values: Vec<String> = cmdi::DISTINCT.iter().map(|c| c.to_uppercase()).collect();
+        values.extend(cmdi::WORDY.iter().map(|c| c.to_string()));
+        values.extend(
+            [
+                "whoamii",
+                "who",
+                "",
+                "a-very-long-value-that-is-no-command",
+                "id",
+                "1id",
+                "_sh",
+            ]
+            .map(String::from),
+        );
+        for v in values {
+            assert_eq!(
+                p.is_bare_command(v.as_bytes()),
+                cmdi::is_bare_command(v.as_bytes()),
+                "{v}"
             );
         }
-        let quiet = p.triggers(b"hello world");
-        assert!(quiet.is_empty(), "{quiet:?}");
+    }
+
+    /// The classes of [`ByteScan`], by the definitions it replaces: each byte's classes, and
+    /// traversal for a dot beside a separator.
+    fn slow_byte_classes(v: &[u8]) -> ClassSet {
+        let mut set = v
+            .iter()
+            .fold(ClassSet::EMPTY, |acc, b| ClassSet(acc.0 | byte_classes(*b)));
+        let has = |b: u8| v.contains(&b);
+        if has(b'.') && (has(b'/') || has(b'\\')) {
+            set = set.with(Class::Traversal);
+        }
+        set
+    }
+
+    proptest! {
+        /// The table pass says what the byte-by-byte definitions say, on any bytes.
+        #[test]
+        fn byte_scan_matches_its_definitions(
+            v in prop::collection::vec(prop::sample::select(&b"aZ09_.,@-'\"`;<>$[{%&\\/\0 \n\xC3\xA9\x80\xFF"[..]), 0..24),
+        ) {
+            let scan = ByteScan::of(&v);
+            prop_assert_eq!(scan.is_plain(&v), is_plain(&v));
+            prop_assert_eq!(scan.needs_normalizing(), crate::normalize::needs_normalizing(&v));
+            prop_assert_eq!(scan.has_dot(), v.contains(&b'.'));
+            prop_assert_eq!(scan.has_quote(), v.iter().any(|b| matches!(b, b'\'' | b'"' | b'`')));
+            prop_assert_eq!(scan.classes(), slow_byte_classes(&v));
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The detector against labelled request corpora (`fixtures/attack-corpus/`, provenance in its
 //! README): libinjection's test vectors, PayloadsAllTheThings payloads, libinjection's
 //! false-positive list and our benign API set. Asserts the issue 22 floors at the default
-//! paranoia level and prints a confusion table per class:
+//! paranoia level and prints a confusion table per class. Every record is also read by one
+//! worker's [`Scanner`], whose memory of clean values must not change a finding:
 //!
 //! ```sh
 //! cargo test -p apitap-detect --release --test corpus -- --nocapture
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use apitap_detect::{Class, DetectConfig, Detector, Finding, Request};
+use apitap_detect::{Class, DetectConfig, Detector, Finding, Request, Scanner};
 use serde_json::Value;
 
 /// One labelled request of a corpus file.
@@ -73,8 +74,9 @@ fn load(file: &str) -> Vec<Record> {
         .collect()
 }
 
-/// The findings of one record.
-fn scan(det: &Detector, r: &Record) -> Vec<Finding> {
+/// The findings of one record, by the shared detector and by a worker's scanner (with its
+/// memory of clean values from the records before), which must agree.
+fn scan(det: &Detector, scanner: &mut Scanner, r: &Record) -> Vec<Finding> {
     let headers: Vec<(&str, &str)> = r
         .headers
         .iter()
@@ -91,6 +93,13 @@ fn scan(det: &Detector, r: &Record) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     let _ = det.scan(&req, &mut out);
+    let mut remembered = Vec::new();
+    let _ = scanner.scan(&req, &mut remembered);
+    assert_eq!(
+        out, remembered,
+        "{} {}: the scanner's findings differ",
+        r.source, r.id
+    );
     out
 }
 
@@ -177,8 +186,9 @@ impl Confusion {
 fn evaluate(det: &Detector, records: &[Record]) -> (Confusion, Vec<String>) {
     let mut confusion = Confusion::default();
     let mut wrong = Vec::new();
+    let mut scanner = det.scanner();
     for r in records {
-        let findings = scan(det, r);
+        let findings = scan(det, &mut scanner, r);
         let label = r.class.clone().unwrap_or_else(|| "benign".into());
         confusion.add(&label, &findings);
         let is_wrong = if r.class.is_some() {

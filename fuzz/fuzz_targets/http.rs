@@ -6,8 +6,10 @@
 //!
 //! Checks on every drained transaction: stored body within `body_bytes` and within
 //! `max_body_capture_bytes`, `body_truncated` exactly when bytes are missing from the stored
-//! body, no duplicate anomalies, header and interim counts within their limits, depth >= 1 and
-//! unique per connection; after every connection closed, nothing is left open.
+//! body, no duplicate anomalies, header and interim counts within their limits (HTTP/1's, or
+//! for an HTTP/2 stream HTTP/2's), depth >= 1 and unique per connection; connection records
+//! (WebSocket, TLS) only for connections that were open; after every connection closed,
+//! nothing is left open.
 #![no_main]
 
 use std::collections::HashSet;
@@ -15,7 +17,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use apitap_fuzz::Payload;
 use apitap_reassembly::{ConnId, OrientationBasis, Side, StreamEvent, StreamSink, TcpAnomaly};
-use apitap_sessionizer::http::{HttpConfig, HttpTracker, Transaction};
+use apitap_sessionizer::http::{Finished, HttpConfig, HttpTracker, Transaction};
+use apitap_sessionizer::http2::exchange::MAX_INTERIM_RESPONSES;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
@@ -126,7 +129,12 @@ impl Harness {
     }
 
     fn drain(&mut self) {
-        let txs: Vec<Transaction> = self.tracker.drain().collect();
+        let mut txs: Vec<Transaction> = Vec::new();
+        let mut conns = Vec::new();
+        self.tracker.drain_finished(|f| match f {
+            Finished::Transaction(tx) => txs.push(tx),
+            Finished::Connection(r) => conns.push(r.conn),
+        });
         for tx in &txs {
             check(tx, &self.cfg);
             assert!(
@@ -135,6 +143,9 @@ impl Harness {
                 tx.depth,
                 tx.conn
             );
+        }
+        for c in conns {
+            assert!((1..=self.next_id).contains(&c.0), "a record for a connection never opened: {c:?}");
         }
     }
 }
@@ -177,10 +188,18 @@ fn check(tx: &Transaction, cfg: &HttpConfig) {
             "body_truncated with {} of {body_bytes} bytes stored: {tx:?}",
             body.len()
         );
-        assert!(headers <= cfg.max_headers, "{headers} header fields kept");
+        // HTTP/2 lists are bounded in bytes (`http2.max_header_list_bytes`), not in fields.
+        assert!(
+            tx.http2.is_some() || headers <= cfg.max_headers,
+            "{headers} header fields kept"
+        );
     }
     if let Some(r) = &tx.response {
-        assert!(r.interim.len() <= cfg.max_interim_responses);
+        let max = match tx.http2 {
+            Some(_) => MAX_INTERIM_RESPONSES,
+            None => cfg.max_interim_responses,
+        };
+        assert!(r.interim.len() <= max);
     }
 }
 

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use apitap_fuzz::Payload;
 use apitap_reassembly::{
-    ConnId, Reassembler, ReassemblyConfig, Segment, StreamEvent, StreamSink, TcpFlags,
+    Checksum, ConnId, Reassembler, ReassemblyConfig, Segment, StreamEvent, StreamSink, TcpFlags,
 };
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -56,6 +56,10 @@ enum Op {
         /// clocks step back), the reassembler must cope.
         dt_us: i32,
         payload: Payload,
+        /// A TTL of 1 instead of 64: an insertion copy, flagged `ttl_changed`.
+        far: bool,
+        /// The checksum was verified wrong: the header changes nothing, the bytes never win.
+        bad_checksum: bool,
     },
     Expire {
         /// Milliseconds.
@@ -67,6 +71,8 @@ enum Op {
 struct Input {
     max_ooo_bytes_per_stream: u8,
     max_ooo_bytes_total: u8,
+    max_retained_bytes_per_stream: u8,
+    max_retained_bytes_total: u8,
     ops: Vec<Op>,
 }
 
@@ -126,6 +132,8 @@ fuzz_target!(|input: Input| {
         max_ooo_bytes_total: usize::from(input.max_ooo_bytes_total) * 2,
         idle_timeout_ms: 1_000,
         gap_timeout_ms: 200,
+        max_retained_bytes_per_stream: usize::from(input.max_retained_bytes_per_stream),
+        max_retained_bytes_total: usize::from(input.max_retained_bytes_total) * 2,
     };
     let total = config.max_ooo_bytes_total;
     let mut r = Reassembler::new(config);
@@ -144,6 +152,8 @@ fuzz_target!(|input: Input| {
                 flags,
                 dt_us,
                 payload,
+                far,
+                bad_checksum,
             } => {
                 let (src, dst) = (src % 6, dst % 6);
                 now = now.saturating_add_signed(i64::from(dt_us));
@@ -170,6 +180,12 @@ fuzz_target!(|input: Input| {
                     ack,
                     flags,
                     payload: &payload.0,
+                    ttl: if far { 1 } else { 64 },
+                    checksum: if bad_checksum {
+                        Checksum::Invalid
+                    } else {
+                        Checksum::NotChecked
+                    },
                 };
                 r.process(now, &seg, &mut sink);
             }

@@ -44,6 +44,12 @@ pub enum Dlt {
     Ipv6,
     Nflog,
     LinuxSll2,
+    Ppp,
+    PppHdlc,
+    CiscoHdlc,
+    Ieee80211,
+    Radiotap,
+    Ppi,
 }
 
 impl Dlt {
@@ -61,6 +67,12 @@ impl Dlt {
             Dlt::Ipv6 => 229,
             Dlt::Nflog => 239,
             Dlt::LinuxSll2 => 276,
+            Dlt::Ppp => 9,
+            Dlt::PppHdlc => 50,
+            Dlt::CiscoHdlc => 104,
+            Dlt::Ieee80211 => 105,
+            Dlt::Radiotap => 127,
+            Dlt::Ppi => 192,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
-use apitap_reassembly::{Reassembler, ReassemblyConfig, Segment, StreamEvent, TcpFlags};
+use apitap_reassembly::{Checksum, Reassembler, ReassemblyConfig, Segment, StreamEvent, TcpFlags};
 
 /// Concurrent flows, interleaved round-robin.
 const FLOWS: u32 = 10_000;
@@ -50,6 +50,8 @@ fn main() {
                 ack: 1 + (round / 2) * PAYLOAD as u32,
                 flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
                 payload: &payload,
+                ttl: 64,
+                checksum: Checksum::NotChecked,
             };
             r.process(ts, &seg, &mut sink);
         }

@@ -18,6 +18,13 @@ pub struct ReassemblyConfig {
     pub idle_timeout_ms: u64,
     /// A hole in a stream that is not filled for this long (packet time) becomes a gap.
     pub gap_timeout_ms: u64,
+    /// Delivered bytes kept per direction until the peer acknowledges them, so that a later
+    /// copy with different bytes is caught (`retransmission_mismatch`). Beyond it the oldest
+    /// kept bytes are dropped (`retained_limit_hits`); 0 keeps none.
+    pub max_retained_bytes_per_stream: usize,
+    /// Delivered, unacknowledged bytes kept over all streams; a stream that would pass it
+    /// drops what it keeps (`global_retained_limit_hits`).
+    pub max_retained_bytes_total: usize,
 }
 
 impl Default for ReassemblyConfig {
@@ -28,6 +35,8 @@ impl Default for ReassemblyConfig {
             max_ooo_bytes_total: default_max_ooo_bytes_total(),
             idle_timeout_ms: default_idle_timeout_ms(),
             gap_timeout_ms: default_gap_timeout_ms(),
+            max_retained_bytes_per_stream: default_max_retained_bytes_per_stream(),
+            max_retained_bytes_total: default_max_retained_bytes_total(),
         }
     }
 }
@@ -55,4 +64,15 @@ pub fn default_idle_timeout_ms() -> u64 {
 /// 10 s: far beyond any retransmission timeout of a live peer (RFC 6298 starts at 1 s).
 pub fn default_gap_timeout_ms() -> u64 {
     10_000
+}
+
+/// 64 KiB: the largest window without window scaling (RFC 9293 section 3.1), more than a
+/// request or response head in flight; a sender rarely has more unacknowledged.
+pub fn default_max_retained_bytes_per_stream() -> usize {
+    64 * 1024
+}
+
+/// 64 MiB over all streams: a thousand streams with a full window unacknowledged at once.
+pub fn default_max_retained_bytes_total() -> usize {
+    64 * 1024 * 1024
 }

@@ -62,7 +62,8 @@ pub enum CloseReason {
 #[serde(rename_all = "snake_case")]
 pub enum TcpAnomaly {
     /// A retransmitted or overlapping segment carried bytes different from those already
-    /// accepted; first data wins.
+    /// accepted (buffered, or delivered and not yet acknowledged); first data wins, except
+    /// that a copy with a bad checksum never wins over a correct one.
     RetransmissionMismatch,
     /// Out-of-order bytes for this stream exceeded `max_ooo_bytes_per_stream`; a gap was forced.
     StreamBufferLimit,
@@ -70,6 +71,11 @@ pub enum TcpAnomaly {
     GlobalBufferLimit,
     /// The stream was picked up without its handshake.
     MidStreamPickup,
+    /// A segment's IPv4 TTL or IPv6 hop limit differed from the previous one of its
+    /// direction: a copy that may never reach the receiver (insertion), or a route change.
+    TtlChanged,
+    /// A segment's TCP or IPv4 header checksum was wrong: the receiver dropped it.
+    BadChecksum,
 }
 
 impl TcpAnomaly {
@@ -80,6 +86,8 @@ impl TcpAnomaly {
             TcpAnomaly::StreamBufferLimit => "stream_buffer_limit",
             TcpAnomaly::GlobalBufferLimit => "global_buffer_limit",
             TcpAnomaly::MidStreamPickup => "mid_stream_pickup",
+            TcpAnomaly::TtlChanged => "ttl_changed",
+            TcpAnomaly::BadChecksum => "bad_checksum",
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod event;
 mod reassembler;
+mod retained;
 pub mod segment;
 pub mod stats;
 mod stream;
@@ -21,5 +22,5 @@ mod tests;
 pub use config::ReassemblyConfig;
 pub use event::{CloseReason, ConnId, OrientationBasis, Side, StreamEvent, StreamSink, TcpAnomaly};
 pub use reassembler::Reassembler;
-pub use segment::{FlowKey, Segment, TcpFlags};
-pub use stats::ReassemblyStats;
+pub use segment::{Checksum, FlowKey, Segment, TcpFlags};
+pub use stats::{InsertionStats, ReassemblyStats};

@@ -8,8 +8,9 @@ use crate::config::ReassemblyConfig;
 use crate::event::{
     CloseReason, ConnId, OrientationBasis, Side, StreamEvent, StreamSink, TcpAnomaly,
 };
-use crate::segment::{FlowKey, Segment, TcpFlags};
-use crate::stats::ReassemblyStats;
+use crate::retained::RetainBudget;
+use crate::segment::{Checksum, FlowKey, Segment, TcpFlags};
+use crate::stats::{InsertionStats, ReassemblyStats};
 use crate::stream::{Ctx, Shared, Stream, SYN_SEQ_LEN};
 use crate::table::{Flow, FlowTable};
 
@@ -60,10 +61,18 @@ enum SynAction {
 /// receive ordered [`StreamEvent`]s.
 ///
 /// Policies:
-/// - **Overlaps: first data wins.** Bytes already delivered or buffered are never replaced.
-///   Overlapping bytes are compared against the *buffered* (out-of-order) bytes only — no
-///   history of delivered bytes is kept — and a difference is reported as
-///   [`TcpAnomaly::RetransmissionMismatch`].
+/// - **Overlaps: first data wins, a bad checksum never wins.** Delivered bytes are never
+///   replaced; buffered bytes only when they came with a bad checksum and a correct copy
+///   arrives. Overlapping bytes are compared with the buffered ones and with the delivered ones
+///   the peer has not acknowledged yet (up to `max_retained_bytes_per_stream`), in either
+///   order; a difference is [`TcpAnomaly::RetransmissionMismatch`].
+/// - **Checksums:** a segment whose checksum was verified wrong ([`Checksum::Invalid`]) is
+///   flagged [`TcpAnomaly::BadChecksum`]; its flags and acknowledgment change nothing (the
+///   receiver dropped it), only its bytes are used, where nothing better is.
+/// - **TTL:** a segment whose TTL (hop limit) differs from the previous one of its direction
+///   is flagged [`TcpAnomaly::TtlChanged`].
+/// - **TCP Fast Open** (RFC 7413): data on a SYN is the first data of its stream, and a
+///   SYN-ACK answering such a SYN anchors the server's stream (it may carry data too).
 /// - **Orientation:** a SYN's sender is the client ([`OrientationBasis::Syn`]); else a
 ///   SYN-ACK's receiver ([`OrientationBasis::SynAck`]); else the endpoint with a well-known
 ///   server port, else the lower port, is the server, and on equal ports the destination of the
@@ -149,6 +158,11 @@ impl Reassembler {
         let shared = Shared {
             max_stream_bytes: config.max_ooo_bytes_per_stream,
             max_total_bytes: config.max_ooo_bytes_total,
+            retain: RetainBudget {
+                max_stream_bytes: config.max_retained_bytes_per_stream,
+                max_total_bytes: config.max_retained_bytes_total,
+                ..RetainBudget::default()
+            },
             ..Shared::default()
         };
         Reassembler {
@@ -188,6 +202,11 @@ impl Reassembler {
         &self.shared.stats
     }
 
+    /// What the checks against insertion evasion counted since creation.
+    pub fn insertion_stats(&self) -> &InsertionStats {
+        &self.shared.insertion
+    }
+
     /// Connections currently tracked.
     pub fn active_flows(&self) -> usize {
         self.table.len()
@@ -203,6 +222,19 @@ impl Reassembler {
         self.shared.stats.segments += 1;
         self.shared.stats.payload_bytes += seg.payload.len() as u64;
         self.clock_us = self.clock_us.max(ts_us);
+        let suspect = seg.checksum == Checksum::Invalid;
+        let stripped;
+        let seg = if suspect {
+            // The receiver dropped it: its header changes no state, only its bytes are used.
+            self.shared.insertion.bad_checksum_segments += 1;
+            stripped = Segment {
+                flags: TcpFlags(0),
+                ..*seg
+            };
+            &stripped
+        } else {
+            seg
+        };
         let (key, from_lo) = FlowKey::of(seg);
         let syn = seg.flags.has(TcpFlags::SYN);
         let rst = seg.flags.has(TcpFlags::RST);
@@ -239,7 +271,7 @@ impl Reassembler {
         let mut data_seq = seg.seq;
         if syn {
             data_seq = seg.seq.wrapping_add(SYN_SEQ_LEN);
-            match self.syn_action(slot, side, seg.seq) {
+            match self.syn_action(slot, side, seg) {
                 SynAction::Retransmission => {}
                 SynAction::Anchor => self.anchor_on_syn(slot, side, seg),
                 SynAction::Reuse => {
@@ -251,9 +283,67 @@ impl Reassembler {
         }
         // The side may have changed if the flow was reopened with another orientation.
         let side = self.table.flow(slot).side_of(from_lo);
-        let fin = seg.flags.has(TcpFlags::FIN);
-        let conn = self.table.flow(slot).conn;
+        self.check_header(slot, side, seg, suspect, ts_us, sink);
+        self.segment_data(slot, side, seg, data_seq, (ts_us, suspect), sink);
+        self.arm_hole_timer(slot, Side::Client);
+        self.arm_hole_timer(slot, Side::Server);
+        self.close_if_finished(slot, ts_us, sink);
+        self.sync_retain_stats();
+        debug_assert!(self.shared.buffered_total <= self.config.max_ooo_bytes_total);
+    }
+
+    /// Copies the retained-bytes bound counters into the stats.
+    #[inline]
+    fn sync_retain_stats(&mut self) {
+        self.shared.insertion.retained_limit_hits = self.shared.retain.stream_hits;
+        self.shared.insertion.global_retained_limit_hits = self.shared.retain.global_hits;
+    }
+
+    /// Flags what the segment's IP and TCP headers say about it: a bad checksum, or a TTL
+    /// different from the previous one of its direction (only for correct headers).
+    fn check_header(
+        &mut self,
+        slot: u32,
+        side: Side,
+        seg: &Segment<'_>,
+        suspect: bool,
+        ts_us: u64,
+        sink: &mut impl StreamSink,
+    ) {
         let flow = self.table.flow_mut(slot);
+        let kind = if suspect {
+            TcpAnomaly::BadChecksum
+        } else if flow.stream_mut(side).note_ttl(seg.ttl) {
+            self.shared.insertion.ttl_changes += 1;
+            TcpAnomaly::TtlChanged
+        } else {
+            return;
+        };
+        let mut cx = Ctx {
+            sink,
+            shared: &mut self.shared,
+            conn: flow.conn,
+            from: side,
+            ts_us,
+        };
+        cx.anomaly(kind);
+    }
+
+    /// The acknowledgment (about the other direction) and the data of one segment from `side`;
+    /// `seen` is its packet time and whether its checksum was wrong.
+    fn segment_data(
+        &mut self,
+        slot: u32,
+        side: Side,
+        seg: &Segment<'_>,
+        data_seq: u32,
+        seen: (u64, bool),
+        sink: &mut impl StreamSink,
+    ) {
+        let (ts_us, suspect) = seen;
+        let fin = seg.flags.has(TcpFlags::FIN);
+        let flow = self.table.flow_mut(slot);
+        let conn = flow.conn;
         if seg.flags.has(TcpFlags::ACK) {
             // The ACK speaks about the other direction: settle its holes before this data, which
             // the peer sent after receiving them.
@@ -273,18 +363,14 @@ impl Reassembler {
         }
         if stream.is_started() && (!seg.payload.is_empty() || fin) {
             let mut cx = Ctx {
-                sink: &mut *sink,
+                sink,
                 shared: &mut self.shared,
                 conn,
                 from: side,
                 ts_us,
             };
-            stream.on_segment(data_seq, seg.payload, fin, &mut cx);
+            stream.on_segment(data_seq, seg.payload, fin, suspect, &mut cx);
         }
-        self.arm_hole_timer(slot, Side::Client);
-        self.arm_hole_timer(slot, Side::Server);
-        self.close_if_finished(slot, ts_us, sink);
-        debug_assert!(self.shared.buffered_total <= self.config.max_ooo_bytes_total);
     }
 
     /// Advances packet time to `ts_us`: holes older than `gap_timeout_ms` become gaps and flows
@@ -318,6 +404,7 @@ impl Reassembler {
             self.shared.stats.flows_idle_closed += 1;
             self.close(slot, ts_us, CloseReason::Idle, sink);
         }
+        self.sync_retain_stats();
     }
 
     /// End of input: delivers everything buffered (with gaps for holes) and closes every flow
@@ -330,7 +417,9 @@ impl Reassembler {
             self.close(slot, ts_us, CloseReason::EndOfInput, sink);
         }
         self.holes.clear();
+        self.sync_retain_stats();
         debug_assert_eq!(self.shared.buffered_total, 0);
+        debug_assert_eq!(self.shared.retain.total, 0);
     }
 
     /// Starts tracking a new flow from its first segment (a SYN or data); emits Open.
@@ -399,11 +488,22 @@ impl Reassembler {
     }
 
     /// Decides what a SYN from `side` means for the flow in `slot`.
-    fn syn_action(&self, slot: u32, side: Side, seq: u32) -> SynAction {
+    fn syn_action(&self, slot: u32, side: Side, seg: &Segment<'_>) -> SynAction {
         let flow = self.table.flow(slot);
-        if flow.stream(side).syn_matches(seq) {
+        let own = flow.stream(side);
+        let peer = flow.stream(side.flip());
+        if own.syn_matches(seg.seq) {
             SynAction::Retransmission
         } else if flow.streams.iter().all(Stream::is_pristine) {
+            SynAction::Anchor
+        } else if seg.flags.has(TcpFlags::ACK)
+            && own.is_pristine()
+            && !own.syn_seen()
+            && peer.syn_seen()
+            && peer.seq_plausible(seg.ack)
+        {
+            // A SYN-ACK answering a SYN that carried data (TCP Fast Open, RFC 7413 section
+            // 4.2): the client's stream already holds that data, the connection is the same.
             SynAction::Anchor
         } else {
             SynAction::Reuse

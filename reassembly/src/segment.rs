@@ -27,6 +27,21 @@ impl TcpFlags {
     }
 }
 
+/// Whether the checksums of the headers that carried a segment were verified (IPv4 header and
+/// TCP, RFC 9293 section 3.1), and how that came out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Checksum {
+    /// Not verified: verification is off, the capture offloads checksums, or the packet was
+    /// cut by the snap length.
+    #[default]
+    NotChecked,
+    /// Verified and correct.
+    Valid,
+    /// Verified and wrong: the receiver dropped this segment. Reassembly never lets its bytes
+    /// win over a correct copy and lets its header change no connection state.
+    Invalid,
+}
+
 /// One TCP segment as seen on the wire; `payload` borrows the packet buffer.
 ///
 /// `payload` may be shorter than the segment really was (snap-length truncation): the missing
@@ -48,6 +63,11 @@ pub struct Segment<'a> {
     pub flags: TcpFlags,
     /// Captured payload bytes.
     pub payload: &'a [u8],
+    /// IPv4 TTL or IPv6 hop limit of the (innermost) IP header that carried the segment; a
+    /// change within a direction is the anomaly `ttl_changed`.
+    pub ttl: u8,
+    /// Whether the checksums were verified, and their result.
+    pub checksum: Checksum,
 }
 
 /// Direction-independent identity of a TCP connection: both directions map to the same key.

@@ -46,3 +46,18 @@ pub struct ReassemblyStats {
     /// Connections closed because a new SYN reused their 4-tuple.
     pub flows_reused: u64,
 }
+
+/// What the checks against insertion evasion counted: TTL changes, bad checksums and the
+/// bounds of the bytes kept for comparing retransmissions. Apart from [`ReassemblyStats`] so
+/// that code summing every field of it (the sharded pipeline) keeps compiling; sum these too.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InsertionStats {
+    /// Segments whose TTL or hop limit differed from the previous one of their direction.
+    pub ttl_changes: u64,
+    /// Segments with a wrong TCP or IPv4 header checksum.
+    pub bad_checksum_segments: u64,
+    /// Times `max_retained_bytes_per_stream` dropped kept bytes before their acknowledgment.
+    pub retained_limit_hits: u64,
+    /// Times `max_retained_bytes_total` made a stream drop what it kept.
+    pub global_retained_limit_hits: u64,
+}

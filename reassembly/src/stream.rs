@@ -6,15 +6,19 @@
 //! A 32-bit sequence number is mapped to an offset by unwrapping it relative to the next
 //! expected offset, so streams longer than 4 GiB cross sequence wrap-around transparently.
 //!
-//! Overlap policy: **first data wins**. Bytes already delivered or buffered are never replaced;
-//! when a later copy of buffered bytes differs, the segment is flagged as a retransmission
-//! mismatch. Delivered bytes are not kept, so a retransmission of already delivered bytes is
-//! counted but not compared.
+//! Overlap policy: **first data wins, but a bad checksum never wins.** Bytes already delivered
+//! are never replaced. Buffered bytes are replaced only when they came in a segment with a bad
+//! checksum (the receiver dropped it) and a correct copy arrives. Delivered bytes are kept
+//! until the peer acknowledges them (`max_retained_bytes_per_stream`, [`Retained`]), so a later
+//! copy of delivered or buffered bytes is compared whatever the order, and a difference is a
+//! retransmission mismatch. Segments with a bad checksum are never compared: their anomaly is
+//! `bad_checksum`.
 
 use std::collections::VecDeque;
 
 use crate::event::{ConnId, Side, StreamEvent, StreamSink, TcpAnomaly};
-use crate::stats::ReassemblyStats;
+use crate::retained::{RetainBudget, Retained};
+use crate::stats::{InsertionStats, ReassemblyStats};
 
 /// Largest forward distance (in sequence space) a segment or acknowledgment may lie beyond the
 /// next expected byte: RFC 7323 section 2.3 caps a scaled window at 2^30 bytes. Anything
@@ -40,6 +44,10 @@ pub(crate) struct Shared {
     pub max_stream_bytes: usize,
     /// `max_ooo_bytes_total` of the config.
     pub max_total_bytes: usize,
+    /// Delivered bytes kept until acknowledged, over all streams, and their bounds.
+    pub retain: RetainBudget,
+    /// Counters of the checks against insertion evasion.
+    pub insertion: InsertionStats,
 }
 
 /// Where the events of one stream operation go, and what they are tagged with.
@@ -113,6 +121,8 @@ struct Chunk {
     /// Offset of the first byte a later copy contradicted: the anomaly is emitted right before
     /// that byte is delivered, so the consumer attaches it to the message it belongs to.
     conflict_at: Option<u64>,
+    /// The bytes came in a segment with a bad checksum: a correct copy replaces them.
+    suspect: bool,
 }
 
 impl Chunk {
@@ -152,6 +162,10 @@ pub(crate) struct Stream {
     hole_since_us: Option<u64>,
     /// `next` when `hole_since_us` was set; progress past it restarts the hole timer.
     hole_at: u64,
+    /// Delivered bytes not yet acknowledged by the peer, to compare later copies with.
+    retained: Retained,
+    /// TTL (hop limit) of the last segment of this direction with a correct header.
+    ttl: Option<u8>,
 }
 
 // Invariant: after every public method returns
@@ -160,7 +174,8 @@ pub(crate) struct Stream {
 // - `buffered` is the sum of the chunk lengths, and `buffered` of every stream sums to
 //   `Shared::buffered_total`;
 // - `fin`, when set, is at or after `next` and at or after the end of every chunk;
-// - the Data and Gap lengths emitted so far sum to `next`.
+// - the Data and Gap lengths emitted so far sum to `next`;
+// - `retained` holds delivered bytes only: it ends at or before `next`.
 impl Stream {
     /// True once the stream has an anchor.
     #[inline]
@@ -183,6 +198,19 @@ impl Stream {
     #[inline]
     pub(crate) fn syn_matches(&self, seq: u32) -> bool {
         self.syn_seen && self.base_seq == seq.wrapping_add(SYN_SEQ_LEN)
+    }
+
+    /// True when the stream was anchored on its own SYN.
+    #[inline]
+    pub(crate) fn syn_seen(&self) -> bool {
+        self.syn_seen
+    }
+
+    /// Notes the TTL (hop limit) of a segment of this direction; true when it differs from
+    /// the previous one.
+    #[inline]
+    pub(crate) fn note_ttl(&mut self, ttl: u8) -> bool {
+        self.ttl.replace(ttl).is_some_and(|old| old != ttl)
     }
 
     /// True when nothing was delivered, buffered or finished yet.
@@ -231,12 +259,14 @@ impl Stream {
     }
 
     /// Takes one segment of this direction: `seq` is the sequence number of `payload[0]` (or of
-    /// the FIN when `payload` is empty).
+    /// the FIN when `payload` is empty). `suspect`: the segment's checksum was wrong, so its
+    /// bytes never win over a correct copy and are never compared.
     pub(crate) fn on_segment<S: StreamSink + ?Sized>(
         &mut self,
         seq: u32,
         payload: &[u8],
         fin: bool,
+        suspect: bool,
         cx: &mut Ctx<'_, S>,
     ) {
         debug_assert!(self.started, "segment on a stream without anchor");
@@ -248,6 +278,9 @@ impl Stream {
             cx.shared.stats.out_of_window_segments += 1;
             return;
         };
+        if rel_start < 0 && !suspect {
+            self.compare_delivered(rel_start, payload, cx);
+        }
         // Offsets: before `next` nothing can be delivered any more, so clamp there.
         let start = self.next.saturating_add(rel_start.max(0) as u64);
         let mut end = if rel_end <= 0 {
@@ -283,17 +316,135 @@ impl Stream {
             debug_assert!(false, "segment range outside its payload");
             return;
         };
+        if suspect {
+            self.accept_suspect(start, data, cx);
+        } else {
+            self.accept(start, data, cx);
+        }
+        self.check();
+    }
+
+    /// Takes correct bytes `data` at `start >= next`: they replace buffered bytes that came
+    /// with a bad checksum, are compared with the other buffered bytes (which win), then are
+    /// delivered or buffered.
+    fn accept<S: StreamSink + ?Sized>(&mut self, start: u64, data: &[u8], cx: &mut Ctx<'_, S>) {
+        let replaced = self.evict_suspect(start, data, cx.shared);
         // Compare with the buffered bytes (which win); a contradicted chunk remembers where,
         // and its anomaly is emitted in the byte stream right there when it is delivered.
         if !self.chunks.is_empty() && self.mark_conflicts(start, data) {
             cx.shared.stats.retransmission_mismatches += 1;
         }
+        if replaced.is_some() {
+            cx.shared.stats.retransmission_mismatches += 1;
+            if start == self.next {
+                cx.anomaly(TcpAnomaly::RetransmissionMismatch);
+            }
+        }
         if start == self.next {
             self.deliver_in_order(data, cx);
         } else {
-            self.buffer(start, data, cx);
+            self.buffer(start, data, false, cx);
+            if let Some(at) = replaced {
+                self.mark_conflict_at(at, cx);
+            }
         }
-        self.check();
+    }
+
+    /// Takes bytes `data` at `start >= next` from a segment with a bad checksum: in order they
+    /// are delivered (nothing better is there; a correct copy then finds them retained and
+    /// differing), else they only fill holes of the buffer.
+    fn accept_suspect<S: StreamSink + ?Sized>(
+        &mut self,
+        start: u64,
+        data: &[u8],
+        cx: &mut Ctx<'_, S>,
+    ) {
+        if start == self.next {
+            self.deliver_in_order(data, cx);
+        } else {
+            self.buffer(start, data, true, cx);
+        }
+    }
+
+    /// Compares the part of a segment that lies before `next` (it starts `-rel_start` bytes
+    /// before it) with the delivered bytes still retained: a difference is a mismatch.
+    fn compare_delivered<S: StreamSink + ?Sized>(
+        &mut self,
+        rel_start: i64,
+        payload: &[u8],
+        cx: &mut Ctx<'_, S>,
+    ) {
+        let back = rel_start.unsigned_abs();
+        // Bytes from before offset 0 (a retransmitted SYN's data, or garbage) are not compared.
+        let before_zero = usize::try_from(back.saturating_sub(self.next)).unwrap_or(usize::MAX);
+        let Some(old) = payload.get(before_zero..) else {
+            return;
+        };
+        let at = self.next.saturating_sub(back);
+        if self.retained.first_difference(at, old).is_some() {
+            cx.shared.stats.retransmission_mismatches += 1;
+            cx.anomaly(TcpAnomaly::RetransmissionMismatch);
+        }
+    }
+
+    /// Removes the buffered bytes with a bad checksum that `data` (correct, at `start`)
+    /// overlaps, keeping their parts outside it. The offset of the first replaced byte that
+    /// differed, if any.
+    fn evict_suspect(&mut self, start: u64, data: &[u8], shared: &mut Shared) -> Option<u64> {
+        let end = start + data.len() as u64;
+        let mut differs: Option<u64> = None;
+        let mut kept: Vec<Chunk> = Vec::new();
+        let mut i = self.first_ending_after(start);
+        while let Some(c) = self.chunks.get(i) {
+            if c.start >= end {
+                break;
+            }
+            if !c.suspect {
+                i += 1;
+                continue;
+            }
+            let Some(c) = self.chunks.remove(i) else {
+                break;
+            };
+            self.buffered -= c.data.len();
+            shared.buffered_total -= c.data.len();
+            let (from, to) = (c.start.max(start), c.end().min(end));
+            let ours = slice(data, start, from, to).unwrap_or_default();
+            let theirs = slice(&c.data, c.start, from, to).unwrap_or_default();
+            if let Some(k) = ours.iter().zip(theirs).position(|(a, b)| a != b) {
+                let at = from + k as u64;
+                differs = Some(differs.map_or(at, |d| d.min(at)));
+            }
+            for (lo, hi) in [(c.start, start), (end, c.end())] {
+                if let Some(part) = slice(&c.data, c.start, lo, hi).filter(|p| !p.is_empty()) {
+                    kept.push(Chunk {
+                        start: lo,
+                        data: part.to_vec(),
+                        ts_us: c.ts_us,
+                        conflict_at: c.conflict_at.filter(|&a| a >= lo && a < hi),
+                        suspect: true,
+                    });
+                }
+            }
+        }
+        for c in kept {
+            // Each part lies where its chunk was: it overlaps nothing left in the buffer.
+            let at = self.chunks.partition_point(|x| x.start < c.start);
+            self.buffered += c.data.len();
+            shared.buffered_total += c.data.len();
+            self.chunks.insert(at, c);
+        }
+        differs
+    }
+
+    /// Marks the buffered byte at `at` as contradicted; when it is no longer buffered (a
+    /// buffer limit delivered it), the anomaly is emitted now.
+    fn mark_conflict_at<S: StreamSink + ?Sized>(&mut self, at: u64, cx: &mut Ctx<'_, S>) {
+        let i = self.first_ending_after(at);
+        match self.chunks.get_mut(i).filter(|c| c.start <= at) {
+            Some(c) => c.conflict_at = Some(c.conflict_at.map_or(at, |old| old.min(at))),
+            None => cx.anomaly(TcpAnomaly::RetransmissionMismatch),
+        }
     }
 
     /// Records a FIN at offset `fin` unless one was already recorded or it contradicts data
@@ -326,6 +477,7 @@ impl Stream {
                     let n = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
                     let (now, later) = rest.split_at(n);
                     cx.data(now);
+                    self.retained.push(self.next, now, &mut cx.shared.retain);
                     self.next += now.len() as u64;
                     rest = later;
                 }
@@ -340,13 +492,14 @@ impl Stream {
         &mut self,
         mut start: u64,
         mut data: &[u8],
+        suspect: bool,
         cx: &mut Ctx<'_, S>,
     ) {
         let mut stream_hit = false;
         let mut global_hit = false;
         loop {
             debug_assert!(start > self.next && !data.is_empty());
-            let plan = self.plan(start, data, cx.ts_us);
+            let plan = self.plan(start, data, cx.ts_us, suspect);
             if plan.added == 0 {
                 cx.shared.stats.retransmitted_segments += 1;
                 return;
@@ -356,7 +509,7 @@ impl Stream {
             let over_global =
                 cx.shared.buffered_total.saturating_add(plan.added) > cx.shared.max_total_bytes;
             if !over_stream && !over_global {
-                self.insert(start, data, cx.ts_us, cx.shared);
+                self.insert(start, data, (cx.ts_us, suspect), cx.shared);
                 cx.shared.stats.ooo_segments += 1;
                 return;
             }
@@ -425,8 +578,8 @@ impl Stream {
         any
     }
 
-    /// Computes what inserting `data` (seen at `ts_us`) at `start` would add.
-    fn plan(&self, start: u64, data: &[u8], ts_us: u64) -> Plan {
+    /// Computes what inserting `data` (seen at `ts_us`, `suspect` or not) at `start` would add.
+    fn plan(&self, start: u64, data: &[u8], ts_us: u64, suspect: bool) -> Plan {
         let end = start + data.len() as u64;
         let mut i = self.first_ending_after(start);
         let mut plan = Plan {
@@ -447,7 +600,9 @@ impl Stream {
                     let extends = i
                         .checked_sub(1)
                         .and_then(|p| self.chunks.get(p))
-                        .is_some_and(|c| c.end() == cursor && c.ts_us == ts_us);
+                        .is_some_and(|c| {
+                            c.end() == cursor && c.ts_us == ts_us && c.suspect == suspect
+                        });
                     if !extends {
                         plan.new_chunks += 1;
                     }
@@ -459,10 +614,11 @@ impl Stream {
         plan
     }
 
-    /// Copies the bytes of `data` (at `start`, seen at `ts_us`) that are not buffered yet into
-    /// the buffer. A piece extends the chunk it touches only when both were seen at the same
-    /// time, so every chunk keeps one arrival time.
-    fn insert(&mut self, start: u64, data: &[u8], ts_us: u64, shared: &mut Shared) {
+    /// Copies the bytes of `data` (at `start`, seen at `ts_us`, `suspect` or not) that are not
+    /// buffered yet into the buffer. A piece extends the chunk it touches only when both were
+    /// seen at the same time and are alike, so every chunk keeps one arrival time and quality.
+    fn insert(&mut self, start: u64, data: &[u8], seen: (u64, bool), shared: &mut Shared) {
+        let (ts_us, suspect) = seen;
         debug_assert!(start > self.next);
         let end = start + data.len() as u64;
         let mut i = self.first_ending_after(start);
@@ -479,7 +635,11 @@ impl Stream {
                     let piece = slice(data, start, cursor, stop).unwrap_or_default();
                     let previous = i.checked_sub(1).and_then(|p| self.chunks.get_mut(p));
                     match previous {
-                        Some(prev) if prev.end() == cursor && prev.ts_us == ts_us => {
+                        Some(prev)
+                            if prev.end() == cursor
+                                && prev.ts_us == ts_us
+                                && prev.suspect == suspect =>
+                        {
                             prev.data.extend_from_slice(piece)
                         }
                         _ => {
@@ -490,6 +650,7 @@ impl Stream {
                                     data: piece.to_vec(),
                                     ts_us,
                                     conflict_at: None,
+                                    suspect,
                                 },
                             );
                             i += 1;
@@ -521,6 +682,7 @@ impl Stream {
             }
             None => cx.data_seen_at(bytes, chunk.ts_us),
         }
+        self.retained.push(self.next, bytes, &mut cx.shared.retain);
         self.next = chunk.end();
     }
 
@@ -553,12 +715,23 @@ impl Stream {
     /// The peer acknowledged up to `ack`: bytes of a hole below it were received by the peer
     /// but never captured, so they become a gap. Without a hole (nothing buffered, no FIN
     /// beyond `next`) nothing happens: the data may still be on its way in the capture.
+    /// Delivered bytes below `ack` need no comparison any more and are forgotten.
     pub(crate) fn on_ack<S: StreamSink + ?Sized>(&mut self, ack: u32, cx: &mut Ctx<'_, S>) {
-        if !self.started || !self.has_hole() {
+        if !self.started {
             return;
         }
         let rel = self.rel(ack);
-        if rel <= 0 || rel > MAX_WINDOW_BYTES {
+        if rel.abs() > MAX_WINDOW_BYTES {
+            return;
+        }
+        if self.retained.len() > 0 {
+            let acked = match u64::try_from(rel) {
+                Ok(ahead) => self.next.saturating_add(ahead),
+                Err(_) => self.next.saturating_sub(rel.unsigned_abs()),
+            };
+            self.retained.ack(acked, &mut cx.shared.retain);
+        }
+        if rel <= 0 || !self.has_hole() {
             return;
         }
         let acked = self.next.saturating_add(rel as u64);
@@ -591,9 +764,10 @@ impl Stream {
         self.check();
     }
 
-    /// Releases the buffer (the connection is gone).
+    /// Releases the buffer and the retained bytes (the connection is gone).
     pub(crate) fn release(&mut self, shared: &mut Shared) {
         shared.buffered_total -= self.buffered;
+        self.retained.clear(&mut shared.retain);
         *self = Stream::default();
     }
 
@@ -631,6 +805,10 @@ impl Stream {
                 sum += c.data.len();
             }
             debug_assert_eq!(sum, self.buffered, "buffered bytes out of sync");
+            debug_assert!(
+                self.retained.len() == 0 || self.retained.end() <= self.next,
+                "retained bytes not delivered"
+            );
             if let Some(fin) = self.fin {
                 debug_assert!(fin >= prev_end, "data after FIN");
             }

@@ -40,6 +40,9 @@ pub enum Command {
     /// The API inventory rebuilt from records (files or Kafka): a table, JSON, an OpenAPI
     /// document (`--openapi`) or the diff against a spec (`--diff`).
     Inventory(cmd::inventory::InventoryArgs),
+    /// Investigate and share sessions in a browser: ingest records (files, stdin or Kafka) into
+    /// a store and serve the web UI (docs/ui.md).
+    Ui(cmd::ui::UiArgs),
     /// Validate a config file and print the effective configuration as TOML (defaults filled
     /// in, secrets replaced by a placeholder).
     CheckConfig {
@@ -56,6 +59,7 @@ pub fn run(command: &Command) -> Result<Outcome, RunError> {
         Command::Listen(args) => cmd::listen::run(args),
         Command::Consume(args) => cmd::consume::run(args),
         Command::Inventory(args) => cmd::inventory::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
         Command::CheckConfig { file } => cmd::check_config::run(file),
     }
 }

@@ -7,9 +7,15 @@ use apitap_detect::DetectConfig;
 use apitap_exporters::ExportConfig;
 use apitap_inventory::ApiConfig;
 use apitap_reassembly::ReassemblyConfig;
+use std::sync::Arc;
+
 use apitap_sessionizer::http::HttpConfig;
+use apitap_sessionizer::http2::Http2Config;
 use apitap_sessionizer::record::RecordConfig;
 use apitap_sessionizer::session::SessionConfig;
+use apitap_sessionizer::tls::decrypt::KeyLog;
+use apitap_sessionizer::websocket::WebSocketConfig;
+use apitap_ui::UiConfig;
 use serde::{Deserialize, Serialize};
 
 /// Most bytes of each body a record may sample (`output.body_capture_bytes`): a sample is for
@@ -29,6 +35,10 @@ pub struct Config {
     pub reassembly: ReassemblyConfig,
     /// HTTP parsing bounds.
     pub http: HttpConfig,
+    /// HTTP/2 (h2c and gRPC) bounds.
+    pub http2: Http2Config,
+    /// WebSocket bounds and text-message sampling (written only with body capture on).
+    pub websocket: WebSocketConfig,
     /// Shape of the exported records (redaction).
     pub output: RecordConfig,
     /// API sessions: keys, context parameters, lifecycle (`docs/sessions.md`).
@@ -52,6 +62,29 @@ pub struct Config {
     /// API abuse inside sessions: BOLA, enumeration, credential stuffing, brute force,
     /// scraping, volume spikes (`docs/behaviours.md`).
     pub behaviours: BehavioursConfig,
+    /// What a command adds that is not in the file (`replay --tls-keylog`).
+    #[serde(skip)]
+    pub inputs: Inputs,
+    /// `apitap ui`: the store's retention and batches, tokens (`docs/ui.md`).
+    pub ui: UiConfig,
+}
+
+/// What a command gives the pipeline besides the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// Replay only: the secrets TLS connections are decrypted with.
+    pub tls_keylog: Option<Arc<KeyLog>>,
+}
+
+impl PartialEq for Inputs {
+    /// The same key log (by identity: secrets are not compared).
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.tls_keylog, &other.tls_keylog) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Why the config could not be loaded.
@@ -150,6 +183,13 @@ impl Config {
                 r.max_ooo_bytes_per_stream, r.max_ooo_bytes_total
             ));
         }
+        if r.max_retained_bytes_per_stream > r.max_retained_bytes_total {
+            return Err(format!(
+                "reassembly.max_retained_bytes_per_stream ({}) is larger than \
+                 reassembly.max_retained_bytes_total ({}); lower the first or raise the second",
+                r.max_retained_bytes_per_stream, r.max_retained_bytes_total
+            ));
+        }
         if r.idle_timeout_ms == 0 {
             return Err("reassembly.idle_timeout_ms must be at least 1".into());
         }
@@ -157,8 +197,11 @@ impl Config {
         self.capture.validate().map_err(|e| e.to_string())?;
         self.decode.validate()?;
         self.http.validate().map_err(|e| e.to_string())?;
+        self.http2.validate().map_err(|e| e.to_string())?;
+        self.websocket.validate().map_err(|e| e.to_string())?;
         self.session.validate().map_err(|e| e.to_string())?;
         self.behaviours.validate().map_err(|e| e.to_string())?;
+        self.ui.validate()?;
         Ok(())
     }
 }
@@ -225,6 +268,19 @@ mod tests {
             e.contains("max_ooo_bytes_per_stream") && e.contains("max_ooo_bytes_total"),
             "{e}"
         );
+        let e = Config::parse(
+            "[reassembly]\nmax_retained_bytes_per_stream = 10\nmax_retained_bytes_total = 5\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("max_retained_bytes_per_stream") && e.contains("max_retained_bytes_total"),
+            "{e}"
+        );
+        let e = Config::parse("[decode]\nverify_checksums = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("verify_checksums"), "{e}");
     }
 
     #[test]
@@ -256,6 +312,27 @@ mod tests {
             "{e}"
         );
         assert!(Config::parse("[behaviours.bola]\nmin_foreing_ids = 3\n").is_err());
+    }
+
+    #[test]
+    fn ui_section_is_read_checked_and_its_tokens_never_print() {
+        let c = Config::parse(
+            "[ui]\ntoken = \"shared-token-0123456789\"\n[ui.analysts]\nana = \"ana-token-0123456789ab\"\n\
+             [ui.retention]\nmax_age_hours = 24\n",
+        )
+        .unwrap();
+        assert_eq!(c.ui.retention.max_age_hours, 24);
+        assert_eq!(c.ui.analysts["ana"].expose(), "ana-token-0123456789ab");
+        let printed = toml::to_string(&c).unwrap();
+        assert!(!printed.contains("0123456789"), "{printed}");
+        let e = Config::parse("[ui]\ntoken = \"short\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ui.token"), "{e}");
+        let e = Config::parse("[ui]\nretention_days = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention_days"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::exit;
 use crate::privilege::PrivilegeError;
 
 /// Why a command could not run, or had to stop. Every variant but [`RunError::Write`] is
-/// raised before anything was processed (exit 2); `Write` stops processing (exit 3).
+/// raised before anything was processed (exit 2); `Write`, `Print` and `StoreWrite` stop
+/// processing (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Flags that cannot work together or are out of range.
@@ -83,6 +84,20 @@ pub enum RunError {
     /// Events could not be written (disk full, closed pipe): processing stopped.
     #[error("{0}; processing stopped")]
     Write(#[from] ExportError),
+    /// `ui`: the store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] apitap_ui::StoreError),
+    /// `ui`: a write to the store failed (disk full): ingest stopped.
+    #[error("{0}; ingest stopped")]
+    StoreWrite(apitap_ui::StoreError),
+    /// `ui`: the web server cannot listen.
+    #[error("cannot listen on {addr} for the web UI: {source}")]
+    Serve {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// `consume`: the records could not be written to stdout.
     #[error("cannot write output: {0}")]
     Print(std::io::Error),
@@ -92,7 +107,9 @@ impl RunError {
     /// The process exit code (README table, `apitap --help`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Write(_) | RunError::Print(_) => exit::OUTPUT_FAILED,
+            RunError::Write(_) | RunError::Print(_) | RunError::StoreWrite(_) => {
+                exit::OUTPUT_FAILED
+            }
             _ => exit::USAGE,
         }
     }

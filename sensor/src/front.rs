@@ -5,8 +5,10 @@
 
 use std::net::SocketAddr;
 
-use apitap_reassembly::{ConnId, Reassembler, ReassemblyStats};
-use apitap_sessionizer::http::{HttpConfig, HttpStats, HttpTracker};
+use apitap_reassembly::{ConnId, InsertionStats, Reassembler, ReassemblyStats};
+use apitap_sessionizer::http::{Finished, HttpConfig, HttpStats, HttpTracker};
+use apitap_sessionizer::http2::{Http2Config, Http2Stats};
+use apitap_sessionizer::websocket::WebSocketConfig;
 
 use crate::capture::PacketRef;
 use crate::config::Config;
@@ -60,6 +62,37 @@ fn http_config(cfg: &Config) -> HttpConfig {
     http
 }
 
+/// The HTTP/2 settings with the body capture of HTTP/1 ([`http_config`]): sessions and body
+/// samples read HTTP/2 bodies as they read HTTP/1's.
+fn http2_config(cfg: &Config, http: &HttpConfig) -> Http2Config {
+    let mut h2 = cfg.http2.clone();
+    h2.max_body_capture_bytes = h2.max_body_capture_bytes.max(http.max_body_capture_bytes);
+    h2
+}
+
+/// The WebSocket settings: text messages are sampled only when records carry body samples
+/// (`output.body_capture_bytes`), and no more of each than a body sample holds.
+fn websocket_config(cfg: &Config) -> WebSocketConfig {
+    let mut ws = cfg.websocket.clone();
+    match cfg.output.body_capture_bytes {
+        0 => ws.max_sampled_messages = 0,
+        n => ws.max_sample_bytes = ws.max_sample_bytes.min(n),
+    }
+    ws
+}
+
+/// The HTTP stage: every protocol's settings, and the key log when one was given.
+fn http_tracker(cfg: &Config) -> HttpTracker {
+    let http = http_config(cfg);
+    let tracker = HttpTracker::new(http.clone())
+        .with_http2(http2_config(cfg, &http))
+        .with_websocket(websocket_config(cfg));
+    match &cfg.inputs.tls_keylog {
+        Some(keys) => tracker.with_keylog(std::sync::Arc::clone(keys)),
+        None => tracker,
+    }
+}
+
 /// What the front stages counted.
 #[derive(Clone, Debug, Default)]
 pub struct FrontStats {
@@ -67,8 +100,12 @@ pub struct FrontStats {
     pub decode: DecodeStats,
     /// Reassembly counters.
     pub reassembly: ReassemblyStats,
+    /// What reassembly's checks against insertion evasion counted.
+    pub insertion: InsertionStats,
     /// HTTP counters.
     pub http: HttpStats,
+    /// HTTP/2 counters.
+    pub http2: Http2Stats,
     /// Connections tracked now.
     pub active_flows: usize,
 }
@@ -93,7 +130,7 @@ impl Front {
         Front {
             decoder: Decoder::with_config(&cfg.decode),
             reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(first_conn),
-            http: HttpTracker::new(http_config(cfg)),
+            http: http_tracker(cfg),
             now_us: 0,
             next_expire_us: 0,
         }
@@ -159,17 +196,26 @@ impl Front {
         self.drain(out);
     }
 
-    /// Stage every transaction HTTP finished, with the outermost tunnel its flow came
-    /// through: the decoder that peeled the tunnel names it as the transaction leaves.
+    /// Stage every transaction and connection record HTTP finished, in order, with the
+    /// outermost tunnel its flow came through: the decoder that peeled the tunnel names it as
+    /// the transaction leaves.
     #[inline]
     fn drain(&mut self, out: &mut StagedBatch) {
-        for tx in self.http.drain() {
-            let tunnel = match tx.zone {
-                0 => None,
-                zone => self.decoder.tunnel(zone).cloned(),
-            };
-            out.push(self.now_us, tx, tunnel);
-        }
+        let (decoder, now_us) = (&self.decoder, self.now_us);
+        let tunnel = |zone| match zone {
+            0 => None,
+            zone => decoder.tunnel(zone).cloned(),
+        };
+        self.http.drain_finished(|f| match f {
+            Finished::Transaction(tx) => {
+                let t = tunnel(tx.zone);
+                out.push(now_us, tx, t);
+            }
+            Finished::Connection(rec) => {
+                let t = tunnel(rec.zone);
+                out.push_conn(now_us, rec, t);
+            }
+        });
     }
 
     /// The packet clock.
@@ -182,7 +228,9 @@ impl Front {
         FrontStats {
             decode: self.decoder.stats().clone(),
             reassembly: self.reassembler.stats().clone(),
+            insertion: self.reassembler.insertion_stats().clone(),
             http: self.http.stats().clone(),
+            http2: self.http.http2_stats().clone(),
             active_flows: self.reassembler.active_flows(),
         }
     }

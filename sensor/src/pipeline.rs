@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use apitap_exporters::{ExportError, ExportStats, Exporter};
-use apitap_reassembly::{ConnId, ReassemblyStats};
+use apitap_reassembly::{ConnId, InsertionStats, ReassemblyStats};
 use apitap_sessionizer::http::HttpStats;
+use apitap_sessionizer::http2::Http2Stats;
 use apitap_sessionizer::session::{EndReason, SessionStats};
 use serde::Serialize;
 
@@ -37,8 +38,12 @@ pub struct PipelineStats {
     pub decode: DecodeStats,
     /// TCP reassembly counters.
     pub reassembly: ReassemblyStats,
-    /// HTTP counters.
+    /// Reassembly's checks against insertion evasion.
+    pub insertion: InsertionStats,
+    /// HTTP counters (connection classes included).
     pub http: HttpStats,
+    /// HTTP/2 counters.
+    pub http2: Http2Stats,
     /// Session counters.
     pub session: SessionStats,
     /// Exporter counters.
@@ -49,6 +54,15 @@ pub struct PipelineStats {
     pub session_records: u64,
     /// `alert` records produced.
     pub alerts: u64,
+    /// `websocket` records produced.
+    pub websocket_records: u64,
+    /// `tls` records produced.
+    pub tls_records: u64,
+    /// WebSocket messages counted into sessions.
+    pub websocket_session_messages: u64,
+    /// WebSocket upgrades forgotten before their connection ended (their records have no
+    /// session).
+    pub upgrades_forgotten: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Transactions carrying attacks, by class.
@@ -71,12 +85,18 @@ impl PipelineStats {
         PipelineStats {
             decode: front.decode,
             reassembly: front.reassembly,
+            insertion: front.insertion,
             http: front.http,
+            http2: front.http2,
             session: out.session,
             export: out.export,
             transactions: out.transactions,
             session_records: out.session_records,
             alerts: out.alerts,
+            websocket_records: out.websocket_records,
+            tls_records: out.tls_records,
+            websocket_session_messages: out.websocket_session_messages,
+            upgrades_forgotten: out.upgrades_forgotten,
             anomalies: out.anomalies,
             attacks: out.attacks,
             attack_outcomes: out.attack_outcomes,

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use apitap_detect::{Finding, Outcome};
 use apitap_inventory::ApiRecord;
-use apitap_sessionizer::http::Transaction;
+use apitap_sessionizer::http::{ConnRecord, Transaction};
 use apitap_sessionizer::record::Attacks;
 use apitap_sessionizer::session::{SessionHint, TxFacts};
 use apitap_sessionizer::tunnel::TunnelInfo;
@@ -69,6 +69,23 @@ pub struct Tick {
     pub now_us: u64,
 }
 
+/// A connection record (WebSocket, TLS) the front finished, and where it falls among the
+/// batch's transactions and timeout checks.
+#[derive(Debug)]
+pub struct StagedConn {
+    /// Transactions of the batch before it.
+    pub after: usize,
+    /// Timeout checks of the batch before it (one at the same `after` precedes it when it
+    /// is counted here).
+    pub ticks_before: usize,
+    /// The packet clock of the front when it finished.
+    pub now_us: u64,
+    /// The record.
+    pub rec: ConnRecord,
+    /// The outermost tunnel its flow came through.
+    pub tunnel: Option<TunnelInfo>,
+}
+
 /// Finished transactions of one front, in completion order, with its timeout checks.
 #[derive(Debug, Default)]
 pub struct StagedBatch {
@@ -83,6 +100,8 @@ pub struct StagedBatch {
     pub heads: Vec<u8>,
     /// Timeout checks, in order.
     pub ticks: Vec<Tick>,
+    /// Connection records, in order.
+    pub conns: Vec<StagedConn>,
 }
 
 impl StagedBatch {
@@ -109,6 +128,18 @@ impl StagedBatch {
         });
     }
 
+    /// Add a connection record, finished at packet time `now_us`, after everything pushed
+    /// so far.
+    pub fn push_conn(&mut self, now_us: u64, rec: ConnRecord, tunnel: Option<TunnelInfo>) {
+        self.conns.push(StagedConn {
+            after: self.items.len(),
+            ticks_before: self.ticks.len(),
+            now_us,
+            rec,
+            tunnel,
+        });
+    }
+
     /// A timeout check at packet time `now_us`, after the transactions pushed so far.
     pub fn push_tick(&mut self, now_us: u64) {
         self.ticks.push(Tick {
@@ -119,7 +150,7 @@ impl StagedBatch {
 
     /// True when there is nothing for the output stages.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.ticks.is_empty()
+        self.items.is_empty() && self.ticks.is_empty() && self.conns.is_empty()
     }
 
     /// The head of `item` as a worker wrote it.
@@ -132,5 +163,6 @@ impl StagedBatch {
         self.items.clear();
         self.heads.clear();
         self.ticks.clear();
+        self.conns.clear();
     }
 }

@@ -91,6 +91,26 @@ impl fmt::Display for Summary<'_> {
             s.transactions,
             records(&s.export)
         )?;
+        for r in self.files.unwrap_or_default() {
+            if r.timestamps_out_of_range > 0 {
+                writeln!(
+                    f,
+                    "  {}: {} packet time(s) out of range, each given the time of the packet \
+                     before it",
+                    r.path.display(),
+                    r.timestamps_out_of_range
+                )?;
+            }
+            if r.unsupported_link_packets > 0 {
+                writeln!(
+                    f,
+                    "  {}: {} packet(s) of interfaces with a link type apitap does not decode, \
+                     skipped",
+                    r.path.display(),
+                    r.unsupported_link_packets
+                )?;
+            }
+        }
         match self.workers {
             None => {}
             Some(0) => writeln!(f, "  threads: one (--workers 0)")?,
@@ -102,7 +122,9 @@ impl fmt::Display for Summary<'_> {
         for (name, counters) in [
             ("decode", nonzero(&s.decode)),
             ("reassembly", nonzero(&s.reassembly)),
+            ("insertion", nonzero(&s.insertion)),
             ("http", nonzero(&s.http)),
+            ("http2", nonzero(&s.http2)),
             ("export", nonzero(&s.export)),
         ] {
             if !counters.is_empty() {
@@ -112,6 +134,9 @@ impl fmt::Display for Summary<'_> {
         let listed = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
             m.iter().map(|(k, v)| (k.clone(), *v)).collect()
         };
+        for line in protocol_notes(s) {
+            writeln!(f, "  {line}")?;
+        }
         if !s.anomalies.is_empty() {
             writeln!(f, "  anomalies by kind: {}", join(&listed(&s.anomalies)))?;
         }
@@ -135,6 +160,36 @@ impl fmt::Display for Summary<'_> {
     }
 }
 
+/// What the operator should know about the protocols seen: how many TLS connections there
+/// were and that their content is not visible, and how many connections were not HTTP.
+fn protocol_notes(s: &PipelineStats) -> Vec<String> {
+    let h = &s.http;
+    let mut notes = Vec::new();
+    if h.tls_connections > 0 {
+        let hidden = h.tls_connections - h.tls_decrypted_connections;
+        let mut line = format!(
+            "tls: {} connection(s) seen; the content of {hidden} is encrypted and not visible \
+             (their tls records carry SNI, ALPN, version, cipher, JA3 and JA4)",
+            h.tls_connections
+        );
+        if h.tls_decrypted_connections > 0 {
+            line.push_str(&format!(
+                "; {} decrypted with the key log",
+                h.tls_decrypted_connections
+            ));
+        }
+        notes.push(line);
+    }
+    if h.not_http_connections > 0 || h.opaque_tunnels > 0 {
+        notes.push(format!(
+            "not HTTP: {} connection(s) and {} CONNECT tunnel(s) spoke something else; nothing \
+             of them was parsed",
+            h.not_http_connections, h.opaque_tunnels
+        ));
+    }
+    notes
+}
+
 /// Write the final counters as pretty JSON (`--stats-json`); a failure is reported, not fatal:
 /// the events were already written.
 pub fn write_stats_json(path: &std::path::Path, stats: &impl serde::Serialize) {
@@ -143,5 +198,38 @@ pub fn write_stats_json(path: &std::path::Path, stats: &impl serde::Serialize) {
         .and_then(|j| std::fs::write(path, j));
     if let Err(e) = written {
         eprintln!("apitap: cannot write stats to {}: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary says how many TLS connections were seen and that their content is not
+    /// visible; and how many connections were not HTTP.
+    #[test]
+    fn protocol_notes_name_tls_and_not_http() {
+        let mut s = PipelineStats::default();
+        assert!(protocol_notes(&s).is_empty());
+        s.http.tls_connections = 3;
+        s.http.tls_decrypted_connections = 1;
+        s.http.not_http_connections = 2;
+        let notes = protocol_notes(&s);
+        assert!(
+            notes[0].starts_with("tls: 3 connection(s) seen"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].contains("content of 2 is encrypted and not visible"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].contains("1 decrypted with the key log"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].starts_with("not HTTP: 2 connection(s)"),
+            "{notes:?}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use apitap_reassembly::{
-    ConnId, Reassembler, ReassemblyConfig, Segment, Side, StreamEvent, TcpFlags,
+    Checksum, ConnId, Reassembler, ReassemblyConfig, Segment, Side, StreamEvent, TcpFlags,
 };
 use apitap_sessionizer::http2::frame::{self, Probe};
 use apitap_sessionizer::http2::{
@@ -74,6 +74,8 @@ fn reassemble(packets: &[Packet]) -> Vec<Event> {
             ack: t.ack_no,
             flags: TcpFlags(flags),
             payload: &p.data[t.payload.clone()],
+            ttl: 64,
+            checksum: Checksum::NotChecked,
         };
         last = p.ts.as_micros() as u64;
         r.process(last, &seg, &mut sink);

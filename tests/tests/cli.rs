@@ -499,7 +499,17 @@ fn listen_exits_at_once_on_a_second_signal() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Ready when the port is bound (a loaded machine may take more than a moment to start):
+    // /proc/net/udp lists local addresses as `0100007F:PORT` in hex.
+    let entry = format!("0100007F:{port:04X}");
+    let bound = std::time::Instant::now();
+    while !std::fs::read_to_string("/proc/net/udp").is_ok_and(|t| t.contains(&entry)) {
+        assert!(
+            bound.elapsed() < Duration::from_secs(20),
+            "listen never bound"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     let datagrams = udp_payloads("tunnels/vxlan-outer.pcap");
     assert!(!datagrams.is_empty());

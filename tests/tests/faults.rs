@@ -493,10 +493,12 @@ fn overlapping_segments_with_the_same_bytes_give_the_clean_output() {
 }
 
 #[test]
-fn conflicting_overlap_against_delivered_bytes_is_invisible_and_first_data_wins() {
+fn conflicting_overlap_against_delivered_bytes_is_flagged_and_first_data_wins() {
     // The second copy of `/login` in the pipelined segment says `XXXXX` but arrives after the
-    // original was delivered. The reassembler keeps no delivered bytes, so it cannot compare
-    // (documented policy): no anomaly. First data wins: the output is the clean one exactly.
+    // original was delivered. Delivered bytes are kept until the server acknowledges them, so
+    // the copy is compared: retransmission_mismatch. First data wins: every record is the
+    // clean one, but for the anomaly on the request whose bytes were contradicted (its head
+    // is still being read when the copy arrives).
     let pkts = packets(PYTHON);
     let c = clean(PYTHON);
     let req = faults::client_payload(&pkts, PY_PORT, 0).unwrap();
@@ -508,7 +510,17 @@ fn conflicting_overlap_against_delivered_bytes_is_invisible_and_first_data_wins(
         "variant alters the URI"
     );
     let r = run_variant("conflict-delivered", &faulty);
-    assert_eq!(r.raw, c.raw);
+    assert_eq!(r.stats["reassembly"]["retransmission_mismatches"], 1);
+    let flagged: Vec<usize> = (0..c.records.len())
+        .filter(|&i| r.records[i] != c.records[i])
+        .collect();
+    assert_eq!(flagged.len(), 1, "{}", r.raw);
+    let i = flagged[0];
+    let mut want = anomalies(&c.records[i]);
+    want.push("retransmission_mismatch".into());
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    assert_eq!(r.records[i], with_anomalies(&c.records[i], &want));
+    assert_eq!(r.records[i]["request"]["uri"], "/login");
 }
 
 #[test]

@@ -334,7 +334,9 @@ fn journeys() -> (Vec<PathBuf>, String) {
 /// The JSON lines of the same capture and session config, written to a file.
 fn jsonl_of(pcaps: &[PathBuf], base: &str, dir: &Path) -> Vec<String> {
     let cfg = dir.join("jsonl.toml");
-    std::fs::write(&cfg, base).expect("write config");
+    // The same sensor id as the Kafka runs' config, so that records compare whole.
+    let text = format!("{base}\n[export]\nsensor_id = \"test-sensor\"\n");
+    std::fs::write(&cfg, text).expect("write config");
     let r = replay(
         pcaps,
         &["--config", cfg.to_str().expect("utf-8 path"), "-q"],
@@ -555,6 +557,54 @@ fn alerts_go_to_the_alerts_topic_keyed_by_session() {
     }
     kinds.sort();
     assert_eq!(kinds, ["attack", "attack_served"]);
+
+    // consume --attacks: every record of the attacked sessions, and nothing else.
+    let local = jsonl_of(&[fixture("detect/attack-journey.pcap")], &base, &dir);
+    let parsed: Vec<Value> = local
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let attacked: Vec<&str> = parsed
+        .iter()
+        .filter(|r| r["attacks"].as_array().is_some_and(|a| !a.is_empty()))
+        .filter_map(|r| r["session_id"].as_str())
+        .collect();
+    assert!(!attacked.is_empty(), "the journey ends in an attack");
+    let want: Vec<String> = local
+        .iter()
+        .zip(&parsed)
+        .filter(|(_, r)| {
+            r["session_id"]
+                .as_str()
+                .is_some_and(|s| attacked.contains(&s))
+        })
+        .map(|(l, _)| l.clone())
+        .collect();
+    assert!(
+        want.len() < local.len(),
+        "the capture has sessions without attacks"
+    );
+    let got = consume_json(&addr, &[&th, &ts], &["--attacks"]);
+    assert_eq!(sorted(got), sorted(want), "consume --attacks");
+    // consume --alerts --kind: the served attack, with its session's requests around it.
+    let o = consume(
+        &addr,
+        &[&th, &ts, &alerts_topic(&th)],
+        &["--alerts", "--kind", "attack_served", "--color", "never"],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(text.matches("ALERT ").count(), 1, "{text}");
+    assert!(text.contains("ALERT attack_served"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with('▶')),
+        "evidence marked: {text}"
+    );
 }
 
 #[test]

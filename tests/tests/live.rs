@@ -989,5 +989,12 @@ fn live_writes_a_quiet_links_records_within_two_seconds() {
         );
         let (code, _, log) = live.terminate_within(Duration::from_secs(2));
         assert_eq!(code, Some(0), "{log}");
+        // A running sensor names itself in every record: the host name, no config needed.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let records = read_records(&out);
+        assert!(!records.is_empty());
+        for r in &records {
+            assert_eq!(r["sensor_id"], host.trim(), "{r}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::{words, Hit, Value, L2};
 use crate::fields::Kind;
 
 /// User-Agent substrings of attack tools (their defaults; all can be changed).
-const USER_AGENTS: &[&str] = &[
+pub(crate) const USER_AGENTS: &[&str] = &[
     "sqlmap",
     "nikto",
     "nuclei",
@@ -69,7 +69,7 @@ const USER_AGENTS: &[&str] = &[
 ];
 
 /// Header names only scanners send.
-const HEADERS: &[&str] = &[
+pub(crate) const HEADERS: &[&str] = &[
     "acunetix-aspect",
     "acunetix-product",
     "x-scanner",
@@ -81,7 +81,7 @@ const HEADERS: &[&str] = &[
 ];
 
 /// Out-of-band interaction domains of scanners.
-const OOB_DOMAINS: &[&str] = &[
+pub(crate) const OOB_DOMAINS: &[&str] = &[
     "burpcollaborator.net",
     "oastify.com",
     "oast.pro",
@@ -102,7 +102,7 @@ const OOB_DOMAINS: &[&str] = &[
 ];
 
 /// Paths scanners probe for that no API serves.
-const PROBE_PATHS: &[&str] = &[
+pub(crate) const PROBE_PATHS: &[&str] = &[
     "/.git/",
     "/.env",
     "/.svn/",
@@ -141,6 +141,14 @@ const PROBE_PATHS: &[&str] = &[
     "/.bash_history",
     "/id_rsa",
 ];
+
+/// Whether a header name is one of [`HEADERS`] (ASCII case-insensitive): the only header
+/// names the scanner rule flags, so the only ones it needs to read.
+pub(crate) fn is_scanner_header(name: &[u8]) -> bool {
+    HEADERS
+        .iter()
+        .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+}
 
 /// Scanner detector.
 pub(crate) struct Scanner {
@@ -218,6 +226,27 @@ mod tests {
             Some("scanner.probe-path")
         );
         assert_eq!(rule(Kind::PathWhole, "/.git/config", L1), None);
+    }
+
+    /// The exact lookup the prefilter uses for header names agrees with the rule on every
+    /// header it flags, on near misses and on ordinary headers.
+    #[test]
+    fn scanner_headers_by_exact_name() {
+        let mut names: Vec<String> = HEADERS.iter().map(|h| h.to_uppercase()).collect();
+        names.extend(
+            [
+                "X-Scanner-Id",
+                "My-X-Scanner",
+                "x-scan",
+                "Accept",
+                "X-Request-Id",
+            ]
+            .map(String::from),
+        );
+        for name in names {
+            let flagged = rule(Kind::HeaderName, &name, L1).is_some();
+            assert_eq!(is_scanner_header(name.as_bytes()), flagged, "{name}");
+        }
     }
 
     #[test]

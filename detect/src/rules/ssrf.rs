@@ -33,7 +33,7 @@ const LOCAL_SCHEMES: &[&str] = &[
 ];
 
 /// Host names of cloud metadata services.
-const METADATA_HOSTS: &[&str] = &[
+pub(crate) const METADATA_HOSTS: &[&str] = &[
     "metadata.google.internal",
     "metadata",
     "metadata.azure.com",
@@ -44,7 +44,7 @@ const METADATA_HOSTS: &[&str] = &[
 ];
 
 /// Host names that resolve to loopback.
-const LOOPBACK_SUFFIXES: &[&str] = &[
+pub(crate) const LOOPBACK_SUFFIXES: &[&str] = &[
     "localhost",
     ".localhost",
     "localtest.me",
@@ -64,7 +64,7 @@ const WILDCARD_DNS: &[&str] = &[
 ];
 
 /// Parameter names that hold a URL or host (compared as substrings of the lower-case name).
-const URL_NAME_HINTS: &[&str] = &[
+pub(crate) const URL_NAME_HINTS: &[&str] = &[
     "url", "uri", "link", "href", "src", "dest", "redirect", "callback", "webhook", "target",
     "host", "domain", "site", "server", "proxy", "endpoint", "feed", "fetch", "image", "avatar",
 ];

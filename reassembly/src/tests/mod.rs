@@ -5,7 +5,7 @@ mod prop;
 use std::net::SocketAddr;
 
 use crate::{
-    CloseReason, ConnId, OrientationBasis, Reassembler, ReassemblyConfig, Segment, Side,
+    Checksum, CloseReason, ConnId, OrientationBasis, Reassembler, ReassemblyConfig, Segment, Side,
     StreamEvent, StreamSink, TcpAnomaly, TcpFlags,
 };
 
@@ -121,6 +121,8 @@ pub(crate) struct Pkt {
     pub ack: u32,
     pub flags: u8,
     pub payload: Vec<u8>,
+    pub ttl: u8,
+    pub checksum: Checksum,
 }
 
 impl Pkt {
@@ -134,7 +136,21 @@ impl Pkt {
             ack: self.ack,
             flags: TcpFlags(self.flags),
             payload: &self.payload,
+            ttl: self.ttl,
+            checksum: self.checksum,
         }
+    }
+
+    /// Sets the TTL (hop limit).
+    fn ttl(mut self, ttl: u8) -> Pkt {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Marks the checksum as verified wrong.
+    fn bad_checksum(mut self) -> Pkt {
+        self.checksum = Checksum::Invalid;
+        self
     }
 
     /// Sets the ACK flag and number.
@@ -178,8 +194,13 @@ fn pkt(src: &str, dst: &str, seq: u32, flags: u8, payload: &[u8]) -> Pkt {
         ack: 0,
         flags,
         payload: payload.to_vec(),
+        ttl: DEFAULT_TTL,
+        checksum: Checksum::NotChecked,
     }
 }
+
+/// TTL of every test segment unless a test sets another.
+const DEFAULT_TTL: u8 = 64;
 
 /// Client SYN with ISN `isn`.
 fn syn(isn: u32) -> Pkt {
@@ -449,10 +470,58 @@ fn overlaps_first_data_wins() {
             mismatches: 1,
         },
         Case {
-            name: "retransmission of delivered bytes is not compared (no history)",
-            segs: vec![cdata(0, b"ABCD"), cdata(0, b"xxxxEF")],
+            name: "retransmission of delivered, unacknowledged bytes is compared",
+            segs: vec![cdata(0, b"ABCD"), cdata(0, b"AxxxEF")],
+            want: b"ABCDEF",
+            mismatches: 1,
+        },
+        Case {
+            name: "retransmission of delivered, unacknowledged bytes that agree",
+            segs: vec![cdata(0, b"ABCD"), cdata(2, b"CDEF")],
             want: b"ABCDEF",
             mismatches: 0,
+        },
+        Case {
+            name: "retransmission of acknowledged bytes is not compared (the peer has them)",
+            segs: vec![cdata(0, b"ABCD"), sack(4), cdata(0, b"xxxxEF")],
+            want: b"ABCDEF",
+            mismatches: 0,
+        },
+        Case {
+            name: "a bad-checksum copy in the buffer is replaced by the correct one",
+            segs: vec![
+                cdata(4, b"xxxx").bad_checksum(),
+                cdata(4, b"EFGH"),
+                cdata(0, b"ABCD"),
+            ],
+            want: b"ABCDEFGH",
+            mismatches: 1,
+        },
+        Case {
+            name: "a bad-checksum copy never replaces buffered bytes and is not compared",
+            segs: vec![
+                cdata(4, b"EFGH"),
+                cdata(4, b"xxxx").bad_checksum(),
+                cdata(0, b"ABCD"),
+            ],
+            want: b"ABCDEFGH",
+            mismatches: 0,
+        },
+        Case {
+            name: "a correct copy partly over a bad-checksum chunk keeps its other bytes",
+            segs: vec![
+                cdata(2, b"xxEF").bad_checksum(),
+                cdata(1, b"BCD"),
+                cdata(0, b"A"),
+            ],
+            want: b"ABCDEF",
+            mismatches: 1,
+        },
+        Case {
+            name: "an in-order bad-checksum copy is delivered, its correct copy flagged",
+            segs: vec![cdata(0, b"xxCD").bad_checksum(), cdata(0, b"ABCD")],
+            want: b"xxCD",
+            mismatches: 1,
         },
         Case {
             name: "segment spanning two buffered chunks",
@@ -483,7 +552,9 @@ fn overlaps_first_data_wins() {
             case.name
         );
         let want_anomalies = vec![TcpAnomaly::RetransmissionMismatch; case.mismatches as usize];
-        assert_eq!(anomalies(&ev), want_anomalies, "{}", case.name);
+        let mut got = anomalies(&ev);
+        got.retain(|&a| a != TcpAnomaly::BadChecksum);
+        assert_eq!(got, want_anomalies, "{}", case.name);
         assert_eq!(h.r.buffered_bytes(), 0, "{}", case.name);
     }
 }
@@ -530,6 +601,8 @@ fn stream_longer_than_4_gib_crosses_2_pow_32() {
         ack: 0,
         flags: TcpFlags(0),
         payload: &payload,
+        ttl: DEFAULT_TTL,
+        checksum: Checksum::NotChecked,
     };
     r.process(1, &syn(C_ISN).seg(), &mut sink);
     let cross = 1u64 << 32;
@@ -1209,4 +1282,131 @@ fn mismatch_is_reported_before_the_data_it_concerns() {
     assert_eq!(sink.1, ["data", "anomaly", "data"]);
     let bytes: Vec<u8> = sink.0.iter().flat_map(|(d, _)| d.clone()).collect();
     assert_eq!(bytes, b"AAAABBBB", "first data wins");
+}
+
+/// A mismatch is flagged right before the contradicted bytes, whichever copy came first, so
+/// the consumer attaches it to the message those bytes belong to.
+#[test]
+fn mismatch_is_flagged_whatever_the_order() {
+    let orders = [
+        (
+            "original first",
+            vec![cdata(0, b"GET /a"), cdata(0, b"GET /b")],
+        ),
+        (
+            "overlapping copy first",
+            vec![cdata(4, b"/b"), cdata(0, b"GET /a")],
+        ),
+    ];
+    for (name, segs) in orders {
+        let mut h = Harness::new();
+        h.feed(&handshake()).feed(&segs);
+        let ev = h.take();
+        assert_eq!(
+            anomalies(&ev),
+            [TcpAnomaly::RetransmissionMismatch],
+            "{name}"
+        );
+        assert_eq!(h.r.stats().retransmission_mismatches, 1, "{name}");
+    }
+}
+
+/// A TTL different from the previous segment's of the same direction is flagged each time it
+/// changes; the other direction has its own.
+#[test]
+fn ttl_changes_are_flagged_per_direction() {
+    let mut h = Harness::new();
+    h.feed(&handshake());
+    h.feed(&[sack(0).ttl(50)]);
+    h.feed(&[cdata(0, b"GET").ttl(1), cdata(0, b"GET"), cdata(3, b" /")]);
+    let ev = h.take();
+    let flagged: Vec<(Side, TcpAnomaly)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Anomaly { from, kind, .. } => Some((*from, *kind)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            (Side::Server, TcpAnomaly::TtlChanged),
+            (Side::Client, TcpAnomaly::TtlChanged),
+            (Side::Client, TcpAnomaly::TtlChanged),
+        ]
+    );
+    assert_eq!(h.r.insertion_stats().ttl_changes, 3);
+    assert_eq!(pieces(&ev, 1, Side::Client), [b(b"GET /")]);
+}
+
+/// A segment with a bad checksum is flagged and its header changes nothing: a RST does not
+/// close, a FIN does not finish, a SYN does not reuse the connection.
+#[test]
+fn bad_checksum_header_changes_no_state() {
+    let mut h = Harness::new();
+    h.feed(&handshake())
+        .feed(&[cdata(0, b"GET / HTTP/1.1\r\n")]);
+    h.feed(&[
+        cdata(16, b"").rst().bad_checksum(),
+        cdata(16, b"").fin().bad_checksum(),
+        syn(C_ISN + 7).bad_checksum(),
+    ]);
+    h.feed(&[cdata(16, b"\r\n")]);
+    let ev = h.take();
+    assert!(closes(&ev).is_empty(), "{ev:?}");
+    assert_eq!(anomalies(&ev), [TcpAnomaly::BadChecksum; 3]);
+    assert_eq!(h.r.insertion_stats().bad_checksum_segments, 3);
+    assert_eq!(pieces(&ev, 1, Side::Client), [b(b"GET / HTTP/1.1\r\n\r\n")]);
+}
+
+/// TCP Fast Open (RFC 7413): the SYN's data is the stream's first bytes, and the SYN-ACK
+/// (which may carry data of its own) answers it on the same connection.
+#[test]
+fn fast_open_data_on_syn_and_syn_ack() {
+    for accepted in [true, false] {
+        let mut h = Harness::new();
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        let acked = if accepted { req.len() as u32 } else { 0 };
+        let syn_ack =
+            pkt(SERVER, CLIENT, S_ISN, TcpFlags::SYN, b"HTTP/1.1 ").ack(C_ISN + 1 + acked);
+        h.feed(&[pkt(CLIENT, SERVER, C_ISN, TcpFlags::SYN, req), syn_ack]);
+        if !accepted {
+            // The server took only the SYN: the client sends the data again.
+            h.feed(&[cdata(0, req).ack(S_ISN + 1)]);
+        }
+        h.feed(&[sdata(9, b"200 OK\r\n\r\n")]);
+        h.flush();
+        let ev = h.take();
+        assert_eq!(
+            pieces(&ev, 1, Side::Client),
+            [b(req)],
+            "accepted {accepted}"
+        );
+        assert_eq!(
+            pieces(&ev, 1, Side::Server),
+            [b(b"HTTP/1.1 200 OK\r\n\r\n")],
+            "accepted {accepted}"
+        );
+        assert_eq!(
+            closes(&ev),
+            [(1, CloseReason::EndOfInput)],
+            "one connection"
+        );
+        assert!(anomalies(&ev).is_empty(), "{ev:?}");
+    }
+}
+
+/// Delivered bytes are kept only up to `max_retained_bytes_per_stream`; beyond it the
+/// oldest are dropped (counted) and a copy of them is no longer compared.
+#[test]
+fn retained_bytes_are_bounded() {
+    let mut h = Harness::with(ReassemblyConfig {
+        max_retained_bytes_per_stream: 4,
+        ..ReassemblyConfig::default()
+    });
+    h.feed(&handshake());
+    h.feed(&[cdata(0, b"ABCDEF"), cdata(0, b"xxCDEF"), cdata(2, b"xx")]);
+    let ev = h.take();
+    assert_eq!(anomalies(&ev), [TcpAnomaly::RetransmissionMismatch]);
+    assert_eq!(h.r.insertion_stats().retained_limit_hits, 1);
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 
 use super::{addr, assert_lifecycle, Ev, Pkt, Rec};
-use crate::{CloseReason, Reassembler, ReassemblyConfig, Side, TcpFlags};
+use crate::{Checksum, CloseReason, Reassembler, ReassemblyConfig, Side, TcpFlags};
 
 /// Cases per property: enough to find ordering bugs, small enough for CI.
 const CASES: u32 = 256;
@@ -162,7 +162,7 @@ proptest! {
         let base = isn.wrapping_add(1);
         let mut ts = 1_000_000u64;
         if with_syn {
-            let syn = Pkt { src: client, dst: server, seq: isn, ack: 0, flags: TcpFlags::SYN, payload: vec![] };
+            let syn = Pkt { src: client, dst: server, seq: isn, ack: 0, flags: TcpFlags::SYN, payload: vec![], ttl: 64, checksum: Checksum::NotChecked };
             r.process(ts, &syn.seg(), &mut rec);
         }
         let mut max_end = 0usize;
@@ -175,6 +175,8 @@ proptest! {
                 ack: 0,
                 flags: TcpFlags::PSH,
                 payload: stream[c.start..c.start + c.len].to_vec(),
+                ttl: 64,
+                checksum: Checksum::NotChecked,
             };
             r.process(ts, &p.seg(), &mut rec);
             max_end = max_end.max(c.start + c.len);
@@ -182,7 +184,7 @@ proptest! {
             if acks && rng.below(4) == 0 {
                 // The receiver got everything sent so far (losses are capture losses).
                 let acked = rng.below(max_end as u64 + 1) as u32;
-                let a = Pkt { src: server, dst: client, seq: 77, ack: base.wrapping_add(acked), flags: TcpFlags::ACK, payload: vec![] };
+                let a = Pkt { src: server, dst: client, seq: 77, ack: base.wrapping_add(acked), flags: TcpFlags::ACK, payload: vec![], ttl: 64, checksum: Checksum::NotChecked };
                 r.process(ts, &a.seg(), &mut rec);
             }
             if rng.below(8) == 0 {
@@ -229,6 +231,8 @@ proptest! {
         max_ooo_total in 0usize..200,
         idle_timeout_ms in 0u64..8_000,
         gap_timeout_ms in 0u64..4_000,
+        max_retained_per_stream in 0usize..64,
+        max_retained_total in 0usize..128,
     ) {
         let endpoints = ["10.0.0.1:40000", "10.0.0.2:80", "10.0.0.3:8080", "[2001:db8::1]:443"].map(addr);
         let config = ReassemblyConfig {
@@ -237,6 +241,8 @@ proptest! {
             max_ooo_bytes_total: max_ooo_total,
             idle_timeout_ms,
             gap_timeout_ms,
+            max_retained_bytes_per_stream: max_retained_per_stream,
+            max_retained_bytes_total: max_retained_total,
         };
         let mut r = Reassembler::new(config);
         let mut rec = Rec::default();
@@ -247,7 +253,10 @@ proptest! {
             if action == 10 {
                 r.expire(ts, &mut rec);
             } else {
-                let p = Pkt { src: endpoints[src], dst: endpoints[dst], seq, ack, flags, payload };
+                // Now and then a copy with a bad checksum, or from farther away.
+                let checksum = if action == 9 { Checksum::Invalid } else { Checksum::NotChecked };
+                let ttl = if action == 8 { 1 } else { 64 };
+                let p = Pkt { src: endpoints[src], dst: endpoints[dst], seq, ack, flags, payload, ttl, checksum };
                 r.process(ts, &p.seg(), &mut rec);
             }
             prop_assert!(r.buffered_bytes() <= max_ooo_total);

@@ -1,13 +1,16 @@
-//! Capture: where packets come from. Offline files now; live interfaces share the same
+//! Capture: where packets come from. Offline files (pcap through libpcap, pcapng read here);
+//! live interfaces share the same
 //! [`PacketRef`] hand-off so the pipeline never knows the difference.
 
 pub mod config;
 pub mod live;
 mod offline;
+pub mod pcapng;
 
 pub use config::CaptureConfig;
 pub use live::{LiveCapture, LiveError, Shutdown};
-pub use offline::{CaptureError, FileReport, OfflineSource};
+pub use offline::{CaptureError, FileReport, Input, OfflineSource};
+pub use pcapng::{DecryptionSecrets, MAX_PACKET_TIME_US, SECRETS_TLS_KEY_LOG};
 
 use crate::decode::LinkType;
 

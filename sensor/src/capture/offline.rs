@@ -1,12 +1,15 @@
-//! Offline capture: pcap and pcapng files through libpcap, several files merged in timestamp
+//! Offline capture: classic pcap files through libpcap, pcapng files through our own reader
+//! ([`super::pcapng`]: a link type per interface, several sections in either byte order,
+//! timestamp resolution and offset, decryption secrets), several files merged in timestamp
 //! order.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pcap::{Activated, Capture, Offline};
+use pcap::{Capture, Offline};
 
+use super::pcapng::{DecryptionSecrets, PcapNgFile, Step, PCAPNG_MAGIC};
 use super::PacketRef;
 use crate::decode::{LinkType, UnsupportedLinkType};
 
@@ -58,26 +61,64 @@ pub struct FileReport {
     /// Bytes of the file read so far: the reader's real offset in it (pcap and pcapng
     /// alike), taken every few thousand packets and at the end.
     pub file_bytes: u64,
+    /// pcapng packets whose timestamp was out of range (before 1970, past what a signed
+    /// 64-bit count of microseconds holds, or not computable from the interface's
+    /// resolution): each took the time of the packet before it in the file.
+    pub timestamps_out_of_range: u64,
+    /// pcapng packets of interfaces whose link type apitap does not decode: skipped.
+    pub unsupported_link_packets: u64,
+}
+
+/// What reads one file.
+enum Reader {
+    /// A classic pcap file, through libpcap.
+    Libpcap {
+        // Invariant: `cap` is declared before `_buffer`, so it is dropped (and its FILE
+        // closed) before the stdio buffer it reads through is freed.
+        cap: Capture<Offline>,
+        /// The stdio buffer of `cap`'s FILE.
+        _buffer: Box<[u8]>,
+        link: LinkType,
+    },
+    /// A pcapng file, through our reader.
+    PcapNg(Box<PcapNgFile>),
 }
 
 /// One open file and its look-ahead packet.
 struct OpenFile {
     report: FileReport,
-    // Invariant: `cap` is declared before `_buffer`, so it is dropped (and its FILE closed)
-    // before the stdio buffer it reads through is freed.
-    cap: Capture<Offline>,
-    /// The stdio buffer of `cap`'s FILE.
-    _buffer: Box<[u8]>,
-    link: LinkType,
+    reader: Reader,
     /// The next packet of this file, copied, when several files are merged.
     head: Option<Owned>,
 }
 
-/// A packet copied out of libpcap's buffer.
+/// A packet copied out of the reader's buffer.
 struct Owned {
     ts_us: u64,
+    link: LinkType,
     wire_len: u32,
     data: Vec<u8>,
+}
+
+impl Owned {
+    /// The packet, borrowed.
+    fn as_ref(&self) -> PacketRef<'_> {
+        PacketRef {
+            ts_us: self.ts_us,
+            link: self.link,
+            data: &self.data,
+            wire_len: self.wire_len,
+        }
+    }
+}
+
+/// What [`OfflineSource::run_inputs`] hands over, in the order of each file.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A packet.
+    Packet(PacketRef<'a>),
+    /// A pcapng Decryption Secrets Block, before every packet that follows it in its file.
+    Secrets(&'a DecryptionSecrets),
 }
 
 /// Several capture files read as one stream in timestamp order.
@@ -85,6 +126,10 @@ pub struct OfflineSource {
     files: Vec<OpenFile>,
     done: Vec<FileReport>,
     errors: Vec<CaptureError>,
+    /// Every Decryption Secrets Block read so far, in reading order.
+    secrets: Vec<DecryptionSecrets>,
+    /// How many of `secrets` were handed to `run_inputs`' callback.
+    secrets_handed: usize,
     /// Bytes read over every file: the sum of their `file_bytes`, for a progress bar.
     consumed: Arc<AtomicU64>,
 }
@@ -131,7 +176,16 @@ fn read_position(cap: &Capture<Offline>) -> Option<u64> {
 impl OpenFile {
     /// Take the reader's position into `report.file_bytes` and add what it moved to `consumed`.
     fn note_position(&mut self, consumed: &AtomicU64) {
-        if let Some(pos) = read_position(&self.cap) {
+        let pos = match &self.reader {
+            Reader::Libpcap { cap, .. } => read_position(cap),
+            Reader::PcapNg(f) => {
+                let c = f.counters();
+                self.report.timestamps_out_of_range = c.timestamps_out_of_range;
+                self.report.unsupported_link_packets = c.unsupported_link_packets;
+                Some(f.position())
+            }
+        };
+        if let Some(pos) = pos {
             let moved = pos.saturating_sub(self.report.file_bytes);
             self.report.file_bytes = self.report.file_bytes.max(pos);
             consumed.fetch_add(moved, Ordering::Relaxed);
@@ -180,12 +234,46 @@ fn open_buffered(path: &Path) -> Result<(Capture<Offline>, Box<[u8]>), String> {
     }
 }
 
-/// Open `path` and check its link type.
-fn open(path: &Path) -> Result<OpenFile, CaptureError> {
-    let (cap, buffer) = open_buffered(path).map_err(|reason| CaptureError::Open {
+/// True when `path` starts like a pcapng file.
+fn is_pcapng(path: &Path) -> std::io::Result<bool> {
+    let mut magic = [0u8; 4];
+    let mut f = std::fs::File::open(path)?;
+    let n = std::io::Read::read(&mut f, &mut magic)?;
+    Ok(n == magic.len() && magic == PCAPNG_MAGIC)
+}
+
+/// Open `path` and check its link type (a pcapng file: that one of the interfaces described
+/// before its first packet is decodable); the secrets before its first packet.
+fn open(path: &Path) -> Result<(OpenFile, Vec<DecryptionSecrets>), CaptureError> {
+    let open_error = |reason: String| CaptureError::Open {
         path: path.to_owned(),
         reason,
-    })?;
+    };
+    let report = FileReport {
+        path: path.to_owned(),
+        ..FileReport::default()
+    };
+    if is_pcapng(path).map_err(|e| open_error(e.to_string()))? {
+        let mut f = PcapNgFile::open(path).map_err(|e| open_error(e.to_string()))?;
+        let secrets = f.read_preamble().map_err(open_error)?;
+        let first = f.interfaces().next();
+        if let Some((dlt, _)) = first.filter(|_| f.interfaces().all(|(_, l)| l.is_none())) {
+            return Err(CaptureError::LinkType {
+                path: path.to_owned(),
+                source: UnsupportedLinkType {
+                    dlt: i32::try_from(dlt).unwrap_or(i32::MAX),
+                    name: None,
+                },
+            });
+        }
+        let file = OpenFile {
+            report,
+            reader: Reader::PcapNg(Box::new(f)),
+            head: None,
+        };
+        return Ok((file, secrets));
+    }
+    let (cap, buffer) = open_buffered(path).map_err(open_error)?;
     let dlt = cap.get_datalink();
     let link = LinkType::from_dlt(dlt.0).ok_or_else(|| CaptureError::LinkType {
         path: path.to_owned(),
@@ -194,47 +282,77 @@ fn open(path: &Path) -> Result<OpenFile, CaptureError> {
             name: dlt.get_name().ok(),
         },
     })?;
-    Ok(OpenFile {
-        report: FileReport {
-            path: path.to_owned(),
-            ..FileReport::default()
+    let file = OpenFile {
+        report,
+        reader: Reader::Libpcap {
+            cap,
+            _buffer: buffer,
+            link,
         },
-        cap,
-        _buffer: buffer,
-        link,
         head: None,
-    })
+    };
+    Ok((file, Vec::new()))
 }
 
 /// Outcome of asking one file for its next packet.
 enum Next<'a> {
-    Packet(pcap::Packet<'a>),
+    Packet(PacketRef<'a>),
+    Secrets(DecryptionSecrets),
     End,
     Damaged(String),
 }
 
-/// Read the next packet of `cap`, folding libpcap's end and error cases.
-fn next<A: Activated + ?Sized>(cap: &mut Capture<A>) -> Next<'_> {
-    match cap.next_packet() {
-        Ok(p) => Next::Packet(p),
-        Err(pcap::Error::NoMorePackets) => Next::End,
-        Err(e) => Next::Damaged(e.to_string()),
+/// Read the next packet (or secrets) of a file, folding each reader's end and error cases.
+fn next(reader: &mut Reader) -> Next<'_> {
+    match reader {
+        Reader::Libpcap { cap, link, .. } => match cap.next_packet() {
+            Ok(p) => Next::Packet(PacketRef {
+                ts_us: ts_us(p.header),
+                link: *link,
+                data: p.data,
+                wire_len: p.header.len,
+            }),
+            Err(pcap::Error::NoMorePackets) => Next::End,
+            Err(e) => Next::Damaged(e.to_string()),
+        },
+        Reader::PcapNg(f) => match f.advance() {
+            Ok(Step::Packet(p)) => Next::Packet(PacketRef {
+                ts_us: p.ts_us,
+                link: p.link,
+                data: f.bytes().get(p.start..p.start + p.len).unwrap_or_default(),
+                wire_len: p.wire_len,
+            }),
+            Ok(Step::Secrets(s)) => Next::Secrets(s),
+            Ok(Step::End) => Next::End,
+            Err(e) => Next::Damaged(e),
+        },
     }
 }
 
 impl OfflineSource {
     /// Open every file; fails on the first file that cannot be opened, before anything is read.
     pub fn open(paths: &[PathBuf]) -> Result<OfflineSource, CaptureError> {
-        let files = paths
-            .iter()
-            .map(|p| open(p))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut files = Vec::with_capacity(paths.len());
+        let mut secrets = Vec::new();
+        for p in paths {
+            let (file, found) = open(p)?;
+            files.push(file);
+            secrets.extend(found);
+        }
         Ok(OfflineSource {
             files,
             done: Vec::new(),
             errors: Vec::new(),
+            secrets,
+            secrets_handed: 0,
             consumed: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Every pcapng Decryption Secrets Block read so far: after `open`, those before each
+    /// file's first packet (where `editcap --inject-secrets` puts them); after `run`, all.
+    pub fn secrets(&self) -> &[DecryptionSecrets] {
+        &self.secrets
     }
 
     /// Bytes read so far over every file, updated while `run` reads (every few thousand
@@ -254,8 +372,21 @@ impl OfflineSource {
 
     /// Read every packet of every file in timestamp order (ties: command-line order) and hand it
     /// to `on_packet`, which returns `false` to stop early. Damaged files are recorded and
-    /// reading continues with the others.
+    /// reading continues with the others. Secrets are kept ([`OfflineSource::secrets`]).
     pub fn run(&mut self, mut on_packet: impl FnMut(PacketRef<'_>) -> bool) {
+        self.run_inputs(|input| match input {
+            Input::Packet(p) => on_packet(p),
+            Input::Secrets(_) => true,
+        });
+    }
+
+    /// [`OfflineSource::run`], with the decryption secrets of pcapng files handed over too:
+    /// first those read by `open`, then each one before the packets that follow it in its
+    /// file.
+    pub fn run_inputs(&mut self, mut on_input: impl FnMut(Input<'_>) -> bool) {
+        if !self.hand_secrets(&mut on_input) {
+            return self.stop();
+        }
         // Fill the look-ahead of every file while more than one is open.
         let mut i = 0;
         while i < self.files.len() && self.files.len() > 1 {
@@ -264,62 +395,71 @@ impl OfflineSource {
             }
         }
         while self.files.len() > 1 {
+            if !self.hand_secrets(&mut on_input) {
+                return self.stop();
+            }
             let Some(i) = self.earliest() else { break };
             let f = &mut self.files[i];
             let Some(p) = f.head.take() else { break };
-            let pkt = PacketRef {
-                ts_us: p.ts_us,
-                link: f.link,
-                data: &p.data,
-                wire_len: p.wire_len,
-            };
-            if !on_packet(pkt) {
+            if !on_input(Input::Packet(p.as_ref())) {
                 return self.stop();
             }
             self.refill(i);
         }
-        // One file left: read straight from libpcap's buffer, no copy.
-        if let Some(mut f) = self.files.pop() {
-            if let Some(p) = f.head.take() {
-                let pkt = PacketRef {
-                    ts_us: p.ts_us,
-                    link: f.link,
-                    data: &p.data,
-                    wire_len: p.wire_len,
-                };
-                if !on_packet(pkt) {
-                    self.files.push(f);
-                    return self.stop();
-                }
+        if !self.hand_secrets(&mut on_input) {
+            return self.stop();
+        }
+        if let Some(f) = self.files.pop() {
+            self.run_last(f, &mut on_input);
+        }
+    }
+
+    /// One file left: read straight from the reader's buffer, no copy.
+    fn run_last(&mut self, mut f: OpenFile, on_input: &mut impl FnMut(Input<'_>) -> bool) {
+        if let Some(p) = f.head.take() {
+            if !on_input(Input::Packet(p.as_ref())) {
+                self.files.push(f);
+                return self.stop();
             }
-            loop {
-                // Before the read: the packet borrows the handle until the callback returns.
-                if f.report.packets % POSITION_EVERY_PACKETS == 0 {
-                    f.note_position(&self.consumed);
-                }
-                match next(&mut f.cap) {
-                    Next::Packet(p) => {
-                        f.report.packets += 1;
-                        let pkt = PacketRef {
-                            ts_us: ts_us(p.header),
-                            link: f.link,
-                            data: p.data,
-                            wire_len: p.header.len,
-                        };
-                        if !on_packet(pkt) {
-                            break;
-                        }
-                    }
-                    Next::End => break,
-                    Next::Damaged(reason) => {
-                        self.damaged(&f.report, reason);
+        }
+        loop {
+            // Before the read: the packet borrows the reader until the callback returns.
+            if f.report.packets % POSITION_EVERY_PACKETS == 0 {
+                f.note_position(&self.consumed);
+            }
+            match next(&mut f.reader) {
+                Next::Packet(pkt) => {
+                    f.report.packets += 1;
+                    if !on_input(Input::Packet(pkt)) {
                         break;
                     }
                 }
+                Next::Secrets(s) => {
+                    self.secrets.push(s);
+                    if !self.hand_secrets(on_input) {
+                        break;
+                    }
+                }
+                Next::End => break,
+                Next::Damaged(reason) => {
+                    self.damaged(&f.report, reason);
+                    break;
+                }
             }
-            f.note_position(&self.consumed);
-            self.done.push(f.report);
         }
+        f.note_position(&self.consumed);
+        self.done.push(f.report);
+    }
+
+    /// Hands the secrets read and not yet handed to the callback; false when it said stop.
+    fn hand_secrets(&mut self, on_input: &mut impl FnMut(Input<'_>) -> bool) -> bool {
+        while let Some(s) = self.secrets.get(self.secrets_handed) {
+            self.secrets_handed += 1;
+            if !on_input(Input::Secrets(s)) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Index of the file whose look-ahead packet is earliest.
@@ -339,19 +479,24 @@ impl OfflineSource {
     /// damaged) it is retired and `false` is returned (index `i` now names another file).
     fn refill(&mut self, i: usize) -> bool {
         let f = &mut self.files[i];
-        let outcome = match next(&mut f.cap) {
-            Next::Packet(p) => {
-                let owned = Owned {
-                    ts_us: ts_us(p.header),
-                    wire_len: p.header.len,
-                    data: p.data.to_vec(),
-                };
-                f.head = Some(owned);
-                f.count_packet(&self.consumed);
-                None
+        let outcome = loop {
+            match next(&mut f.reader) {
+                Next::Packet(p) => {
+                    let owned = Owned {
+                        ts_us: p.ts_us,
+                        link: p.link,
+                        wire_len: p.wire_len,
+                        data: p.data.to_vec(),
+                    };
+                    f.head = Some(owned);
+                    f.count_packet(&self.consumed);
+                    break None;
+                }
+                // Handed over before the next packet is taken from any file.
+                Next::Secrets(s) => self.secrets.push(s),
+                Next::End => break Some(None),
+                Next::Damaged(reason) => break Some(Some(reason)),
             }
-            Next::End => Some(None),
-            Next::Damaged(reason) => Some(Some(reason)),
         };
         match outcome {
             None => true,
@@ -480,5 +625,23 @@ mod tests {
         assert_eq!(reports.len(), 2);
         assert_eq!(progress, size(&pcap) + size(&pcapng));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The key log that `editcap --inject-secrets` put in a Decryption Secrets Block is there
+    /// after `open`, before any packet, and `run_inputs` hands it over before the packets.
+    #[test]
+    fn decryption_secrets_are_exposed() {
+        let keylog = std::fs::read_to_string(fixture("tls/tls13-nosni-h1.keylog")).unwrap();
+        let mut src = OfflineSource::open(&[fixture("pcapng/tls13-with-secrets.pcapng")]).unwrap();
+        let texts: Vec<_> = src.secrets().iter().map(|s| s.tls_key_log()).collect();
+        assert_eq!(texts, [Some(keylog.as_str())]);
+        let mut order = Vec::new();
+        src.run_inputs(|input| {
+            order.push(matches!(input, Input::Secrets(_)));
+            true
+        });
+        assert_eq!(order.len(), 17);
+        assert!(order[0] && order[1..].iter().all(|s| !s), "secrets first");
+        assert_eq!(src.secrets().len(), 1);
     }
 }

@@ -70,6 +70,10 @@ pub struct ConsumeArgs {
     /// Only the sessions of this user (the session's `user`, or a context value on a request).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Only the sessions in which attack detection found an attack (their whole timeline; with
+    /// `--follow`, from the first attack on).
+    #[arg(long)]
+    pub attacks: bool,
     /// Print alerts (read from the alerts topic too), each with its session's timeline around
     /// its evidence transactions, which are marked; the other filters select the alerts.
     #[arg(long)]
@@ -171,6 +175,9 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
     if args.alerts {
         filter = filter.for_alerts(args.kind.clone());
     }
+    if args.attacks {
+        filter = filter.with_attacks();
+    }
     let mut reader = Reader::open(reader_options(args)?)?;
     let paint = Paint {
         on: match args.color {
@@ -194,7 +201,7 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
         }
         if !args.follow {
             if let Some(rec) = &parsed {
-                filter.note_user(rec);
+                filter.note(rec);
             }
             batch.push((payload, parsed));
             continue;
@@ -205,7 +212,7 @@ fn consume(args: &ConsumeArgs) -> Result<Outcome, RunError> {
             }
             continue;
         };
-        filter.note_user(&rec);
+        filter.note(&rec);
         if !filter.matches(&rec) {
             continue;
         }
@@ -270,7 +277,12 @@ fn print_batch(
 
 /// True when no filter was given (invalid messages then pass through `--json`).
 fn no_filter(f: &Filter) -> bool {
-    f.session.is_none() && f.ip.is_none() && f.endpoint.is_none() && f.user.is_none() && !f.alerts
+    f.session.is_none()
+        && f.ip.is_none()
+        && f.endpoint.is_none()
+        && f.user.is_none()
+        && !f.alerts
+        && !f.attacks
 }
 
 /// One record and a newline.

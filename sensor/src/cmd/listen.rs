@@ -145,6 +145,7 @@ pub fn run(args: &ListenArgs) -> Result<Outcome, RunError> {
     crate::telemetry::log::init(args.quiet.then_some("warn"));
     let mut cfg = args.sink.load_config()?;
     let warning = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)?;
+    super::sink::settle_sensor_id(&mut cfg);
     if let Some(w) = warning.filter(|_| !args.quiet) {
         tracing::warn!("{w}");
     }

@@ -256,6 +256,7 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
     if let Some(warning) = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)? {
         tracing::warn!("{warning}");
     }
+    super::sink::settle_sensor_id(&mut cfg);
     // 1. Open every interface first: nothing starts unless all of them can be captured on.
     let caps = cfg
         .capture

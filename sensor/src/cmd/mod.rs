@@ -10,3 +10,4 @@ pub mod listen;
 pub mod live;
 pub mod replay;
 pub mod sink;
+pub mod ui;

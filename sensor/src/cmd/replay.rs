@@ -1,12 +1,14 @@
 //! `apitap replay`: capture files through the pipeline to an exporter.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{ExportError, ExportStats};
 use apitap_sessionizer::session::EndReason;
+use apitap_sessionizer::tls::decrypt::KeyLog;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -57,6 +59,11 @@ pub struct ReplayArgs {
     /// Also write the final counters as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    /// Decrypt TLS 1.2 and 1.3 (AES-GCM, ChaCha20-Poly1305) with the secrets of this NSS key
+    /// log (what `SSLKEYLOGFILE` makes curl, browsers and OpenSSL write): the decrypted
+    /// exchanges become http records marked `"decrypted": true` (docs/protocols.md).
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
     /// Progress bar on stderr.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
@@ -143,6 +150,11 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     }
     let mut cfg = args.sink.load_config()?;
     let mut source = OfflineSource::open(&args.files)?;
+    // Hook for pcapng Decryption Secrets Blocks (secrets type TLSK): their text is an NSS key
+    // log; once the pcapng reader exposes it, pass each block's text here. It must be read
+    // before the first packet: the key log is shared by every worker, read-only.
+    let dsb_texts: [&str; 0] = [];
+    cfg.inputs.tls_keylog = keylog(args.tls_keylog.as_deref(), dsb_texts)?;
     if let Some(warning) = crate::secret::settle(&mut cfg).map_err(RunError::Pipeline)? {
         if !args.quiet {
             eprintln!("apitap: warning: {warning}");
@@ -202,6 +214,33 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
         });
     }
     Ok(outcome)
+}
+
+/// The key log TLS is decrypted with: `--tls-keylog`'s file and the NSS key log text of
+/// every pcapng Decryption Secrets Block (`dsb_texts`); `None` when there is neither.
+fn keylog<'a>(
+    file: Option<&Path>,
+    dsb_texts: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<Arc<KeyLog>>, RunError> {
+    let mut log = KeyLog::default();
+    let mut given = false;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RunError::Usage(format!(
+                "--tls-keylog {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?;
+        log.add(&text)
+            .map_err(|e| RunError::Usage(format!("--tls-keylog {}: {e}", path.display())))?;
+        given = true;
+    }
+    for (i, text) in dsb_texts.into_iter().enumerate() {
+        log.add(text)
+            .map_err(|e| RunError::Usage(format!("decryption secrets block {}: {e}", i + 1)))?;
+        given = true;
+    }
+    Ok(given.then(|| Arc::new(log)))
 }
 
 /// The end of a replay: `--stats-json`, the summary (unless `-q`), and what reached Kafka

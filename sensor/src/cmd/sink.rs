@@ -105,7 +105,16 @@ pub fn kafka_config(cfg: &Config, brokers_flag: Option<&str>) -> Option<KafkaCon
     }
 }
 
-/// The host name, for the default sensor id.
+/// Name a running sensor: `export.sensor_id` when set, else the host name (else
+/// `apitap`), so that every record of `live` and `listen` says which sensor saw it. `replay`
+/// does not call this: a replayed capture's records carry `sensor_id` only when configured.
+pub fn settle_sensor_id(cfg: &mut crate::config::Config) {
+    if cfg.export.sensor_id.is_none() {
+        cfg.export.sensor_id = Some(hostname().unwrap_or_else(|| FALLBACK_SENSOR_ID.to_owned()));
+    }
+}
+
+/// This machine's host name, when it has a valid one.
 pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.

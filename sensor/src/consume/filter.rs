@@ -2,7 +2,7 @@
 //!
 //! `--session`, `--ip` and `--endpoint` look at the record alone. `--user` selects sessions:
 //! a record matches when it names the user, or when an earlier (or, in batch mode, any)
-//! record of its session did (see [`Filter::note_user`]).
+//! record of its session did (see [`Filter::note`]).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -78,8 +78,22 @@ pub struct Filter {
     pub alerts: bool,
     /// `--kind`: only alerts of this kind.
     pub kind: Option<String>,
+    /// `--attacks`: only sessions with attacks.
+    pub attacks: bool,
     /// Sessions in which the user was seen.
     user_sessions: HashSet<String>,
+    /// Sessions (or connections) with attacks.
+    attack_sessions: HashSet<String>,
+}
+
+/// True when the record carries attacks: an http record's `attacks` list, or a session
+/// record's `attacks` counts, not empty.
+pub fn has_attacks(rec: &Value) -> bool {
+    match rec.get("attacks") {
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(m)) => !m.is_empty(),
+        _ => false,
+    }
 }
 
 /// The grouping key of a record: its session id, or `conn:<conn_id>` without one.
@@ -157,7 +171,24 @@ impl Filter {
             user,
             alerts: false,
             kind: None,
+            attacks: false,
             user_sessions: HashSet::new(),
+            attack_sessions: HashSet::new(),
+        }
+    }
+
+    /// The same filter, for `--attacks`: only the sessions in which an attack was found.
+    pub fn with_attacks(mut self) -> Self {
+        self.attacks = true;
+        self
+    }
+
+    /// Remember what a record says of its session before the filters choose (`--user`,
+    /// `--attacks`): a session is chosen as a whole.
+    pub fn note(&mut self, rec: &Value) {
+        self.note_user(rec);
+        if self.attacks && has_attacks(rec) {
+            self.attack_sessions.insert(group_key(rec));
         }
     }
 
@@ -191,7 +222,7 @@ impl Filter {
         }
     }
 
-    /// True when the record passes every filter (call [`Filter::note_user`] first).
+    /// True when the record passes every filter (call [`Filter::note`] first).
     pub fn matches(&self, rec: &Value) -> bool {
         let is_session = rec.get("type").and_then(Value::as_str) == Some("session");
         if self.alerts {
@@ -249,6 +280,9 @@ impl Filter {
         if self.user.is_some() && !self.user_sessions.contains(&group_key(rec)) {
             return false;
         }
+        if self.attacks && !self.attack_sessions.contains(&group_key(rec)) {
+            return false;
+        }
         true
     }
 }
@@ -263,6 +297,28 @@ mod tests {
                "flow":{"src_ip":"10.0.0.1","src_port":4000,"dst_ip":"10.0.0.2","dst_port":80},
                "client_ip":"203.0.113.9","endpoint":"GET /api/v1/users/{id}",
                "request":{"method":"GET","path":"/api/v1/users/7"},"context":{"uid":"alice"}})
+    }
+
+    #[test]
+    fn attacks_choose_whole_sessions() {
+        let mut f = Filter::default().with_attacks();
+        let clean = http();
+        let mut attacked = http();
+        attacked["attacks"] = json!([{"class": "sqli"}]);
+        let mut other = http();
+        other["session_id"] = json!("ffff");
+        for r in [&clean, &attacked, &other] {
+            f.note(r);
+        }
+        // The clean request of the attacked session is shown with it; the other session not.
+        assert!(f.matches(&clean) && f.matches(&attacked));
+        assert!(!f.matches(&other));
+        // A session record's counts choose its session too; an empty list or map does not.
+        let mut f = Filter::default().with_attacks();
+        let session = json!({"type": "session", "session_id": "ffff", "attacks": {"xss": 1}});
+        f.note(&session);
+        assert!(f.matches(&other));
+        assert!(!has_attacks(&json!({"attacks": []})) && !has_attacks(&json!({"attacks": {}})));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use apitap_exporters::kafka::producer::HEADER_SENSOR_ID;
 use apitap_exporters::kafka::reach::{wait_for_brokers, HealthContext, Unreachable};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// How long one `poll` waits for a record before the loop checks whether it is done.
@@ -164,6 +166,8 @@ pub struct ReaderOptions {
 pub struct Record {
     /// Its payload.
     pub payload: Vec<u8>,
+    /// The sensor that wrote it: the message's `sensor_id` header, when it has one.
+    pub sensor_id: Option<String>,
 }
 
 /// An open reader of apitap topics.
@@ -348,8 +352,16 @@ impl Reader {
                     if let Some(pos) = pending.get_mut(&(m.topic().to_owned(), m.partition())) {
                         *pos = Position::Next(m.offset() + 1);
                     }
+                    let sensor_id = m.headers().and_then(|h| {
+                        h.iter()
+                            .find(|h| h.key == HEADER_SENSOR_ID)
+                            .and_then(|h| h.value)
+                            .and_then(|v| std::str::from_utf8(v).ok())
+                            .map(str::to_owned)
+                    });
                     return Ok(Some(Record {
                         payload: m.payload().unwrap_or_default().to_vec(),
+                        sensor_id,
                     }));
                 }
             }

@@ -154,6 +154,11 @@ struct Header {
     last: Option<String>,
     duration_us: Option<u64>,
     end_reason: Option<String>,
+    /// The sensors whose session records were read (`sensor_id`): sensors that share the
+    /// session secret give one session the same id.
+    sensors: BTreeSet<String>,
+    /// Session records read (one per sensor in a batch timeline).
+    session_records: usize,
 }
 
 impl Header {
@@ -209,14 +214,27 @@ impl Header {
                 self.ips.insert(ip.to_owned());
             }
         }
-        self.duration_us = s.get("duration_us").and_then(Value::as_u64);
+        self.session_records += 1;
+        self.sensors.extend(text("sensor_id"));
+        // One sensor's record knows its whole part; several sensors' parts of one session
+        // span from the earliest first to the latest last request of any of them.
+        let several = self.sensors.len() > 1;
+        self.duration_us = if several {
+            None
+        } else {
+            s.get("duration_us").and_then(Value::as_u64)
+        };
         if let Some(f) = text("first_seen") {
-            self.first = Some(f);
+            if !several || self.first.as_deref().is_none_or(|old| f.as_str() < old) {
+                self.first = Some(f);
+            }
         }
         if let Some(l) = text("last_seen") {
-            self.last = Some(l);
+            if !several || self.last.as_deref().is_none_or(|old| l.as_str() > old) {
+                self.last = Some(l);
+            }
         }
-        self.end_reason = text("reason");
+        self.end_reason = text("reason").or(self.end_reason.take());
     }
 
     fn render(&self, key: &str, p: Paint) -> String {
@@ -282,6 +300,15 @@ impl Header {
         if let Some(r) = &self.end_reason {
             parts.push(p.dim(&format!("ended: {r}")));
         }
+        if !self.sensors.is_empty() {
+            let names: Vec<&str> = self.sensors.iter().map(String::as_str).collect();
+            let label = if names.len() == 1 {
+                "sensor"
+            } else {
+                "sensors"
+            };
+            parts.push(p.dim(&format!("{label} {}", names.join(", "))));
+        }
         format!("━━ {}", parts.join(" · "))
     }
 }
@@ -291,8 +318,9 @@ impl Header {
 pub struct Timeline {
     /// http records (and records of other types) by group, in arrival order.
     groups: HashMap<String, Vec<Value>>,
-    /// Latest session record by session id (end beats update beats start: last one wins).
-    sessions: HashMap<String, Value>,
+    /// Latest session record by session id, per sensor (end beats update beats start: last
+    /// one wins); a session seen by several sensors is merged in its header.
+    sessions: HashMap<String, BTreeMap<String, Value>>,
     /// Alert records, in arrival order.
     alerts: Vec<Value>,
 }
@@ -324,8 +352,13 @@ impl Timeline {
             self.alerts.push(rec);
         } else if rec.get("type").and_then(Value::as_str) == Some("session") {
             let key = group_key(&rec);
+            let sensor = rec
+                .get("sensor_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             self.groups.entry(key.clone()).or_default();
-            self.sessions.insert(key, rec);
+            self.sessions.entry(key).or_default().insert(sensor, rec);
         } else {
             self.groups.entry(group_key(&rec)).or_default().push(rec);
         }
@@ -416,7 +449,10 @@ impl Timeline {
                 .or_else(|| {
                     self.sessions
                         .get(key)
-                        .and_then(|s| s.get("first_seen").and_then(Value::as_str))
+                        .into_iter()
+                        .flat_map(BTreeMap::values)
+                        .filter_map(|s| s.get("first_seen").and_then(Value::as_str))
+                        .min()
                         .map(str::to_owned)
                 })
                 .unwrap_or_default()
@@ -428,7 +464,12 @@ impl Timeline {
             for r in recs {
                 h.add_http(r);
             }
-            if let Some(s) = self.sessions.get(key) {
+            for s in self
+                .sessions
+                .get(key)
+                .into_iter()
+                .flat_map(BTreeMap::values)
+            {
                 h.add_session(s);
             }
             let _ = writeln!(out, "{}", h.render(key, p));
@@ -517,6 +558,39 @@ mod tests {
         assert!(lines[1].contains("10:00:00.000") && lines[1].contains("! gap_in_request"));
         assert!(lines[2].contains("10:00:02.000") && lines[2].contains("404"));
         assert!(lines[1].contains("/api/users/{id}") && lines[1].contains("1.5 ms"));
+    }
+
+    /// Two sensors that share the session secret saw one session: one header, spanning both
+    /// sensors' requests, naming both sensors.
+    #[test]
+    fn a_session_seen_by_two_sensors_is_merged() {
+        let mut t = Timeline::default();
+        t.add(rec("2024-05-01T10:00:00.000000Z", "s1", 200, &[]));
+        t.add(rec("2024-05-01T10:00:09.000000Z", "s1", 200, &[]));
+        for (sensor, first, last) in [
+            (
+                "tap-a",
+                "2024-05-01T10:00:00.000000Z",
+                "2024-05-01T10:00:01.000000Z",
+            ),
+            (
+                "tap-b",
+                "2024-05-01T10:00:05.000000Z",
+                "2024-05-01T10:00:09.000000Z",
+            ),
+        ] {
+            t.add(
+                json!({"type":"session","session_id":"s1","sensor_id":sensor,
+                         "first_seen":first,"last_seen":last,"duration_us":1_000_000,
+                         "reason":"idle"}),
+            );
+        }
+        let out = t.render(Paint { on: false });
+        let header = out.lines().next().unwrap();
+        assert_eq!(out.matches("━━ session").count(), 1, "{out}");
+        assert!(header.contains("sensors tap-a, tap-b"), "{header}");
+        assert!(header.contains("9.0 s"), "the span of both: {header}");
+        assert!(header.contains("10:00:00.000 → 10:00:09.000"), "{header}");
     }
 
     #[test]

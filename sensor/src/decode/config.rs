@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::checksum::ChecksumMode;
+
 /// `[decode]` section.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +47,11 @@ pub struct DecodeConfig {
     /// A datagram whose fragments do not all arrive within this time is dropped
     /// (`decode.fragments.timed_out`).
     pub fragment_timeout_ms: u64,
+    /// Verify IPv4 header and TCP checksums: `auto` (checksums a capturing host left to its
+    /// NIC are not wrong, and checking stops when a capture shows offload), `on` or `off`. A
+    /// segment with a wrong one is the anomaly `bad_checksum` and never wins over a correct
+    /// copy (`decode.checksums.*`).
+    pub verify_checksums: ChecksumMode,
 }
 
 impl Default for DecodeConfig {
@@ -63,6 +70,7 @@ impl Default for DecodeConfig {
             max_fragment_sets: default_max_fragment_sets(),
             max_fragment_bytes_total: default_max_fragment_bytes_total(),
             fragment_timeout_ms: default_fragment_timeout_ms(),
+            verify_checksums: ChecksumMode::default(),
         }
     }
 }

@@ -23,8 +23,39 @@ const VLAN_TAG_LEN: usize = 4;
 const MPLS_LABEL_LEN: usize = 4;
 /// Bottom-of-stack bit in the third byte of an MPLS label entry (RFC 3032 section 2.1).
 const MPLS_BOTTOM_OF_STACK: u8 = 0x01;
-/// PPPoE session header (6 bytes, RFC 2516) plus the PPP protocol field (2 bytes).
-const PPPOE_SESSION_LEN: usize = 8;
+/// PPPoE session header (RFC 2516 section 4); the PPP protocol field follows.
+const PPPOE_SESSION_LEN: usize = 6;
+/// PPP in HDLC-like framing starts with this address and control (RFC 1662 section 3.1).
+const PPP_HDLC_ADDRESS_CONTROL: [u8; 2] = [0xFF, 0x03];
+/// Cisco HDLC header: address, control, then an EtherType.
+const CHDLC_HEADER_LEN: usize = 4;
+/// Cisco HDLC unicast and broadcast addresses.
+const CHDLC_ADDRESSES: [u8; 2] = [0x0F, 0x8F];
+/// PPI packet header: version, flags, length (LE), DLT of the packet (LE).
+const PPI_HEADER_LEN: usize = 8;
+/// Radiotap header: version, pad, length (LE), present bitmap; the length covers it all.
+const RADIOTAP_MIN_LEN: usize = 8;
+/// An 802.11 data frame header without the fourth address, QoS or HT control (IEEE 802.11
+/// section 9.3.2.1): frame control, duration, three addresses, sequence control.
+const WLAN_DATA_HEADER_LEN: usize = 24;
+/// The fourth address of a frame between two distribution systems (ToDS and FromDS set).
+const WLAN_ADDR4_LEN: usize = 6;
+/// QoS control field of a QoS data frame.
+const WLAN_QOS_LEN: usize = 2;
+/// HT control field of a QoS frame with the Order bit.
+const WLAN_HT_CONTROL_LEN: usize = 4;
+/// 802.11 frame type of data frames (frame control bits 2-3).
+const WLAN_TYPE_DATA: u8 = 2;
+/// Subtype bit of QoS data frames.
+const WLAN_SUBTYPE_QOS: u8 = 0x8;
+/// Subtype bit of data frames without a body (Null, QoS Null, CF-Ack...).
+const WLAN_SUBTYPE_NO_DATA: u8 = 0x4;
+/// Frame control flags: ToDS and FromDS.
+const WLAN_FLAGS_DS: u8 = 0x03;
+/// Frame control flags: the body is encrypted (WEP/WPA), so no IP can be read.
+const WLAN_FLAG_PROTECTED: u8 = 0x40;
+/// Frame control flags: the Order bit (an HT control field follows QoS control).
+const WLAN_FLAG_ORDER: u8 = 0x80;
 /// Linux cooked capture v1 header.
 const SLL_HEADER_LEN: usize = 16;
 /// Offset of the protocol (EtherType) field in the SLL v1 header.
@@ -91,6 +122,18 @@ pub enum LinkType {
     Nflog,
     /// LINKTYPE_LINUX_SLL2 (276): Linux cooked capture v2.
     LinuxSll2,
+    /// LINKTYPE_PPP (9) and LINKTYPE_PPP_HDLC (50): PPP, with or without HDLC-like framing
+    /// (RFC 1661, RFC 1662), and the Cisco HDLC framing DLT 50 may also carry.
+    Ppp,
+    /// LINKTYPE_C_HDLC (104): Cisco HDLC, an EtherType after address and control.
+    CiscoHdlc,
+    /// LINKTYPE_IEEE802_11 (105): 802.11 data frames with LLC/SNAP.
+    Ieee80211,
+    /// LINKTYPE_IEEE802_11_RADIOTAP (127): radiotap, then an 802.11 frame.
+    Radiotap,
+    /// LINKTYPE_PPI (192): the Per-Packet Information header, then a frame of the link type
+    /// it names.
+    Ppi,
 }
 
 /// A capture's link type that apitap cannot decode.
@@ -110,8 +153,8 @@ impl fmt::Display for UnsupportedLinkType {
         }
         write!(
             f,
-            "; apitap decodes Ethernet (with VLAN/QinQ/MPLS), Linux SLL and SLL2, raw IPv4/IPv6, \
-             BSD null/loopback and NFLOG"
+            "; apitap decodes Ethernet (with VLAN/QinQ/MPLS/PPPoE), Linux SLL and SLL2, raw \
+             IPv4/IPv6, BSD null/loopback, NFLOG, PPP, Cisco HDLC, 802.11 (plain, radiotap, PPI)"
         )
     }
 }
@@ -124,6 +167,11 @@ impl LinkType {
         Some(match dlt {
             0 => LinkType::Null,
             1 => LinkType::Ethernet,
+            9 | 50 => LinkType::Ppp,
+            104 => LinkType::CiscoHdlc,
+            105 => LinkType::Ieee80211,
+            127 => LinkType::Radiotap,
+            192 => LinkType::Ppi,
             12 | 14 | 101 => LinkType::Raw,
             108 => LinkType::Loop,
             113 => LinkType::LinuxSll,
@@ -141,6 +189,13 @@ impl LinkType {
 fn be16(d: &[u8], at: usize) -> Option<u16> {
     let b = d.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Little-endian u16 at `at`, if the slice is long enough.
+#[inline]
+fn le16(d: &[u8], at: usize) -> Option<u16> {
+    let b = d.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// Strip the link layer of `data`: the IP packet, or why there is none.
@@ -182,7 +237,93 @@ pub fn strip(link: LinkType, data: &[u8], cut: bool) -> Result<&[u8], Skip> {
             }
         }
         LinkType::Nflog => nflog_payload(data, cut),
+        LinkType::Ppp => ppp_or_chdlc(data, cut),
+        LinkType::CiscoHdlc => after_chdlc(data, cut),
+        LinkType::Ieee80211 => after_wlan(data, cut),
+        LinkType::Radiotap => {
+            let len = usize::from(le16(data, 2).ok_or(short)?);
+            if data.first() != Some(&0) || len < RADIOTAP_MIN_LEN {
+                return Err(Skip::MalformedLink);
+            }
+            after_wlan(data.get(len..).ok_or(short)?, cut)
+        }
+        LinkType::Ppi => after_ppi(data, cut),
     }
+}
+
+/// A PPI packet: its header names the link type of the frame after it.
+fn after_ppi(data: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    let short = Skip::length_or(cut, Skip::MalformedLink);
+    let len = usize::from(le16(data, 2).ok_or(short)?);
+    let dlt = data.get(4..PPI_HEADER_LEN).ok_or(short)?;
+    let dlt = i32::from_le_bytes([dlt[0], dlt[1], dlt[2], dlt[3]]);
+    if data.first() != Some(&0) || len < PPI_HEADER_LEN {
+        return Err(Skip::MalformedLink);
+    }
+    match LinkType::from_dlt(dlt) {
+        // PPI inside PPI would only loop.
+        Some(LinkType::Ppi) | None => Err(Skip::NotIp),
+        Some(inner) => strip(inner, data.get(len..).ok_or(short)?, cut),
+    }
+}
+
+/// DLT 9 and 50: PPP (framed or not), or Cisco HDLC framing (DLT 50 carries both).
+fn ppp_or_chdlc(data: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    match data.first() {
+        Some(a) if CHDLC_ADDRESSES.contains(a) => after_chdlc(data, cut),
+        _ => after_ppp(data, cut),
+    }
+}
+
+/// Cisco HDLC: address, control, EtherType.
+fn after_chdlc(data: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    let short = Skip::length_or(cut, Skip::MalformedLink);
+    let ty = be16(data, 2).ok_or(short)?;
+    after_ethertype(ty, data.get(CHDLC_HEADER_LEN..).ok_or(short)?, cut)
+}
+
+/// A PPP frame (RFC 1661 section 2): the optional HDLC-like address and control (RFC 1662),
+/// then the protocol field, one byte when compressed (an odd first byte, RFC 1661 section
+/// 6.5), then IPv4 or IPv6.
+fn after_ppp(data: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    let short = Skip::length_or(cut, Skip::MalformedLink);
+    let data = data
+        .strip_prefix(&PPP_HDLC_ADDRESS_CONTROL[..])
+        .unwrap_or(data);
+    let first = *data.first().ok_or(short)?;
+    let (proto, rest) = if first & 1 == 1 {
+        (u16::from(first), &data[1..])
+    } else {
+        (be16(data, 0).ok_or(short)?, &data[2..])
+    };
+    match proto {
+        PPP_IPV4 | PPP_IPV6 => Ok(rest),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// An 802.11 frame: only unprotected data frames with a body carry IP, after LLC/SNAP.
+fn after_wlan(data: &[u8], cut: bool) -> Result<&[u8], Skip> {
+    let short = Skip::length_or(cut, Skip::MalformedLink);
+    let fc = data.get(..2).ok_or(short)?;
+    let (kind, subtype, flags) = ((fc[0] >> 2) & 0x3, fc[0] >> 4, fc[1]);
+    if kind != WLAN_TYPE_DATA
+        || subtype & WLAN_SUBTYPE_NO_DATA != 0
+        || flags & WLAN_FLAG_PROTECTED != 0
+    {
+        return Err(Skip::NotIp);
+    }
+    let mut len = WLAN_DATA_HEADER_LEN;
+    if flags & WLAN_FLAGS_DS == WLAN_FLAGS_DS {
+        len += WLAN_ADDR4_LEN;
+    }
+    if subtype & WLAN_SUBTYPE_QOS != 0 {
+        len += WLAN_QOS_LEN;
+        if flags & WLAN_FLAG_ORDER != 0 {
+            len += WLAN_HT_CONTROL_LEN;
+        }
+    }
+    after_llc(data.get(len..).ok_or(short)?, cut)
 }
 
 /// Follow EtherTypes through VLAN tags, MPLS labels and PPPoE down to IP.
@@ -197,12 +338,7 @@ fn after_ethertype(mut ty: u16, mut rest: &[u8], cut: bool) -> Result<&[u8], Ski
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return after_mpls(rest, cut),
             ETHERTYPE_PPPOE_SESSION => {
-                let proto = be16(rest, PPPOE_SESSION_LEN - 2).ok_or(short)?;
-                let inner = rest.get(PPPOE_SESSION_LEN..).ok_or(short)?;
-                return match proto {
-                    PPP_IPV4 | PPP_IPV6 => Ok(inner),
-                    _ => Err(Skip::NotIp),
-                };
+                return after_ppp(rest.get(PPPOE_SESSION_LEN..).ok_or(short)?, cut);
             }
             _ => return Err(Skip::NotIp),
         }

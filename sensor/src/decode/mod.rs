@@ -9,6 +9,7 @@
 //! decoder's buffer when it completed a fragmented datagram), or a [`Skip`] saying why the
 //! packet carries no TCP for us.
 
+mod checksum;
 mod config;
 mod frag;
 mod link;
@@ -16,6 +17,7 @@ mod stats;
 pub mod tunnel;
 mod zone;
 
+pub use checksum::{ChecksumMode, ChecksumStats};
 pub use config::DecodeConfig;
 pub use frag::{FragKey, FragLimits, FragOutcome, FragTable, Fragment};
 pub use link::{LinkType, UnsupportedLinkType};
@@ -24,12 +26,13 @@ pub use zone::child_zone;
 
 use std::net::{IpAddr, SocketAddr};
 
-use apitap_reassembly::{Segment, TcpFlags};
+use apitap_reassembly::{Checksum, Segment, TcpFlags};
 use apitap_sessionizer::tunnel::{TunnelInfo, TunnelKind};
 use etherparse::{
     IpNumber, Ipv6ExtensionSlice, Ipv6ExtensionsSlice, LaxIpSlice, TcpSlice, UdpSlice,
 };
 
+use checksum::{IpLayer, Verifier};
 use tunnel::{Decap, Next, TunnelError};
 use zone::ZoneTable;
 
@@ -100,6 +103,8 @@ pub struct Decoder {
     opts: Options,
     frags: FragTable,
     zones: ZoneTable,
+    /// IPv4 header and TCP checksum verification (`decode.verify_checksums`).
+    checksums: Verifier,
     /// Completed datagrams, one slot per IP layer that may be reassembled in one packet
     /// (the outer one and one per tunnel layer).
     scratch: Vec<Vec<u8>>,
@@ -140,6 +145,7 @@ struct Work<'s> {
     /// None: fragments are counted and skipped, not reassembled.
     frags: Option<&'s mut FragTable>,
     zones: &'s mut ZoneTable,
+    checksums: &'s mut Verifier,
     now_us: u64,
     /// The datagram of the outermost IP fragment met in this packet, if any.
     fragment: Option<FragKey>,
@@ -189,6 +195,7 @@ impl Decoder {
                 timeout_us: cfg.fragment_timeout_ms.saturating_mul(1000),
             }),
             zones: ZoneTable::new(cfg.max_tunnel_zones),
+            checksums: Verifier::new(cfg.verify_checksums),
             scratch: vec![Vec::new(); usize::from(cfg.max_tunnel_depth) + 1],
             now_us: 0,
         }
@@ -229,6 +236,7 @@ impl Decoder {
             opts,
             frags,
             zones,
+            checksums,
             scratch,
             now_us: last,
         } = self;
@@ -238,6 +246,7 @@ impl Decoder {
             opts,
             frags: Some(frags),
             zones,
+            checksums,
             now_us: *last,
             fragment: None,
         };
@@ -260,9 +269,11 @@ impl Decoder {
 
     /// Where a packet goes, for the sharded pipeline's dispatcher: decoded at packet time
     /// `now_us` with fragment reassembly, so that the fragment completing a datagram gives
-    /// the flow of the segment it held.
+    /// the flow of the segment it held. Checksums are left to the worker's decoder.
     pub fn route_at(&mut self, now_us: u64, link: LinkType, data: &[u8], wire_len: u32) -> Route {
+        let mut unchecked = Verifier::new(ChecksumMode::Off);
         let (mut w, scratch) = self.work_at(now_us);
+        w.checksums = &mut unchecked;
         w.stats.packets += 1;
         w.stats.bytes += u64::from(wire_len);
         let cut = (data.len() as u64) < u64::from(wire_len);
@@ -319,6 +330,7 @@ impl Decoder {
             opts: &self.opts,
             frags: reassemble.then_some(&mut self.frags),
             zones: &mut self.zones,
+            checksums: &mut self.checksums,
             now_us,
             fragment: None,
         };
@@ -471,6 +483,10 @@ fn decode_ip<'a>(
             LaxIpSlice::from_slice(ip).map_err(|_| Skip::length_or(cut, Skip::MalformedIp))?;
         let src_ip = sl.source_addr();
         let dst_ip = sl.destination_addr();
+        let (ttl, ipv4_header) = match &sl {
+            LaxIpSlice::Ipv4(v4) => (v4.header().ttl(), Some(v4.header().slice())),
+            LaxIpSlice::Ipv6(v6) => (v6.header().hop_limit(), None),
+        };
         let payload = sl.payload();
         let (proto, body, state) = if payload.fragmented {
             let Some(frags) = w.frags.as_deref_mut() else {
@@ -506,7 +522,14 @@ fn decode_ip<'a>(
             (payload.ip_number, payload.payload, state)
         };
         ip = match proto {
-            IpNumber::TCP => return tcp_segment(w, &ctx, src_ip, dst_ip, body, cut, state),
+            IpNumber::TCP => {
+                let ip = IpLayer {
+                    src: src_ip,
+                    dst: dst_ip,
+                    ipv4_header,
+                };
+                return tcp_segment(w, &ctx, (ip, ttl), body, cut, state);
+            }
             IpNumber::UDP => {
                 let udp =
                     UdpSlice::from_slice_lax(body).map_err(|_| Skip::length_or(cut, Skip::Udp))?;
@@ -530,18 +553,22 @@ fn decode_ip<'a>(
     }
 }
 
-/// The TCP segment in `body`, in the packet's zone.
+/// The TCP segment in `body`, in the packet's zone, carried by `ip` with TTL (hop limit)
+/// `ttl`. Its checksums are verified when the whole segment is there.
 #[inline]
 fn tcp_segment<'a>(
     w: &mut Work<'_>,
     ctx: &Ctx,
-    src_ip: IpAddr,
-    dst_ip: IpAddr,
+    (ip, ttl): (IpLayer<'_>, u8),
     body: &'a [u8],
     cut: bool,
     state: PayloadState,
 ) -> Result<(Segment<'a>, PayloadState), Skip> {
     let tcp = TcpSlice::from_slice(body).map_err(|_| Skip::length_or(cut, Skip::MalformedTcp))?;
+    let checksum = match state {
+        PayloadState::Whole => w.checksums.verify(ip, body, &mut w.stats.checksums),
+        PayloadState::Truncated | PayloadState::LengthMismatch => Checksum::NotChecked,
+    };
     if let Some(o) = ctx.outer {
         let depth = ctx.depth;
         w.zones.note(ctx.zone, || TunnelInfo {
@@ -555,12 +582,14 @@ fn tcp_segment<'a>(
     }
     let seg = Segment {
         zone: ctx.zone,
-        src: SocketAddr::new(src_ip, tcp.source_port()),
-        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        src: SocketAddr::new(ip.src, tcp.source_port()),
+        dst: SocketAddr::new(ip.dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         flags: TcpFlags(tcp_flags(&tcp)),
         payload: tcp.payload(),
+        ttl,
+        checksum,
     };
     Ok((seg, state))
 }

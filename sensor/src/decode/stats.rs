@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+pub use super::checksum::ChecksumStats;
 pub use super::frag::FragStats;
 
 /// Why a packet produced no TCP segment. Truncated (cut by the snap length) and malformed
@@ -74,6 +75,8 @@ pub struct DecodeStats {
     pub tunnels: TunnelStats,
     /// IP fragment reassembly.
     pub fragments: FragStats,
+    /// IPv4 header and TCP checksum verification.
+    pub checksums: ChecksumStats,
 }
 
 /// Tunnel counters: layers peeled by type (a packet in two tunnels counts in both), and

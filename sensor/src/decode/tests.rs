@@ -196,6 +196,110 @@ fn ethernet_padding_is_not_payload() {
     assert!(seg.payload.is_empty());
 }
 
+/// PPP frames as each framing carries them: bare or in HDLC-like framing, the protocol field
+/// whole or compressed, inside PPPoE, and Cisco HDLC under DLT 50 and 104.
+#[test]
+fn ppp_framings() {
+    let with = |head: &[u8], ip: Vec<u8>| [head, &ip[..]].concat();
+    let table: [(&str, LinkType, Vec<u8>); 9] = [
+        ("bare", LinkType::Ppp, with(&[0x00, 0x21], ipv4_tcp())),
+        (
+            "hdlc-like",
+            LinkType::Ppp,
+            with(&[0xFF, 0x03, 0x00, 0x21], ipv4_tcp()),
+        ),
+        (
+            "compressed protocol",
+            LinkType::Ppp,
+            with(&[0xFF, 0x03, 0x21], ipv4_tcp()),
+        ),
+        (
+            "ipv6",
+            LinkType::Ppp,
+            with(&[0xFF, 0x03, 0x00, 0x57], ipv6_tcp()),
+        ),
+        (
+            "cisco hdlc in dlt 50",
+            LinkType::Ppp,
+            with(&[0x0F, 0x00, 0x08, 0x00], ipv4_tcp()),
+        ),
+        (
+            "cisco hdlc",
+            LinkType::CiscoHdlc,
+            with(&[0x8F, 0x00, 0x86, 0xDD], ipv6_tcp()),
+        ),
+        (
+            "pppoe session",
+            LinkType::Ethernet,
+            ether(
+                0x8864,
+                &with(
+                    &[0x11, 0x00, 0x00, 0x01, 0x00, 0x3e, 0x00, 0x21],
+                    ipv4_tcp(),
+                ),
+            ),
+        ),
+        (
+            "pppoe, compressed protocol",
+            LinkType::Ethernet,
+            ether(
+                0x8864,
+                &with(&[0x11, 0x00, 0x00, 0x01, 0x00, 0x3d, 0x21], ipv4_tcp()),
+            ),
+        ),
+        (
+            "pppoe, hdlc-like framing",
+            LinkType::Ethernet,
+            ether(
+                0x8864,
+                &with(
+                    &[0x11, 0x00, 0x00, 0x01, 0x00, 0x40, 0xFF, 0x03, 0x00, 0x57],
+                    ipv6_tcp(),
+                ),
+            ),
+        ),
+    ];
+    for (name, link, pkt) in table {
+        let (r, st) = decode(link, &pkt);
+        assert!(r.is_some(), "{name}: {st:?}");
+    }
+    // LCP is not IP.
+    let (r, st) = decode(LinkType::Ppp, &[0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4]);
+    assert!(r.is_none() && st.not_ip == 1);
+}
+
+/// 802.11 data frames (plain, QoS, four addresses, behind radiotap and PPI) decode; other
+/// frames and encrypted ones are not IP.
+#[test]
+fn wlan_frames() {
+    let snap = [0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00];
+    let frame = |fc: [u8; 2], extra: usize| {
+        let mut f = fc.to_vec();
+        f.extend_from_slice(&[0u8; 22]);
+        f.extend(std::iter::repeat_n(0u8, extra));
+        f.extend_from_slice(&snap);
+        f.extend(ipv4_tcp());
+        f
+    };
+    assert_http(LinkType::Ieee80211, &frame([0x08, 0x01], 0));
+    assert_http(LinkType::Ieee80211, &frame([0x88, 0x02], 2)); // QoS data
+    assert_http(LinkType::Ieee80211, &frame([0x88, 0x83], 6 + 2 + 4)); // WDS, QoS, HT
+    let radiotap = [&[0u8, 0, 8, 0, 0, 0, 0, 0][..], &frame([0x08, 0x02], 0)].concat();
+    assert_http(LinkType::Radiotap, &radiotap);
+    let ppi = [&[0u8, 0, 8, 0, 105, 0, 0, 0][..], &frame([0x08, 0x02], 0)].concat();
+    assert_http(LinkType::Ppi, &ppi);
+    let ppi_eth = [&[0u8, 0, 8, 0, 1, 0, 0, 0][..], &ether(0x0800, &ipv4_tcp())].concat();
+    assert_http(LinkType::Ppi, &ppi_eth);
+    for (name, fc) in [
+        ("beacon", [0x80, 0x00]),
+        ("null data", [0x48, 0x01]),
+        ("protected", [0x08, 0x41]),
+    ] {
+        let (r, st) = decode(LinkType::Ieee80211, &frame(fc, 0));
+        assert!(r.is_none() && st.not_ip == 1, "{name}: {st:?}");
+    }
+}
+
 #[test]
 fn unknown_dlt_is_rejected_by_name() {
     assert_eq!(LinkType::from_dlt(1), Some(LinkType::Ethernet));
@@ -212,7 +316,7 @@ proptest! {
 
     /// No bytes, of any link type, with any wire length, make the decoder panic.
     #[test]
-    fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), extra in 0u32..100, dlt in prop::sample::select(vec![0, 1, 101, 108, 113, 228, 229, 239, 276])) {
+    fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), extra in 0u32..100, dlt in prop::sample::select(vec![0, 1, 9, 50, 101, 104, 105, 108, 113, 127, 192, 228, 229, 239, 276])) {
         let link = LinkType::from_dlt(dlt).unwrap();
         let mut d = Decoder::new();
         let _ = d.decode(link, &data, data.len() as u32 + extra);

@@ -16,31 +16,43 @@
 //! 4. the session records it caused are written, then its `http` record.
 //!
 //! At each of the batch's timeout checks the table ends idle sessions and writes periodic
-//! updates, and the stages run their own timeouts.
+//! updates, and the stages run their own timeouts. At each connection record (WebSocket, TLS)
+//! the record finds its session (a WebSocket connection's upgrade's; a TLS connection's
+//! client-IP fallback session when one is open), every stage reads it, then it is written.
 
 mod anomalies;
 mod api;
 mod attacks;
 pub mod behaviours;
 mod records;
+mod websocket;
 
 use std::collections::BTreeMap;
 
 use apitap_exporters::{ExportError, ExportStats, Exporter};
+use apitap_sessionizer::http::transaction::SwitchedProtocol;
+use apitap_sessionizer::http::ConnKind;
 use apitap_sessionizer::record::Redactor;
 use apitap_sessionizer::session::{
-    EndReason, Extractor, SessionRecord, SessionStats, SessionSummary, Sessionizer, TxSession,
+    EndReason, Extractor, SessionRecord, SessionStats, SessionSummary, Sessionizer, TransactionId,
+    TxSession,
 };
 
 use crate::config::Config;
 use crate::front::EXPIRE_INTERVAL_US;
-use crate::staged::{Staged, StagedBatch, Tick};
+use crate::staged::{Staged, StagedBatch, StagedConn, Tick};
 
 pub use anomalies::AnomalyCounts;
 pub use api::{ApiCalls, ALERT_SHADOW_API, ALERT_ZOMBIE_API};
 pub use attacks::{Attacks, ALERT_ATTACK, ALERT_ATTACK_SERVED};
 pub use behaviours::{BehaviourStats, Behaviours, BehavioursConfig};
 pub use records::Records;
+pub use websocket::WebSocketMessages;
+
+/// WebSocket upgrades whose connection record has not come yet, remembered with their
+/// session (a record finds its session by its upgrade): more are counted and forgotten, the
+/// oldest first, and their records then have no session.
+pub const MAX_PENDING_UPGRADES: usize = 65_536;
 
 /// An output stage after the session table: reads each transaction in completion order,
 /// adds what it finds to the transaction's session, counts what it drops, and may write
@@ -60,6 +72,19 @@ pub trait Stage: Send {
     /// Packet time reached `now_us` (a timeout check): run what is due.
     fn tick(&mut self, now_us: u64, records: &mut Records) -> Result<(), ExportError> {
         let _ = (now_us, records);
+        Ok(())
+    }
+
+    /// A connection record (WebSocket, TLS) at packet time `now_us`, in its session when it
+    /// has one.
+    fn connection(
+        &mut self,
+        now_us: u64,
+        conn: &StagedConn,
+        session: Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError> {
+        let _ = (now_us, conn, session, records);
         Ok(())
     }
 
@@ -89,6 +114,14 @@ pub struct OutputStats {
     pub session_records: u64,
     /// `alert` records produced.
     pub alerts: u64,
+    /// `websocket` records produced.
+    pub websocket_records: u64,
+    /// `tls` records produced.
+    pub tls_records: u64,
+    /// WebSocket messages counted into sessions.
+    pub websocket_session_messages: u64,
+    /// WebSocket upgrades forgotten before their connection ended ([`MAX_PENDING_UPGRADES`]).
+    pub upgrades_forgotten: u64,
     /// Anomalies on exported transactions, by name.
     pub anomalies: BTreeMap<String, u64>,
     /// Transactions carrying attacks, by class.
@@ -103,6 +136,35 @@ pub struct OutputStats {
     pub behaviours: BehaviourStats,
 }
 
+/// What a TLS record carries about the client-IP fallback session `id` it belongs to (no
+/// transaction: depth 0; no slot: stages do not add to that session's state).
+fn fallback_session(c: &StagedConn, id: apitap_sessionizer::session::HashId) -> TxSession {
+    TxSession {
+        session_id: Some(id),
+        transaction_id: TransactionId {
+            conn: c.rec.conn.0,
+            depth: 0,
+        },
+        key_source: Some("fallback:ip".into()),
+        jwt_verified: None,
+        client_ip: c.rec.client.ip(),
+        endpoint: None,
+        context: Vec::new(),
+        user: None,
+        login_user: None,
+        role: None,
+        anomalies: Vec::new(),
+        slot: None,
+    }
+}
+
+/// The side events of a batch not handled yet: timeout checks (with their index) and
+/// connection records.
+struct SideEvents<'a> {
+    ticks: std::iter::Peekable<std::iter::Enumerate<std::iter::Copied<std::slice::Iter<'a, Tick>>>>,
+    conns: std::iter::Peekable<std::slice::Iter<'a, StagedConn>>,
+}
+
 /// The session table, the stages after it, and the record stage.
 pub struct Output {
     /// `None` when `session.enabled` is off.
@@ -113,6 +175,10 @@ pub struct Output {
     records: Records,
     /// Session records caused by the last step, reused.
     session_out: Vec<SessionRecord>,
+    /// The sessions of WebSocket upgrades, until their connection record comes.
+    upgrades: BTreeMap<TransactionId, TxSession>,
+    /// Upgrades forgotten at [`MAX_PENDING_UPGRADES`].
+    upgrades_forgotten: u64,
     /// Latest packet time seen; never goes backwards.
     now_us: u64,
     next_expire_us: u64,
@@ -131,7 +197,10 @@ impl Output {
         } else {
             None
         };
-        let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(AnomalyCounts::default())];
+        let mut stages: Vec<Box<dyn Stage>> = vec![
+            Box::new(AnomalyCounts::default()),
+            Box::new(WebSocketMessages::default()),
+        ];
         if cfg.api.is_on() {
             stages.push(Box::new(ApiCalls::default()));
         }
@@ -150,8 +219,11 @@ impl Output {
         Ok(Output {
             sessions,
             stages,
-            records: Records::new(crate::secret::redactor(cfg)?, exporter),
+            records: Records::new(crate::secret::redactor(cfg)?, exporter)
+                .with_sensor_id(cfg.export.sensor_id.as_deref()),
             session_out: Vec::new(),
+            upgrades: BTreeMap::new(),
+            upgrades_forgotten: 0,
             now_us: 0,
             next_expire_us: 0,
         })
@@ -166,6 +238,11 @@ impl Output {
     /// The redaction rules the records are written with, for the workers that write heads.
     pub fn redactor(&self) -> Redactor {
         self.records.redactor().clone()
+    }
+
+    /// The sensor id the records carry, for the workers that write heads.
+    pub fn sensor_id(&self) -> Option<std::sync::Arc<str>> {
+        self.records.sensor_id()
     }
 
     /// A reader of session facts for the analyses ([`crate::analyze::SessionFacts`]); `None`
@@ -184,19 +261,97 @@ impl Output {
                 Some((facts.as_ref()?, hint))
             }));
         }
-        let mut ticks = batch.ticks.iter().copied().peekable();
-        for (i, item) in batch.items.iter_mut().enumerate() {
-            while let Some(Tick { now_us, .. }) = ticks.next_if(|t| t.after <= i) {
-                self.tick(now_us)?;
-            }
-            let head = item.head.clone().and_then(|r| batch.heads.get(r));
+        let StagedBatch {
+            items,
+            heads,
+            ticks,
+            conns,
+            ..
+        } = batch;
+        let mut side = SideEvents {
+            ticks: ticks.iter().copied().enumerate().peekable(),
+            conns: conns.iter().peekable(),
+        };
+        for (i, item) in items.iter_mut().enumerate() {
+            self.side_events(&mut side, Some(i))?;
+            let head = item.head.clone().and_then(|r| heads.get(r));
             self.transaction(item, head)?;
         }
-        for Tick { now_us, .. } in ticks {
-            self.tick(now_us)?;
-        }
+        self.side_events(&mut side, None)?;
         self.now_us = self.now_us.max(batch.now_us);
         Ok(())
+    }
+
+    /// The timeout checks and connection records due before transaction `before` (all of
+    /// them when `None`), in the order the front made them.
+    fn side_events(
+        &mut self,
+        side: &mut SideEvents<'_>,
+        before: Option<usize>,
+    ) -> Result<(), ExportError> {
+        let due = |after: usize| before.is_none_or(|i| after <= i);
+        loop {
+            let tick = side.ticks.peek().copied().filter(|(_, t)| due(t.after));
+            let conn = side.conns.peek().copied().filter(|c| due(c.after));
+            match (tick, conn) {
+                (Some((j, t)), Some(c))
+                    if t.after < c.after || (t.after == c.after && j < c.ticks_before) =>
+                {
+                    side.ticks.next();
+                    self.tick(t.now_us)?;
+                }
+                (_, Some(c)) => {
+                    side.conns.next();
+                    self.connection(c)?;
+                }
+                (Some((_, t)), None) => {
+                    side.ticks.next();
+                    self.tick(t.now_us)?;
+                }
+                (None, None) => return Ok(()),
+            }
+        }
+    }
+
+    /// One connection record: its session, the stages, the record.
+    fn connection(&mut self, c: &StagedConn) -> Result<(), ExportError> {
+        self.now_us = self.now_us.max(c.now_us);
+        let session = match (&self.sessions, &c.rec.kind) {
+            (None, _) => None,
+            (Some(_), ConnKind::WebSocket(ws)) => self.upgrades.remove(&TransactionId {
+                conn: c.rec.conn.0,
+                depth: ws.upgrade_depth,
+            }),
+            (Some(s), ConnKind::Tls(_)) => s
+                .ip_fallback_session(c.rec.client.ip())
+                .map(|id| fallback_session(c, id)),
+        };
+        for stage in &mut self.stages {
+            let cx = session.as_ref().map(|tx| SessionCx {
+                tx,
+                state: self.sessions.as_mut().and_then(|s| s.state_mut(tx)),
+            });
+            stage.connection(self.now_us, c, cx, &mut self.records)?;
+        }
+        let session_id = session.as_ref().and_then(|s| s.session_id);
+        self.records.connection(c, session_id)
+    }
+
+    /// Remember the session of a WebSocket upgrade for its connection's record.
+    fn remember_upgrade(&mut self, item: &Staged, session: &TxSession) {
+        let websocket = matches!(&item.tx.switched,
+            Some(SwitchedProtocol::Upgrade(u)) if u.trim().eq_ignore_ascii_case("websocket"));
+        if !websocket {
+            return;
+        }
+        if self.upgrades.len() >= MAX_PENDING_UPGRADES {
+            self.upgrades.pop_first();
+            self.upgrades_forgotten += 1;
+        }
+        let mut kept = session.clone();
+        kept.context.clear();
+        kept.endpoint = None;
+        self.upgrades.insert(session.transaction_id, kept);
     }
 
     /// One transaction through the table, the stages and the record stage.
@@ -222,6 +377,9 @@ impl Output {
         }
         if let (Some(s), Some(ts)) = (&mut self.sessions, &session) {
             s.commit(ts, &mut self.session_out);
+        }
+        if let Some(ts) = &session {
+            self.remember_upgrade(item, ts);
         }
         // Session records caused by this transaction precede its record.
         self.emit_sessions()?;
@@ -277,6 +435,7 @@ impl Output {
             stats.active_sessions = s.active_sessions();
         }
         self.records.add_stats(&mut stats);
+        stats.upgrades_forgotten = self.upgrades_forgotten;
         for stage in &self.stages {
             stage.add_stats(&mut stats);
         }

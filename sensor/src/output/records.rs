@@ -1,16 +1,17 @@
 //! The record stage: every record written as JSON and handed to the exporter, keyed for
 //! Kafka by its session id.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apitap_exporters::{EventMeta, ExportError, Exporter};
 use apitap_sessionizer::alert::Alert;
-use apitap_sessionizer::record::{write_json_tail, HttpRecord, Redactor};
+use apitap_sessionizer::record::{write_json_tail, ConnRecordJson, HttpRecord, Redactor};
 use apitap_sessionizer::session::secret::HEX_LEN;
-use apitap_sessionizer::session::{SessionRecord, TxSession};
+use apitap_sessionizer::session::{HashId, SessionRecord, TxSession};
 
 use super::OutputStats;
-use crate::staged::Staged;
+use crate::staged::{Staged, StagedConn};
 
 /// How often (wall time) a running sensor writes out what its exporter buffers, so that a
 /// file's readers see records within about this long (JSON lines are written through a large
@@ -31,6 +32,8 @@ const KIND_ALERT: &str = "alert";
 /// Writes records and hands them to the exporter.
 pub struct Records {
     redactor: Redactor,
+    /// The sensor id every record carries (`export.sensor_id`).
+    sensor_id: Option<Arc<str>>,
     exporter: Box<dyn Exporter>,
     /// Reused: a record, or an http record's head.
     buf: Vec<u8>,
@@ -44,6 +47,10 @@ pub struct Records {
     session_records: u64,
     /// `alert` records written.
     alerts: u64,
+    /// `websocket` records written.
+    websocket_records: u64,
+    /// `tls` records written.
+    tls_records: u64,
 }
 
 impl Records {
@@ -51,6 +58,7 @@ impl Records {
     pub fn new(redactor: Redactor, exporter: Box<dyn Exporter>) -> Self {
         Records {
             redactor,
+            sensor_id: None,
             exporter,
             buf: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
             tail: Vec::with_capacity(RECORD_BUFFER_CAPACITY),
@@ -58,7 +66,20 @@ impl Records {
             transactions: 0,
             session_records: 0,
             alerts: 0,
+            websocket_records: 0,
+            tls_records: 0,
         }
+    }
+
+    /// The same records, each carrying `sensor_id`.
+    pub fn with_sensor_id(mut self, sensor_id: Option<&str>) -> Self {
+        self.sensor_id = sensor_id.map(Arc::from);
+        self
+    }
+
+    /// The sensor id the records carry.
+    pub fn sensor_id(&self) -> Option<Arc<str>> {
+        self.sensor_id.clone()
     }
 
     /// The `http` record of a staged transaction with its session fields. `head` is its session-independent
@@ -81,6 +102,7 @@ impl Records {
                 tunnel: item.tunnel.as_ref(),
                 attacks: item.attacks(),
                 api: item.api.as_ref(),
+                sensor_id: self.sensor_id.as_deref(),
             };
             rec.write_json_head(&mut self.buf);
         }
@@ -98,11 +120,39 @@ impl Records {
     pub fn session(&mut self, rec: &SessionRecord) -> Result<(), ExportError> {
         self.session_records += 1;
         self.buf.clear();
-        rec.write_json(&mut self.buf);
+        rec.write_json(self.sensor_id.as_deref(), &mut self.buf);
         let mut hex = [0u8; HEX_LEN];
         let meta = EventMeta {
             kind: KIND_SESSION,
             key: Some(rec.session_id.hex_in(&mut hex)),
+        };
+        self.exporter.export(meta, &self.buf)
+    }
+
+    /// A connection's record (`websocket` or `tls`), keyed by its session id.
+    pub fn connection(
+        &mut self,
+        conn: &StagedConn,
+        session_id: Option<HashId>,
+    ) -> Result<(), ExportError> {
+        let rec = ConnRecordJson {
+            rec: &conn.rec,
+            redactor: &self.redactor,
+            tunnel: conn.tunnel.as_ref(),
+            session_id,
+            sensor_id: self.sensor_id.as_deref(),
+        };
+        let kind = rec.kind();
+        match kind {
+            "websocket" => self.websocket_records += 1,
+            _ => self.tls_records += 1,
+        }
+        self.buf.clear();
+        rec.write_json(&mut self.buf);
+        let mut hex = [0u8; HEX_LEN];
+        let meta = EventMeta {
+            kind,
+            key: session_id.map(|id| id.hex_in(&mut hex)),
         };
         self.exporter.export(meta, &self.buf)
     }
@@ -117,7 +167,7 @@ impl Records {
     pub fn alert(&mut self, alert: &Alert) -> Result<(), ExportError> {
         self.alerts += 1;
         self.buf.clear();
-        alert.write_json(&mut self.buf);
+        alert.write_json(self.sensor_id.as_deref(), &mut self.buf);
         let mut hex = [0u8; HEX_LEN];
         let client;
         let key = match alert.session_id {
@@ -154,6 +204,8 @@ impl Records {
         stats.transactions += self.transactions;
         stats.session_records += self.session_records;
         stats.alerts += self.alerts;
+        stats.websocket_records += self.websocket_records;
+        stats.tls_records += self.tls_records;
         stats.export = self.exporter.stats().clone();
     }
 }

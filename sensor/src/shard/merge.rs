@@ -5,6 +5,7 @@
 
 use apitap_reassembly::ReassemblyStats;
 use apitap_sessionizer::http::HttpStats;
+use apitap_sessionizer::http2::Http2Stats;
 
 use super::worker::WorkerStats;
 use crate::decode::{DecodeStats, FragStats, TunnelStats};
@@ -139,6 +140,64 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
             heads_cut_by_close,
             events_unknown_conn,
             object_nouns_dropped,
+            not_http_connections,
+            not_http_bytes,
+            sniff_fallbacks,
+            http2_connections,
+            websocket_connections,
+            websocket_messages,
+            tls_connections,
+            tls_joined_late,
+            tls_decrypted_connections,
+            tunnels,
+            opaque_tunnels,
+        },
+        anomalies
+    );
+    for (x, y) in a.anomalies.iter_mut().zip(b.anomalies.iter()) {
+        *x += *y;
+    }
+}
+
+fn add_http2(a: &mut Http2Stats, b: &Http2Stats) {
+    add_fields!(
+        a,
+        b,
+        Http2Stats {
+            prefaces,
+            frames,
+            data_frames,
+            data_bytes,
+            header_blocks,
+            settings_frames,
+            ping_frames,
+            window_update_frames,
+            priority_frames,
+            push_promises,
+            rst_streams,
+            goaways,
+            unknown_frames,
+            frame_errors,
+            frames_on_closed_streams,
+            streams,
+            exchanges,
+            stream_limit_evictions,
+            hpack_unknown_fields,
+            hpack_errors,
+            hpack_evictions,
+            hpack_size_updates,
+            hpack_capped_size_updates,
+            hpack_state_resets,
+            header_fields_over_limit,
+            header_blocks_too_large,
+            gaps,
+            gap_bytes,
+            gap_bytes_in_frames,
+            desyncs,
+            resyncs,
+            desync_skipped_bytes,
+            grpc_calls,
+            grpc_messages,
         },
         anomalies
     );
@@ -155,6 +214,7 @@ pub fn merge(workers: &[WorkerStats], output: OutputStats) -> PipelineStats {
         add_decode(&mut front.decode, &w.decode);
         add_reassembly(&mut front.reassembly, &w.reassembly);
         add_http(&mut front.http, &w.http);
+        add_http2(&mut front.http2, &w.http2);
         front.active_flows += w.active_flows;
     }
     PipelineStats::of(front, output)

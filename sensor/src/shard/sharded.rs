@@ -123,6 +123,7 @@ impl Sharded {
             let stages = WorkerStages {
                 analyses: Analyses::for_config(&cfg, session.extractor(), &shared),
                 redactor: session.redactor(),
+                sensor_id: session.sensor_id(),
             };
             let io = WorkerIo {
                 rx,

@@ -40,6 +40,8 @@ struct Worker {
     analyses: Analyses,
     /// Redaction rules for the record heads written here.
     redactor: Redactor,
+    /// The sensor id written in the record heads.
+    sensor_id: Option<Arc<str>>,
     /// Size of the last batch's record heads: the next batch's buffer starts that large.
     heads_hint: usize,
     /// This worker's index (where the output stage returns its batches).
@@ -56,15 +58,15 @@ impl Worker {
     fn new(
         index: usize,
         cfg: &Config,
-        analyses: Analyses,
-        redactor: Redactor,
+        stages: WorkerStages,
         returned: Receiver<StagedBatch>,
     ) -> Self {
         let first = ((index as u64) << CONN_ID_SHIFT) | 1;
         Worker {
             front: Front::new(cfg, ConnId(first)),
-            analyses,
-            redactor,
+            analyses: stages.analyses,
+            redactor: stages.redactor,
+            sensor_id: stages.sensor_id,
             heads_hint: 0,
             index,
             returned,
@@ -128,6 +130,7 @@ impl Worker {
                 tunnel: item.tunnel.as_ref(),
                 attacks: item.attacks(),
                 api: item.api.as_ref(),
+                sensor_id: self.sensor_id.as_deref(),
             };
             rec.write_json_head(heads);
             item.head = Some(start..heads.len());
@@ -148,6 +151,8 @@ pub struct WorkerStages {
     pub analyses: Analyses,
     /// Redaction rules for the record heads written here.
     pub redactor: Redactor,
+    /// The sensor id the record heads carry (`export.sensor_id`).
+    pub sensor_id: Option<Arc<str>>,
 }
 
 /// A worker's wiring: where it reads packets, where it hands its batches, where they come
@@ -168,7 +173,7 @@ pub struct WorkerIo {
 /// The body of worker thread `index`: runs until every sender of `io.rx` is gone, then
 /// flushes its open streams (their transactions end with what was seen) and returns.
 pub fn run(index: usize, cfg: &Config, stages: WorkerStages, io: WorkerIo) {
-    let mut w = Worker::new(index, cfg, stages.analyses, stages.redactor, io.returned);
+    let mut w = Worker::new(index, cfg, stages, io.returned);
     for msg in io.rx.iter() {
         w.on_message(msg, &io.recycle);
         // What is already queued is handled before output: fewer, larger hand-offs under load

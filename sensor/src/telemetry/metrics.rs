@@ -7,6 +7,7 @@
 use std::fmt;
 
 use apitap_sessionizer::http::HttpAnomaly;
+use apitap_sessionizer::http2::H2Anomaly;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -129,6 +130,7 @@ impl Collector for SensorCollector {
         encode_decode(&mut enc, &s.stats)?;
         encode_reassembly(&mut enc, &s.stats)?;
         encode_http(&mut enc, &s.stats)?;
+        encode_protocols(&mut enc, &s.stats)?;
         encode_sessions(&mut enc, &s.stats)?;
         encode_export(&mut enc, &s.stats)
     }
@@ -302,12 +304,23 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
             )
         })
         .collect();
+    for a in H2Anomaly::ALL {
+        let v = p.http2.anomaly_count(a);
+        anomalies.push(([("stage", "http2"), ("reason", a.name())], v));
+    }
     for (reason, v) in [
         ("retransmission_mismatch", r.retransmission_mismatches),
         ("stream_buffer_limit", r.stream_buffer_limit_hits),
         ("global_buffer_limit", r.global_buffer_limit_hits),
         ("mid_stream_pickup", r.mid_stream_pickups),
         ("out_of_window", r.out_of_window_segments),
+        ("ttl_changed", p.insertion.ttl_changes),
+        ("bad_checksum", p.insertion.bad_checksum_segments),
+        ("retained_limit", p.insertion.retained_limit_hits),
+        (
+            "global_retained_limit",
+            p.insertion.global_retained_limit_hits,
+        ),
     ] {
         anomalies.push(([("stage", "tcp"), ("reason", reason)], v));
     }
@@ -325,8 +338,46 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
     counter(
         enc,
         "apitap_anomalies_total",
-        "Anomalies by stage (tcp, http, session) and kind.",
+        "Anomalies by stage (tcp, http, http2, session) and kind.",
         &samples,
+    )
+}
+
+/// The protocols besides HTTP/1: connections handed to each parser, HTTP/2 streams, gRPC
+/// calls and WebSocket messages.
+fn encode_protocols(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
+    let h = &p.http;
+    counter(
+        enc,
+        "apitap_protocol_connections_total",
+        "Connections (and CONNECT tunnels) by what they speak besides HTTP/1.",
+        &[
+            (&[("protocol", "http2")], h.http2_connections),
+            (&[("protocol", "websocket")], h.websocket_connections),
+            (&[("protocol", "tls")], h.tls_connections),
+            (
+                &[("protocol", "not_http")],
+                h.not_http_connections + h.opaque_tunnels,
+            ),
+        ],
+    )?;
+    counter1(
+        enc,
+        "apitap_http2_streams_total",
+        "HTTP/2 streams reported as transactions.",
+        p.http2.exchanges,
+    )?;
+    counter1(
+        enc,
+        "apitap_grpc_calls_total",
+        "gRPC calls among the HTTP/2 streams.",
+        p.http2.grpc_calls,
+    )?;
+    counter1(
+        enc,
+        "apitap_websocket_messages_total",
+        "WebSocket messages, both directions, of the connections that ended.",
+        h.websocket_messages,
     )
 }
 
@@ -365,6 +416,8 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
             (&[("type", "http")], p.transactions),
             (&[("type", "session")], p.session_records),
             (&[("type", "alert")], p.alerts),
+            (&[("type", "websocket")], p.websocket_records),
+            (&[("type", "tls")], p.tls_records),
         ],
     )?;
     let mut by_class: Vec<([(&str, &str); 1], u64)> = Vec::new();

@@ -59,11 +59,25 @@ pub enum HttpAnomaly {
     /// (RFC 9112 section 2.2 for whitespace-preceded lines). A malformed line naming
     /// Content-Length or Transfer-Encoding is not skipped: the head is `malformed_request`.
     InvalidHeaderLine,
+    /// An HTTP/1.0 request with a Transfer-Encoding field: RFC 9112 section 6.1 says its
+    /// framing is faulty (an HTTP/1.0 recipient may ignore the field and read a Content-Length
+    /// or nothing instead): a request-smuggling signal. Framing still follows the field.
+    TransferEncodingInHttp10,
+    /// `chunked` applied more than once to one request (in one Transfer-Encoding field or in
+    /// several): RFC 9112 section 6.1 forbids it, and front and back ends disagree on it.
+    ChunkedTwice,
+    /// A request with more than one Host field line: RFC 9112 section 3.2 requires a 400; two
+    /// servers in a chain may each pick a different one.
+    DuplicateHost,
+    /// An absolute-form target whose authority differs from the Host field: the target's
+    /// authority is the host (RFC 9112 section 3.2.2, and `request.host` says so), but a
+    /// component that reads Host instead routes the request elsewhere.
+    HostMismatch,
 }
 
 impl HttpAnomaly {
     /// Every variant, in declaration order (the order of [`HttpAnomaly::index`]).
-    pub const ALL: [HttpAnomaly; 20] = [
+    pub const ALL: [HttpAnomaly; 24] = [
         HttpAnomaly::GapInRequest,
         HttpAnomaly::GapInResponse,
         HttpAnomaly::HeaderTooLarge,
@@ -84,6 +98,10 @@ impl HttpAnomaly {
         HttpAnomaly::LenientRequestLine,
         HttpAnomaly::ObsoleteLineFolding,
         HttpAnomaly::InvalidHeaderLine,
+        HttpAnomaly::TransferEncodingInHttp10,
+        HttpAnomaly::ChunkedTwice,
+        HttpAnomaly::DuplicateHost,
+        HttpAnomaly::HostMismatch,
     ];
 
     /// Number of variants.
@@ -118,6 +136,10 @@ impl HttpAnomaly {
             HttpAnomaly::LenientRequestLine => "lenient_request_line",
             HttpAnomaly::ObsoleteLineFolding => "obsolete_line_folding",
             HttpAnomaly::InvalidHeaderLine => "invalid_header_line",
+            HttpAnomaly::TransferEncodingInHttp10 => "transfer_encoding_in_http10",
+            HttpAnomaly::ChunkedTwice => "chunked_twice",
+            HttpAnomaly::DuplicateHost => "duplicate_host",
+            HttpAnomaly::HostMismatch => "host_mismatch",
         }
     }
 }

@@ -19,12 +19,17 @@
 //!   the field section. The transaction records what was tolerated (`lenient_request_line`,
 //!   `obsolete_line_folding`, `invalid_header_line`); what would make the body length a guess
 //!   stays an error.
-//! - **HTTP/0.9**: a simple request is recorded (version 1.0, `http09_request`); the response
-//!   has no status line, so parsing stops on the connection (bytes are counted as opaque).
-//! - **CONNECT / Upgrade**: a 2xx to CONNECT or a 101 ends HTTP on the connection. After a
-//!   CONNECT request the client may already send tunnel bytes (RFC 9110 section 9.3.6), so the
-//!   client direction waits, counting bytes, until the final response; if it is not 2xx the
-//!   client direction resynchronises on the next request line.
+//! - **HTTP/0.9**: only `GET /path` with nothing after it is a simple request. Its answer
+//!   decides: a reply that is not a status line makes it HTTP/0.9 (`http09_request`, version
+//!   1.0) and ends HTTP on the connection; a status line makes it a version-less HTTP/1.0 head
+//!   (`lenient_request_line`) and parsing goes on.
+//! - **CONNECT / Upgrade**: a 2xx to CONNECT or a 101 ends HTTP/1 on the connection: the
+//!   connection hands a [`Switch`] on (the protocol that follows and the bytes already received
+//!   for it; [`HttpConnection::on_data`] returns where in the segment HTTP/1 stopped). After a
+//!   CONNECT request, a request asking for an `Upgrade` or a simple request, the client may
+//!   already send bytes of what follows (RFC 9110 section 9.3.6), so the client direction holds
+//!   them (at most `MAX_HELD_CLIENT_BYTES`) until the final response: they go to the next
+//!   protocol, or back to HTTP/1 when the server declined (resynchronising after a CONNECT).
 //! - **Orientation**: with `OrientationBasis::Ports` only, the first bytes seen decide: a
 //!   status line from the "client" or a request line from the "server" swaps the endpoints for
 //!   the whole connection and marks the first transaction `re_oriented`.
@@ -37,12 +42,14 @@ use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
 use httparse::Header;
 
 use super::capture::ObjectNouns;
+use super::checks;
 use super::headers::Headers;
+use super::held::{Event, Held};
 use super::parser::{
     self, header_storage, BodyFraming, ChunkError, ChunkedDecoder, Line, Parse, Probe, RequestHead,
     ResponseHead, StartLine,
 };
-use super::transaction::SwitchedProtocol;
+use super::switch::{self, Switch, SwitchTo};
 use super::{HttpAnomaly, HttpConfig, HttpStats, Request, Response, Transaction};
 
 /// Where one connection's output goes: the stage's config, counters and finished transactions.
@@ -78,20 +85,28 @@ enum State {
     Body { framing: Framing, capture: usize },
     /// Lost framing: looking for the next start line; `Half::buf` holds an incomplete candidate.
     Desync { at_line_start: bool },
-    /// Client only: after a CONNECT request, until its final response.
-    AwaitConnect,
-    /// HTTP ended on this connection: bytes are counted, not parsed.
-    Opaque,
+    /// Client only: after a request that may switch protocols, until its final response;
+    /// `Half::held` keeps the bytes.
+    AwaitSwitch,
+    /// HTTP/1 ended on this connection ([`HttpConnection::take_switch`]): no byte is read.
+    Switched,
 }
+
+/// Client bytes held while a switch is pending: a TLS ClientHello with a few KiB of key
+/// shares, or an HTTP/2 preface and SETTINGS, sent before the server's answer. More is
+/// counted as lost (the next protocol sees a gap).
+pub const MAX_HELD_CLIENT_BYTES: usize = 64 * 1024;
 
 /// One direction of the connection.
 ///
 /// Invariant: `buf.len() <= max_header_bytes` between events; it is non-empty only in `Head`
-/// (a partial head) or `Desync` (an incomplete candidate line). `pending` and `pending_tcp` hold
+/// (a partial head) or `Desync` (an incomplete candidate line). `held` is non-empty only in
+/// `AwaitSwitch`, and holds at most `MAX_HELD_CLIENT_BYTES`. `pending` and `pending_tcp` hold
 /// each kind at most once, so they stay tiny.
 #[derive(Debug)]
 struct Half {
     state: State,
+    held: Held,
     /// True once a head of this direction parsed: before that, on a connection picked up
     /// mid-stream, unparseable bytes are the tail of a message that began before the capture.
     seen_head: bool,
@@ -108,6 +123,7 @@ impl Half {
     fn new() -> Self {
         Half {
             state: State::Head,
+            held: Held::new(),
             seen_head: false,
             buf: Vec::new(),
             head_ts_us: 0,
@@ -149,6 +165,10 @@ struct Txn {
     resp: RespProgress,
     interim: Vec<u16>,
     method: Method,
+    /// The request asked for an `Upgrade`.
+    upgrade: bool,
+    /// A simple request (`GET /path`) whose answer is not known yet.
+    http09: bool,
 }
 
 impl Txn {
@@ -200,6 +220,10 @@ pub struct HttpConnection {
     ready: bool,
     /// The next transaction created is the first after a re-orientation.
     mark_reoriented: bool,
+    /// Set when HTTP/1 ended, until taken.
+    switch: Option<Box<Switch>>,
+    /// A simple request waits for its answer (see `answers_http09`).
+    http09_pending: bool,
 }
 
 impl HttpConnection {
@@ -224,7 +248,33 @@ impl HttpConnection {
             resp: Half::new(),
             ready: false,
             mark_reoriented: false,
+            switch: None,
+            http09_pending: false,
         }
+    }
+
+    /// The same state numbering its transactions from `depth` (HTTP/1 inside a tunnel or
+    /// after TLS decryption continues the connection's numbering).
+    pub fn starting_at(mut self, depth: u32) -> Self {
+        self.next_depth = depth.max(1);
+        self
+    }
+
+    /// Depth of the next transaction.
+    pub fn next_depth(&self) -> u32 {
+        self.next_depth
+    }
+
+    /// True when the endpoints of the `Open` event were swapped after the first bytes.
+    pub fn swapped(&self) -> bool {
+        self.orientation == Orientation::Swapped
+    }
+
+    /// The protocol switch that ended HTTP/1 on this connection, once; `None` while HTTP/1
+    /// goes on. The transactions are emitted already, except requests still waiting for a
+    /// response, which [`Self::close`] emits.
+    pub fn take_switch(&mut self) -> Option<Box<Switch>> {
+        self.switch.take()
     }
 
     /// Client endpoint after any re-orientation.
@@ -237,14 +287,16 @@ impl HttpConnection {
         self.server
     }
 
-    /// In-order bytes of one direction.
-    pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Ctx<'_>) {
+    /// In-order bytes of one direction. Returns how many were read: all of them, unless
+    /// HTTP/1 ended in them ([`Self::take_switch`]); the rest belongs to the next protocol.
+    pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Ctx<'_>) -> usize {
         if data.is_empty() {
-            return;
+            return 0;
         }
         let side = self.orient(from, Some(data), cx);
-        self.feed(side, ts_us, data, cx);
+        let left = self.feed(side, ts_us, data, cx);
         self.emit_ready(cx);
+        data.len() - left
     }
 
     /// `len` bytes of one direction were lost.
@@ -276,8 +328,13 @@ impl HttpConnection {
 
     /// The connection ended: finish what can be finished and emit every transaction, in order.
     pub fn close(mut self, ts_us: u64, cx: &mut Ctx<'_>) {
+        for t in self.txns.iter_mut().filter(|t| t.http09) {
+            // A simple request never answered.
+            t.http09 = false;
+            note(t, HttpAnomaly::Http09Request, cx.stats);
+        }
         for side in [Side::Client, Side::Server] {
-            let state = mem::replace(&mut self.half(side).state, State::Opaque);
+            let state = mem::replace(&mut self.half(side).state, State::Switched);
             let buffered = self.half(side).buf.len() as u64;
             match state {
                 State::Body {
@@ -294,6 +351,7 @@ impl HttpConnection {
                 }
                 State::Head if buffered > 0 => cx.stats.heads_cut_by_close += 1,
                 State::Desync { .. } => cx.stats.desync_skipped_bytes += buffered,
+                State::AwaitSwitch => cx.stats.opaque_bytes += self.req.held.len() as u64,
                 _ => {}
             }
         }
@@ -345,7 +403,9 @@ impl HttpConnection {
         }
     }
 
-    fn feed(&mut self, side: Side, ts_us: u64, mut data: &[u8], cx: &mut Ctx<'_>) {
+    /// Reads `data`; returns how many bytes at its end were left for the next protocol (0
+    /// unless HTTP/1 switched).
+    fn feed(&mut self, side: Side, ts_us: u64, mut data: &[u8], cx: &mut Ctx<'_>) -> usize {
         // Invariant: every step consumes bytes or changes state; a step that consumes nothing
         // may happen a few times in a row (head fails → desync), never without end. The guard
         // below turns a bug in that reasoning into skipped, counted bytes instead of a hang.
@@ -355,26 +415,51 @@ impl HttpConnection {
                 debug_assert!(false, "HTTP parser made no progress");
                 cx.stats.stalls += 1;
                 cx.stats.desync_skipped_bytes += data.len() as u64;
-                return;
+                return 0;
             }
             let n = match self.half(side).state {
                 State::Head => self.head(side, ts_us, data, cx),
                 State::Body { .. } => self.body(side, ts_us, data, cx),
                 State::Desync { .. } => self.desync(side, ts_us, data, cx),
-                State::AwaitConnect | State::Opaque => {
-                    cx.stats.opaque_bytes += data.len() as u64;
+                State::AwaitSwitch => {
+                    let held = &mut self.req.held;
+                    let over = held.push(Side::Client, ts_us, data, MAX_HELD_CLIENT_BYTES);
+                    cx.stats.opaque_bytes += over as u64;
                     data.len()
                 }
+                State::Switched => return data.len(),
             };
             idle_steps = if n == 0 { idle_steps + 1 } else { 0 };
             data = data.get(n..).unwrap_or(&[]);
         }
+        0
+    }
+
+    /// [`Self::feed`] of bytes the caller took out of a buffer, whose last `tail` bytes are
+    /// the start of the segment being read: returns how many of those `tail` bytes were read.
+    /// Bytes before them left for a next protocol (a switch inside a buffered head, which a
+    /// server does not send) are counted as opaque.
+    fn feed_buffered(
+        &mut self,
+        side: Side,
+        ts_us: u64,
+        bytes: &[u8],
+        tail: usize,
+        cx: &mut Ctx<'_>,
+    ) -> usize {
+        let left = self.feed(side, ts_us, bytes, cx);
+        cx.stats.opaque_bytes += left.saturating_sub(tail) as u64;
+        tail - left.min(tail)
     }
 
     /// Head state: parse straight from `data` when no partial head is buffered (no copy), else
     /// append and re-parse (only when a line ended, so tiny segments cost no quadratic work).
     fn head(&mut self, side: Side, ts_us: u64, data: &[u8], cx: &mut Ctx<'_>) -> usize {
         let max = cx.cfg.max_header_bytes;
+        if side == Side::Server && self.answers_http09(data) {
+            self.confirm_http09(cx);
+            return 0;
+        }
         if self.half(side).buf.is_empty() {
             self.half(side).head_ts_us = ts_us;
             return match self.parse_head(side, ts_us, data, cx) {
@@ -405,25 +490,25 @@ impl HttpConnection {
                     // Cannot happen (a head ends with a line end, and every line end was parsed
                     // when it came), but stay exact if it does: the rest is the next message.
                     let rest = head.get(n..old).unwrap_or(&[]);
-                    self.feed(side, ts_us, rest, cx);
+                    self.feed_buffered(side, ts_us, rest, 0, cx);
                 }
                 self.recycle(side, head);
                 n.saturating_sub(old).min(take)
             }
             HeadOutcome::Partial if head.len() >= max => {
                 self.head_failed(side, ts_us, &head, HttpAnomaly::HeaderTooLarge, cx);
-                self.feed(side, ts_us, &head, cx);
+                let read = self.feed_buffered(side, ts_us, &head, take, cx);
                 self.recycle(side, head);
-                take
+                read
             }
             HeadOutcome::Partial => {
                 self.half(side).buf = head;
                 take
             }
             HeadOutcome::Failed => {
-                self.feed(side, ts_us, &head, cx);
+                let read = self.feed_buffered(side, ts_us, &head, take, cx);
                 self.recycle(side, head);
-                take
+                read
             }
         }
     }
@@ -599,11 +684,17 @@ impl HttpConnection {
             note(t, a, cx.stats);
         }
         if head.http09 {
-            note(t, HttpAnomaly::Http09Request, cx.stats);
-            self.ready = true;
-            self.stop_parsing(cx);
+            // Its answer tells whether it is one (`answers_http09`).
+            t.http09 = true;
+            self.http09_pending = true;
+            self.req.state = State::AwaitSwitch;
             return;
         }
+        let facts = checks::request_head(head.version_minor, head.target, head.headers);
+        for a in facts.iter() {
+            note(t, a, cx.stats);
+        }
+        t.upgrade = facts.asks_upgrade();
         let (framing, anomaly) = parser::request_framing(head.headers);
         if let Some(a) = anomaly {
             note(t, a, cx.stats);
@@ -632,9 +723,10 @@ impl HttpConnection {
                 };
             }
             None => {
+                let upgrade = t.upgrade;
                 self.ready = true;
-                if method == Method::Connect {
-                    self.req.state = State::AwaitConnect;
+                if method == Method::Connect || upgrade {
+                    self.req.state = State::AwaitSwitch;
                 }
             }
         }
@@ -668,27 +760,27 @@ impl HttpConnection {
             ..Response::default()
         };
         let t = self.attach_response(response, cx);
-        let method = t.method;
-        let switched = if status == 101 {
-            let upgrade = head
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("upgrade"));
-            Some(SwitchedProtocol::Upgrade(
-                upgrade.map(|h| lossy(h.value)).unwrap_or_default(),
-            ))
-        } else if method == Method::Connect && (200..300).contains(&status) {
-            Some(SwitchedProtocol::Connect)
-        } else {
-            None
-        };
-        if let Some(sw) = switched {
-            t.tx.switched = Some(sw);
+        let (method, depth) = (t.method, t.tx.depth);
+        let may_switch = t.upgrade || t.http09 || method == Method::Connect;
+        let was_http09 = mem::take(&mut t.http09);
+        if was_http09 {
+            // Answered by a status line: a version-less HTTP/1.0 head, not HTTP/0.9.
+            note(t, HttpAnomaly::LenientRequestLine, cx.stats);
+        }
+        let to = switch::switch_of(&mut t.tx, t.method == Method::Connect, head);
+        if to.is_some() {
             t.resp = RespProgress::Done;
+        }
+        self.http09_pending &= !was_http09;
+        if let Some(to) = to {
             self.ready = true;
-            self.stop_parsing(cx);
+            self.switch_to(to, depth, cx);
             return;
         }
+        // `t` again: borrowed mutably above, so not kept across the field updates.
+        let Some(t) = self.txns.iter_mut().find(|t| t.resp == RespProgress::Open) else {
+            return;
+        };
         let (framing, anomaly) =
             parser::response_framing(status, method == Method::Head, head.headers);
         if let Some(a) = anomaly {
@@ -708,10 +800,16 @@ impl HttpConnection {
                 None
             }
         };
-        if method == Method::Connect && matches!(self.req.state, State::AwaitConnect) {
-            // The CONNECT failed: the client speaks HTTP again from its next request line.
-            self.enter_desync(Side::Client, true, cx);
+        self.open_response_body(framing, status, cx);
+        if may_switch && matches!(self.req.state, State::AwaitSwitch) {
+            // Declined: the held client bytes are HTTP/1 again (after a CONNECT they may be
+            // tunnel bytes sent too early: resynchronise on the next request line).
+            self.resume_client(method == Method::Connect, cx);
         }
+    }
+
+    /// The final response just attached is read from here: its body, or nothing.
+    fn open_response_body(&mut self, framing: Option<Framing>, status: u16, cx: &mut Ctx<'_>) {
         if !matches!(self.resp.state, State::Head) {
             return;
         }
@@ -741,6 +839,59 @@ impl HttpConnection {
         }
     }
 
+    /// The client direction reads again what it held while a switch was pending.
+    fn resume_client(&mut self, desync: bool, cx: &mut Ctx<'_>) {
+        let held = mem::take(&mut self.req.held);
+        self.req.state = State::Head;
+        if desync {
+            self.enter_desync(Side::Client, true, cx);
+        }
+        for e in held.events() {
+            match e {
+                // A switch inside held bytes (a pipelined CONNECT): what follows it is lost.
+                Event::Data(side, ts, piece) => {
+                    cx.stats.opaque_bytes += self.feed(side, ts, piece, cx) as u64;
+                }
+                Event::Gap(side, ts, len) => {
+                    cx.stats.gaps += 1;
+                    cx.stats.gap_bytes += len;
+                    self.gap(side, ts, len, cx);
+                }
+            }
+        }
+    }
+
+    /// True when `data` (after what the server direction buffered) answers a simple request
+    /// without a status line: the request was HTTP/0.9, whose reply is the raw body.
+    fn answers_http09(&self, data: &[u8]) -> bool {
+        if !self.http09_pending
+            || !self
+                .txns
+                .iter()
+                .find(|t| t.awaiting())
+                .is_some_and(|t| t.http09)
+        {
+            return false;
+        }
+        let start = self.resp.buf.iter().chain(data);
+        !start.zip(STATUS_LINE_START).all(|(a, b)| a == b)
+    }
+
+    /// The oldest waiting request is HTTP/0.9: it has no response, and HTTP ends here.
+    fn confirm_http09(&mut self, cx: &mut Ctx<'_>) {
+        self.http09_pending = false;
+        let Some(t) = self.txns.iter_mut().find(|t| t.awaiting() && t.http09) else {
+            return;
+        };
+        t.http09 = false;
+        note(t, HttpAnomaly::Http09Request, cx.stats);
+        t.resp = RespProgress::Done;
+        let depth = t.tx.depth;
+        cx.stats.opaque_bytes += self.resp.buf.len() as u64;
+        self.resp.buf.clear();
+        self.switch_to(SwitchTo::Other, depth, cx);
+    }
+
     /// Puts a final response on the oldest waiting request, or on a new unmatched transaction.
     fn attach_response(&mut self, mut response: Response, cx: &mut Ctx<'_>) -> &mut Txn {
         let idx = match self.txns.iter().position(Txn::awaiting) {
@@ -768,21 +919,15 @@ impl HttpConnection {
         self.next_depth = self.next_depth.saturating_add(1);
         let mut t = Txn {
             tx: Transaction {
-                conn: self.conn,
-                depth,
-                zone: self.zone,
-                client: self.client,
-                server: self.server,
                 request,
-                response: None,
-                anomalies: Vec::new(),
-                tcp_anomalies: Vec::new(),
-                switched: None,
+                ..Transaction::new(self.conn, depth, self.zone, self.client, self.server)
             },
             req_open: false,
             resp: RespProgress::Awaiting,
             interim: Vec::new(),
             method,
+            upgrade: false,
+            http09: false,
         };
         attach_pending(&mut t, self.half(side));
         if mem::take(&mut self.mark_reoriented) {
@@ -812,13 +957,27 @@ impl HttpConnection {
         );
     }
 
-    /// HTTP ends on this connection (tunnel, upgrade, HTTP/0.9): later bytes are only counted.
-    fn stop_parsing(&mut self, cx: &mut Ctx<'_>) {
+    /// HTTP/1 ends on this connection (tunnel, upgrade, HTTP/0.9) after the transaction at
+    /// `depth`: messages in progress end where they stand, later bytes are left for `to`.
+    fn switch_to(&mut self, to: SwitchTo, depth: u32, cx: &mut Ctx<'_>) {
         cx.stats.switched_connections += 1;
+        let mut early = mem::take(&mut self.req.held);
+        if matches!(self.req.state, State::Head) && !self.req.buf.is_empty() {
+            // The start of a "head" the client sent with no switch pending: the new protocol's.
+            let buf = &self.req.buf;
+            let over = early.push(
+                Side::Client,
+                self.req.head_ts_us,
+                buf,
+                MAX_HELD_CLIENT_BYTES,
+            );
+            cx.stats.opaque_bytes += over as u64;
+            self.req.buf.clear();
+        }
         for half in [&mut self.req, &mut self.resp] {
             cx.stats.opaque_bytes += half.buf.len() as u64;
             half.buf.clear();
-            half.state = State::Opaque;
+            half.state = State::Switched;
         }
         for t in self.txns.iter_mut() {
             t.req_open = false;
@@ -827,6 +986,11 @@ impl HttpConnection {
             }
         }
         self.ready = true;
+        self.switch = Some(Box::new(Switch {
+            to,
+            depth,
+            early_client: early,
+        }));
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1013,7 +1177,11 @@ impl HttpConnection {
                     half.buf.clear();
                     return;
                 }
-                State::AwaitConnect | State::Opaque => return,
+                State::AwaitSwitch => {
+                    half.held.lose(side, ts_us, len);
+                    return;
+                }
+                State::Switched => return,
             }
         }
     }
@@ -1060,8 +1228,10 @@ impl HttpConnection {
                     cx.stats.desync_skipped_bytes += off as u64;
                     cx.stats.resyncs += 1;
                     half.state = State::Head;
-                    self.feed(side, ts_us, stash.get(off..).unwrap_or(&[]), cx);
+                    let rest = stash.get(off..).unwrap_or(&[]);
+                    let read = self.feed_buffered(side, ts_us, rest, data.len(), cx);
                     self.recycle(side, stash);
+                    return read;
                 }
                 Probe::Incomplete(off) => {
                     cx.stats.desync_skipped_bytes += off as u64;
@@ -1116,6 +1286,9 @@ fn emit(mut t: Txn, cx: &mut Ctx<'_>) {
     }
     cx.out.push(t.tx);
 }
+
+/// The start of every HTTP/1.x status line (RFC 9112 section 4).
+const STATUS_LINE_START: &[u8] = b"HTTP/1.";
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
     if !v.contains(&x) {

@@ -7,7 +7,9 @@ use apitap_reassembly::{
 };
 
 use crate::http::transaction::SwitchedProtocol;
-use crate::http::{HttpAnomaly, HttpConfig, HttpTracker, Transaction};
+use crate::http::{
+    ConnKind, ConnRecord, Finished, HttpAnomaly, HttpConfig, HttpTracker, Transaction,
+};
 
 const CLIENT: &str = "10.0.0.1:40000";
 const SERVER: &str = "10.0.0.2:80";
@@ -85,6 +87,11 @@ impl Conn {
     }
 
     fn close(&mut self) -> Vec<Transaction> {
+        self.end();
+        self.drain()
+    }
+
+    fn end(&mut self) {
         self.ts += 1;
         self.t.on_event(StreamEvent::Close {
             conn: self.id,
@@ -92,7 +99,17 @@ impl Conn {
             reason: CloseReason::Fin,
         });
         assert_eq!(self.t.active_connections(), 0);
-        self.drain()
+    }
+
+    /// Closes the connection; everything finished since the last drain, in order.
+    fn close_finished(&mut self) -> (Vec<Transaction>, Vec<ConnRecord>) {
+        self.end();
+        let (mut txs, mut recs) = (Vec::new(), Vec::new());
+        self.t.drain_finished(|f| match f {
+            Finished::Transaction(t) => txs.push(t),
+            Finished::Connection(r) => recs.push(r),
+        });
+        (txs, recs)
     }
 }
 
@@ -331,20 +348,75 @@ fn read_until_close() {
     assert_eq!(r.end_ts_us, 6);
 }
 
+/// A CONNECT tunnel whose client sent its TLS ClientHello before the 200 (RFC 9110 section
+/// 9.3.6): the held hello reaches the tunnel's TLS state, whose record names the tunnel.
 #[test]
-fn connect_tunnel_stops_parsing() {
+fn connect_tunnel_carries_tls_sent_before_the_200() {
     let mut c = Conn::new();
     c.c(b"CONNECT api.example:443 HTTP/1.1\r\nHost: api.example:443\r\n\r\n");
-    c.c(b"\x16\x03\x01 optimistic client hello");
+    let hello_start = [0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c];
+    c.c(&hello_start);
     c.s(b"HTTP/1.1 200 Connection established\r\n\r\n");
     let t = one(c.drain());
     assert_eq!(t.switched, Some(SwitchedProtocol::Connect));
     c.c(b"GET / HTTP/1.1\r\n\r\n")
         .s(b"\x16\x03\x03 server hello");
-    assert!(c.close().is_empty());
+    let (txs, recs) = c.close_finished();
+    assert!(txs.is_empty(), "encrypted: nothing inside is read");
+    let [rec] = &recs[..] else { panic!("{recs:?}") };
+    assert_eq!(rec.connect_authority.as_deref(), Some("api.example:443"));
+    let ConnKind::Tls(tls) = &rec.kind else {
+        panic!("{rec:?}")
+    };
+    assert_eq!(tls.summary.client_bytes, 9 + 18);
     let st = c.t.stats();
-    assert_eq!(st.opaque_bytes, 27 + 18 + 16);
-    assert_eq!((st.switched_connections, st.requests), (1, 1));
+    assert_eq!(
+        (
+            st.switched_connections,
+            st.requests,
+            st.tunnels,
+            st.tls_connections
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+/// Issue 21: a tunnel whose first client bytes are HTTP gives each inner exchange its own
+/// transaction, numbered after the CONNECT's, with the tunnel's authority.
+#[test]
+fn http_inside_a_connect_tunnel_is_parsed() {
+    let mut c = Conn::new();
+    c.c(b"CONNECT u:pw@origin.example:80 HTTP/1.1\r\nHost: origin.example:80\r\n\r\n");
+    c.s(b"HTTP/1.1 200 Connection established\r\n\r\n");
+    c.c(b"GET / HTTP/1.1\r\nHost: origin.example\r\n\r\n");
+    c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    let v = c.close();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(
+        (v[0].depth, v[0].switched.clone()),
+        (1, Some(SwitchedProtocol::Connect))
+    );
+    assert_eq!(v[0].connect_authority, None);
+    let inner = &v[1];
+    assert_eq!(inner.depth, 2);
+    assert_eq!(
+        inner.connect_authority.as_deref(),
+        Some("origin.example:80")
+    );
+    assert_eq!(inner.request.as_ref().unwrap().uri, "/");
+    assert_eq!(inner.response.as_ref().unwrap().body_bytes, 2);
+}
+
+/// The bytes after the switching head in the same segment belong to the tunnel.
+#[test]
+fn tunnel_bytes_in_the_segment_of_the_200_are_read() {
+    let mut c = Conn::new();
+    c.c(b"CONNECT a:80 HTTP/1.1\r\n\r\nGET /early HTTP/1.1\r\n\r\n");
+    c.s(b"HTTP/1.1 200 OK\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+    let v = c.close();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[1].request.as_ref().unwrap().uri, "/early");
+    assert_eq!(v[1].response.as_ref().unwrap().status, 204);
 }
 
 #[test]
@@ -360,6 +432,8 @@ fn rejected_connect_resumes_http() {
     assert_eq!(v[1].request.as_ref().unwrap().uri, "/x");
 }
 
+/// A 101 to `Upgrade: websocket` hands the connection to WebSocket: the frame in the 101's
+/// segment and the client's later frame are counted in the record written at close.
 #[test]
 fn websocket_upgrade() {
     let mut c = Conn::new();
@@ -372,8 +446,25 @@ fn websocket_upgrade() {
     );
     assert!(t.response.as_ref().unwrap().interim.is_empty());
     c.c(b"\x81\x85abcdxxxxx");
-    assert!(c.close().is_empty());
-    assert_eq!(c.t.stats().opaque_bytes, 7 + 11);
+    let (txs, recs) = c.close_finished();
+    assert!(txs.is_empty());
+    let [rec] = &recs[..] else { panic!("{recs:?}") };
+    let ConnKind::WebSocket(ws) = &rec.kind else {
+        panic!("{rec:?}")
+    };
+    assert_eq!(ws.upgrade_depth, 1);
+    assert_eq!(
+        (ws.summary.client.messages, ws.summary.server.messages),
+        (1, 1)
+    );
+    assert_eq!(
+        (
+            ws.summary.client.message_bytes,
+            ws.summary.server.message_bytes
+        ),
+        (5, 5)
+    );
+    assert_eq!(c.t.stats().opaque_bytes, 0);
 }
 
 /// A request body cut short by a protocol switch (a 101 before the body ended, with bytes
@@ -398,7 +489,9 @@ fn body_cut_short_by_a_protocol_switch_is_marked_truncated() {
 fn unmatched_response() {
     let mut c = Conn::new();
     c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz");
-    let t = one(c.drain());
+    // Held while the client's first bytes may still say what the connection is.
+    assert!(c.drain().is_empty());
+    let t = one(c.close());
     assert!(t.request.is_none());
     assert_eq!(t.anomalies, vec![HttpAnomaly::UnmatchedResponse]);
     assert_eq!(c.t.stats().unmatched_responses, 1);
@@ -575,6 +668,9 @@ fn header_too_large_keeps_the_request_line_and_resyncs() {
 #[test]
 fn malformed_request_is_marked_on_the_next_request() {
     let mut c = Conn::new();
+    c.c(b"GET /first HTTP/1.1\r\n\r\n");
+    c.s(b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(c.drain().len(), 1);
     c.c(b"\x16\x03\x01\x00\x10garbage\r\nGET /ok HTTP/1.1\r\n\r\n");
     let t = one(c.close());
     assert_eq!(t.request.as_ref().unwrap().uri, "/ok");
@@ -967,4 +1063,36 @@ fn malformed_status_head_does_not_hang() {
         0,
         "the progress guard must not be what ended it"
     );
+}
+
+/// Issue 21, request smuggling and host confusion: each shape is flagged on its transaction,
+/// and the body is still framed by Transfer-Encoding.
+#[test]
+fn smuggling_and_host_confusion_are_flagged() {
+    let cases: &[(&[u8], &[HttpAnomaly])] = &[
+        (
+            b"POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            &[HttpAnomaly::TransferEncodingInHttp10],
+        ),
+        (
+            b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            &[HttpAnomaly::ChunkedTwice],
+        ),
+        (
+            b"GET /a HTTP/1.1\r\nHost: a.example\r\nHost: admin.internal\r\n\r\n",
+            &[HttpAnomaly::DuplicateHost],
+        ),
+        (
+            b"GET http://admin.internal/a HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            &[HttpAnomaly::HostMismatch],
+        ),
+    ];
+    for (req, want) in cases {
+        let mut c = Conn::new();
+        c.c(req);
+        c.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let t = one(c.close());
+        assert_eq!(t.anomalies, *want, "{}", String::from_utf8_lossy(req));
+        assert_eq!(t.response.as_ref().map(|r| r.status), Some(200));
+    }
 }

@@ -537,8 +537,9 @@ pub fn looks_like_request_line(buf: &[u8]) -> bool {
 //   (`CONNECT host:25 / HTTP/1.0`): the target is everything between the method and the last
 //   ` HTTP/`, as Zeek reads it;
 // - a version that is `HTTP/1` followed by anything (`HTTP/1.`, `HTTP/1.1 junk`);
-// - no version at all (`GET /x`): HTTP/0.9 when nothing or an empty line follows, else a head
-//   with fields when the next line is a field line (`GET /HTTP/1.1` + `Host: a`). Which of the
+// - no version at all (`GET /x`): HTTP/0.9 when nothing or an empty line follows (only for
+//   `GET` and an origin-form target: the one shape HTTP/0.9 had), else a head with fields when
+//   the next line is a field line (`GET /HTTP/1.1` + `Host: a`). Which of the
 //   two is decided from the bytes after the line when the line ends: a version-less line that
 //   ends the buffer is HTTP/0.9 (that is the only prefix of a head this parser completes);
 // - obs-fold in field values (RFC 9112 section 5.2 lets a recipient replace it with SP);
@@ -567,13 +568,13 @@ const MIN_HTTP09_METHOD_LEN: usize = 3;
 
 /// A request line as the lenient parser reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct LenientLine<'b> {
+pub(crate) struct LenientLine<'b> {
     /// Method token (ASCII).
-    method: &'b [u8],
+    pub(crate) method: &'b [u8],
     /// Request-target, possibly empty or with spaces.
-    target: &'b [u8],
+    pub(crate) target: &'b [u8],
     /// Minor version; `None` when the line has no `HTTP/` version.
-    version_minor: Option<u8>,
+    pub(crate) version_minor: Option<u8>,
     /// Whether httparse accepts the line (only the fields made it fail).
     strict: bool,
     /// Offset just after the line ending.
@@ -591,7 +592,7 @@ fn lenient_version(v: &[u8]) -> Option<u8> {
 }
 
 /// Reads a request line leniently at the start of `buf` (after optional empty lines).
-fn lenient_request_line(buf: &[u8]) -> Line<LenientLine<'_>> {
+pub(crate) fn lenient_request_line(buf: &[u8]) -> Line<LenientLine<'_>> {
     let start = skip_empty_lines(buf);
     let rest = buf.get(start..).unwrap_or(&[]);
     let Some(lf) = memchr::memchr(b'\n', rest) else {
@@ -699,6 +700,10 @@ fn lenient_request_head<'b, 'h>(
         (Some(v), _) => v,
         (None, None) => return Parse::Partial,
         (None, Some(true)) => 0,
+        // HTTP/0.9 had one request shape: `GET /path` (issue 21: `EHLO host` is not one).
+        (None, Some(false)) if method != "GET" || !target.starts_with('/') => {
+            return Parse::Error(err)
+        }
         (None, Some(false)) => {
             return Parse::Complete {
                 consumed: l.end,

@@ -296,6 +296,13 @@ fn lenient_request_heads_table() {
         // Not requests: a one-letter or lower-case version-less method, no target, no space
         // after the method, binary, control bytes, HTTP/2, ambiguous framing fields.
         (b"T /zeek.html\n", Parse::Error(HeadError::Malformed)),
+        // HTTP/0.9 is `GET /path` only (issue 21: an SMTP EHLO was read as a request).
+        (
+            b"EHLO mail.example.test\r\n",
+            Parse::Error(HeadError::Malformed),
+        ),
+        (b"POST /x\r\n", Parse::Error(HeadError::Malformed)),
+        (b"GET x\r\n", Parse::Error(HeadError::Malformed)),
         (b"get /x\r\n", Parse::Error(HeadError::Malformed)),
         (b"GET \n", Parse::Error(HeadError::Malformed)),
         (b"GET/ HTTP/1.1\r\n\r\n", Parse::Error(HeadError::Malformed)),

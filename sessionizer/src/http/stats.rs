@@ -55,6 +55,31 @@ pub struct HttpStats {
     /// Collections read by id not remembered for body capture at its bound
     /// (`capture::MAX_OBJECT_NOUNS`): their listings are not stored.
     pub object_nouns_dropped: u64,
+    /// Connections seen from their handshake whose first client bytes are neither TLS, HTTP/2
+    /// nor an HTTP/1 request line: no record, nothing parsed.
+    pub not_http_connections: u64,
+    /// Bytes of `not_http` connections and of tunnels carrying something else.
+    pub not_http_bytes: u64,
+    /// Connections whose protocol could not be told from their first client bytes (lost, or
+    /// the server spoke at length first): read as HTTP/1, as if joined mid-stream.
+    pub sniff_fallbacks: u64,
+    /// Connections (and tunnels) read as HTTP/2: prior knowledge, `Upgrade: h2c` or frames
+    /// found mid-stream.
+    pub http2_connections: u64,
+    /// Connections upgraded to WebSocket.
+    pub websocket_connections: u64,
+    /// WebSocket messages (both directions) of the connections that ended.
+    pub websocket_messages: u64,
+    /// Connections (and tunnels) that speak TLS: their content is not visible.
+    pub tls_connections: u64,
+    /// Of `tls_connections`, those joined after the handshake (encrypted records only).
+    pub tls_joined_late: u64,
+    /// Of `tls_connections`, those decrypted with a key log (replay `--tls-keylog`).
+    pub tls_decrypted_connections: u64,
+    /// CONNECT tunnels opened (a 2xx to CONNECT): their first client bytes are sniffed again.
+    pub tunnels: u64,
+    /// Of `tunnels`, those carrying neither HTTP nor TLS.
+    pub opaque_tunnels: u64,
     /// Anomalies by kind, counted when they happen (a transaction carries each kind once).
     #[serde(serialize_with = "serialize_anomalies")]
     pub anomalies: [u64; HttpAnomaly::COUNT],

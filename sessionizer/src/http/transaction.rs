@@ -1,19 +1,25 @@
 //! What leaves the HTTP stage: one owned request/response pair.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use apitap_reassembly::{ConnId, TcpAnomaly};
+use apitap_reassembly::{ConnId, Side, TcpAnomaly};
 
 use super::{Headers, HttpAnomaly};
+use crate::http2::{GrpcCall, H2Anomaly};
 
 /// A request head and its body accounting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    /// Method token as sent (`GET`, `POST`...).
+    /// Method token as sent (`GET`, `POST`...); HTTP/2's `:method` (empty when it could not
+    /// be decoded).
     pub method: String,
-    /// Raw request-target as sent (origin, absolute, authority or asterisk form).
+    /// Raw request-target as sent (origin, absolute, authority or asterisk form); HTTP/2's
+    /// `:path`.
     pub uri: String,
-    /// Minor version of HTTP/1.x: 0 or 1.
+    /// HTTP/2's `:authority` (the Host of HTTP/1); `None` for HTTP/1.
+    pub authority: Option<String>,
+    /// Minor version of HTTP/1.x: 0 or 1 (0 for HTTP/2, which `Transaction::http2` marks).
     pub version_minor: u8,
     /// Header fields in wire order, names as sent; values decoded lossily as UTF-8.
     pub headers: Headers,
@@ -81,9 +87,31 @@ pub struct Transaction {
     pub anomalies: Vec<HttpAnomaly>,
     /// TCP-layer anomalies seen while this transaction was in progress, without duplicates.
     pub tcp_anomalies: Vec<TcpAnomaly>,
-    /// Set when this exchange ended HTTP on the connection (CONNECT tunnel or protocol upgrade);
-    /// the connection's later bytes are counted but not parsed.
+    /// Set when this exchange ended HTTP/1 on the connection (CONNECT tunnel or protocol
+    /// upgrade); the connection's later bytes go to the protocol that follows.
     pub switched: Option<SwitchedProtocol>,
+    /// Set for an exchange carried by an HTTP/2 stream.
+    pub http2: Option<Box<Http2Info>>,
+    /// The authority of the CONNECT tunnel the exchange was carried in (`host:port`), when it
+    /// was.
+    pub connect_authority: Option<Arc<str>>,
+    /// The exchange was read from TLS application data decrypted with a key log (replay).
+    pub decrypted: bool,
+}
+
+/// What an HTTP/2 stream adds to its exchange.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Http2Info {
+    /// Stream identifier (RFC 9113 section 5.1.1).
+    pub stream_id: u32,
+    /// The server pushed it (PUSH_PROMISE).
+    pub pushed: bool,
+    /// Who reset the stream (RST_STREAM) and with which error code.
+    pub reset: Option<(Side, u32)>,
+    /// The gRPC call, for `content-type: application/grpc*`.
+    pub grpc: Option<GrpcCall>,
+    /// HTTP/2-layer anomalies, in the order seen.
+    pub anomalies: Vec<H2Anomaly>,
 }
 
 /// Why HTTP parsing stopped on a connection after a transaction.
@@ -96,10 +124,41 @@ pub enum SwitchedProtocol {
 }
 
 impl Transaction {
-    /// The names of its anomalies, HTTP then TCP, as records and metrics show them.
+    /// The names of its anomalies, HTTP (HTTP/1, then HTTP/2) then TCP, as records and metrics
+    /// show them.
     pub fn anomaly_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         let http = self.anomalies.iter().map(|a| a.name());
-        http.chain(self.tcp_anomalies.iter().map(|a| a.name()))
+        let h2 = self
+            .http2
+            .iter()
+            .flat_map(|h| h.anomalies.iter().map(|a| a.name()));
+        http.chain(h2)
+            .chain(self.tcp_anomalies.iter().map(|a| a.name()))
+    }
+
+    /// A transaction of connection `conn` at `depth`, with nothing seen yet.
+    pub fn new(
+        conn: ConnId,
+        depth: u32,
+        zone: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Self {
+        Transaction {
+            conn,
+            depth,
+            zone,
+            client,
+            server,
+            request: None,
+            response: None,
+            anomalies: Vec::new(),
+            tcp_anomalies: Vec::new(),
+            switched: None,
+            http2: None,
+            connect_authority: None,
+            decrypted: false,
+        }
     }
 
     /// Packet time of the transaction: the request's first byte, or the response's when there

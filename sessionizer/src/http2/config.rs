@@ -1,14 +1,14 @@
 //! What the user sets for the HTTP/2 stage. Every per-connection table and buffer is bounded
 //! here.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// HTTP/2 limits. Per connection, memory is bounded by about
 /// `2 * (max_dynamic_table_bytes + max_header_list_bytes)` for the two directions' HPACK
 /// tables and header blocks being read, plus
 /// `max_concurrent_streams * (2 * max_header_list_bytes + 2 * max_body_capture_bytes)` for
 /// the streams in progress.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http2Config {
     /// Streams tracked at once on one connection. At the bound the oldest open stream is

@@ -9,11 +9,12 @@ use super::json::{
 use super::SCHEMA_VERSION;
 
 impl Alert {
-    /// Append this alert as one line of JSON (no newline).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    /// Append this alert as one line of JSON (no newline), written by sensor `sensor_id`.
+    pub fn write_json(&self, sensor_id: Option<&str>, out: &mut Vec<u8>) {
         let mut o = Obj::open(out);
         write_str_known(o.key(key!("type")), "alert", true);
         write_u64(o.key(key!("schema_version")), u64::from(SCHEMA_VERSION));
+        write_opt_str(o.key(key!("sensor_id")), sensor_id);
         write_str(o.key(key!("kind")), self.kind);
         write_ts_micros(o.key(key!("ts")), self.ts_us);
         write_ts_micros(o.key(key!("first_ts")), self.first_ts_us);
@@ -70,7 +71,7 @@ mod tests {
             a.push_transaction(TransactionId { conn: 7, depth });
         }
         let mut out = Vec::new();
-        a.write_json(&mut out);
+        a.write_json(None, &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["type"], "alert");
         assert_eq!(v["kind"], "bola");
@@ -87,7 +88,7 @@ mod tests {
         let mut none = a.clone();
         none.session_id = None;
         let mut out = Vec::new();
-        none.write_json(&mut out);
+        none.write_json(None, &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert!(v["session_id"].is_null());
     }

@@ -61,7 +61,7 @@ impl Sample<'_> {
 }
 
 /// At most `max` bytes of `s`, on a character boundary.
-fn cut_at_char(s: &str, max: usize) -> &str {
+pub(crate) fn cut_at_char(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -10,7 +10,7 @@ use apitap_inventory::ApiRecord;
 
 use crate::http::target::{split_target, target_authority};
 use crate::http::transaction::SwitchedProtocol;
-use crate::http::{Headers, Request, Response, Transaction};
+use crate::http::{Headers, Http2Info, Request, Response, Transaction};
 use crate::session::secret::HEX_LEN;
 use crate::session::TxSession;
 use crate::text::is_clean;
@@ -37,6 +37,8 @@ pub struct HttpRecord<'a> {
     pub attacks: Option<Attacks<'a>>,
     /// Its API classification, when it ran: the `api` field is written then.
     pub api: Option<&'a ApiRecord>,
+    /// The sensor that saw it (`export.sensor_id`); `null` when unset.
+    pub sensor_id: Option<&'a str>,
 }
 
 /// The attacks found in a transaction's request and what its response says of them.
@@ -48,11 +50,13 @@ pub struct Attacks<'a> {
     pub outcome: Outcome,
 }
 
-/// `"HTTP/1.x"` from the minor version, quoted.
-fn version_json(minor: u8) -> &'static [u8] {
-    match minor {
-        0 => b"\"HTTP/1.0\"",
-        _ => b"\"HTTP/1.1\"",
+/// The version, quoted: `"HTTP/2"` for an HTTP/2 stream, else `"HTTP/1.x"` from the minor
+/// version.
+fn version_json(h2: bool, minor: u8) -> &'static [u8] {
+    match (h2, minor) {
+        (true, _) => b"\"HTTP/2\"",
+        (false, 0) => b"\"HTTP/1.0\"",
+        (false, _) => b"\"HTTP/1.1\"",
     }
 }
 
@@ -71,6 +75,7 @@ impl HttpRecord<'_> {
         let mut o = Obj::open(out);
         write_str_known(o.key(key!("type")), "http", true);
         write_u64(o.key(key!("schema_version")), u64::from(SCHEMA_VERSION));
+        write_opt_str(o.key(key!("sensor_id")), self.sensor_id);
         write_ts_micros(o.key(key!("ts")), tx.ts_us());
         write_u64(o.key(key!("conn_id")), tx.conn.0);
         write_u64(o.key(key!("depth")), u64::from(tx.depth));
@@ -102,10 +107,7 @@ impl HttpRecord<'_> {
             }
         }
         let mut anomalies = Arr::open(o.key(key!("anomalies")));
-        for name in tx.anomalies.iter().map(|a| a.name()) {
-            write_str_known(anomalies.item(), name, true);
-        }
-        for name in tx.tcp_anomalies.iter().map(|a| a.name()) {
+        for name in tx.anomaly_names() {
             write_str_known(anomalies.item(), name, true);
         }
         anomalies.close();
@@ -117,6 +119,15 @@ impl HttpRecord<'_> {
         }
         if let Some(t) = self.tunnel {
             write_tunnel(t, o.key(key!("tunnel")));
+        }
+        if let Some(h2) = &tx.http2 {
+            write_http2(h2, &mut o);
+        }
+        if let Some(a) = &tx.connect_authority {
+            write_str(o.key(key!("connect_authority")), a);
+        }
+        if tx.decrypted {
+            o.key(key!("decrypted")).extend_from_slice(b"true");
         }
         o.suspend();
     }
@@ -131,9 +142,21 @@ impl HttpRecord<'_> {
         // is (replacements are). Values of a plain header list are clean.
         let uri_clean = is_clean(r.uri.as_bytes());
         let plain = r.headers.is_plain();
-        let (host, host_clean) = match r.headers.get("host") {
-            Some(h) => (Some(red.header_value("host", h)), plain),
-            None => (target_authority(&r.uri).map(Cow::Borrowed), uri_clean),
+        // HTTP/2's `:authority`; else (RFC 9112 section 3.2.2) an absolute-form target's
+        // authority, whatever Host says; else Host.
+        let host = r
+            .authority
+            .as_deref()
+            .map(|a| (red.header_value("host", a), false));
+        let host = host.or_else(|| target_authority(&r.uri).map(|a| (Cow::Borrowed(a), uri_clean)));
+        let host = host.or_else(|| {
+            r.headers
+                .get("host")
+                .map(|h| (red.header_value("host", h), plain))
+        });
+        let (host, host_clean) = match host {
+            Some((h, clean)) => (Some(h), clean),
+            None => (None, true),
         };
         let mut o = Obj::open(out);
         write_str(o.key(key!("method")), &r.method);
@@ -142,7 +165,7 @@ impl HttpRecord<'_> {
         write_opt_str_known(o.key(key!("query")), query, uri_clean);
         write_opt_str_known(o.key(key!("host")), host.as_deref(), host_clean);
         o.key(key!("version"))
-            .extend_from_slice(version_json(r.version_minor));
+            .extend_from_slice(version_json(self.tx.http2.is_some(), r.version_minor));
         let field = |name: &str| r.headers.get(name).map(|v| red.header_value(name, v));
         let ua = field("user-agent");
         write_opt_str_known(o.key(key!("user_agent")), ua.as_deref(), plain);
@@ -175,7 +198,7 @@ impl HttpRecord<'_> {
         write_u64(o.key(key!("status")), u64::from(r.status));
         write_str(o.key(key!("reason")), &r.reason);
         o.key(key!("version"))
-            .extend_from_slice(version_json(r.version_minor));
+            .extend_from_slice(version_json(self.tx.http2.is_some(), r.version_minor));
         let ct = r.headers.get("content-type");
         let ct = ct.map(|v| self.redactor.header_value("content-type", v));
         write_opt_str_known(o.key(key!("content_type")), ct.as_deref(), plain);
@@ -240,9 +263,45 @@ fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
     }
 }
 
+/// The HTTP/2 fields: `stream_id`, `reset` when the stream was reset, and the `grpc` object of
+/// a gRPC call.
+fn write_http2(h2: &Http2Info, o: &mut Obj<'_>) {
+    write_u64(o.key(key!("stream_id")), u64::from(h2.stream_id));
+    if let Some((by, code)) = h2.reset {
+        let mut r = Obj::open(o.key(key!("reset")));
+        write_str_known(r.key(key!("by")), side_str(by), true);
+        write_u64(r.key(key!("error_code")), u64::from(code));
+        r.close();
+    }
+    if let Some(g) = &h2.grpc {
+        let mut c = Obj::open(o.key(key!("grpc")));
+        write_str(c.key(key!("service")), &g.service);
+        write_str(c.key(key!("method")), &g.method);
+        let status = c.key(key!("status"));
+        match g.status {
+            Some(n) => write_u64(status, u64::from(n)),
+            None => status.extend_from_slice(b"null"),
+        }
+        write_opt_str(c.key(key!("message")), g.message.as_deref());
+        write_u64(c.key(key!("request_messages")), g.request.messages);
+        write_u64(c.key(key!("response_messages")), g.response.messages);
+        write_u64(c.key(key!("request_message_bytes")), g.request.bytes);
+        write_u64(c.key(key!("response_message_bytes")), g.response.bytes);
+        c.close();
+    }
+}
+
+/// `"client"` or `"server"`.
+pub(crate) fn side_str(side: apitap_reassembly::Side) -> &'static str {
+    match side {
+        apitap_reassembly::Side::Client => "client",
+        apitap_reassembly::Side::Server => "server",
+    }
+}
+
 /// The `tunnel` object: its type, its id under the type's own name, the outer addresses and
 /// the nesting depth.
-fn write_tunnel(t: &TunnelInfo, out: &mut Vec<u8>) {
+pub(crate) fn write_tunnel(t: &TunnelInfo, out: &mut Vec<u8>) {
     let mut o = Obj::open(out);
     write_str_known(o.key(key!("type")), t.kind.name(), true);
     if let Some((name, id)) = t.kind.id_name().zip(t.id) {

@@ -1,11 +1,13 @@
 //! The JSON shape of what apitap exports (`docs/events.md` is the reference): one writer per
-//! record type (`http`, `session`, `alert`), redaction and the JSON writer they share.
+//! record type (`http`, `session`, `alert`, `websocket` and `tls`), redaction and the JSON
+//! writer they share.
 //!
 //! Records borrow what they describe and are written straight into the exporter's buffer:
 //! nothing is copied on the way out. Secrets are redacted here, once, for every exporter.
 
 mod alert;
 mod body;
+mod conn;
 mod http;
 mod json;
 mod redact;
@@ -16,6 +18,7 @@ mod oracle;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::conn::ConnRecordJson;
 pub use self::http::{write_json_tail, Attacks, HttpRecord};
 pub use self::redact::{
     default_redact_names, default_redact_patterns, RedactConfig, RedactConfigError, RedactMode,

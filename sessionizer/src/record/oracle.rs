@@ -63,11 +63,12 @@ impl Serialize for HeaderList<'_> {
     }
 }
 
-/// `HTTP/1.x` from the minor version.
-fn version(minor: u8) -> &'static str {
-    match minor {
-        0 => "HTTP/1.0",
-        _ => "HTTP/1.1",
+/// `HTTP/2`, or `HTTP/1.x` from the minor version.
+fn version(h2: bool, minor: u8) -> &'static str {
+    match (h2, minor) {
+        (true, _) => "HTTP/2",
+        (false, 0) => "HTTP/1.0",
+        (false, _) => "HTTP/1.1",
     }
 }
 
@@ -111,6 +112,7 @@ fn serialize_http<S: Serializer>(
     let mut st = s.serialize_struct("HttpRecord", 19)?;
     st.serialize_field("type", "http")?;
     st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+    st.serialize_field("sensor_id", &rec.sensor_id)?;
     st.serialize_field("ts", &Rfc3339(tx.ts_us()))?;
     st.serialize_field("conn_id", &tx.conn.0)?;
     st.serialize_field("depth", &tx.depth)?;
@@ -125,6 +127,7 @@ fn serialize_http<S: Serializer>(
         "request",
         &tx.request.as_ref().map(|r| RequestView {
             r,
+            h2: tx.http2.is_some(),
             redactor: rec.redactor,
         }),
     )?;
@@ -132,6 +135,7 @@ fn serialize_http<S: Serializer>(
         "response",
         &tx.response.as_ref().map(|r| ResponseView {
             r,
+            h2: tx.http2.is_some(),
             redactor: rec.redactor,
         }),
     )?;
@@ -151,6 +155,7 @@ fn serialize_http<S: Serializer>(
         "anomalies",
         &Anomalies {
             http: &tx.anomalies,
+            h2: tx.http2.as_ref().map_or(&[][..], |h| &h.anomalies[..]),
             tcp: &tx.tcp_anomalies,
         },
     )?;
@@ -159,6 +164,25 @@ fn serialize_http<S: Serializer>(
     }
     if let Some(t) = rec.tunnel {
         st.serialize_field("tunnel", t)?;
+    }
+    if let Some(h2) = &tx.http2 {
+        st.serialize_field("stream_id", &h2.stream_id)?;
+        if let Some((by, code)) = h2.reset {
+            let by = match by {
+                apitap_reassembly::Side::Client => "client",
+                apitap_reassembly::Side::Server => "server",
+            };
+            st.serialize_field("reset", &serde_json::json!({"by": by, "error_code": code}))?;
+        }
+        if let Some(g) = &h2.grpc {
+            st.serialize_field("grpc", &GrpcView(g))?;
+        }
+    }
+    if let Some(a) = &tx.connect_authority {
+        st.serialize_field("connect_authority", &**a)?;
+    }
+    if tx.decrypted {
+        st.serialize_field("decrypted", &true)?;
     }
     if let Some(ts) = session {
         st.serialize_field("session_id", &ts.session_id)?;
@@ -361,6 +385,7 @@ impl Serialize for SessionRecord {
         let mut st = s.serialize_struct("SessionRecord", 32)?;
         st.serialize_field("type", "session")?;
         st.serialize_field("schema_version", &SCHEMA_VERSION)?;
+        st.serialize_field("sensor_id", &None::<&str>)?;
         st.serialize_field("phase", phase_name(self.phase))?;
         st.serialize_field("ts", &Rfc3339(self.ts_us))?;
         st.serialize_field("session_id", &self.session_id)?;
@@ -420,8 +445,30 @@ impl Serialize for SessionRecord {
         st.serialize_field("shadow_endpoints", &sum.shadow_endpoints)?;
         st.serialize_field("zombie_endpoints", &sum.zombie_endpoints)?;
         st.serialize_field("api_endpoints_dropped", &sum.api_endpoints_dropped)?;
+        if let Some(n) = sum.websocket_messages {
+            st.serialize_field("websocket_messages", &n)?;
+        }
         st.serialize_field("transaction_ids", &TransactionIdsView(&sum.transaction_ids))?;
         st.serialize_field("transaction_ids_dropped", &sum.transaction_ids_dropped)?;
+        st.end()
+    }
+}
+
+/// The `grpc` object, field by field in the writer's order.
+struct GrpcView<'a>(&'a crate::http2::GrpcCall);
+
+impl Serialize for GrpcView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.0;
+        let mut st = s.serialize_struct("Grpc", 8)?;
+        st.serialize_field("service", &g.service)?;
+        st.serialize_field("method", &g.method)?;
+        st.serialize_field("status", &g.status)?;
+        st.serialize_field("message", &g.message)?;
+        st.serialize_field("request_messages", &g.request.messages)?;
+        st.serialize_field("response_messages", &g.response.messages)?;
+        st.serialize_field("request_message_bytes", &g.request.bytes)?;
+        st.serialize_field("response_message_bytes", &g.response.bytes)?;
         st.end()
     }
 }
@@ -429,6 +476,7 @@ impl Serialize for SessionRecord {
 /// The request object.
 struct RequestView<'a> {
     r: &'a Request,
+    h2: bool,
     redactor: &'a Redactor,
 }
 
@@ -443,14 +491,19 @@ impl Serialize for RequestView<'_> {
                 .get(n)
                 .map(|v| red.header_value(n, v).into_owned())
         };
-        let host = field("host").or_else(|| target_authority(&r.uri).map(str::to_string));
+        let host = r
+            .authority
+            .as_deref()
+            .map(|a| red.header_value("host", a).into_owned())
+            .or_else(|| target_authority(&r.uri).map(str::to_string))
+            .or_else(|| field("host"));
         let mut st = s.serialize_struct("Request", 10)?;
         st.serialize_field("method", &r.method)?;
         st.serialize_field("uri", &uri)?;
         st.serialize_field("path", path)?;
         st.serialize_field("query", &query)?;
         st.serialize_field("host", &host)?;
-        st.serialize_field("version", version(r.version_minor))?;
+        st.serialize_field("version", version(self.h2, r.version_minor))?;
         st.serialize_field("user_agent", &field("user-agent"))?;
         st.serialize_field("content_type", &field("content-type"))?;
         st.serialize_field(
@@ -468,6 +521,7 @@ impl Serialize for RequestView<'_> {
 /// The response object.
 struct ResponseView<'a> {
     r: &'a Response,
+    h2: bool,
     redactor: &'a Redactor,
 }
 
@@ -477,7 +531,7 @@ impl Serialize for ResponseView<'_> {
         let mut st = s.serialize_struct("Response", 8)?;
         st.serialize_field("status", &r.status)?;
         st.serialize_field("reason", &r.reason)?;
-        st.serialize_field("version", version(r.version_minor))?;
+        st.serialize_field("version", version(self.h2, r.version_minor))?;
         let ct = r.headers.get("content-type");
         let ct = ct.map(|v| self.redactor.header_value("content-type", v));
         st.serialize_field("content_type", &ct.as_deref())?;
@@ -494,16 +548,21 @@ impl Serialize for ResponseView<'_> {
     }
 }
 
-/// HTTP then TCP anomalies, as one list of snake_case names.
+/// HTTP, HTTP/2 then TCP anomalies, as one list of snake_case names.
 struct Anomalies<'a> {
     http: &'a [HttpAnomaly],
+    h2: &'a [crate::http2::H2Anomaly],
     tcp: &'a [TcpAnomaly],
 }
 
 impl Serialize for Anomalies<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.http.len() + self.tcp.len()))?;
+        let n = self.http.len() + self.h2.len() + self.tcp.len();
+        let mut seq = s.serialize_seq(Some(n))?;
         for a in self.http {
+            seq.serialize_element(a)?;
+        }
+        for a in self.h2 {
             seq.serialize_element(a)?;
         }
         for a in self.tcp {
@@ -580,6 +639,9 @@ mod tests {
             anomalies: vec![HttpAnomaly::GapInResponse],
             tcp_anomalies: vec![TcpAnomaly::MidStreamPickup],
             switched: Some(SwitchedProtocol::Upgrade("WebSocket".into())),
+            http2: None,
+            connect_authority: None,
+            decrypted: false,
         }
     }
 
@@ -593,16 +655,45 @@ mod tests {
         bare.switched = None;
         let mut no_resp = rich_tx();
         no_resp.response = None;
+        let mut h2 = rich_tx();
+        h2.switched = None;
+        h2.connect_authority = Some("proxy.example:443".into());
+        h2.decrypted = true;
+        if let Some(r) = h2.request.as_mut() {
+            r.uri = "/shop.Orders/GetOrder".into();
+            r.authority = Some("orders.svc:50051".into());
+        }
+        h2.http2 = Some(Box::new(crate::http::Http2Info {
+            stream_id: 7,
+            pushed: false,
+            reset: Some((apitap_reassembly::Side::Server, 8)),
+            grpc: Some(crate::http2::GrpcCall {
+                service: "shop.Orders".into(),
+                method: "GetOrder".into(),
+                status: Some(5),
+                message: Some("not \"found\"".into()),
+                ..Default::default()
+            }),
+            anomalies: vec![crate::http2::H2Anomaly::RstStream],
+        }));
+        let mut grpc_ok = h2.clone();
+        if let Some(h) = grpc_ok.http2.as_mut() {
+            h.reset = None;
+            if let Some(g) = h.grpc.as_mut() {
+                (g.status, g.message) = (None, None);
+            }
+        }
         let cfg = SessionConfig::default();
         let mut sessions =
             Sessionizer::new(&cfg, Secret::new(b"0123456789abcdef0123".to_vec())).unwrap();
-        for tx in [rich_tx(), bare, no_resp] {
+        for tx in [rich_tx(), bare, no_resp, h2, grpc_ok] {
             let rec = HttpRecord {
                 tx: &tx,
                 redactor: &redactor,
                 tunnel: None,
                 attacks: None,
                 api: None,
+                sensor_id: None,
             };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
@@ -623,6 +714,7 @@ mod tests {
             tunnel: None,
             attacks: None,
             api: None,
+            sensor_id: None,
         };
         let mut ours = Vec::new();
         rec().write_json(Some(session), &mut ours);
@@ -667,6 +759,7 @@ mod tests {
                 transaction_ids_dropped: counts[5] / 3,
                 first_attack_ts_us: links.0.then_some(counts[0] % 4_000_000_000_000_000),
                 requests_before_first_attack: links.1.then_some(counts[3] % 1000),
+                websocket_messages: flags.0.map(|_| counts[4] / 7),
                 ..Default::default()
             };
             if links.0 {
@@ -714,7 +807,7 @@ mod tests {
                 summary: Box::new(sum),
             };
             let mut ours = Vec::new();
-            rec.write_json(&mut ours);
+            rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&rec).unwrap());
         }
     }
@@ -770,7 +863,7 @@ mod tests {
             if let Some(r) = tx.request.as_mut() {
                 r.headers = headers;
             }
-            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None, api: None };
+            let rec = HttpRecord { tx: &tx, redactor: &redactor, tunnel: None, attacks: None, api: None, sensor_id: None };
             let mut ours = Vec::new();
             rec.write_json(None, &mut ours);
             proptest::prop_assert_eq!(
@@ -778,6 +871,53 @@ mod tests {
                 serde_json::to_string(&rec).unwrap()
             );
         }
+    }
+
+    /// RFC 9112 section 3.2.2: with an absolute-form target the host is the target's
+    /// authority, whatever Host says (issue 21: the mismatch is flagged, the record follows
+    /// the target); without one, Host.
+    #[test]
+    fn absolute_form_target_names_the_host() {
+        let redactor = Redactor::default_rules();
+        let host_of = |uri: &str, host: &str| {
+            let mut tx = rich_tx();
+            let r = tx.request.as_mut().unwrap();
+            r.uri = uri.into();
+            r.headers = [("Host", host)].into_iter().collect();
+            let mut out = Vec::new();
+            HttpRecord {
+                tx: &tx,
+                redactor: &redactor,
+                tunnel: None,
+                attacks: None,
+                api: None,
+                sensor_id: None,
+            }
+            .write_json(None, &mut out);
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                serde_json::to_string(&HttpRecord {
+                    tx: &tx,
+                    redactor: &redactor,
+                    tunnel: None,
+                    attacks: None,
+                    api: None,
+                    sensor_id: None,
+                })
+                .unwrap()
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            v["request"]["host"].as_str().map(str::to_owned)
+        };
+        assert_eq!(
+            host_of("http://admin.internal/x", "a.example").as_deref(),
+            Some("admin.internal")
+        );
+        assert_eq!(
+            host_of("http://u:pw@admin.internal:8080/x", "a").as_deref(),
+            Some("admin.internal:8080")
+        );
+        assert_eq!(host_of("/x", "a.example").as_deref(), Some("a.example"));
     }
 
     /// The session fields, written by hand, match serde_json for every shape: key present or

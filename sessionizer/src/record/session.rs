@@ -28,12 +28,13 @@ fn write_opt_id(out: &mut Vec<u8>, id: Option<HashId>) {
 }
 
 impl SessionRecord {
-    /// Append this record as one line of JSON (no newline).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    /// Append this record as one line of JSON (no newline), written by sensor `sensor_id`.
+    pub fn write_json(&self, sensor_id: Option<&str>, out: &mut Vec<u8>) {
         let sum = &self.summary;
         let mut o = Obj::open(out);
         write_str_known(o.key(key!("type")), "session", true);
         write_u64(o.key(key!("schema_version")), u64::from(SCHEMA_VERSION));
+        write_opt_str(o.key(key!("sensor_id")), sensor_id);
         write_str_known(o.key(key!("phase")), phase_name(self.phase), true);
         write_ts_micros(o.key(key!("ts")), self.ts_us);
         write_opt_id(o.key(key!("session_id")), Some(self.session_id));
@@ -119,6 +120,9 @@ impl SessionRecord {
             o.key(key!("api_endpoints_dropped")),
             sum.api_endpoints_dropped,
         );
+        if let Some(n) = sum.websocket_messages {
+            write_u64(o.key(key!("websocket_messages")), n);
+        }
         let mut ids = Arr::open(o.key(key!("transaction_ids")));
         for t in sum.transaction_ids.iter() {
             let out = ids.item();

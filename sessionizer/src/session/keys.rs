@@ -101,6 +101,11 @@ impl CompiledKey {
         }
     }
 
+    /// True for the client-IP fallback (`fallback:ip`).
+    pub fn is_ip_fallback(&self) -> bool {
+        matches!(self.key, Key::FallbackIp)
+    }
+
     /// True for the fallbacks: a session keyed by them is anonymous.
     pub fn is_fallback(&self) -> bool {
         matches!(self.key, Key::FallbackIpUa | Key::FallbackIp)
@@ -220,7 +225,7 @@ pub(crate) fn resolve<'v>(
 
 /// `ip` as `Display` writes it, IPv4 without the formatting machinery (the fallback keys format
 /// the client address of every anonymous transaction).
-fn ip_text(ip: IpAddr) -> String {
+pub(crate) fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => crate::text::ipv4_text(v4, &mut Default::default()).to_owned(),
         IpAddr::V6(_) => ip.to_string(),

@@ -417,6 +417,9 @@ pub struct SessionSummary {
     /// Calls to shadow or zombie endpoints not listed (past
     /// [`MAX_SESSION_API_ENDPOINTS`]).
     pub api_endpoints_dropped: u64,
+    /// WebSocket messages (both directions) of the part's upgraded connections that ended;
+    /// `None` (and absent from the record) when the part had none.
+    pub websocket_messages: Option<u64>,
 }
 
 impl SessionSummary {

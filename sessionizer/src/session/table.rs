@@ -32,7 +32,7 @@ use super::endpoint_ids::{EndpointIds, INLINE_ENDPOINT_IDS};
 use super::facts::{Candidate, Extractor, TxFacts};
 use super::jwt::Verifier;
 use super::keys::CompiledKey;
-use super::secret::{HashId, Keyed, Secret};
+use super::secret::{Domain, HashId, Keyed, Secret};
 use super::stats::SessionStats;
 use super::summary::{EndReason, Phase, SessionRecord, SessionSummary, TransactionId};
 use super::view::BodyEvents;
@@ -451,6 +451,20 @@ impl Sessionizer {
             start_due,
         });
         ts
+    }
+
+    /// The open session of the client-IP fallback key (`fallback:ip`) for `ip`: its current
+    /// part's id, when the key is configured and the session is open (not idle at the table's
+    /// packet time). For records of connections that have no session key of their own (TLS);
+    /// looking does not touch the session.
+    pub fn ip_fallback_session(&self, ip: IpAddr) -> Option<HashId> {
+        let key = self.keys.iter().find(|k| k.is_ip_fallback())?;
+        let value = super::keys::ip_text(ip);
+        let base = self
+            .keyed
+            .hash(Domain::Session, &[key.label.as_bytes(), value.as_bytes()]);
+        let s = self.table.get(self.table.find(&base)?)?;
+        (self.now_us.saturating_sub(s.touch_us) < self.limits.idle_us).then_some(s.id)
     }
 
     /// The per-session state of `ts`'s session, for an output stage after the table to add

@@ -104,6 +104,9 @@ fn tx(path: &str) -> TxB {
         anomalies: Vec::new(),
         tcp_anomalies: Vec::new(),
         switched: None,
+        http2: None,
+        connect_authority: None,
+        decrypted: false,
     })
 }
 
@@ -230,6 +233,7 @@ fn http_json(t: &Transaction, ts: &TxSession) -> String {
             tunnel: None,
             attacks: None,
             api: None,
+            sensor_id: None,
         }
         .with_session(ts),
     )
@@ -1468,6 +1472,7 @@ fn records_serialize_with_the_documented_fields() {
         tunnel: None,
         attacks: None,
         api: None,
+        sensor_id: None,
     })
     .unwrap();
     assert!(plain.get("session_id").is_none());
@@ -1673,4 +1678,28 @@ fn per_transaction_cost() {
         "{per:.0} ns per transaction, {} sessions",
         s.active_sessions()
     );
+}
+
+/// A TLS connection has no key of its own: its record names the client's `fallback:ip`
+/// session while that session is open, none after it went idle or for another client.
+#[test]
+fn ip_fallback_session_is_found_while_open() {
+    let mut s = sz(&SessionConfig::default());
+    let t = tx("/a").at(1000 * SEC).b();
+    let ts = s.observe(t.ts_us(), &t, &mut Vec::new());
+    let ip: std::net::IpAddr = "192.0.2.10".parse().unwrap();
+    assert_eq!(ts.key_source.as_deref(), Some("fallback:ip"));
+    assert_eq!(s.ip_fallback_session(ip), ts.session_id);
+    assert_eq!(s.ip_fallback_session("192.0.2.11".parse().unwrap()), None);
+    // Idle: the table's clock passes the idle timeout.
+    let later = tx("/b")
+        .client("198.51.100.9")
+        .at(1000 * SEC + 3600 * SEC)
+        .b();
+    s.observe(later.ts_us(), &later, &mut Vec::new());
+    assert_eq!(s.ip_fallback_session(ip), None);
+    let no_fallback = with_keys(vec![KeySpec::of(KeySource::Bearer)]);
+    let mut s = sz(&no_fallback);
+    s.observe(t.ts_us(), &t, &mut Vec::new());
+    assert_eq!(s.ip_fallback_session(ip), None);
 }

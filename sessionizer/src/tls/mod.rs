@@ -16,5 +16,5 @@ mod tests;
 
 pub use anomaly::{TlsAnomalies, TlsAnomaly};
 pub use connection::{TlsConnection, MAX_HELLO_BYTES, MAX_RECORD_FRAGMENT_BYTES};
-pub use probe::{probe_client_hello, Probe};
+pub use probe::{probe_client_hello, probe_records, Probe, MAX_CIPHERTEXT_FRAGMENT_BYTES};
 pub use summary::{AlertInfo, TlsSummary};

@@ -52,9 +52,64 @@ pub fn probe_client_hello(data: &[u8]) -> Probe {
     }
 }
 
+/// Largest record fragment a probe accepts: 2^14 + 2048, the TLS 1.2 ciphertext bound (RFC
+/// 5246 section 6.2.3; TLS 1.3's is smaller, RFC 8446 section 5.2).
+pub const MAX_CIPHERTEXT_FRAGMENT_BYTES: usize = (1 << 14) + 2048;
+
+/// A record header's length in bytes: type, version, 2-byte length (RFC 8446 section 5.1).
+const RECORD_HEADER_BYTES: usize = 5;
+
+/// The end of the record whose header starts `buf`, when the header is a TLS record header:
+/// a content type from change_cipher_spec (20) to application_data (23), version 3.0 to 3.4,
+/// and a fragment of 1 to `MAX_CIPHERTEXT_FRAGMENT_BYTES` bytes.
+fn record_end(buf: &[u8]) -> Option<usize> {
+    let [typ, major, minor, hi, lo] = *buf.first_chunk::<RECORD_HEADER_BYTES>()?;
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    let ok = (20..=23).contains(&typ)
+        && major == 3
+        && minor <= 4
+        && (1..=MAX_CIPHERTEXT_FRAGMENT_BYTES).contains(&len);
+    ok.then_some(RECORD_HEADER_BYTES + len)
+}
+
+/// Whether bytes picked up in the middle of a connection are TLS records: a record header
+/// (see `record_end`) confirmed by what follows, as `http2::frame::probe` confirms frames:
+/// the record ends exactly where `buf` ends (senders write whole records), or the next
+/// record's header is one too. A header alone could be a coincidence in binary data.
+pub fn probe_records(buf: &[u8]) -> bool {
+    let Some(end) = record_end(buf) else {
+        return false;
+    };
+    end == buf.len() || buf.get(end..).and_then(record_end).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_mid_stream_are_recognised_when_confirmed() {
+        let app = |len: u16| {
+            let mut r = vec![23, 3, 3];
+            r.extend_from_slice(&len.to_be_bytes());
+            r.extend(std::iter::repeat_n(0xaa, usize::from(len)));
+            r
+        };
+        assert!(probe_records(&app(40)), "one whole record");
+        let two = [app(40), app(300)].concat();
+        assert!(probe_records(&two[..50]), "the next header confirms");
+        assert!(!probe_records(&app(40)[..30]), "unconfirmed");
+        let table: [(&str, &[u8]); 5] = [
+            ("HTTP", b"HTTP/1.1 200 OK\r\n\r\n"),
+            ("a zero-length record", &[23, 3, 3, 0, 0]),
+            ("an unknown type", &[24, 3, 3, 0, 1, 0]),
+            ("SSL 2.0", &[0x80, 0x2e, 0x01, 0x00, 0x02, 0x00]),
+            ("too short", &[23, 3]),
+        ];
+        for (what, bytes) in table {
+            assert!(!probe_records(bytes), "{what}");
+        }
+    }
 
     #[test]
     fn hellos_and_their_prefixes_are_recognised() {

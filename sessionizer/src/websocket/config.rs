@@ -2,10 +2,10 @@
 //! headers, two control payloads (125 bytes each) and two sample buffers of
 //! `max_sample_bytes`, plus the stored samples (`max_sampled_messages * max_sample_bytes`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// WebSocket limits.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebSocketConfig {
     /// Largest frame payload, in bytes, taken as framing. A longer frame is reported as

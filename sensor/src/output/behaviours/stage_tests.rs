@@ -102,6 +102,9 @@ impl Rig {
             anomalies: Vec::new(),
             tcp_anomalies: Vec::new(),
             switched: None,
+            http2: None,
+            connect_authority: None,
+            decrypted: false,
         };
         let ts = TxSession {
             session_id: Some(HashId([sid; 16])),

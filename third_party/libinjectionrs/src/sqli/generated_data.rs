@@ -9658,10 +9658,16 @@ fn entry(upper: &[u8]) -> Option<u8> {
 }
 
 pub fn lookup_word(word: &str) -> TokenType {
+    lookup_bytes(word.as_bytes())
+}
+
+/// [`lookup_word`] on bytes. apitap patch: the tokenizer looks words up as bytes; bytes that
+/// are not UTF-8 are never in the (ASCII) table and come back as a bareword, which is what
+/// the port's callers did with them without looking.
+pub fn lookup_bytes(bytes: &[u8]) -> TokenType {
     // apitap patch: upper-case into a stack buffer and look up in a hash map, instead of a new
     // String and a binary search of 9,352 strings per word: the tokenizer looks up every
     // word, and this was most of its time.
-    let bytes = word.as_bytes();
     if bytes.len() > MAX_KEYWORD_BYTES {
         return TokenType::Bareword;
     }
@@ -9669,7 +9675,19 @@ pub fn lookup_word(word: &str) -> TokenType {
     for (d, s) in buf.iter_mut().zip(bytes) {
         *d = s.to_ascii_uppercase();
     }
-    match entry(&buf[..bytes.len()]) {
+    token_type(entry(&buf[..bytes.len()]))
+}
+
+/// apitap patch: the table entry of `upper` (already upper case) as a token type, or None when
+/// the table has no such word: one lookup for the word merging in `mod.rs`, which asked
+/// [`lookup_word`] and [`is_keyword`] in turn.
+pub fn lookup_upper(upper: &[u8]) -> Option<TokenType> {
+    entry(upper).map(|t| token_type(Some(t)))
+}
+
+/// The token type of a table entry's type character (a miss is a bareword).
+fn token_type(entry: Option<u8>) -> TokenType {
+    match entry {
         Some(b'k') => TokenType::Keyword,
         Some(b'f') => TokenType::Function,
         Some(b'U') => TokenType::Union,

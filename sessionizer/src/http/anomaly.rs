@@ -73,11 +73,16 @@ pub enum HttpAnomaly {
     /// authority is the host (RFC 9112 section 3.2.2, and `request.host` says so), but a
     /// component that reads Host instead routes the request elsewhere.
     HostMismatch,
+    /// The HTTP stage's memory (`http.max_held_bytes_total`, from `limits.max_memory_mb`) was
+    /// full and this connection had been idle longest: what it held was given up. The
+    /// transaction left as far as it was read (a request without its response, a body cut
+    /// short); a partial head was dropped (counted in `memory_evicted_bytes`).
+    MemoryLimit,
 }
 
 impl HttpAnomaly {
     /// Every variant, in declaration order (the order of [`HttpAnomaly::index`]).
-    pub const ALL: [HttpAnomaly; 24] = [
+    pub const ALL: [HttpAnomaly; 25] = [
         HttpAnomaly::GapInRequest,
         HttpAnomaly::GapInResponse,
         HttpAnomaly::HeaderTooLarge,
@@ -102,6 +107,7 @@ impl HttpAnomaly {
         HttpAnomaly::ChunkedTwice,
         HttpAnomaly::DuplicateHost,
         HttpAnomaly::HostMismatch,
+        HttpAnomaly::MemoryLimit,
     ];
 
     /// Number of variants.
@@ -140,6 +146,7 @@ impl HttpAnomaly {
             HttpAnomaly::ChunkedTwice => "chunked_twice",
             HttpAnomaly::DuplicateHost => "duplicate_host",
             HttpAnomaly::HostMismatch => "host_mismatch",
+            HttpAnomaly::MemoryLimit => "memory_limit",
         }
     }
 }

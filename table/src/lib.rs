@@ -115,17 +115,21 @@ impl<T: Keyed, H: KeyHash<T::Key>, const L: usize> SlabTable<T, H, L> {
 
     /// An empty table with room for `capacity` entries: the slab, the links and the index
     /// never grow (nor copy themselves) below it. The slab's room is address space until
-    /// entries use it, so a table sized for its bound costs memory as it fills.
+    /// entries use it, so a table sized for its bound costs memory as it fills. Room the
+    /// system refuses (a bound far beyond the machine's memory) is not reserved: the table
+    /// then grows as [`SlabTable::new`]'s does.
     pub fn with_capacity(hasher: H, capacity: usize) -> Self {
         let capacity = capacity.min(MAX_SLOTS);
-        SlabTable {
-            index: HashTable::with_capacity(capacity),
-            hasher,
-            slots: Vec::with_capacity(capacity),
-            links: Vec::with_capacity(capacity),
-            free: Vec::with_capacity(capacity),
-            lists: [EMPTY; L],
+        let mut t = SlabTable::new(hasher);
+        // The index is empty: nothing is rehashed, the hash function is never called.
+        let reserved = t.index.try_reserve(capacity, |_| 0).is_ok()
+            && t.slots.try_reserve_exact(capacity).is_ok()
+            && t.links.try_reserve_exact(capacity).is_ok()
+            && t.free.try_reserve_exact(capacity).is_ok();
+        if !reserved {
+            return SlabTable::new(t.hasher);
         }
+        t
     }
 
     /// Memory one entry costs at the most, in bytes: its slot, its links, its share of the

@@ -209,3 +209,15 @@ fn entry_bytes_count_slot_links_and_index() {
     assert!(One::ENTRY_BYTES > std::mem::size_of::<Option<E>>() + 8);
     assert_eq!(Three::ENTRY_BYTES - One::ENTRY_BYTES, 16);
 }
+
+/// A bound far beyond the machine (a typo in a config) does not abort: what cannot be
+/// reserved is not, and the table works as one built with `new`.
+#[test]
+fn a_capacity_beyond_the_machine_is_not_reserved() {
+    let mut t: SlabTable<E, std::hash::RandomState, 1> =
+        SlabTable::with_capacity(std::hash::RandomState::new(), usize::MAX);
+    let s = t.insert(E { key: 1, value: 2 }).unwrap();
+    t.push_back(0, s);
+    assert_eq!(t.find(&1), Some(s));
+    assert_eq!(t.check(), Ok(()));
+}

@@ -249,7 +249,11 @@ mod tests {
         assert_eq!(four.max_held_bytes_total, one.max_held_bytes_total / 4);
         assert_eq!(four.max_ooo_bytes_total, one.max_ooo_bytes_total / 4);
         assert_eq!(four.max_sessions, one.max_sessions);
-        assert_eq!(Budget::of(&cfg, 0), one, "the single pipeline is one worker");
+        assert_eq!(
+            Budget::of(&cfg, 0),
+            one,
+            "the single pipeline is one worker"
+        );
     }
 
     #[test]
@@ -264,8 +268,7 @@ mod tests {
         assert_eq!(applied.reassembly.max_flows, 10);
         assert_eq!(applied.http.max_held_bytes_total, b.max_held_bytes_total);
         assert!(
-            applied.reassembly.max_ooo_bytes_per_stream
-                <= applied.reassembly.max_ooo_bytes_total
+            applied.reassembly.max_ooo_bytes_per_stream <= applied.reassembly.max_ooo_bytes_total
         );
         assert!(
             applied.reassembly.max_retained_bytes_per_stream
@@ -287,7 +290,10 @@ mod tests {
 
     #[test]
     fn a_budget_out_of_range_is_refused_naming_the_field() {
-        for text in ["[limits]\nmax_memory_mb = 1\n", "[limits]\nmax_memory_mb = 99999999999\n"] {
+        for text in [
+            "[limits]\nmax_memory_mb = 1\n",
+            "[limits]\nmax_memory_mb = 99999999999\n",
+        ] {
             let e = Config::parse(text).unwrap_err().to_string();
             assert!(e.contains("limits.max_memory_mb"), "{e}");
         }

@@ -292,6 +292,12 @@ impl Conn {
         }
     }
 
+    /// Numbers the next transactions after `depth` (one the connection already emitted): a
+    /// [`Self::restarted`] state continues after what its predecessor's close emitted.
+    pub fn number_after(&mut self, depth: u32) {
+        self.next_depth = self.next_depth.max(depth.saturating_add(1));
+    }
+
     /// In-order bytes of one direction (`from` as the reassembler oriented it).
     pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Cx<'_>) {
         if !data.is_empty() {

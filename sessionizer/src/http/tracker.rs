@@ -319,11 +319,18 @@ impl HttpTracker {
             records: &mut self.records,
         };
         old.close(ts_us, &mut cx);
+        let mut last_depth = None;
         for tx in self.out.iter_mut().skip(first) {
+            last_depth = last_depth.max(Some(tx.depth));
             if !tx.anomalies.contains(&HttpAnomaly::MemoryLimit) {
                 tx.anomalies.push(HttpAnomaly::MemoryLimit);
                 self.stats.count_anomaly(HttpAnomaly::MemoryLimit);
             }
+        }
+        // The close may have numbered transactions the fresh state did not know of (a
+        // protocol decided only now, HTTP/2 streams): it numbers after them.
+        if let (Some(depth), Some(t)) = (last_depth, self.conns.get_mut(slot)) {
+            t.conn.number_after(depth);
         }
     }
 }

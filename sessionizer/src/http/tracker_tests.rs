@@ -192,6 +192,39 @@ fn evicted_waiting_requests_leave_without_response_marked_memory_limit() {
     w.check();
 }
 
+/// A connection evicted while its protocol is still sniffed (the server spoke first) is
+/// decided at its close: the fresh state numbers after what that close emitted.
+#[test]
+fn a_connection_evicted_while_sniffing_numbers_after_what_its_close_emitted() {
+    let mut w = Wire::new(config(1 << 20), 1);
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    assert!(w.t.held_bytes() > 0, "server bytes are held while sniffing");
+    let slot = w.t.conns.find(&ConnId(1)).unwrap();
+    w.t.evict(slot, w.ts);
+    w.check();
+    assert_eq!(w.t.stats().memory_evictions, 1);
+    let evicted = w.drain();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!((evicted[0].conn, evicted[0].depth), (ConnId(1), 1));
+    assert!(evicted[0].request.is_none());
+    assert!(evicted[0].anomalies.contains(&HttpAnomaly::MemoryLimit));
+    w.send(1, Side::Client, b"GET /after HTTP/1.1\r\n\r\n");
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    let next = w.drain();
+    assert_eq!(next.len(), 1, "{next:#?}");
+    assert_eq!(next[0].depth, 2, "depth 1 was emitted at the eviction");
+    assert!(next[0].anomalies.is_empty(), "{:?}", next[0].anomalies);
+    w.check();
+}
+
 #[test]
 fn one_connection_alone_over_the_bound_gives_up_its_own_state() {
     let mut w = Wire::new(config(2048), 1);

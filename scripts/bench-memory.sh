@@ -72,11 +72,12 @@ peak_kib() {
     echo "$hwm"
 }
 
-# jq-free: one counter of the stats JSON by its path (a.b.c).
+# jq-free: one counter of the stats JSON by its path (a.b.c); 0 when the binary has no
+# such counter (an older one, for a comparison).
 counter() {
     python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."): d=d[k]
+for k in sys.argv[2].split("."): d=d.get(k, 0) if isinstance(d, dict) else 0
 print(d)' "$1" "$2"
 }
 

@@ -155,6 +155,10 @@ pub struct Measured {
 /// Run `apitap` with `args` (and the test session secret) and measure its peak resident set:
 /// the child is reaped with `wait4`, whose resource usage is that child's alone (other
 /// tests' children do not count, as they would in `getrusage(RUSAGE_CHILDREN)`).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its resource usage"
+)]
 pub fn apitap_measured(args: &[&str]) -> Measured {
     use std::io::Read;
     let dir = scratch(&format!("measured-{}", unique()));

@@ -210,6 +210,23 @@ impl Config {
     }
 }
 
+/// The dotted name of the key set on line `line` (1-based) of a TOML text, with the table
+/// it is in (`decode.verify_checksums`): names only, never a value.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().take(line).collect();
+    let (key, _) = lines.last()?.split_once('=')?;
+    let key = key.trim();
+    let table = lines.iter().rev().skip(1).find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(['[', ']']).trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 /// A TOML error as shown to the operator: where it is and what is wrong, never the text of
 /// the line (toml quotes it, and the line may hold a secret), and with the values of keys
 /// that look secret taken out of the message.
@@ -219,7 +236,10 @@ fn parse_message(text: &str, e: &toml::de::Error) -> String {
         let before = text.get(..span.start).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        msg = format!("line {line}, column {column}: {msg}");
+        msg = match key_at(text, line) {
+            Some(key) => format!("line {line}, column {column} ({key}): {msg}"),
+            None => format!("line {line}, column {column}: {msg}"),
+        };
     }
     let redactor = apitap_sessionizer::record::Redactor::default_rules();
     for raw in text.lines() {

@@ -95,7 +95,7 @@ fn http_tracker(cfg: &Config) -> HttpTracker {
 }
 
 /// What the front stages counted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct FrontStats {
     /// Decode counters.
     pub decode: DecodeStats,

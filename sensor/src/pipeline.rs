@@ -7,20 +7,17 @@
 //! byte-identical output. Threading ([`crate::shard`]) runs the same front and analyses in
 //! each worker and the same output stages on a thread of their own.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use apitap_exporters::{ExportError, ExportStats, Exporter};
-use apitap_reassembly::{ConnId, InsertionStats, ReassemblyStats};
-use apitap_sessionizer::http::HttpStats;
-use apitap_sessionizer::http2::Http2Stats;
-use apitap_sessionizer::session::{EndReason, SessionStats};
+use apitap_exporters::{ExportError, Exporter};
+use apitap_reassembly::ConnId;
+use apitap_sessionizer::session::EndReason;
 use serde::Serialize;
 
 use crate::analyze::Analyses;
 use crate::capture::PacketRef;
 use crate::config::Config;
-use crate::decode::{DecodeStats, UdpTunnel};
+use crate::decode::UdpTunnel;
 use crate::front::{Front, FrontStats};
 use crate::output::{Output, OutputStats};
 use crate::staged::StagedBatch;
@@ -32,79 +29,24 @@ use crate::staged::StagedBatch;
 pub const STAGED_TRANSACTIONS: usize = 64;
 
 /// Everything the pipeline counted; the run summary, `--stats-json` and metrics read it.
+///
+/// The front's and the output stages' counters, each kept by its own half: a new counter is
+/// added where it is counted and nowhere else. `--stats-json` writes both halves' fields at
+/// the top level.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PipelineStats {
-    /// Decode counters.
-    pub decode: DecodeStats,
-    /// TCP reassembly counters.
-    pub reassembly: ReassemblyStats,
-    /// Reassembly's checks against insertion evasion.
-    pub insertion: InsertionStats,
-    /// HTTP counters (connection classes included).
-    pub http: HttpStats,
-    /// HTTP/2 counters.
-    pub http2: Http2Stats,
-    /// Session counters.
-    pub session: SessionStats,
-    /// Exporter counters.
-    pub export: ExportStats,
-    /// `http` records produced.
-    pub transactions: u64,
-    /// `session` records produced.
-    pub session_records: u64,
-    /// `alert` records produced.
-    pub alerts: u64,
-    /// `websocket` records produced.
-    pub websocket_records: u64,
-    /// `tls` records produced.
-    pub tls_records: u64,
-    /// WebSocket messages counted into sessions.
-    pub websocket_session_messages: u64,
-    /// WebSocket upgrades forgotten before their connection ended (their records have no
-    /// session).
-    pub upgrades_forgotten: u64,
-    /// Anomalies on exported transactions, by name.
-    pub anomalies: BTreeMap<String, u64>,
-    /// Transactions carrying attacks, by class.
-    pub attacks: BTreeMap<String, u64>,
-    /// Transactions carrying attacks, by what their response said.
-    pub attack_outcomes: BTreeMap<String, u64>,
-    /// Transactions by API status (API classification on).
-    pub api_calls: BTreeMap<String, u64>,
-    /// Connections still tracked when the stats were taken.
-    pub active_flows: usize,
-    /// Sessions still open when the stats were taken.
-    pub active_sessions: usize,
-    /// Behaviours: alerts by kind and the bounds hit.
-    pub behaviours: crate::output::BehaviourStats,
+    /// Decode, reassembly and HTTP counters, and the connections tracked.
+    #[serde(flatten)]
+    pub front: FrontStats,
+    /// What the output stages counted: records, sessions, attacks, API calls, behaviours.
+    #[serde(flatten)]
+    pub output: OutputStats,
 }
 
 impl PipelineStats {
     /// The counters of a front and of the output stages, together.
-    pub fn of(front: FrontStats, out: OutputStats) -> Self {
-        PipelineStats {
-            decode: front.decode,
-            reassembly: front.reassembly,
-            insertion: front.insertion,
-            http: front.http,
-            http2: front.http2,
-            session: out.session,
-            export: out.export,
-            transactions: out.transactions,
-            session_records: out.session_records,
-            alerts: out.alerts,
-            websocket_records: out.websocket_records,
-            tls_records: out.tls_records,
-            websocket_session_messages: out.websocket_session_messages,
-            upgrades_forgotten: out.upgrades_forgotten,
-            anomalies: out.anomalies,
-            attacks: out.attacks,
-            attack_outcomes: out.attack_outcomes,
-            api_calls: out.api_calls,
-            active_flows: front.active_flows,
-            active_sessions: out.active_sessions,
-            behaviours: out.behaviours,
-        }
+    pub fn of(front: FrontStats, output: OutputStats) -> Self {
+        PipelineStats { front, output }
     }
 }
 

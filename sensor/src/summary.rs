@@ -67,7 +67,7 @@ impl fmt::Display for Summary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.stats;
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let d = &s.decode;
+        let d = &s.front.decode;
         f.write_str("apitap: ")?;
         if let Some(files) = self.files {
             write!(f, "{} file(s), ", files.len())?;
@@ -80,16 +80,16 @@ impl fmt::Display for Summary<'_> {
             secs,
             d.packets as f64 / secs,
             d.bytes as f64 * 8.0 / secs / 1e9,
-            s.transactions as f64 / secs,
+            s.output.transactions as f64 / secs,
         )?;
         writeln!(
             f,
             "  flows: {} opened, {} evicted, {} open at end; transactions: {}; {}",
-            s.reassembly.flows_opened,
-            s.reassembly.flows_evicted,
-            s.active_flows,
-            s.transactions,
-            records(&s.export)
+            s.front.reassembly.flows_opened,
+            s.front.reassembly.flows_evicted,
+            s.front.active_flows,
+            s.output.transactions,
+            records(&s.output.export)
         )?;
         for r in self.files.unwrap_or_default() {
             if r.timestamps_out_of_range > 0 {
@@ -120,12 +120,12 @@ impl fmt::Display for Summary<'_> {
             )?,
         }
         for (name, counters) in [
-            ("decode", nonzero(&s.decode)),
-            ("reassembly", nonzero(&s.reassembly)),
-            ("insertion", nonzero(&s.insertion)),
-            ("http", nonzero(&s.http)),
-            ("http2", nonzero(&s.http2)),
-            ("export", nonzero(&s.export)),
+            ("decode", nonzero(&s.front.decode)),
+            ("reassembly", nonzero(&s.front.reassembly)),
+            ("insertion", nonzero(&s.front.insertion)),
+            ("http", nonzero(&s.front.http)),
+            ("http2", nonzero(&s.front.http2)),
+            ("export", nonzero(&s.output.export)),
         ] {
             if !counters.is_empty() {
                 writeln!(f, "  {name}: {}", join(&counters))?;
@@ -137,22 +137,30 @@ impl fmt::Display for Summary<'_> {
         for line in protocol_notes(s) {
             writeln!(f, "  {line}")?;
         }
-        if !s.anomalies.is_empty() {
-            writeln!(f, "  anomalies by kind: {}", join(&listed(&s.anomalies)))?;
+        if !s.output.anomalies.is_empty() {
+            writeln!(
+                f,
+                "  anomalies by kind: {}",
+                join(&listed(&s.output.anomalies))
+            )?;
         }
-        if !s.attacks.is_empty() {
+        if !s.output.attacks.is_empty() {
             writeln!(
                 f,
                 "  attacks by class: {}; by outcome: {}; alerts: {}",
-                join(&listed(&s.attacks)),
-                join(&listed(&s.attack_outcomes)),
-                s.alerts
+                join(&listed(&s.output.attacks)),
+                join(&listed(&s.output.attack_outcomes)),
+                s.output.alerts
             )?;
         }
-        if !s.api_calls.is_empty() {
-            writeln!(f, "  api calls by status: {}", join(&listed(&s.api_calls)))?;
+        if !s.output.api_calls.is_empty() {
+            writeln!(
+                f,
+                "  api calls by status: {}",
+                join(&listed(&s.output.api_calls))
+            )?;
         }
-        let b = s.behaviours.nonzero();
+        let b = s.output.behaviours.nonzero();
         if !b.is_empty() {
             writeln!(f, "  behaviours: {}", join(&b))?;
         }
@@ -163,7 +171,7 @@ impl fmt::Display for Summary<'_> {
 /// What the operator should know about the protocols seen: how many TLS connections there
 /// were and that their content is not visible, and how many connections were not HTTP.
 fn protocol_notes(s: &PipelineStats) -> Vec<String> {
-    let h = &s.http;
+    let h = &s.front.http;
     let mut notes = Vec::new();
     if h.tls_connections > 0 {
         let hidden = h.tls_connections - h.tls_decrypted_connections;
@@ -211,9 +219,9 @@ mod tests {
     fn protocol_notes_name_tls_and_not_http() {
         let mut s = PipelineStats::default();
         assert!(protocol_notes(&s).is_empty());
-        s.http.tls_connections = 3;
-        s.http.tls_decrypted_connections = 1;
-        s.http.not_http_connections = 2;
+        s.front.http.tls_connections = 3;
+        s.front.http.tls_decrypted_connections = 1;
+        s.front.http.not_http_connections = 2;
         let notes = protocol_notes(&s);
         assert!(
             notes[0].starts_with("tls: 3 connection(s) seen"),

@@ -118,21 +118,21 @@ impl Ending<'_> {
         let s = self.stats;
         tracing::info!(
             uptime_s = self.started.elapsed().as_secs(),
-            packets = s.decode.packets,
-            transactions = s.transactions,
-            session_records = s.session_records,
-            sessions_ended_shutdown = s.session.ended_shutdown,
+            packets = s.front.decode.packets,
+            transactions = s.output.transactions,
+            session_records = s.output.session_records,
+            sessions_ended_shutdown = s.output.session.ended_shutdown,
             drops = self.drops,
-            export_failed = s.export.failed,
+            export_failed = s.output.export.failed,
             "stopped"
         );
         if let Some(path) = stats_json {
             crate::summary::write_stats_json(path, json);
         }
         let mut outcome = Outcome::clean();
-        if s.export.lost_any() {
+        if s.output.export.lost_any() {
             outcome.push(Problem::ExportLoss {
-                lost: s.export.failed,
+                lost: s.output.export.failed,
             });
         }
         if self.drops > 0 {

@@ -141,23 +141,23 @@ struct Status {
 impl Status {
     fn log(&mut self, s: &PipelineStats, drops: u64) {
         let dt = self.at.elapsed().as_secs_f64().max(1e-3);
-        let pps = (s.decode.packets.saturating_sub(self.packets)) as f64 / dt;
-        let tps = (s.transactions.saturating_sub(self.transactions)) as f64 / dt;
+        let pps = (s.front.decode.packets.saturating_sub(self.packets)) as f64 / dt;
+        let tps = (s.output.transactions.saturating_sub(self.transactions)) as f64 / dt;
         tracing::info!(
             target: "apitap::status",
             pps = format_args!("{pps:.0}"),
             tps = format_args!("{tps:.0}"),
-            packets = s.decode.packets,
+            packets = s.front.decode.packets,
             drops,
-            flows = s.active_flows,
-            sessions = s.active_sessions,
-            transactions = s.transactions,
-            export_failed = s.export.failed,
+            flows = s.front.active_flows,
+            sessions = s.output.active_sessions,
+            transactions = s.output.transactions,
+            export_failed = s.output.export.failed,
             "status"
         );
         self.at = Instant::now();
-        self.packets = s.decode.packets;
-        self.transactions = s.transactions;
+        self.packets = s.front.decode.packets;
+        self.transactions = s.output.transactions;
     }
 }
 

@@ -208,9 +208,9 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, RunError> {
     outcome
         .problems
         .extend(source.take_errors().into_iter().map(Problem::InputDamaged));
-    if stats.export.lost_any() {
+    if stats.output.export.lost_any() {
         outcome.push(Problem::ExportLoss {
-            lost: stats.export.failed,
+            lost: stats.output.export.failed,
         });
     }
     Ok(outcome)
@@ -264,8 +264,8 @@ fn report(
         };
         eprint!("{summary}");
     }
-    if to_kafka && (!args.quiet || stats.export.lost_any()) {
-        eprintln!("{}", delivery_report(&stats.export));
+    if to_kafka && (!args.quiet || stats.output.export.lost_any()) {
+        eprintln!("{}", delivery_report(&stats.output.export));
     }
 }
 

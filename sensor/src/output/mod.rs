@@ -102,7 +102,7 @@ pub struct SessionCx<'a> {
 }
 
 /// What the output stages counted.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct OutputStats {
     /// Session counters.
     pub session: SessionStats,

@@ -239,12 +239,12 @@ mod tests {
         w.front.http.anomalies[0] = 1;
         w.front.active_flows = 4;
         let s = merge(&[w.clone(), w], OutputStats::default());
-        assert_eq!(s.decode.packets, 6);
-        assert_eq!(s.decode.tunnels.vxlan, 4);
-        assert_eq!(s.decode.fragments.reassembled, 2);
-        assert_eq!(s.reassembly.gaps, 4);
-        assert_eq!(s.http.transactions, 10);
-        assert_eq!(s.http.anomalies[0], 2);
-        assert_eq!(s.active_flows, 8);
+        assert_eq!(s.front.decode.packets, 6);
+        assert_eq!(s.front.decode.tunnels.vxlan, 4);
+        assert_eq!(s.front.decode.fragments.reassembled, 2);
+        assert_eq!(s.front.reassembly.gaps, 4);
+        assert_eq!(s.front.http.transactions, 10);
+        assert_eq!(s.front.http.anomalies[0], 2);
+        assert_eq!(s.front.active_flows, 8);
     }
 }

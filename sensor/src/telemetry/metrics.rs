@@ -183,7 +183,7 @@ fn encode_capture(enc: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
 
 /// Decode: packets, bytes, and those without a TCP segment, by reason.
 fn encode_decode(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let d = &p.decode;
+    let d = &p.front.decode;
     counter1(
         enc,
         "apitap_packets_total",
@@ -227,12 +227,12 @@ fn encode_decode(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result 
 
 /// Reassembly: flows and gaps.
 fn encode_reassembly(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let r = &p.reassembly;
+    let r = &p.front.reassembly;
     gauge(
         enc,
         "apitap_flows_active",
         "TCP connections tracked now.",
-        p.active_flows as u64,
+        p.front.active_flows as u64,
     )?;
     counter1(
         enc,
@@ -276,12 +276,12 @@ fn encode_reassembly(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Res
 
 /// HTTP: transactions and heads, and the anomalies of every stage.
 fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let (h, r, ss) = (&p.http, &p.reassembly, &p.session);
+    let (h, r, ss) = (&p.front.http, &p.front.reassembly, &p.output.session);
     counter1(
         enc,
         "apitap_http_transactions_total",
         "HTTP transactions exported.",
-        p.transactions,
+        p.output.transactions,
     )?;
     counter1(
         enc,
@@ -323,7 +323,7 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
         })
         .collect();
     for a in H2Anomaly::ALL {
-        let v = p.http2.anomaly_count(a);
+        let v = p.front.http2.anomaly_count(a);
         anomalies.push(([("stage", "http2"), ("reason", a.name())], v));
     }
     for (reason, v) in [
@@ -332,12 +332,12 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
         ("global_buffer_limit", r.global_buffer_limit_hits),
         ("mid_stream_pickup", r.mid_stream_pickups),
         ("out_of_window", r.out_of_window_segments),
-        ("ttl_changed", p.insertion.ttl_changes),
-        ("bad_checksum", p.insertion.bad_checksum_segments),
-        ("retained_limit", p.insertion.retained_limit_hits),
+        ("ttl_changed", p.front.insertion.ttl_changes),
+        ("bad_checksum", p.front.insertion.bad_checksum_segments),
+        ("retained_limit", p.front.insertion.retained_limit_hits),
         (
             "global_retained_limit",
-            p.insertion.global_retained_limit_hits,
+            p.front.insertion.global_retained_limit_hits,
         ),
     ] {
         anomalies.push(([("stage", "tcp"), ("reason", reason)], v));
@@ -364,7 +364,7 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
 /// The protocols besides HTTP/1: connections handed to each parser, HTTP/2 streams, gRPC
 /// calls and WebSocket messages.
 fn encode_protocols(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let h = &p.http;
+    let h = &p.front.http;
     counter(
         enc,
         "apitap_protocol_connections_total",
@@ -383,13 +383,13 @@ fn encode_protocols(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resu
         enc,
         "apitap_http2_streams_total",
         "HTTP/2 streams reported as transactions.",
-        p.http2.exchanges,
+        p.front.http2.exchanges,
     )?;
     counter1(
         enc,
         "apitap_grpc_calls_total",
         "gRPC calls among the HTTP/2 streams.",
-        p.http2.grpc_calls,
+        p.front.http2.grpc_calls,
     )?;
     counter1(
         enc,
@@ -401,12 +401,12 @@ fn encode_protocols(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resu
 
 /// Sessions and records.
 fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let ss = &p.session;
+    let ss = &p.output.session;
     gauge(
         enc,
         "apitap_sessions_active",
         "Sessions open now.",
-        p.active_sessions as u64,
+        p.output.active_sessions as u64,
     )?;
     counter1(
         enc,
@@ -431,18 +431,18 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
         "apitap_records_total",
         "Records produced, by type.",
         &[
-            (&[("type", "http")], p.transactions),
-            (&[("type", "session")], p.session_records),
-            (&[("type", "alert")], p.alerts),
-            (&[("type", "websocket")], p.websocket_records),
-            (&[("type", "tls")], p.tls_records),
+            (&[("type", "http")], p.output.transactions),
+            (&[("type", "session")], p.output.session_records),
+            (&[("type", "alert")], p.output.alerts),
+            (&[("type", "websocket")], p.output.websocket_records),
+            (&[("type", "tls")], p.output.tls_records),
         ],
     )?;
     let mut by_class: Vec<([(&str, &str); 1], u64)> = Vec::new();
     for c in apitap_detect::Class::ALL {
         by_class.push((
             [("class", c.name())],
-            p.attacks.get(c.name()).copied().unwrap_or(0),
+            p.output.attacks.get(c.name()).copied().unwrap_or(0),
         ));
     }
     let samples: Vec<(&Labels<'_>, u64)> = by_class.iter().map(|(l, v)| (&l[..], *v)).collect();
@@ -458,7 +458,7 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
         .map(|o| {
             (
                 [("outcome", *o)],
-                p.attack_outcomes.get(*o).copied().unwrap_or(0),
+                p.output.attack_outcomes.get(*o).copied().unwrap_or(0),
             )
         })
         .collect();
@@ -472,7 +472,12 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
     let statuses = ["documented", "shadow", "zombie", "unmanaged"];
     let by_status: Vec<([(&str, &str); 1], u64)> = statuses
         .iter()
-        .map(|s| ([("status", *s)], p.api_calls.get(*s).copied().unwrap_or(0)))
+        .map(|s| {
+            (
+                [("status", *s)],
+                p.output.api_calls.get(*s).copied().unwrap_or(0),
+            )
+        })
         .collect();
     let samples: Vec<(&Labels<'_>, u64)> = by_status.iter().map(|(l, v)| (&l[..], *v)).collect();
     counter(
@@ -485,7 +490,7 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
 
 /// Export: accepted, delivered, lost by cause, in flight.
 fn encode_export(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
-    let e = &p.export;
+    let e = &p.output.export;
     counter1(
         enc,
         "apitap_export_queued_records_total",
@@ -541,7 +546,7 @@ mod tests {
     #[test]
     fn every_sample_has_help_and_type_and_labels_are_escaped() {
         let mut stats = PipelineStats::default();
-        stats.decode.packets = 7;
+        stats.front.decode.packets = 7;
         let text = scrape(Snapshot {
             stats,
             interfaces: vec![InterfaceCounters {

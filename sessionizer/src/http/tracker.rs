@@ -166,18 +166,25 @@ impl HttpTracker {
     }
 }
 
+/// The output context of a connection's event, borrowing the tracker's fields other than its
+/// connection table (so that one connection can be borrowed from it at the same time).
+macro_rules! cx {
+    ($t:ident) => {
+        Cx {
+            http: &$t.config,
+            protocols: &$t.protocols,
+            stats: &mut $t.stats,
+            h2_stats: &mut $t.h2_stats,
+            out: &mut $t.out,
+            nouns: &mut $t.nouns,
+            records: &mut $t.records,
+        }
+    };
+}
+
 impl StreamSink for HttpTracker {
     fn on_event(&mut self, ev: StreamEvent<'_>) {
-        let mut cx = Cx {
-            http: &self.config,
-            protocols: &self.protocols,
-            stats: &mut self.stats,
-            h2_stats: &mut self.h2_stats,
-            out: &mut self.out,
-            nouns: &mut self.nouns,
-            records: &mut self.records,
-        };
-        let (slot, ts_us) = match ev {
+        match ev {
             StreamEvent::Open {
                 conn,
                 ts_us,
@@ -185,88 +192,69 @@ impl StreamSink for HttpTracker {
                 client,
                 server,
                 basis,
-            } => {
-                cx.stats.connections += 1;
-                if let Some(slot) = self.conns.find(&conn) {
-                    // Contract breach (an id reused while open): flush the old state.
-                    cx.stats.events_unknown_conn += 1;
-                    if let Some(old) = self.conns.remove(slot) {
-                        self.held_total -= old.held;
-                        old.conn.close(ts_us, &mut cx);
-                    }
-                }
-                let new = Conn::new(conn, zone, client, server, basis);
-                let tracked = Tracked {
-                    id: conn,
-                    conn: new,
-                    held: 0,
-                };
-                if self.conns.insert(tracked).is_none() {
-                    // Only past `apitap_table::MAX_SLOTS` open connections, which the
-                    // reassembler's flow bound keeps far away.
-                    cx.stats.events_unknown_conn += 1;
-                }
-                return;
-            }
+            } => self.open(conn, ts_us, Conn::new(conn, zone, client, server, basis)),
             StreamEvent::Data {
                 conn,
                 ts_us,
                 from,
                 data,
-            } => match self.conns.find(&conn) {
-                Some(slot) => {
-                    if let Some(t) = self.conns.get_mut(slot) {
-                        t.conn.on_data(ts_us, from, data, &mut cx);
-                    }
-                    (slot, ts_us)
-                }
-                None => {
-                    cx.stats.events_unknown_conn += 1;
-                    return;
-                }
-            },
+            } => self.feed(conn, ts_us, |c, cx| c.on_data(ts_us, from, data, cx)),
             StreamEvent::Gap {
                 conn,
                 ts_us,
                 from,
                 len,
-            } => match self.conns.find(&conn) {
-                Some(slot) => {
-                    if let Some(t) = self.conns.get_mut(slot) {
-                        t.conn.on_gap(ts_us, from, len, &mut cx);
-                    }
-                    (slot, ts_us)
-                }
-                None => {
-                    cx.stats.events_unknown_conn += 1;
-                    return;
-                }
-            },
+            } => self.feed(conn, ts_us, |c, cx| c.on_gap(ts_us, from, len, cx)),
             StreamEvent::Anomaly {
                 conn, from, kind, ..
-            } => {
-                match self.conns.find(&conn).and_then(|s| self.conns.get_mut(s)) {
-                    Some(t) => t.conn.on_tcp_anomaly(from, kind),
-                    None => cx.stats.events_unknown_conn += 1,
-                }
-                return;
-            }
+            } => match self.conns.find(&conn).and_then(|s| self.conns.get_mut(s)) {
+                Some(t) => t.conn.on_tcp_anomaly(from, kind),
+                None => self.stats.events_unknown_conn += 1,
+            },
             StreamEvent::Close { conn, ts_us, .. } => {
                 match self.conns.find(&conn).and_then(|s| self.conns.remove(s)) {
                     Some(t) => {
                         self.held_total -= t.held;
-                        t.conn.close(ts_us, &mut cx);
+                        t.conn.close(ts_us, &mut cx!(self));
                     }
-                    None => cx.stats.events_unknown_conn += 1,
+                    None => self.stats.events_unknown_conn += 1,
                 }
-                return;
             }
-        };
-        self.account(slot, ts_us);
+        }
     }
 }
 
 impl HttpTracker {
+    /// A connection opened: it holds nothing yet.
+    fn open(&mut self, id: ConnId, ts_us: u64, conn: Conn) {
+        self.stats.connections += 1;
+        if let Some(old) = self.conns.find(&id).and_then(|s| self.conns.remove(s)) {
+            // Contract breach (an id reused while open): flush the old state.
+            self.stats.events_unknown_conn += 1;
+            self.held_total -= old.held;
+            old.conn.close(ts_us, &mut cx!(self));
+        }
+        let tracked = Tracked { id, conn, held: 0 };
+        if self.conns.insert(tracked).is_none() {
+            // Only past `apitap_table::MAX_SLOTS` open connections, which the reassembler's
+            // flow bound keeps far away.
+            self.stats.events_unknown_conn += 1;
+        }
+    }
+
+    /// An event for connection `id` (bytes or a gap), handled by `f`, then counted into the
+    /// account.
+    fn feed(&mut self, id: ConnId, ts_us: u64, f: impl FnOnce(&mut Conn, &mut Cx<'_>)) {
+        let Some(slot) = self.conns.find(&id) else {
+            self.stats.events_unknown_conn += 1;
+            return;
+        };
+        if let Some(t) = self.conns.get_mut(slot) {
+            f(&mut t.conn, &mut cx!(self));
+        }
+        self.account(slot, ts_us);
+    }
+
     /// Counts what the connection in `slot` holds after an event (it is now the most
     /// recently active), then gives up the held state of the least recently active ones
     /// while the total is over `max_held_bytes_total`.
@@ -309,16 +297,7 @@ impl HttpTracker {
         self.stats.memory_evictions += 1;
         self.stats.memory_evicted_bytes += freed as u64;
         let first = self.out.len();
-        let mut cx = Cx {
-            http: &self.config,
-            protocols: &self.protocols,
-            stats: &mut self.stats,
-            h2_stats: &mut self.h2_stats,
-            out: &mut self.out,
-            nouns: &mut self.nouns,
-            records: &mut self.records,
-        };
-        old.close(ts_us, &mut cx);
+        old.close(ts_us, &mut cx!(self));
         let mut last_depth = None;
         for tx in self.out.iter_mut().skip(first) {
             last_depth = last_depth.max(Some(tx.depth));

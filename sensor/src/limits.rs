@@ -13,7 +13,8 @@
 //! | [`SESSIONS_PERCENT`] | open sessions | `session.max_sessions` | least recently active session ends (`evicted`) |
 //!
 //! The rest ([`UNSHARED_PERCENT`]) is for what has fixed bounds of its own: the behaviours'
-//! tables, the detection and JWT caches, batches and queues, the program itself.
+//! tables (their `max_sessions` follows the sessions' bound), the detection and JWT caches,
+//! batches and queues, the program itself.
 //!
 //! The flow, reassembly and HTTP shares are per worker thread: with `N` workers each gets
 //! its share divided by `N`. Sessions live on one thread and keep the whole share.
@@ -167,6 +168,9 @@ impl Budget {
             .min(self.max_retained_bytes_total);
         c.http.max_held_bytes_total = self.max_held_bytes_total;
         c.session.max_sessions = self.max_sessions;
+        // The behaviours follow sessions: tracking more than the session table holds is
+        // state for sessions that ended.
+        c.behaviours.max_sessions = c.behaviours.max_sessions.min(self.max_sessions);
         c
     }
 
@@ -267,6 +271,10 @@ mod tests {
         let applied = b.applied(&cfg);
         assert_eq!(applied.reassembly.max_flows, 10);
         assert_eq!(applied.http.max_held_bytes_total, b.max_held_bytes_total);
+        assert_eq!(
+            applied.behaviours.max_sessions, 3,
+            "behaviours follow sessions"
+        );
         assert!(
             applied.reassembly.max_ooo_bytes_per_stream <= applied.reassembly.max_ooo_bytes_total
         );

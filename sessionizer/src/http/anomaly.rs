@@ -73,10 +73,12 @@ pub enum HttpAnomaly {
     /// authority is the host (RFC 9112 section 3.2.2, and `request.host` says so), but a
     /// component that reads Host instead routes the request elsewhere.
     HostMismatch,
-    /// The HTTP stage's memory (`http.max_held_bytes_total`, from `limits.max_memory_mb`) was
-    /// full and this connection had been idle longest: what it held was given up. The
-    /// transaction left as far as it was read (a request without its response, a body cut
-    /// short); a partial head was dropped (counted in `memory_evicted_bytes`).
+    /// A share of the memory budget (`limits.max_memory_mb`) was full and this transaction's
+    /// connection had been active least recently: the HTTP stage's held bytes
+    /// (`http.max_held_bytes_total`, counted in `memory_evictions`) or the flow table
+    /// (`reassembly.max_flows`, counted in `flows_evicted`). What the connection held was
+    /// given up: the transaction left as far as it was read (a request without its response,
+    /// a body cut short); a partial head was dropped.
     MemoryLimit,
 }
 

@@ -5,7 +5,7 @@
 use std::mem;
 use std::sync::Arc;
 
-use apitap_reassembly::{ConnId, StreamEvent, StreamSink};
+use apitap_reassembly::{CloseReason, ConnId, StreamEvent, StreamSink};
 use apitap_table::{Keyed, SlabTable};
 use foldhash::fast::FixedState;
 
@@ -211,15 +211,22 @@ impl StreamSink for HttpTracker {
                 Some(t) => t.conn.on_tcp_anomaly(from, kind),
                 None => self.stats.events_unknown_conn += 1,
             },
-            StreamEvent::Close { conn, ts_us, .. } => {
-                match self.conns.find(&conn).and_then(|s| self.conns.remove(s)) {
-                    Some(t) => {
-                        self.held_total -= t.held;
-                        t.conn.close(ts_us, &mut cx!(self));
+            StreamEvent::Close {
+                conn,
+                ts_us,
+                reason,
+            } => match self.conns.find(&conn).and_then(|s| self.conns.remove(s)) {
+                Some(t) => {
+                    self.held_total -= t.held;
+                    let first = self.out.len();
+                    t.conn.close(ts_us, &mut cx!(self));
+                    if reason == CloseReason::Evicted {
+                        // The flow table's share of the memory budget was full.
+                        self.mark_cut(first);
                     }
-                    None => self.stats.events_unknown_conn += 1,
                 }
-            }
+                None => self.stats.events_unknown_conn += 1,
+            },
         }
     }
 }
@@ -298,6 +305,17 @@ impl HttpTracker {
         self.stats.memory_evicted_bytes += freed as u64;
         let first = self.out.len();
         old.close(ts_us, &mut cx!(self));
+        // The close may have numbered transactions the fresh state did not know of (a
+        // protocol decided only now, HTTP/2 streams): it numbers after them.
+        if let (Some(depth), Some(t)) = (self.mark_cut(first), self.conns.get_mut(slot)) {
+            t.conn.number_after(depth);
+        }
+    }
+
+    /// Marks the transactions emitted from `first` on [`HttpAnomaly::MemoryLimit`] (a share of
+    /// the memory budget was full and their connection gave up its state); returns the
+    /// largest depth among them.
+    fn mark_cut(&mut self, first: usize) -> Option<u32> {
         let mut last_depth = None;
         for tx in self.out.iter_mut().skip(first) {
             last_depth = last_depth.max(Some(tx.depth));
@@ -306,11 +324,7 @@ impl HttpTracker {
                 self.stats.count_anomaly(HttpAnomaly::MemoryLimit);
             }
         }
-        // The close may have numbered transactions the fresh state did not know of (a
-        // protocol decided only now, HTTP/2 streams): it numbers after them.
-        if let (Some(depth), Some(t)) = (last_depth, self.conns.get_mut(slot)) {
-            t.conn.number_after(depth);
-        }
+        last_depth
     }
 }
 

@@ -225,6 +225,32 @@ fn a_connection_evicted_while_sniffing_numbers_after_what_its_close_emitted() {
     w.check();
 }
 
+/// A flow evicted by the reassembler (its flow share full) cuts its waiting requests: they
+/// are marked too. Other closes mark nothing.
+#[test]
+fn a_flow_evicted_at_the_flow_bound_marks_what_it_cuts() {
+    for (reason, marked) in [(CloseReason::Evicted, true), (CloseReason::Idle, false)] {
+        let mut w = Wire::new(config(1 << 20), 1);
+        three_waiting(&mut w);
+        w.ts += 1;
+        w.t.on_event(StreamEvent::Close {
+            conn: ConnId(1),
+            ts_us: w.ts,
+            reason,
+        });
+        let txs = w.drain();
+        assert_eq!(txs.len(), 3);
+        for t in &txs {
+            assert_eq!(
+                t.anomalies.contains(&HttpAnomaly::MemoryLimit),
+                marked,
+                "{reason:?}"
+            );
+        }
+        assert_eq!(w.t.held_bytes(), 0);
+    }
+}
+
 #[test]
 fn one_connection_alone_over_the_bound_gives_up_its_own_state() {
     let mut w = Wire::new(config(2048), 1);

@@ -33,8 +33,8 @@ struct Run {
     records: Vec<Value>,
 }
 
-/// Write `scenario` and replay it with [`CONFIG`].
-fn replay(name: &str, scenario: Scenario) -> Run {
+/// Write `scenario` and replay it with [`CONFIG`] and `args`.
+fn replay(name: &str, scenario: Scenario, args: &[&str]) -> Run {
     let dir = scratch(&format!("memory-{name}"));
     let pcap = dir.join(format!("{name}.pcap"));
     let file = std::fs::File::create(&pcap).expect("create capture");
@@ -42,7 +42,7 @@ fn replay(name: &str, scenario: Scenario) -> Run {
     let config = dir.join("config.toml");
     std::fs::write(&config, CONFIG).expect("write config");
     let (out, stats) = (dir.join("out.jsonl"), dir.join("stats.json"));
-    let measured = apitap_measured(&[
+    let mut all = vec![
         "replay",
         "--quiet",
         "--config",
@@ -52,7 +52,9 @@ fn replay(name: &str, scenario: Scenario) -> Run {
         "--stats-json",
         path(&stats),
         path(&pcap),
-    ]);
+    ];
+    all.extend_from_slice(args);
+    let measured = apitap_measured(&all);
     assert_eq!(measured.code, 0, "{name}: {}", measured.stderr);
     let stats = serde_json::from_slice(&std::fs::read(&stats).expect("stats")).expect("json");
     let records = std::fs::read_to_string(&out)
@@ -116,13 +118,30 @@ fn a_syn_flood_stays_within_the_budget() {
     let max_flows = derived_max_flows();
     // The flows' share (20 % of 16 MiB) over what one flow costs: a few thousand.
     assert!((1_000..5_000).contains(&max_flows), "max_flows {max_flows}");
-    let run = replay("syn-flood", Scenario::SynFlood { syns: 100_000 });
+    let run = replay("syn-flood", Scenario::SynFlood { syns: 100_000 }, &[]);
     assert_within_budget("syn flood", &run);
     let evicted = count(&run.stats, "/reassembly/flows_evicted");
     assert_eq!(
         evicted,
         100_000 - max_flows,
         "all but max_flows flows are evicted"
+    );
+}
+
+/// With two workers each keeps half the flows' share: together no more than one.
+#[test]
+fn a_syn_flood_on_two_workers_shares_the_budget() {
+    let max_flows = derived_max_flows();
+    let run = replay(
+        "syn-flood-2",
+        Scenario::SynFlood { syns: 100_000 },
+        &["--workers", "2"],
+    );
+    assert_within_budget("syn flood, 2 workers", &run);
+    let evicted = count(&run.stats, "/reassembly/flows_evicted");
+    assert!(
+        evicted >= 100_000 - max_flows,
+        "{evicted} evicted: the two workers kept more than {max_flows} flows"
     );
 }
 
@@ -136,6 +155,7 @@ fn parked_partial_heads_stay_within_the_budget() {
             conns: 2_000,
             head_bytes: 15_000,
         },
+        &[],
     );
     assert_within_budget("parked heads", &run);
     assert!(count(&run.stats, "/http/memory_evictions") > 0);
@@ -160,6 +180,7 @@ fn unanswered_pipelined_requests_stay_within_the_budget() {
             requests,
             request_bytes: 6_000,
         },
+        &[],
     );
     assert_within_budget("pipelined", &run);
     let http: Vec<&Value> = run.records.iter().filter(|r| r["type"] == "http").collect();

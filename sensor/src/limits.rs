@@ -188,7 +188,7 @@ impl Budget {
              #   reassembly.max_ooo_bytes_total = {} ({:.1} MiB, {OOO_PERCENT} %)\n\
              #   reassembly.max_retained_bytes_total = {} ({:.1} MiB, {RETAINED_PERCENT} %)\n\
              #   http.max_held_bytes_total = {} ({:.1} MiB, {HTTP_PERCENT} %)\n\
-             #   session.max_sessions = {} ({} bytes per session at most, {SESSIONS_PERCENT} %, all workers)\n\
+             #   session.max_sessions = {} ({} bytes per session at the worst, {SESSIONS_PERCENT} %, all workers)\n\
              # (a bound set lower in its own section wins; {UNSHARED_PERCENT} % is left for fixed costs)\n",
             self.memory_bytes / MIB,
             self.max_flows,

@@ -267,10 +267,12 @@ const ENDPOINT_BYTES: usize = 64 + 64 + 8;
 const DISTINCT_VALUE_BYTES: usize = 24;
 
 impl Sessionizer {
-    /// Memory one open session may cost at the most with `cfg`'s per-session bounds, in
+    /// Memory one open session may cost at the worst with `cfg`'s per-session bounds, in
     /// bytes: its slot, and every list it keeps full (transaction ids, endpoints, client
-    /// addresses, User-Agents, context parameters' distinct values). What the sensor divides
-    /// the sessions' share of `limits.max_memory_mb` by; typical sessions use far less.
+    /// addresses, User-Agents, context parameters' distinct values). An estimate from those
+    /// bounds (the smaller lists of a summary, status codes and anomaly kinds, are left
+    /// out); what the sensor divides the sessions' share of `limits.max_memory_mb` by.
+    /// Typical sessions use far less.
     pub fn session_bytes(cfg: &SessionConfig) -> usize {
         let params = cfg.params.len().saturating_mul(
             cfg.max_distinct_values_per_param * DISTINCT_VALUE_BYTES + cfg.max_value_bytes,

@@ -91,9 +91,10 @@ fn count(stats: &Value, ptr: &str) -> u64 {
         .unwrap_or_else(|| panic!("no counter {ptr}"))
 }
 
-/// The flow bound `apitap check-config` says the budget gives.
-fn derived_max_flows() -> u64 {
-    let dir = scratch("memory-check-config");
+/// The flow bound `apitap check-config` says the budget gives (`test`: a scratch name of the
+/// test's own: tests run at once).
+fn derived_max_flows(test: &str) -> u64 {
+    let dir = scratch(&format!("memory-check-config-{test}"));
     let config = dir.join("config.toml");
     std::fs::write(&config, CONFIG).expect("write config");
     let out = apitap(&["check-config", path(&config)]);
@@ -115,7 +116,7 @@ fn derived_max_flows() -> u64 {
 /// its share, the bound check-config reports, and evicts the oldest beyond it.
 #[test]
 fn a_syn_flood_stays_within_the_budget() {
-    let max_flows = derived_max_flows();
+    let max_flows = derived_max_flows("one");
     // The flows' share (20 % of 16 MiB) over what one flow costs: a few thousand.
     assert!((1_000..5_000).contains(&max_flows), "max_flows {max_flows}");
     let run = replay("syn-flood", Scenario::SynFlood { syns: 100_000 }, &[]);
@@ -131,7 +132,7 @@ fn a_syn_flood_stays_within_the_budget() {
 /// With two workers each keeps half the flows' share: together no more than one.
 #[test]
 fn a_syn_flood_on_two_workers_shares_the_budget() {
-    let max_flows = derived_max_flows();
+    let max_flows = derived_max_flows("two");
     let run = replay(
         "syn-flood-2",
         Scenario::SynFlood { syns: 100_000 },

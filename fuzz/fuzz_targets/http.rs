@@ -210,6 +210,9 @@ fuzz_target!(|input: Input| {
         max_body_capture_bytes: usize::from(input.max_body_capture_bytes),
         max_pending_requests: 1 + usize::from(input.max_pending_requests % 4),
         max_interim_responses: usize::from(input.max_interim_responses % 4),
+        // Two or three heads over all connections: the global account evicts often.
+        max_held_bytes_total: (64 + usize::from(input.max_header_bytes) * 4)
+            * (2 + usize::from(input.max_headers % 2)),
         ..HttpConfig::default()
     };
     assert_eq!(cfg.validate(), Ok(()));

@@ -165,13 +165,14 @@ impl Reassembler {
             },
             ..Shared::default()
         };
+        // Slots are u32 indices; u32::MAX is the "no slot" marker.
+        let max_flows = config.max_flows.clamp(1, (u32::MAX - 1) as usize);
         Reassembler {
             idle_timeout_us: config.idle_timeout_ms.saturating_mul(US_PER_MS),
             gap_timeout_us: config.gap_timeout_ms.saturating_mul(US_PER_MS),
-            // Slots are u32 indices; u32::MAX is the "no slot" marker.
-            max_flows: config.max_flows.clamp(1, (u32::MAX - 1) as usize),
+            max_flows,
             config,
-            table: FlowTable::new(),
+            table: FlowTable::with_capacity(max_flows),
             shared,
             holes: VecDeque::new(),
             holes_compact_at: HOLE_QUEUE_SLACK,
@@ -180,6 +181,12 @@ impl Reassembler {
             recently_closed: RecentlyClosed::default(),
         }
     }
+
+    /// Memory one tracked flow costs at the most, in bytes, before it buffers anything
+    /// (out-of-order and retained bytes have budgets of their own): what a half-open
+    /// connection (a SYN flood) costs here. The HTTP stage's entry for it is
+    /// `HttpTracker::CONN_BYTES` more.
+    pub const FLOW_BYTES: usize = FlowTable::FLOW_BYTES;
 
     /// Numbers connections from `first` on (default 1): give each worker of a sharded sensor
     /// its own range, e.g. the worker index in the high bits, so ids stay unique across workers.

@@ -94,10 +94,16 @@ pub(crate) struct FlowTable {
 // Invariant: the LRU list links exactly the live slots, in non-decreasing `last_seen_us`
 // (the table's own invariant covers the index and the slots).
 impl FlowTable {
-    /// An empty table.
-    pub(crate) fn new() -> FlowTable {
+    /// Memory one flow costs at the most, in bytes (its slot, link and index share), in a
+    /// table built [`FlowTable::with_capacity`] and held to it; its streams own nothing
+    /// until they buffer out-of-order or retained bytes, which the global budgets count.
+    pub(crate) const FLOW_BYTES: usize = SlabTable::<Flow, RandomState, 1>::ENTRY_BYTES;
+
+    /// An empty table that never copies itself growing up to `max_flows` flows (a copy holds
+    /// the old and the new slab at once).
+    pub(crate) fn with_capacity(max_flows: usize) -> FlowTable {
         FlowTable {
-            table: SlabTable::new(RandomState::default()),
+            table: SlabTable::with_capacity(RandomState::default(), max_flows),
         }
     }
 

@@ -24,6 +24,7 @@ pub const MAX_RECORD_BODY_BYTES: usize = 1024 * 1024;
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
+use crate::limits::LimitsConfig;
 use crate::output::behaviours::config::BehavioursConfig;
 use crate::telemetry::TelemetryConfig;
 
@@ -31,6 +32,8 @@ use crate::telemetry::TelemetryConfig;
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// The memory budget every traffic-state bound is derived from (`crate::limits`).
+    pub limits: LimitsConfig,
     /// TCP reassembly bounds and timeouts.
     pub reassembly: ReassemblyConfig,
     /// HTTP parsing bounds.
@@ -166,6 +169,7 @@ impl Config {
         )
         .map_err(|e| e.to_string())?;
         self.detect.validate().map_err(|e| e.to_string())?;
+        self.limits.validate()?;
         if self.output.body_capture_bytes > MAX_RECORD_BODY_BYTES {
             return Err(format!(
                 "output.body_capture_bytes = {}: at most {MAX_RECORD_BODY_BYTES} bytes per body",

@@ -85,6 +85,7 @@ fn websocket_config(cfg: &Config) -> WebSocketConfig {
 fn http_tracker(cfg: &Config) -> HttpTracker {
     let http = http_config(cfg);
     let tracker = HttpTracker::new(http.clone())
+        .with_connection_capacity(cfg.reassembly.max_flows)
         .with_http2(http2_config(cfg, &http))
         .with_websocket(websocket_config(cfg));
     match &cfg.inputs.tls_keylog {

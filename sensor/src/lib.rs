@@ -16,6 +16,7 @@ pub mod decode;
 pub mod error;
 pub mod exit;
 pub mod front;
+pub mod limits;
 pub mod listen;
 pub mod output;
 pub mod pipeline;

@@ -68,6 +68,7 @@ impl Pipeline {
     /// A pipeline writing to `exporter`. Fails when the session settings cannot be used (a
     /// key that does not parse, no secret obtainable); the message says what to fix.
     pub fn new(cfg: &Config, exporter: Box<dyn Exporter>) -> Result<Self, String> {
+        let cfg = &crate::limits::Budget::of(cfg, 1).applied(cfg);
         let out = Output::new(cfg, exporter)?;
         let shared = crate::analyze::Shared::new(cfg)?;
         Ok(Pipeline {

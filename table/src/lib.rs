@@ -43,6 +43,15 @@ impl<K: std::hash::Hash, S: std::hash::BuildHasher> KeyHash<K> for S {
 /// "No slot" in the links.
 const NIL: u32 = u32::MAX;
 
+/// Bytes of the index per entry at the worst: a 4-byte slot number and a control byte per
+/// bucket, at most 7 entries per 8 buckets and the bucket count rounded up to a power of two
+/// (hashbrown's layout), so up to `5 * 8 / 7 * 2` bytes, rounded up.
+const INDEX_BYTES_PER_ENTRY: usize = 12;
+
+/// Bytes of the free list per slot at the worst (every slot freed once; a table built
+/// [`SlabTable::with_capacity`] reserves them, so the list never doubles past them).
+const FREE_BYTES_PER_SLOT: usize = std::mem::size_of::<u32>();
+
 /// Most slots a table may hold: slot numbers are `u32` and `NIL` is reserved.
 pub const MAX_SLOTS: usize = NIL as usize;
 
@@ -103,6 +112,34 @@ impl<T: Keyed, H: KeyHash<T::Key>, const L: usize> SlabTable<T, H, L> {
             lists: [EMPTY; L],
         }
     }
+
+    /// An empty table with room for `capacity` entries: the slab, the links and the index
+    /// never grow (nor copy themselves) below it. The slab's room is address space until
+    /// entries use it, so a table sized for its bound costs memory as it fills. Room the
+    /// system refuses (a bound far beyond the machine's memory) is not reserved: the table
+    /// then grows as [`SlabTable::new`]'s does.
+    pub fn with_capacity(hasher: H, capacity: usize) -> Self {
+        let capacity = capacity.min(MAX_SLOTS);
+        let mut t = SlabTable::new(hasher);
+        // The index is empty: nothing is rehashed, the hash function is never called.
+        let reserved = t.index.try_reserve(capacity, |_| 0).is_ok()
+            && t.slots.try_reserve_exact(capacity).is_ok()
+            && t.links.try_reserve_exact(capacity).is_ok()
+            && t.free.try_reserve_exact(capacity).is_ok();
+        if !reserved {
+            return SlabTable::new(t.hasher);
+        }
+        t
+    }
+
+    /// Memory one entry costs at the most, in bytes: its slot, its links, its share of the
+    /// index and of the free list, in a table built [`SlabTable::with_capacity`] and held to
+    /// that capacity (a table grown by pushing may hold up to twice its slab while it
+    /// doubles). What the entry owns on the heap is its own to count.
+    pub const ENTRY_BYTES: usize = std::mem::size_of::<Option<T>>()
+        + std::mem::size_of::<[Link; L]>()
+        + INDEX_BYTES_PER_ENTRY
+        + FREE_BYTES_PER_SLOT;
 
     /// Entries held.
     #[inline]

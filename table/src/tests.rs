@@ -182,3 +182,42 @@ fn candidates_include_the_holder() {
     let want = t.slots.get(holder as usize).unwrap() as *const Option<E>;
     assert!(seen.contains(&want));
 }
+
+/// A table sized for its bound never moves its slab, links or index while it fills up to it
+/// (a copy would hold the old and the new arrays at once: twice the memory at the peak).
+#[test]
+fn a_table_with_capacity_does_not_grow_up_to_it() {
+    let mut t: SlabTable<E, std::hash::RandomState, 1> =
+        SlabTable::with_capacity(std::hash::RandomState::new(), 100);
+    let (slots, links) = (t.slots.as_ptr(), t.links.as_ptr());
+    let index = t.index.capacity();
+    assert!(index >= 100);
+    for k in 0..100 {
+        let s = t.insert(E { key: k, value: 0 }).unwrap();
+        t.push_back(0, s);
+    }
+    assert_eq!((t.slots.as_ptr(), t.links.as_ptr()), (slots, links));
+    assert_eq!(t.index.capacity(), index);
+    assert_eq!(t.check(), Ok(()));
+}
+
+/// An entry's cost counts its slot and its links, whatever the lists.
+#[test]
+fn entry_bytes_count_slot_links_and_index() {
+    type One = SlabTable<E, Crowded, 1>;
+    type Three = SlabTable<E, Crowded, 3>;
+    assert!(One::ENTRY_BYTES > std::mem::size_of::<Option<E>>() + 8);
+    assert_eq!(Three::ENTRY_BYTES - One::ENTRY_BYTES, 16);
+}
+
+/// A bound far beyond the machine (a typo in a config) does not abort: what cannot be
+/// reserved is not, and the table works as one built with `new`.
+#[test]
+fn a_capacity_beyond_the_machine_is_not_reserved() {
+    let mut t: SlabTable<E, std::hash::RandomState, 1> =
+        SlabTable::with_capacity(std::hash::RandomState::new(), usize::MAX);
+    let s = t.insert(E { key: 1, value: 2 }).unwrap();
+    t.push_back(0, s);
+    assert_eq!(t.find(&1), Some(s));
+    assert_eq!(t.check(), Ok(()));
+}

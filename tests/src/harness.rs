@@ -140,3 +140,57 @@ fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// What one measured run of the binary gave.
+#[derive(Debug)]
+pub struct Measured {
+    /// Exit code (-1 when a signal ended it).
+    pub code: i32,
+    /// Standard error.
+    pub stderr: String,
+    /// Peak resident set of the process, in KiB (`ru_maxrss` of that child alone).
+    pub max_rss_kib: u64,
+}
+
+/// Run `apitap` with `args` (and the test session secret) and measure its peak resident set:
+/// the child is reaped with `wait4`, whose resource usage is that child's alone (other
+/// tests' children do not count, as they would in `getrusage(RUSAGE_CHILDREN)`).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its resource usage"
+)]
+pub fn apitap_measured(args: &[&str]) -> Measured {
+    use std::io::Read;
+    let dir = scratch(&format!("measured-{}", unique()));
+    let err_path = dir.join("stderr");
+    let err = std::fs::File::create(&err_path).expect("create stderr file");
+    let child = Command::new(apitap_bin())
+        .args(args)
+        .env("APITAP_SESSION_SECRET", TEST_SESSION_SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("run apitap");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not reaped yet (`child` is never waited on); `status` and
+    // `usage` are valid for writes for the duration of the call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let mut stderr = String::new();
+    let _ = std::fs::File::open(&err_path).and_then(|mut f| f.read_to_string(&mut stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+    Measured {
+        code,
+        stderr,
+        // Linux reports kilobytes (KiB).
+        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    }
+}

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adversarial;
 pub mod faults;
 pub mod harness;
 pub mod oracle;

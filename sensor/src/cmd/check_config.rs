@@ -28,7 +28,8 @@ pub fn run(file: &Path) -> Result<Outcome, RunError> {
     })?;
     let text = render(&cfg)?;
     eprintln!("{}: valid", file.display());
-    print!("{text}");
+    // The bounds the memory budget gives, as comments: the file keeps what was set.
+    print!("{}{text}", crate::limits::Budget::of(&cfg, 1).describe());
     Ok(Outcome::clean())
 }
 

@@ -276,6 +276,15 @@ pub fn run(args: &LiveArgs) -> Result<Outcome, RunError> {
         tracing::info!("{note}");
     }
     let workers = cfg.capture.worker_count();
+    let budget = crate::limits::Budget::of(&cfg, workers);
+    tracing::info!(
+        max_memory_mb = cfg.limits.max_memory_mb,
+        workers,
+        max_flows_per_worker = budget.max_flows,
+        max_held_bytes_per_worker = budget.max_held_bytes_total,
+        max_sessions = budget.max_sessions,
+        "memory budget"
+    );
     let mut sharded = Sharded::new(&cfg, sink.exporter, workers, cfg.capture.queue_batches)
         .map_err(RunError::Pipeline)?;
     let started = Instant::now();

@@ -151,6 +151,10 @@ fn add_http(a: &mut HttpStats, b: &HttpStats) {
             tls_decrypted_connections,
             tunnels,
             opaque_tunnels,
+            memory_evictions,
+            memory_evicted_bytes,
+            // Summed over workers: at most what they held at once.
+            held_bytes_peak,
         },
         anomalies
     );

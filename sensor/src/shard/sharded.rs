@@ -103,6 +103,7 @@ impl Sharded {
                 "workers must be between 1 and {MAX_WORKERS}, not {workers}"
             ));
         }
+        let cfg = &crate::limits::Budget::of(cfg, workers).applied(cfg);
         let session = Output::new(cfg, exporter)?;
         let shared = crate::analyze::Shared::new(cfg)?;
         let (out_tx, from_workers) = bounded(SESSION_QUEUE_BATCHES);

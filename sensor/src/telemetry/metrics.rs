@@ -291,6 +291,24 @@ fn encode_http(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Result {
     )?;
     counter1(
         enc,
+        "apitap_http_memory_evictions_total",
+        "HTTP connections that gave up what they held at http.max_held_bytes_total (the memory budget's HTTP share).",
+        h.memory_evictions,
+    )?;
+    counter1(
+        enc,
+        "apitap_http_memory_evicted_bytes_total",
+        "Bytes those HTTP connections gave up.",
+        h.memory_evicted_bytes,
+    )?;
+    gauge(
+        enc,
+        "apitap_http_held_bytes_peak",
+        "Most bytes the HTTP stage held at once (summed over workers).",
+        h.held_bytes_peak,
+    )?;
+    counter1(
+        enc,
         "apitap_http_responses_total",
         "HTTP final response heads parsed.",
         h.responses,

@@ -73,11 +73,18 @@ pub enum HttpAnomaly {
     /// authority is the host (RFC 9112 section 3.2.2, and `request.host` says so), but a
     /// component that reads Host instead routes the request elsewhere.
     HostMismatch,
+    /// A share of the memory budget (`limits.max_memory_mb`) was full and this transaction's
+    /// connection had been active least recently: the HTTP stage's held bytes
+    /// (`http.max_held_bytes_total`, counted in `memory_evictions`) or the flow table
+    /// (`reassembly.max_flows`, counted in `flows_evicted`). What the connection held was
+    /// given up: the transaction left as far as it was read (a request without its response,
+    /// a body cut short); a partial head was dropped.
+    MemoryLimit,
 }
 
 impl HttpAnomaly {
     /// Every variant, in declaration order (the order of [`HttpAnomaly::index`]).
-    pub const ALL: [HttpAnomaly; 24] = [
+    pub const ALL: [HttpAnomaly; 25] = [
         HttpAnomaly::GapInRequest,
         HttpAnomaly::GapInResponse,
         HttpAnomaly::HeaderTooLarge,
@@ -102,6 +109,7 @@ impl HttpAnomaly {
         HttpAnomaly::ChunkedTwice,
         HttpAnomaly::DuplicateHost,
         HttpAnomaly::HostMismatch,
+        HttpAnomaly::MemoryLimit,
     ];
 
     /// Number of variants.
@@ -140,6 +148,7 @@ impl HttpAnomaly {
             HttpAnomaly::ChunkedTwice => "chunked_twice",
             HttpAnomaly::DuplicateHost => "duplicate_host",
             HttpAnomaly::HostMismatch => "host_mismatch",
+            HttpAnomaly::MemoryLimit => "memory_limit",
         }
     }
 }

@@ -8,7 +8,8 @@ pub use super::capture::SelectedCapture;
 pub const HEADER_STORAGE: usize = 256;
 
 /// HTTP/1.x parsing limits. Per connection, memory is bounded by about
-/// `2 * max_header_bytes + max_pending_requests * (max_header_bytes + max_body_capture_bytes)`.
+/// `2 * max_header_bytes + max_pending_requests * (max_header_bytes + max_body_capture_bytes)`;
+/// over all connections together by `max_held_bytes_total`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
@@ -31,6 +32,12 @@ pub struct HttpConfig {
     /// Interim (1xx) status codes remembered per response; more are counted, not stored.
     #[serde(default = "default_max_interim_responses")]
     pub max_interim_responses: usize,
+    /// Bytes held over all connections together: partial heads, requests waiting for their
+    /// response, stored bodies, bytes held while a protocol is sniffed. Beyond it the
+    /// connection idle longest gives up what it holds (`memory_evictions`, anomaly
+    /// `memory_limit`). The sensor lowers it to the HTTP share of `limits.max_memory_mb`.
+    #[serde(default = "default_max_held_bytes_total")]
+    pub max_held_bytes_total: usize,
     /// Bodies stored beyond `max_body_capture_bytes` because a later stage reads them: set by
     /// the sensor from what the sessions and analyses read, not by the config file.
     #[serde(skip)]
@@ -59,6 +66,11 @@ fn default_max_pending_requests() -> usize {
     64
 }
 
+/// 256 MiB: the HTTP share of the default memory budget (`limits.max_memory_mb` = 1024).
+pub fn default_max_held_bytes_total() -> usize {
+    256 * 1024 * 1024
+}
+
 /// Servers send one `100 Continue` or a few `103 Early Hints`; 8 leaves room.
 fn default_max_interim_responses() -> usize {
     8
@@ -72,6 +84,7 @@ impl Default for HttpConfig {
             max_body_capture_bytes: default_max_body_capture_bytes(),
             max_pending_requests: default_max_pending_requests(),
             max_interim_responses: default_max_interim_responses(),
+            max_held_bytes_total: default_max_held_bytes_total(),
             selected: SelectedCapture::default(),
         }
     }
@@ -86,6 +99,17 @@ pub enum HttpConfigError {
     /// `max_headers` out of range.
     #[error("http.max_headers = {0} must be between 1 and {HEADER_STORAGE}")]
     MaxHeadersOutOfRange(usize),
+    /// `max_held_bytes_total` cannot hold one head.
+    #[error(
+        "http.max_held_bytes_total = {held} is smaller than http.max_header_bytes = {head}: \
+         raise the first or lower the second"
+    )]
+    HeldBelowOneHead {
+        /// `max_held_bytes_total`.
+        held: usize,
+        /// `max_header_bytes`.
+        head: usize,
+    },
     /// `max_pending_requests` is zero.
     #[error("http.max_pending_requests must be at least 1: a request must be able to wait for its response")]
     NoPendingRequests,
@@ -102,6 +126,12 @@ impl HttpConfig {
         }
         if self.max_pending_requests == 0 {
             return Err(HttpConfigError::NoPendingRequests);
+        }
+        if self.max_held_bytes_total < self.max_header_bytes {
+            return Err(HttpConfigError::HeldBelowOneHead {
+                held: self.max_held_bytes_total,
+                head: self.max_header_bytes,
+            });
         }
         Ok(())
     }

@@ -251,6 +251,53 @@ impl Conn {
         c
     }
 
+    /// Heap bytes the connection holds in the states the tracker's global account covers:
+    /// bytes held while sniffing, HTTP/1's partial heads and waiting transactions, and the
+    /// same inside a decrypted TLS connection. HTTP/2 and WebSocket are bounded per
+    /// connection by their own settings and count 0 here.
+    pub fn held_bytes(&self) -> usize {
+        match &self.proto {
+            Proto::Sniff(s) => s.held.heap_bytes(),
+            Proto::Http1(h) => h.held_bytes(),
+            Proto::Tls(t) => t
+                .decrypt
+                .as_ref()
+                .map_or(0, |d| d.inner.held_bytes() + d.plain.capacity()),
+            Proto::Http2(_) | Proto::WebSocket(_) | Proto::Opaque { .. } => 0,
+        }
+    }
+
+    /// A fresh state for this connection after what it held was given up
+    /// ([`super::HttpTracker`] at `max_held_bytes_total`): its next bytes may fall inside a
+    /// message, so they are sniffed as if joined mid-stream (HTTP/1 then looks for the next
+    /// start line); the ends stay as oriented, and transactions are numbered after the
+    /// earlier ones.
+    pub fn restarted(&self) -> Conn {
+        let (next_depth, basis) = match &self.proto {
+            // The ends are oriented already: nothing may swap them again.
+            Proto::Http1(h) => (h.next_depth(), OrientationBasis::Syn),
+            Proto::Sniff(_) => (self.next_depth, self.basis),
+            _ => (self.next_depth, OrientationBasis::Syn),
+        };
+        Conn {
+            ends: self.ends,
+            basis,
+            flip: self.flip,
+            proto: Proto::Sniff(Sniffing::new(true)),
+            next_depth,
+            tunnel: self.tunnel.clone(),
+            decrypted: self.decrypted,
+            pending_tcp: Vec::new(),
+            seen_tcp: Vec::new(),
+        }
+    }
+
+    /// Numbers the next transactions after `depth` (one the connection already emitted): a
+    /// [`Self::restarted`] state continues after what its predecessor's close emitted.
+    pub fn number_after(&mut self, depth: u32) {
+        self.next_depth = self.next_depth.max(depth.saturating_add(1));
+    }
+
     /// In-order bytes of one direction (`from` as the reassembler oriented it).
     pub fn on_data(&mut self, ts_us: u64, from: Side, data: &[u8], cx: &mut Cx<'_>) {
         if !data.is_empty() {

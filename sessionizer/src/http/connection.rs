@@ -133,6 +133,11 @@ impl Half {
     }
 }
 
+/// Largest head buffer kept for the next head once one parsed: the usual head spanning two
+/// segments fits; a larger one is freed, so an idle keep-alive connection holds at most this
+/// (counted in [`HttpConnection::held_bytes`]).
+const RECYCLED_HEAD_BYTES: usize = 4096;
+
 /// Steps in a row that may consume no byte (each changes state: a failed head enters desync,
 /// desync finds a start line, the head parses) before the parser is declared stuck.
 const MAX_IDLE_STEPS: usize = 8;
@@ -275,6 +280,27 @@ impl HttpConnection {
     /// response, which [`Self::close`] emits.
     pub fn take_switch(&mut self) -> Option<Box<Switch>> {
         self.switch.take()
+    }
+
+    /// Heap bytes this connection holds, as allocated: partial heads and candidate lines,
+    /// client bytes held for a switch, and the transactions not emitted yet (requests waiting
+    /// for their response, with their stored bodies). What the tracker's global account
+    /// (`max_held_bytes_total`) counts.
+    pub fn held_bytes(&self) -> usize {
+        let halves: usize = [&self.req, &self.resp]
+            .iter()
+            .map(|h| h.buf.capacity() + h.held.heap_bytes())
+            .sum();
+        let txns: usize = self
+            .txns
+            .iter()
+            .map(|t| t.tx.heap_bytes() + t.interim.capacity() * mem::size_of::<u16>())
+            .sum();
+        let switch = self
+            .switch
+            .as_ref()
+            .map_or(0, |s| s.early_client.heap_bytes());
+        halves + self.txns.capacity() * mem::size_of::<Txn>() + txns + switch
     }
 
     /// Client endpoint after any re-orientation.
@@ -469,7 +495,7 @@ impl HttpConnection {
                     0
                 }
                 HeadOutcome::Partial => {
-                    self.half(side).buf.extend_from_slice(data);
+                    append_bounded(&mut self.half(side).buf, data, max);
                     data.len()
                 }
                 // Desync rescans `data` from its start (skipping the bad line).
@@ -479,7 +505,7 @@ impl HttpConnection {
         let old = self.half(side).buf.len();
         let take = data.len().min(max.saturating_sub(old)).max(1);
         let new = data.get(..take).unwrap_or(data);
-        self.half(side).buf.extend_from_slice(new);
+        append_bounded(&mut self.half(side).buf, new, max);
         if memchr::memchr(b'\n', new).is_none() && old + take < max {
             return take;
         }
@@ -513,10 +539,11 @@ impl HttpConnection {
         }
     }
 
-    /// Gives a taken buffer's allocation back when the direction has no bytes buffered.
+    /// Gives a taken buffer's allocation back when the direction has no bytes buffered, unless
+    /// it is larger than [`RECYCLED_HEAD_BYTES`] (an idle connection would hold it).
     fn recycle(&mut self, side: Side, mut buf: Vec<u8>) {
         let half = self.half(side);
-        if half.buf.is_empty() {
+        if half.buf.is_empty() && buf.capacity() <= RECYCLED_HEAD_BYTES {
             buf.clear();
             half.buf = buf;
         }
@@ -1206,7 +1233,7 @@ impl HttpConnection {
                 }
                 Probe::Incomplete(off) => {
                     cx.stats.desync_skipped_bytes += off as u64;
-                    half.buf.extend_from_slice(data.get(off..).unwrap_or(&[]));
+                    append_bounded(&mut half.buf, data.get(off..).unwrap_or(&[]), max);
                     half.head_ts_us = ts_us;
                     data.len()
                 }
@@ -1325,6 +1352,18 @@ fn body_of(t: &mut Txn, side: Side) -> Option<(&mut Vec<u8>, &mut u64)> {
                 .map(|r| (&mut r.body, &mut r.body_bytes))
         }
     }
+}
+
+/// Appends `data` to a head buffer, which holds at most `max` bytes between events: grown by
+/// doubling as `Vec` grows, but never past `max` (or what `data` needs), so a parked head
+/// holds about its own size, not up to twice the bound.
+fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
+    let need = buf.len() + data.len();
+    if need > buf.capacity() {
+        let target = buf.capacity().saturating_mul(2).min(max).max(need);
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(data);
 }
 
 /// Counts `data` into the body and stores it up to `cap` bytes in all.

@@ -145,6 +145,11 @@ impl Headers {
         debug_assert!(self.text.len() == span.end as usize);
     }
 
+    /// Heap bytes the fields hold (their text and spans, as allocated).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
+    }
+
     /// Bytes of every name and value together.
     pub fn text_len(&self) -> usize {
         self.text.len()

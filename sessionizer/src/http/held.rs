@@ -54,6 +54,11 @@ impl Held {
         self.bytes.len()
     }
 
+    /// Heap bytes held, as allocated (bytes and the list of pieces).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.pieces.capacity() * std::mem::size_of::<Piece>()
+    }
+
     /// True when nothing (no byte, no gap) is held.
     pub fn is_empty(&self) -> bool {
         self.pieces.is_empty()

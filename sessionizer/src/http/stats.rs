@@ -80,6 +80,15 @@ pub struct HttpStats {
     pub tunnels: u64,
     /// Of `tunnels`, those carrying neither HTTP nor TLS.
     pub opaque_tunnels: u64,
+    /// Connections whose held state (partial heads, waiting requests, stored bodies) was given
+    /// up at `max_held_bytes_total`, least recently active first (anomaly `memory_limit` on
+    /// the transactions it cut).
+    pub memory_evictions: u64,
+    /// Bytes those evictions gave back.
+    pub memory_evicted_bytes: u64,
+    /// Most bytes the HTTP stage held at once (heads, waiting requests, stored bodies): what
+    /// `max_held_bytes_total` bounds.
+    pub held_bytes_peak: u64,
     /// Anomalies by kind, counted when they happen (a transaction carries each kind once).
     #[serde(serialize_with = "serialize_anomalies")]
     pub anomalies: [u64; HttpAnomaly::COUNT],

@@ -2,33 +2,64 @@
 //! connection sniffs its protocol and reads it (HTTP/1, HTTP/2, WebSocket, TLS; see
 //! [`super::conn`]); transactions and connection records leave in the order they finish.
 
+use std::mem;
 use std::sync::Arc;
 
-use apitap_reassembly::{ConnId, StreamEvent, StreamSink};
+use apitap_reassembly::{CloseReason, ConnId, StreamEvent, StreamSink};
+use apitap_table::{Keyed, SlabTable};
 use foldhash::fast::FixedState;
-use hashbrown::HashMap;
 
 use super::capture::ObjectNouns;
 use super::conn::{Conn, Cx, Protocols};
 use super::finished::{ConnRecord, Finished};
-use super::{HttpConfig, HttpStats, Transaction};
+use super::{HttpAnomaly, HttpConfig, HttpStats, Transaction};
 use crate::http2::{Http2Config, Http2Stats};
 use crate::tls::decrypt::KeyLog;
 use crate::websocket::WebSocketConfig;
+
+/// The list of connections that hold bytes, least recently active first: the order in which
+/// the global account gives them up.
+const HOLDING: usize = 0;
+
+/// One open connection and the bytes it was last counted as holding.
+#[derive(Debug)]
+struct Tracked {
+    id: ConnId,
+    conn: Conn,
+    /// [`Conn::held_bytes`] after its last event: its part of `HttpTracker::held_total`.
+    held: usize,
+}
+
+impl Keyed for Tracked {
+    type Key = ConnId;
+    fn key(&self) -> &ConnId {
+        &self.id
+    }
+}
 
 /// Turns reassembled streams into HTTP transactions and connection records.
 ///
 /// The connection table holds exactly the connections the reassembler has open (created on
 /// `Open`, removed on `Close`), so it is bounded by the reassembler's flow limit; idle expiry
 /// is the reassembler's too (it sends `Close { reason: Idle }`). Per connection, memory is
-/// bounded by [`HttpConfig`] and the other protocols' settings. The map uses a fixed-seed
-/// hasher and is never iterated, so output does not depend on hashing: everything leaves in
-/// completion order, which only depends on the event order.
+/// bounded by [`HttpConfig`] and the other protocols' settings; over all connections, the
+/// bytes they hold (partial heads, waiting requests, stored bodies: [`Conn::held_bytes`]) by
+/// `max_held_bytes_total`. Beyond it the connection that holds bytes and was active least
+/// recently gives them up: what it read leaves as transactions marked
+/// [`HttpAnomaly::MemoryLimit`], and it goes on as if joined mid-stream. The table's hash has
+/// a fixed seed (connection ids are counters) and it is never iterated, so output does not
+/// depend on hashing: everything leaves in completion order, which only depends on the event
+/// order.
+///
+/// Invariant: `held_total` is the sum of the entries' `held`; an entry is on the `HOLDING`
+/// list exactly when its `held` is non-zero, in the order of their last events; between
+/// events `held_total <= max_held_bytes_total`.
 #[derive(Debug)]
 pub struct HttpTracker {
     config: HttpConfig,
     protocols: Protocols,
-    conns: HashMap<ConnId, Conn, FixedState>,
+    conns: SlabTable<Tracked, FixedState, 1>,
+    held_total: usize,
     out: Vec<Transaction>,
     /// Connection records, each after the transactions of `out` finished before it.
     records: Vec<(usize, ConnRecord)>,
@@ -46,13 +77,28 @@ impl HttpTracker {
         HttpTracker {
             config: config.clamped(),
             protocols: Protocols::default(),
-            conns: HashMap::with_hasher(FixedState::default()),
+            conns: SlabTable::new(FixedState::default()),
+            held_total: 0,
             out: Vec::new(),
             records: Vec::new(),
             stats: HttpStats::default(),
             nouns: ObjectNouns::default(),
             h2_stats: Http2Stats::default(),
         }
+    }
+
+    /// Memory one open connection's entry costs at the most, in bytes, beyond what it holds
+    /// ([`Self::held_bytes`]): its state and its table slot, in a tracker built
+    /// [`Self::with_connection_capacity`] and held to it.
+    pub const CONN_BYTES: usize = SlabTable::<Tracked, FixedState, 1>::ENTRY_BYTES;
+
+    /// The same tracker with room for `connections` open connections (the reassembler's
+    /// `max_flows`): the table never copies itself growing up to it, so each connection
+    /// costs [`Self::CONN_BYTES`] at the most.
+    pub fn with_connection_capacity(mut self, connections: usize) -> Self {
+        debug_assert!(self.conns.is_empty(), "size the table before use");
+        self.conns = SlabTable::with_capacity(FixedState::default(), connections);
+        self
     }
 
     /// The same tracker with these HTTP/2 limits (clamped).
@@ -109,23 +155,35 @@ impl HttpTracker {
         self.conns.len()
     }
 
+    /// Bytes the open connections hold now (what `max_held_bytes_total` bounds).
+    pub fn held_bytes(&self) -> usize {
+        self.held_total
+    }
+
     /// The limits in use.
     pub fn config(&self) -> &HttpConfig {
         &self.config
     }
 }
 
+/// The output context of a connection's event, borrowing the tracker's fields other than its
+/// connection table (so that one connection can be borrowed from it at the same time).
+macro_rules! cx {
+    ($t:ident) => {
+        Cx {
+            http: &$t.config,
+            protocols: &$t.protocols,
+            stats: &mut $t.stats,
+            h2_stats: &mut $t.h2_stats,
+            out: &mut $t.out,
+            nouns: &mut $t.nouns,
+            records: &mut $t.records,
+        }
+    };
+}
+
 impl StreamSink for HttpTracker {
     fn on_event(&mut self, ev: StreamEvent<'_>) {
-        let mut cx = Cx {
-            http: &self.config,
-            protocols: &self.protocols,
-            stats: &mut self.stats,
-            h2_stats: &mut self.h2_stats,
-            out: &mut self.out,
-            nouns: &mut self.nouns,
-            records: &mut self.records,
-        };
         match ev {
             StreamEvent::Open {
                 conn,
@@ -134,43 +192,142 @@ impl StreamSink for HttpTracker {
                 client,
                 server,
                 basis,
-            } => {
-                cx.stats.connections += 1;
-                let new = Conn::new(conn, zone, client, server, basis);
-                if let Some(old) = self.conns.insert(conn, new) {
-                    // Contract breach (an id reused while open): flush the old state.
-                    cx.stats.events_unknown_conn += 1;
-                    old.close(ts_us, &mut cx);
-                }
-            }
+            } => self.open(conn, ts_us, Conn::new(conn, zone, client, server, basis)),
             StreamEvent::Data {
                 conn,
                 ts_us,
                 from,
                 data,
-            } => match self.conns.get_mut(&conn) {
-                Some(c) => c.on_data(ts_us, from, data, &mut cx),
-                None => cx.stats.events_unknown_conn += 1,
-            },
+            } => self.feed(conn, ts_us, |c, cx| c.on_data(ts_us, from, data, cx)),
             StreamEvent::Gap {
                 conn,
                 ts_us,
                 from,
                 len,
-            } => match self.conns.get_mut(&conn) {
-                Some(c) => c.on_gap(ts_us, from, len, &mut cx),
-                None => cx.stats.events_unknown_conn += 1,
-            },
+            } => self.feed(conn, ts_us, |c, cx| c.on_gap(ts_us, from, len, cx)),
             StreamEvent::Anomaly {
                 conn, from, kind, ..
-            } => match self.conns.get_mut(&conn) {
-                Some(c) => c.on_tcp_anomaly(from, kind),
-                None => cx.stats.events_unknown_conn += 1,
+            } => match self.conns.find(&conn).and_then(|s| self.conns.get_mut(s)) {
+                Some(t) => t.conn.on_tcp_anomaly(from, kind),
+                None => self.stats.events_unknown_conn += 1,
             },
-            StreamEvent::Close { conn, ts_us, .. } => match self.conns.remove(&conn) {
-                Some(c) => c.close(ts_us, &mut cx),
-                None => cx.stats.events_unknown_conn += 1,
+            StreamEvent::Close {
+                conn,
+                ts_us,
+                reason,
+            } => match self.conns.find(&conn).and_then(|s| self.conns.remove(s)) {
+                Some(t) => {
+                    self.held_total -= t.held;
+                    let first = self.out.len();
+                    t.conn.close(ts_us, &mut cx!(self));
+                    if reason == CloseReason::Evicted {
+                        // The flow table's share of the memory budget was full.
+                        self.mark_cut(first);
+                    }
+                }
+                None => self.stats.events_unknown_conn += 1,
             },
         }
     }
 }
+
+impl HttpTracker {
+    /// A connection opened: it holds nothing yet.
+    fn open(&mut self, id: ConnId, ts_us: u64, conn: Conn) {
+        self.stats.connections += 1;
+        if let Some(old) = self.conns.find(&id).and_then(|s| self.conns.remove(s)) {
+            // Contract breach (an id reused while open): flush the old state.
+            self.stats.events_unknown_conn += 1;
+            self.held_total -= old.held;
+            old.conn.close(ts_us, &mut cx!(self));
+        }
+        let tracked = Tracked { id, conn, held: 0 };
+        if self.conns.insert(tracked).is_none() {
+            // Only past `apitap_table::MAX_SLOTS` open connections, which the reassembler's
+            // flow bound keeps far away.
+            self.stats.events_unknown_conn += 1;
+        }
+    }
+
+    /// An event for connection `id` (bytes or a gap), handled by `f`, then counted into the
+    /// account.
+    fn feed(&mut self, id: ConnId, ts_us: u64, f: impl FnOnce(&mut Conn, &mut Cx<'_>)) {
+        let Some(slot) = self.conns.find(&id) else {
+            self.stats.events_unknown_conn += 1;
+            return;
+        };
+        if let Some(t) = self.conns.get_mut(slot) {
+            f(&mut t.conn, &mut cx!(self));
+        }
+        self.account(slot, ts_us);
+    }
+
+    /// Counts what the connection in `slot` holds after an event (it is now the most
+    /// recently active), then gives up the held state of the least recently active ones
+    /// while the total is over `max_held_bytes_total`.
+    fn account(&mut self, slot: u32, ts_us: u64) {
+        let Some(t) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let now = t.conn.held_bytes();
+        let before = mem::replace(&mut t.held, now);
+        self.held_total = self.held_total - before + now;
+        let linked = self.conns.is_linked(HOLDING, slot);
+        match (now > 0, linked) {
+            (true, true) => self.conns.move_to_back(HOLDING, slot),
+            (true, false) => self.conns.push_back(HOLDING, slot),
+            (false, true) => self.conns.unlink(HOLDING, slot),
+            (false, false) => {}
+        }
+        // The peak is what was held, the overshoot of this event included.
+        self.stats.held_bytes_peak = self.stats.held_bytes_peak.max(self.held_total as u64);
+        while self.held_total > self.config.max_held_bytes_total {
+            let Some(oldest) = self.conns.head(HOLDING) else {
+                break;
+            };
+            self.evict(oldest, ts_us);
+        }
+    }
+
+    /// Gives up what the connection in `slot` holds: it is closed as far as it was read (its
+    /// transactions leave, marked [`HttpAnomaly::MemoryLimit`]) and goes on as a fresh state
+    /// that looks for the next message ([`Conn::restarted`]).
+    fn evict(&mut self, slot: u32, ts_us: u64) {
+        let Some(t) = self.conns.get_mut(slot) else {
+            return;
+        };
+        let fresh = t.conn.restarted();
+        let old = mem::replace(&mut t.conn, fresh);
+        let freed = mem::replace(&mut t.held, 0);
+        self.held_total -= freed;
+        self.conns.unlink(HOLDING, slot);
+        self.stats.memory_evictions += 1;
+        self.stats.memory_evicted_bytes += freed as u64;
+        let first = self.out.len();
+        old.close(ts_us, &mut cx!(self));
+        // The close may have numbered transactions the fresh state did not know of (a
+        // protocol decided only now, HTTP/2 streams): it numbers after them.
+        if let (Some(depth), Some(t)) = (self.mark_cut(first), self.conns.get_mut(slot)) {
+            t.conn.number_after(depth);
+        }
+    }
+
+    /// Marks the transactions emitted from `first` on [`HttpAnomaly::MemoryLimit`] (a share of
+    /// the memory budget was full and their connection gave up its state); returns the
+    /// largest depth among them.
+    fn mark_cut(&mut self, first: usize) -> Option<u32> {
+        let mut last_depth = None;
+        for tx in self.out.iter_mut().skip(first) {
+            last_depth = last_depth.max(Some(tx.depth));
+            if !tx.anomalies.contains(&HttpAnomaly::MemoryLimit) {
+                tx.anomalies.push(HttpAnomaly::MemoryLimit);
+                self.stats.count_anomaly(HttpAnomaly::MemoryLimit);
+            }
+        }
+        last_depth
+    }
+}
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;

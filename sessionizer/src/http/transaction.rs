@@ -161,6 +161,34 @@ impl Transaction {
         }
     }
 
+    /// Heap bytes the transaction holds, as allocated: heads, stored bodies, trailers and the
+    /// small lists (not `size_of::<Transaction>()` itself, which its holder counts).
+    pub fn heap_bytes(&self) -> usize {
+        let request = self.request.as_ref().map_or(0, |r| {
+            r.method.capacity()
+                + r.uri.capacity()
+                + r.authority.as_ref().map_or(0, String::capacity)
+                + r.headers.heap_bytes()
+                + r.body.capacity()
+                + r.trailers.heap_bytes()
+        });
+        let response = self.response.as_ref().map_or(0, |r| {
+            r.reason.capacity()
+                + r.headers.heap_bytes()
+                + r.body.capacity()
+                + r.trailers.heap_bytes()
+                + r.interim.capacity() * std::mem::size_of::<u16>()
+        });
+        request
+            + response
+            + self.anomalies.capacity() * std::mem::size_of::<HttpAnomaly>()
+            + self.tcp_anomalies.capacity() * std::mem::size_of::<TcpAnomaly>()
+            + self
+                .http2
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Http2Info>())
+    }
+
     /// Packet time of the transaction: the request's first byte, or the response's when there
     /// was no request.
     pub fn ts_us(&self) -> u64 {

@@ -256,7 +256,35 @@ fn push_unique(v: &mut Vec<SessionAnomaly>, a: SessionAnomaly) {
     }
 }
 
+/// Bytes of one transaction-id run (connection, first depth, count) in a session's list.
+const TX_ID_RUN_BYTES: usize = 16;
+
+/// Bytes of one endpoint a session remembers: its 64-byte entry, its name (a `Box<str>` of a
+/// normalised template, 64 bytes allowed) and its id.
+const ENDPOINT_BYTES: usize = 64 + 64 + 8;
+
+/// Bytes of one distinct-value fingerprint (a `u64` in a `BTreeSet`, with its node share).
+const DISTINCT_VALUE_BYTES: usize = 24;
+
 impl Sessionizer {
+    /// Memory one open session may cost at the worst with `cfg`'s per-session bounds, in
+    /// bytes: its slot, and every list it keeps full (transaction ids, endpoints, client
+    /// addresses, User-Agents, context parameters' distinct values). An estimate from those
+    /// bounds (the smaller lists of a summary, status codes and anomaly kinds, are left
+    /// out); what the sensor divides the sessions' share of `limits.max_memory_mb` by.
+    /// Typical sessions use far less.
+    pub fn session_bytes(cfg: &SessionConfig) -> usize {
+        let params = cfg.params.len().saturating_mul(
+            cfg.max_distinct_values_per_param * DISTINCT_VALUE_BYTES + cfg.max_value_bytes,
+        );
+        SlabTable::<Session, BaseHash, LISTS>::ENTRY_BYTES
+            + cfg.max_transaction_ids_per_session * TX_ID_RUN_BYTES
+            + cfg.max_endpoints_per_session * ENDPOINT_BYTES
+            + cfg.max_client_ips_per_session * std::mem::size_of::<IpAddr>()
+            + cfg.max_user_agents_per_session * cfg.max_value_bytes
+            + params
+    }
+
     /// Validate the config, compile keys, patterns and the JWT key, and key the hash.
     pub fn new(cfg: &SessionConfig, secret: Secret) -> Result<Sessionizer, SessionConfigError> {
         cfg.validate()?;
@@ -311,7 +339,7 @@ impl Sessionizer {
             keyed,
             extractor,
             bindings: Bindings::new(cfg.login.max_bindings),
-            table: SlabTable::new(BaseHash),
+            table: SlabTable::with_capacity(BaseHash, cfg.max_sessions),
             endpoint_ids: EndpointIds::default(),
             stats,
             now_us: 0,

@@ -1,0 +1,303 @@
+//! The tracker's global account of held bytes (`max_held_bytes_total`): what it counts, whom
+//! it evicts at the bound, and what the evicted connection's transactions say.
+
+use apitap_reassembly::{CloseReason, ConnId, OrientationBasis, Side, StreamEvent, StreamSink};
+use proptest::prelude::*;
+
+use super::HttpTracker;
+use crate::http::{HttpAnomaly, HttpConfig, Transaction};
+
+/// Small bounds: heads up to 2 KiB, 5 KiB held over all connections.
+fn config(max_held_bytes_total: usize) -> HttpConfig {
+    HttpConfig {
+        max_header_bytes: 2048,
+        max_held_bytes_total,
+        ..HttpConfig::default()
+    }
+}
+
+/// A tracker fed by hand, connections numbered from 1, one microsecond per event.
+struct Wire {
+    t: HttpTracker,
+    ts: u64,
+}
+
+impl Wire {
+    fn new(cfg: HttpConfig, conns: u64) -> Self {
+        let mut t = HttpTracker::new(cfg).with_connection_capacity(conns as usize);
+        for c in 1..=conns {
+            t.on_event(StreamEvent::Open {
+                conn: ConnId(c),
+                ts_us: 1,
+                zone: 0,
+                client: format!("10.0.0.{c}:40000").parse().unwrap(),
+                server: "10.0.0.100:80".parse().unwrap(),
+                basis: OrientationBasis::Syn,
+            });
+        }
+        Wire { t, ts: 1 }
+    }
+
+    fn send(&mut self, conn: u64, from: Side, data: &[u8]) -> &mut Self {
+        self.ts += 1;
+        self.t.on_event(StreamEvent::Data {
+            conn: ConnId(conn),
+            ts_us: self.ts,
+            from,
+            data,
+        });
+        self
+    }
+
+    fn close(&mut self, conn: u64) -> &mut Self {
+        self.ts += 1;
+        self.t.on_event(StreamEvent::Close {
+            conn: ConnId(conn),
+            ts_us: self.ts,
+            reason: CloseReason::Fin,
+        });
+        self
+    }
+
+    fn drain(&mut self) -> Vec<Transaction> {
+        self.t.drain().collect()
+    }
+
+    /// The account equals what the connections hold, and stays within its bound.
+    fn check(&self) {
+        let sum: usize = self.t.conns.iter().map(|(_, c)| c.conn.held_bytes()).sum();
+        assert_eq!(
+            self.t.held_bytes(),
+            sum,
+            "the total is the connections' sum"
+        );
+        assert!(self.t.held_bytes() <= self.t.config.max_held_bytes_total);
+        for (slot, c) in self.t.conns.iter() {
+            assert_eq!(c.held, c.conn.held_bytes());
+            assert_eq!(self.t.conns.is_linked(super::HOLDING, slot), c.held > 0);
+        }
+        assert_eq!(self.t.conns.check(), Ok(()));
+    }
+}
+
+/// A request head without its final empty line: `len` bytes, parked.
+fn partial_head(len: usize) -> Vec<u8> {
+    let mut h = b"GET /parked HTTP/1.1\r\nx-pad: ".to_vec();
+    h.resize(len, b'a');
+    h
+}
+
+#[test]
+fn a_parked_head_is_held_about_its_size_and_given_back_when_it_ends() {
+    let mut w = Wire::new(config(1 << 20), 1);
+    w.send(1, Side::Client, &partial_head(1500));
+    w.check();
+    let held = w.t.held_bytes();
+    assert!((1500..=2048).contains(&held), "held {held}");
+    w.send(1, Side::Client, b"\r\n\r\n");
+    w.send(1, Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(w.drain().len(), 1);
+    w.check();
+    w.close(1);
+    assert_eq!(w.t.held_bytes(), 0);
+    assert_eq!(w.t.stats().memory_evictions, 0);
+}
+
+#[test]
+fn at_the_bound_the_least_recently_active_connection_gives_up_its_head() {
+    let mut w = Wire::new(config(5000), 3);
+    w.send(1, Side::Client, &partial_head(1500));
+    w.send(2, Side::Client, &partial_head(1500));
+    // Connection 1 is active again: connection 2 is now the oldest.
+    w.send(1, Side::Client, b"x");
+    w.check();
+    assert_eq!(w.t.stats().memory_evictions, 0);
+    w.send(3, Side::Client, &partial_head(1900));
+    w.check();
+    let stats = w.t.stats();
+    assert_eq!(stats.memory_evictions, 1);
+    assert_eq!(stats.memory_evicted_bytes, 1500);
+    assert!(
+        stats.held_bytes_peak > 5000,
+        "the peak counts the overshoot"
+    );
+    assert_eq!(stats.heads_cut_by_close, 1, "the parked head is dropped");
+    let held: Vec<(u64, bool)> =
+        w.t.conns
+            .iter()
+            .map(|(_, c)| (c.id.0, c.held > 0))
+            .collect();
+    assert_eq!(held, vec![(1, true), (2, false), (3, true)]);
+    assert!(w.drain().is_empty(), "a head is not a transaction");
+    // Connection 2 looks for its next message.
+    w.send(2, Side::Client, b"\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+    w.send(
+        2,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    w.check();
+    let txs = w.drain();
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0].request.as_ref().unwrap().uri, "/next");
+    assert!(txs[0].anomalies.is_empty(), "{:?}", txs[0].anomalies);
+}
+
+/// Three pipelined requests on connection 1, none answered.
+fn three_waiting(w: &mut Wire) {
+    for n in 1..=3 {
+        w.send(1, Side::Client, request(n).as_bytes());
+    }
+}
+
+fn request(n: usize) -> String {
+    format!(
+        "POST /r{n} HTTP/1.1\r\ncontent-length: 0\r\nx-pad: {}\r\n\r\n",
+        "p".repeat(200)
+    )
+}
+
+#[test]
+fn evicted_waiting_requests_leave_without_response_marked_memory_limit() {
+    let mut probe = Wire::new(config(1 << 20), 2);
+    three_waiting(&mut probe);
+    let waiting = probe.t.held_bytes();
+    assert!(waiting > 3 * 200, "waiting requests are held: {waiting}");
+    // Room for them and 1000 bytes more.
+    let mut w = Wire::new(config(waiting + 1000), 2);
+    three_waiting(&mut w);
+    assert!(w.drain().is_empty());
+    w.send(2, Side::Client, &partial_head(1500));
+    w.check();
+    assert_eq!(w.t.stats().memory_evictions, 1);
+    let txs = w.drain();
+    assert_eq!(txs.len(), 3);
+    for (n, t) in txs.iter().enumerate() {
+        assert_eq!(t.request.as_ref().unwrap().uri, format!("/r{}", n + 1));
+        assert!(t.response.is_none());
+        assert_eq!(t.anomalies, vec![HttpAnomaly::MemoryLimit]);
+    }
+    assert_eq!(w.t.stats().anomaly_count(HttpAnomaly::MemoryLimit), 3);
+    // The connection goes on, numbering after its evicted transactions.
+    w.send(1, Side::Client, request(4).as_bytes());
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    let next = w.drain();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].depth, 4);
+    assert!(next[0].anomalies.is_empty(), "{:?}", next[0].anomalies);
+    w.check();
+}
+
+/// A connection evicted while its protocol is still sniffed (the server spoke first) is
+/// decided at its close: the fresh state numbers after what that close emitted.
+#[test]
+fn a_connection_evicted_while_sniffing_numbers_after_what_its_close_emitted() {
+    let mut w = Wire::new(config(1 << 20), 1);
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    assert!(w.t.held_bytes() > 0, "server bytes are held while sniffing");
+    let slot = w.t.conns.find(&ConnId(1)).unwrap();
+    w.t.evict(slot, w.ts);
+    w.check();
+    assert_eq!(w.t.stats().memory_evictions, 1);
+    let evicted = w.drain();
+    assert_eq!(evicted.len(), 1);
+    assert_eq!((evicted[0].conn, evicted[0].depth), (ConnId(1), 1));
+    assert!(evicted[0].request.is_none());
+    assert!(evicted[0].anomalies.contains(&HttpAnomaly::MemoryLimit));
+    w.send(1, Side::Client, b"GET /after HTTP/1.1\r\n\r\n");
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+    );
+    let next = w.drain();
+    assert_eq!(next.len(), 1, "{next:#?}");
+    assert_eq!(next[0].depth, 2, "depth 1 was emitted at the eviction");
+    assert!(next[0].anomalies.is_empty(), "{:?}", next[0].anomalies);
+    w.check();
+}
+
+/// A flow evicted by the reassembler (its flow share full) cuts its waiting requests: they
+/// are marked too. Other closes mark nothing.
+#[test]
+fn a_flow_evicted_at_the_flow_bound_marks_what_it_cuts() {
+    for (reason, marked) in [(CloseReason::Evicted, true), (CloseReason::Idle, false)] {
+        let mut w = Wire::new(config(1 << 20), 1);
+        three_waiting(&mut w);
+        w.ts += 1;
+        w.t.on_event(StreamEvent::Close {
+            conn: ConnId(1),
+            ts_us: w.ts,
+            reason,
+        });
+        let txs = w.drain();
+        assert_eq!(txs.len(), 3);
+        for t in &txs {
+            assert_eq!(
+                t.anomalies.contains(&HttpAnomaly::MemoryLimit),
+                marked,
+                "{reason:?}"
+            );
+        }
+        assert_eq!(w.t.held_bytes(), 0);
+    }
+}
+
+#[test]
+fn one_connection_alone_over_the_bound_gives_up_its_own_state() {
+    let mut w = Wire::new(config(2048), 1);
+    for n in 0..20 {
+        w.send(
+            1,
+            Side::Client,
+            format!("GET /{n} HTTP/1.1\r\n\r\n").as_bytes(),
+        );
+        w.check();
+    }
+    assert!(w.t.stats().memory_evictions >= 1);
+    let txs = w.drain();
+    assert!(txs
+        .iter()
+        .any(|t| t.anomalies.contains(&HttpAnomaly::MemoryLimit)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the connections send, in any order and cut anywhere, the account is exact and
+    /// within its bound after every event.
+    #[test]
+    fn the_account_is_exact_and_bounded(
+        steps in prop::collection::vec((1u64..=4, any::<bool>(), 1usize..700), 1..80),
+        bound in 2048usize..8000,
+    ) {
+        let stream: Vec<u8> = (0..40)
+            .flat_map(|n| format!("GET /{n} HTTP/1.1\r\nhost: a\r\nx-pad: {}\r\n\r\n", "z".repeat(n * 9)).into_bytes())
+            .collect();
+        let answers: Vec<u8> = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc".repeat(40);
+        let mut w = Wire::new(config(bound), 4);
+        let mut at = [[0usize; 2]; 5];
+        for (conn, server, len) in steps {
+            let (bytes, side, i) = if server {
+                (&answers, Side::Server, 1)
+            } else {
+                (&stream, Side::Client, 0)
+            };
+            let pos = &mut at[conn as usize][i];
+            let chunk = bytes.get(*pos..(*pos + len).min(bytes.len())).unwrap_or(&[]);
+            *pos += chunk.len();
+            if !chunk.is_empty() {
+                w.send(conn, side, chunk);
+            }
+            w.check();
+        }
+    }
+}

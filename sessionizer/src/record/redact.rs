@@ -186,6 +186,70 @@ pub struct Redactor {
     jwt_start: memchr::memmem::Finder<'static>,
     /// Body samples: bytes per body (0: none) and the decoding limits.
     body_capture: (usize, BodyConfig),
+    /// The verdicts of [`COMMON_NAMES`] under these rules, by name length.
+    common: CommonVerdicts,
+}
+
+/// Header names most messages carry. Their verdicts are worked out once per [`Redactor`],
+/// by the same rules, so that the names every record writes cost a few compares instead of
+/// the pattern search (about 500 instructions a name; docs/bench.md, "Figures (2026-12-06):
+/// the integrated build").
+pub const COMMON_NAMES: &[&str] = &[
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "accept-ranges",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "server",
+    "cache-control",
+    "pragma",
+    "expires",
+    "etag",
+    "vary",
+    "age",
+    "via",
+    "last-modified",
+    "if-none-match",
+    "if-modified-since",
+    "transfer-encoding",
+    "origin",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "access-control-allow-origin",
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-frame-options",
+];
+
+/// Longest name in [`COMMON_NAMES`], plus one: the table's size.
+const COMMON_MAX_LEN: usize = 28;
+
+/// Verdicts of the common names, in lists by name length.
+#[derive(Clone, Debug)]
+struct CommonVerdicts {
+    /// `by_len[n]`: the common names of `n` bytes and whether each is redacted.
+    by_len: Vec<Vec<(&'static str, bool)>>,
+}
+
+impl CommonVerdicts {
+    /// The verdict of `name` when it is a common name (ASCII case-insensitive).
+    #[inline]
+    fn get(&self, name: &str) -> Option<bool> {
+        self.by_len
+            .get(name.len())?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, v)| v)
+    }
 }
 
 impl Redactor {
@@ -227,7 +291,24 @@ impl Redactor {
             keyed,
             jwt_start: memchr::memmem::Finder::new(JWT_START).into_owned(),
             body_capture: (0, BodyConfig::default()),
-        })
+            common: CommonVerdicts {
+                by_len: vec![Vec::new(); COMMON_MAX_LEN],
+            },
+        }
+        .with_common_verdicts())
+    }
+
+    /// The same rules, with the verdicts of [`COMMON_NAMES`] worked out by them.
+    fn with_common_verdicts(mut self) -> Self {
+        let mut by_len = vec![Vec::new(); COMMON_MAX_LEN];
+        for &name in COMMON_NAMES {
+            let verdict = self.redacts_by_rules(name);
+            if let Some(list) = by_len.get_mut(name.len()) {
+                list.push((name, verdict));
+            }
+        }
+        self.common = CommonVerdicts { by_len };
+        self
     }
 
     /// The same rules, writing samples of at most `bytes` of each body (0: none), decoded
@@ -251,6 +332,14 @@ impl Redactor {
     /// True when the value carried under `name` must be redacted.
     #[inline]
     pub fn redacts(&self, name: &str) -> bool {
+        match self.common.get(name) {
+            Some(verdict) => verdict,
+            None => self.redacts_by_rules(name),
+        }
+    }
+
+    /// [`Self::redacts`] by the names and patterns themselves.
+    fn redacts_by_rules(&self, name: &str) -> bool {
         if self
             .names
             .iter()

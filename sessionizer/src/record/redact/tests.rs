@@ -170,3 +170,44 @@ proptest::proptest! {
         }
     }
 }
+
+/// The common names' verdicts, worked out once, are the rules' own: under the defaults and
+/// under rules that redact some common names, in any case.
+#[test]
+fn common_names_are_judged_by_the_rules() {
+    let custom = RedactConfig {
+        names: vec!["X-Request-Id".into()],
+        patterns: vec!["*forward*".into(), "serv*".into()],
+    };
+    for r in [
+        Redactor::default_rules(),
+        Redactor::new(&custom, RedactMode::Replace, None).unwrap(),
+    ] {
+        for &name in COMMON_NAMES {
+            assert!(name.len() < COMMON_MAX_LEN, "{name} fits the table");
+            for n in [
+                name.to_string(),
+                name.to_ascii_uppercase(),
+                capitalized(name),
+            ] {
+                assert_eq!(r.redacts(&n), r.redacts_by_rules(&n), "{n}");
+            }
+        }
+    }
+    let r = Redactor::new(&custom, RedactMode::Replace, None).unwrap();
+    assert!(r.redacts("X-REQUEST-ID") && r.redacts("X-Forwarded-For") && r.redacts("Server"));
+    assert!(!r.redacts("Host") && !r.redacts("Content-Type"));
+}
+
+/// `content-type` as `Content-Type`.
+fn capitalized(name: &str) -> String {
+    name.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}

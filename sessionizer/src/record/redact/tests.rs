@@ -211,3 +211,36 @@ fn capitalized(name: &str) -> String {
         .collect::<Vec<_>>()
         .join("-")
 }
+
+/// An attack's evidence never carries a secret: found under a secret name (a query
+/// parameter, a header, a cookie, a body field at the end of its pointer) it is replaced
+/// whole; elsewhere the JWTs in it are.
+#[test]
+fn evidence_under_a_secret_name_is_redacted() {
+    let r = Redactor::default_rules();
+    let finding = |location: Location, evidence: &str| Finding {
+        class: apitap_detect::Class::Sqli,
+        rule: "sqli.fingerprint",
+        location,
+        evidence: evidence.into(),
+    };
+    for at in [
+        Location::Query("password".into()),
+        Location::Header("x-api-key".into()),
+        Location::Cookie("SESSIONID".into()),
+        Location::Body("/user/password".into()),
+        Location::Body("credentials.api_key".into()),
+    ] {
+        let f = finding(at.clone(), "hunter2' OR '1'='1");
+        assert_eq!(r.evidence(&f), REDACTED, "{at}");
+    }
+    let token = jwt();
+    let f = finding(Location::Query("q".into()), &format!("' OR 1=1 -- {token}"));
+    let shown = r.evidence(&f);
+    assert!(
+        !shown.contains(&token) && shown.starts_with("' OR 1=1 -- "),
+        "{shown}"
+    );
+    let f = finding(Location::Path, "../../etc/passwd");
+    assert_eq!(r.evidence(&f), "../../etc/passwd");
+}

@@ -24,7 +24,7 @@ pub const MAX_RECORD_BODY_BYTES: usize = 1024 * 1024;
 
 use crate::capture::CaptureConfig;
 use crate::decode::DecodeConfig;
-use crate::limits::LimitsConfig;
+use crate::limits::config::LimitsConfig;
 use crate::output::behaviours::config::BehavioursConfig;
 use crate::telemetry::TelemetryConfig;
 

@@ -83,7 +83,7 @@ impl Records {
     }
 
     /// The `http` record of a staged transaction with its session fields. `head` is its session-independent
-    /// part when a worker wrote it already ([`HttpRecord::write_json_head`]); it is written
+    /// part when a worker wrote it already ([`HttpRecord::write_json_head`](apitap_sessionizer::record::HttpRecord::write_json_head)); it is written
     /// here otherwise, just before it leaves, while it is in the data cache. The head and the
     /// tail go to the exporter as two parts, never copied together.
     pub fn http(

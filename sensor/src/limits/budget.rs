@@ -1,30 +1,12 @@
-//! One memory budget for the whole sensor (`[limits]`): `max_memory_mb` is split into shares,
-//! one per kind of state that grows with the traffic, and each component's bound is derived
-//! from its share divided by what one entry costs. A bound set explicitly in its own section
-//! that is smaller wins. When a share is full its oldest state is evicted, counted, and
-//! marked on the transactions it cuts (`docs/config.md`, "Memory budget").
-//!
-//! | share | state | bound derived | at the bound |
-//! | --- | --- | --- | --- |
-//! | [`FLOWS_PERCENT`] | TCP flows and their HTTP connection entries | `reassembly.max_flows` | least recently seen flow closed (`flows_evicted`) |
-//! | [`OOO_PERCENT`] | out-of-order bytes | `reassembly.max_ooo_bytes_total` | the stream gives up its holes (`global_buffer_limit`) |
-//! | [`RETAINED_PERCENT`] | delivered bytes kept until acknowledged | `reassembly.max_retained_bytes_total` | the stream drops what it keeps (`global_retained_limit`) |
-//! | [`HTTP_PERCENT`] | partial heads, waiting requests, stored bodies | `http.max_held_bytes_total` | least recently active connection gives them up (`memory_limit`) |
-//! | [`SESSIONS_PERCENT`] | open sessions | `session.max_sessions` | least recently active session ends (`evicted`) |
-//!
-//! The rest ([`UNSHARED_PERCENT`]) is for what has fixed bounds of its own: the behaviours'
-//! tables (their `max_sessions` follows the sessions' bound), the detection and JWT caches,
-//! batches and queues, the program itself.
-//!
-//! The flow, reassembly and HTTP shares are per worker thread: with `N` workers each gets
-//! its share divided by `N`. Sessions live on one thread and keep the whole share.
+//! The shares of the budget and the bounds they give each component.
 
+use crate::config::Config;
 use apitap_reassembly::Reassembler;
 use apitap_sessionizer::http::HttpTracker;
 use apitap_sessionizer::session::Sessionizer;
-use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+/// Bytes per MiB.
+const MIB: u64 = 1024 * 1024;
 
 /// Percent of the budget for TCP flows (the reassembler's flow table and the HTTP stage's
 /// connection table: [`flow_bytes`] each).
@@ -40,51 +22,6 @@ pub const SESSIONS_PERCENT: u64 = 30;
 /// Percent left for state with fixed bounds of its own (behaviours, caches, queues, code).
 pub const UNSHARED_PERCENT: u64 =
     100 - FLOWS_PERCENT - OOO_PERCENT - RETAINED_PERCENT - HTTP_PERCENT - SESSIONS_PERCENT;
-
-/// Smallest budget accepted: below it the fixed costs alone (code, caches, queues) exceed it.
-pub const MIN_MEMORY_MB: u64 = 16;
-
-/// Largest budget accepted (16 TiB): a guard against a typo in the unit.
-pub const MAX_MEMORY_MB: u64 = 16 * 1024 * 1024;
-
-/// Bytes per MiB.
-const MIB: u64 = 1024 * 1024;
-
-/// The memory budget (`[limits]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Memory the sensor's traffic state may use, in MiB, split into shares (flows,
-    /// reassembly buffers, HTTP, sessions); each component's bound is derived from its share.
-    /// Peak memory stays within about this plus a fixed cost (`docs/config.md`).
-    pub max_memory_mb: u64,
-}
-
-/// 1 GiB: a small VM or container; `docs/config.md` says what it holds.
-fn default_max_memory_mb() -> u64 {
-    1024
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            max_memory_mb: default_max_memory_mb(),
-        }
-    }
-}
-
-impl LimitsConfig {
-    /// Reject a budget that cannot work; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(MIN_MEMORY_MB..=MAX_MEMORY_MB).contains(&self.max_memory_mb) {
-            return Err(format!(
-                "limits.max_memory_mb = {}: set it between {MIN_MEMORY_MB} and {MAX_MEMORY_MB} (MiB)",
-                self.max_memory_mb
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// What one TCP flow costs before it buffers anything, in bytes: the reassembler's entry and
 /// the HTTP stage's (a half-open connection of a SYN flood costs this).

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use apitap_detect::{outcome, Class, Detector, Finding, Location, Outcome, Request};
+use apitap_detect::{outcome, Class, Detector, Finding, Location, Outcome, Request, Scanner};
 use apitap_sessionizer::http::{Headers, Transaction};
 use apitap_sessionizer::session::body;
 use apitap_sessionizer::session::config::BodyConfig;
@@ -25,7 +25,9 @@ const PROTOCOL_ANOMALIES: [(&str, &str); 5] = [
 
 /// Scans every transaction's request for attacks.
 pub struct AttackScan {
-    detector: Arc<Detector>,
+    /// This worker's scanner: the shared rules, its buffers and its memory of clean values
+    /// (a client's User-Agent, Accept and cookies are read once, not on every request).
+    scanner: Scanner,
     /// Body decoding limits (`session.body`).
     limits: BodyConfig,
     /// Reused: the findings of the transaction being scanned.
@@ -36,7 +38,7 @@ impl AttackScan {
     /// A scanner with `detector`, decoding bodies within `limits`.
     pub fn new(detector: Arc<Detector>, limits: &BodyConfig) -> Self {
         AttackScan {
-            detector,
+            scanner: detector.scanner(),
             limits: limits.clone(),
             findings: Vec::new(),
         }
@@ -63,7 +65,7 @@ impl AttackScan {
                 endpoint,
                 client: Some(client),
             };
-            self.detector.scan(&req, &mut self.findings);
+            self.scanner.scan(&req, &mut self.findings);
         }
         for name in tx.anomaly_names() {
             let Some((rule, header)) = PROTOCOL_ANOMALIES.iter().find(|(n, _)| *n == name) else {

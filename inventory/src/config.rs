@@ -28,6 +28,22 @@ pub struct ApiConfig {
     /// bodies.
     #[serde(default = "default_infer_body_schemas")]
     pub infer_body_schemas: bool,
+    /// Of the transactions after a connection's first [`SCHEMA_FIRST_PER_CONNECTION`], infer
+    /// the schemas of one in this many (chosen by a hash of the connection's addresses and the
+    /// transaction's depth: the same transactions whatever the worker count). 1: every body.
+    #[serde(default = "default_schema_sample_one_in")]
+    pub schema_sample_one_in: u32,
+}
+
+/// Transactions of each connection whose bodies' schemas are always inferred: a client's
+/// first calls, where most of its endpoints appear.
+pub const SCHEMA_FIRST_PER_CONNECTION: u32 = 2;
+
+/// One in 32: inference costs about 70 instructions a byte of JSON, many times a
+/// transaction's parsing (docs/bench.md); the rebuilt document merges the samples, and an
+/// endpoint called often is sampled often.
+fn default_schema_sample_one_in() -> u32 {
+    32
 }
 
 /// On: the OpenAPI document rebuilt from traffic needs the schemas, and only names and types
@@ -44,6 +60,7 @@ impl Default for ApiConfig {
             retired: Vec::new(),
             overrides: Vec::new(),
             infer_body_schemas: default_infer_body_schemas(),
+            schema_sample_one_in: default_schema_sample_one_in(),
         }
     }
 }
@@ -52,6 +69,34 @@ impl ApiConfig {
     /// The defaults (no spec, nothing retired, schemas inferred).
     pub fn new() -> Self {
         ApiConfig::default()
+    }
+
+    /// Reject settings that cannot work; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.schema_sample_one_in == 0 {
+            return Err("api.schema_sample_one_in must be at least 1 (1: every body)".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the transaction at `depth` of the connection between `client` and `server`
+    /// has its bodies' schemas inferred: the connection's first
+    /// [`SCHEMA_FIRST_PER_CONNECTION`], then one in `schema_sample_one_in`.
+    pub fn samples_schema(
+        &self,
+        client: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        depth: u32,
+    ) -> bool {
+        use std::hash::BuildHasher;
+        if !self.infer_body_schemas {
+            return false;
+        }
+        if depth <= SCHEMA_FIRST_PER_CONNECTION || self.schema_sample_one_in <= 1 {
+            return true;
+        }
+        let h = foldhash::fast::FixedState::with_seed(0).hash_one((client, server, depth));
+        h % u64::from(self.schema_sample_one_in) == 0
     }
 
     /// Whether the sensor classifies transactions: `enabled` when set, otherwise whether a
@@ -117,4 +162,49 @@ pub enum ApiConfigError {
         /// The repeated name.
         name: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's first calls always, then about one in `schema_sample_one_in`, the same
+    /// each time; none when inference is off, every one at 1.
+    #[test]
+    fn schemas_are_sampled_by_connection_and_depth() {
+        let (c, s) = (
+            "10.0.0.7:40000".parse().unwrap(),
+            "10.0.0.1:443".parse().unwrap(),
+        );
+        let cfg = ApiConfig::default();
+        for depth in 1..=SCHEMA_FIRST_PER_CONNECTION {
+            assert!(cfg.samples_schema(c, s, depth));
+        }
+        let later = (SCHEMA_FIRST_PER_CONNECTION + 1)..=(SCHEMA_FIRST_PER_CONNECTION + 32_000);
+        let sampled: Vec<u32> = later
+            .clone()
+            .filter(|&d| cfg.samples_schema(c, s, d))
+            .collect();
+        assert!((700..1300).contains(&sampled.len()), "{}", sampled.len());
+        let again: Vec<u32> = later.filter(|&d| cfg.samples_schema(c, s, d)).collect();
+        assert_eq!(sampled, again, "deterministic");
+        let every = ApiConfig {
+            schema_sample_one_in: 1,
+            ..ApiConfig::default()
+        };
+        assert!((1..500).all(|d| every.samples_schema(c, s, d)));
+        let off = ApiConfig {
+            infer_body_schemas: false,
+            ..ApiConfig::default()
+        };
+        assert!(!(1..500).any(|d| off.samples_schema(c, s, d)));
+        let zero = ApiConfig {
+            schema_sample_one_in: 0,
+            ..ApiConfig::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .contains("schema_sample_one_in"));
+    }
 }

@@ -169,6 +169,7 @@ impl Config {
         )
         .map_err(|e| e.to_string())?;
         self.detect.validate().map_err(|e| e.to_string())?;
+        self.api.validate()?;
         self.limits.validate()?;
         if self.output.body_capture_bytes > MAX_RECORD_BODY_BYTES {
             return Err(format!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use apitap_inventory::{
-    detect_auth, infer_json, ApiRecord, ApiRequest, BodySchema, Inference, Matcher, Spec,
+    detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, BodySchema, Inference, Matcher, Spec,
 };
 use apitap_sessionizer::http::target::{split_target, target_authority};
 use apitap_sessionizer::http::{Headers, Transaction};
@@ -25,19 +25,19 @@ use crate::staged::StagedBatch;
 /// Classifies every transaction and infers its bodies' schemas.
 pub struct ApiClassify {
     matcher: Arc<Matcher>,
-    /// `api.infer_body_schemas`.
-    infer: bool,
+    /// `api`: whether and which bodies' schemas are inferred.
+    cfg: ApiConfig,
     /// Body decoding limits (`session.body`).
     limits: BodyConfig,
 }
 
 impl ApiClassify {
-    /// A classifier with `matcher`, inferring schemas when `infer`, decoding bodies within
+    /// A classifier with `matcher`, inferring schemas as `cfg` says, decoding bodies within
     /// `limits`.
-    pub fn new(matcher: Arc<Matcher>, infer: bool, limits: &BodyConfig) -> Self {
+    pub fn new(matcher: Arc<Matcher>, cfg: &ApiConfig, limits: &BodyConfig) -> Self {
         ApiClassify {
             matcher,
-            infer,
+            cfg: cfg.clone(),
             limits: limits.clone(),
         }
     }
@@ -57,7 +57,7 @@ impl ApiClassify {
         let c = self.matcher.classify(&req);
         let auth = detect_auth(r.headers.iter().map(|(n, v)| (n, v.as_bytes())), query);
         let mut api = ApiRecord::new(&c, auth);
-        if self.infer {
+        if self.cfg.samples_schema(tx.client, tx.server, tx.depth) {
             api.request_schema = self.schema(&r.headers, &r.body, r.body_truncated);
             if let Some(p) = &tx.response {
                 api.response_schema = self.schema(&p.headers, &p.body, p.body_truncated);

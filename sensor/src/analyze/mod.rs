@@ -69,7 +69,7 @@ impl Analyses {
             shared
                 .matcher
                 .clone()
-                .map(|m| ApiClassify::new(m, cfg.api.infer_body_schemas, &cfg.session.body)),
+                .map(|m| ApiClassify::new(m, &cfg.api, &cfg.session.body)),
             shared
                 .detector
                 .clone()

@@ -159,6 +159,23 @@ impl SelectedCapture {
         }
     }
 
+    /// Whether a response's body issues object ids (when object responses are selected): a
+    /// 2xx `GET` of a collection whose objects are read by id ([`ObjectNouns`]), or
+    /// `201 Created`. `request` is its request's method and target (none: unmatched).
+    pub fn issues_ids(
+        &self,
+        request: Option<(&str, &str)>,
+        status: u16,
+        nouns: &ObjectNouns,
+    ) -> bool {
+        let Some((method, target)) = request.filter(|_| self.object_responses) else {
+            return false;
+        };
+        (200..300).contains(&status)
+            && (status == STATUS_CREATED
+                || (method == "GET" && nouns.lists_objects(target_path(target))))
+    }
+
     /// Bytes of a response body to store, from its request's method and target (none: an
     /// unmatched response) and its status; `base` otherwise.
     pub fn response_bytes(
@@ -168,14 +185,10 @@ impl SelectedCapture {
         status: u16,
         nouns: &ObjectNouns,
     ) -> usize {
-        let Some((method, target)) = request.filter(|_| self.raises(base)) else {
+        let Some((_, target)) = request.filter(|_| self.raises(base)) else {
             return base;
         };
-        let path = target_path(target);
-        let objects = self.object_responses
-            && (200..300).contains(&status)
-            && (status == STATUS_CREATED || (method == "GET" && nouns.lists_objects(path)));
-        if objects || self.keyword_path(path) {
+        if self.issues_ids(request, status, nouns) || self.keyword_path(target_path(target)) {
             self.max_bytes
         } else {
             base

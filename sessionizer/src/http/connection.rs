@@ -843,12 +843,16 @@ impl HttpConnection {
         let Some(t) = self.txns.iter_mut().find(|t| t.resp == RespProgress::Open) else {
             return;
         };
+        let request =
+            t.tx.request
+                .as_ref()
+                .map(|r| (r.method.as_str(), r.uri.as_str()));
+        let issues_ids = cx.cfg.selected.issues_ids(request, status, cx.nouns);
+        if let Some(r) = t.tx.response.as_mut() {
+            r.issues_ids = issues_ids;
+        }
         match framing {
             Some(framing) => {
-                let request =
-                    t.tx.request
-                        .as_ref()
-                        .map(|r| (r.method.as_str(), r.uri.as_str()));
                 self.resp.state = State::Body {
                     framing,
                     capture: cx.cfg.selected.response_bytes(

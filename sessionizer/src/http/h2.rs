@@ -137,6 +137,8 @@ fn response_of(r: H2Response) -> Response {
         interim: r.interim,
         ts_us: r.ts_us,
         end_ts_us: r.end_ts_us,
+        // HTTP/2 bodies are stored by `max_body_capture_bytes` alone, not selected.
+        issues_ids: false,
     }
 }
 

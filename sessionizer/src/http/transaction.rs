@@ -64,6 +64,11 @@ pub struct Response {
     pub ts_us: u64,
     /// Packet time of the last byte of the response.
     pub end_ts_us: u64,
+    /// The body issues object ids to the client, as the body selection judges it
+    /// ([`super::capture::SelectedCapture::issues_ids`]): a 2xx listing of a collection whose
+    /// objects are read by id, or a `201 Created`. Set whatever else keeps the body, so that
+    /// a reader of ids reads the same responses whether or not detection stores every body.
+    pub issues_ids: bool,
 }
 
 /// One HTTP exchange on one connection.

@@ -706,12 +706,11 @@ fn learn_ownership(
     if !cfg.bola.learn_from_bodies || r.body.is_empty() || !(200..300).contains(&r.status) {
         return;
     }
-    // The bodies that issue ids are the ones the HTTP layer stores for this stage
-    // (`SelectedCapture`): listings and creations. A read of one object names its own id,
-    // counted above as owned or not; its body is stored only when another reader keeps every
-    // body (detection), and inflating it for nothing cost more than the detector itself
+    // Only the bodies the HTTP layer selects for this stage issue ids (`Response::issues_ids`:
+    // listings of collections read by id, creations). Detection stores every body; reading
+    // the others for ids (inflating most of them) cost more than the detector itself
     // (docs/bench.md, "the integrated build").
-    if obs.object.is_some() && r.status != 201 {
+    if !r.issues_ids {
         return;
     }
     // A compressed creation response is not inflated: a decoder costs tens of thousands

@@ -44,6 +44,8 @@ struct Rig {
     records: Records,
     out: Arc<Mutex<Vec<Value>>>,
     depth: u32,
+    /// Bodies are stored but not selected for ids (as when detection stores every body).
+    unselected: bool,
 }
 
 impl Rig {
@@ -59,6 +61,7 @@ impl Rig {
             ),
             out,
             depth: 0,
+            unselected: false,
         }
     }
 
@@ -97,6 +100,8 @@ impl Rig {
                 version_minor: 1,
                 body: body.as_bytes().to_vec(),
                 body_bytes: body.len() as u64,
+                // The rig's bodies stand for the ones the HTTP layer selects for ids.
+                issues_ids: !body.is_empty() && !self.unselected,
                 ..Response::default()
             }),
             anomalies: Vec::new(),
@@ -216,6 +221,33 @@ fn ids_issued_by_a_listing_are_owned_and_others_are_foreign() {
     assert_eq!(alerts[0]["evidence"]["known_ids"], 3);
     assert_eq!(sum.alerts.get("bola"), Some(&1));
     assert_eq!(r.stats().behaviours.alerts.get("bola"), Some(&1));
+}
+
+/// A listing the HTTP layer stored for another reader (detection stores every body) but did
+/// not select for ids issues none: reading its objects is reading foreign ones.
+#[test]
+fn a_body_not_selected_for_ids_issues_none() {
+    let mut r = Rig::new(cfg(3, 10));
+    r.unselected = true;
+    let mut sum = SessionSummary::default();
+    let listing = r#"{"orders":[{"id":11},{"id":12},{"id":13}]}"#;
+    r.tx(
+        0,
+        1,
+        false,
+        "GET",
+        "/api/orders",
+        "/api/orders",
+        200,
+        listing,
+        &mut sum,
+    );
+    for id in [11, 12, 13] {
+        r.read(1, 1, id, &mut sum);
+    }
+    let alerts = r.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["kind"], "bola");
 }
 
 /// A session keyed by a fallback (no credential) is not looked at for BOLA.

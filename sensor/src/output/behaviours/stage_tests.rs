@@ -189,12 +189,8 @@ fn cfg(min_foreign_ids: usize, max_sessions: usize) -> BehavioursConfig {
     c
 }
 
-/// Ids a session's listing issued are its own; other ids are foreign, and the alert is
-/// counted in the session's summary.
-#[test]
-fn ids_issued_by_a_listing_are_owned_and_others_are_foreign() {
-    let mut r = Rig::new(cfg(3, 10));
-    let mut sum = SessionSummary::default();
+/// Session 1 lists its orders (ids 11, 12 and 13), then reads each one.
+fn list_then_read_orders(r: &mut Rig, sum: &mut SessionSummary) {
     let listing = r#"{"orders":[{"id":11},{"id":12},{"id":13}]}"#;
     r.tx(
         0,
@@ -205,11 +201,20 @@ fn ids_issued_by_a_listing_are_owned_and_others_are_foreign() {
         "/api/orders",
         200,
         listing,
-        &mut sum,
+        sum,
     );
     for id in [11, 12, 13] {
-        r.read(1, 1, id, &mut sum);
+        r.read(1, 1, id, sum);
     }
+}
+
+/// Ids a session's listing issued are its own; other ids are foreign, and the alert is
+/// counted in the session's summary.
+#[test]
+fn ids_issued_by_a_listing_are_owned_and_others_are_foreign() {
+    let mut r = Rig::new(cfg(3, 10));
+    let mut sum = SessionSummary::default();
+    list_then_read_orders(&mut r, &mut sum);
     assert!(r.alerts().is_empty(), "own orders: {:?}", r.alerts());
     for id in [21, 22, 23] {
         r.read(2, 1, id, &mut sum);
@@ -230,21 +235,7 @@ fn a_body_not_selected_for_ids_issues_none() {
     let mut r = Rig::new(cfg(3, 10));
     r.unselected = true;
     let mut sum = SessionSummary::default();
-    let listing = r#"{"orders":[{"id":11},{"id":12},{"id":13}]}"#;
-    r.tx(
-        0,
-        1,
-        false,
-        "GET",
-        "/api/orders",
-        "/api/orders",
-        200,
-        listing,
-        &mut sum,
-    );
-    for id in [11, 12, 13] {
-        r.read(1, 1, id, &mut sum);
-    }
+    list_then_read_orders(&mut r, &mut sum);
     let alerts = r.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["kind"], "bola");

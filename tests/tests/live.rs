@@ -343,11 +343,17 @@ fn sample_deploy_config_passes_check_config() {
     );
     let text = std::fs::read_to_string(&sample).unwrap();
     for section in [
+        "[limits]",
         "[capture]",
         "[reassembly]",
         "[http]",
+        "[http2]",
+        "[websocket]",
         "[output]",
         "[session]",
+        "[detect]",
+        "[api]",
+        "[behaviours]",
         "[export]",
     ] {
         assert!(text.contains(section), "deploy/apitap.toml lacks {section}");

@@ -185,10 +185,20 @@ impl SelectedCapture {
         status: u16,
         nouns: &ObjectNouns,
     ) -> usize {
-        let Some((_, target)) = request.filter(|_| self.raises(base)) else {
+        if !self.raises(base) {
+            return base;
+        }
+        let issues_ids = self.issues_ids(request, status, nouns);
+        self.response_bytes_for(base, request.map(|(_, target)| target), issues_ids)
+    }
+
+    /// [`Self::response_bytes`] of a response whose [`Self::issues_ids`] verdict is known
+    /// (the HTTP connection works it out once, for the record and for this).
+    pub fn response_bytes_for(&self, base: usize, target: Option<&str>, issues_ids: bool) -> usize {
+        let Some(target) = target.filter(|_| self.raises(base)) else {
             return base;
         };
-        if self.issues_ids(request, status, nouns) || self.keyword_path(target_path(target)) {
+        if issues_ids || self.keyword_path(target_path(target)) {
             self.max_bytes
         } else {
             base

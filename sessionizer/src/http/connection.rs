@@ -855,11 +855,10 @@ impl HttpConnection {
             Some(framing) => {
                 self.resp.state = State::Body {
                     framing,
-                    capture: cx.cfg.selected.response_bytes(
+                    capture: cx.cfg.selected.response_bytes_for(
                         cx.cfg.max_body_capture_bytes,
-                        request,
-                        status,
-                        cx.nouns,
+                        request.map(|(_, target)| target),
+                        issues_ids,
                     ),
                 }
             }

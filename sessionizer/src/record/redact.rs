@@ -230,11 +230,8 @@ pub const COMMON_NAMES: &[&str] = &[
     "x-frame-options",
 ];
 
-/// Longest name in [`COMMON_NAMES`], plus one: the table's size.
-const COMMON_MAX_LEN: usize = 28;
-
-/// Verdicts of the common names, in lists by name length.
-#[derive(Clone, Debug)]
+/// Verdicts of the common names, in lists by name length (empty until worked out).
+#[derive(Clone, Debug, Default)]
 struct CommonVerdicts {
     /// `by_len[n]`: the common names of `n` bytes and whether each is redacted.
     by_len: Vec<Vec<(&'static str, bool)>>,
@@ -291,21 +288,17 @@ impl Redactor {
             keyed,
             jwt_start: memchr::memmem::Finder::new(JWT_START).into_owned(),
             body_capture: (0, BodyConfig::default()),
-            common: CommonVerdicts {
-                by_len: vec![Vec::new(); COMMON_MAX_LEN],
-            },
+            common: CommonVerdicts::default(),
         }
         .with_common_verdicts())
     }
 
     /// The same rules, with the verdicts of [`COMMON_NAMES`] worked out by them.
     fn with_common_verdicts(mut self) -> Self {
-        let mut by_len = vec![Vec::new(); COMMON_MAX_LEN];
+        let longest = COMMON_NAMES.iter().map(|n| n.len()).max().unwrap_or(0);
+        let mut by_len = vec![Vec::new(); longest + 1];
         for &name in COMMON_NAMES {
-            let verdict = self.redacts_by_rules(name);
-            if let Some(list) = by_len.get_mut(name.len()) {
-                list.push((name, verdict));
-            }
+            by_len[name.len()].push((name, self.redacts_by_rules(name)));
         }
         self.common = CommonVerdicts { by_len };
         self

@@ -150,19 +150,54 @@ fn authorization(value: &[u8]) -> AuthSeen {
 
 /// A JWS compact serialisation's shape (RFC 7515 section 7.1): three base64url parts, the
 /// first a JSON object (`eyJ` is `{"` encoded).
+///
+/// One pass over the token with a byte-class table: a bearer token is checked on every
+/// request that carries one, and tokens are hundreds of bytes.
 fn looks_like_jwt(token: &[u8]) -> bool {
-    let mut parts = token.split(|b| *b == b'.');
-    let b64url = |p: &[u8]| {
-        p.iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    };
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    if !token.starts_with(b"eyJ") {
         return false;
-    };
-    h.starts_with(b"eyJ") && !p.is_empty() && b64url(h) && b64url(p) && b64url(s)
+    }
+    let mut dots = [0usize; 2];
+    let mut seen = 0;
+    for (i, b) in token.iter().enumerate() {
+        match JWT_BYTES[usize::from(*b)] {
+            JwtByte::Base64Url => {}
+            JwtByte::Dot if seen < dots.len() => {
+                dots[seen] = i;
+                seen += 1;
+            }
+            JwtByte::Dot | JwtByte::Other => return false,
+        }
+    }
+    // Three parts, the payload not empty (the signature may be: `alg: none`).
+    seen == dots.len() && dots[1] > dots[0] + 1
 }
+
+/// A byte's class in a JWS compact serialisation.
+#[derive(Clone, Copy)]
+enum JwtByte {
+    /// `A-Z a-z 0-9 - _` (RFC 4648 section 5).
+    Base64Url,
+    /// The parts' separator.
+    Dot,
+    /// Anything else: not a JWT.
+    Other,
+}
+
+/// [`JwtByte`] of every byte value.
+const JWT_BYTES: [JwtByte; 256] = {
+    let mut t = [JwtByte::Other; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            t[b] = JwtByte::Base64Url;
+        }
+        b += 1;
+    }
+    t[b'.' as usize] = JwtByte::Dot;
+    t
+};
 
 /// A scheme with a name, cut to [`MAX_AUTH_NAME_BYTES`].
 fn named(scheme: AuthScheme, name: &str) -> AuthSeen {
@@ -230,6 +265,51 @@ mod tests {
         ];
         for (headers, query, want) in table {
             assert_eq!(seen(headers, query), want, "{headers:?} {query:?}");
+        }
+    }
+
+    /// The shape check by the letter of RFC 7515 section 7.1: split on dots, check each part.
+    fn looks_like_jwt_slow(token: &[u8]) -> bool {
+        let b64url = |p: &[u8]| {
+            p.iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        };
+        let parts: Vec<&[u8]> = token.split(|b| *b == b'.').collect();
+        matches!(parts.as_slice(), [h, p, s]
+            if h.starts_with(b"eyJ") && !p.is_empty() && b64url(h) && b64url(p) && b64url(s))
+    }
+
+    #[test]
+    fn jwt_shapes_at_the_edges() {
+        let table: [(&str, bool); 8] = [
+            ("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", true),
+            ("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln", true),
+            ("eyJhbGciOiJub25lIn0..c2ln", false),
+            ("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0", false),
+            ("eyJ.a.b.c", false),
+            ("eyJhb+GciOiJub25lIn0.eyJzdWIiOiIxIn0.c2ln", false),
+            ("abc.def.ghi", false),
+            ("eyJ", false),
+        ];
+        for (token, want) in table {
+            assert_eq!(looks_like_jwt(token.as_bytes()), want, "{token}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass table check agrees with the split-and-check one.
+        #[test]
+        fn jwt_check_matches_its_slow_twin(
+            parts in proptest::collection::vec("[a-zA-Z0-9_+ -]{0,4}", 1..5),
+            jwt_head in proptest::bool::ANY,
+        ) {
+            let token = parts.join(".");
+            let token = if jwt_head { format!("eyJ{token}") } else { token };
+            proptest::prop_assert_eq!(
+                looks_like_jwt(token.as_bytes()),
+                looks_like_jwt_slow(token.as_bytes()),
+                "{}", token
+            );
         }
     }
 

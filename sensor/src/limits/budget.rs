@@ -19,9 +19,18 @@ pub const RETAINED_PERCENT: u64 = 5;
 pub const HTTP_PERCENT: u64 = 20;
 /// Percent of the budget for open sessions (at [`Sessionizer::session_bytes`] each).
 pub const SESSIONS_PERCENT: u64 = 30;
-/// Percent left for state with fixed bounds of its own (behaviours, caches, queues, code).
-pub const UNSHARED_PERCENT: u64 =
-    100 - FLOWS_PERCENT - OOO_PERCENT - RETAINED_PERCENT - HTTP_PERCENT - SESSIONS_PERCENT;
+/// Percent of the budget for the behaviours' tables (sessions, clients, users, User-Agents
+/// and endpoints with their id sets and evidence), counted in bytes as they hold them.
+pub const BEHAVIOURS_PERCENT: u64 = 10;
+/// Percent left for state with fixed bounds of its own (detection and JWT caches, batches,
+/// queues).
+pub const UNSHARED_PERCENT: u64 = 100
+    - FLOWS_PERCENT
+    - OOO_PERCENT
+    - RETAINED_PERCENT
+    - HTTP_PERCENT
+    - SESSIONS_PERCENT
+    - BEHAVIOURS_PERCENT;
 
 /// What one TCP flow costs before it buffers anything, in bytes: the reassembler's entry and
 /// the HTTP stage's (a half-open connection of a SYN flood costs this).
@@ -46,6 +55,8 @@ pub struct Budget {
     pub max_held_bytes_total: usize,
     /// `session.max_sessions` (one table for all workers).
     pub max_sessions: usize,
+    /// `behaviours.max_held_bytes` (one stage for all workers).
+    pub behaviours_held_bytes: usize,
     /// [`flow_bytes`].
     pub flow_bytes: usize,
     /// [`Sessionizer::session_bytes`] with the config's per-session bounds.
@@ -86,6 +97,10 @@ impl Budget {
                 .max_sessions
                 .min(share(SESSIONS_PERCENT, false) / session_bytes)
                 .max(1),
+            behaviours_held_bytes: cfg
+                .behaviours
+                .max_held_bytes
+                .min(share(BEHAVIOURS_PERCENT, false)),
             flow_bytes,
             session_bytes,
         }
@@ -108,6 +123,7 @@ impl Budget {
         // The behaviours follow sessions: tracking more than the session table holds is
         // state for sessions that ended.
         c.behaviours.max_sessions = c.behaviours.max_sessions.min(self.max_sessions);
+        c.behaviours.max_held_bytes = self.behaviours_held_bytes;
         c
     }
 
@@ -126,6 +142,7 @@ impl Budget {
              #   reassembly.max_retained_bytes_total = {} ({:.1} MiB, {RETAINED_PERCENT} %)\n\
              #   http.max_held_bytes_total = {} ({:.1} MiB, {HTTP_PERCENT} %)\n\
              #   session.max_sessions = {} ({} bytes per session at the worst, {SESSIONS_PERCENT} %, all workers)\n\
+             #   behaviours.max_held_bytes = {} ({:.1} MiB, {BEHAVIOURS_PERCENT} %, all workers)\n\
              # (a bound set lower in its own section wins; {UNSHARED_PERCENT} % is left for fixed costs)\n",
             self.memory_bytes / MIB,
             self.max_flows,
@@ -138,6 +155,8 @@ impl Budget {
             mib(self.max_held_bytes_total),
             self.max_sessions,
             self.session_bytes,
+            self.behaviours_held_bytes,
+            mib(self.behaviours_held_bytes),
         )
     }
 }
@@ -158,6 +177,7 @@ mod tests {
                 + RETAINED_PERCENT
                 + HTTP_PERCENT
                 + SESSIONS_PERCENT
+                + BEHAVIOURS_PERCENT
                 + UNSHARED_PERCENT,
             100
         );
@@ -174,11 +194,13 @@ mod tests {
         assert_eq!(b.max_retained_bytes_total, mb / 100 * 5);
         assert_eq!(b.max_held_bytes_total, mb / 100 * 20);
         assert_eq!(b.max_sessions, mb / 100 * 30 / b.session_bytes);
+        assert_eq!(b.behaviours_held_bytes, mb / 100 * 10);
         let used = b.max_flows * b.flow_bytes
             + b.max_ooo_bytes_total
             + b.max_retained_bytes_total
             + b.max_held_bytes_total
-            + b.max_sessions * b.session_bytes;
+            + b.max_sessions * b.session_bytes
+            + b.behaviours_held_bytes;
         assert!(used <= mb / 100 * (100 - UNSHARED_PERCENT as usize));
     }
 
@@ -190,6 +212,7 @@ mod tests {
         assert_eq!(four.max_held_bytes_total, one.max_held_bytes_total / 4);
         assert_eq!(four.max_ooo_bytes_total, one.max_ooo_bytes_total / 4);
         assert_eq!(four.max_sessions, one.max_sessions);
+        assert_eq!(four.behaviours_held_bytes, one.behaviours_held_bytes);
         assert_eq!(
             Budget::of(&cfg, 0),
             one,
@@ -201,13 +224,15 @@ mod tests {
     fn an_explicit_smaller_bound_wins_and_per_stream_bounds_follow_their_totals() {
         let cfg = parse(
             "[limits]\nmax_memory_mb = 16\n[reassembly]\nmax_flows = 10\n\
-             [session]\nmax_sessions = 3\n",
+             [session]\nmax_sessions = 3\n[behaviours]\nmax_held_bytes = 1048576\n",
         );
         let b = Budget::of(&cfg, 1);
         assert_eq!((b.max_flows, b.max_sessions), (10, 3));
+        assert_eq!(b.behaviours_held_bytes, 1_048_576, "below 10 % of 16 MiB");
         let applied = b.applied(&cfg);
         assert_eq!(applied.reassembly.max_flows, 10);
         assert_eq!(applied.http.max_held_bytes_total, b.max_held_bytes_total);
+        assert_eq!(applied.behaviours.max_held_bytes, 1_048_576);
         assert_eq!(
             applied.behaviours.max_sessions, 3,
             "behaviours follow sessions"

@@ -426,6 +426,19 @@ fn encode_sessions(enc: &mut DescriptorEncoder, p: &PipelineStats) -> fmt::Resul
             (&[("reason", "shutdown")], ss.ended_shutdown),
         ],
     )?;
+    let b = &p.output.behaviours;
+    gauge(
+        enc,
+        "apitap_behaviours_held_bytes",
+        "Bytes the behaviours' tables hold (their share of the memory budget: behaviours.max_held_bytes).",
+        b.held_bytes as u64,
+    )?;
+    counter1(
+        enc,
+        "apitap_behaviours_memory_evictions_total",
+        "Entities the behaviours forgot at behaviours.max_held_bytes.",
+        b.memory_evictions,
+    )?;
     counter(
         enc,
         "apitap_records_total",

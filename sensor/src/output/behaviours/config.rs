@@ -14,6 +14,10 @@ pub const MAX_EVIDENCE_COUNT: usize = 10_000;
 /// Longest window accepted: 7 days, in ms.
 pub const MAX_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
 
+/// Smallest `max_held_bytes` accepted: 1 MiB, a few hundred busy sessions; below it the
+/// stage would forget its entities faster than any kind can count.
+pub const MIN_HELD_BYTES: usize = 1024 * 1024;
+
 /// Behaviour analyses over sessions, clients and users (`[behaviours]`).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +32,11 @@ pub struct BehavioursConfig {
     pub max_users: usize,
     /// User-Agents tracked for login attempts across addresses (credential stuffing).
     pub max_user_agents: usize,
+    /// Bytes the tables above may hold together (their entries and every set, ring and
+    /// window in them); beyond it the table holding the most forgets its least recently
+    /// active entity (`memory_evictions`). Lowered to the behaviours' share of
+    /// `limits.max_memory_mb`.
+    pub max_held_bytes: usize,
     /// Endpoints whose populations are kept (objects seen, totals of other sessions).
     pub max_endpoints: usize,
     /// Object endpoints tracked per session or client; requests to more are not tracked.
@@ -124,6 +133,12 @@ fn default_id_query_params() -> Vec<String> {
     vec!["id".into()]
 }
 
+/// 128 MiB: a ceiling above the behaviours' share of the default memory budget (10 % of
+/// 1 GiB), which is what bounds the stage unless this is set lower.
+fn default_max_held_bytes() -> usize {
+    128 * 1024 * 1024
+}
+
 /// 64 KiB: a listing of a user's orders or addresses; catalogue pages beyond it are cut.
 fn default_max_scan_bytes() -> usize {
     64 * 1024
@@ -142,6 +157,7 @@ impl Default for BehavioursConfig {
             max_clients: default_max_clients(),
             max_users: default_max_users(),
             max_user_agents: default_max_user_agents(),
+            max_held_bytes: default_max_held_bytes(),
             max_endpoints: default_max_endpoints(),
             max_endpoints_per_entity: default_max_endpoints_per_entity(),
             max_ids_per_endpoint: default_max_ids_per_endpoint(),
@@ -618,6 +634,13 @@ impl BehavioursConfig {
             ("max_ids_per_response", self.max_ids_per_response),
         ] {
             count(f, v, MAX_TABLE_LIMIT)?;
+        }
+        if self.max_held_bytes < MIN_HELD_BYTES {
+            return Err(bad(
+                "max_held_bytes",
+                self.max_held_bytes,
+                "must be at least 1048576 (1 MiB)",
+            ));
         }
         if self.max_scan_bytes > 16 * 1024 * 1024 {
             return Err(bad(

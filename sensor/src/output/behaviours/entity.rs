@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use apitap_sessionizer::session::TransactionId;
 
-use super::state::{Distinct, IdSet, Ring};
+use super::state::{Distinct, HeapBytes, IdSet, Ring};
 
 /// Distinct endpoints counted per session or client for the endpoint ratio; more are taken
 /// as this many (the ratio is then a lower bound, which only makes `scraping` more eager
@@ -241,6 +241,89 @@ impl Population {
             .filter(|(k, _)| *k != key)
             .map(|(_, t)| *t)
             .collect()
+    }
+}
+
+impl HeapBytes for Activity {
+    fn heap_bytes(&self) -> usize {
+        self.endpoints.heap_bytes()
+    }
+}
+
+impl HeapBytes for ObjectTrack {
+    fn heap_bytes(&self) -> usize {
+        self.endpoint.len()
+            + self.ids.heap_bytes()
+            + self.bola.heap_bytes()
+            + self.scraping.heap_bytes()
+    }
+}
+
+impl HeapBytes for Objects {
+    fn heap_bytes(&self) -> usize {
+        self.tracks.capacity() * std::mem::size_of::<ObjectTrack>()
+            + self.tracks.iter().map(HeapBytes::heap_bytes).sum::<usize>()
+    }
+}
+
+impl HeapBytes for Failures {
+    fn heap_bytes(&self) -> usize {
+        self.seen.heap_bytes() + self.ring.heap_bytes()
+    }
+}
+
+impl HeapBytes for Logins {
+    fn heap_bytes(&self) -> usize {
+        self.usernames.heap_bytes() + self.ring.heap_bytes()
+    }
+}
+
+impl HeapBytes for SessionState {
+    fn heap_bytes(&self) -> usize {
+        self.activity.heap_bytes()
+            + self.known.heap_bytes()
+            + self.objects.heap_bytes()
+            + self.failures.heap_bytes()
+            + self.volume.heap_bytes()
+    }
+}
+
+impl HeapBytes for ClientState {
+    fn heap_bytes(&self) -> usize {
+        self.activity.heap_bytes()
+            + self.objects.heap_bytes()
+            + self.failures.heap_bytes()
+            + self.logins.heap_bytes()
+    }
+}
+
+impl HeapBytes for UserState {
+    fn heap_bytes(&self) -> usize {
+        self.failed_logins.heap_bytes() + self.volume.heap_bytes()
+    }
+}
+
+impl HeapBytes for AgentState {
+    fn heap_bytes(&self) -> usize {
+        self.logins.heap_bytes() + self.clients.heap_bytes()
+    }
+}
+
+impl HeapBytes for EndpointState {
+    fn heap_bytes(&self) -> usize {
+        self.objects.heap_bytes() + self.sessions.heap_bytes() + self.users.heap_bytes()
+    }
+}
+
+impl HeapBytes for Volume {
+    fn heap_bytes(&self) -> usize {
+        self.events.capacity() * std::mem::size_of::<VolumeEvent>()
+    }
+}
+
+impl HeapBytes for Population {
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(u64, f64)>()
     }
 }
 

@@ -294,6 +294,79 @@ impl Stage for Behaviours {
         session: Option<SessionCx<'_>>,
         records: &mut Records,
     ) -> Result<(), ExportError> {
+        let done = self.update(now_us, item, session, records);
+        self.account();
+        done
+    }
+
+    fn add_stats(&self, stats: &mut OutputStats) {
+        let mut b = self.stats.clone();
+        b.sessions_evicted = self.sessions.evicted;
+        b.clients_evicted = self.clients.evicted;
+        b.users_evicted = self.users.evicted;
+        b.user_agents_evicted = self.agents.evicted;
+        b.endpoints_evicted = self.endpoints.evicted;
+        b.held_bytes = self.held_bytes();
+        stats.behaviours = b;
+    }
+}
+
+impl Behaviours {
+    /// Bytes the tables hold, as of the last [`Behaviours::account`].
+    fn held_bytes(&self) -> usize {
+        self.sessions.held_bytes()
+            + self.clients.held_bytes()
+            + self.users.held_bytes()
+            + self.agents.held_bytes()
+            + self.endpoints.held_bytes()
+    }
+
+    /// Bring the byte account up to date with what the transaction changed, and past
+    /// `max_held_bytes` have the table holding the most forget its least recently active
+    /// entity until the stage is within it (counted).
+    fn account(&mut self) {
+        self.sessions.settle();
+        self.clients.settle();
+        self.users.settle();
+        self.agents.settle();
+        self.endpoints.settle();
+        let mut held = self.held_bytes();
+        self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(held);
+        while held > self.cfg.max_held_bytes {
+            let largest = [
+                self.sessions.held_bytes(),
+                self.clients.held_bytes(),
+                self.users.held_bytes(),
+                self.agents.held_bytes(),
+                self.endpoints.held_bytes(),
+            ]
+            .into_iter()
+            .enumerate()
+            .max_by_key(|(_, b)| *b)
+            .map_or(0, |(i, _)| i);
+            let forgot = match largest {
+                0 => self.sessions.forget_oldest(),
+                1 => self.clients.forget_oldest(),
+                2 => self.users.forget_oldest(),
+                3 => self.agents.forget_oldest(),
+                _ => self.endpoints.forget_oldest(),
+            };
+            if !forgot {
+                break;
+            }
+            self.stats.memory_evictions += 1;
+            held = self.held_bytes();
+        }
+    }
+
+    /// What [`Stage::transaction`] does, before the byte account.
+    fn update(
+        &mut self,
+        now_us: u64,
+        item: &Staged,
+        session: Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError> {
         let mut cx = session;
         let Some(ts) = cx.as_ref().map(|c| c.tx) else {
             return Ok(());
@@ -338,16 +411,6 @@ impl Stage for Behaviours {
             self.raise(now_us, f, whom, &mut cx, records)?;
         }
         Ok(())
-    }
-
-    fn add_stats(&self, stats: &mut OutputStats) {
-        let mut b = self.stats.clone();
-        b.sessions_evicted = self.sessions.evicted;
-        b.clients_evicted = self.clients.evicted;
-        b.users_evicted = self.users.evicted;
-        b.user_agents_evicted = self.agents.evicted;
-        b.endpoints_evicted = self.endpoints.evicted;
-        stats.behaviours = b;
     }
 }
 

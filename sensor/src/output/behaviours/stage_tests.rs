@@ -302,3 +302,39 @@ fn created_objects_are_owned() {
     }
     assert!(r.alerts().is_empty());
 }
+
+/// Past `max_held_bytes` the table holding the most forgets its least recently active
+/// entity: sessions and clients that each read a thousand objects stay within the bound,
+/// and what was forgotten is counted.
+#[test]
+fn the_tables_stay_within_their_bytes() {
+    let mut c = cfg(3, 100_000);
+    c.max_held_bytes = super::config::MIN_HELD_BYTES;
+    let mut r = Rig::new(c);
+    let sessions = 64u8;
+    let mut sums: Vec<SessionSummary> = (0..sessions).map(|_| SessionSummary::default()).collect();
+    for sid in 1..=sessions {
+        for id in 0..1_100u64 {
+            r.read(
+                id,
+                sid,
+                u64::from(sid) * 10_000 + id,
+                &mut sums[usize::from(sid) - 1],
+            );
+        }
+    }
+    let b = r.stats().behaviours;
+    assert!(b.memory_evictions > 0, "{b:?}");
+    assert!(b.held_bytes <= super::config::MIN_HELD_BYTES, "{b:?}");
+    // One transaction grows a set by at most a doubling of its table: 1,024 ids at 9 bytes
+    // a bucket, twice, for the session and for the client.
+    let one_transaction = 2 * 2 * 2048 * 9;
+    assert!(
+        b.peak_held_bytes <= super::config::MIN_HELD_BYTES + one_transaction,
+        "{b:?}"
+    );
+    assert!(
+        b.peak_held_bytes > super::config::MIN_HELD_BYTES / 2,
+        "the tables did fill: {b:?}"
+    );
+}

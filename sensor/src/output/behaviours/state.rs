@@ -18,6 +18,13 @@ pub fn fingerprint2(a: &[u8], b: &[u8]) -> u64 {
     fingerprint(a) ^ fingerprint(b).rotate_left(17)
 }
 
+/// Heap bytes a piece of the behaviours' state owns, as allocated (capacities, not lengths):
+/// what the stage's byte account (`behaviours.max_held_bytes`) adds up.
+pub trait HeapBytes {
+    /// Bytes owned on the heap.
+    fn heap_bytes(&self) -> usize;
+}
+
 /// One entity's state in an [`Lru`] table.
 #[derive(Debug)]
 struct Slot<K, V> {
@@ -25,6 +32,9 @@ struct Slot<K, V> {
     key: K,
     /// The state.
     value: V,
+    /// What the entry cost when last measured ([`Lru::settle`]): its table entry and what
+    /// its state owns.
+    bytes: usize,
 }
 
 impl<K: Eq, V> Keyed for Slot<K, V> {
@@ -35,10 +45,12 @@ impl<K: Eq, V> Keyed for Slot<K, V> {
 }
 
 /// Per-entity state (sessions, clients, users...), at most `max` entities; the least recently
-/// touched one is forgotten to make room (counted in [`Lru::evicted`]).
+/// touched one is forgotten to make room (counted in [`Lru::evicted`]). The table keeps an
+/// account of the bytes its entries hold ([`Lru::held_bytes`]), brought up to date by
+/// [`Lru::settle`] after the entries touched since the last one have changed.
 ///
 /// Invariant: the table holds at most `max` entries, all on its one list, least recently
-/// touched first.
+/// touched first; after [`Lru::settle`], `held` is the sum of the entries' `bytes`.
 #[derive(Debug)]
 pub struct Lru<K, V> {
     /// The entries, with their list by last touch. Keys are chosen by whoever sends the
@@ -46,16 +58,26 @@ pub struct Lru<K, V> {
     table: SlabTable<Slot<K, V>, foldhash::fast::RandomState, 1>,
     /// The bound.
     max: usize,
+    /// Bytes held by the entries, as last measured.
+    held: usize,
+    /// Slots touched since the last [`Lru::settle`] (a slot may appear twice).
+    touched: Vec<u32>,
     /// Entries forgotten at the bound.
     pub evicted: u64,
 }
 
-impl<K: Eq + Hash, V: Default> Lru<K, V> {
+impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
+    /// What an entry costs before its state owns anything: its slot, links and index share.
+    pub const ENTRY_BYTES: usize =
+        SlabTable::<Slot<K, V>, foldhash::fast::RandomState, 1>::ENTRY_BYTES;
+
     /// An empty table of at most `max` entries (at least 1).
     pub fn new(max: usize) -> Self {
         Lru {
             table: SlabTable::new(foldhash::fast::RandomState::default()),
             max: max.max(1),
+            held: 0,
+            touched: Vec::new(),
             evicted: 0,
         }
     }
@@ -68,17 +90,15 @@ impl<K: Eq + Hash, V: Default> Lru<K, V> {
                 s
             }
             None => {
-                if self.table.len() >= self.max {
-                    if let Some(old) = self.table.head(0) {
-                        self.table.remove(old);
-                        self.evicted += 1;
-                    }
+                if self.table.len() >= self.max && self.forget_oldest() {
+                    self.evicted += 1;
                 }
                 let slot = self
                     .table
                     .insert(Slot {
                         key,
                         value: V::default(),
+                        bytes: 0,
                     })
                     .expect("bounds are validated far below the slot limit");
                 self.table.push_back(0, slot);
@@ -86,7 +106,38 @@ impl<K: Eq + Hash, V: Default> Lru<K, V> {
             }
         };
         debug_assert!(self.table.len() <= self.max);
+        self.touched.push(slot);
         &mut self.table.get_mut(slot).expect("a slot just found").value
+    }
+
+    /// Measure again the entries touched since the last call and bring [`Lru::held_bytes`]
+    /// up to date. A touched entry forgotten since is skipped (its bytes left with it); one
+    /// whose slot a new entry took is measured as that entry.
+    pub fn settle(&mut self) {
+        for slot in self.touched.drain(..) {
+            if let Some(e) = self.table.get_mut(slot) {
+                let now = Self::ENTRY_BYTES + e.value.heap_bytes();
+                self.held = self.held - e.bytes + now;
+                e.bytes = now;
+            }
+        }
+    }
+
+    /// Forget the least recently touched entry; `false` when the table is empty. The caller
+    /// counts why.
+    pub fn forget_oldest(&mut self) -> bool {
+        let Some(old) = self.table.head(0) else {
+            return false;
+        };
+        if let Some(e) = self.table.remove(old) {
+            self.held -= e.bytes;
+        }
+        true
+    }
+
+    /// Bytes the entries hold, as of the last [`Lru::settle`].
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// Entities held.
@@ -136,6 +187,12 @@ impl IdSet {
     /// Values remembered.
     pub fn len(&self) -> usize {
         self.set.len()
+    }
+}
+
+impl HeapBytes for IdSet {
+    fn heap_bytes(&self) -> usize {
+        self.set.allocation_size()
     }
 }
 
@@ -225,6 +282,12 @@ impl Ring {
     }
 }
 
+impl HeapBytes for Ring {
+    fn heap_bytes(&self) -> usize {
+        self.items.capacity() * std::mem::size_of::<Evidence>()
+    }
+}
+
 /// Registers of a [`Distinct`] estimate, as a power of two: 2^11 one-byte registers, a
 /// standard error of about 1.04 / sqrt(2048) = 2.3 % (Flajolet et al., HyperLogLog, 2007).
 const HLL_BITS: u32 = 11;
@@ -294,6 +357,12 @@ impl Distinct {
     }
 }
 
+impl HeapBytes for Distinct {
+    fn heap_bytes(&self) -> usize {
+        self.regs.as_ref().map_or(0, |r| r.len())
+    }
+}
+
 /// Coefficient of variation (standard deviation / mean) of the gaps between the evidence
 /// times; `None` with fewer than two gaps or a zero mean.
 pub fn interval_cv(items: &VecDeque<Evidence>) -> Option<f64> {
@@ -331,6 +400,51 @@ pub fn median(v: &mut [f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl HeapBytes for u64 {
+        fn heap_bytes(&self) -> usize {
+            0
+        }
+    }
+
+    impl HeapBytes for IdSetOwner {
+        fn heap_bytes(&self) -> usize {
+            self.0.heap_bytes()
+        }
+    }
+
+    /// An entity that owns a set, for the byte account's tests.
+    #[derive(Default)]
+    struct IdSetOwner(IdSet);
+
+    /// The account follows what entries own as they grow, and what leaves with them.
+    #[test]
+    fn lru_accounts_for_what_its_entries_hold() {
+        let mut t: Lru<u32, IdSetOwner> = Lru::new(10);
+        let entry = Lru::<u32, IdSetOwner>::ENTRY_BYTES;
+        t.touch(1);
+        t.touch(2);
+        t.settle();
+        assert_eq!(t.held_bytes(), 2 * entry, "empty sets own nothing");
+        for i in 0..1000 {
+            t.touch(1).0.insert(i, usize::MAX);
+        }
+        t.settle();
+        let one = t.touch(1).0.heap_bytes();
+        assert!(one >= 1000 * 8, "{one}");
+        assert_eq!(t.held_bytes(), 2 * entry + one);
+        assert!(t.forget_oldest(), "2 is the least recently touched");
+        t.settle();
+        assert_eq!(t.held_bytes(), entry + one);
+        assert!(t.forget_oldest());
+        assert!(!t.forget_oldest(), "empty");
+        t.settle();
+        assert_eq!(
+            t.held_bytes(),
+            0,
+            "a touched entry forgotten since left nothing"
+        );
+    }
 
     fn ev(ts_us: u64) -> Evidence {
         Evidence {

@@ -25,6 +25,12 @@ pub struct BehaviourStats {
     pub user_agents_evicted: u64,
     /// Endpoints forgotten at `behaviours.max_endpoints`.
     pub endpoints_evicted: u64,
+    /// Entities (of any table) forgotten at `behaviours.max_held_bytes`.
+    pub memory_evictions: u64,
+    /// Bytes the tables held at the end of the run.
+    pub held_bytes: usize,
+    /// The most bytes the tables held after a transaction.
+    pub peak_held_bytes: usize,
     /// Requests to object endpoints not tracked at `behaviours.max_endpoints_per_entity`.
     pub endpoints_untracked: u64,
     /// Ids (failing objects, usernames, addresses) not told apart at
@@ -55,6 +61,7 @@ impl BehaviourStats {
             ("users_evicted", self.users_evicted),
             ("user_agents_evicted", self.user_agents_evicted),
             ("endpoints_evicted", self.endpoints_evicted),
+            ("memory_evictions", self.memory_evictions),
             ("endpoints_untracked", self.endpoints_untracked),
             ("ids_untracked", self.ids_untracked),
             ("known_ids_dropped", self.known_ids_dropped),

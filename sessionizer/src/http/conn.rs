@@ -251,19 +251,21 @@ impl Conn {
         c
     }
 
-    /// Heap bytes the connection holds in the states the tracker's global account covers:
-    /// bytes held while sniffing, HTTP/1's partial heads and waiting transactions, and the
-    /// same inside a decrypted TLS connection. HTTP/2 and WebSocket are bounded per
-    /// connection by their own settings and count 0 here.
+    /// Heap bytes the connection holds, what the tracker's global account adds up: bytes
+    /// held while sniffing, HTTP/1's partial heads and waiting transactions, HTTP/2's
+    /// buffers, HPACK tables and open streams, WebSocket's frame and sample buffers, and the
+    /// same inside a decrypted TLS connection.
     pub fn held_bytes(&self) -> usize {
         match &self.proto {
             Proto::Sniff(s) => s.held.heap_bytes(),
             Proto::Http1(h) => h.held_bytes(),
+            Proto::Http2(h) => h.heap_bytes(),
+            Proto::WebSocket(w) => w.ws.heap_bytes(),
             Proto::Tls(t) => t
                 .decrypt
                 .as_ref()
                 .map_or(0, |d| d.inner.held_bytes() + d.plain.capacity()),
-            Proto::Http2(_) | Proto::WebSocket(_) | Proto::Opaque { .. } => 0,
+            Proto::Opaque { .. } => 0,
         }
     }
 
@@ -786,4 +788,4 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 #[cfg(test)]
 #[path = "conn_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -94,7 +94,7 @@ fn without_times(mut v: Vec<Transaction>) -> Vec<Transaction> {
 }
 
 /// An HTTP/2 frame (RFC 9113 section 4.1).
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
     f.extend_from_slice(&[kind, flags]);
     f.extend_from_slice(&stream.to_be_bytes());
@@ -102,11 +102,16 @@ fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const SETTINGS: u8 = 4;
-const END_STREAM: u8 = 1;
-const END_HEADERS: u8 = 4;
+/// DATA frame type (RFC 9113 section 6.1).
+pub(crate) const DATA: u8 = 0;
+/// HEADERS frame type (RFC 9113 section 6.2).
+pub(crate) const HEADERS: u8 = 1;
+/// SETTINGS frame type (RFC 9113 section 6.5).
+pub(crate) const SETTINGS: u8 = 4;
+/// END_STREAM flag.
+pub(crate) const END_STREAM: u8 = 1;
+/// END_HEADERS flag.
+pub(crate) const END_HEADERS: u8 = 4;
 
 /// `:status: 200` (static table index 8, RFC 7541 appendix A).
 const STATUS_200: &[u8] = &[0x88];

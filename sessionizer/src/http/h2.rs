@@ -24,6 +24,14 @@ pub struct H2State {
 }
 
 impl H2State {
+    /// Heap bytes the state holds: the connection's reader and the exchanges finished but
+    /// not yet handed on.
+    pub fn heap_bytes(&self) -> usize {
+        self.conn.heap_bytes()
+            + self.done.capacity() * std::mem::size_of::<H2Exchange>()
+            + self.done.iter().map(H2Exchange::heap_bytes).sum::<usize>()
+    }
+
     /// State around a connection's HTTP/2 reader.
     pub fn new(conn: H2Connection) -> Self {
         H2State {

@@ -5,7 +5,10 @@ use apitap_reassembly::{CloseReason, ConnId, OrientationBasis, Side, StreamEvent
 use proptest::prelude::*;
 
 use super::HttpTracker;
+use crate::http::conn::tests::{frame, DATA, END_HEADERS, HEADERS, SETTINGS};
 use crate::http::{HttpAnomaly, HttpConfig, Transaction};
+use crate::http2::frame::CLIENT_PREFACE;
+use crate::http2::Http2Config;
 
 /// Small bounds: heads up to 2 KiB, 5 KiB held over all connections.
 fn config(max_held_bytes_total: usize) -> HttpConfig {
@@ -24,18 +27,24 @@ struct Wire {
 
 impl Wire {
     fn new(cfg: HttpConfig, conns: u64) -> Self {
-        let mut t = HttpTracker::new(cfg).with_connection_capacity(conns as usize);
+        let t = HttpTracker::new(cfg).with_connection_capacity(conns as usize);
+        let mut w = Wire { t, ts: 1 };
         for c in 1..=conns {
-            t.on_event(StreamEvent::Open {
-                conn: ConnId(c),
-                ts_us: 1,
-                zone: 0,
-                client: format!("10.0.0.{c}:40000").parse().unwrap(),
-                server: "10.0.0.100:80".parse().unwrap(),
-                basis: OrientationBasis::Syn,
-            });
+            w.open(c);
         }
-        Wire { t, ts: 1 }
+        w
+    }
+
+    fn open(&mut self, c: u64) -> &mut Self {
+        self.t.on_event(StreamEvent::Open {
+            conn: ConnId(c),
+            ts_us: self.ts,
+            zone: 0,
+            client: format!("10.0.0.{c}:40000").parse().unwrap(),
+            server: "10.0.0.100:80".parse().unwrap(),
+            basis: OrientationBasis::Syn,
+        });
+        self
     }
 
     fn send(&mut self, conn: u64, from: Side, data: &[u8]) -> &mut Self {
@@ -141,6 +150,58 @@ fn at_the_bound_the_least_recently_active_connection_gives_up_its_head() {
     assert_eq!(txs.len(), 1);
     assert_eq!(txs[0].request.as_ref().unwrap().uri, "/next");
     assert!(txs[0].anomalies.is_empty(), "{:?}", txs[0].anomalies);
+}
+
+/// An HTTP/2 client (prior knowledge) that opens `streams` POST streams and sends each a
+/// DATA frame of `body` bytes, none ended: the streams stay open, their bodies stored.
+fn h2_open_streams(streams: u32, body: usize) -> Vec<u8> {
+    let mut c = CLIENT_PREFACE.to_vec();
+    c.extend(frame(SETTINGS, 0, 0, &[]));
+    for n in 0..streams {
+        let id = 1 + 2 * n;
+        // :method POST (3), :scheme http (6), :path / (4), :authority "a" (literal, index 1).
+        c.extend(frame(
+            HEADERS,
+            END_HEADERS,
+            id,
+            &[0x83, 0x86, 0x84, 0x41, 1, b'a'],
+        ));
+        c.extend(frame(DATA, 0, id, &vec![b'x'; body]));
+    }
+    c
+}
+
+/// HTTP/2 connections are in the account: open streams and their bodies are held, and at
+/// the bound an HTTP/2 connection gives them up like an HTTP/1 one, its streams leaving
+/// marked `memory_limit`.
+#[test]
+fn http2_streams_are_held_and_evicted_at_the_bound() {
+    let client = h2_open_streams(3, 1000);
+    let h2 = || Http2Config {
+        max_body_capture_bytes: 4096,
+        ..Http2Config::default()
+    };
+    let mut probe = Wire::new(config(1 << 20), 0);
+    probe.t = HttpTracker::new(config(1 << 20)).with_http2(h2());
+    probe.open(1);
+    probe.send(1, Side::Client, &client);
+    probe.check();
+    let streams = probe.t.held_bytes();
+    assert!(streams >= 3 * 1000, "three stored bodies: {streams}");
+    let mut w = Wire::new(config(streams + 1000), 0);
+    w.t = HttpTracker::new(config(streams + 1000)).with_http2(h2());
+    w.open(1).open(2);
+    w.send(1, Side::Client, &client);
+    assert!(w.drain().is_empty(), "the streams are open");
+    w.send(2, Side::Client, &partial_head(1500));
+    w.check();
+    assert_eq!(w.t.stats().memory_evictions, 1);
+    let txs = w.drain();
+    assert_eq!(txs.len(), 3, "{txs:?}");
+    for t in &txs {
+        assert!(t.anomalies.contains(&HttpAnomaly::MemoryLimit), "{t:?}");
+        assert_eq!(t.request.as_ref().unwrap().body_bytes, 1000);
+    }
 }
 
 /// Three pipelined requests on connection 1, none answered.

@@ -161,6 +161,15 @@ impl Direction {
         }
     }
 
+    /// Heap bytes the direction holds: the frame being read, the header block being
+    /// gathered, the HPACK decoder and the resync scan buffer.
+    fn heap_bytes(&self) -> usize {
+        self.payload.capacity()
+            + self.scan.capacity()
+            + self.hpack.heap_bytes()
+            + self.block.as_ref().map_or(0, |b| b.buf.capacity())
+    }
+
     fn gap_anomaly(&self) -> H2Anomaly {
         match self.side {
             Side::Client => H2Anomaly::GapInRequest,
@@ -168,6 +177,10 @@ impl Direction {
         }
     }
 }
+
+/// What an open stream's entry costs before its heads and bodies: the stream, its key and
+/// a B-tree node's share (nodes hold up to 11 entries and two links each).
+const STREAM_ENTRY_BYTES: usize = std::mem::size_of::<Stream>() + std::mem::size_of::<u32>() + 16;
 
 /// One open stream.
 #[derive(Debug)]
@@ -294,6 +307,21 @@ pub struct H2Connection {
 }
 
 impl H2Connection {
+    /// Heap bytes the connection holds, as allocated: both directions' buffers and HPACK
+    /// tables, and every open stream (its entry, heads and stored bodies). Walks the open
+    /// streams, at most `max_concurrent_streams`.
+    pub fn heap_bytes(&self) -> usize {
+        let streams: usize = self
+            .streams
+            .values()
+            .map(|s| STREAM_ENTRY_BYTES + s.ex.heap_bytes())
+            .sum();
+        self.client.heap_bytes()
+            + self.server.heap_bytes()
+            + streams
+            + self.closed_below_floor.capacity() * std::mem::size_of::<u32>()
+    }
+
     fn with(cfg: &Http2Config, client_read: Read, server_read: Read, late: bool) -> Self {
         let limit = cfg.max_dynamic_table_bytes;
         let hpack = || {

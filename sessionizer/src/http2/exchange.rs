@@ -159,6 +159,32 @@ impl H2Exchange {
         }
     }
 
+    /// Heap bytes the exchange holds, as allocated: pseudo-headers, fields, trailers, stored
+    /// bodies and the small lists (not `size_of::<H2Exchange>()`, which its holder counts).
+    pub fn heap_bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let request = self.request.as_ref().map_or(0, |r| {
+            text(&r.method)
+                + text(&r.scheme)
+                + text(&r.authority)
+                + text(&r.path)
+                + text(&r.protocol)
+                + r.headers.heap_bytes()
+                + r.trailers.heap_bytes()
+                + r.body.captured.capacity()
+        });
+        let response = self.response.as_ref().map_or(0, |r| {
+            r.interim.capacity() * std::mem::size_of::<u16>()
+                + r.headers.heap_bytes()
+                + r.trailers.heap_bytes()
+                + r.body.captured.capacity()
+        });
+        let grpc = self.grpc.as_ref().map_or(0, |g| {
+            g.service.capacity() + g.method.capacity() + text(&g.message)
+        });
+        request + response + grpc + self.anomalies.capacity() * std::mem::size_of::<H2Anomaly>()
+    }
+
     /// Packet time of the exchange: the request's first byte, or the response's.
     pub fn ts_us(&self) -> u64 {
         match (&self.request, &self.response) {

@@ -189,6 +189,13 @@ pub struct DynamicTable {
 }
 
 impl DynamicTable {
+    /// Heap bytes the table holds: its entries' names and values, counted at their RFC 7541
+    /// section 4.1 size (32 bytes over name and value per entry, about what an entry and its
+    /// two allocations take), and the ring of entries as allocated.
+    pub fn heap_bytes(&self) -> usize {
+        self.size + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
     /// An empty table of `max_size` bytes, never larger than `limit`.
     pub fn new(max_size: usize, limit: usize) -> Self {
         DynamicTable {
@@ -286,6 +293,11 @@ enum Part {
 }
 
 impl Decoder {
+    /// Heap bytes the decoder holds: its dynamic table and scratch space.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.heap_bytes() + self.name_buf.capacity() + self.value_buf.capacity()
+    }
+
     /// A decoder at the start of a connection: empty table of 4096 bytes (RFC 9113 section
     /// 6.5.2), never larger than `limit_bytes`.
     pub fn new(limit_bytes: usize) -> Self {

@@ -140,6 +140,27 @@ pub struct WebSocketConnection {
 }
 
 impl WebSocketConnection {
+    /// Heap bytes the connection holds, as allocated: the control frame and message sample
+    /// being read in each direction, and the samples kept for its record.
+    pub fn heap_bytes(&self) -> usize {
+        let half = |h: &Half| {
+            h.control.capacity()
+                + h.message
+                    .as_ref()
+                    .and_then(|m| m.sample.as_ref())
+                    .map_or(0, Vec::capacity)
+        };
+        half(&self.client)
+            + half(&self.server)
+            + self.shared.samples.capacity() * std::mem::size_of::<TextSample>()
+            + self
+                .shared
+                .samples
+                .iter()
+                .map(|s| s.text.capacity())
+                .sum::<usize>()
+    }
+
     /// State for a connection upgraded by a 101 response. `permessage_deflate` is true when
     /// the response's `Sec-WebSocket-Extensions` accepted `permessage-deflate` (RFC 7692):
     /// RSV1 then marks a compressed message instead of a reserved-bit anomaly.

@@ -55,6 +55,24 @@ fn anomalies(s: &WebSocketSummary) -> Vec<&'static str> {
     s.anomalies.iter().map(WsAnomaly::name).collect()
 }
 
+/// What the memory account counts: a message's sample while it is read, then the samples
+/// kept for the record; nothing without sampling.
+#[test]
+fn held_bytes_follow_the_samples() {
+    let mut ws = WebSocketConnection::new(&sampling(4, 600), false);
+    assert_eq!(ws.heap_bytes(), 0);
+    ws.on_data(TS, Side::Client, &cf(false, TEXT, &[b'a'; 500]));
+    let reading = ws.heap_bytes();
+    assert!(reading >= 500, "the sample being read: {reading}");
+    ws.on_data(TS, Side::Client, &cf(true, CONT, &[b'b'; 50]));
+    ws.on_data(TS, Side::Server, &sf(true, TEXT, &[b'c'; 300]));
+    let kept = ws.heap_bytes();
+    assert!(kept >= 550 + 300, "two samples kept: {kept}");
+    let mut quiet = WebSocketConnection::new(&sampling(0, 600), false);
+    quiet.on_data(TS, Side::Client, &cf(true, TEXT, &[b'a'; 500]));
+    assert_eq!(quiet.heap_bytes(), 0, "no sampling, nothing held");
+}
+
 #[test]
 fn single_frame_messages_count_per_direction() {
     let s = run(

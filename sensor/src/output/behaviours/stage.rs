@@ -21,7 +21,7 @@ use super::entity::{
 use super::enumeration::NO_NUMBER;
 use super::found::Found;
 use super::ids;
-use super::state::{fingerprint, fingerprint2, Bound, Evidence, Lru};
+use super::state::{fingerprint, fingerprint2, Accounted, Bound, Evidence, Lru};
 use super::stats::BehaviourStats;
 use super::volume_spike::Scope as VolumeScope;
 use super::{bola, brute_force, credential_stuffing, enumeration, scraping, volume_spike};
@@ -325,37 +325,26 @@ impl Behaviours {
     /// `max_held_bytes` have the table holding the most forget its least recently active
     /// entity until the stage is within it (counted).
     fn account(&mut self) {
-        self.sessions.settle();
-        self.clients.settle();
-        self.users.settle();
-        self.agents.settle();
-        self.endpoints.settle();
-        let mut held = self.held_bytes();
+        let mut tables: [&mut dyn Accounted; 5] = [
+            &mut self.sessions,
+            &mut self.clients,
+            &mut self.users,
+            &mut self.agents,
+            &mut self.endpoints,
+        ];
+        let total = |t: &[&mut dyn Accounted]| t.iter().map(|t| t.held_bytes()).sum::<usize>();
+        tables.iter_mut().for_each(|t| t.settle());
+        let mut held = total(&tables);
         self.stats.peak_held_bytes = self.stats.peak_held_bytes.max(held);
         while held > self.cfg.max_held_bytes {
-            let largest = [
-                self.sessions.held_bytes(),
-                self.clients.held_bytes(),
-                self.users.held_bytes(),
-                self.agents.held_bytes(),
-                self.endpoints.held_bytes(),
-            ]
-            .into_iter()
-            .enumerate()
-            .max_by_key(|(_, b)| *b)
-            .map_or(0, |(i, _)| i);
-            let forgot = match largest {
-                0 => self.sessions.forget_oldest(),
-                1 => self.clients.forget_oldest(),
-                2 => self.users.forget_oldest(),
-                3 => self.agents.forget_oldest(),
-                _ => self.endpoints.forget_oldest(),
+            let Some(largest) = tables.iter_mut().max_by_key(|t| t.held_bytes()) else {
+                break;
             };
-            if !forgot {
+            if !largest.forget_oldest() {
                 break;
             }
             self.stats.memory_evictions += 1;
-            held = self.held_bytes();
+            held = total(&tables);
         }
     }
 

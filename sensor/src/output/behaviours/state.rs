@@ -147,6 +147,28 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
     }
 }
 
+/// A table in the behaviours' byte account: what it holds, and how it gives some up.
+pub trait Accounted {
+    /// Measure again what changed since the last call.
+    fn settle(&mut self);
+    /// Bytes held, as of the last [`Accounted::settle`].
+    fn held_bytes(&self) -> usize;
+    /// Forget the least recently touched entity; `false` when there is none.
+    fn forget_oldest(&mut self) -> bool;
+}
+
+impl<K: Eq + Hash, V: Default + HeapBytes> Accounted for Lru<K, V> {
+    fn settle(&mut self) {
+        Lru::settle(self);
+    }
+    fn held_bytes(&self) -> usize {
+        Lru::held_bytes(self)
+    }
+    fn forget_oldest(&mut self) -> bool {
+        Lru::forget_oldest(self)
+    }
+}
+
 /// What [`IdSet::insert`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insert {

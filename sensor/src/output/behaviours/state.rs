@@ -35,6 +35,8 @@ struct Slot<K, V> {
     /// What the entry cost when last measured ([`Lru::settle`]): its table entry and what
     /// its state owns.
     bytes: usize,
+    /// Touched since it was last measured (on the table's `touched` list).
+    dirty: bool,
 }
 
 impl<K: Eq, V> Keyed for Slot<K, V> {
@@ -60,7 +62,8 @@ pub struct Lru<K, V> {
     max: usize,
     /// Bytes held by the entries, as last measured.
     held: usize,
-    /// Slots touched since the last [`Lru::settle`] (a slot may appear twice).
+    /// Slots touched since the last [`Lru::settle`], each once (a slot forgotten and taken
+    /// by a new entry may appear twice).
     touched: Vec<u32>,
     /// Entries forgotten at the bound.
     pub evicted: u64,
@@ -99,6 +102,7 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
                         key,
                         value: V::default(),
                         bytes: 0,
+                        dirty: false,
                     })
                     .expect("bounds are validated far below the slot limit");
                 self.table.push_back(0, slot);
@@ -106,8 +110,12 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
             }
         };
         debug_assert!(self.table.len() <= self.max);
-        self.touched.push(slot);
-        &mut self.table.get_mut(slot).expect("a slot just found").value
+        let e = self.table.get_mut(slot).expect("a slot just found");
+        if !e.dirty {
+            e.dirty = true;
+            self.touched.push(slot);
+        }
+        &mut e.value
     }
 
     /// Measure again the entries touched since the last call and bring [`Lru::held_bytes`]
@@ -115,10 +123,11 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
     /// whose slot a new entry took is measured as that entry.
     pub fn settle(&mut self) {
         for slot in self.touched.drain(..) {
-            if let Some(e) = self.table.get_mut(slot) {
+            if let Some(e) = self.table.get_mut(slot).filter(|e| e.dirty) {
                 let now = Self::ENTRY_BYTES + e.value.heap_bytes();
                 self.held = self.held - e.bytes + now;
                 e.bytes = now;
+                e.dirty = false;
             }
         }
     }

@@ -27,9 +27,10 @@ pub struct BehaviourStats {
     pub endpoints_evicted: u64,
     /// Entities (of any table) forgotten at `behaviours.max_held_bytes`.
     pub memory_evictions: u64,
-    /// Bytes the tables held at the end of the run.
+    /// Bytes the tables held when the account was last brought up to date (every 32
+    /// transactions).
     pub held_bytes: usize,
-    /// The most bytes the tables held after a transaction.
+    /// The most bytes the tables held at an update of the account.
     pub peak_held_bytes: usize,
     /// Requests to object endpoints not tracked at `behaviours.max_endpoints_per_entity`.
     pub endpoints_untracked: u64,

@@ -371,6 +371,8 @@ pub(crate) struct Prefilter {
     command_shapes: [u32; 26],
     /// The same of every keyword, SQL's and the commands'.
     keyword_shapes: [u32; 26],
+    /// The same of SQL's keywords alone ([`Prefilter::is_sql_keyword`]).
+    sql_shapes: [u32; 26],
     /// The SSRF rule's URL-ish parameter names.
     url_names: AhoCorasick,
     /// The SSRF rule's internal host names that have no digit.
@@ -428,6 +430,7 @@ impl Prefilter {
             commands: cmdi::DISTINCT.iter().map(|c| c.as_bytes()).collect(),
             command_shapes: command_shapes(cmdi::DISTINCT),
             keyword_shapes: command_shapes(&keyword_list),
+            sql_shapes: command_shapes(SQL_KEYWORDS),
             url_names: crate::rules::words(ssrf::URL_NAME_HINTS),
             internal_names: crate::rules::words(&internal_names),
         }
@@ -537,11 +540,32 @@ impl Prefilter {
             // The shortest SQL keyword has two letters; a shorter run is no keyword, and
             // hexadecimal letters before one would be part of its run.
             let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
-            if after_digit && self.run_after_digit(run).contains(Class::Sqli) {
+            if after_digit && self.sql_run_after_digit(run) {
                 return true;
             }
         }
         false
+    }
+
+    /// Whether a run of letters right after a digit holds an SQL keyword as
+    /// [`Prefilter::run_after_digit`] reads it: the run, or a suffix after its leading
+    /// hexadecimal letters. The same as `run_after_digit(run).contains(Class::Sqli)`, by SQL's
+    /// keywords alone, whose shapes (first letter, length) a random token's runs seldom have.
+    fn sql_run_after_digit(&self, run: &[u8]) -> bool {
+        let hex = run.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        (0..=hex.min(run.len().saturating_sub(1)))
+            .any(|k| run.get(k..).is_some_and(|w| self.is_sql_keyword(w)))
+    }
+
+    /// Whether `word` (letters) is one of [`SQL_KEYWORDS`], ASCII case-insensitive: its shape
+    /// first, then the keyword map.
+    fn is_sql_keyword(&self, word: &[u8]) -> bool {
+        let shape = word
+            .first()
+            .filter(|b| b.is_ascii_alphabetic())
+            .map(|b| self.sql_shapes[usize::from(b.to_ascii_lowercase() - b'a')]);
+        shape.is_some_and(|lengths| word.len() < 32 && lengths & (1 << word.len()) != 0)
+            && self.keyword(word).contains(Class::Sqli)
     }
 
     /// Whether a value without a `:` may name an internal host, as the SSRF rule reads one:
@@ -650,6 +674,43 @@ mod tests {
         }
     }
 
+    /// Pieces of runs of letters: hexadecimal letters, SQL keywords and command names in
+    /// either case, near misses.
+    const RUN_PARTS: &[&str] = &[
+        "a",
+        "B",
+        "c",
+        "d",
+        "E",
+        "f",
+        "x",
+        "z",
+        "union",
+        "SELECT",
+        "unionselect",
+        "or",
+        "And",
+        "div",
+        "like",
+        "null",
+        "is",
+        "case",
+        "when",
+        "benchmark",
+        "ls",
+        "whoami",
+        "sh",
+        "id",
+        "uni",
+        "elect",
+    ];
+
+    /// One prefilter for the proptests (building it compiles the automata).
+    fn prefilter() -> &'static Prefilter {
+        static P: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+        P.get_or_init(Prefilter::new)
+    }
+
     /// Every class wanted, for the trigger tests.
     fn all() -> ClassSet {
         Class::ALL.into_iter().collect()
@@ -751,6 +812,20 @@ mod tests {
             prop_assert_eq!(scan.has_dot(), v.contains(&b'.'));
             prop_assert_eq!(scan.has_quote(), v.iter().any(|b| matches!(b, b'\'' | b'"' | b'`')));
             prop_assert_eq!(scan.classes(), slow_byte_classes(&v));
+        }
+
+        /// The SQL-only reading of a run after a digit says what reading every keyword says.
+        #[test]
+        fn sql_run_after_digit_matches_every_keyword(
+            parts in prop::collection::vec(prop::sample::select(RUN_PARTS), 1..5),
+        ) {
+            let p = prefilter();
+            let run = parts.concat().into_bytes();
+            prop_assert_eq!(
+                p.sql_run_after_digit(&run),
+                p.run_after_digit(&run).contains(Class::Sqli),
+                "{:?}", String::from_utf8_lossy(&run)
+            );
         }
     }
 }

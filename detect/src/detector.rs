@@ -181,8 +181,8 @@ fn plain_classes(
         set = set.with(Class::Traversal);
     }
     if classes.contains(Class::Ssrf)
-        && det.hinted_for_ssrf(name)
         && det.prefilter.may_name_internal_host(raw, bytes, true)
+        && det.hinted_for_ssrf(name)
     {
         set = set.with(Class::Ssrf);
     }

@@ -180,9 +180,11 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
             rest = &after[after.find(['/', '?', '#']).unwrap_or(after.len())..];
         }
     }
-    // `#` and `?` are ASCII: the offsets memchr finds are character boundaries.
-    let rest = memchr::memchr(b'#', rest.as_bytes()).map_or(rest, |i| &rest[..i]);
-    match memchr::memchr(b'?', rest.as_bytes()) {
+    // `#` and `?` are ASCII: the offsets found are character boundaries. Loops, not vector
+    // searches: targets are short, shorter than a vector search takes to set up.
+    let at = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
+    let rest = at(rest, b'#').map_or(rest, |i| &rest[..i]);
+    match at(rest, b'?') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }
@@ -191,7 +193,8 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
 /// Decodes `application/x-www-form-urlencoded` bytes once: `+` to space, `%XX` escapes
 /// (WHATWG URL standard, section 5.1). Invalid escapes stay.
 pub(crate) fn form_decode(s: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr2(b'+', b'%', s).is_none() {
+    // A loop, not a vector search: most values are shorter than one takes to set up.
+    if !s.iter().any(|b| matches!(b, b'+' | b'%')) {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());

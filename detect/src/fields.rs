@@ -193,8 +193,7 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
 /// Decodes `application/x-www-form-urlencoded` bytes once: `+` to space, `%XX` escapes
 /// (WHATWG URL standard, section 5.1). Invalid escapes stay.
 pub(crate) fn form_decode(s: &[u8]) -> Cow<'_, [u8]> {
-    // A loop, not a vector search: most values are shorter than one takes to set up.
-    if !s.iter().any(|b| matches!(b, b'+' | b'%')) {
+    if memchr::memchr2(b'+', b'%', s).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(s.len());

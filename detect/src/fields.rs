@@ -180,11 +180,9 @@ pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
             rest = &after[after.find(['/', '?', '#']).unwrap_or(after.len())..];
         }
     }
-    // `#` and `?` are ASCII: the offsets found are character boundaries. Loops, not vector
-    // searches: targets are short, shorter than a vector search takes to set up.
-    let at = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
-    let rest = at(rest, b'#').map_or(rest, |i| &rest[..i]);
-    match at(rest, b'?') {
+    // `#` and `?` are ASCII: the offsets memchr finds are character boundaries.
+    let rest = memchr::memchr(b'#', rest.as_bytes()).map_or(rest, |i| &rest[..i]);
+    match memchr::memchr(b'?', rest.as_bytes()) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     }

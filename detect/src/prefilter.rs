@@ -25,30 +25,32 @@ use crate::finding::{Class, ClassSet};
 use crate::rules::{cmdi, scanner, ssrf};
 
 /// A byte outside the plain set (letters, digits, `_ . , @ -`).
-const NOT_PLAIN: u32 = 1 << 16;
+const NOT_PLAIN: u64 = 1 << 16;
 /// A byte a normaliser could change: `%`, `&`, a backslash, NUL, a UTF-8 lead byte (0xC0 and up).
-const NEEDS_NORMALIZING: u32 = 1 << 17;
+const NEEDS_NORMALIZING: u64 = 1 << 17;
 /// A `.`.
-const DOT: u32 = 1 << 18;
+const DOT: u64 = 1 << 18;
 /// A `/` or a backslash.
-const SEPARATOR: u32 = 1 << 19;
+const SEPARATOR: u64 = 1 << 19;
 /// A `-` (plain unless another follows: SQL's comment).
-const DASH: u32 = 1 << 20;
+const DASH: u64 = 1 << 20;
 /// A quote: `'`, `"` or a backtick.
-const QUOTE: u32 = 1 << 21;
+const QUOTE: u64 = 1 << 21;
 /// An `_`.
-const UNDERSCORE: u32 = 1 << 22;
+const UNDERSCORE: u64 = 1 << 22;
 /// A digit.
-const DIGIT: u32 = 1 << 23;
+const DIGIT: u64 = 1 << 23;
 /// A byte no IPv4 address in the forms the SSRF rule reads has: not a hexadecimal digit, `x`,
 /// `.`, nor `@` or `,`, which may set a host apart from the rest of a value.
-const NOT_ADDRESS: u32 = 1 << 24;
+const NOT_ADDRESS: u64 = 1 << 24;
 /// The low 16 bits of a table entry are the [`ClassSet`] the byte wakes.
-const CLASS_BITS: u32 = 0xFFFF;
+const CLASS_BITS: u64 = 0xFFFF;
+/// Bits 32 to 57 of a table entry: the ASCII letter the byte is, either case (`a` at 32).
+const LETTER_SHIFT: u32 = 32;
 
 /// What one pass over a value's bytes found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ByteScan(u32);
+pub(crate) struct ByteScan(u64);
 
 impl ByteScan {
     /// Reads `value` once through [`BYTES`].
@@ -58,9 +60,7 @@ impl ByteScan {
 
     /// Whether the value is a plain word or number ([`is_plain`]).
     pub(crate) fn is_plain(self, value: &[u8]) -> bool {
-        self.0 & NOT_PLAIN == 0
-            && (self.0 & DASH == 0
-                || !memchr::memchr_iter(b'-', value).any(|i| value.get(i + 1) == Some(&b'-')))
+        self.0 & NOT_PLAIN == 0 && (self.0 & DASH == 0 || !value.windows(2).any(|w| w == b"--"))
     }
 
     /// Whether a normaliser could change the value.
@@ -71,6 +71,11 @@ impl ByteScan {
     /// Whether the value has a `.`.
     pub(crate) fn has_dot(self) -> bool {
         self.0 & DOT != 0
+    }
+
+    /// The ASCII letters the value has, either case: bit 0 for `a`, 25 for `z`.
+    pub(crate) fn letters(self) -> u32 {
+        (self.0 >> LETTER_SHIFT) as u32
     }
 
     /// Whether the value has a quote (`'`, `"` or a backtick).
@@ -90,10 +95,10 @@ impl ByteScan {
 }
 
 /// The table [`ByteScan::of`] reads: per byte, the classes it wakes and its flags.
-static BYTES: [u32; 256] = byte_table();
+static BYTES: [u64; 256] = byte_table();
 
-const fn byte_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
+const fn byte_table() -> [u64; 256] {
+    let mut t = [0u64; 256];
     let mut i = 0;
     while i < 256 {
         t[i] = byte_entry(i as u8);
@@ -103,8 +108,11 @@ const fn byte_table() -> [u32; 256] {
 }
 
 /// One byte's entry of [`BYTES`].
-const fn byte_entry(b: u8) -> u32 {
-    let mut e = byte_classes(b) as u32;
+const fn byte_entry(b: u8) -> u64 {
+    let mut e = byte_classes(b) as u64;
+    if b.is_ascii_alphabetic() {
+        e |= (letter_bit(b) as u64) << LETTER_SHIFT;
+    }
     let plain = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b',' | b'@' | b'-');
     if !plain {
         e |= NOT_PLAIN;
@@ -134,6 +142,61 @@ const fn byte_entry(b: u8) -> u32 {
         e |= NOT_ADDRESS;
     }
     e
+}
+
+/// The bit of an ASCII letter (either case) in [`ByteScan::letters`]: 0 for a byte that is none.
+const fn letter_bit(b: u8) -> u32 {
+    if b.is_ascii_alphabetic() {
+        1 << (b.to_ascii_lowercase() - b'a')
+    } else {
+        0
+    }
+}
+
+/// The letters of `words` (each as [`ByteScan::letters`] has them), to rule out at once a
+/// text that lacks a letter of every word: a word appears in a text only if each of its
+/// letters does. A table check before an automaton's search, which costs more to set up than
+/// most names and values are long.
+pub(crate) struct WordLetters(Vec<u32>);
+
+impl WordLetters {
+    /// The letters of each of `words`.
+    pub(crate) fn new(words: &[&str]) -> WordLetters {
+        WordLetters(
+            words
+                .iter()
+                .map(|w| w.bytes().fold(0, |acc, b| acc | letter_bit(b)))
+                .collect(),
+        )
+    }
+
+    /// Whether a text with `letters` may hold one of the words.
+    pub(crate) fn may_hold(&self, letters: u32) -> bool {
+        self.0.iter().any(|w| letters & w == *w)
+    }
+}
+
+/// The letters of the words [`Prefilter::plain_words`] looks for in a plain value.
+struct PlainLetters {
+    /// `xp_`, `sp_`, `utl_`.
+    procedures: WordLetters,
+    /// `-moz-`.
+    moz: WordLetters,
+    /// `document.`, `string.`.
+    sinks: WordLetters,
+    /// `unionselect`.
+    union_select: WordLetters,
+}
+
+impl PlainLetters {
+    fn new() -> PlainLetters {
+        PlainLetters {
+            procedures: WordLetters::new(&["xp", "sp", "utl"]),
+            moz: WordLetters::new(&["moz"]),
+            sinks: WordLetters::new(&["document", "string"]),
+            union_select: WordLetters::new(&["unionselect"]),
+        }
+    }
 }
 
 /// Whether `raw` is a plain word or number: only ASCII letters, digits, `_`, `.`, `,`, `@` and
@@ -266,6 +329,9 @@ const SQL_KEYWORDS: &[&str] = &[
     "when",
 ];
 
+/// The one SQL word that is a run of letters of its own in a plain value (`sqli.rs`).
+const UNION_SELECT: &[u8] = b"unionselect";
+
 /// Longest keyword looked up; longer words are no keyword.
 const MAX_KEYWORD_BYTES: usize = 16;
 
@@ -308,6 +374,15 @@ fn command_shapes(commands: &[&str]) -> [u32; 26] {
         shapes[usize::from(first - b'a')] |= 1 << c.len();
     }
     shapes
+}
+
+/// The offsets of `byte` in `value`, by a plain loop (for short values).
+fn positions(value: &[u8], byte: u8) -> impl Iterator<Item = usize> + '_ {
+    value
+        .iter()
+        .enumerate()
+        .filter(move |(_, b)| **b == byte)
+        .map(|(at, _)| at)
 }
 
 /// Whether `norm` may hold a script URI spelled out with whitespace between its letters
@@ -371,10 +446,16 @@ pub(crate) struct Prefilter {
     command_shapes: [u32; 26],
     /// The same of every keyword, SQL's and the commands'.
     keyword_shapes: [u32; 26],
+    /// The same of SQL's keywords alone ([`Prefilter::is_sql_keyword`]).
+    sql_shapes: [u32; 26],
+    /// The letters of the words of plain values ([`Prefilter::plain_words`]).
+    plain_letters: PlainLetters,
     /// The SSRF rule's URL-ish parameter names.
     url_names: AhoCorasick,
     /// The SSRF rule's internal host names that have no digit.
     internal_names: AhoCorasick,
+    /// Their letters.
+    internal_name_letters: WordLetters,
 }
 
 impl Prefilter {
@@ -428,8 +509,11 @@ impl Prefilter {
             commands: cmdi::DISTINCT.iter().map(|c| c.as_bytes()).collect(),
             command_shapes: command_shapes(cmdi::DISTINCT),
             keyword_shapes: command_shapes(&keyword_list),
+            sql_shapes: command_shapes(SQL_KEYWORDS),
+            plain_letters: PlainLetters::new(),
             url_names: crate::rules::words(ssrf::URL_NAME_HINTS),
             internal_names: crate::rules::words(&internal_names),
+            internal_name_letters: WordLetters::new(&internal_names),
         }
     }
 
@@ -485,30 +569,35 @@ impl Prefilter {
     /// keyword). A superset: the separator each word has, with the letters on its side
     /// (`unionselect`: its `u`, then the rest), and [`Prefilter::keywords`]' reading of a
     /// run of letters after a digit.
+    ///
+    /// The letters a value has ([`ByteScan::letters`]) rule most words out before any loop:
+    /// a word is in a value only if each of its letters is.
     pub(crate) fn plain_words(&self, value: &[u8], bytes: ByteScan) -> ClassSet {
         let mut set = ClassSet::EMPTY;
+        let has = |w: &WordLetters| w.may_hold(bytes.letters());
         let before = |at: usize, word: &[u8]| {
             at >= word.len() && value[at - word.len()..at].eq_ignore_ascii_case(word)
         };
-        let xp = || {
-            memchr::memchr_iter(b'_', value)
-                .any(|at| before(at, b"xp") || before(at, b"sp") || before(at, b"utl"))
-        };
-        if (bytes.0 & UNDERSCORE != 0 && xp()) || self.plain_sql_run(value, bytes) {
+        // Loops, not vector searches: plain values are short, shorter than a vector search
+        // takes to set up.
+        let at = |byte: u8| positions(value, byte);
+        let xp = || at(b'_').any(|at| before(at, b"xp") || before(at, b"sp") || before(at, b"utl"));
+        if (bytes.0 & UNDERSCORE != 0 && has(&self.plain_letters.procedures) && xp())
+            || self.plain_sql_run(value, bytes)
+        {
             set = set.with(Class::Sqli);
         }
         let moz = || {
-            memchr::memchr_iter(b'-', value).any(|at| {
+            at(b'-').any(|at| {
                 value
                     .get(at + 1..at + 5)
                     .is_some_and(|w| w.eq_ignore_ascii_case(b"moz-"))
             })
         };
-        let sink = || {
-            memchr::memchr_iter(b'.', value)
-                .any(|at| before(at, b"document") || before(at, b"string"))
-        };
-        if (bytes.0 & DASH != 0 && moz()) || (bytes.0 & DOT != 0 && sink()) {
+        let sink = || at(b'.').any(|at| before(at, b"document") || before(at, b"string"));
+        if (bytes.0 & DASH != 0 && has(&self.plain_letters.moz) && moz())
+            || (bytes.0 & DOT != 0 && has(&self.plain_letters.sinks) && sink())
+        {
             set = set.with(Class::Xss);
         }
         set
@@ -517,8 +606,10 @@ impl Prefilter {
     /// Whether a plain value has a run of letters that is `unionselect` on its own, or an SQL
     /// keyword right after a digit (read as [`Prefilter::keywords`] reads it there).
     fn plain_sql_run(&self, value: &[u8], bytes: ByteScan) -> bool {
-        if bytes.0 & DIGIT == 0 && value.len() < 11 {
-            return false; // too short for `unionselect`, no digit for a keyword to follow
+        let union_select = value.len() >= UNION_SELECT.len()
+            && self.plain_letters.union_select.may_hold(bytes.letters());
+        if bytes.0 & DIGIT == 0 && !union_select {
+            return false; // no digit for a keyword to follow, no `unionselect`
         }
         let mut i = 0;
         while let Some(&b) = value.get(i) {
@@ -531,17 +622,79 @@ impl Prefilter {
                 i += 1;
             }
             let run = &value[start..i];
-            if run.eq_ignore_ascii_case(b"unionselect") {
+            if union_select && run.eq_ignore_ascii_case(UNION_SELECT) {
                 return true;
             }
             // The shortest SQL keyword has two letters; a shorter run is no keyword, and
             // hexadecimal letters before one would be part of its run.
             let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
-            if after_digit && self.run_after_digit(run).contains(Class::Sqli) {
+            if after_digit && self.sql_run_after_digit(run) {
                 return true;
             }
         }
         false
+    }
+
+    /// [`Prefilter::plain_words`] as it was first written, a search per word and no letter
+    /// check: its slow twin.
+    #[cfg(test)]
+    fn plain_words_by_search(&self, value: &[u8]) -> ClassSet {
+        let before = |at: usize, word: &[u8]| {
+            at >= word.len() && value[at - word.len()..at].eq_ignore_ascii_case(word)
+        };
+        let xp = memchr::memchr_iter(b'_', value)
+            .any(|at| before(at, b"xp") || before(at, b"sp") || before(at, b"utl"));
+        let mut runs = value
+            .split(|b| !b.is_ascii_alphabetic())
+            .scan(0, |start, run| {
+                let at = *start;
+                *start += run.len() + 1;
+                Some((at, run))
+            })
+            .filter(|(_, run)| !run.is_empty());
+        let sql_run = runs.any(|(at, run)| {
+            run.eq_ignore_ascii_case(UNION_SELECT)
+                || (at > 0
+                    && value[at - 1].is_ascii_digit()
+                    && run.len() >= 2
+                    && self.run_after_digit(run).contains(Class::Sqli))
+        });
+        let moz = memchr::memchr_iter(b'-', value).any(|at| {
+            value
+                .get(at + 1..at + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"moz-"))
+        });
+        let sink = memchr::memchr_iter(b'.', value)
+            .any(|at| before(at, b"document") || before(at, b"string"));
+        let mut set = ClassSet::EMPTY;
+        if xp || sql_run {
+            set = set.with(Class::Sqli);
+        }
+        if moz || sink {
+            set = set.with(Class::Xss);
+        }
+        set
+    }
+
+    /// Whether a run of letters right after a digit holds an SQL keyword as
+    /// [`Prefilter::run_after_digit`] reads it: the run, or a suffix after its leading
+    /// hexadecimal letters. The same as `run_after_digit(run).contains(Class::Sqli)`, by SQL's
+    /// keywords alone, whose shapes (first letter, length) a random token's runs seldom have.
+    fn sql_run_after_digit(&self, run: &[u8]) -> bool {
+        let hex = run.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        (0..=hex.min(run.len().saturating_sub(1)))
+            .any(|k| run.get(k..).is_some_and(|w| self.is_sql_keyword(w)))
+    }
+
+    /// Whether `word` (letters) is one of [`SQL_KEYWORDS`], ASCII case-insensitive: its shape
+    /// first, then the keyword map.
+    fn is_sql_keyword(&self, word: &[u8]) -> bool {
+        let shape = word
+            .first()
+            .filter(|b| b.is_ascii_alphabetic())
+            .map(|b| self.sql_shapes[usize::from(b.to_ascii_lowercase() - b'a')]);
+        shape.is_some_and(|lengths| word.len() < 32 && lengths & (1 << word.len()) != 0)
+            && self.keyword(word).contains(Class::Sqli)
     }
 
     /// Whether a value without a `:` may name an internal host, as the SSRF rule reads one:
@@ -557,7 +710,9 @@ impl Prefilter {
         plain: bool,
     ) -> bool {
         let address = bytes.0 & DIGIT != 0 && (!plain || bytes.0 & NOT_ADDRESS == 0);
-        address || self.internal_names.is_match(value)
+        address
+            || (self.internal_name_letters.may_hold(bytes.letters())
+                && self.internal_names.is_match(value))
     }
 
     /// Whether a parameter name (the last part) is one the SSRF rule reads bare hosts in:
@@ -649,6 +804,103 @@ mod tests {
             assert!(!ByteScan::of(v).is_plain(v), "{not_plain}");
         }
     }
+
+    /// Pieces of runs of letters: hexadecimal letters, SQL keywords and command names in
+    /// either case, near misses.
+    const RUN_PARTS: &[&str] = &[
+        "a",
+        "B",
+        "c",
+        "d",
+        "E",
+        "f",
+        "x",
+        "z",
+        "union",
+        "SELECT",
+        "unionselect",
+        "or",
+        "And",
+        "div",
+        "like",
+        "null",
+        "is",
+        "case",
+        "when",
+        "benchmark",
+        "ls",
+        "whoami",
+        "sh",
+        "id",
+        "uni",
+        "elect",
+    ];
+
+    /// One prefilter for the proptests (building it compiles the automata).
+    fn prefilter() -> &'static Prefilter {
+        static P: std::sync::OnceLock<Prefilter> = std::sync::OnceLock::new();
+        P.get_or_init(Prefilter::new)
+    }
+
+    /// Pieces of plain values, with the words [`Prefilter::plain_words`] reads and near misses.
+    const PLAIN_PARTS: &[&str] = &[
+        "1",
+        "0x",
+        "9e",
+        "a",
+        "Z",
+        "_",
+        "-",
+        ".",
+        ",",
+        "@",
+        "xp",
+        "SP",
+        "utl",
+        "union",
+        "UNIONselect",
+        "select",
+        "or",
+        "and",
+        "div",
+        "like",
+        "null",
+        "moz",
+        "moz-",
+        "document",
+        "String",
+        "fromcharcode",
+        "abcdef",
+        "bob",
+        "2024",
+        "tok",
+    ];
+
+    /// Pieces of host names, with the SSRF rule's internal names cut and whole.
+    const HOST_PARTS: &[&str] = &[
+        "meta",
+        "DATA",
+        "metadata",
+        "instance-",
+        "local",
+        "HOST",
+        "test",
+        "lvh",
+        ".me",
+        "vcap",
+        "x",
+        "_",
+        "-",
+        ".",
+        "1",
+        "é",
+        "moz",
+        "doc",
+        "ument",
+        "string",
+        "union",
+        "select",
+    ];
 
     /// Every class wanted, for the trigger tests.
     fn all() -> ClassSet {
@@ -751,6 +1003,54 @@ mod tests {
             prop_assert_eq!(scan.has_dot(), v.contains(&b'.'));
             prop_assert_eq!(scan.has_quote(), v.iter().any(|b| matches!(b, b'\'' | b'"' | b'`')));
             prop_assert_eq!(scan.classes(), slow_byte_classes(&v));
+            let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).fold(0u32, |acc, b| acc | 1 << (b.to_ascii_lowercase() - b'a'));
+            prop_assert_eq!(scan.letters(), letters);
         }
+
+        /// The one-pass, letter-checked reading of a plain value's words says what a search
+        /// per word says.
+        #[test]
+        fn plain_words_match_a_search_per_word(
+            parts in prop::collection::vec(prop::sample::select(PLAIN_PARTS), 0..10),
+        ) {
+            let p = prefilter();
+            let v = parts.concat().into_bytes();
+            prop_assert_eq!(
+                p.plain_words(&v, ByteScan::of(&v)),
+                p.plain_words_by_search(&v),
+                "{:?}", String::from_utf8_lossy(&v)
+            );
+        }
+
+        /// A text in which an automaton finds one of the words has every letter of one: the
+        /// letter check never rules out a text the search would match.
+        #[test]
+        fn word_letters_never_rule_out_a_match(
+            parts in prop::collection::vec(prop::sample::select(HOST_PARTS), 0..8),
+        ) {
+            let text = parts.concat().into_bytes();
+            let letters = ByteScan::of(&text).letters();
+            let names = ["metadata", "instance-data", "localhost", "localtest.me", "lvh.me", "vcap.me", "xp", "sp", "utl", "moz", "document", "string", "unionselect"];
+            for w in names {
+                if crate::rules::words(&[w]).is_match(&text[..]) {
+                    prop_assert!(WordLetters::new(&[w]).may_hold(letters), "{} in {:?}", w, String::from_utf8_lossy(&text));
+                }
+            }
+        }
+
+        /// The SQL-only reading of a run after a digit says what reading every keyword says.
+        #[test]
+        fn sql_run_after_digit_matches_every_keyword(
+            parts in prop::collection::vec(prop::sample::select(RUN_PARTS), 1..5),
+        ) {
+            let p = prefilter();
+            let run = parts.concat().into_bytes();
+            prop_assert_eq!(
+                p.sql_run_after_digit(&run),
+                p.run_after_digit(&run).contains(Class::Sqli),
+                "{:?}", String::from_utf8_lossy(&run)
+            );
+        }
+
     }
 }

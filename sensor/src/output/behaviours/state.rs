@@ -200,14 +200,19 @@ pub struct IdSet {
 impl IdSet {
     /// Remember `fp`, unless `max` values are remembered already.
     pub fn insert(&mut self, fp: u64, max: usize) -> Insert {
+        // Below the bound one probe decides; at it, a value not there is turned away.
+        if self.set.len() < max {
+            return if self.set.insert(fp) {
+                Insert::New
+            } else {
+                Insert::Seen
+            };
+        }
         if self.set.contains(&fp) {
-            return Insert::Seen;
+            Insert::Seen
+        } else {
+            Insert::Full
         }
-        if self.set.len() >= max {
-            return Insert::Full;
-        }
-        self.set.insert(fp);
-        Insert::New
     }
 
     /// True when `fp` is remembered.

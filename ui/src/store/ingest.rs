@@ -572,21 +572,29 @@ impl Writer {
         Ok(())
     }
 
+    /// Each table's rows in its primary key's order: consecutive inserts land on the same
+    /// B-tree pages instead of all over them.
     fn write_sessions(&mut self, b: &Batch) -> Result<(), StoreError> {
-        for (id, d) in &b.sessions {
+        let mut sessions: Vec<_> = b.sessions.iter().collect();
+        sessions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (id, d) in sessions {
             self.write_session(id, d)?;
         }
+        let mut ips: Vec<_> = b.session_ips.iter().collect();
+        ips.sort_unstable();
         let mut st = self
             .conn
             .prepare_cached("INSERT OR IGNORE INTO session_ips (ip, session_id) VALUES (?1, ?2)")?;
-        for (ip, id) in &b.session_ips {
+        for (ip, id) in ips {
             st.execute(params![&ip[..], id])?;
         }
+        let mut endpoints: Vec<_> = b.session_endpoints.iter().collect();
+        endpoints.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut st = self.conn.prepare_cached(
             "INSERT INTO session_endpoints (endpoint_id, session_id, count) VALUES (?1, ?2, ?3)
              ON CONFLICT (endpoint_id, session_id) DO UPDATE SET count = count + excluded.count",
         )?;
-        for ((e, id), n) in &b.session_endpoints {
+        for ((e, id), n) in endpoints {
             st.execute(params![e, id, n])?;
         }
         Ok(())

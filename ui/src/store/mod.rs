@@ -125,7 +125,7 @@ impl Store {
     }
 
     /// Makes lines ready for the writer on another thread (parse, pack with the store's
-    /// dictionary); open it after [`Store::writer`].
+    /// dictionary, or train one from the first records when it has none).
     pub fn preparer(&self) -> Result<Preparer, StoreError> {
         Preparer::new(dictionary(&self.connect(true)?)?.as_deref())
     }

@@ -42,7 +42,7 @@ pub enum CodecError {
     /// A frame names a dictionary the store does not have.
     #[error("a stored record names zstd dictionary {0}, which the store does not hold; the store is damaged")]
     MissingDictionary(u32),
-    /// A frame whose header does not say its size, or says more than [`MAX_RECORD_BYTES`].
+    /// A frame whose header does not say its size, or says more than `MAX_RECORD_BYTES` (256 MiB).
     #[error("a stored record is not a zstd frame of a known size; the store is damaged")]
     BadFrame,
     /// The text is not UTF-8 (it was JSON on the way in).

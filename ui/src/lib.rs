@@ -15,4 +15,4 @@ pub mod store;
 pub mod web;
 
 pub use config::{RetentionConfig, Token, UiConfig};
-pub use store::{IngestStats, Store, StoreError, Writer};
+pub use store::{IngestStats, Prepared, Preparer, Store, StoreError, Writer};

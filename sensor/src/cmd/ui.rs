@@ -14,9 +14,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use apitap_ui::record::{self, Parsed, RecordError};
 use apitap_ui::web::{App, Credential, Server, ServerConfig};
-use apitap_ui::{IngestStats, Store, StoreError, Token, UiConfig};
+use apitap_ui::{IngestStats, Prepared, Preparer, Store, StoreError, Token, UiConfig};
 use clap::Args;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
@@ -93,7 +92,7 @@ pub struct UiArgs {
 /// A chunk of lines for the writer, each read already (parsing runs on the reader thread,
 /// beside the writer's inserts).
 struct Chunk {
-    lines: Vec<(Vec<u8>, Result<Parsed, RecordError>)>,
+    lines: Vec<Prepared>,
 }
 
 impl Chunk {
@@ -103,12 +102,17 @@ impl Chunk {
         }
     }
 
-    /// Read a line and add it; blank lines are left out.
-    fn add(&mut self, line: Vec<u8>, sensor: Option<&str>) {
-        if !line.trim_ascii().is_empty() {
-            let parsed = record::parse(line.trim_ascii(), sensor);
-            self.lines.push((line, parsed));
+    /// Read a line (parse it, pack its text) and add it; blank lines are left out.
+    fn add(
+        &mut self,
+        prep: &mut Preparer,
+        line: &[u8],
+        sensor: Option<&str>,
+    ) -> Result<(), RunError> {
+        if let Some(p) = prep.prepare(line, sensor).map_err(RunError::StoreWrite)? {
+            self.lines.push(p);
         }
+        Ok(())
     }
 }
 
@@ -181,7 +185,8 @@ pub fn run(args: &UiArgs) -> Result<Outcome, RunError> {
     let (tx, rx) = bounded::<Chunk>(CHANNEL_CHUNKS);
     let writer = spawn_writer(&store, &cfg.ui, rx, Arc::clone(&stop))?;
     let started = Instant::now();
-    let feeder = spawn_feeder(args.inputs.clone(), kafka, tx)?;
+    let prep = store.preparer()?;
+    let feeder = spawn_feeder(args.inputs.clone(), kafka, prep, tx)?;
     if args.ingest_only {
         let fed = feeder.join().map_err(|_| panicked("reader"))?;
         let stats = writer.join().map_err(|_| panicked("writer"))??;
@@ -327,6 +332,7 @@ fn reader_options(args: &UiArgs, cfg: &Config, brokers: &str) -> Result<ReaderOp
 fn spawn_feeder(
     inputs: Vec<PathBuf>,
     kafka: Option<ReaderOptions>,
+    mut prep: Preparer,
     tx: Sender<Chunk>,
 ) -> Result<JoinHandle<Result<(), RunError>>, RunError> {
     // Files are opened here, so that a missing one is a usage error before anything runs.
@@ -345,13 +351,13 @@ fn spawn_feeder(
         .name("apitap-ui-read".into())
         .spawn(move || {
             for (name, src) in sources {
-                read_lines(&name, src, &tx)?;
+                read_lines(&name, src, &mut prep, &tx)?;
             }
             if let Some(opts) = kafka {
                 let mut reader = Reader::open(opts)?;
                 while let Some(rec) = reader.next_record()? {
                     let mut chunk = Chunk::with_capacity(1);
-                    chunk.add(rec.payload, rec.sensor_id.as_deref());
+                    chunk.add(&mut prep, &rec.payload, rec.sensor_id.as_deref())?;
                     if tx.send(chunk).is_err() {
                         break;
                     }
@@ -363,16 +369,22 @@ fn spawn_feeder(
 }
 
 /// Send a source's lines to the writer in chunks.
-fn read_lines(name: &str, src: Box<dyn Read + Send>, tx: &Sender<Chunk>) -> Result<(), RunError> {
+fn read_lines(
+    name: &str,
+    src: Box<dyn Read + Send>,
+    prep: &mut Preparer,
+    tx: &Sender<Chunk>,
+) -> Result<(), RunError> {
     let mut r = BufReader::with_capacity(1 << 20, src);
     let mut chunk = Chunk::with_capacity(CHUNK_LINES);
+    let mut line = Vec::new();
     loop {
-        let mut line = Vec::new();
+        line.clear();
         let n = r
             .read_until(b'\n', &mut line)
             .map_err(|e| RunError::Usage(format!("cannot read --input {name}: {e}")))?;
         if n > 0 {
-            chunk.add(line, None);
+            chunk.add(prep, &line, None)?;
         }
         if chunk.lines.len() >= CHUNK_LINES || (n == 0 && !chunk.lines.is_empty()) {
             let full = std::mem::replace(&mut chunk, Chunk::with_capacity(CHUNK_LINES));
@@ -405,8 +417,8 @@ fn spawn_writer(
                 let wait = oldest.map_or(flush_every, |t| flush_every.saturating_sub(t.elapsed()));
                 match rx.recv_timeout(wait.max(Duration::from_millis(1))) {
                     Ok(chunk) => {
-                        for (line, parsed) in chunk.lines {
-                            w.push_parsed(&line, parsed).map_err(write_error)?;
+                        for line in chunk.lines {
+                            w.push_prepared(line).map_err(write_error)?;
                         }
                         oldest = if w.pending() == 0 {
                             None
@@ -436,8 +448,8 @@ fn spawn_writer(
             }
             // What the readers already sent is stored too (Kafka may have committed its offsets).
             while let Ok(chunk) = rx.try_recv() {
-                for (line, parsed) in chunk.lines {
-                    w.push_parsed(&line, parsed).map_err(write_error)?;
+                for line in chunk.lines {
+                    w.push_prepared(line).map_err(write_error)?;
                 }
             }
             w.flush().map_err(write_error)?;

@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::{RetentionConfig, UiConfig};
 use crate::filter::ip_key;
-use crate::record::{self, AlertRow, HttpRow, OtherRow, Parsed, SessionRow};
+use crate::record::{self, AlertRow, HttpRow, OtherRow, Parsed, RecordError, SessionRow};
 
+use super::codec::{Dictionary, Packer};
 use super::retention::{self, RetentionStats};
 use super::{bump, StoreError};
 
@@ -50,7 +51,53 @@ impl IngestStats {
     }
 }
 
-/// A session's counts over the batch.
+/// A line made ready for the writer on another thread: its record parsed, its text packed
+/// (parsing and packing are most of ingest's work outside SQLite, and run beside the inserts).
+pub struct Prepared {
+    parsed: Result<Parsed, RecordError>,
+    /// The record's frame (empty when it is not a record).
+    frame: Vec<u8>,
+    /// The dictionary the frame was packed with, when it was just trained.
+    dictionary: Option<Dictionary>,
+}
+
+/// Makes lines ready for the [`Writer`]: one per thread that reads ([`super::Store::preparer`]).
+pub struct Preparer {
+    packer: Packer,
+}
+
+impl Preparer {
+    pub(super) fn new(dictionary: Option<&[u8]>) -> Result<Preparer, StoreError> {
+        Ok(Preparer {
+            packer: Packer::new(dictionary)?,
+        })
+    }
+
+    /// Parse a line and pack its text; None for a blank line. `sensor` names the sensor when
+    /// the record does not (the Kafka header).
+    pub fn prepare(
+        &mut self,
+        line: &[u8],
+        sensor: Option<&str>,
+    ) -> Result<Option<Prepared>, StoreError> {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return Ok(None);
+        }
+        let parsed = record::parse(line, sensor);
+        let (frame, dictionary) = match parsed {
+            Ok(_) => self.packer.pack(line)?,
+            Err(_) => (Vec::new(), None),
+        };
+        Ok(Some(Prepared {
+            parsed,
+            frame,
+            dictionary,
+        }))
+    }
+}
+
+/// A session's counts over the batch, and its latest session record.
 #[derive(Default)]
 struct SessionDelta {
     first_us: i64,
@@ -62,6 +109,54 @@ struct SessionDelta {
     zombie: i64,
     client_ip: Option<String>,
     sensor: Option<String>,
+    summary: Option<SummaryDelta>,
+}
+
+/// What the batch's session records of a part say.
+struct SummaryDelta {
+    /// The latest record (the highest phase, then the newest), with its frame.
+    latest: SessionRow,
+    frame: Vec<u8>,
+    /// The first key source any of them names.
+    key_source: Option<String>,
+    /// The largest counts any of them carries.
+    attacks: i64,
+    alerts: i64,
+    shadow: i64,
+    zombie: i64,
+}
+
+impl SummaryDelta {
+    fn new(s: SessionRow, frame: Vec<u8>) -> Self {
+        SummaryDelta {
+            key_source: s.key_source.clone(),
+            attacks: s.attacks,
+            alerts: s.alerts,
+            shadow: s.shadow,
+            zombie: s.zombie,
+            latest: s,
+            frame,
+        }
+    }
+
+    /// Add a later-read record of the same part.
+    fn add(&mut self, s: SessionRow, frame: Vec<u8>) {
+        if self.key_source.is_none() {
+            self.key_source.clone_from(&s.key_source);
+        }
+        self.attacks = self.attacks.max(s.attacks);
+        self.alerts = self.alerts.max(s.alerts);
+        self.shadow = self.shadow.max(s.shadow);
+        self.zombie = self.zombie.max(s.zombie);
+        if (s.phase_rank, s.ts_us) >= (self.latest.phase_rank, self.latest.ts_us) {
+            let mut s = s;
+            // As in the store: a later record without a user keeps the one named before.
+            s.user = s.user.or(self.latest.user.take());
+            s.role = s.role.or(self.latest.role.take());
+            self.latest = s;
+            self.frame = frame;
+        }
+    }
 }
 
 /// An endpoint's counts over the batch.
@@ -130,6 +225,8 @@ impl Batch {
 /// The ingest side of the store: owns the one write connection.
 pub struct Writer {
     conn: Connection,
+    /// For [`Writer::push`] (lines not prepared by another thread).
+    preparer: Preparer,
     batch_records: usize,
     max_endpoints: usize,
     retention: RetentionConfig,
@@ -148,7 +245,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(conn: Connection, cfg: &UiConfig) -> Result<Writer, StoreError> {
+    pub(super) fn new(
+        conn: Connection,
+        preparer: Preparer,
+        cfg: &UiConfig,
+    ) -> Result<Writer, StoreError> {
         let endpoint_ids = {
             let mut st = conn.prepare("SELECT endpoint, id FROM endpoints")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -161,6 +262,7 @@ impl Writer {
             .unwrap_or(i64::MIN);
         Ok(Writer {
             conn,
+            preparer,
             batch_records: cfg.batch_records,
             max_endpoints: cfg.max_endpoints,
             retention: cfg.retention.clone(),
@@ -188,35 +290,38 @@ impl Writer {
     /// (the Kafka header). A line that is not a record is counted and skipped; the batch is
     /// committed when full.
     pub fn push(&mut self, line: &[u8], sensor: Option<&str>) -> Result<(), StoreError> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Ok(());
+        match self.preparer.prepare(line, sensor)? {
+            Some(p) => self.push_prepared(p),
+            None => Ok(()),
         }
-        self.push_parsed(line, record::parse(line, sensor))
     }
 
-    /// Ingest a line already read with [`record::parse`] (by another thread: parsing is a
-    /// third of ingest, and can run beside the inserts).
-    pub fn push_parsed(
-        &mut self,
-        line: &[u8],
-        parsed: Result<Parsed, record::RecordError>,
-    ) -> Result<(), StoreError> {
+    /// Ingest a line made ready by a [`Preparer`] (on another thread).
+    pub fn push_prepared(&mut self, line: Prepared) -> Result<(), StoreError> {
+        let Prepared {
+            parsed,
+            frame,
+            dictionary,
+        } = line;
         let Ok(parsed) = parsed else {
             self.stats.invalid += 1;
             return Ok(());
         };
-        // Records are stored as received; a line that parsed as JSON is valid UTF-8.
-        let text = std::str::from_utf8(line.trim_ascii()).unwrap_or_default();
         if self.pending == 0 {
             self.conn.execute_batch("BEGIN")?;
         }
         self.pending += 1;
+        if let Some(d) = dictionary {
+            // In the transaction of the first record packed with it.
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO dictionaries (id, bytes) VALUES (?1, ?2)")?
+                .execute(params![d.id, d.bytes])?;
+        }
         match parsed {
-            Parsed::Http(h) => self.http(&h, text)?,
-            Parsed::Session(s) => self.session(&s, text)?,
-            Parsed::Alert(a) => self.alert(&a, text)?,
-            Parsed::Other(o) => self.other(&o, text)?,
+            Parsed::Http(h) => self.http(&h, &frame)?,
+            Parsed::Session(s) => self.session(s, frame),
+            Parsed::Alert(a) => self.alert(&a, &frame)?,
+            Parsed::Other(o) => self.other(&o, &frame)?,
         }
         if self.pending >= self.batch_records {
             self.flush()?;
@@ -224,7 +329,7 @@ impl Writer {
         Ok(())
     }
 
-    fn http(&mut self, h: &HttpRow, text: &str) -> Result<(), StoreError> {
+    fn http(&mut self, h: &HttpRow, frame: &[u8]) -> Result<(), StoreError> {
         let endpoint_id = match &h.endpoint {
             Some(e) => self.endpoint_id(e, h.ts_us)?,
             None => None,
@@ -251,7 +356,7 @@ impl Writer {
                 h.attacks.len(),
                 h.auth,
                 h.sensor,
-                text
+                frame
             ])?;
         if inserted == 0 {
             self.stats.duplicates += 1;
@@ -358,76 +463,29 @@ impl Writer {
         Ok(Some(id))
     }
 
-    fn session(&mut self, s: &SessionRow, text: &str) -> Result<(), StoreError> {
+    /// A session record joins the batch: applied with the part's transactions at commit.
+    fn session(&mut self, s: SessionRow, frame: Vec<u8>) {
         self.stats.sessions += 1;
-        self.ensure_session(&s.session_id, s.first_us, s.last_us)?;
-        // The record replaces the part's stored one when it is of a later phase, or of the
-        // same phase and not older; read before the update below moves the rank.
-        self.conn
-            .prepare_cached(
-                "INSERT INTO session_records (session_id, record) VALUES (?1, ?2)
-                 ON CONFLICT (session_id) DO UPDATE SET record = excluded.record
-                 WHERE (SELECT ?3 > summary_rank OR (?3 = summary_rank AND ?4 >= summary_ts_us)
-                        FROM sessions WHERE session_id = ?1)",
-            )?
-            .execute(params![s.session_id, text, s.phase_rank, s.ts_us])?;
-        self.conn
-            .prepare_cached(
-                "UPDATE sessions SET
-                   first_us = min(first_us, ?2), last_us = max(last_us, ?3),
-                   requests = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), ?6, requests),
-                   user = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), coalesce(?7, user), user),
-                   role = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), coalesce(?8, role), role),
-                   summary_ts_us = iif(?4 > summary_rank OR (?4 = summary_rank AND ?5 >= summary_ts_us), ?5, summary_ts_us),
-                   summary_rank = max(summary_rank, ?4),
-                   key_source = coalesce(key_source, ?9),
-                   sensor = coalesce(sensor, ?10),
-                   client_ip = coalesce(client_ip, ?11),
-                   attacks_rec = max(attacks_rec, ?12), alerts_rec = max(alerts_rec, ?13),
-                   shadow_rec = max(shadow_rec, ?14), zombie_rec = max(zombie_rec, ?15)
-                 WHERE session_id = ?1",
-            )?
-            .execute(params![
-                s.session_id,
-                s.first_us,
-                s.last_us,
-                s.phase_rank,
-                s.ts_us,
-                s.requests,
-                s.user,
-                s.role,
-                s.key_source,
-                s.sensor,
-                s.client_ips.first().map(|ip| ip.to_string()),
-                s.attacks,
-                s.alerts,
-                s.shadow,
-                s.zombie
-            ])?;
+        let b = &mut self.batch;
         for ip in &s.client_ips {
-            self.batch
-                .session_ips
-                .insert((ip_key(*ip), s.session_id.clone()));
+            b.session_ips.insert((ip_key(*ip), s.session_id.clone()));
         }
-        Ok(())
+        let d = b.session(&s.session_id, s.first_us);
+        d.first_us = d.first_us.min(s.first_us);
+        d.last_us = d.last_us.max(s.last_us);
+        if d.client_ip.is_none() {
+            d.client_ip = s.client_ips.first().map(|ip| ip.to_string());
+        }
+        if d.sensor.is_none() {
+            d.sensor.clone_from(&s.sensor);
+        }
+        match &mut d.summary {
+            Some(sum) => sum.add(s, frame),
+            None => d.summary = Some(SummaryDelta::new(s, frame)),
+        }
     }
 
-    /// Create the session's row when it has none, counting it in its first minute.
-    fn ensure_session(&mut self, id: &str, first_us: i64, last_us: i64) -> Result<(), StoreError> {
-        let created = self
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO sessions (session_id, first_us, last_us) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, first_us, last_us])?;
-        if created > 0 {
-            self.batch.minute(first_us).sessions += 1;
-            self.stats.sessions_created += 1;
-        }
-        Ok(())
-    }
-
-    fn alert(&mut self, a: &AlertRow, text: &str) -> Result<(), StoreError> {
+    fn alert(&mut self, a: &AlertRow, frame: &[u8]) -> Result<(), StoreError> {
         let ids = serde_json::to_string(&a.transaction_ids).unwrap_or_else(|_| "[]".into());
         let inserted = self
             .conn
@@ -446,7 +504,7 @@ impl Writer {
                 a.endpoint,
                 ids,
                 a.sensor,
-                text
+                frame
             ])?;
         if inserted == 0 {
             self.stats.duplicates += 1;
@@ -467,12 +525,12 @@ impl Writer {
         Ok(())
     }
 
-    fn other(&mut self, o: &OtherRow, text: &str) -> Result<(), StoreError> {
+    fn other(&mut self, o: &OtherRow, frame: &[u8]) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO other_records (type, ts_us, session_id, record) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![o.kind, o.ts_us, o.session_id, text])?;
+            .execute(params![o.kind, o.ts_us, o.session_id, frame])?;
         self.stats.other += 1;
         Ok(())
     }
@@ -514,34 +572,115 @@ impl Writer {
         Ok(())
     }
 
+    /// Each table's rows in its primary key's order: consecutive inserts land on the same
+    /// B-tree pages instead of all over them.
     fn write_sessions(&mut self, b: &Batch) -> Result<(), StoreError> {
-        for (id, d) in &b.sessions {
-            self.ensure_session(id, d.first_us, d.last_us)?;
+        let mut sessions: Vec<_> = b.sessions.iter().collect();
+        sessions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (id, d) in sessions {
+            self.write_session(id, d)?;
+        }
+        let mut ips: Vec<_> = b.session_ips.iter().collect();
+        ips.sort_unstable();
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO session_ips (ip, session_id) VALUES (?1, ?2)")?;
+        for (ip, id) in ips {
+            st.execute(params![&ip[..], id])?;
+        }
+        let mut endpoints: Vec<_> = b.session_endpoints.iter().collect();
+        endpoints.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO session_endpoints (endpoint_id, session_id, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (endpoint_id, session_id) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((e, id), n) in endpoints {
+            st.execute(params![e, id, n])?;
+        }
+        Ok(())
+    }
+
+    /// One part's sums and latest session record: one insert when the part is new (each of
+    /// the sessions table's indexes written once), else one update.
+    fn write_session(&mut self, id: &str, d: &SessionDelta) -> Result<(), StoreError> {
+        let stored: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT summary_rank, summary_ts_us FROM sessions WHERE session_id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let sum = d.summary.as_ref();
+        let latest = sum.map(|s| &s.latest);
+        // A later phase's record replaces an earlier one, and a newer one of the same phase.
+        let replaces = match (latest, stored) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(l), Some(old)) => (l.phase_rank, l.ts_us) >= old,
+        };
+        let rec = |f: fn(&SummaryDelta) -> i64| sum.map_or(0, f);
+        let args = params![
+            id,
+            d.first_us,
+            d.last_us,
+            d.tx,
+            d.attacks,
+            d.alerts,
+            d.shadow,
+            d.zombie,
+            d.client_ip,
+            d.sensor,
+            replaces,
+            latest.map(|l| l.requests),
+            latest.and_then(|l| l.user.as_deref()),
+            latest.and_then(|l| l.role.as_deref()),
+            latest.map_or(0, |l| l.phase_rank),
+            latest.map_or(0, |l| l.ts_us),
+            sum.and_then(|s| s.key_source.as_deref()),
+            rec(|s| s.attacks),
+            rec(|s| s.alerts),
+            rec(|s| s.shadow),
+            rec(|s| s.zombie),
+        ];
+        if stored.is_none() {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO sessions (session_id, first_us, last_us, tx_count, attacks_tx,
+                       alerts_n, shadow_tx, zombie_tx, client_ip, sensor, requests, user, role,
+                       summary_rank, summary_ts_us, key_source, attacks_rec, alerts_rec,
+                       shadow_rec, zombie_rec)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, iif(?11, ?12, NULL), ?13, ?14,
+                       ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                )?
+                .execute(args)?;
+            self.batch.minute(d.first_us).sessions += 1;
+            self.stats.sessions_created += 1;
+        } else {
             self.conn
                 .prepare_cached(
                     "UPDATE sessions SET first_us = min(first_us, ?2), last_us = max(last_us, ?3),
                        tx_count = tx_count + ?4, attacks_tx = attacks_tx + ?5, alerts_n = alerts_n + ?6,
                        shadow_tx = shadow_tx + ?7, zombie_tx = zombie_tx + ?8,
-                       client_ip = coalesce(client_ip, ?9), sensor = coalesce(sensor, ?10)
+                       client_ip = coalesce(client_ip, ?9), sensor = coalesce(sensor, ?10),
+                       requests = iif(?11, ?12, requests),
+                       user = iif(?11, coalesce(?13, user), user),
+                       role = iif(?11, coalesce(?14, role), role),
+                       summary_rank = max(summary_rank, ?15),
+                       summary_ts_us = iif(?11, ?16, summary_ts_us),
+                       key_source = coalesce(key_source, ?17),
+                       attacks_rec = max(attacks_rec, ?18), alerts_rec = max(alerts_rec, ?19),
+                       shadow_rec = max(shadow_rec, ?20), zombie_rec = max(zombie_rec, ?21)
                      WHERE session_id = ?1",
                 )?
-                .execute(params![
-                    id, d.first_us, d.last_us, d.tx, d.attacks, d.alerts, d.shadow, d.zombie,
-                    d.client_ip, d.sensor
-                ])?;
+                .execute(args)?;
         }
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT OR IGNORE INTO session_ips (ip, session_id) VALUES (?1, ?2)")?;
-        for (ip, id) in &b.session_ips {
-            st.execute(params![&ip[..], id])?;
-        }
-        let mut st = self.conn.prepare_cached(
-            "INSERT INTO session_endpoints (endpoint_id, session_id, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (endpoint_id, session_id) DO UPDATE SET count = count + excluded.count",
-        )?;
-        for ((e, id), n) in &b.session_endpoints {
-            st.execute(params![e, id, n])?;
+        if let (true, Some(s)) = (replaces, sum) {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO session_records (session_id, record) VALUES (?1, ?2)
+                     ON CONFLICT (session_id) DO UPDATE SET record = excluded.record",
+                )?
+                .execute(params![id, s.frame])?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! thread of its own), any number of [`Reader`]s query; WAL mode keeps them from waiting on
 //! each other. Why SQLite and not DuckDB: docs/ui.md.
 
+mod codec;
 mod ingest;
 mod notes;
 mod query;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use ingest::{IngestStats, Writer};
+pub use codec::CodecError;
+pub use ingest::{IngestStats, Prepared, Preparer, Writer};
 pub use notes::{normalize_tag, AnnotateError, Annotator, Note, Tag};
 pub use query::{
     AlertView, AttackView, EndpointView, MinuteView, Overview, Reader, SessionDetail, SessionPage,
@@ -45,6 +47,9 @@ pub enum StoreError {
     /// A statement failed (disk full, a corrupt file).
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A record could not be packed, or a stored one read back.
+    #[error("store: {0}")]
+    Codec(#[from] CodecError),
 }
 
 /// Where the store lives; opens connections to it.
@@ -60,7 +65,7 @@ impl Store {
             path: path.to_path_buf(),
         };
         let conn = store.connect(false)?;
-        conn.execute_batch(schema::SCHEMA)?;
+        // The version first: a store of another one is left as it is (no table added).
         let found: Option<i64> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -69,18 +74,19 @@ impl Store {
             )
             .ok();
         match found {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION],
-                )?;
-            }
-            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) if v == SCHEMA_VERSION => conn.execute_batch(schema::SCHEMA)?,
             Some(found) => {
                 return Err(StoreError::Version {
                     path: store.path,
                     found,
                 })
+            }
+            None => {
+                conn.execute_batch(schema::SCHEMA)?;
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
             }
         }
         Ok(store)
@@ -114,7 +120,14 @@ impl Store {
     pub fn writer(&self, cfg: &crate::config::UiConfig) -> Result<Writer, StoreError> {
         let conn = self.connect(false)?;
         conn.execute_batch(schema::WRITER_PRAGMAS)?;
-        Writer::new(conn, cfg)
+        let preparer = Preparer::new(dictionary(&conn)?.as_deref())?;
+        Writer::new(conn, preparer, cfg)
+    }
+
+    /// Makes lines ready for the writer on another thread (parse, pack with the store's
+    /// dictionary, or train one from the first records when it has none).
+    pub fn preparer(&self) -> Result<Preparer, StoreError> {
+        Preparer::new(dictionary(&self.connect(true)?)?.as_deref())
     }
 
     /// A query side (read-only).
@@ -126,6 +139,18 @@ impl Store {
     pub fn annotator(&self) -> Result<Annotator, StoreError> {
         Ok(Annotator::new(self.connect(false)?))
     }
+}
+
+/// The store's newest record dictionary, when it has one.
+fn dictionary(conn: &Connection) -> Result<Option<Vec<u8>>, StoreError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT bytes FROM dictionaries ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// Add `delta` to a named counter of the store.

@@ -1,6 +1,7 @@
 //! Queries behind the views. Every list is sorted and paged here, in SQL, on indexed columns;
 //! the views only render what comes back.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
@@ -8,6 +9,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::filter::{glob, ip_from_key, ApiUse, SessionFilter, SortKey};
 
+use super::codec::{CodecError, Unpacker};
 use super::notes::{Note, Tag};
 use super::StoreError;
 
@@ -241,6 +243,8 @@ pub struct Overview {
 /// A read-only connection to the store.
 pub struct Reader {
     conn: Connection,
+    /// Unpacks stored record text (codec.rs).
+    unpacker: RefCell<Unpacker>,
 }
 
 /// The list's columns, shared by every query that returns session rows.
@@ -249,7 +253,21 @@ const SESSION_COLUMNS: &str = "s.session_id, s.first_us, s.last_us, s.user, s.ke
 
 impl Reader {
     pub(super) fn new(conn: Connection) -> Self {
-        Reader { conn }
+        Reader {
+            conn,
+            unpacker: RefCell::new(Unpacker::default()),
+        }
+    }
+
+    /// A stored record's text.
+    fn text(&self, frame: &[u8]) -> Result<String, StoreError> {
+        let dictionary = |id: u32| -> Result<Option<Vec<u8>>, CodecError> {
+            self.conn
+                .prepare_cached("SELECT bytes FROM dictionaries WHERE id = ?1")
+                .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
+                .map_err(|e| CodecError::Zstd(std::io::Error::other(e)))
+        };
+        Ok(self.unpacker.borrow_mut().unpack(frame, dictionary)?)
     }
 
     /// A page of the sessions list.
@@ -371,11 +389,12 @@ impl Reader {
         let Some((mut row, role)) = found else {
             return Ok(None);
         };
-        let summary: Option<String> = self
+        let summary: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT record FROM session_records WHERE session_id = ?1")?
             .query_row([id], |r| r.get(0))
             .optional()?;
+        let summary = summary.map(|f| self.text(&f)).transpose()?;
         self.decorate(&mut row)?;
         Ok(Some(SessionDetail {
             tx: self.transactions(id, tx_offset, tx_rows, records)?,
@@ -424,7 +443,8 @@ impl Reader {
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map(params![id, rows, offset], |r| {
-            Ok(TxView {
+            let frame: Option<Vec<u8>> = r.get(10)?;
+            let tx = TxView {
                 id: r.get(0)?,
                 ts_us: r.get(1)?,
                 transaction_id: r.get(2)?,
@@ -436,12 +456,16 @@ impl Reader {
                 latency_us: r.get(8)?,
                 api_status: r.get(9)?,
                 attacks: Vec::new(),
-                record: r.get(10)?,
-            })
+                record: None,
+            };
+            Ok((tx, frame))
         })?;
-        let mut out: Vec<TxView> = rows.collect::<Result<_, _>>()?;
-        for t in &mut out {
+        let rows: Vec<(TxView, Option<Vec<u8>>)> = rows.collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut t, frame) in rows {
             t.attacks = attacks.remove(&t.id).unwrap_or_default();
+            t.record = frame.map(|f| self.text(&f)).transpose()?;
+            out.push(t);
         }
         Ok(out)
     }
@@ -465,11 +489,12 @@ impl Reader {
 
     /// One transaction's record, when it belongs to the session.
     pub fn tx_record(&self, session_id: &str, tx: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let frame: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT record FROM tx WHERE id = ?1 AND session_id = ?2")?
             .query_row(params![tx, session_id], |r| r.get(0))
-            .optional()?)
+            .optional()?;
+        frame.map(|f| self.text(&f)).transpose()
     }
 
     fn alerts_of(&self, id: &str) -> Result<Vec<AlertView>, StoreError> {
@@ -483,8 +508,13 @@ impl Reader {
         let mut st = self.conn.prepare_cached(
             "SELECT type, ts_us, record FROM other_records WHERE session_id = ?1 ORDER BY ts_us, id",
         )?;
-        let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = st.query_map([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        let rows: Vec<(String, i64, Vec<u8>)> = rows.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(kind, ts, frame)| Ok((kind, ts, self.text(&frame)?)))
+            .collect()
     }
 
     fn tags_of(&self, id: &str) -> Result<Vec<Tag>, StoreError> {
@@ -561,12 +591,8 @@ impl Reader {
         let mut st = self.conn.prepare_cached(sql)?;
         let rows = st.query_map(params_from_iter(args), |r| {
             let ids: String = r.get(8)?;
-            let record: String = r.get(9)?;
-            let evidence = serde_json::from_str::<serde_json::Value>(&record)
-                .ok()
-                .and_then(|v| v.get("evidence").and_then(|e| e.as_object()).cloned())
-                .unwrap_or_default();
-            Ok(AlertView {
+            let frame: Vec<u8> = r.get(9)?;
+            let alert = AlertView {
                 id: r.get(0)?,
                 ts_us: r.get(1)?,
                 first_us: r.get(2)?,
@@ -576,11 +602,22 @@ impl Reader {
                 user: r.get(6)?,
                 endpoint: r.get(7)?,
                 transaction_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                evidence,
-                record,
-            })
+                evidence: serde_json::Map::new(),
+                record: String::new(),
+            };
+            Ok((alert, frame))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(AlertView, Vec<u8>)> = rows.collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut a, frame) in rows {
+            a.record = self.text(&frame)?;
+            a.evidence = serde_json::from_str::<serde_json::Value>(&a.record)
+                .ok()
+                .and_then(|v| v.get("evidence").and_then(|e| e.as_object()).cloned())
+                .unwrap_or_default();
+            out.push(a);
+        }
+        Ok(out)
     }
 
     /// The inventory: endpoints matching `pattern` (a GLOB) and `api_status`, most requested

@@ -149,12 +149,15 @@ fn delete_before(
         "DELETE FROM sessions WHERE last_us < ?1 AND session_id NOT IN kept",
         [cutoff],
     )? as u64;
-    t.execute_batch(
-        "DELETE FROM session_ips WHERE session_id NOT IN (SELECT session_id FROM sessions);
-         DELETE FROM session_records WHERE session_id NOT IN (SELECT session_id FROM sessions);
-         DELETE FROM session_endpoints WHERE count <= 0
-           OR session_id NOT IN (SELECT session_id FROM sessions);",
-    )?;
+    if n > 0 || sessions > 0 {
+        // Scans of whole tables: only when something went (most runs delete nothing).
+        t.execute_batch(
+            "DELETE FROM session_ips WHERE session_id NOT IN (SELECT session_id FROM sessions);
+             DELETE FROM session_records WHERE session_id NOT IN (SELECT session_id FROM sessions);
+             DELETE FROM session_endpoints WHERE count <= 0
+               OR session_id NOT IN (SELECT session_id FROM sessions);",
+        )?;
+    }
     let alerts = t.execute(
         "DELETE FROM alerts WHERE ts_us < ?1 AND (session_id IS NULL OR session_id NOT IN kept)",
         [cutoff],

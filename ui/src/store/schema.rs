@@ -4,7 +4,8 @@
 
 /// Bumped when a table changes shape; a store of another version is refused with a message
 /// to move it aside.
-pub const SCHEMA_VERSION: i64 = 1;
+/// 2: record text packed (zstd with the store's dictionary, `dictionaries`).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Connection settings, run on every connection. WAL: the server's readers never wait for
 /// the ingest writer, nor it for them. `synchronous = NORMAL`: a power cut may lose the last
@@ -40,7 +41,15 @@ PRAGMA analysis_limit = 1000;
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
--- One http record. `record` is the line as received.
+-- zstd dictionaries of the record frames (codec.rs), by the id a frame names; the newest
+-- packs new records.
+CREATE TABLE IF NOT EXISTS dictionaries (
+  seq INTEGER PRIMARY KEY,
+  id INTEGER NOT NULL UNIQUE,
+  bytes BLOB NOT NULL
+);
+
+-- One http record. `record` is the line as received, packed (a zstd frame, codec.rs).
 CREATE TABLE IF NOT EXISTS tx (
   id INTEGER PRIMARY KEY,
   ts_us INTEGER NOT NULL,
@@ -56,7 +65,7 @@ CREATE TABLE IF NOT EXISTS tx (
   attacks INTEGER NOT NULL,
   auth TEXT NOT NULL,
   sensor TEXT,
-  record TEXT NOT NULL
+  record BLOB NOT NULL
 );
 -- A session's transactions in time order; also drops a record delivered twice (Kafka is
 -- at-least-once) when it has a session.
@@ -108,7 +117,7 @@ CREATE INDEX IF NOT EXISTS sessions_zombie ON sessions (last_us) WHERE zombie > 
 -- The latest session record of a part (a later phase replaces an earlier one).
 CREATE TABLE IF NOT EXISTS session_records (
   session_id TEXT PRIMARY KEY,
-  record TEXT NOT NULL
+  record BLOB NOT NULL
 );
 
 -- Client addresses of a session: `ip` is the 16-byte key of filter.rs (IPv4 mapped), so a
@@ -181,7 +190,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   endpoint TEXT,
   transaction_ids TEXT NOT NULL,
   sensor TEXT,
-  record TEXT NOT NULL
+  record BLOB NOT NULL
 );
 -- By kind and time; also drops an alert delivered twice.
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_kind ON alerts (kind, ts_us, ifnull(client_ip, ''), ifnull(session_id, ''));
@@ -194,7 +203,7 @@ CREATE TABLE IF NOT EXISTS other_records (
   type TEXT NOT NULL,
   ts_us INTEGER NOT NULL,
   session_id TEXT,
-  record TEXT NOT NULL
+  record BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS other_records_session ON other_records (session_id);
 CREATE INDEX IF NOT EXISTS other_records_time ON other_records (ts_us);

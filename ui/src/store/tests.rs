@@ -257,13 +257,34 @@ fn retention_by_age_deletes_old_records_but_keeps_annotated_sessions() {
     assert!(o.counters.contains(&("retention_tx_by_age".into(), 1)));
 }
 
+/// `n` hex digits that do not repeat: text a dictionary cannot pack away.
+fn noise(seed: u64, n: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            // xorshift64
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
 #[test]
 fn retention_by_size_deletes_the_oldest_until_under_the_bound() {
     let s = store("size");
     let mut cfg = UiConfig::default();
     cfg.retention.max_age_hours = 0;
+    // Records with a body of their own, as real ones have: packed, the transactions are still
+    // most of the store's bytes (identical records would pack down to nothing).
     let lines: Vec<String> = (0..3000)
-        .map(|i| tx(i, "big", 1 + i as u64 / 100).line())
+        .map(|i| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&tx(i, "big", 1 + i as u64 / 100).line()).unwrap();
+            v["response"]["body"] = noise(i as u64, 512).into();
+            v.to_string()
+        })
         .collect();
     ingest(&s, &cfg, &lines);
     let conn = s.connect(false).unwrap();
@@ -335,4 +356,78 @@ fn pages_follow_the_sort() {
     f.ascending = true;
     f.page = 0;
     assert_eq!(r.sessions(&f, 3).unwrap().rows[0].session_id, "s1");
+}
+
+#[test]
+fn a_batch_of_one_record_and_one_batch_of_all_give_the_same_store() {
+    // The batch sums a part's transactions and session records before writing it; a
+    // commit per record (a trickle) writes each alone. Both must give the same sessions.
+    let lines = incident();
+    let whole = store("batch-whole");
+    ingest(&whole, &UiConfig::default(), &lines);
+    let single = store("batch-single");
+    let cfg = UiConfig {
+        batch_records: 1,
+        ..UiConfig::default()
+    };
+    ingest(&single, &cfg, &lines);
+    let sessions = ids(&whole, &[]);
+    assert_eq!(sessions, ids(&single, &[]));
+    let (a, b) = (whole.reader().unwrap(), single.reader().unwrap());
+    for id in &sessions {
+        assert_eq!(
+            a.session(id, 0, 100, true).unwrap(),
+            b.session(id, 0, 100, true).unwrap(),
+            "session {id}"
+        );
+    }
+    assert_eq!(a.overview(60).unwrap(), b.overview(60).unwrap());
+}
+
+#[test]
+fn records_are_read_back_as_received_before_and_after_the_dictionary() {
+    let s = store("packed");
+    let lines: Vec<String> = (0..1500)
+        .map(|i| {
+            let mut v: Value =
+                serde_json::from_str(&tx(i, "long", 1 + i as u64 / 100).line()).unwrap();
+            v["response"]["body"] = noise(i as u64, 64).into();
+            v.to_string()
+        })
+        .collect();
+    ingest(&s, &UiConfig::default(), &lines);
+    let r = s.reader().unwrap();
+    let stored = r.session("long", 0, 2000, true).unwrap().unwrap().tx;
+    assert_eq!(stored.len(), lines.len());
+    for (t, line) in stored.iter().zip(&lines) {
+        assert_eq!(t.record.as_deref(), Some(line.as_str()));
+    }
+    let last = stored.last().unwrap().id;
+    assert_eq!(r.tx_record("long", last).unwrap().as_ref(), lines.last());
+    let conn = s.connect(true).unwrap();
+    let dictionaries: i64 = conn
+        .query_row("SELECT count(*) FROM dictionaries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(dictionaries, 1, "trained once, from the first records");
+}
+
+#[test]
+fn a_store_of_another_version_is_refused_and_left_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("apitap-ui-store-{}-v1", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ui.sqlite");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         INSERT INTO meta VALUES ('schema_version', 1);",
+    )
+    .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Version { found: 1, .. }), "{err}");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+    let tables: i64 = old
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 2, "meta and its key's index only: nothing added");
 }

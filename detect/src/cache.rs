@@ -1,34 +1,47 @@
 //! A worker's memory of values found clean: most requests repeat the values of the requests
-//! before them (User-Agent, Accept, a client's cookies on every request of its session), and a
-//! value that was read once and held no attack holds none the next time.
+//! before them (User-Agent, Accept, a client's cookies on every request of its session, the
+//! API's path segments, parameter names and JSON member names, enumerations like `page=2` or
+//! `"method":"card"`), and a value that was read once and held no attack holds none the next
+//! time.
 //!
-//! A verdict depends on the value's bytes, its kind and the last part of its name (a rule
-//! reads the parameter name: `url`, `webhook`); the detector's config is fixed for the
-//! scanner's life. All three are the key, compared byte for byte on a hit: a hash collision
-//! can cost a scan, never hide a finding. Only clean verdicts are kept; a value with a finding
-//! is read again every time, so its findings are always made the same way.
+//! A verdict depends on the value's bytes, its kind and, for the kinds the SSRF rule reads
+//! from level 2, the last part of its name (`url`, `webhook`: the only rule that reads a
+//! name); the detector's config is fixed for the scanner's life. The caller builds the key
+//! from exactly these (`Compiled::verdict_name` in `detector.rs`); it is compared byte for
+//! byte on a hit: a hash collision can cost a scan, never hide a finding. Only clean verdicts
+//! are kept; a value with a finding is read again every time, so its findings are always made
+//! the same way.
 //!
-//! Only values from headers and cookies are kept: they repeat from request to request (the
-//! same client, the same browser), where a path, a query or a body carries ids and text that
-//! mostly do not, and would only push out the ones that do.
+//! Admission: a value is kept only when it is found clean a second time. The first time only
+//! its hash is noted, in a table of [`SEEN_ENTRIES`] (direct-mapped, a new hash replacing the
+//! old one): ids, request ids and timestamps, which never come back, then cost a store and
+//! push nothing out of the table of values that do.
 //!
-//! Direct-mapped: the key's hash picks one slot, and a new entry replaces whatever was there
-//! (counted). The table holds [`VERDICT_CACHE_ENTRIES`] entries of at most
-//! [`MAX_CACHED_VALUE_BYTES`] each; longer values are not kept.
+//! The table: direct-mapped, the key's hash picks one slot, and a new entry replaces whatever
+//! was there (counted). [`VERDICT_CACHE_ENTRIES`] entries of at most
+//! [`MAX_CACHED_VALUE_BYTES`] each; longer values are not kept. At most 2 MiB of keys, about
+//! 200 KiB of slots and 128 KiB of noted hashes per scanner.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
 use foldhash::fast::FixedState;
 
 use crate::fields::Kind;
 
 /// Slots of a scanner's verdict cache (a power of two). A request reads a few values that
-/// repeat across requests; 512 keeps the common ones of many clients.
-pub const VERDICT_CACHE_ENTRIES: usize = 512;
+/// repeat across requests; 4,096 keeps the common ones and the cookies of a few thousand
+/// clients at once.
+pub const VERDICT_CACHE_ENTRIES: usize = 4096;
 
 /// Longest key (name part and value together) the cache keeps, in bytes: long enough for a
-/// browser's User-Agent or Accept header, short enough that the table stays under 256 KiB.
+/// browser's User-Agent or Accept header, short enough that the table's keys stay under 2 MiB.
 pub const MAX_CACHED_VALUE_BYTES: usize = 512;
+
+/// Hashes of values seen clean once (a power of two), 4 bytes each: a value is kept only when
+/// seen clean again before its hash is replaced, so that ids and request ids, which never come
+/// back, do not push out the values that do. 32,768 notes outlast a few thousand requests'
+/// worth of one-off values, the time between two requests of one client among thousands.
+pub const SEEN_ENTRIES: usize = 32768;
 
 /// One clean value: its key, name part first.
 struct Entry {
@@ -53,6 +66,8 @@ impl Entry {
 /// What [`VerdictCache::remember`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Remembered {
+    /// The value was seen clean for the first time: noted, not kept.
+    Noted,
     /// The value was kept in an empty slot (or was there already).
     Kept,
     /// The value was kept in place of another entry.
@@ -64,15 +79,22 @@ pub(crate) enum Remembered {
 pub(crate) struct VerdictCache {
     /// [`VERDICT_CACHE_ENTRIES`] slots once the first value is kept; empty before.
     slots: Vec<Option<Entry>>,
+    /// The hashes of values seen clean once, [`SEEN_ENTRIES`] of them once the first is
+    /// noted; 0 for none. A value is kept only when seen clean a second time.
+    seen: Vec<u32>,
     hasher: FixedState,
 }
 
 impl VerdictCache {
     fn hash(&self, kind: Kind, name: &[u8], value: &[u8]) -> u64 {
+        // The kind and the name's length in one word, then the bytes: the entry's length
+        // check tells the name from the value where they meet.
         let mut h = self.hasher.build_hasher();
-        kind.hash(&mut h);
-        name.hash(&mut h);
-        value.hash(&mut h);
+        h.write_u64(((kind as u64) << 32) | name.len() as u64);
+        if !name.is_empty() {
+            h.write(name);
+        }
+        h.write(value);
         h.finish()
     }
 
@@ -99,8 +121,21 @@ impl VerdictCache {
             .is_some_and(|e| e.is(key))
     }
 
-    /// Keeps the value of `key`, found clean.
+    /// Notes the value of `key`, found clean; keeps it when it was noted before (a
+    /// fingerprint of 0 counts as noted: such a value is kept the first time, harmlessly).
     pub(crate) fn remember(&mut self, key: &Key<'_>) -> Remembered {
+        if self.seen.is_empty() {
+            self.seen.resize(SEEN_ENTRIES, 0);
+        }
+        // The hash's high bits pick the seen slot: not the main table's.
+        let seen_slot = (key.hash >> 32) as usize & (SEEN_ENTRIES - 1);
+        let fingerprint = key.hash as u32;
+        if let Some(seen) = self.seen.get_mut(seen_slot) {
+            if *seen != fingerprint {
+                *seen = fingerprint;
+                return Remembered::Noted;
+            }
+        }
         if self.slots.is_empty() {
             self.slots.resize_with(VERDICT_CACHE_ENTRIES, || None);
         }
@@ -150,13 +185,41 @@ mod tests {
         Some(c.remember(&key))
     }
 
+    /// Found clean twice in a row: noted, then kept.
+    fn remember_twice(
+        c: &mut VerdictCache,
+        kind: Kind,
+        name: &[u8],
+        value: &[u8],
+    ) -> Option<Remembered> {
+        remember(c, kind, name, value)?;
+        remember(c, kind, name, value)
+    }
+
+    #[test]
+    fn a_value_is_kept_when_found_clean_a_second_time() {
+        let mut c = VerdictCache::default();
+        let v = b"okhttp/4.12.0";
+        assert_eq!(
+            remember(&mut c, Kind::UserAgent, b"", v),
+            Some(Remembered::Noted)
+        );
+        assert!(!clean(&c, Kind::UserAgent, b"", v), "seen once: not kept");
+        assert_eq!(
+            remember(&mut c, Kind::UserAgent, b"", v),
+            Some(Remembered::Kept)
+        );
+        assert!(clean(&c, Kind::UserAgent, b"", v));
+        assert_eq!(c.seen.len(), SEEN_ENTRIES, "the notes are bounded");
+    }
+
     #[test]
     fn a_value_is_clean_only_with_its_kind_and_name() {
         let mut c = VerdictCache::default();
         let ua = b"okhttp/4.12.0";
         assert!(!clean(&c, Kind::UserAgent, b"", ua));
         assert_eq!(
-            remember(&mut c, Kind::UserAgent, b"", ua),
+            remember_twice(&mut c, Kind::UserAgent, b"", ua),
             Some(Remembered::Kept)
         );
         assert!(clean(&c, Kind::UserAgent, b"", ua));
@@ -167,7 +230,8 @@ mod tests {
             "another value"
         );
         // The name and the value are told apart where they meet.
-        remember(&mut c, Kind::Value, b"ab", b"c");
+        remember_twice(&mut c, Kind::Value, b"ab", b"c");
+        assert!(clean(&c, Kind::Value, b"ab", b"c"));
         assert!(!clean(&c, Kind::Value, b"a", b"bc"));
     }
 
@@ -175,11 +239,11 @@ mod tests {
     fn long_values_are_not_kept() {
         let mut c = VerdictCache::default();
         let long = vec![b'a'; MAX_CACHED_VALUE_BYTES + 1];
-        assert_eq!(remember(&mut c, Kind::Value, b"", &long), None);
+        assert_eq!(remember_twice(&mut c, Kind::Value, b"", &long), None);
         assert!(!clean(&c, Kind::Value, b"", &long));
         let fits = &long[..MAX_CACHED_VALUE_BYTES];
         assert_eq!(
-            remember(&mut c, Kind::Value, b"", fits),
+            remember_twice(&mut c, Kind::Value, b"", fits),
             Some(Remembered::Kept)
         );
         assert!(clean(&c, Kind::Value, b"", fits));
@@ -202,7 +266,7 @@ mod tests {
         let replaced = values
             .iter()
             .filter(|v| {
-                remember(&mut c, Kind::Value, b"", v.as_bytes()) == Some(Remembered::Replaced)
+                remember_twice(&mut c, Kind::Value, b"", v.as_bytes()) == Some(Remembered::Replaced)
             })
             .count();
         assert_eq!(c.slots.len(), VERDICT_CACHE_ENTRIES);

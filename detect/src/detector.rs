@@ -40,7 +40,8 @@ pub struct ScanReport {
     /// Whether an allow rule covered the whole request, which was then not scanned.
     pub request_allowed: bool,
     /// Values a [`Scanner`] had found clean before and did not read again (always 0 for
-    /// [`Detector::scan`], which keeps no memory).
+    /// [`Detector::scan`], which keeps no memory). A value is kept when found clean a second
+    /// time; header names are decided without the memory and never count here.
     pub values_cached: u32,
     /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
     /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
@@ -73,7 +74,8 @@ struct Compiled {
 
 /// One worker's detector: the shared [`Detector`], the buffers a scan reuses, and a memory of
 /// values found clean (at most [`crate::VERDICT_CACHE_ENTRIES`]), so that a value repeated
-/// across requests (User-Agent, Accept, a session's cookie) is read once. Its findings are
+/// across requests (User-Agent, Accept, a session's cookie, path segments, parameter and JSON
+/// member names) is read once or twice. Its findings are
 /// [`Detector::scan`]'s. Not shared between threads: one per worker, from
 /// [`Detector::scanner`].
 pub struct Scanner {
@@ -367,6 +369,18 @@ impl Compiled {
         classes.and(triggered)
     }
 
+    /// The part of a value's name its verdict depends on, for the memory of clean values:
+    /// the last part of the name where the SSRF rule reads it (a value's kind reads SSRF, from
+    /// level 2: `ssrf.rs`, [`Compiled::hinted_for_ssrf`]), else nothing: no other rule reads
+    /// a value's name, so the same bytes in the same kind of place have the same verdict.
+    fn verdict_name<'n>(&self, kind: Kind, name: &'n Name<'_>) -> &'n [u8] {
+        if self.paranoia >= crate::rules::L2 && kind_classes(kind).contains(Class::Ssrf) {
+            last_name_part(name)
+        } else {
+            &[]
+        }
+    }
+
     /// Whether the SSRF rule reads a bare host in a value named `name`: from level 2, in a
     /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that
     /// rule holds.
@@ -445,29 +459,61 @@ impl Sink for ScanSink<'_, '_> {
 }
 
 impl ScanSink<'_, '_> {
-    /// Reads one value: the cheap gates every value goes through, inline; then, for the few
-    /// values a rule could hold on, [`ScanSink::read`].
+    /// Reads one value: first the scanner's memory of clean values (a value found clean
+    /// before, of the same kind and, where a rule reads it, the same name, is not read
+    /// again); then the cheap gates every value goes through, inline; then, for the few
+    /// values a rule could hold on, [`ScanSink::read`]. A value found clean is remembered.
     fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
         let det = self.det;
         let classes = kind_classes(kind).and(det.classes);
+        if classes.is_empty() {
+            return;
+        }
+        if det.prefilter_on && kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
+            return; // the scanner's header names are the only ones a rule reads
+        }
+        let key = match self.cache.as_deref() {
+            Some(cache) => cache.key(kind, det.verdict_name(kind, name), raw),
+            None => None,
+        };
+        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
+            if cache.is_clean(key) {
+                self.found.report.values_cached += 1;
+                return;
+            }
+        }
+        let clean = self.gates_then_read(kind, name, raw, classes);
+        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
+            if cache.remember(key) == Remembered::Replaced {
+                self.found.report.cache_replaced += 1;
+            }
+        }
+    }
+
+    /// The gates, then the rules of the classes past them; whether the value is clean (no
+    /// rule held, whatever allow rules and deduplication then made of the hits).
+    #[inline]
+    fn gates_then_read(
+        &mut self,
+        kind: Kind,
+        name: &Name<'_>,
+        raw: &[u8],
+        classes: ClassSet,
+    ) -> bool {
+        let det = self.det;
         if !det.prefilter_on {
             return self.read(kind, name, raw, ByteScan::of(raw), classes);
-        }
-        if kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
-            return; // the scanner's header names are the only ones a rule reads
         }
         let bytes = ByteScan::of(raw);
         let mut classes = classes.and(kind_gate(kind, bytes));
         if bytes.is_plain(raw) {
             classes = plain_classes(det, kind, name, raw, bytes, classes);
         }
-        if !classes.is_empty() {
-            self.read(kind, name, raw, bytes, classes);
-        }
+        classes.is_empty() || self.read(kind, name, raw, bytes, classes)
     }
 
-    /// Reads a value past the gates: the memory of clean values, normalisation, triggers,
-    /// then the rules of `classes` that its triggers wake.
+    /// Reads a value past the gates: normalisation, triggers, then the rules of `classes`
+    /// that its triggers wake. Returns whether no rule held.
     #[inline(never)]
     fn read(
         &mut self,
@@ -476,20 +522,8 @@ impl ScanSink<'_, '_> {
         raw: &[u8],
         bytes: ByteScan,
         classes: ClassSet,
-    ) {
+    ) -> bool {
         let det = self.det;
-        let name_part = last_name_part(name);
-        let repeats = matches!(name, Name::Header(_) | Name::Cookie(_));
-        let key = match self.cache.as_deref() {
-            Some(cache) if repeats => cache.key(kind, name_part, raw),
-            _ => None,
-        };
-        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
-            if cache.is_clean(key) {
-                self.found.report.values_cached += 1;
-                return;
-            }
-        }
         let ValueScratch { norm, spare, lower } = &mut *self.scratch;
         let (norm, bytes): (&[u8], ByteScan) = if bytes.needs_normalizing() {
             normalize_into(raw, norm, spare);
@@ -504,7 +538,7 @@ impl ScanSink<'_, '_> {
             lower.extend(norm.iter().map(u8::to_ascii_lowercase));
             let v = Value {
                 kind,
-                name: name_part,
+                name: last_name_part(name),
                 norm,
                 lower,
             };
@@ -515,11 +549,7 @@ impl ScanSink<'_, '_> {
                 }
             }
         }
-        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
-            if cache.remember(key) == Remembered::Replaced {
-                self.found.report.cache_replaced += 1;
-            }
-        }
+        clean
     }
 }
 

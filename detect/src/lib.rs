@@ -24,7 +24,7 @@ mod rules;
 mod tests;
 
 pub use body::{MAX_JSON_DEPTH, MAX_MULTIPART_PARTS};
-pub use cache::{MAX_CACHED_VALUE_BYTES, VERDICT_CACHE_ENTRIES};
+pub use cache::{MAX_CACHED_VALUE_BYTES, SEEN_ENTRIES, VERDICT_CACHE_ENTRIES};
 pub use config::{AllowRule, ClassToggles, DetectConfig, DetectConfigError};
 pub use detector::{Detector, ScanReport, Scanner};
 pub use finding::{Class, Finding, Location, MAX_EVIDENCE_BYTES};

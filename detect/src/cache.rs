@@ -12,9 +12,17 @@
 //! are kept; a value with a finding is read again every time, so its findings are always made
 //! the same way.
 //!
-//! Admission: a value is kept only when it is found clean a second time. The first time only
-//! its hash is noted, in a table of [`SEEN_ENTRIES`] (direct-mapped, a new hash replacing the
-//! old one): ids, request ids and timestamps, which never come back, then cost a store and
+//! Groups: the path (whole and segments), the query string and a `Cookie` header are also
+//! kept whole, once every value of them was found clean, with the number of values and bytes
+//! they count: a scan that meets the same bytes again counts them as reading them would and
+//! takes none of them apart. Their values, kinds and names are read from those bytes alone, so
+//! the group's bytes are its key. A group is taken only where reading its values one by one
+//! would read them all (`max_fields`, `max_request_scan_bytes`); else its values are read one
+//! by one, each from the memory where it can be.
+//!
+//! Admission: a value (or group) is kept only when it is found clean a second time. The first
+//! time only its hash is noted, in a table of [`SEEN_ENTRIES`] (direct-mapped, a new hash
+//! replacing the old one): ids, request ids and timestamps, which never come back, then cost a store and
 //! push nothing out of the table of values that do.
 //!
 //! The table: direct-mapped, the key's hash picks one slot, and a new entry replaces whatever
@@ -26,7 +34,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use foldhash::fast::FixedState;
 
-use crate::fields::Kind;
+use crate::fields::{Group, Kind};
 
 /// Slots of a scanner's verdict cache (a power of two). A request reads a few values that
 /// repeat across requests; 4,096 keeps the common ones and the cookies of a few thousand
@@ -43,10 +51,42 @@ pub const MAX_CACHED_VALUE_BYTES: usize = 512;
 /// worth of one-off values, the time between two requests of one client among thousands.
 pub const SEEN_ENTRIES: usize = 32768;
 
-/// One clean value: its key, name part first.
+/// What a verdict was made on: one value of a kind, or a group of values read from one
+/// stretch of the request (`fields::Group`), all clean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// One value.
+    Value(Kind),
+    /// Every value of a group.
+    Group(Group),
+}
+
+impl Place {
+    /// A number of its own for each place, hashed with the key.
+    fn code(self) -> u64 {
+        match self {
+            Place::Value(kind) => kind as u64,
+            Place::Group(group) => 0x100 | group as u64,
+        }
+    }
+}
+
+/// What a clean verdict covers: for a group, its values and their bytes, so that a scan that
+/// takes the verdict counts them as reading them would (`ScanReport::values`, the request's
+/// budgets); for one value, 1 and its length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Values counted.
+    pub(crate) values: u32,
+    /// Value bytes counted.
+    pub(crate) bytes: usize,
+}
+
+/// One clean value or group: its key, name part first, and what it covers.
 struct Entry {
     hash: u64,
-    kind: Kind,
+    place: Place,
+    span: Span,
     name_len: usize,
     /// The name part, then the value.
     key: Vec<u8>,
@@ -55,7 +95,7 @@ struct Entry {
 impl Entry {
     fn is(&self, key: &Key<'_>) -> bool {
         self.hash == key.hash
-            && self.kind == key.kind
+            && self.place == key.place
             && self.name_len == key.name.len()
             && self.key.len() == key.name.len() + key.value.len()
             && self.key.get(..key.name.len()) == Some(key.name)
@@ -86,11 +126,11 @@ pub(crate) struct VerdictCache {
 }
 
 impl VerdictCache {
-    fn hash(&self, kind: Kind, name: &[u8], value: &[u8]) -> u64 {
-        // The kind and the name's length in one word, then the bytes: the entry's length
+    fn hash(&self, place: Place, name: &[u8], value: &[u8]) -> u64 {
+        // The place and the name's length in one word, then the bytes: the entry's length
         // check tells the name from the value where they meet.
         let mut h = self.hasher.build_hasher();
-        h.write_u64(((kind as u64) << 32) | name.len() as u64);
+        h.write_u64((place.code() << 32) | name.len() as u64);
         if !name.is_empty() {
             h.write(name);
         }
@@ -103,27 +143,29 @@ impl VerdictCache {
         (hash as usize) & (VERDICT_CACHE_ENTRIES - 1)
     }
 
-    /// The key of a value of this kind and name, or None for a value too long to keep.
-    pub(crate) fn key<'v>(&self, kind: Kind, name: &'v [u8], value: &'v [u8]) -> Option<Key<'v>> {
+    /// The key of a value (or group) in this place with this name part, or None for one too
+    /// long to keep.
+    pub(crate) fn key<'v>(&self, place: Place, name: &'v [u8], value: &'v [u8]) -> Option<Key<'v>> {
         (name.len() + value.len() <= MAX_CACHED_VALUE_BYTES).then(|| Key {
-            kind,
+            place,
             name,
             value,
-            hash: self.hash(kind, name, value),
+            hash: self.hash(place, name, value),
         })
     }
 
-    /// Whether the value of `key` was found clean before.
-    pub(crate) fn is_clean(&self, key: &Key<'_>) -> bool {
+    /// What the verdict on `key` covers, when it was found clean before.
+    pub(crate) fn clean(&self, key: &Key<'_>) -> Option<Span> {
         self.slots
             .get(Self::slot(key.hash))
             .and_then(Option::as_ref)
-            .is_some_and(|e| e.is(key))
+            .filter(|e| e.is(key))
+            .map(|e| e.span)
     }
 
     /// Notes the value of `key`, found clean; keeps it when it was noted before (a
     /// fingerprint of 0 counts as noted: such a value is kept the first time, harmlessly).
-    pub(crate) fn remember(&mut self, key: &Key<'_>) -> Remembered {
+    pub(crate) fn remember(&mut self, key: &Key<'_>, span: Span) -> Remembered {
         if self.seen.is_empty() {
             self.seen.resize(SEEN_ENTRIES, 0);
         }
@@ -150,12 +192,14 @@ impl VerdictCache {
         // A replaced entry's buffer is reused: a full table allocates nothing more.
         let entry = slot.get_or_insert_with(|| Entry {
             hash: key.hash,
-            kind: key.kind,
+            place: key.place,
+            span,
             name_len: 0,
             key: Vec::new(),
         });
         entry.hash = key.hash;
-        entry.kind = key.kind;
+        entry.place = key.place;
+        entry.span = span;
         entry.name_len = key.name.len();
         entry.key.clear();
         entry.key.extend_from_slice(key.name);
@@ -164,9 +208,9 @@ impl VerdictCache {
     }
 }
 
-/// What a verdict is kept under: the value, its kind and name part, and their hash.
+/// What a verdict is kept under: the value, its place and name part, and their hash.
 pub(crate) struct Key<'v> {
-    kind: Kind,
+    place: Place,
     name: &'v [u8],
     value: &'v [u8],
     hash: u64,
@@ -177,12 +221,20 @@ mod tests {
     use super::*;
 
     fn clean(c: &VerdictCache, kind: Kind, name: &[u8], value: &[u8]) -> bool {
-        c.key(kind, name, value).is_some_and(|k| c.is_clean(&k))
+        c.key(Place::Value(kind), name, value)
+            .is_some_and(|k| c.clean(&k).is_some())
+    }
+
+    fn one(value: &[u8]) -> Span {
+        Span {
+            values: 1,
+            bytes: value.len(),
+        }
     }
 
     fn remember(c: &mut VerdictCache, kind: Kind, name: &[u8], value: &[u8]) -> Option<Remembered> {
-        let key = c.key(kind, name, value)?;
-        Some(c.remember(&key))
+        let key = c.key(Place::Value(kind), name, value)?;
+        Some(c.remember(&key, one(value)))
     }
 
     /// Found clean twice in a row: noted, then kept.
@@ -233,6 +285,25 @@ mod tests {
         remember_twice(&mut c, Kind::Value, b"ab", b"c");
         assert!(clean(&c, Kind::Value, b"ab", b"c"));
         assert!(!clean(&c, Kind::Value, b"a", b"bc"));
+    }
+
+    /// A group's verdict is told from a value's with the same bytes, and says how many
+    /// values it covers.
+    #[test]
+    fn a_group_keeps_what_it_covers() {
+        let mut c = VerdictCache::default();
+        let q = b"page=2&sort=price";
+        let span = Span {
+            values: 4,
+            bytes: 14,
+        };
+        let key = c.key(Place::Group(Group::Query), b"", q).unwrap();
+        assert_eq!(c.remember(&key, span), Remembered::Noted);
+        assert_eq!(c.remember(&key, span), Remembered::Kept);
+        assert_eq!(c.clean(&key), Some(span));
+        assert!(!clean(&c, Kind::Value, b"", q), "not a value's verdict");
+        let path = c.key(Place::Group(Group::Path), b"", q).unwrap();
+        assert_eq!(c.clean(&path), None, "nor another group's");
     }
 
     #[test]

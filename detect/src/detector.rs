@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use crate::allow::Allow;
 use crate::body;
-use crate::cache::{Remembered, VerdictCache};
+use crate::cache::{Place, Remembered, Span, VerdictCache};
 use crate::config::{DetectConfig, DetectConfigError};
-use crate::fields::{self, Kind, Name, Sink};
+use crate::fields::{self, Group, Kind, Name, Sink};
 use crate::finding::{evidence, Class, ClassSet, Finding};
 use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
@@ -333,6 +333,8 @@ impl Compiled {
             bytes: 0,
             scratch: &mut scratch.value,
             cache,
+            unclean: 0,
+            group: None,
         };
         let json = &mut scratch.json;
         let _ = fields::target(req.target, &mut sink)
@@ -419,6 +421,20 @@ struct ScanSink<'d, 'o> {
     scratch: &'o mut ValueScratch,
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
+    /// Values a rule held on so far (whatever became of the hits).
+    unclean: u32,
+    /// Where the report stood when the group being read one value at a time started.
+    group: Option<GroupStart>,
+}
+
+/// The counts at the start of a group read one value at a time: the group is clean when no
+/// value of it had a hit or was cut.
+#[derive(Clone, Copy)]
+struct GroupStart {
+    values: u32,
+    bytes: usize,
+    values_cut: u32,
+    unclean: u32,
 }
 
 /// Where one request's findings go, and its report.
@@ -456,6 +472,58 @@ impl Sink for ScanSink<'_, '_> {
         self.scan_value(kind, name, raw);
         true
     }
+
+    fn group_start(&mut self, group: Group, bytes: &[u8]) -> Option<bool> {
+        let cache = self.cache.as_deref()?;
+        let report = &mut *self.found.report;
+        let start = GroupStart {
+            values: report.values,
+            bytes: self.bytes,
+            values_cut: report.values_cut,
+            unclean: self.unclean,
+        };
+        let span = cache
+            .key(Place::Group(group), &[], bytes)
+            .and_then(|key| cache.clean(&key));
+        match span {
+            // Taken only when reading the values one by one would read them all: no budget
+            // runs out inside the group.
+            Some(span)
+                if report.values as usize + span.values as usize <= self.det.max_fields
+                    && self.bytes + span.bytes < self.det.max_request_scan_bytes =>
+            {
+                report.values += span.values;
+                report.values_cached += span.values;
+                self.bytes += span.bytes;
+                Some(true)
+            }
+            _ => {
+                self.group = Some(start);
+                None
+            }
+        }
+    }
+
+    fn group_end(&mut self, group: Group, bytes: &[u8], complete: bool) {
+        let Some(start) = self.group.take() else {
+            return;
+        };
+        let report = &mut *self.found.report;
+        let clean =
+            complete && report.values_cut == start.values_cut && self.unclean == start.unclean;
+        let Some(cache) = self.cache.as_deref_mut().filter(|_| clean) else {
+            return;
+        };
+        let span = Span {
+            values: report.values - start.values,
+            bytes: self.bytes - start.bytes,
+        };
+        if let Some(key) = cache.key(Place::Group(group), &[], bytes) {
+            if cache.remember(&key, span) == Remembered::Replaced {
+                report.cache_replaced += 1;
+            }
+        }
+    }
 }
 
 impl ScanSink<'_, '_> {
@@ -473,18 +541,26 @@ impl ScanSink<'_, '_> {
             return; // the scanner's header names are the only ones a rule reads
         }
         let key = match self.cache.as_deref() {
-            Some(cache) => cache.key(kind, det.verdict_name(kind, name), raw),
+            Some(cache) => cache.key(Place::Value(kind), det.verdict_name(kind, name), raw),
             None => None,
         };
         if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
-            if cache.is_clean(key) {
+            if cache.clean(key).is_some() {
                 self.found.report.values_cached += 1;
                 return;
             }
         }
         let clean = self.gates_then_read(kind, name, raw, classes);
-        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
-            if cache.remember(key) == Remembered::Replaced {
+        if !clean {
+            self.unclean += 1;
+            return;
+        }
+        if let (Some(cache), Some(key)) = (self.cache.as_deref_mut(), &key) {
+            let span = Span {
+                values: 1,
+                bytes: raw.len(),
+            };
+            if cache.remember(key, span) == Remembered::Replaced {
                 self.found.report.cache_replaced += 1;
             }
         }

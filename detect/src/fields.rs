@@ -67,10 +67,49 @@ impl Name<'_> {
     }
 }
 
+/// A stretch of the request whose values a sink may decide at once (a scanner's memory,
+/// `cache.rs`): every one of its values, their kinds and names are read from its bytes alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// The path: the whole, then each segment.
+    Path,
+    /// The query string: each parameter's name and value.
+    Query,
+    /// A `Cookie` header's value: each cookie.
+    Cookies,
+}
+
 /// Receives the values of a request. Returns false to stop extraction.
 pub(crate) trait Sink {
     /// One value, its kind and its name.
     fn value(&mut self, kind: Kind, name: &Name<'_>, value: &[u8]) -> bool;
+
+    /// The values of `group`, all read from `bytes`, come next: Some(keep going) when the
+    /// sink decided them all at once (they are not extracted), None to have them one by one,
+    /// then [`Sink::group_end`].
+    fn group_start(&mut self, _group: Group, _bytes: &[u8]) -> Option<bool> {
+        None
+    }
+
+    /// The values of the group last started were all given (`complete`), or extraction
+    /// stopped inside it.
+    fn group_end(&mut self, _group: Group, _bytes: &[u8], _complete: bool) {}
+}
+
+/// The values of `group` (read from `bytes`), given by `values` unless the sink decides them
+/// at once.
+fn in_group(
+    sink: &mut dyn Sink,
+    group: Group,
+    bytes: &[u8],
+    values: impl FnOnce(&mut dyn Sink) -> bool,
+) -> bool {
+    if let Some(keep_going) = sink.group_start(group, bytes) {
+        return keep_going;
+    }
+    let complete = values(sink);
+    sink.group_end(group, bytes, complete);
+    complete
 }
 
 /// How the detector reads a header, by lower-case name.
@@ -295,16 +334,18 @@ fn is_char_reference(piece: &[u8]) -> bool {
 /// Calls `sink` for the path (whole, then each segment) and the query parameters.
 pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
     let (path, query) = split_target(target);
-    if !sink.value(Kind::PathWhole, &Name::Path, path.as_bytes()) {
-        return false;
-    }
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        if !sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()) {
-            return false;
-        }
-    }
+    let path_read = in_group(sink, Group::Path, path.as_bytes(), |sink| {
+        sink.value(Kind::PathWhole, &Name::Path, path.as_bytes())
+            && path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()))
+    });
     match query {
-        Some(q) => form_pairs(q.as_bytes(), sink, &|n| Name::Query(n)),
+        _ if !path_read => false,
+        Some(q) => in_group(sink, Group::Query, q.as_bytes(), |sink| {
+            form_pairs(q.as_bytes(), sink, &|n| Name::Query(n))
+        }),
         None => true,
     }
 }
@@ -321,7 +362,9 @@ pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink
             HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
             HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),
             HeaderRole::Value => sink.value(Kind::Value, &loc, value.as_bytes()),
-            HeaderRole::Cookie => cookies(value.as_bytes(), sink),
+            HeaderRole::Cookie => in_group(sink, Group::Cookies, value.as_bytes(), |sink| {
+                cookies(value.as_bytes(), sink)
+            }),
             HeaderRole::Referer => referer(name, value, sink),
         };
         if !keep_going {

@@ -98,7 +98,7 @@ impl Entry {
             && self.place == key.place
             && self.name_len == key.name.len()
             && self.key.len() == key.name.len() + key.value.len()
-            && self.key.get(..key.name.len()) == Some(key.name)
+            && (key.name.is_empty() || self.key.get(..key.name.len()) == Some(key.name))
             && self.key.get(key.name.len()..) == Some(key.value)
     }
 }

@@ -14,7 +14,7 @@ use crate::allow::Allow;
 use crate::body;
 use crate::cache::{Place, Remembered, Span, VerdictCache};
 use crate::config::{DetectConfig, DetectConfigError};
-use crate::fields::{self, Group, Kind, Name, Sink};
+use crate::fields::{self, Group, HeaderRole, Kind, Name, RoleMemo, Sink};
 use crate::finding::{evidence, Class, ClassSet, Finding};
 use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
@@ -82,6 +82,15 @@ pub struct Scanner {
     detector: Detector,
     scratch: Scratch,
     cache: VerdictCache,
+    roles: RoleMemo,
+}
+
+/// A scanner's memories, lent to one scan.
+struct Memory<'m> {
+    /// Values and groups found clean.
+    verdicts: &'m mut VerdictCache,
+    /// Header roles by name.
+    roles: &'m mut RoleMemo,
 }
 
 /// Buffers a request's scan writes into, kept from one request to the next so that reading
@@ -261,6 +270,7 @@ impl Detector {
             detector: self.clone(),
             scratch: Scratch::default(),
             cache: VerdictCache::default(),
+            roles: RoleMemo::default(),
         }
     }
 
@@ -289,8 +299,13 @@ impl Scanner {
             detector,
             scratch,
             cache,
+            roles,
         } = self;
-        detector.inner.scan(req, out, scratch, Some(cache))
+        let memory = Memory {
+            verdicts: cache,
+            roles,
+        };
+        detector.inner.scan(req, out, scratch, Some(memory))
     }
 
     /// The detector this scanner reads with.
@@ -306,7 +321,7 @@ impl Compiled {
         req: &Request<'_>,
         out: &mut Vec<Finding>,
         scratch: &mut Scratch,
-        cache: Option<&mut VerdictCache>,
+        memory: Option<Memory<'_>>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
         if !self.enabled || self.classes.is_empty() {
@@ -321,6 +336,10 @@ impl Compiled {
             report.request_allowed = true;
             return report;
         }
+        let (cache, roles) = match memory {
+            Some(m) => (Some(m.verdicts), Some(m.roles)),
+            None => (None, None),
+        };
         let mut sink = ScanSink {
             det: self,
             found: Found {
@@ -333,6 +352,7 @@ impl Compiled {
             bytes: 0,
             scratch: &mut scratch.value,
             cache,
+            roles,
             unclean: 0,
             group: None,
         };
@@ -421,6 +441,8 @@ struct ScanSink<'d, 'o> {
     scratch: &'o mut ValueScratch,
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
+    /// The scanner's memory of header roles; None for [`Detector::scan`].
+    roles: Option<&'o mut RoleMemo>,
     /// Values a rule held on so far (whatever became of the hits).
     unclean: u32,
     /// Where the report stood when the group being read one value at a time started.
@@ -501,6 +523,13 @@ impl Sink for ScanSink<'_, '_> {
                 self.group = Some(start);
                 None
             }
+        }
+    }
+
+    fn header_role(&mut self, name: &str) -> HeaderRole {
+        match self.roles.as_deref_mut() {
+            Some(roles) => roles.role(name),
+            None => fields::header_role(name),
         }
     }
 

@@ -94,6 +94,75 @@ pub(crate) trait Sink {
     /// The values of the group last started were all given (`complete`), or extraction
     /// stopped inside it.
     fn group_end(&mut self, _group: Group, _bytes: &[u8], _complete: bool) {}
+
+    /// How the detector reads the header `name`: [`header_role`], or the same remembered.
+    fn header_role(&mut self, name: &str) -> HeaderRole {
+        header_role(name)
+    }
+}
+
+/// Slots of a [`RoleMemo`] (a power of two): more than the distinct header names a worker's
+/// clients send.
+pub const ROLE_MEMO_ENTRIES: usize = 64;
+
+/// Longest header name a [`RoleMemo`] keeps, in bytes (longer ones are decided every time):
+/// every common header name is shorter.
+pub const MAX_ROLE_MEMO_NAME_BYTES: usize = 32;
+
+/// A worker's memory of header roles by the name as sent: the same few dozen names come in
+/// every request, each decided once ([`header_role`] lower-cases the name and matches it
+/// against the known ones). Direct-mapped by a hash of the name's length and end bytes, a new
+/// name replacing the one in its slot; a name is compared byte for byte, so the memo always
+/// answers what [`header_role`] answers.
+#[derive(Default)]
+pub(crate) struct RoleMemo {
+    /// [`ROLE_MEMO_ENTRIES`] slots once the first name is kept; empty before.
+    slots: Vec<Option<KnownName>>,
+}
+
+/// A header name and its role.
+#[derive(Clone, Copy)]
+struct KnownName {
+    name: [u8; MAX_ROLE_MEMO_NAME_BYTES],
+    len: usize,
+    role: HeaderRole,
+}
+
+impl RoleMemo {
+    /// The role of the header `name`, decided once.
+    pub(crate) fn role(&mut self, name: &str) -> HeaderRole {
+        let bytes = name.as_bytes();
+        let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+            return header_role(name);
+        };
+        if bytes.len() > MAX_ROLE_MEMO_NAME_BYTES {
+            return header_role(name);
+        }
+        let slot = (bytes.len() ^ usize::from(first) << 1 ^ usize::from(last) << 3)
+            & (ROLE_MEMO_ENTRIES - 1);
+        if self.slots.is_empty() {
+            self.slots.resize(ROLE_MEMO_ENTRIES, None);
+        }
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return header_role(name); // unreachable: the table has every slot
+        };
+        if let Some(known) = entry {
+            if known.name.get(..known.len) == Some(bytes) {
+                return known.role;
+            }
+        }
+        let role = header_role(name);
+        let mut known = KnownName {
+            name: [0; MAX_ROLE_MEMO_NAME_BYTES],
+            len: bytes.len(),
+            role,
+        };
+        if let Some(dst) = known.name.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        *entry = Some(known);
+        role
+    }
 }
 
 /// The values of `group` (read from `bytes`), given by `values` unless the sink decides them
@@ -114,7 +183,7 @@ fn in_group(
 
 /// How the detector reads a header, by lower-case name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum HeaderRole {
+pub(crate) enum HeaderRole {
     /// Not read: framing, caching and credentials (no attack surface the app parses as data,
     /// or secrets the sensor must not look into).
     Skip,
@@ -140,7 +209,7 @@ const LONGEST_KNOWN_HEADER: usize = 25;
 ///   values, quoted brand lists, trace ids) and every `Sec-*` header;
 /// - `Cookie`, `Referer` and `User-Agent` each their own way;
 /// - any other header as a value.
-fn header_role(name: &str) -> HeaderRole {
+pub(crate) fn header_role(name: &str) -> HeaderRole {
     let mut buf = [0u8; LONGEST_KNOWN_HEADER];
     let Some(lower) = buf.get_mut(..name.len()) else {
         return unknown_header_role(name);
@@ -357,7 +426,7 @@ pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink
         if !sink.value(Kind::HeaderName, &loc, name.as_bytes()) {
             return false;
         }
-        let keep_going = match header_role(name) {
+        let keep_going = match sink.header_role(name) {
             HeaderRole::Skip => true,
             HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
             HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),
@@ -405,6 +474,8 @@ fn referer<'a>(name: &'a str, value: &'a str, sink: &mut dyn Sink) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Collects what extraction yields, as (kind, location, value) strings.
@@ -481,6 +552,29 @@ mod tests {
         ];
         for (name, role) in cases {
             assert_eq!(header_role(name), role, "{name}");
+        }
+    }
+
+    proptest! {
+        /// The memo answers what [`header_role`] answers, whatever names came before (known
+        /// and unknown ones, in any case, long ones, names that share a slot).
+        #[test]
+        fn role_memo_matches_header_role(
+            names in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(&["Host", "host", "HOST", "Cookie", "cookie", "User-Agent", "user-agent", "Accept", "Sec-Fetch-Mode", "X-Request-Id", "te", "Te", "dnt", "DNT", "Authorization"][..]).prop_map(String::from),
+                    "[a-zA-Z-]{0,40}",
+                ],
+                1..40,
+            )
+        ) {
+            let mut memo = RoleMemo::default();
+            for name in &names {
+                prop_assert_eq!(memo.role(name), header_role(name), "{}", name);
+            }
+            for name in names.iter().rev() {
+                prop_assert_eq!(memo.role(name), header_role(name), "{}", name);
+            }
         }
     }
 

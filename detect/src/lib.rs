@@ -27,6 +27,7 @@ pub use body::{MAX_JSON_DEPTH, MAX_MULTIPART_PARTS};
 pub use cache::{MAX_CACHED_VALUE_BYTES, SEEN_ENTRIES, VERDICT_CACHE_ENTRIES};
 pub use config::{AllowRule, ClassToggles, DetectConfig, DetectConfigError};
 pub use detector::{Detector, ScanReport, Scanner};
+pub use fields::{MAX_ROLE_MEMO_NAME_BYTES, ROLE_MEMO_ENTRIES};
 pub use finding::{Class, Finding, Location, MAX_EVIDENCE_BYTES};
 pub use normalize::MAX_NORMALIZE_ROUNDS;
 pub use outcome::{outcome, Outcome};

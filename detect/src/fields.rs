@@ -101,12 +101,12 @@ pub(crate) trait Sink {
     }
 }
 
-/// Slots of a scanner's memo of header roles (a power of two): more than the distinct header names a worker's
-/// clients send.
+/// Slots of a scanner's memo of header roles (a power of two): more than the distinct header
+/// names a worker's clients send.
 pub const ROLE_MEMO_ENTRIES: usize = 64;
 
-/// Longest header name a scanner's memo of header roles keeps, in bytes (longer ones are decided every time):
-/// every common header name is shorter.
+/// Longest header name a scanner's memo of header roles keeps, in bytes (longer ones are
+/// decided every time): every common header name is shorter.
 pub const MAX_ROLE_MEMO_NAME_BYTES: usize = 32;
 
 /// A worker's memory of header roles by the name as sent: the same few dozen names come in

@@ -22,8 +22,8 @@
 //!
 //! Admission: a value (or group) is kept only when it is found clean a second time. The first
 //! time only its hash is noted, in a table of [`SEEN_ENTRIES`] (direct-mapped, a new hash
-//! replacing the old one): ids, request ids and timestamps, which never come back, then cost a store and
-//! push nothing out of the table of values that do.
+//! replacing the old one): ids, request ids and timestamps, which never come back, then cost a
+//! store and push nothing out of the table of values that do.
 //!
 //! The table: direct-mapped, the key's hash picks one slot, and a new entry replaces whatever
 //! was there (counted). [`VERDICT_CACHE_ENTRIES`] entries of at most

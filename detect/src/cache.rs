@@ -27,8 +27,9 @@
 //!
 //! The table: direct-mapped, the key's hash picks one slot, and a new entry replaces whatever
 //! was there (counted). [`VERDICT_CACHE_ENTRIES`] entries of at most
-//! [`MAX_CACHED_VALUE_BYTES`] each; longer values are not kept. At most 2 MiB of keys, about
-//! 200 KiB of slots and 128 KiB of noted hashes per scanner.
+//! [`MAX_CACHED_VALUE_BYTES`] each (longer values are not kept), [`MAX_CACHE_KEY_BYTES`] of
+//! keys in all (past it a new value is not kept, counted). 768 KiB of slots, 128 KiB of noted
+//! hashes and at most 1 MiB of keys per scanner.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -36,14 +37,19 @@ use foldhash::fast::FixedState;
 
 use crate::fields::{Group, Kind};
 
-/// Slots of a scanner's verdict cache (a power of two). A request reads a few values that
-/// repeat across requests; 4,096 keeps the common ones and the cookies of a few thousand
-/// clients at once.
-pub const VERDICT_CACHE_ENTRIES: usize = 4096;
+/// Slots of a scanner's verdict cache (a power of two), 48 bytes each. A request reads a few
+/// values that repeat across requests, and a group or two; 16,384 keep the common ones and the
+/// cookies of a few thousand clients at once.
+pub const VERDICT_CACHE_ENTRIES: usize = 16384;
 
 /// Longest key (name part and value together) the cache keeps, in bytes: long enough for a
-/// browser's User-Agent or Accept header, short enough that the table's keys stay under 2 MiB.
+/// browser's User-Agent or Accept header.
 pub const MAX_CACHED_VALUE_BYTES: usize = 512;
+
+/// Bytes of every key a scanner's memory keeps, all together: with the slots and the notes, a
+/// scanner's memory stays under 2 MiB, whatever the values' lengths. At the bound a new value
+/// is kept only in place of one at least as long (`ScanReport::cache_full` counts the others).
+pub const MAX_CACHE_KEY_BYTES: usize = 1 << 20;
 
 /// Hashes of values seen clean once (a power of two), 4 bytes each: a value is kept only when
 /// seen clean again before its hash is replaced, so that ids and request ids, which never come
@@ -89,7 +95,7 @@ struct Entry {
     span: Span,
     name_len: usize,
     /// The name part, then the value.
-    key: Vec<u8>,
+    key: Box<[u8]>,
 }
 
 impl Entry {
@@ -112,6 +118,8 @@ pub(crate) enum Remembered {
     Kept,
     /// The value was kept in place of another entry.
     Replaced,
+    /// The value was not kept: its key would take the memory past [`MAX_CACHE_KEY_BYTES`].
+    Full,
 }
 
 /// Values found clean, by (kind, name part, value).
@@ -122,6 +130,8 @@ pub(crate) struct VerdictCache {
     /// The hashes of values seen clean once, [`SEEN_ENTRIES`] of them once the first is
     /// noted; 0 for none. A value is kept only when seen clean a second time.
     seen: Vec<u32>,
+    /// Bytes of every kept key together, at most [`MAX_CACHE_KEY_BYTES`].
+    key_bytes: usize,
     hasher: FixedState,
 }
 
@@ -184,26 +194,28 @@ impl VerdictCache {
         let Some(slot) = self.slots.get_mut(Self::slot(key.hash)) else {
             return Remembered::Kept; // unreachable: the table has every slot
         };
-        let outcome = match slot {
+        let replaced = match slot {
             Some(e) if e.is(key) => return Remembered::Kept,
+            Some(e) => e.key.len(),
+            None => 0,
+        };
+        let len = key.name.len() + key.value.len();
+        let key_bytes = self.key_bytes - replaced + len;
+        if key_bytes > MAX_CACHE_KEY_BYTES {
+            return Remembered::Full; // the entry in the slot, if any, stays
+        }
+        self.key_bytes = key_bytes;
+        let outcome = match slot {
             Some(_) => Remembered::Replaced,
             None => Remembered::Kept,
         };
-        // A replaced entry's buffer is reused: a full table allocates nothing more.
-        let entry = slot.get_or_insert_with(|| Entry {
+        *slot = Some(Entry {
             hash: key.hash,
             place: key.place,
             span,
-            name_len: 0,
-            key: Vec::new(),
+            name_len: key.name.len(),
+            key: [key.name, key.value].concat().into_boxed_slice(),
         });
-        entry.hash = key.hash;
-        entry.place = key.place;
-        entry.span = span;
-        entry.name_len = key.name.len();
-        entry.key.clear();
-        entry.key.extend_from_slice(key.name);
-        entry.key.extend_from_slice(key.value);
         outcome
     }
 }
@@ -323,6 +335,47 @@ mod tests {
             None,
             "with its name, too long"
         );
+    }
+
+    /// At the byte bound a value whose key would take the memory past
+    /// [`MAX_CACHE_KEY_BYTES`] is not kept, and says so; the kept keys never pass it.
+    #[test]
+    fn keys_are_bounded_in_bytes() {
+        let mut c = VerdictCache::default();
+        let values: Vec<Vec<u8>> = (0..2 * MAX_CACHE_KEY_BYTES / MAX_CACHED_VALUE_BYTES)
+            .map(|i| {
+                let mut v = format!("v{i}-").into_bytes();
+                v.resize(MAX_CACHED_VALUE_BYTES, b'x');
+                v
+            })
+            .collect();
+        let mut full = 0;
+        for v in &values {
+            let outcome = remember_twice(&mut c, Kind::Value, b"", v);
+            assert!(c.key_bytes <= MAX_CACHE_KEY_BYTES);
+            if outcome == Some(Remembered::Full) {
+                full += 1;
+                assert!(!clean(&c, Kind::Value, b"", v), "not kept");
+            }
+        }
+        assert!(full > 0, "the bound was reached");
+        let kept: usize = c.slots.iter().flatten().map(|e| e.key.len()).sum();
+        assert_eq!(kept, c.key_bytes);
+        // A short value still takes the place of a long one.
+        let short = (0..)
+            .map(|i| format!("s{i}"))
+            .find(|v| {
+                let key = c.key(Place::Value(Kind::Value), b"", v.as_bytes()).unwrap();
+                c.slots
+                    .get(VerdictCache::slot(key.hash))
+                    .is_some_and(Option::is_some)
+            })
+            .unwrap();
+        assert_eq!(
+            remember_twice(&mut c, Kind::Value, b"", short.as_bytes()),
+            Some(Remembered::Replaced)
+        );
+        assert!(clean(&c, Kind::Value, b"", short.as_bytes()));
     }
 
     /// At the bound a new value takes its slot's place: the table never grows past

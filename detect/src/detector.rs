@@ -46,6 +46,20 @@ pub struct ScanReport {
     /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
     /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
     pub cache_replaced: u32,
+    /// Clean values a [`Scanner`] did not keep: its memory holds
+    /// [`crate::MAX_CACHE_KEY_BYTES`] of them already.
+    pub cache_full: u32,
+}
+
+impl ScanReport {
+    /// Counts what the memory did with a clean value.
+    fn count(&mut self, remembered: Remembered) {
+        match remembered {
+            Remembered::Replaced => self.cache_replaced += 1,
+            Remembered::Full => self.cache_full += 1,
+            Remembered::Noted | Remembered::Kept => {}
+        }
+    }
 }
 
 /// The attack detector. Built once from config; `Send + Sync` and cheap to clone (the
@@ -548,9 +562,7 @@ impl Sink for ScanSink<'_, '_> {
             bytes: self.bytes - start.bytes,
         };
         if let Some(key) = cache.key(Place::Group(group), &[], bytes) {
-            if cache.remember(&key, span) == Remembered::Replaced {
-                report.cache_replaced += 1;
-            }
+            report.count(cache.remember(&key, span));
         }
     }
 }
@@ -589,9 +601,7 @@ impl ScanSink<'_, '_> {
                 values: 1,
                 bytes: raw.len(),
             };
-            if cache.remember(key, span) == Remembered::Replaced {
-                self.found.report.cache_replaced += 1;
-            }
+            self.found.report.count(cache.remember(key, span));
         }
     }
 

@@ -24,7 +24,7 @@ mod rules;
 mod tests;
 
 pub use body::{MAX_JSON_DEPTH, MAX_MULTIPART_PARTS};
-pub use cache::{MAX_CACHED_VALUE_BYTES, SEEN_ENTRIES, VERDICT_CACHE_ENTRIES};
+pub use cache::{MAX_CACHED_VALUE_BYTES, MAX_CACHE_KEY_BYTES, SEEN_ENTRIES, VERDICT_CACHE_ENTRIES};
 pub use config::{AllowRule, ClassToggles, DetectConfig, DetectConfigError};
 pub use detector::{Detector, ScanReport, Scanner};
 pub use fields::{MAX_ROLE_MEMO_NAME_BYTES, ROLE_MEMO_ENTRIES};

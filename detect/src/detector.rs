@@ -14,8 +14,9 @@ use crate::allow::Allow;
 use crate::body;
 use crate::cache::{Place, Remembered, Span, VerdictCache};
 use crate::config::{DetectConfig, DetectConfigError};
-use crate::fields::{self, Group, HeaderRole, Kind, Name, RoleMemo, Sink};
+use crate::fields::{self, Group, HeaderRole, Kind, Name, Sink};
 use crate::finding::{evidence, Class, ClassSet, Finding};
+use crate::names::NameMemo;
 use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
 use crate::request::Request;
@@ -96,7 +97,8 @@ pub struct Scanner {
     detector: Detector,
     scratch: Scratch,
     cache: VerdictCache,
-    roles: RoleMemo,
+    roles: NameMemo<HeaderRole>,
+    url_names: NameMemo<bool>,
 }
 
 /// A scanner's memories, lent to one scan.
@@ -104,7 +106,9 @@ struct Memory<'m> {
     /// Values and groups found clean.
     verdicts: &'m mut VerdictCache,
     /// Header roles by name.
-    roles: &'m mut RoleMemo,
+    roles: &'m mut NameMemo<HeaderRole>,
+    /// Whether a name says URL or host, by name.
+    url_names: &'m mut NameMemo<bool>,
 }
 
 /// Buffers a request's scan writes into, kept from one request to the next so that reading
@@ -192,7 +196,7 @@ fn kind_classes(kind: Kind) -> ClassSet {
 fn plain_classes(
     det: &Compiled,
     kind: Kind,
-    name: &Name<'_>,
+    hint: &mut UrlHint<'_, '_>,
     raw: &[u8],
     bytes: ByteScan,
     classes: ClassSet,
@@ -207,7 +211,7 @@ fn plain_classes(
     }
     if classes.contains(Class::Ssrf)
         && det.prefilter.may_name_internal_host(raw, bytes, true)
-        && det.hinted_for_ssrf(name)
+        && hint.says_url(det)
     {
         set = set.with(Class::Ssrf);
     }
@@ -284,7 +288,8 @@ impl Detector {
             detector: self.clone(),
             scratch: Scratch::default(),
             cache: VerdictCache::default(),
-            roles: RoleMemo::default(),
+            roles: NameMemo::default(),
+            url_names: NameMemo::default(),
         }
     }
 
@@ -314,10 +319,12 @@ impl Scanner {
             scratch,
             cache,
             roles,
+            url_names,
         } = self;
         let memory = Memory {
             verdicts: cache,
             roles,
+            url_names,
         };
         detector.inner.scan(req, out, scratch, Some(memory))
     }
@@ -350,9 +357,9 @@ impl Compiled {
             report.request_allowed = true;
             return report;
         }
-        let (cache, roles) = match memory {
-            Some(m) => (Some(m.verdicts), Some(m.roles)),
-            None => (None, None),
+        let (cache, roles, url_names) = match memory {
+            Some(m) => (Some(m.verdicts), Some(m.roles), Some(m.url_names)),
+            None => (None, None, None),
         };
         let mut sink = ScanSink {
             det: self,
@@ -367,6 +374,7 @@ impl Compiled {
             scratch: &mut scratch.value,
             cache,
             roles,
+            url_names,
             unclean: 0,
             group: None,
         };
@@ -380,12 +388,13 @@ impl Compiled {
         report
     }
 
-    /// The classes of `classes` whose rules read a value of `kind` named `name`: those its
-    /// triggers wake. `norm` is the value after normalisation and `bytes` its byte pass.
+    /// The classes of `classes` whose rules read a value of `kind` (its name's hint in
+    /// `hint`): those its triggers wake. `norm` is the value after normalisation and `bytes`
+    /// its byte pass.
     fn triggered(
         &self,
         kind: Kind,
-        name: &Name<'_>,
+        hint: &mut UrlHint<'_, '_>,
         norm: &[u8],
         bytes: ByteScan,
         classes: ClassSet,
@@ -398,7 +407,7 @@ impl Compiled {
         if classes.contains(Class::Ssrf)
             && !triggered.contains(Class::Ssrf)
             && self.prefilter.may_name_internal_host(norm, bytes, false)
-            && self.hinted_for_ssrf(name)
+            && hint.says_url(self)
         {
             triggered = triggered.with(Class::Ssrf);
         }
@@ -407,7 +416,7 @@ impl Compiled {
 
     /// The part of a value's name its verdict depends on, for the memory of clean values:
     /// the last part of the name where the SSRF rule reads it (a value's kind reads SSRF, from
-    /// level 2: `ssrf.rs`, [`Compiled::hinted_for_ssrf`]), else nothing: no other rule reads
+    /// level 2: `ssrf.rs`, [`UrlHint`]), else nothing: no other rule reads
     /// a value's name, so the same bytes in the same kind of place have the same verdict.
     fn verdict_name<'n>(&self, kind: Kind, name: &'n Name<'_>) -> &'n [u8] {
         if self.paranoia >= crate::rules::L2 && kind_classes(kind).contains(Class::Ssrf) {
@@ -416,12 +425,35 @@ impl Compiled {
             &[]
         }
     }
+}
 
-    /// Whether the SSRF rule reads a bare host in a value named `name`: from level 2, in a
-    /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that
-    /// rule holds.
-    fn hinted_for_ssrf(&self, name: &Name<'_>) -> bool {
-        self.paranoia >= crate::rules::L2 && self.prefilter.is_url_name(last_name_part(name))
+/// Whether the SSRF rule reads a bare host in a value of this name: from level 2, in a
+/// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that rule
+/// holds. Worked out at most once per value, and by a scanner once per name.
+struct UrlHint<'n, 'm> {
+    /// The last part of the value's name.
+    name: &'n [u8],
+    /// The scanner's memo of names; None for [`Detector::scan`].
+    memo: Option<&'m mut NameMemo<bool>>,
+    /// The answer, once asked.
+    known: Option<bool>,
+}
+
+impl UrlHint<'_, '_> {
+    fn says_url(&mut self, det: &Compiled) -> bool {
+        if det.paranoia < crate::rules::L2 {
+            return false;
+        }
+        if let Some(known) = self.known {
+            return known;
+        }
+        let name = self.name;
+        let says = match self.memo.as_deref_mut() {
+            Some(memo) => memo.get(name, || det.prefilter.is_url_name(name)),
+            None => det.prefilter.is_url_name(name),
+        };
+        self.known = Some(says);
+        says
     }
 }
 
@@ -456,7 +488,9 @@ struct ScanSink<'d, 'o> {
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
     /// The scanner's memory of header roles; None for [`Detector::scan`].
-    roles: Option<&'o mut RoleMemo>,
+    roles: Option<&'o mut NameMemo<HeaderRole>>,
+    /// The scanner's memory of names that say URL or host; None for [`Detector::scan`].
+    url_names: Option<&'o mut NameMemo<bool>>,
     /// Values a rule held on so far (whatever became of the hits).
     unclean: u32,
     /// Where the report stood when the group being read one value at a time started.
@@ -542,7 +576,7 @@ impl Sink for ScanSink<'_, '_> {
 
     fn header_role(&mut self, name: &str) -> HeaderRole {
         match self.roles.as_deref_mut() {
-            Some(roles) => roles.role(name),
+            Some(roles) => roles.get(name.as_bytes(), || fields::header_role(name)),
             None => fields::header_role(name),
         }
     }
@@ -616,15 +650,23 @@ impl ScanSink<'_, '_> {
         classes: ClassSet,
     ) -> bool {
         let det = self.det;
-        if !det.prefilter_on {
-            return self.read(kind, name, raw, ByteScan::of(raw), classes);
-        }
-        let bytes = ByteScan::of(raw);
-        let mut classes = classes.and(kind_gate(kind, bytes));
-        if bytes.is_plain(raw) {
-            classes = plain_classes(det, kind, name, raw, bytes, classes);
-        }
-        classes.is_empty() || self.read(kind, name, raw, bytes, classes)
+        let mut hint = UrlHint {
+            name: last_name_part(name),
+            memo: self.url_names.take(),
+            known: None,
+        };
+        let clean = if det.prefilter_on {
+            let bytes = ByteScan::of(raw);
+            let mut classes = classes.and(kind_gate(kind, bytes));
+            if bytes.is_plain(raw) {
+                classes = plain_classes(det, kind, &mut hint, raw, bytes, classes);
+            }
+            classes.is_empty() || self.read(kind, name, &mut hint, raw, bytes, classes)
+        } else {
+            self.read(kind, name, &mut hint, raw, ByteScan::of(raw), classes)
+        };
+        self.url_names = hint.memo;
+        clean
     }
 
     /// Reads a value past the gates: normalisation, triggers, then the rules of `classes`
@@ -634,6 +676,7 @@ impl ScanSink<'_, '_> {
         &mut self,
         kind: Kind,
         name: &Name<'_>,
+        hint: &mut UrlHint<'_, '_>,
         raw: &[u8],
         bytes: ByteScan,
         classes: ClassSet,
@@ -646,7 +689,7 @@ impl ScanSink<'_, '_> {
         } else {
             (raw, bytes)
         };
-        let run = det.triggered(kind, name, norm, bytes, classes);
+        let run = det.triggered(kind, hint, norm, bytes, classes);
         let mut clean = true;
         if !run.is_empty() {
             lower.clear();

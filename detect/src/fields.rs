@@ -101,70 +101,6 @@ pub(crate) trait Sink {
     }
 }
 
-/// Slots of a scanner's memo of header roles (a power of two): more than the distinct header
-/// names a worker's clients send.
-pub const ROLE_MEMO_ENTRIES: usize = 64;
-
-/// Longest header name a scanner's memo of header roles keeps, in bytes (longer ones are
-/// decided every time): every common header name is shorter.
-pub const MAX_ROLE_MEMO_NAME_BYTES: usize = 32;
-
-/// A worker's memory of header roles by the name as sent: the same few dozen names come in
-/// every request, each decided once ([`header_role`] lower-cases the name and matches it
-/// against the known ones). Direct-mapped by a hash of the name's length and end bytes, a new
-/// name replacing the one in its slot; a name is compared byte for byte, so the memo always
-/// answers what [`header_role`] answers.
-#[derive(Default)]
-pub(crate) struct RoleMemo {
-    /// [`ROLE_MEMO_ENTRIES`] slots once the first name is kept; empty before.
-    slots: Vec<Option<KnownName>>,
-}
-
-/// A header name and its role.
-#[derive(Clone, Copy)]
-struct KnownName {
-    name: [u8; MAX_ROLE_MEMO_NAME_BYTES],
-    len: usize,
-    role: HeaderRole,
-}
-
-impl RoleMemo {
-    /// The role of the header `name`, decided once.
-    pub(crate) fn role(&mut self, name: &str) -> HeaderRole {
-        let bytes = name.as_bytes();
-        let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
-            return header_role(name);
-        };
-        if bytes.len() > MAX_ROLE_MEMO_NAME_BYTES {
-            return header_role(name);
-        }
-        let slot = (bytes.len() ^ usize::from(first) << 1 ^ usize::from(last) << 3)
-            & (ROLE_MEMO_ENTRIES - 1);
-        if self.slots.is_empty() {
-            self.slots.resize(ROLE_MEMO_ENTRIES, None);
-        }
-        let Some(entry) = self.slots.get_mut(slot) else {
-            return header_role(name); // unreachable: the table has every slot
-        };
-        if let Some(known) = entry {
-            if known.name.get(..known.len) == Some(bytes) {
-                return known.role;
-            }
-        }
-        let role = header_role(name);
-        let mut known = KnownName {
-            name: [0; MAX_ROLE_MEMO_NAME_BYTES],
-            len: bytes.len(),
-            role,
-        };
-        if let Some(dst) = known.name.get_mut(..bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-        *entry = Some(known);
-        role
-    }
-}
-
 /// The values of `group` (read from `bytes`), given by `values` unless the sink decides them
 /// at once.
 fn in_group(
@@ -477,6 +413,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::names::NameMemo;
 
     /// Collects what extraction yields, as (kind, location, value) strings.
     #[derive(Default)]
@@ -586,12 +523,10 @@ mod tests {
                 1..40,
             )
         ) {
-            let mut memo = RoleMemo::default();
-            for name in &names {
-                prop_assert_eq!(memo.role(name), header_role(name), "{}", name);
-            }
-            for name in names.iter().rev() {
-                prop_assert_eq!(memo.role(name), header_role(name), "{}", name);
+            let mut memo = NameMemo::default();
+            for name in names.iter().chain(names.iter().rev()) {
+                let remembered = memo.get(name.as_bytes(), || header_role(name));
+                prop_assert_eq!(remembered, header_role(name), "{}", name);
             }
         }
     }

@@ -28,7 +28,7 @@
 //! The table: direct-mapped, the key's hash picks one slot, and a new entry replaces whatever
 //! was there (counted). [`VERDICT_CACHE_ENTRIES`] entries of at most
 //! [`MAX_CACHED_VALUE_BYTES`] each (longer values are not kept), [`MAX_CACHE_KEY_BYTES`] of
-//! keys in all (past it a new value is not kept, counted). 768 KiB of slots, 128 KiB of noted
+//! keys in all (past it a new value is not kept, counted). 896 KiB of slots, 128 KiB of noted
 //! hashes and at most 1 MiB of keys per scanner.
 
 use std::hash::{BuildHasher, Hasher};
@@ -37,7 +37,7 @@ use foldhash::fast::FixedState;
 
 use crate::fields::{Group, Kind};
 
-/// Slots of a scanner's verdict cache (a power of two), 48 bytes each. A request reads a few
+/// Slots of a scanner's verdict cache (a power of two), 56 bytes each. A request reads a few
 /// values that repeat across requests, and a group or two; 16,384 keep the common ones and the
 /// cookies of a few thousand clients at once.
 pub const VERDICT_CACHE_ENTRIES: usize = 16384;
@@ -258,6 +258,12 @@ mod tests {
     ) -> Option<Remembered> {
         remember(c, kind, name, value)?;
         remember(c, kind, name, value)
+    }
+
+    /// The memory's size as documented: [`VERDICT_CACHE_ENTRIES`] slots of 56 bytes.
+    #[test]
+    fn a_slot_is_56_bytes() {
+        assert!(std::mem::size_of::<Option<Entry>>() <= 56);
     }
 
     #[test]

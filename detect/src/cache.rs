@@ -47,8 +47,9 @@ pub const VERDICT_CACHE_ENTRIES: usize = 16384;
 pub const MAX_CACHED_VALUE_BYTES: usize = 512;
 
 /// Bytes of every key a scanner's memory keeps, all together: with the slots and the notes, a
-/// scanner's memory stays about 2 MiB at most, whatever the values' lengths. At the bound a new value
-/// is kept only in place of one at least as long (`ScanReport::cache_full` counts the others).
+/// scanner's memory stays about 2 MiB at most, whatever the values' lengths. At the bound a
+/// new value is kept only in place of one at least as long (`ScanReport::cache_full` counts
+/// the others).
 pub const MAX_CACHE_KEY_BYTES: usize = 1 << 20;
 
 /// Hashes of values seen clean once (a power of two), 4 bytes each: a value is kept only when

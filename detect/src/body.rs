@@ -220,13 +220,17 @@ fn json(body: &[u8], sink: &mut dyn Sink, walk: &mut JsonWalk) -> bool {
                 i += 1;
             }
             b'"' => {
-                let Some(end) = json_string(body, i, &mut walk.scratch) else {
-                    return true; // cut or malformed string: stop here
-                };
-                i = end;
-                let is_key = next_non_space(body, i) == Some(b':');
-                if !walk.string(is_key, sink) {
-                    return false;
+                let mut scratch = std::mem::take(&mut walk.scratch);
+                let keep_going = json_text(body, i, &mut scratch).map(|(text, end)| {
+                    i = end;
+                    let is_key = next_non_space(body, i) == Some(b':');
+                    walk.string(is_key, text, sink)
+                });
+                walk.scratch = scratch;
+                match keep_going {
+                    None => return true, // cut or malformed string: stop here
+                    Some(false) => return false,
+                    Some(true) => {}
                 }
             }
             b',' | b':' => i += 1,
@@ -284,25 +288,25 @@ impl JsonWalk {
         }
     }
 
-    /// A string just read into `scratch`: a member name when a `:` follows inside an object,
-    /// else a value. Returns false when the sink says stop.
-    fn string(&mut self, followed_by_colon: bool, sink: &mut dyn Sink) -> bool {
+    /// A string just read (`text`, escapes decoded): a member name when a `:` follows inside
+    /// an object, else a value. Returns false when the sink says stop.
+    fn string(&mut self, followed_by_colon: bool, text: &[u8], sink: &mut dyn Sink) -> bool {
         if self.skipped_depth > 0 {
             return true;
         }
         let in_object = self.frames.last().is_some_and(|f| !f.is_array);
         if in_object && !self.key_pending && followed_by_colon {
-            self.pointer.push_key(&self.scratch);
+            self.pointer.push_key(text);
             self.key_pending = true;
             let name = Name::Body(Cow::Borrowed(&self.pointer.text));
-            return sink.value(Kind::JsonKey, &name, &self.scratch);
+            return sink.value(Kind::JsonKey, &name, text);
         }
         self.enter_value();
         let name = Name::Body(Cow::Borrowed(&self.pointer.text));
-        let keep_going = if is_graphql_member(&self.pointer, &self.scratch) {
-            graphql(&self.scratch, &name, sink)
+        let keep_going = if is_graphql_member(&self.pointer, text) {
+            graphql(text, &name, sink)
         } else {
-            sink.value(Kind::Value, &name, &self.scratch)
+            sink.value(Kind::Value, &name, text)
         };
         self.leave_value();
         keep_going
@@ -345,6 +349,20 @@ fn next_non_space(body: &[u8], from: usize) -> Option<u8> {
         .iter()
         .copied()
         .find(|b| !b.is_ascii_whitespace())
+}
+
+/// The text of the JSON string starting at `body[start] == '"'` and the offset after its
+/// closing quote: borrowed from `body` when it has no escape, else decoded into `out` by
+/// [`json_string`]. None if the string is cut or malformed.
+fn json_text<'t>(body: &'t [u8], start: usize, out: &'t mut Vec<u8>) -> Option<(&'t [u8], usize)> {
+    let from = start + 1;
+    let tail = body.get(from..)?;
+    let run = tail.iter().position(|b| matches!(b, b'"' | b'\\'))?;
+    if tail.get(run) == Some(&b'"') {
+        return Some((tail.get(..run)?, from + run + 1));
+    }
+    let end = json_string(body, start, out)?;
+    Some((out.as_slice(), end))
 }
 
 /// Reads the JSON string starting at `body[start] == '"'` into `out`, escapes decoded

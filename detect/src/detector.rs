@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use crate::allow::Allow;
 use crate::body;
-use crate::cache::{Remembered, VerdictCache};
+use crate::cache::{Place, Remembered, Span, VerdictCache};
 use crate::config::{DetectConfig, DetectConfigError};
-use crate::fields::{self, Kind, Name, Sink};
+use crate::fields::{self, Group, HeaderRole, Kind, Name, Sink};
 use crate::finding::{evidence, Class, ClassSet, Finding};
+use crate::names::NameMemo;
 use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
 use crate::request::Request;
@@ -40,11 +41,26 @@ pub struct ScanReport {
     /// Whether an allow rule covered the whole request, which was then not scanned.
     pub request_allowed: bool,
     /// Values a [`Scanner`] had found clean before and did not read again (always 0 for
-    /// [`Detector::scan`], which keeps no memory).
+    /// [`Detector::scan`], which keeps no memory). A value is kept when found clean a second
+    /// time; header names are decided without the memory and never count here.
     pub values_cached: u32,
     /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
     /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
     pub cache_replaced: u32,
+    /// Clean values a [`Scanner`] did not keep: its memory holds
+    /// [`crate::MAX_CACHE_KEY_BYTES`] of them already.
+    pub cache_full: u32,
+}
+
+impl ScanReport {
+    /// Counts what the memory did with a clean value.
+    fn count(&mut self, remembered: Remembered) {
+        match remembered {
+            Remembered::Replaced => self.cache_replaced += 1,
+            Remembered::Full => self.cache_full += 1,
+            Remembered::Noted | Remembered::Kept => {}
+        }
+    }
 }
 
 /// The attack detector. Built once from config; `Send + Sync` and cheap to clone (the
@@ -73,13 +89,26 @@ struct Compiled {
 
 /// One worker's detector: the shared [`Detector`], the buffers a scan reuses, and a memory of
 /// values found clean (at most [`crate::VERDICT_CACHE_ENTRIES`]), so that a value repeated
-/// across requests (User-Agent, Accept, a session's cookie) is read once. Its findings are
+/// across requests (User-Agent, Accept, a session's cookie, path segments, parameter and JSON
+/// member names) is read once or twice. Its findings are
 /// [`Detector::scan`]'s. Not shared between threads: one per worker, from
 /// [`Detector::scanner`].
 pub struct Scanner {
     detector: Detector,
     scratch: Scratch,
     cache: VerdictCache,
+    roles: NameMemo<HeaderRole>,
+    url_names: NameMemo<bool>,
+}
+
+/// A scanner's memories, lent to one scan.
+struct Memory<'m> {
+    /// Values and groups found clean.
+    verdicts: &'m mut VerdictCache,
+    /// Header roles by name.
+    roles: &'m mut NameMemo<HeaderRole>,
+    /// Whether a name says URL or host, by name.
+    url_names: &'m mut NameMemo<bool>,
 }
 
 /// Buffers a request's scan writes into, kept from one request to the next so that reading
@@ -167,7 +196,7 @@ fn kind_classes(kind: Kind) -> ClassSet {
 fn plain_classes(
     det: &Compiled,
     kind: Kind,
-    name: &Name<'_>,
+    hint: &mut UrlHint<'_, '_>,
     raw: &[u8],
     bytes: ByteScan,
     classes: ClassSet,
@@ -182,7 +211,7 @@ fn plain_classes(
     }
     if classes.contains(Class::Ssrf)
         && det.prefilter.may_name_internal_host(raw, bytes, true)
-        && det.hinted_for_ssrf(name)
+        && hint.says_url(det)
     {
         set = set.with(Class::Ssrf);
     }
@@ -259,6 +288,8 @@ impl Detector {
             detector: self.clone(),
             scratch: Scratch::default(),
             cache: VerdictCache::default(),
+            roles: NameMemo::default(),
+            url_names: NameMemo::default(),
         }
     }
 
@@ -287,8 +318,15 @@ impl Scanner {
             detector,
             scratch,
             cache,
+            roles,
+            url_names,
         } = self;
-        detector.inner.scan(req, out, scratch, Some(cache))
+        let memory = Memory {
+            verdicts: cache,
+            roles,
+            url_names,
+        };
+        detector.inner.scan(req, out, scratch, Some(memory))
     }
 
     /// The detector this scanner reads with.
@@ -304,7 +342,7 @@ impl Compiled {
         req: &Request<'_>,
         out: &mut Vec<Finding>,
         scratch: &mut Scratch,
-        cache: Option<&mut VerdictCache>,
+        memory: Option<Memory<'_>>,
     ) -> ScanReport {
         let mut report = ScanReport::default();
         if !self.enabled || self.classes.is_empty() {
@@ -319,6 +357,10 @@ impl Compiled {
             report.request_allowed = true;
             return report;
         }
+        let (cache, roles, url_names) = match memory {
+            Some(m) => (Some(m.verdicts), Some(m.roles), Some(m.url_names)),
+            None => (None, None, None),
+        };
         let mut sink = ScanSink {
             det: self,
             found: Found {
@@ -331,6 +373,10 @@ impl Compiled {
             bytes: 0,
             scratch: &mut scratch.value,
             cache,
+            roles,
+            url_names,
+            unclean: 0,
+            group: None,
         };
         let json = &mut scratch.json;
         let _ = fields::target(req.target, &mut sink)
@@ -342,12 +388,13 @@ impl Compiled {
         report
     }
 
-    /// The classes of `classes` whose rules read a value of `kind` named `name`: those its
-    /// triggers wake. `norm` is the value after normalisation and `bytes` its byte pass.
+    /// The classes of `classes` whose rules read a value of `kind` (its name's hint in
+    /// `hint`): those its triggers wake. `norm` is the value after normalisation and `bytes`
+    /// its byte pass.
     fn triggered(
         &self,
         kind: Kind,
-        name: &Name<'_>,
+        hint: &mut UrlHint<'_, '_>,
         norm: &[u8],
         bytes: ByteScan,
         classes: ClassSet,
@@ -360,18 +407,53 @@ impl Compiled {
         if classes.contains(Class::Ssrf)
             && !triggered.contains(Class::Ssrf)
             && self.prefilter.may_name_internal_host(norm, bytes, false)
-            && self.hinted_for_ssrf(name)
+            && hint.says_url(self)
         {
             triggered = triggered.with(Class::Ssrf);
         }
         classes.and(triggered)
     }
 
-    /// Whether the SSRF rule reads a bare host in a value named `name`: from level 2, in a
-    /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that
-    /// rule holds.
-    fn hinted_for_ssrf(&self, name: &Name<'_>) -> bool {
-        self.paranoia >= crate::rules::L2 && self.prefilter.is_url_name(last_name_part(name))
+    /// The part of a value's name its verdict depends on, for the memory of clean values:
+    /// the last part of the name where the SSRF rule reads it (a value's kind reads SSRF, from
+    /// level 2: `ssrf.rs`, [`UrlHint`]), else nothing: no other rule reads
+    /// a value's name, so the same bytes in the same kind of place have the same verdict.
+    fn verdict_name<'n>(&self, kind: Kind, name: &'n Name<'_>) -> &'n [u8] {
+        if self.paranoia >= crate::rules::L2 && kind_classes(kind).contains(Class::Ssrf) {
+            last_name_part(name)
+        } else {
+            &[]
+        }
+    }
+}
+
+/// Whether the SSRF rule reads a bare host in a value of this name: from level 2, in a
+/// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that rule
+/// holds. Worked out at most once per value, and by a scanner once per name.
+struct UrlHint<'n, 'm> {
+    /// The last part of the value's name.
+    name: &'n [u8],
+    /// The scanner's memo of names; None for [`Detector::scan`].
+    memo: Option<&'m mut NameMemo<bool>>,
+    /// The answer, once asked.
+    known: Option<bool>,
+}
+
+impl UrlHint<'_, '_> {
+    fn says_url(&mut self, det: &Compiled) -> bool {
+        if det.paranoia < crate::rules::L2 {
+            return false;
+        }
+        if let Some(known) = self.known {
+            return known;
+        }
+        let name = self.name;
+        let says = match self.memo.as_deref_mut() {
+            Some(memo) => memo.get(name, || det.prefilter.is_url_name(name)),
+            None => det.prefilter.is_url_name(name),
+        };
+        self.known = Some(says);
+        says
     }
 }
 
@@ -405,6 +487,24 @@ struct ScanSink<'d, 'o> {
     scratch: &'o mut ValueScratch,
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
+    /// The scanner's memory of header roles; None for [`Detector::scan`].
+    roles: Option<&'o mut NameMemo<HeaderRole>>,
+    /// The scanner's memory of names that say URL or host; None for [`Detector::scan`].
+    url_names: Option<&'o mut NameMemo<bool>>,
+    /// Values a rule held on so far (whatever became of the hits).
+    unclean: u32,
+    /// Where the report stood when the group being read one value at a time started.
+    group: Option<GroupStart>,
+}
+
+/// The counts at the start of a group read one value at a time: the group is clean when no
+/// value of it had a hit or was cut.
+#[derive(Clone, Copy)]
+struct GroupStart {
+    values: u32,
+    bytes: usize,
+    values_cut: u32,
+    unclean: u32,
 }
 
 /// Where one request's findings go, and its report.
@@ -442,54 +542,146 @@ impl Sink for ScanSink<'_, '_> {
         self.scan_value(kind, name, raw);
         true
     }
-}
 
-impl ScanSink<'_, '_> {
-    /// Reads one value: the cheap gates every value goes through, inline; then, for the few
-    /// values a rule could hold on, [`ScanSink::read`].
-    fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
-        let det = self.det;
-        let classes = kind_classes(kind).and(det.classes);
-        if !det.prefilter_on {
-            return self.read(kind, name, raw, ByteScan::of(raw), classes);
-        }
-        if kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
-            return; // the scanner's header names are the only ones a rule reads
-        }
-        let bytes = ByteScan::of(raw);
-        let mut classes = classes.and(kind_gate(kind, bytes));
-        if bytes.is_plain(raw) {
-            classes = plain_classes(det, kind, name, raw, bytes, classes);
-        }
-        if !classes.is_empty() {
-            self.read(kind, name, raw, bytes, classes);
+    fn group_start(&mut self, group: Group, bytes: &[u8]) -> Option<bool> {
+        let cache = self.cache.as_deref()?;
+        let report = &mut *self.found.report;
+        let start = GroupStart {
+            values: report.values,
+            bytes: self.bytes,
+            values_cut: report.values_cut,
+            unclean: self.unclean,
+        };
+        let span = cache
+            .key(Place::Group(group), &[], bytes)
+            .and_then(|key| cache.clean(&key));
+        match span {
+            // Taken only when reading the values one by one would read them all: no budget
+            // runs out inside the group.
+            Some(span)
+                if report.values as usize + span.values as usize <= self.det.max_fields
+                    && self.bytes + span.bytes < self.det.max_request_scan_bytes =>
+            {
+                report.values += span.values;
+                report.values_cached += span.values;
+                self.bytes += span.bytes;
+                Some(true)
+            }
+            _ => {
+                self.group = Some(start);
+                None
+            }
         }
     }
 
-    /// Reads a value past the gates: the memory of clean values, normalisation, triggers,
-    /// then the rules of `classes` that its triggers wake.
+    fn header_role(&mut self, name: &str) -> HeaderRole {
+        match self.roles.as_deref_mut() {
+            Some(roles) => roles.get(name.as_bytes(), || fields::header_role(name)),
+            None => fields::header_role(name),
+        }
+    }
+
+    fn group_end(&mut self, group: Group, bytes: &[u8], complete: bool) {
+        let Some(start) = self.group.take() else {
+            return;
+        };
+        let report = &mut *self.found.report;
+        let clean =
+            complete && report.values_cut == start.values_cut && self.unclean == start.unclean;
+        let Some(cache) = self.cache.as_deref_mut().filter(|_| clean) else {
+            return;
+        };
+        let span = Span {
+            values: report.values - start.values,
+            bytes: self.bytes - start.bytes,
+        };
+        if let Some(key) = cache.key(Place::Group(group), &[], bytes) {
+            report.count(cache.remember(&key, span));
+        }
+    }
+}
+
+impl ScanSink<'_, '_> {
+    /// Reads one value: first the scanner's memory of clean values (a value found clean
+    /// before, of the same kind and, where a rule reads it, the same name, is not read
+    /// again); then the cheap gates every value goes through, inline; then, for the few
+    /// values a rule could hold on, [`ScanSink::read`]. A value found clean is remembered.
+    fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
+        let det = self.det;
+        let classes = kind_classes(kind).and(det.classes);
+        if classes.is_empty() {
+            return;
+        }
+        if det.prefilter_on && kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
+            return; // the scanner's header names are the only ones a rule reads
+        }
+        let key = match self.cache.as_deref() {
+            Some(cache) => cache.key(Place::Value(kind), det.verdict_name(kind, name), raw),
+            None => None,
+        };
+        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
+            if cache.clean(key).is_some() {
+                self.found.report.values_cached += 1;
+                return;
+            }
+        }
+        let clean = self.gates_then_read(kind, name, raw, classes);
+        if !clean {
+            self.unclean += 1;
+            return;
+        }
+        if let (Some(cache), Some(key)) = (self.cache.as_deref_mut(), &key) {
+            let span = Span {
+                values: 1,
+                bytes: raw.len(),
+            };
+            self.found.report.count(cache.remember(key, span));
+        }
+    }
+
+    /// The gates, then the rules of the classes past them; whether the value is clean (no
+    /// rule held, whatever allow rules and deduplication then made of the hits).
+    #[inline]
+    fn gates_then_read(
+        &mut self,
+        kind: Kind,
+        name: &Name<'_>,
+        raw: &[u8],
+        classes: ClassSet,
+    ) -> bool {
+        let det = self.det;
+        let mut hint = UrlHint {
+            name: last_name_part(name),
+            memo: self.url_names.take(),
+            known: None,
+        };
+        let clean = if det.prefilter_on {
+            let bytes = ByteScan::of(raw);
+            let mut classes = classes.and(kind_gate(kind, bytes));
+            if bytes.is_plain(raw) {
+                classes = plain_classes(det, kind, &mut hint, raw, bytes, classes);
+            }
+            classes.is_empty() || self.read(kind, name, &mut hint, raw, bytes, classes)
+        } else {
+            self.read(kind, name, &mut hint, raw, ByteScan::of(raw), classes)
+        };
+        self.url_names = hint.memo;
+        clean
+    }
+
+    /// Reads a value past the gates: normalisation, triggers, then the rules of `classes`
+    /// that its triggers wake. Returns whether no rule held.
     #[inline(never)]
     fn read(
         &mut self,
         kind: Kind,
         name: &Name<'_>,
+        hint: &mut UrlHint<'_, '_>,
         raw: &[u8],
         bytes: ByteScan,
         classes: ClassSet,
-    ) {
+    ) -> bool {
         let det = self.det;
-        let name_part = last_name_part(name);
-        let repeats = matches!(name, Name::Header(_) | Name::Cookie(_));
-        let key = match self.cache.as_deref() {
-            Some(cache) if repeats => cache.key(kind, name_part, raw),
-            _ => None,
-        };
-        if let (Some(cache), Some(key)) = (self.cache.as_deref(), &key) {
-            if cache.is_clean(key) {
-                self.found.report.values_cached += 1;
-                return;
-            }
-        }
         let ValueScratch { norm, spare, lower } = &mut *self.scratch;
         let (norm, bytes): (&[u8], ByteScan) = if bytes.needs_normalizing() {
             normalize_into(raw, norm, spare);
@@ -497,14 +689,14 @@ impl ScanSink<'_, '_> {
         } else {
             (raw, bytes)
         };
-        let run = det.triggered(kind, name, norm, bytes, classes);
+        let run = det.triggered(kind, hint, norm, bytes, classes);
         let mut clean = true;
         if !run.is_empty() {
             lower.clear();
             lower.extend(norm.iter().map(u8::to_ascii_lowercase));
             let v = Value {
                 kind,
-                name: name_part,
+                name: last_name_part(name),
                 norm,
                 lower,
             };
@@ -515,11 +707,7 @@ impl ScanSink<'_, '_> {
                 }
             }
         }
-        if let (Some(cache), Some(key), true) = (self.cache.as_deref_mut(), &key, clean) {
-            if cache.remember(key) == Remembered::Replaced {
-                self.found.report.cache_replaced += 1;
-            }
-        }
+        clean
     }
 }
 

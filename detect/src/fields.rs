@@ -67,15 +67,59 @@ impl Name<'_> {
     }
 }
 
+/// A stretch of the request whose values a sink may decide at once (a scanner's memory,
+/// `cache.rs`): every one of its values, their kinds and names are read from its bytes alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// The path: the whole, then each segment.
+    Path,
+    /// The query string: each parameter's name and value.
+    Query,
+    /// A `Cookie` header's value: each cookie.
+    Cookies,
+}
+
 /// Receives the values of a request. Returns false to stop extraction.
 pub(crate) trait Sink {
     /// One value, its kind and its name.
     fn value(&mut self, kind: Kind, name: &Name<'_>, value: &[u8]) -> bool;
+
+    /// The values of `group`, all read from `bytes`, come next: Some(keep going) when the
+    /// sink decided them all at once (they are not extracted), None to have them one by one,
+    /// then [`Sink::group_end`].
+    fn group_start(&mut self, _group: Group, _bytes: &[u8]) -> Option<bool> {
+        None
+    }
+
+    /// The values of the group last started were all given (`complete`), or extraction
+    /// stopped inside it.
+    fn group_end(&mut self, _group: Group, _bytes: &[u8], _complete: bool) {}
+
+    /// How the detector reads the header `name`: [`header_role`], or the same remembered.
+    fn header_role(&mut self, name: &str) -> HeaderRole {
+        header_role(name)
+    }
+}
+
+/// The values of `group` (read from `bytes`), given by `values` unless the sink decides them
+/// at once.
+fn in_group(
+    sink: &mut dyn Sink,
+    group: Group,
+    bytes: &[u8],
+    values: impl FnOnce(&mut dyn Sink) -> bool,
+) -> bool {
+    if let Some(keep_going) = sink.group_start(group, bytes) {
+        return keep_going;
+    }
+    let complete = values(sink);
+    sink.group_end(group, bytes, complete);
+    complete
 }
 
 /// How the detector reads a header, by lower-case name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum HeaderRole {
+pub(crate) enum HeaderRole {
     /// Not read: framing, caching and credentials (no attack surface the app parses as data,
     /// or secrets the sensor must not look into).
     Skip,
@@ -101,7 +145,7 @@ const LONGEST_KNOWN_HEADER: usize = 25;
 ///   values, quoted brand lists, trace ids) and every `Sec-*` header;
 /// - `Cookie`, `Referer` and `User-Agent` each their own way;
 /// - any other header as a value.
-fn header_role(name: &str) -> HeaderRole {
+pub(crate) fn header_role(name: &str) -> HeaderRole {
     let mut buf = [0u8; LONGEST_KNOWN_HEADER];
     let Some(lower) = buf.get_mut(..name.len()) else {
         return unknown_header_role(name);
@@ -295,16 +339,18 @@ fn is_char_reference(piece: &[u8]) -> bool {
 /// Calls `sink` for the path (whole, then each segment) and the query parameters.
 pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
     let (path, query) = split_target(target);
-    if !sink.value(Kind::PathWhole, &Name::Path, path.as_bytes()) {
-        return false;
-    }
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        if !sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()) {
-            return false;
-        }
-    }
+    let path_read = in_group(sink, Group::Path, path.as_bytes(), |sink| {
+        sink.value(Kind::PathWhole, &Name::Path, path.as_bytes())
+            && path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()))
+    });
     match query {
-        Some(q) => form_pairs(q.as_bytes(), sink, &|n| Name::Query(n)),
+        _ if !path_read => false,
+        Some(q) => in_group(sink, Group::Query, q.as_bytes(), |sink| {
+            form_pairs(q.as_bytes(), sink, &|n| Name::Query(n))
+        }),
         None => true,
     }
 }
@@ -316,12 +362,14 @@ pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink
         if !sink.value(Kind::HeaderName, &loc, name.as_bytes()) {
             return false;
         }
-        let keep_going = match header_role(name) {
+        let keep_going = match sink.header_role(name) {
             HeaderRole::Skip => true,
             HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
             HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),
             HeaderRole::Value => sink.value(Kind::Value, &loc, value.as_bytes()),
-            HeaderRole::Cookie => cookies(value.as_bytes(), sink),
+            HeaderRole::Cookie => in_group(sink, Group::Cookies, value.as_bytes(), |sink| {
+                cookies(value.as_bytes(), sink)
+            }),
             HeaderRole::Referer => referer(name, value, sink),
         };
         if !keep_going {
@@ -362,7 +410,10 @@ fn referer<'a>(name: &'a str, value: &'a str, sink: &mut dyn Sink) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::names::NameMemo;
 
     /// Collects what extraction yields, as (kind, location, value) strings.
     #[derive(Default)]
@@ -438,6 +489,45 @@ mod tests {
         ];
         for (name, role) in cases {
             assert_eq!(header_role(name), role, "{name}");
+        }
+    }
+
+    const KNOWN_IN_ANY_CASE: &[&str] = &[
+        "Host",
+        "host",
+        "HOST",
+        "Cookie",
+        "cookie",
+        "User-Agent",
+        "user-agent",
+        "Accept",
+        "Sec-Fetch-Mode",
+        "X-Request-Id",
+        "te",
+        "Te",
+        "dnt",
+        "DNT",
+        "Authorization",
+    ];
+
+    proptest! {
+        /// The memo answers what [`header_role`] answers, whatever names came before (known
+        /// and unknown ones, in any case, long ones, names that share a slot).
+        #[test]
+        fn role_memo_matches_header_role(
+            names in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(KNOWN_IN_ANY_CASE).prop_map(String::from),
+                    "[a-zA-Z-]{0,40}",
+                ],
+                1..40,
+            )
+        ) {
+            let mut memo = NameMemo::default();
+            for name in names.iter().chain(names.iter().rev()) {
+                let remembered = memo.get(name.as_bytes(), || header_role(name));
+                prop_assert_eq!(remembered, header_role(name), "{}", name);
+            }
         }
     }
 

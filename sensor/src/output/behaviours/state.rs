@@ -32,7 +32,7 @@ struct Slot<K, V> {
     key: K,
     /// The state.
     value: V,
-    /// What the entry cost when last measured ([`Lru::settle`]): its table entry and what
+    /// What the entry cost when last measured ([`Accounted::settle`]): its table entry and what
     /// its state owns.
     bytes: usize,
     /// Touched since it was last measured (on the table's `touched` list).
@@ -48,11 +48,11 @@ impl<K: Eq, V> Keyed for Slot<K, V> {
 
 /// Per-entity state (sessions, clients, users...), at most `max` entities; the least recently
 /// touched one is forgotten to make room (counted in [`Lru::evicted`]). The table keeps an
-/// account of the bytes its entries hold ([`Lru::held_bytes`]), brought up to date by
-/// [`Lru::settle`] after the entries touched since the last one have changed.
+/// account of the bytes its entries hold ([`Accounted::held_bytes`]), brought up to date by
+/// [`Accounted::settle`] after the entries touched since the last one have changed.
 ///
 /// Invariant: the table holds at most `max` entries, all on its one list, least recently
-/// touched first; after [`Lru::settle`], `held` is the sum of the entries' `bytes`.
+/// touched first; after [`Accounted::settle`], `held` is the sum of the entries' `bytes`.
 #[derive(Debug)]
 pub struct Lru<K, V> {
     /// The entries, with their list by last touch. Keys are chosen by whoever sends the
@@ -62,7 +62,7 @@ pub struct Lru<K, V> {
     max: usize,
     /// Bytes held by the entries, as last measured.
     held: usize,
-    /// Slots touched since the last [`Lru::settle`], each once (a slot forgotten and taken
+    /// Slots touched since the last [`Accounted::settle`], each once (a slot forgotten and taken
     /// by a new entry may appear twice).
     touched: Vec<u32>,
     /// Entries forgotten at the bound.
@@ -118,37 +118,6 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
         &mut e.value
     }
 
-    /// Measure again the entries touched since the last call and bring [`Lru::held_bytes`]
-    /// up to date. A touched entry forgotten since is skipped (its bytes left with it); one
-    /// whose slot a new entry took is measured as that entry.
-    pub fn settle(&mut self) {
-        for slot in self.touched.drain(..) {
-            if let Some(e) = self.table.get_mut(slot).filter(|e| e.dirty) {
-                let now = Self::ENTRY_BYTES + e.value.heap_bytes();
-                self.held = self.held - e.bytes + now;
-                e.bytes = now;
-                e.dirty = false;
-            }
-        }
-    }
-
-    /// Forget the least recently touched entry; `false` when the table is empty. The caller
-    /// counts why.
-    pub fn forget_oldest(&mut self) -> bool {
-        let Some(old) = self.table.head(0) else {
-            return false;
-        };
-        if let Some(e) = self.table.remove(old) {
-            self.held -= e.bytes;
-        }
-        true
-    }
-
-    /// Bytes the entries hold, as of the last [`Lru::settle`].
-    pub fn held_bytes(&self) -> usize {
-        self.held
-    }
-
     /// Entities held.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -162,19 +131,38 @@ pub trait Accounted {
     fn settle(&mut self);
     /// Bytes held, as of the last [`Accounted::settle`].
     fn held_bytes(&self) -> usize;
-    /// Forget the least recently touched entity; `false` when there is none.
+    /// Forget the least recently touched entity; `false` when there is none. The caller
+    /// counts why.
     fn forget_oldest(&mut self) -> bool;
 }
 
 impl<K: Eq + Hash, V: Default + HeapBytes> Accounted for Lru<K, V> {
+    /// Measure again the entries touched since the last call. A touched entry forgotten since
+    /// is skipped (its bytes left with it); one whose slot a new entry took is measured as
+    /// that entry.
     fn settle(&mut self) {
-        Lru::settle(self);
+        for slot in self.touched.drain(..) {
+            if let Some(e) = self.table.get_mut(slot).filter(|e| e.dirty) {
+                let now = Self::ENTRY_BYTES + e.value.heap_bytes();
+                self.held = self.held - e.bytes + now;
+                e.bytes = now;
+                e.dirty = false;
+            }
+        }
     }
+
     fn held_bytes(&self) -> usize {
-        Lru::held_bytes(self)
+        self.held
     }
+
     fn forget_oldest(&mut self) -> bool {
-        Lru::forget_oldest(self)
+        let Some(old) = self.table.head(0) else {
+            return false;
+        };
+        if let Some(e) = self.table.remove(old) {
+            self.held -= e.bytes;
+        }
+        true
     }
 }
 

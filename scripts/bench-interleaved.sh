@@ -40,16 +40,12 @@ cpu_file="$(mktemp)" results="$(mktemp)"
 trap 'rm -f "$cpu_file" "$results"' EXIT
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
+# shellcheck source-path=SCRIPTDIR source=lib/replay.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/replay.sh"
 run() { # $1 = variant index; prints wall nanoseconds and CPU seconds
-    local i="$1" start end args=()
+    local i="$1" args=()
     [[ -n "${configs[$i]}" ]] && args=(--config "${configs[$i]}")
-    start=$(date +%s%N)
-    # shellcheck disable=SC2086  # REPLAY_ARGS is a list of flags
-    /usr/bin/time -f '%U %S' -o "$cpu_file" \
-        "${bins[$i]}" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "${args[@]}" \
-        || die "replay failed: ${bins[$i]} replay $PCAP ${args[*]}"
-    end=$(date +%s%N)
-    echo "$((end - start)) $(awk '{ printf "%.2f", $1 + $2 }' "$cpu_file")"
+    timed_replay "${bins[$i]}" "${args[@]}"
 }
 
 for r in $(seq 0 $((ROUNDS - 1))); do

@@ -62,28 +62,19 @@ cat "$PCAP" >/dev/null
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found (scripts/setup.sh installs the time package)"
 cpu_file="$(mktemp)"
 trap 'rm -f "$cpu_file"' EXIT
-elapsed() { # $1 = binary, then extra flags; prints wall nanoseconds and CPU seconds (user + system)
-    local bin="$1" start end
-    shift
-    start=$(date +%s%N)
-    # shellcheck disable=SC2086  # REPLAY_ARGS is a list of flags
-    /usr/bin/time -f '%U %S' -o "$cpu_file" \
-        "$bin" replay "$PCAP" --output /dev/null -q $REPLAY_ARGS "$@" \
-        || die "replay failed: $bin replay $PCAP $REPLAY_ARGS $*"
-    end=$(date +%s%N)
-    echo "$((end - start)) $(awk '{ printf "%.2f", $1 + $2 }' "$cpu_file")"
-}
+# shellcheck source-path=SCRIPTDIR source=lib/replay.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/replay.sh"
 
 secs() { awk -v n="$1" 'BEGIN{printf "%.3f", n/1e9}'; }
 rounds=()
 for i in $(seq 1 "$ROUNDS"); do
-    read -r core core_cpu < <(elapsed "$APITAP" --config "$OFF_CONFIG")
+    read -r core core_cpu < <(timed_replay "$APITAP" --config "$OFF_CONFIG")
     base=""
     # The baseline's run goes first in odd rounds and second in even ones.
-    if [[ -n "$BASELINE" ]] && ((i % 2)); then read -r base _ < <(elapsed "$BASELINE" "${on_args[@]}"); fi
-    read -r sessions sessions_cpu < <(elapsed "$APITAP" "${on_args[@]}")
-    if [[ -n "$BASELINE" ]] && ! ((i % 2)); then read -r base _ < <(elapsed "$BASELINE" "${on_args[@]}"); fi
-    read -r core_after core_after_cpu < <(elapsed "$APITAP" --config "$OFF_CONFIG")
+    if [[ -n "$BASELINE" ]] && ((i % 2)); then read -r base _ < <(timed_replay "$BASELINE" "${on_args[@]}"); fi
+    read -r sessions sessions_cpu < <(timed_replay "$APITAP" "${on_args[@]}")
+    if [[ -n "$BASELINE" ]] && ! ((i % 2)); then read -r base _ < <(timed_replay "$BASELINE" "${on_args[@]}"); fi
+    read -r core_after core_after_cpu < <(timed_replay "$APITAP" --config "$OFF_CONFIG")
     rounds+=("$core $sessions $core_after $core_cpu $sessions_cpu $core_after_cpu $base")
     log "round $i: off $(secs "$core") s, $FEATURE $(secs "$sessions") s, off $(secs "$core_after") s (CPU $core_cpu, $sessions_cpu, $core_after_cpu s)${base:+, baseline $(secs "$base") s}"
 done

@@ -1,45 +1,135 @@
-//! Inference from a JSON body, driven by the parser's events.
+//! Inference from a JSON body, driven by the reader's reports ([`walk`](super::walk)).
 
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-use hashbrown::HashMap;
-
+use super::walk::{self, Sink, Stop};
 use super::{
     FieldShape, JsonType, Schema, StringFormat, ITEMS, MAX_SCHEMA_DEPTH, MAX_SCHEMA_FIELDS,
 };
 
-/// A schema while a body is walked: hashed by pointer (a body touches its pointers many
-/// times, once per array element), sorted into a [`Schema`] at the end.
-#[derive(Default)]
+/// A pointer in the tree being built: its last segment (unescaped; array elements are
+/// [`ITEMS`]), its parent and children, and what was seen at it.
+struct Node {
+    /// The last segment.
+    key: Box<str>,
+    /// The parent node ([`NONE`] for the root).
+    parent: u32,
+    /// The child nodes, in the order they were first seen.
+    children: Vec<u32>,
+    /// Where the next child looked up probably is: the elements of an array of objects
+    /// name their members in the same order, so a look-up nearly always hits here first.
+    next_child: usize,
+    /// What was seen.
+    shape: FieldShape,
+}
+
+/// No node: a pointer dropped at [`MAX_SCHEMA_FIELDS`] (and every pointer below it).
+const NONE: u32 = u32::MAX;
+
+/// A schema while a body is walked: a tree of pointers (a body reaches its pointers many
+/// times, once per array element, and each step down is a look-up among a few children,
+/// where a map of whole pointers hashed and compared the pointer for every value), made
+/// into a [`Schema`] at the end.
 struct Builder {
-    /// Per pointer, what was seen.
-    fields: HashMap<String, FieldShape, foldhash::fast::FixedState>,
-    /// New pointers not kept at [`MAX_SCHEMA_FIELDS`].
+    /// The nodes; the root first, every parent before its children.
+    nodes: Vec<Node>,
+    /// The node of the value being read.
+    cur: u32,
+    /// Values at new pointers not kept at [`MAX_SCHEMA_FIELDS`].
     dropped_fields: u32,
     /// A container past [`MAX_SCHEMA_DEPTH`] was not followed.
     depth_limited: bool,
 }
 
 impl Builder {
-    /// Note a value of type `t` at `pointer` (a new pointer past the bound is counted).
-    fn observe(&mut self, pointer: &str, t: JsonType, f: Option<StringFormat>) {
-        if let Some(shape) = self.fields.get_mut(pointer) {
-            shape.observe(t, f);
-        } else if self.fields.len() < MAX_SCHEMA_FIELDS {
-            let mut shape = FieldShape::default();
-            shape.observe(t, f);
-            self.fields.insert(pointer.to_string(), shape);
-        } else {
-            self.dropped_fields = self.dropped_fields.saturating_add(1);
+    /// A tree with the root alone.
+    fn new() -> Self {
+        Builder {
+            nodes: vec![Node {
+                key: "".into(),
+                parent: NONE,
+                children: Vec::new(),
+                next_child: 0,
+                shape: FieldShape::default(),
+            }],
+            cur: 0,
+            dropped_fields: 0,
+            depth_limited: false,
         }
     }
 
-    /// The schema, sorted by pointer.
+    /// Note a value of type `t` (and string format `f`) at the current node; one at a
+    /// dropped pointer is counted.
+    fn observe(&mut self, t: JsonType, f: Option<StringFormat>) {
+        match self.nodes.get_mut(self.cur as usize) {
+            Some(node) => node.shape.observe(t, f),
+            None => self.dropped_fields = self.dropped_fields.saturating_add(1),
+        }
+    }
+
+    /// Go down to the child `key` of the current node, made when new and the bound allows
+    /// (below a dropped pointer, nothing is made); returns the node to go back to.
+    fn enter(&mut self, key: &[u8]) -> u32 {
+        let parent = self.cur;
+        let Some(p) = self.nodes.get(parent as usize) else {
+            return parent;
+        };
+        let n = p.children.len();
+        let found = (0..n).map(|k| (p.next_child + k) % n).find(|&j| {
+            p.children
+                .get(j)
+                .and_then(|&c| self.nodes.get(c as usize))
+                .is_some_and(|c| c.key.as_bytes() == key)
+        });
+        let new_index = self.nodes.len();
+        let child = match found {
+            Some(j) => {
+                let child = p.children.get(j).copied().unwrap_or(NONE);
+                if let Some(p) = self.nodes.get_mut(parent as usize) {
+                    p.next_child = j + 1;
+                }
+                child
+            }
+            None if new_index < MAX_SCHEMA_FIELDS => {
+                let child = new_index as u32;
+                self.nodes.push(Node {
+                    // The reader hands over UTF-8 only.
+                    key: String::from_utf8_lossy(key).into(),
+                    parent,
+                    children: Vec::new(),
+                    next_child: 0,
+                    shape: FieldShape::default(),
+                });
+                if let Some(p) = self.nodes.get_mut(parent as usize) {
+                    p.children.push(child);
+                }
+                child
+            }
+            None => NONE,
+        };
+        self.cur = child;
+        parent
+    }
+
+    /// The schema: each node's pointer (RFC 6901, its parent's and `/` and its key
+    /// escaped), sorted.
     fn finish(self) -> Schema {
+        let mut pointers: Vec<String> = Vec::with_capacity(self.nodes.len());
+        let mut fields = std::collections::BTreeMap::new();
+        for node in self.nodes {
+            let pointer = match pointers.get(node.parent as usize) {
+                Some(parent) => {
+                    let mut p = String::with_capacity(parent.len() + 1 + node.key.len());
+                    p.push_str(parent);
+                    p.push('/');
+                    crate::spec::push_escaped(&mut p, &node.key);
+                    p
+                }
+                None => String::new(),
+            };
+            fields.insert(pointer.clone(), node.shape);
+            pointers.push(pointer);
+        }
         Schema {
-            fields: self.fields.into_iter().collect(),
+            fields,
             dropped_fields: self.dropped_fields,
             depth_limited: self.depth_limited,
         }
@@ -61,164 +151,54 @@ pub enum Inference {
 /// Infer the schema of a JSON body. Every prefix of a JSON document is `Truncated` (or,
 /// for a number cut short, `Complete`), never `NotJson`.
 pub fn infer_json(body: &[u8]) -> Inference {
-    let mut schema = Builder::default();
-    let mut pointer = String::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let walker = Walker {
-        schema: &mut schema,
-        pointer: &mut pointer,
-        depth: 0,
-    };
-    match walker.deserialize(&mut de).and_then(|()| de.end()) {
+    let mut schema = Builder::new();
+    match walk::document(body, &mut schema) {
         Ok(()) => Inference::Complete(schema.finish()),
-        Err(e) if e.is_eof() => Inference::Truncated,
-        Err(_) => Inference::NotJson,
+        Err(Stop::Eof) => Inference::Truncated,
+        Err(Stop::Invalid) => Inference::NotJson,
     }
 }
 
-/// Walks one value, noting its type at `pointer` and its contents below it.
-struct Walker<'s> {
-    /// Where to note.
-    schema: &'s mut Builder,
-    /// The value's pointer; restored before returning.
-    pointer: &'s mut String,
-    /// Containers above the value.
-    depth: usize,
-}
-
-impl Walker<'_> {
-    /// Note the value's type.
-    fn note(&mut self, t: JsonType, f: Option<StringFormat>) {
-        self.schema.observe(self.pointer, t, f);
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Walker<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walker<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+impl Sink for Builder {
+    fn value(&mut self, t: JsonType, f: Option<StringFormat>) {
+        self.observe(t, f);
     }
 
-    fn visit_unit<E>(mut self) -> Result<(), E> {
-        self.note(JsonType::Null, None);
-        Ok(())
-    }
-
-    fn visit_bool<E>(mut self, _: bool) -> Result<(), E> {
-        self.note(JsonType::Boolean, None);
-        Ok(())
-    }
-
-    fn visit_i64<E>(mut self, _: i64) -> Result<(), E> {
-        self.note(JsonType::Integer, None);
-        Ok(())
-    }
-
-    fn visit_u64<E>(mut self, _: u64) -> Result<(), E> {
-        self.note(JsonType::Integer, None);
-        Ok(())
-    }
-
-    fn visit_f64<E>(mut self, _: f64) -> Result<(), E> {
-        self.note(JsonType::Number, None);
-        Ok(())
-    }
-
-    fn visit_str<E>(mut self, s: &str) -> Result<(), E> {
-        self.note(JsonType::String, string_format(s));
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        self.note(JsonType::Object, None);
-        if self.depth >= MAX_SCHEMA_DEPTH {
-            self.schema.depth_limited = true;
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(());
+    fn follows(&mut self, depth: usize) -> bool {
+        if depth >= MAX_SCHEMA_DEPTH {
+            self.depth_limited = true;
+            return false;
         }
-        let len = self.pointer.len();
-        while map.next_key_seed(KeySeed(self.pointer))?.is_some() {
-            map.next_value_seed(Walker {
-                schema: self.schema,
-                pointer: self.pointer,
-                depth: self.depth + 1,
-            })?;
-            self.pointer.truncate(len);
-        }
-        Ok(())
+        true
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        self.note(JsonType::Array, None);
-        if self.depth >= MAX_SCHEMA_DEPTH {
-            self.schema.depth_limited = true;
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(());
-        }
-        let len = self.pointer.len();
-        self.pointer.push('/');
-        self.pointer.push_str(ITEMS);
-        while seq
-            .next_element_seed(Walker {
-                schema: self.schema,
-                pointer: self.pointer,
-                depth: self.depth + 1,
-            })?
-            .is_some()
-        {}
-        self.pointer.truncate(len);
-        Ok(())
-    }
-}
-
-/// Appends `/key` (escaped) to the pointer.
-struct KeySeed<'p>(&'p mut String);
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for KeySeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
+    fn enter_key(&mut self, key: &[u8]) -> usize {
+        self.enter(key) as usize
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<(), E> {
-        self.0.push('/');
-        if key.bytes().any(|b| b == b'~' || b == b'/') {
-            crate::spec::push_escaped(self.0, key);
-        } else {
-            self.0.push_str(key);
-        }
-        Ok(())
+    fn enter_items(&mut self) -> usize {
+        self.enter(ITEMS.as_bytes()) as usize
+    }
+
+    fn leave(&mut self, back: usize) {
+        self.cur = u32::try_from(back).unwrap_or(NONE);
     }
 }
 
 /// The format a string's shape shows, if any.
 pub fn string_format(s: &str) -> Option<StringFormat> {
-    let b = s.as_bytes();
+    format_of(s.as_bytes())
+}
+
+/// [`string_format`] of a string's UTF-8 bytes.
+pub(super) fn format_of(b: &[u8]) -> Option<StringFormat> {
     if is_uuid(b) {
         Some(StringFormat::Uuid)
     } else if b.len() == DATE_LEN && is_date(b) {
         Some(StringFormat::Date)
     } else if b.len() > DATE_LEN && is_date(b) && matches!(b.get(DATE_LEN), Some(b'T' | b't')) {
         Some(StringFormat::DateTime)
-    } else if is_email(s) {
+    } else if is_email(b) {
         Some(StringFormat::Email)
     } else {
         None
@@ -252,16 +232,20 @@ fn is_date(b: &[u8]) -> bool {
 }
 
 /// `local@domain.tld`, loosely: one `@`, something before it, a dotted domain after it.
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
+fn is_email(b: &[u8]) -> bool {
+    let Some(at) = memchr::memchr(b'@', b) else {
         return false;
     };
+    let (local, domain) = (
+        b.get(..at).unwrap_or_default(),
+        b.get(at + 1..).unwrap_or_default(),
+    );
     !local.is_empty()
-        && !local.contains(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
+        && !String::from_utf8_lossy(local).contains(char::is_whitespace)
+        && domain.contains(&b'.')
+        && !domain.starts_with(b".")
+        && !domain.ends_with(b".")
         && domain
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'-')
 }

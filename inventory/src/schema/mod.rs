@@ -6,11 +6,15 @@
 //! required when it was present every time its parent was an object. Flat schemas merge by
 //! adding counts, so samples merge in any order to the same schema.
 //!
-//! Inference runs in the sensor on the decoded body, straight from the JSON parser's events
-//! (a serde visitor): no value is ever built, and only a string's *format* (uuid, date-time,
-//! date, email) is read from it.
+//! Inference runs in the sensor on the decoded body, straight from a JSON reader made for it
+//! ([`walk`]: it checks the grammar as `serde_json` does and reports each value's type at its
+//! place in a tree of pointers): no value is ever built, and only a string's *format* (uuid,
+//! date-time, date, email) is read from it.
 
 mod infer;
+#[cfg(test)]
+mod reference;
+pub mod walk;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +30,12 @@ pub const MAX_SCHEMA_DEPTH: usize = 16;
 /// Pointers kept per schema (per body and after merges); more are counted in
 /// `dropped_fields`.
 pub const MAX_SCHEMA_FIELDS: usize = 256;
+
+/// Bytes of the SHA-256 digest a fingerprint keeps (16 hex digits).
+const FINGERPRINT_BYTES: usize = 8;
+
+/// Lower-case hexadecimal digits.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The array element segment of a pointer.
 pub const ITEMS: &str = "*";
@@ -77,6 +87,18 @@ pub enum StringFormat {
     Date,
     /// Something `local@domain.tld`-shaped.
     Email,
+}
+
+impl StringFormat {
+    /// The variant's name as `Debug` prints it, which the fingerprint's canonical text uses.
+    fn debug_name(self) -> &'static str {
+        match self {
+            StringFormat::Uuid => "Uuid",
+            StringFormat::DateTime => "DateTime",
+            StringFormat::Date => "Date",
+            StringFormat::Email => "Email",
+        }
+    }
 }
 
 /// What was seen at one pointer.
@@ -201,25 +223,29 @@ impl Schema {
     /// A stable fingerprint of the shape (pointers, types and formats; not the counts): 16
     /// hex digits of SHA-256 over a canonical text, the same on every run and machine.
     pub fn fingerprint(&self) -> String {
-        let mut h = Sha256::new();
+        // The canonical text in one buffer, hashed in one call: a call per piece cost more
+        // than the hashing.
+        let mut text = Vec::with_capacity(self.fields.len() * 32);
         for (pointer, shape) in &self.fields {
-            h.update(pointer.as_bytes());
-            h.update([0]);
+            text.extend_from_slice(pointer.as_bytes());
+            text.push(0);
             for t in &shape.types {
-                h.update(t.as_str().as_bytes());
-                h.update([b',']);
+                text.extend_from_slice(t.as_str().as_bytes());
+                text.push(b',');
             }
             if let Some(f) = shape.format() {
-                h.update([0]);
-                h.update(format!("{f:?}").as_bytes());
+                text.push(0);
+                text.extend_from_slice(f.debug_name().as_bytes());
             }
-            h.update([b'\n']);
+            text.push(b'\n');
         }
-        h.finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let digest = Sha256::digest(&text);
+        let mut hex = String::with_capacity(FINGERPRINT_BYTES * 2);
+        for b in digest.iter().take(FINGERPRINT_BYTES) {
+            hex.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+            hex.push(char::from(HEX_DIGITS[usize::from(b & 0xf)]));
+        }
+        hex
     }
 
     /// The pointers directly below `pointer`, with their last segment (unescaped).

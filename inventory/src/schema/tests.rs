@@ -183,8 +183,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
         (-1e6f64..1e6).prop_map(serde_json::Value::from),
-        "[a-z\\\\\"é€ ]{0,6}".prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        "[a-z\\\\\"é€ \u{1}\u{1F600}/~]{0,6}".prop_map(serde_json::Value::from),
+        "2024-0[1-9]-1[0-9](T10:00:00Z)?|[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}|[a-z]{1,3}@[a-z]{1,3}\\.io"
+            .prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 32, 4, |inner| {
         prop_oneof![
@@ -228,6 +232,115 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The hand-written reader gives the schemas the serde visitor gave, compact or pretty,
+    /// with the values' escapes (`/`, `~`, quotes, control characters, non-BMP characters
+    /// written as `\uXXXX` pairs).
+    #[test]
+    fn the_reader_agrees_with_serdes_events(v in json_value(), pretty: bool, ascii: bool) {
+        let mut text = if pretty {
+            serde_json::to_string_pretty(&v).unwrap()
+        } else {
+            serde_json::to_string(&v).unwrap()
+        };
+        if ascii {
+            text = text.chars().map(|c| match c {
+                c if c.is_ascii() => c.to_string(),
+                c => c.encode_utf16(&mut [0; 2]).iter().map(|u| format!("\\u{u:04x}")).collect(),
+            }).collect();
+        }
+        prop_assert_eq!(infer_json(text.as_bytes()), super::reference::infer_json_serde(text.as_bytes()), "{}", text);
+    }
+}
+
+#[test]
+fn numbers_are_typed_as_serde_json_reads_them() {
+    let table: [(&str, Inference); 16] = [
+        ("0", typed(JsonType::Integer)),
+        ("-0", typed(JsonType::Number)),
+        ("-0.0", typed(JsonType::Number)),
+        ("18446744073709551615", typed(JsonType::Integer)),
+        ("18446744073709551616", typed(JsonType::Number)),
+        ("-9223372036854775808", typed(JsonType::Integer)),
+        ("-9223372036854775809", typed(JsonType::Number)),
+        ("1E2", typed(JsonType::Number)),
+        ("1e-400", typed(JsonType::Number)),
+        ("1e308", typed(JsonType::Number)),
+        ("1e400", Inference::NotJson),
+        ("0.0001e400", Inference::NotJson),
+        ("01", Inference::NotJson),
+        ("1.e5", Inference::NotJson),
+        ("1.", Inference::Truncated),
+        ("-", Inference::Truncated),
+    ];
+    for (body, want) in table {
+        assert_eq!(infer_json(body.as_bytes()), want, "{body}");
+        let value = serde_json::from_str::<serde_json::Value>(body);
+        assert_eq!(
+            value.is_ok(),
+            matches!(want, Inference::Complete(_)),
+            "{body}"
+        );
+    }
+    let huge = format!("1{}", "0".repeat(400));
+    assert_eq!(infer_json(huge.as_bytes()), Inference::NotJson);
+    let large = format!("1{}", "0".repeat(300));
+    assert_eq!(infer_json(large.as_bytes()), typed(JsonType::Number));
+}
+
+/// The schema of a body that is one value of type `t`.
+fn typed(t: JsonType) -> Inference {
+    let mut s = Schema::default();
+    let mut shape = FieldShape::default();
+    shape.observe(t, None);
+    s.fields.insert(String::new(), shape);
+    Inference::Complete(s)
+}
+
+#[test]
+fn strings_and_nesting_follow_rfc_8259_as_serde_json_does() {
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let table: [(String, Inference); 12] = [
+        (r#""\ud83d\ude00""#.into(), typed(JsonType::String)),
+        (r#""\ud800""#.into(), Inference::NotJson),
+        (r#""\udc00""#.into(), Inference::NotJson),
+        (r#""\x""#.into(), Inference::NotJson),
+        (r#""\u12"#.into(), Inference::Truncated),
+        (r#""\u12x4""#.into(), Inference::NotJson),
+        ("\"a\u{1}\"".into(), Inference::NotJson),
+        ("\"a\u{7f}\"".into(), typed(JsonType::String)),
+        ("[1,]".into(), Inference::NotJson),
+        ("{\"a\":1,}".into(), Inference::NotJson),
+        (deep(MAX_NESTING_FOR_TESTS), Inference::NotJson),
+        ("\u{c}1".into(), Inference::NotJson),
+    ];
+    for (body, want) in table {
+        let got = infer_json(body.as_bytes());
+        assert_eq!(
+            matches!(got, Inference::Complete(_)),
+            matches!(want, Inference::Complete(_)),
+            "{body}"
+        );
+        if !matches!(want, Inference::Complete(_)) {
+            assert_eq!(got, want, "{body}");
+        }
+        let value = serde_json::from_str::<serde_json::Value>(&body);
+        assert_eq!(
+            value.is_ok(),
+            matches!(want, Inference::Complete(_)),
+            "{body}"
+        );
+    }
+    assert!(matches!(
+        infer_json(deep(MAX_NESTING_FOR_TESTS - 1).as_bytes()),
+        Inference::Complete(_)
+    ));
+}
+
+/// Nesting `serde_json` refuses: one more than [`walk::MAX_NESTING`].
+const MAX_NESTING_FOR_TESTS: usize = walk::MAX_NESTING + 1;
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
     /// Arbitrary bytes never panic, and give a schema only when they are JSON.
     #[test]
@@ -246,4 +359,16 @@ fn the_documented_example_has_its_documented_fingerprint() {
     // docs/api-inventory.md shows this schema and fingerprint.
     assert_eq!(s.fingerprint(), "609e6a4bda0aecb9");
     assert_eq!(s.fields["/items/*"].count, 10);
+}
+
+#[test]
+fn the_canonical_text_names_formats_as_debug_does() {
+    for f in [
+        StringFormat::Uuid,
+        StringFormat::DateTime,
+        StringFormat::Date,
+        StringFormat::Email,
+    ] {
+        assert_eq!(f.debug_name(), format!("{f:?}"));
+    }
 }

@@ -101,7 +101,7 @@ impl Analyzer for ApiClassify {
             if let (Some(t), Some(facts), Some(r)) =
                 (&api.template, item.facts.as_mut(), &item.tx.request)
             {
-                facts.set_endpoint(format!("{} {t}", r.method));
+                facts.set_endpoint(&r.method, t);
             }
             item.api = Some(api);
         }

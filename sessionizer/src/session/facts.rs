@@ -118,9 +118,24 @@ impl TxFacts {
         self.endpoint.as_deref()
     }
 
-    /// Name the endpoint `endpoint` instead (a spec's template: `GET /api/v1/users/{id}`).
-    pub fn set_endpoint(&mut self, endpoint: String) {
-        self.endpoint = Some(endpoint);
+    /// Name the endpoint `METHOD template` instead (a spec's template:
+    /// `GET /api/v1/users/{id}`). Nothing is allocated when it is the name already, as it is
+    /// whenever the spec's template and the learned one agree.
+    pub fn set_endpoint(&mut self, method: &str, template: &str) {
+        let same = self
+            .endpoint
+            .as_deref()
+            .and_then(|e| e.strip_prefix(method)?.strip_prefix(' '))
+            == Some(template);
+        if same {
+            return;
+        }
+        let e = self.endpoint.get_or_insert_with(String::new);
+        e.clear();
+        e.reserve(method.len() + 1 + template.len());
+        e.push_str(method);
+        e.push(' ');
+        e.push_str(template);
     }
 
     /// The client after trusted-proxy resolution.

@@ -535,6 +535,21 @@ fn facts_read_elsewhere_give_the_same_sessions() {
     assert!(records > 0 && keyless > 0 && verified > 0 && linked > 0);
 }
 
+/// A spec's template renames the endpoint; the same name leaves it as it was.
+#[test]
+fn a_spec_template_renames_the_endpoint() {
+    let s = sz(&SessionConfig::default());
+    let t = tx("/api/v1/users/42").b();
+    let mut facts = s.extractor().facts(&t);
+    assert_eq!(facts.endpoint(), Some("GET /api/v1/users/{id}"));
+    facts.set_endpoint("GET", "/api/v1/users/{id}");
+    assert_eq!(facts.endpoint(), Some("GET /api/v1/users/{id}"));
+    facts.set_endpoint("GET", "/api/v1/users/{userId}");
+    assert_eq!(facts.endpoint(), Some("GET /api/v1/users/{userId}"));
+    facts.set_endpoint("GE", "T /api/v1/users/{userId}");
+    assert_eq!(facts.endpoint(), Some("GE T /api/v1/users/{userId}"));
+}
+
 /// Facts read with another config's extractor may name a key this sessionizer lacks: no
 /// panic, no session.
 #[test]

@@ -109,12 +109,11 @@ impl Builder {
         parent
     }
 
-    /// The schema: each node's pointer (RFC 6901, its parent's and `/` and its key
-    /// escaped), sorted.
+    /// The schema: each node's pointer (RFC 6901: its parent's, `/`, its key escaped),
+    /// sorted.
     fn finish(self) -> Schema {
         let mut pointers: Vec<String> = Vec::with_capacity(self.nodes.len());
-        let mut fields = std::collections::BTreeMap::new();
-        for node in self.nodes {
+        for node in &self.nodes {
             let pointer = match pointers.get(node.parent as usize) {
                 Some(parent) => {
                     let mut p = String::with_capacity(parent.len() + 1 + node.key.len());
@@ -125,11 +124,13 @@ impl Builder {
                 }
                 None => String::new(),
             };
-            fields.insert(pointer.clone(), node.shape);
             pointers.push(pointer);
         }
         Schema {
-            fields,
+            fields: pointers
+                .into_iter()
+                .zip(self.nodes.into_iter().map(|n| n.shape))
+                .collect(),
             dropped_fields: self.dropped_fields,
             depth_limited: self.depth_limited,
         }

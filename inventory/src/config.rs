@@ -39,7 +39,7 @@ pub struct ApiConfig {
 /// first calls, where most of its endpoints appear.
 pub const SCHEMA_FIRST_PER_CONNECTION: u32 = 2;
 
-/// One in 32: inference costs about 70 instructions a byte of JSON, many times a
+/// One in 32: inference costs about 55 instructions a byte of JSON, many times a
 /// transaction's parsing (docs/bench.md); the rebuilt document merges the samples, and an
 /// endpoint called often is sampled often.
 fn default_schema_sample_one_in() -> u32 {

@@ -91,12 +91,14 @@ pub fn detect_auth<'h>(
         if name.eq_ignore_ascii_case("authorization") {
             push(authorization(value));
         } else if name.eq_ignore_ascii_case("cookie") {
-            let first = value.split(|b| *b == b';').next().unwrap_or_default();
-            let cookie = first.split(|b| *b == b'=').next().unwrap_or_default();
-            push(named(
-                AuthScheme::Cookie,
-                &String::from_utf8_lossy(cookie.trim_ascii()),
-            ));
+            // The first cookie's name ends at its `=` (or at `;` without one): short, so
+            // found before the value is read.
+            let end = value
+                .iter()
+                .position(|b| *b == b'=' || *b == b';')
+                .unwrap_or(value.len());
+            let cookie = value.get(..end).unwrap_or_default().trim_ascii();
+            push(named(AuthScheme::Cookie, &String::from_utf8_lossy(cookie)));
         } else if API_KEY_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
             push(named(AuthScheme::ApiKey, name));
         }
@@ -218,7 +220,7 @@ mod tests {
     #[test]
     fn schemes_come_from_names_and_shapes() {
         let jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-        let table: [Case<'_>; 9] = [
+        let table: [Case<'_>; 10] = [
             (&[("Authorization", jwt)], None, &["bearer_jwt"]),
             (
                 &[("authorization", "bearer opaque-token-123")],
@@ -240,6 +242,7 @@ mod tests {
                 None,
                 &["cookie:SHOPSESSID"],
             ),
+            (&[("Cookie", " flag; sid=1")], None, &["cookie:flag"]),
             (&[("X-API-Key", "k")], None, &["api_key:X-API-Key"]),
             (&[], Some("page=1&api_key=secret"), &["api_key:api_key"]),
             (&[("Accept", "*/*")], Some("page=1"), &["none"]),

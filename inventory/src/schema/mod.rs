@@ -90,6 +90,16 @@ pub enum StringFormat {
 }
 
 impl StringFormat {
+    /// OpenAPI's name (`uuid`, `date-time`, `date`, `email`), as records write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StringFormat::Uuid => "uuid",
+            StringFormat::DateTime => "date-time",
+            StringFormat::Date => "date",
+            StringFormat::Email => "email",
+        }
+    }
+
     /// The variant's name as `Debug` prints it, which the fingerprint's canonical text uses.
     fn debug_name(self) -> &'static str {
         match self {

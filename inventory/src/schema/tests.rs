@@ -362,7 +362,7 @@ fn the_documented_example_has_its_documented_fingerprint() {
 }
 
 #[test]
-fn the_canonical_text_names_formats_as_debug_does() {
+fn formats_are_named_as_debug_and_serde_name_them() {
     for f in [
         StringFormat::Uuid,
         StringFormat::DateTime,
@@ -370,5 +370,9 @@ fn the_canonical_text_names_formats_as_debug_does() {
         StringFormat::Email,
     ] {
         assert_eq!(f.debug_name(), format!("{f:?}"));
+        assert_eq!(
+            serde_json::to_value(f).unwrap(),
+            serde_json::Value::from(f.as_str())
+        );
     }
 }

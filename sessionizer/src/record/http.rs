@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use apitap_detect::{Finding, Outcome};
-use apitap_inventory::{ApiRecord, DriftRecord};
+use apitap_inventory::{ApiRecord, BodySchema, DriftRecord};
 
 use crate::http::target::{split_target, target_authority};
 use crate::http::transaction::SwitchedProtocol;
@@ -301,12 +301,50 @@ fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
         (key!("response_schema"), &api.response_schema),
     ] {
         if let Some(schema) = schema {
-            let out = o.key(key);
-            if serde_json::to_writer(&mut *out, schema).is_err() {
-                // Only maps with non-string keys fail to serialize, and a schema has none.
-                out.extend_from_slice(b"null");
-            }
+            write_schema(schema, o.key(key));
         }
+    }
+    o.close();
+}
+
+/// A body's schema as `serde` writes [`BodySchema`] (the proptest below holds them equal):
+/// by hand, since `#[serde(flatten)]` buffers the flattened fields through a map.
+fn write_schema(b: &BodySchema, out: &mut Vec<u8>) {
+    let mut o = Obj::open(out);
+    write_str(o.key(key!("fingerprint")), &b.fingerprint);
+    let mut fields = Obj::open(o.key(key!("fields")));
+    for (pointer, shape) in &b.schema.fields {
+        let mut f = Obj::open(fields.dyn_key(pointer));
+        let mut types = Arr::open(f.key(key!("types")));
+        for t in &shape.types {
+            write_str_known(types.item(), t.as_str(), true);
+        }
+        types.close();
+        if !shape.formats.is_empty() {
+            let mut formats = Arr::open(f.key(key!("formats")));
+            for fmt in &shape.formats {
+                write_str_known(formats.item(), fmt.as_str(), true);
+            }
+            formats.close();
+        }
+        if shape.plain_strings != 0 {
+            write_u64(f.key(key!("plain_strings")), u64::from(shape.plain_strings));
+        }
+        write_u64(f.key(key!("count")), u64::from(shape.count));
+        if shape.objects != 0 {
+            write_u64(f.key(key!("objects")), u64::from(shape.objects));
+        }
+        f.close();
+    }
+    fields.close();
+    if b.schema.dropped_fields != 0 {
+        write_u64(
+            o.key(key!("dropped_fields")),
+            u64::from(b.schema.dropped_fields),
+        );
+    }
+    if b.schema.depth_limited {
+        o.key(key!("depth_limited")).extend_from_slice(b"true");
     }
     o.close();
 }
@@ -440,6 +478,27 @@ mod tests {
         ]
     }
 
+    /// JSON bodies whose schemas have every optional part: formats, plain strings,
+    /// objects, keys to escape (quotes, `/`, `~`, control characters), a field past the
+    /// depth bound.
+    fn body_json() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            Just("1".to_string()),
+            Just("2.5".to_string()),
+            Just("null".to_string()),
+            Just("\"2026-12-06\"".to_string()),
+            Just("\"a@b.io\"".to_string()),
+            Just("\"plain\"".to_string()),
+            Just(format!("{}1{}", "[".repeat(20), "]".repeat(20))),
+        ];
+        let member = ("[a-z\"/~\u{1}é]{0,3}", value)
+            .prop_map(|(k, v)| format!("{}:{v}", serde_json::to_string(&k).unwrap()));
+        proptest::collection::vec(member, 0..6).prop_map(|ms| {
+            let object = format!("{{{}}}", ms.join(","));
+            format!("[{object},{object},{{\"x\":[]}}]")
+        })
+    }
+
     fn auth() -> impl Strategy<Value = AuthSeen> {
         let schemes = vec![
             AuthScheme::BearerJwt,
@@ -458,6 +517,19 @@ mod tests {
             .prop_map(|(scheme, name)| AuthSeen { scheme, name })
     }
 
+    #[test]
+    fn a_schema_past_its_field_bound_is_written_as_serde_writes_it() {
+        let members: Vec<String> = (0..300).map(|i| format!("\"f{i}\":{i}")).collect();
+        let s = schema(&format!("{{{}}}", members.join(","))).unwrap();
+        assert!(s.schema.dropped_fields > 0);
+        let mut ours = Vec::new();
+        write_schema(&s, &mut ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(&s).unwrap()
+        );
+    }
+
     proptest! {
         /// The hand-written `api` object is `serde_json`'s, byte for byte, whatever it holds.
         #[test]
@@ -473,6 +545,7 @@ mod tests {
             drift in proptest::collection::vec(drift(), 0..3),
             auth in proptest::collection::vec(auth(), 0..3),
             schemas in (any::<bool>(), any::<bool>()),
+            bodies in (body_json(), body_json()),
         ) {
             let api = ApiRecord {
                 status,
@@ -482,8 +555,8 @@ mod tests {
                 template: names[2].clone(),
                 drift,
                 auth,
-                request_schema: schemas.0.then(|| schema(r#"{"id":1,"tags":["a"]}"#)).flatten(),
-                response_schema: schemas.1.then(|| schema(r#"[{"when":"2026-12-06"}]"#)).flatten(),
+                request_schema: schemas.0.then(|| schema(&bodies.0)).flatten(),
+                response_schema: schemas.1.then(|| schema(&bodies.1)).flatten(),
             };
             let mut ours = Vec::new();
             write_api(&api, &mut ours);

@@ -11,6 +11,7 @@
 //! place in a tree of pointers): no value is ever built, and only a string's *format* (uuid,
 //! date-time, date, email) is read from it.
 
+mod format;
 mod infer;
 #[cfg(test)]
 mod reference;
@@ -21,7 +22,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use infer::{infer_json, string_format, Inference};
+pub use format::string_format;
+pub use infer::{infer_json, Inference};
 
 /// Deepest nesting followed, in containers below the root; deeper ones are typed but their
 /// contents are not (`depth_limited` is set).

@@ -117,7 +117,7 @@ impl<'b> Reader<'b> {
             b'"' => {
                 let s = self.string()?;
                 let f = if report {
-                    super::infer::format_of(&s)
+                    super::format::format_of(&s)
                 } else {
                     None
                 };

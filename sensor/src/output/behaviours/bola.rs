@@ -12,7 +12,7 @@
 use super::config::BolaConfig;
 use super::entity::ObjectTrack;
 use super::found::{round4, Found};
-use super::state::Evidence;
+use super::state::{Evidence, Read};
 
 /// Kind name.
 pub const KIND: &str = "bola";
@@ -31,13 +31,9 @@ pub fn on_first_read(
         return None;
     }
     let now = ev.ts_us;
-    track.bola.push(
-        Evidence {
-            before: track.owned,
-            ..ev
-        },
-        cfg.min_foreign_ids,
-    );
+    track
+        .bola
+        .push(Read::new(ev.ts_us, ev.tx, track.owned), cfg.min_foreign_ids);
     let window_us = cfg.window_ms.saturating_mul(1000);
     track
         .bola
@@ -55,7 +51,7 @@ fn decide(cfg: &BolaConfig, track: &mut ObjectTrack, now: u64, known: usize) -> 
         .bola
         .full_within(cfg.min_foreign_ids, now, window_us)?;
     let foreign = ring.len() as u64;
-    let owned_in_window = track.owned - ring.front().map_or(track.owned, |e| e.before);
+    let owned_in_window = ring.front().map_or(0, |e| e.since(track.owned));
     let ratio = foreign as f64 / (foreign + owned_in_window) as f64;
     if ratio < cfg.min_foreign_ratio {
         return None;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use apitap_sessionizer::session::TransactionId;
 
-use super::state::{Distinct, HeapBytes, IdSet, Ring};
+use super::state::{Distinct, HeapBytes, IdSet, Read, Ring};
 
 /// Distinct endpoints counted per session or client for the endpoint ratio; more are taken
 /// as this many (the ratio is then a lower bound, which only makes `scraping` more eager
@@ -45,9 +45,9 @@ pub struct ObjectTrack {
     /// Of those, ids the session owned (issued to it), counted as first read.
     pub owned: u64,
     /// `bola`: distinct foreign ids, each with `owned` before it.
-    pub bola: Ring,
+    pub bola: Ring<Read>,
     /// `scraping`: distinct ids, each with the entity's request count before it.
-    pub scraping: Ring,
+    pub scraping: Ring<Read>,
 }
 
 /// The object endpoints of a session or client, at most `max_endpoints_per_entity`.
@@ -67,6 +67,9 @@ impl Objects {
         if self.tracks.len() >= max {
             return None;
         }
+        // Entities read a handful of object endpoints: room for one more at a time (a track
+        // is 152 bytes; doubling left a session reading 3 endpoints with room for 4).
+        self.tracks.reserve_exact(1);
         self.tracks.push(ObjectTrack {
             endpoint_fp: fp,
             endpoint: name.into(),

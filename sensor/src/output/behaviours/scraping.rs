@@ -12,7 +12,7 @@
 use super::config::ScrapingConfig;
 use super::entity::{Activity, ObjectTrack};
 use super::found::{round4, Found};
-use super::state::{interval_cv, Evidence};
+use super::state::{interval_cv, Evidence, Read};
 
 /// Kind name.
 pub const KIND: &str = "scraping";
@@ -28,10 +28,7 @@ pub fn on_first_read(
 ) -> Option<Found> {
     let now = ev.ts_us;
     track.scraping.push(
-        Evidence {
-            before: activity.requests.saturating_sub(1),
-            ..ev
-        },
+        Read::new(ev.ts_us, ev.tx, activity.requests.saturating_sub(1)),
         cfg.min_objects,
     );
     let window_us = cfg.window_ms.saturating_mul(1000);
@@ -58,7 +55,9 @@ fn decide(
         .full_within(cfg.min_objects, now, window_us)?;
     let in_window = ring.len() as u64;
     let objects = track.ids.len() as u64;
-    let requests = activity.requests - ring.front().map_or(0, |e| e.before);
+    let requests = ring
+        .front()
+        .map_or(activity.requests, |e| e.since(activity.requests));
     let share = objects as f64 / population.max(1) as f64;
     let endpoint_ratio = activity.endpoints.len() as f64 / requests.max(1) as f64;
     if share < cfg.min_share || endpoint_ratio > cfg.max_endpoint_ratio {

@@ -177,26 +177,80 @@ pub enum Insert {
     Full,
 }
 
+/// Values an [`IdSet`] holds in sorted order before it turns to a hash set: up to here an
+/// insert's search and shift stay within a few cache lines (2 KiB at the most), and most
+/// sets (a session's ids of one endpoint, its issued ids) never reach it.
+const SORTED_MAX_IDS: usize = 256;
+
+/// Room a sorted [`IdSet`] first makes: most sets hold a handful of values.
+const SORTED_FIRST_IDS: usize = 4;
+
 /// Fingerprints of distinct values, at most `max` (given at each insert: the bound is a
-/// config field and sets are many).
-#[derive(Debug, Default)]
+/// config field and sets are many). Small sets are a sorted vector grown by half (8 bytes a
+/// value and a quarter spare at the most, where a hash set's buckets and control bytes took
+/// 10-20 bytes a value), large ones a hash set.
+///
+/// Invariant: a sorted set holds at most [`SORTED_MAX_IDS`] values, ascending, distinct.
+#[derive(Debug)]
 pub struct IdSet {
-    /// The fingerprints.
-    set: hashbrown::HashSet<u64, foldhash::fast::FixedState>,
+    /// The values.
+    repr: IdRepr,
+}
+
+/// How an [`IdSet`] holds its values.
+#[derive(Debug)]
+enum IdRepr {
+    /// Ascending.
+    Sorted(Vec<u64>),
+    /// Beyond [`SORTED_MAX_IDS`].
+    Hashed(hashbrown::HashSet<u64, foldhash::fast::FixedState>),
+}
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet {
+            repr: IdRepr::Sorted(Vec::new()),
+        }
+    }
 }
 
 impl IdSet {
     /// Remember `fp`, unless `max` values are remembered already.
     pub fn insert(&mut self, fp: u64, max: usize) -> Insert {
+        let set = match &mut self.repr {
+            IdRepr::Hashed(set) => set,
+            IdRepr::Sorted(v) => {
+                let Err(at) = v.binary_search(&fp) else {
+                    return Insert::Seen;
+                };
+                if v.len() >= max {
+                    return Insert::Full;
+                }
+                if v.len() < SORTED_MAX_IDS {
+                    if v.len() == v.capacity() {
+                        let more = (v.len() / 2).max(SORTED_FIRST_IDS);
+                        v.reserve_exact(more.min(SORTED_MAX_IDS - v.len()));
+                    }
+                    v.insert(at, fp);
+                    debug_assert!(v.len() <= SORTED_MAX_IDS);
+                    return Insert::New;
+                }
+                // Full of sorted values and below the bound: from here on, a hash set.
+                let mut set: hashbrown::HashSet<u64, _> = v.iter().copied().collect();
+                set.insert(fp);
+                self.repr = IdRepr::Hashed(set);
+                return Insert::New;
+            }
+        };
         // Below the bound one probe decides; at it, a value not there is turned away.
-        if self.set.len() < max {
-            return if self.set.insert(fp) {
+        if set.len() < max {
+            return if set.insert(fp) {
                 Insert::New
             } else {
                 Insert::Seen
             };
         }
-        if self.set.contains(&fp) {
+        if set.contains(&fp) {
             Insert::Seen
         } else {
             Insert::Full
@@ -205,18 +259,27 @@ impl IdSet {
 
     /// True when `fp` is remembered.
     pub fn contains(&self, fp: u64) -> bool {
-        self.set.contains(&fp)
+        match &self.repr {
+            IdRepr::Sorted(v) => v.binary_search(&fp).is_ok(),
+            IdRepr::Hashed(set) => set.contains(&fp),
+        }
     }
 
     /// Values remembered.
     pub fn len(&self) -> usize {
-        self.set.len()
+        match &self.repr {
+            IdRepr::Sorted(v) => v.len(),
+            IdRepr::Hashed(set) => set.len(),
+        }
     }
 }
 
 impl HeapBytes for IdSet {
     fn heap_bytes(&self) -> usize {
-        self.set.allocation_size()
+        match &self.repr {
+            IdRepr::Sorted(v) => v.capacity() * std::mem::size_of::<u64>(),
+            IdRepr::Hashed(set) => set.allocation_size(),
+        }
     }
 }
 
@@ -585,6 +648,50 @@ mod tests {
         assert_eq!(s.insert(3, 2), Insert::Full);
         assert_eq!(s.insert(2, 2), Insert::Seen);
         assert!(!s.contains(3) && s.len() == 2);
+    }
+
+    proptest::proptest! {
+        /// An id set answers as a plain hash set with the same bound does, small and past
+        /// its sorted size, and its byte account is what it holds.
+        #[test]
+        fn id_sets_answer_as_a_hash_set(
+            values in proptest::collection::vec(0u64..400, 0..900),
+            max in 1usize..600,
+        ) {
+            let mut fast = IdSet::default();
+            let mut slow = std::collections::HashSet::new();
+            for v in values {
+                let fp = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let want = if slow.contains(&fp) {
+                    Insert::Seen
+                } else if slow.len() >= max {
+                    Insert::Full
+                } else {
+                    slow.insert(fp);
+                    Insert::New
+                };
+                proptest::prop_assert_eq!(fast.insert(fp, max), want);
+                proptest::prop_assert_eq!(fast.len(), slow.len());
+                proptest::prop_assert!(fast.contains(fp) == slow.contains(&fp));
+                proptest::prop_assert!(fast.heap_bytes() >= 8 * fast.len());
+            }
+        }
+    }
+
+    /// Small sets hold 8 bytes a value and grow by half.
+    #[test]
+    fn small_id_sets_are_compact() {
+        let mut s = IdSet::default();
+        assert_eq!(s.heap_bytes(), 0);
+        for i in 0..20u64 {
+            s.insert(i * 7, usize::MAX);
+        }
+        assert_eq!(s.heap_bytes(), 27 * 8, "room for 4, 8, 12, 18, 27");
+        for i in 20..(SORTED_MAX_IDS as u64 + 1) {
+            s.insert(i * 7, usize::MAX);
+        }
+        assert!(s.contains(0) && s.contains(SORTED_MAX_IDS as u64 * 7));
+        assert!(matches!(s.repr, IdRepr::Hashed(_)), "past the sorted size");
     }
 
     /// N events within the window, exactly: the window's edge included, one microsecond

@@ -202,8 +202,9 @@ pub struct IdSet {
 enum IdRepr {
     /// Ascending.
     Sorted(Vec<u64>),
-    /// Beyond [`SORTED_MAX_IDS`].
-    Hashed(hashbrown::HashSet<u64, foldhash::fast::FixedState>),
+    /// Beyond [`SORTED_MAX_IDS`] (boxed: a set is then a vector's 24 bytes, where sets are
+    /// many and few are large).
+    Hashed(Box<hashbrown::HashSet<u64, foldhash::fast::FixedState>>),
 }
 
 impl Default for IdSet {
@@ -238,7 +239,7 @@ impl IdSet {
                 // Full of sorted values and below the bound: from here on, a hash set.
                 let mut set: hashbrown::HashSet<u64, _> = v.iter().copied().collect();
                 set.insert(fp);
-                self.repr = IdRepr::Hashed(set);
+                self.repr = IdRepr::Hashed(Box::new(set));
                 return Insert::New;
             }
         };
@@ -278,7 +279,10 @@ impl HeapBytes for IdSet {
     fn heap_bytes(&self) -> usize {
         match &self.repr {
             IdRepr::Sorted(v) => v.capacity() * std::mem::size_of::<u64>(),
-            IdRepr::Hashed(set) => set.allocation_size(),
+            IdRepr::Hashed(set) => {
+                std::mem::size_of::<hashbrown::HashSet<u64, foldhash::fast::FixedState>>()
+                    + set.allocation_size()
+            }
         }
     }
 }
@@ -681,6 +685,7 @@ mod tests {
     /// Small sets hold 8 bytes a value and grow by half.
     #[test]
     fn small_id_sets_are_compact() {
+        assert_eq!(std::mem::size_of::<IdSet>(), 24, "a vector");
         let mut s = IdSet::default();
         assert_eq!(s.heap_bytes(), 0);
         for i in 0..20u64 {

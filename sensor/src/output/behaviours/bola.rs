@@ -12,16 +12,17 @@
 use super::config::BolaConfig;
 use super::entity::ObjectTrack;
 use super::found::{round4, Found};
-use super::state::Evidence;
+use super::state::{Evidence, Read};
 
 /// Kind name.
 pub const KIND: &str = "bola";
 
-/// The session first read (2xx) an id on `track`: `owned` when it was issued to it. `known`
-/// is how many ids the session owns. At packet time `now_us`.
+/// The session first read (2xx) an id on `track` (of `endpoint`): `owned` when it was issued
+/// to it. `known` is how many ids the session owns. At packet time `now_us`.
 pub fn on_first_read(
     cfg: &BolaConfig,
     track: &mut ObjectTrack,
+    endpoint: &str,
     ev: Evidence,
     owned: bool,
     known: usize,
@@ -31,36 +32,38 @@ pub fn on_first_read(
         return None;
     }
     let now = ev.ts_us;
-    track.bola.push(
-        Evidence {
-            before: track.owned,
-            ..ev
-        },
-        cfg.min_foreign_ids,
-    );
+    track
+        .bola
+        .push(Read::new(ev.ts_us, ev.tx, track.owned), cfg.min_foreign_ids);
     let window_us = cfg.window_ms.saturating_mul(1000);
     track
         .bola
         .full_within(cfg.min_foreign_ids, now, window_us)?;
-    decide(cfg, track, now, known)
+    decide(cfg, track, endpoint, now, known)
 }
 
 /// The evidence is complete: the ratio decides. Out of the per-transaction path (the
 /// instruction cache holds what every transaction runs).
 #[cold]
 #[inline(never)]
-fn decide(cfg: &BolaConfig, track: &mut ObjectTrack, now: u64, known: usize) -> Option<Found> {
+fn decide(
+    cfg: &BolaConfig,
+    track: &mut ObjectTrack,
+    endpoint: &str,
+    now: u64,
+    known: usize,
+) -> Option<Found> {
     let window_us = cfg.window_ms.saturating_mul(1000);
     let ring = track
         .bola
         .full_within(cfg.min_foreign_ids, now, window_us)?;
     let foreign = ring.len() as u64;
-    let owned_in_window = track.owned - ring.front().map_or(track.owned, |e| e.before);
+    let owned_in_window = ring.front().map_or(0, |e| e.since(track.owned));
     let ratio = foreign as f64 / (foreign + owned_in_window) as f64;
     if ratio < cfg.min_foreign_ratio {
         return None;
     }
-    let found = Found::new(KIND, ring, Some(&track.endpoint))
+    let found = Found::new(KIND, ring, Some(endpoint))
         .with("foreign_ids", foreign)
         .with("owned_ids", owned_in_window)
         .with("foreign_ratio", round4(ratio))
@@ -80,7 +83,6 @@ mod tests {
     fn track() -> ObjectTrack {
         ObjectTrack {
             endpoint_fp: 1,
-            endpoint: "GET /api/orders/{id}".into(),
             ids: IdSet::default(),
             owned: 0,
             bola: Ring::default(),
@@ -100,6 +102,8 @@ mod tests {
         }
     }
 
+    const E: &str = "GET /api/orders/{id}";
+
     fn cfg() -> BolaConfig {
         BolaConfig {
             min_foreign_ids: 5,
@@ -113,16 +117,16 @@ mod tests {
     fn foreign_reads_within_the_window_fire_once() {
         let (c, mut t) = (cfg(), track());
         for s in 0..4 {
-            assert_eq!(on_first_read(&c, &mut t, ev(s), false, 0), None);
+            assert_eq!(on_first_read(&c, &mut t, E, ev(s), false, 0), None);
         }
-        let f = on_first_read(&c, &mut t, ev(4), false, 0).expect("5 foreign in 4 s");
+        let f = on_first_read(&c, &mut t, E, ev(4), false, 0).expect("5 foreign in 4 s");
         assert_eq!(f.evidence["foreign_ids"], 5);
         assert_eq!(f.evidence["owned_ids"], 0);
         assert_eq!(f.txs.len(), 5);
         assert_eq!(f.first_ts_us, 0);
         for s in 5..10 {
             assert_eq!(
-                on_first_read(&c, &mut t, ev(s), false, 0),
+                on_first_read(&c, &mut t, E, ev(s), false, 0),
                 None,
                 "quiet for the window"
             );
@@ -134,14 +138,14 @@ mod tests {
     fn window_edges() {
         let (c, mut t) = (cfg(), track());
         for s in [0, 3, 6, 9] {
-            on_first_read(&c, &mut t, ev(s), false, 0);
+            on_first_read(&c, &mut t, E, ev(s), false, 0);
         }
-        assert!(on_first_read(&c, &mut t, ev(10), false, 0).is_some());
+        assert!(on_first_read(&c, &mut t, E, ev(10), false, 0).is_some());
         let mut t = track();
         for s in [0, 3, 6, 9] {
-            on_first_read(&c, &mut t, ev(s), false, 0);
+            on_first_read(&c, &mut t, E, ev(s), false, 0);
         }
-        assert!(on_first_read(&c, &mut t, ev(11), false, 0).is_none());
+        assert!(on_first_read(&c, &mut t, E, ev(11), false, 0).is_none());
     }
 
     /// A user opening each of their own orders is not BOLA; owning most of what one reads
@@ -150,13 +154,13 @@ mod tests {
     fn own_objects_are_not_bola() {
         let (c, mut t) = (cfg(), track());
         for s in 0..40 {
-            assert_eq!(on_first_read(&c, &mut t, ev(s / 10), true, 40), None);
+            assert_eq!(on_first_read(&c, &mut t, E, ev(s / 10), true, 40), None);
         }
         assert_eq!(t.owned, 40);
         // 5 foreign among 20 reads in the window: ratio 5/17 when the fifth comes.
         let mut t = track();
         let fired = (0..20)
-            .filter_map(|s| on_first_read(&c, &mut t, ev(s / 4), s % 4 != 0, 20))
+            .filter_map(|s| on_first_read(&c, &mut t, E, ev(s / 4), s % 4 != 0, 20))
             .count();
         assert_eq!(fired, 0);
         assert_eq!(t.bola.len(), 5, "the evidence is there, the ratio is not");

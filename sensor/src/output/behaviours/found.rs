@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use apitap_sessionizer::session::TransactionId;
 use serde_json::{Map, Value};
 
-use super::state::Evidence;
+use super::state::Timed;
 
 /// One kind's decision, with the numbers behind it.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,11 +27,11 @@ pub struct Found {
 
 impl Found {
     /// A finding of `kind` from the evidence in `ring`.
-    pub fn new(kind: &'static str, ring: &VecDeque<Evidence>, endpoint: Option<&str>) -> Self {
+    pub fn new<E: Timed>(kind: &'static str, ring: &VecDeque<E>, endpoint: Option<&str>) -> Self {
         Found {
             kind,
-            first_ts_us: ring.front().map_or(0, |e| e.ts_us),
-            txs: ring.iter().map(|e| e.tx).collect(),
+            first_ts_us: ring.front().map_or(0, Timed::ts_us),
+            txs: ring.iter().map(Timed::tx).collect(),
             endpoint: endpoint.map(str::to_owned),
             evidence: Map::new(),
             session: false,

@@ -12,33 +12,31 @@
 use super::config::ScrapingConfig;
 use super::entity::{Activity, ObjectTrack};
 use super::found::{round4, Found};
-use super::state::{interval_cv, Evidence};
+use super::state::{interval_cv, Evidence, Read};
 
 /// Kind name.
 pub const KIND: &str = "scraping";
 
-/// The entity first read (2xx) an object on `track`; `activity` counts this request already,
-/// `population` is the endpoint's distinct objects over everyone.
+/// The entity first read (2xx) an object on `track` (of `endpoint`); `activity` counts this
+/// request already, `population` is the endpoint's distinct objects over everyone.
 pub fn on_first_read(
     cfg: &ScrapingConfig,
     track: &mut ObjectTrack,
+    endpoint: &str,
     activity: &Activity,
     ev: Evidence,
     population: usize,
 ) -> Option<Found> {
     let now = ev.ts_us;
     track.scraping.push(
-        Evidence {
-            before: activity.requests.saturating_sub(1),
-            ..ev
-        },
+        Read::new(ev.ts_us, ev.tx, activity.requests.saturating_sub(1)),
         cfg.min_objects,
     );
     let window_us = cfg.window_ms.saturating_mul(1000);
     track
         .scraping
         .full_within(cfg.min_objects, now, window_us)?;
-    decide(cfg, track, activity, now, population)
+    decide(cfg, track, endpoint, activity, now, population)
 }
 
 /// The evidence is complete: share, endpoint ratio and steadiness decide. Out of the
@@ -48,6 +46,7 @@ pub fn on_first_read(
 fn decide(
     cfg: &ScrapingConfig,
     track: &mut ObjectTrack,
+    endpoint: &str,
     activity: &Activity,
     now: u64,
     population: usize,
@@ -58,7 +57,9 @@ fn decide(
         .full_within(cfg.min_objects, now, window_us)?;
     let in_window = ring.len() as u64;
     let objects = track.ids.len() as u64;
-    let requests = activity.requests - ring.front().map_or(0, |e| e.before);
+    let requests = ring
+        .front()
+        .map_or(activity.requests, |e| e.since(activity.requests));
     let share = objects as f64 / population.max(1) as f64;
     let endpoint_ratio = activity.endpoints.len() as f64 / requests.max(1) as f64;
     if share < cfg.min_share || endpoint_ratio > cfg.max_endpoint_ratio {
@@ -70,7 +71,7 @@ fn decide(
         return None;
     }
     let span_us = now.saturating_sub(ring.front().map_or(now, |e| e.ts_us));
-    let found = Found::new(KIND, ring, Some(&track.endpoint))
+    let found = Found::new(KIND, ring, Some(endpoint))
         .with("objects", objects)
         .with("objects_in_window", in_window)
         .with("endpoint_objects", population as u64)
@@ -105,7 +106,6 @@ mod tests {
     fn track() -> ObjectTrack {
         ObjectTrack {
             endpoint_fp: 1,
-            endpoint: "GET /api/products/{id}".into(),
             ids: IdSet::default(),
             owned: 0,
             bola: Ring::default(),
@@ -133,7 +133,14 @@ mod tests {
                 before: 0,
                 aux: 0,
             };
-            out = out.or(on_first_read(&c, &mut t, &a, ev, population));
+            out = out.or(on_first_read(
+                &c,
+                &mut t,
+                "GET /api/products/{id}",
+                &a,
+                ev,
+                population,
+            ));
         }
         out
     }

@@ -609,7 +609,7 @@ fn read_objects(
     if bola.is_none() && !cfg.scraping.enabled {
         return;
     }
-    let Some(track) = objects.track(efp, name, cfg.max_endpoints_per_entity) else {
+    let Some(track) = objects.track(efp, cfg.max_endpoints_per_entity) else {
         stats.endpoints_untracked += 1;
         return;
     };
@@ -624,6 +624,7 @@ fn read_objects(
         found.extend(bola::on_first_read(
             &cfg.bola,
             track,
+            name,
             obs.evidence(),
             b.owned,
             b.known,
@@ -634,6 +635,7 @@ fn read_objects(
         found.extend(scraping::on_first_read(
             &cfg.scraping,
             track,
+            name,
             activity,
             ev,
             population,

@@ -177,26 +177,81 @@ pub enum Insert {
     Full,
 }
 
+/// Values an [`IdSet`] holds in sorted order before it turns to a hash set: up to here an
+/// insert's search and shift stay within a few cache lines (2 KiB at the most), and most
+/// sets (a session's ids of one endpoint, its issued ids) never reach it.
+const SORTED_MAX_IDS: usize = 256;
+
+/// Room a sorted [`IdSet`] first makes: most sets hold a handful of values.
+const SORTED_FIRST_IDS: usize = 4;
+
 /// Fingerprints of distinct values, at most `max` (given at each insert: the bound is a
-/// config field and sets are many).
-#[derive(Debug, Default)]
+/// config field and sets are many). Small sets are a sorted vector grown by half (8 bytes a
+/// value and a quarter spare at the most, where a hash set's buckets and control bytes took
+/// 10-20 bytes a value), large ones a hash set.
+///
+/// Invariant: a sorted set holds at most [`SORTED_MAX_IDS`] values, ascending, distinct.
+#[derive(Debug)]
 pub struct IdSet {
-    /// The fingerprints.
-    set: hashbrown::HashSet<u64, foldhash::fast::FixedState>,
+    /// The values.
+    repr: IdRepr,
+}
+
+/// How an [`IdSet`] holds its values.
+#[derive(Debug)]
+enum IdRepr {
+    /// Ascending.
+    Sorted(Vec<u64>),
+    /// Beyond [`SORTED_MAX_IDS`] (boxed: a set is then a vector's 24 bytes, where sets are
+    /// many and few are large).
+    Hashed(Box<hashbrown::HashSet<u64, foldhash::fast::FixedState>>),
+}
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet {
+            repr: IdRepr::Sorted(Vec::new()),
+        }
+    }
 }
 
 impl IdSet {
     /// Remember `fp`, unless `max` values are remembered already.
     pub fn insert(&mut self, fp: u64, max: usize) -> Insert {
+        let set = match &mut self.repr {
+            IdRepr::Hashed(set) => set,
+            IdRepr::Sorted(v) => {
+                let Err(at) = v.binary_search(&fp) else {
+                    return Insert::Seen;
+                };
+                if v.len() >= max {
+                    return Insert::Full;
+                }
+                if v.len() < SORTED_MAX_IDS {
+                    if v.len() == v.capacity() {
+                        let more = (v.len() / 2).max(SORTED_FIRST_IDS);
+                        v.reserve_exact(more.min(SORTED_MAX_IDS - v.len()));
+                    }
+                    v.insert(at, fp);
+                    debug_assert!(v.len() <= SORTED_MAX_IDS);
+                    return Insert::New;
+                }
+                // Full of sorted values and below the bound: from here on, a hash set.
+                let mut set: hashbrown::HashSet<u64, _> = v.iter().copied().collect();
+                set.insert(fp);
+                self.repr = IdRepr::Hashed(Box::new(set));
+                return Insert::New;
+            }
+        };
         // Below the bound one probe decides; at it, a value not there is turned away.
-        if self.set.len() < max {
-            return if self.set.insert(fp) {
+        if set.len() < max {
+            return if set.insert(fp) {
                 Insert::New
             } else {
                 Insert::Seen
             };
         }
-        if self.set.contains(&fp) {
+        if set.contains(&fp) {
             Insert::Seen
         } else {
             Insert::Full
@@ -205,18 +260,30 @@ impl IdSet {
 
     /// True when `fp` is remembered.
     pub fn contains(&self, fp: u64) -> bool {
-        self.set.contains(&fp)
+        match &self.repr {
+            IdRepr::Sorted(v) => v.binary_search(&fp).is_ok(),
+            IdRepr::Hashed(set) => set.contains(&fp),
+        }
     }
 
     /// Values remembered.
     pub fn len(&self) -> usize {
-        self.set.len()
+        match &self.repr {
+            IdRepr::Sorted(v) => v.len(),
+            IdRepr::Hashed(set) => set.len(),
+        }
     }
 }
 
 impl HeapBytes for IdSet {
     fn heap_bytes(&self) -> usize {
-        self.set.allocation_size()
+        match &self.repr {
+            IdRepr::Sorted(v) => v.capacity() * std::mem::size_of::<u64>(),
+            IdRepr::Hashed(set) => {
+                std::mem::size_of::<hashbrown::HashSet<u64, foldhash::fast::FixedState>>()
+                    + set.allocation_size()
+            }
+        }
     }
 }
 
@@ -244,6 +311,18 @@ impl Bound<'_> {
     }
 }
 
+/// Entries a ring first makes room for: most rings stay small (a session's reads of one
+/// endpoint), and each growth copies what is held.
+const RING_FIRST_ENTRIES: usize = 4;
+
+/// A piece of evidence in a [`Ring`]: a transaction at a packet time.
+pub trait Timed: Copy {
+    /// Packet time.
+    fn ts_us(&self) -> u64;
+    /// The transaction.
+    fn tx(&self) -> TransactionId;
+}
+
 /// One piece of evidence: a transaction at a packet time, with a counter of its entity as it
 /// stood before it (requests, attempts...), from which the window's totals follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,37 +337,108 @@ pub struct Evidence {
     pub aux: i64,
 }
 
+impl Timed for Evidence {
+    fn ts_us(&self) -> u64 {
+        self.ts_us
+    }
+    fn tx(&self) -> TransactionId {
+        self.tx
+    }
+}
+
+/// A first read of an object (`bola`, `scraping`): the evidence most of the stage's memory
+/// holds (every session and client reading objects keeps two rings of them), in 24 bytes
+/// where an [`Evidence`] takes 40. Its counter keeps the low 32 bits: [`Read::since`] is
+/// exact while fewer than 2^32 counts (requests of one entity, ids it owns) fall between a
+/// read and now, and a ring holds reads of one window (a session making 2^32 requests in
+/// `bola.window_ms`' 10 minutes would make 7 million a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// Packet time.
+    pub ts_us: u64,
+    /// The transaction's connection ([`TransactionId::conn`]).
+    conn: u64,
+    /// The transaction's position on it ([`TransactionId::depth`]).
+    depth: u32,
+    /// The low 32 bits of a counter of the entity before this read.
+    before: u32,
+}
+
+impl Read {
+    /// The read of `tx` at `ts_us`, with the entity's counter `before` it.
+    pub fn new(ts_us: u64, tx: TransactionId, before: u64) -> Self {
+        Read {
+            ts_us,
+            conn: tx.conn,
+            depth: tx.depth,
+            // The low bits: differences are taken modulo 2^32 (`since`).
+            before: before as u32,
+        }
+    }
+
+    /// How far the counter moved from this read's `before` to `now` (the same counter).
+    pub fn since(&self, now: u64) -> u64 {
+        u64::from((now as u32).wrapping_sub(self.before))
+    }
+}
+
+impl Timed for Read {
+    fn ts_us(&self) -> u64 {
+        self.ts_us
+    }
+    fn tx(&self) -> TransactionId {
+        TransactionId {
+            conn: self.conn,
+            depth: self.depth,
+        }
+    }
+}
+
 /// The last `cap` pieces of evidence of one kind for one entity. "At least `cap` events
 /// within `window`" holds exactly when the ring is full and its oldest entry is within the
-/// window: the ring needs no more than `cap` entries to decide it.
-#[derive(Debug, Default)]
-pub struct Ring {
+/// window: the ring needs no more than `cap` entries to decide it. It grows by half
+/// (exactly, never past `cap`) rather than doubling: most rings never fill, and doubling
+/// left a quarter of what they held unused.
+#[derive(Debug)]
+pub struct Ring<E = Evidence> {
     /// Oldest first.
-    items: VecDeque<Evidence>,
+    items: VecDeque<E>,
     /// Packet time before which this kind does not fire again for the entity (it fired).
     pub quiet_until_us: u64,
 }
 
-impl Ring {
+impl<E> Default for Ring<E> {
+    fn default() -> Self {
+        Ring {
+            items: VecDeque::new(),
+            quiet_until_us: 0,
+        }
+    }
+}
+
+impl<E: Timed> Ring<E> {
     /// Add `e`, forgetting the oldest entry when `cap` are held.
-    pub fn push(&mut self, e: Evidence, cap: usize) {
-        while self.items.len() >= cap.max(1) {
-            self.items.pop_front();
+    pub fn push(&mut self, e: E, cap: usize) {
+        let cap = cap.max(1);
+        let len = self.items.len();
+        if len >= cap {
+            while self.items.len() >= cap {
+                self.items.pop_front();
+            }
+        } else if len == self.items.capacity() {
+            let more = (len / 2).max(RING_FIRST_ENTRIES).min(cap - len);
+            self.items.reserve_exact(more);
         }
         self.items.push_back(e);
+        debug_assert!(self.items.capacity() <= cap.max(RING_FIRST_ENTRIES));
     }
 
     /// The evidence, oldest first, when the ring holds `cap` entries and the oldest is at most
     /// `window_us` older than `now_us`, and the kind is not quiet.
-    pub fn full_within(
-        &self,
-        cap: usize,
-        now_us: u64,
-        window_us: u64,
-    ) -> Option<&VecDeque<Evidence>> {
+    pub fn full_within(&self, cap: usize, now_us: u64, window_us: u64) -> Option<&VecDeque<E>> {
         let oldest = self.items.front()?;
         let ready = self.items.len() >= cap
-            && now_us.saturating_sub(oldest.ts_us) <= window_us
+            && now_us.saturating_sub(oldest.ts_us()) <= window_us
             && now_us >= self.quiet_until_us;
         ready.then_some(&self.items)
     }
@@ -306,9 +456,9 @@ impl Ring {
     }
 }
 
-impl HeapBytes for Ring {
+impl<E> HeapBytes for Ring<E> {
     fn heap_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<Evidence>()
+        self.items.capacity() * std::mem::size_of::<E>()
     }
 }
 
@@ -389,11 +539,11 @@ impl HeapBytes for Distinct {
 
 /// Coefficient of variation (standard deviation / mean) of the gaps between the evidence
 /// times; `None` with fewer than two gaps or a zero mean.
-pub fn interval_cv(items: &VecDeque<Evidence>) -> Option<f64> {
+pub fn interval_cv<E: Timed>(items: &VecDeque<E>) -> Option<f64> {
     let gaps: Vec<f64> = items
         .iter()
         .zip(items.iter().skip(1))
-        .map(|(a, b)| b.ts_us.saturating_sub(a.ts_us) as f64)
+        .map(|(a, b)| b.ts_us().saturating_sub(a.ts_us()) as f64)
         .collect();
     if gaps.len() < 2 {
         return None;
@@ -504,6 +654,51 @@ mod tests {
         assert!(!s.contains(3) && s.len() == 2);
     }
 
+    proptest::proptest! {
+        /// An id set answers as a plain hash set with the same bound does, small and past
+        /// its sorted size, and its byte account is what it holds.
+        #[test]
+        fn id_sets_answer_as_a_hash_set(
+            values in proptest::collection::vec(0u64..400, 0..900),
+            max in 1usize..600,
+        ) {
+            let mut fast = IdSet::default();
+            let mut slow = std::collections::HashSet::new();
+            for v in values {
+                let fp = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let want = if slow.contains(&fp) {
+                    Insert::Seen
+                } else if slow.len() >= max {
+                    Insert::Full
+                } else {
+                    slow.insert(fp);
+                    Insert::New
+                };
+                proptest::prop_assert_eq!(fast.insert(fp, max), want);
+                proptest::prop_assert_eq!(fast.len(), slow.len());
+                proptest::prop_assert!(fast.contains(fp) == slow.contains(&fp));
+                proptest::prop_assert!(fast.heap_bytes() >= 8 * fast.len());
+            }
+        }
+    }
+
+    /// Small sets hold 8 bytes a value and grow by half.
+    #[test]
+    fn small_id_sets_are_compact() {
+        assert_eq!(std::mem::size_of::<IdSet>(), 24, "a vector");
+        let mut s = IdSet::default();
+        assert_eq!(s.heap_bytes(), 0);
+        for i in 0..20u64 {
+            s.insert(i * 7, usize::MAX);
+        }
+        assert_eq!(s.heap_bytes(), 27 * 8, "room for 4, 8, 12, 18, 27");
+        for i in 20..(SORTED_MAX_IDS as u64 + 1) {
+            s.insert(i * 7, usize::MAX);
+        }
+        assert!(s.contains(0) && s.contains(SORTED_MAX_IDS as u64 * 7));
+        assert!(matches!(s.repr, IdRepr::Hashed(_)), "past the sorted size");
+    }
+
     /// N events within the window, exactly: the window's edge included, one microsecond
     /// beyond it excluded.
     #[test]
@@ -533,6 +728,47 @@ mod tests {
             r.push(ev(t), 3);
         }
         assert!(r.full_within(3, 2002, 1000).is_some());
+    }
+
+    /// A ring makes room by half of what it holds, never past its cap, and counts what it
+    /// makes room for in the byte account.
+    #[test]
+    fn rings_grow_by_half_up_to_their_cap() {
+        let mut r: Ring<Read> = Ring::default();
+        assert_eq!(r.heap_bytes(), 0, "nothing before the first push");
+        let mut caps = Vec::new();
+        for t in 0..200 {
+            r.push(Read::new(t, TransactionId { conn: 1, depth: 1 }, t), 100);
+            let cap = r.heap_bytes() / std::mem::size_of::<Read>();
+            if caps.last() != Some(&cap) {
+                caps.push(cap);
+            }
+        }
+        assert_eq!(caps, [4, 8, 12, 18, 27, 40, 60, 90, 100]);
+        assert_eq!(r.len(), 100);
+        let mut small: Ring<Read> = Ring::default();
+        small.push(Read::new(0, TransactionId { conn: 1, depth: 1 }, 0), 2);
+        assert_eq!(small.heap_bytes(), 2 * std::mem::size_of::<Read>());
+    }
+
+    /// A read keeps its transaction and time whole, and the counter's distance exact across
+    /// the low 32 bits' wrap.
+    #[test]
+    fn reads_are_compact_and_exact() {
+        assert_eq!(std::mem::size_of::<Read>(), 24);
+        let tx = TransactionId {
+            conn: u64::MAX - 3,
+            depth: u32::MAX,
+        };
+        let r = Read::new(u64::MAX, tx, (1 << 32) - 2);
+        assert_eq!((r.ts_us(), r.tx()), (u64::MAX, tx));
+        assert_eq!(r.since((1 << 32) - 2), 0);
+        assert_eq!(r.since((1 << 32) + 5), 7, "across the wrap");
+        assert_eq!(
+            r.since((1 << 33) - 3),
+            (1 << 32) - 1,
+            "the largest exact distance"
+        );
     }
 
     #[test]

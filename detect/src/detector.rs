@@ -160,6 +160,18 @@ impl Rules {
             Class::Protocol => None,
         }
     }
+
+    /// How many regex rules were compiled (each is on first use).
+    #[cfg(test)]
+    fn compiled_shapes(&self) -> usize {
+        let all = [
+            self.sqli.shapes(),
+            self.xss.shapes(),
+            self.nosqli.shapes(),
+            self.ssti.shapes(),
+        ];
+        all.into_iter().flatten().filter(|s| s.is_compiled()).count()
+    }
 }
 
 /// The classes that read a value of each kind.
@@ -298,6 +310,12 @@ impl Detector {
     /// scans many requests does better with its own [`Scanner`].
     pub fn scan(&self, req: &Request<'_>, out: &mut Vec<Finding>) -> ScanReport {
         self.inner.scan(req, out, &mut Scratch::default(), None)
+    }
+
+    /// How many of the rules' regexes were compiled so far (each is on first use).
+    #[cfg(test)]
+    pub(crate) fn compiled_shapes(&self) -> usize {
+        self.inner.rules.compiled_shapes()
     }
 
     /// The same detector without its prefilter: every class a value's kind allows reads it.

@@ -21,7 +21,7 @@ use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
 use crate::request::Request;
 use crate::rules::{
-    cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Value,
+    cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Shape, Value,
 };
 
 /// What one scan did, for metrics; every bound that was reached shows here.
@@ -161,16 +161,21 @@ impl Rules {
         }
     }
 
-    /// How many regex rules were compiled (each is on first use).
-    #[cfg(test)]
-    fn compiled_shapes(&self) -> usize {
+    /// Every class's regex rules.
+    fn shapes(&self) -> impl Iterator<Item = &Shape> {
         let all = [
             self.sqli.shapes(),
             self.xss.shapes(),
             self.nosqli.shapes(),
             self.ssti.shapes(),
         ];
-        all.into_iter().flatten().filter(|s| s.is_compiled()).count()
+        all.into_iter().flatten()
+    }
+
+    /// How many regex rules were compiled (each is on first use).
+    #[cfg(test)]
+    fn compiled_shapes(&self) -> usize {
+        self.shapes().filter(|s| s.is_compiled()).count()
     }
 }
 
@@ -310,6 +315,18 @@ impl Detector {
     /// scans many requests does better with its own [`Scanner`].
     pub fn scan(&self, req: &Request<'_>, out: &mut Vec<Finding>) -> ScanReport {
         self.inner.scan(req, out, &mut Scratch::default(), None)
+    }
+
+    /// Compiles now every rule's regex that counts at the configured paranoia level (each is
+    /// otherwise compiled when a value first reaches it): for benchmarks that count the
+    /// instructions of scans alone, or a caller that wants no first-use cost later.
+    pub fn compile_rules(&self) {
+        let level = self.inner.paranoia;
+        self.inner
+            .rules
+            .shapes()
+            .filter(|s| s.level <= level)
+            .for_each(Shape::compile);
     }
 
     /// How many of the rules' regexes were compiled so far (each is on first use).

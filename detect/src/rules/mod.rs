@@ -113,6 +113,11 @@ impl Shape {
             .get_or_init(|| self.build().expect("static regex builds"))
     }
 
+    /// Compiles the regex now if no search has yet.
+    pub(crate) fn compile(&self) {
+        self.regex();
+    }
+
     /// Compiles the pattern anew (what [`Shape::regex`] does once, and the tests for every
     /// shape).
     fn build(&self) -> Result<Regex, regex::Error> {

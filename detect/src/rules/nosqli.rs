@@ -75,8 +75,7 @@ impl Nosqli {
         Nosqli { shapes }
     }
 
-    /// The class's regex rules, for the tests.
-    #[cfg(test)]
+    /// The class's regex rules.
     pub(crate) fn shapes(&self) -> &[Shape] {
         &self.shapes
     }

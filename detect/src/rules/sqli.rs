@@ -57,8 +57,7 @@ impl Sqli {
         Sqli { shapes }
     }
 
-    /// The class's regex rules, for the tests.
-    #[cfg(test)]
+    /// The class's regex rules.
     pub(crate) fn shapes(&self) -> &[Shape] {
         &self.shapes
     }

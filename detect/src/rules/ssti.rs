@@ -55,8 +55,7 @@ impl Ssti {
         Ssti { shapes }
     }
 
-    /// The class's regex rules, for the tests.
-    #[cfg(test)]
+    /// The class's regex rules.
     pub(crate) fn shapes(&self) -> &[Shape] {
         &self.shapes
     }

@@ -50,8 +50,7 @@ impl Xss {
         Xss { shapes }
     }
 
-    /// The class's regex rules, for the tests.
-    #[cfg(test)]
+    /// The class's regex rules.
     pub(crate) fn shapes(&self) -> &[Shape] {
         &self.shapes
     }

@@ -340,11 +340,14 @@ fn is_char_reference(piece: &[u8]) -> bool {
 pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
     let (path, query) = split_target(target);
     let path_read = in_group(sink, Group::Path, path.as_bytes(), |sink| {
+        // Split as bytes: `str::split` by a char searches with a general searcher, which costs
+        // more than the loop for the few short segments of a path.
         sink.value(Kind::PathWhole, &Name::Path, path.as_bytes())
             && path
-                .split('/')
+                .as_bytes()
+                .split(|b| *b == b'/')
                 .filter(|s| !s.is_empty())
-                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()))
+                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment))
     });
     match query {
         _ if !path_read => false,

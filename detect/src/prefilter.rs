@@ -186,6 +186,8 @@ struct PlainLetters {
     sinks: WordLetters,
     /// `unionselect`.
     union_select: WordLetters,
+    /// SQL's keywords, read after a digit.
+    sql_keywords: WordLetters,
 }
 
 impl PlainLetters {
@@ -195,6 +197,7 @@ impl PlainLetters {
             moz: WordLetters::new(&["moz"]),
             sinks: WordLetters::new(&["document", "string"]),
             union_select: WordLetters::new(&["unionselect"]),
+            sql_keywords: WordLetters::new(SQL_KEYWORDS),
         }
     }
 }
@@ -608,8 +611,12 @@ impl Prefilter {
     fn plain_sql_run(&self, value: &[u8], bytes: ByteScan) -> bool {
         let union_select = value.len() >= UNION_SELECT.len()
             && self.plain_letters.union_select.may_hold(bytes.letters());
-        if bytes.0 & DIGIT == 0 && !union_select {
-            return false; // no digit for a keyword to follow, no `unionselect`
+        // A keyword after a digit needs a digit, and each of its letters somewhere in the
+        // value: a hexadecimal id or a number has none of them.
+        let keyword_after_digit =
+            bytes.0 & DIGIT != 0 && self.plain_letters.sql_keywords.may_hold(bytes.letters());
+        if !keyword_after_digit && !union_select {
+            return false; // no keyword can follow a digit, no `unionselect`
         }
         let mut i = 0;
         while let Some(&b) = value.get(i) {
@@ -627,7 +634,10 @@ impl Prefilter {
             }
             // The shortest SQL keyword has two letters; a shorter run is no keyword, and
             // hexadecimal letters before one would be part of its run.
-            let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
+            let after_digit = keyword_after_digit
+                && start > 0
+                && value[start - 1].is_ascii_digit()
+                && run.len() >= 2;
             if after_digit && self.sql_run_after_digit(run) {
                 return true;
             }

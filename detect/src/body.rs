@@ -148,7 +148,7 @@ impl Pointer {
     fn push_key(&mut self, key: &[u8]) {
         self.marks.push(self.text.len());
         self.text.push(b'/');
-        if !key.iter().any(|b| matches!(b, b'~' | b'/')) {
+        if find_either(key, b'~', b'/').is_none() {
             self.text.extend_from_slice(key);
             return;
         }
@@ -360,12 +360,42 @@ fn next_non_space(body: &[u8], from: usize) -> Option<u8> {
 fn json_text<'t>(body: &'t [u8], start: usize, out: &'t mut Vec<u8>) -> Option<(&'t [u8], usize)> {
     let from = start + 1;
     let tail = body.get(from..)?;
-    let run = tail.iter().position(|b| matches!(b, b'"' | b'\\'))?;
+    let run = find_either(tail, b'"', b'\\')?;
     if tail.get(run) == Some(&b'"') {
         return Some((tail.get(..run)?, from + run + 1));
     }
     let end = json_string(body, start, out)?;
     Some((out.as_slice(), end))
+}
+
+/// Every byte of a word set to `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The offset of the first `a` or `b` in `s`: 8 bytes a step (the zero-byte test of "Bit
+/// Twiddling Hacks" on the word xored with each), then the last few one by one. JSON strings
+/// and member names are short, too short for a vector search to pay for its set-up, and a
+/// byte loop costs several instructions a byte; this about one.
+fn find_either(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LOW: u64 = splat(0x01);
+    const HIGH: u64 = splat(0x80);
+    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let found = zero_bytes(w ^ splat(a)) | zero_bytes(w ^ splat(b));
+        if found != 0 {
+            // The lowest flagged byte is exact: a borrow only flags bytes above a zero one.
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = words.remainder().iter().position(|c| *c == a || *c == b);
+    rest.map(|i| at + i)
 }
 
 /// Reads the JSON string starting at `body[start] == '"'` into `out`, escapes decoded
@@ -375,10 +405,9 @@ fn json_string(body: &[u8], start: usize, out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
     let mut i = start + 1;
     loop {
-        // The run up to the next quote or backslash is copied as it is (a loop: the strings
-        // are short, shorter than a vector search takes to set up).
+        // The run up to the next quote or backslash is copied as it is.
         let tail = body.get(i..)?;
-        let run = tail.iter().position(|b| matches!(b, b'"' | b'\\'))?;
+        let run = find_either(tail, b'"', b'\\')?;
         out.extend_from_slice(&tail[..run]);
         i += run;
         let b = *body.get(i)?;
@@ -774,6 +803,25 @@ mod tests {
             let mut got = Collect::default();
             assert!(json(doc.to_string().as_bytes(), &mut got, &mut JsonWalk::default()));
             proptest::prop_assert_eq!(got.0, want);
+        }
+
+        /// The word-at-a-time search finds what a byte loop finds, at any length and
+        /// alignment, with any bytes around (high bytes included).
+        #[test]
+        fn find_either_matches_a_byte_loop(
+            s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            a in proptest::prelude::any::<u8>(),
+            b in proptest::prelude::any::<u8>(),
+        ) {
+            let want = s.iter().position(|c| *c == a || *c == b);
+            proptest::prop_assert_eq!(find_either(&s, a, b), want);
+            // The bytes searched for, rare among random ones, placed at every offset.
+            for at in 0..s.len() {
+                let mut t = s.clone();
+                t[at] = b;
+                let want = t.iter().position(|c| *c == a || *c == b);
+                proptest::prop_assert_eq!(find_either(&t, a, b), want);
+            }
         }
     }
 

@@ -95,9 +95,12 @@ pub(crate) trait Sink {
     /// stopped inside it.
     fn group_end(&mut self, _group: Group, _bytes: &[u8], _complete: bool) {}
 
-    /// How the detector reads the header `name`: [`header_role`], or the same remembered.
-    fn header_role(&mut self, name: &str) -> HeaderRole {
-        header_role(name)
+    /// A header's name: given as a value of kind [`Kind::HeaderName`], then how the detector
+    /// reads the header ([`header_role`]); None to stop extraction. A sink may decide both
+    /// at once from what it remembers of the name.
+    fn header_name(&mut self, name: &str) -> Option<HeaderRole> {
+        self.value(Kind::HeaderName, &Name::Header(name), name.as_bytes())
+            .then(|| header_role(name))
     }
 }
 
@@ -362,10 +365,10 @@ pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
 pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink) -> bool {
     for (name, value) in headers {
         let loc = Name::Header(name);
-        if !sink.value(Kind::HeaderName, &loc, name.as_bytes()) {
+        let Some(role) = sink.header_name(name) else {
             return false;
-        }
-        let keep_going = match sink.header_role(name) {
+        };
+        let keep_going = match role {
             HeaderRole::Skip => true,
             HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
             HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),

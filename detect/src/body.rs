@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
-use crate::fields::{form_pairs, starts_with_ignore_case, Kind, Name, Sink};
+use crate::fields::{find_either, form_pairs, starts_with_ignore_case, Kind, Name, Sink};
 
 /// Deepest JSON nesting followed; members deeper down are not read (a legitimate document
 /// rarely passes 20, serde_json's own recursion limit is 128).
@@ -366,36 +366,6 @@ fn json_text<'t>(body: &'t [u8], start: usize, out: &'t mut Vec<u8>) -> Option<(
     }
     let end = json_string(body, start, out)?;
     Some((out.as_slice(), end))
-}
-
-/// Every byte of a word set to `b`.
-const fn splat(b: u8) -> u64 {
-    u64::from_ne_bytes([b; 8])
-}
-
-/// The offset of the first `a` or `b` in `s`: 8 bytes a step (the zero-byte test of "Bit
-/// Twiddling Hacks" on the word xored with each), then the last few one by one. JSON strings
-/// and member names are short, too short for a vector search to pay for its set-up, and a
-/// byte loop costs several instructions a byte; this about one.
-fn find_either(s: &[u8], a: u8, b: u8) -> Option<usize> {
-    const LOW: u64 = splat(0x01);
-    const HIGH: u64 = splat(0x80);
-    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
-    let mut words = s.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        let found = zero_bytes(w ^ splat(a)) | zero_bytes(w ^ splat(b));
-        if found != 0 {
-            // The lowest flagged byte is exact: a borrow only flags bytes above a zero one.
-            return Some(at + found.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let rest = words.remainder().iter().position(|c| *c == a || *c == b);
-    rest.map(|i| at + i)
 }
 
 /// Reads the JSON string starting at `body[start] == '"'` into `out`, escapes decoded
@@ -803,25 +773,6 @@ mod tests {
             let mut got = Collect::default();
             assert!(json(doc.to_string().as_bytes(), &mut got, &mut JsonWalk::default()));
             proptest::prop_assert_eq!(got.0, want);
-        }
-
-        /// The word-at-a-time search finds what a byte loop finds, at any length and
-        /// alignment, with any bytes around (high bytes included).
-        #[test]
-        fn find_either_matches_a_byte_loop(
-            s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
-            a in proptest::prelude::any::<u8>(),
-            b in proptest::prelude::any::<u8>(),
-        ) {
-            let want = s.iter().position(|c| *c == a || *c == b);
-            proptest::prop_assert_eq!(find_either(&s, a, b), want);
-            // The bytes searched for, rare among random ones, placed at every offset.
-            for at in 0..s.len() {
-                let mut t = s.clone();
-                t[at] = b;
-                let want = t.iter().position(|c| *c == a || *c == b);
-                proptest::prop_assert_eq!(find_either(&t, a, b), want);
-            }
         }
     }
 

@@ -47,6 +47,8 @@ fn main() {
         }
     };
     let det = Detector::new(&DetectConfig::default()).expect("default config");
+    // The rules' regexes, compiled on first use otherwise, compiled in both runs.
+    det.compile_rules();
     let mut out = Vec::new();
     // The attack set scanned once before counting starts, with or without scanning after:
     // the rules' lazily built tables and search caches are then built in both runs. By a

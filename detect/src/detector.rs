@@ -21,7 +21,7 @@ use crate::normalize::normalize_into;
 use crate::prefilter::{ByteScan, Prefilter};
 use crate::request::Request;
 use crate::rules::{
-    cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Value,
+    cmdi, jndi, nosqli, scanner, sqli, ssrf, ssti, traversal, xss, xxe, Hit, Shape, Value,
 };
 
 /// What one scan did, for metrics; every bound that was reached shows here.
@@ -97,7 +97,7 @@ pub struct Scanner {
     detector: Detector,
     scratch: Scratch,
     cache: VerdictCache,
-    roles: NameMemo<HeaderRole>,
+    roles: NameMemo<HeaderFacts>,
     url_names: NameMemo<bool>,
 }
 
@@ -106,7 +106,7 @@ struct Memory<'m> {
     /// Values and groups found clean.
     verdicts: &'m mut VerdictCache,
     /// Header roles by name.
-    roles: &'m mut NameMemo<HeaderRole>,
+    roles: &'m mut NameMemo<HeaderFacts>,
     /// Whether a name says URL or host, by name.
     url_names: &'m mut NameMemo<bool>,
 }
@@ -159,6 +159,23 @@ impl Rules {
             Class::Scanner => self.scanner.detect(v, level),
             Class::Protocol => None,
         }
+    }
+
+    /// Every class's regex rules.
+    fn shapes(&self) -> impl Iterator<Item = &Shape> {
+        let all = [
+            self.sqli.shapes(),
+            self.xss.shapes(),
+            self.nosqli.shapes(),
+            self.ssti.shapes(),
+        ];
+        all.into_iter().flatten()
+    }
+
+    /// How many regex rules were compiled (each is on first use).
+    #[cfg(test)]
+    fn compiled_shapes(&self) -> usize {
+        self.shapes().filter(|s| s.is_compiled()).count()
     }
 }
 
@@ -300,6 +317,24 @@ impl Detector {
         self.inner.scan(req, out, &mut Scratch::default(), None)
     }
 
+    /// Compiles now every rule's regex that counts at the configured paranoia level (each is
+    /// otherwise compiled when a value first reaches it): for benchmarks that count the
+    /// instructions of scans alone, or a caller that wants no first-use cost later.
+    pub fn compile_rules(&self) {
+        let level = self.inner.paranoia;
+        self.inner
+            .rules
+            .shapes()
+            .filter(|s| s.level <= level)
+            .for_each(Shape::compile);
+    }
+
+    /// How many of the rules' regexes were compiled so far (each is on first use).
+    #[cfg(test)]
+    pub(crate) fn compiled_shapes(&self) -> usize {
+        self.inner.rules.compiled_shapes()
+    }
+
     /// The same detector without its prefilter: every class a value's kind allows reads it.
     #[cfg(test)]
     pub(crate) fn without_prefilter(mut self) -> Detector {
@@ -427,6 +462,23 @@ impl Compiled {
     }
 }
 
+/// What the detector does with a header, decided from its name alone (and by a scanner once
+/// per name): how the header is read, and whether its name is one the scanner rule reads.
+#[derive(Clone, Copy)]
+struct HeaderFacts {
+    role: HeaderRole,
+    scanner_header: bool,
+}
+
+impl HeaderFacts {
+    fn of(name: &str) -> HeaderFacts {
+        HeaderFacts {
+            role: fields::header_role(name),
+            scanner_header: scanner::is_scanner_header(name.as_bytes()),
+        }
+    }
+}
+
 /// Whether the SSRF rule reads a bare host in a value of this name: from level 2, in a
 /// parameter whose name says URL or host (`ssrf.rs`). Without a `:`, the only way that rule
 /// holds. Worked out at most once per value, and by a scanner once per name.
@@ -488,7 +540,7 @@ struct ScanSink<'d, 'o> {
     /// The scanner's memory of clean values; None for [`Detector::scan`].
     cache: Option<&'o mut VerdictCache>,
     /// The scanner's memory of header roles; None for [`Detector::scan`].
-    roles: Option<&'o mut NameMemo<HeaderRole>>,
+    roles: Option<&'o mut NameMemo<HeaderFacts>>,
     /// The scanner's memory of names that say URL or host; None for [`Detector::scan`].
     url_names: Option<&'o mut NameMemo<bool>>,
     /// Values a rule held on so far (whatever became of the hits).
@@ -523,24 +575,13 @@ impl Sink for ScanSink<'_, '_> {
         if value.is_empty() {
             return true;
         }
-        let report = &mut *self.found.report;
-        if report.values as usize >= self.det.max_fields
-            || self.bytes >= self.det.max_request_scan_bytes
-        {
-            report.stopped_at_bound = true;
-            return false;
-        }
-        report.values += 1;
-        let raw = match value.get(..self.det.max_value_bytes) {
-            Some(cut) if cut.len() < value.len() => {
-                report.values_cut += 1;
-                cut
+        match self.count(value) {
+            Some(raw) => {
+                self.scan_value(kind, name, raw);
+                true
             }
-            _ => value,
-        };
-        self.bytes += raw.len();
-        self.scan_value(kind, name, raw);
-        true
+            None => false,
+        }
     }
 
     fn group_start(&mut self, group: Group, bytes: &[u8]) -> Option<bool> {
@@ -574,11 +615,22 @@ impl Sink for ScanSink<'_, '_> {
         }
     }
 
-    fn header_role(&mut self, name: &str) -> HeaderRole {
-        match self.roles.as_deref_mut() {
-            Some(roles) => roles.get(name.as_bytes(), || fields::header_role(name)),
-            None => fields::header_role(name),
+    fn header_name(&mut self, name: &str) -> Option<HeaderRole> {
+        let facts = match self.roles.as_deref_mut() {
+            Some(roles) => roles.get(name.as_bytes(), || HeaderFacts::of(name)),
+            None => HeaderFacts::of(name),
+        };
+        let raw = name.as_bytes();
+        if !raw.is_empty() {
+            let raw = self.count(raw)?;
+            // The scanner's header names are the only ones a rule reads (`scan_value`, which
+            // checks the part read again: a name cut short may be one).
+            let cut = raw.len() < name.len();
+            if facts.scanner_header || cut || !self.det.prefilter_on {
+                self.scan_value(Kind::HeaderName, &Name::Header(name), raw);
+            }
         }
+        Some(facts.role)
     }
 
     fn group_end(&mut self, group: Group, bytes: &[u8], complete: bool) {
@@ -602,6 +654,29 @@ impl Sink for ScanSink<'_, '_> {
 }
 
 impl ScanSink<'_, '_> {
+    /// Counts a (non-empty) value against the request's budgets: None when one is spent (the
+    /// scan stops there), else the part of the value that is read (its first
+    /// `max_value_bytes`).
+    fn count<'v>(&mut self, value: &'v [u8]) -> Option<&'v [u8]> {
+        let report = &mut *self.found.report;
+        if report.values as usize >= self.det.max_fields
+            || self.bytes >= self.det.max_request_scan_bytes
+        {
+            report.stopped_at_bound = true;
+            return None;
+        }
+        report.values += 1;
+        let raw = match value.get(..self.det.max_value_bytes) {
+            Some(cut) if cut.len() < value.len() => {
+                report.values_cut += 1;
+                cut
+            }
+            _ => value,
+        };
+        self.bytes += raw.len();
+        Some(raw)
+    }
+
     /// Reads one value: first the scanner's memory of clean values (a value found clean
     /// before, of the same kind and, where a rule reads it, the same name, is not read
     /// again); then the cheap gates every value goes through, inline; then, for the few

@@ -95,9 +95,12 @@ pub(crate) trait Sink {
     /// stopped inside it.
     fn group_end(&mut self, _group: Group, _bytes: &[u8], _complete: bool) {}
 
-    /// How the detector reads the header `name`: [`header_role`], or the same remembered.
-    fn header_role(&mut self, name: &str) -> HeaderRole {
-        header_role(name)
+    /// A header's name: given as a value of kind [`Kind::HeaderName`], then how the detector
+    /// reads the header ([`header_role`]); None to stop extraction. A sink may decide both
+    /// at once from what it remembers of the name.
+    fn header_name(&mut self, name: &str) -> Option<HeaderRole> {
+        self.value(Kind::HeaderName, &Name::Header(name), name.as_bytes())
+            .then(|| header_role(name))
     }
 }
 
@@ -336,15 +339,64 @@ fn is_char_reference(piece: &[u8]) -> bool {
     }
 }
 
+/// Every byte of a word set to `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// The offset of the first `a` or `b` in `s`: 8 bytes a step (the zero-byte test of "Bit
+/// Twiddling Hacks" on the word xored with each), then the last few one by one. JSON strings
+/// and member names are short, too short for a vector search to pay for its set-up, and a
+/// byte loop costs several instructions a byte; this about one.
+pub(crate) fn find_either(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    const LOW: u64 = splat(0x01);
+    const HIGH: u64 = splat(0x80);
+    let zero_bytes = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let found = zero_bytes(w ^ splat(a)) | zero_bytes(w ^ splat(b));
+        if found != 0 {
+            // The lowest flagged byte is exact: a borrow only flags bytes above a zero one.
+            return Some(at + found.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = words.remainder().iter().position(|c| *c == a || *c == b);
+    rest.map(|i| at + i)
+}
+
+/// The pieces of `s` between each `sep` (as `[u8]::split` gives them), found 8 bytes a step
+/// ([`find_either`]).
+fn split(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let left = rest?;
+        let (piece, next) = match find_either(left, sep, sep) {
+            Some(at) => (left.get(..at)?, left.get(at + 1..)),
+            None => (left, None),
+        };
+        rest = next;
+        Some(piece)
+    })
+}
+
 /// Calls `sink` for the path (whole, then each segment) and the query parameters.
 pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
     let (path, query) = split_target(target);
     let path_read = in_group(sink, Group::Path, path.as_bytes(), |sink| {
+        // Split as bytes: `str::split` by a char searches with a general searcher, which costs
+        // more than the loop for the few short segments of a path (and a word at a time,
+        // `split`, no less).
         sink.value(Kind::PathWhole, &Name::Path, path.as_bytes())
             && path
-                .split('/')
+                .as_bytes()
+                .split(|b| *b == b'/')
                 .filter(|s| !s.is_empty())
-                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment.as_bytes()))
+                .all(|segment| sink.value(Kind::PathSegment, &Name::Path, segment))
     });
     match query {
         _ if !path_read => false,
@@ -359,10 +411,10 @@ pub(crate) fn target(target: &str, sink: &mut dyn Sink) -> bool {
 pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink) -> bool {
     for (name, value) in headers {
         let loc = Name::Header(name);
-        if !sink.value(Kind::HeaderName, &loc, name.as_bytes()) {
+        let Some(role) = sink.header_name(name) else {
             return false;
-        }
-        let keep_going = match sink.header_role(name) {
+        };
+        let keep_going = match role {
             HeaderRole::Skip => true,
             HeaderRole::Structured => sink.value(Kind::StructuredHeader, &loc, value.as_bytes()),
             HeaderRole::UserAgent => sink.value(Kind::UserAgent, &loc, value.as_bytes()),
@@ -381,9 +433,9 @@ pub(crate) fn headers<'a>(headers: &'a [(&'a str, &'a str)], sink: &mut dyn Sink
 
 /// Each cookie of a `Cookie` header (RFC 6265 section 4.2.1: `name=value; name=value`).
 fn cookies(header: &[u8], sink: &mut dyn Sink) -> bool {
-    for pair in header.split(|b| *b == b';') {
+    for pair in split(header, b';') {
         let pair = pair.trim_ascii();
-        let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+        let Some(eq) = find_either(pair, b'=', b'=') else {
             continue;
         };
         let (name, value) = (&pair[..eq], &pair[eq + 1..]);
@@ -511,6 +563,32 @@ mod tests {
     ];
 
     proptest! {
+        /// The word-at-a-time search finds what a byte loop finds, at any length and
+        /// alignment, with any bytes around (high bytes included).
+        #[test]
+        fn find_either_matches_a_byte_loop(
+            s in prop::collection::vec(any::<u8>(), 0..40),
+            a in any::<u8>(),
+            b in any::<u8>(),
+        ) {
+            let want = s.iter().position(|c| *c == a || *c == b);
+            prop_assert_eq!(find_either(&s, a, b), want);
+            // The bytes searched for, rare among random ones, placed at every offset.
+            for at in 0..s.len() {
+                let mut t = s.clone();
+                t[at] = b;
+                let want = t.iter().position(|c| *c == a || *c == b);
+                prop_assert_eq!(find_either(&t, a, b), want);
+            }
+        }
+
+        /// [`split`] gives the pieces `[u8]::split` gives.
+        #[test]
+        fn split_matches_the_slice_split(s in prop::collection::vec(prop::sample::select(&b"ab;/="[..]), 0..30)) {
+            let want: Vec<&[u8]> = s.split(|b| *b == b';').collect();
+            prop_assert_eq!(split(&s, b';').collect::<Vec<_>>(), want);
+        }
+
         /// The memo answers what [`header_role`] answers, whatever names came before (known
         /// and unknown ones, in any case, long ones, names that share a slot).
         #[test]

@@ -157,22 +157,34 @@ const fn letter_bit(b: u8) -> u32 {
 /// text that lacks a letter of every word: a word appears in a text only if each of its
 /// letters does. A table check before an automaton's search, which costs more to set up than
 /// most names and values are long.
-pub(crate) struct WordLetters(Vec<u32>);
+pub(crate) struct WordLetters {
+    /// The letters of each word.
+    words: Vec<u32>,
+    /// Whether a word has only the letters `a` to `f` (or none): else a text with no other
+    /// letters (a number, a hexadecimal id) holds none of the words, decided without a loop.
+    hex_word: bool,
+}
+
+/// The letters `a` to `f`, as [`ByteScan::letters`] has them.
+const HEX_LETTERS: u32 = 0b11_1111;
 
 impl WordLetters {
     /// The letters of each of `words`.
     pub(crate) fn new(words: &[&str]) -> WordLetters {
-        WordLetters(
-            words
-                .iter()
-                .map(|w| w.bytes().fold(0, |acc, b| acc | letter_bit(b)))
-                .collect(),
-        )
+        let words: Vec<u32> = words
+            .iter()
+            .map(|w| w.bytes().fold(0, |acc, b| acc | letter_bit(b)))
+            .collect();
+        let hex_word = words.iter().any(|w| w & !HEX_LETTERS == 0);
+        WordLetters { words, hex_word }
     }
 
     /// Whether a text with `letters` may hold one of the words.
     pub(crate) fn may_hold(&self, letters: u32) -> bool {
-        self.0.iter().any(|w| letters & w == *w)
+        if letters & !HEX_LETTERS == 0 && !self.hex_word {
+            return false; // a number or a hexadecimal id: every word has another letter
+        }
+        self.words.iter().any(|w| letters & w == *w)
     }
 }
 
@@ -186,6 +198,8 @@ struct PlainLetters {
     sinks: WordLetters,
     /// `unionselect`.
     union_select: WordLetters,
+    /// SQL's keywords, read after a digit.
+    sql_keywords: WordLetters,
 }
 
 impl PlainLetters {
@@ -195,6 +209,7 @@ impl PlainLetters {
             moz: WordLetters::new(&["moz"]),
             sinks: WordLetters::new(&["document", "string"]),
             union_select: WordLetters::new(&["unionselect"]),
+            sql_keywords: WordLetters::new(SQL_KEYWORDS),
         }
     }
 }
@@ -608,8 +623,12 @@ impl Prefilter {
     fn plain_sql_run(&self, value: &[u8], bytes: ByteScan) -> bool {
         let union_select = value.len() >= UNION_SELECT.len()
             && self.plain_letters.union_select.may_hold(bytes.letters());
-        if bytes.0 & DIGIT == 0 && !union_select {
-            return false; // no digit for a keyword to follow, no `unionselect`
+        // A keyword after a digit needs a digit, and each of its letters somewhere in the
+        // value: a hexadecimal id or a number has none of them.
+        let keyword_after_digit =
+            bytes.0 & DIGIT != 0 && self.plain_letters.sql_keywords.may_hold(bytes.letters());
+        if !keyword_after_digit && !union_select {
+            return false; // no keyword can follow a digit, no `unionselect`
         }
         let mut i = 0;
         while let Some(&b) = value.get(i) {
@@ -627,7 +646,10 @@ impl Prefilter {
             }
             // The shortest SQL keyword has two letters; a shorter run is no keyword, and
             // hexadecimal letters before one would be part of its run.
-            let after_digit = start > 0 && value[start - 1].is_ascii_digit() && run.len() >= 2;
+            let after_digit = keyword_after_digit
+                && start > 0
+                && value[start - 1].is_ascii_digit()
+                && run.len() >= 2;
             if after_digit && self.sql_run_after_digit(run) {
                 return true;
             }
@@ -989,6 +1011,22 @@ mod tests {
             set = set.with(Class::Traversal);
         }
         set
+    }
+
+    proptest! {
+        /// The letter check answers what a loop over every word answers, for words with and
+        /// without letters past `f`, and texts of any letters (none, `a` to `f` only...).
+        #[test]
+        fn word_letters_match_a_loop(
+            words in prop::collection::vec("[a-h]{1,6}", 1..6),
+            letters in prop_oneof![0u32..64, 0u32..(1 << 26)],
+        ) {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let naive = words
+                .iter()
+                .any(|w| w.bytes().all(|b| letters & letter_bit(b) != 0));
+            prop_assert_eq!(WordLetters::new(&words).may_hold(letters), naive);
+        }
     }
 
     proptest! {

@@ -155,6 +155,38 @@ fn benign_requests_have_no_findings() {
     }
 }
 
+/// The rules' regexes are compiled when a value first reaches them: plain traffic, whose
+/// values the prefilter rejects, never pays for compiling them.
+#[test]
+fn regexes_are_compiled_when_a_value_reaches_them() {
+    let det = Detector::new(&DetectConfig::default()).expect("default config");
+    let plain = get("/api/v1/orders/42?fields=id,total&sort=-created_at")
+        .header(
+            "User-Agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0",
+        )
+        .header("Cookie", "sid=8f3a9c2e71d04b5a");
+    assert!(plain.scan_with(&det).0.is_empty());
+    assert_eq!(det.compiled_shapes(), 0, "plain request");
+    let ssti = get("/greet?name=%7B%7B7*7%7D%7D");
+    assert_eq!(ssti.scan_with(&det).0.len(), 1);
+    assert!(
+        det.compiled_shapes() > 0,
+        "a template value reaches the SSTI rules"
+    );
+    let level_1 = DetectConfig {
+        paranoia: 1,
+        ..DetectConfig::default()
+    };
+    let det = Detector::new(&level_1).expect("valid config");
+    det.compile_rules();
+    assert_eq!(
+        det.compiled_shapes(),
+        9,
+        "compile_rules: the level-1 regex rules (xss 3, nosqli 2, ssti 4), no other"
+    );
+}
+
 #[test]
 fn findings_are_deduplicated_and_bounded() {
     // The same attack twice at one place is one finding; at another place it is another.

@@ -13,6 +13,8 @@ pub(crate) mod traversal;
 pub(crate) mod xss;
 pub(crate) mod xxe;
 
+use std::sync::OnceLock;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::Regex;
 
@@ -77,18 +79,104 @@ pub(crate) fn words(patterns: &[&str]) -> AhoCorasick {
         .expect("static patterns build")
 }
 
-/// A regex over bytes; the patterns are static and tested, so building cannot fail. The
-/// `regex` crate runs in linear time: no pattern can backtrack.
-pub(crate) fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("static regex builds")
+/// A rule matched by a regex over bytes, compiled on first use: compiling the classes' regexes
+/// costs about 100 M instructions, which a workload whose values never reach a regex rule (most
+/// benign traffic: the prefilter rejects their values first) never pays. Shared by the workers
+/// (`OnceLock`: the first to need it compiles it, the others wait). The patterns are static and
+/// every one is compiled by a test (`every_shape_builds`), so compiling cannot fail at run time.
+/// The `regex` crate runs in linear time: no pattern can backtrack.
+pub(crate) struct Shape {
+    /// The lowest paranoia level at which the rule counts.
+    pub level: u8,
+    /// Stable rule id.
+    pub rule: &'static str,
+    /// The pattern, as written for [`Regex::new`].
+    pattern: String,
+    /// The pattern compiled, once something asked for it.
+    regex: OnceLock<Regex>,
 }
 
-/// The first match of `re` at or below `level`, as a hit.
-pub(crate) fn first(rules: &[(u8, &'static str, Regex)], level: u8, text: &[u8]) -> Option<Hit> {
-    rules
-        .iter()
-        .filter(|(l, _, _)| *l <= level)
-        .find_map(|(_, id, re)| re.find(text).map(|m| Hit::at(id, m.start(), m.end())))
+impl Shape {
+    /// The rule `rule` at `level`, matched by `pattern` (compiled when first used).
+    pub(crate) fn new(level: u8, rule: &'static str, pattern: impl Into<String>) -> Shape {
+        Shape {
+            level,
+            rule,
+            pattern: pattern.into(),
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// The compiled regex; compiles it on the first call.
+    fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| self.build().expect("static regex builds"))
+    }
+
+    /// Compiles the regex now if no search has yet.
+    pub(crate) fn compile(&self) {
+        self.regex();
+    }
+
+    /// Compiles the pattern anew (what [`Shape::regex`] does once, and the tests for every
+    /// shape).
+    fn build(&self) -> Result<Regex, regex::Error> {
+        Regex::new(&self.pattern)
+    }
+
+    /// Whether the regex was compiled (something asked for it).
+    #[cfg(test)]
+    pub(crate) fn is_compiled(&self) -> bool {
+        self.regex.get().is_some()
+    }
+}
+
+/// The first match of a shape counting at `level`, as a hit. Shapes above `level` are never
+/// compiled.
+pub(crate) fn first(rules: &[Shape], level: u8, text: &[u8]) -> Option<Hit> {
+    rules.iter().filter(|s| s.level <= level).find_map(|s| {
+        s.regex()
+            .find(text)
+            .map(|m| Hit::at(s.rule, m.start(), m.end()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every regex rule of every class, at every level: a pattern that does not compile fails
+    /// here, not at run time where [`Shape::regex`] would panic on first use.
+    #[test]
+    fn every_shape_builds() {
+        let (sqli, xss) = (sqli::Sqli::new(), xss::Xss::new());
+        let (nosqli, ssti) = (nosqli::Nosqli::new(), ssti::Ssti::new());
+        let all = [sqli.shapes(), xss.shapes(), nosqli.shapes(), ssti.shapes()];
+        let mut built = 0;
+        for shape in all.into_iter().flatten() {
+            if let Err(e) = shape.build() {
+                panic!("rule {} does not compile: {e}", shape.rule);
+            }
+            built += 1;
+        }
+        assert_eq!(built, 22, "the four classes' regex rules");
+    }
+
+    /// A shape is compiled by the first search that reaches it, and only then; a shape above
+    /// the level searched is not.
+    #[test]
+    fn a_shape_is_compiled_on_first_use() {
+        let shapes = [
+            Shape::new(L1, "t.low", "a+b"),
+            Shape::new(L3, "t.high", "c+d"),
+        ];
+        assert!(shapes.iter().all(|s| !s.is_compiled()));
+        assert_eq!(first(&shapes, L1, b"xaab"), Some(Hit::at("t.low", 1, 4)));
+        assert!(shapes[0].is_compiled());
+        assert!(!shapes[1].is_compiled(), "level 3 rule read at level 1");
+        assert_eq!(first(&shapes, L3, b"ccd"), Some(Hit::at("t.high", 0, 3)));
+        assert!(shapes[1].is_compiled());
+    }
 }
 
 #[cfg(test)]

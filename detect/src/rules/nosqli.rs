@@ -8,9 +8,7 @@
 //! (`'; return true; var x='`, `this.password.match(`, `db.x.insert(`, `|| 1==1`, busy-wait
 //! loops) is level 1 too; a bare `$where` or `$regex` word in text is level 2.
 
-use regex::bytes::Regex;
-
-use super::{first, re, Hit, Value, L1, L2};
+use super::{first, Hit, Shape, Value, L1, L2};
 use crate::fields::Kind;
 
 /// MongoDB query, projection and aggregation operators an injection uses.
@@ -47,7 +45,7 @@ const OPERATORS: &[&str] = &[
 
 /// NoSQL injection detector.
 pub(crate) struct Nosqli {
-    shapes: Vec<(u8, &'static str, Regex)>,
+    shapes: Vec<Shape>,
 }
 
 impl Nosqli {
@@ -58,25 +56,28 @@ impl Nosqli {
             .collect::<Vec<_>>()
             .join("|");
         let shapes = vec![
-            (
+            Shape::new(
                 L1,
                 "nosqli.operator",
-                re(&format!(r#"(\[|\{{|,)\s*["']?\$({ops})["']?\s*(\]|:)"#)),
+                format!(r#"(\[|\{{|,)\s*["']?\$({ops})["']?\s*(\]|:)"#),
             ),
-            (
+            Shape::new(
                 L1,
                 "nosqli.javascript",
-                re(
-                    r#"['"]?\s*;\s*return\s*\(?\s*(true|1|this)|\bthis\.\w+\.match\s*\(|\bdb\.\w+\.(insert|find|update|remove|drop|mapreduce)\w*\s*\(|(\|\||&&)\s*['"]?\s*\d+\s*==\s*['"]?\d|['"]\s*(\|\||&&)\s*['"]\w*['"]\s*==\s*['"]|new\s+date\s*\(\s*\)\s*;\s*do\s*\{|;\s*sleep\s*\(\s*\d+\s*\)|\$where\s*:\s*['"]"#,
-                ),
+                r#"['"]?\s*;\s*return\s*\(?\s*(true|1|this)|\bthis\.\w+\.match\s*\(|\bdb\.\w+\.(insert|find|update|remove|drop|mapreduce)\w*\s*\(|(\|\||&&)\s*['"]?\s*\d+\s*==\s*['"]?\d|['"]\s*(\|\||&&)\s*['"]\w*['"]\s*==\s*['"]|new\s+date\s*\(\s*\)\s*;\s*do\s*\{|;\s*sleep\s*\(\s*\d+\s*\)|\$where\s*:\s*['"]"#,
             ),
-            (
+            Shape::new(
                 L2,
                 "nosqli.operator",
-                re(r"\$(where|regex|ne|gt|expr|function)\b"),
+                r"\$(where|regex|ne|gt|expr|function)\b",
             ),
         ];
         Nosqli { shapes }
+    }
+
+    /// The class's regex rules.
+    pub(crate) fn shapes(&self) -> &[Shape] {
+        &self.shapes
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {

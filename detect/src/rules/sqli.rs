@@ -11,61 +11,55 @@
 //! stacked statements, schema tables, file functions).
 
 use libinjectionrs::{SqliFlags, SqliState};
-use regex::bytes::Regex;
 
-use super::{first, re, Hit, Value, L2, L3};
+use super::{first, Hit, Shape, Value, L2, L3};
 use crate::fields::Kind;
 
 /// SQL injection detector.
 pub(crate) struct Sqli {
-    shapes: Vec<(u8, &'static str, Regex)>,
+    shapes: Vec<Shape>,
 }
 
 impl Sqli {
     pub(crate) fn new() -> Sqli {
         let shapes = vec![
-            (
+            Shape::new(
                 L2,
                 "sqli.time-delay",
-                re(
-                    r"\b(sleep|pg_sleep|benchmark)\s*\(\s*[\d(]|\bwaitfor\s+(delay|time)\s+'|dbms_(pipe\.receive_message|lock\.sleep)\s*\(",
-                ),
+                r"\b(sleep|pg_sleep|benchmark)\s*\(\s*[\d(]|\bwaitfor\s+(delay|time)\s+'|dbms_(pipe\.receive_message|lock\.sleep)\s*\(",
             ),
-            (
+            Shape::new(
                 L2,
                 "sqli.union-select",
-                re(r"\bunion(\s+(all|distinct))?\s*\(*\s*select\b"),
+                r"\bunion(\s+(all|distinct))?\s*\(*\s*select\b",
             ),
-            (
+            Shape::new(
                 L2,
                 "sqli.stacked",
-                re(
-                    r";\s*((drop|truncate|alter|create)\s+(table|database|schema|user|login|procedure|function|view|index)\b|delete\s+from\b|insert\s+into\b|update\s+\w+\s+set\b|shutdown\b|exec(ute)?\s*(xp_|sp_|master\.|\(|@)|declare\s+@)",
-                ),
+                r";\s*((drop|truncate|alter|create)\s+(table|database|schema|user|login|procedure|function|view|index)\b|delete\s+from\b|insert\s+into\b|update\s+\w+\s+set\b|shutdown\b|exec(ute)?\s*(xp_|sp_|master\.|\(|@)|declare\s+@)",
             ),
-            (
+            Shape::new(
                 L2,
                 "sqli.schema",
-                re(
-                    r"\b(from|join)\s+[`\x22]?(information_schema|sysobjects|syscolumns|all_tab_\w+|mysql\.user|pg_catalog|pg_shadow|sqlite_master|msysobjects)\b",
-                ),
+                r"\b(from|join)\s+[`\x22]?(information_schema|sysobjects|syscolumns|all_tab_\w+|mysql\.user|pg_catalog|pg_shadow|sqlite_master|msysobjects)\b",
             ),
-            (
+            Shape::new(
                 L2,
                 "sqli.file-function",
-                re(
-                    r"\b(load_file\s*\(|into\s+(out|dump)file\b|xp_cmdshell\b|sp_executesql\b|utl_http\.request|extractvalue\s*\(|updatexml\s*\()",
-                ),
+                r"\b(load_file\s*\(|into\s+(out|dump)file\b|xp_cmdshell\b|sp_executesql\b|utl_http\.request|extractvalue\s*\(|updatexml\s*\()",
             ),
-            (
+            Shape::new(
                 L2,
                 "sqli.tautology",
-                re(
-                    r"['\x22`)]\s*(or|and|xor|\|\||&&)\s*\(?\s*['\x22]?(\w+)['\x22]?\s*(=|<>|!=|like)\s*['\x22]?\w+",
-                ),
+                r"['\x22`)]\s*(or|and|xor|\|\||&&)\s*\(?\s*['\x22]?(\w+)['\x22]?\s*(=|<>|!=|like)\s*['\x22]?\w+",
             ),
         ];
         Sqli { shapes }
+    }
+
+    /// The class's regex rules.
+    pub(crate) fn shapes(&self) -> &[Shape] {
+        &self.shapes
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {

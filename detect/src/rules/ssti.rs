@@ -8,57 +8,56 @@
 //! to code (`config`, `self`, `request.application`, `lipsum`, `cycler`), FreeMarker's
 //! `Execute`, at level 1. A plain `{{name}}` is ordinary client templating and never counts.
 
-use regex::bytes::Regex;
-
-use super::{first, re, Hit, Value, L1, L2, L3};
+use super::{first, Hit, Shape, Value, L1, L2, L3};
 
 /// SSTI detector.
 pub(crate) struct Ssti {
-    shapes: Vec<(u8, &'static str, Regex)>,
+    shapes: Vec<Shape>,
 }
 
 impl Ssti {
     pub(crate) fn new() -> Ssti {
         let open = r"(\{\{|\$\{|#\{|\*\{|<%=?|\{%|@\()";
         let shapes = vec![
-            (
+            Shape::new(
                 L1,
                 "ssti.arithmetic",
-                re(&format!(
-                    r#"{open}\s*['"]?\d+['"]?\s*[*+/-]\s*['"]?\d+['"]?\s*(\}}|%>|%\}}|\))"#
-                )),
+                format!(r#"{open}\s*['"]?\d+['"]?\s*[*+/-]\s*['"]?\d+['"]?\s*(\}}|%>|%\}}|\))"#),
             ),
-            (
+            Shape::new(
                 L1,
                 "ssti.object-walk",
-                re(&format!(
+                format!(
                     r"{open}[^}}%]{{0,200}}(__class__|__globals__|__builtins__|__subclasses__|__mro__|__import__|__init__|\.mro\(|getclass\(|t\(java\.|java\.lang\.|runtime\b|processbuilder|\bconfig\b|\bself\b|request\.application|lipsum|cycler|joiner|namespace|\.exec\(|freemarker\.template|\bos\.popen|\bsystem\()"
-                )),
+                ),
             ),
-            (
+            Shape::new(
                 L1,
                 "ssti.freemarker-execute",
-                re(r#"<#assign[^>]{0,200}(execute|objectconstructor)|\?new\(\)"#),
+                r#"<#assign[^>]{0,200}(execute|objectconstructor)|\?new\(\)"#,
             ),
-            (
+            Shape::new(
                 L1,
                 "ssti.velocity",
-                re(r"#set\s*\(\s*\$\w+\s*=[^)]{0,200}(getclass|runtime|class\.forname)"),
+                r"#set\s*\(\s*\$\w+\s*=[^)]{0,200}(getclass|runtime|class\.forname)",
             ),
-            (
+            Shape::new(
                 L2,
                 "ssti.call",
-                re(r"\{\{[^}]{0,200}\w\s*\([^)]{0,200}\)[^}]{0,200}\}\}"),
+                r"\{\{[^}]{0,200}\w\s*\([^)]{0,200}\)[^}]{0,200}\}\}",
             ),
-            (
+            Shape::new(
                 L3,
                 "ssti.statement",
-                re(
-                    r"\{%\s*(import|include|extends|for|set|if|debug)\b[^%]{0,200}%\}|\{php\}|\{\{\s*\w+\s*\|\s*(attr|safe|e)\b",
-                ),
+                r"\{%\s*(import|include|extends|for|set|if|debug)\b[^%]{0,200}%\}|\{php\}|\{\{\s*\w+\s*\|\s*(attr|safe|e)\b",
             ),
         ];
         Ssti { shapes }
+    }
+
+    /// The class's regex rules.
+    pub(crate) fn shapes(&self) -> &[Shape] {
+        &self.shapes
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {

@@ -9,51 +9,50 @@
 //! (level 1), script URLs and dangerous embedding tags (level 2), and script sinks without
 //! markup (level 3).
 
-use regex::bytes::Regex;
-
-use super::{first, re, Hit, Value, L1, L2, L3};
+use super::{first, Hit, Shape, Value, L1, L2, L3};
 
 /// XSS detector.
 pub(crate) struct Xss {
-    shapes: Vec<(u8, &'static str, Regex)>,
+    shapes: Vec<Shape>,
 }
 
 impl Xss {
     pub(crate) fn new() -> Xss {
         let shapes = vec![
-            (L1, "xss.script-tag", re(r"<\s*script[\s>/]")),
-            (
+            Shape::new(L1, "xss.script-tag", r"<\s*script[\s>/]"),
+            Shape::new(
                 L1,
                 "xss.event-handler",
-                re(r"<[a-z!?/][^>]*[\s\x22'/;`]on[a-z]{3,}\s*="),
+                r"<[a-z!?/][^>]*[\s\x22'/;`]on[a-z]{3,}\s*=",
             ),
-            (L1, "xss.script-uri", re(r"(java|vb|live)script:[^\s]")),
-            (
+            Shape::new(L1, "xss.script-uri", r"(java|vb|live)script:[^\s]"),
+            Shape::new(
                 L2,
                 "xss.script-uri",
-                re(r"(j[\s]*a[\s]*v[\s]*a|v[\s]*b)[\s]*s[\s]*c[\s]*r[\s]*i[\s]*p[\s]*t[\s]*:[^\s]"),
+                r"(j[\s]*a[\s]*v[\s]*a|v[\s]*b)[\s]*s[\s]*c[\s]*r[\s]*i[\s]*p[\s]*t[\s]*:[^\s]",
             ),
-            (
+            Shape::new(
                 L2,
                 "xss.embed-tag",
-                re(
-                    r"<\s*(iframe|frame|object|embed|applet|svg|math|base|meta|link|isindex|form|xss)[\s>/]",
-                ),
+                r"<\s*(iframe|frame|object|embed|applet|svg|math|base|meta|link|isindex|form|xss)[\s>/]",
             ),
-            (
+            Shape::new(
                 L2,
                 "xss.css-expression",
-                re(r"expression\s*\(|-moz-binding|behavior\s*:\s*url"),
+                r"expression\s*\(|-moz-binding|behavior\s*:\s*url",
             ),
-            (
+            Shape::new(
                 L3,
                 "xss.script-sink",
-                re(
-                    r"\b(alert|prompt|confirm|eval)\s*[(`]|document\.(cookie|domain|write)|string\.fromcharcode|\bsrcdoc\s*=",
-                ),
+                r"\b(alert|prompt|confirm|eval)\s*[(`]|document\.(cookie|domain|write)|string\.fromcharcode|\bsrcdoc\s*=",
             ),
         ];
         Xss { shapes }
+    }
+
+    /// The class's regex rules.
+    pub(crate) fn shapes(&self) -> &[Shape] {
+        &self.shapes
     }
 
     pub(crate) fn detect(&self, v: &Value<'_>, level: u8) -> Option<Hit> {

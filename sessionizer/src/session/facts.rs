@@ -18,7 +18,7 @@ use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
 use super::keys::{self, CompiledKey, Key};
 use super::secret::{Domain, HashId, Keyed};
-use super::user::{contains_ignore_case, is_login, DefaultUser};
+use super::user::{is_login, DefaultUser, LoginPaths};
 use super::view::{bearer_of, BearerSeed, BodyEvents, TxView};
 use super::FixedHasher;
 use crate::http::Transaction;
@@ -161,8 +161,8 @@ pub struct Extractor {
     ips: ClientIpResolver,
     /// Endpoint naming.
     endpoints: EndpointNamer,
-    /// Lower-cased login path keywords.
-    login_keywords: Vec<String>,
+    /// Login path keywords.
+    login_keywords: LoginPaths,
     /// JSON pointers of tokens in login responses.
     login_pointers: Vec<String>,
     /// Cookie names whose `Set-Cookie` values are bound.
@@ -223,12 +223,7 @@ impl Extractor {
             verifier,
             ips,
             endpoints,
-            login_keywords: cfg
-                .login
-                .path_keywords
-                .iter()
-                .map(|k| k.to_ascii_lowercase())
-                .collect(),
+            login_keywords: LoginPaths::new(&cfg.login.path_keywords),
             login_pointers,
             bind_cookies,
             max_value_bytes: cfg.max_value_bytes,
@@ -484,7 +479,7 @@ fn server_values(
     view: &TxView<'_>,
     keyed: &Keyed,
     bind_cookies: &[String],
-    login_keywords: &[String],
+    login_keywords: &LoginPaths,
     login_pointers: &[String],
 ) -> Vec<HashId> {
     let mut values = Vec::new();
@@ -495,12 +490,7 @@ fn server_values(
             }
         }
     }
-    if !login_pointers.is_empty()
-        && view.json_success()
-        && login_keywords
-            .iter()
-            .any(|k| contains_ignore_case(view.path, k))
-    {
+    if !login_pointers.is_empty() && view.json_success() && login_keywords.matches(view.path) {
         for p in login_pointers {
             if let Some(tok) = view.json_field(ParamSide::Response, p) {
                 values.push(keyed.hash(Domain::Binding, &[tok.as_bytes()]));

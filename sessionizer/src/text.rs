@@ -179,10 +179,35 @@ fn scan(b: &[u8], block_ok: impl Fn(&[u8; BLOCK]) -> bool, word_bad: impl Fn(u64
     }
 }
 
+/// ASCII case-insensitive substring test (an empty `needle` is in every `hay`). The
+/// needle's first letter is looked for with `memchr` (both cases) and compared only there:
+/// request paths are tested against every login keyword.
+pub(crate) fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let (hay, k) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = k.first() else {
+        return true;
+    };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, hay).any(|i| {
+        hay.get(i..i + k.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(k))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The memchr scan finds what comparing every window finds.
+        #[test]
+        fn contains_matches_every_window(hay in "[a-zA-Z/]{0,24}", needle in "[a-z]{0,4}") {
+            let slow = needle.is_empty()
+                || hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+            prop_assert_eq!(contains_ignore_case(&hay, &needle), slow);
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]

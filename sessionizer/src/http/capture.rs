@@ -10,6 +10,8 @@
 
 use hashbrown::HashSet;
 
+use crate::text::contains_ignore_case;
+
 /// Collection names remembered ([`ObjectNouns`]); more are not learned (counted in
 /// `HttpStats::object_nouns_dropped`).
 pub const MAX_OBJECT_NOUNS: usize = 4096;
@@ -123,22 +125,11 @@ impl SelectedCapture {
         self.max_bytes > base
     }
 
-    /// True when the request path contains a keyword (ASCII case-insensitive): each
-    /// keyword's first letter is looked for with `memchr`, both cases at once, and only there
-    /// compared (a scan of every window cost more than the rest of the capture decision).
+    /// True when the request path contains a non-empty keyword (ASCII case-insensitive).
     fn keyword_path(&self, path: &str) -> bool {
-        let hay = path.as_bytes();
-        self.path_keywords.iter().any(|k| {
-            let k = k.as_bytes();
-            let Some(&first) = k.first() else {
-                return false;
-            };
-            let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-            memchr::memchr2_iter(lo, up, hay).any(|i| {
-                hay.get(i..i + k.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(k))
-            })
-        })
+        self.path_keywords
+            .iter()
+            .any(|k| !k.is_empty() && contains_ignore_case(path, k))
     }
 
     /// Learn from every request's target which collections are read by id (when object

@@ -1061,6 +1061,7 @@ impl HttpConnection {
                 let k = usize::try_from(*remaining)
                     .unwrap_or(usize::MAX)
                     .min(data.len());
+                reserve_declared(body, *remaining, *capture);
                 append_body(body, body_bytes, data.get(..k).unwrap_or(&[]), *capture);
                 *remaining -= k as u64;
                 (
@@ -1370,6 +1371,15 @@ fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
 }
 
 /// Counts `data` into the body and stores it up to `cap` bytes in all.
+/// Before a body's first stored byte, room for all of it that will be stored: its declared
+/// length (`Content-Length`) up to the capture bound `cap`. A long body is then copied once,
+/// not again at every doubling of its buffer.
+fn reserve_declared(body: &mut Vec<u8>, remaining: u64, cap: usize) {
+    if body.capacity() == 0 {
+        body.reserve_exact(usize::try_from(remaining).unwrap_or(usize::MAX).min(cap));
+    }
+}
+
 fn append_body(body: &mut Vec<u8>, body_bytes: &mut u64, data: &[u8], cap: usize) {
     *body_bytes += data.len() as u64;
     let room = cap.saturating_sub(body.len()).min(data.len());

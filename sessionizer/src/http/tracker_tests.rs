@@ -362,3 +362,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_declared_length_is_held_at_most_to_the_capture_bound() {
+    let cap = 4096;
+    let mut w = Wire::new(
+        HttpConfig {
+            max_body_capture_bytes: cap,
+            ..config(1 << 20)
+        },
+        3,
+    );
+    // The same request three times but for its declared length, each with 3 bytes of body.
+    let held = |w: &mut Wire, conn: u64, length: &str| {
+        let before = w.t.held_bytes();
+        let head = format!("POST /a HTTP/1.1\r\nContent-Length: {length}\r\n\r\nabc");
+        w.send(conn, Side::Client, head.as_bytes());
+        w.check();
+        w.t.held_bytes() - before
+    };
+    let whole = held(&mut w, 1, "0000000003");
+    // A claimed gigabyte: room for the capture bound, not for the claim.
+    let claimed = held(&mut w, 2, "1000000000") - whole;
+    assert!((cap - 3..=cap).contains(&claimed), "held {claimed} more");
+    // A short body: room for its declared length only.
+    let short = held(&mut w, 3, "0000000010") - whole;
+    assert_eq!(short, 7, "room for the 7 bytes to come");
+    w.send(3, Side::Client, b"4567890");
+    w.send(3, Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n");
+    let done = w.drain();
+    assert_eq!(done.len(), 1);
+    let body = done[0].request.as_ref().map(|r| r.body.as_slice());
+    assert_eq!(body, Some(&b"abc4567890"[..]));
+}

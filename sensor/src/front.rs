@@ -6,10 +6,12 @@
 use std::net::SocketAddr;
 
 use apitap_reassembly::{ConnId, InsertionStats, Reassembler, ReassemblyStats};
-use apitap_sessionizer::http::{Finished, HttpConfig, HttpStats, HttpTracker};
+use apitap_sessionizer::http::capture::PathKeywords;
+use apitap_sessionizer::http::{Finished, HttpConfig, HttpStats, HttpTracker, ResponseGate};
 use apitap_sessionizer::http2::{Http2Config, Http2Stats};
 use apitap_sessionizer::websocket::WebSocketConfig;
 
+use crate::analyze::{RequestGate, Shared};
 use crate::capture::PacketRef;
 use crate::config::Config;
 use crate::decode::{DecodeStats, Decoder, UdpTunnel};
@@ -25,27 +27,76 @@ pub const EXPIRE_INTERVAL_US: u64 = 100_000;
 /// error pages that tell an attack's outcome.
 const ANALYSIS_BODY_CAPTURE_BYTES: usize = 64 * 1024;
 
-/// The HTTP settings with body capture raised for what reads bodies: every body when a session
-/// key or parameter, attack detection or schema inference reads them; else, for the
-/// behaviours, only the bodies of logins (the user is read from login forms) and of responses
-/// that issue object ids (`bola`'s ownership); and to the records' body samples
-/// (`output.body_capture_bytes`).
+/// Which bodies the analyses read whole, each of them: requests (a session key or parameter
+/// that reads request bodies, attack detection, schema inference) and responses (a session
+/// key or parameter that reads response bodies, schema inference).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BodyReaders {
+    /// Every request body is read.
+    requests: bool,
+    /// Every response body is read.
+    responses: bool,
+}
+
+impl BodyReaders {
+    fn of(cfg: &Config) -> Self {
+        let schemas = cfg.api.is_on() && cfg.api.infer_body_schemas;
+        let need = cfg.session.enabled.then(|| cfg.session.body_capture());
+        BodyReaders {
+            requests: schemas || need.is_some_and(|n| n.request) || cfg.detect.enabled,
+            responses: schemas || need.is_some_and(|n| n.response),
+        }
+    }
+
+    /// True when responses are stored only for the requests that ask (the response gate,
+    /// [`crate::analyze::RequestGate`]): attack detection reads a response only for an attack's
+    /// outcome, and nothing else reads every response.
+    fn gates_responses(self, cfg: &Config) -> bool {
+        cfg.detect.enabled && !self.responses
+    }
+}
+
+/// Attack detection's response gate when `cfg` has the HTTP stage ask one which response
+/// bodies to store ([`BodyReaders::gates_responses`]): one per front, from the detector
+/// `shared` holds.
+pub fn response_gate(cfg: &Config, shared: &Shared) -> Option<Box<dyn ResponseGate>> {
+    if !BodyReaders::of(cfg).gates_responses(cfg) {
+        return None;
+    }
+    let detector = shared.detector.as_deref()?;
+    Some(Box::new(RequestGate::new(detector, &cfg.session.body)))
+}
+
+/// The HTTP settings with body capture raised for what reads bodies: every body when a
+/// session key or parameter or schema inference reads responses; every request body, and the
+/// responses of requests with findings (the response gate), when only requests are read
+/// whole (attack detection); for the behaviours, the bodies of logins (the user is read from
+/// login forms) and of responses that issue object ids (`bola`'s ownership); and to the
+/// records' body samples (`output.body_capture_bytes`).
 fn http_config(cfg: &Config) -> HttpConfig {
     let mut http = cfg.http.clone();
-    let schemas = cfg.api.is_on() && cfg.api.infer_body_schemas;
-    let mut all = cfg.detect.enabled || schemas;
+    let readers = BodyReaders::of(cfg);
+    let all = readers.responses;
+    if readers.requests && !all {
+        let sel = &mut http.selected;
+        sel.all_requests = true;
+        sel.gated_responses = readers.gates_responses(cfg);
+        sel.max_bytes = sel.max_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
+    }
     if cfg.session.enabled {
         let need = cfg.session.body_capture();
-        all |= need.request || need.response;
         let sel = &mut http.selected;
         if need.login || cfg.behaviours.reads_logins() {
-            sel.path_keywords = cfg
+            // An empty keyword would select every body: left out.
+            let words: Vec<String> = cfg
                 .session
                 .login
                 .path_keywords
                 .iter()
-                .map(|k| k.to_ascii_lowercase())
+                .filter(|k| !k.is_empty())
+                .cloned()
                 .collect();
+            sel.path_keywords = PathKeywords::new(&words);
             sel.max_bytes = sel.max_bytes.max(ANALYSIS_BODY_CAPTURE_BYTES);
         }
         if cfg.behaviours.reads_object_responses() {
@@ -62,11 +113,21 @@ fn http_config(cfg: &Config) -> HttpConfig {
     http
 }
 
-/// The HTTP/2 settings with the body capture of HTTP/1 ([`http_config`]): sessions and body
-/// samples read HTTP/2 bodies as they read HTTP/1's.
+/// The HTTP/2 settings with the body capture of HTTP/1 ([`http_config`]): sessions, analyses
+/// and body samples read HTTP/2 bodies as they read HTTP/1's. HTTP/2 bodies are not selected
+/// one by one: every body is stored when any is read whole.
 fn http2_config(cfg: &Config, http: &HttpConfig) -> Http2Config {
     let mut h2 = cfg.http2.clone();
-    h2.max_body_capture_bytes = h2.max_body_capture_bytes.max(http.max_body_capture_bytes);
+    let readers = BodyReaders::of(cfg);
+    let whole = if readers.requests || readers.responses {
+        ANALYSIS_BODY_CAPTURE_BYTES
+    } else {
+        0
+    };
+    h2.max_body_capture_bytes = h2
+        .max_body_capture_bytes
+        .max(http.max_body_capture_bytes)
+        .max(whole);
     h2
 }
 
@@ -81,13 +142,17 @@ fn websocket_config(cfg: &Config) -> WebSocketConfig {
     ws
 }
 
-/// The HTTP stage: every protocol's settings, and the key log when one was given.
-fn http_tracker(cfg: &Config) -> HttpTracker {
+/// The HTTP stage: every protocol's settings, the response gate and the key log when there
+/// are.
+fn http_tracker(cfg: &Config, gate: Option<Box<dyn ResponseGate>>) -> HttpTracker {
     let http = http_config(cfg);
-    let tracker = HttpTracker::new(http.clone())
+    let mut tracker = HttpTracker::new(http.clone())
         .with_connection_capacity(cfg.reassembly.max_flows)
         .with_http2(http2_config(cfg, &http))
         .with_websocket(websocket_config(cfg));
+    if let Some(gate) = gate {
+        tracker = tracker.with_response_gate(gate);
+    }
     match &cfg.inputs.tls_keylog {
         Some(keys) => tracker.with_keylog(std::sync::Arc::clone(keys)),
         None => tracker,
@@ -126,12 +191,13 @@ pub struct Front {
 }
 
 impl Front {
-    /// A front numbering its connections from `first_conn`.
-    pub fn new(cfg: &Config, first_conn: ConnId) -> Self {
+    /// A front numbering its connections from `first_conn`, its HTTP stage asking `gate`
+    /// which response bodies to store ([`response_gate`]).
+    pub fn new(cfg: &Config, first_conn: ConnId, gate: Option<Box<dyn ResponseGate>>) -> Self {
         Front {
             decoder: Decoder::with_config(&cfg.decode),
             reassembler: Reassembler::new(cfg.reassembly.clone()).with_first_conn_id(first_conn),
-            http: http_tracker(cfg),
+            http: http_tracker(cfg, gate),
             now_us: 0,
             next_expire_us: 0,
         }

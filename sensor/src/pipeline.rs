@@ -72,7 +72,7 @@ impl Pipeline {
         let out = Output::new(cfg, exporter)?;
         let shared = crate::analyze::Shared::new(cfg)?;
         Ok(Pipeline {
-            front: Front::new(cfg, ConnId(1)),
+            front: Front::new(cfg, ConnId(1), crate::front::response_gate(cfg, &shared)),
             staged: StagedBatch::default(),
             stage_at: STAGED_TRANSACTIONS,
             analyses: Analyses::for_config(cfg, out.extractor(), &shared),

@@ -2,11 +2,17 @@
 //! content-decoded, the HTTP layer's smuggling and evasion anomalies added as `protocol`
 //! findings, and, when anything was found, the response's verdict on it
 //! ([`apitap_detect::outcome`]).
+//!
+//! The verdict reads the response's body, which only an attack needs: [`RequestGate`] scans
+//! each HTTP/1 request when its response begins, so that the HTTP stage stores the response's
+//! body only for a request with findings. A request it found clean is not scanned again here.
 
 use std::sync::Arc;
 
 use apitap_detect::{outcome, Class, Detector, Finding, Location, Outcome, Request, Scanner};
-use apitap_sessionizer::http::{Headers, Transaction};
+use apitap_sessionizer::http::{
+    GateVerdict, Headers, Request as HttpRequest, ResponseGate, Transaction,
+};
 use apitap_sessionizer::session::body;
 use apitap_sessionizer::session::config::BodyConfig;
 
@@ -44,28 +50,20 @@ impl AttackScan {
         }
     }
 
-    /// The findings of one transaction: the detector's on its request, then the protocol
-    /// anomalies'.
+    /// The findings of one transaction: the detector's on its request (unless the response
+    /// gate found it clean already), then the protocol anomalies'.
     fn scan(&mut self, tx: &Transaction, endpoint: Option<&str>, client: std::net::IpAddr) {
         self.findings.clear();
-        if let Some(r) = &tx.request {
-            let headers: Vec<(&str, &str)> = r.headers.iter().collect();
-            let (body, _) = body::decode(
-                r.headers.get("content-encoding"),
-                &r.body,
-                r.body_truncated,
-                &self.limits,
-            );
-            let req = Request {
-                method: &r.method,
-                target: &r.uri,
-                headers: &headers,
-                body: &body,
-                body_truncated: r.body_truncated,
+        let found_clean = tx
+            .response
+            .as_ref()
+            .is_some_and(|r| r.gate == GateVerdict::Declined);
+        if let Some(r) = tx.request.as_ref().filter(|_| !found_clean) {
+            let ask = Asked {
                 endpoint,
                 client: Some(client),
             };
-            self.scanner.scan(&req, &mut self.findings);
+            scan_request(&mut self.scanner, &self.limits, r, ask, &mut self.findings);
         }
         for name in tx.anomaly_names() {
             let Some((rule, header)) = PROTOCOL_ANOMALIES.iter().find(|(n, _)| *n == name) else {
@@ -96,6 +94,97 @@ impl AttackScan {
             &self.limits,
         );
         outcome(Some(r.status), content_type(&r.headers), &body)
+    }
+}
+
+/// Who asks for a request's scan: the endpoint and client its allow-lists are picked by.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    /// The endpoint template, when known.
+    endpoint: Option<&'a str>,
+    /// The client address, when known.
+    client: Option<std::net::IpAddr>,
+}
+
+/// Scans `r` (its body content-decoded within `limits`) with `scanner`, appending its
+/// findings to `findings`.
+fn scan_request(
+    scanner: &mut Scanner,
+    limits: &BodyConfig,
+    r: &HttpRequest,
+    ask: Asked<'_>,
+    findings: &mut Vec<Finding>,
+) {
+    let headers: Vec<(&str, &str)> = r.headers.iter().collect();
+    let (body, _) = body::decode(
+        r.headers.get("content-encoding"),
+        &r.body,
+        r.body_truncated,
+        limits,
+    );
+    let req = Request {
+        method: &r.method,
+        target: &r.uri,
+        headers: &headers,
+        body: &body,
+        body_truncated: r.body_truncated,
+        endpoint: ask.endpoint,
+        client: ask.client,
+    };
+    scanner.scan(&req, findings);
+}
+
+/// Attack detection's response gate ([`ResponseGate`]): the HTTP stage stores a response's
+/// body only when its request holds findings, since only an attack's outcome reads it.
+///
+/// It scans without endpoint or client: the allow-lists that name them are not applied, so
+/// it finds all that [`AttackScan`] would find and maybe more. A request it finds clean is
+/// clean there too, and is not scanned again ([`GateVerdict::Declined`]); one with findings
+/// is scanned again with its allow-lists.
+pub struct RequestGate {
+    /// This worker's gate scanner (its own memory of clean values).
+    scanner: Scanner,
+    /// Body decoding limits (`session.body`).
+    limits: BodyConfig,
+    /// Reused: the findings of the request being read.
+    findings: Vec<Finding>,
+}
+
+impl RequestGate {
+    /// A gate scanning with `detector`, decoding bodies within `limits`.
+    pub fn new(detector: &Detector, limits: &BodyConfig) -> Self {
+        RequestGate {
+            scanner: detector.scanner(),
+            limits: limits.clone(),
+            findings: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestGate").finish_non_exhaustive()
+    }
+}
+
+impl ResponseGate for RequestGate {
+    fn keeps_response_body(&mut self, tx: &Transaction) -> bool {
+        let Some(r) = &tx.request else {
+            return true;
+        };
+        self.findings.clear();
+        let anywhere = Asked {
+            endpoint: None,
+            client: None,
+        };
+        scan_request(
+            &mut self.scanner,
+            &self.limits,
+            r,
+            anywhere,
+            &mut self.findings,
+        );
+        !self.findings.is_empty()
     }
 }
 

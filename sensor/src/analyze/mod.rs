@@ -12,7 +12,7 @@ mod detect;
 mod facts;
 
 pub use api::{matcher, ApiClassify};
-pub use detect::AttackScan;
+pub use detect::{AttackScan, RequestGate};
 pub use facts::SessionFacts;
 
 use std::sync::Arc;

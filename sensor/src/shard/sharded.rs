@@ -125,6 +125,7 @@ impl Sharded {
                 analyses: Analyses::for_config(&cfg, session.extractor(), &shared),
                 redactor: session.redactor(),
                 sensor_id: session.sensor_id(),
+                gate: crate::front::response_gate(&cfg, &shared),
             };
             let io = WorkerIo {
                 rx,

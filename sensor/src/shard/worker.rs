@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use apitap_reassembly::ConnId;
+use apitap_sessionizer::http::ResponseGate;
 use apitap_sessionizer::record::Redactor;
 use crossbeam_channel::{Receiver, Sender};
 
@@ -63,7 +64,7 @@ impl Worker {
     ) -> Self {
         let first = ((index as u64) << CONN_ID_SHIFT) | 1;
         Worker {
-            front: Front::new(cfg, ConnId(first)),
+            front: Front::new(cfg, ConnId(first), stages.gate),
             analyses: stages.analyses,
             redactor: stages.redactor,
             sensor_id: stages.sensor_id,
@@ -146,6 +147,9 @@ pub struct WorkerStages {
     pub redactor: Redactor,
     /// The sensor id the record heads carry (`export.sensor_id`).
     pub sensor_id: Option<Arc<str>>,
+    /// Attack detection's response gate, for the worker's HTTP stage
+    /// ([`crate::front::response_gate`]).
+    pub gate: Option<Box<dyn ResponseGate>>,
 }
 
 /// A worker's wiring: where it reads packets, where it hands its batches, where they come

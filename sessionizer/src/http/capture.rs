@@ -26,15 +26,67 @@ const STATUS_CREATED: u16 = 201;
 /// Bodies that later stages read, stored even when `max_body_capture_bytes` stores none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SelectedCapture {
-    /// Lower-case words: both bodies of a request whose path contains one are stored (login
-    /// forms, and the tokens or errors their responses carry).
-    pub path_keywords: Vec<String>,
+    /// Words (ASCII case ignored): both bodies of a request whose path contains one are stored
+    /// (login forms, and the tokens or errors their responses carry).
+    pub path_keywords: PathKeywords,
     /// Also the 2xx responses that give a client object ids: a `GET` of a collection whose
     /// objects are read by id ([`ObjectNouns`]), and `201 Created`.
     pub object_responses: bool,
+    /// Also every request's body: attack detection reads every request.
+    pub all_requests: bool,
+    /// Also the responses whose request the tracker's response gate (`ResponseGate`) asks
+    /// for: attack detection reads a response only to judge the outcome of an attack in its
+    /// request.
+    pub gated_responses: bool,
     /// Bytes stored of a selected body.
     pub max_bytes: usize,
 }
+
+/// Path keywords (login paths: `session.login.path_keywords`), looked for in a path in one
+/// pass whatever their number, ASCII case ignored: the HTTP stage checks every request's path
+/// and every response's, the sessions every successful JSON response's; a scan per keyword
+/// cost about 500 instructions a bench transaction. An empty keyword is in every path.
+#[derive(Clone, Debug, Default)]
+pub struct PathKeywords {
+    /// The automaton; `None` if it could not be built (or there are no keywords), when the
+    /// keywords are scanned one by one.
+    automaton: Option<aho_corasick::AhoCorasick>,
+    /// The keywords, lower case.
+    keywords: Vec<String>,
+}
+
+impl PathKeywords {
+    /// The matcher of `keywords`.
+    pub fn new(keywords: &[String]) -> Self {
+        let keywords: Vec<String> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&keywords)
+            .ok()
+            .filter(|_| !keywords.is_empty());
+        PathKeywords {
+            automaton,
+            keywords,
+        }
+    }
+
+    /// Whether `path` contains one of the keywords.
+    pub fn matches(&self, path: &str) -> bool {
+        match &self.automaton {
+            Some(a) => a.is_match(path),
+            None => self.keywords.iter().any(|k| contains_ignore_case(path, k)),
+        }
+    }
+}
+
+/// Two matchers are equal when their keywords are.
+impl PartialEq for PathKeywords {
+    fn eq(&self, other: &Self) -> bool {
+        self.keywords == other.keywords
+    }
+}
+
+impl Eq for PathKeywords {}
 
 /// Collections whose objects were requested by id (`orders` after `GET /api/orders/42`),
 /// by fingerprint, at most [`MAX_OBJECT_NOUNS`].
@@ -125,11 +177,9 @@ impl SelectedCapture {
         self.max_bytes > base
     }
 
-    /// True when the request path contains a non-empty keyword (ASCII case-insensitive).
+    /// True when the request path contains a keyword (ASCII case-insensitive).
     fn keyword_path(&self, path: &str) -> bool {
-        self.path_keywords
-            .iter()
-            .any(|k| !k.is_empty() && contains_ignore_case(path, k))
+        self.path_keywords.matches(path)
     }
 
     /// Learn from every request's target which collections are read by id (when object
@@ -143,7 +193,7 @@ impl SelectedCapture {
         if !self.raises(base) {
             return base;
         }
-        if self.keyword_path(target_path(target)) {
+        if self.all_requests || self.keyword_path(target_path(target)) {
             self.max_bytes
         } else {
             base
@@ -203,9 +253,10 @@ mod tests {
 
     fn selected() -> SelectedCapture {
         SelectedCapture {
-            path_keywords: vec!["login".into()],
+            path_keywords: PathKeywords::new(&["login".into()]),
             object_responses: true,
             max_bytes: 100,
+            ..SelectedCapture::default()
         }
     }
 
@@ -266,11 +317,20 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The memchr scan for keywords finds what comparing every window finds.
+        /// The automaton finds what comparing every window with every keyword finds.
         #[test]
-        fn keyword_scan_matches_every_window(path in "[a-zA-Z/]{0,24}", kw in "[a-z]{1,4}") {
-            let s = SelectedCapture { path_keywords: vec![kw.clone()], ..SelectedCapture::default() };
-            let slow = path.as_bytes().windows(kw.len()).any(|w| w.eq_ignore_ascii_case(kw.as_bytes()));
+        fn keyword_scan_matches_every_window(
+            path in "[a-zA-Z/]{0,24}",
+            keywords in proptest::collection::vec("[a-zA-Z]{0,4}", 0..4),
+        ) {
+            let s = SelectedCapture {
+                path_keywords: PathKeywords::new(&keywords),
+                ..SelectedCapture::default()
+            };
+            let slow = keywords.iter().any(|k| {
+                k.is_empty()
+                    || path.as_bytes().windows(k.len()).any(|w| w.eq_ignore_ascii_case(k.as_bytes()))
+            });
             proptest::prop_assert_eq!(s.keyword_path(&path), slow);
         }
     }

@@ -32,6 +32,7 @@ use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
 use super::capture::ObjectNouns;
 use super::connection::{Ctx, HttpConnection};
 use super::finished::{ConnKind, ConnRecord, Decryption, TlsConn, WebSocketConn};
+use super::gate::ResponseGate;
 use super::h2::{self, H2State};
 use super::held::{Event, Held};
 use super::sniff::{self, Joined, Start};
@@ -69,6 +70,8 @@ pub struct Cx<'a> {
     pub records: &'a mut Vec<(usize, ConnRecord)>,
     /// Collections read by id, for body capture.
     pub nouns: &'a mut ObjectNouns,
+    /// The response gate, for body capture.
+    pub gate: Option<&'a mut (dyn ResponseGate + 'static)>,
 }
 
 impl Cx<'_> {
@@ -78,6 +81,7 @@ impl Cx<'_> {
             stats: &mut *self.stats,
             out: &mut *self.out,
             nouns: &mut *self.nouns,
+            gate: self.gate.as_deref_mut(),
         }
     }
 

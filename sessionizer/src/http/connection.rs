@@ -43,6 +43,7 @@ use httparse::Header;
 
 use super::capture::ObjectNouns;
 use super::checks;
+use super::gate::{self, ResponseGate};
 use super::headers::Headers;
 use super::held::{Event, Held};
 use super::parser::{
@@ -50,7 +51,7 @@ use super::parser::{
     ResponseHead, StartLine,
 };
 use super::switch::{self, Switch, SwitchTo};
-use super::{HttpAnomaly, HttpConfig, HttpStats, Request, Response, Transaction};
+use super::{GateVerdict, HttpAnomaly, HttpConfig, HttpStats, Request, Response, Transaction};
 
 /// Where one connection's output goes: the stage's config, counters and finished transactions.
 pub struct Ctx<'a> {
@@ -62,6 +63,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut Vec<Transaction>,
     /// Collections read by id, for body capture.
     pub nouns: &'a mut ObjectNouns,
+    /// The response gate, for body capture.
+    pub gate: Option<&'a mut (dyn ResponseGate + 'static)>,
 }
 
 /// How a body in progress is delimited.
@@ -851,17 +854,16 @@ impl HttpConnection {
         if let Some(r) = t.tx.response.as_mut() {
             r.issues_ids = issues_ids;
         }
+        let capture = cx.cfg.selected.response_bytes_for(
+            cx.cfg.max_body_capture_bytes,
+            request.map(|(_, target)| target),
+            issues_ids,
+        );
+        // Asked even when there is no body: the gate's reading of the request is then the
+        // only one.
+        let capture = gated_capture(t, capture, cx);
         match framing {
-            Some(framing) => {
-                self.resp.state = State::Body {
-                    framing,
-                    capture: cx.cfg.selected.response_bytes_for(
-                        cx.cfg.max_body_capture_bytes,
-                        request.map(|(_, target)| target),
-                        issues_ids,
-                    ),
-                }
-            }
+            Some(framing) => self.resp.state = State::Body { framing, capture },
             None => {
                 t.resp = RespProgress::Done;
                 self.ready = true;
@@ -1371,6 +1373,29 @@ fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
 }
 
 /// Counts `data` into the body and stores it up to `cap` bytes in all.
+/// The bytes of `t`'s response body to store: `capture`, raised to the selected bound when
+/// responses are gated ([`super::capture::SelectedCapture::gated_responses`]) and the gate
+/// keeps this one (or there is no gate to ask); the gate's verdict is noted on the response.
+fn gated_capture(t: &mut Txn, capture: usize, cx: &mut Ctx<'_>) -> usize {
+    let sel = &cx.cfg.selected;
+    if !sel.gated_responses {
+        return capture;
+    }
+    let Some(gate) = cx.gate.as_deref_mut() else {
+        // No gate to ask: stored, as if it had asked.
+        return capture.max(sel.max_bytes);
+    };
+    let whole = t.tx.request.is_some() && !t.req_open;
+    let v = gate::verdict(gate, &t.tx, whole);
+    if let Some(r) = t.tx.response.as_mut() {
+        r.gate = v;
+    }
+    match v {
+        GateVerdict::Kept => capture.max(sel.max_bytes),
+        GateVerdict::Declined | GateVerdict::NotAsked => capture,
+    }
+}
+
 /// Before a body's first stored byte, room for all of it that will be stored: its declared
 /// length (`Content-Length`) up to the capture bound `cap`. A long body is then copied once,
 /// not again at every doubling of its buffer.

@@ -12,6 +12,7 @@ use foldhash::fast::FixedState;
 use super::capture::ObjectNouns;
 use super::conn::{Conn, Cx, Protocols};
 use super::finished::{ConnRecord, Finished};
+use super::gate::ResponseGate;
 use super::{HttpAnomaly, HttpConfig, HttpStats, Transaction};
 use crate::http2::{Http2Config, Http2Stats};
 use crate::tls::decrypt::KeyLog;
@@ -67,6 +68,9 @@ pub struct HttpTracker {
     /// Collections read by id, for body capture.
     nouns: ObjectNouns,
     h2_stats: Http2Stats,
+    /// Decides which response bodies are stored for their request's sake (`selected`'s
+    /// `gated_responses`); none: every body it would decide is stored.
+    gate: Option<Box<dyn ResponseGate>>,
 }
 
 impl HttpTracker {
@@ -84,7 +88,15 @@ impl HttpTracker {
             stats: HttpStats::default(),
             nouns: ObjectNouns::default(),
             h2_stats: Http2Stats::default(),
+            gate: None,
         }
+    }
+
+    /// The same tracker asking `gate`, when a response with a body begins, whether its body
+    /// is stored ([`super::SelectedCapture::gated_responses`]).
+    pub fn with_response_gate(mut self, gate: Box<dyn ResponseGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Memory one open connection's entry costs at the most, in bytes, beyond what it holds
@@ -178,6 +190,7 @@ macro_rules! cx {
             out: &mut $t.out,
             nouns: &mut $t.nouns,
             records: &mut $t.records,
+            gate: $t.gate.as_deref_mut(),
         }
     };
 }

@@ -395,3 +395,93 @@ fn a_declared_length_is_held_at_most_to_the_capture_bound() {
     let body = done[0].request.as_ref().map(|r| r.body.as_slice());
     assert_eq!(body, Some(&b"abc4567890"[..]));
 }
+
+/// A gate that keeps the response body of requests whose target contains `attack`, and counts
+/// how often it was asked.
+#[derive(Debug)]
+struct PathGate(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::http::ResponseGate for PathGate {
+    fn keeps_response_body(&mut self, tx: &Transaction) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tx.request
+            .as_ref()
+            .is_some_and(|r| r.uri.contains("attack"))
+    }
+}
+
+/// A wire whose responses are gated (bodies stored to 1 KiB when kept, none otherwise), and
+/// the count of the gate's answers.
+fn gated_wire(gate: bool) -> (Wire, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let mut cfg = config(1 << 20);
+    cfg.selected.all_requests = true;
+    cfg.selected.gated_responses = true;
+    cfg.selected.max_bytes = 1024;
+    let asked = std::sync::Arc::default();
+    let mut w = Wire::new(cfg, 1);
+    if gate {
+        let t = std::mem::replace(&mut w.t, HttpTracker::new(HttpConfig::default()));
+        w.t = t.with_response_gate(Box::new(PathGate(std::sync::Arc::clone(&asked))));
+    }
+    (w, asked)
+}
+
+/// One request with a body, then its response with a body; the finished transaction.
+fn exchange(w: &mut Wire, target: &str, response_first: bool) -> Transaction {
+    let head = format!("POST {target} HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+    let response = b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror";
+    w.send(1, Side::Client, head.as_bytes());
+    if response_first {
+        w.send(1, Side::Server, response);
+        w.send(1, Side::Client, b"body");
+    } else {
+        w.send(1, Side::Client, b"body");
+        w.send(1, Side::Server, response);
+    }
+    w.check();
+    let mut done = w.drain();
+    assert_eq!(done.len(), 1);
+    done.remove(0)
+}
+
+#[test]
+fn the_gate_decides_which_response_bodies_are_stored() {
+    use crate::http::GateVerdict::{Declined, Kept, NotAsked};
+    // (gate installed, target, response before the request's body, body stored, verdict, asked)
+    let cases = [
+        (true, "/clean", false, "", Declined, 1),
+        (true, "/attack", false, "error", Kept, 1),
+        (true, "/clean", true, "error", Kept, 0),
+        (false, "/clean", false, "error", NotAsked, 0),
+    ];
+    for (gate, target, early, stored, verdict, asked) in cases {
+        let (mut w, count) = gated_wire(gate);
+        let tx = exchange(&mut w, target, early);
+        let req = tx.request.as_ref().expect("request");
+        assert_eq!(req.body, b"body", "every request body is stored");
+        let resp = tx.response.as_ref().expect("response");
+        let what = format!("{target}, gate {gate}, early {early}");
+        assert_eq!(resp.body, stored.as_bytes(), "{what}");
+        assert_eq!(resp.body_bytes, 5, "{what}: counted whether or not stored");
+        assert_eq!(resp.gate, verdict, "{what}");
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::Relaxed),
+            asked,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn the_gate_reads_requests_whose_response_has_no_body() {
+    let (mut w, count) = gated_wire(true);
+    w.send(1, Side::Client, b"GET /clean HTTP/1.1\r\n\r\n");
+    w.send(1, Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n");
+    let done = w.drain();
+    let resp = done.first().and_then(|t| t.response.as_ref());
+    assert_eq!(
+        resp.map(|r| r.gate),
+        Some(crate::http::GateVerdict::Declined)
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 1);
+}

@@ -69,6 +69,23 @@ pub struct Response {
     /// objects are read by id, or a `201 Created`. Set whatever else keeps the body, so that
     /// a reader of ids reads the same responses whether or not detection stores every body.
     pub issues_ids: bool,
+    /// What the tracker's response gate (`ResponseGate`, attack detection's) said of this
+    /// response's body.
+    pub gate: GateVerdict,
+}
+
+/// Whether a response's body was stored because its request asked for it (the tracker's
+/// `ResponseGate`, attack detection's: an attack's outcome is read from the response that
+/// answered it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GateVerdict {
+    /// The gate was not asked: no gate, no body, or the body was stored for another reader.
+    #[default]
+    NotAsked,
+    /// Stored: the gate asked for it, or the request was not whole when the response began.
+    Kept,
+    /// Not stored: the gate read the whole request and declined the body.
+    Declined,
 }
 
 /// One HTTP exchange on one connection.

@@ -18,9 +18,10 @@ use super::endpoint::EndpointNamer;
 use super::jwt::{self, Verdict, Verifier};
 use super::keys::{self, CompiledKey, Key};
 use super::secret::{Domain, HashId, Keyed};
-use super::user::{is_login, DefaultUser, LoginPaths};
+use super::user::{is_login, DefaultUser};
 use super::view::{bearer_of, BearerSeed, BodyEvents, TxView};
 use super::FixedHasher;
+use crate::http::capture::PathKeywords;
 use crate::http::Transaction;
 use crate::prefetch;
 
@@ -162,7 +163,7 @@ pub struct Extractor {
     /// Endpoint naming.
     endpoints: EndpointNamer,
     /// Login path keywords.
-    login_keywords: LoginPaths,
+    login_keywords: PathKeywords,
     /// JSON pointers of tokens in login responses.
     login_pointers: Vec<String>,
     /// Cookie names whose `Set-Cookie` values are bound.
@@ -223,7 +224,7 @@ impl Extractor {
             verifier,
             ips,
             endpoints,
-            login_keywords: LoginPaths::new(&cfg.login.path_keywords),
+            login_keywords: PathKeywords::new(&cfg.login.path_keywords),
             login_pointers,
             bind_cookies,
             max_value_bytes: cfg.max_value_bytes,
@@ -479,7 +480,7 @@ fn server_values(
     view: &TxView<'_>,
     keyed: &Keyed,
     bind_cookies: &[String],
-    login_keywords: &LoginPaths,
+    login_keywords: &PathKeywords,
     login_pointers: &[String],
 ) -> Vec<HashId> {
     let mut values = Vec::new();

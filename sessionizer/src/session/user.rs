@@ -6,7 +6,7 @@ use super::context::Param;
 use super::jwt;
 use super::secret::Keyed;
 use super::view::TxView;
-use crate::text::contains_ignore_case;
+use crate::http::capture::PathKeywords;
 
 /// A login request's username, and what the transaction says about the user.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -110,61 +110,6 @@ impl DefaultUser {
 }
 
 /// True when `method` and `path` make a login request: a `POST` to a path `keywords` match.
-pub(crate) fn is_login(method: &str, path: &str, keywords: &LoginPaths) -> bool {
+pub(crate) fn is_login(method: &str, path: &str, keywords: &PathKeywords) -> bool {
     method.eq_ignore_ascii_case("POST") && keywords.matches(path)
-}
-
-/// The login path keywords (`session.login.path_keywords`), looked for in a path in one pass
-/// whatever their number, ASCII case ignored: every successful JSON response's path is
-/// checked, and a scan per keyword cost about 500 instructions a bench transaction.
-#[derive(Clone, Debug)]
-pub(crate) struct LoginPaths {
-    /// The automaton; `None` if it could not be built, when the keywords are scanned one by
-    /// one.
-    automaton: Option<aho_corasick::AhoCorasick>,
-    /// The keywords, lower case.
-    keywords: Vec<String>,
-}
-
-impl LoginPaths {
-    /// The matcher of `keywords`.
-    pub(crate) fn new(keywords: &[String]) -> Self {
-        let keywords: Vec<String> = keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
-        let automaton = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&keywords)
-            .ok();
-        LoginPaths {
-            automaton,
-            keywords,
-        }
-    }
-
-    /// Whether `path` contains one of the keywords.
-    pub(crate) fn matches(&self, path: &str) -> bool {
-        match &self.automaton {
-            Some(a) => a.is_match(path),
-            None => self.keywords.iter().any(|k| contains_ignore_case(path, k)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        /// The automaton finds what a scan per keyword finds.
-        #[test]
-        fn login_paths_match_as_each_keyword_does(
-            path in "[a-zA-Z/]{0,24}",
-            keywords in proptest::collection::vec("[a-zA-Z]{0,4}", 0..4),
-        ) {
-            let slow = keywords
-                .iter()
-                .any(|k| contains_ignore_case(&path, &k.to_ascii_lowercase()));
-            proptest::prop_assert_eq!(LoginPaths::new(&keywords).matches(&path), slow);
-        }
-
-    }
 }

@@ -56,6 +56,12 @@ impl Allow {
         endpoint_ok && client_ok
     }
 
+    /// Whether the rule names endpoints or clients: whether it covers a request depends on
+    /// them.
+    pub(crate) fn reads_context(&self) -> bool {
+        !self.endpoints.is_empty() || !self.clients.is_empty()
+    }
+
     /// Whether the rule drops every finding of a request it covers.
     pub(crate) fn covers_everything(&self) -> bool {
         self.params.is_empty() && self.classes.is_empty()
@@ -150,5 +156,22 @@ mod tests {
         assert!(!scanner.covers_request(None, Some("10.8.0.1".parse().unwrap())));
         assert!(!scanner.covers_request(None, None));
         assert!(scanner.covers_everything());
+    }
+
+    #[test]
+    fn a_rule_reads_context_when_it_names_endpoints_or_clients() {
+        let rule = |endpoints: &[&str], clients: &[&str], params: &[&str]| {
+            let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+            Allow::new(&AllowRule {
+                endpoints: list(endpoints),
+                clients: list(clients),
+                params: list(params),
+                ..AllowRule::default()
+            })
+        };
+        assert!(rule(&["GET /a"], &[], &[]).reads_context());
+        assert!(rule(&[], &["10.0.0.0/8"], &[]).reads_context());
+        assert!(!rule(&[], &[], &["q"]).reads_context());
+        assert!(!rule(&[], &[], &[]).reads_context());
     }
 }

@@ -298,6 +298,13 @@ impl Detector {
         })
     }
 
+    /// True when an allow rule names endpoints or clients: a scan without them
+    /// ([`Request::endpoint`] and [`Request::client`] `None`) may then find more than a scan
+    /// with them. Without such rules both find the same.
+    pub fn allows_by_context(&self) -> bool {
+        self.inner.allow.iter().any(Allow::reads_context)
+    }
+
     /// A scanner for one worker: this detector's rules (shared, not copied) with buffers and
     /// a memory of clean values of its own.
     pub fn scanner(&self) -> Scanner {

@@ -191,3 +191,40 @@ fn a_session_turned_attacker_is_seen_whole() {
         .iter()
         .all(|x| x.get("attacks").is_none() || x["type"] == "session"));
 }
+
+/// With the default config, response bodies are stored only for requests with findings (the
+/// response gate, docs/detection.md). An allow rule by client then still decides: one that
+/// covers the attacker drops the finding, one that does not leaves it as it was.
+#[test]
+fn allow_lists_by_client_hold_when_responses_are_gated() {
+    let pcap = fixture("detect/attack-journey.pcap");
+    let dir = std::env::temp_dir().join(format!("apitap-detect-allow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let attack_of = |records: &[Value]| -> Value {
+        records
+            .iter()
+            .find(|x| x["type"] == "http" && x["response"]["status"] == 500)
+            .cloned()
+            .expect("the injected request")
+    };
+    let with_allowed = |cidr: &str| -> Value {
+        let cfg = dir.join("allow.toml");
+        std::fs::write(&cfg, format!("[[detect.allow]]\nclients = [\"{cidr}\"]\n")).unwrap();
+        let r = replay(
+            std::slice::from_ref(&pcap),
+            &["--quiet", "--config", cfg.to_str().unwrap()],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        attack_of(&r.records)
+    };
+    let r = replay(std::slice::from_ref(&pcap), &["--quiet"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let attack = attack_of(&r.records);
+    assert_eq!(attack["attacks"][0]["class"], "sqli");
+    assert_eq!(attack["attacks"][0]["outcome"], "error");
+    let client = attack["flow"]["src_ip"].as_str().unwrap();
+    let covered = with_allowed(&format!("{client}/32"));
+    assert_eq!(covered["attacks"], serde_json::json!([]));
+    let elsewhere = with_allowed("203.0.113.0/24");
+    assert_eq!(elsewhere["attacks"], attack["attacks"]);
+}

@@ -5,13 +5,14 @@
 //!
 //! The verdict reads the response's body, which only an attack needs: [`RequestGate`] scans
 //! each HTTP/1 request when its response begins, so that the HTTP stage stores the response's
-//! body only for a request with findings. A request it found clean is not scanned again here.
+//! body only for a request with findings. What it found is not scanned again here (unless an
+//! allow rule names endpoints or clients, which the gate does not know).
 
 use std::sync::Arc;
 
 use apitap_detect::{outcome, Class, Detector, Finding, Location, Outcome, Request, Scanner};
 use apitap_sessionizer::http::{
-    GateVerdict, Headers, Request as HttpRequest, ResponseGate, Transaction,
+    GateNote, GateVerdict, Headers, Request as HttpRequest, ResponseGate, Transaction,
 };
 use apitap_sessionizer::session::body;
 use apitap_sessionizer::session::config::BodyConfig;
@@ -38,6 +39,9 @@ pub struct AttackScan {
     limits: BodyConfig,
     /// Reused: the findings of the transaction being scanned.
     findings: Vec<Finding>,
+    /// The response gate's findings are the scan's: no allow rule names an endpoint or a
+    /// client, which the gate does not know ([`Detector::allows_by_context`]).
+    gate_findings_hold: bool,
 }
 
 impl AttackScan {
@@ -47,23 +51,31 @@ impl AttackScan {
             scanner: detector.scanner(),
             limits: limits.clone(),
             findings: Vec::new(),
+            gate_findings_hold: !detector.allows_by_context(),
         }
     }
 
-    /// The findings of one transaction: the detector's on its request (unless the response
-    /// gate found it clean already), then the protocol anomalies'.
+    /// The findings of one transaction: the detector's on its request (read by the response
+    /// gate already when it has read it, and the allow-lists do not need the endpoint or the
+    /// client), then the protocol anomalies'.
     fn scan(&mut self, tx: &Transaction, endpoint: Option<&str>, client: std::net::IpAddr) {
         self.findings.clear();
-        let found_clean = tx
-            .response
-            .as_ref()
-            .is_some_and(|r| r.gate == GateVerdict::Declined);
-        if let Some(r) = tx.request.as_ref().filter(|_| !found_clean) {
-            let ask = Asked {
-                endpoint,
-                client: Some(client),
-            };
-            scan_request(&mut self.scanner, &self.limits, r, ask, &mut self.findings);
+        let gate = tx.response.as_ref().map(|r| &r.gate);
+        let read = match gate {
+            Some(GateVerdict::Declined) => Some(&[][..]),
+            Some(GateVerdict::Kept(note)) => note.get::<Vec<Finding>>().map(Vec::as_slice),
+            _ => None,
+        };
+        match (read.filter(|_| self.gate_findings_hold), &tx.request) {
+            (Some(found), _) => self.findings.extend_from_slice(found),
+            (None, Some(r)) => {
+                let ask = Asked {
+                    endpoint,
+                    client: Some(client),
+                };
+                scan_request(&mut self.scanner, &self.limits, r, ask, &mut self.findings);
+            }
+            (None, None) => {}
         }
         for name in tx.anomaly_names() {
             let Some((rule, header)) = PROTOCOL_ANOMALIES.iter().find(|(n, _)| *n == name) else {
@@ -139,8 +151,9 @@ fn scan_request(
 ///
 /// It scans without endpoint or client: the allow-lists that name them are not applied, so
 /// it finds all that [`AttackScan`] would find and maybe more. A request it finds clean is
-/// clean there too, and is not scanned again ([`GateVerdict::Declined`]); one with findings
-/// is scanned again with its allow-lists.
+/// clean there too ([`GateVerdict::Declined`]); the findings of one it keeps go with the
+/// response ([`GateNote`]). Neither is read again, unless an allow rule names endpoints or
+/// clients: a request with findings is then scanned again with its allow-lists.
 pub struct RequestGate {
     /// This worker's gate scanner (its own memory of clean values).
     scanner: Scanner,
@@ -168,9 +181,9 @@ impl std::fmt::Debug for RequestGate {
 }
 
 impl ResponseGate for RequestGate {
-    fn keeps_response_body(&mut self, tx: &Transaction) -> bool {
+    fn keeps_response_body(&mut self, tx: &Transaction) -> Option<GateNote> {
         let Some(r) = &tx.request else {
-            return true;
+            return Some(GateNote::default());
         };
         self.findings.clear();
         let anywhere = Asked {
@@ -184,7 +197,7 @@ impl ResponseGate for RequestGate {
             anywhere,
             &mut self.findings,
         );
-        !self.findings.is_empty()
+        (!self.findings.is_empty()).then(|| GateNote::new(std::mem::take(&mut self.findings)))
     }
 }
 

@@ -1387,13 +1387,14 @@ fn gated_capture(t: &mut Txn, capture: usize, cx: &mut Ctx<'_>) -> usize {
     };
     let whole = t.tx.request.is_some() && !t.req_open;
     let v = gate::verdict(gate, &t.tx, whole);
+    let capture = match v {
+        GateVerdict::Kept(_) => capture.max(sel.max_bytes),
+        GateVerdict::Declined | GateVerdict::NotAsked => capture,
+    };
     if let Some(r) = t.tx.response.as_mut() {
         r.gate = v;
     }
-    match v {
-        GateVerdict::Kept => capture.max(sel.max_bytes),
-        GateVerdict::Declined | GateVerdict::NotAsked => capture,
-    }
+    capture
 }
 
 /// Before a body's first stored byte, room for all of it that will be stored: its declared

@@ -11,22 +11,25 @@
 //! response ([`GateVerdict`]), so that the reader can skip reading again a request it
 //! already found clean.
 
-use super::transaction::{GateVerdict, Transaction};
+use super::transaction::{GateNote, GateVerdict, Transaction};
 
 /// Decides, from a whole request, whether its response's body is stored.
 pub trait ResponseGate: Send + std::fmt::Debug {
-    /// True when the response to `tx` (its request whole, its response head parsed) should
-    /// have its body stored.
-    fn keeps_response_body(&mut self, tx: &Transaction) -> bool;
+    /// Whether the response to `tx` (its request whole, its response head parsed) should
+    /// have its body stored: `Some` with what the gate notes for its reader, or `None`.
+    fn keeps_response_body(&mut self, tx: &Transaction) -> Option<GateNote>;
 }
 
-/// The gate's verdict on `tx`'s response body: [`GateVerdict::Kept`] without asking when the
-/// request is not whole or carries an anomaly, else what `gate` says.
+/// The gate's verdict on `tx`'s response body: [`GateVerdict::Kept`] with an empty note,
+/// without asking, when the request is not whole or carries an anomaly; else what `gate`
+/// says.
 pub fn verdict(gate: &mut dyn ResponseGate, tx: &Transaction, request_whole: bool) -> GateVerdict {
     let anomalous = !tx.anomalies.is_empty() || !tx.tcp_anomalies.is_empty();
-    if !request_whole || anomalous || gate.keeps_response_body(tx) {
-        GateVerdict::Kept
-    } else {
-        GateVerdict::Declined
+    if !request_whole || anomalous {
+        return GateVerdict::Kept(GateNote::default());
+    }
+    match gate.keeps_response_body(tx) {
+        Some(note) => GateVerdict::Kept(note),
+        None => GateVerdict::Declined,
     }
 }

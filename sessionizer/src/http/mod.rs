@@ -31,4 +31,4 @@ pub use gate::ResponseGate;
 pub use headers::Headers;
 pub use stats::HttpStats;
 pub use tracker::HttpTracker;
-pub use transaction::{GateVerdict, Http2Info, Request, Response, Transaction};
+pub use transaction::{GateNote, GateVerdict, Http2Info, Request, Response, Transaction};

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::HttpTracker;
 use crate::http::conn::tests::{frame, DATA, END_HEADERS, HEADERS, SETTINGS};
-use crate::http::{HttpAnomaly, HttpConfig, Transaction};
+use crate::http::{GateVerdict, HttpAnomaly, HttpConfig, Transaction};
 use crate::http2::frame::CLIENT_PREFACE;
 use crate::http2::Http2Config;
 
@@ -402,11 +402,12 @@ fn a_declared_length_is_held_at_most_to_the_capture_bound() {
 struct PathGate(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl crate::http::ResponseGate for PathGate {
-    fn keeps_response_body(&mut self, tx: &Transaction) -> bool {
+    fn keeps_response_body(&mut self, tx: &Transaction) -> Option<crate::http::GateNote> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tx.request
-            .as_ref()
-            .is_some_and(|r| r.uri.contains("attack"))
+        let r = tx.request.as_ref()?;
+        r.uri
+            .contains("attack")
+            .then(|| crate::http::GateNote::new(r.uri.clone()))
     }
 }
 
@@ -446,15 +447,15 @@ fn exchange(w: &mut Wire, target: &str, response_first: bool) -> Transaction {
 
 #[test]
 fn the_gate_decides_which_response_bodies_are_stored() {
-    use crate::http::GateVerdict::{Declined, Kept, NotAsked};
-    // (gate installed, target, response before the request's body, body stored, verdict, asked)
+    // (gate installed, target, response before the request's body, body stored, verdict,
+    // the gate's note, times asked)
     let cases = [
-        (true, "/clean", false, "", Declined, 1),
-        (true, "/attack", false, "error", Kept, 1),
-        (true, "/clean", true, "error", Kept, 0),
-        (false, "/clean", false, "error", NotAsked, 0),
+        (true, "/clean", false, "", "declined", None, 1),
+        (true, "/attack", false, "error", "kept", Some("/attack"), 1),
+        (true, "/clean", true, "error", "kept", None, 0),
+        (false, "/clean", false, "error", "not asked", None, 0),
     ];
-    for (gate, target, early, stored, verdict, asked) in cases {
+    for (gate, target, early, stored, verdict, note, asked) in cases {
         let (mut w, count) = gated_wire(gate);
         let tx = exchange(&mut w, target, early);
         let req = tx.request.as_ref().expect("request");
@@ -463,7 +464,12 @@ fn the_gate_decides_which_response_bodies_are_stored() {
         let what = format!("{target}, gate {gate}, early {early}");
         assert_eq!(resp.body, stored.as_bytes(), "{what}");
         assert_eq!(resp.body_bytes, 5, "{what}: counted whether or not stored");
-        assert_eq!(resp.gate, verdict, "{what}");
+        let (name, noted) = match &resp.gate {
+            GateVerdict::Declined => ("declined", None),
+            GateVerdict::Kept(n) => ("kept", n.get::<String>().map(String::as_str)),
+            GateVerdict::NotAsked => ("not asked", None),
+        };
+        assert_eq!((name, noted), (verdict, note), "{what}");
         assert_eq!(
             count.load(std::sync::atomic::Ordering::Relaxed),
             asked,
@@ -479,9 +485,6 @@ fn the_gate_reads_requests_whose_response_has_no_body() {
     w.send(1, Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n");
     let done = w.drain();
     let resp = done.first().and_then(|t| t.response.as_ref());
-    assert_eq!(
-        resp.map(|r| r.gate),
-        Some(crate::http::GateVerdict::Declined)
-    );
+    assert_eq!(resp.map(|r| &r.gate), Some(&GateVerdict::Declined));
     assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 1);
 }

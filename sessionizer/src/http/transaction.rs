@@ -1,5 +1,6 @@
 //! What leaves the HTTP stage: one owned request/response pair.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -77,15 +78,56 @@ pub struct Response {
 /// Whether a response's body was stored because its request asked for it (the tracker's
 /// `ResponseGate`, attack detection's: an attack's outcome is read from the response that
 /// answered it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum GateVerdict {
-    /// The gate was not asked: no gate, no body, or the body was stored for another reader.
+    /// The gate was not asked: no gate, or not an HTTP/1 response.
     #[default]
     NotAsked,
-    /// Stored: the gate asked for it, or the request was not whole when the response began.
-    Kept,
-    /// Not stored: the gate read the whole request and declined the body.
+    /// Stored: the gate asked for it (with what it noted for its reader), or the request was
+    /// not whole when the response began (an empty note).
+    Kept(GateNote),
+    /// Not stored for the gate: it read the whole request and declined the body.
     Declined,
+}
+
+/// What a response gate noted of a request it kept the response of, for the reader after it
+/// (attack detection: the request's findings, not to be read again). Opaque here; equal
+/// when both are empty or both are the same note.
+#[derive(Clone, Default)]
+pub struct GateNote(Option<Arc<dyn Any + Send + Sync>>);
+
+impl GateNote {
+    /// A note holding `value`.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        GateNote(Some(Arc::new(value)))
+    }
+
+    /// The note's value, when it holds a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|v| v.downcast_ref())
+    }
+}
+
+impl PartialEq for GateNote {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for GateNote {}
+
+impl std::fmt::Debug for GateNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "GateNote(..)"
+        } else {
+            "GateNote(empty)"
+        })
+    }
 }
 
 /// One HTTP exchange on one connection.

@@ -96,6 +96,8 @@ pub struct Behaviours {
     login_keywords: Vec<String>,
     /// Body decoding limits for the scans.
     body: BodyConfig,
+    /// The scan of response bodies for the ids they issue.
+    json_ids: ids::JsonIds,
     /// Per session.
     sessions: Lru<HashId, SessionState>,
     /// Per client address.
@@ -125,6 +127,7 @@ impl Behaviours {
                 .map(|k| k.to_ascii_lowercase())
                 .collect(),
             body,
+            json_ids: ids::JsonIds::default(),
             sessions: Lru::new(cfg.max_sessions),
             clients: Lru::new(cfg.max_clients),
             users: Lru::new(cfg.max_users),
@@ -461,7 +464,11 @@ impl Behaviours {
             .object
             .is_some_and(|(_, fp)| s.known.contains(fp) || obs.status == Some(201));
         if credential {
-            learn_ownership(cfg, &self.body, obs, tx, s, stats);
+            let scan = BodyScan {
+                limits: &self.body,
+                json_ids: &self.json_ids,
+            };
+            learn_ownership(cfg, &scan, obs, tx, s, stats);
         }
         let bola = (credential && cfg.bola.enabled).then_some(BolaRead {
             owned,
@@ -652,7 +659,8 @@ fn read_objects(
 }
 
 /// A failed lookup of an entity (`requests`: its request count with this one) for
-/// `enumeration`.
+/// `enumeration`. Inline: most transactions are no failed lookup.
+#[inline]
 fn failed_lookups(
     cfg: &BehavioursConfig,
     stats: &mut BehaviourStats,
@@ -663,6 +671,18 @@ fn failed_lookups(
     if !cfg.enumeration.enabled || !obs.lookup_failed {
         return None;
     }
+    on_failed_lookup(cfg, stats, failures, requests, obs)
+}
+
+/// [`failed_lookups`] of a failed lookup.
+#[inline(never)]
+fn on_failed_lookup(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    failures: &mut Failures,
+    requests: u64,
+    obs: &Obs<'_>,
+) -> Option<Found> {
     let (key, number) = failure_key(obs);
     let mut ev = obs.evidence();
     ev.aux = number;
@@ -742,11 +762,19 @@ fn volume_value(cfg: &BehavioursConfig, obs: &Obs<'_>) -> Option<f64> {
     }
 }
 
+/// How response bodies are read for the ids they issue.
+struct BodyScan<'a> {
+    /// Decoding limits.
+    limits: &'a BodyConfig,
+    /// The scan for id keys.
+    json_ids: &'a ids::JsonIds,
+}
+
 /// Learn the ids the transaction issues to the session: its `Location`, the id in the path
 /// of its own creating request (`201`), and ids in its 2xx JSON body.
 fn learn_ownership(
     cfg: &BehavioursConfig,
-    limits: &BodyConfig,
+    scan: &BodyScan<'_>,
     obs: &Obs<'_>,
     tx: &Transaction,
     s: &mut SessionState,
@@ -797,7 +825,7 @@ fn learn_ownership(
         stats.bodies_not_inflated += 1;
         return;
     }
-    scan_body(cfg, limits, r, s, stats);
+    scan_body(cfg, scan, r, s, stats);
 }
 
 /// Learn the ids in a stored response body. Out of the per-transaction path: few responses
@@ -806,7 +834,7 @@ fn learn_ownership(
 #[inline(never)]
 fn scan_body(
     cfg: &BehavioursConfig,
-    limits: &BodyConfig,
+    scan: &BodyScan<'_>,
     r: &Response,
     s: &mut SessionState,
     stats: &mut BehaviourStats,
@@ -819,13 +847,13 @@ fn scan_body(
         r.headers.get("content-encoding"),
         &r.body,
         r.body_truncated,
-        limits,
+        scan.limits,
     );
     stats.bodies_scanned += 1;
-    let scan = data
+    let text = data
         .get(..cfg.max_scan_bytes.min(data.len()))
         .unwrap_or(&[]);
-    ids::json_ids(scan, cfg.max_ids_per_response, |v| {
+    scan.json_ids.scan(text, cfg.max_ids_per_response, |v| {
         bound.first(&mut s.known, fingerprint(v));
     });
 }

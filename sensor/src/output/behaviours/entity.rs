@@ -50,15 +50,38 @@ pub struct ObjectTrack {
 }
 
 /// The object endpoints of a session or client, at most `max_endpoints_per_entity`.
+///
+/// Invariant: `tracks_bytes` is the sum of the tracks' [`HeapBytes::heap_bytes`]: every
+/// change to a track goes through [`Objects::read`], which measures the track before and
+/// after (its own few words, in cache as it is changed), so that the byte account reads one
+/// field where it walked every track.
 #[derive(Debug, Default)]
 pub struct Objects {
     /// In first-seen order (a handful: a scan beats a map).
     tracks: Vec<ObjectTrack>,
+    /// What the tracks' sets and rings own.
+    tracks_bytes: usize,
 }
 
 impl Objects {
+    /// Run `f` on the track of endpoint `fp`, created when there is room; `None` at the
+    /// bound (`f` not run).
+    pub fn read<R>(
+        &mut self,
+        fp: u64,
+        max: usize,
+        f: impl FnOnce(&mut ObjectTrack) -> R,
+    ) -> Option<R> {
+        let track = self.track(fp, max)?;
+        let before = track.heap_bytes();
+        let r = f(track);
+        let after = track.heap_bytes();
+        self.tracks_bytes = self.tracks_bytes - before + after;
+        Some(r)
+    }
+
     /// The track of endpoint `fp`, created when there is room; `None` at the bound.
-    pub fn track(&mut self, fp: u64, max: usize) -> Option<&mut ObjectTrack> {
+    fn track(&mut self, fp: u64, max: usize) -> Option<&mut ObjectTrack> {
         if let Some(i) = self.tracks.iter().position(|t| t.endpoint_fp == fp) {
             return self.tracks.get_mut(i);
         }
@@ -258,8 +281,11 @@ impl HeapBytes for ObjectTrack {
 
 impl HeapBytes for Objects {
     fn heap_bytes(&self) -> usize {
-        self.tracks.capacity() * std::mem::size_of::<ObjectTrack>()
-            + self.tracks.iter().map(HeapBytes::heap_bytes).sum::<usize>()
+        debug_assert_eq!(
+            self.tracks_bytes,
+            self.tracks.iter().map(HeapBytes::heap_bytes).sum::<usize>()
+        );
+        self.tracks.capacity() * std::mem::size_of::<ObjectTrack>() + self.tracks_bytes
     }
 }
 
@@ -373,8 +399,32 @@ mod tests {
     #[test]
     fn object_tracks_are_bounded() {
         let mut o = Objects::default();
-        assert!(o.track(1, 1).is_some());
-        assert!(o.track(2, 1).is_none());
-        assert!(o.track(1, 1).is_some());
+        assert!(o.read(1, 1, |_| ()).is_some());
+        assert!(o.read(2, 1, |_| ()).is_none());
+        assert!(o.read(1, 1, |_| ()).is_some());
+    }
+
+    /// The tracks' bytes kept as they change are what walking them adds up, as sets and
+    /// rings grow on several tracks.
+    #[test]
+    fn object_bytes_follow_their_tracks() {
+        let mut o = Objects::default();
+        let walked = |o: &Objects| {
+            o.tracks.capacity() * std::mem::size_of::<ObjectTrack>()
+                + o.tracks.iter().map(HeapBytes::heap_bytes).sum::<usize>()
+        };
+        assert_eq!(o.heap_bytes(), 0);
+        for i in 0..600u64 {
+            let tx = TransactionId { conn: 1, depth: 1 };
+            o.read(i % 3, 16, |t| {
+                t.ids.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), 1000);
+                t.scraping.push(Read::new(i, tx, i), 100);
+                if i % 2 == 0 {
+                    t.bola.push(Read::new(i, tx, i), 50);
+                }
+            });
+            assert_eq!(o.heap_bytes(), walked(&o), "after read {i}");
+        }
+        assert!(o.heap_bytes() > 600 * 8, "{}", o.heap_bytes());
     }
 }

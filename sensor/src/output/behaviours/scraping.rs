@@ -18,14 +18,15 @@ use super::state::{interval_cv, Evidence, Read};
 pub const KIND: &str = "scraping";
 
 /// The entity first read (2xx) an object on `track` (of `endpoint`); `activity` counts this
-/// request already, `population` is the endpoint's distinct objects over everyone.
+/// request already, `population` says the endpoint's distinct objects over everyone (an
+/// estimate worked out only when the evidence is complete).
 pub fn on_first_read(
     cfg: &ScrapingConfig,
     track: &mut ObjectTrack,
     endpoint: &str,
     activity: &Activity,
     ev: Evidence,
-    population: usize,
+    population: impl Fn() -> usize,
 ) -> Option<Found> {
     let now = ev.ts_us;
     track.scraping.push(
@@ -49,8 +50,9 @@ fn decide(
     endpoint: &str,
     activity: &Activity,
     now: u64,
-    population: usize,
+    population: impl Fn() -> usize,
 ) -> Option<Found> {
+    let population = population();
     let window_us = cfg.window_ms.saturating_mul(1000);
     let ring = track
         .scraping
@@ -139,7 +141,7 @@ mod tests {
                 "GET /api/products/{id}",
                 &a,
                 ev,
-                population,
+                || population,
             ));
         }
         out

@@ -15,13 +15,13 @@ use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSessio
 use super::config::{BehavioursConfig, Statistic};
 use super::credential_stuffing::Scope as LoginScope;
 use super::entity::{
-    Activity, AgentState, ClientState, EndpointState, Failures, Logins, Objects, SessionState,
-    UserState, VolumeEvent,
+    Activity, AgentState, ClientState, EndpointState, Failures, Logins, ObjectTrack, Objects,
+    SessionState, UserState, VolumeEvent,
 };
 use super::enumeration::NO_NUMBER;
 use super::found::Found;
 use super::ids;
-use super::state::{fingerprint, fingerprint2, Accounted, Bound, Evidence, Lru};
+use super::state::{fingerprint, fingerprint2, Accounted, Bound, Estimate, Evidence, Lru};
 use super::stats::BehaviourStats;
 use super::volume_spike::Scope as VolumeScope;
 use super::{bola, brute_force, credential_stuffing, enumeration, scraping, volume_spike};
@@ -45,6 +45,9 @@ struct Obs<'a> {
     tx: TransactionId,
     /// Response status; `None` without response.
     status: Option<u16>,
+    /// The status is one of `enumeration.failure_statuses` (a failed lookup): worked out
+    /// once for the session and the client.
+    lookup_failed: bool,
     /// Request method.
     method: &'a str,
     /// Request path.
@@ -61,7 +64,8 @@ struct Obs<'a> {
     user: Option<&'a str>,
     /// A login: the username it posted and whether it failed.
     login: Option<(&'a str, bool)>,
-    /// The request's User-Agent.
+    /// The request's User-Agent, read for logins only (only `credential_stuffing` looks at
+    /// it).
     agent: Option<&'a str>,
     /// Context parameters, as exported.
     context: &'a [(std::sync::Arc<str>, String)],
@@ -92,6 +96,8 @@ pub struct Behaviours {
     login_keywords: Vec<String>,
     /// Body decoding limits for the scans.
     body: BodyConfig,
+    /// The scan of response bodies for the ids they issue.
+    json_ids: ids::JsonIds,
     /// Per session.
     sessions: Lru<HashId, SessionState>,
     /// Per client address.
@@ -121,6 +127,7 @@ impl Behaviours {
                 .map(|k| k.to_ascii_lowercase())
                 .collect(),
             body,
+            json_ids: ids::JsonIds::default(),
             sessions: Lru::new(cfg.max_sessions),
             clients: Lru::new(cfg.max_clients),
             users: Lru::new(cfg.max_users),
@@ -170,11 +177,14 @@ impl Behaviours {
             })
             .map(|id| (id, fingerprint(id.as_bytes())));
         let status = tx.response.as_ref().map(|r| r.status);
+        let failures = &self.cfg.enumeration.failure_statuses;
+        let lookup_failed = status.is_some_and(|s| failures.contains(&s));
         let login = ts.login_user.as_deref().map(|u| (u, self.login_failed(tx)));
         Some(Obs {
             now_us,
             tx: ts.transaction_id,
             status,
+            lookup_failed,
             method: &req.method,
             path,
             endpoint,
@@ -189,7 +199,7 @@ impl Behaviours {
             client: ts.client_ip,
             user: ts.user.as_deref(),
             login,
-            agent: req.headers.get("user-agent"),
+            agent: login.and_then(|_| req.headers.get("user-agent")),
             context: &ts.context,
         })
     }
@@ -418,19 +428,19 @@ impl Behaviours {
 
 impl Behaviours {
     /// The endpoint's distinct objects read by everyone, with this transaction's (a 2xx read
-    /// of an object, when `scraping` is on).
-    fn population(&mut self, obs: &Obs<'_>) -> usize {
+    /// of an object, when `scraping` is on); worked out by the few decisions that read it.
+    fn population(&mut self, obs: &Obs<'_>) -> Estimate {
         let (Some((_, efp)), Some((_, ofp)), true, true) = (
             obs.endpoint,
             obs.object,
             obs.ok(),
             self.cfg.scraping.enabled,
         ) else {
-            return 0;
+            return Estimate::default();
         };
         let e = self.endpoints.touch(efp);
         e.objects.add(ofp);
-        e.objects.estimate().round() as usize
+        e.objects.snapshot()
     }
 
     /// The kinds that look at the session: ownership, `bola`, `scraping`, `enumeration`,
@@ -441,7 +451,7 @@ impl Behaviours {
         tx: &Transaction,
         id: HashId,
         credential: bool,
-        population: usize,
+        population: Estimate,
         found: &mut Vec<Found>,
     ) {
         let cfg = &self.cfg;
@@ -454,7 +464,11 @@ impl Behaviours {
             .object
             .is_some_and(|(_, fp)| s.known.contains(fp) || obs.status == Some(201));
         if credential {
-            learn_ownership(cfg, &self.body, obs, tx, s, stats);
+            let scan = BodyScan {
+                limits: &self.body,
+                json_ids: &self.json_ids,
+            };
+            learn_ownership(cfg, &scan, obs, tx, s, stats);
         }
         let bola = (credential && cfg.bola.enabled).then_some(BolaRead {
             owned,
@@ -500,7 +514,7 @@ impl Behaviours {
 
     /// The kinds that look at the client address and the User-Agent: `scraping`,
     /// `enumeration`, `credential_stuffing`.
-    fn client_kinds(&mut self, obs: &Obs<'_>, population: usize, found: &mut Vec<Found>) {
+    fn client_kinds(&mut self, obs: &Obs<'_>, population: Estimate, found: &mut Vec<Found>) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
         let c = self.clients.touch(obs.client);
@@ -599,7 +613,7 @@ fn read_objects(
     objects: &mut Objects,
     activity: &Activity,
     obs: &Obs<'_>,
-    population: usize,
+    population: Estimate,
     bola: Option<BolaRead>,
     found: &mut Vec<Found>,
 ) {
@@ -609,42 +623,44 @@ fn read_objects(
     if bola.is_none() && !cfg.scraping.enabled {
         return;
     }
-    let Some(track) = objects.track(efp, cfg.max_endpoints_per_entity) else {
-        stats.endpoints_untracked += 1;
-        return;
-    };
     let mut bound = Bound {
         max: cfg.max_ids_per_endpoint,
         dropped: &mut stats.ids_untracked,
     };
-    if !bound.first(&mut track.ids, ofp) {
-        return;
-    }
-    if let Some(b) = bola {
-        found.extend(bola::on_first_read(
-            &cfg.bola,
-            track,
-            name,
-            obs.evidence(),
-            b.owned,
-            b.known,
-        ));
-    }
-    if cfg.scraping.enabled {
-        let ev = obs.evidence();
-        found.extend(scraping::on_first_read(
-            &cfg.scraping,
-            track,
-            name,
-            activity,
-            ev,
-            population,
-        ));
+    let first_read = |track: &mut ObjectTrack| {
+        if !bound.first(&mut track.ids, ofp) {
+            return;
+        }
+        if let Some(b) = bola {
+            let ev = obs.evidence();
+            found.extend(bola::on_first_read(
+                &cfg.bola, track, name, ev, b.owned, b.known,
+            ));
+        }
+        if cfg.scraping.enabled {
+            let ev = obs.evidence();
+            let population = || population.count();
+            found.extend(scraping::on_first_read(
+                &cfg.scraping,
+                track,
+                name,
+                activity,
+                ev,
+                population,
+            ));
+        }
+    };
+    if objects
+        .read(efp, cfg.max_endpoints_per_entity, first_read)
+        .is_none()
+    {
+        stats.endpoints_untracked += 1;
     }
 }
 
 /// A failed lookup of an entity (`requests`: its request count with this one) for
-/// `enumeration`.
+/// `enumeration`. Inline: most transactions are no failed lookup.
+#[inline]
 fn failed_lookups(
     cfg: &BehavioursConfig,
     stats: &mut BehaviourStats,
@@ -652,12 +668,21 @@ fn failed_lookups(
     requests: u64,
     obs: &Obs<'_>,
 ) -> Option<Found> {
-    let failed = obs
-        .status
-        .is_some_and(|s| cfg.enumeration.failure_statuses.contains(&s));
-    if !cfg.enumeration.enabled || !failed {
+    if !cfg.enumeration.enabled || !obs.lookup_failed {
         return None;
     }
+    on_failed_lookup(cfg, stats, failures, requests, obs)
+}
+
+/// [`failed_lookups`] of a failed lookup.
+#[inline(never)]
+fn on_failed_lookup(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    failures: &mut Failures,
+    requests: u64,
+    obs: &Obs<'_>,
+) -> Option<Found> {
     let (key, number) = failure_key(obs);
     let mut ev = obs.evidence();
     ev.aux = number;
@@ -737,11 +762,19 @@ fn volume_value(cfg: &BehavioursConfig, obs: &Obs<'_>) -> Option<f64> {
     }
 }
 
+/// How response bodies are read for the ids they issue.
+struct BodyScan<'a> {
+    /// Decoding limits.
+    limits: &'a BodyConfig,
+    /// The scan for id keys.
+    json_ids: &'a ids::JsonIds,
+}
+
 /// Learn the ids the transaction issues to the session: its `Location`, the id in the path
 /// of its own creating request (`201`), and ids in its 2xx JSON body.
 fn learn_ownership(
     cfg: &BehavioursConfig,
-    limits: &BodyConfig,
+    scan: &BodyScan<'_>,
     obs: &Obs<'_>,
     tx: &Transaction,
     s: &mut SessionState,
@@ -792,7 +825,7 @@ fn learn_ownership(
         stats.bodies_not_inflated += 1;
         return;
     }
-    scan_body(cfg, limits, r, s, stats);
+    scan_body(cfg, scan, r, s, stats);
 }
 
 /// Learn the ids in a stored response body. Out of the per-transaction path: few responses
@@ -801,7 +834,7 @@ fn learn_ownership(
 #[inline(never)]
 fn scan_body(
     cfg: &BehavioursConfig,
-    limits: &BodyConfig,
+    scan: &BodyScan<'_>,
     r: &Response,
     s: &mut SessionState,
     stats: &mut BehaviourStats,
@@ -814,13 +847,13 @@ fn scan_body(
         r.headers.get("content-encoding"),
         &r.body,
         r.body_truncated,
-        limits,
+        scan.limits,
     );
     stats.bodies_scanned += 1;
-    let scan = data
+    let text = data
         .get(..cfg.max_scan_bytes.min(data.len()))
         .unwrap_or(&[]);
-    ids::json_ids(scan, cfg.max_ids_per_response, |v| {
+    scan.json_ids.scan(text, cfg.max_ids_per_response, |v| {
         bound.first(&mut s.known, fingerprint(v));
     });
 }

@@ -471,7 +471,7 @@ const HLL_REGISTERS: usize = 1 << HLL_BITS;
 /// An estimate of how many distinct values were added (HyperLogLog): a fixed 2 KiB however
 /// many, where a set of a popular endpoint's objects grew to megabytes and cost a cache miss
 /// per insert. Registers are allocated with the first value; the estimator's sum is kept up
-/// to date as registers change, so that reading it costs nothing.
+/// to date as registers change, so that taking it ([`Distinct::snapshot`]) costs nothing.
 ///
 /// Invariant: `sum` is the sum of `2^-r` over the registers and `zeros` counts the zero
 /// ones (both for all-zero registers before the first value).
@@ -507,7 +507,7 @@ impl Distinct {
         let rest = (fp << HLL_BITS) | (1 << (HLL_BITS - 1));
         let rank = (rest.leading_zeros() + 1) as u8;
         if let Some(r) = regs.get_mut(idx).filter(|r| **r < rank) {
-            self.sum += 2f64.powi(-i32::from(rank)) - 2f64.powi(-i32::from(*r));
+            self.sum += pow2_neg(rank) - pow2_neg(*r);
             if *r == 0 {
                 self.zeros -= 1;
             }
@@ -515,8 +515,41 @@ impl Distinct {
         }
     }
 
+    /// The estimator as it stands, to be worked out later: most readers never need the
+    /// estimate (a logarithm), only the few decisions that get that far.
+    pub fn snapshot(&self) -> Estimate {
+        Estimate {
+            sum: self.sum,
+            zeros: self.zeros,
+        }
+    }
+}
+
+/// `2^-r` for a register's rank (at most 64 - [`HLL_BITS`] + 1, far inside an `f64`'s
+/// exponent), built from its bits: exactly the value `2f64.powi(-r)` gives, without a call.
+fn pow2_neg(r: u8) -> f64 {
+    f64::from_bits((1023 - u64::from(r)) << 52)
+}
+
+/// A [`Distinct`]'s estimator at one moment ([`Distinct::snapshot`]); the default is the
+/// estimate of nothing (0).
+#[derive(Clone, Copy, Debug)]
+pub struct Estimate {
+    /// Sum of `2^-register`.
+    sum: f64,
+    /// Registers still zero.
+    zeros: usize,
+}
+
+impl Default for Estimate {
+    fn default() -> Self {
+        Distinct::default().snapshot()
+    }
+}
+
+impl Estimate {
     /// The estimated number of distinct values (linear counting while registers are empty).
-    pub fn estimate(&self) -> f64 {
+    pub fn value(&self) -> f64 {
         let m = HLL_REGISTERS as f64;
         if self.zeros == HLL_REGISTERS {
             return 0.0;
@@ -528,6 +561,11 @@ impl Distinct {
         } else {
             raw
         }
+    }
+
+    /// [`Estimate::value`], rounded to a count.
+    pub fn count(&self) -> usize {
+        self.value().round() as usize
     }
 }
 
@@ -792,10 +830,24 @@ mod tests {
                 d.add(fingerprint(&i.to_le_bytes()));
                 d.add(fingerprint(&i.to_le_bytes()));
             }
-            let e = d.estimate();
+            let e = d.snapshot().value();
             let tolerance = (n as f64 * 0.07).max(1.0);
             assert!((e - n as f64).abs() <= tolerance, "{n}: {e}");
         }
+    }
+
+    /// The registers' powers of two are the ones `powi` computes, bit for bit, for every
+    /// rank a register can take.
+    #[test]
+    fn powers_of_two_are_exact() {
+        for r in 0..=(64 - HLL_BITS + 1) as u8 {
+            assert_eq!(
+                pow2_neg(r).to_bits(),
+                2f64.powi(-i32::from(r)).to_bits(),
+                "{r}"
+            );
+        }
+        assert_eq!(Estimate::default().count(), 0);
     }
 
     #[test]

@@ -70,10 +70,10 @@ impl ApiCalls {
         evidence.insert("endpoint".into(), endpoint.into());
         evidence.insert("reason".into(), api.reason.as_str().into());
         if let Some(spec) = &api.spec {
-            evidence.insert("spec".into(), spec.as_str().into());
+            evidence.insert("spec".into(), (**spec).into());
         }
         if let Some(op) = &api.operation_id {
-            evidence.insert("operation_id".into(), op.as_str().into());
+            evidence.insert("operation_id".into(), (**op).into());
         }
         let status = item.tx.response.as_ref().map(|r| r.status);
         evidence.insert("status".into(), status.map_or(Value::Null, Value::from));

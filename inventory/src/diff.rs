@@ -134,7 +134,7 @@ fn compare_endpoint(
     let seen = SeenEndpoint {
         host: host.to_string(),
         method: ep.method.clone(),
-        template: c.template.unwrap_or(&ep.template).to_string(),
+        template: c.template().unwrap_or(&ep.template).to_string(),
         requests: ep.requests,
         reason: c.reason,
         operation_id: c.operation_id().map(Into::into),

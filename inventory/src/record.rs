@@ -1,13 +1,16 @@
 //! The `api` object of an `http` record: what the sensor writes and the inventory reads
 //! back. One type for both, so that they cannot disagree (docs/api-inventory.md).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthSeen;
 use crate::matcher::{ApiReason, ApiStatus, Classification, Drift};
 use crate::schema::Schema;
 
-/// `api` on an `http` record.
+/// `api` on an `http` record. Its names are the matcher's strings, shared: a record costs
+/// no copy of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiRecord {
     /// `documented`, `zombie`, `shadow` or `unmanaged`.
@@ -16,14 +19,14 @@ pub struct ApiRecord {
     /// `undocumented_path`, `no_spec`).
     pub reason: ApiReason,
     /// The spec covering the host (its name as loaded).
-    #[serde(default)]
-    pub spec: Option<String>,
+    #[serde(default, with = "shared_str")]
+    pub spec: Option<Arc<str>>,
     /// The matched operation's `operationId`.
-    #[serde(default)]
-    pub operation_id: Option<String>,
+    #[serde(default, with = "shared_str")]
+    pub operation_id: Option<Arc<str>>,
     /// The matched template, base path included, with the spec's parameter names.
-    #[serde(default)]
-    pub template: Option<String>,
+    #[serde(default, with = "shared_str")]
+    pub template: Option<Arc<str>>,
     /// How the transaction strays from its operation.
     #[serde(default)]
     pub drift: Vec<DriftRecord>,
@@ -113,13 +116,33 @@ impl ApiRecord {
         ApiRecord {
             status: c.status,
             reason: c.reason,
-            spec: c.spec.map(Into::into),
-            operation_id: c.operation_id().map(Into::into),
-            template: c.template.map(Into::into),
+            spec: c.spec.cloned(),
+            operation_id: c.operation_id.cloned(),
+            template: c.template.cloned(),
             drift: c.drift.iter().map(DriftRecord::from).collect(),
             auth,
             request_schema: None,
             response_schema: None,
         }
+    }
+}
+
+/// `Option<Arc<str>>` through serde as `Option<&str>` (serde's `rc` feature would do it for
+/// the whole workspace's build).
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// As an optional string.
+    // `serialize_with` hands the field by reference.
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().serialize(s)
+    }
+
+    /// From an optional string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(Arc::from))
     }
 }

@@ -62,7 +62,7 @@ fn every_call_of_the_capture_is_classified_as_the_truth_says() {
         let record = ApiRecord::new(&c, Vec::new());
         let got = json!({
             "status": record.status, "reason": record.reason,
-            "operation_id": record.operation_id, "template": record.template,
+            "operation_id": record.operation_id.as_deref(), "template": record.template.as_deref(),
             "drift": record.drift,
         });
         if got != call["expected"] {

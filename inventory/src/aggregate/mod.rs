@@ -291,10 +291,10 @@ fn note_api(ep: &mut EndpointInventory, api: Option<&ApiRecord>) {
     };
     *ep.api.entry(api.status).or_default() += 1;
     if ep.spec.is_none() && api.reason != ApiReason::NoSpec {
-        ep.spec.clone_from(&api.spec);
+        ep.spec = api.spec.as_deref().map(String::from);
     }
     if ep.operation_id.is_none() {
-        ep.operation_id.clone_from(&api.operation_id);
+        ep.operation_id = api.operation_id.as_deref().map(String::from);
     }
     for d in &api.drift {
         ep.drift.add(&d.key());

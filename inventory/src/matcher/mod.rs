@@ -12,6 +12,7 @@ mod retired;
 mod trie;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use smallvec::SmallVec;
@@ -19,7 +20,7 @@ use smallvec::SmallVec;
 pub use result::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Drifts};
 
 use crate::config::{ApiConfig, ApiConfigError, SpecOverride};
-use crate::spec::{base_path, Method, Operation, ServerBase, Spec};
+use crate::spec::{base_path, media_essence, Method, Operation, ServerBase, Spec};
 use retired::Retired;
 use trie::{segments, Trie, NONE};
 
@@ -35,8 +36,8 @@ const INLINE_SEGMENTS: usize = 16;
 struct Route {
     /// Index into [`Matcher::operations`].
     op: u32,
-    /// The full template: base path and the spec's path.
-    template: Box<str>,
+    /// The full template: base path and the spec's path (shared with every record of it).
+    template: Arc<str>,
 }
 
 /// One (host, base path) and the templates under it.
@@ -61,14 +62,16 @@ struct Entry {
     spec: u32,
     /// The operation.
     op: Operation,
+    /// Its `operationId`, shared with every record of it.
+    operation_id: Option<Arc<str>>,
 }
 
 /// The classifier: specs and config compiled into per-host tries. Immutable once built;
 /// share it between threads by reference or `Arc`.
 #[derive(Debug)]
 pub struct Matcher {
-    /// Spec names, in config order.
-    specs: Vec<String>,
+    /// Spec names, in config order (shared with every record naming them).
+    specs: Vec<Arc<str>>,
     /// Every operation of every spec.
     entries: Vec<Entry>,
     /// Every template of every mount.
@@ -100,7 +103,7 @@ impl Matcher {
         };
         let mut mount_of: HashMap<ServerBase, u32> = HashMap::new();
         for spec in specs {
-            if m.specs.contains(&spec.name) {
+            if m.specs.iter().any(|s| **s == *spec.name) {
                 return Err(ApiConfigError::DuplicateSpec { name: spec.name });
             }
             let spec_idx = index(m.specs.len());
@@ -123,9 +126,14 @@ impl Matcher {
                     });
                     m.add_route(mount, &op, op_idx);
                 }
-                m.entries.push(Entry { spec: spec_idx, op });
+                let operation_id = op.operation_id.as_deref().map(Arc::from);
+                m.entries.push(Entry {
+                    spec: spec_idx,
+                    op,
+                    operation_id,
+                });
             }
-            m.specs.push(spec.name);
+            m.specs.push(spec.name.into());
         }
         m.index_hosts(&mount_of);
         Ok(m)
@@ -183,18 +191,20 @@ impl Matcher {
 
     /// Spec names, in config order.
     pub fn spec_names(&self) -> impl Iterator<Item = &str> {
-        self.specs.iter().map(String::as_str)
+        self.specs.iter().map(|s| &**s)
     }
 
     /// Every operation of every spec, with its spec's name, in load order; indexes are
     /// [`Classification::operation_index`].
     pub fn operations(&self) -> impl Iterator<Item = (&str, &Operation)> {
-        self.entries.iter().map(|e| (self.spec_name(e.spec), &e.op))
+        self.entries
+            .iter()
+            .map(|e| (self.spec_name(e.spec).map_or("", |s| &**s), &e.op))
     }
 
     /// The name of spec `i`.
-    fn spec_name(&self, i: u32) -> &str {
-        self.specs.get(i as usize).map_or("", String::as_str)
+    fn spec_name(&self, i: u32) -> Option<&Arc<str>> {
+        self.specs.get(i as usize)
     }
 
     /// Classify one transaction.
@@ -226,7 +236,7 @@ impl Matcher {
             }
         }
         if let Some((spec, r)) = documented_path {
-            let template = self.routes.get(r as usize).map(|r| &*r.template);
+            let template = self.routes.get(r as usize).map(|r| &r.template);
             return self.unmatched(
                 ApiStatus::Shadow,
                 ApiReason::UndocumentedMethod,
@@ -298,10 +308,11 @@ impl Matcher {
         Classification {
             status,
             reason,
-            spec: entry.map(|e| self.spec_name(e.spec)),
+            spec: entry.and_then(|e| self.spec_name(e.spec)),
             operation: op,
             operation_index: route.map(|r| r.op as usize),
-            template: route.map(|r| &*r.template),
+            operation_id: entry.and_then(|e| e.operation_id.as_ref()),
+            template: route.map(|r| &r.template),
             drift: op.map(|o| drift(o, req)).unwrap_or_default(),
         }
     }
@@ -312,7 +323,7 @@ impl Matcher {
         status: ApiStatus,
         reason: ApiReason,
         spec: Option<u32>,
-        template: Option<&'m str>,
+        template: Option<&'m Arc<str>>,
         retired: bool,
     ) -> Classification<'m, 'a> {
         let (status, reason) = if retired {
@@ -323,9 +334,10 @@ impl Matcher {
         Classification {
             status,
             reason,
-            spec: spec.map(|s| self.spec_name(s)),
+            spec: spec.and_then(|s| self.spec_name(s)),
             operation: None,
             operation_index: None,
+            operation_id: None,
             template,
             drift: Drifts::new(),
         }
@@ -356,8 +368,7 @@ fn drift<'a>(op: &Operation, req: &ApiRequest<'a>) -> Drifts<'a> {
     }
     if let Some(ct) = req.content_type {
         if !op.request_body.as_ref().is_some_and(|b| b.accepts(ct)) {
-            let essence = ct.split(';').next().unwrap_or("").trim();
-            out.push(Drift::UnacceptedContentType(essence));
+            out.push(Drift::UnacceptedContentType(media_essence(ct)));
         }
     }
     out

@@ -1,6 +1,7 @@
 //! What classification says about one transaction.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -94,30 +95,43 @@ impl Drift<'_> {
 /// Drifts of one transaction; two fit without allocating.
 pub type Drifts<'a> = SmallVec<[Drift<'a>; 2]>;
 
-/// The classification of one transaction. Borrows the matcher (`'m`) and the request (`'a`).
+/// The classification of one transaction. Borrows the matcher (`'m`) and the request (`'a`);
+/// its names are the matcher's shared strings, which a record keeps without copying them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Classification<'m, 'a> {
     /// Its status.
     pub status: ApiStatus,
     /// Why.
     pub reason: ApiReason,
-    /// The spec that covers the host (for a match: the operation's).
-    pub spec: Option<&'m str>,
+    /// The spec that covers the host (for a match: the operation's): [`Self::spec`].
+    pub(crate) spec: Option<&'m Arc<str>>,
     /// The matched operation.
     pub operation: Option<&'m Operation>,
     /// The matched operation's position in [`crate::Matcher::operations`].
     pub operation_index: Option<usize>,
-    /// The matched template, base path included, with the spec's parameter names
-    /// (`/api/v1/users/{user_id}`); for an undocumented method, the documented path's.
-    pub template: Option<&'m str>,
+    /// The matched operation's `operationId`: [`Self::operation_id`].
+    pub(crate) operation_id: Option<&'m Arc<str>>,
+    /// The matched template: [`Self::template`].
+    pub(crate) template: Option<&'m Arc<str>>,
     /// How it strays from the operation (empty without one).
     pub drift: Drifts<'a>,
 }
 
-impl Classification<'_, '_> {
+impl<'m> Classification<'m, '_> {
+    /// The spec that covers the host (for a match: the operation's).
+    pub fn spec(&self) -> Option<&'m str> {
+        self.spec.map(|s| &**s)
+    }
+
+    /// The matched template, base path included, with the spec's parameter names
+    /// (`/api/v1/users/{user_id}`); for an undocumented method, the documented path's.
+    pub fn template(&self) -> Option<&'m str> {
+        self.template.map(|t| &**t)
+    }
+
     /// The matched operation's `operationId`.
-    pub fn operation_id(&self) -> Option<&str> {
-        self.operation.and_then(|o| o.operation_id.as_deref())
+    pub fn operation_id(&self) -> Option<&'m str> {
+        self.operation_id.map(|o| &**o)
     }
 }
 

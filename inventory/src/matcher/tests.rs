@@ -35,7 +35,7 @@ fn summary(c: &Classification<'_, '_>) -> String {
     format!(
         "{} {} {}",
         c.status.as_str(),
-        c.template.unwrap_or("-"),
+        c.template().unwrap_or("-"),
         c.operation_id().unwrap_or("-")
     )
 }
@@ -112,14 +112,14 @@ fn an_undocumented_method_on_a_documented_path_is_shadow_with_the_template() {
         let c = m.classify(&req("api.example.com", method, "/users/me/orders"));
         assert_eq!(summary(&c), "shadow /users/me/orders -", "{method}");
         assert_eq!(c.reason, ApiReason::UndocumentedMethod);
-        assert_eq!(c.spec, Some("p.yaml"));
+        assert_eq!(c.spec(), Some("p.yaml"));
     }
     let c = m.classify(&req("api.example.com", "GET", "/nowhere/at/all"));
     assert_eq!(
         (c.status, c.reason),
         (ApiStatus::Shadow, ApiReason::UndocumentedPath)
     );
-    assert_eq!((c.spec, c.template), (Some("p.yaml"), None));
+    assert_eq!((c.spec(), c.template()), (Some("p.yaml"), None));
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn hosts_match_with_their_port_variants_and_any_case() {
         assert_eq!(c.status.as_str(), want, "{host:?}");
         if want == "unmanaged" {
             assert_eq!(
-                (c.reason, c.spec, c.template),
+                (c.reason, c.spec(), c.template()),
                 (ApiReason::NoSpec, None, None)
             );
         }
@@ -179,7 +179,7 @@ fn base_paths_pick_the_longest_mount_first() {
     }
     let c = m.classify(&req("api.example.com", "GET", "/api/v1/nope"));
     assert_eq!(
-        c.spec,
+        c.spec(),
         Some("v1.yaml"),
         "shadow calls name the spec of the longest base"
     );
@@ -269,7 +269,7 @@ fn deprecated_operations_and_retired_paths_are_zombies() {
     // A retired path is a zombie on hosts no spec covers too.
     let c = m.classify(&req("other.test", "GET", "/api/v0/items"));
     assert_eq!(
-        (c.status, c.reason, c.spec),
+        (c.status, c.reason, c.spec()),
         (ApiStatus::Zombie, ApiReason::Retired, None)
     );
 }
@@ -445,12 +445,12 @@ fn the_first_spec_wins_a_shared_operation() {
     let m = matcher(&[("a.yaml", &a), ("b.yaml", &b)]);
     let get = m.classify(&req("api.example.com", "GET", "/x"));
     assert_eq!(
-        (get.operation_id(), get.spec),
+        (get.operation_id(), get.spec()),
         (Some("fromA"), Some("a.yaml"))
     );
     let post = m.classify(&req("api.example.com", "POST", "/x"));
     assert_eq!(
-        (post.operation_id(), post.spec),
+        (post.operation_id(), post.spec()),
         (Some("postB"), Some("b.yaml"))
     );
     assert_eq!(m.operations().count(), 3);

@@ -5,18 +5,19 @@ use super::StringFormat;
 
 /// The format a string's shape shows, if any.
 pub fn string_format(s: &str) -> Option<StringFormat> {
-    format_of(s.as_bytes())
+    format_of(s.as_bytes(), s.contains('@'))
 }
 
-/// [`string_format`] of a string's UTF-8 bytes.
-pub(super) fn format_of(b: &[u8]) -> Option<StringFormat> {
+/// [`string_format`] of a string's UTF-8 bytes; `has_at`: whether they hold an `@` (the
+/// reader knows it from its own pass, and an email needs one).
+pub(super) fn format_of(b: &[u8], has_at: bool) -> Option<StringFormat> {
     if is_uuid(b) {
         Some(StringFormat::Uuid)
     } else if b.len() == DATE_LEN && is_date(b) {
         Some(StringFormat::Date)
     } else if b.len() > DATE_LEN && is_date(b) && matches!(b.get(DATE_LEN), Some(b'T' | b't')) {
         Some(StringFormat::DateTime)
-    } else if is_email(b) {
+    } else if has_at && is_email(b) {
         Some(StringFormat::Email)
     } else {
         None

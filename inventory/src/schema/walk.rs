@@ -108,7 +108,7 @@ impl<'b> Reader<'b> {
             b'"' => {
                 let s = self.string()?;
                 let f = if report {
-                    super::format::format_of(&s)
+                    super::format::format_of(&s.text, s.has_at)
                 } else {
                     None
                 };
@@ -153,7 +153,7 @@ impl<'b> Reader<'b> {
             if self.peek()? != b'"' {
                 return Err(Stop::Invalid);
             }
-            let key = self.string()?;
+            let key = self.string()?.text;
             self.expect(b':')?;
             if follow {
                 let back = sink.enter_key(&key);
@@ -232,16 +232,22 @@ impl<'b> Reader<'b> {
     /// escape, decoded by `serde_json` when it has.
     ///
     /// Read a byte at a time against a table: API bodies' strings are short, where a
-    /// vector search costs more to set up than it saves.
-    fn string(&mut self) -> Result<Cow<'b, [u8]>, Stop> {
+    /// vector search costs more to set up than it saves. The same pass notes an `@`, which
+    /// an email address needs: most strings then need no search for one.
+    fn string(&mut self) -> Result<Text<'b>, Stop> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
         let mut ascii = true;
+        let mut has_at = false;
         loop {
             let c = *self.b.get(j).ok_or(Stop::Eof)?;
             match STRING_BYTES[usize::from(c)] {
                 StringByte::Plain => j += 1,
+                StringByte::At => {
+                    has_at = true;
+                    j += 1;
+                }
                 StringByte::NonAscii => {
                     ascii = false;
                     j += 1;
@@ -260,14 +266,21 @@ impl<'b> Reader<'b> {
         if escaped {
             let quoted = self.b.get(start - 1..=j).unwrap_or_default();
             return serde_json::from_slice::<String>(quoted)
-                .map(|s| Cow::Owned(s.into_bytes()))
+                .map(|s| Text {
+                    // An escape may stand for `@` (`\u0040`).
+                    has_at: s.contains('@'),
+                    text: Cow::Owned(s.into_bytes()),
+                })
                 .map_err(|_| Stop::Invalid);
         }
         // Bytes below 0x80 alone are UTF-8 already.
         if !ascii && std::str::from_utf8(text).is_err() {
             return Err(Stop::Invalid);
         }
-        Ok(Cow::Borrowed(text))
+        Ok(Text {
+            text: Cow::Borrowed(text),
+            has_at,
+        })
     }
 
     /// A number (its first byte, `-` or a digit, is next): `integer` or `number`, read by
@@ -279,11 +292,15 @@ impl<'b> Reader<'b> {
             self.i += 1;
         }
         let int_start = self.i;
-        match self.peek()? {
-            b'0' => self.i += 1,
-            b'1'..=b'9' => self.digits(),
+        // The integer part's value, read in the same pass as its digits; `None` past `u64`.
+        let value = match self.peek()? {
+            b'0' => {
+                self.i += 1;
+                Some(0)
+            }
+            b'1'..=b'9' => self.digits_value(),
             _ => return Err(Stop::Invalid),
-        }
+        };
         let int_digits = self.i - int_start;
         if let Some(b'0'..=b'9') = self.b.get(self.i) {
             // A leading zero followed by a digit.
@@ -319,7 +336,7 @@ impl<'b> Reader<'b> {
             integer = false;
         }
         let text = self.b.get(start..self.i).unwrap_or_default();
-        if integer && fits_integer(text, negative) {
+        if integer && value.is_some_and(|v| fits_integer(v, negative)) {
             return Ok(JsonType::Integer);
         }
         // A double, unless it is too large for one (`serde_json` refuses those).
@@ -344,6 +361,20 @@ impl<'b> Reader<'b> {
         }
     }
 
+    /// Skip digits (at least one is next) and return their value, `None` when it is past
+    /// `u64`.
+    #[inline]
+    fn digits_value(&mut self) -> Option<u64> {
+        let mut value = Some(0u64);
+        while let Some(&d @ b'0'..=b'9') = self.b.get(self.i) {
+            value = value
+                .and_then(|v| v.checked_mul(10))
+                .and_then(|v| v.checked_add(u64::from(d - b'0')));
+            self.i += 1;
+        }
+        value
+    }
+
     /// At least one digit, then any more.
     fn one_or_more_digits(&mut self) -> Result<(), Stop> {
         match self.peek()? {
@@ -356,11 +387,21 @@ impl<'b> Reader<'b> {
     }
 }
 
+/// A string's text as [`Reader::string`] read it.
+struct Text<'b> {
+    /// Its text, escapes decoded, valid UTF-8.
+    text: Cow<'b, [u8]>,
+    /// Whether it holds an `@`.
+    has_at: bool,
+}
+
 /// A byte's class inside a string.
 #[derive(Clone, Copy)]
 enum StringByte {
     /// ASCII that stands for itself.
     Plain,
+    /// `@`, which stands for itself (noted for [`super::format::format_of`]).
+    At,
     /// Part of a UTF-8 sequence (checked once the string's end is found).
     NonAscii,
     /// The closing quote.
@@ -385,6 +426,7 @@ const STRING_BYTES: [StringByte; 256] = {
     }
     t[b'"' as usize] = StringByte::Quote;
     t[b'\\' as usize] = StringByte::Backslash;
+    t[b'@' as usize] = StringByte::At;
     t
 };
 
@@ -404,22 +446,8 @@ fn escape_len(rest: &[u8]) -> Result<usize, Stop> {
     }
 }
 
-/// Whether an integer's text (no fraction, no exponent) fits `u64`, or `i64` when negative
-/// and not `-0`: what `serde_json` reads as an integer.
-fn fits_integer(text: &[u8], negative: bool) -> bool {
-    let digits = text.get(usize::from(negative)..).unwrap_or_default();
-    // 20 digits hold every u64; more never fit.
-    if digits.len() > 20 {
-        return false;
-    }
-    let Some(v) = digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    }) else {
-        return false;
-    };
-    if negative {
-        v != 0 && v <= 1 << 63
-    } else {
-        true
-    }
+/// Whether an integer's magnitude `v` (no fraction, no exponent; it fits `u64`) is what
+/// `serde_json` reads as an integer: any `u64`, or an `i64` when negative and not `-0`.
+fn fits_integer(v: u64, negative: bool) -> bool {
+    !negative || (v != 0 && v <= 1 << 63)
 }

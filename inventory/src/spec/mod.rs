@@ -13,7 +13,9 @@ mod servers;
 mod swagger2;
 
 pub use error::{push_escaped, Pointer, RefProblem, SpecError};
-pub use model::{MediaRange, Method, Operation, QueryRule, RequestBody, Responses, METHODS};
+pub use model::{
+    media_essence, MediaRange, Method, Operation, QueryRule, RequestBody, Responses, METHODS,
+};
 pub use servers::ServerBase;
 
 pub(crate) use servers::base_path;

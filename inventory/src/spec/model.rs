@@ -170,9 +170,19 @@ pub struct RequestBody {
 impl RequestBody {
     /// Whether a request with this `Content-Type` header value is accepted.
     pub fn accepts(&self, content_type: &str) -> bool {
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        self.media.is_empty() || self.media.iter().any(|m| m.matches(essence))
+        self.media.is_empty() || {
+            let essence = media_essence(content_type);
+            self.media.iter().any(|m| m.matches(essence))
+        }
     }
+}
+
+/// A media type without its parameters (`application/json; charset=utf-8`:
+/// `application/json`), trimmed. A byte search: `;` is ASCII, so the cut is on a character
+/// boundary (`split(';')` builds a searcher on every call).
+pub fn media_essence(content_type: &str) -> &str {
+    let end = memchr::memchr(b';', content_type.as_bytes()).unwrap_or(content_type.len());
+    content_type.get(..end).unwrap_or(content_type).trim()
 }
 
 /// A media range of a spec (`application/json`, `application/*`, `*/*`; RFC 9110 section

@@ -492,3 +492,19 @@ proptest::proptest! {
         let _ = Spec::parse("flip.yaml", &text);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    /// Escaping a pointer segment by runs writes what escaping it a character at a time
+    /// writes, whatever the key (`~` and `/` made common).
+    #[test]
+    fn pointer_escapes_by_runs_match_the_character_loop(
+        key in "([~/a]|\\PC){0,24}",
+        prefix in "/[a-z]{0,4}",
+    ) {
+        let (mut fast, mut slow) = (prefix.clone(), prefix);
+        push_escaped(&mut fast, &key);
+        error::push_escaped_slow(&mut slow, &key);
+        proptest::prop_assert_eq!(fast, slow);
+    }
+}

@@ -550,9 +550,9 @@ mod tests {
             let api = ApiRecord {
                 status,
                 reason,
-                spec: names[0].clone(),
-                operation_id: names[1].clone(),
-                template: names[2].clone(),
+                spec: names[0].as_deref().map(Into::into),
+                operation_id: names[1].as_deref().map(Into::into),
+                template: names[2].as_deref().map(Into::into),
                 drift,
                 auth,
                 request_schema: schemas.0.then(|| schema(&bodies.0)).flatten(),

@@ -90,7 +90,11 @@ pub fn decode<'a>(
 fn decode_one(coding: &str, input: &[u8], cap: usize) -> Option<(Vec<u8>, DecodeStatus)> {
     let c = coding.to_ascii_lowercase();
     Some(match c.as_str() {
-        "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(input), cap),
+        "gzip" | "x-gzip" => read_capped_sized(
+            flate2::read::MultiGzDecoder::new(input),
+            cap,
+            gzip_size(input),
+        ),
         "deflate" => {
             // RFC 9110 section 8.4.1.2: zlib format; some servers send raw deflate (RFC 1951).
             if looks_like_zlib(input) {
@@ -119,9 +123,41 @@ fn looks_like_zlib(b: &[u8]) -> bool {
     }
 }
 
+/// Bytes of a gzip trailer (RFC 1952 section 2.3: CRC32, then ISIZE).
+const GZIP_TRAILER_BYTES: usize = 8;
+
+/// The decoded size a gzip stream's last member states (ISIZE, RFC 1952 section 2.3.1: the
+/// size modulo 2^32, little-endian, in the last four bytes); `None` for a stream too short
+/// to hold a trailer. A hint only: a stream cut short or of several members states
+/// something else.
+fn gzip_size(b: &[u8]) -> Option<usize> {
+    let trailer = b
+        .len()
+        .checked_sub(GZIP_TRAILER_BYTES)
+        .and_then(|at| b.get(at..))?;
+    let isize = trailer.get(4..)?.try_into().ok().map(u32::from_le_bytes)?;
+    usize::try_from(isize).ok()
+}
+
+/// [`read_capped`] into a buffer made for `size_hint` bytes (one more, to see the end, and
+/// never past the cap): the decoder then writes its output in a few large reads instead of
+/// growing the buffer from nothing. The bytes are the same either way.
+fn read_capped_sized(
+    r: impl Read,
+    cap: usize,
+    size_hint: Option<usize>,
+) -> (Vec<u8>, DecodeStatus) {
+    let capacity = size_hint.map_or(0, |n| n.min(cap).saturating_add(1));
+    read_capped_into(r, cap, Vec::with_capacity(capacity))
+}
+
 /// Read at most `cap` bytes; one more byte available means the output was cut.
 fn read_capped(r: impl Read, cap: usize) -> (Vec<u8>, DecodeStatus) {
-    let mut out = Vec::new();
+    read_capped_into(r, cap, Vec::new())
+}
+
+/// [`read_capped`] into `out` (empty, perhaps with room made).
+fn read_capped_into(r: impl Read, cap: usize, mut out: Vec<u8>) -> (Vec<u8>, DecodeStatus) {
     let res = r.take(cap as u64 + 1).read_to_end(&mut out);
     if out.len() > cap {
         out.truncate(cap);
@@ -357,6 +393,28 @@ mod tests {
             decode(Some("compress"), JSON, false, &l).1,
             DecodeStatus::Unsupported
         );
+    }
+
+    #[test]
+    fn a_gzip_trailer_states_the_decoded_size_and_a_lying_one_changes_no_byte() {
+        let body = gzip(JSON);
+        assert_eq!(gzip_size(&body), Some(JSON.len()));
+        assert_eq!(gzip_size(&body[..7]), None);
+        let l = BodyConfig::default();
+        // ISIZE claiming 0 bytes, then 4 GiB: the hint is wrong, the output is not (the
+        // trailer no longer matches, so the stream is reported failed, its bytes kept).
+        for isize in [0u32, u32::MAX] {
+            let mut lying = body.clone();
+            let at = lying.len() - 4;
+            lying[at..].copy_from_slice(&isize.to_le_bytes());
+            let (out, _) = decode(Some("gzip"), &lying, false, &l);
+            assert_eq!(out.as_ref(), JSON, "ISIZE {isize}");
+        }
+        // Two members: the hint is the last one's size, the output both.
+        let two = [gzip(JSON), gzip(b"[1]")].concat();
+        assert_eq!(gzip_size(&two), Some(3));
+        let both = [JSON, b"[1]"].concat();
+        assert_eq!(decode(Some("gzip"), &two, false, &l).0.as_ref(), both);
     }
 
     #[test]

@@ -57,8 +57,8 @@ impl BodyReaders {
 }
 
 /// Attack detection's response gate when `cfg` has the HTTP stage ask one which response
-/// bodies to store ([`BodyReaders::gates_responses`]): one per front, from the detector
-/// `shared` holds.
+/// bodies to store (detection on, and nothing else reading every response body): one per
+/// front, from the detector `shared` holds.
 pub fn response_gate(cfg: &Config, shared: &Shared) -> Option<Box<dyn ResponseGate>> {
     if !BodyReaders::of(cfg).gates_responses(cfg) {
         return None;

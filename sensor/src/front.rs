@@ -39,6 +39,7 @@ struct BodyReaders {
 }
 
 impl BodyReaders {
+    /// What `cfg` reads.
     fn of(cfg: &Config) -> Self {
         let schemas = cfg.api.is_on() && cfg.api.infer_body_schemas;
         let need = cfg.session.enabled.then(|| cfg.session.body_capture());

@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The workspace's debug build and its tests take about 5.5 GiB (target/), the broker's build
+# (once) about 1.5 GiB more: say so up front rather than fail half-way with "No space left
+# on device" from a build script.
+need_gib=8
+avail_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
+if ((avail_kib < need_gib * 1024 * 1024)); then
+    echo "test.sh: warning: $((avail_kib / 1024 / 1024)) GiB free here; the build and tests need about $need_gib GiB" >&2
+fi
+
 bash scripts/setup.sh
 # chromium and Playwright for the browser tests of apitap ui (tests/tests/ui.rs); they skip
 # loudly when these cannot be installed, so a failure here does not stop the suite.

@@ -69,11 +69,8 @@ impl AttackScan {
         match (read.filter(|_| self.gate_findings_hold), &tx.request) {
             (Some(found), _) => self.findings.extend_from_slice(found),
             (None, Some(r)) => {
-                let ask = Asked {
-                    endpoint,
-                    client: Some(client),
-                };
-                scan_request(&mut self.scanner, &self.limits, r, ask, &mut self.findings);
+                let (scanner, found) = (&mut self.scanner, &mut self.findings);
+                scan_request(scanner, &self.limits, r, endpoint, Some(client), found);
             }
             (None, None) => {}
         }
@@ -109,22 +106,14 @@ impl AttackScan {
     }
 }
 
-/// Who asks for a request's scan: the endpoint and client its allow-lists are picked by.
-#[derive(Clone, Copy)]
-struct Asked<'a> {
-    /// The endpoint template, when known.
-    endpoint: Option<&'a str>,
-    /// The client address, when known.
-    client: Option<std::net::IpAddr>,
-}
-
 /// Scans `r` (its body content-decoded within `limits`) with `scanner`, appending its
-/// findings to `findings`.
+/// findings to `findings`; `endpoint` and `client` pick its allow-lists.
 fn scan_request(
     scanner: &mut Scanner,
     limits: &BodyConfig,
     r: &HttpRequest,
-    ask: Asked<'_>,
+    endpoint: Option<&str>,
+    client: Option<std::net::IpAddr>,
     findings: &mut Vec<Finding>,
 ) {
     let headers: Vec<(&str, &str)> = r.headers.iter().collect();
@@ -140,8 +129,8 @@ fn scan_request(
         headers: &headers,
         body: &body,
         body_truncated: r.body_truncated,
-        endpoint: ask.endpoint,
-        client: ask.client,
+        endpoint,
+        client,
     };
     scanner.scan(&req, findings);
 }
@@ -186,15 +175,13 @@ impl ResponseGate for RequestGate {
             return Some(GateNote::default());
         };
         self.findings.clear();
-        let anywhere = Asked {
-            endpoint: None,
-            client: None,
-        };
+        // Anywhere: no endpoint or client, so no allow-list that names them applies.
         scan_request(
             &mut self.scanner,
             &self.limits,
             r,
-            anywhere,
+            None,
+            None,
             &mut self.findings,
         );
         (!self.findings.is_empty()).then(|| GateNote::new(std::mem::take(&mut self.findings)))

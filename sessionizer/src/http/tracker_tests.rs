@@ -488,3 +488,24 @@ fn the_gate_reads_requests_whose_response_has_no_body() {
     assert_eq!(resp.map(|r| &r.gate), Some(&GateVerdict::Declined));
     assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
+
+#[test]
+fn a_request_with_an_anomaly_keeps_its_response_body_without_asking() {
+    let (mut w, count) = gated_wire(true);
+    // Both framings: a smuggling anomaly (a `protocol` finding) before the response begins.
+    let head = "POST /clean HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n";
+    w.send(1, Side::Client, head.as_bytes());
+    w.send(1, Side::Client, b"4\r\nbody\r\n0\r\n\r\n");
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
+    );
+    let done = w.drain();
+    let tx = done.first().expect("one transaction");
+    assert!(!tx.anomalies.is_empty(), "{:?}", tx.anomalies);
+    let resp = tx.response.as_ref().expect("response");
+    assert_eq!(resp.body, b"error");
+    assert!(matches!(resp.gate, GateVerdict::Kept(_)));
+    assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 0);
+}

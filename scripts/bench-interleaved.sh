@@ -3,8 +3,8 @@
 # shared machine whose load varies: every round runs each variant once, in an order rotated
 # by one each round, so that a slow minute slows all of them alike. Prints, per variant, the
 # median wall time and CPU time (user + system) with their quartiles, and the median of each
-# round's ratio to the first variant (the reference) with its quartiles. The load average is
-# printed before and after. See docs/bench.md, "Figures (2026-12-06): the integrated build".
+# round's ratio to the first variant (the reference) with its quartiles and a 95 % bootstrap
+# interval of that median. The load average is printed before and after. See docs/bench.md, "Figures (2026-12-06): the integrated build".
 #
 #   scripts/bench-interleaved.sh PCAP LABEL=BINARY[@CONFIG] ...
 #   ROUNDS=15 scripts/bench-interleaved.sh target/bench/api-200k.pcap \
@@ -60,7 +60,7 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 done
 
 python3 - "$results" "$PCAP" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "${labels[@]}" <<'PY'
-import statistics, sys
+import random, statistics, sys
 path, pcap, load_before, load_after, labels = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 n = len(labels)
 wall = [[] for _ in labels]; cpu = [[] for _ in labels]
@@ -82,4 +82,16 @@ for i, label in enumerate(labels):
     fmt = lambda t, d: f"{t[1]:.{d}f} ({t[0]:.{d}f}-{t[2]:.{d}f})"
     print(f"{label:<22} {fmt(q(wall[i]), 3):<24} {fmt(q(cpu[i]), 2):<24} "
           f"{fmt(q(wratio[i]), 3):<22} {fmt(q(cratio[i]), 3):<22}")
+# How far the median of the rounds' ratios could be from the machine's: a 95 % interval by
+# bootstrap (the rounds resampled with replacement, a fixed seed so that a rerun of the
+# summary prints the same). The quartiles above say how much one round varies; this says
+# how much the median does, which narrows as rounds are added.
+rng = random.Random(1)
+def interval(xs, resamples=2000):
+    meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(resamples))
+    return meds[int(0.025 * resamples)], meds[int(0.975 * resamples) - 1]
+print("median of the rounds' wall ratios to the reference, 95 % bootstrap interval:")
+for i, label in enumerate(labels[1:], start=1):
+    lo, hi = interval(wratio[i])
+    print(f"  {label:<22} {statistics.median(wratio[i]):.3f} ({lo:.3f}-{hi:.3f})")
 PY

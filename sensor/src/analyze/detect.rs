@@ -4,8 +4,8 @@
 //! ([`apitap_detect::outcome`]).
 //!
 //! The verdict reads the response's body, which only an attack needs: [`RequestGate`] scans
-//! each HTTP/1 request when its response begins, so that the HTTP stage stores the response's
-//! body only for a request with findings. What it found is not scanned again here (unless an
+//! each HTTP/1 request as it completes, so that the HTTP stage stores its response's body
+//! only for a request with findings. What it found is not scanned again here (unless an
 //! allow rule names endpoints or clients, which the gate does not know).
 
 use std::sync::Arc;

@@ -177,6 +177,8 @@ struct Txn {
     upgrade: bool,
     /// A simple request (`GET /path`) whose answer is not known yet.
     http09: bool,
+    /// The response gate's verdict, asked when the request completed ([`ask_gate_early`]).
+    early_verdict: Option<GateVerdict>,
 }
 
 impl Txn {
@@ -369,14 +371,14 @@ impl HttpConnection {
                 State::Body {
                     framing: Framing::UntilClose,
                     ..
-                } => self.finish_message(side, ts_us, Headers::new()),
+                } => self.finish_message(side, ts_us, Headers::new(), cx),
                 State::Body { .. } => {
                     let a = match side {
                         Side::Client => HttpAnomaly::IncompleteRequest,
                         Side::Server => HttpAnomaly::IncompleteResponse,
                     };
                     self.mark_open(side, a, cx);
-                    self.finish_message(side, ts_us, Headers::new());
+                    self.finish_message(side, ts_us, Headers::new(), cx);
                 }
                 State::Head if buffered > 0 => cx.stats.heads_cut_by_close += 1,
                 State::Desync { .. } => cx.stats.desync_skipped_bytes += buffered,
@@ -753,6 +755,7 @@ impl HttpConnection {
                 };
             }
             None => {
+                ask_gate_early(t, cx);
                 let upgrade = t.upgrade;
                 self.ready = true;
                 if method == Method::Connect || upgrade {
@@ -960,6 +963,7 @@ impl HttpConnection {
             method,
             upgrade: false,
             http09: false,
+            early_verdict: None,
         };
         attach_pending(&mut t, self.half(side));
         if mem::take(&mut self.mark_reoriented) {
@@ -1099,12 +1103,12 @@ impl HttpConnection {
         };
         match next {
             Next::Continue => {}
-            Next::Finish(trailers) => self.finish_message(side, ts_us, trailers),
+            Next::Finish(trailers) => self.finish_message(side, ts_us, trailers, cx),
             Next::Broken(a) => {
                 // Desync rescans `data` from its start; framing bytes before the error in
                 // this segment are counted as skipped.
                 self.mark_open(side, a, cx);
-                self.finish_message(side, ts_us, Headers::new());
+                self.finish_message(side, ts_us, Headers::new(), cx);
                 self.enter_desync(side, false, cx);
             }
         }
@@ -1112,7 +1116,7 @@ impl HttpConnection {
     }
 
     /// The open message of `side` is complete at `ts_us`; the direction expects a head again.
-    fn finish_message(&mut self, side: Side, ts_us: u64, trailers: Headers) {
+    fn finish_message(&mut self, side: Side, ts_us: u64, trailers: Headers, cx: &mut Ctx<'_>) {
         self.half(side).state = State::Head;
         self.ready = true;
         let Some(t) = self.open_txn(side) else {
@@ -1127,6 +1131,7 @@ impl HttpConnection {
                     r.end_ts_us = r.end_ts_us.max(ts_us);
                     r.trailers = trailers;
                 }
+                ask_gate_early(t, cx);
             }
             Side::Server => {
                 t.resp = RespProgress::Done;
@@ -1196,12 +1201,12 @@ impl HttpConnection {
                         *body_bytes += in_body;
                     }
                     if framing_lost {
-                        self.finish_message(side, ts_us, Headers::new());
+                        self.finish_message(side, ts_us, Headers::new(), cx);
                         self.enter_desync(side, true, cx);
                         return;
                     }
                     if done {
-                        self.finish_message(side, ts_us, Headers::new());
+                        self.finish_message(side, ts_us, Headers::new(), cx);
                     }
                 }
                 State::Desync { at_line_start } => {
@@ -1373,6 +1378,21 @@ fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
 }
 
 /// Counts `data` into the body and stores it up to `cap` bytes in all.
+/// The response gate reads a request as it completes, when its bytes were just parsed: its
+/// response may begin many packets (of other connections) later, and the gate then read
+/// the request's header fields and values from memory they had left. The verdict waits on
+/// the transaction for its response ([`gated_capture`]); a request that completes with an
+/// anomaly, or raises one before its response, keeps the body without asking, as before.
+fn ask_gate_early(t: &mut Txn, cx: &mut Ctx<'_>) {
+    // A response that began first (the server answered early) was kept without asking.
+    if !cx.cfg.selected.gated_responses || !t.awaiting() {
+        return;
+    }
+    if let Some(gate) = cx.gate.as_deref_mut() {
+        t.early_verdict = Some(gate::verdict(gate, &t.tx, true));
+    }
+}
+
 /// The bytes of `t`'s response body to store: `capture`, raised to the selected bound when
 /// responses are gated ([`super::capture::SelectedCapture::gated_responses`]) and the gate
 /// keeps this one (or there is no gate to ask); the gate's verdict is noted on the response.
@@ -1386,7 +1406,11 @@ fn gated_capture(t: &mut Txn, capture: usize, cx: &mut Ctx<'_>) -> usize {
         return capture.max(sel.max_bytes);
     };
     let whole = t.tx.request.is_some() && !t.req_open;
-    let v = gate::verdict(gate, &t.tx, whole);
+    let v = match t.early_verdict.take() {
+        // Asked when the request completed, and no anomaly since (one would keep the body).
+        Some(early) if !gate::anomalous(&t.tx) => early,
+        _ => gate::verdict(gate, &t.tx, whole),
+    };
     let capture = match v {
         GateVerdict::Kept(_) => capture.max(sel.max_bytes),
         GateVerdict::Declined | GateVerdict::NotAsked => capture,

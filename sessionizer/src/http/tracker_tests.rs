@@ -478,6 +478,35 @@ fn the_gate_decides_which_response_bodies_are_stored() {
     }
 }
 
+/// The gate reads a request as it completes, while its bytes are fresh, not when its
+/// response begins; the response uses that verdict without asking again.
+#[test]
+fn the_gate_reads_a_request_when_it_completes() {
+    let (mut w, count) = gated_wire(true);
+    w.send(
+        1,
+        Side::Client,
+        b"POST /attack HTTP/1.1\r\nContent-Length: 4\r\n\r\n",
+    );
+    let asked = || count.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(asked(), 0, "the request's body is still to come");
+    w.send(1, Side::Client, b"body");
+    assert_eq!(asked(), 1, "asked as the request completed");
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
+    );
+    let done = w.drain();
+    let resp = done
+        .first()
+        .and_then(|t| t.response.as_ref())
+        .expect("response");
+    assert_eq!(resp.body, b"error");
+    assert!(matches!(&resp.gate, GateVerdict::Kept(n) if n.get::<String>().is_some()));
+    assert_eq!(asked(), 1, "not asked again");
+}
+
 #[test]
 fn the_gate_reads_requests_whose_response_has_no_body() {
     let (mut w, count) = gated_wire(true);

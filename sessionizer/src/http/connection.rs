@@ -1377,12 +1377,13 @@ fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
     buf.extend_from_slice(data);
 }
 
-/// Counts `data` into the body and stores it up to `cap` bytes in all.
 /// The response gate reads a request as it completes, when its bytes were just parsed: its
 /// response may begin many packets (of other connections) later, and the gate then read
 /// the request's header fields and values from memory they had left. The verdict waits on
 /// the transaction for its response ([`gated_capture`]); a request that completes with an
-/// anomaly, or raises one before its response, keeps the body without asking, as before.
+/// anomaly, or raises one before its response, keeps the body without asking, as before. A
+/// request whose response never comes (lost to the capture) was read for nothing: detection
+/// reads it again, as it reads every request not gated.
 fn ask_gate_early(t: &mut Txn, cx: &mut Ctx<'_>) {
     // A response that began first (the server answered early) was kept without asking.
     if !cx.cfg.selected.gated_responses || !t.awaiting() {
@@ -1430,6 +1431,7 @@ fn reserve_declared(body: &mut Vec<u8>, remaining: u64, cap: usize) {
     }
 }
 
+/// Counts `data` into the body and stores it up to `cap` bytes in all.
 fn append_body(body: &mut Vec<u8>, body_bytes: &mut u64, data: &[u8], cap: usize) {
     *body_bytes += data.len() as u64;
     let room = cap.saturating_sub(body.len()).min(data.len());

@@ -507,6 +507,43 @@ fn the_gate_reads_a_request_when_it_completes() {
     assert_eq!(asked(), 1, "not asked again");
 }
 
+/// A request found clean as it completed keeps its response's body after all when an anomaly
+/// reaches it before the response (here a retransmission whose bytes differ, on the server's
+/// side): its `protocol` finding's outcome reads the body, and the gate is not asked again.
+#[test]
+fn an_anomaly_after_the_early_verdict_keeps_the_response_body() {
+    let (mut w, count) = gated_wire(true);
+    w.send(
+        1,
+        Side::Client,
+        b"POST /clean HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody",
+    );
+    let asked = || count.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(asked(), 1, "asked as the request completed");
+    w.ts += 1;
+    w.t.on_event(StreamEvent::Anomaly {
+        conn: ConnId(1),
+        ts_us: w.ts,
+        from: Side::Server,
+        kind: apitap_reassembly::TcpAnomaly::RetransmissionMismatch,
+    });
+    w.send(
+        1,
+        Side::Server,
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
+    );
+    let done = w.drain();
+    let tx = done.first().expect("one transaction");
+    assert!(
+        !tx.tcp_anomalies.is_empty(),
+        "the anomaly is the transaction's"
+    );
+    let resp = tx.response.as_ref().expect("response");
+    assert_eq!(resp.body, b"error");
+    assert!(matches!(&resp.gate, GateVerdict::Kept(n) if n.get::<String>().is_none()));
+    assert_eq!(asked(), 1, "not asked again");
+}
+
 #[test]
 fn the_gate_reads_requests_whose_response_has_no_body() {
     let (mut w, count) = gated_wire(true);

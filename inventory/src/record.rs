@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::AuthSeen;
+use crate::auth::AuthList;
 use crate::matcher::{ApiReason, ApiStatus, Classification, Drift};
 use crate::schema::Schema;
 
@@ -32,7 +32,7 @@ pub struct ApiRecord {
     pub drift: Vec<DriftRecord>,
     /// Authentication schemes seen on the request.
     #[serde(default)]
-    pub auth: Vec<AuthSeen>,
+    pub auth: AuthList,
     /// The request body's inferred schema (JSON bodies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_schema: Option<BodySchema>,
@@ -112,7 +112,7 @@ impl From<Schema> for BodySchema {
 
 impl ApiRecord {
     /// The record of a classification; `auth` and the schemas are the caller's.
-    pub fn new(c: &Classification<'_, '_>, auth: Vec<AuthSeen>) -> ApiRecord {
+    pub fn new(c: &Classification<'_, '_>, auth: AuthList) -> ApiRecord {
         ApiRecord {
             status: c.status,
             reason: c.reason,

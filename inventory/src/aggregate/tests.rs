@@ -52,7 +52,7 @@ fn documented(template: &str, op: &str) -> ApiRecord {
         operation_id: Some(op.into()),
         template: Some(template.into()),
         drift: Vec::new(),
-        auth: vec![AuthSeen {
+        auth: smallvec::smallvec![AuthSeen {
             scheme: AuthScheme::BearerJwt,
             name: None,
         }],
@@ -212,7 +212,7 @@ fn drift_auth_schemas_and_attacks_are_counted() {
         },
         DriftRecord::UndeclaredStatus { status: 500 },
     ];
-    a.auth = vec![AuthSeen {
+    a.auth = smallvec::smallvec![AuthSeen {
         scheme: AuthScheme::Cookie,
         name: Some("sid".into()),
     }];

@@ -514,7 +514,10 @@ mod tests {
             proptest::sample::select(schemes),
             proptest::option::of("\\PC{0,8}"),
         )
-            .prop_map(|(scheme, name)| AuthSeen { scheme, name })
+            .prop_map(|(scheme, name)| AuthSeen {
+                scheme,
+                name: name.map(Into::into),
+            })
     }
 
     #[test]
@@ -554,7 +557,7 @@ mod tests {
                 operation_id: names[1].as_deref().map(Into::into),
                 template: names[2].as_deref().map(Into::into),
                 drift,
-                auth,
+                auth: auth.into(),
                 request_schema: schemas.0.then(|| schema(&bodies.0)).flatten(),
                 response_schema: schemas.1.then(|| schema(&bodies.1)).flatten(),
             };

@@ -26,6 +26,6 @@ pub use config::{ApiConfig, ApiConfigError, SpecOverride, SCHEMA_FIRST_PER_CONNE
 pub use diff::{diff, render_diff, SpecDiff};
 pub use matcher::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Matcher};
 pub use openapi::{openapi_from_inventory, to_yaml, OpenApiOptions};
-pub use record::{ApiRecord, BodySchema, DriftRecord};
+pub use record::{ApiRecord, BodySchema, DriftRecord, NamesJson};
 pub use schema::{infer_json, Inference, Schema};
 pub use spec::{Spec, SpecError};

@@ -58,6 +58,7 @@ fn documented(template: &str, op: &str) -> ApiRecord {
         }],
         request_schema: None,
         response_schema: None,
+        names_json: Default::default(),
     }
 }
 

@@ -68,6 +68,21 @@ impl AuthScheme {
             AuthScheme::None => "none",
         }
     }
+
+    /// Its record object without a name, as `serde` writes [`AuthSeen`]
+    /// (`{"scheme":"bearer_jwt"}`): record writers copy it whole.
+    pub fn json_object(self) -> &'static str {
+        match self {
+            AuthScheme::BearerJwt => r#"{"scheme":"bearer_jwt"}"#,
+            AuthScheme::Bearer => r#"{"scheme":"bearer"}"#,
+            AuthScheme::Basic => r#"{"scheme":"basic"}"#,
+            AuthScheme::Digest => r#"{"scheme":"digest"}"#,
+            AuthScheme::OtherAuthorization => r#"{"scheme":"other_authorization"}"#,
+            AuthScheme::ApiKey => r#"{"scheme":"api_key"}"#,
+            AuthScheme::Cookie => r#"{"scheme":"cookie"}"#,
+            AuthScheme::None => r#"{"scheme":"none"}"#,
+        }
+    }
 }
 
 /// A name kept with a scheme: inline up to [`INLINE_NAME_BYTES`] bytes, on the heap beyond
@@ -106,8 +121,8 @@ enum HeaderRole {
 /// The role of a header `name`, or `None` for the rest. The length picks the one or two
 /// names to compare: most headers of a request (`Host`, `User-Agent`, `Accept-Encoding`...)
 /// have a length no candidate has and cost one comparison.
-fn header_role(name: &str) -> Option<HeaderRole> {
-    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate);
+fn header_role(name: &[u8]) -> Option<HeaderRole> {
+    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
     let api_key = |candidate: &str| is(candidate).then_some(HeaderRole::ApiKey);
     match name.len() {
         6 if is("cookie") => Some(HeaderRole::Cookie),
@@ -122,10 +137,10 @@ fn header_role(name: &str) -> Option<HeaderRole> {
     }
 }
 
-/// The schemes of a request: its headers (name, raw value) and its raw query. Never empty:
-/// `none` when nothing was found.
+/// The schemes of a request: its headers (raw name, raw value) and its raw query. Never
+/// empty: `none` when nothing was found.
 pub fn detect_auth<'h>(
-    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
     query: Option<&str>,
 ) -> AuthList {
     let mut out = AuthList::new();
@@ -139,7 +154,7 @@ pub fn detect_auth<'h>(
             None => {}
             Some(HeaderRole::Authorization) => push(authorization(value)),
             Some(HeaderRole::Cookie) => push(cookie(value)),
-            Some(HeaderRole::ApiKey) => push(named(AuthScheme::ApiKey, name)),
+            Some(HeaderRole::ApiKey) => push(named_bytes(AuthScheme::ApiKey, name)),
         }
     }
     for name in query.into_iter().flat_map(crate::matcher::query_names) {
@@ -163,10 +178,17 @@ pub fn detect_auth<'h>(
 /// `;` without one): short, so found before the value is read.
 fn cookie(value: &[u8]) -> AuthSeen {
     let end = memchr::memchr2(b'=', b';', value).unwrap_or(value.len());
-    let name = value.get(..end).unwrap_or_default().trim_ascii();
+    named_bytes(
+        AuthScheme::Cookie,
+        value.get(..end).unwrap_or_default().trim_ascii(),
+    )
+}
+
+/// [`named`] with a name read from the wire (decoded lossily only when it is not UTF-8).
+fn named_bytes(scheme: AuthScheme, name: &[u8]) -> AuthSeen {
     match std::str::from_utf8(name) {
-        Ok(name) => named(AuthScheme::Cookie, name),
-        Err(_) => named(AuthScheme::Cookie, &String::from_utf8_lossy(name)),
+        Ok(name) => named(scheme, name),
+        Err(_) => named(scheme, &String::from_utf8_lossy(name)),
     }
 }
 
@@ -258,13 +280,16 @@ mod tests {
 
     /// The schemes as `scheme[:name]` strings.
     fn seen(headers: &[(&str, &str)], query: Option<&str>) -> Vec<String> {
-        detect_auth(headers.iter().map(|(n, v)| (*n, v.as_bytes())), query)
-            .into_iter()
-            .map(|a| match a.name {
-                Some(n) => format!("{}:{n}", a.scheme.as_str()),
-                None => a.scheme.as_str().to_string(),
-            })
-            .collect()
+        detect_auth(
+            headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            query,
+        )
+        .into_iter()
+        .map(|a| match a.name {
+            Some(n) => format!("{}:{n}", a.scheme.as_str()),
+            None => a.scheme.as_str().to_string(),
+        })
+        .collect()
     }
 
     #[test]
@@ -386,12 +411,12 @@ mod tests {
         );
         for name in names {
             for n in [name.clone(), name.to_ascii_uppercase()] {
-                assert_eq!(header_role(&n), header_role_slow(&n), "{n}");
+                assert_eq!(header_role(n.as_bytes()), header_role_slow(&n), "{n}");
             }
         }
-        assert_eq!(header_role("x-goog-api-key"), Some(HeaderRole::ApiKey));
-        assert_eq!(header_role("Private-Token"), Some(HeaderRole::ApiKey));
-        assert_eq!(header_role("Accept"), None);
+        assert_eq!(header_role(b"x-goog-api-key"), Some(HeaderRole::ApiKey));
+        assert_eq!(header_role(b"Private-Token"), Some(HeaderRole::ApiKey));
+        assert_eq!(header_role(b"Accept"), None);
     }
 
     proptest::proptest! {
@@ -399,19 +424,48 @@ mod tests {
         /// from the listed names' letters (so lengths and near misses collide).
         #[test]
         fn header_roles_match_their_slow_twin(name in "[a-zA-Z-]{0,15}|(?i:x-api-key|cookie|authorization|apikey|x-goog-api-key|x-access-token)") {
-            proptest::prop_assert_eq!(header_role(&name), header_role_slow(&name), "{}", name);
+            proptest::prop_assert_eq!(header_role(name.as_bytes()), header_role_slow(&name), "{}", name);
         }
     }
 
     #[test]
     fn long_names_are_cut_and_short_ones_stay_inline() {
         let long = format!("Cookie{}", "x".repeat(100));
-        let got = detect_auth([("Cookie", format!("{long}=1").as_bytes())], None);
+        let got = detect_auth(
+            [(b"Cookie".as_slice(), format!("{long}=1").as_bytes())],
+            None,
+        );
         let name = got[0].name.as_ref().expect("a cookie name");
         assert_eq!(name.len(), MAX_AUTH_NAME_BYTES);
         assert!(!got.spilled(), "two schemes fit in place");
-        let short = detect_auth([("Cookie", b"session=1".as_slice())], None);
+        let short = detect_auth([(b"Cookie".as_slice(), b"session=1".as_slice())], None);
         assert!(!short[0].name.as_ref().expect("a name").is_heap_allocated());
+    }
+
+    #[test]
+    fn every_scheme_object_is_what_serde_writes() {
+        use AuthScheme::*;
+        for scheme in [
+            BearerJwt,
+            Bearer,
+            Basic,
+            Digest,
+            OtherAuthorization,
+            ApiKey,
+            Cookie,
+            None,
+        ] {
+            let seen = AuthSeen {
+                scheme,
+                name: Option::None,
+            };
+            let serde = serde_json::to_string(&seen).expect("serialises");
+            assert_eq!(scheme.json_object(), serde);
+            assert_eq!(
+                serde_json::to_value(scheme).expect("a name"),
+                scheme.as_str()
+            );
+        }
     }
 
     #[test]

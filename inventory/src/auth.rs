@@ -1,8 +1,14 @@
 //! Authentication schemes of a request, from header *names* and the *shape* of their values
 //! (a bearer token that looks like a JWT), never the values. Runs in the sensor, before
 //! redaction hides the `Authorization` scheme.
+//!
+//! Every transaction goes through [`detect_auth`], so it allocates nothing for the usual
+//! request: the list holds two schemes inline ([`AuthList`]) and a name up to
+//! [`INLINE_NAME_BYTES`] bytes lives in place ([`AuthName`]).
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// Headers that carry API keys (the common ones; names compared case-insensitively).
 pub const API_KEY_HEADERS: &[&str] = &[
@@ -62,7 +68,33 @@ impl AuthScheme {
             AuthScheme::None => "none",
         }
     }
+
+    /// Its record object without a name, as `serde` writes [`AuthSeen`]
+    /// (`{"scheme":"bearer_jwt"}`): record writers copy it whole.
+    pub fn json_object(self) -> &'static str {
+        match self {
+            AuthScheme::BearerJwt => r#"{"scheme":"bearer_jwt"}"#,
+            AuthScheme::Bearer => r#"{"scheme":"bearer"}"#,
+            AuthScheme::Basic => r#"{"scheme":"basic"}"#,
+            AuthScheme::Digest => r#"{"scheme":"digest"}"#,
+            AuthScheme::OtherAuthorization => r#"{"scheme":"other_authorization"}"#,
+            AuthScheme::ApiKey => r#"{"scheme":"api_key"}"#,
+            AuthScheme::Cookie => r#"{"scheme":"cookie"}"#,
+            AuthScheme::None => r#"{"scheme":"none"}"#,
+        }
+    }
 }
+
+/// A name kept with a scheme: inline up to [`INLINE_NAME_BYTES`] bytes, on the heap beyond
+/// (up to [`MAX_AUTH_NAME_BYTES`]).
+pub type AuthName = CompactString;
+
+/// Bytes of an [`AuthName`] kept in place (`CompactString`'s inline capacity on 64-bit
+/// targets): cookie and header names are nearly always shorter.
+pub const INLINE_NAME_BYTES: usize = 24;
+
+/// The schemes of one request, in the order found; two fit without allocating.
+pub type AuthList = SmallVec<[AuthSeen; 2]>;
 
 /// A scheme seen on a request.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -72,35 +104,57 @@ pub struct AuthSeen {
     /// The header, query parameter or cookie name (API keys, cookies) or the scheme word
     /// (other `Authorization` schemes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<AuthName>,
 }
 
-/// The schemes of a request: its headers (name, raw value) and its raw query. Never empty:
-/// `none` when nothing was found.
+/// What a request header says of authentication, by its name alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeaderRole {
+    /// `Authorization`: the value's scheme word (and shape) tells.
+    Authorization,
+    /// `Cookie`: the first cookie's name is kept.
+    Cookie,
+    /// One of [`API_KEY_HEADERS`].
+    ApiKey,
+}
+
+/// The role of a header `name`, or `None` for the rest. The length picks the one or two
+/// names to compare: most headers of a request (`Host`, `User-Agent`, `Accept-Encoding`...)
+/// have a length no candidate has and cost one comparison.
+fn header_role(name: &[u8]) -> Option<HeaderRole> {
+    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
+    let api_key = |candidate: &str| is(candidate).then_some(HeaderRole::ApiKey);
+    match name.len() {
+        6 if is("cookie") => Some(HeaderRole::Cookie),
+        13 if is("authorization") => Some(HeaderRole::Authorization),
+        6 => api_key("apikey"),
+        7 => api_key("api-key"),
+        9 => api_key("x-api-key"),
+        12 => api_key("x-auth-token"),
+        13 => api_key("private-token"),
+        14 => api_key("x-access-token").or_else(|| api_key("x-goog-api-key")),
+        _ => None,
+    }
+}
+
+/// The schemes of a request: its headers (raw name, raw value) and its raw query. Never
+/// empty: `none` when nothing was found.
 pub fn detect_auth<'h>(
-    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
     query: Option<&str>,
-) -> Vec<AuthSeen> {
-    let mut out: Vec<AuthSeen> = Vec::new();
+) -> AuthList {
+    let mut out = AuthList::new();
     let mut push = |seen: AuthSeen| {
         if out.len() < MAX_AUTH_PER_REQUEST && !out.contains(&seen) {
             out.push(seen);
         }
     };
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("authorization") {
-            push(authorization(value));
-        } else if name.eq_ignore_ascii_case("cookie") {
-            // The first cookie's name ends at its `=` (or at `;` without one): short, so
-            // found before the value is read.
-            let end = value
-                .iter()
-                .position(|b| *b == b'=' || *b == b';')
-                .unwrap_or(value.len());
-            let cookie = value.get(..end).unwrap_or_default().trim_ascii();
-            push(named(AuthScheme::Cookie, &String::from_utf8_lossy(cookie)));
-        } else if API_KEY_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
-            push(named(AuthScheme::ApiKey, name));
+        match header_role(name) {
+            None => {}
+            Some(HeaderRole::Authorization) => push(authorization(value)),
+            Some(HeaderRole::Cookie) => push(cookie(value)),
+            Some(HeaderRole::ApiKey) => push(named_bytes(AuthScheme::ApiKey, name)),
         }
     }
     for name in query.into_iter().flat_map(crate::matcher::query_names) {
@@ -118,6 +172,24 @@ pub fn detect_auth<'h>(
         });
     }
     out
+}
+
+/// The scheme of a `Cookie` value: its first cookie's name, which ends at its `=` (or at
+/// `;` without one): short, so found before the value is read.
+fn cookie(value: &[u8]) -> AuthSeen {
+    let end = memchr::memchr2(b'=', b';', value).unwrap_or(value.len());
+    named_bytes(
+        AuthScheme::Cookie,
+        value.get(..end).unwrap_or_default().trim_ascii(),
+    )
+}
+
+/// [`named`] with a name read from the wire (decoded lossily only when it is not UTF-8).
+fn named_bytes(scheme: AuthScheme, name: &[u8]) -> AuthSeen {
+    match std::str::from_utf8(name) {
+        Ok(name) => named(scheme, name),
+        Err(_) => named(scheme, &String::from_utf8_lossy(name)),
+    }
 }
 
 /// The scheme of an `Authorization` value (RFC 9110 section 11.6.2: `scheme token`).
@@ -195,7 +267,7 @@ fn named(scheme: AuthScheme, name: &str) -> AuthSeen {
     }
     AuthSeen {
         scheme,
-        name: Some(name[..end].to_string()),
+        name: Some(AuthName::new(&name[..end])),
     }
 }
 
@@ -208,13 +280,16 @@ mod tests {
 
     /// The schemes as `scheme[:name]` strings.
     fn seen(headers: &[(&str, &str)], query: Option<&str>) -> Vec<String> {
-        detect_auth(headers.iter().map(|(n, v)| (*n, v.as_bytes())), query)
-            .into_iter()
-            .map(|a| match a.name {
-                Some(n) => format!("{}:{n}", a.scheme.as_str()),
-                None => a.scheme.as_str().to_string(),
-            })
-            .collect()
+        detect_auth(
+            headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+            query,
+        )
+        .into_iter()
+        .map(|a| match a.name {
+            Some(n) => format!("{}:{n}", a.scheme.as_str()),
+            None => a.scheme.as_str().to_string(),
+        })
+        .collect()
     }
 
     #[test]
@@ -300,6 +375,95 @@ mod tests {
                 looks_like_jwt(token.as_bytes()),
                 looks_like_jwt_slow(token.as_bytes()),
                 "{}", token
+            );
+        }
+    }
+
+    /// The role of a header name by the letter: compare it with every name, as the list
+    /// reads.
+    fn header_role_slow(name: &str) -> Option<HeaderRole> {
+        if name.eq_ignore_ascii_case("authorization") {
+            Some(HeaderRole::Authorization)
+        } else if name.eq_ignore_ascii_case("cookie") {
+            Some(HeaderRole::Cookie)
+        } else if API_KEY_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            Some(HeaderRole::ApiKey)
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn every_listed_header_name_has_its_role_in_any_case() {
+        let mut names: Vec<String> = API_KEY_HEADERS.iter().map(|h| h.to_string()).collect();
+        names.extend(
+            [
+                "Authorization",
+                "COOKIE",
+                "X-Api-Key",
+                "Accept",
+                "Content-Type",
+            ]
+            .map(String::from),
+        );
+        names.extend(
+            ["Host", "X-Request-Id", "Content-Length", "Accept-Encoding"].map(String::from),
+        );
+        for name in names {
+            for n in [name.clone(), name.to_ascii_uppercase()] {
+                assert_eq!(header_role(n.as_bytes()), header_role_slow(&n), "{n}");
+            }
+        }
+        assert_eq!(header_role(b"x-goog-api-key"), Some(HeaderRole::ApiKey));
+        assert_eq!(header_role(b"Private-Token"), Some(HeaderRole::ApiKey));
+        assert_eq!(header_role(b"Accept"), None);
+    }
+
+    proptest::proptest! {
+        /// Picking candidates by length agrees with comparing every name, on names built
+        /// from the listed names' letters (so lengths and near misses collide).
+        #[test]
+        fn header_roles_match_their_slow_twin(name in "[a-zA-Z-]{0,15}|(?i:x-api-key|cookie|authorization|apikey|x-goog-api-key|x-access-token)") {
+            proptest::prop_assert_eq!(header_role(name.as_bytes()), header_role_slow(&name), "{}", name);
+        }
+    }
+
+    #[test]
+    fn long_names_are_cut_and_short_ones_stay_inline() {
+        let long = format!("Cookie{}", "x".repeat(100));
+        let got = detect_auth(
+            [(b"Cookie".as_slice(), format!("{long}=1").as_bytes())],
+            None,
+        );
+        let name = got[0].name.as_ref().expect("a cookie name");
+        assert_eq!(name.len(), MAX_AUTH_NAME_BYTES);
+        assert!(!got.spilled(), "two schemes fit in place");
+        let short = detect_auth([(b"Cookie".as_slice(), b"session=1".as_slice())], None);
+        assert!(!short[0].name.as_ref().expect("a name").is_heap_allocated());
+    }
+
+    #[test]
+    fn every_scheme_object_is_what_serde_writes() {
+        use AuthScheme::*;
+        for scheme in [
+            BearerJwt,
+            Bearer,
+            Basic,
+            Digest,
+            OtherAuthorization,
+            ApiKey,
+            Cookie,
+            None,
+        ] {
+            let seen = AuthSeen {
+                scheme,
+                name: Option::None,
+            };
+            let serde = serde_json::to_string(&seen).expect("serialises");
+            assert_eq!(scheme.json_object(), serde);
+            assert_eq!(
+                serde_json::to_value(scheme).expect("a name"),
+                scheme.as_str()
             );
         }
     }

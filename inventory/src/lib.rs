@@ -21,11 +21,11 @@ pub mod schema;
 pub mod spec;
 
 pub use aggregate::{render_table, Aggregator, Inventory};
-pub use auth::{detect_auth, AuthScheme, AuthSeen};
+pub use auth::{detect_auth, AuthList, AuthName, AuthScheme, AuthSeen};
 pub use config::{ApiConfig, ApiConfigError, SpecOverride, SCHEMA_FIRST_PER_CONNECTION};
 pub use diff::{diff, render_diff, SpecDiff};
 pub use matcher::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Matcher};
 pub use openapi::{openapi_from_inventory, to_yaml, OpenApiOptions};
-pub use record::{ApiRecord, BodySchema, DriftRecord};
+pub use record::{ApiRecord, BodySchema, DriftRecord, NamesJson};
 pub use schema::{infer_json, Inference, Schema};
 pub use spec::{Spec, SpecError};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::AuthSeen;
+use crate::auth::AuthList;
 use crate::matcher::{ApiReason, ApiStatus, Classification, Drift};
 use crate::schema::Schema;
 
@@ -32,14 +32,40 @@ pub struct ApiRecord {
     pub drift: Vec<DriftRecord>,
     /// Authentication schemes seen on the request.
     #[serde(default)]
-    pub auth: Vec<AuthSeen>,
+    pub auth: AuthList,
     /// The request body's inferred schema (JSON bodies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_schema: Option<BodySchema>,
     /// The response body's inferred schema (JSON bodies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<BodySchema>,
+    /// `spec`, `operation_id` and `template` as JSON members, when the matcher wrote them
+    /// for the matched route: the record writer copies them instead of escaping three names
+    /// per transaction. Derived from the fields above, so never serialised; records read
+    /// back have none.
+    #[serde(skip)]
+    pub names_json: NamesJson,
 }
+
+/// [`ApiRecord::names_json`]: a copy of fields in another form, so it takes no part in
+/// comparisons (a record read back equals the one written).
+#[derive(Clone, Debug, Default)]
+pub struct NamesJson(pub Option<Arc<str>>);
+
+impl NamesJson {
+    /// The members (`"spec":"a.yaml","operation_id":"getUser","template":"/users/{id}"`).
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for NamesJson {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for NamesJson {}
 
 /// One drift, as records write it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -112,7 +138,7 @@ impl From<Schema> for BodySchema {
 
 impl ApiRecord {
     /// The record of a classification; `auth` and the schemas are the caller's.
-    pub fn new(c: &Classification<'_, '_>, auth: Vec<AuthSeen>) -> ApiRecord {
+    pub fn new(c: &Classification<'_, '_>, auth: AuthList) -> ApiRecord {
         ApiRecord {
             status: c.status,
             reason: c.reason,
@@ -123,6 +149,7 @@ impl ApiRecord {
             auth,
             request_schema: None,
             response_schema: None,
+            names_json: NamesJson(c.names_json.cloned()),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use apitap_inventory::{
-    diff, openapi_from_inventory, to_yaml, Aggregator, ApiConfig, ApiRecord, ApiRequest,
+    diff, openapi_from_inventory, to_yaml, Aggregator, ApiConfig, ApiRecord, ApiRequest, AuthList,
     DriftRecord, Matcher, OpenApiOptions, Spec,
 };
 use apitap_tests::shop::{document_routes, true_routes, truth};
@@ -59,7 +59,7 @@ fn every_call_of_the_capture_is_classified_as_the_truth_says() {
     let mut wrong = Vec::new();
     for call in &calls {
         let c = matcher.classify(&request(call));
-        let record = ApiRecord::new(&c, Vec::new());
+        let record = ApiRecord::new(&c, AuthList::new());
         let got = json!({
             "status": record.status, "reason": record.reason,
             "operation_id": record.operation_id.as_deref(), "template": record.template.as_deref(),
@@ -88,7 +88,7 @@ fn every_call_of_the_capture_is_classified_as_the_truth_says() {
 /// The http record of a truth call, with the `api` object the sensor would write.
 fn record(call: &Value, matcher: &Matcher, i: usize) -> Value {
     let c = matcher.classify(&request(call));
-    let api = ApiRecord::new(&c, Vec::new());
+    let api = ApiRecord::new(&c, AuthList::new());
     let session = format!("{:032x}", call["client_port"].as_u64().unwrap());
     json!({
         "type": "http", "schema_version": 1,

@@ -318,7 +318,10 @@ fn note_auth_from_headers(ep: &mut EndpointInventory, request: &Value) {
     let headers = request.get("headers").and_then(Value::as_array);
     let pairs = headers.into_iter().flatten().filter_map(|h| {
         let pair = h.as_array()?;
-        Some((pair.first()?.as_str()?, pair.get(1)?.as_str()?.as_bytes()))
+        Some((
+            pair.first()?.as_str()?.as_bytes(),
+            pair.get(1)?.as_str()?.as_bytes(),
+        ))
     });
     for a in crate::auth::detect_auth(pairs, str_at(request, "query")) {
         match (a.scheme, a.name) {

@@ -52,12 +52,13 @@ fn documented(template: &str, op: &str) -> ApiRecord {
         operation_id: Some(op.into()),
         template: Some(template.into()),
         drift: Vec::new(),
-        auth: vec![AuthSeen {
+        auth: smallvec::smallvec![AuthSeen {
             scheme: AuthScheme::BearerJwt,
             name: None,
         }],
         request_schema: None,
         response_schema: None,
+        names_json: Default::default(),
     }
 }
 
@@ -212,7 +213,7 @@ fn drift_auth_schemas_and_attacks_are_counted() {
         },
         DriftRecord::UndeclaredStatus { status: 500 },
     ];
-    a.auth = vec![AuthSeen {
+    a.auth = smallvec::smallvec![AuthSeen {
         scheme: AuthScheme::Cookie,
         name: Some("sid".into()),
     }];

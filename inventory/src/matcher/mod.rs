@@ -38,6 +38,9 @@ struct Route {
     op: u32,
     /// The full template: base path and the spec's path (shared with every record of it).
     template: Arc<str>,
+    /// The record's `spec`, `operation_id` and `template` members for a call that matched
+    /// it, written once here ([`Classification::names_json`]).
+    names_json: Arc<str>,
 }
 
 /// One (host, base path) and the templates under it.
@@ -113,6 +116,11 @@ impl Matcher {
                 .find(|o| names_spec(&o.spec, &spec.name));
             for op in spec.operations {
                 let op_idx = index(m.entries.len());
+                let names = RouteNames {
+                    spec: &spec.name,
+                    operation_id: op.operation_id.as_deref(),
+                    op: op_idx,
+                };
                 for base in apply_override(&op.servers, ovr) {
                     let mount = *mount_of.entry(base.clone()).or_insert_with(|| {
                         m.mounts.push(Mount {
@@ -124,7 +132,7 @@ impl Matcher {
                         });
                         index(m.mounts.len() - 1)
                     });
-                    m.add_route(mount, &op, op_idx);
+                    m.add_route(mount, &op, &names);
                 }
                 let operation_id = op.operation_id.as_deref().map(Arc::from);
                 m.entries.push(Entry {
@@ -141,7 +149,7 @@ impl Matcher {
 
     /// Put `op` into the trie of `mount` (a second operation at the same method and
     /// template stays out: the first spec wins).
-    fn add_route(&mut self, mount: u32, op: &Operation, op_idx: u32) {
+    fn add_route(&mut self, mount: u32, op: &Operation, names: &RouteNames<'_>) {
         let route = index(self.routes.len());
         let Some(mt) = self.mounts.get_mut(mount as usize) else {
             return;
@@ -153,7 +161,8 @@ impl Matcher {
                 format!("{}/{}", mt.base, op.path)
             };
             self.routes.push(Route {
-                op: op_idx,
+                op: names.op,
+                names_json: names.json(&template).into(),
                 template: template.into(),
             });
         }
@@ -313,6 +322,7 @@ impl Matcher {
             operation_index: route.map(|r| r.op as usize),
             operation_id: entry.and_then(|e| e.operation_id.as_ref()),
             template: route.map(|r| &r.template),
+            names_json: route.map(|r| &r.names_json),
             drift: op.map(|o| drift(o, req)).unwrap_or_default(),
         }
     }
@@ -339,8 +349,33 @@ impl Matcher {
             operation_index: None,
             operation_id: None,
             template,
+            names_json: None,
             drift: Drifts::new(),
         }
+    }
+}
+
+/// What names the route of an operation: its spec's name, its `operationId`, its index.
+struct RouteNames<'s> {
+    /// The spec's name as loaded.
+    spec: &'s str,
+    /// The operation's `operationId`.
+    operation_id: Option<&'s str>,
+    /// Index into [`Matcher::entries`].
+    op: u32,
+}
+
+impl RouteNames<'_> {
+    /// The `spec`, `operation_id` and `template` members of a record whose call matched the
+    /// route at `template`, as `serde_json` writes [`crate::ApiRecord`]'s.
+    fn json(&self, template: &str) -> String {
+        let quoted = |s: Option<&str>| serde_json::to_string(&s).unwrap_or_else(|_| "null".into());
+        format!(
+            "\"spec\":{},\"operation_id\":{},\"template\":{}",
+            quoted(Some(self.spec)),
+            quoted(self.operation_id),
+            quoted(Some(template)),
+        )
     }
 }
 

@@ -113,6 +113,9 @@ pub struct Classification<'m, 'a> {
     pub(crate) operation_id: Option<&'m Arc<str>>,
     /// The matched template: [`Self::template`].
     pub(crate) template: Option<&'m Arc<str>>,
+    /// For a matched operation, `spec`, `operation_id` and `template` as a record writes
+    /// them, made once per route ([`crate::ApiRecord::names_json`]).
+    pub(crate) names_json: Option<&'m Arc<str>>,
     /// How it strays from the operation (empty without one).
     pub drift: Drifts<'a>,
 }

@@ -649,3 +649,34 @@ proptest::proptest! {
         proptest::prop_assert!(c.operation.is_some() || c.drift.is_empty());
     }
 }
+
+#[test]
+fn a_matched_route_carries_its_names_as_the_record_writes_them() {
+    // Names that need escaping: a quote, a backslash, a control character, non-ASCII.
+    let yaml =
+        on_api("  /caf\u{e9}/{id}: {get: {operationId: \"say \\\"hi\\\" \\\\ \\t\"}, post: {}}\n");
+    let m = matcher(&[("specs/odd \"name\".yaml", &yaml)]);
+    for method in ["GET", "POST"] {
+        let c = m.classify(&req("api.example.com", method, "/caf\u{e9}/7"));
+        assert_eq!(c.status, ApiStatus::Documented, "{method}");
+        let record = crate::ApiRecord::new(&c, crate::AuthList::new());
+        let json = serde_json::to_string(&record).expect("a record serialises");
+        let members = record.names_json.get().expect("a matched route's names");
+        let after_reason = json
+            .split_once(",\"reason\":\"operation\",")
+            .map(|(_, rest)| rest)
+            .expect("reason before the names");
+        assert!(after_reason.starts_with(members), "{members} in {json}");
+        assert!(
+            after_reason[members.len()..].starts_with(",\"drift\":"),
+            "{json}"
+        );
+    }
+    // An unmatched call has no ready-made names: the writer writes the fields.
+    let c = m.classify(&req("api.example.com", "DELETE", "/caf\u{e9}/7"));
+    assert_eq!(c.status, ApiStatus::Shadow);
+    assert!(crate::ApiRecord::new(&c, crate::AuthList::new())
+        .names_json
+        .get()
+        .is_none());
+}

@@ -55,7 +55,7 @@ impl ApiClassify {
             content_type: r.headers.get("content-type"),
         };
         let c = self.matcher.classify(&req);
-        let auth = detect_auth(r.headers.iter().map(|(n, v)| (n, v.as_bytes())), query);
+        let auth = detect_auth(r.headers.iter_bytes(), query);
         let mut api = ApiRecord::new(&c, auth);
         if self.cfg.samples_schema(tx.client, tx.server, tx.depth) {
             api.request_schema = self.schema(&r.headers, &r.body, r.body_truncated);

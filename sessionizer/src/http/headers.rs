@@ -190,6 +190,18 @@ impl Headers {
         }
     }
 
+    /// `(name, value)` pairs as bytes: [`Self::iter`] without checking character boundaries
+    /// (the spans are on them), for readers that compare names and scan values as bytes.
+    pub fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let text = self.text.as_bytes();
+        self.spans.iter().map(move |s| {
+            (
+                text.get(s.name()).unwrap_or_default(),
+                text.get(s.value()).unwrap_or_default(),
+            )
+        })
+    }
+
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         let s = self.spans.iter().find(|s| self.is_named(s, name))?;
@@ -286,6 +298,12 @@ mod tests {
         assert_eq!(h.get("SET-COOKIE"), Some("x=1"));
         assert_eq!(h.get_all("set-cookie").collect::<Vec<_>>(), ["x=1", "y=2"]);
         assert_eq!(h.get("missing"), None);
+        let bytes: Vec<_> = h.iter_bytes().collect();
+        let text: Vec<_> = all
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        assert_eq!(bytes, text);
         let same: Headers = all.iter().copied().collect();
         assert_eq!(same, h);
     }

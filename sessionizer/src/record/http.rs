@@ -263,11 +263,72 @@ fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
     let mut o = Obj::open(out);
     write_str_known(o.key(key!("status")), api.status.as_str(), true);
     write_str_known(o.key(key!("reason")), api.reason.as_str(), true);
+    match api.names_json.get() {
+        Some(json) => {
+            debug_assert_eq!(
+                json,
+                names_json(api),
+                "the matcher's members are the fields'"
+            );
+            o.raw_members(json);
+        }
+        None => write_names(api, &mut o),
+    }
+    if api.drift.is_empty() {
+        o.key(key!("drift")).extend_from_slice(b"[]");
+    } else {
+        write_drift(&api.drift, o.key(key!("drift")));
+    }
+    let mut auth = Arr::open(o.key(key!("auth")));
+    for a in &api.auth {
+        // The scheme's object is written once, in the inventory crate (its test holds it to
+        // serde's); a name goes in before its closing brace.
+        let object = a.scheme.json_object().as_bytes();
+        let out = auth.item();
+        match &a.name {
+            None => out.extend_from_slice(object),
+            Some(name) => {
+                out.extend_from_slice(object.strip_suffix(b"}").unwrap_or(object));
+                out.extend_from_slice(b",\"name\":");
+                write_str(out, name);
+                out.push(b'}');
+            }
+        }
+    }
+    auth.close();
+    for (key, schema) in [
+        (key!("request_schema"), &api.request_schema),
+        (key!("response_schema"), &api.response_schema),
+    ] {
+        if let Some(schema) = schema {
+            write_schema(schema, o.key(key));
+        }
+    }
+    o.close();
+}
+
+/// The `spec`, `operation_id` and `template` members, from the fields.
+fn write_names(api: &ApiRecord, o: &mut Obj<'_>) {
     write_opt_str(o.key(key!("spec")), api.spec.as_deref());
     write_opt_str(o.key(key!("operation_id")), api.operation_id.as_deref());
     write_opt_str(o.key(key!("template")), api.template.as_deref());
-    let mut drift = Arr::open(o.key(key!("drift")));
-    for d in &api.drift {
+}
+
+/// [`write_names`]' members as a string: what [`ApiRecord::names_json`] must equal (checked
+/// in debug builds).
+fn names_json(api: &ApiRecord) -> String {
+    let mut out = Vec::new();
+    let mut o = Obj::open(&mut out);
+    write_names(api, &mut o);
+    o.close();
+    let s = String::from_utf8_lossy(&out);
+    s.get(1..s.len() - 1).unwrap_or_default().to_string()
+}
+
+/// The `drift` list, not empty.
+fn write_drift(list: &[DriftRecord], out: &mut Vec<u8>) {
+    let mut drift = Arr::open(out);
+    for d in list {
         let mut e = Obj::open(drift.item());
         match d {
             DriftRecord::UndocumentedQueryParam { name } => {
@@ -286,25 +347,6 @@ fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
         e.close();
     }
     drift.close();
-    let mut auth = Arr::open(o.key(key!("auth")));
-    for a in &api.auth {
-        let mut e = Obj::open(auth.item());
-        write_str_known(e.key(key!("scheme")), a.scheme.as_str(), true);
-        if let Some(name) = &a.name {
-            write_str(e.key(key!("name")), name);
-        }
-        e.close();
-    }
-    auth.close();
-    for (key, schema) in [
-        (key!("request_schema"), &api.request_schema),
-        (key!("response_schema"), &api.response_schema),
-    ] {
-        if let Some(schema) = schema {
-            write_schema(schema, o.key(key));
-        }
-    }
-    o.close();
 }
 
 /// A body's schema as `serde` writes [`BodySchema`] (the proptest below holds them equal):
@@ -456,7 +498,9 @@ pub fn write_json_tail<'h>(
 
 #[cfg(test)]
 mod tests {
-    use apitap_inventory::{infer_json, ApiReason, ApiStatus, AuthScheme, AuthSeen, Inference};
+    use apitap_inventory::{
+        infer_json, ApiReason, ApiStatus, AuthScheme, AuthSeen, Inference, NamesJson,
+    };
     use proptest::prelude::*;
 
     use super::*;
@@ -514,7 +558,10 @@ mod tests {
             proptest::sample::select(schemes),
             proptest::option::of("\\PC{0,8}"),
         )
-            .prop_map(|(scheme, name)| AuthSeen { scheme, name })
+            .prop_map(|(scheme, name)| AuthSeen {
+                scheme,
+                name: name.map(Into::into),
+            })
     }
 
     #[test]
@@ -546,18 +593,23 @@ mod tests {
             auth in proptest::collection::vec(auth(), 0..3),
             schemas in (any::<bool>(), any::<bool>()),
             bodies in (body_json(), body_json()),
+            spliced in any::<bool>(),
         ) {
-            let api = ApiRecord {
+            let mut api = ApiRecord {
                 status,
                 reason,
                 spec: names[0].as_deref().map(Into::into),
                 operation_id: names[1].as_deref().map(Into::into),
                 template: names[2].as_deref().map(Into::into),
                 drift,
-                auth,
+                auth: auth.into(),
                 request_schema: schemas.0.then(|| schema(&bodies.0)).flatten(),
                 response_schema: schemas.1.then(|| schema(&bodies.1)).flatten(),
+                names_json: Default::default(),
             };
+            if spliced {
+                api.names_json = NamesJson(Some(names_json(&api).into()));
+            }
             let mut ours = Vec::new();
             write_api(&api, &mut ours);
             prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&api).unwrap());

@@ -63,6 +63,16 @@ impl<'a> Obj<'a> {
         self.out
     }
 
+    /// Members written as JSON already (`"a":1,"b":null`), copied as they are.
+    #[inline]
+    pub(crate) fn raw_members(&mut self, json: &str) {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(json.as_bytes());
+    }
+
     /// A member whose name is not a constant (context parameters, endpoint names): written
     /// as a JSON string.
     #[inline]

@@ -445,16 +445,9 @@ mod tests {
     #[test]
     fn every_scheme_object_is_what_serde_writes() {
         use AuthScheme::*;
-        for scheme in [
-            BearerJwt,
-            Bearer,
-            Basic,
-            Digest,
-            OtherAuthorization,
-            ApiKey,
-            Cookie,
-            None,
-        ] {
+        #[rustfmt::skip]
+        let all = [BearerJwt, Bearer, Basic, Digest, OtherAuthorization, ApiKey, Cookie];
+        for scheme in all.into_iter().chain([None]) {
             let seen = AuthSeen {
                 scheme,
                 name: Option::None,

@@ -46,16 +46,24 @@ impl ApiClassify {
     fn classify(&self, tx: &Transaction) -> Option<ApiRecord> {
         let r = tx.request.as_ref()?;
         let (path, query) = split_target(&r.uri);
+        // One walk of the header fields: the authentication schemes, and on the way the
+        // `Host` and `Content-Type` the matcher reads (each was a walk of its own).
+        let mut read = MatcherHeaders::default();
+        let auth = detect_auth(
+            r.headers
+                .iter_bytes()
+                .inspect(|&(name, value)| read.note(name, value)),
+            query,
+        );
         let req = ApiRequest {
-            host: r.headers.get("host").or_else(|| target_authority(&r.uri)),
+            host: text(read.host).or_else(|| target_authority(&r.uri)),
             method: &r.method,
             path,
             query,
             status: tx.response.as_ref().map(|p| p.status),
-            content_type: r.headers.get("content-type"),
+            content_type: text(read.content_type),
         };
         let c = self.matcher.classify(&req);
-        let auth = detect_auth(r.headers.iter_bytes(), query);
         let mut api = ApiRecord::new(&c, auth);
         if self.cfg.samples_schema(tx.client, tx.server, tx.depth) {
             api.request_schema = self.schema(&r.headers, &r.body, r.body_truncated);
@@ -78,6 +86,36 @@ impl ApiClassify {
             Inference::Truncated | Inference::NotJson => None,
         }
     }
+}
+
+/// The header fields the matcher reads, each the first of its name.
+#[derive(Default)]
+struct MatcherHeaders<'h> {
+    /// `Host`.
+    host: Option<&'h [u8]>,
+    /// `Content-Type`.
+    content_type: Option<&'h [u8]>,
+}
+
+impl<'h> MatcherHeaders<'h> {
+    /// Keep the field `name: value` if it is one of them, not met before; the length picks
+    /// the one name to compare.
+    fn note(&mut self, name: &[u8], value: &'h [u8]) {
+        let (slot, wanted) = match name.len() {
+            4 => (&mut self.host, b"host".as_slice()),
+            12 => (&mut self.content_type, b"content-type".as_slice()),
+            _ => return,
+        };
+        if slot.is_none() && name.eq_ignore_ascii_case(wanted) {
+            *slot = Some(value);
+        }
+    }
+}
+
+/// A header value as text: header text is UTF-8 and fields start and end on character
+/// boundaries, so this fails only on a span the parser never makes.
+fn text(value: Option<&[u8]>) -> Option<&str> {
+    std::str::from_utf8(value?).ok()
 }
 
 /// Whether a media type is JSON (`application/json`, `application/problem+json`...).

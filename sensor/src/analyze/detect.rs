@@ -60,11 +60,10 @@ impl AttackScan {
     /// client), then the protocol anomalies'.
     fn scan(&mut self, tx: &Transaction, endpoint: Option<&str>, client: std::net::IpAddr) {
         self.findings.clear();
-        let gate = tx.response.as_ref().map(|r| &r.gate);
-        let read = match gate {
-            Some(GateVerdict::Declined) => Some(&[][..]),
-            Some(GateVerdict::Kept(note)) => note.get::<Vec<Finding>>().map(Vec::as_slice),
-            _ => None,
+        let read = match &tx.gate {
+            GateVerdict::Declined => Some(&[][..]),
+            GateVerdict::Kept(note) => note.get::<Vec<Finding>>().map(Vec::as_slice),
+            GateVerdict::NotAsked => None,
         };
         match (read.filter(|_| self.gate_findings_hold), &tx.request) {
             (Some(found), _) => self.findings.extend_from_slice(found),

@@ -1312,6 +1312,12 @@ fn emit(mut t: Txn, cx: &mut Ctx<'_>) {
     cx.stats.transactions += 1;
     if t.tx.request.is_some() && t.tx.response.is_none() {
         cx.stats.requests_without_response += 1;
+        // The gate read the request as it completed: its verdict is the reading detection
+        // takes. (No anomaly reaches a complete request without a response: a TCP anomaly
+        // goes to the message in progress on its side, or waits for the next.)
+        if let Some(v) = t.early_verdict.take() {
+            t.tx.gate = v;
+        }
     }
     // The one place `body_truncated` is set: whether the stored body is shorter than the
     // counted one, however the message ended (finished, or cut short by a protocol switch or
@@ -1382,8 +1388,9 @@ fn append_bounded(buf: &mut Vec<u8>, data: &[u8], max: usize) {
 /// the request's header fields and values from memory they had left. The verdict waits on
 /// the transaction for its response ([`gated_capture`]); a request that completes with an
 /// anomaly, or raises one before its response, keeps the body without asking, as before. A
-/// request whose response never comes (lost to the capture) was read for nothing: detection
-/// reads it again, as it reads every request not gated.
+/// request whose response never comes (lost to the capture) carries the verdict out on its
+/// transaction ([`emit`]), so that detection takes the gate's reading instead of reading it
+/// again.
 fn ask_gate_early(t: &mut Txn, cx: &mut Ctx<'_>) {
     // A response that began first (the server answered early) was kept without asking.
     if !cx.cfg.selected.gated_responses || !t.awaiting() {
@@ -1416,9 +1423,7 @@ fn gated_capture(t: &mut Txn, capture: usize, cx: &mut Ctx<'_>) -> usize {
         GateVerdict::Kept(_) => capture.max(sel.max_bytes),
         GateVerdict::Declined | GateVerdict::NotAsked => capture,
     };
-    if let Some(r) = t.tx.response.as_mut() {
-        r.gate = v;
-    }
+    t.tx.gate = v;
     capture
 }
 

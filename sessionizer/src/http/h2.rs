@@ -10,7 +10,7 @@
 
 use apitap_reassembly::Side;
 
-use super::transaction::{GateVerdict, Http2Info};
+use super::transaction::Http2Info;
 use super::{Request, Response, Transaction};
 use crate::http2::{
     self, H2Connection, H2Exchange, H2Request, H2Response, Http2Config, Http2Stats,
@@ -147,7 +147,6 @@ fn response_of(r: H2Response) -> Response {
         end_ts_us: r.end_ts_us,
         // HTTP/2 bodies are stored by `max_body_capture_bytes` alone, not selected.
         issues_ids: false,
-        gate: GateVerdict::NotAsked,
     }
 }
 

@@ -464,7 +464,7 @@ fn the_gate_decides_which_response_bodies_are_stored() {
         let what = format!("{target}, gate {gate}, early {early}");
         assert_eq!(resp.body, stored.as_bytes(), "{what}");
         assert_eq!(resp.body_bytes, 5, "{what}: counted whether or not stored");
-        let (name, noted) = match &resp.gate {
+        let (name, noted) = match &tx.gate {
             GateVerdict::Declined => ("declined", None),
             GateVerdict::Kept(n) => ("kept", n.get::<String>().map(String::as_str)),
             GateVerdict::NotAsked => ("not asked", None),
@@ -498,13 +498,38 @@ fn the_gate_reads_a_request_when_it_completes() {
         b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
     );
     let done = w.drain();
-    let resp = done
-        .first()
-        .and_then(|t| t.response.as_ref())
-        .expect("response");
+    let tx = done.first().expect("one transaction");
+    let resp = tx.response.as_ref().expect("response");
     assert_eq!(resp.body, b"error");
-    assert!(matches!(&resp.gate, GateVerdict::Kept(n) if n.get::<String>().is_some()));
+    assert!(matches!(&tx.gate, GateVerdict::Kept(n) if n.get::<String>().is_some()));
     assert_eq!(asked(), 1, "not asked again");
+}
+
+/// A request whose response never comes carries the gate's reading out on its transaction,
+/// for detection to take instead of reading the request again.
+#[test]
+fn a_request_without_response_carries_the_gates_verdict() {
+    for (target, note) in [("/attack", Some("/attack")), ("/clean", None)] {
+        let (mut w, count) = gated_wire(true);
+        let request = format!("POST {target} HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody");
+        w.send(1, Side::Client, request.as_bytes());
+        w.close(1);
+        let done = w.drain();
+        let tx = done.first().expect("one transaction");
+        assert!(tx.response.is_none(), "{target}");
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "{target}"
+        );
+        match (note, &tx.gate) {
+            (Some(note), GateVerdict::Kept(n)) => {
+                assert_eq!(n.get::<String>().map(String::as_str), Some(note));
+            }
+            (None, GateVerdict::Declined) => {}
+            (_, got) => panic!("{target}: {got:?}"),
+        }
+    }
 }
 
 /// A request found clean as it completed keeps its response's body after all when an anomaly
@@ -540,7 +565,7 @@ fn an_anomaly_after_the_early_verdict_keeps_the_response_body() {
     );
     let resp = tx.response.as_ref().expect("response");
     assert_eq!(resp.body, b"error");
-    assert!(matches!(&resp.gate, GateVerdict::Kept(n) if n.get::<String>().is_none()));
+    assert!(matches!(&tx.gate, GateVerdict::Kept(n) if n.get::<String>().is_none()));
     assert_eq!(asked(), 1, "not asked again");
 }
 
@@ -550,8 +575,9 @@ fn the_gate_reads_requests_whose_response_has_no_body() {
     w.send(1, Side::Client, b"GET /clean HTTP/1.1\r\n\r\n");
     w.send(1, Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n");
     let done = w.drain();
-    let resp = done.first().and_then(|t| t.response.as_ref());
-    assert_eq!(resp.map(|r| &r.gate), Some(&GateVerdict::Declined));
+    let tx = done.first().expect("one transaction");
+    assert!(tx.response.is_some());
+    assert_eq!(tx.gate, GateVerdict::Declined);
     assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
@@ -572,6 +598,6 @@ fn a_request_with_an_anomaly_keeps_its_response_body_without_asking() {
     assert!(!tx.anomalies.is_empty(), "{:?}", tx.anomalies);
     let resp = tx.response.as_ref().expect("response");
     assert_eq!(resp.body, b"error");
-    assert!(matches!(resp.gate, GateVerdict::Kept(_)));
+    assert!(matches!(tx.gate, GateVerdict::Kept(_)));
     assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 0);
 }

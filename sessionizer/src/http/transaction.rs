@@ -70,9 +70,6 @@ pub struct Response {
     /// objects are read by id, or a `201 Created`. Set whatever else keeps the body, so that
     /// a reader of ids reads the same responses whether or not detection stores every body.
     pub issues_ids: bool,
-    /// What the tracker's response gate (`ResponseGate`, attack detection's) said of this
-    /// response's body.
-    pub gate: GateVerdict,
 }
 
 /// Whether a response's body was stored because its request asked for it (the tracker's
@@ -161,6 +158,11 @@ pub struct Transaction {
     pub connect_authority: Option<Arc<str>>,
     /// The exchange was read from TLS application data decrypted with a key log (replay).
     pub decrypted: bool,
+    /// What the tracker's response gate (`ResponseGate`, attack detection's) said when it
+    /// read the request: whether the response's body was stored for it, and what it found.
+    /// Kept on the transaction, not its response, so that a request whose response never
+    /// came is not read again.
+    pub gate: GateVerdict,
 }
 
 /// What an HTTP/2 stream adds to its exchange.
@@ -222,6 +224,7 @@ impl Transaction {
             http2: None,
             connect_authority: None,
             decrypted: false,
+            gate: GateVerdict::NotAsked,
         }
     }
 

@@ -642,6 +642,7 @@ mod tests {
             http2: None,
             connect_authority: None,
             decrypted: false,
+            gate: crate::http::GateVerdict::NotAsked,
         }
     }
 

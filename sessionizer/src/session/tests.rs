@@ -107,6 +107,7 @@ fn tx(path: &str) -> TxB {
         http2: None,
         connect_authority: None,
         decrypted: false,
+        gate: crate::http::GateVerdict::NotAsked,
     })
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use apitap_exporters::{EventMeta, ExportError, ExportStats, Exporter};
 use apitap_reassembly::ConnId;
-use apitap_sessionizer::http::{Request, Response, Transaction};
+use apitap_sessionizer::http::{GateVerdict, Request, Response, Transaction};
 use apitap_sessionizer::record::{RecordConfig, RedactMode, Redactor};
 use apitap_sessionizer::session::config::BodyConfig;
 use apitap_sessionizer::session::{HashId, SessionHint, SessionSummary, TransactionId, TxSession};
@@ -110,6 +110,7 @@ impl Rig {
             http2: None,
             connect_authority: None,
             decrypted: false,
+            gate: GateVerdict::NotAsked,
         };
         let ts = TxSession {
             session_id: Some(HashId([sid; 16])),

@@ -47,12 +47,39 @@ pub fn apitap(args: &[&str]) -> Output {
         .expect("run apitap")
 }
 
-/// A scratch directory unique to this test process and `name`, emptied first.
-pub fn scratch(name: &str) -> PathBuf {
+/// A scratch directory unique to this test process and `name`, emptied first; removed when
+/// the returned guard is dropped, unless the test is failing (then it is kept to be read).
+pub fn scratch(name: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("apitap-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("create scratch dir");
-    d
+    Scratch(d)
+}
+
+/// A test's scratch directory ([`scratch`]): a path while it lives, gone after a passing
+/// test (test runs left one per test behind, some tens of megabytes each).
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// Result of one replay.

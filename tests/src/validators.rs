@@ -23,7 +23,8 @@ pub fn openapi(name: &str, yaml: &str) -> Option<Result<String, String>> {
             return None;
         }
     }
-    let file = scratch(&format!("openapi-{name}")).join(name);
+    let dir = scratch(&format!("openapi-{name}"));
+    let file = dir.join(name);
     std::fs::write(&file, yaml).expect("write the document");
     let out = Command::new("python3")
         .args([

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use apitap_tests::harness::{fixture, replay, replay_core, scratch, Replay};
+use apitap_tests::harness::{fixture, replay, replay_core, scratch, Replay, Scratch};
 use apitap_tests::records::anomalies;
 
 fn run(name: &str) -> Replay {
@@ -15,11 +15,13 @@ fn run(name: &str) -> Replay {
     r
 }
 
-/// A config file with the core settings and `extra` TOML.
-fn config(name: &str, extra: &str) -> PathBuf {
-    let path = scratch(name).join("apitap.toml");
+/// A config file with the core settings and `extra` TOML, in a scratch directory that lives
+/// as long as the guard returned with it.
+fn config(name: &str, extra: &str) -> (Scratch, PathBuf) {
+    let dir = scratch(name);
+    let path = dir.join("apitap.toml");
     std::fs::write(&path, format!("[session]\nenabled = false\n{extra}")).unwrap();
-    path
+    (dir, path)
 }
 
 /// What one record says: the URI and Host HTTP saw, the status, the anomalies.
@@ -116,7 +118,7 @@ fn conflicting_overlap_is_flagged_in_both_orders() {
 /// delivered, so a later differing copy goes unseen.
 #[test]
 fn the_checks_follow_their_config() {
-    let off = config("insertion-off", "[decode]\nverify_checksums = \"off\"\n");
+    let (_off_dir, off) = config("insertion-off", "[decode]\nverify_checksums = \"off\"\n");
     let p = fixture("insertion/bad-checksum-first-copy.pcap");
     let r = replay(&[p], &["--config", off.to_str().unwrap()]);
     assert_eq!(
@@ -124,7 +126,7 @@ fn the_checks_follow_their_config() {
         want("/index.html", "shop.example", &["retransmission_mismatch"])
     );
     assert_eq!(r.stats["decode"]["checksums"]["verified"], 0);
-    let none = config(
+    let (_none_dir, none) = config(
         "insertion-none",
         "[reassembly]\nmax_retained_bytes_per_stream = 0\n",
     );

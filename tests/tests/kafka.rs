@@ -82,7 +82,8 @@ fn alerts_topic(http: &str) -> String {
 
 /// A broker of the test's own on a free port, stopped when dropped.
 struct OwnBroker {
-    state: PathBuf,
+    /// Its state directory, removed after the broker is stopped (fields drop after `drop`).
+    state: apitap_tests::harness::Scratch,
     addr: String,
 }
 
@@ -115,7 +116,7 @@ impl Drop for OwnBroker {
         let _ = Command::new("bash")
             .arg(ctl())
             .arg("stop")
-            .env("APITAP_KAFKA_STATE", &self.state)
+            .env("APITAP_KAFKA_STATE", &*self.state)
             .output();
     }
 }

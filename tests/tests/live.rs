@@ -17,7 +17,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -327,7 +327,7 @@ fn read_records(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
+fn scratch_dir(name: &str) -> apitap_tests::harness::Scratch {
     apitap_tests::harness::scratch(name)
 }
 

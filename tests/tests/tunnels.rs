@@ -160,7 +160,8 @@ fn zeek_tunnel_cases_match_every_baseline_transaction() {
             .unwrap();
     // Zeek logs URIs as sent; apitap redacts secret-named query values (a signed URL's
     // `signature`) by default: compared without name-based redaction.
-    let raw = scratch("zeek-tunnels").join("raw.toml");
+    let dir = scratch("zeek-tunnels");
+    let raw = dir.join("raw.toml");
     std::fs::write(
         &raw,
         "[session]\nenabled = false\n[output.redact]\nnames = []\npatterns = []\n",

@@ -214,6 +214,13 @@ mod tests {
                 &[HostMismatch],
             ),
             (
+                "origin form with a URL in its query (an OAuth redirect)",
+                1,
+                "/authorize?redirect_uri=https://other.example/cb",
+                &[("Host", "a.example")],
+                &[],
+            ),
+            (
                 "absolute form, userinfo",
                 1,
                 "http://u:p@a.example/x",

@@ -4,21 +4,9 @@
 /// Split a request-target into path and query (RFC 9112 section 3.2): the absolute form loses
 /// its scheme and authority, the fragment (never sent by conforming clients) is dropped.
 pub fn split_target(uri: &str) -> (&str, Option<&str>) {
-    // The origin form (`/path?query`, nearly every request) has no scheme to look for.
-    let rest = if uri.starts_with('/') {
-        uri
-    } else {
-        match uri.find("://") {
-            Some(i)
-                if uri[..i]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
-            {
-                let after = &uri[i + 3..];
-                after.find(['/', '?']).map_or("", |j| &after[j..])
-            }
-            _ => uri,
-        }
+    let rest = match absolute_form(uri) {
+        Some(after) => after.find(['/', '?']).map_or("", |j| &after[j..]),
+        None => uri,
     };
     // The query runs from the first `?` to a `#`; a `#` before any `?` ends the path. Both are
     // ASCII, so a byte search finds char boundaries; memchr's scans a word or a vector at a
@@ -35,11 +23,27 @@ pub fn split_target(uri: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// What follows `scheme://` in an absolute-form target (RFC 9112 section 3.2.2), `None` for
+/// the other forms. The origin form (`/path?query`, nearly every request) is told by its first
+/// byte, not searched: its query may hold a URL (`/cb?next=https://other.example/`), whose
+/// authority is not the target's.
+fn absolute_form(uri: &str) -> Option<&str> {
+    if uri.starts_with('/') {
+        return None;
+    }
+    let i = uri.find("://")?;
+    let scheme = uri.get(..i)?;
+    scheme
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        .then(|| uri.get(i + 3..))
+        .flatten()
+}
+
 /// The host and port of an absolute-form target (`http://user@host:port/...`), if any: its
 /// authority without userinfo (RFC 3986 section 3.2), which never leaves the sensor.
 pub fn target_authority(uri: &str) -> Option<&str> {
-    let i = uri.find("://")?;
-    let after = &uri[i + 3..];
+    let after = absolute_form(uri)?;
     let authority = after.find(['/', '?', '#']).map_or(after, |j| &after[..j]);
     Some(without_userinfo(authority))
 }
@@ -78,6 +82,13 @@ mod tests {
         assert_eq!(target_authority("http://h:8080/p"), Some("h:8080"));
         assert_eq!(target_authority("/p"), None);
         assert_eq!(target_authority("http://u:p@h:1/x"), Some("h:1"));
+        // A URL in an origin-form target's query is not its authority.
+        assert_eq!(target_authority("/cb?next=https://other.example/x"), None);
+        assert_eq!(target_authority("a b://h/"), None);
+        assert_eq!(
+            split_target("/cb?next=https://o.example/x"),
+            ("/cb", Some("next=https://o.example/x"))
+        );
         assert_eq!(target_path("u:secret@h:443"), "h:443");
         assert_eq!(target_path("/a@b"), "/a@b");
     }

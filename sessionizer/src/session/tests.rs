@@ -1321,6 +1321,39 @@ fn max_duration_splits_into_linked_parts() {
     assert_eq!((out[0].part, out[0].reason), (2, Some(EndReason::Idle)));
 }
 
+/// A part after a split starts with its first transaction, which can come after another
+/// session started: the split that is due first still comes first (the first part's start
+/// was left in front of the later session's, and held its split back until its own).
+#[test]
+fn a_split_due_first_is_not_held_back_by_a_later_part() {
+    let mut cfg = timed();
+    cfg.update_interval_ms = 0;
+    let mut s = sz(&cfg);
+    let t0 = 1000 * SEC;
+    // `a` from 0 s, split at 60 s, its second part from 64 s; `b` from 62 s.
+    let a = (0..=55).step_by(5).chain([58]).chain((64..=119).step_by(5));
+    let mut events: Vec<(u64, &str)> = a.map(|t| (t, "sid=a")).collect();
+    events.extend((62..=117).step_by(5).map(|t| (t, "sid=b")));
+    events.sort_unstable();
+    let mut recs = Vec::new();
+    for (k, (t, cookie)) in events.into_iter().enumerate() {
+        let t = tx("/")
+            .cookie(cookie)
+            .at(t0 + t * SEC)
+            .id(1, k as u32 + 1)
+            .b();
+        s.expire(t.ts_us(), &mut recs);
+        s.observe(t.ts_us(), &t, &mut recs);
+    }
+    s.expire(t0 + 123 * SEC, &mut recs);
+    let splits: Vec<u64> = recs
+        .iter()
+        .filter(|r| r.reason == Some(EndReason::MaxDuration))
+        .map(|r| (r.ts_us - t0) / SEC)
+        .collect();
+    assert_eq!(splits, [60, 122], "a's first part, then b's");
+}
+
 #[test]
 fn lru_eviction_at_max_sessions() {
     let cfg = SessionConfig {

@@ -6,7 +6,7 @@ use crate::session::facts::ParamValue;
 use crate::session::stats::SessionStats;
 use crate::session::summary::{count_status, EndpointAgg, StatusKey};
 
-use super::{Session, Sessionizer, TxSession};
+use super::{Session, Sessionizer, TxSession, SPLIT};
 
 /// What folding one transaction into its session left out at a bound; added to
 /// [`SessionStats`] once per transaction.
@@ -52,10 +52,18 @@ impl Sessionizer {
     ) -> Dropped {
         let lim = self.limits.clone();
         let mut dropped = Dropped::default();
-        let s = self.session_mut(i);
-        if !s.started && s.part > 1 {
-            s.part_start_us = now;
+        let first_of_part = {
+            let s = self.session(i);
+            !s.started && s.part > 1
+        };
+        if first_of_part {
+            // A part after a split starts with its first transaction: later than the split
+            // put it in the split list, so it goes to the list's back again (`now` is the
+            // latest time yet), where the expiry's walk from the front expects it.
+            self.session_mut(i).part_start_us = now;
+            self.table.move_to_back(SPLIT, i);
         }
+        let s = self.session_mut(i);
         s.touch_us = now;
         s.dirty = true;
         let sum = &mut s.summary;

@@ -52,16 +52,21 @@ impl ApiClassify {
         let auth = detect_auth(
             r.headers
                 .iter_bytes()
-                .inspect(|&(name, value)| read.note(name, value)),
+                .enumerate()
+                .map(|(i, (name, value))| {
+                    read.note(i, name);
+                    (name, value)
+                }),
             query,
         );
+        let value = |i: Option<usize>| r.headers.value_at(i?);
         let req = ApiRequest {
-            host: text(read.host).or_else(|| target_authority(&r.uri)),
+            host: value(read.host).or_else(|| target_authority(&r.uri)),
             method: &r.method,
             path,
             query,
             status: tx.response.as_ref().map(|p| p.status),
-            content_type: text(read.content_type),
+            content_type: value(read.content_type),
         };
         let c = self.matcher.classify(&req);
         let mut api = ApiRecord::new(&c, auth);
@@ -88,34 +93,28 @@ impl ApiClassify {
     }
 }
 
-/// The header fields the matcher reads, each the first of its name.
+/// The header fields the matcher reads, each the first of its name, by their place.
 #[derive(Default)]
-struct MatcherHeaders<'h> {
+struct MatcherHeaders {
     /// `Host`.
-    host: Option<&'h [u8]>,
+    host: Option<usize>,
     /// `Content-Type`.
-    content_type: Option<&'h [u8]>,
+    content_type: Option<usize>,
 }
 
-impl<'h> MatcherHeaders<'h> {
-    /// Keep the field `name: value` if it is one of them, not met before; the length picks
+impl MatcherHeaders {
+    /// Note field `i`, named `name`, if it is one of them, not met before; the length picks
     /// the one name to compare.
-    fn note(&mut self, name: &[u8], value: &'h [u8]) {
+    fn note(&mut self, i: usize, name: &[u8]) {
         let (slot, wanted) = match name.len() {
             4 => (&mut self.host, b"host".as_slice()),
             12 => (&mut self.content_type, b"content-type".as_slice()),
             _ => return,
         };
         if slot.is_none() && name.eq_ignore_ascii_case(wanted) {
-            *slot = Some(value);
+            *slot = Some(i);
         }
     }
-}
-
-/// A header value as text: header text is UTF-8 and fields start and end on character
-/// boundaries, so this fails only on a span the parser never makes.
-fn text(value: Option<&[u8]>) -> Option<&str> {
-    std::str::from_utf8(value?).ok()
 }
 
 /// Whether a media type is JSON (`application/json`, `application/problem+json`...).
@@ -202,6 +201,23 @@ mod tests {
         ] {
             assert!(!is_json(no), "{no}");
         }
+    }
+
+    #[test]
+    fn the_matcher_reads_the_first_host_and_content_type_in_any_case() {
+        let mut read = MatcherHeaders::default();
+        let names = [
+            "Accept",
+            "HOST",
+            "Content-Type",
+            "Host",
+            "X-Content-Type",
+            "content-type",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            read.note(i, name.as_bytes());
+        }
+        assert_eq!((read.host, read.content_type), (Some(1), Some(2)));
     }
 
     #[test]

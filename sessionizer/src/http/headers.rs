@@ -202,6 +202,12 @@ impl Headers {
         })
     }
 
+    /// The value of field `i` (in wire order, as [`Self::iter_bytes`] counts) as text, for a
+    /// reader that found the field by its bytes.
+    pub fn value_at(&self, i: usize) -> Option<&str> {
+        self.text.get(self.spans.get(i)?.value())
+    }
+
     /// The value of the first field named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         let s = self.spans.iter().find(|s| self.is_named(s, name))?;
@@ -298,6 +304,8 @@ mod tests {
         assert_eq!(h.get("SET-COOKIE"), Some("x=1"));
         assert_eq!(h.get_all("set-cookie").collect::<Vec<_>>(), ["x=1", "y=2"]);
         assert_eq!(h.get("missing"), None);
+        assert_eq!(h.value_at(1), Some(all[1].1));
+        assert_eq!(h.value_at(all.len()), None);
         let bytes: Vec<_> = h.iter_bytes().collect();
         let text: Vec<_> = all
             .iter()

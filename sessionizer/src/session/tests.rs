@@ -1251,6 +1251,13 @@ fn timed() -> SessionConfig {
     }
 }
 
+/// A sessionizer with [`timed`]'s timeouts and no periodic updates.
+fn timed_without_updates() -> Sessionizer {
+    let mut cfg = timed();
+    cfg.update_interval_ms = 0;
+    sz(&cfg)
+}
+
 #[test]
 fn idle_timeout_ends_sessions() {
     let mut s = sz(&timed());
@@ -1281,9 +1288,7 @@ fn idle_timeout_ends_sessions() {
 
 #[test]
 fn max_duration_splits_into_linked_parts() {
-    let mut cfg = timed();
-    cfg.update_interval_ms = 0;
-    let mut s = sz(&cfg);
+    let mut s = timed_without_updates();
     let t0 = 1000 * SEC;
     let mut first = None;
     let mut recs = Vec::new();
@@ -1326,9 +1331,7 @@ fn max_duration_splits_into_linked_parts() {
 /// was left in front of the later session's, and held its split back until its own).
 #[test]
 fn a_split_due_first_is_not_held_back_by_a_later_part() {
-    let mut cfg = timed();
-    cfg.update_interval_ms = 0;
-    let mut s = sz(&cfg);
+    let mut s = timed_without_updates();
     let t0 = 1000 * SEC;
     // `a` from 0 s, split at 60 s, its second part from 64 s; `b` from 62 s.
     let a = (0..=55).step_by(5).chain([58]).chain((64..=119).step_by(5));

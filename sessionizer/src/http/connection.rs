@@ -1313,8 +1313,10 @@ fn emit(mut t: Txn, cx: &mut Ctx<'_>) {
     if t.tx.request.is_some() && t.tx.response.is_none() {
         cx.stats.requests_without_response += 1;
         // The gate read the request as it completed: its verdict is the reading detection
-        // takes. (No anomaly reaches a complete request without a response: a TCP anomaly
-        // goes to the message in progress on its side, or waits for the next.)
+        // takes. No TCP anomaly reaches a complete request without a response (one goes to
+        // the message in progress on its side, or waits for the next), and one marked after
+        // this (a flow evicted at the memory bound) leaves the bytes the gate read as they
+        // were.
         if let Some(v) = t.early_verdict.take() {
             t.tx.gate = v;
         }

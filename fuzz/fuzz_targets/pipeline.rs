@@ -41,7 +41,10 @@ struct Check {
 impl Exporter for Check {
     fn export(&mut self, meta: EventMeta<'_>, json: &[u8]) -> Result<(), ExportError> {
         assert!(
-            matches!(meta.kind, "http" | "session"),
+            matches!(
+                meta.kind,
+                "http" | "session" | "alert" | "websocket" | "tls"
+            ),
             "record kind {}",
             meta.kind
         );

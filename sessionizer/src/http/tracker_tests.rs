@@ -427,19 +427,32 @@ fn gated_wire(gate: bool) -> (Wire, std::sync::Arc<std::sync::atomic::AtomicUsiz
     (w, asked)
 }
 
+/// The gated wire's response: a body the gate decides on (`error`, 5 bytes).
+const ERROR_RESPONSE: &[u8] = b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror";
+
 /// One request with a body, then its response with a body; the finished transaction.
 fn exchange(w: &mut Wire, target: &str, response_first: bool) -> Transaction {
     let head = format!("POST {target} HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
-    let response = b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror";
     w.send(1, Side::Client, head.as_bytes());
     if response_first {
-        w.send(1, Side::Server, response);
+        w.send(1, Side::Server, ERROR_RESPONSE);
         w.send(1, Side::Client, b"body");
-    } else {
-        w.send(1, Side::Client, b"body");
-        w.send(1, Side::Server, response);
+        w.check();
+        return only(w);
     }
+    w.send(1, Side::Client, b"body");
     w.check();
+    answer(w)
+}
+
+/// [`ERROR_RESPONSE`] to the request on the wire; the finished transaction.
+fn answer(w: &mut Wire) -> Transaction {
+    w.send(1, Side::Server, ERROR_RESPONSE);
+    only(w)
+}
+
+/// The one transaction the wire finished.
+fn only(w: &mut Wire) -> Transaction {
     let mut done = w.drain();
     assert_eq!(done.len(), 1);
     done.remove(0)
@@ -492,13 +505,7 @@ fn the_gate_reads_a_request_when_it_completes() {
     assert_eq!(asked(), 0, "the request's body is still to come");
     w.send(1, Side::Client, b"body");
     assert_eq!(asked(), 1, "asked as the request completed");
-    w.send(
-        1,
-        Side::Server,
-        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
-    );
-    let done = w.drain();
-    let tx = done.first().expect("one transaction");
+    let tx = answer(&mut w);
     let resp = tx.response.as_ref().expect("response");
     assert_eq!(resp.body, b"error");
     assert!(matches!(&tx.gate, GateVerdict::Kept(n) if n.get::<String>().is_some()));
@@ -514,8 +521,7 @@ fn a_request_without_response_carries_the_gates_verdict() {
         let request = format!("POST {target} HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody");
         w.send(1, Side::Client, request.as_bytes());
         w.close(1);
-        let done = w.drain();
-        let tx = done.first().expect("one transaction");
+        let tx = only(&mut w);
         assert!(tx.response.is_none(), "{target}");
         assert_eq!(
             count.load(std::sync::atomic::Ordering::Relaxed),
@@ -552,13 +558,7 @@ fn an_anomaly_after_the_early_verdict_keeps_the_response_body() {
         from: Side::Server,
         kind: apitap_reassembly::TcpAnomaly::RetransmissionMismatch,
     });
-    w.send(
-        1,
-        Side::Server,
-        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
-    );
-    let done = w.drain();
-    let tx = done.first().expect("one transaction");
+    let tx = answer(&mut w);
     assert!(
         !tx.tcp_anomalies.is_empty(),
         "the anomaly is the transaction's"
@@ -588,13 +588,7 @@ fn a_request_with_an_anomaly_keeps_its_response_body_without_asking() {
     let head = "POST /clean HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n";
     w.send(1, Side::Client, head.as_bytes());
     w.send(1, Side::Client, b"4\r\nbody\r\n0\r\n\r\n");
-    w.send(
-        1,
-        Side::Server,
-        b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nerror",
-    );
-    let done = w.drain();
-    let tx = done.first().expect("one transaction");
+    let tx = answer(&mut w);
     assert!(!tx.anomalies.is_empty(), "{:?}", tx.anomalies);
     let resp = tx.response.as_ref().expect("response");
     assert_eq!(resp.body, b"error");

@@ -8,7 +8,7 @@
 pub mod alert;
 pub mod http;
 pub mod http2;
-pub(crate) mod prefetch;
+pub mod prefetch;
 pub mod record;
 pub mod session;
 mod text;

@@ -69,6 +69,13 @@ pub trait Stage: Send {
         records: &mut Records,
     ) -> Result<(), ExportError>;
 
+    /// A batch's transactions are about to come through [`Stage::transaction`], in order:
+    /// request the memory they will touch (only a hint: no result may depend on it).
+    /// `sessions` has found their sessions ([`Sessionizer::prefetch`]).
+    fn prefetch(&mut self, batch: &[Staged], sessions: Option<&Sessionizer>) {
+        let _ = (batch, sessions);
+    }
+
     /// Packet time reached `now_us` (a timeout check): run what is due.
     fn tick(&mut self, now_us: u64, records: &mut Records) -> Result<(), ExportError> {
         let _ = (now_us, records);
@@ -286,6 +293,9 @@ impl Output {
                 let Staged { facts, hint, .. } = it;
                 Some((facts.as_ref()?, hint))
             }));
+        }
+        for stage in &mut self.stages {
+            stage.prefetch(&batch.items, self.sessions.as_ref());
         }
         let StagedBatch {
             items,

@@ -495,6 +495,13 @@ impl Sessionizer {
         (self.now_us.saturating_sub(s.touch_us) < self.limits.idle_us).then_some(s.id)
     }
 
+    /// The id of the session part [`Self::prefetch`] found for a transaction (`hint`), for a
+    /// stage after the table to request its own state of that session ahead: the part the
+    /// transaction will most likely fall in (a split or a timeout may yet open another).
+    pub fn hinted_session(&self, hint: &SessionHint) -> Option<HashId> {
+        Some(self.table.get(hint.slot?)?.id)
+    }
+
     /// The per-session state of `ts`'s session, for an output stage after the table to add
     /// to; `None` without a session.
     pub fn state_mut(&mut self, ts: &TxSession) -> Option<&mut SessionSummary> {

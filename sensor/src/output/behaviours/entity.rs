@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use apitap_sessionizer::prefetch;
 use apitap_sessionizer::session::TransactionId;
 
 use super::state::{Distinct, HeapBytes, IdSet, Read, Ring};
@@ -264,6 +265,43 @@ impl Population {
             .filter(|(k, _)| *k != key)
             .map(|(_, t)| *t)
             .collect()
+    }
+}
+
+impl Objects {
+    /// Request the tracks (a batch's prefetch pass; their ids: [`Objects::prefetch_track`]).
+    #[inline]
+    pub fn prefetch(&self) {
+        prefetch::slice(&self.tracks);
+    }
+
+    /// Request the ids of endpoint `fp`'s track, once the tracks have arrived.
+    #[inline]
+    pub fn prefetch_track(&self, fp: u64) {
+        if let Some(t) = self.tracks.iter().find(|t| t.endpoint_fp == fp) {
+            t.ids.prefetch();
+        }
+    }
+}
+
+impl SessionState {
+    /// Request the memory a transaction's update reads beyond the entry: the endpoints, the
+    /// issued ids and the object tracks (a batch's prefetch pass).
+    #[inline]
+    pub fn prefetch(&self) {
+        self.activity.endpoints.prefetch();
+        self.known.prefetch();
+        self.objects.prefetch();
+    }
+}
+
+impl ClientState {
+    /// Request the memory a transaction's update reads beyond the entry: the endpoints and
+    /// the object tracks (a batch's prefetch pass).
+    #[inline]
+    pub fn prefetch(&self) {
+        self.activity.endpoints.prefetch();
+        self.objects.prefetch();
     }
 }
 

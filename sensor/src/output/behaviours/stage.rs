@@ -10,7 +10,7 @@ use apitap_sessionizer::alert::Alert;
 use apitap_sessionizer::http::target::split_target;
 use apitap_sessionizer::http::{Response, Transaction};
 use apitap_sessionizer::session::config::BodyConfig;
-use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSession};
+use apitap_sessionizer::session::{body, context, HashId, Sessionizer, TransactionId, TxSession};
 
 use super::config::{BehavioursConfig, Statistic};
 use super::credential_stuffing::Scope as LoginScope;
@@ -112,6 +112,11 @@ pub struct Behaviours {
     id_segments: hashbrown::HashMap<u64, Option<usize>, foldhash::fast::FixedState>,
     /// Transactions since the byte account was last brought up to date.
     unaccounted: u32,
+    /// What the prefetch pass found for each transaction of the batch, in order (reused);
+    /// `None` for one without facts.
+    prefetched: Vec<Option<Prefetched>>,
+    /// The entry of `prefetched` for the next transaction.
+    next_prefetched: usize,
     /// Counters.
     stats: BehaviourStats,
 }
@@ -135,6 +140,8 @@ impl Behaviours {
             endpoints: Lru::new(cfg.max_endpoints),
             id_segments: hashbrown::HashMap::default(),
             unaccounted: 0,
+            prefetched: Vec::new(),
+            next_prefetched: 0,
             stats: BehaviourStats::default(),
             cfg: cfg.clone(),
         }
@@ -313,13 +320,68 @@ impl Stage for Behaviours {
         session: Option<SessionCx<'_>>,
         records: &mut Records,
     ) -> Result<(), ExportError> {
-        let done = self.update(now_us, item, session, records);
+        let hint = self.prefetched.get(self.next_prefetched).copied().flatten();
+        self.next_prefetched += 1;
+        let done = self.update(now_us, item, session, hint, records);
         self.unaccounted += 1;
         if self.unaccounted >= ACCOUNT_EVERY_TRANSACTIONS {
             self.unaccounted = 0;
             self.account();
         }
         done
+    }
+
+    /// The sessions', clients' and endpoints' entries first, then (arrived by then) what
+    /// they own that the update searches, then the transaction's object track's ids:
+    /// thousands of entities do not fit in the caches, and touched one transaction after the
+    /// other each miss waited for the one before.
+    fn prefetch(&mut self, batch: &[Staged], sessions: Option<&Sessionizer>) {
+        let mut keys = std::mem::take(&mut self.prefetched);
+        keys.clear();
+        self.next_prefetched = 0;
+        for item in batch {
+            let key = item.facts.as_ref().map(|facts| Prefetched {
+                session: sessions
+                    .and_then(|s| s.hinted_session(&item.hint))
+                    .map(|id| (id, None)),
+                client: (facts.client_ip(), None),
+                endpoint: facts.endpoint().map(|e| fingerprint(e.as_bytes())),
+            });
+            if let Some(k) = &key {
+                if let Some((id, _)) = &k.session {
+                    self.sessions.prefetch(id);
+                }
+                self.clients.prefetch(&k.client.0);
+                if let Some(fp) = &k.endpoint {
+                    self.endpoints.prefetch(fp);
+                }
+            }
+            keys.push(key);
+        }
+        for k in keys.iter_mut().flatten() {
+            if let Some((id, slot)) = &mut k.session {
+                *slot = self.sessions.find(id);
+                if let Some(s) = slot.and_then(|at| self.sessions.peek_at(at)) {
+                    s.prefetch();
+                }
+            }
+            k.client.1 = self.clients.find(&k.client.0);
+            if let Some(c) = k.client.1.and_then(|at| self.clients.peek_at(at)) {
+                c.prefetch();
+            }
+        }
+        for k in keys.iter().flatten() {
+            let Some(fp) = k.endpoint else {
+                continue;
+            };
+            let session = k.session.and_then(|(_, at)| self.sessions.peek_at(at?));
+            let client = k.client.1.and_then(|at| self.clients.peek_at(at));
+            let objects = [session.map(|s| &s.objects), client.map(|c| &c.objects)];
+            for o in objects.into_iter().flatten() {
+                o.prefetch_track(fp);
+            }
+        }
+        self.prefetched = keys;
     }
 
     fn add_stats(&self, stats: &mut OutputStats) {
@@ -377,6 +439,7 @@ impl Behaviours {
         now_us: u64,
         item: &Staged,
         session: Option<SessionCx<'_>>,
+        hint: Option<Prefetched>,
         records: &mut Records,
     ) -> Result<(), ExportError> {
         let mut cx = session;
@@ -400,9 +463,12 @@ impl Behaviours {
         let mut found: Vec<Found> = Vec::new();
         let population = self.population(&obs);
         if let Some((id, credential)) = obs.session {
-            self.session_kinds(&obs, &item.tx, id, credential, population, &mut found);
+            let slot = hint.and_then(|h| h.session).and_then(|(_, slot)| slot);
+            let entity = (id, slot);
+            self.session_kinds(&obs, &item.tx, entity, credential, population, &mut found);
         }
-        self.client_kinds(&obs, population, &mut found);
+        let client_at = hint.and_then(|h| h.client.1);
+        self.client_kinds(&obs, client_at, population, &mut found);
         self.user_kinds(&obs, &mut found);
         if found.is_empty() {
             return Ok(());
@@ -449,14 +515,14 @@ impl Behaviours {
         &mut self,
         obs: &Obs<'_>,
         tx: &Transaction,
-        id: HashId,
+        (id, slot): (HashId, Option<u32>),
         credential: bool,
         population: Estimate,
         found: &mut Vec<Found>,
     ) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
-        let s = self.sessions.touch(id);
+        let s = self.sessions.touch_at(id, slot);
         s.activity.add(obs.endpoint.map(|(_, fp)| fp));
         // Owned before this response is read: an object's own body names its id. A `201`
         // made the object it names.
@@ -514,10 +580,16 @@ impl Behaviours {
 
     /// The kinds that look at the client address and the User-Agent: `scraping`,
     /// `enumeration`, `credential_stuffing`.
-    fn client_kinds(&mut self, obs: &Obs<'_>, population: Estimate, found: &mut Vec<Found>) {
+    fn client_kinds(
+        &mut self,
+        obs: &Obs<'_>,
+        slot: Option<u32>,
+        population: Estimate,
+        found: &mut Vec<Found>,
+    ) {
         let cfg = &self.cfg;
         let stats = &mut self.stats;
-        let c = self.clients.touch(obs.client);
+        let c = self.clients.touch_at(obs.client, slot);
         c.activity.add(obs.endpoint.map(|(_, fp)| fp));
         read_objects(
             cfg,
@@ -593,6 +665,18 @@ impl Behaviours {
         self.stats.volume_values_dropped += dropped;
         found.extend(f);
     }
+}
+
+/// The entities a transaction of a batch will touch, as its prefetch pass found them: each
+/// key with the slot its entry held then (a hint for [`Lru::touch_at`]).
+#[derive(Clone, Copy, Debug)]
+struct Prefetched {
+    /// Its session's part, as the session table found it.
+    session: Option<(HashId, Option<u32>)>,
+    /// Its client.
+    client: (IpAddr, Option<u32>),
+    /// Its endpoint's fingerprint.
+    endpoint: Option<u64>,
 }
 
 /// What `bola` needs to know about a session's read.

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 
+use apitap_sessionizer::prefetch;
 use apitap_sessionizer::session::TransactionId;
 use apitap_table::{Keyed, SlabTable};
 
@@ -85,9 +86,39 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
         }
     }
 
+    /// Request the slots that may hold `key`'s entry (a batch's prefetch pass, before its
+    /// touches; only a hint).
+    #[inline]
+    pub fn prefetch(&self, key: &K) {
+        self.table.candidates(key, |slot| {
+            prefetch::bytes(slot, std::mem::size_of::<Option<Slot<K, V>>>())
+        });
+    }
+
+    /// The slot of `key`'s entry when held, without touching it: a prefetch pass's hint for
+    /// [`Lru::touch_at`].
+    #[inline]
+    pub fn find(&self, key: &K) -> Option<u32> {
+        self.table.find(key)
+    }
+
+    /// The state in `slot` (from [`Lru::find`]), without touching it.
+    #[inline]
+    pub fn peek_at(&self, slot: u32) -> Option<&V> {
+        Some(&self.table.get(slot)?.value)
+    }
+
     /// The state of `key`, created (empty) when absent, and marked most recently touched.
     pub fn touch(&mut self, key: K) -> &mut V {
-        let slot = match self.table.find(&key) {
+        self.touch_at(key, None)
+    }
+
+    /// [`Lru::touch`], looking in `hint` first (a slot [`Lru::find`] gave for `key` earlier:
+    /// used only while it still holds `key`, so a stale hint costs a lookup, never a wrong
+    /// entry).
+    pub fn touch_at(&mut self, key: K, hint: Option<u32>) -> &mut V {
+        let hinted = hint.filter(|&s| self.table.get(s).is_some_and(|e| e.key == key));
+        let slot = match hinted.or_else(|| self.table.find(&key)) {
             Some(s) => {
                 self.table.move_to_back(0, s);
                 s
@@ -255,6 +286,15 @@ impl IdSet {
             Insert::Seen
         } else {
             Insert::Full
+        }
+    }
+
+    /// Request the values a search will read (a sorted set's; a hash set's one probe is
+    /// left to its lookup).
+    #[inline]
+    pub fn prefetch(&self) {
+        if let IdRepr::Sorted(v) = &self.repr {
+            prefetch::slice(v);
         }
     }
 
@@ -679,6 +719,27 @@ mod tests {
         assert_eq!(*t.touch(1), 10);
         assert_eq!(*t.touch(2), 0, "2 was forgotten: it starts over");
         assert_eq!(t.evicted, 2);
+    }
+
+    /// A prefetch pass's slot is only a hint: once its entry is forgotten and the slot taken
+    /// by another key, touching the first key by it makes the first key's entry again, never
+    /// returns the slot's new one, and keeps the LRU order.
+    #[test]
+    fn a_stale_slot_hint_is_looked_past() {
+        let mut t: Lru<u32, u64> = Lru::new(3);
+        *t.touch(1) = 10;
+        let hint = t.find(&1);
+        assert_eq!(hint.and_then(|s| t.peek_at(s)), Some(&10));
+        assert_eq!(*t.touch_at(1, hint), 10, "a fresh hint finds its entry");
+        *t.touch(2) = 20;
+        *t.touch(3) = 30;
+        *t.touch(4) = 40; // forgets 1: 4 takes its slot
+        assert_eq!(t.find(&4), hint);
+        assert_eq!(*t.touch_at(1, hint), 0, "1 was forgotten: it starts over");
+        assert_eq!(t.evicted, 2, "and 2, the oldest, made room for it");
+        assert_eq!(*t.touch_at(4, hint), 40, "the slot's own key");
+        *t.touch(5) = 50; // forgets 3, the oldest
+        assert_eq!((*t.touch(4), *t.touch(1), *t.touch(3)), (40, 0, 0));
     }
 
     #[test]

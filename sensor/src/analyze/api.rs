@@ -11,14 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use apitap_inventory::{
-    detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, AuthSeen, BodySchema, ClassKey,
-    Inference, Matcher, MembersJson, Spec,
+    detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, AuthSeen, BearerShape, BodySchema,
+    ClassKey, Inference, Matcher, MembersJson, Spec,
 };
 use apitap_sessionizer::http::target::{split_target, target_authority};
 use apitap_sessionizer::http::{Headers, Transaction};
 use apitap_sessionizer::record::api_members_json;
 use apitap_sessionizer::session::body;
 use apitap_sessionizer::session::config::BodyConfig;
+use apitap_sessionizer::session::TxFacts;
 use hashbrown::HashTable;
 
 use super::Analyzer;
@@ -48,8 +49,9 @@ impl ApiClassify {
         }
     }
 
-    /// The `api` object of `tx`; `None` without a request.
-    fn classify(&mut self, tx: &Transaction) -> Option<ApiRecord> {
+    /// The `api` object of `tx`; `None` without a request. `bearer` is the shape of its
+    /// bearer token when the session facts judged it.
+    fn classify(&mut self, tx: &Transaction, bearer: Option<BearerShape>) -> Option<ApiRecord> {
         let r = tx.request.as_ref()?;
         let (path, query) = split_target(&r.uri);
         // One walk of the header fields: the authentication schemes, and on the way the
@@ -64,6 +66,7 @@ impl ApiClassify {
                     (name, value)
                 }),
             query,
+            bearer,
         );
         let value = |i: Option<usize>| r.headers.value_at(i?);
         let req = ApiRequest {
@@ -194,7 +197,8 @@ impl Analyzer for ApiClassify {
     fn analyze(&mut self, batch: &mut StagedBatch) {
         for item in batch.items.iter_mut().filter(|i| i.api.is_none()) {
             // Made in its place: a record moved is a copy of all its bytes.
-            item.api = self.classify(&item.tx);
+            let bearer = item.facts.as_ref().and_then(TxFacts::bearer_shape);
+            item.api = self.classify(&item.tx, bearer);
             // The spec's template names the endpoint in the session and for the analyses
             // after this one.
             let template = item.api.as_ref().and_then(|a| a.template.as_ref());

@@ -122,7 +122,7 @@ enum HeaderRole {
 /// names to compare: most headers of a request (`Host`, `User-Agent`, `Accept-Encoding`...)
 /// have a length no candidate has and cost one comparison.
 fn header_role(name: &[u8]) -> Option<HeaderRole> {
-    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
+    let is = |candidate: &str| crate::ascii::eq_lower(name, candidate.as_bytes());
     let api_key = |candidate: &str| is(candidate).then_some(HeaderRole::ApiKey);
     match name.len() {
         6 if is("cookie") => Some(HeaderRole::Cookie),

@@ -11,6 +11,7 @@
 //! See docs/api-inventory.md.
 
 pub mod aggregate;
+pub mod ascii;
 pub mod auth;
 pub mod config;
 pub mod diff;

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use apitap_inventory::ascii::eq_lower;
 use apitap_inventory::{
     detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, AuthSeen, BearerShape, BodySchema,
     ClassKey, Inference, Matcher, MembersJson, Spec,
@@ -177,7 +178,7 @@ impl MatcherHeaders {
             12 => (&mut self.content_type, b"content-type".as_slice()),
             _ => return,
         };
-        if slot.is_none() && name.eq_ignore_ascii_case(wanted) {
+        if slot.is_none() && eq_lower(name, wanted) {
             *slot = Some(i);
         }
     }

@@ -77,7 +77,11 @@ mod tests {
             ("Host", "hosts", false),
         ];
         for (name, lower_name, want) in table {
-            assert_eq!(eq_lower(name.as_bytes(), lower_name.as_bytes()), want, "{name}");
+            assert_eq!(
+                eq_lower(name.as_bytes(), lower_name.as_bytes()),
+                want,
+                "{name}"
+            );
         }
     }
 
@@ -106,5 +110,4 @@ mod tests {
             );
         }
     }
-
 }

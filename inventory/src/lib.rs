@@ -22,7 +22,9 @@ pub mod schema;
 pub mod spec;
 
 pub use aggregate::{render_table, Aggregator, Inventory};
-pub use auth::{detect_auth, looks_like_jwt, AuthList, AuthName, AuthScheme, AuthSeen, BearerShape};
+pub use auth::{
+    detect_auth, looks_like_jwt, AuthList, AuthName, AuthScheme, AuthSeen, BearerShape,
+};
 pub use config::{ApiConfig, ApiConfigError, SpecOverride, SCHEMA_FIRST_PER_CONNECTION};
 pub use diff::{diff, render_diff, SpecDiff};
 pub use matcher::{ApiReason, ApiRequest, ApiStatus, ClassKey, Classification, Drift, Matcher};

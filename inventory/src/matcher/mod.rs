@@ -345,7 +345,9 @@ impl Matcher {
             operation: None,
             operation_index: None,
             operation_id: None,
-            template: route.and_then(|r| self.routes.get(r as usize)).map(|r| &r.template),
+            template: route
+                .and_then(|r| self.routes.get(r as usize))
+                .map(|r| &r.template),
             key: ClassKey {
                 status,
                 reason,

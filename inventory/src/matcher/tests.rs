@@ -667,13 +667,19 @@ fn equal_keys_name_the_same_spec_operation_and_template() {
         ("api.example.com", "GET", "/nowhere"),
         ("other.example.com", "GET", "/users/1"),
     ];
-    let names = |c: &Classification<'_, '_>| {
-        (c.status, c.reason, c.spec(), c.operation_id(), c.template())
-    };
+    let names =
+        |c: &Classification<'_, '_>| (c.status, c.reason, c.spec(), c.operation_id(), c.template());
     for a in calls {
         for b in calls {
-            let (ca, cb) = (m.classify(&req(a.0, a.1, a.2)), m.classify(&req(b.0, b.1, b.2)));
-            assert_eq!(ca.key() == cb.key(), names(&ca) == names(&cb), "{a:?} {b:?}");
+            let (ca, cb) = (
+                m.classify(&req(a.0, a.1, a.2)),
+                m.classify(&req(b.0, b.1, b.2)),
+            );
+            assert_eq!(
+                ca.key() == cb.key(),
+                names(&ca) == names(&cb),
+                "{a:?} {b:?}"
+            );
         }
     }
 }

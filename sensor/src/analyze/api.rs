@@ -354,7 +354,11 @@ mod tests {
             assert!(memo.members(key, &api).contains(&name));
             assert!(memo.table.len() <= MAX_REMEMBERED_MEMBERS);
         }
-        assert_eq!(memo.table.len(), 1, "emptied at the bound, then the last one");
+        assert_eq!(
+            memo.table.len(),
+            1,
+            "emptied at the bound, then the last one"
+        );
     }
 
     #[test]

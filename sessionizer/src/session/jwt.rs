@@ -11,8 +11,8 @@ use std::sync::{Arc, OnceLock};
 
 use std::hash::BuildHasher;
 
-use hashbrown::{HashMap, HashTable};
 use apitap_inventory::BearerShape;
+use hashbrown::{HashMap, HashTable};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use smallvec::SmallVec;

@@ -667,8 +667,17 @@ fn equal_keys_name_the_same_spec_operation_and_template() {
         ("api.example.com", "GET", "/nowhere"),
         ("other.example.com", "GET", "/users/1"),
     ];
-    let names =
-        |c: &Classification<'_, '_>| (c.status, c.reason, c.spec(), c.operation_id(), c.template());
+    /// What a record names.
+    type Names<'m> = (
+        ApiStatus,
+        ApiReason,
+        Option<&'m str>,
+        Option<&'m str>,
+        Option<&'m str>,
+    );
+    fn names<'m>(c: &Classification<'m, '_>) -> Names<'m> {
+        (c.status, c.reason, c.spec(), c.operation_id(), c.template())
+    }
     for a in calls {
         for b in calls {
             let (ca, cb) = (

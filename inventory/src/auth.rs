@@ -122,7 +122,7 @@ enum HeaderRole {
 /// names to compare: most headers of a request (`Host`, `User-Agent`, `Accept-Encoding`...)
 /// have a length no candidate has and cost one comparison.
 fn header_role(name: &[u8]) -> Option<HeaderRole> {
-    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
+    let is = |candidate: &str| crate::ascii::eq_lower(name, candidate.as_bytes());
     let api_key = |candidate: &str| is(candidate).then_some(HeaderRole::ApiKey);
     match name.len() {
         6 if is("cookie") => Some(HeaderRole::Cookie),
@@ -137,11 +137,36 @@ fn header_role(name: &[u8]) -> Option<HeaderRole> {
     }
 }
 
+/// The shape of a bearer token (`Authorization: Bearer <token>`, the token not empty), as a
+/// reader that met the token before judged it with [`looks_like_jwt`]: the session facts
+/// judge each distinct token once, where they cache its claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BearerShape {
+    /// A JWS compact serialisation: [`AuthScheme::BearerJwt`].
+    Jwt,
+    /// Anything else: [`AuthScheme::Bearer`].
+    Opaque,
+}
+
+impl BearerShape {
+    /// The shape of `token` (a bearer token, not empty).
+    pub fn of(token: &[u8]) -> BearerShape {
+        if looks_like_jwt(token) {
+            BearerShape::Jwt
+        } else {
+            BearerShape::Opaque
+        }
+    }
+}
+
 /// The schemes of a request: its headers (raw name, raw value) and its raw query. Never
-/// empty: `none` when nothing was found.
+/// empty: `none` when nothing was found. `first_bearer` is the shape of the bearer token of
+/// the first `Authorization` field, when a reader judged it already (the field is then not
+/// read again); `None` has every field read.
 pub fn detect_auth<'h>(
     headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
     query: Option<&str>,
+    mut first_bearer: Option<BearerShape>,
 ) -> AuthList {
     let mut out = AuthList::new();
     let mut push = |seen: AuthSeen| {
@@ -152,7 +177,10 @@ pub fn detect_auth<'h>(
     for (name, value) in headers {
         match header_role(name) {
             None => {}
-            Some(HeaderRole::Authorization) => push(authorization(value)),
+            Some(HeaderRole::Authorization) => push(match first_bearer.take() {
+                Some(shape) => bearer(shape),
+                None => authorization(value),
+            }),
             Some(HeaderRole::Cookie) => push(cookie(value)),
             Some(HeaderRole::ApiKey) => push(named_bytes(AuthScheme::ApiKey, name)),
         }
@@ -201,11 +229,7 @@ fn authorization(value: &[u8]) -> AuthSeen {
     };
     let scheme_is = |s: &str| scheme.eq_ignore_ascii_case(s.as_bytes());
     let kind = if scheme_is("bearer") {
-        if looks_like_jwt(rest) {
-            AuthScheme::BearerJwt
-        } else {
-            AuthScheme::Bearer
-        }
+        return bearer(BearerShape::of(rest));
     } else if scheme_is("basic") {
         AuthScheme::Basic
     } else if scheme_is("digest") {
@@ -222,13 +246,22 @@ fn authorization(value: &[u8]) -> AuthSeen {
     }
 }
 
+/// The scheme of a bearer token of shape `shape`.
+fn bearer(shape: BearerShape) -> AuthSeen {
+    let scheme = match shape {
+        BearerShape::Jwt => AuthScheme::BearerJwt,
+        BearerShape::Opaque => AuthScheme::Bearer,
+    };
+    AuthSeen { scheme, name: None }
+}
+
 /// A JWS compact serialisation's shape (RFC 7515 section 7.1): three base64url parts, the
 /// first a JSON object (`eyJ` is `{"` encoded).
 ///
 /// One branch-free pass over the token's alphabet, which the compiler turns into vector code
 /// (16 bytes a step), and vector searches for its dots: a bearer token is checked on every
 /// request that carries one, and tokens are hundreds of bytes.
-fn looks_like_jwt(token: &[u8]) -> bool {
+pub fn looks_like_jwt(token: &[u8]) -> bool {
     if !token.starts_with(b"eyJ") {
         return false;
     }
@@ -283,6 +316,7 @@ mod tests {
         detect_auth(
             headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
             query,
+            None,
         )
         .into_iter()
         .map(|a| match a.name {
@@ -434,11 +468,16 @@ mod tests {
         let got = detect_auth(
             [(b"Cookie".as_slice(), format!("{long}=1").as_bytes())],
             None,
+            None,
         );
         let name = got[0].name.as_ref().expect("a cookie name");
         assert_eq!(name.len(), MAX_AUTH_NAME_BYTES);
         assert!(!got.spilled(), "two schemes fit in place");
-        let short = detect_auth([(b"Cookie".as_slice(), b"session=1".as_slice())], None);
+        let short = detect_auth(
+            [(b"Cookie".as_slice(), b"session=1".as_slice())],
+            None,
+            None,
+        );
         assert!(!short[0].name.as_ref().expect("a name").is_heap_allocated());
     }
 
@@ -457,6 +496,50 @@ mod tests {
             assert_eq!(
                 serde_json::to_value(scheme).expect("a name"),
                 scheme.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_bearer_token_judged_before_is_not_read_again() {
+        let headers = [
+            ("Authorization", "Bearer not-read"),
+            ("Authorization", "Basic YWxpY2U6c2VjcmV0"),
+        ];
+        let pairs = || headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+        let schemes = |shape| {
+            detect_auth(pairs(), None, Some(shape))
+                .iter()
+                .map(|a| a.scheme)
+                .collect::<Vec<_>>()
+        };
+        // The shape stands for the first field; the second is read.
+        assert_eq!(
+            schemes(BearerShape::Jwt),
+            [AuthScheme::BearerJwt, AuthScheme::Basic]
+        );
+        assert_eq!(
+            schemes(BearerShape::Opaque),
+            [AuthScheme::Bearer, AuthScheme::Basic]
+        );
+    }
+
+    proptest::proptest! {
+        /// A bearer token's shape judged by [`BearerShape::of`] (as the session facts do)
+        /// gives the schemes that reading the field gives.
+        #[test]
+        fn a_judged_bearer_token_gives_what_reading_it_gives(
+            token in "(eyJ)?[a-zA-Z0-9_.+-]{1,12}",
+            ows in "[ \t]{0,2}",
+            second in proptest::option::of("(Bearer|Basic) [a-zA-Z0-9.]{1,6}"),
+        ) {
+            let first = format!("Bearer {ows}{token}{ows}");
+            let mut headers = vec![("Authorization".to_string(), first)];
+            headers.extend(second.map(|v| ("authorization".to_string(), v)));
+            let pairs = || headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+            proptest::prop_assert_eq!(
+                detect_auth(pairs(), None, Some(BearerShape::of(token.as_bytes()))),
+                detect_auth(pairs(), None, None)
             );
         }
     }

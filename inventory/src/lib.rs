@@ -11,6 +11,7 @@
 //! See docs/api-inventory.md.
 
 pub mod aggregate;
+pub mod ascii;
 pub mod auth;
 pub mod config;
 pub mod diff;
@@ -21,11 +22,13 @@ pub mod schema;
 pub mod spec;
 
 pub use aggregate::{render_table, Aggregator, Inventory};
-pub use auth::{detect_auth, AuthList, AuthName, AuthScheme, AuthSeen};
+pub use auth::{
+    detect_auth, looks_like_jwt, AuthList, AuthName, AuthScheme, AuthSeen, BearerShape,
+};
 pub use config::{ApiConfig, ApiConfigError, SpecOverride, SCHEMA_FIRST_PER_CONNECTION};
 pub use diff::{diff, render_diff, SpecDiff};
-pub use matcher::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Matcher};
+pub use matcher::{ApiReason, ApiRequest, ApiStatus, ClassKey, Classification, Drift, Matcher};
 pub use openapi::{openapi_from_inventory, to_yaml, OpenApiOptions};
-pub use record::{ApiRecord, BodySchema, DriftRecord, NamesJson};
+pub use record::{ApiRecord, BodySchema, DriftRecord, MembersJson};
 pub use schema::{infer_json, Inference, Schema};
 pub use spec::{Spec, SpecError};

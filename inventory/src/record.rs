@@ -33,39 +33,40 @@ pub struct ApiRecord {
     /// Authentication schemes seen on the request.
     #[serde(default)]
     pub auth: AuthList,
-    /// The request body's inferred schema (JSON bodies only).
+    /// The request body's inferred schema (JSON bodies only). Boxed, as the response's: few
+    /// records have one, and every record is moved whole on its way out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_schema: Option<BodySchema>,
+    pub request_schema: Option<Box<BodySchema>>,
     /// The response body's inferred schema (JSON bodies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_schema: Option<BodySchema>,
-    /// `spec`, `operation_id` and `template` as JSON members, when the matcher wrote them
-    /// for the matched route: the record writer copies them instead of escaping three names
-    /// per transaction. Derived from the fields above, so never serialised; records read
-    /// back have none.
+    pub response_schema: Option<Box<BodySchema>>,
+    /// The members from `status` to `auth` as the record writer writes them, when the
+    /// classifier had them written already (it remembers them per classification and scheme
+    /// list): the writer copies them instead of writing each. Derived from the fields above,
+    /// so never serialised; records read back have none.
     #[serde(skip)]
-    pub names_json: NamesJson,
+    pub members_json: MembersJson,
 }
 
-/// [`ApiRecord::names_json`]: a copy of fields in another form, so it takes no part in
+/// [`ApiRecord::members_json`]: a copy of fields in another form, so it takes no part in
 /// comparisons (a record read back equals the one written).
 #[derive(Clone, Debug, Default)]
-pub struct NamesJson(pub Option<Arc<str>>);
+pub struct MembersJson(pub Option<Arc<str>>);
 
-impl NamesJson {
-    /// The members (`"spec":"a.yaml","operation_id":"getUser","template":"/users/{id}"`).
+impl MembersJson {
+    /// The members (`"status":"documented","reason":"operation",...,"auth":[...]`).
     pub fn get(&self) -> Option<&str> {
         self.0.as_deref()
     }
 }
 
-impl PartialEq for NamesJson {
+impl PartialEq for MembersJson {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for NamesJson {}
+impl Eq for MembersJson {}
 
 /// One drift, as records write it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -149,7 +150,7 @@ impl ApiRecord {
             auth,
             request_schema: None,
             response_schema: None,
-            names_json: NamesJson(c.names_json.cloned()),
+            members_json: MembersJson::default(),
         }
     }
 }

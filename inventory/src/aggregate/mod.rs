@@ -323,7 +323,7 @@ fn note_auth_from_headers(ep: &mut EndpointInventory, request: &Value) {
             pair.get(1)?.as_str()?.as_bytes(),
         ))
     });
-    for a in crate::auth::detect_auth(pairs, str_at(request, "query")) {
+    for a in crate::auth::detect_auth(pairs, str_at(request, "query"), None) {
         match (a.scheme, a.name) {
             (crate::auth::AuthScheme::OtherAuthorization, _) => ep.auth.add("authorization"),
             (s, Some(n)) => ep.auth.add(&format!("{}:{n}", s.as_str())),

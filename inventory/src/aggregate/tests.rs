@@ -58,7 +58,7 @@ fn documented(template: &str, op: &str) -> ApiRecord {
         }],
         request_schema: None,
         response_schema: None,
-        names_json: Default::default(),
+        members_json: Default::default(),
     }
 }
 
@@ -217,10 +217,10 @@ fn drift_auth_schemas_and_attacks_are_counted() {
         scheme: AuthScheme::Cookie,
         name: Some("sid".into()),
     }];
-    a.request_schema = Some(schema(r#"{"name": "x", "qty": 1}"#));
-    a.response_schema = Some(schema(r#"{"id": 1}"#));
+    a.request_schema = Some(Box::new(schema(r#"{"name": "x", "qty": 1}"#)));
+    a.response_schema = Some(Box::new(schema(r#"{"id": 1}"#)));
     let mut b = documented("/items", "addItem");
-    b.request_schema = Some(schema(r#"{"name": "y"}"#));
+    b.request_schema = Some(Box::new(schema(r#"{"name": "y"}"#)));
     let inv = inventory(&[
         Rec::new("h", "POST", "/items", 0)
             .api(a)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use smallvec::SmallVec;
 
-pub use result::{ApiReason, ApiRequest, ApiStatus, Classification, Drift, Drifts};
+pub use result::{ApiReason, ApiRequest, ApiStatus, ClassKey, Classification, Drift, Drifts};
 
 use crate::config::{ApiConfig, ApiConfigError, SpecOverride};
 use crate::spec::{base_path, media_essence, Method, Operation, ServerBase, Spec};
@@ -38,9 +38,6 @@ struct Route {
     op: u32,
     /// The full template: base path and the spec's path (shared with every record of it).
     template: Arc<str>,
-    /// The record's `spec`, `operation_id` and `template` members for a call that matched
-    /// it, written once here ([`Classification::names_json`]).
-    names_json: Arc<str>,
 }
 
 /// One (host, base path) and the templates under it.
@@ -116,11 +113,6 @@ impl Matcher {
                 .find(|o| names_spec(&o.spec, &spec.name));
             for op in spec.operations {
                 let op_idx = index(m.entries.len());
-                let names = RouteNames {
-                    spec: &spec.name,
-                    operation_id: op.operation_id.as_deref(),
-                    op: op_idx,
-                };
                 for base in apply_override(&op.servers, ovr) {
                     let mount = *mount_of.entry(base.clone()).or_insert_with(|| {
                         m.mounts.push(Mount {
@@ -132,7 +124,7 @@ impl Matcher {
                         });
                         index(m.mounts.len() - 1)
                     });
-                    m.add_route(mount, &op, &names);
+                    m.add_route(mount, &op, op_idx);
                 }
                 let operation_id = op.operation_id.as_deref().map(Arc::from);
                 m.entries.push(Entry {
@@ -149,7 +141,7 @@ impl Matcher {
 
     /// Put `op` into the trie of `mount` (a second operation at the same method and
     /// template stays out: the first spec wins).
-    fn add_route(&mut self, mount: u32, op: &Operation, names: &RouteNames<'_>) {
+    fn add_route(&mut self, mount: u32, op: &Operation, op_idx: u32) {
         let route = index(self.routes.len());
         let Some(mt) = self.mounts.get_mut(mount as usize) else {
             return;
@@ -161,8 +153,7 @@ impl Matcher {
                 format!("{}/{}", mt.base, op.path)
             };
             self.routes.push(Route {
-                op: names.op,
-                names_json: names.json(&template).into(),
+                op: op_idx,
                 template: template.into(),
             });
         }
@@ -245,12 +236,11 @@ impl Matcher {
             }
         }
         if let Some((spec, r)) = documented_path {
-            let template = self.routes.get(r as usize).map(|r| &r.template);
             return self.unmatched(
                 ApiStatus::Shadow,
                 ApiReason::UndocumentedMethod,
                 Some(spec),
-                template,
+                Some(r),
                 retired,
             );
         }
@@ -304,6 +294,7 @@ impl Matcher {
         req: &ApiRequest<'a>,
         retired: bool,
     ) -> Classification<'m, 'a> {
+        let key_route = route;
         let route = self.routes.get(route as usize);
         let entry = route.and_then(|r| self.entries.get(r.op as usize));
         let op = entry.map(|e| &e.op);
@@ -322,18 +313,24 @@ impl Matcher {
             operation_index: route.map(|r| r.op as usize),
             operation_id: entry.and_then(|e| e.operation_id.as_ref()),
             template: route.map(|r| &r.template),
-            names_json: route.map(|r| &r.names_json),
+            key: ClassKey {
+                status,
+                reason,
+                spec: entry.map_or(NONE, |e| e.spec),
+                route: key_route,
+            },
             drift: op.map(|o| drift(o, req)).unwrap_or_default(),
         }
     }
 
-    /// The classification of a call that matched no operation; `retired` makes it a zombie.
+    /// The classification of a call that matched no operation (`route`: the documented path
+    /// of an undocumented method); `retired` makes it a zombie.
     fn unmatched<'m, 'a>(
         &'m self,
         status: ApiStatus,
         reason: ApiReason,
         spec: Option<u32>,
-        template: Option<&'m Arc<str>>,
+        route: Option<u32>,
         retired: bool,
     ) -> Classification<'m, 'a> {
         let (status, reason) = if retired {
@@ -348,34 +345,17 @@ impl Matcher {
             operation: None,
             operation_index: None,
             operation_id: None,
-            template,
-            names_json: None,
+            template: route
+                .and_then(|r| self.routes.get(r as usize))
+                .map(|r| &r.template),
+            key: ClassKey {
+                status,
+                reason,
+                spec: spec.unwrap_or(NONE),
+                route: route.unwrap_or(NONE),
+            },
             drift: Drifts::new(),
         }
-    }
-}
-
-/// What names the route of an operation: its spec's name, its `operationId`, its index.
-struct RouteNames<'s> {
-    /// The spec's name as loaded.
-    spec: &'s str,
-    /// The operation's `operationId`.
-    operation_id: Option<&'s str>,
-    /// Index into [`Matcher::entries`].
-    op: u32,
-}
-
-impl RouteNames<'_> {
-    /// The `spec`, `operation_id` and `template` members of a record whose call matched the
-    /// route at `template`, as `serde_json` writes [`crate::ApiRecord`]'s.
-    fn json(&self, template: &str) -> String {
-        let quoted = |s: Option<&str>| serde_json::to_string(&s).unwrap_or_else(|_| "null".into());
-        format!(
-            "\"spec\":{},\"operation_id\":{},\"template\":{}",
-            quoted(Some(self.spec)),
-            quoted(self.operation_id),
-            quoted(Some(template)),
-        )
     }
 }
 

@@ -113,9 +113,8 @@ pub struct Classification<'m, 'a> {
     pub(crate) operation_id: Option<&'m Arc<str>>,
     /// The matched template: [`Self::template`].
     pub(crate) template: Option<&'m Arc<str>>,
-    /// For a matched operation, `spec`, `operation_id` and `template` as a record writes
-    /// them, made once per route ([`crate::ApiRecord::names_json`]).
-    pub(crate) names_json: Option<&'m Arc<str>>,
+    /// What decides everything above but the operation: [`Self::key`].
+    pub(crate) key: ClassKey,
     /// How it strays from the operation (empty without one).
     pub drift: Drifts<'a>,
 }
@@ -136,6 +135,28 @@ impl<'m> Classification<'m, '_> {
     pub fn operation_id(&self) -> Option<&'m str> {
         self.operation_id.map(|o| &**o)
     }
+
+    /// Its status, reason, spec and route as small numbers: two classifications by the same
+    /// matcher with equal keys name the same spec, operation and template, so a record's
+    /// names can be remembered by the key.
+    pub fn key(&self) -> ClassKey {
+        self.key
+    }
+}
+
+/// [`Classification::key`]: the status, the reason, and the positions of the spec and of
+/// the route (the matched one, or the documented path of an undocumented method) in the
+/// matcher that classified it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClassKey {
+    /// The status.
+    pub status: ApiStatus,
+    /// The reason.
+    pub reason: ApiReason,
+    /// The spec's position, `u32::MAX` for none.
+    pub spec: u32,
+    /// The route's position, `u32::MAX` for none.
+    pub route: u32,
 }
 
 /// One transaction, as classification sees it. Borrowed from the transaction.

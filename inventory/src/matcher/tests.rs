@@ -651,32 +651,44 @@ proptest::proptest! {
 }
 
 #[test]
-fn a_matched_route_carries_its_names_as_the_record_writes_them() {
-    // Names that need escaping: a quote, a backslash, a control character, non-ASCII.
-    let yaml =
-        on_api("  /caf\u{e9}/{id}: {get: {operationId: \"say \\\"hi\\\" \\\\ \\t\"}, post: {}}\n");
-    let m = matcher(&[("specs/odd \"name\".yaml", &yaml)]);
-    for method in ["GET", "POST"] {
-        let c = m.classify(&req("api.example.com", method, "/caf\u{e9}/7"));
-        assert_eq!(c.status, ApiStatus::Documented, "{method}");
-        let record = crate::ApiRecord::new(&c, crate::AuthList::new());
-        let json = serde_json::to_string(&record).expect("a record serialises");
-        let members = record.names_json.get().expect("a matched route's names");
-        let after_reason = json
-            .split_once(",\"reason\":\"operation\",")
-            .map(|(_, rest)| rest)
-            .expect("reason before the names");
-        assert!(after_reason.starts_with(members), "{members} in {json}");
-        assert!(
-            after_reason[members.len()..].starts_with(",\"drift\":"),
-            "{json}"
-        );
+fn equal_keys_name_the_same_spec_operation_and_template() {
+    let yaml = on_api(
+        "  /users/{id}: {get: {operationId: getUser}, put: {operationId: putUser}}\n  /orders: {post: {}}\n",
+    );
+    let m = matcher(&[("a.yaml", &yaml)]);
+    let calls = [
+        ("api.example.com", "GET", "/users/1"),
+        ("api.example.com", "GET", "/users/2"),
+        ("api.example.com", "PUT", "/users/1"),
+        ("api.example.com", "DELETE", "/users/1"),
+        ("api.example.com", "DELETE", "/users/9"),
+        ("api.example.com", "POST", "/orders"),
+        ("api.example.com", "GET", "/orders"),
+        ("api.example.com", "GET", "/nowhere"),
+        ("other.example.com", "GET", "/users/1"),
+    ];
+    /// What a record names.
+    type Names<'m> = (
+        ApiStatus,
+        ApiReason,
+        Option<&'m str>,
+        Option<&'m str>,
+        Option<&'m str>,
+    );
+    fn names<'m>(c: &Classification<'m, '_>) -> Names<'m> {
+        (c.status, c.reason, c.spec(), c.operation_id(), c.template())
     }
-    // An unmatched call has no ready-made names: the writer writes the fields.
-    let c = m.classify(&req("api.example.com", "DELETE", "/caf\u{e9}/7"));
-    assert_eq!(c.status, ApiStatus::Shadow);
-    assert!(crate::ApiRecord::new(&c, crate::AuthList::new())
-        .names_json
-        .get()
-        .is_none());
+    for a in calls {
+        for b in calls {
+            let (ca, cb) = (
+                m.classify(&req(a.0, a.1, a.2)),
+                m.classify(&req(b.0, b.1, b.2)),
+            );
+            assert_eq!(
+                ca.key() == cb.key(),
+                names(&ca) == names(&cb),
+                "{a:?} {b:?}"
+            );
+        }
+    }
 }

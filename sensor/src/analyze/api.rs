@@ -10,13 +10,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use apitap_inventory::ascii::eq_lower;
 use apitap_inventory::{
-    detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, BodySchema, Inference, Matcher, Spec,
+    detect_auth, infer_json, ApiConfig, ApiRecord, ApiRequest, AuthSeen, BearerShape, BodySchema,
+    ClassKey, Inference, Matcher, MembersJson, Spec,
 };
 use apitap_sessionizer::http::target::{split_target, target_authority};
 use apitap_sessionizer::http::{Headers, Transaction};
+use apitap_sessionizer::record::api_members_json;
 use apitap_sessionizer::session::body;
 use apitap_sessionizer::session::config::BodyConfig;
+use apitap_sessionizer::session::TxFacts;
+use hashbrown::HashTable;
 
 use super::Analyzer;
 use crate::config::Config;
@@ -29,6 +34,8 @@ pub struct ApiClassify {
     cfg: ApiConfig,
     /// Body decoding limits (`session.body`).
     limits: BodyConfig,
+    /// Records' members written for earlier transactions.
+    written: MembersMemo,
 }
 
 impl ApiClassify {
@@ -39,11 +46,13 @@ impl ApiClassify {
             matcher,
             cfg: cfg.clone(),
             limits: limits.clone(),
+            written: MembersMemo::default(),
         }
     }
 
-    /// The `api` object of `tx`; `None` without a request.
-    fn classify(&self, tx: &Transaction) -> Option<ApiRecord> {
+    /// The `api` object of `tx`; `None` without a request. `bearer` is the shape of its
+    /// bearer token when the session facts judged it.
+    fn classify(&mut self, tx: &Transaction, bearer: Option<BearerShape>) -> Option<ApiRecord> {
         let r = tx.request.as_ref()?;
         let (path, query) = split_target(&r.uri);
         // One walk of the header fields: the authentication schemes, and on the way the
@@ -58,6 +67,7 @@ impl ApiClassify {
                     (name, value)
                 }),
             query,
+            bearer,
         );
         let value = |i: Option<usize>| r.headers.value_at(i?);
         let req = ApiRequest {
@@ -70,6 +80,10 @@ impl ApiClassify {
         };
         let c = self.matcher.classify(&req);
         let mut api = ApiRecord::new(&c, auth);
+        // Drift names what the request sent: its members are written per record.
+        if api.drift.is_empty() {
+            api.members_json = MembersJson(Some(self.written.members(c.key(), &api)));
+        }
         if self.cfg.samples_schema(tx.client, tx.server, tx.depth) {
             api.request_schema = self.schema(&r.headers, &r.body, r.body_truncated);
             if let Some(p) = &tx.response {
@@ -81,15 +95,68 @@ impl ApiClassify {
 
     /// The schema of a JSON body: decoded, and whole (a body cut at the capture bound says
     /// nothing of the fields past the cut).
-    fn schema(&self, headers: &Headers, raw: &[u8], truncated: bool) -> Option<BodySchema> {
+    fn schema(&self, headers: &Headers, raw: &[u8], truncated: bool) -> Option<Box<BodySchema>> {
         if raw.is_empty() || truncated || !is_json(headers.get("content-type")?) {
             return None;
         }
         let (bytes, _) = body::decode(headers.get("content-encoding"), raw, false, &self.limits);
         match infer_json(&bytes) {
-            Inference::Complete(s) => Some(s.into()),
+            Inference::Complete(s) => Some(Box::new(s.into())),
             Inference::Truncated | Inference::NotJson => None,
         }
+    }
+}
+
+/// Distinct (classification, schemes) pairs whose members a classifier remembers; at the
+/// bound the memo starts again empty (a request's cookie name is the client's to choose, so
+/// the pairs are not bounded by the specs).
+pub const MAX_REMEMBERED_MEMBERS: usize = 4096;
+
+/// The members of records written for earlier transactions ([`api_members_json`]), by the
+/// classification's key and the schemes seen: the specs' names and the schemes' objects are
+/// written once per pair instead of once per transaction. Per worker.
+#[derive(Default)]
+struct MembersMemo {
+    /// The entries.
+    table: HashTable<Remembered>,
+    /// The hasher of keys.
+    hasher: foldhash::fast::FixedState,
+}
+
+/// One remembered record's members.
+struct Remembered {
+    /// Its classification.
+    key: ClassKey,
+    /// Its schemes.
+    auth: Box<[AuthSeen]>,
+    /// Its members.
+    json: Arc<str>,
+}
+
+impl MembersMemo {
+    /// The members of `api` (classified with `key`, without drift), remembered or written.
+    fn members(&mut self, key: ClassKey, api: &ApiRecord) -> Arc<str> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one((key, &api.auth[..]));
+        let same = |r: &Remembered| r.key == key && *r.auth == api.auth[..];
+        if let Some(r) = self.table.find(hash, same) {
+            return r.json.clone();
+        }
+        if self.table.len() >= MAX_REMEMBERED_MEMBERS {
+            self.table.clear();
+        }
+        let json: Arc<str> = api_members_json(api).into();
+        let hasher = &self.hasher;
+        self.table.insert_unique(
+            hash,
+            Remembered {
+                key,
+                auth: api.auth.iter().cloned().collect(),
+                json: json.clone(),
+            },
+            |r| hasher.hash_one((r.key, &r.auth[..])),
+        );
+        json
     }
 }
 
@@ -111,7 +178,7 @@ impl MatcherHeaders {
             12 => (&mut self.content_type, b"content-type".as_slice()),
             _ => return,
         };
-        if slot.is_none() && name.eq_ignore_ascii_case(wanted) {
+        if slot.is_none() && eq_lower(name, wanted) {
             *slot = Some(i);
         }
     }
@@ -130,17 +197,17 @@ fn is_json(content_type: &str) -> bool {
 impl Analyzer for ApiClassify {
     fn analyze(&mut self, batch: &mut StagedBatch) {
         for item in batch.items.iter_mut().filter(|i| i.api.is_none()) {
-            let Some(api) = self.classify(&item.tx) else {
-                continue;
-            };
+            // Made in its place: a record moved is a copy of all its bytes.
+            let bearer = item.facts.as_ref().and_then(TxFacts::bearer_shape);
+            item.api = self.classify(&item.tx, bearer);
             // The spec's template names the endpoint in the session and for the analyses
             // after this one.
+            let template = item.api.as_ref().and_then(|a| a.template.as_ref());
             if let (Some(t), Some(facts), Some(r)) =
-                (&api.template, item.facts.as_mut(), &item.tx.request)
+                (template, item.facts.as_mut(), &item.tx.request)
             {
                 facts.set_endpoint(&r.method, t);
             }
-            item.api = Some(api);
         }
     }
 }
@@ -218,6 +285,80 @@ mod tests {
             read.note(i, name.as_bytes());
         }
         assert_eq!((read.host, read.content_type), (Some(1), Some(2)));
+    }
+
+    /// A documented record of route `route` with schemes `auth`, and its key.
+    fn record(route: u32, auth: &[AuthSeen]) -> (ClassKey, ApiRecord) {
+        use apitap_inventory::{ApiReason, ApiStatus};
+        let key = ClassKey {
+            status: ApiStatus::Documented,
+            reason: ApiReason::Operation,
+            spec: 0,
+            route,
+        };
+        let api = ApiRecord {
+            status: key.status,
+            reason: key.reason,
+            spec: Some("a.yaml".into()),
+            operation_id: Some(format!("op{route}").into()),
+            template: Some(format!("/r{route}/{{id}}").into()),
+            drift: Vec::new(),
+            auth: auth.iter().cloned().collect(),
+            request_schema: None,
+            response_schema: None,
+            members_json: MembersJson::default(),
+        };
+        (key, api)
+    }
+
+    #[test]
+    fn remembered_members_are_the_written_ones_per_classification_and_schemes() {
+        use apitap_inventory::AuthScheme;
+        let bearer = AuthSeen {
+            scheme: AuthScheme::BearerJwt,
+            name: None,
+        };
+        let cookie = |n: &str| AuthSeen {
+            scheme: AuthScheme::Cookie,
+            name: Some(n.into()),
+        };
+        let cases = [
+            (0, vec![bearer.clone()]),
+            (0, vec![bearer.clone(), cookie("sid")]),
+            (0, vec![cookie("sid"), bearer.clone()]),
+            (1, vec![bearer.clone(), cookie("sid")]),
+            (0, vec![cookie("sid")]),
+            (0, vec![cookie("other")]),
+        ];
+        let mut memo = MembersMemo::default();
+        for round in 0..2 {
+            for (route, auth) in &cases {
+                let (key, api) = record(*route, auth);
+                assert_eq!(&*memo.members(key, &api), api_members_json(&api));
+            }
+            assert_eq!(memo.table.len(), cases.len(), "round {round}");
+        }
+    }
+
+    #[test]
+    fn the_memo_starts_again_at_its_bound() {
+        use apitap_inventory::AuthScheme;
+        let mut memo = MembersMemo::default();
+        for i in 0..=MAX_REMEMBERED_MEMBERS {
+            let name = format!("c{i}");
+            let cookie = AuthSeen {
+                scheme: AuthScheme::Cookie,
+                name: Some(name.as_str().into()),
+            };
+            let (key, api) = record(0, &[cookie]);
+            assert!(memo.members(key, &api).contains(&name));
+            assert!(memo.table.len() <= MAX_REMEMBERED_MEMBERS);
+        }
+        assert_eq!(
+            memo.table.len(),
+            1,
+            "emptied at the bound, then the last one"
+        );
     }
 
     #[test]

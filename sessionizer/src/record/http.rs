@@ -261,19 +261,36 @@ impl HttpRecord<'_> {
 /// it to `serde_json`'s bytes for the same record.
 fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
     let mut o = Obj::open(out);
-    write_str_known(o.key(key!("status")), api.status.as_str(), true);
-    write_str_known(o.key(key!("reason")), api.reason.as_str(), true);
-    match api.names_json.get() {
+    match api.members_json.get() {
         Some(json) => {
             debug_assert_eq!(
                 json,
-                names_json(api),
-                "the matcher's members are the fields'"
+                api_members_json(api),
+                "the classifier's members are the fields'"
             );
             o.raw_members(json);
         }
-        None => write_names(api, &mut o),
+        None => write_members(api, &mut o),
     }
+    for (key, schema) in [
+        (key!("request_schema"), &api.request_schema),
+        (key!("response_schema"), &api.response_schema),
+    ] {
+        if let Some(schema) = schema {
+            write_schema(schema, o.key(key));
+        }
+    }
+    o.close();
+}
+
+/// The members of the `api` object from `status` to `auth` (all but the schemas), from the
+/// fields.
+fn write_members(api: &ApiRecord, o: &mut Obj<'_>) {
+    write_str_known(o.key(key!("status")), api.status.as_str(), true);
+    write_str_known(o.key(key!("reason")), api.reason.as_str(), true);
+    write_opt_str(o.key(key!("spec")), api.spec.as_deref());
+    write_opt_str(o.key(key!("operation_id")), api.operation_id.as_deref());
+    write_opt_str(o.key(key!("template")), api.template.as_deref());
     if api.drift.is_empty() {
         o.key(key!("drift")).extend_from_slice(b"[]");
     } else {
@@ -296,30 +313,15 @@ fn write_api(api: &ApiRecord, out: &mut Vec<u8>) {
         }
     }
     auth.close();
-    for (key, schema) in [
-        (key!("request_schema"), &api.request_schema),
-        (key!("response_schema"), &api.response_schema),
-    ] {
-        if let Some(schema) = schema {
-            write_schema(schema, o.key(key));
-        }
-    }
-    o.close();
 }
 
-/// The `spec`, `operation_id` and `template` members, from the fields.
-fn write_names(api: &ApiRecord, o: &mut Obj<'_>) {
-    write_opt_str(o.key(key!("spec")), api.spec.as_deref());
-    write_opt_str(o.key(key!("operation_id")), api.operation_id.as_deref());
-    write_opt_str(o.key(key!("template")), api.template.as_deref());
-}
-
-/// [`write_names`]' members as a string: what [`ApiRecord::names_json`] must equal (checked
-/// in debug builds).
-fn names_json(api: &ApiRecord) -> String {
+/// The members of `api`'s object from `status` to `auth`, as the record writer writes them
+/// (without braces): what a classifier may keep in [`ApiRecord::members_json`] for records
+/// whose fields are the same.
+pub fn api_members_json(api: &ApiRecord) -> String {
     let mut out = Vec::new();
     let mut o = Obj::open(&mut out);
-    write_names(api, &mut o);
+    write_members(api, &mut o);
     o.close();
     let s = String::from_utf8_lossy(&out);
     s.get(1..s.len() - 1).unwrap_or_default().to_string()
@@ -499,7 +501,7 @@ pub fn write_json_tail<'h>(
 #[cfg(test)]
 mod tests {
     use apitap_inventory::{
-        infer_json, ApiReason, ApiStatus, AuthScheme, AuthSeen, Inference, NamesJson,
+        infer_json, ApiReason, ApiStatus, AuthScheme, AuthSeen, Inference, MembersJson,
     };
     use proptest::prelude::*;
 
@@ -603,12 +605,12 @@ mod tests {
                 template: names[2].as_deref().map(Into::into),
                 drift,
                 auth: auth.into(),
-                request_schema: schemas.0.then(|| schema(&bodies.0)).flatten(),
-                response_schema: schemas.1.then(|| schema(&bodies.1)).flatten(),
-                names_json: Default::default(),
+                request_schema: schemas.0.then(|| schema(&bodies.0)).flatten().map(Box::new),
+                response_schema: schemas.1.then(|| schema(&bodies.1)).flatten().map(Box::new),
+                members_json: Default::default(),
             };
             if spliced {
-                api.names_json = NamesJson(Some(names_json(&api).into()));
+                api.members_json = MembersJson(Some(api_members_json(&api).into()));
             }
             let mut ours = Vec::new();
             write_api(&api, &mut ours);

@@ -19,7 +19,7 @@ mod oracle;
 use serde::{Deserialize, Serialize};
 
 pub use self::conn::ConnRecordJson;
-pub use self::http::{write_json_tail, Attacks, HttpRecord};
+pub use self::http::{api_members_json, write_json_tail, Attacks, HttpRecord};
 pub use self::redact::{
     default_redact_names, default_redact_patterns, RedactConfig, RedactConfigError, RedactMode,
     Redactor, HASHED_PREFIX, REDACTED,

@@ -11,6 +11,8 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use apitap_inventory::BearerShape;
+
 use super::client_ip::{ClientIpResolver, IpOrigin};
 use super::config::{BodyConfig, ParamMode, ParamRole, ParamSide, SessionConfig};
 use super::context::{numeric, Param};
@@ -111,6 +113,8 @@ pub struct TxFacts {
     /// Body events before the server-set values were read: what a transaction without a
     /// session (which binds nothing) reports.
     pub(crate) events_keyless: BodyEvents,
+    /// The shape of the request's bearer token, when the claims cache judged it.
+    pub(crate) bearer_shape: Option<BearerShape>,
 }
 
 impl TxFacts {
@@ -142,6 +146,14 @@ impl TxFacts {
     /// The client after trusted-proxy resolution.
     pub fn client_ip(&self) -> IpAddr {
         self.client_ip
+    }
+
+    /// The shape of the bearer token of the request's first `Authorization` field (`Bearer`
+    /// and a token), judged once per distinct token where its claims are cached; `None`
+    /// when no key or parameter reads the token's claims, or the token is too long to cache.
+    /// API classification reads it instead of judging the token again.
+    pub fn bearer_shape(&self) -> Option<BearerShape> {
+        self.bearer_shape
     }
 }
 
@@ -271,9 +283,13 @@ impl Extractor {
         }
         let seeds: Vec<BearerSeed<'_>> = tokens
             .iter()
-            .map(|t| BearerSeed {
-                token: t.map(|(t, _)| t),
-                claims: t.and_then(|(t, h)| cache.claims_hashed(t, h)),
+            .map(|t| {
+                let (claims, shape) = t.map_or((None, None), |(t, h)| cache.lookup(t, h));
+                BearerSeed {
+                    token: t.map(|(t, _)| t),
+                    claims,
+                    shape,
+                }
             })
             .collect();
         for (tx, seed) in txs.iter().zip(seeds) {
@@ -289,6 +305,7 @@ impl Extractor {
 
     /// [`Self::facts`], with the bearer token and its claims when read ahead.
     fn facts_seeded(&mut self, tx: &Transaction, seed: Option<BearerSeed<'_>>) -> TxFacts {
+        let bearer_shape = seed.as_ref().and_then(|s| s.shape);
         let view = TxView::new(tx, &self.body, &self.claims_cache, seed);
         let peer = tx.client.ip();
         let (client_ip, ip_origin) = match view.req {
@@ -345,6 +362,7 @@ impl Extractor {
             server_values,
             events: view.events.get(),
             events_keyless,
+            bearer_shape,
         }
     }
 }

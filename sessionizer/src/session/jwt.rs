@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use std::hash::BuildHasher;
 
+use apitap_inventory::BearerShape;
 use hashbrown::{HashMap, HashTable};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
@@ -69,6 +70,9 @@ struct Cached {
     token: Box<str>,
     /// Its decoded claims (`None`: not a JWT).
     claims: Option<Arc<Claims>>,
+    /// Its shape as API classification judges a bearer token, judged once here for every
+    /// transaction that carries it ([`TxFacts::bearer_shape`](super::TxFacts::bearer_shape)).
+    shape: BearerShape,
 }
 
 /// What one token's transactions share: its decoded claims, and what was worked out from
@@ -179,13 +183,24 @@ impl ClaimsCache {
 
     /// [`Self::claims`] with the token's [`Self::hash`] worked out already.
     pub(crate) fn claims_hashed(&self, token: &str, hash: u64) -> Option<Arc<Claims>> {
+        self.lookup(token, hash).0
+    }
+
+    /// [`Self::claims_hashed`], and the token's [`BearerShape`]; both `None` for a token
+    /// too long to cache.
+    pub(crate) fn lookup(
+        &self,
+        token: &str,
+        hash: u64,
+    ) -> (Option<Arc<Claims>>, Option<BearerShape>) {
         if token.len() > MAX_JWT_BYTES {
-            return None;
+            return (None, None);
         }
         if let Some(c) = self.map.borrow().0.table.find(hash, |c| &*c.token == token) {
-            return c.claims.clone();
+            return (c.claims.clone(), Some(c.shape));
         }
         let c = claims(token).map(|v| Arc::new(Claims::new(v, self.memo_keys)));
+        let shape = BearerShape::of(token.as_bytes());
         let mut guard = self.map.borrow_mut();
         let (map, bytes) = &mut *guard;
         if map.table.len() >= CLAIMS_CACHE_ENTRIES || *bytes + token.len() > CLAIMS_CACHE_BYTES {
@@ -199,10 +214,11 @@ impl ClaimsCache {
             Cached {
                 token: token.into(),
                 claims: c.clone(),
+                shape,
             },
             |c| hasher.hash_one(&*c.token),
         );
-        c
+        (c, Some(shape))
     }
 
     /// Request the cached entry of `token` (its stored copy and claims; `hash` is its

@@ -57,6 +57,8 @@ pub(crate) struct BearerSeed<'a> {
     pub token: Option<&'a str>,
     /// The claims cache's answer for the token.
     pub claims: Option<std::sync::Arc<jwt::Claims>>,
+    /// The token's shape, from the claims cache.
+    pub shape: Option<apitap_inventory::BearerShape>,
 }
 
 /// The lazily parsed parts of one transaction.

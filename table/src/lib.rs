@@ -156,9 +156,22 @@ impl<T: Keyed, H: KeyHash<T::Key>, const L: usize> SlabTable<T, H, L> {
     /// The slot of the entry keyed `key`.
     #[inline]
     pub fn find(&self, key: &T::Key) -> Option<u32> {
+        self.find_hashed(self.hash(key), key)
+    }
+
+    /// The index hash of `key`, for a caller that looks it up twice ([`Self::candidates_hashed`],
+    /// then [`Self::find_hashed`]).
+    #[inline]
+    pub fn hash(&self, key: &T::Key) -> u64 {
+        self.hasher.hash_key(key)
+    }
+
+    /// [`Self::find`], with `hash` = [`Self::hash`] of `key`.
+    #[inline]
+    pub fn find_hashed(&self, hash: u64, key: &T::Key) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(self.hasher.hash_key(key), |&s| {
+            .find(hash, |&s| {
                 entry_in(slots, s).is_some_and(|e| e.key() == key)
             })
             .copied()
@@ -167,8 +180,14 @@ impl<T: Keyed, H: KeyHash<T::Key>, const L: usize> SlabTable<T, H, L> {
     /// Call `visit` with every slot that may hold `key`, without reading the slots (the
     /// index's own memory only): a batch's prefetch pass requests them before its lookups.
     #[inline]
-    pub fn candidates(&self, key: &T::Key, mut visit: impl FnMut(*const Option<T>)) {
-        let _ = self.index.find(self.hasher.hash_key(key), |&s| {
+    pub fn candidates(&self, key: &T::Key, visit: impl FnMut(*const Option<T>)) {
+        self.candidates_hashed(self.hash(key), visit);
+    }
+
+    /// [`Self::candidates`], with `hash` = [`Self::hash`] of the key.
+    #[inline]
+    pub fn candidates_hashed(&self, hash: u64, mut visit: impl FnMut(*const Option<T>)) {
+        let _ = self.index.find(hash, |&s| {
             if let Some(slot) = self.slots.get(s as usize) {
                 visit(slot as *const Option<T>);
             }

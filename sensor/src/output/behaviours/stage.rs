@@ -117,6 +117,8 @@ pub struct Behaviours {
     prefetched: Vec<Option<Prefetched>>,
     /// The entry of `prefetched` for the next transaction.
     next_prefetched: usize,
+    /// The prefetch pass's hashes of the session and client keys (reused).
+    prefetch_hashes: Vec<(Option<u64>, u64)>,
     /// Counters.
     stats: BehaviourStats,
 }
@@ -142,6 +144,7 @@ impl Behaviours {
             unaccounted: 0,
             prefetched: Vec::new(),
             next_prefetched: 0,
+            prefetch_hashes: Vec::new(),
             stats: BehaviourStats::default(),
             cfg: cfg.clone(),
         }
@@ -331,7 +334,7 @@ impl Stage for Behaviours {
         done
     }
 
-    /// The sessions', clients' and endpoints' entries first, then (arrived by then) what
+    /// The sessions' and clients' entries first, then (arrived by then) what
     /// they own that the update searches, then the transaction's object track's ids:
     /// thousands of entities do not fit in the caches, and touched one transaction after the
     /// other each miss waited for the one before.
@@ -339,6 +342,9 @@ impl Stage for Behaviours {
         let mut keys = std::mem::take(&mut self.prefetched);
         keys.clear();
         self.next_prefetched = 0;
+        // The slots' hashes, for the second pass (the slots then hold what `keys` gets).
+        let mut hashes = std::mem::take(&mut self.prefetch_hashes);
+        hashes.clear();
         for item in batch {
             let key = item.facts.as_ref().map(|facts| Prefetched {
                 session: sessions
@@ -348,28 +354,24 @@ impl Stage for Behaviours {
                 endpoint: facts.endpoint().map(|e| fingerprint(e.as_bytes())),
             });
             if let Some(k) = &key {
-                if let Some((id, _)) = &k.session {
-                    self.sessions.prefetch(id);
-                }
-                self.clients.prefetch(&k.client.0);
-                if let Some(fp) = &k.endpoint {
-                    self.endpoints.prefetch(fp);
-                }
+                let session = k.session.as_ref().map(|(id, _)| self.sessions.prefetch(id));
+                hashes.push((session, self.clients.prefetch(&k.client.0)));
             }
             keys.push(key);
         }
-        for k in keys.iter_mut().flatten() {
-            if let Some((id, slot)) = &mut k.session {
-                *slot = self.sessions.find(id);
+        for (k, (session_hash, client_hash)) in keys.iter_mut().flatten().zip(&hashes) {
+            if let (Some((id, slot)), Some(hash)) = (&mut k.session, session_hash) {
+                *slot = self.sessions.find_hashed(*hash, id);
                 if let Some(s) = slot.and_then(|at| self.sessions.peek_at(at)) {
                     s.prefetch();
                 }
             }
-            k.client.1 = self.clients.find(&k.client.0);
+            k.client.1 = self.clients.find_hashed(*client_hash, &k.client.0);
             if let Some(c) = k.client.1.and_then(|at| self.clients.peek_at(at)) {
                 c.prefetch();
             }
         }
+        self.prefetch_hashes = hashes;
         for k in keys.iter().flatten() {
             let Some(fp) = k.endpoint else {
                 continue;

@@ -87,22 +87,24 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
     }
 
     /// Request the slots that may hold `key`'s entry (a batch's prefetch pass, before its
-    /// touches; only a hint).
+    /// touches; only a hint). Returns the key's hash for [`Lru::find_hashed`].
     #[inline]
-    pub fn prefetch(&self, key: &K) {
-        self.table.candidates(key, |slot| {
+    pub fn prefetch(&self, key: &K) -> u64 {
+        let hash = self.table.hash(key);
+        self.table.candidates_hashed(hash, |slot| {
             prefetch::bytes(slot, std::mem::size_of::<Option<Slot<K, V>>>())
         });
+        hash
     }
 
     /// The slot of `key`'s entry when held, without touching it: a prefetch pass's hint for
-    /// [`Lru::touch_at`].
+    /// [`Lru::touch_at`], with the hash [`Lru::prefetch`] returned for `key`.
     #[inline]
-    pub fn find(&self, key: &K) -> Option<u32> {
-        self.table.find(key)
+    pub fn find_hashed(&self, hash: u64, key: &K) -> Option<u32> {
+        self.table.find_hashed(hash, key)
     }
 
-    /// The state in `slot` (from [`Lru::find`]), without touching it.
+    /// The state in `slot` (from [`Lru::find_hashed`]), without touching it.
     #[inline]
     pub fn peek_at(&self, slot: u32) -> Option<&V> {
         Some(&self.table.get(slot)?.value)
@@ -113,7 +115,7 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
         self.touch_at(key, None)
     }
 
-    /// [`Lru::touch`], looking in `hint` first (a slot [`Lru::find`] gave for `key` earlier:
+    /// [`Lru::touch`], looking in `hint` first (a slot [`Lru::find_hashed`] gave for `key` earlier:
     /// used only while it still holds `key`, so a stale hint costs a lookup, never a wrong
     /// entry).
     pub fn touch_at(&mut self, key: K, hint: Option<u32>) -> &mut V {
@@ -213,6 +215,10 @@ pub enum Insert {
 /// sets (a session's ids of one endpoint, its issued ids) never reach it.
 const SORTED_MAX_IDS: usize = 256;
 
+/// Values of a sorted [`IdSet`] a prefetch requests whole (four cache lines); of a larger
+/// set, only the lines a binary search reads first.
+const PREFETCH_WHOLE_IDS: usize = 32;
+
 /// Room a sorted [`IdSet`] first makes: most sets hold a handful of values.
 const SORTED_FIRST_IDS: usize = 4;
 
@@ -289,12 +295,22 @@ impl IdSet {
         }
     }
 
-    /// Request the values a search will read (a sorted set's; a hash set's one probe is
-    /// left to its lookup).
+    /// Request the values a search will read first (a sorted set's: all of a small one, the
+    /// middle and quartiles of a large one, where a binary search looks first; a hash set's
+    /// one probe is left to its lookup).
     #[inline]
     pub fn prefetch(&self) {
-        if let IdRepr::Sorted(v) = &self.repr {
+        let IdRepr::Sorted(v) = &self.repr else {
+            return;
+        };
+        if v.len() <= PREFETCH_WHOLE_IDS {
             prefetch::slice(v);
+        } else {
+            for at in [v.len() / 4, v.len() / 2, v.len() * 3 / 4] {
+                if let Some(x) = v.get(at) {
+                    prefetch::line(x);
+                }
+            }
         }
     }
 
@@ -728,13 +744,14 @@ mod tests {
     fn a_stale_slot_hint_is_looked_past() {
         let mut t: Lru<u32, u64> = Lru::new(3);
         *t.touch(1) = 10;
-        let hint = t.find(&1);
+        let find = |t: &Lru<u32, u64>, k| t.find_hashed(t.prefetch(&k), &k);
+        let hint = find(&t, 1);
         assert_eq!(hint.and_then(|s| t.peek_at(s)), Some(&10));
         assert_eq!(*t.touch_at(1, hint), 10, "a fresh hint finds its entry");
         *t.touch(2) = 20;
         *t.touch(3) = 30;
         *t.touch(4) = 40; // forgets 1: 4 takes its slot
-        assert_eq!(t.find(&4), hint);
+        assert_eq!(find(&t, 4), hint);
         assert_eq!(*t.touch_at(1, hint), 0, "1 was forgotten: it starts over");
         assert_eq!(t.evicted, 2, "and 2, the oldest, made room for it");
         assert_eq!(*t.touch_at(4, hint), 40, "the slot's own key");

@@ -7,6 +7,7 @@
 //! config order, so when two document the same method and template on the same mount the
 //! first one wins.
 
+mod keymap;
 mod result;
 mod retired;
 mod trie;
@@ -21,6 +22,7 @@ pub use result::{ApiReason, ApiRequest, ApiStatus, ClassKey, Classification, Dri
 
 use crate::config::{ApiConfig, ApiConfigError, SpecOverride};
 use crate::spec::{base_path, media_essence, Method, Operation, ServerBase, Spec};
+use keymap::KeyMap;
 use retired::Retired;
 use trie::{segments, Trie, NONE};
 
@@ -80,7 +82,7 @@ pub struct Matcher {
     mounts: Vec<Mount>,
     /// Mount indexes per lowercase host, longest base path first (every-host mounts
     /// included).
-    by_host: HashMap<Box<str>, Box<[u32]>, foldhash::fast::FixedState>,
+    by_host: KeyMap<Box<[u32]>>,
     /// Mount indexes of specs that cover every host, longest base path first.
     any_host: Box<[u32]>,
     /// `api.retired`.
@@ -97,7 +99,7 @@ impl Matcher {
             entries: Vec::new(),
             routes: Vec::new(),
             mounts: Vec::new(),
-            by_host: HashMap::default(),
+            by_host: KeyMap::default(),
             any_host: Box::default(),
             retired: Retired::new(&config.retired)?,
         };
@@ -179,11 +181,12 @@ impl Matcher {
             })
         };
         order(&mut any);
-        let mut by_host = HashMap::default();
+        let mut by_host = KeyMap::default();
         for (host, mut list) in hosts {
             list.extend_from_slice(&any);
             order(&mut list);
-            by_host.insert(Box::from(host), list.into_boxed_slice());
+            // Each host once: `hosts` is a map.
+            let _ = by_host.insert(host, list.into_boxed_slice());
         }
         self.by_host = by_host;
         self.any_host = any.into_boxed_slice();
@@ -264,9 +267,12 @@ impl Matcher {
         segs: &'s [&'p str],
     ) -> Option<(&'s Mount, &'s [&'p str])> {
         let mount = self.mounts.get(mi as usize)?;
-        let rest = path.strip_prefix(&*mount.base)?;
-        if !(rest.is_empty() || rest.starts_with('/')) {
-            return None;
+        // Most specs mount at the host's root: every path is below it.
+        if !mount.base.is_empty() {
+            let rest = path.strip_prefix(&*mount.base)?;
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
         }
         Some((mount, segs.get(mount.base_segments..)?))
     }

@@ -12,16 +12,11 @@
 //! search never goes deeper than the longest template, and a spec whose templates branch at
 //! every level could make it try each of them once.
 
-use hashbrown::HashMap;
-
+use super::keymap::KeyMap;
 use crate::spec::{Method, METHODS};
 
 /// Nodes and routes are numbered by `u32`; this one means none.
 pub const NONE: u32 = u32::MAX;
-
-/// Literal children kept in a vector (compared one by one) up to this many; a hash map beyond:
-/// a short scan beats hashing the segment.
-const MAX_LINEAR_CHILDREN: usize = 8;
 
 /// A segment of a template.
 #[derive(Debug, PartialEq, Eq)]
@@ -97,66 +92,11 @@ fn parse_segment(s: &str) -> Seg<'_> {
     Seg::Mixed(Mixed { pieces })
 }
 
-/// The literal children of a node.
-#[derive(Debug)]
-enum Literals {
-    /// Few: scanned.
-    Few(Vec<(Box<str>, u32)>),
-    /// Many: hashed.
-    Many(HashMap<Box<str>, u32, foldhash::fast::FixedState>),
-}
-
-impl Literals {
-    /// The child for `seg`.
-    #[inline]
-    fn get(&self, seg: &str) -> Option<u32> {
-        match self {
-            Literals::Few(v) => v
-                .iter()
-                .find(|(k, _)| k.len() == seg.len() && short_eq(k.as_bytes(), seg.as_bytes()))
-                .map(|(_, n)| *n),
-            Literals::Many(m) => m.get(seg).copied(),
-        }
-    }
-
-    /// Add a child (the caller checked it is not there).
-    fn insert(&mut self, seg: &str, node: u32) {
-        match self {
-            Literals::Few(v) if v.len() < MAX_LINEAR_CHILDREN => v.push((seg.into(), node)),
-            Literals::Few(v) => {
-                let mut m: HashMap<_, _, _> = v.drain(..).collect();
-                m.insert(seg.into(), node);
-                *self = Literals::Many(m);
-            }
-            Literals::Many(m) => {
-                m.insert(seg.into(), node);
-            }
-        }
-    }
-}
-
-/// `a == b` for slices of equal length, compared in 8-byte words: segments are short, and a
-/// call to `memcmp` per child costs more than the comparison.
-#[inline]
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut ac = a.chunks_exact(8);
-    let mut bc = b.chunks_exact(8);
-    for (x, y) in ac.by_ref().zip(bc.by_ref()) {
-        if x != y {
-            return false;
-        }
-    }
-    ac.remainder()
-        .iter()
-        .zip(bc.remainder())
-        .all(|(x, y)| x == y)
-}
-
 /// One node: the templates that share the segments leading to it.
 #[derive(Debug)]
 struct Node {
     /// Children by literal segment.
-    literals: Literals,
+    literals: KeyMap<u32>,
     /// Children by mixed segment, most specific first.
     mixed: Vec<(Mixed, u32)>,
     /// The child for a bare parameter, or [`NONE`].
@@ -169,7 +109,7 @@ impl Node {
     /// An empty node.
     fn new() -> Node {
         Node {
-            literals: Literals::Few(Vec::new()),
+            literals: KeyMap::default(),
             mixed: Vec::new(),
             param: NONE,
             routes: [NONE; METHODS.len()],
@@ -251,7 +191,7 @@ impl Trie {
     /// The child of `node` for `seg`, made if missing.
     fn child(&mut self, node: usize, seg: Seg<'_>) -> usize {
         let existing = match &seg {
-            Seg::Literal(l) => self.nodes[node].literals.get(l),
+            Seg::Literal(l) => self.nodes[node].literals.get(l).copied(),
             Seg::Param => Some(self.nodes[node].param).filter(|p| *p != NONE),
             Seg::Mixed(m) => self.nodes[node]
                 .mixed
@@ -267,7 +207,10 @@ impl Trie {
         self.nodes.push(Node::new());
         let parent = &mut self.nodes[node];
         match seg {
-            Seg::Literal(l) => parent.literals.insert(l, new),
+            Seg::Literal(l) => {
+                // Not there: looked up above.
+                let _ = parent.literals.insert(l, new);
+            }
             Seg::Param => parent.param = new,
             Seg::Mixed(m) => {
                 let at = parent
@@ -317,7 +260,7 @@ impl Trie {
             }
             return method.and_then(|m| n.route(Some(m)));
         };
-        if let Some(child) = n.literals.get(first) {
+        if let Some(&child) = n.literals.get(first) {
             if let Some(r) = self.find_from(child, rest, method, any) {
                 return Some(r);
             }

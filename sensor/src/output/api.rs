@@ -115,7 +115,6 @@ impl Stage for ApiCalls {
         let Some(api) = &item.api else {
             return Ok(());
         };
-        let status = api.status.as_str();
         if let Some(n) = self.by_status.get_mut(status_index(api.status)) {
             *n += 1;
         }
@@ -126,7 +125,7 @@ impl Stage for ApiCalls {
         else {
             return Ok(());
         };
-        *sum.api_calls.entry(status).or_default() += 1;
+        sum.api_calls.add(api.status, 1);
         let (list, kind) = match api.status {
             ApiStatus::Shadow => (&mut sum.shadow_endpoints, ALERT_SHADOW_API),
             ApiStatus::Zombie => (&mut sum.zombie_endpoints, ALERT_ZOMBIE_API),

@@ -441,7 +441,8 @@ impl Serialize for SessionRecord {
             "requests_before_first_attack",
             &sum.requests_before_first_attack,
         )?;
-        st.serialize_field("api_calls", &sum.api_calls)?;
+        let api_calls: std::collections::BTreeMap<&str, u64> = sum.api_calls.iter().collect();
+        st.serialize_field("api_calls", &api_calls)?;
         st.serialize_field("shadow_endpoints", &sum.shadow_endpoints)?;
         st.serialize_field("zombie_endpoints", &sum.zombie_endpoints)?;
         st.serialize_field("api_endpoints_dropped", &sum.api_endpoints_dropped)?;
@@ -766,7 +767,8 @@ mod tests {
             if links.0 {
                 sum.attacks.insert("sqli", counts[1] % 9);
                 sum.attack_outcomes.insert("served", counts[2] % 9);
-                sum.api_calls.insert("shadow", counts[3] % 9);
+                sum.api_calls.add(apitap_inventory::ApiStatus::Shadow, counts[3] % 9);
+                sum.api_calls.add(apitap_inventory::ApiStatus::Documented, counts[2] % 5);
                 sum.shadow_endpoints.push(source.as_str().into());
                 sum.zombie_endpoints.push("GET /v0/\"x\"".into());
                 sum.api_endpoints_dropped = counts[4] % 7;

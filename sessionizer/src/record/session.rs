@@ -110,10 +110,7 @@ impl SessionRecord {
             Some(n) => write_u64(before, n),
             None => before.extend_from_slice(b"null"),
         }
-        write_counts(
-            o.key(key!("api_calls")),
-            sum.api_calls.iter().map(|(k, n)| (*k, *n)),
-        );
+        write_counts(o.key(key!("api_calls")), sum.api_calls.iter());
         write_names(o.key(key!("shadow_endpoints")), &sum.shadow_endpoints);
         write_names(o.key(key!("zombie_endpoints")), &sum.zombie_endpoints);
         write_u64(

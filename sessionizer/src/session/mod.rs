@@ -32,7 +32,7 @@ pub use facts::{Extractor, TxFacts};
 pub use secret::{HashId, Secret};
 pub use stats::SessionStats;
 pub use summary::{
-    EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds,
+    ApiCallCounts, EndReason, Phase, SessionRecord, SessionSummary, TransactionId, TransactionIds,
     MAX_SESSION_API_ENDPOINTS,
 };
 pub use table::{SessionHint, SessionSlot, Sessionizer, TxSession};

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use apitap_inventory::ApiStatus;
 use smallvec::SmallVec;
 
 use super::secret::HashId;
@@ -250,6 +251,55 @@ pub const INLINE_STATUS_CODES: usize = 4;
 /// lists were the largest part of the session table's memory.
 pub const ENDPOINT_INLINE_STATUS_CODES: usize = 2;
 
+/// Transactions of a session by API status: a counter per status instead of a map, as every
+/// classified transaction counts one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiCallCounts {
+    /// Counts in [`Self::ORDER`].
+    counts: [u64; 4],
+}
+
+impl ApiCallCounts {
+    /// The statuses in the order of their names, as records list them.
+    pub const ORDER: [ApiStatus; 4] = [
+        ApiStatus::Documented,
+        ApiStatus::Shadow,
+        ApiStatus::Unmanaged,
+        ApiStatus::Zombie,
+    ];
+
+    /// The position of `status` in [`Self::ORDER`].
+    fn slot(status: ApiStatus) -> usize {
+        match status {
+            ApiStatus::Documented => 0,
+            ApiStatus::Shadow => 1,
+            ApiStatus::Unmanaged => 2,
+            ApiStatus::Zombie => 3,
+        }
+    }
+
+    /// Count `n` more transactions of `status`.
+    pub fn add(&mut self, status: ApiStatus, n: u64) {
+        if let Some(c) = self.counts.get_mut(Self::slot(status)) {
+            *c += n;
+        }
+    }
+
+    /// The transactions of `status`.
+    pub fn get(&self, status: ApiStatus) -> u64 {
+        self.counts.get(Self::slot(status)).copied().unwrap_or(0)
+    }
+
+    /// The statuses counted (not zero), by name in name order: the map records write.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Self::ORDER
+            .iter()
+            .zip(self.counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (s.as_str(), n))
+    }
+}
+
 /// Counts by status, in first-seen order, at most [`MAX_STATUS_CODES`] codes plus `other`.
 pub type StatusCounts = SmallVec<[(StatusKey, u64); INLINE_STATUS_CODES]>;
 
@@ -409,7 +459,7 @@ pub struct SessionSummary {
     pub requests_before_first_attack: Option<u64>,
     /// Transactions by API status (`documented`, `shadow`, `zombie`, `unmanaged`), when API
     /// classification is on.
-    pub api_calls: BTreeMap<&'static str, u64>,
+    pub api_calls: ApiCallCounts,
     /// Shadow endpoints called (`METHOD /path` or `METHOD template`), in first-call order.
     pub shadow_endpoints: Vec<Box<str>>,
     /// Zombie endpoints called, in first-call order.
@@ -479,6 +529,36 @@ pub struct SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_calls_are_listed_as_a_map_by_name_would_list_them() {
+        let adds = [
+            (ApiStatus::Zombie, 2),
+            (ApiStatus::Documented, 5),
+            (ApiStatus::Zombie, 1),
+            (ApiStatus::Unmanaged, 0),
+            (ApiStatus::Shadow, 3),
+        ];
+        let mut counts = ApiCallCounts::default();
+        let mut map: BTreeMap<&str, u64> = BTreeMap::new();
+        for (status, n) in adds {
+            counts.add(status, n);
+            if n > 0 {
+                *map.entry(status.as_str()).or_default() += n;
+            }
+        }
+        assert_eq!(
+            counts.iter().collect::<Vec<_>>(),
+            map.into_iter().collect::<Vec<_>>()
+        );
+        assert_eq!(counts.get(ApiStatus::Zombie), 3);
+        assert_eq!(
+            counts.get(ApiStatus::Unmanaged),
+            0,
+            "a status never counted is not listed"
+        );
+        assert_eq!(ApiCallCounts::default().iter().count(), 0);
+    }
 
     #[test]
     fn alerts_are_counted_by_kind_up_to_the_bound() {

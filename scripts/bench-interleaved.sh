@@ -10,7 +10,8 @@
 #   ROUNDS=15 scripts/bench-interleaved.sh target/bench/api-200k.pcap \
 #       base=/tmp/apitap.base@fixtures/core.toml new=target/release/apitap@fixtures/core.toml
 #
-# Environment: ROUNDS (default 15), REPLAY_ARGS (extra replay flags, default none).
+# Environment: ROUNDS (default 15), REPLAY_ARGS (extra replay flags, default none), PIN_CPU
+# (run every replay on this CPU, `taskset -c`: steadier on a small VM; default unpinned).
 # Needs /usr/bin/time (the time package) and python3.
 set -euo pipefail
 

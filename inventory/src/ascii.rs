@@ -10,9 +10,10 @@
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// `b.to_ascii_lowercase()` for each byte of `w`: bit 5 set in the bytes that are `A`-`Z`
-/// (bytes at or above 0x80 are left alone, as `to_ascii_lowercase` does).
+/// (bytes at or above 0x80 are left alone, as `to_ascii_lowercase` does). The HTTP layer's
+/// word-at-a-time comparisons use it too (`apitap_sessionizer`'s `http/ascii.rs`).
 #[inline(always)]
-fn lower(w: u64) -> u64 {
+pub fn lower(w: u64) -> u64 {
     let heptets = w & !HIGH_BITS;
     // High bit of each byte: set when the byte is >= 'A' (0x41 + 0x3f = 0x80), and when it
     // is > 'Z' (0x5b + 0x25 = 0x80); sums of heptets never carry into the next byte.

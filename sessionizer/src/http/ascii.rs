@@ -4,24 +4,10 @@
 //! fields, redaction, session keys); `eq_ignore_ascii_case` lowers and compares one byte at a
 //! time, about 8 instructions per byte of a name like `authorization`.
 
+use apitap_inventory::ascii::lower;
+
 /// Bytes compared per step.
 const WORD: usize = 8;
-
-/// Each byte's high bit.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// `b.to_ascii_lowercase()` for each byte of `w`: bit 5 set in the bytes that are `A`-`Z`
-/// (bytes at or above 0x80 are left alone, as `to_ascii_lowercase` does).
-#[inline]
-fn lower(w: u64) -> u64 {
-    let heptets = w & !HIGH_BITS;
-    // High bit of each byte: set when the byte is >= 'A' (0x41 + 0x3f = 0x80), and when it
-    // is > 'Z' (0x5b + 0x25 = 0x80); sums of heptets never carry into the next byte.
-    let ge_a = heptets.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
-    let gt_z = heptets.wrapping_add(0x2525_2525_2525_2525);
-    let upper = ge_a & !gt_z & !w & HIGH_BITS;
-    w | (upper >> 2)
-}
 
 /// One word of `s` from `at` (which must leave [`WORD`] bytes).
 #[inline]

@@ -334,10 +334,10 @@ impl Stage for Behaviours {
         done
     }
 
-    /// The sessions' and clients' entries first, then (arrived by then) what
-    /// they own that the update searches, then the transaction's object track's ids:
-    /// thousands of entities do not fit in the caches, and touched one transaction after the
-    /// other each miss waited for the one before.
+    /// The sessions' and clients' entries first, then (arrived by then) what they own that
+    /// the update searches, then the transaction's object track's ids: thousands of entities
+    /// do not fit in the caches, and touched one transaction after the other each miss
+    /// waited for the one before. The slots found are the update's hints.
     fn prefetch(&mut self, batch: &[Staged], sessions: Option<&Sessionizer>) {
         let mut keys = std::mem::take(&mut self.prefetched);
         keys.clear();

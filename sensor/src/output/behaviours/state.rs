@@ -115,9 +115,9 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
         self.touch_at(key, None)
     }
 
-    /// [`Lru::touch`], looking in `hint` first (a slot [`Lru::find_hashed`] gave for `key` earlier:
-    /// used only while it still holds `key`, so a stale hint costs a lookup, never a wrong
-    /// entry).
+    /// [`Lru::touch`], looking in `hint` first (a slot [`Lru::find_hashed`] gave for `key`
+    /// earlier: used only while it still holds `key`, so a stale hint costs a lookup, never
+    /// a wrong entry).
     pub fn touch_at(&mut self, key: K, hint: Option<u32>) -> &mut V {
         let hinted = hint.filter(|&s| self.table.get(s).is_some_and(|e| e.key == key));
         let slot = match hinted.or_else(|| self.table.find(&key)) {

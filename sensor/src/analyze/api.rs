@@ -119,8 +119,10 @@ pub const MAX_REMEMBERED_MEMBERS: usize = 4096;
 struct MembersMemo {
     /// The entries.
     table: HashTable<Remembered>,
-    /// The hasher of keys.
-    hasher: foldhash::fast::FixedState,
+    /// The hasher of keys: cookie and API-key names are the client's to choose, so a per-run
+    /// seed (as the behaviours' tables have), lest chosen names collide into long probes.
+    /// Nothing written depends on it: the memo only finds what it would write again.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// One remembered record's members.

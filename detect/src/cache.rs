@@ -1,8 +1,12 @@
 //! A worker's memory of values found clean: most requests repeat the values of the requests
 //! before them (User-Agent, Accept, a client's cookies on every request of its session, the
-//! API's path segments, parameter names and JSON member names, enumerations like `page=2` or
-//! `"method":"card"`), and a value that was read once and held no attack holds none the next
-//! time.
+//! API's paths and query strings, content types, JSON strings with punctuation), and a value
+//! that was read once and held no attack holds none the next time.
+//!
+//! Plain words and numbers without a dot (path segments, parameter and member names, ids,
+//! `page=2`, `"method":"card"`) are not kept: the prefilter's gates decide them in fewer
+//! steps than a look-up, which hashes the value and reads a slot that, for the values that
+//! never come back (ids, request ids), is out of the caches (`ScanSink::scan_value`).
 //!
 //! A verdict depends on the value's bytes, its kind and, for the kinds the SSRF rule reads
 //! from level 2, the last part of its name (`url`, `webhook`: the only rule that reads a

@@ -42,7 +42,8 @@ pub struct ScanReport {
     pub request_allowed: bool,
     /// Values a [`Scanner`] had found clean before and did not read again (always 0 for
     /// [`Detector::scan`], which keeps no memory). A value is kept when found clean a second
-    /// time; header names are decided without the memory and never count here.
+    /// time; header names and plain words and numbers without a dot are decided without the
+    /// memory and never count here.
     pub values_cached: u32,
     /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
     /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
@@ -89,8 +90,8 @@ struct Compiled {
 
 /// One worker's detector: the shared [`Detector`], the buffers a scan reuses, and a memory of
 /// values found clean (at most [`crate::VERDICT_CACHE_ENTRIES`]), so that a value repeated
-/// across requests (User-Agent, Accept, a session's cookie, path segments, parameter and JSON
-/// member names) is read once or twice. Its findings are
+/// across requests (User-Agent, Accept, a session's cookie, a path) is read once or twice.
+/// Its findings are
 /// [`Detector::scan`]'s. Not shared between threads: one per worker, from
 /// [`Detector::scanner`].
 pub struct Scanner {
@@ -686,8 +687,9 @@ impl ScanSink<'_, '_> {
 
     /// Reads one value: first the scanner's memory of clean values (a value found clean
     /// before, of the same kind and, where a rule reads it, the same name, is not read
-    /// again); then the cheap gates every value goes through, inline; then, for the few
-    /// values a rule could hold on, [`ScanSink::read`]. A value found clean is remembered.
+    /// again; plain words and numbers skip it); then the cheap gates every value goes
+    /// through, inline; then, for the few values a rule could hold on, [`ScanSink::read`]. A
+    /// value found clean is remembered.
     fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
         let det = self.det;
         let classes = kind_classes(kind).and(det.classes);
@@ -697,7 +699,12 @@ impl ScanSink<'_, '_> {
         if det.prefilter_on && kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
             return; // the scanner's header names are the only ones a rule reads
         }
-        let key = match self.cache.as_deref() {
+        // A plain word or number without a dot: its gates decide it in fewer steps than the
+        // memory's look-up (a hash, then a slot out of the caches for the values that never
+        // come back: ids, request ids, numbers), so it is neither looked up nor kept.
+        let bytes = det.prefilter_on.then(|| ByteScan::of(raw));
+        let decided_by_gates = bytes.is_some_and(|b| b.is_plain(raw) && !b.has_dot());
+        let key = match self.cache.as_deref().filter(|_| !decided_by_gates) {
             Some(cache) => cache.key(Place::Value(kind), det.verdict_name(kind, name), raw),
             None => None,
         };
@@ -707,7 +714,7 @@ impl ScanSink<'_, '_> {
                 return;
             }
         }
-        let clean = self.gates_then_read(kind, name, raw, classes);
+        let clean = self.gates_then_read(kind, name, raw, bytes, classes);
         if !clean {
             self.unclean += 1;
             return;
@@ -722,13 +729,15 @@ impl ScanSink<'_, '_> {
     }
 
     /// The gates, then the rules of the classes past them; whether the value is clean (no
-    /// rule held, whatever allow rules and deduplication then made of the hits).
+    /// rule held, whatever allow rules and deduplication then made of the hits). `bytes` is
+    /// the value's byte pass when the caller made it already.
     #[inline]
     fn gates_then_read(
         &mut self,
         kind: Kind,
         name: &Name<'_>,
         raw: &[u8],
+        bytes: Option<ByteScan>,
         classes: ClassSet,
     ) -> bool {
         let det = self.det;
@@ -738,7 +747,7 @@ impl ScanSink<'_, '_> {
             known: None,
         };
         let clean = if det.prefilter_on {
-            let bytes = ByteScan::of(raw);
+            let bytes = bytes.unwrap_or_else(|| ByteScan::of(raw));
             let mut classes = classes.and(kind_gate(kind, bytes));
             if bytes.is_plain(raw) {
                 classes = plain_classes(det, kind, &mut hint, raw, bytes, classes);

@@ -687,7 +687,7 @@ impl ScanSink<'_, '_> {
 
     /// Reads one value: first the scanner's memory of clean values (a value found clean
     /// before, of the same kind and, where a rule reads it, the same name, is not read
-    /// again; plain words and numbers skip it); then the cheap gates every value goes
+    /// again; plain words and numbers and the whole path skip it); then the cheap gates every value goes
     /// through, inline; then, for the few values a rule could hold on, [`ScanSink::read`]. A
     /// value found clean is remembered.
     fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
@@ -699,12 +699,18 @@ impl ScanSink<'_, '_> {
         if det.prefilter_on && kind == Kind::HeaderName && !scanner::is_scanner_header(raw) {
             return; // the scanner's header names are the only ones a rule reads
         }
-        // A plain word or number without a dot: its gates decide it in fewer steps than the
-        // memory's look-up (a hash, then a slot out of the caches for the values that never
-        // come back: ids, request ids, numbers), so it is neither looked up nor kept.
+        // Not looked up nor kept:
+        // - a plain word or number without a dot: its gates decide it in fewer steps than
+        //   the memory's look-up (a hash, then a slot out of the caches for the values that
+        //   never come back: ids, request ids, numbers);
+        // - the whole path: it is read only when the path's group was not in the memory
+        //   (`fields::target`), and the group and the whole path are kept together, on the
+        //   path's second clean reading: when one is missing, so is the other, but for the
+        //   rare eviction of one alone.
         let bytes = det.prefilter_on.then(|| ByteScan::of(raw));
-        let decided_by_gates = bytes.is_some_and(|b| b.is_plain(raw) && !b.has_dot());
-        let key = match self.cache.as_deref().filter(|_| !decided_by_gates) {
+        let skip_memory =
+            kind == Kind::PathWhole || bytes.is_some_and(|b| b.is_plain(raw) && !b.has_dot());
+        let key = match self.cache.as_deref().filter(|_| !skip_memory) {
             Some(cache) => cache.key(Place::Value(kind), det.verdict_name(kind, name), raw),
             None => None,
         };

@@ -4,10 +4,11 @@
 //! that was read once and held no attack holds none the next time.
 //!
 //! Plain words and numbers without a dot (path segments, parameter and member names, ids,
-//! `page=2`, `"method":"card"`) are not kept: the prefilter's gates decide them in fewer
-//! steps than a look-up, which hashes the value and reads a slot that, for the values that
-//! never come back (ids, request ids), is out of the caches (`ScanSink::scan_value`). Nor is
-//! the whole path, read only when its group was not kept, and kept with its group.
+//! `page=2`, `"method":"card"`) are not kept on their own (a group that holds them is kept
+//! whole, below): the prefilter's gates decide them in fewer steps than a look-up, which
+//! hashes the value and reads a slot that, for the values that never come back (ids,
+//! request ids), is out of the caches (`ScanSink::scan_value`). Nor is the whole path, read
+//! only when its group was not kept, and kept with its group.
 //!
 //! A verdict depends on the value's bytes, its kind and, for the kinds the SSRF rule reads
 //! from level 2, the last part of its name (`url`, `webhook`: the only rule that reads a

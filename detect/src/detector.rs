@@ -42,8 +42,8 @@ pub struct ScanReport {
     pub request_allowed: bool,
     /// Values a [`Scanner`] had found clean before and did not read again (always 0 for
     /// [`Detector::scan`], which keeps no memory). A value is kept when found clean a second
-    /// time; header names and plain words and numbers without a dot are decided without the
-    /// memory and never count here.
+    /// time. Header names never count here; plain words and numbers without a dot and the
+    /// whole path count only in a group (path, query string, cookies) kept whole.
     pub values_cached: u32,
     /// Clean values a [`Scanner`] kept in place of another it had kept: its memory is full
     /// ([`crate::VERDICT_CACHE_ENTRIES`]), and the value replaced will be read again.
@@ -91,8 +91,7 @@ struct Compiled {
 /// One worker's detector: the shared [`Detector`], the buffers a scan reuses, and a memory of
 /// values found clean (at most [`crate::VERDICT_CACHE_ENTRIES`]), so that a value repeated
 /// across requests (User-Agent, Accept, a session's cookie, a path) is read once or twice.
-/// Its findings are
-/// [`Detector::scan`]'s. Not shared between threads: one per worker, from
+/// Its findings are [`Detector::scan`]'s. Not shared between threads: one per worker, from
 /// [`Detector::scanner`].
 pub struct Scanner {
     detector: Detector,
@@ -687,9 +686,9 @@ impl ScanSink<'_, '_> {
 
     /// Reads one value: first the scanner's memory of clean values (a value found clean
     /// before, of the same kind and, where a rule reads it, the same name, is not read
-    /// again; plain words and numbers and the whole path skip it); then the cheap gates every value goes
-    /// through, inline; then, for the few values a rule could hold on, [`ScanSink::read`]. A
-    /// value found clean is remembered.
+    /// again; plain words and numbers and the whole path skip it); then the cheap gates
+    /// every value goes through, inline; then, for the few values a rule could hold on,
+    /// [`ScanSink::read`]. A value found clean is remembered.
     fn scan_value(&mut self, kind: Kind, name: &Name<'_>, raw: &[u8]) {
         let det = self.det;
         let classes = kind_classes(kind).and(det.classes);

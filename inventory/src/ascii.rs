@@ -23,21 +23,34 @@ pub fn lower(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
+/// The 8 bytes of `s` from `at` as a little-endian word; 0 when `s` has fewer bytes from
+/// there (the callers read within their slices). The word-at-a-time compares of this crate
+/// (`matcher/keymap.rs`) and of the HTTP layer (`apitap_sessionizer`'s `http/ascii.rs`)
+/// read their words with it.
+#[inline(always)]
+pub fn le64(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The 4 bytes of `s` from `at` as a little-endian word, widened; 0 as [`le64`].
+#[inline(always)]
+pub fn le32(s: &[u8], at: usize) -> u64 {
+    s.get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+}
+
 /// The first and the last 8 bytes of `s` (4 bytes each, in the low half, below 8 bytes),
 /// when it has 4 to 16 bytes.
 #[inline(always)]
 fn words(s: &[u8]) -> Option<(u64, u64)> {
     let n = s.len();
     if (8..=16).contains(&n) {
-        let w = |at: usize| Some(u64::from_le_bytes(s.get(at..at + 8)?.try_into().ok()?));
-        Some((w(0)?, w(n - 8)?))
+        Some((le64(s, 0), le64(s, n - 8)))
     } else if (4..8).contains(&n) {
-        let w = |at: usize| {
-            Some(u64::from(u32::from_le_bytes(
-                s.get(at..at + 4)?.try_into().ok()?,
-            )))
-        };
-        Some((w(0)?, w(n - 4)?))
+        Some((le32(s, 0), le32(s, n - 4)))
     } else {
         None
     }

@@ -8,6 +8,8 @@
 //! Up to [`MAX_SCANNED_KEYS`] keys are scanned; more are hashed from the same words into an
 //! open-addressed table, so that a look-up hashes no byte of the key.
 
+use crate::ascii::{le32, le64};
+
 /// Keys scanned one after the other up to this many; a table beyond: a short scan beats
 /// hashing.
 pub const MAX_SCANNED_KEYS: usize = 8;
@@ -60,23 +62,6 @@ impl Words {
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (mixed >> (64 - bits)) as usize
     }
-}
-
-/// The 8 bytes of `s` from `at` as a little-endian word (0 past the end: never, for the
-/// callers' offsets).
-#[inline(always)]
-fn le64(s: &[u8], at: usize) -> u64 {
-    s.get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// The 4 bytes of `s` from `at` as a little-endian word, widened.
-#[inline(always)]
-fn le32(s: &[u8], at: usize) -> u64 {
-    s.get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
 }
 
 /// `a == b` for slices of equal length, in 8-byte words: the rest of a long key, whose words

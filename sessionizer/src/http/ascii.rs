@@ -4,20 +4,10 @@
 //! fields, redaction, session keys); `eq_ignore_ascii_case` lowers and compares one byte at a
 //! time, about 8 instructions per byte of a name like `authorization`.
 
-use apitap_inventory::ascii::lower;
+use apitap_inventory::ascii::{le64, lower};
 
-/// Bytes compared per step.
+/// Bytes compared per step (a word, [`le64`]).
 const WORD: usize = 8;
-
-/// One word of `s` from `at` (which must leave [`WORD`] bytes).
-#[inline]
-fn word(s: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; WORD];
-    if let Some(b) = s.get(at..at + WORD) {
-        w.copy_from_slice(b);
-    }
-    u64::from_le_bytes(w)
-}
 
 /// `a.eq_ignore_ascii_case(b)`, compared eight bytes at a time. The lengths are compared
 /// inline (most names looked at have another length than the one looked for).
@@ -35,13 +25,13 @@ fn eq_same_len(a: &[u8], b: &[u8]) -> bool {
     }
     let mut at = 0;
     while at + WORD <= n {
-        if lower(word(a, at)) != lower(word(b, at)) {
+        if lower(le64(a, at)) != lower(le64(b, at)) {
             return false;
         }
         at += WORD;
     }
     // The last partial word, overlapping the one before.
-    at == n || lower(word(a, n - WORD)) == lower(word(b, n - WORD))
+    at == n || lower(le64(a, n - WORD)) == lower(le64(b, n - WORD))
 }
 
 #[cfg(test)]

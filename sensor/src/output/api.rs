@@ -6,7 +6,9 @@
 use apitap_exporters::ExportError;
 use apitap_inventory::{ApiRecord, ApiStatus};
 use apitap_sessionizer::alert::Alert;
-use apitap_sessionizer::session::{SessionSummary, TxSession, MAX_SESSION_API_ENDPOINTS};
+use apitap_sessionizer::session::{
+    ApiCallCounts, SessionSummary, TxSession, MAX_SESSION_API_ENDPOINTS,
+};
 use serde_json::{Map, Value};
 
 use super::{OutputStats, Records, SessionCx, Stage};
@@ -21,27 +23,9 @@ pub const ALERT_ZOMBIE_API: &str = "zombie_api";
 /// zombie alerts.
 #[derive(Debug, Default)]
 pub struct ApiCalls {
-    /// Transactions by API status over the run, in [`STATUSES`] order (an array: a map's
-    /// look-up per transaction cost more than the count).
-    by_status: [u64; STATUSES.len()],
-}
-
-/// Every API status, in the order [`ApiCalls::by_status`] counts them.
-const STATUSES: [ApiStatus; 4] = [
-    ApiStatus::Documented,
-    ApiStatus::Zombie,
-    ApiStatus::Shadow,
-    ApiStatus::Unmanaged,
-];
-
-/// The position of `status` in [`STATUSES`].
-fn status_index(status: ApiStatus) -> usize {
-    match status {
-        ApiStatus::Documented => 0,
-        ApiStatus::Zombie => 1,
-        ApiStatus::Shadow => 2,
-        ApiStatus::Unmanaged => 3,
-    }
+    /// Transactions by API status over the run (counters, as a session's: a map's look-up
+    /// per transaction cost more than the count).
+    by_status: ApiCallCounts,
 }
 
 /// How a session lists an endpoint: the session's endpoint name (the spec's template when
@@ -115,9 +99,7 @@ impl Stage for ApiCalls {
         let Some(api) = &item.api else {
             return Ok(());
         };
-        if let Some(n) = self.by_status.get_mut(status_index(api.status)) {
-            *n += 1;
-        }
+        self.by_status.add(api.status, 1);
         let Some(SessionCx {
             tx: ts,
             state: Some(sum),
@@ -141,10 +123,8 @@ impl Stage for ApiCalls {
     }
 
     fn add_stats(&self, stats: &mut OutputStats) {
-        for (s, &n) in STATUSES.iter().zip(&self.by_status) {
-            if n != 0 {
-                *stats.api_calls.entry(s.as_str().to_owned()).or_default() += n;
-            }
+        for (status, n) in self.by_status.iter() {
+            *stats.api_calls.entry(status.to_owned()).or_default() += n;
         }
     }
 }
@@ -152,13 +132,6 @@ impl Stage for ApiCalls {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_status_has_its_own_count() {
-        for (i, s) in STATUSES.iter().enumerate() {
-            assert_eq!(status_index(*s), i, "{s:?}");
-        }
-    }
 
     #[test]
     fn a_session_lists_each_endpoint_once_and_counts_what_does_not_fit() {

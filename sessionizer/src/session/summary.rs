@@ -531,6 +531,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_api_status_has_its_own_count() {
+        for (i, s) in ApiCallCounts::ORDER.iter().enumerate() {
+            assert_eq!(ApiCallCounts::slot(*s), i, "{s:?}");
+        }
+    }
+
+    #[test]
     fn api_calls_are_listed_as_a_map_by_name_would_list_them() {
         let adds = [
             (ApiStatus::Zombie, 2),

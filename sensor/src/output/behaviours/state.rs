@@ -125,22 +125,7 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
                 self.table.move_to_back(0, s);
                 s
             }
-            None => {
-                if self.table.len() >= self.max && self.forget_oldest() {
-                    self.evicted += 1;
-                }
-                let slot = self
-                    .table
-                    .insert(Slot {
-                        key,
-                        value: V::default(),
-                        bytes: 0,
-                        dirty: false,
-                    })
-                    .expect("bounds are validated far below the slot limit");
-                self.table.push_back(0, slot);
-                slot
-            }
+            None => self.insert_new(key),
         };
         debug_assert!(self.table.len() <= self.max);
         let e = self.table.get_mut(slot).expect("a slot just found");
@@ -149,6 +134,28 @@ impl<K: Eq + Hash, V: Default + HeapBytes> Lru<K, V> {
             self.touched.push(slot);
         }
         &mut e.value
+    }
+
+    /// The slot of a new, empty entry for `key` (not held), made most recently touched; at
+    /// the bound the least recently touched entry is forgotten first. Out of line: an entity
+    /// is made once and touched many times, and every transaction runs the touch's code.
+    #[cold]
+    #[inline(never)]
+    fn insert_new(&mut self, key: K) -> u32 {
+        if self.table.len() >= self.max && self.forget_oldest() {
+            self.evicted += 1;
+        }
+        let slot = self
+            .table
+            .insert(Slot {
+                key,
+                value: V::default(),
+                bytes: 0,
+                dirty: false,
+            })
+            .expect("bounds are validated far below the slot limit");
+        self.table.push_back(0, slot);
+        slot
     }
 
     /// Entities held.
@@ -492,11 +499,14 @@ impl<E: Timed> Ring<E> {
     /// The evidence, oldest first, when the ring holds `cap` entries and the oldest is at most
     /// `window_us` older than `now_us`, and the kind is not quiet.
     pub fn full_within(&self, cap: usize, now_us: u64, window_us: u64) -> Option<&VecDeque<E>> {
+        // The length and the quiet time first: they are in the ring's header, where the
+        // oldest entry is a line of its own, out of the caches for most rings (most never
+        // fill, and a ring of a first read is pushed at its other end).
+        if self.items.len() < cap || now_us < self.quiet_until_us {
+            return None;
+        }
         let oldest = self.items.front()?;
-        let ready = self.items.len() >= cap
-            && now_us.saturating_sub(oldest.ts_us()) <= window_us
-            && now_us >= self.quiet_until_us;
-        ready.then_some(&self.items)
+        (now_us.saturating_sub(oldest.ts_us()) <= window_us).then_some(&self.items)
     }
 
     /// The kind fired at `now_us`: forget the evidence and stay quiet for `window_us`.

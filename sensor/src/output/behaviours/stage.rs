@@ -15,7 +15,7 @@ use apitap_sessionizer::session::{body, context, HashId, Sessionizer, Transactio
 use super::config::{BehavioursConfig, Statistic};
 use super::credential_stuffing::Scope as LoginScope;
 use super::entity::{
-    Activity, AgentState, ClientState, EndpointState, Failures, Logins, ObjectTrack, Objects,
+    self, Activity, AgentState, ClientState, EndpointState, Failures, ObjectTrack, Objects,
     SessionState, UserState, VolumeEvent,
 };
 use super::enumeration::NO_NUMBER;
@@ -67,8 +67,9 @@ struct Obs<'a> {
     /// The request's User-Agent, read for logins only (only `credential_stuffing` looks at
     /// it).
     agent: Option<&'a str>,
-    /// Context parameters, as exported.
-    context: &'a [(std::sync::Arc<str>, String)],
+    /// The value of `volume_spike`'s parameter in the transaction, when it has one and the
+    /// kind is on (read once for the session and the user).
+    volume: Option<f64>,
 }
 
 impl Obs<'_> {
@@ -96,6 +97,8 @@ pub struct Behaviours {
     login_keywords: Vec<String>,
     /// Body decoding limits for the scans.
     body: BodyConfig,
+    /// `enumeration.failure_statuses`, looked up for every transaction.
+    lookup_failures: Statuses,
     /// The scan of response bodies for the ids they issue.
     json_ids: ids::JsonIds,
     /// Per session.
@@ -134,6 +137,7 @@ impl Behaviours {
                 .map(|k| k.to_ascii_lowercase())
                 .collect(),
             body,
+            lookup_failures: Statuses::new(&cfg.enumeration.failure_statuses),
             json_ids: ids::JsonIds::default(),
             sessions: Lru::new(cfg.max_sessions),
             clients: Lru::new(cfg.max_clients),
@@ -154,9 +158,17 @@ impl Behaviours {
     /// once per endpoint (while [`BehavioursConfig::max_endpoints`] are remembered; beyond,
     /// each time).
     fn id_segment(&mut self, e: &str, fp: u64) -> Option<usize> {
-        if let Some(n) = self.id_segments.get(&fp) {
-            return *n;
+        match self.id_segments.get(&fp) {
+            Some(n) => *n,
+            None => self.new_id_segment(e, fp),
         }
+    }
+
+    /// [`Behaviours::id_segment`] of an endpoint not seen before (or not remembered), worked
+    /// out from its name. Out of line: once per endpoint.
+    #[cold]
+    #[inline(never)]
+    fn new_id_segment(&mut self, e: &str, fp: u64) -> Option<usize> {
         let placeholders = &self.cfg.id_placeholders;
         let n = ids::id_segment(e, |p| {
             p.ends_with("id}") || placeholders.iter().any(|x| x == p)
@@ -187,8 +199,7 @@ impl Behaviours {
             })
             .map(|id| (id, fingerprint(id.as_bytes())));
         let status = tx.response.as_ref().map(|r| r.status);
-        let failures = &self.cfg.enumeration.failure_statuses;
-        let lookup_failed = status.is_some_and(|s| failures.contains(&s));
+        let lookup_failed = status.is_some_and(|s| self.lookup_failures.contains(s));
         let login = ts.login_user.as_deref().map(|u| (u, self.login_failed(tx)));
         Some(Obs {
             now_us,
@@ -210,7 +221,7 @@ impl Behaviours {
             user: ts.user.as_deref(),
             login,
             agent: login.and_then(|_| req.headers.get("user-agent")),
-            context: &ts.context,
+            volume: volume_value(&self.cfg, &ts.context),
         })
     }
 
@@ -252,6 +263,44 @@ impl Behaviours {
             &self.body,
         );
         has_marker(&data)
+    }
+}
+
+/// Statuses a bit set holds; larger ones (not HTTP's three digits) are kept in a list.
+const STATUS_BITS: usize = 1024;
+
+/// A set of response statuses: a transaction's status is looked up with one shift, where a
+/// search of the configured list was a vectorised loop of its own for every transaction.
+#[derive(Clone, Debug)]
+struct Statuses {
+    /// Bit `s` of the statuses below [`STATUS_BITS`].
+    bits: [u64; STATUS_BITS / 64],
+    /// The others.
+    others: Vec<u16>,
+}
+
+impl Statuses {
+    /// The set of `list`.
+    fn new(list: &[u16]) -> Self {
+        let mut set = Statuses {
+            bits: [0; STATUS_BITS / 64],
+            others: Vec::new(),
+        };
+        for &s in list {
+            match set.bits.get_mut(usize::from(s) / 64) {
+                Some(w) => *w |= 1 << (s % 64),
+                None => set.others.push(s),
+            }
+        }
+        set
+    }
+
+    /// True when `s` is in the set.
+    fn contains(&self, s: u16) -> bool {
+        match self.bits.get(usize::from(s) / 64) {
+            Some(w) => (w >> (s % 64)) & 1 == 1,
+            None => self.others.contains(&s),
+        }
     }
 }
 
@@ -410,7 +459,9 @@ impl Behaviours {
 
     /// Bring the byte account up to date with what the transaction changed, and past
     /// `max_held_bytes` have the table holding the most forget its least recently active
-    /// entity until the stage is within it (counted).
+    /// entity until the stage is within it (counted). Out of line: it runs once every
+    /// [`ACCOUNT_EVERY_TRANSACTIONS`].
+    #[inline(never)]
     fn account(&mut self) {
         let mut tables: [&mut dyn Accounted; 5] = [
             &mut self.sessions,
@@ -444,7 +495,7 @@ impl Behaviours {
         hint: Option<Prefetched>,
         records: &mut Records,
     ) -> Result<(), ExportError> {
-        let mut cx = session;
+        let cx = session;
         let Some(ts) = cx.as_ref().map(|c| c.tx) else {
             return Ok(());
         };
@@ -471,10 +522,26 @@ impl Behaviours {
         }
         let client_at = hint.and_then(|h| h.client.1);
         self.client_kinds(&obs, client_at, population, &mut found);
-        self.user_kinds(&obs, &mut found);
+        if obs.login.is_some() || obs.volume.is_some() {
+            self.user_kinds(&obs, &mut found);
+        }
         if found.is_empty() {
             return Ok(());
         }
+        self.raise_all(now_us, &obs, found, cx, records)
+    }
+
+    /// Write the alerts of a transaction's findings, each with whom it concerns.
+    #[cold]
+    #[inline(never)]
+    fn raise_all(
+        &mut self,
+        now_us: u64,
+        obs: &Obs<'_>,
+        found: Vec<Found>,
+        mut cx: Option<SessionCx<'_>>,
+        records: &mut Records,
+    ) -> Result<(), ExportError> {
         let session_user = cx
             .as_ref()
             .and_then(|c| c.state.as_deref())
@@ -542,7 +609,7 @@ impl Behaviours {
             owned,
             known: s.known.len(),
         });
-        let mine = &mut Vec::new();
+        let first = found.len();
         read_objects(
             cfg,
             stats,
@@ -551,33 +618,18 @@ impl Behaviours {
             obs,
             population,
             bola,
-            mine,
+            found,
         );
-        mine.extend(failed_lookups(
-            cfg,
-            stats,
-            &mut s.failures,
-            s.activity.requests,
-            obs,
-        ));
-        if let Some((value, (name, efp))) = volume_value(cfg, obs).zip(obs.endpoint) {
-            let pop = &mut self.endpoints.touch(efp).sessions;
-            let key = fingerprint(&id.0);
-            let e = VolumeEvent {
-                ts_us: obs.now_us,
-                value,
-                tx: obs.tx,
-            };
-            let vs = &cfg.volume_spike;
-            let scope = VolumeScope::Session;
-            let (f, dropped) = volume_spike::on_value(vs, &mut s.volume, pop, key, e, scope, name);
-            stats.volume_values_dropped += dropped;
-            mine.extend(f);
+        let f = failed_lookups(cfg, stats, &mut s.failures, s.activity.requests, obs);
+        keep(found, f);
+        if obs.volume.is_some() && obs.endpoint.is_some() {
+            let endpoints = &mut self.endpoints;
+            let f = session_volume(cfg, stats, endpoints, &mut s.volume, id, obs);
+            keep(found, f);
         }
-        for f in mine.iter_mut() {
-            f.session = true;
+        if found.len() > first {
+            concern_session(found.get_mut(first..).unwrap_or_default());
         }
-        found.append(mine);
     }
 
     /// The kinds that look at the client address and the User-Agent: `scraping`,
@@ -603,54 +655,31 @@ impl Behaviours {
             None,
             found,
         );
-        found.extend(failed_lookups(
-            cfg,
-            stats,
-            &mut c.failures,
-            c.activity.requests,
-            obs,
-        ));
-        let Some((username, failed)) = obs.login else {
-            return;
-        };
-        stats.logins += 1;
-        if !cfg.credential_stuffing.enabled {
-            return;
-        }
-        let attempt = Attempt {
-            ev: obs.evidence(),
-            user_fp: fingerprint(username.as_bytes()),
-            failed,
-        };
-        let client = LoginScope::Client;
-        found.extend(try_login(cfg, stats, &mut c.logins, &attempt, client));
-        if let Some(agent) = obs.agent {
-            let a = self.agents.touch(fingerprint(agent.as_bytes()));
-            let mut clients = Bound {
-                max: cfg.max_ids_per_endpoint,
-                dropped: &mut stats.ids_untracked,
+        let f = failed_lookups(cfg, stats, &mut c.failures, c.activity.requests, obs);
+        keep(found, f);
+        if let Some(login) = obs.login {
+            let logins = Logins {
+                cfg,
+                stats,
+                agents: &mut self.agents,
             };
-            clients.first(&mut a.clients, client_fp(obs.client));
-            let scope = LoginScope::Agent {
-                clients: a.clients.len(),
-            };
-            found.extend(try_login(cfg, stats, &mut a.logins, &attempt, scope));
+            client_login(logins, &mut c.logins, obs, login, found);
         }
     }
 
     /// The kinds that look at the user: `brute_force` (by login username) and
-    /// `volume_spike` (by user, across sessions).
+    /// `volume_spike` (by user, across sessions). Out of line: only logins and transactions
+    /// with the volume parameter come here.
+    #[inline(never)]
     fn user_kinds(&mut self, obs: &Obs<'_>, found: &mut Vec<Found>) {
         let cfg = &self.cfg;
         if let (Some((username, true)), true) = (obs.login, cfg.brute_force.enabled) {
             let u = self.users.touch(fingerprint(username.as_bytes()));
             let mut ev = obs.evidence();
             ev.aux = client_fp(obs.client) as i64;
-            found.extend(brute_force::on_failed_login(&cfg.brute_force, u, ev));
+            keep(found, brute_force::on_failed_login(&cfg.brute_force, u, ev));
         }
-        let Some(((value, (name, efp)), user)) =
-            volume_value(cfg, obs).zip(obs.endpoint).zip(obs.user)
-        else {
+        let Some(((value, (name, efp)), user)) = obs.volume.zip(obs.endpoint).zip(obs.user) else {
             return;
         };
         let key = fingerprint(user.as_bytes());
@@ -665,7 +694,32 @@ impl Behaviours {
         let (f, dropped) =
             volume_spike::on_value(vs, &mut u.volume, pop, key, e, VolumeScope::User, name);
         self.stats.volume_values_dropped += dropped;
-        found.extend(f);
+        keep(found, f);
+    }
+}
+
+/// Keep what a kind found, if anything. The finding's move and the vector's growth are out
+/// of line: every transaction asks each kind, and few find anything.
+#[inline(always)]
+fn keep(found: &mut Vec<Found>, f: Option<Found>) {
+    if let Some(f) = f {
+        keep_found(found, f);
+    }
+}
+
+/// [`keep`] of a finding.
+#[cold]
+#[inline(never)]
+fn keep_found(found: &mut Vec<Found>, f: Found) {
+    found.push(f);
+}
+
+/// Mark findings as concerning the transaction's session.
+#[cold]
+#[inline(never)]
+fn concern_session(found: &mut [Found]) {
+    for f in found {
+        f.session = true;
     }
 }
 
@@ -679,6 +733,35 @@ struct Prefetched {
     client: (IpAddr, Option<u32>),
     /// Its endpoint's fingerprint.
     endpoint: Option<u64>,
+}
+
+/// The session's value of the volume parameter in `obs`, on its endpoint, for `volume_spike`
+/// against the endpoint's other sessions. Out of line: only transactions with the parameter
+/// come here.
+#[inline(never)]
+fn session_volume(
+    cfg: &BehavioursConfig,
+    stats: &mut BehaviourStats,
+    endpoints: &mut Lru<u64, EndpointState>,
+    volume: &mut entity::Volume,
+    id: HashId,
+    obs: &Obs<'_>,
+) -> Option<Found> {
+    let (Some(value), Some((name, efp))) = (obs.volume, obs.endpoint) else {
+        return None;
+    };
+    let pop = &mut endpoints.touch(efp).sessions;
+    let key = fingerprint(&id.0);
+    let e = VolumeEvent {
+        ts_us: obs.now_us,
+        value,
+        tx: obs.tx,
+    };
+    let vs = &cfg.volume_spike;
+    let scope = VolumeScope::Session;
+    let (f, dropped) = volume_spike::on_value(vs, volume, pop, key, e, scope, name);
+    stats.volume_values_dropped += dropped;
+    f
 }
 
 /// What `bola` needs to know about a session's read.
@@ -719,21 +802,18 @@ fn read_objects(
         }
         if let Some(b) = bola {
             let ev = obs.evidence();
-            found.extend(bola::on_first_read(
-                &cfg.bola, track, name, ev, b.owned, b.known,
-            ));
+            keep(
+                found,
+                bola::on_first_read(&cfg.bola, track, name, ev, b.owned, b.known),
+            );
         }
         if cfg.scraping.enabled {
             let ev = obs.evidence();
             let population = || population.count();
-            found.extend(scraping::on_first_read(
-                &cfg.scraping,
-                track,
-                name,
-                activity,
-                ev,
-                population,
-            ));
+            keep(
+                found,
+                scraping::on_first_read(&cfg.scraping, track, name, activity, ev, population),
+            );
         }
     };
     if objects
@@ -798,12 +878,61 @@ struct Attempt {
     failed: bool,
 }
 
+/// What a client's login updates beyond the client.
+struct Logins<'a> {
+    /// Settings.
+    cfg: &'a BehavioursConfig,
+    /// Counters.
+    stats: &'a mut BehaviourStats,
+    /// Per User-Agent.
+    agents: &'a mut Lru<u64, AgentState>,
+}
+
+/// A login of the client whose attempts are `client` (`username`, `failed`), for
+/// `credential_stuffing` by client and by User-Agent. Out of line: most transactions are no
+/// login.
+#[inline(never)]
+fn client_login(
+    to: Logins<'_>,
+    client: &mut entity::Logins,
+    obs: &Obs<'_>,
+    (username, failed): (&str, bool),
+    found: &mut Vec<Found>,
+) {
+    let Logins { cfg, stats, agents } = to;
+    stats.logins += 1;
+    if !cfg.credential_stuffing.enabled {
+        return;
+    }
+    let attempt = Attempt {
+        ev: obs.evidence(),
+        user_fp: fingerprint(username.as_bytes()),
+        failed,
+    };
+    keep(
+        found,
+        try_login(cfg, stats, client, &attempt, LoginScope::Client),
+    );
+    if let Some(agent) = obs.agent {
+        let a = agents.touch(fingerprint(agent.as_bytes()));
+        let mut clients = Bound {
+            max: cfg.max_ids_per_endpoint,
+            dropped: &mut stats.ids_untracked,
+        };
+        clients.first(&mut a.clients, client_fp(obs.client));
+        let scope = LoginScope::Agent {
+            clients: a.clients.len(),
+        };
+        keep(found, try_login(cfg, stats, &mut a.logins, &attempt, scope));
+    }
+}
+
 /// A login attempt of a client or a User-Agent, for `credential_stuffing`.
 #[inline(never)]
 fn try_login(
     cfg: &BehavioursConfig,
     stats: &mut BehaviourStats,
-    logins: &mut Logins,
+    logins: &mut entity::Logins,
     a: &Attempt,
     scope: LoginScope,
 ) -> Option<Found> {
@@ -835,13 +964,14 @@ fn failure_key(obs: &Obs<'_>) -> (u64, i64) {
     }
 }
 
-/// The volume parameter's value in the transaction (1 per transaction for `count`).
-fn volume_value(cfg: &BehavioursConfig, obs: &Obs<'_>) -> Option<f64> {
+/// The volume parameter's value in a transaction's context parameters (1 per transaction
+/// for `count`).
+fn volume_value(cfg: &BehavioursConfig, context: &[(std::sync::Arc<str>, String)]) -> Option<f64> {
     let v = &cfg.volume_spike;
-    if !v.enabled || v.param.is_empty() {
+    if !v.enabled || v.param.is_empty() || context.is_empty() {
         return None;
     }
-    let (_, raw) = obs.context.iter().find(|(n, _)| **n == *v.param)?;
+    let (_, raw) = context.iter().find(|(n, _)| **n == *v.param)?;
     match v.statistic {
         Statistic::Sum => context::numeric(raw),
         Statistic::Count => Some(1.0),
@@ -873,32 +1003,56 @@ fn learn_ownership(
     else {
         return;
     };
-    let mut bound = Bound {
-        max: cfg.max_known_ids_per_session,
-        dropped: &mut stats.known_ids_dropped,
-    };
-    // `Location` names a created object (201) or a redirect's target (3xx).
-    let locates = r.status == 201 || (300..400).contains(&r.status);
-    if let Some(id) = locates
-        .then(|| r.headers.get("location"))
-        .flatten()
-        .and_then(ids::location_id)
-    {
-        bound.first(&mut s.known, fingerprint(id.as_bytes()));
-    }
-    if let (201, Some((_, fp))) = (r.status, obs.object) {
-        bound.first(&mut s.known, fp);
-    }
-    if !cfg.bola.learn_from_bodies || r.body.is_empty() || !(200..300).contains(&r.status) {
-        return;
+    if r.status == 201 || (300..400).contains(&r.status) {
+        learn_created(cfg, obs, r, s, stats);
     }
     // Only the bodies the HTTP layer selects for this stage issue ids (`Response::issues_ids`:
     // listings of collections read by id, creations). Detection stores every body; reading
     // the others for ids (inflating most of them) cost more than the detector itself
     // (docs/bench.md, "the integrated build").
-    if !r.issues_ids {
+    if !cfg.bola.learn_from_bodies
+        || r.body.is_empty()
+        || !(200..300).contains(&r.status)
+        || !r.issues_ids
+    {
         return;
     }
+    learn_from_body(cfg, scan, obs, r, s, stats);
+}
+
+/// Learn the ids a creation (`201`) or a redirect (3xx) issues: its `Location`, and a
+/// creation's own id in the request's path. Out of line: most responses are neither.
+#[inline(never)]
+fn learn_created(
+    cfg: &BehavioursConfig,
+    obs: &Obs<'_>,
+    r: &Response,
+    s: &mut SessionState,
+    stats: &mut BehaviourStats,
+) {
+    let mut bound = Bound {
+        max: cfg.max_known_ids_per_session,
+        dropped: &mut stats.known_ids_dropped,
+    };
+    // `Location` names a created object (201) or a redirect's target (3xx).
+    if let Some(id) = r.headers.get("location").and_then(ids::location_id) {
+        bound.first(&mut s.known, fingerprint(id.as_bytes()));
+    }
+    if let (201, Some((_, fp))) = (r.status, obs.object) {
+        bound.first(&mut s.known, fp);
+    }
+}
+
+/// Learn the ids in a 2xx body the HTTP layer selected, unless it is a compressed creation.
+#[inline(never)]
+fn learn_from_body(
+    cfg: &BehavioursConfig,
+    scan: &BodyScan<'_>,
+    obs: &Obs<'_>,
+    r: &Response,
+    s: &mut SessionState,
+    stats: &mut BehaviourStats,
+) {
     // A compressed creation response is not inflated: a decoder costs tens of thousands
     // of instructions to set up, more than a small body's ids are worth when its
     // `Location`, its path or its uncompressed peers name the object (docs/bench.md).
@@ -942,4 +1096,20 @@ fn scan_body(
     scan.json_ids.scan(text, cfg.max_ids_per_response, |v| {
         bound.first(&mut s.known, fingerprint(v));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Statuses;
+
+    /// The set answers as its list does, for every status a `u16` holds.
+    #[test]
+    fn statuses_answer_as_their_list() {
+        let list = [401, 403, 404, 0, 63, 64, 1023, 1024, 65535];
+        let set = Statuses::new(&list);
+        for s in 0..=u16::MAX {
+            assert_eq!(set.contains(s), list.contains(&s), "{s}");
+        }
+        assert!(!Statuses::new(&[]).contains(404));
+    }
 }

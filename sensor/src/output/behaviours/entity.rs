@@ -126,8 +126,11 @@ pub struct Logins {
     pub ring: Ring,
 }
 
-/// A session's state.
+/// A session's state. In C order: what every transaction's update reads first (requests,
+/// endpoints, issued ids, object tracks), within the slot's first two lines
+/// (`state::Slot`).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct SessionState {
     /// Requests and endpoints.
     pub activity: Activity,
@@ -141,8 +144,10 @@ pub struct SessionState {
     pub volume: Volume,
 }
 
-/// A client address's state.
+/// A client address's state. In C order: what every transaction's update reads first
+/// (requests, endpoints, object tracks), within the slot's first two lines (`state::Slot`).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct ClientState {
     /// Requests and endpoints.
     pub activity: Activity,

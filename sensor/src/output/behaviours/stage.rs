@@ -623,8 +623,9 @@ impl Behaviours {
         let f = failed_lookups(cfg, stats, &mut s.failures, s.activity.requests, obs);
         keep(found, f);
         if obs.volume.is_some() && obs.endpoint.is_some() {
-            let endpoints = &mut self.endpoints;
-            let f = session_volume(cfg, stats, endpoints, &mut s.volume, id, obs);
+            let (endpoints, key) = (&mut self.endpoints, fingerprint(&id.0));
+            let scope = VolumeScope::Session;
+            let f = on_volume(cfg, stats, endpoints, &mut s.volume, key, obs, scope);
             keep(found, f);
         }
         if found.len() > first {
@@ -679,21 +680,24 @@ impl Behaviours {
             ev.aux = client_fp(obs.client) as i64;
             keep(found, brute_force::on_failed_login(&cfg.brute_force, u, ev));
         }
-        let Some(((value, (name, efp)), user)) = obs.volume.zip(obs.endpoint).zip(obs.user) else {
+        let Some(user) = obs
+            .user
+            .filter(|_| obs.volume.is_some() && obs.endpoint.is_some())
+        else {
             return;
         };
         let key = fingerprint(user.as_bytes());
         let u = self.users.touch(key);
-        let pop = &mut self.endpoints.touch(efp).users;
-        let e = VolumeEvent {
-            ts_us: obs.now_us,
-            value,
-            tx: obs.tx,
-        };
-        let vs = &cfg.volume_spike;
-        let (f, dropped) =
-            volume_spike::on_value(vs, &mut u.volume, pop, key, e, VolumeScope::User, name);
-        self.stats.volume_values_dropped += dropped;
+        let (stats, endpoints) = (&mut self.stats, &mut self.endpoints);
+        let f = on_volume(
+            cfg,
+            stats,
+            endpoints,
+            &mut u.volume,
+            key,
+            obs,
+            VolumeScope::User,
+        );
         keep(found, f);
     }
 }
@@ -735,30 +739,34 @@ struct Prefetched {
     endpoint: Option<u64>,
 }
 
-/// The session's value of the volume parameter in `obs`, on its endpoint, for `volume_spike`
-/// against the endpoint's other sessions. Out of line: only transactions with the parameter
-/// come here.
+/// The value of the volume parameter in `obs` of the entity whose values are `volume` and
+/// fingerprint `key` (a session or a user, by `scope`), on its endpoint, for `volume_spike`
+/// against the endpoint's other entities of that scope. Out of line: only transactions with
+/// the parameter come here.
 #[inline(never)]
-fn session_volume(
+fn on_volume(
     cfg: &BehavioursConfig,
     stats: &mut BehaviourStats,
     endpoints: &mut Lru<u64, EndpointState>,
     volume: &mut entity::Volume,
-    id: HashId,
+    key: u64,
     obs: &Obs<'_>,
+    scope: VolumeScope,
 ) -> Option<Found> {
     let (Some(value), Some((name, efp))) = (obs.volume, obs.endpoint) else {
         return None;
     };
-    let pop = &mut endpoints.touch(efp).sessions;
-    let key = fingerprint(&id.0);
+    let endpoint = endpoints.touch(efp);
+    let pop = match scope {
+        VolumeScope::Session => &mut endpoint.sessions,
+        VolumeScope::User => &mut endpoint.users,
+    };
     let e = VolumeEvent {
         ts_us: obs.now_us,
         value,
         tx: obs.tx,
     };
     let vs = &cfg.volume_spike;
-    let scope = VolumeScope::Session;
     let (f, dropped) = volume_spike::on_value(vs, volume, pop, key, e, scope, name);
     stats.volume_values_dropped += dropped;
     f

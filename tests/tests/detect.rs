@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use apitap_tests::harness::{fixture, replay, replay_core, workspace_root};
+use apitap_tests::harness::{fixture, replay, replay_core, scratch, workspace_root};
 use serde_json::Value;
 
 /// Detection floors of the issue: per class on the dev corpus, and the false-positive rate.
@@ -18,8 +18,7 @@ const MAX_FPR: f64 = 0.001;
 /// ceiling. Prints the confusion table (label → predicted classes).
 #[test]
 fn dev_corpus_replay_meets_the_floors() {
-    let dir = std::env::temp_dir().join(format!("apitap-corpus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("corpus");
     let (pcap, truth) = (dir.join("dev.pcap"), dir.join("dev.truth.json"));
     let corpus = workspace_root().join("fixtures/attack-corpus");
     let o = Command::new("python3")
@@ -176,8 +175,7 @@ fn a_session_turned_attacker_is_seen_whole() {
     assert_eq!(end["alerts"]["attack"], 1);
     assert_eq!(end["alerts"]["attack_served"], 1);
     // With detection off, the same capture gives no findings and no alerts.
-    let dir = std::env::temp_dir().join(format!("apitap-detect-off-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("detect-off");
     let off = dir.join("off.toml");
     let shop = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&off, format!("{shop}\n[detect]\nenabled = false\n")).unwrap();
@@ -198,8 +196,7 @@ fn a_session_turned_attacker_is_seen_whole() {
 #[test]
 fn allow_lists_by_client_hold_when_responses_are_gated() {
     let pcap = fixture("detect/attack-journey.pcap");
-    let dir = std::env::temp_dir().join(format!("apitap-detect-allow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("detect-allow");
     let attack_of = |records: &[Value]| -> Value {
         records
             .iter()

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use apitap_tests::harness::{apitap_bin, fixture, TEST_SESSION_SECRET};
+use apitap_tests::harness::{apitap_bin, fixture, scratch, TEST_SESSION_SECRET};
 
 /// Every raw secret value the capture carries, by where it is.
 fn secrets() -> Vec<(String, String)> {
@@ -28,8 +28,7 @@ struct Run {
 }
 
 fn replay(config: &str, tag: &str) -> Run {
-    let dir = std::env::temp_dir().join(format!("apitap-secrets-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch(&format!("secrets-{tag}"));
     let cfg = dir.join("apitap.toml");
     std::fs::write(&cfg, config).unwrap();
     let (out, stats): (PathBuf, PathBuf) = (dir.join("out.jsonl"), dir.join("stats.json"));
@@ -123,8 +122,7 @@ fn body_samples_are_written_and_hashes_correlate() {
 /// A config error on a secret's line prints neither the line nor the value.
 #[test]
 fn a_config_error_never_prints_the_secret() {
-    let dir = std::env::temp_dir().join(format!("apitap-secrets-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("secrets-cfg");
     let cfg = dir.join("bad.toml");
     let secret = "ConfigSecretValue-0123456789";
     std::fs::write(&cfg, format!("[session]\nsecret = \"{secret}\" trailing\n")).unwrap();

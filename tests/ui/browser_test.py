@@ -32,6 +32,7 @@ class Run:
         self.dialogs = []
         self.errors = []
         self.step_no = 0
+        self.scratch = None  # the run's scratch directory, set by main
 
     def step(self, name):
         self.step_no += 1
@@ -60,9 +61,12 @@ def main():
     a = ap.parse_args()
     r = Run(a.base, a.screenshots)
     r.analyst = a.analyst
-    with sync_playwright() as p:
+    # The browser profile and the export, removed at the end (runs left them in /tmp).
+    with tempfile.TemporaryDirectory(prefix="apitap-ui-browser-", ignore_cleanup_errors=True) as scratch, \
+            sync_playwright() as p:
+        r.scratch = pathlib.Path(scratch)
         ctx = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="apitap-ui-chromium-"), executable_path=CHROMIUM, headless=True,
+            str(r.scratch / "profile"), executable_path=CHROMIUM, headless=True,
             args=ARGS, viewport={"width": 1440, "height": 900}, accept_downloads=True)
         page = ctx.new_page()
         r.watch(page)
@@ -197,7 +201,8 @@ def export_html(r, page, sid):
     page.goto(f"{r.base}/sessions/{sid}")
     with page.expect_download() as d:
         page.click("a:has-text('Export HTML')")
-    path = pathlib.Path(tempfile.mkdtemp(prefix="apitap-ui-export-")) / d.value.suggested_filename
+    path = r.scratch / "export" / d.value.suggested_filename
+    path.parent.mkdir(exist_ok=True)
     d.value.save_as(path)
     html = path.read_text()
     assert "<script" not in html, "an export has no script"

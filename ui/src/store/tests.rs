@@ -74,11 +74,32 @@ fn alert(kind: &str, sid: &str, sec: i64, ids: &[&str]) -> String {
     .to_string()
 }
 
-fn store(name: &str) -> Store {
-    let dir = std::env::temp_dir().join(format!("apitap-ui-store-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Store::open(&dir.join("ui.sqlite")).unwrap()
+/// A store in a scratch directory, removed with it (after the store is closed).
+struct TestStore {
+    /// The store.
+    store: Store,
+    /// Its directory.
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+fn store(name: &str) -> TestStore {
+    let dir = scratch(&format!("apitap-ui-store-{name}-"));
+    TestStore {
+        store: Store::open(&dir.path().join("ui.sqlite")).unwrap(),
+        _dir: dir,
+    }
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+fn scratch(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
 }
 
 fn ingest(s: &Store, cfg: &UiConfig, lines: &[String]) -> IngestStats {
@@ -413,10 +434,8 @@ fn records_are_read_back_as_received_before_and_after_the_dictionary() {
 
 #[test]
 fn a_store_of_another_version_is_refused_and_left_as_it_was() {
-    let dir = std::env::temp_dir().join(format!("apitap-ui-store-{}-v1", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ui.sqlite");
+    let dir = scratch("apitap-ui-store-v1-");
+    let path = dir.path().join("ui.sqlite");
     let old = rusqlite::Connection::open(&path).unwrap();
     old.execute_batch(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);

@@ -28,12 +28,35 @@ fn records() -> Vec<String> {
     vec![http.to_string(), session.to_string(), alert.to_string()]
 }
 
+/// A running server and the scratch directory of its store, removed after the server stops.
+struct TestServer {
+    /// The server.
+    server: Server,
+    /// Its store's directory.
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl TestServer {
+    /// Stop the server, then remove its store's directory.
+    fn stop(self) -> std::io::Result<()> {
+        self.server.stop()
+    }
+}
+
 /// A server on a free loopback port over a fresh store holding [`records`].
-fn server(name: &str, credentials: Vec<Credential>) -> Server {
-    let dir = std::env::temp_dir().join(format!("apitap-ui-web-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open(&dir.join("ui.sqlite")).unwrap();
+fn server(name: &str, credentials: Vec<Credential>) -> TestServer {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("apitap-ui-web-{name}-"))
+        .tempdir()
+        .unwrap();
+    let store = Store::open(&dir.path().join("ui.sqlite")).unwrap();
     let mut w = store.writer(&UiConfig::default()).unwrap();
     for r in records() {
         w.push(r.as_bytes(), None).unwrap();
@@ -45,7 +68,10 @@ fn server(name: &str, credentials: Vec<Credential>) -> Server {
         credentials,
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    Server::start(listener, App::new(store, cfg).unwrap()).unwrap()
+    TestServer {
+        server: Server::start(listener, App::new(store, cfg).unwrap()).unwrap(),
+        _dir: dir,
+    }
 }
 
 /// One HTTP/1.1 request; the status, the headers (lower-case names) and the body.

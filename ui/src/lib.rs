@@ -14,5 +14,8 @@ pub mod record;
 pub mod store;
 pub mod web;
 
+#[cfg(test)]
+mod scratch;
+
 pub use config::{RetentionConfig, Token, UiConfig};
 pub use store::{IngestStats, Prepared, Preparer, Store, StoreError, Writer};

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::config::UiConfig;
 use crate::filter::SessionFilter;
+use crate::scratch::{scratch, InScratch};
 
 /// Query-string parameters of a sessions list.
 type Query = &'static [(&'static str, &'static str)];
@@ -74,32 +75,10 @@ fn alert(kind: &str, sid: &str, sec: i64, ids: &[&str]) -> String {
     .to_string()
 }
 
-/// A store in a scratch directory, removed with it (after the store is closed).
-struct TestStore {
-    /// The store.
-    store: Store,
-    /// Its directory.
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TestStore {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        &self.store
-    }
-}
-
-fn store(name: &str) -> TestStore {
+/// A store in a scratch directory, removed after the store is closed.
+fn store(name: &str) -> InScratch<Store> {
     let dir = scratch(&format!("apitap-ui-store-{name}-"));
-    TestStore {
-        store: Store::open(&dir.path().join("ui.sqlite")).unwrap(),
-        _dir: dir,
-    }
-}
-
-/// A fresh directory under the system's temporary one, removed when dropped.
-fn scratch(prefix: &str) -> tempfile::TempDir {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+    InScratch::new(Store::open(&dir.path().join("ui.sqlite")).unwrap(), dir)
 }
 
 fn ingest(s: &Store, cfg: &UiConfig, lines: &[String]) -> IngestStats {

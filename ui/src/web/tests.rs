@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::UiConfig;
+use crate::scratch::{scratch, InScratch};
 
 const XSS: &str = "<script>alert('xss')</script><img src=x onerror=alert(1)>";
 const SID: &str = "5e55";
@@ -28,34 +29,16 @@ fn records() -> Vec<String> {
     vec![http.to_string(), session.to_string(), alert.to_string()]
 }
 
-/// A running server and the scratch directory of its store, removed after the server stops.
-struct TestServer {
-    /// The server.
-    server: Server,
-    /// Its store's directory.
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TestServer {
-    type Target = Server;
-    fn deref(&self) -> &Server {
-        &self.server
-    }
-}
-
-impl TestServer {
+impl InScratch<Server> {
     /// Stop the server, then remove its store's directory.
     fn stop(self) -> std::io::Result<()> {
-        self.server.stop()
+        self.value.stop()
     }
 }
 
 /// A server on a free loopback port over a fresh store holding [`records`].
-fn server(name: &str, credentials: Vec<Credential>) -> TestServer {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("apitap-ui-web-{name}-"))
-        .tempdir()
-        .unwrap();
+fn server(name: &str, credentials: Vec<Credential>) -> InScratch<Server> {
+    let dir = scratch(&format!("apitap-ui-web-{name}-"));
     let store = Store::open(&dir.path().join("ui.sqlite")).unwrap();
     let mut w = store.writer(&UiConfig::default()).unwrap();
     for r in records() {
@@ -68,10 +51,8 @@ fn server(name: &str, credentials: Vec<Credential>) -> TestServer {
         credentials,
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    TestServer {
-        server: Server::start(listener, App::new(store, cfg).unwrap()).unwrap(),
-        _dir: dir,
-    }
+    let server = Server::start(listener, App::new(store, cfg).unwrap()).unwrap();
+    InScratch::new(server, dir)
 }
 
 /// One HTTP/1.1 request; the status, the headers (lower-case names) and the body.

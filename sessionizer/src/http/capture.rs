@@ -120,17 +120,22 @@ pub struct ObjectNouns {
 }
 
 impl ObjectNouns {
-    /// Learn from a request path: the segment before an id is a collection of objects read
-    /// by id. Returns `false` when a new collection was not remembered at the bound.
-    pub fn learn(&mut self, path: &str) -> bool {
-        let (rest, last) = last_segment(path);
-        if !looks_like_id(last) {
-            return true;
+    /// Read a request's path (its target without query and fragment): the segment before a
+    /// final id is a collection of objects read by id, learned; a `GET` (`lists`) of such a
+    /// collection lists its objects.
+    fn read(&mut self, path: &str, lists: bool) -> TargetRead {
+        let (noun, last) = tail_segments(path);
+        let mut read = TargetRead::default();
+        if looks_like_id(last) {
+            read.noun_dropped = !noun.is_empty() && !looks_like_id(noun) && !self.learn(noun);
+        } else if lists && !last.is_empty() {
+            read.lists_objects = self.set.contains(&noun_fingerprint(last));
         }
-        let (_, noun) = last_segment(rest);
-        if noun.is_empty() || looks_like_id(noun) {
-            return true;
-        }
+        read
+    }
+
+    /// Remember collection `noun`; `false` when it is new and not remembered at the bound.
+    fn learn(&mut self, noun: &str) -> bool {
         let fp = noun_fingerprint(noun);
         if self.set.contains(&fp) {
             return true;
@@ -141,26 +146,46 @@ impl ObjectNouns {
         self.set.insert(fp);
         true
     }
-
-    /// True when `path` lists a collection whose objects were requested by id.
-    fn lists_objects(&self, path: &str) -> bool {
-        let (_, last) = last_segment(path);
-        !last.is_empty() && !looks_like_id(last) && self.set.contains(&noun_fingerprint(last))
-    }
 }
 
-/// A path without its trailing slashes, split before its last segment: `(rest, last)`.
-fn last_segment(path: &str) -> (&str, &str) {
-    let b = path.as_bytes();
-    let end = b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1);
-    let trimmed = path.get(..end).unwrap_or("");
-    match memchr::memrchr(b'/', trimmed.as_bytes()) {
-        Some(i) => (
-            trimmed.get(..i).unwrap_or(""),
-            trimmed.get(i + 1..).unwrap_or(""),
-        ),
-        None => ("", trimmed),
+/// What a request's target told the selection ([`SelectedCapture::read_request`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TargetRead {
+    /// A `GET` of a collection whose objects are read by id: its 2xx response issues ids.
+    pub lists_objects: bool,
+    /// The collection the target reads an object of was new and not remembered at
+    /// [`MAX_OBJECT_NOUNS`].
+    pub noun_dropped: bool,
+}
+
+/// The last two non-empty `/`-separated segments of a target's path, in one pass that stops
+/// at the query or fragment: `(before, last)` (empty when missing). One scan of a short
+/// target, where a search for its end and two searches back cost a call each.
+fn tail_segments(target: &str) -> (&str, &str) {
+    let b = target.as_bytes();
+    let (mut before, mut last) = ((0, 0), (0, 0));
+    let mut start = 0;
+    let mut end = b.len();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'/' => {
+                if i > start {
+                    (before, last) = (last, (start, i));
+                }
+                start = i + 1;
+            }
+            b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
     }
+    if end > start {
+        (before, last) = (last, (start, end));
+    }
+    let seg = |(a, z): (usize, usize)| target.get(a..z).unwrap_or("");
+    (seg(before), seg(last))
 }
 
 /// Longest collection segment case folded on the stack; a longer one (rare) is folded into
@@ -217,10 +242,13 @@ impl SelectedCapture {
         self.path_keywords.matches(path)
     }
 
-    /// Learn from every request's target which collections are read by id (when object
-    /// responses are selected); `false` when one was not remembered at the bound.
-    pub fn learn(&self, target: &str, nouns: &mut ObjectNouns) -> bool {
-        !self.object_responses || nouns.learn(target_path(target))
+    /// Read a request's target once, at its head: learn which collections are read by id,
+    /// and whether it lists one (when object responses are selected).
+    pub fn read_request(&self, method: &str, target: &str, nouns: &mut ObjectNouns) -> TargetRead {
+        if !self.object_responses {
+            return TargetRead::default();
+        }
+        nouns.read(target, method == "GET")
     }
 
     /// Bytes of a request body to store, from its target; `base` otherwise.
@@ -236,41 +264,19 @@ impl SelectedCapture {
     }
 
     /// Whether a response's body issues object ids (when object responses are selected): a
-    /// 2xx `GET` of a collection whose objects are read by id ([`ObjectNouns`]), or
-    /// `201 Created`. `request` is its request's method and target (none: unmatched).
-    pub fn issues_ids(
-        &self,
-        request: Option<(&str, &str)>,
-        status: u16,
-        nouns: &ObjectNouns,
-    ) -> bool {
-        let Some((method, target)) = request.filter(|_| self.object_responses) else {
+    /// 2xx `GET` of a collection whose objects are read by id (`read`, its request's
+    /// [`Self::read_request`]), or `201 Created`. `read` is `None` for an unmatched response.
+    pub fn issues_ids(&self, read: Option<TargetRead>, status: u16) -> bool {
+        let Some(read) = read.filter(|_| self.object_responses) else {
             return false;
         };
-        (200..300).contains(&status)
-            && (status == STATUS_CREATED
-                || (method == "GET" && nouns.lists_objects(target_path(target))))
+        (200..300).contains(&status) && (status == STATUS_CREATED || read.lists_objects)
     }
 
-    /// Bytes of a response body to store, from its request's method and target (none: an
-    /// unmatched response) and its status; `base` otherwise.
-    pub fn response_bytes(
-        &self,
-        base: usize,
-        request: Option<(&str, &str)>,
-        status: u16,
-        nouns: &ObjectNouns,
-    ) -> usize {
-        if !self.raises(base) {
-            return base;
-        }
-        let issues_ids = self.issues_ids(request, status, nouns);
-        self.response_bytes_for(base, request.map(|(_, target)| target), issues_ids)
-    }
-
-    /// [`Self::response_bytes`] of a response whose [`Self::issues_ids`] verdict is known
-    /// (the HTTP connection works it out once, for the record and for this).
-    pub fn response_bytes_for(&self, base: usize, target: Option<&str>, issues_ids: bool) -> usize {
+    /// Bytes of a response body to store, from its request's target (none: an unmatched
+    /// response) and its [`Self::issues_ids`] verdict (the HTTP connection works it out once,
+    /// for the record and for this); `base` otherwise.
+    pub fn response_bytes(&self, base: usize, target: Option<&str>, issues_ids: bool) -> usize {
         let Some(target) = target.filter(|_| self.raises(base)) else {
             return base;
         };
@@ -295,9 +301,20 @@ mod tests {
         }
     }
 
+    /// Bytes of a response body stored: its request read at its head, then its status.
+    fn stored(
+        s: &SelectedCapture,
+        n: &mut ObjectNouns,
+        req: Option<(&str, &str)>,
+        status: u16,
+    ) -> usize {
+        let read = req.map(|(method, target)| s.read_request(method, target, n));
+        s.response_bytes(0, req.map(|(_, t)| t), s.issues_ids(read, status))
+    }
+
     #[test]
     fn login_bodies_are_chosen_by_their_path() {
-        let (s, n) = (selected(), ObjectNouns::default());
+        let (s, mut n) = (selected(), ObjectNouns::default());
         assert_eq!(s.request_bytes(0, "/api/LOGIN?next=/"), 100);
         assert_eq!(s.request_bytes(0, "/api/orders"), 0);
         assert_eq!(
@@ -305,7 +322,7 @@ mod tests {
             0,
             "the query is not the path"
         );
-        assert_eq!(s.response_bytes(0, Some(("POST", "/login")), 401, &n), 100);
+        assert_eq!(stored(&s, &mut n, Some(("POST", "/login")), 401), 100);
         assert_eq!(s.request_bytes(500, "/login"), 500, "never lowered");
     }
 
@@ -314,53 +331,63 @@ mod tests {
     fn listings_are_stored_once_their_objects_are_read_by_id() {
         let (s, mut n) = (selected(), ObjectNouns::default());
         let listing = Some(("GET", "/api/v1/orders?page=2"));
-        assert_eq!(s.response_bytes(0, listing, 200, &n), 0, "not learned yet");
-        assert!(s.learn("/api/v1/Orders/42?full=1", &mut n));
-        assert_eq!(s.response_bytes(0, listing, 200, &n), 100);
-        assert_eq!(
-            s.response_bytes(0, Some(("GET", "/api/v1/users/7/orders/")), 200, &n),
-            100
-        );
-        assert_eq!(s.response_bytes(0, listing, 404, &n), 0, "only successes");
-        assert_eq!(
-            s.response_bytes(0, Some(("GET", "/api/v1/orders/42")), 200, &n),
-            0
-        );
-        assert_eq!(
-            s.response_bytes(0, Some(("GET", "/api/v1/products")), 200, &n),
-            0
-        );
-        assert_eq!(
-            s.response_bytes(0, Some(("POST", "/api/v1/carts")), 201, &n),
-            100
-        );
-        assert_eq!(
-            s.response_bytes(0, Some(("PUT", "/api/v1/carts/9")), 200, &n),
-            0
-        );
-        assert_eq!(s.response_bytes(0, None, 200, &n), 0);
+        assert_eq!(stored(&s, &mut n, listing, 200), 0, "not learned yet");
+        let read = s.read_request("PUT", "/api/v1/Orders/42?full=1", &mut n);
+        assert_eq!(read, TargetRead::default(), "learned, not a listing");
+        assert_eq!(stored(&s, &mut n, listing, 200), 100);
+        let nested = Some(("GET", "/api/v1/users/7/orders/"));
+        assert_eq!(stored(&s, &mut n, nested, 200), 100);
+        assert_eq!(stored(&s, &mut n, listing, 404), 0, "only successes");
+        assert_eq!(stored(&s, &mut n, Some(("HEAD", "/api/v1/orders")), 200), 0);
+        let one = Some(("GET", "/api/v1/orders/42"));
+        assert_eq!(stored(&s, &mut n, one, 200), 0);
+        let products = Some(("GET", "/api/v1/products"));
+        assert_eq!(stored(&s, &mut n, products, 200), 0);
+        let creation = Some(("POST", "/api/v1/carts"));
+        assert_eq!(stored(&s, &mut n, creation, 201), 100);
+        let update = Some(("PUT", "/api/v1/carts/9"));
+        assert_eq!(stored(&s, &mut n, update, 200), 0);
+        assert_eq!(stored(&s, &mut n, None, 200), 0, "an unmatched response");
+        assert_eq!(stored(&s, &mut n, None, 201), 0, "an unmatched response");
+        let off = SelectedCapture {
+            object_responses: false,
+            ..selected()
+        };
+        assert_eq!(stored(&off, &mut n, listing, 200), 0);
+        assert_eq!(stored(&off, &mut n, creation, 201), 0);
     }
 
     #[test]
     fn nouns_are_bounded() {
-        let mut n = ObjectNouns::default();
+        let (s, mut n) = (selected(), ObjectNouns::default());
         let dropped = (0..MAX_OBJECT_NOUNS + 3)
-            .filter(|i| !n.learn(&format!("/c{i}x/42")))
+            .filter(|i| {
+                s.read_request("GET", &format!("/c{i}x/42"), &mut n)
+                    .noun_dropped
+            })
             .count();
         assert_eq!(dropped, 3);
-        assert!(n.learn("/c0x/43"), "a known noun is not dropped again");
+        let again = s.read_request("GET", "/c0x/43", &mut n);
+        assert!(!again.noun_dropped, "a known noun is not dropped again");
     }
 
     /// A collection read by id is listed in any case, short or past the stack buffer.
     #[test]
     fn nouns_are_case_folded_at_any_length() {
         let long = "Orders".repeat(NOUN_STACK_BYTES / 6 + 1);
+        let lists = |n: &mut ObjectNouns, path: &str| n.read(path, true).lists_objects;
         for noun in ["Orders", long.as_str()] {
             let mut n = ObjectNouns::default();
-            assert!(n.learn(&format!("/api/{noun}/42")));
-            assert!(n.lists_objects(&format!("/api/{}", noun.to_ascii_uppercase())));
-            assert!(n.lists_objects(&format!("/api/{}/", noun.to_ascii_lowercase())));
-            assert!(!n.lists_objects("/api/users"));
+            assert!(!n.read(&format!("/api/{noun}/42"), true).noun_dropped);
+            assert!(lists(
+                &mut n,
+                &format!("/api/{}", noun.to_ascii_uppercase())
+            ));
+            assert!(lists(
+                &mut n,
+                &format!("/api/{}/", noun.to_ascii_lowercase())
+            ));
+            assert!(!lists(&mut n, "/api/users"));
         }
     }
 
@@ -384,11 +411,31 @@ mod tests {
     }
 
     #[test]
-    fn last_segments() {
-        assert_eq!(last_segment("/api/orders/42/"), ("/api/orders", "42"));
-        assert_eq!(last_segment("orders"), ("", "orders"));
-        assert_eq!(last_segment("///"), ("", ""));
-        assert_eq!(last_segment(""), ("", ""));
+    fn tail_segments_of_targets() {
+        assert_eq!(tail_segments("/api/orders/42/"), ("orders", "42"));
+        assert_eq!(
+            tail_segments("/api//orders//42?x=/a/b#/c"),
+            ("orders", "42")
+        );
+        assert_eq!(tail_segments("/o#x/y"), ("", "o"));
+        assert_eq!(tail_segments("orders"), ("", "orders"));
+        assert_eq!(tail_segments("///"), ("", ""));
+        assert_eq!(tail_segments(""), ("", ""));
+    }
+
+    proptest::proptest! {
+        /// One pass finds the last two non-empty segments of the path before `?` and `#`.
+        #[test]
+        fn tail_segments_are_the_paths_last_two(target in "[a/é1?#]{0,16}") {
+            let path = target_path(&target);
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let want = match segs.as_slice() {
+                [.., a, b] => (*a, *b),
+                [b] => ("", *b),
+                [] => ("", ""),
+            };
+            proptest::prop_assert_eq!(tail_segments(&target), want);
+        }
     }
 
     #[test]

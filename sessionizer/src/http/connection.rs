@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use apitap_reassembly::{ConnId, OrientationBasis, Side, TcpAnomaly};
 use httparse::Header;
 
-use super::capture::ObjectNouns;
+use super::capture::{ObjectNouns, TargetRead};
 use super::checks;
 use super::gate::{self, ResponseGate};
 use super::headers::Headers;
@@ -179,6 +179,8 @@ struct Txn {
     http09: bool,
     /// The response gate's verdict, asked when the request completed ([`ask_gate_early`]).
     early_verdict: Option<GateVerdict>,
+    /// What the request's target told the body selection, read at its head.
+    target_read: TargetRead,
 }
 
 impl Txn {
@@ -708,10 +710,15 @@ impl HttpConnection {
             ..Request::default()
         };
         let method = method_of(head.method);
-        if !cx.cfg.selected.learn(head.target, cx.nouns) {
+        let target_read = cx
+            .cfg
+            .selected
+            .read_request(head.method, head.target, cx.nouns);
+        if target_read.noun_dropped {
             cx.stats.object_nouns_dropped += 1;
         }
         let t = self.push_txn(Some(request), method, Side::Client);
+        t.target_read = target_read;
         for a in head.tolerated.anomalies() {
             note(t, a, cx.stats);
         }
@@ -849,19 +856,16 @@ impl HttpConnection {
         let Some(t) = self.txns.iter_mut().find(|t| t.resp == RespProgress::Open) else {
             return;
         };
-        let request =
-            t.tx.request
-                .as_ref()
-                .map(|r| (r.method.as_str(), r.uri.as_str()));
-        let issues_ids = cx.cfg.selected.issues_ids(request, status, cx.nouns);
+        let target = t.tx.request.as_ref().map(|r| r.uri.as_str());
+        let read = target.map(|_| t.target_read);
+        let issues_ids = cx.cfg.selected.issues_ids(read, status);
         if let Some(r) = t.tx.response.as_mut() {
             r.issues_ids = issues_ids;
         }
-        let capture = cx.cfg.selected.response_bytes_for(
-            cx.cfg.max_body_capture_bytes,
-            request.map(|(_, target)| target),
-            issues_ids,
-        );
+        let capture =
+            cx.cfg
+                .selected
+                .response_bytes(cx.cfg.max_body_capture_bytes, target, issues_ids);
         // Asked even when there is no body: the gate's reading of the request is then the
         // only one.
         let capture = gated_capture(t, capture, cx);
@@ -964,6 +968,7 @@ impl HttpConnection {
             upgrade: false,
             http09: false,
             early_verdict: None,
+            target_read: TargetRead::default(),
         };
         attach_pending(&mut t, self.half(side));
         if mem::take(&mut self.mark_reoriented) {

@@ -6,6 +6,7 @@
 //! `memchr` and reads the scalar after the colon. A string value containing such a key text
 //! may yield an extra id: an id wrongly taken as issued only makes `bola` less eager.
 
+use apitap_sessionizer::http::target::split_target;
 use memchr::memmem;
 
 /// Longest id value taken, in bytes (UUIDs are 36, object ids 24; longer is not an id).
@@ -13,22 +14,6 @@ pub const MAX_ID_BYTES: usize = 128;
 
 /// Longest JSON key looked back over, in bytes.
 const MAX_KEY_BYTES: usize = 64;
-
-/// The id a request names on an object endpoint: the path segment under the last id
-/// placeholder of `endpoint` (`GET /api/orders/{id}`), else a query parameter of `id_params`.
-#[cfg(test)]
-pub fn request_object<'a>(
-    endpoint: &str,
-    path: &'a str,
-    query: Option<&'a str>,
-    is_placeholder: impl Fn(&str) -> bool,
-    id_params: &[String],
-) -> Option<&'a str> {
-    match id_segment(endpoint, is_placeholder) {
-        Some(n) => nth_segment(path, n),
-        None => query_id(query?, id_params),
-    }
-}
 
 /// Which `/`-separated segment of the path is the endpoint's last id placeholder (the
 /// template has the path's segments, placeholders where the path has values).
@@ -59,6 +44,72 @@ pub fn nth_segment(path: &str, n: usize) -> Option<&str> {
     let end = memchr::memchr(b'/', b.get(start..)?).map_or(b.len(), |i| start + i);
     path.get(start..end)
         .filter(|s| !s.is_empty() && s.len() <= MAX_ID_BYTES)
+}
+
+/// The id a request names, read from its target: path segment `segment` (an endpoint's
+/// [`id_segment`]) or, on an endpoint without one, the first of `id_params` in the query.
+/// An origin-form target (`/path?query`, nearly every one) is read in place: splitting it
+/// first ([`split_target`]) cost a search for its end and a call, for every transaction.
+pub fn target_object<'a>(
+    target: &'a str,
+    segment: Option<usize>,
+    id_params: &[String],
+) -> Option<&'a str> {
+    if !target.starts_with('/') {
+        let (path, query) = split_target(target);
+        return match segment {
+            Some(n) => nth_segment(path, n),
+            None => query_id(query?, id_params),
+        };
+    }
+    match segment {
+        Some(n) => nth_target_segment(target, n),
+        None => query_id(target_query(target)?, id_params),
+    }
+}
+
+/// True for the bytes that end an origin-form target's path.
+fn ends_path(c: u8) -> bool {
+    c == b'?' || c == b'#'
+}
+
+/// [`nth_segment`] of an origin-form target's path, read in place.
+fn nth_target_segment(target: &str, n: usize) -> Option<&str> {
+    let b = target.as_bytes();
+    let mut start = 0;
+    let mut seen = 0;
+    while seen < n {
+        let at = b
+            .get(start..)?
+            .iter()
+            .position(|&c| c == b'/' || ends_path(c))?;
+        if ends_path(*b.get(start + at)?) {
+            return None;
+        }
+        start += at + 1;
+        seen += 1;
+    }
+    let rest = b.get(start..)?;
+    let end = rest
+        .iter()
+        .position(|&c| c == b'/' || ends_path(c))
+        .map_or(b.len(), |i| start + i);
+    target
+        .get(start..end)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID_BYTES)
+}
+
+/// The query of an origin-form target: after the first `?`, before a `#` (none when a `#`
+/// comes first).
+fn target_query(target: &str) -> Option<&str> {
+    let b = target.as_bytes();
+    let at = b.iter().position(|&c| ends_path(c))?;
+    if b.get(at) != Some(&b'?') {
+        return None;
+    }
+    let q = target.get(at + 1..)?;
+    let end = q.bytes().position(|c| c == b'#').unwrap_or(q.len());
+    q.get(..end)
 }
 
 /// The value of the first of `id_params` in a query.
@@ -211,11 +262,14 @@ mod tests {
             ("GET /api/orders", "/api/orders", Some("valid=1"), None),
             ("GET /p/{date}", "/p/2024-01-01", None, None),
         ] {
-            assert_eq!(
-                request_object(endpoint, path, query, ph, &ids),
-                want,
-                "{path}"
-            );
+            let target = match query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            let segment = id_segment(endpoint, ph);
+            assert_eq!(target_object(&target, segment, &ids), want, "{target}");
+            let absolute = format!("http://h.example{target}");
+            assert_eq!(target_object(&absolute, segment, &ids), want, "{absolute}");
         }
     }
 
@@ -263,6 +317,21 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A target read in place names the object its split path and query name.
+        #[test]
+        fn targets_are_read_as_split(
+            target in "/[a1/?#=&é]{0,16}",
+            segment in proptest::option::of(0usize..5),
+        ) {
+            let ids = vec!["a".to_string(), "id".to_string()];
+            let (path, query) = split_target(&target);
+            let want = match segment {
+                Some(n) => nth_segment(path, n),
+                None => query.and_then(|q| query_id(q, &ids)),
+            };
+            proptest::prop_assert_eq!(target_object(&target, segment, &ids), want);
+        }
+
         /// Any bytes: no panic, at most `max` ids, each short.
         #[test]
         fn any_bytes_are_scanned_safely(body in proptest::collection::vec(proptest::sample::select(b"{}[]\":, id_Iu0123-\\x".to_vec()), 0..200), max in 0usize..8) {

@@ -50,8 +50,8 @@ struct Obs<'a> {
     lookup_failed: bool,
     /// Request method.
     method: &'a str,
-    /// Request path.
-    path: &'a str,
+    /// Request target (path and query).
+    target: &'a str,
     /// Endpoint name and its fingerprint.
     endpoint: Option<(&'a str, u64)>,
     /// The object id the request names, and its fingerprint.
@@ -187,15 +187,14 @@ impl Behaviours {
         ts: &'a TxSession,
     ) -> Option<Obs<'a>> {
         let req = tx.request.as_ref()?;
-        let (path, query) = split_target(&req.uri);
         let endpoint = ts
             .endpoint
             .as_deref()
             .map(|e| (e, fingerprint(e.as_bytes())));
         let object = endpoint
-            .and_then(|(e, fp)| match self.id_segment(e, fp) {
-                Some(n) => ids::nth_segment(path, n),
-                None => ids::query_id(query?, &self.cfg.id_query_params),
+            .and_then(|(e, fp)| {
+                let segment = self.id_segment(e, fp);
+                ids::target_object(&req.uri, segment, &self.cfg.id_query_params)
             })
             .map(|id| (id, fingerprint(id.as_bytes())));
         let status = tx.response.as_ref().map(|r| r.status);
@@ -207,7 +206,7 @@ impl Behaviours {
             status,
             lookup_failed,
             method: &req.method,
-            path,
+            target: &req.uri,
             endpoint,
             object,
             session: ts.session_id.map(|id| {
@@ -968,7 +967,10 @@ fn failure_key(obs: &Obs<'_>) -> (u64, i64) {
             fingerprint2(e.as_bytes(), id.as_bytes()),
             id.parse().unwrap_or(NO_NUMBER),
         ),
-        _ => (fingerprint(obs.path.as_bytes()), NO_NUMBER),
+        _ => (
+            fingerprint(split_target(obs.target).0.as_bytes()),
+            NO_NUMBER,
+        ),
     }
 }
 

@@ -106,20 +106,6 @@ fn has_zero(w: u64) -> bool {
     (w.wrapping_sub(splat(0x01)) & !w & splat(0x80)) != 0
 }
 
-/// The high bit of each byte of `w` that is zero, and no other bit (exact: no carry crosses
-/// a byte).
-#[inline]
-pub(crate) fn zero_bytes(w: u64) -> u64 {
-    let low7 = splat(0x7f);
-    !(((w & low7).wrapping_add(low7)) | w | low7)
-}
-
-/// The high bit of each byte of `w` equal to `b`.
-#[inline]
-pub(crate) fn bytes_equal(w: u64, b: u8) -> u64 {
-    zero_bytes(w ^ splat(b))
-}
-
 /// True when some byte of `w` is below 0x20 (a control character), a `"` or a `\`.
 #[inline]
 fn word_needs_escape(w: u64) -> bool {
@@ -240,15 +226,6 @@ mod tests {
             let escapes = |c: u8| c < 0x20 || c == b'"' || c == b'\\';
             prop_assert_eq!(is_clean(&b), !b.iter().any(|&c| escapes(c)));
             prop_assert_eq!(is_plain(&b), !b.iter().any(|&c| escapes(c) || c >= 0x80));
-        }
-
-        /// The bytes equal to a value are marked exactly, whatever the bytes around them.
-        #[test]
-        fn equal_bytes_are_marked_exactly(word in proptest::array::uniform8(proptest::num::u8::ANY), pick in 0usize..9, other in proptest::num::u8::ANY) {
-            // The value is one of the word's bytes, or any byte.
-            let b = word.get(pick).copied().unwrap_or(other);
-            let want = word.iter().enumerate().filter(|(_, &c)| c == b).fold(0u64, |m, (i, _)| m | 0x80 << (8 * i));
-            prop_assert_eq!(bytes_equal(u64::from_le_bytes(word), b), want);
         }
     }
 }

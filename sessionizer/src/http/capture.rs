@@ -10,7 +10,7 @@
 
 use hashbrown::HashSet;
 
-use crate::text::{bytes_equal, contains_ignore_case, splat};
+use crate::text::{contains_ignore_case, splat};
 
 /// Collection names remembered ([`ObjectNouns`]); more are not learned (counted in
 /// `HttpStats::object_nouns_dropped`).
@@ -49,7 +49,7 @@ pub struct SelectedCapture {
 ///
 /// Most paths contain no keyword, and most are short: the automaton's search of an 18-byte
 /// path cost about 370 instructions (its fast prefilters need longer texts). A path is first
-/// reduced to the set of its letters ([`letter_set`], about 5 instructions a byte); the
+/// reduced to the set of its letters (a bit per letter, about 5 instructions a byte); the
 /// automaton searches only a path that holds every letter of some keyword.
 #[derive(Clone, Debug, Default)]
 pub struct PathKeywords {
@@ -159,81 +159,36 @@ pub struct TargetRead {
 }
 
 /// The last two non-empty `/`-separated segments of a target's path, in one pass that stops
-/// at the query or fragment: `(before, last)` (empty when missing). The target is read a word
-/// at a time, its `/`, `?` and `#` found by bit tricks: a byte loop with three compares a
-/// byte cost about 250 instructions a bench target, on every request.
+/// at the query or fragment: `(before, last)` (empty when missing). One scan of a short
+/// target, where a search for its end and two searches back cost a call each.
 fn tail_segments(target: &str) -> (&str, &str) {
     let b = target.as_bytes();
-    let mut tail = Tail::default();
-    let mut words = b.chunks_exact(WORD_BYTES);
-    let mut at = 0;
-    let mut ended = false;
-    for chunk in &mut words {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; WORD_BYTES]));
-        if tail.word(w, at) {
-            ended = true;
-            break;
+    let (mut before, mut last) = ((0, 0), (0, 0));
+    let mut start = 0;
+    let mut end = b.len();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'/' => {
+                if i > start {
+                    (before, last) = (last, (start, i));
+                }
+                start = i + 1;
+            }
+            b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            _ => {}
         }
-        at += WORD_BYTES;
     }
-    if !ended {
-        // The short last chunk, padded with zeros (which match none of the three).
-        let mut word = [0u8; WORD_BYTES];
-        for (w, &c) in word.iter_mut().zip(words.remainder()) {
-            *w = c;
-        }
-        tail.end = b.len();
-        tail.word(u64::from_le_bytes(word), at);
-    }
-    if tail.end > tail.start {
-        (tail.before, tail.last) = (tail.last, (tail.start, tail.end));
+    if end > start {
+        (before, last) = (last, (start, end));
     }
     let seg = |(a, z): (usize, usize)| target.get(a..z).unwrap_or("");
-    (seg(tail.before), seg(tail.last))
+    (seg(before), seg(last))
 }
 
-/// [`tail_segments`]' reading so far: the last two segments, where the next one starts,
-/// and where the path ends.
-#[derive(Default)]
-struct Tail {
-    /// The segment before the last.
-    before: (usize, usize),
-    /// The last segment.
-    last: (usize, usize),
-    /// The start of the segment being read.
-    start: usize,
-    /// The end of the path (a `?` or `#`, else the target's end).
-    end: usize,
-}
-
-impl Tail {
-    /// Read the word of the target's bytes at `at`; `true` when the path ended in it.
-    #[inline]
-    fn word(&mut self, w: u64, at: usize) -> bool {
-        let slashes = bytes_equal(w, b'/');
-        let ends = bytes_equal(w, b'?') | bytes_equal(w, b'#');
-        // Only the slashes before the path's end count.
-        let before_end = match ends {
-            0 => u64::MAX,
-            e => (e & e.wrapping_neg()) - 1,
-        };
-        let mut hits = slashes & before_end;
-        while hits != 0 {
-            let i = at + hits.trailing_zeros() as usize / 8;
-            hits &= hits - 1;
-            if i > self.start {
-                (self.before, self.last) = (self.last, (self.start, i));
-            }
-            self.start = i + 1;
-        }
-        if ends != 0 {
-            self.end = at + ends.trailing_zeros() as usize / 8;
-        }
-        ends != 0
-    }
-}
-
-/// Bytes read at a time by [`tail_segments`].
+/// Bytes read at a time by [`noun_fingerprint`].
 const WORD_BYTES: usize = 8;
 
 /// A collection segment's fingerprint, ASCII case folded: read a word at a time, each word
@@ -441,7 +396,7 @@ mod tests {
         assert!(!again.noun_dropped, "a known noun is not dropped again");
     }
 
-    /// A collection read by id is listed in any case, short or past the stack buffer.
+    /// A collection read by id is listed in any case, shorter or longer than a word.
     #[test]
     fn nouns_are_case_folded_at_any_length() {
         let long = "Orders".repeat(11);

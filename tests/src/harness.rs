@@ -221,3 +221,13 @@ pub fn apitap_measured(args: &[&str]) -> Measured {
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
     }
 }
+
+/// Hold a running child still (`SIGSTOP`) or let it go on (`SIGCONT`): a test changes what
+/// the child talks to while it cannot act, where the real thing changes at once.
+pub fn hold(child: &std::process::Child, still: bool) {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let signal = if still { libc::SIGSTOP } else { libc::SIGCONT };
+    // SAFETY: `pid` is our child, not waited on yet, so the pid is still its own.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
+}

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use apitap_tests::harness::{
-    apitap_bin, fixture, replay, scratch, workspace_root, TEST_SESSION_SECRET,
+    apitap_bin, fixture, hold, replay, scratch, workspace_root, TEST_SESSION_SECRET,
 };
 use apitap_tests::pcapio::{read_pcap, write_pcap};
 use serde_json::Value;
@@ -985,7 +985,13 @@ fn broker_outage_is_ridden_out_without_loss_or_duplicates() {
     let _ = before_consumer.kill();
     let _ = before_consumer.wait();
     std::thread::sleep(Duration::from_secs(4));
-    b.restart_with(&[&th, &ts]);
+    // A Kafka cluster's topics outlive a broker's restart; the in-memory broker's do not, and
+    // a record produced before they are made again is refused with an error librdkafka does
+    // not retry (a flake of this test: 9 records lost once, when a reconnection fell between
+    // the restart and the topics). The sensor is held still while the topics come back.
+    hold(&replay.0, true);
+    b.restart_with(&[&th, &ts, &alerts_topic(&th)]);
+    hold(&replay.0, false);
     let run = finish_run(replay);
     let elapsed = started.elapsed();
     assert_eq!(run.code, 0, "no loss, no crash: {}", run.stderr);

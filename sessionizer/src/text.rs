@@ -96,7 +96,7 @@ fn block_is_clean(block: &[u8; BLOCK]) -> bool {
 }
 
 /// A word with every byte set to `b`.
-pub(crate) const fn splat(b: u8) -> u64 {
+const fn splat(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
 }
 

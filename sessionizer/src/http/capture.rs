@@ -10,7 +10,9 @@
 
 use hashbrown::HashSet;
 
-use crate::text::{contains_ignore_case, splat};
+use apitap_inventory::ascii::lower;
+
+use crate::text::contains_ignore_case;
 
 /// Collection names remembered ([`ObjectNouns`]); more are not learned (counted in
 /// `HttpStats::object_nouns_dropped`).
@@ -192,7 +194,8 @@ fn tail_segments(target: &str) -> (&str, &str) {
 const WORD_BYTES: usize = 8;
 
 /// A collection segment's fingerprint, ASCII case folded: read a word at a time, each word
-/// case folded by bit tricks and mixed in with a multiply. Folding a copy and hashing it cost
+/// lowered (`apitap_inventory::ascii::lower`, as header names are) and mixed in with a
+/// multiply. Folding a copy and hashing it cost
 /// about 115 instructions a segment, on every request by id.
 fn noun_fingerprint(noun: &str) -> u64 {
     let b = noun.as_bytes();
@@ -201,7 +204,7 @@ fn noun_fingerprint(noun: &str) -> u64 {
     for chunk in &mut words {
         h = mix(
             h,
-            fold_word(u64::from_le_bytes(
+            lower(u64::from_le_bytes(
                 chunk.try_into().unwrap_or([0; WORD_BYTES]),
             )),
         );
@@ -210,7 +213,7 @@ fn noun_fingerprint(noun: &str) -> u64 {
     for (w, &c) in last.iter_mut().zip(words.remainder()) {
         *w = c;
     }
-    let h = mix(h, fold_word(u64::from_le_bytes(last)));
+    let h = mix(h, lower(u64::from_le_bytes(last)));
     // The high bits of the last product, spread over the low ones (hash sets read both).
     h ^ (h >> 32)
 }
@@ -222,17 +225,6 @@ const NOUN_SEED: u64 = 0x243f_6a88_85a3_08d3;
 #[inline]
 fn mix(h: u64, w: u64) -> u64 {
     (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(27)
-}
-
-/// A word with its ASCII upper-case letters lowered (other bytes as they are): a byte is
-/// one when its low seven bits are at least `A` and not above `Z`, and its high bit is clear.
-#[inline]
-fn fold_word(w: u64) -> u64 {
-    let low7 = w & splat(0x7f);
-    let from_a = low7.wrapping_add(splat(0x80 - b'A'));
-    let past_z = low7.wrapping_add(splat(0x80 - b'Z' - 1));
-    let upper = from_a & !past_z & !w & splat(0x80);
-    w | (upper >> 2)
 }
 
 /// True when a path segment reads as an object id: all digits, or a run of hex digits and

@@ -229,10 +229,12 @@ mod tests {
     }
 
     /// A stage that marks every transaction in its session's state, as a new analysis
-    /// would (docs/architecture.md, "Adding an analysis").
+    /// would (docs/architecture.md, "Adding an analysis"); a deferred one reads them in runs
+    /// ([`crate::output::Stage::deferred`]).
     #[derive(Default)]
     struct Marks {
         seen: u64,
+        deferred: bool,
     }
 
     impl crate::output::Stage for Marks {
@@ -255,6 +257,65 @@ mod tests {
 
         fn add_stats(&self, stats: &mut crate::output::OutputStats) {
             stats.anomalies.insert("marked".into(), self.seen);
+        }
+
+        fn deferred(&self) -> bool {
+            self.deferred
+        }
+    }
+
+    /// Every session record of `text` counts as many marks as its transactions; returns
+    /// the start, update and end records seen.
+    fn marks_count_every_transaction(text: &str) -> (usize, usize, usize) {
+        let mut phases = (0, 0, 0);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let (Some("session"), Some(phase)) = (v["type"].as_str(), v["phase"].as_str()) else {
+                continue;
+            };
+            let marked = v["anomalies"]["marked"].as_u64();
+            assert_eq!(marked, v["requests"].as_u64(), "{line}");
+            match phase {
+                "start" => phases.0 += 1,
+                "update" => phases.1 += 1,
+                _ => phases.2 += 1,
+            }
+        }
+        phases
+    }
+
+    /// A deferred stage reads every transaction, in runs, before any session record is made:
+    /// start records (made at a part's first transaction), updates and idle ends (at the
+    /// timeout checks) and the ends the table makes on the way (a full table's eviction)
+    /// count all of it, at every batch size; its records are the same set as a stage's that
+    /// reads each transaction in turn.
+    #[test]
+    fn a_deferred_stage_counts_in_every_session_record() {
+        let mut cfg = Config::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/shop.toml"),
+        )
+        .unwrap();
+        cfg.session.idle_timeout_ms = 150;
+        cfg.session.update_interval_ms = 10;
+        let mut full = cfg.clone();
+        full.session.max_sessions = 2;
+        let pcap = "fixtures/sessions/journeys.pcap";
+        let marks = |deferred| Some(Box::new(Marks { seen: 0, deferred }) as Box<_>);
+        let sorted = |text: &str| {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            lines.sort();
+            lines
+        };
+        for (cfg, reason) in [(&cfg, "idle"), (&full, "evicted")] {
+            let in_turn = replay_with(cfg, pcap, STAGED_TRANSACTIONS, marks(false));
+            for n in [1, 2, 7, STAGED_TRANSACTIONS, 100_000] {
+                let text = replay_with(cfg, pcap, n, marks(true));
+                let (starts, updates, ends) = marks_count_every_transaction(&text);
+                assert!(starts > 0 && updates > 0 && ends > 0, "{n}: lost its point");
+                let ended = format!(r#""reason":"{reason}""#);
+                assert!(text.contains(&ended), "{n}: no {reason} end");
+                assert_eq!(sorted(&text), sorted(&in_turn), "{reason}, staging by {n}");
+            }
         }
     }
 

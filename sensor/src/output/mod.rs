@@ -15,6 +15,11 @@
 //!    holds what the stages added;
 //! 4. the session records it caused are written, then its `http` record.
 //!
+//! A deferred stage ([`Stage::deferred`]) reads the transactions in runs after step 2 of
+//! the run's last: before any session record is made (a commit that opens a part, records
+//! the table made on the way), at each timeout check or connection record, and at the
+//! batch's end.
+//!
 //! At each of the batch's timeout checks the table ends idle sessions and writes periodic
 //! updates, and the stages run their own timeouts. At each connection record (WebSocket, TLS)
 //! the record finds its session (a WebSocket connection's upgrade's; a TLS connection's
@@ -69,11 +74,11 @@ pub trait Stage: Send {
         records: &mut Records,
     ) -> Result<(), ExportError>;
 
-    /// A batch's transactions are about to come through [`Stage::transaction`], in order:
-    /// request the memory they will touch (only a hint: no result may depend on it).
-    /// `sessions` has found their sessions ([`Sessionizer::prefetch`]).
-    fn prefetch(&mut self, batch: &[Staged], sessions: Option<&Sessionizer>) {
-        let _ = (batch, sessions);
+    /// A deferred stage's ([`Stage::deferred`]) run is about to come through
+    /// [`Stage::transaction`], in order: request the memory it will touch (only a hint: no
+    /// result may depend on it).
+    fn prefetch_run(&mut self, run: &[RunItem<'_>]) {
+        let _ = run;
     }
 
     /// Packet time reached `now_us` (a timeout check): run what is due.
@@ -97,6 +102,28 @@ pub trait Stage: Send {
 
     /// Add this stage's counters to `stats`.
     fn add_stats(&self, stats: &mut OutputStats);
+
+    /// True for a stage that reads transactions in runs, after the other stages have read
+    /// the run: its code and its state's lines stay in the caches through a run, where one
+    /// transaction at a time they were evicted by the other stages' and the records' between
+    /// two transactions (docs/bench.md, "Stop 39"). Such a stage may only write records and
+    /// count alerts in its sessions' state, nothing another stage or the table reads: its
+    /// alerts then follow the `http` records of the run, and [`Output`] runs it before any
+    /// session record is made or written, so that records count every alert.
+    fn deferred(&self) -> bool {
+        false
+    }
+}
+
+/// A transaction of a deferred stage's run, with its session.
+#[derive(Clone, Copy)]
+pub struct RunItem<'a> {
+    /// The transaction.
+    pub item: &'a Staged,
+    /// The packet time the other stages read it at.
+    pub now_us: u64,
+    /// Its session; `None` without one.
+    pub session: Option<&'a TxSession>,
 }
 
 /// A transaction's session as a stage sees it: what its record carries, and the session's
@@ -198,12 +225,30 @@ struct SideEvents<'a> {
     conns: std::iter::Peekable<std::slice::Iter<'a, StagedConn>>,
 }
 
+/// A transaction of the running batch that the deferred stages ([`Stage::deferred`]) may not
+/// have read yet, with its session (which its own `http` record also reads).
+struct Pending {
+    /// Its place in the batch.
+    at: usize,
+    /// The packet time the other stages read it at.
+    now_us: u64,
+    /// Its session.
+    session: Option<TxSession>,
+}
+
 /// The session table, the stages after it, and the record stage.
 pub struct Output {
     /// `None` when `session.enabled` is off.
     sessions: Option<Sessionizer>,
-    /// The stages after the table, in order.
+    /// The stages after the table, in order: those that read each transaction in turn, then
+    /// from `first_deferred` those that read them in runs ([`Stage::deferred`]).
     stages: Vec<Box<dyn Stage>>,
+    /// The first deferred stage in `stages`.
+    first_deferred: usize,
+    /// The batch's transactions so far, in order (cleared at the batch's end).
+    pending: Vec<Pending>,
+    /// The first of `pending` the deferred stages have not read.
+    deferred_from: usize,
     /// Records and the exporter.
     records: Records,
     /// Session records caused by the last step, reused.
@@ -249,9 +294,12 @@ impl Output {
                 &s.body,
             )));
         }
-        Ok(Output {
+        let mut output = Output {
             sessions,
-            stages,
+            stages: Vec::new(),
+            first_deferred: 0,
+            pending: Vec::new(),
+            deferred_from: 0,
             records: Records::new(crate::secret::redactor(cfg)?, exporter)
                 .with_sensor_id(cfg.export.sensor_id.as_deref()),
             session_out: Vec::new(),
@@ -259,13 +307,28 @@ impl Output {
             upgrades_forgotten: 0,
             now_us: 0,
             next_expire_us: 0,
-        })
+        };
+        for stage in stages {
+            output.add_stage(stage);
+        }
+        Ok(output)
     }
 
-    /// The same output stages with `stage` added at the end of the chain.
+    /// The same output stages with `stage` added at the end of the chain (of the stages that
+    /// read each transaction in turn, or of the deferred ones).
     pub fn with_stage(mut self, stage: Box<dyn Stage>) -> Self {
-        self.stages.push(stage);
+        self.add_stage(stage);
         self
+    }
+
+    /// Add `stage` at the end of its part of the chain.
+    fn add_stage(&mut self, stage: Box<dyn Stage>) {
+        if stage.deferred() {
+            self.stages.push(stage);
+        } else {
+            self.stages.insert(self.first_deferred, stage);
+            self.first_deferred += 1;
+        }
     }
 
     /// The redaction rules the records are written with, for the workers that write heads.
@@ -294,9 +357,6 @@ impl Output {
                 Some((facts.as_ref()?, hint))
             }));
         }
-        for stage in &mut self.stages {
-            stage.prefetch(&batch.items, self.sessions.as_ref());
-        }
         let StagedBatch {
             items,
             heads,
@@ -308,13 +368,64 @@ impl Output {
             ticks: ticks.iter().copied().enumerate().peekable(),
             conns: conns.iter().peekable(),
         };
-        for (i, item) in items.iter_mut().enumerate() {
-            self.side_events(&mut side, Some(i))?;
-            let head = item.head.clone().and_then(|r| heads.get(r));
-            self.transaction(item, head)?;
+        for i in 0..items.len() {
+            self.side_events(&mut side, Some(i), items)?;
+            let head = items
+                .get(i)
+                .and_then(|item| item.head.clone())
+                .and_then(|r| heads.get(r));
+            self.transaction(items, i, head)?;
         }
-        self.side_events(&mut side, None)?;
+        self.side_events(&mut side, None, items)?;
+        self.run_deferred(items)?;
+        self.pending.clear();
+        self.deferred_from = 0;
         self.now_us = self.now_us.max(batch.now_us);
+        Ok(())
+    }
+
+    /// The deferred stages ([`Stage::deferred`]) over the transactions they have not read,
+    /// in order, each with its session's state: in the table while the part is open, else in
+    /// its end record waiting in `session_out`.
+    fn run_deferred(&mut self, items: &[Staged]) -> Result<(), ExportError> {
+        let Output {
+            sessions,
+            stages,
+            first_deferred,
+            records,
+            session_out,
+            pending,
+            deferred_from,
+            ..
+        } = self;
+        let run = pending.get(*deferred_from..).unwrap_or_default();
+        let deferred = stages.get_mut(*first_deferred..).unwrap_or_default();
+        if run.is_empty() || deferred.is_empty() {
+            return Ok(());
+        }
+        let run: Vec<RunItem<'_>> = run
+            .iter()
+            .filter_map(|p| {
+                let item = items.get(p.at)?;
+                let (now_us, session) = (p.now_us, p.session.as_ref());
+                Some(RunItem {
+                    item,
+                    now_us,
+                    session,
+                })
+            })
+            .collect();
+        for stage in deferred {
+            stage.prefetch_run(&run);
+            for r in &run {
+                let cx = r.session.map(|tx| SessionCx {
+                    tx,
+                    state: part_state(sessions, session_out, tx),
+                });
+                stage.transaction(r.now_us, r.item, cx, records)?;
+            }
+        }
+        *deferred_from = pending.len();
         Ok(())
     }
 
@@ -324,11 +435,16 @@ impl Output {
         &mut self,
         side: &mut SideEvents<'_>,
         before: Option<usize>,
+        items: &[Staged],
     ) -> Result<(), ExportError> {
         let due = |after: usize| before.is_none_or(|i| after <= i);
         loop {
             let tick = side.ticks.peek().copied().filter(|(_, t)| due(t.after));
             let conn = side.conns.peek().copied().filter(|c| due(c.after));
+            if tick.is_some() || conn.is_some() {
+                // Timeouts write session records; every stage reads a connection record.
+                self.run_deferred(items)?;
+            }
             match (tick, conn) {
                 (Some((j, t)), Some(c))
                     if t.after < c.after || (t.after == c.after && j < c.ticks_before) =>
@@ -373,25 +489,17 @@ impl Output {
         self.records.connection(c, session_id)
     }
 
-    /// Remember the session of a WebSocket upgrade for its connection's record.
-    fn remember_upgrade(&mut self, item: &Staged, session: &TxSession) {
-        let websocket = matches!(&item.tx.switched,
-            Some(SwitchedProtocol::Upgrade(u)) if u.trim().eq_ignore_ascii_case("websocket"));
-        if !websocket {
-            return;
-        }
-        if self.upgrades.len() >= MAX_PENDING_UPGRADES {
-            self.upgrades.pop_first();
-            self.upgrades_forgotten += 1;
-        }
-        let mut kept = session.clone();
-        kept.context.clear();
-        kept.endpoint = None;
-        self.upgrades.insert(session.transaction_id, kept);
-    }
-
-    /// One transaction through the table, the stages and the record stage.
-    fn transaction(&mut self, item: &mut Staged, head: Option<&[u8]>) -> Result<(), ExportError> {
+    /// Transaction `at` of the batch through the table, the stages that read it in turn and
+    /// the record stage (the deferred stages read it before any session record is made).
+    fn transaction(
+        &mut self,
+        items: &mut [Staged],
+        at: usize,
+        head: Option<&[u8]>,
+    ) -> Result<(), ExportError> {
+        let Some(item) = items.get_mut(at) else {
+            return Ok(());
+        };
         self.now_us = self.now_us.max(item.now_us);
         let session: Option<TxSession> = match &mut self.sessions {
             Some(s) => {
@@ -404,22 +512,57 @@ impl Output {
             }
             None => None,
         };
-        for stage in &mut self.stages {
+        let item = &*item;
+        for stage in self
+            .stages
+            .get_mut(..self.first_deferred)
+            .unwrap_or_default()
+        {
             let cx = session.as_ref().map(|tx| SessionCx {
                 tx,
                 state: self.sessions.as_mut().and_then(|s| s.state_mut(tx)),
             });
             stage.transaction(self.now_us, item, cx, &mut self.records)?;
         }
-        if let (Some(s), Some(ts)) = (&mut self.sessions, &session) {
+        // With deferred stages the session waits with the transaction for their run.
+        let deferring = self.first_deferred < self.stages.len();
+        let mut own = None;
+        if deferring {
+            let opens_part = session
+                .as_ref()
+                .and_then(|ts| ts.slot)
+                .is_some_and(|s| s.opens_part());
+            self.pending.push(Pending {
+                at,
+                now_us: self.now_us,
+                session,
+            });
+            // The start record made at the commit, and the end records the table made on
+            // the way (in `session_out`), count the alerts of the transactions before.
+            if opens_part || !self.session_out.is_empty() {
+                self.run_deferred(items)?;
+            }
+        } else {
+            own = session;
+        }
+        let Some(item) = items.get(at) else {
+            return Ok(());
+        };
+        let session = match deferring {
+            true => self.pending.last().and_then(|p| p.session.as_ref()),
+            false => own.as_ref(),
+        };
+        if let (Some(s), Some(ts)) = (&mut self.sessions, session) {
             s.commit(ts, &mut self.session_out);
         }
-        if let Some(ts) = &session {
-            self.remember_upgrade(item, ts);
+        if let Some(ts) = session {
+            remember_upgrade(&mut self.upgrades, &mut self.upgrades_forgotten, item, ts);
         }
         // Session records caused by this transaction precede its record.
-        self.emit_sessions()?;
-        self.records.http(item, head, session.as_ref())
+        for rec in self.session_out.drain(..) {
+            self.records.session(&rec)?;
+        }
+        self.records.http(item, head, session)
     }
 
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when
@@ -477,4 +620,44 @@ impl Output {
         }
         stats
     }
+}
+
+/// Remember the session of a WebSocket upgrade for its connection's record (at most
+/// [`MAX_PENDING_UPGRADES`], the oldest forgotten first and counted in `forgotten`).
+fn remember_upgrade(
+    upgrades: &mut BTreeMap<TransactionId, TxSession>,
+    forgotten: &mut u64,
+    item: &Staged,
+    session: &TxSession,
+) {
+    let websocket = matches!(&item.tx.switched,
+        Some(SwitchedProtocol::Upgrade(u)) if u.trim().eq_ignore_ascii_case("websocket"));
+    if !websocket {
+        return;
+    }
+    if upgrades.len() >= MAX_PENDING_UPGRADES {
+        upgrades.pop_first();
+        *forgotten += 1;
+    }
+    let mut kept = session.clone();
+    kept.context.clear();
+    kept.endpoint = None;
+    upgrades.insert(session.transaction_id, kept);
+}
+
+/// The state of `tx`'s session part for a deferred stage: in the table while the part is
+/// open, else in the record that ended it while that waits in `out`; `None` without either.
+fn part_state<'a>(
+    sessions: &'a mut Option<Sessionizer>,
+    out: &'a mut [SessionRecord],
+    tx: &TxSession,
+) -> Option<&'a mut SessionSummary> {
+    let open = sessions.as_mut().is_some_and(|s| s.state_mut(tx).is_some());
+    if open {
+        return sessions.as_mut().and_then(|s| s.state_mut(tx));
+    }
+    let id = tx.session_id?;
+    out.iter_mut()
+        .find(|r| r.session_id == id)
+        .map(|r| &mut *r.summary)
 }

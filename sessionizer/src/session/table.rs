@@ -122,6 +122,14 @@ pub struct SessionSlot {
     start_due: bool,
 }
 
+impl SessionSlot {
+    /// The transaction opened the part: [`Sessionizer::commit`] writes its start record, which
+    /// holds what the output stages added to the part by then.
+    pub fn opens_part(&self) -> bool {
+        self.start_due
+    }
+}
+
 /// What the session table's batch prefetch found for one transaction, a hint
 /// [`Sessionizer::observe_facts`] checks before use (sessions may open and end between).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -493,13 +501,6 @@ impl Sessionizer {
             .hash(Domain::Session, &[key.label.as_bytes(), value.as_bytes()]);
         let s = self.table.get(self.table.find(&base)?)?;
         (self.now_us.saturating_sub(s.touch_us) < self.limits.idle_us).then_some(s.id)
-    }
-
-    /// The id of the session part [`Self::prefetch`] found for a transaction (`hint`), for a
-    /// stage after the table to request its own state of that session ahead: the part the
-    /// transaction will most likely fall in (a split or a timeout may yet open another).
-    pub fn hinted_session(&self, hint: &SessionHint) -> Option<HashId> {
-        Some(self.table.get(hint.slot?)?.id)
     }
 
     /// The per-session state of `ts`'s session, for an output stage after the table to add

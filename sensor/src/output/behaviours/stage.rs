@@ -10,7 +10,7 @@ use apitap_sessionizer::alert::Alert;
 use apitap_sessionizer::http::target::split_target;
 use apitap_sessionizer::http::{Response, Transaction};
 use apitap_sessionizer::session::config::BodyConfig;
-use apitap_sessionizer::session::{body, context, HashId, Sessionizer, TransactionId, TxSession};
+use apitap_sessionizer::session::{body, context, HashId, TransactionId, TxSession};
 
 use super::config::{BehavioursConfig, Statistic};
 use super::credential_stuffing::Scope as LoginScope;
@@ -25,7 +25,7 @@ use super::state::{fingerprint, fingerprint2, Accounted, Bound, Estimate, Eviden
 use super::stats::BehaviourStats;
 use super::volume_spike::Scope as VolumeScope;
 use super::{bola, brute_force, credential_stuffing, enumeration, scraping, volume_spike};
-use crate::output::{OutputStats, Records, SessionCx, Stage};
+use crate::output::{OutputStats, Records, RunItem, SessionCx, Stage};
 use crate::staged::Staged;
 
 /// Transactions between two updates of the byte account: measuring the entities a
@@ -364,6 +364,12 @@ impl Behaviours {
 }
 
 impl Stage for Behaviours {
+    /// The stage's per-transaction code and state are the largest of the output stages', and
+    /// it only writes alerts and counts them in its sessions.
+    fn deferred(&self) -> bool {
+        true
+    }
+
     fn transaction(
         &mut self,
         now_us: u64,
@@ -386,20 +392,18 @@ impl Stage for Behaviours {
     /// the update searches, then the transaction's object track's ids: thousands of entities
     /// do not fit in the caches, and touched one transaction after the other each miss
     /// waited for the one before. The slots found are the update's hints.
-    fn prefetch(&mut self, batch: &[Staged], sessions: Option<&Sessionizer>) {
+    fn prefetch_run(&mut self, run: &[RunItem<'_>]) {
         let mut keys = std::mem::take(&mut self.prefetched);
         keys.clear();
         self.next_prefetched = 0;
         // The slots' hashes, for the second pass (the slots then hold what `keys` gets).
         let mut hashes = std::mem::take(&mut self.prefetch_hashes);
         hashes.clear();
-        for item in batch {
-            let key = item.facts.as_ref().map(|facts| Prefetched {
-                session: sessions
-                    .and_then(|s| s.hinted_session(&item.hint))
-                    .map(|id| (id, None)),
-                client: (facts.client_ip(), None),
-                endpoint: facts.endpoint().map(|e| fingerprint(e.as_bytes())),
+        for r in run {
+            let key = r.session.map(|ts| Prefetched {
+                session: ts.session_id.map(|id| (id, None)),
+                client: (ts.client_ip, None),
+                endpoint: ts.endpoint.as_deref().map(|e| fingerprint(e.as_bytes())),
             });
             if let Some(k) = &key {
                 let session = k.session.as_ref().map(|(id, _)| self.sessions.prefetch(id));

@@ -106,10 +106,10 @@ pub trait Stage: Send {
     /// True for a stage that reads transactions in runs, after the other stages have read
     /// the run: its code and its state's lines stay in the caches through a run, where one
     /// transaction at a time they were evicted by the other stages' and the records' between
-    /// two transactions (docs/bench.md, "Stop 39"). Such a stage may only write records and
-    /// count alerts in its sessions' state, nothing another stage or the table reads: its
-    /// alerts then follow the `http` records of the run, and [`Output`] runs it before any
-    /// session record is made or written, so that records count every alert.
+    /// two transactions (docs/bench.md, "Stop 39"). Such a stage may only write records of
+    /// its own and add to its sessions' state, which neither the table nor another stage
+    /// reads: its records then follow the `http` records of the run, and [`Output`] runs it
+    /// before any session record is made, so that session records hold what it added.
     fn deferred(&self) -> bool {
         false
     }
@@ -524,45 +524,64 @@ impl Output {
             });
             stage.transaction(self.now_us, item, cx, &mut self.records)?;
         }
-        // With deferred stages the session waits with the transaction for their run.
-        let deferring = self.first_deferred < self.stages.len();
-        let mut own = None;
-        if deferring {
-            let opens_part = session
-                .as_ref()
-                .and_then(|ts| ts.slot)
-                .is_some_and(|s| s.opens_part());
-            self.pending.push(Pending {
-                at,
-                now_us: self.now_us,
-                session,
-            });
-            // The start record made at the commit, and the end records the table made on
-            // the way (in `session_out`), count the alerts of the transactions before.
-            if opens_part || !self.session_out.is_empty() {
-                self.run_deferred(items)?;
-            }
-        } else {
-            own = session;
+        if self.first_deferred == self.stages.len() {
+            return self.commit_and_write(item, head, session.as_ref(), false);
         }
-        let Some(item) = items.get(at) else {
-            return Ok(());
+        // The session waits with the transaction for the deferred stages' run.
+        let opens_part = session
+            .as_ref()
+            .and_then(|ts| ts.slot)
+            .is_some_and(|s| s.opens_part());
+        self.pending.push(Pending {
+            at,
+            now_us: self.now_us,
+            session,
+        });
+        // The start record made at the commit, and the end records the table made on the
+        // way (in `session_out`), count the alerts of the transactions before.
+        if opens_part || !self.session_out.is_empty() {
+            self.run_deferred(items)?;
+        }
+        match items.get(at) {
+            Some(item) => self.commit_and_write(item, head, None, true),
+            None => Ok(()),
+        }
+    }
+
+    /// The end of a transaction's way through the output stages: the table commits it, the
+    /// session records it caused are written, then its `http` record. Its session is
+    /// `session`, or with `pending` the last of [`Output::pending`]'s.
+    fn commit_and_write(
+        &mut self,
+        item: &Staged,
+        head: Option<&[u8]>,
+        session: Option<&TxSession>,
+        pending: bool,
+    ) -> Result<(), ExportError> {
+        let Output {
+            sessions,
+            session_out,
+            upgrades,
+            upgrades_forgotten,
+            records,
+            pending: waiting,
+            ..
+        } = self;
+        let session = match pending {
+            true => waiting.last().and_then(|p| p.session.as_ref()),
+            false => session,
         };
-        let session = match deferring {
-            true => self.pending.last().and_then(|p| p.session.as_ref()),
-            false => own.as_ref(),
-        };
-        if let (Some(s), Some(ts)) = (&mut self.sessions, session) {
-            s.commit(ts, &mut self.session_out);
+        if let (Some(s), Some(ts)) = (sessions, session) {
+            s.commit(ts, session_out);
         }
         if let Some(ts) = session {
-            remember_upgrade(&mut self.upgrades, &mut self.upgrades_forgotten, item, ts);
+            remember_upgrade(upgrades, upgrades_forgotten, item, ts);
         }
         // Session records caused by this transaction precede its record.
-        for rec in self.session_out.drain(..) {
-            self.records.session(&rec)?;
+        for rec in session_out.drain(..) {
+            records.session(&rec)?;
         }
-        self.records.http(item, head, session)
+        records.http(item, head, session)
     }
 
     /// Let packet time reach `now_us`: idle sessions end and periodic updates go out when

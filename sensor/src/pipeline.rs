@@ -205,17 +205,23 @@ mod tests {
         text
     }
 
-    /// Staging changes when the output stages run, never what they write: sessions that
-    /// end idle between transactions, logins binding later requests, every batch size.
-    #[test]
-    fn staging_leaves_records_unchanged() {
+    /// The shop's config, with sessions that end idle, and update, between the transactions
+    /// of `journeys.pcap`.
+    fn idling_cfg() -> Config {
         let mut cfg = Config::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/shop.toml"),
         )
         .unwrap();
-        // Sessions end idle, and update, between the transactions of the capture.
         cfg.session.idle_timeout_ms = 150;
         cfg.session.update_interval_ms = 10;
+        cfg
+    }
+
+    /// Staging changes when the output stages run, never what they write: sessions that
+    /// end idle between transactions, logins binding later requests, every batch size.
+    #[test]
+    fn staging_leaves_records_unchanged() {
+        let cfg = idling_cfg();
         let pcap = "fixtures/sessions/journeys.pcap";
         let one = replay(&cfg, pcap, 1);
         assert!(
@@ -291,12 +297,7 @@ mod tests {
     /// reads each transaction in turn.
     #[test]
     fn a_deferred_stage_counts_in_every_session_record() {
-        let mut cfg = Config::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/shop.toml"),
-        )
-        .unwrap();
-        cfg.session.idle_timeout_ms = 150;
-        cfg.session.update_interval_ms = 10;
+        let cfg = idling_cfg();
         let mut full = cfg.clone();
         full.session.max_sessions = 2;
         let pcap = "fixtures/sessions/journeys.pcap";

@@ -115,8 +115,8 @@ pub struct Behaviours {
     id_segments: hashbrown::HashMap<u64, Option<usize>, foldhash::fast::FixedState>,
     /// Transactions since the byte account was last brought up to date.
     unaccounted: u32,
-    /// What the prefetch pass found for each transaction of the batch, in order (reused);
-    /// `None` for one without facts.
+    /// What the prefetch pass found for each transaction of the run, in order (reused);
+    /// `None` for one without a session.
     prefetched: Vec<Option<Prefetched>>,
     /// The entry of `prefetched` for the next transaction.
     next_prefetched: usize,
@@ -388,10 +388,10 @@ impl Stage for Behaviours {
         done
     }
 
-    /// The sessions' and clients' entries first, then (arrived by then) what they own that
-    /// the update searches, then the transaction's object track's ids: thousands of entities
-    /// do not fit in the caches, and touched one transaction after the other each miss
-    /// waited for the one before. The slots found are the update's hints.
+    /// The run's sessions' and clients' entries first, then (arrived by then) what they own
+    /// that the update searches, then the transaction's object track's ids: thousands of
+    /// entities do not fit in the caches, and touched one transaction after the other each
+    /// miss waited for the one before. The slots found are the update's hints.
     fn prefetch_run(&mut self, run: &[RunItem<'_>]) {
         let mut keys = std::mem::take(&mut self.prefetched);
         keys.clear();
@@ -730,7 +730,7 @@ fn concern_session(found: &mut [Found]) {
     }
 }
 
-/// The entities a transaction of a batch will touch, as its prefetch pass found them: each
+/// The entities a transaction of a run will touch, as its prefetch pass found them: each
 /// key with the slot its entry held then (a hint for [`Lru::touch_at`]).
 #[derive(Clone, Copy, Debug)]
 struct Prefetched {

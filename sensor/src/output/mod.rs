@@ -351,6 +351,10 @@ impl Output {
     /// batch's timeout checks where they were made; then the batch's clock, where the end of
     /// input starts from. The batch is left for its front to free and reuse.
     pub fn run(&mut self, batch: &mut StagedBatch) -> Result<(), ExportError> {
+        // Left by a batch that failed to export (the pipeline stops then): they name the
+        // items of that batch, not of this one.
+        self.pending.clear();
+        self.deferred_from = 0;
         if let Some(s) = &mut self.sessions {
             s.prefetch(batch.items.iter_mut().filter_map(|it| {
                 let Staged { facts, hint, .. } = it;

@@ -15,10 +15,10 @@
 //!    holds what the stages added;
 //! 4. the session records it caused are written, then its `http` record.
 //!
-//! A deferred stage ([`Stage::deferred`]) reads the transactions in runs after step 2 of
-//! the run's last: before any session record is made (a commit that opens a part, records
-//! the table made on the way), at each timeout check or connection record, and at the
-//! batch's end.
+//! A deferred stage ([`Stage::deferred`]) skips step 2 and reads the transactions in runs
+//! instead, each run once the other stages have read it: before any session record is made
+//! (a commit that opens a part, records the table made on the way), at each timeout check
+//! or connection record, and at the batch's end.
 //!
 //! At each of the batch's timeout checks the table ends idle sessions and writes periodic
 //! updates, and the stages run their own timeouts. At each connection record (WebSocket, TLS)
@@ -582,9 +582,7 @@ impl Output {
             remember_upgrade(upgrades, upgrades_forgotten, item, ts);
         }
         // Session records caused by this transaction precede its record.
-        for rec in session_out.drain(..) {
-            records.session(&rec)?;
-        }
+        write_sessions(session_out, records)?;
         records.http(item, head, session)
     }
 
@@ -623,10 +621,7 @@ impl Output {
 
     /// Write the session records of the last step (a transaction, an expire or a flush).
     fn emit_sessions(&mut self) -> Result<(), ExportError> {
-        for rec in self.session_out.drain(..) {
-            self.records.session(&rec)?;
-        }
-        Ok(())
+        write_sessions(&mut self.session_out, &mut self.records)
     }
 
     /// Counters as they stand.
@@ -643,6 +638,16 @@ impl Output {
         }
         stats
     }
+}
+
+/// Write the session records in `out`, emptying it (inline: every transaction calls it, and
+/// most leave none).
+#[inline(always)]
+fn write_sessions(out: &mut Vec<SessionRecord>, records: &mut Records) -> Result<(), ExportError> {
+    for rec in out.drain(..) {
+        records.session(&rec)?;
+    }
+    Ok(())
 }
 
 /// Remember the session of a WebSocket upgrade for its connection's record (at most
@@ -675,9 +680,8 @@ fn part_state<'a>(
     out: &'a mut [SessionRecord],
     tx: &TxSession,
 ) -> Option<&'a mut SessionSummary> {
-    let open = sessions.as_mut().is_some_and(|s| s.state_mut(tx).is_some());
-    if open {
-        return sessions.as_mut().and_then(|s| s.state_mut(tx));
+    if let Some(state) = sessions.as_mut().and_then(|s| s.state_mut(tx)) {
+        return Some(state);
     }
     let id = tx.session_id?;
     out.iter_mut()
